@@ -1,0 +1,81 @@
+"""Settings: every environment variable byom reads, read once.
+
+Secrets are held as ``SecretStr`` so that a ``repr`` or a log line never shows them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+__all__ = ["Settings", "load_settings", "DEFAULT_ENGINE_PORT"]
+
+DEFAULT_ENGINE_PORT = 8377
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        from byom.errors import ConfigError
+
+        raise ConfigError(f"{name}={raw!r} is not a number. Set it to a number of seconds, or unset it.") from None
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    # Hugging Face. None: fall back to huggingface_hub's own lookup (stored login).
+    hf_token: SecretStr | None = None
+    # Together AI cloud. Without a key, byom talks to the local engine.
+    together_api_key: SecretStr | None = None
+    together_base_url: str = "https://api.together.ai"
+    together_project_id: str | None = None
+    # The local engine.
+    engine_url: str = f"http://127.0.0.1:{DEFAULT_ENGINE_PORT}"
+    engine_api_key: SecretStr | None = None
+    data_dir: Path = Path(platformdirs.user_data_dir("byom"))
+    cache_dir: Path = Path(platformdirs.user_cache_dir("byom"))
+    # Together's BYOM page states both ceilings in different versions; default to the newer.
+    transformers_ceiling: str = "5.10"
+    # How long Hub answers and the live catalog stay fresh.
+    hub_cache_ttl: float = 600.0
+    catalog_ttl: float = 86_400.0
+
+    @property
+    def backend(self) -> str:
+        """``together`` when a Together key is configured, else ``local``."""
+        return "together" if self.together_api_key is not None else "local"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the environment once and return typed settings."""
+    env = os.environ if environ is None else environ
+
+    def secret(name: str) -> SecretStr | None:
+        value = env.get(name, "").strip()
+        return SecretStr(value) if value else None
+
+    data_dir = env.get("BYOM_DATA_DIR")
+    cache_dir = env.get("BYOM_CACHE_DIR")
+    defaults = Settings()
+    return Settings(
+        hf_token=secret("HF_TOKEN"),
+        together_api_key=secret("TOGETHER_API_KEY"),
+        together_base_url=(env.get("TOGETHER_BASE_URL") or defaults.together_base_url).rstrip("/"),
+        together_project_id=env.get("TOGETHER_PROJECT_ID") or None,
+        engine_url=(env.get("BYOM_ENGINE_URL") or defaults.engine_url).rstrip("/"),
+        engine_api_key=secret("BYOM_ENGINE_API_KEY"),
+        data_dir=Path(data_dir).expanduser() if data_dir else defaults.data_dir,
+        cache_dir=Path(cache_dir).expanduser() if cache_dir else defaults.cache_dir,
+        transformers_ceiling=env.get("BYOM_TRANSFORMERS_CEILING") or defaults.transformers_ceiling,
+        hub_cache_ttl=_float(env, "BYOM_HUB_CACHE_TTL", defaults.hub_cache_ttl),
+        catalog_ttl=_float(env, "BYOM_CATALOG_TTL", defaults.catalog_ttl),
+    )

@@ -1,0 +1,1 @@
+"""Trainer subprocess: fine-tunes one job with transformers + PEFT."""
