@@ -1,1 +1,1 @@
-"""tools"""
+"""MCP tools: thin wrappers, one module per workflow step."""

@@ -1,0 +1,150 @@
+"""Command line: `byom-mcp` (the MCP server on stdio) and `byom` (subcommands for people)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from byom import __version__
+from byom.errors import ByomError
+
+__all__ = ["main", "mcp_main"]
+
+DEFAULT_MCP_HTTP_PORT = 8376
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = logging.WARNING - 10 * min(verbosity, 2)
+    # stderr only: on stdio, stdout is the MCP wire.
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _run_mcp(http: bool, host: str, port: int) -> None:
+    from byom.server import build_server
+
+    server = build_server()
+    if http:
+        logging.getLogger("byom").warning("byom-mcp: streamable HTTP on http://%s:%d/mcp", host, port)
+        server.run("streamable-http", host=host, port=port)
+    else:
+        server.run()
+
+
+def _emit(model: object, text: str, as_json: bool) -> None:
+    from pydantic import BaseModel
+
+    assert isinstance(model, BaseModel)
+    if as_json:
+        print(json.dumps(model.model_dump(mode="json"), indent=2))
+    else:
+        print(text)
+
+
+def _cmd_inspect(args: argparse.Namespace) -> None:
+    from byom.config import load_settings
+    from byom.hub import HubInspector, render_report
+
+    report = HubInspector(load_settings()).inspect(args.model, args.revision)
+    _emit(report, render_report(report), args.json)
+
+
+def _cmd_recommend(args: argparse.Namespace) -> None:
+    from byom.catalog import facts_from_report, load_catalog, recommend, render_recommendation
+    from byom.config import load_settings
+    from byom.hub import HubInspector
+
+    settings = load_settings()
+    report = HubInspector(settings).inspect(args.model, args.revision)
+    catalog = asyncio.run(load_catalog(settings))
+    rec = recommend(
+        facts_from_report(report),
+        catalog,
+        training_type=args.training_type,
+        max_seq_length=args.max_seq_length,
+        method=args.method,
+    )
+    _emit(rec, render_recommendation(rec), args.json)
+
+
+def _cmd_engine(args: argparse.Namespace) -> None:
+    from byom.config import load_settings
+    from byom.engine.serve import serve
+
+    settings = load_settings()
+    serve(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir or settings.data_dir / "engine",
+        api_key=args.api_key or (settings.engine_api_key.get_secret_value() if settings.engine_api_key else None),
+        settings=settings,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="byom", description="Bring-your-own-model fine-tuning: MCP server, model checks, local engine."
+    )
+    parser.add_argument("--version", action="version", version=f"byom {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    mcp = sub.add_parser("mcp", help="run the MCP server (stdio by default)")
+    mcp.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
+    mcp.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default: loopback only)")
+    mcp.add_argument("--port", type=int, default=DEFAULT_MCP_HTTP_PORT)
+    mcp.set_defaults(func=lambda a: _run_mcp(a.http, a.host, a.port))
+
+    inspect = sub.add_parser("inspect", help="can this Hugging Face model be fine-tuned? (no weights downloaded)")
+    inspect.add_argument("model", help="org/name[@revision] or a local model directory")
+    inspect.add_argument("--revision", default=None)
+    inspect.add_argument("--json", action="store_true", help="print the structured report as JSON")
+    inspect.set_defaults(func=_cmd_inspect)
+
+    rec = sub.add_parser("recommend", help="pick the Together base model (template) for a custom model")
+    rec.add_argument("model", help="org/name[@revision] or a local model directory")
+    rec.add_argument("--revision", default=None)
+    rec.add_argument("--training-type", choices=["lora", "full"], default="lora")
+    rec.add_argument("--max-seq-length", type=int, default=None)
+    rec.add_argument("--method", choices=["sft", "dpo"], default="sft")
+    rec.add_argument("--json", action="store_true", help="print the structured recommendation as JSON")
+    rec.set_defaults(func=_cmd_recommend)
+
+    from byom.config import DEFAULT_ENGINE_PORT
+
+    eng = sub.add_parser("engine", help="run the local fine-tuning engine (a Together-compatible API)")
+    eng.add_argument("--host", default="127.0.0.1")
+    eng.add_argument("--port", type=int, default=DEFAULT_ENGINE_PORT)
+    eng.add_argument("--data-dir", type=Path, default=None, help="default: <user data dir>/byom/engine")
+    eng.add_argument("--api-key", default=None, help="default: BYOM_ENGINE_API_KEY, else a key generated on first start")
+    eng.set_defaults(func=_cmd_engine)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        args.func(args)
+    except ByomError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def mcp_main(argv: Sequence[str] | None = None) -> None:
+    """`byom-mcp`: the MCP server on stdio, what an MCP host's config launches."""
+    parser = argparse.ArgumentParser(prog="byom-mcp", description="byom-mcp MCP server (stdio).")
+    parser.add_argument("--version", action="version", version=f"byom-mcp {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr")
+    parser.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_MCP_HTTP_PORT)
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    _run_mcp(args.http, args.host, args.port)

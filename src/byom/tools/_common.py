@@ -1,0 +1,63 @@
+"""What every tool shares: the lifespan state, the result shape, and error translation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel
+
+from byom.config import Settings
+from byom.errors import ByomError
+
+if TYPE_CHECKING:
+    from byom.hub import HubInspector
+
+__all__ = ["AppState", "state", "tool_result", "domain_errors", "READ_ONLY_OPEN_WORLD"]
+
+# Reads public metadata from the Hub / Together: no side effects, safe to repeat.
+READ_ONLY_OPEN_WORLD = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+
+
+@dataclass
+class AppState:
+    """Built once per server by the lifespan; every tool reads it from its Context."""
+
+    settings: Settings
+    _inspector: HubInspector | None = field(default=None, repr=False)
+
+    @property
+    def inspector(self) -> HubInspector:
+        if self._inspector is None:  # huggingface_hub is imported on first use, not at start-up
+            from byom.hub import HubInspector
+
+            self._inspector = HubInspector(self.settings)
+        return self._inspector
+
+
+def state(ctx: Context[AppState, Any]) -> AppState:
+    return ctx.request_context.lifespan_context
+
+
+def tool_result(model: BaseModel, text: str) -> CallToolResult:
+    """The typed result (structuredContent) plus a concise rendering for the model (content)."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=model.model_dump(mode="json"),
+    )
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """Turn a fixable domain error into a ToolError, the only kind whose message reaches the model."""
+    try:
+        yield
+    except ByomError as exc:
+        raise ToolError(str(exc)) from exc

@@ -1,0 +1,49 @@
+"""recommend_base: pick the Together catalog base model ("template") for a custom model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from byom.catalog import Recommendation, load_catalog, recommend, render_recommendation
+from byom.catalog import facts_from_report
+from byom.tools._common import AppState, domain_errors, state, tool_result
+from byom.tools.inspect import ModelArg
+
+
+async def recommend_base(
+    model: ModelArg,
+    ctx: Context[AppState, Any],
+    training_type: Annotated[
+        Literal["lora", "full"], Field(description="LoRA adapters (cheaper, default) or full fine-tuning.")
+    ] = "lora",
+    max_seq_length: Annotated[
+        int | None,
+        Field(description="Sequence length you plan to train with, if known; checked against each base.", ge=1),
+    ] = None,
+    method: Annotated[
+        Literal["sft", "dpo"], Field(description="Training method: supervised (sft) or preference (dpo).")
+    ] = "sft",
+) -> Annotated[CallToolResult, Recommendation]:
+    """Choose the Together base model (the `model` template) to pair with a custom Hugging Face model.
+
+    Follows Together's BYOM rule: same architecture family, a base context no longer than the
+    custom model supports, then the closest size. Returns the pick as `base_model`, up to 4 ranked
+    alternatives with reasons, and warnings when nothing fits well.
+    """
+    app = state(ctx)
+    with domain_errors():
+        report = await anyio.to_thread.run_sync(app.inspector.inspect, model, None)
+        catalog = await load_catalog(app.settings)
+        rec = recommend(
+            facts_from_report(report),
+            catalog,
+            training_type=training_type,
+            max_seq_length=max_seq_length,
+            method=method,
+        )
+    return tool_result(rec, render_recommendation(rec))
