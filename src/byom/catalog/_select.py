@@ -1,0 +1,346 @@
+"""Choose the Together base model ("template") for a custom Hugging Face model.
+
+The rule is the BYOM docs FAQ "How to choose the base model?"
+(https://docs.together.ai/docs/fine-tuning-byom): same architecture, the base's max sequence length
+must not exceed the custom model's, then the closest parameter count; if every base is larger, the
+smallest. "No exact architecture match" → the closest family.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from byom.catalog._families import normalize_family, related_families
+from byom.catalog._models import Catalog, CatalogBase
+
+__all__ = ["CustomModelFacts", "Candidate", "Recommendation", "RULE", "recommend", "render_recommendation"]
+
+RULE = (
+    "Together BYOM docs (fine-tuning-byom, FAQ 'How to choose the base model?'): use a base of the same "
+    "architecture, whose max sequence length does not exceed your model's, with the closest number of "
+    "parameters; if every base is larger, the smallest. No exact architecture match: the closest family."
+)
+MAX_ALTERNATIVES = 4
+# BYOM prerequisite: "A maximum of 100 billion parameters" (fine-tuning-byom).
+BYOM_MAX_PARAMS = 100_000_000_000
+
+Method = Literal["sft", "dpo"]
+TrainingType = Literal["lora", "full"]
+
+
+class CustomModelFacts(BaseModel):
+    """What we know about the user's model (filled from the hub inspection)."""
+
+    model: str
+    family: str | None = None
+    model_type: str | None = None
+    param_count: int | None = None
+    max_context: int | None = None
+    is_moe: bool | None = None
+
+
+class Candidate(BaseModel):
+    """One ranked base model with the reasons for its place."""
+
+    base_model: str
+    family: str
+    param_count: int | None
+    size_ratio: float | None = Field(description="base params / custom params")
+    context: int | None = Field(description="the base's max sequence length for the chosen method")
+    context_fits: bool | None = Field(description="True: ≤ the custom model's context; None: unknown")
+    lora_supported: bool
+    full_supported: bool | None
+    max_batch_size: int | None
+    min_batch_size: int | None
+    rank: int
+    reasons: list[str]
+
+
+class Recommendation(BaseModel):
+    """The chosen base, ranked alternatives, and what to watch out for."""
+
+    base_model: str | None
+    pick: Candidate | None
+    alternatives: list[Candidate]
+    custom: CustomModelFacts
+    family: str | None = Field(description="the custom model's normalized family")
+    matched_family: str | None = Field(description="the family the pick came from")
+    training_type: TrainingType
+    method: Method
+    max_seq_length: int | None
+    warnings: list[str]
+    catalog_origin: Literal["packaged", "live"]
+    catalog_retrieved: str
+    rule: str = RULE
+
+
+def _fmt_params(n: int | None) -> str:
+    if n is None:
+        return "unknown size"
+    if n >= 1_000_000_000:
+        return f"{n / 1e9:.1f}B"
+    return f"{n / 1e6:.0f}M"
+
+
+class _Scored(BaseModel):
+    base: CatalogBase
+    context: int | None
+    context_tier: int  # 0 fits, 1 unknown, 2 too long
+    seq_ok: bool
+    support_ok: bool
+    full_pref: int  # training_type=full: 0 supported, 1 unconfirmed
+    distance: float  # |log(base/custom)|; inf when unknown
+
+
+def _score(
+    base: CatalogBase, custom: CustomModelFacts, *, method: Method, training_type: TrainingType,
+    max_seq_length: int | None,
+) -> _Scored:
+    context = base.context(method)
+    if context is None or custom.max_context is None:
+        tier = 1
+    else:
+        tier = 0 if context <= custom.max_context else 2
+    seq_ok = max_seq_length is None or context is None or context >= max_seq_length
+    if training_type == "full":
+        support_ok = base.full_training is not False
+    else:
+        support_ok = base.lora is not None
+    full_pref = 0 if base.full_training is True else 1
+    if base.param_count and custom.param_count:
+        distance = abs(math.log(base.param_count / custom.param_count))
+    else:
+        distance = math.inf
+    return _Scored(
+        base=base, context=context, context_tier=tier, seq_ok=seq_ok, support_ok=support_ok,
+        full_pref=full_pref if training_type == "full" else 0, distance=distance,
+    )
+
+
+def _sort_key(s: _Scored) -> tuple[object, ...]:
+    # Hard constraint first (the API refuses LoRA/full where unsupported), then the docs' context rule,
+    # then the requested training length, then full-FT preference, then size. When no base fits the
+    # context, the docs' spirit is "least over the limit": shortest context first.
+    if s.context_tier == 2:
+        inner: tuple[float, ...] = (float(s.context or 0), s.distance)
+    else:
+        inner = (s.distance, -float(s.context or 0))
+    return (not s.support_ok, s.context_tier, not s.seq_ok, s.full_pref, *inner, s.base.name)
+
+
+def _reasons(s: _Scored, custom: CustomModelFacts, family: str | None, method: Method) -> list[str]:
+    base = s.base
+    out: list[str] = []
+    if family == base.family:
+        out.append(f"same architecture family ({base.family})")
+    else:
+        out.append(f"different family: {base.family} (yours: {family or 'unknown'})")
+    if base.param_count and custom.param_count:
+        ratio = base.param_count / custom.param_count
+        approx = "" if base.param_count_exact else " (nominal)"
+        shown = f"{ratio:.0f}" if ratio >= 10 else f"{ratio:.2g}"
+        out.append(f"{_fmt_params(base.param_count)}{approx} params, {shown}× yours")
+    else:
+        out.append("parameter count unknown: size not compared")
+    label = "DPO" if method == "dpo" else "SFT"
+    if s.context is None:
+        out.append(f"{label} context unknown: fit not checked (ask the limits endpoint)")
+    elif custom.max_context is None:
+        out.append(f"{label} context {s.context}; your model's max context is unknown")
+    elif s.context_tier == 0:
+        out.append(f"{label} context {s.context} ≤ your {custom.max_context}")
+    else:
+        out.append(f"{label} context {s.context} exceeds your {custom.max_context}")
+    lora = base.lora
+    if lora is None:
+        out.append("LoRA not supported")
+    elif lora.max_batch_size is not None:
+        out.append(f"LoRA batch {lora.min_batch_size or '?'}–{lora.max_batch_size}")
+    else:
+        out.append("LoRA supported, batch limits unknown")
+    if base.full_training is True:
+        full = base.full
+        batch = f" (batch {full.min_batch_size}–{full.max_batch_size})" if full and full.max_batch_size else ""
+        out.append(f"full fine-tuning supported{batch}")
+    elif base.full_training is False:
+        out.append("LoRA only: no full fine-tuning")
+    else:
+        out.append("full fine-tuning unconfirmed")
+    if custom.is_moe is not None and custom.is_moe != base.moe:
+        out.append("MoE mismatch: " + ("base is MoE, yours is dense" if base.moe else "base is dense, yours is MoE"))
+    return out
+
+
+def _candidate(s: _Scored, rank: int, custom: CustomModelFacts, family: str | None, method: Method) -> Candidate:
+    base = s.base
+    ratio = base.param_count / custom.param_count if base.param_count and custom.param_count else None
+    lora = base.lora
+    if lora is None:
+        max_batch = min_batch = None
+    else:
+        max_batch = lora.max_batch_size_dpo if method == "dpo" and lora.max_batch_size_dpo else lora.max_batch_size
+        min_batch = lora.min_batch_size
+    return Candidate(
+        base_model=base.name,
+        family=base.family,
+        param_count=base.param_count,
+        size_ratio=round(ratio, 4) if ratio is not None else None,
+        context=s.context,
+        context_fits={0: True, 1: None, 2: False}[s.context_tier],
+        lora_supported=lora is not None,
+        full_supported=base.full_training,
+        max_batch_size=max_batch,
+        min_batch_size=min_batch,
+        rank=rank,
+        reasons=_reasons(s, custom, family, method),
+    )
+
+
+def recommend(
+    custom: CustomModelFacts,
+    catalog: Catalog,
+    *,
+    training_type: TrainingType = "lora",
+    max_seq_length: int | None = None,
+    method: Method = "sft",
+) -> Recommendation:
+    """Pick the base model for ``custom`` by the BYOM docs' rule, with up to 4 ranked alternatives."""
+    family = normalize_family(custom.model_type) or normalize_family(custom.family)
+    warnings: list[str] = list(catalog.warnings)
+    by_family: dict[str, list[CatalogBase]] = {}
+    for base in catalog.bases:
+        by_family.setdefault(base.family, []).append(base)
+
+    matched: str | None = None
+    if family is not None and family in by_family:
+        matched = family
+    elif family is not None:
+        matched = next((f for f in related_families(family) if f in by_family), None)
+
+    def result(pick: Candidate | None, alternatives: list[Candidate]) -> Recommendation:
+        return Recommendation(
+            base_model=pick.base_model if pick else None, pick=pick, alternatives=alternatives, custom=custom,
+            family=family, matched_family=matched, training_type=training_type, method=method,
+            max_seq_length=max_seq_length, warnings=warnings, catalog_origin=catalog.origin,
+            catalog_retrieved=catalog.retrieved, rule=RULE,
+        )
+
+    families = ", ".join(sorted(by_family))
+    if family is None:
+        warnings.append(
+            "Your model's architecture (config.json model_type) is unknown, so no template can be matched. "
+            f"Inspect the model first; Together has templates for: {families}."
+        )
+        return result(None, [])
+    if matched is None:
+        warnings.append(
+            f"No template: Together's catalog has no base of the {family!r} family or a close one, so BYOM "
+            f"cannot be used for this model. Families with templates: {families}. Pick a model of one of "
+            "those architectures, or ask Together support to add the architecture."
+        )
+        return result(None, [])
+    if matched != family:
+        warnings.append(
+            f"No base of your family ({family}); using the closest family, {matched}, as the docs advise for "
+            "'No exact architecture match'. Together will warn that the architecture differs and inference "
+            "may not work: check the result before relying on it."
+        )
+
+    scored = sorted(
+        (
+            _score(b, custom, method=method, training_type=training_type, max_seq_length=max_seq_length)
+            for b in by_family[matched]
+        ),
+        key=_sort_key,
+    )
+    ranked = [_candidate(s, i + 1, custom, family, method) for i, s in enumerate(scored[: 1 + MAX_ALTERNATIVES])]
+    best = scored[0]
+    pick = ranked[0]
+    label = "DPO" if method == "dpo" else "SFT"
+
+    if not best.support_ok:
+        kind = "full fine-tuning" if training_type == "full" else "LoRA"
+        warnings.append(
+            f"No {matched} base supports {kind}. Use training_type="
+            f"{'lora' if training_type == 'full' else 'full'} instead, or another model."
+        )
+    elif training_type == "full" and best.base.full_training is None:
+        warnings.append(
+            f"Full fine-tuning on {best.base.name} is unconfirmed in the docs; check supports_full_training "
+            "in its limits (GET /v1/fine-tunes/models/limits) before starting."
+        )
+    if custom.max_context is None:
+        warnings.append(
+            "Your model's max context (max_position_embeddings) is unknown, so context fit was not checked; "
+            "set max_seq_length no higher than what your model supports."
+        )
+    elif best.context_tier == 2:
+        warnings.append(
+            f"Every {matched} base has a {label} context longer than your model's {custom.max_context} tokens; "
+            f"picked the shortest ({best.context}). Set max_seq_length ≤ {custom.max_context} when you "
+            "create the job."
+        )
+    elif best.context_tier == 1:
+        warnings.append(
+            f"No {matched} base has a known {label} context that fits; {best.base.name}'s context is not on "
+            "record. Check its limits (max_seq_length_sft/dpo) before starting."
+        )
+    if max_seq_length is not None:
+        if best.context is not None and max_seq_length > best.context:
+            warnings.append(
+                f"Requested max_seq_length {max_seq_length} exceeds {best.base.name}'s {label} limit of "
+                f"{best.context}; lower it to ≤ {best.context}."
+            )
+        if custom.max_context is not None and max_seq_length > custom.max_context:
+            warnings.append(
+                f"Requested max_seq_length {max_seq_length} exceeds your model's max context "
+                f"{custom.max_context}; lower it."
+            )
+    if custom.param_count is None:
+        warnings.append("Your model's parameter count is unknown, so sizes were not compared.")
+    elif custom.param_count > BYOM_MAX_PARAMS:
+        warnings.append(
+            f"Your model has {_fmt_params(custom.param_count)} parameters; BYOM accepts at most 100B. "
+            "Use a smaller model."
+        )
+    elif best.base.param_count and best.base.param_count / custom.param_count > 8:
+        warnings.append(
+            f"The template is much larger than your model ({_fmt_params(best.base.param_count)} vs "
+            f"{_fmt_params(custom.param_count)}); that is expected when no closer base fits — the system "
+            "adjusts to your checkpoint (docs: 'Use the smallest available base model')."
+        )
+    return result(pick, ranked[1:])
+
+
+def render_recommendation(rec: Recommendation) -> str:
+    """A short plain-text summary of a recommendation (well under 6,000 characters)."""
+    custom = rec.custom
+    ctx = custom.max_context if custom.max_context is not None else "unknown"
+    lines = [
+        f"Custom model: {custom.model} — family {rec.family or 'unknown'}, "
+        f"{_fmt_params(custom.param_count)} params, max context {ctx}.",
+    ]
+    if rec.pick is None:
+        lines.append("No base model recommended.")
+    else:
+        lines.append(f"Recommended base (model=): {rec.pick.base_model}")
+        lines.append("  " + "; ".join(rec.pick.reasons))
+    if rec.alternatives:
+        lines.append("Alternatives:")
+        for alt in rec.alternatives:
+            lines.append(f"  {alt.rank}. {alt.base_model} — " + "; ".join(alt.reasons))
+    if rec.warnings:
+        lines.append("Warnings:")
+        lines.extend(f"  - {w}" for w in rec.warnings)
+    lines.append(
+        f"Training: {rec.training_type}, {rec.method}"
+        + (f", max_seq_length {rec.max_seq_length}" if rec.max_seq_length else "")
+        + f". Catalog: {rec.catalog_origin}, retrieved {rec.catalog_retrieved}."
+    )
+    lines.append(f"Rule: {rec.rule}")
+    text = "\n".join(lines)
+    # Reasons and warnings are bounded, but cap anyway so a tool result stays small.
+    return text if len(text) < 6000 else text[:5980] + "\n[truncated]"
