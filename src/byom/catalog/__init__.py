@@ -5,6 +5,7 @@ it from Together's API when a key is set. ``recommend()`` applies the BYOM docs'
 """
 
 from byom.catalog._families import normalize_family, related_families
+from byom.catalog._live import load_catalog, merge_live
 from byom.catalog._models import Catalog, CatalogBase, FullLimits, LoraLimits
 from byom.catalog._packaged import load_packaged_catalog
 from byom.catalog._payloads import LIMIT_DEFAULTS, limits_payload, supported_model_payload
@@ -23,6 +24,8 @@ __all__ = [
     "FullLimits",
     "LoraLimits",
     "load_packaged_catalog",
+    "load_catalog",
+    "merge_live",
     "LIMIT_DEFAULTS",
     "limits_payload",
     "supported_model_payload",

@@ -44,7 +44,8 @@ def limits_payload(base: CatalogBase, *, assume_full_when_unknown: bool = False)
     lora = base.lora
     max_rank = (lora.max_rank if lora else None) or d["max_rank"]
     lora_max = (lora.max_batch_size if lora else None) or d["max_batch_size"]
-    lora_min = (lora.min_batch_size if lora else None) or min(d["min_batch_size"], lora_max)
+    # min() also repairs rows recorded as min > max (DeepSeek R1/V3: "1 / 2 as recorded").
+    lora_min = min((lora.min_batch_size if lora else None) or d["min_batch_size"], lora_max)
     lora_training = {
         "default_rank": (lora.default_rank if lora else None) or max_rank,
         "max_batch_size": lora_max,
