@@ -1,1 +1,18 @@
-"""Trainer subprocess: fine-tunes one job with transformers + PEFT."""
+"""Trainer subprocess: fine-tunes one job with transformers + PEFT.
+
+Light to import (no torch): the engine uses ``TrainSpec``, ``ProgressLine`` and
+``unsupported_reason`` to validate a job before starting ``python -m byom.engine.trainer``.
+"""
+
+from byom.engine.trainer._main import EXIT_BAD_SPEC, EXIT_CANCELLED, EXIT_FAILED, unsupported_reason
+from byom.engine.trainer.spec import LoraSpec, ProgressLine, TrainSpec
+
+__all__ = [
+    "TrainSpec",
+    "LoraSpec",
+    "ProgressLine",
+    "unsupported_reason",
+    "EXIT_FAILED",
+    "EXIT_CANCELLED",
+    "EXIT_BAD_SPEC",
+]

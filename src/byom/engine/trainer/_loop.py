@@ -1,0 +1,244 @@
+"""The SFT training loop: AdamW, Together's schedules, accumulation, clipping, evals, checkpoints."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from byom.engine.trainer._checkpoint import load_resume_state, save_checkpoint
+from byom.engine.trainer._progress import ProgressWriter
+from byom.engine.trainer._schedule import lr_factor
+from byom.engine.trainer._tokenize import IGNORE, Example
+from byom.engine.trainer.spec import TrainSpec
+
+__all__ = ["Stopper", "Cancelled", "TrainResult", "train", "plan_steps", "spread"]
+
+
+class Cancelled(Exception):
+    """The engine asked us to stop (SIGTERM) or went away; stop at a step boundary."""
+
+
+class Stopper:
+    """Turns SIGTERM and the death of the parent engine into a flag checked between steps."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._ppid = os.getppid()
+        signal.signal(signal.SIGTERM, self._on_term)
+        _set_parent_death_signal()
+
+    def _on_term(self, signum: int, frame: Any) -> None:
+        self.reason = "cancelled (SIGTERM)"
+
+    def check(self) -> None:
+        if self.reason is None and os.getppid() != self._ppid:
+            self.reason = "the engine process exited"
+        if self.reason is not None:
+            raise Cancelled(self.reason)
+
+
+def _set_parent_death_signal() -> None:
+    # Linux only: ask the kernel to SIGTERM us when the engine dies (prctl PR_SET_PDEATHSIG = 1).
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux; the getppid() check in Stopper.check still catches it
+
+
+@dataclass
+class TrainResult:
+    total_steps: int
+    tokens_seen: int
+    checkpoints: list[Path] = field(default_factory=list)
+
+
+def spread(n: int, total: int) -> list[int]:
+    """n step numbers (1-based) spread evenly over total steps; the last one is total."""
+    if n <= 0 or total <= 0:
+        return []
+    return sorted({max(1, round(k * total / n)) for k in range(1, min(n, total) + 1)})
+
+
+def plan_steps(n_examples: int, spec: TrainSpec) -> tuple[int, int]:
+    """(optimizer steps per epoch, total steps): one step = batch_size x gradient_accumulation_steps examples."""
+    micro = math.ceil(n_examples / spec.batch_size)
+    per_epoch = math.ceil(micro / spec.gradient_accumulation_steps)
+    return per_epoch, per_epoch * spec.n_epochs
+
+
+def _epoch_groups(n: int, spec: TrainSpec, epoch: int) -> list[list[list[int]]]:
+    """The data order of one epoch: a seeded shuffle, so a resumed job sees the same order."""
+    import torch
+
+    gen = torch.Generator().manual_seed(spec.random_seed * 100_003 + epoch)
+    order = torch.randperm(n, generator=gen).tolist()
+    micro = [order[i : i + spec.batch_size] for i in range(0, n, spec.batch_size)]
+    ga = spec.gradient_accumulation_steps
+    return [micro[i : i + ga] for i in range(0, len(micro), ga)]
+
+
+def _collate(batch: list[Example], pad_id: int, device: Any) -> dict[str, Any]:
+    """Right-pad; position ids restart at every packed sub-sequence (transformers then isolates them)."""
+    import torch
+
+    width = max(len(ex.input_ids) for ex in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    pos = torch.zeros((len(batch), width), dtype=torch.long)
+    weights = torch.tensor([ex.weight for ex in batch], dtype=torch.float32)
+    for b, ex in enumerate(batch):
+        n = len(ex.input_ids)
+        ids[b, :n] = torch.tensor(ex.input_ids)
+        labels[b, :n] = torch.tensor(ex.labels)
+        bounds = ex.starts + [n]
+        for s, e in zip(bounds, bounds[1:]):
+            pos[b, s:e] = torch.arange(e - s)
+        # Padding continues the last sequence's positions; nothing real attends to it (causal, right pad).
+        pos[b, n:] = torch.arange(bounds[-1] - bounds[-2], bounds[-1] - bounds[-2] + width - n)
+    return {
+        "input_ids": ids.to(device),
+        "position_ids": pos.to(device),
+        "labels": labels.to(device),
+        "weights": weights.to(device),
+        "n_tokens": sum(len(ex.input_ids) for ex in batch),
+    }
+
+
+def _loss_sum(model: Any, batch: dict[str, Any]) -> Any:
+    """Sum of per-token cross-entropy (times the sample weight) over label tokens."""
+    import torch.nn.functional as F
+
+    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+    logits = logits[:, :-1].float()
+    labels = batch["labels"][:, 1:]
+    ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE, reduction="none")
+    ce = ce.view(labels.shape) * batch["weights"][:, None]
+    return ce.sum()
+
+
+def _n_labels(examples: list[Example]) -> int:
+    return sum(sum(1 for x in ex.labels[1:] if x != IGNORE) for ex in examples)
+
+
+def evaluate(model: Any, examples: list[Example], spec: TrainSpec, pad_id: int, device: Any) -> float:
+    import torch
+
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(examples), spec.batch_size):
+            chunk = examples[i : i + spec.batch_size]
+            total += float(_loss_sum(model, _collate(chunk, pad_id, device)))
+            count += _n_labels(chunk)
+    model.train()
+    return total / max(1, count)
+
+
+def _optimizer(model: Any, spec: TrainSpec) -> Any:
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    # No weight decay on biases and norm weights (1-D), as transformers' Trainer does.
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": spec.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=spec.learning_rate)
+
+
+def train(
+    spec: TrainSpec,
+    model: Any,
+    tokenizer: Any,
+    train_set: list[Example],
+    eval_set: list[Example],
+    progress: ProgressWriter,
+    stopper: Stopper,
+    device: Any,
+) -> TrainResult:
+    """Run the loop to spec's total steps (from a resume checkpoint if given); save checkpoints."""
+    import torch
+
+    is_lora = spec.training_type == "lora"
+    pad_id = tokenizer.pad_token_id
+    per_epoch, total = plan_steps(len(train_set), spec)
+    eval_steps = set(spread(spec.n_evals, total)) if eval_set else set()
+    ckpt_steps = set(spread(spec.n_checkpoints, total))
+    optimizer = _optimizer(model, spec)
+    start, tokens_seen = 0, 0
+    torch.manual_seed(spec.random_seed)
+    if spec.resume_checkpoint is not None:
+        meta = load_resume_state(model, optimizer, spec.resume_checkpoint, is_lora=is_lora)
+        start, tokens_seen = int(meta["step"]), int(meta.get("tokens_seen", 0))
+        progress.event("job_restarted", f"Resumed from {spec.resume_checkpoint.name} at step {start} of {total}.",
+                       step=start, total_steps=total)
+    result = TrainResult(total_steps=total, tokens_seen=tokens_seen)
+    params = [p for p in model.parameters() if p.requires_grad]
+    model.train()
+    groups: list[list[list[int]]] = []
+    for step in range(start, total):
+        stopper.check()
+        epoch, idx = divmod(step, per_epoch)
+        if idx == 0 or not groups:
+            groups = _epoch_groups(len(train_set), spec, epoch)
+        t0 = time.perf_counter()
+        lr = spec.learning_rate * lr_factor(
+            step, total, kind=spec.lr_scheduler_type, warmup_ratio=spec.warmup_ratio,
+            min_lr_ratio=spec.min_lr_ratio, num_cycles=spec.num_cycles,
+        )
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        micro_batches = [[train_set[i] for i in mb] for mb in groups[idx]]
+        n_labels = max(1, sum(_n_labels(mb) for mb in micro_batches))
+        loss_total, n_tokens = 0.0, 0
+        for mb in micro_batches:
+            batch = _collate(mb, pad_id, device)
+            loss = _loss_sum(model, batch) / n_labels
+            loss.backward()
+            loss_total += float(loss.detach())
+            n_tokens += batch["n_tokens"]
+        if spec.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(params, spec.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        elapsed = time.perf_counter() - t0
+        tokens_seen += n_tokens
+        done = step + 1
+        progress.write(
+            "metric",
+            step=done,
+            total_steps=total,
+            values={
+                "train/loss": loss_total,
+                "train/learning_rate": lr,
+                "train/tokens_per_second": n_tokens / elapsed if elapsed > 0 else 0.0,
+                "train/global_step": done,
+                "train/epoch": epoch + (idx + 1) / per_epoch,
+                "train/tokens": n_tokens,
+            },
+        )
+        if done in eval_steps:
+            eval_loss = evaluate(model, eval_set, spec, pad_id, device)
+            progress.write("metric", step=done, total_steps=total, values={"eval/loss": eval_loss})
+        if done in ckpt_steps:
+            path = spec.job_dir / "checkpoints" / f"step-{done}"
+            save_checkpoint(model, tokenizer, optimizer, path, step=done, total_steps=total, tokens_seen=tokens_seen)
+            final = done == total
+            progress.write("checkpoint", step=done, path=str(path), checkpoint="adapter" if is_lora else "model",
+                           final=final)
+            progress.event("checkpoint_save", f"Saved checkpoint at step {done}.", step=done,
+                           checkpoint_path=str(path))
+            result.checkpoints.append(path)
+        if idx == per_epoch - 1:
+            progress.event("epoch_complete", f"Epoch {epoch + 1}/{spec.n_epochs} complete.", step=done,
+                           total_steps=total)
+    result.tokens_seen = tokens_seen
+    return result

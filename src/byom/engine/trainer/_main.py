@@ -1,0 +1,193 @@
+"""`python -m byom.engine.trainer <spec.json>`: run one job, reporting through progress.jsonl."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import traceback
+import warnings
+from pathlib import Path
+
+from byom.engine.trainer._progress import ProgressWriter
+from byom.engine.trainer.spec import TrainSpec
+from byom.errors import TrainingError
+
+__all__ = ["main", "unsupported_reason", "root_error_line", "EXIT_FAILED", "EXIT_CANCELLED", "EXIT_BAD_SPEC"]
+
+log = logging.getLogger("byom.engine.trainer")
+
+EXIT_FAILED = 1
+EXIT_BAD_SPEC = 2
+EXIT_CANCELLED = 3
+
+
+def unsupported_reason(spec: TrainSpec) -> str | None:
+    """Why the local trainer can't run this spec (the engine answers 400 with it), or None."""
+    if spec.method == "dpo":
+        return "DPO is not supported by the local engine yet; use Together's cloud for DPO, or train with SFT."
+    if spec.batch_size < 1 or spec.gradient_accumulation_steps < 1 or spec.n_epochs < 1:
+        return "batch_size, gradient_accumulation_steps and n_epochs must be at least 1."
+    if spec.max_seq_length < 2:
+        return "max_seq_length must be at least 2."
+    if spec.n_checkpoints < 1:
+        return "n_checkpoints must be at least 1 (the final checkpoint)."
+    return None
+
+
+def root_error_line(exc: BaseException) -> str:
+    """'torch.OutOfMemoryError: CUDA out of memory. ...': the type and the first line of the message."""
+    cls = type(exc)
+    module = cls.__module__.split(".")[0]
+    name = cls.__name__ if module in ("builtins", "byom", "__main__") else f"{module}.{cls.__name__}"
+    text = str(exc).strip().splitlines()
+    return f"{name}: {text[0][:500]}" if text else name
+
+
+class _Stage:
+    """Which stage failed, for the error line (download|initialization|training|saving)."""
+
+    name = "initialization"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    if len(args) != 1:
+        print("usage: python -m byom.engine.trainer <spec.json>", file=sys.stderr)  # CLI usage line
+        return EXIT_BAD_SPEC
+    try:
+        spec = TrainSpec.model_validate_json(Path(args[0]).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.error("bad spec: %s", root_error_line(exc))
+        return EXIT_BAD_SPEC
+    progress = ProgressWriter(spec.job_dir / "progress.jsonl")
+    stage = _Stage()
+    try:
+        return _run(spec, progress, stage)
+    except BaseException as exc:  # noqa: BLE001 - every failure must reach the engine as a clear line
+        from byom.engine.trainer._loop import Cancelled
+
+        if isinstance(exc, Cancelled):
+            progress.event("job_stopped", f"Training stopped: {exc}. Completed checkpoints are kept.",
+                           level="warning")
+            return EXIT_CANCELLED
+        if isinstance(exc, KeyboardInterrupt):
+            progress.event("job_stopped", "Training interrupted. Completed checkpoints are kept.", level="warning")
+            return EXIT_CANCELLED
+        line = root_error_line(exc)
+        log.error("trainer failed in %s:\n%s", stage.name, "".join(traceback.format_exception(exc)))
+        progress.write("error", stage=stage.name, message=line, error_type=type(exc).__name__)
+        progress.event("job_error", f"Job failed during {stage.name}: {line}", level="error")
+        return EXIT_FAILED
+    finally:
+        progress.close()
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation chatter, not ours
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
+    from byom.engine.trainer._loop import Stopper
+
+    stopper = Stopper()  # first: SIGTERM during the heavy imports also stops us cleanly
+    reason = unsupported_reason(spec)
+    if reason:
+        raise TrainingError(reason)
+    progress.event("job_start", f"Job {spec.job_id} started.")
+    _quiet_libraries()
+    import torch
+
+    from byom.config import load_settings
+    from byom.data import check_jsonl
+    from byom.engine.trainer import _model
+    from byom.engine.trainer._loop import train
+    from byom.engine.trainer._tokenize import load_examples, pack
+
+    # -- download ----------------------------------------------------------------------------
+    stage.name = "download"
+    progress.event("model_downloading", f"Fetching {spec.from_hf_model}.")
+    token = load_settings().hf_token
+    model_dir = _model.resolve_model_dir(spec, token.get_secret_value() if token else None)
+    config = _model.check_no_remote_code(model_dir)
+    progress.event("model_download_complete", f"Model ready ({config.get('model_type')}).")
+    files = [("training", spec.training_file)] + ([("validation", spec.validation_file)] if spec.validation_file else [])
+    for kind, path in files:
+        progress.event(f"{kind}_data_downloading", f"Checking {kind} file {path.name}.")
+        report = check_jsonl(path, purpose="fine-tune" if kind == "training" else "eval")
+        if not report.valid:
+            raise TrainingError(f"The {kind} file is invalid: {report.error}")
+        if report.dataset_format == "preference":
+            raise TrainingError(unsupported_reason(spec.model_copy(update={"method": "dpo"})) or "")
+        progress.event(f"{kind}_data_download_complete", f"{kind.capitalize()} file OK: {report.nlines} lines, "
+                       f"{report.dataset_format} format.")
+    stopper.check()
+
+    # -- initialization ----------------------------------------------------------------------
+    stage.name = "initialization"
+    torch.manual_seed(spec.random_seed)
+    device = _model.pick_device(spec.device)
+    tokenizer = _model.load_tokenizer(model_dir)
+    train_set, dropped = load_examples(
+        tokenizer, spec.training_file, train_on_inputs=spec.train_on_inputs, max_seq_length=spec.max_seq_length
+    )
+    if not train_set:
+        raise TrainingError("No training example has any token to learn from (all masked or weight 0). "
+                            "Check message weights and train_on_inputs.")
+    if dropped:
+        progress.event("warning", f"{dropped} training examples have no trainable tokens and were skipped.",
+                       level="warning")
+    eval_set = []
+    if spec.validation_file and spec.n_evals > 0:
+        eval_set, _ = load_examples(
+            tokenizer, spec.validation_file, train_on_inputs=spec.train_on_inputs, max_seq_length=spec.max_seq_length
+        )
+    if spec.packing:
+        train_set = pack(train_set, spec.max_seq_length)
+    model = _model.load_model(spec, model_dir, device)
+    param_count = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    stopper.check()
+
+    # -- training ----------------------------------------------------------------------------
+    stage.name = "training"
+    progress.event("training_start", f"Training {trainable:,} of {param_count:,} parameters on {device.type}, "
+                   f"{len(train_set)} sequences.", param_count=param_count)
+    result = train(spec, model, tokenizer, train_set, eval_set, progress, stopper, device)
+    progress.event("training_complete", f"Training complete after {result.total_steps} steps.",
+                   total_steps=result.total_steps, token_count=result.tokens_seen)
+
+    # -- saving ------------------------------------------------------------------------------
+    stage.name = "saving"
+    progress.event("model_uploading", "Saving the outputs.")
+    outputs = _save_outputs(spec, model, tokenizer, result.checkpoints[-1] if result.checkpoints else None)
+    progress.event("model_upload_complete", "Outputs saved.", model_path=str(spec.job_dir / "output"))
+    progress.write("result", outputs=outputs, token_count=result.tokens_seen, param_count=param_count,
+                   total_steps=result.total_steps)
+    progress.event("job_complete", f"Job {spec.job_id} complete.")
+    return 0
+
+
+def _save_outputs(spec: TrainSpec, model: object, tokenizer: object, final_ckpt: Path | None) -> dict[str, str | None]:
+    from byom.engine.trainer._checkpoint import save_weights
+
+    out = spec.job_dir / "output"
+    outputs: dict[str, str | None] = {"adapter": None, "model": None, "merged": None}
+    key = "adapter" if spec.training_type == "lora" else "model"
+    dest = out / key
+    shutil.rmtree(dest, ignore_errors=True)
+    save_weights(model, tokenizer, dest)
+    outputs[key] = str(dest)
+    if spec.training_type == "lora" and spec.merge_lora:
+        merged = model.merge_and_unload()  # type: ignore[attr-defined]
+        save_weights(merged, tokenizer, out / "merged")
+        outputs["merged"] = str(out / "merged")
+    return outputs

@@ -1,0 +1,34 @@
+"""Append ProgressLine JSON lines to <job_dir>/progress.jsonl, one flushed line at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from byom.engine.trainer.spec import ProgressLine
+
+__all__ = ["ProgressWriter"]
+
+
+class ProgressWriter:
+    """The trainer's only output channel to the engine."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8")
+
+    def write(self, kind: str, **fields: Any) -> None:
+        line = ProgressLine(kind=kind, time=time.time(), **fields)
+        self._file.write(json.dumps(line.model_dump(mode="json"), default=str) + "\n")
+        self._file.flush()
+        # fsync-light: the engine tails this file; survive a trainer crash, not a power cut.
+        os.fsync(self._file.fileno()) if kind in ("checkpoint", "result", "error") else None
+
+    def event(self, type_: str, message: str, level: str = "info", **extra: Any) -> None:
+        self.write("event", type=type_, message=message, level=level, **extra)
+
+    def close(self) -> None:
+        self._file.close()
