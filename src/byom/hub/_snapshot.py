@@ -1,0 +1,62 @@
+"""Raw facts gathered about a checkpoint (Hub or local), before any judgement."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = ["RepoSnapshot", "card_excerpt", "card_license", "CARD_EXCERPT_CHARS"]
+
+CARD_EXCERPT_CHARS = 500
+
+
+class RepoSnapshot(BaseModel):
+    model: str
+    source: Literal["hub", "local"]
+    revision: str | None = None
+    commit_sha: str | None = None
+    files: list[str] = Field(default_factory=list)
+    config: dict[str, Any] | None = None
+    adapter_config: dict[str, Any] | None = None
+    base_config: dict[str, Any] | None = None
+    base_config_note: str | None = None
+    tokenizer_config: dict[str, Any] | None = None
+    # Parameters per dtype of the model weights (adapter weights excluded), and where they came from.
+    st_params: dict[str, int] | None = None
+    st_total: int | None = None
+    st_source: Literal["hub_summary", "headers"] | None = None
+    adapter_st_total: int | None = None
+    gated: bool | str = False
+    private: bool | None = None
+    license: str | None = None
+    card_excerpt: str | None = None
+    token_available: bool = False
+    # Things not fetched to stay inside the request budget, and other notes for the report.
+    skipped: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?", re.DOTALL)
+
+
+def card_excerpt(text: str) -> str | None:
+    """First characters of a model card body (front matter dropped, whitespace collapsed), or None."""
+    body = _FRONT_MATTER.sub("", text, count=1)
+    body = " ".join(body.split())
+    if not body:
+        return None
+    return body if len(body) <= CARD_EXCERPT_CHARS else body[: CARD_EXCERPT_CHARS - 1] + "…"
+
+
+def card_license(text: str) -> str | None:
+    """``license:`` from a model card's YAML front matter, if any."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return None
+    for line in match.group(1).splitlines():
+        if line.startswith("license:"):
+            value = line.split(":", 1)[1].strip().strip("'\"")
+            return value or None
+    return None

@@ -1,0 +1,89 @@
+"""HubInspector: answer "can this checkpoint be fine-tuned on Together BYOM?" from metadata only."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from huggingface_hub import HfApi, get_token
+from huggingface_hub.utils import validate_repo_id
+
+from byom.config import Settings
+from byom.errors import RepoNotFound
+
+from ._analyze import analyze
+from ._errors import hub_errors
+from ._local import read_local
+from ._models import InspectReport
+from ._remote import read_hub
+
+__all__ = ["HubInspector", "parse_model_ref"]
+
+log = logging.getLogger(__name__)
+
+
+def parse_model_ref(model: str, revision: str | None) -> tuple[str, str | None, str | None]:
+    """Split ``org/name@rev``; return (repo_id, revision, note) where an explicit ``revision`` wins."""
+    repo_id, _, inline = model.strip().partition("@")
+    inline_rev = inline or None
+    note = None
+    if revision and inline_rev and revision != inline_rev:
+        note = f"revision argument {revision!r} overrides {inline_rev!r} given in the model id"
+    return repo_id, revision or inline_rev, note
+
+
+def _looks_like_path(model: str) -> bool:
+    return model.startswith(("/", "./", "../", "~", ".\\")) or model.count("/") > 1 or "\\" in model
+
+
+class HubInspector:
+    """Inspects Hub repos and local directories; keeps Hub answers for ``settings.hub_cache_ttl`` seconds."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        api: HfApi | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        # The token comes from settings (HF_TOKEN) or huggingface_hub's stored login, never from a tool argument.
+        self._token = settings.hf_token.get_secret_value() if settings.hf_token else get_token()
+        self._api = api or HfApi(library_name="byom-mcp", token=self._token or False)
+        self._clock = clock
+        self._cache: dict[tuple[str, str | None], tuple[float, InspectReport]] = {}
+        self._lock = threading.Lock()
+
+    def inspect(self, model: str, revision: str | None = None) -> InspectReport:
+        """Inspect a Hub repo id (``org/name[@rev]``) or a local directory without downloading weights."""
+        model = model.strip()
+        local = Path(model).expanduser()
+        if local.is_dir():
+            return analyze(read_local(local), self._settings.transformers_ceiling)
+        if _looks_like_path(model):
+            raise RepoNotFound(f"{model!r} is not an existing directory. Give the path of a local model directory "
+                               "(holding config.json), or a Hub repo id such as org/name.")
+        repo_id, rev, note = parse_model_ref(model, revision)
+        with hub_errors(repo_id, revision=rev, has_token=bool(self._token), what="the repo id"):
+            validate_repo_id(repo_id)
+        key = (repo_id, rev)
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        snap = read_hub(self._api, self._token, repo_id, rev)
+        if note:
+            snap.notes.append(note)
+        report = analyze(snap, self._settings.transformers_ceiling)
+        with self._lock:
+            self._cache[key] = (now + self._settings.hub_cache_ttl, report)
+        return report
+
+    def clear_cache(self) -> None:
+        """Forget cached Hub answers."""
+        with self._lock:
+            self._cache.clear()
