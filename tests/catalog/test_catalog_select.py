@@ -8,6 +8,7 @@ from byom.catalog import (
     Catalog,
     CatalogBase,
     CustomModelFacts,
+    facts_from_report,
     load_packaged_catalog,
     recommend,
     render_recommendation,
@@ -188,3 +189,15 @@ def test_catalog_warnings_are_carried_and_text_is_short(catalog: Catalog) -> Non
     assert len(text) < 6000
     assert "togethercomputer/llama-2-7b-chat" in text and "Could not refresh" in text
     assert rec.model_dump(mode="json")["base_model"] == "togethercomputer/llama-2-7b-chat"
+
+
+def test_facts_from_a_hub_inspect_report(catalog: Catalog) -> None:
+    from byom.hub import InspectReport
+
+    report = InspectReport(
+        model="HuggingFaceTB/SmolLM2-135M-Instruct", source="hub", verdict="compatible", findings=[],
+        model_type="llama", family="llama", param_count=134_515_008, max_context=8192, transformers_ceiling="5.10",
+    )
+    facts = facts_from_report(report)
+    assert facts == SMOLLM2_135M
+    assert recommend(facts, catalog).base_model == "togethercomputer/llama-2-7b-chat"

@@ -14,6 +14,7 @@ from byom.catalog._select import (
     Candidate,
     CustomModelFacts,
     Recommendation,
+    facts_from_report,
     recommend,
     render_recommendation,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "RULE",
     "Candidate",
     "CustomModelFacts",
+    "facts_from_report",
     "Recommendation",
     "recommend",
     "render_recommendation",

@@ -20,6 +20,7 @@ _MODEL_TYPE_TO_FAMILY: dict[str, str] = {
     "gemma3": "gemma3",
     "gemma3_text": "gemma3",
     "mistral": "mistral",
+    "ministral": "mistral",
     "mixtral": "mixtral",
     "gpt_oss": "gpt_oss",
     "deepseek_v3": "deepseek",

@@ -9,14 +9,14 @@ smallest. "No exact architecture match" → the closest family.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from byom.catalog._families import normalize_family, related_families
 from byom.catalog._models import Catalog, CatalogBase
 
-__all__ = ["CustomModelFacts", "Candidate", "Recommendation", "RULE", "recommend", "render_recommendation"]
+__all__ = ["CustomModelFacts", "facts_from_report", "Candidate", "Recommendation", "RULE", "recommend", "render_recommendation"]
 
 RULE = (
     "Together BYOM docs (fine-tuning-byom, FAQ 'How to choose the base model?'): use a base of the same "
@@ -40,6 +40,24 @@ class CustomModelFacts(BaseModel):
     param_count: int | None = None
     max_context: int | None = None
     is_moe: bool | None = None
+
+
+class _ReportLike(Protocol):
+    # The fields of byom.hub.InspectReport that selection needs.
+    model: str
+    family: str | None
+    model_type: str | None
+    param_count: int | None
+    max_context: int | None
+    is_moe: bool
+
+
+def facts_from_report(report: _ReportLike) -> CustomModelFacts:
+    """The selection facts from a hub ``InspectReport``."""
+    return CustomModelFacts(
+        model=report.model, family=report.family, model_type=report.model_type,
+        param_count=report.param_count, max_context=report.max_context, is_moe=report.is_moe,
+    )
 
 
 class Candidate(BaseModel):
