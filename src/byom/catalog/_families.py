@@ -42,12 +42,15 @@ _RELATED: dict[str, tuple[str, ...]] = {
 }
 
 
-def normalize_family(family_or_model_type: str | None) -> str | None:
-    """The catalog family for an HF ``model_type`` or a family name; ``None`` when unknown."""
+def normalize_family(family_or_model_type: str | None, *, known_only: bool = False) -> str | None:
+    """The catalog family for an HF ``model_type`` or a family name; ``None`` when unknown.
+
+    Unmapped names pass through lower-cased, unless ``known_only``.
+    """
     if not family_or_model_type:
         return None
     key = family_or_model_type.strip().lower().replace("-", "_")
-    return _MODEL_TYPE_TO_FAMILY.get(key, key)
+    return _MODEL_TYPE_TO_FAMILY.get(key, None if known_only else key)
 
 
 def related_families(family: str) -> tuple[str, ...]:

@@ -8,7 +8,6 @@ for which bases exist and for their limits; the packaged table fills in what it 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -26,7 +25,7 @@ from byom.config import Settings
 from byom.errors import TogetherAPIError
 from byom.together import FinetuneModelLimits, SupportedModel, TogetherClient
 
-__all__ = ["load_catalog", "merge_live", "CACHE_FILE", "LIMITS_CONCURRENCY"]
+__all__ = ["CACHE_FILE", "LIMITS_CONCURRENCY", "load_catalog", "merge_live"]
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["LoraLimits", "FullLimits", "CatalogBase", "Catalog"]
+__all__ = ["Catalog", "CatalogBase", "FullLimits", "LoraLimits"]
 
 
 class LoraLimits(BaseModel):

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from byom.catalog._families import normalize_family, related_families
 from byom.catalog._models import Catalog, CatalogBase
 
-__all__ = ["CustomModelFacts", "facts_from_report", "Candidate", "Recommendation", "RULE", "recommend", "render_recommendation"]
+__all__ = ["RULE", "Candidate", "CustomModelFacts", "Recommendation", "facts_from_report", "recommend", "render_recommendation"]
 
 RULE = (
     "Together BYOM docs (fine-tuning-byom, FAQ 'How to choose the base model?'): use a base of the same "
@@ -226,7 +226,12 @@ def recommend(
     method: Method = "sft",
 ) -> Recommendation:
     """Pick the base model for ``custom`` by the BYOM docs' rule, with up to 4 ranked alternatives."""
-    family = normalize_family(custom.model_type) or normalize_family(custom.family)
+    # model_type decides (the docs' rule is about architecture); the caller's family label is the fallback.
+    family = (
+        normalize_family(custom.model_type, known_only=True)
+        or normalize_family(custom.family)
+        or normalize_family(custom.model_type)
+    )
     warnings: list[str] = list(catalog.warnings)
     by_family: dict[str, list[CatalogBase]] = {}
     for base in catalog.bases:
@@ -338,8 +343,10 @@ def render_recommendation(rec: Recommendation) -> str:
     custom = rec.custom
     ctx = custom.max_context if custom.max_context is not None else "unknown"
     lines = [
-        f"Custom model: {custom.model} — family {rec.family or 'unknown'}, "
-        f"{_fmt_params(custom.param_count)} params, max context {ctx}.",
+        (
+            f"Custom model: {custom.model} — family {rec.family or 'unknown'}, "
+            f"{_fmt_params(custom.param_count)} params, max context {ctx}."
+        ),
     ]
     if rec.pick is None:
         lines.append("No base model recommended.")

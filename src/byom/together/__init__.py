@@ -12,12 +12,12 @@ from byom.together.errors import error_from_response, error_from_transport
 
 __all__ = [
     "DEFAULT_BASE_URL",
-    "TogetherClient",
     "FinetuneModelLimits",
     "FullTrainingLimits",
     "LoraTrainingLimits",
     "SupportedModel",
     "SupportedModelPage",
+    "TogetherClient",
     "error_from_response",
     "error_from_transport",
 ]

@@ -21,7 +21,7 @@ from byom.errors import TogetherAPIError
 from byom.together._models import FinetuneModelLimits, SupportedModel, SupportedModelPage
 from byom.together.errors import error_from_response, error_from_transport, retry_after_seconds
 
-__all__ = ["TogetherClient", "DEFAULT_BASE_URL", "RETRY_STATUSES"]
+__all__ = ["DEFAULT_BASE_URL", "RETRY_STATUSES", "TogetherClient"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class TogetherClient:
             if wait is not None and 0 < wait <= _MAX_RETRY_AFTER:
                 return wait
         # SDK 3.1.1: min(initial · 2^n, max) × (1 − 0.25·rand)  (ref 2026-11 §5.5).
-        return min(self._backoff_initial * 2**attempt, self._backoff_max) * (1 - 0.25 * random.random())
+        return min(self._backoff_initial * 2.0**attempt, self._backoff_max) * (1 - 0.25 * random.random())
 
     async def request(
         self,

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "FinetuneModelLimits",
+    "FullTrainingLimits",
+    "LoraTrainingLimits",
     "SupportedModel",
     "SupportedModelPage",
-    "LoraTrainingLimits",
-    "FullTrainingLimits",
-    "FinetuneModelLimits",
 ]
 
 

@@ -18,7 +18,7 @@ import httpx2
 
 from byom.errors import TogetherAPIError
 
-__all__ = ["error_from_response", "error_from_transport", "retry_after_seconds", "MAX_SERVER_MESSAGE"]
+__all__ = ["MAX_SERVER_MESSAGE", "error_from_response", "error_from_transport", "retry_after_seconds"]
 
 MAX_SERVER_MESSAGE = 500
 
