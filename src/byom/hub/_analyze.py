@@ -350,8 +350,6 @@ def _verdict(findings: list[Finding]) -> Verdict:
 def analyze(snap: RepoSnapshot, ceiling: str) -> InspectReport:
     """Run every check on ``snap`` and return the report with its verdict."""
     judge = _Judge(snap, ceiling)
-    for note in snap.notes:
-        judge.add("revision", "info", note)
     model_type = judge.model_type()
     archs = [a for a in (judge.cfg.get("architectures") or []) if isinstance(a, str)]
     is_causal = judge.causal(model_type, archs)

@@ -33,9 +33,8 @@ class RepoSnapshot(BaseModel):
     license: str | None = None
     card_excerpt: str | None = None
     token_available: bool = False
-    # Things not fetched to stay inside the request budget, and other notes for the report.
+    # Things not fetched to stay inside the request budget.
     skipped: list[str] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
 
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?", re.DOTALL)

@@ -17,7 +17,7 @@ from byom.errors import RepoNotFound
 from ._analyze import analyze
 from ._errors import hub_errors
 from ._local import read_local
-from ._models import InspectReport
+from ._models import Finding, InspectReport
 from ._remote import read_hub
 
 __all__ = ["HubInspector", "parse_model_ref"]
@@ -74,13 +74,15 @@ class HubInspector:
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and hit[0] > now:
-            return hit[1]
-        snap = read_hub(self._api, self._token, repo_id, rev)
+            report = hit[1]
+        else:
+            report = analyze(read_hub(self._api, self._token, repo_id, rev), self._settings.transformers_ceiling)
+            with self._lock:
+                self._cache[key] = (now + self._settings.hub_cache_ttl, report)
         if note:
-            snap.notes.append(note)
-        report = analyze(snap, self._settings.transformers_ceiling)
-        with self._lock:
-            self._cache[key] = (now + self._settings.hub_cache_ttl, report)
+            # Per call, not cached: the same (repo, revision) can be reached with or without a conflict.
+            report = report.model_copy(update={"findings": [Finding(check="revision", status="info", evidence=note)]
+                                               + report.findings})
         return report
 
     def clear_cache(self) -> None:
