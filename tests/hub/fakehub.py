@@ -74,8 +74,11 @@ class FakeRepo:
     def config_subset(self) -> dict[str, Any] | None:
         # What the Hub copies into model_info().config (ref hf-hub-and-compat.md 1.2): a reduced subset.
         out: dict[str, Any] = {}
-        if "config.json" in self.files:
-            cfg = json.loads(self.files["config.json"])  # type: ignore[arg-type]
+        try:
+            cfg = json.loads(self.files.get("config.json", b"{}"))  # type: ignore[arg-type]
+        except json.JSONDecodeError:
+            cfg = {}  # the Hub skips configs it cannot parse
+        if isinstance(cfg, dict):
             for key in ("architectures", "auto_map", "model_type", "quantization_config"):
                 if key in cfg:
                     out[key] = cfg[key]
