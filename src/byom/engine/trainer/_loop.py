@@ -64,7 +64,8 @@ def spread(n: int, total: int) -> list[int]:
     """n step numbers (1-based) spread evenly over total steps; the last one is total."""
     if n <= 0 or total <= 0:
         return []
-    return sorted({max(1, round(k * total / n)) for k in range(1, min(n, total) + 1)})
+    n = min(n, total)
+    return sorted({max(1, round(k * total / n)) for k in range(1, n + 1)})
 
 
 def plan_steps(n_examples: int, spec: TrainSpec) -> tuple[int, int]:

@@ -68,7 +68,8 @@ def _conversation(
         role = msg.get("role")
         trained = bool(msg["weight"]) if "weight" in msg else (role == "assistant" or _train_inputs(train_on_inputs))
         end_text = _render(tokenizer, messages[: i + 1], tools, gen_prompt=False)
-        if role == "assistant":
+        if role == "assistant" and not _train_inputs(train_on_inputs):
+            # The assistant header (generation prompt) is input, not something to learn.
             head = _render(tokenizer, messages[:i], tools, gen_prompt=True) if i else ""
         else:
             head = _render(tokenizer, messages[:i], tools, gen_prompt=False) if i else ""

@@ -1,0 +1,240 @@
+"""The trainer as the engine runs it: a real subprocess on a tiny model, read through progress.jsonl."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from byom.engine.tiny import write_overfit_dataset
+from byom.engine.trainer import EXIT_CANCELLED, EXIT_FAILED, TrainSpec
+
+
+pytestmark = pytest.mark.slow
+
+
+def make_spec(job_dir: Path, model: Path | str, data: Path, **overrides: Any) -> TrainSpec:
+    base: dict[str, Any] = {
+        "job_id": job_dir.name,
+        "job_dir": job_dir,
+        "from_hf_model": str(model),
+        "training_file": data,
+        "n_epochs": 3,
+        "batch_size": 4,
+        "learning_rate": 1e-2,
+        "packing": False,
+        "lr_scheduler_type": "linear",
+        "merge_lora": False,
+    }
+    return TrainSpec(**{**base, **overrides})
+
+
+def start_trainer(spec: TrainSpec) -> subprocess.Popen[bytes]:
+    spec.job_dir.mkdir(parents=True, exist_ok=True)
+    path = spec.job_dir / "spec.json"
+    path.write_text(spec.model_dump_json(), encoding="utf-8")
+    return subprocess.Popen(
+        [sys.executable, "-m", "byom.engine.trainer", str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+def run_trainer(spec: TrainSpec, timeout: float = 120) -> tuple[int, list[dict[str, Any]], str]:
+    """Run one job to the end; return (exit code, progress lines, combined output)."""
+    proc = start_trainer(spec)
+    out, _ = proc.communicate(timeout=timeout)
+    return proc.returncode, read_progress(spec.job_dir), out.decode(errors="replace")
+
+
+def read_progress(job_dir: Path) -> list[dict[str, Any]]:
+    path = job_dir / "progress.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def events(lines: list[dict[str, Any]]) -> list[str]:
+    return [ln["type"] for ln in lines if ln["kind"] == "event"]
+
+
+def losses(lines: list[dict[str, Any]]) -> list[float]:
+    return [ln["values"]["train/loss"] for ln in lines if ln["kind"] == "metric" and "train/loss" in ln["values"]]
+
+
+def mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+@pytest.fixture(scope="module")
+def lora_job(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, conv_data: Path) -> dict[str, Any]:
+    """One LoRA job the other tests build on (init_checkpoint, resume)."""
+    job_dir = tmp_path_factory.mktemp("jobs") / "ft-lora"
+    spec = make_spec(job_dir, tiny_model, conv_data, n_checkpoints=2, n_evals=2, validation_file=conv_data,
+                     merge_lora=True)
+    rc, lines, out = run_trainer(spec)
+    assert rc == 0, out
+    return {"spec": spec, "lines": lines}
+
+
+def test_lora_job_completes_with_falling_loss(lora_job: dict[str, Any]) -> None:
+    lines = lora_job["lines"]
+    types = events(lines)
+    expected = ["job_start", "model_downloading", "model_download_complete", "training_data_downloading",
+                "training_data_download_complete", "validation_data_downloading", "validation_data_download_complete",
+                "training_start"]
+    assert types[: len(expected)] == expected
+    assert types[-4:] == ["training_complete", "model_uploading", "model_upload_complete", "job_complete"]
+    assert types.count("epoch_complete") == 3 and types.count("checkpoint_save") == 2
+    metrics = [ln for ln in lines if ln["kind"] == "metric" and "train/loss" in ln["values"]]
+    assert [m["step"] for m in metrics] == list(range(1, 25))  # 32 examples / batch 4 x 3 epochs
+    assert all(m["total_steps"] == 24 for m in metrics)
+    assert set(metrics[0]["values"]) >= {"train/loss", "train/learning_rate", "train/tokens_per_second",
+                                         "train/global_step", "train/epoch"}
+    loss = losses(lines)
+    assert mean(loss[-4:]) < mean(loss[:4]) - 0.2
+    evals = [ln["values"]["eval/loss"] for ln in lines if ln["kind"] == "metric" and "eval/loss" in ln["values"]]
+    assert len(evals) == 2
+
+
+def test_lora_checkpoints_and_outputs_load(lora_job: dict[str, Any]) -> None:
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    spec, lines = lora_job["spec"], lora_job["lines"]
+    ckpts = [ln for ln in lines if ln["kind"] == "checkpoint"]
+    assert [(c["step"], c["final"], c["checkpoint"]) for c in ckpts] == [(12, False, "adapter"), (24, True, "adapter")]
+    for c in ckpts:
+        tensors = load_file(Path(c["path"]) / "adapter_model.safetensors")
+        assert tensors and all("lora_" in k for k in tensors)
+    assert sorted(p.name for p in (spec.job_dir / "checkpoints").iterdir()) == ["step-12", "step-24"]
+    (result,) = [ln for ln in lines if ln["kind"] == "result"]
+    assert result["total_steps"] == 24 and result["token_count"] > 0 and result["param_count"] > 0
+    assert result["outputs"]["model"] is None
+    assert (Path(result["outputs"]["adapter"]) / "adapter_config.json").is_file()
+    merged = Path(result["outputs"]["merged"])
+    model = AutoModelForCausalLM.from_pretrained(merged)
+    tok = AutoTokenizer.from_pretrained(merged)
+    assert tok.chat_template
+    prompt = tok.apply_chat_template([{"role": "user", "content": "What do bees make?"}], add_generation_prompt=True,
+                                     return_tensors="pt", return_dict=True)
+    out = model.generate(**prompt, max_new_tokens=5, do_sample=False)
+    assert out.shape[1] > prompt["input_ids"].shape[1]
+
+
+def test_resume_continues_to_the_same_total_steps(lora_job: dict[str, Any], tmp_path: Path) -> None:
+    first = lora_job["spec"]
+    spec = first.model_copy(update={"job_dir": tmp_path / "resumed", "merge_lora": False,
+                                    "resume_checkpoint": first.job_dir / "checkpoints" / "step-12"})
+    rc, lines, out = run_trainer(spec)
+    assert rc == 0, out
+    assert "job_restarted" in events(lines)
+    steps = [ln["step"] for ln in lines if ln["kind"] == "metric" and "train/loss" in ln["values"]]
+    assert steps == list(range(13, 25))
+    # Same weights, optimizer state and data order: the resumed losses repeat the original run's.
+    assert losses(lines) == pytest.approx(losses(lora_job["lines"])[12:], rel=1e-3)
+
+
+def test_init_checkpoint_starts_from_the_trained_adapter(lora_job: dict[str, Any], tmp_path: Path) -> None:
+    first = lora_job["spec"]
+    spec = first.model_copy(update={"job_dir": tmp_path / "continued", "merge_lora": False, "n_epochs": 1,
+                                    "n_evals": 0, "validation_file": None,
+                                    "init_checkpoint": first.job_dir / "checkpoints" / "step-24"})
+    rc, lines, out = run_trainer(spec)
+    assert rc == 0, out
+    assert losses(lines)[0] < losses(lora_job["lines"])[0] - 0.2
+
+
+def test_full_job_with_instruction_data_and_packing(tiny_model: Path, tmp_path: Path) -> None:
+    data = write_overfit_dataset(tmp_path / "instr.jsonl", n=32, fmt="instruction")
+    spec = make_spec(tmp_path / "ft-full", tiny_model, data, training_type="full", learning_rate=3e-3,
+                     packing=True, max_seq_length=64, batch_size=2)
+    rc, lines, out = run_trainer(spec)
+    assert rc == 0, out
+    loss = losses(lines)
+    assert mean(loss[-3:]) < mean(loss[:3]) - 0.3
+    (result,) = [ln for ln in lines if ln["kind"] == "result"]
+    assert result["outputs"]["adapter"] is None
+    assert (Path(result["outputs"]["model"]) / "model.safetensors").is_file()
+    (ckpt,) = [ln for ln in lines if ln["kind"] == "checkpoint"]
+    assert ckpt["checkpoint"] == "model" and ckpt["final"]
+
+
+def test_general_text_job(tiny_model: Path, tmp_path: Path) -> None:
+    data = write_overfit_dataset(tmp_path / "text.jsonl", n=16, fmt="general")
+    rc, lines, out = run_trainer(make_spec(tmp_path / "ft-text", tiny_model, data, n_epochs=1))
+    assert rc == 0, out
+    assert len(losses(lines)) == 4
+
+
+def test_sigterm_stops_at_a_step_boundary_keeping_checkpoints(tiny_model: Path, conv_data: Path,
+                                                              tmp_path: Path) -> None:
+    spec = make_spec(tmp_path / "ft-cancel", tiny_model, conv_data, n_epochs=200, n_checkpoints=200)
+    proc = start_trainer(spec)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(ln["kind"] == "checkpoint" for ln in read_progress(spec.job_dir)):
+            assert time.monotonic() < deadline and proc.poll() is None, "no checkpoint before the deadline"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill() if proc.poll() is None else None
+        proc.communicate()
+    assert proc.returncode == EXIT_CANCELLED
+    lines = read_progress(spec.job_dir)
+    assert events(lines)[-1] == "job_stopped"
+    assert not any(ln["kind"] == "result" for ln in lines)
+    kept = [ln for ln in lines if ln["kind"] == "checkpoint"]
+    assert kept and all((Path(c["path"]) / "adapter_model.safetensors").is_file() for c in kept)
+
+
+def _error_line(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    (error,) = [ln for ln in lines if ln["kind"] == "error"]
+    assert events(lines)[-1] == "job_error"
+    return error
+
+
+def test_missing_chat_template_fails_with_a_clear_root_line(tiny_model: Path, conv_data: Path,
+                                                            tmp_path: Path) -> None:
+    base = shutil.copytree(tiny_model, tmp_path / "base-no-template")
+    (base / "chat_template.jinja").unlink()
+    cfg = json.loads((base / "tokenizer_config.json").read_text())
+    cfg.pop("chat_template", None)
+    (base / "tokenizer_config.json").write_text(json.dumps(cfg))
+    rc, lines, _ = run_trainer(make_spec(tmp_path / "ft", base, conv_data))
+    assert rc == EXIT_FAILED
+    error = _error_line(lines)
+    assert error["stage"] == "initialization"
+    assert error["message"].startswith("TrainingError: Tokenizer has no chat template")
+
+
+def test_remote_code_model_is_refused(tiny_model: Path, conv_data: Path, tmp_path: Path) -> None:
+    base = shutil.copytree(tiny_model, tmp_path / "base-custom")
+    cfg = json.loads((base / "config.json").read_text())
+    cfg.update(model_type="byom_custom_arch", auto_map={"AutoModelForCausalLM": "modeling_custom.CustomLM"})
+    (base / "config.json").write_text(json.dumps(cfg))
+    rc, lines, _ = run_trainer(make_spec(tmp_path / "ft", base, conv_data))
+    assert rc == EXIT_FAILED
+    error = _error_line(lines)
+    assert error["stage"] == "download" and "trust_remote_code" in error["message"]
+
+
+def test_dpo_is_refused_clearly(tiny_model: Path, tmp_path: Path) -> None:
+    data = write_overfit_dataset(tmp_path / "pref.jsonl", n=4, fmt="preference")
+    rc, lines, _ = run_trainer(make_spec(tmp_path / "ft", tiny_model, data, method="dpo"))
+    assert rc == EXIT_FAILED
+    assert "DPO is not supported by the local engine" in _error_line(lines)["message"]
+
+
+def test_invalid_training_file_names_the_line(tiny_model: Path, tmp_path: Path) -> None:
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"text": "ok"}\n{"text": 5}\n')
+    rc, lines, _ = run_trainer(make_spec(tmp_path / "ft", tiny_model, data))
+    assert rc == EXIT_FAILED
+    assert "Line 2:" in _error_line(lines)["message"]
