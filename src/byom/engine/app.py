@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from byom.engine import files, meta
+from byom.engine import files, finetunes, meta
 from byom.engine._auth import AuthMiddleware, UnexpectedErrorMiddleware
 from byom.engine._http import APIError, api_error_handler, error_response
 from byom.engine.state import EngineState
@@ -55,6 +55,7 @@ def create_app(state: EngineState) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        files.resume_pending_validation(state)
         if state.runner is not None:
             state.runner.start()
         try:
@@ -66,6 +67,7 @@ def create_app(state: EngineState) -> Starlette:
     routes: list[BaseRoute] = [
         *meta.routes,
         *files.routes,
+        *finetunes.routes,
 
         # Deployment (v2) and inference live in deploy.py / serving.py, owned by the deploy side.
         *_optional_routes("byom.engine.deploy"),

@@ -1,0 +1,103 @@
+"""The body of ``POST /v1/fine-tunes`` as SDK 3.1.1 sends it (ref together-api-2026-11 §2.3, §2.4).
+
+Unknown keys are kept (``extra="allow"``) so that a newer client's field is reported as ignored
+rather than rejected; every known field is typed, and range checks against the model's limits
+happen in ``finetunes.py`` where the limits are known.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+__all__ = ["CreateFineTune", "EstimatePrice", "TrainingType", "TrainingMethod", "LrScheduler"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LrSchedulerArgs(_Strict):
+    min_lr_ratio: float = Field(default=0.0, ge=0, le=1)
+    num_cycles: float = Field(default=0.5, gt=0)
+
+
+class LrScheduler(_Strict):
+    # Legacy jobs carry "" (lib EmptyLRScheduler); treat it as the default.
+    lr_scheduler_type: Literal["linear", "cosine", ""] = "cosine"
+    lr_scheduler_args: LrSchedulerArgs | None = None
+
+
+class TrainingType(_Strict):
+    type: Literal["Lora", "Full"]
+    lora_r: int | None = Field(default=None, ge=1)
+    lora_alpha: float | None = Field(default=None, gt=0)
+    lora_dropout: float | None = Field(default=None, ge=0, lt=1)
+    lora_trainable_modules: str | None = None
+
+
+class TrainingMethod(_Strict):
+    method: Literal["sft", "dpo"] = "sft"
+    train_on_inputs: bool | Literal["auto"] | None = None
+    dpo_beta: float | None = Field(default=None, ge=0)
+    dpo_normalize_logratios_by_length: bool | None = None
+    dpo_reference_free: bool | None = None
+    rpo_alpha: float | None = Field(default=None, ge=0)
+    simpo_gamma: float | None = Field(default=None, ge=0)
+
+
+class CreateFineTune(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    training_file: str = Field(min_length=1)
+    validation_file: str | None = None
+    model: str | None = None
+    from_checkpoint: str | None = None
+    from_hf_model: str | None = None
+    hf_model_revision: str | None = None
+    hf_api_token: SecretStr | None = None
+    hf_output_repo_name: str | None = None
+    n_epochs: int = Field(default=1, ge=1)
+    n_checkpoints: int = Field(default=1, ge=1)
+    n_evals: int = Field(default=0, ge=0)
+    batch_size: int | Literal["max"] = "max"
+    gradient_accumulation_steps: int | None = Field(default=None, ge=0)
+    learning_rate: float = Field(default=1e-5, gt=0)
+    lr_scheduler: LrScheduler | None = None
+    warmup_ratio: float = Field(default=0.0, ge=0, le=1)
+    max_grad_norm: float = Field(default=1.0, ge=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    max_seq_length: int | None = Field(default=None, ge=1)
+    packing: bool = True
+    training_type: TrainingType | None = None
+    training_method: TrainingMethod | None = None
+    # Deprecated top-level form (the April spec); the SDK sends it inside training_method.
+    train_on_inputs: bool | Literal["auto"] | None = None
+    suffix: str | None = Field(default=None, max_length=40)
+    random_seed: int | None = None
+    # Accepted for compatibility; the local engine has no W&B and no early stopping.
+    wandb_key: SecretStr | None = None
+    wandb_api_key: SecretStr | None = None
+    wandb_base_url: str | None = None
+    wandb_project_name: str | None = None
+    wandb_name: str | None = None
+    wandb_entity: str | None = None
+    early_stopping_enabled: bool = False
+    early_stopping_patience: int | None = Field(default=None, ge=1)
+    early_stopping_min_delta: float | None = Field(default=None, ge=0)
+    early_stopping_warmup_evals: int | None = Field(default=None, ge=0)
+    multimodal_params: dict[str, object] | None = None
+
+
+class EstimatePrice(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    training_file: str = Field(min_length=1)
+    validation_file: str | None = None
+    model: str | None = None
+    from_checkpoint: str | None = None
+    n_epochs: int = Field(default=1, ge=1)
+    n_evals: int = Field(default=0, ge=0)
+    training_method: TrainingMethod | None = None
+    training_type: TrainingType | None = None

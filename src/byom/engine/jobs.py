@@ -1,0 +1,150 @@
+"""Fine-tune job rows: events, status changes and the JSON the API answers with."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from byom.engine.db import Database
+
+__all__ = [
+    "TERMINAL",
+    "ACTIVE",
+    "add_event",
+    "set_status",
+    "iso",
+    "job_payload",
+    "event_payload",
+    "checkpoint_payload",
+    "queue_depth",
+]
+
+# Together's job statuses (ref together-api-2026-11 §2.9); terminal per the SDK's COMPLETED_STATUSES.
+TERMINAL = ("completed", "error", "user_error", "cancelled")
+ACTIVE = ("pending", "queued", "running", "uploading", "cancel_requested")
+USER_ID = "user_local"
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def add_event(
+    db: Database,
+    job_id: str,
+    type: str,
+    message: str,
+    *,
+    level: str = "info",
+    step: int | None = None,
+    when: float | None = None,
+    **extra: Any,
+) -> None:
+    """Append one ``FinetuneEvent`` to the job's event log (messages are truncated: they may carry log text)."""
+    db.execute(
+        "INSERT INTO job_events (job_id, created_at, type, level, message, step, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (job_id, when or time.time(), type, level, message[:4000], step, json.dumps(extra) if extra else None),
+    )
+
+
+def set_status(db: Database, job_id: str, status: str, **fields: Any) -> None:
+    fields = {"status": status, "updated_at": time.time(), **fields}
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*fields.values(), job_id))
+
+
+def queue_depth(db: Database, row: Any) -> int:
+    """Jobs ahead of this one (the running one included); 0 once it runs."""
+    if row["status"] not in ("pending", "queued"):
+        return 0
+    ahead = db.one(
+        "SELECT COUNT(*) AS n FROM jobs WHERE (status IN ('pending', 'queued') AND queue_seq < ?)"
+        " OR status IN ('running', 'uploading', 'cancel_requested')",
+        (row["queue_seq"],),
+    )
+    return int(ahead["n"]) if ahead else 0
+
+
+def job_payload(db: Database, row: Any) -> dict[str, Any]:
+    """``FinetuneResponse`` JSON (SDK 3.1.1 fields; ref together-api-2026-11 §2.8)."""
+    request = json.loads(row["request"])
+    spec = json.loads(row["spec"])
+    registry = json.loads(row["registry"]) if row["registry"] else {}
+    remaining = row["seconds_remaining"]
+    body: dict[str, Any] = {
+        "id": row["id"],
+        "object": "fine-tune",
+        "job_id": row["id"],
+        "status": row["status"],
+        "user_id": USER_ID,
+        "owner_address": USER_ID,
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+        "started_at": iso(row["started_at"]),
+        **request,
+        "model_output_name": row["model_output_name"],
+        "output_name": row["model_output_name"],
+        "total_price": 0,
+        "token_count": row["token_count"] or 0,
+        "param_count": row["param_count"] or 0,
+        "steps_completed": row["steps_completed"],
+        "total_steps": row["total_steps"] or 0,
+        "epochs_completed": int(row["epochs_completed"] or 0),
+        "queue_depth": queue_depth(db, row),
+        "progress": {
+            "estimate_available": remaining is not None and row["status"] == "running",
+            "seconds_remaining": int(remaining) if remaining is not None and row["status"] == "running" else 0,
+        },
+        "model_object_id": registry.get("model_object_id"),
+        "model_object_name": registry.get("model_object_name"),
+        "model_object_revision_id": registry.get("model_object_revision_id"),
+        "adapter_object_id": registry.get("adapter_object_id"),
+        "adapter_object_name": registry.get("adapter_object_name"),
+        "adapter_object_revision_id": registry.get("adapter_object_revision_id"),
+    }
+    if spec.get("training_type") == "lora":
+        body["adapter_output_name"] = f"{row['model_output_name']}-adapter"
+    if row["error_message"]:
+        body["error"] = {"message": row["error_message"], "stage": row["error_stage"], "type": row["error_type"]}
+    # Absent rather than null: the April spec types these fields without null.
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def event_payload(row: Any) -> dict[str, Any]:
+    """``FinetuneEvent`` JSON; the April spec's required fields are filled with neutral values."""
+    extra = json.loads(row["extra"]) if row["extra"] else {}
+    return {
+        "object": "fine-tune-event",
+        "created_at": iso(row["created_at"]),
+        "type": row["type"],
+        "level": row["level"],
+        "message": row["message"],
+        "step": row["step"] if row["step"] is not None else 0,
+        "checkpoint_path": extra.get("checkpoint_path", ""),
+        "model_path": extra.get("model_path", ""),
+        "param_count": extra.get("param_count", 0),
+        "token_count": extra.get("token_count", 0),
+        "total_steps": extra.get("total_steps", 0),
+        "wandb_url": "",
+        "training_offset": 0,
+        "hash": "",
+        **{k: v for k, v in extra.items() if k not in ("checkpoint_path", "model_path")},
+    }
+
+
+def checkpoint_payload(row: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "step": row["step"],
+        "created_at": iso(row["created_at"]),
+        "path": row["path"],
+        "checkpoint_type": "Final" if row["final"] else "Intermediate",
+        "checkpoint": row["checkpoint"],
+    }
+    for name in ("object_id", "object_name", "object_revision_id"):
+        if row[name]:
+            body[name] = row[name]
+    return body
