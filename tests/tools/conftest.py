@@ -1,0 +1,91 @@
+"""Fixtures for the MCP tool tests: local model directories and an in-memory client."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+# HuggingFaceTB/SmolLM2-135M-Instruct's config.json (Llama architecture, 8k context): the BYOM docs' example.
+SMOLLM2_135M_CONFIG = {
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": 576,
+    "intermediate_size": 1536,
+    "num_hidden_layers": 30,
+    "num_attention_heads": 9,
+    "num_key_value_heads": 3,
+    "vocab_size": 49152,
+    "max_position_embeddings": 8192,
+    "rope_theta": 100000,
+    "tie_word_embeddings": True,
+    "torch_dtype": "bfloat16",
+    "transformers_version": "4.42.3",
+}
+
+
+@pytest.fixture
+def smollm2_dir(tmp_path: Path) -> Path:
+    """A local copy of SmolLM2-135M-Instruct's metadata (config + tokenizer config, no weights)."""
+    root = tmp_path / "SmolLM2-135M-Instruct"
+    root.mkdir()
+    (root / "config.json").write_text(json.dumps(SMOLLM2_135M_CONFIG))
+    (root / "tokenizer_config.json").write_text(
+        json.dumps({"chat_template": "{% for m in messages %}{{ m['content'] }}{% endfor %}", "model_max_length": 8192})
+    )
+    return root
+
+
+@pytest.fixture
+def tiny_llama_dir(tmp_path: Path) -> Path:
+    """A real (tiny, random) Llama checkpoint in safetensors: 2 layers, hidden 16, vocab 64."""
+    root = tmp_path / "tiny-llama"
+    root.mkdir()
+    h, inter, layers, vocab = 16, 32, 2, 64
+    config = {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": h,
+        "intermediate_size": inter,
+        "num_hidden_layers": layers,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "vocab_size": vocab,
+        "max_position_embeddings": 2048,
+        "tie_word_embeddings": False,
+        "transformers_version": "4.55.0",
+    }
+    (root / "config.json").write_text(json.dumps(config))
+    rng = np.random.default_rng(0)
+    tensors: dict[str, np.ndarray] = {
+        "model.embed_tokens.weight": rng.standard_normal((vocab, h), dtype=np.float32),
+        "model.norm.weight": np.ones(h, dtype=np.float32),
+        "lm_head.weight": rng.standard_normal((vocab, h), dtype=np.float32),
+    }
+    kv = h // 4 * 2
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        tensors |= {
+            p + "self_attn.q_proj.weight": rng.standard_normal((h, h), dtype=np.float32),
+            p + "self_attn.k_proj.weight": rng.standard_normal((kv, h), dtype=np.float32),
+            p + "self_attn.v_proj.weight": rng.standard_normal((kv, h), dtype=np.float32),
+            p + "self_attn.o_proj.weight": rng.standard_normal((h, h), dtype=np.float32),
+            p + "mlp.gate_proj.weight": rng.standard_normal((inter, h), dtype=np.float32),
+            p + "mlp.up_proj.weight": rng.standard_normal((inter, h), dtype=np.float32),
+            p + "mlp.down_proj.weight": rng.standard_normal((h, inter), dtype=np.float32),
+            p + "input_layernorm.weight": np.ones(h, dtype=np.float32),
+            p + "post_attention_layernorm.weight": np.ones(h, dtype=np.float32),
+        }
+    save_file(tensors, str(root / "model.safetensors"))
+    return root
+
+
+@pytest.fixture
+def tiny_llama_params() -> int:
+    """The exact parameter count of ``tiny_llama_dir``."""
+    h, inter, layers, vocab, kv = 16, 32, 2, 64, 8
+    per_layer = h * h * 2 + 2 * kv * h + 3 * h * inter + 2 * h
+    return 2 * vocab * h + h + layers * per_layer

@@ -1,0 +1,136 @@
+"""The MCP surface: tool list, schemas, annotations, results and error results, in both protocol modes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from byom.server import INSTRUCTIONS, build_server
+
+pytestmark = pytest.mark.anyio
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
+MODES = ["auto", "legacy"]
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+async def test_tools_are_listed_in_workflow_order_with_titles_and_deliberate_annotations(mode: str) -> None:
+    async with Client(build_server(), mode=mode) as client:
+        tools = (await client.list_tools()).tools
+    assert [t.name for t in tools] == ["inspect_hf_model", "recommend_base"]
+    for tool in tools:
+        assert tool.title
+        assert tool.description and len(tool.description) < 600
+        assert tool.output_schema is not None
+        ann = tool.annotations
+        assert ann is not None
+        assert (ann.read_only_hint, ann.destructive_hint, ann.idempotent_hint, ann.open_world_hint) == (
+            True,
+            False,
+            True,
+            True,
+        )
+        for name, prop in tool.input_schema["properties"].items():
+            assert prop.get("description"), f"{tool.name}.{name} has no description"
+
+
+async def test_tools_list_payload_stays_under_budget() -> None:
+    async with Client(build_server()) as client:
+        tools = (await client.list_tools()).tools
+    payload = json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools])
+    assert len(payload) < 16_000
+
+
+async def test_tool_schemas_match_the_snapshot() -> None:
+    """Interface changes are deliberate: regenerate with BYOM_UPDATE_SNAPSHOTS=1 and review the diff."""
+    async with Client(build_server()) as client:
+        tools = (await client.list_tools()).tools
+    current = {
+        t.name: {
+            "title": t.title,
+            "annotations": t.annotations.model_dump(mode="json", exclude_none=True) if t.annotations else None,
+            "input_schema": t.input_schema,
+            "output_schema": t.output_schema,
+        }
+        for t in tools
+    }
+    if os.environ.get("BYOM_UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    assert current == json.loads(SNAPSHOT.read_text())
+
+
+async def test_server_tells_the_model_the_workflow() -> None:
+    assert "inspect_hf_model" in INSTRUCTIONS and "recommend_base" in INSTRUCTIONS
+    for mode in MODES:
+        async with Client(build_server(), mode=mode) as client:
+            assert "recommend_base" in (client.instructions or "")
+            assert client.server_info is not None and client.server_info.name == "byom-mcp"
+
+
+async def test_inspect_a_local_checkpoint(mode: str, tiny_llama_dir: Path, tiny_llama_params: int) -> None:
+    async with Client(build_server(), mode=mode) as client:
+        result = await client.call_tool("inspect_hf_model", {"model": str(tiny_llama_dir)})
+    assert not result.is_error, result.content
+    data = result.structured_content
+    assert data is not None
+    for key in (
+        "verdict", "findings", "is_causal_lm", "needs_remote_code", "param_count", "max_context",
+        "is_adapter", "base_model", "quantization", "is_moe", "gated", "commit_sha",
+    ):
+        assert key in data
+    assert data["is_causal_lm"] is True
+    assert data["param_count"] == tiny_llama_params
+    assert data["max_context"] == 2048
+    assert data["verdict"] in ("compatible", "compatible_with_warnings")
+    text = result.content[0].text
+    assert len(text) < 6_000
+    assert data["verdict"].replace("_", " ").upper() in text
+
+
+async def test_inspect_missing_directory_is_an_error_result_with_a_next_step(mode: str, tmp_path: Path) -> None:
+    async with Client(build_server(), mode=mode) as client:
+        result = await client.call_tool("inspect_hf_model", {"model": str(tmp_path / "nope")})
+    assert result.is_error
+    text = result.content[0].text
+    # A ToolError keeps the domain message (what was wrong, what to do) after the SDK's prefix.
+    assert "nope" in text and "Give the path" in text
+
+
+async def test_inspect_rejects_an_empty_model_argument() -> None:
+    async with Client(build_server()) as client:
+        result = await client.call_tool("inspect_hf_model", {"model": ""})
+    assert result.is_error
+
+
+async def test_recommend_reproduces_the_byom_docs_example(mode: str, smollm2_dir: Path) -> None:
+    async with Client(build_server(), mode=mode) as client:
+        result = await client.call_tool("recommend_base", {"model": str(smollm2_dir)})
+    assert not result.is_error, result.content
+    data = result.structured_content
+    assert data["base_model"] == "togethercomputer/llama-2-7b-chat"
+    assert "meta-llama/Llama-3.2-1B-Instruct" != data["base_model"]
+    assert len(data["alternatives"]) <= 4
+    assert len(result.content[0].text) < 6_000
+
+
+async def test_recommend_validates_arguments() -> None:
+    async with Client(build_server()) as client:
+        result = await client.call_tool("recommend_base", {"model": "x/y", "training_type": "qlora"})
+    assert result.is_error
+
+
+async def test_prompt_is_offered() -> None:
+    async with Client(build_server()) as client:
+        prompts = (await client.list_prompts()).prompts
+        assert [p.name for p in prompts] == ["finetune_my_model"]
+        got = await client.get_prompt("finetune_my_model", {"model": "org/name"})
+    assert "inspect_hf_model" in got.messages[0].content.text
