@@ -221,6 +221,9 @@ class FakeHub:
             start, end = int(lo), min(int(hi) if hi else end, weights.size - 1)
         status = 206 if rng else 200
         headers = {"Content-Range": f"bytes {start}-{end}/{weights.size}"} if rng else {}
+        headers["Content-Length"] = str(end + 1 - start)
+        if request.method == "HEAD":
+            return httpx2.Response(status, headers=headers)
         return httpx2.Response(status, headers=headers, content=self._stream(weights, start, end))
 
     def _stream(self, weights: WeightFile, start: int, end: int) -> Iterator[bytes]:

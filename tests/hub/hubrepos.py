@@ -129,7 +129,9 @@ def standard_repos() -> list[FakeRepo]:
                 "config.json": _cfg(SMOL_CONFIG, tie_word_embeddings=False),
                 "model-00001-of-00002.safetensors": _weights(),
                 "model-00002-of-00002.safetensors": _weights(),
-                "model.safetensors.index.json": json_bytes({"metadata": {"total_size": 1}, "weight_map": {}}),
+                "model.safetensors.index.json": json_bytes({"metadata": {"total_size": 1}, "weight_map": {
+                    "model.embed_tokens.weight": "model-00001-of-00002.safetensors",
+                    "lm_head.weight": "model-00002-of-00002.safetensors"}}),
                 "tokenizer_config.json": _tok(),
                 "README.md": b"# sharded",
             },
@@ -213,7 +215,8 @@ def standard_repos() -> list[FakeRepo]:
             {
                 "config.json": _cfg(MIXTRAL_CONFIG),
                 **{f"model-0000{i}-of-00019.safetensors": _weights() for i in range(1, 4)},
-                "model.safetensors.index.json": json_bytes({"weight_map": {}}),
+                "model.safetensors.index.json": json_bytes({"weight_map": {
+                    f"w{i}": f"model-0000{i}-of-00019.safetensors" for i in range(1, 4)}}),
                 "tokenizer_config.json": _tok(chat=False),
             },
             safetensors={"parameters": {"BF16": MIXTRAL_PARAMS}, "total": MIXTRAL_PARAMS},
