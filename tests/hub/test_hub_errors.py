@@ -147,3 +147,44 @@ def test_token_is_sent_but_never_in_reports(authed_inspector: HubInspector, hub:
     report = authed_inspector.inspect("org/private-model")
     assert TOKEN not in report.model_dump_json()
     assert hub.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
+
+
+# The translation seam on hand-built responses (as huggingface_hub's own test_utils_errors.py does).
+def _raise_for(status: int, headers: dict[str, str] | None = None, url: str = "http://hub.test/api/models/o/n"):
+    import httpx2
+    from huggingface_hub.utils import hf_raise_for_status
+
+    response = httpx2.Response(status, headers=headers or {}, request=httpx2.Request("GET", url))
+    hf_raise_for_status(response)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "has_token", "expected", "needle"),
+    [
+        (403, {}, True, PrivateRepo, "read access"),
+        (403, {}, False, PrivateRepo, "Set HF_TOKEN"),
+        (403, {"X-Error-Message": "Access to this resource is disabled."}, False, RepoNotFound, "disabled"),
+        (429, {"RateLimit": '"api";r=0;t=42', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'}, False,
+         RateLimited, "42 seconds"),
+        (429, {}, False, RateLimited, "in a minute"),
+        (500, {}, False, HubUnreachable, "HTTP 500"),
+        (418, {}, False, HubError, "HTTP 418"),
+    ],
+)
+def test_status_translation(status, headers, has_token, expected, needle) -> None:  # type: ignore[no-untyped-def]
+    from byom.hub._errors import hub_errors
+
+    with pytest.raises(expected) as info:
+        with hub_errors("o/n", revision=None, has_token=has_token, what="config.json"):
+            _raise_for(status, headers)
+    assert needle in str(info.value)
+
+
+def test_offline_mode_is_unreachable() -> None:
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    from byom.hub._errors import hub_errors
+
+    with pytest.raises(HubUnreachable, match="HF_HUB_OFFLINE"):
+        with hub_errors("o/n", revision=None, has_token=False, what="config.json"):
+            raise OfflineModeIsEnabled("offline")

@@ -246,3 +246,39 @@ def test_hub_info_config_subset_is_not_trusted_for_context(inspector: HubInspect
     report = inspector.inspect("HuggingFaceTB/SmolLM2-135M-Instruct")
     assert any(str(r.url).endswith("/config.json") for r in hub.requests)
     assert report.max_context == 8192
+
+
+@pytest.mark.parametrize(
+    ("ref", "revision", "expected"),
+    [
+        ("org/name", None, ("org/name", None, None)),
+        ("org/name@dev", None, ("org/name", "dev", None)),
+        ("https://huggingface.co/org/name", None, ("org/name", None, None)),
+        ("https://huggingface.co/org/name/tree/v2/", None, ("org/name", "v2", None)),
+        ("org/name@dev", "main", ("org/name", "main", "revision argument 'main' overrides 'dev' given in the model id")),
+    ],
+)
+def test_parse_model_ref(ref: str, revision: str | None, expected: tuple[str, str | None, str | None]) -> None:
+    from byom.hub import parse_model_ref
+
+    assert parse_model_ref(ref, revision) == expected
+
+
+def test_hub_url_is_accepted(inspector: HubInspector) -> None:
+    report = inspector.inspect("https://huggingface.co/openai-community/gpt2")
+    assert report.model == "openai-community/gpt2"
+
+
+def test_sharded_unknown_family_says_what_was_skipped(inspector: HubInspector, hub: FakeHub) -> None:
+    from fakehub import FakeRepo, json_bytes
+    from hubrepos import OLMO_CONFIG, OLMO_WEIGHTS
+
+    hub.add(FakeRepo("org/olmo-sharded", {
+        "config.json": json_bytes(OLMO_CONFIG),
+        "model-00001-of-00002.safetensors": OLMO_WEIGHTS,
+        "model-00002-of-00002.safetensors": OLMO_WEIGHTS,
+    }))
+    report = inspector.inspect("org/olmo-sharded")
+    assert report.param_count is None and report.verdict == "compatible_with_warnings"
+    assert "2 safetensors shards" in next(f for f in report.findings if f.check == "not_checked").evidence
+    assert len(hub.requests) <= 4 and hub.weight_bytes == 0

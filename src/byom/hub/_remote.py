@@ -27,19 +27,9 @@ __all__ = ["read_hub", "MAX_REQUESTS", "EXPAND"]
 log = logging.getLogger(__name__)
 
 MAX_REQUESTS = 4
-EXPAND = [
-    "sha",
-    "siblings",
-    "gated",
-    "private",
-    "safetensors",
-    "cardData",
-    "config",
-    "transformersInfo",
-    "library_name",
-    "pipeline_tag",
-    "tags",
-]
+# Only what the checks use; model_info().config is a reduced subset (no max_position_embeddings, ...), so
+# config.json is read anyway and the subset is not requested.
+EXPAND = ["sha", "siblings", "gated", "private", "safetensors", "cardData"]
 _README_BYTES = 16_384
 _USER_AGENT = "byom-mcp"
 
@@ -205,6 +195,10 @@ def read_hub(api: HfApi, token: str | None, repo_id: str, revision: str | None) 
         snap.st_params, snap.st_total, snap.st_source = counts, sum(counts.values()), "headers"
     elif need_header:
         snap.skipped.append("the safetensors header (exact parameter count)")
+    elif snap.config is not None and snap.st_total is None and count_from_config(snap.config) is None:
+        shards = [f for f in files if f.endswith(".safetensors") and "/" not in f]
+        if len(shards) > 1:
+            snap.skipped.append(f"headers of {len(shards)} safetensors shards (the Hub gave no parameter totals)")
 
     if "README.md" in files:
         if reader.budget.left() >= 1:

@@ -25,9 +25,20 @@ __all__ = ["HubInspector", "parse_model_ref"]
 log = logging.getLogger(__name__)
 
 
+_URL_PREFIXES = ("https://huggingface.co/", "http://huggingface.co/", "https://hf.co/", "huggingface.co/", "hf.co/")
+
+
 def parse_model_ref(model: str, revision: str | None) -> tuple[str, str | None, str | None]:
-    """Split ``org/name@rev``; return (repo_id, revision, note) where an explicit ``revision`` wins."""
-    repo_id, _, inline = model.strip().partition("@")
+    """Split ``org/name@rev`` (or a Hub URL); return (repo_id, revision, note) where ``revision`` wins."""
+    ref = model.strip()
+    for prefix in _URL_PREFIXES:
+        if ref.startswith(prefix):
+            ref = ref[len(prefix):].rstrip("/")
+            # https://huggingface.co/org/name/tree/<rev> names a revision too.
+            head, sep, tree_rev = ref.partition("/tree/")
+            ref = f"{head}@{tree_rev}" if sep and tree_rev else head
+            break
+    repo_id, _, inline = ref.partition("@")
     inline_rev = inline or None
     note = None
     if revision and inline_rev and revision != inline_rev:
@@ -63,7 +74,7 @@ class HubInspector:
         local = Path(model).expanduser()
         if local.is_dir():
             return analyze(read_local(local), self._settings.transformers_ceiling)
-        if _looks_like_path(model):
+        if _looks_like_path(model) and not model.startswith(_URL_PREFIXES):
             raise RepoNotFound(f"{model!r} is not an existing directory. Give the path of a local model directory "
                                "(holding config.json), or a Hub repo id such as org/name.")
         repo_id, rev, note = parse_model_ref(model, revision)
