@@ -1,0 +1,379 @@
+"""What keeps deployments running: background loading, stopping, auto-stop, routing, recovery.
+
+A deployment's state lives in SQLite; its loaded weights live in a ``ModelPool`` owned by the
+one ``DeployRuntime`` of an ``EngineState`` (``runtime_for(state)``). States and the auto-stop
+rule follow Together's v2 model (ref together-api-2026-11 §3.5, §3.10, §3.11).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from byom.engine import registry
+from byom.engine._http import APIError
+from byom.engine.deploy_schema import ensure_schema
+from byom.engine.devices import device_for_config
+from byom.engine.model_host import LoadedModel, LoadSpec, ModelPool, root_line
+from byom.errors import EngineError
+
+__all__ = [
+    "DeployRuntime",
+    "Target",
+    "runtime_for",
+    "shutdown_runtime",
+    "add_event",
+    "now_iso",
+    "new_id",
+    "PROVISIONING",
+    "READY",
+    "FAILED",
+    "STOPPED",
+    "STOPPING",
+]
+
+log = logging.getLogger("byom.engine.deploy")
+
+PROVISIONING = "DEPLOYMENT_STATE_PROVISIONING"
+READY = "DEPLOYMENT_STATE_READY"
+FAILED = "DEPLOYMENT_STATE_FAILED"
+STOPPED = "DEPLOYMENT_STATE_STOPPED"
+STOPPING = "DEPLOYMENT_STATE_STOPPING"
+
+_LEVELS = ("LEVEL_DEBUG", "LEVEL_INFO", "LEVEL_WARN", "LEVEL_ERROR")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+def add_event(
+    db: Any,
+    endpoint_id: str,
+    type: str,
+    message: str,
+    *,
+    deployment_id: str | None = None,
+    level: str = "LEVEL_INFO",
+    reason: str | None = None,
+) -> None:
+    """Append one event to an endpoint's feed (``GET …/endpoints/{ep}/events``)."""
+    db.execute(
+        "INSERT INTO endpoint_events (id, endpoint_id, deployment_id, level, type, message, reason, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (new_id("ev"), endpoint_id, deployment_id, level, type, message[:2000], reason, now_iso()),
+    )
+
+
+@dataclass
+class Target:
+    """Where one inference request goes."""
+
+    deployment: dict[str, Any]
+    endpoint: dict[str, Any]
+    model: LoadedModel
+
+
+class DeployRuntime:
+    """Loads and unloads deployments in threads and routes inference to the ready ones."""
+
+    def __init__(self, state: Any, *, reap_interval_s: float = 30.0, clock: Callable[[], float] = time.time) -> None:
+        self.state = state
+        self.db = state.db
+        ensure_schema(self.db)
+        self.pool = ModelPool()
+        self.clock = clock
+        self.reap_interval_s = reap_interval_s
+        self._lock = threading.RLock()
+        self._active: dict[str, tuple[LoadSpec, LoadedModel]] = {}
+        self._generation: dict[str, int] = {}
+        self._threads: list[threading.Thread] = []
+        self._closing = threading.Event()
+        self._reaper: threading.Thread | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Re-provision what was running before a restart and start the auto-stop clock."""
+        rows = self.db.query(
+            "SELECT id, endpoint_id, state FROM deployments WHERE state IN (?, ?, ?, 'DEPLOYMENT_STATE_SCALING')",
+            (READY, PROVISIONING, STOPPING),
+        )
+        for row in rows:
+            if row["state"] == STOPPING:
+                self._set_state(row["id"], STOPPED, "Stopped.")
+                continue
+            add_event(self.db, row["endpoint_id"], "deployment.recovering", "Engine restarted: loading the model again.",
+                      deployment_id=row["id"])
+            self.provision(row["id"])
+        if self.reap_interval_s > 0 and self._reaper is None:
+            self._reaper = threading.Thread(target=self._reap_loop, name="byom-autostop", daemon=True)
+            self._reaper.start()
+
+    def close(self) -> None:
+        """Stop background work and free every loaded model (states stay as they are, for recovery)."""
+        self._closing.set()
+        with self._lock:
+            active = list(self._active.items())
+            self._active.clear()
+            for dep_id in list(self._generation):
+                self._generation[dep_id] += 1
+        for _, (spec, _model) in active:
+            self.pool.release(spec)
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Wait for loads in flight to finish (tests and shutdown)."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    # --- state changes ---------------------------------------------------------------------
+
+    def _set_state(self, dep_id: str, state: str, message: str, *, ready: bool | None = None) -> None:
+        self.db.execute(
+            "UPDATE deployments SET state = ?, message = ?, updated_at = ?,"
+            " last_request_at = CASE WHEN ? THEN ? ELSE last_request_at END WHERE id = ?",
+            (state, message, now_iso(), 1 if ready else 0, self.clock(), dep_id),
+        )
+
+    def _bump(self, dep_id: str) -> int:
+        with self._lock:
+            gen = self._generation.get(dep_id, 0) + 1
+            self._generation[dep_id] = gen
+            return gen
+
+    def provision(self, dep_id: str) -> None:
+        """Mark PROVISIONING and load the model in a background thread (READY or FAILED after)."""
+        self._unload(dep_id)
+        gen = self._bump(dep_id)
+        self._set_state(dep_id, PROVISIONING, "Loading the model.")
+        thread = threading.Thread(target=self._load, args=(dep_id, gen), name=f"byom-load-{dep_id}", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def _load(self, dep_id: str, gen: int) -> None:
+        row = self.db.one("SELECT * FROM deployments WHERE id = ?", (dep_id,))
+        if row is None:
+            return
+        try:
+            spec = self.load_spec(dict(row))
+            loaded = self.pool.acquire(spec)
+        except Exception as exc:  # any load failure becomes FAILED with its root line, never a crash
+            log.warning("deployment %s failed to load: %s", dep_id, root_line(exc))
+            with self._lock:
+                if self._generation.get(dep_id) != gen:
+                    return
+                message = str(exc) if isinstance(exc, EngineError) else f"Model load failed: {root_line(exc)}"
+                self._set_state(dep_id, FAILED, message)
+            add_event(self.db, row["endpoint_id"], "deployment.failed", message, deployment_id=dep_id,
+                      level="LEVEL_ERROR", reason="LoadFailed")
+            return
+        with self._lock:
+            if self._generation.get(dep_id) != gen or self._closing.is_set():
+                self.pool.release(spec)  # stopped or deleted while loading
+                return
+            self._active[dep_id] = (spec, loaded)
+            self._set_state(dep_id, READY, f"Ready: 1 replica on {spec.device}.", ready=True)
+        add_event(self.db, row["endpoint_id"], "deployment.ready", f"Model loaded on {spec.device}; serving.",
+                  deployment_id=dep_id)
+
+    def _unload(self, dep_id: str) -> bool:
+        with self._lock:
+            held = self._active.pop(dep_id, None)
+        if held is not None:
+            self.pool.release(held[0])
+        return held is not None
+
+    def stop(self, dep_id: str, message: str = "Stopped: minReplicas and maxReplicas are 0.") -> None:
+        """Unload the weights and mark STOPPED."""
+        self._bump(dep_id)
+        self._unload(dep_id)
+        self._set_state(dep_id, STOPPED, message)
+
+    def forget(self, dep_id: str) -> None:
+        """Unload a deployment that is being deleted."""
+        self._bump(dep_id)
+        self._unload(dep_id)
+
+    def load_spec(self, dep: dict[str, Any]) -> LoadSpec:
+        """Weights path (and base, for an adapter) and device of a deployment row."""
+        device = device_for_config(dep["config_id"])
+        if device is None:
+            raise EngineError(
+                f"Config {dep['config_id']} names hardware this machine no longer has. "
+                "Delete this deployment and create one with a config from GET /v2/projects/{pid}/configs."
+            )
+        model = registry.get_model(self.db, dep["project_id"], dep["model_id"])
+        revision = registry.get_revision(self.db, dep["model_id"], dep["revision_id"])
+        if model is None or revision is None:
+            raise EngineError(f"Model {dep['model_id']} revision {dep['revision_id']} is no longer registered.")
+        path = str(revision["path"])
+        if model["kind"] != "adapter":
+            return LoadSpec(path=path, device=device.key)
+        return LoadSpec(path=path, device=device.key, base_path=self._adapter_base(model, path))
+
+    def _adapter_base(self, model: dict[str, Any], adapter_path: str) -> str:
+        # The registry's baseModel first; else what PEFT recorded when it saved the adapter.
+        if model.get("base_model_id"):
+            base = registry.latest_revision(self.db, str(model["base_model_id"]))
+            if base is not None:
+                return str(base["path"])
+        try:
+            recorded = json.loads((Path(adapter_path) / "adapter_config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            recorded = {}
+        base_path = recorded.get("base_model_name_or_path") if isinstance(recorded, dict) else None
+        if not base_path:
+            raise EngineError(
+                f"Adapter {model['id']} has no base model: neither the registry nor its adapter_config.json "
+                "names one. Deploy the merged model instead."
+            )
+        return str(base_path)
+
+    # --- inference -------------------------------------------------------------------------
+
+    def loaded(self, dep_id: str) -> LoadedModel | None:
+        with self._lock:
+            held = self._active.get(dep_id)
+        return held[1] if held else None
+
+    def touch(self, dep_id: str) -> None:
+        """Record a request (the inactiveTimeout clock restarts)."""
+        self.db.execute("UPDATE deployments SET last_request_at = ? WHERE id = ?", (self.clock(), dep_id))
+
+    def resolve(self, model: str) -> Target:
+        """The deployment an inference ``model`` string reaches: a pinned deployment or the endpoint's split."""
+        project = self.state.project
+        slug, pid = project["slug"], project["id"]
+        parts = model.split("/")
+        if parts and parts[0] == slug:
+            parts = parts[1:]
+        endpoint = None
+        if len(parts) in (1, 2):
+            endpoint = self.db.one("SELECT * FROM endpoints WHERE project_id = ? AND name = ?", (pid, parts[0]))
+        if endpoint is None:
+            raise APIError(
+                404,
+                f"Unable to access model {model!r}: no endpoint or deployment of that name. Use the endpoint name, "
+                f"e.g. {slug}/my-ft; list endpoints with GET /v2/projects/{pid}/endpoints.",
+                type="invalid_request_error",
+                code="model_not_available",
+                param="model",
+            )
+        endpoint = dict(endpoint)
+        if len(parts) == 2:  # ``<slug>/<endpoint>/<deployment>``: pinned, bypassing the split (ref §3.10)
+            dep = self.db.one("SELECT * FROM deployments WHERE endpoint_id = ? AND name = ?", (endpoint["id"], parts[1]))
+            if dep is None:
+                raise APIError(
+                    404,
+                    f"Unable to access model {model!r}: endpoint {slug}/{endpoint['name']} has no deployment "
+                    f"{parts[1]!r}. List them with GET /v2/projects/{pid}/endpoints/{endpoint['id']}/deployments.",
+                    type="invalid_request_error",
+                    code="model_not_available",
+                    param="model",
+                )
+            loaded = self.loaded(dep["id"]) if dep["state"] == READY else None
+            if loaded is None:
+                raise _not_running(model, [dict(dep)])
+            return Target(dict(dep), endpoint, loaded)
+        split = json.loads(endpoint["traffic_split"] or "[]")
+        deps = {r["id"]: dict(r) for r in self.db.query("SELECT * FROM deployments WHERE endpoint_id = ?", (endpoint["id"],))}
+        candidates: list[tuple[float, dict[str, Any], LoadedModel]] = []
+        for entry in split:
+            dep = deps.get(entry["deploymentId"])
+            weight = float(entry.get("weight", 0))
+            if dep is None or weight <= 0 or dep["state"] != READY:
+                continue
+            loaded = self.loaded(dep["id"])
+            if loaded is not None:
+                candidates.append((weight, dep, loaded))
+        if not candidates:
+            raise _not_running(model, list(deps.values()), unrouted=not split)
+        # Effective capacity is weight × readyReplicas (ref §3.10); each local deployment has one replica.
+        _, dep, loaded = random.choices(candidates, weights=[c[0] for c in candidates])[0]
+        return Target(dep, endpoint, loaded)
+
+    # --- auto-stop -------------------------------------------------------------------------
+
+    def reap_once(self, now: float | None = None) -> list[str]:
+        """Stop READY deployments idle longer than their inactiveTimeout; return the ids stopped."""
+        now = self.clock() if now is None else now
+        stopped: list[str] = []
+        rows = self.db.query(
+            "SELECT id, endpoint_id, inactive_timeout, last_request_at FROM deployments"
+            " WHERE state = ? AND inactive_timeout > 0",
+            (READY,),
+        )
+        for row in rows:
+            last = row["last_request_at"] or now
+            if now - last >= row["inactive_timeout"] * 60:
+                minutes = row["inactive_timeout"]
+                self.stop(row["id"], f"Stopped after {minutes} minutes without requests (inactiveTimeout).")
+                add_event(self.db, row["endpoint_id"], "deployment.auto_stopped",
+                          f"No requests for {minutes} minutes: stopped. Scale autoscaling to ≥1 replica to restart.",
+                          deployment_id=row["id"])
+                stopped.append(row["id"])
+        return stopped
+
+    def _reap_loop(self) -> None:
+        while not self._closing.wait(self.reap_interval_s):
+            try:
+                self.reap_once()
+            except Exception:  # the clock must keep ticking; the error is logged, not raised into nothing
+                log.exception("auto-stop check failed")
+
+
+def _not_running(model: str, deployments: list[dict[str, Any]], *, unrouted: bool = False) -> APIError:
+    states = ", ".join(f"{d['name']}: {d['state'].removeprefix('DEPLOYMENT_STATE_')}" for d in deployments) or "none"
+    if unrouted and any(d["state"] == READY for d in deployments):
+        hint = "The endpoint's trafficSplit is empty: PATCH the endpoint with updateMask=trafficSplit to route it."
+    elif any(d["state"] == PROVISIONING for d in deployments):
+        hint = "A deployment is still loading; poll it until DEPLOYMENT_STATE_READY, then retry."
+    else:
+        hint = (
+            "Start a deployment (PATCH autoscaling minReplicas/maxReplicas to 1) or create one, "
+            "and give it a weight in the endpoint's trafficSplit."
+        )
+    return APIError(
+        400,
+        f"Endpoint for {model!r} has no running deployment (deployments: {states}). {hint}",
+        type="invalid_request_error",
+        code="dedicated_endpoint_not_running",
+        param="model",
+    )
+
+
+_RUNTIME_LOCK = threading.Lock()
+
+
+def runtime_for(state: Any) -> DeployRuntime:
+    """The state's one runtime, created (and recovered) on first use."""
+    with _RUNTIME_LOCK:
+        runtime = state.extras.get("deploy_runtime")
+        if runtime is None:
+            settings = state.extras.get("deploy_settings", {})
+            runtime = DeployRuntime(state, **settings)
+            state.extras["deploy_runtime"] = runtime
+            runtime.start()
+        return runtime
+
+
+def shutdown_runtime(state: Any) -> None:
+    """Free the loaded models of ``state`` (engine shutdown)."""
+    with _RUNTIME_LOCK:
+        runtime = state.extras.pop("deploy_runtime", None)
+    if runtime is not None:
+        runtime.close()

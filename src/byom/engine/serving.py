@@ -1,0 +1,277 @@
+"""Inference: ``POST /v1/chat/completions`` and ``POST /v1/completions`` on deployed models.
+
+``model`` is an endpoint name (routed by its trafficSplit) or a deployment name (pinned), as on
+Together (ref together-api-2026-11 §4.3). Responses are OpenAI/Together-shaped; ``stream: true``
+answers with SSE ``data:`` chunks ending in ``data: [DONE]``. Generation runs in threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Literal
+
+import anyio.to_thread
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from byom.engine._http import APIError, parse_body
+from byom.engine.deploy_runtime import Target, runtime_for
+from byom.engine.model_host import Generation, SamplingParams, StreamHandle, root_line
+from byom.errors import EngineError
+
+__all__ = ["routes", "DEFAULT_MAX_TOKENS", "MAX_TOKENS_CAP"]
+
+log = logging.getLogger("byom.engine.serving")
+
+DEFAULT_MAX_TOKENS = 256
+MAX_TOKENS_CAP = 4096  # a local engine on a laptop: keep one request from holding the model for hours
+
+
+class _TextPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | list[_TextPart] | None = None
+
+
+class _Sampling(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: str = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    top_k: int | None = Field(default=None, ge=0)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    repetition_penalty: float | None = Field(default=None, gt=0)
+    n: int | None = Field(default=None, ge=1)
+    stream: bool = False
+
+    def params(self) -> SamplingParams:
+        if self.n not in (None, 1):
+            raise APIError(400, "n > 1 is not supported by the local engine; send n=1 and repeat the request.", param="n")
+        stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+        if len(stops) > 4 or any(not s for s in stops):
+            raise APIError(400, "stop takes up to 4 non-empty strings.", param="stop")
+        return SamplingParams(
+            max_tokens=min(self.max_tokens or DEFAULT_MAX_TOKENS, MAX_TOKENS_CAP),
+            temperature=0.7 if self.temperature is None else self.temperature,
+            top_p=1.0 if self.top_p is None else self.top_p,
+            top_k=self.top_k or None,
+            seed=self.seed,
+            stop=stops,
+            repetition_penalty=self.repetition_penalty,
+        )
+
+
+class ChatRequest(_Sampling):
+    messages: list[ChatMessage] = Field(min_length=1)
+
+
+class CompletionRequest(_Sampling):
+    prompt: str | list[str]
+
+
+def _messages(request: ChatRequest) -> list[dict[str, str]]:
+    out = []
+    for message in request.messages:
+        if isinstance(message.content, list):
+            if any(part.type != "text" for part in message.content):
+                raise APIError(400, "Only text content parts are supported by the local engine.", param="messages")
+            text = "".join(part.text or "" for part in message.content)
+        else:
+            text = message.content or ""
+        out.append({"role": message.role, "content": text})
+    return out
+
+
+def _target(request: Request, model: str) -> Target:
+    runtime = runtime_for(request.app.state.engine)
+    target = runtime.resolve(model)
+    runtime.touch(str(target.deployment["id"]))
+    return target
+
+
+async def _encode(target: Target, fn: Any, arg: Any) -> list[int]:
+    try:
+        ids: list[int] = await anyio.to_thread.run_sync(fn, arg)
+    except EngineError as exc:
+        raise APIError(400, str(exc), param="messages") from None
+    if len(ids) >= target.model.context_length:
+        raise APIError(
+            400,
+            f"The prompt is {len(ids)} tokens; this model's context is {target.model.context_length}. "
+            "Shorten the prompt.",
+            code="context_length_exceeded",
+        )
+    return ids
+
+
+async def _generate(target: Target, ids: list[int], params: SamplingParams) -> Generation:
+    try:
+        result: Generation = await anyio.to_thread.run_sync(target.model.generate, ids, params)
+    except Exception as exc:  # a generation error is the server's fault, told in one line
+        log.warning("generation failed: %s", root_line(exc))
+        raise APIError(500, f"Generation failed: {root_line(exc)}", type="server_error") from None
+    return result
+
+
+def _usage(gen: Generation) -> dict[str, int]:
+    return {
+        "prompt_tokens": gen.prompt_tokens,
+        "completion_tokens": gen.completion_tokens,
+        "total_tokens": gen.prompt_tokens + gen.completion_tokens,
+    }
+
+
+def _sse(obj: dict[str, Any] | str) -> bytes:
+    return f"data: {obj if isinstance(obj, str) else json.dumps(obj)}\n\n".encode()
+
+
+async def _pieces(handle: StreamHandle) -> AsyncIterator[str]:
+    """Text pieces of a streamed generation, read off the event loop; cancels generation on disconnect."""
+    iterator: Iterator[str] = iter(handle)
+    done = object()
+    try:
+        while True:
+            piece = await anyio.to_thread.run_sync(next, iterator, done)
+            if piece is done:
+                return
+            yield str(piece)
+    finally:
+        handle.cancelled.set()
+
+
+def _streaming(chunks: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(chunks, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+async def chat_completions(request: Request) -> Any:
+    body = await parse_body(request, ChatRequest)
+    params = body.params()
+    target = _target(request, body.model)
+    ids = await _encode(target, target.model.encode_chat, _messages(body))
+    completion_id = "chatcmpl-" + secrets.token_hex(12)
+    created = int(time.time())
+    if not body.stream:
+        gen = await _generate(target, ids, params)
+        return JSONResponse(
+            {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": body.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": gen.text},
+                        "finish_reason": gen.finish_reason,
+                        "logprobs": None,
+                    }
+                ],
+                "usage": _usage(gen),
+            }
+        )
+    handle = target.model.stream(ids, params)
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
+        obj: dict[str, Any] = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": body.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        if usage is not None:
+            obj["usage"] = usage
+        return _sse(obj)
+
+    async def events() -> AsyncIterator[bytes]:
+        yield chunk({"role": "assistant", "content": ""})
+        try:
+            async for piece in _pieces(handle):
+                yield chunk({"role": "assistant", "content": piece})
+        except Exception as exc:  # the SDK raises APIError on a data object with "error" (ref §4.3)
+            yield _sse({"error": {"message": f"Generation failed: {root_line(exc)}", "type": "server_error"}})
+            return
+        result = handle.result
+        assert result is not None
+        yield chunk({"role": "assistant", "content": ""}, result.finish_reason, _usage(result))
+        yield _sse("[DONE]")
+
+    return _streaming(events())
+
+
+async def completions(request: Request) -> Any:
+    body = await parse_body(request, CompletionRequest)
+    params = body.params()
+    prompt = body.prompt
+    if isinstance(prompt, list):
+        if len(prompt) != 1:
+            raise APIError(400, "Send one prompt string; batches are not supported by the local engine.", param="prompt")
+        prompt = prompt[0]
+    target = _target(request, body.model)
+    ids = await _encode(target, target.model.encode_text, prompt)
+    completion_id = "cmpl-" + secrets.token_hex(12)
+    created = int(time.time())
+    if not body.stream:
+        gen = await _generate(target, ids, params)
+        return JSONResponse(
+            {
+                "id": completion_id,
+                "object": "text.completion",
+                "created": created,
+                "model": body.model,
+                "prompt": [],
+                "choices": [{"index": 0, "text": gen.text, "finish_reason": gen.finish_reason, "logprobs": None}],
+                "usage": _usage(gen),
+            }
+        )
+    handle = target.model.stream(ids, params)
+
+    def chunk(text: str, finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
+        obj: dict[str, Any] = {
+            "id": completion_id,
+            "object": "completion.chunk",
+            "created": created,
+            "model": body.model,
+            "token": {"id": -1, "text": text, "logprob": 0.0, "special": False},
+            "choices": [{"index": 0, "text": text, "delta": {"role": "assistant", "content": text}}],
+            "finish_reason": finish,
+        }
+        if finish is not None:
+            obj["choices"][0]["finish_reason"] = finish
+        if usage is not None:
+            obj["usage"] = usage
+        return _sse(obj)
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            async for piece in _pieces(handle):
+                yield chunk(piece)
+        except Exception as exc:
+            yield _sse({"error": {"message": f"Generation failed: {root_line(exc)}", "type": "server_error"}})
+            return
+        result = handle.result
+        assert result is not None
+        yield chunk("", result.finish_reason, _usage(result))
+        yield _sse("[DONE]")
+
+    return _streaming(events())
+
+
+routes: list[BaseRoute] = [
+    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+    Route("/v1/completions", completions, methods=["POST"]),
+]
