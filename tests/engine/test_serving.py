@@ -1,0 +1,129 @@
+"""Inference on a deployed tiny model: chat and text completions, streaming, routing errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from _deploy_support import P, PID, engine_client, register_tiny, tiny_fixture, wait_state
+
+tiny_model = tiny_fixture()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
+    with engine_client(tmp_path_factory.mktemp("engine")) as (state, client):
+        model = register_tiny(state, tiny_model)
+        ep = client.post(f"{P}/endpoints", json={"name": "chat"}).json()
+        dep = client.post(
+            f"{P}/endpoints/{ep['id']}/deployments",
+            json={"name": "d1", "model": f"projects/{PID}/models/{model.id}",
+                  "config": f"projects/{PID}/configs/cr_local_cpu", "autoscaling": {"minReplicas": 1}},
+        ).json()
+        wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
+        yield client
+
+
+def _events(response) -> list:
+    lines = [line for line in response.text.splitlines() if line.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]"
+    return [json.loads(line[6:]) for line in lines[:-1]]
+
+
+MSG = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is the capital of France?"}]
+
+
+def test_chat_completion_shape_and_determinism(served) -> None:
+    body = {"model": "local/chat", "messages": MSG, "max_tokens": 8, "temperature": 0}
+    first = served.post("/v1/chat/completions", json=body).json()
+    assert first["object"] == "chat.completion" and first["model"] == "local/chat"
+    assert first["id"].startswith("chatcmpl-") and isinstance(first["created"], int)
+    choice = first["choices"][0]
+    assert choice["index"] == 0 and choice["message"]["role"] == "assistant"
+    assert choice["finish_reason"] in ("stop", "length")
+    usage = first["usage"]
+    assert usage["prompt_tokens"] > 0 and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert usage["completion_tokens"] <= 8
+    again = served.post("/v1/chat/completions", json=body).json()
+    assert again["choices"][0]["message"]["content"] == choice["message"]["content"]  # greedy is deterministic
+
+
+def test_sampling_with_a_seed_repeats(served) -> None:
+    body = {"model": "local/chat", "messages": MSG, "max_tokens": 8, "temperature": 1.0, "top_p": 0.9, "top_k": 20,
+            "seed": 7, "repetition_penalty": 1.1}
+    a = served.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"]
+    b = served.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"]
+    assert a == b
+
+
+def test_max_tokens_gives_length(served) -> None:
+    body = {"model": "local/chat", "messages": MSG, "max_tokens": 1, "temperature": 0}
+    out = served.post("/v1/chat/completions", json=body).json()
+    assert out["usage"]["completion_tokens"] == 1
+    assert out["choices"][0]["finish_reason"] in ("length", "stop")
+
+
+def test_stop_string_cuts_the_text(served) -> None:
+    body = {"model": "local/chat", "messages": MSG, "max_tokens": 12, "temperature": 0}
+    full = served.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"]
+    if len(full) < 3:
+        pytest.skip("the random tiny model produced too little text to cut")
+    stop = full[2:4]
+    cut = served.post("/v1/chat/completions", json={**body, "stop": [stop]}).json()["choices"][0]
+    assert stop not in cut["message"]["content"] and cut["finish_reason"] == "stop"
+    assert full.startswith(cut["message"]["content"])
+
+
+def test_streaming_chat_matches_the_plain_answer(served) -> None:
+    body = {"model": "local/chat", "messages": MSG, "max_tokens": 10, "temperature": 0}
+    plain = served.post("/v1/chat/completions", json=body).json()
+    with served.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        response.read()
+    chunks = _events(response)
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    assert text == plain["choices"][0]["message"]["content"]
+    assert chunks[-1]["choices"][0]["finish_reason"] == plain["choices"][0]["finish_reason"]
+    assert chunks[-1]["usage"] == plain["usage"]
+
+
+def test_text_completion_and_stream(served) -> None:
+    body = {"model": "local/chat", "prompt": "The sky is", "max_tokens": 6, "temperature": 0}
+    out = served.post("/v1/completions", json=body).json()
+    assert out["object"] == "text.completion" and "text" in out["choices"][0]
+    with served.stream("POST", "/v1/completions", json={**body, "stream": True}) as response:
+        response.read()
+    chunks = _events(response)
+    assert "".join(c["choices"][0]["text"] for c in chunks) == out["choices"][0]["text"]
+
+
+def test_pinned_deployment_name(served) -> None:
+    body = {"model": "local/chat/d1", "messages": MSG, "max_tokens": 2}
+    assert served.post("/v1/chat/completions", json=body).json()["model"] == "local/chat/d1"
+
+
+def test_unknown_model_is_a_404_with_a_hint(served) -> None:
+    response = served.post("/v1/chat/completions", json={"model": "local/nope", "messages": MSG})
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "model_not_available" and "local/my-ft" in error["message"]
+    assert f"/v2/projects/{PID}/endpoints" in error["message"]
+    assert served.post("/v1/chat/completions", json={"model": "local/chat/zzz", "messages": MSG}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"model": "local/chat", "messages": []}, "messages"),
+        ({"model": "local/chat", "messages": MSG, "temperature": 5}, "temperature"),
+        ({"model": "local/chat", "messages": MSG, "n": 2}, "n"),
+        ({"model": "local/chat", "messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
+        ({"model": "local/chat", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages"),
+    ],
+)
+def test_bad_requests_name_the_field(served, body: dict, param: str) -> None:
+    response = served.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param
