@@ -20,14 +20,14 @@ os.environ["HF_HOME"] = os.path.join(_TMP, "hf")
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "hub"))
 
-from fakehub import ENDPOINT, FakeHub  # noqa: E402
-from huggingface_hub import HfApi, hf_hub_download  # noqa: E402
-from huggingface_hub.errors import NotASafetensorsRepoError  # noqa: E402
-from hubrepos import standard_repos  # noqa: E402
+from fakehub import ENDPOINT, FakeHub
+from hubrepos import standard_repos
+from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub.errors import NotASafetensorsRepoError
 
-from byom.config import Settings  # noqa: E402
-from byom.errors import HubError  # noqa: E402
-from byom.hub import HubInspector  # noqa: E402
+from byom.config import Settings
+from byom.errors import HubError
+from byom.hub import HubInspector
 
 
 def baseline(api: HfApi, repo_id: str, cache_dir: str) -> None:
@@ -36,7 +36,9 @@ def baseline(api: HfApi, repo_id: str, cache_dir: str) -> None:
     files = {s.rfilename for s in info.siblings or []}
     for name in ("config.json", "adapter_config.json", "tokenizer_config.json"):
         if name in files:
-            hf_hub_download(repo_id, name, revision=info.sha, cache_dir=cache_dir, endpoint=ENDPOINT, token=False)
+            hf_hub_download(
+                repo_id, name, revision=info.sha, cache_dir=cache_dir, endpoint=ENDPOINT, token=False
+            )
     try:
         api.get_safetensors_metadata(repo_id, revision=info.sha)
     except NotASafetensorsRepoError:
@@ -71,30 +73,53 @@ def main() -> None:
             hub.reset_counts()
             try:
                 baseline(api, repo_id, os.path.join(_TMP, "hf-cache"))
-            except Exception as exc:  # the baseline's own errors are part of the comparison
+            except (
+                OSError
+            ) as exc:  # huggingface_hub's errors (HfHubHTTPError is an OSError) are part of the run
                 outcome += f" (baseline: {type(exc).__name__})"
-            rows.append((repo_id, outcome, cold, warm, cold_bytes, len(hub.requests), hub.weight_bytes,
-                         cold_s * 1e3, warm_s * 1e3))
+            rows.append(
+                (
+                    repo_id,
+                    outcome,
+                    cold,
+                    warm,
+                    cold_bytes,
+                    len(hub.requests),
+                    hub.weight_bytes,
+                    cold_s * 1e3,
+                    warm_s * 1e3,
+                )
+            )
         telemetry = len(hub.telemetry)
 
-    head = (f"{'repo':38} {'outcome':40} {'cold':>4} {'warm':>4} {'wbytes':>6} | {'base':>4} {'base wbytes':>11}"
-            f" {'ratio':>5} | {'cold ms':>7} {'warm ms':>7}")
+    head = (
+        f"{'repo':38} {'outcome':40} {'cold':>4} {'warm':>4} {'wbytes':>6} | {'base':>4} {'base wbytes':>11}"
+        f" {'ratio':>5} | {'cold ms':>7} {'warm ms':>7}"
+    )
     print(head)
     print("-" * len(head))
     for repo_id, outcome, cold, warm, wb, base, base_wb, cold_ms, warm_ms in rows:
         ratio = f"{base / cold:.1f}x" if cold else "-"
-        print(f"{repo_id:38} {outcome[:40]:40} {cold:>4} {warm:>4} {wb:>6} | {base:>4} {base_wb:>11,} {ratio:>5} |"
-              f" {cold_ms:>7.1f} {warm_ms:>7.2f}")
+        print(
+            f"{repo_id:38} {outcome[:40]:40} {cold:>4} {warm:>4} {wb:>6} | {base:>4} {base_wb:>11,} {ratio:>5} |"
+            f" {cold_ms:>7.1f} {warm_ms:>7.2f}"
+        )
     colds = [r[2] for r in rows]
     reports = [r for r in rows if r[1] == "report"]
     print()
-    print(f"byom cold inspect: max {max(colds)} requests (limit 4), mean {sum(colds) / len(colds):.2f}; "
-          f"warm (within TTL): max {max(r[3] for r in reports)} for {len(reports)} reports "
-          f"(errors are not cached, so a repeat retries); weight bytes pulled: {sum(r[4] for r in rows)}")
-    print(f"baseline: max {max(r[5] for r in rows)} requests, mean {sum(r[5] for r in rows) / len(rows):.2f}; "
-          f"weight bytes pulled: {sum(r[6] for r in rows):,}")
-    print(f"huggingface_hub telemetry (agent-harness registry, once per 24 h per HF_HOME, not per inspect): "
-          f"{telemetry} request(s) in this run; HF_HUB_DISABLE_TELEMETRY=1 turns it off")
+    print(
+        f"byom cold inspect: max {max(colds)} requests (limit 4), mean {sum(colds) / len(colds):.2f}; "
+        f"warm (within TTL): max {max(r[3] for r in reports)} for {len(reports)} reports "
+        f"(errors are not cached, so a repeat retries); weight bytes pulled: {sum(r[4] for r in rows)}"
+    )
+    print(
+        f"baseline: max {max(r[5] for r in rows)} requests, mean {sum(r[5] for r in rows) / len(rows):.2f}; "
+        f"weight bytes pulled: {sum(r[6] for r in rows):,}"
+    )
+    print(
+        f"huggingface_hub telemetry (agent-harness registry, once per 24 h per HF_HOME, not per inspect): "
+        f"{telemetry} request(s) in this run; HF_HUB_DISABLE_TELEMETRY=1 turns it off"
+    )
 
 
 if __name__ == "__main__":

@@ -6,13 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from huggingface_hub import HfApi
-from pydantic import SecretStr
+from fakehub import TOKEN, FakeHub, make_inspector
+from hubrepos import standard_repos
 
 from byom.config import Settings
 from byom.hub import HubInspector
-from fakehub import ENDPOINT, TOKEN, FakeHub
-from hubrepos import standard_repos
 
 
 @pytest.fixture
@@ -25,12 +23,6 @@ def hub() -> Iterator[FakeHub]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
-
-
-def make_inspector(settings: Settings, *, token: str | None = None, **kwargs: object) -> HubInspector:
-    if token is not None:
-        settings = settings.model_copy(update={"hf_token": SecretStr(token)})
-    return HubInspector(settings, api=HfApi(endpoint=ENDPOINT, token=False), **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture

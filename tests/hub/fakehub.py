@@ -18,8 +18,13 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx2
+from huggingface_hub import HfApi
 from huggingface_hub.utils import close_session, set_client_factory
 from huggingface_hub.utils._http import default_client_factory
+from pydantic import SecretStr
+
+from byom.config import Settings
+from byom.hub import HubInspector
 
 ENDPOINT = "http://hub.test"
 CDN = "http://cdn.hub.test"
@@ -143,7 +148,9 @@ class FakeHub:
     def _lookup(self, request: httpx2.Request, repo_id: str) -> FakeRepo | httpx2.Response:
         if repo_id in self.rate_limited:
             return httpx2.Response(
-                429, headers={"Retry-After": str(self.rate_limited[repo_id])}, json={"error": "Too Many Requests"}
+                429,
+                headers={"Retry-After": str(self.rate_limited[repo_id])},
+                json={"error": "Too Many Requests"},
             )
         repo = self.repos.get(repo_id)
         authed = self._authorized(request)
@@ -171,7 +178,7 @@ class FakeHub:
         if url.host == "cdn.hub.test":
             return self._cdn(request, path)
         if path.startswith("/api/models/"):
-            rest = path[len("/api/models/"):]
+            rest = path[len("/api/models/") :]
             repo_id, _, rev = rest.partition("/revision/")
             found = self._lookup(request, repo_id)
             if isinstance(found, httpx2.Response):
@@ -217,7 +224,7 @@ class FakeHub:
         start, end = 0, weights.size - 1
         rng = request.headers.get("range")
         if rng and rng.startswith("bytes="):
-            lo, _, hi = rng[len("bytes="):].partition("-")
+            lo, _, hi = rng[len("bytes=") :].partition("-")
             start, end = int(lo), min(int(hi) if hi else end, weights.size - 1)
         status = 206 if rng else 200
         headers = {"Content-Range": f"bytes {start}-{end}/{weights.size}"} if rng else {}
@@ -232,7 +239,7 @@ class FakeHub:
         if start < 8:
             yield head[start:8]
         if start < len(head) and end >= 8:
-            yield head[max(start, 8): min(end + 1, len(head))]
+            yield head[max(start, 8) : min(end + 1, len(head))]
         pos = max(start, len(head))
         while pos <= end:
             n = min(65_536, end + 1 - pos)
@@ -243,9 +250,18 @@ class FakeHub:
     @contextmanager
     def installed(self) -> Iterator[FakeHub]:
         """Route huggingface_hub's shared client to this fake Hub for the duration of the block."""
-        set_client_factory(lambda: httpx2.Client(transport=httpx2.MockTransport(self.handle), follow_redirects=True))
+        set_client_factory(
+            lambda: httpx2.Client(transport=httpx2.MockTransport(self.handle), follow_redirects=True)
+        )
         try:
             yield self
         finally:
             set_client_factory(default_client_factory)
             close_session()
+
+
+def make_inspector(settings: Settings, *, token: str | None = None, **kwargs: object) -> HubInspector:
+    """A HubInspector pointed at the fake Hub, optionally with an HF token in its settings."""
+    if token is not None:
+        settings = settings.model_copy(update={"hf_token": SecretStr(token)})
+    return HubInspector(settings, api=HfApi(endpoint=ENDPOINT, token=False), **kwargs)  # type: ignore[arg-type]

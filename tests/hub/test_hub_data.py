@@ -17,8 +17,10 @@ def test_causal_lm_types_match_a_fresh_generation() -> None:
     version = _installed_transformers()
     shipped = causal_lm_types()
     if shipped.transformers_version != version:
-        pytest.skip(f"shipped list is from transformers {shipped.transformers_version}, installed {version}: "
-                    "run `python -m byom.hub._generate` to refresh")
+        pytest.skip(
+            f"shipped list is from transformers {shipped.transformers_version}, installed {version}: "
+            "run `python -m byom.hub._generate` to refresh"
+        )
     assert _generate.generate_causal_lm_types()["mapping"] == shipped.mapping
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_inspector
-from fakehub import TOKEN, FakeHub
+from fakehub import TOKEN, FakeHub, make_inspector
 
 from byom.config import Settings
 from byom.errors import (
@@ -118,9 +117,8 @@ def test_server_error_is_unreachable(inspector: HubInspector, hub: FakeHub) -> N
         return original(request)
 
     hub.handle = broken  # type: ignore[method-assign]
-    with hub.installed():
-        with pytest.raises(HubUnreachable) as info:
-            inspector.inspect("openai-community/gpt2")
+    with hub.installed(), pytest.raises(HubUnreachable) as info:
+        inspector.inspect("openai-community/gpt2")
     assert "503" in str(info.value) and "Retry" in str(info.value)
 
 
@@ -150,7 +148,9 @@ def test_token_is_sent_but_never_in_reports(authed_inspector: HubInspector, hub:
 
 
 # The translation seam on hand-built responses (as huggingface_hub's own test_utils_errors.py does).
-def _raise_for(status: int, headers: dict[str, str] | None = None, url: str = "http://hub.test/api/models/o/n"):
+def _raise_for(
+    status: int, headers: dict[str, str] | None = None, url: str = "http://hub.test/api/models/o/n"
+):
     import httpx2
     from huggingface_hub.utils import hf_raise_for_status
 
@@ -164,8 +164,13 @@ def _raise_for(status: int, headers: dict[str, str] | None = None, url: str = "h
         (403, {}, True, PrivateRepo, "read access"),
         (403, {}, False, PrivateRepo, "Set HF_TOKEN"),
         (403, {"X-Error-Message": "Access to this resource is disabled."}, False, RepoNotFound, "disabled"),
-        (429, {"RateLimit": '"api";r=0;t=42', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'}, False,
-         RateLimited, "42 seconds"),
+        (
+            429,
+            {"RateLimit": '"api";r=0;t=42', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'},
+            False,
+            RateLimited,
+            "42 seconds",
+        ),
         (429, {}, False, RateLimited, "in a minute"),
         (500, {}, False, HubUnreachable, "HTTP 500"),
         (418, {}, False, HubError, "HTTP 418"),
@@ -174,9 +179,8 @@ def _raise_for(status: int, headers: dict[str, str] | None = None, url: str = "h
 def test_status_translation(status, headers, has_token, expected, needle) -> None:  # type: ignore[no-untyped-def]
     from byom.hub._errors import hub_errors
 
-    with pytest.raises(expected) as info:
-        with hub_errors("o/n", revision=None, has_token=has_token, what="config.json"):
-            _raise_for(status, headers)
+    with pytest.raises(expected) as info, hub_errors("o/n", revision=None, has_token=has_token, what="x"):
+        _raise_for(status, headers)
     assert needle in str(info.value)
 
 
@@ -185,6 +189,8 @@ def test_offline_mode_is_unreachable() -> None:
 
     from byom.hub._errors import hub_errors
 
-    with pytest.raises(HubUnreachable, match="HF_HUB_OFFLINE"):
-        with hub_errors("o/n", revision=None, has_token=False, what="config.json"):
-            raise OfflineModeIsEnabled("offline")
+    with (
+        pytest.raises(HubUnreachable, match="HF_HUB_OFFLINE"),
+        hub_errors("o/n", revision=None, has_token=False, what="x"),
+    ):
+        raise OfflineModeIsEnabled("offline")

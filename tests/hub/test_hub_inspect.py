@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_inspector
-from fakehub import FakeHub
+from fakehub import FakeHub, make_inspector
 from hubrepos import GPT2_PARAMS, MIXTRAL_PARAMS, OLMO_PARAMS, SMOL_PARAMS, standard_repos
 
 from byom.config import Settings
 from byom.hub import HubInspector, InspectReport
 
 INSPECTABLE = [
-    r.repo_id for r in standard_repos()
+    r.repo_id
+    for r in standard_repos()
     if r.repo_id not in ("meta-llama/Llama-3.2-1B", "org/private-model", "org/gguf-only")
 ]
 
@@ -33,7 +33,9 @@ def test_llama_family_model_is_compatible(inspector: HubInspector, hub: FakeHub)
     assert report.commit_sha == repo.sha
     assert (report.source, report.model_type, report.family) == ("hub", "llama", "llama")
     assert report.architectures == ["LlamaForCausalLM"]
-    assert report.is_causal_lm and not report.needs_remote_code and not report.is_adapter and not report.is_moe
+    assert (
+        report.is_causal_lm and not report.needs_remote_code and not report.is_adapter and not report.is_moe
+    )
     assert (report.param_count, report.param_count_source) == (SMOL_PARAMS, "safetensors")
     assert report.dtypes == {"BF16": SMOL_PARAMS}
     assert report.weight_format == "safetensors"
@@ -74,7 +76,9 @@ def test_gpt2_lm_head_model_is_causal(inspector: HubInspector) -> None:
     assert report.license == "mit"
 
 
-def test_safetensors_header_read_when_no_summary_and_no_formula(inspector: HubInspector, hub: FakeHub) -> None:
+def test_safetensors_header_read_when_no_summary_and_no_formula(
+    inspector: HubInspector, hub: FakeHub
+) -> None:
     report = inspector.inspect("org/olmo-tiny")
     assert (report.param_count, report.param_count_source) == (OLMO_PARAMS, "safetensors")
     assert report.dtypes == {"BF16": OLMO_PARAMS}
@@ -88,7 +92,11 @@ def test_remote_code_model_is_incompatible(inspector: HubInspector) -> None:
     report = inspector.inspect("org/custom-arch")
     assert report.needs_remote_code and report.verdict == "incompatible"
     finding = _finding(report, "remote_code")
-    assert finding.status == "fail" and "fancy_lm" in finding.evidence and "modeling_fancy.py" in finding.evidence
+    assert (
+        finding.status == "fail"
+        and "fancy_lm" in finding.evidence
+        and "modeling_fancy.py" in finding.evidence
+    )
     assert finding.fix and "trust_remote_code" in finding.fix
     assert report.is_causal_lm  # auto_map registers AutoModelForCausalLM
 
@@ -168,11 +176,14 @@ def test_over_100b_params_fails(inspector: HubInspector) -> None:
 def test_transformers_ceiling_is_configurable(settings: Settings, hub: FakeHub) -> None:
     newer = make_inspector(settings).inspect("org/new-transformers")
     assert newer.transformers_ceiling == "5.10" and _status(newer, "transformers_version") == "warn"
-    old = make_inspector(settings.model_copy(update={"transformers_ceiling": "4.55"})).inspect("org/new-transformers")
+    old = make_inspector(settings.model_copy(update={"transformers_ceiling": "4.55"})).inspect(
+        "org/new-transformers"
+    )
     assert old.transformers_ceiling == "4.55" and _status(old, "transformers_version") == "fail"
     assert old.verdict == "incompatible" and "4.55" in (_finding(old, "transformers_version").fix or "")
     smol = make_inspector(settings.model_copy(update={"transformers_ceiling": "4.55"})).inspect(
-        "HuggingFaceTB/SmolLM2-135M-Instruct")
+        "HuggingFaceTB/SmolLM2-135M-Instruct"
+    )
     assert _status(smol, "transformers_version") == "pass"
 
 
@@ -181,7 +192,11 @@ def test_gated_repo_with_token_passes_access(authed_inspector: HubInspector) -> 
     assert report.gated == "manual"
     assert _status(report, "access") == "pass" and "hf_api_token" in (_finding(report, "access").fix or "")
     assert report.max_context == 131072
-    assert report.rope_scaling == {"rope_type": "llama3", "factor": 32.0, "original_max_position_embeddings": 8192}
+    assert report.rope_scaling == {
+        "rope_type": "llama3",
+        "factor": 32.0,
+        "original_max_position_embeddings": 8192,
+    }
 
 
 def test_private_repo_with_token(authed_inspector: HubInspector, hub: FakeHub) -> None:
@@ -255,10 +270,16 @@ def test_hub_info_config_subset_is_not_trusted_for_context(inspector: HubInspect
         ("org/name@dev", None, ("org/name", "dev", None)),
         ("https://huggingface.co/org/name", None, ("org/name", None, None)),
         ("https://huggingface.co/org/name/tree/v2/", None, ("org/name", "v2", None)),
-        ("org/name@dev", "main", ("org/name", "main", "revision argument 'main' overrides 'dev' given in the model id")),
+        (
+            "org/name@dev",
+            "main",
+            ("org/name", "main", "revision argument 'main' overrides 'dev' given in the model id"),
+        ),
     ],
 )
-def test_parse_model_ref(ref: str, revision: str | None, expected: tuple[str, str | None, str | None]) -> None:
+def test_parse_model_ref(
+    ref: str, revision: str | None, expected: tuple[str, str | None, str | None]
+) -> None:
     from byom.hub import parse_model_ref
 
     assert parse_model_ref(ref, revision) == expected
@@ -273,11 +294,16 @@ def test_sharded_unknown_family_says_what_was_skipped(inspector: HubInspector, h
     from fakehub import FakeRepo, json_bytes
     from hubrepos import OLMO_CONFIG, OLMO_WEIGHTS
 
-    hub.add(FakeRepo("org/olmo-sharded", {
-        "config.json": json_bytes(OLMO_CONFIG),
-        "model-00001-of-00002.safetensors": OLMO_WEIGHTS,
-        "model-00002-of-00002.safetensors": OLMO_WEIGHTS,
-    }))
+    hub.add(
+        FakeRepo(
+            "org/olmo-sharded",
+            {
+                "config.json": json_bytes(OLMO_CONFIG),
+                "model-00001-of-00002.safetensors": OLMO_WEIGHTS,
+                "model-00002-of-00002.safetensors": OLMO_WEIGHTS,
+            },
+        )
+    )
     report = inspector.inspect("org/olmo-sharded")
     assert report.param_count is None and report.verdict == "compatible_with_warnings"
     assert "2 safetensors shards" in next(f for f in report.findings if f.check == "not_checked").evidence

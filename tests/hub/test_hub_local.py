@@ -15,9 +15,17 @@ from byom.errors import EntryNotFound, HubError
 from byom.hub import HubInspector
 
 TINY_LLAMA: dict[str, Any] = {
-    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 32, "hidden_size": 8,
-    "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
-    "max_position_embeddings": 256, "tie_word_embeddings": True, "transformers_version": "4.55.0",
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "vocab_size": 32,
+    "hidden_size": 8,
+    "intermediate_size": 16,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "max_position_embeddings": 256,
+    "tie_word_embeddings": True,
+    "transformers_version": "4.55.0",
 }
 
 
@@ -48,7 +56,9 @@ def _write_model(path: Path, *, config: dict[str, Any] | None = None, tensors: b
     return path
 
 
-def test_local_model_counts_params_from_headers(inspector: HubInspector, hub: FakeHub, tmp_path: Path) -> None:
+def test_local_model_counts_params_from_headers(
+    inspector: HubInspector, hub: FakeHub, tmp_path: Path
+) -> None:
     directory = _write_model(tmp_path / "tiny")
     report = inspector.inspect(str(directory))
     expected = sum(t.size for t in _tiny_llama_tensors().values())
@@ -86,12 +96,22 @@ def test_local_adapter_with_local_base(inspector: HubInspector, tmp_path: Path) 
     base = _write_model(tmp_path / "base")
     adapter = tmp_path / "adapter"
     adapter.mkdir()
-    (adapter / "adapter_config.json").write_text(json.dumps({
-        "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4, "lora_alpha": 8,
-        "target_modules": "all-linear", "base_model_name_or_path": str(base),
-    }))
-    save_file({"base_model.model.lora_A.weight": np.zeros((4, 8), dtype=np.float32)},
-              str(adapter / "adapter_model.safetensors"))
+    (adapter / "adapter_config.json").write_text(
+        json.dumps(
+            {
+                "peft_type": "LORA",
+                "task_type": "CAUSAL_LM",
+                "r": 4,
+                "lora_alpha": 8,
+                "target_modules": "all-linear",
+                "base_model_name_or_path": str(base),
+            }
+        )
+    )
+    save_file(
+        {"base_model.model.lora_A.weight": np.zeros((4, 8), dtype=np.float32)},
+        str(adapter / "adapter_model.safetensors"),
+    )
     report = inspector.inspect(str(adapter))
     assert report.is_adapter and report.adapter_param_count == 32
     assert report.target_modules == "all-linear" and report.lora_rank == 4
@@ -99,13 +119,21 @@ def test_local_adapter_with_local_base(inspector: HubInspector, tmp_path: Path) 
     assert report.weight_format == "safetensors"
 
 
-def test_local_adapter_with_hub_base_stays_offline(inspector: HubInspector, hub: FakeHub, tmp_path: Path) -> None:
+def test_local_adapter_with_hub_base_stays_offline(
+    inspector: HubInspector, hub: FakeHub, tmp_path: Path
+) -> None:
     adapter = tmp_path / "adapter"
     adapter.mkdir()
-    (adapter / "adapter_config.json").write_text(json.dumps({
-        "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4,
-        "base_model_name_or_path": "HuggingFaceTB/SmolLM2-135M-Instruct",
-    }))
+    (adapter / "adapter_config.json").write_text(
+        json.dumps(
+            {
+                "peft_type": "LORA",
+                "task_type": "CAUSAL_LM",
+                "r": 4,
+                "base_model_name_or_path": "HuggingFaceTB/SmolLM2-135M-Instruct",
+            }
+        )
+    )
     (adapter / "adapter_model.bin").write_bytes(b"pickle")
     report = inspector.inspect(str(adapter))
     assert report.is_adapter and report.param_count is None
@@ -123,7 +151,8 @@ def test_local_directory_without_config(inspector: HubInspector, tmp_path: Path)
 def test_lfs_pointer_instead_of_weights(inspector: HubInspector, tmp_path: Path) -> None:
     directory = _write_model(tmp_path / "lfs", tensors=False)
     (directory / "model.safetensors").write_text(
-        "version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n")
+        "version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n"
+    )
     with pytest.raises(HubError, match="LFS pointer"):
         inspector.inspect(str(directory))
 
@@ -137,8 +166,10 @@ def test_truncated_safetensors(inspector: HubInspector, tmp_path: Path) -> None:
 
 
 def test_remote_code_and_unknown_type_locally(inspector: HubInspector, tmp_path: Path) -> None:
-    unknown = _write_model(tmp_path / "unknown", config={**TINY_LLAMA, "model_type": "mystery",
-                                                         "architectures": ["MysteryModel"]})
+    unknown = _write_model(
+        tmp_path / "unknown",
+        config={**TINY_LLAMA, "model_type": "mystery", "architectures": ["MysteryModel"]},
+    )
     report = inspector.inspect(str(unknown))
     statuses = {f.check: f.status for f in report.findings}
     assert statuses["architecture_known"] == "fail" and statuses["causal_lm"] == "fail"
@@ -149,20 +180,33 @@ def test_remote_code_and_unknown_type_locally(inspector: HubInspector, tmp_path:
 
 
 def test_context_aliases_rope_and_sliding_window(inspector: HubInspector, tmp_path: Path) -> None:
-    cfg = {**TINY_LLAMA, "model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"],
-           "max_position_embeddings": 32768, "sliding_window": 4096, "use_sliding_window": False,
-           "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}}
+    cfg = {
+        **TINY_LLAMA,
+        "model_type": "qwen2",
+        "architectures": ["Qwen2ForCausalLM"],
+        "max_position_embeddings": 32768,
+        "sliding_window": 4096,
+        "use_sliding_window": False,
+        "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768},
+    }
     report = inspector.inspect(str(_write_model(tmp_path / "q", config=cfg)))
     assert report.max_context == 32768 and report.sliding_window is None
     assert report.rope_scaling is not None and report.rope_scaling["factor"] == 4.0
     assert "131,072" in next(f for f in report.findings if f.check == "context").evidence
-    cfg = {**TINY_LLAMA, "model_type": "mistral", "architectures": ["MistralForCausalLM"], "sliding_window": 4096,
-           "rope_parameters": {"rope_type": "default", "rope_theta": 1e6}}
+    cfg = {
+        **TINY_LLAMA,
+        "model_type": "mistral",
+        "architectures": ["MistralForCausalLM"],
+        "sliding_window": 4096,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 1e6},
+    }
     report = inspector.inspect(str(_write_model(tmp_path / "m", config=cfg)))
     assert report.sliding_window == 4096 and report.rope_scaling is None
     cfg = {k: v for k, v in TINY_LLAMA.items() if k != "max_position_embeddings"}
     directory = _write_model(tmp_path / "t", config=cfg)
-    (directory / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 1000000000000000019884624838656}))
+    (directory / "tokenizer_config.json").write_text(
+        json.dumps({"model_max_length": 1000000000000000019884624838656})
+    )
     report = inspector.inspect(str(directory))
     assert report.max_context is None
     assert next(f for f in report.findings if f.check == "context").status == "warn"

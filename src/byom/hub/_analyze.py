@@ -17,14 +17,21 @@ from ._models import Finding, InspectReport, MemoryEstimate, Verdict
 from ._params import count_from_config, moe_active_params
 from ._snapshot import RepoSnapshot
 
-__all__ = ["analyze", "MAX_PARAMS"]
+__all__ = ["MAX_PARAMS", "analyze"]
 
 MAX_PARAMS = 100_000_000_000  # "A maximum of 100 billion parameters" (Together BYOM prerequisites)
 # tokenization_utils_base.VERY_LARGE_INTEGER = int(1e30): "no limit recorded".
 _NO_LIMIT = 10**29
 # Aliases of max_position_embeddings via attribute_map in transformers 5.23 (ref 2.3).
-_CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "model_max_length", "context_length",
-                 "seq_length", "n_ctx")
+_CONTEXT_KEYS = (
+    "max_position_embeddings",
+    "n_positions",
+    "max_seq_len",
+    "model_max_length",
+    "context_length",
+    "seq_length",
+    "n_ctx",
+)
 _EXPERT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts")
 _BIN_WEIGHTS = re.compile(r"^(pytorch_model|model|adapter_model)(-\d+-of-\d+|\.\w+)*\.bin$")
 
@@ -75,27 +82,42 @@ class _Judge:
         if not self.cfg and self.is_adapter:
             task = (self.snap.adapter_config or {}).get("task_type")
             ok = task == "CAUSAL_LM"
-            self.add("causal_lm", "pass" if ok else "fail",
-                     f"adapter task_type is {task!r} (base config not read)",
-                     None if ok else "Together BYOM trains causal LMs only: use an adapter trained for CAUSAL_LM.")
+            self.add(
+                "causal_lm",
+                "pass" if ok else "fail",
+                f"adapter task_type is {task!r} (base config not read)",
+                None if ok else "Together BYOM trains causal LMs only: use an adapter trained for CAUSAL_LM.",
+            )
             return ok
         # The saved architecture decides first: model types such as bert also have a causal-LM class
         # (BertLMHeadModel), but a BertForMaskedLM checkpoint is still an encoder.
         if archs and archs[0] in table.class_names:
-            self.add("causal_lm", "pass", f"architecture {archs[0]} is a causal-LM class in transformers {version}")
+            self.add(
+                "causal_lm", "pass", f"architecture {archs[0]} is a causal-LM class in transformers {version}"
+            )
             return True
         if not archs and model_type in table.mapping:
-            self.add("causal_lm", "pass",
-                     f"no architectures recorded; model_type {model_type!r} is in transformers {version} "
-                     f"MODEL_FOR_CAUSAL_LM_MAPPING ({table.mapping[model_type]})")
+            self.add(
+                "causal_lm",
+                "pass",
+                f"no architectures recorded; model_type {model_type!r} is in transformers {version} "
+                f"MODEL_FOR_CAUSAL_LM_MAPPING ({table.mapping[model_type]})",
+            )
             return True
         if "AutoModelForCausalLM" in auto_map:
-            self.add("causal_lm", "pass", f"auto_map registers AutoModelForCausalLM -> {auto_map['AutoModelForCausalLM']}")
+            self.add(
+                "causal_lm",
+                "pass",
+                f"auto_map registers AutoModelForCausalLM -> {auto_map['AutoModelForCausalLM']}",
+            )
             return True
-        self.add("causal_lm", "fail",
-                 f"model_type {model_type!r} / architectures {archs or 'none'} are not causal LMs in transformers "
-                 f"{version} (e.g. an encoder, classifier or seq2seq model)",
-                 "Together BYOM fine-tunes text-generation (CausalLM) models only: pick a decoder-only checkpoint.")
+        self.add(
+            "causal_lm",
+            "fail",
+            f"model_type {model_type!r} / architectures {archs or 'none'} are not causal LMs in transformers "
+            f"{version} (e.g. an encoder, classifier or seq2seq model)",
+            "Together BYOM fine-tunes text-generation (CausalLM) models only: pick a decoder-only checkpoint.",
+        )
         return False
 
     def remote_code(self, model_type: str | None) -> bool:
@@ -106,32 +128,52 @@ class _Judge:
         py_files = [f for f in self.snap.files if f.endswith(".py")]
         reasons = []
         if auto_map and model_type not in known:
-            reasons.append(f"config.json auto_map points at custom classes and model_type {model_type!r} is unknown "
-                           f"to transformers {version}")
+            reasons.append(
+                f"config.json auto_map points at custom classes and model_type {model_type!r} is unknown "
+                f"to transformers {version}"
+            )
         if tok_map:
             reasons.append("tokenizer_config.json auto_map points at a custom tokenizer class")
         if reasons:
             files = f"; code files: {', '.join(py_files[:5])}" if py_files else ""
-            self.add("remote_code", "fail", "; ".join(reasons) + files,
-                     "Together BYOM does not run trust_remote_code: use a checkpoint of a transformers-native "
-                     "architecture (or one converted to it).")
+            self.add(
+                "remote_code",
+                "fail",
+                "; ".join(reasons) + files,
+                "Together BYOM does not run trust_remote_code: use a checkpoint of a transformers-native "
+                "architecture (or one converted to it).",
+            )
             return True
         if auto_map:
-            self.add("remote_code", "pass",
-                     f"auto_map present but model_type {model_type!r} is native in transformers {version}, "
-                     "so no custom code runs")
+            self.add(
+                "remote_code",
+                "pass",
+                f"auto_map present but model_type {model_type!r} is native in transformers {version}, "
+                "so no custom code runs",
+            )
         elif py_files:
-            self.add("remote_code", "warn", f"repo ships code files {', '.join(py_files[:5])} that no auto_map uses",
-                     "Check that the model loads without trust_remote_code=True before training.")
+            self.add(
+                "remote_code",
+                "warn",
+                f"repo ships code files {', '.join(py_files[:5])} that no auto_map uses",
+                "Check that the model loads without trust_remote_code=True before training.",
+            )
         else:
             self.add("remote_code", "pass", "no auto_map and no custom code files")
         if model_type is not None and model_type not in known and not auto_map:
-            self.add("architecture_known", "fail",
-                     f"transformers {version} does not know model_type {model_type!r}",
-                     "Use a checkpoint whose architecture transformers supports natively.")
+            self.add(
+                "architecture_known",
+                "fail",
+                f"transformers {version} does not know model_type {model_type!r}",
+                "Use a checkpoint whose architecture transformers supports natively.",
+            )
         elif model_type is None and self.cfg:
-            self.add("architecture_known", "fail", "config.json has no model_type and no known architecture",
-                     "Re-save the checkpoint with save_pretrained so config.json records model_type.")
+            self.add(
+                "architecture_known",
+                "fail",
+                "config.json has no model_type and no known architecture",
+                "Re-save the checkpoint with save_pretrained so config.json records model_type.",
+            )
         return False
 
     # -- size -----------------------------------------------------------------------------------------------
@@ -150,80 +192,141 @@ class _Judge:
     def size(self, count: int | None, source: str | None) -> None:
         if count is None:
             why = f" ({self.snap.base_config_note})" if self.snap.base_config_note else ""
-            self.add("size", "warn", f"parameter count unknown: no safetensors totals and no formula for this family{why}",
-                     "Check the parameter count on the model page; Together BYOM accepts at most 100B.")
+            self.add(
+                "size",
+                "warn",
+                f"parameter count unknown: no safetensors totals and no formula for this family{why}",
+                "Check the parameter count on the model page; Together BYOM accepts at most 100B.",
+            )
             return
-        origin = {"safetensors": "safetensors metadata", "config_formula": "config.json formula"}[source or ""]
+        origin = {"safetensors": "safetensors metadata", "config_formula": "config.json formula"}[
+            source or ""
+        ]
         subject = "merged model (base)" if self.is_adapter else "model"
         if count > MAX_PARAMS:
-            self.add("size", "fail", f"{subject} has {count:,} parameters ({_human(count)}, from {origin}), over 100B",
-                     "Together BYOM accepts at most 100B parameters: pick a smaller checkpoint.")
+            self.add(
+                "size",
+                "fail",
+                f"{subject} has {count:,} parameters ({_human(count)}, from {origin}), over 100B",
+                "Together BYOM accepts at most 100B parameters: pick a smaller checkpoint.",
+            )
         else:
-            self.add("size", "pass", f"{subject} has {count:,} parameters ({_human(count)}, from {origin}); limit 100B")
+            self.add(
+                "size",
+                "pass",
+                f"{subject} has {count:,} parameters ({_human(count)}, from {origin}); limit 100B",
+            )
 
     # -- files ----------------------------------------------------------------------------------------------
     def weight_format(self) -> str:
         prefix = "adapter_model" if self.is_adapter else ""
-        st = [f for f in self.top_files if f.endswith(".safetensors") and f.startswith(prefix)
-              and (self.is_adapter or not f.startswith("adapter_model"))]
-        bins = [f for f in self.top_files if _BIN_WEIGHTS.match(f) and f.startswith(prefix)
-                and (self.is_adapter or not f.startswith("adapter_model"))]
+        st = [
+            f
+            for f in self.top_files
+            if f.endswith(".safetensors")
+            and f.startswith(prefix)
+            and (self.is_adapter or not f.startswith("adapter_model"))
+        ]
+        bins = [
+            f
+            for f in self.top_files
+            if _BIN_WEIGHTS.match(f)
+            and f.startswith(prefix)
+            and (self.is_adapter or not f.startswith("adapter_model"))
+        ]
         fmt = "both" if st and bins else "safetensors" if st else "bin_only" if bins else "none"
         if fmt == "safetensors":
             self.add("weights_format", "pass", f"{len(st)} .safetensors file(s)")
         elif fmt == "both":
-            self.add("weights_format", "pass", f"{len(st)} .safetensors and {len(bins)} .bin file(s); .bin is ignored")
+            self.add(
+                "weights_format",
+                "pass",
+                f"{len(st)} .safetensors and {len(bins)} .bin file(s); .bin is ignored",
+            )
         elif fmt == "bin_only":
-            self.add("weights_format", "fail", f"only PyTorch pickle weights: {', '.join(bins[:4])}",
-                     "Convert to safetensors (load, then save_pretrained(..., safe_serialization=True)) and push "
-                     "to a repo you own; Together BYOM reads .safetensors only.")
+            self.add(
+                "weights_format",
+                "fail",
+                f"only PyTorch pickle weights: {', '.join(bins[:4])}",
+                "Convert to safetensors (load, then save_pretrained(..., safe_serialization=True)) and push "
+                "to a repo you own; Together BYOM reads .safetensors only.",
+            )
         else:
             gguf = [f for f in self.snap.files if f.endswith(".gguf")]
             extra = f" (GGUF files: {', '.join(gguf[:3])})" if gguf else ""
-            self.add("weights_format", "fail", f"no .safetensors weight files found{extra}",
-                     "Use the original transformers checkpoint with .safetensors weights.")
+            self.add(
+                "weights_format",
+                "fail",
+                f"no .safetensors weight files found{extra}",
+                "Use the original transformers checkpoint with .safetensors weights.",
+            )
         return fmt
 
     def transformers_version(self) -> str | None:
         saved = self.cfg.get("transformers_version")
         if not isinstance(saved, str):
-            self.add("transformers_version", "info", "config.json does not record transformers_version",
-                     None)
+            self.add("transformers_version", "info", "config.json does not record transformers_version", None)
             return None
         try:
             got, cap = Version(saved), Version(self.ceiling)
         except InvalidVersion:
-            self.add("transformers_version", "warn", f"unreadable versions: saved {saved!r}, ceiling {self.ceiling!r}",
-                     "Set BYOM_TRANSFORMERS_CEILING to a version such as 5.10.")
+            self.add(
+                "transformers_version",
+                "warn",
+                f"unreadable versions: saved {saved!r}, ceiling {self.ceiling!r}",
+                "Set BYOM_TRANSFORMERS_CEILING to a version such as 5.10.",
+            )
             return saved
         width = len(cap.release)
         if got.release[:width] <= cap.release:
-            self.add("transformers_version", "pass", f"saved with transformers {saved}; platform ceiling {self.ceiling}")
+            self.add(
+                "transformers_version",
+                "pass",
+                f"saved with transformers {saved}; platform ceiling {self.ceiling}",
+            )
         elif got.major > cap.major:
             # v5 writes rope_parameters/dtype instead of rope_scaling/torch_dtype (ref 2.8).
-            self.add("transformers_version", "fail",
-                     f"saved with transformers {saved}, a newer major version than the platform ceiling "
-                     f"{self.ceiling}; its config keys (e.g. rope_parameters) may be misread",
-                     f"Re-save the checkpoint with transformers <= {self.ceiling}, or check Together's current ceiling "
-                     "(BYOM_TRANSFORMERS_CEILING).")
+            self.add(
+                "transformers_version",
+                "fail",
+                f"saved with transformers {saved}, a newer major version than the platform ceiling "
+                f"{self.ceiling}; its config keys (e.g. rope_parameters) may be misread",
+                f"Re-save the checkpoint with transformers <= {self.ceiling}, or check Together's current ceiling "
+                "(BYOM_TRANSFORMERS_CEILING).",
+            )
         else:
-            self.add("transformers_version", "warn",
-                     f"saved with transformers {saved}, newer than the platform ceiling {self.ceiling}",
-                     f"Usually fine (it records the saving version only); if loading fails, re-save with "
-                     f"transformers <= {self.ceiling}.")
+            self.add(
+                "transformers_version",
+                "warn",
+                f"saved with transformers {saved}, newer than the platform ceiling {self.ceiling}",
+                f"Usually fine (it records the saving version only); if loading fails, re-save with "
+                f"transformers <= {self.ceiling}.",
+            )
         return saved
 
     def access(self) -> None:
         snap = self.snap
         if snap.source == "local":
-            self.add("access", "info", "local directory",
-                     "Together trains from the Hub: push it (huggingface_hub upload_folder) before a cloud job.")
+            self.add(
+                "access",
+                "info",
+                "local directory",
+                "Together trains from the Hub: push it (huggingface_hub upload_folder) before a cloud job.",
+            )
         elif snap.private:
-            self.add("access", "pass", "private repo, readable with the configured Hugging Face token",
-                     "Pass your HF token as hf_api_token when creating the Together job.")
+            self.add(
+                "access",
+                "pass",
+                "private repo, readable with the configured Hugging Face token",
+                "Pass your HF token as hf_api_token when creating the Together job.",
+            )
         elif snap.gated:
-            self.add("access", "pass", f"gated repo ({snap.gated}); your token has access",
-                     "Pass your HF token as hf_api_token when creating the Together job.")
+            self.add(
+                "access",
+                "pass",
+                f"gated repo ({snap.gated}); your token has access",
+                "Pass your HF token as hf_api_token when creating the Together job.",
+            )
         else:
             self.add("access", "pass", "public repo", None)
 
@@ -241,13 +344,21 @@ class _Judge:
         rope = _get(self.cfg, "rope_scaling")
         if not isinstance(rope, dict):
             params = _get(self.cfg, "rope_parameters")
-            rope = params if isinstance(params, dict) and params.get("rope_type", "default") != "default" else None
+            rope = (
+                params
+                if isinstance(params, dict) and params.get("rope_type", "default") != "default"
+                else None
+            )
         window = _int(_get(self.cfg, "sliding_window"))
         if _get(self.cfg, "use_sliding_window") is False:
             window = None
         if max_ctx is None:
-            self.add("context", "warn", "no max_position_embeddings (or alias) in config.json",
-                     "Check the model card for its context length before choosing max_seq_length.")
+            self.add(
+                "context",
+                "warn",
+                "no max_position_embeddings (or alias) in config.json",
+                "Check the model card for its context length before choosing max_seq_length.",
+            )
         else:
             parts = [f"max context {max_ctx:,} tokens ({key})"]
             if rope:
@@ -258,8 +369,12 @@ class _Judge:
                     parts.append(f"yarn-extended length {int(orig * factor):,}")
             if window:
                 parts.append(f"sliding window {window:,} (limits attention span, not context)")
-            self.add("context", "info", "; ".join(parts),
-                     "Choose a Together base whose max sequence length does not exceed this.")
+            self.add(
+                "context",
+                "info",
+                "; ".join(parts),
+                "Choose a Together base whose max sequence length does not exceed this.",
+            )
         return max_ctx, rope, window
 
     def quantization(self) -> str | None:
@@ -269,13 +384,21 @@ class _Judge:
             method = str(qc.get("quant_method") or "unknown")
             bits = qc.get("bits") or (4 if qc.get("load_in_4bit") else 8 if qc.get("load_in_8bit") else None)
             label = f"{method}-{bits}bit" if bits else method
-            self.add("quantization", "warn", f"quantized checkpoint ({label}, quantization_config)",
-                     "Full fine-tuning of quantized weights fails: start from the unquantized original model.")
+            self.add(
+                "quantization",
+                "warn",
+                f"quantized checkpoint ({label}, quantization_config)",
+                "Full fine-tuning of quantized weights fails: start from the unquantized original model.",
+            )
             return label
         odd = sorted(dtypes & {"I32", "U8", "I8", "F8_E4M3", "F8_E5M2", "I4", "U4"})
         if odd:
-            self.add("quantization", "warn", f"weights stored as {', '.join(odd)} without quantization_config",
-                     "Check the checkpoint is not packed-quantized; start from bf16/fp16/fp32 weights.")
+            self.add(
+                "quantization",
+                "warn",
+                f"weights stored as {', '.join(odd)} without quantization_config",
+                "Check the checkpoint is not packed-quantized; start from bf16/fp16/fp32 weights.",
+            )
         return None
 
     def adapter(self) -> dict[str, Any]:
@@ -283,11 +406,15 @@ class _Judge:
         peft_type, base = ac.get("peft_type"), ac.get("base_model_name_or_path")
         rank, alpha, targets = _int(ac.get("r")), ac.get("lora_alpha"), ac.get("target_modules")
         base_note = f"; {self.snap.base_config_note}" if self.snap.base_config_note else ""
-        self.add("adapter", "info" if peft_type == "LORA" else "warn",
-                 f"PEFT {peft_type} adapter (rank {rank}, targets {targets}) on base {base!r}; Together merges an "
-                 f"adapter start point into the base and trains a full checkpoint{base_note}",
-                 "Make sure the base repo is readable by Together too." if peft_type == "LORA"
-                 else "Only LoRA adapters are known to merge cleanly: convert or start from the base model.")
+        self.add(
+            "adapter",
+            "info" if peft_type == "LORA" else "warn",
+            f"PEFT {peft_type} adapter (rank {rank}, targets {targets}) on base {base!r}; Together merges an "
+            f"adapter start point into the base and trains a full checkpoint{base_note}",
+            "Make sure the base repo is readable by Together too."
+            if peft_type == "LORA"
+            else "Only LoRA adapters are known to merge cleanly: convert or start from the base model.",
+        )
         return {
             "base_model": base if isinstance(base, str) else None,
             "peft_type": peft_type if isinstance(peft_type, str) else None,
@@ -305,23 +432,34 @@ class _Judge:
             return {"is_moe": False}
         active = moe_active_params(self.cfg, total) if total else None
         act = f", about {active:,} active per token" if active else ""
-        self.add("moe", "info", f"mixture of experts: {experts} experts, {per_tok} per token{act}",
-                 "Memory follows total parameters; speed follows active ones.")
+        self.add(
+            "moe",
+            "info",
+            f"mixture of experts: {experts} experts, {per_tok} per token{act}",
+            "Memory follows total parameters; speed follows active ones.",
+        )
         return {"is_moe": True, "num_experts": experts, "experts_per_token": per_tok, "active_params": active}
 
     def chat_template(self) -> bool:
         tc = self.snap.tokenizer_config or {}
         has = bool(tc.get("chat_template")) or any(
-            f in self.snap.files for f in ("chat_template.jinja", "chat_template.json"))
+            f in self.snap.files for f in ("chat_template.jinja", "chat_template.json")
+        )
         if has:
             self.add("chat_template", "pass", "tokenizer has a chat template")
-        elif self.snap.tokenizer_config is None and any("tokenizer_config.json" in s for s in self.snap.skipped):
+        elif self.snap.tokenizer_config is None and any(
+            "tokenizer_config.json" in s for s in self.snap.skipped
+        ):
             self.add("chat_template", "info", "not checked (tokenizer_config.json skipped)")
         else:
             # failure-catalog.md #4: "Cannot use chat template functions because tokenizer.chat_template is not set".
-            self.add("chat_template", "warn", "no chat_template in tokenizer_config.json and no chat_template.jinja",
-                     "Train on text or prompt/completion data, or add the instruct variant's chat template before "
-                     "using conversational data.")
+            self.add(
+                "chat_template",
+                "warn",
+                "no chat_template in tokenizer_config.json and no chat_template.jinja",
+                "Train on text or prompt/completion data, or add the instruct variant's chat template before "
+                "using conversational data.",
+            )
         return has
 
 
@@ -367,13 +505,20 @@ def analyze(snap: RepoSnapshot, ceiling: str) -> InspectReport:
     if snap.license:
         judge.add("license", "info", snap.license, "Check the license allows your use.")
     if snap.skipped:
-        judge.add("not_checked", "info", "skipped to stay within the request budget: " + "; ".join(snap.skipped),
-                  None)
+        judge.add(
+            "not_checked",
+            "info",
+            "skipped to stay within the request budget: " + "; ".join(snap.skipped),
+            None,
+        )
     memory = _memory(count)
     if memory:
-        judge.add("memory", "info",
-                  f"about {memory.full_finetune_gb:g} GB full fine-tune, {memory.lora_gb:g} GB LoRA, "
-                  f"{memory.inference_gb:g} GB inference (weights and optimizer only)")
+        judge.add(
+            "memory",
+            "info",
+            f"about {memory.full_finetune_gb:g} GB full fine-tune, {memory.lora_gb:g} GB LoRA, "
+            f"{memory.inference_gb:g} GB inference (weights and optimizer only)",
+        )
     vocab = _int(_get(judge.cfg, "vocab_size"))
     return InspectReport(
         model=snap.model,

@@ -57,7 +57,9 @@ def hub_errors(repo_id: str, *, revision: str | None, has_token: bool, what: str
         yield
     except GatedRepoError as exc:  # subclass of RepositoryNotFoundError: must come first
         step = (
-            "Your token has no access yet: accept the terms at " + page + " (approval can take a while), then retry."
+            "Your token has no access yet: accept the terms at "
+            + page
+            + " (approval can take a while), then retry."
             if has_token
             else f"Request access at {page}, then set HF_TOKEN (or run `hf auth login`) and retry."
         )
@@ -102,13 +104,19 @@ def hub_errors(repo_id: str, *, revision: str | None, has_token: bool, what: str
         if status in (401, 403):
             raise PrivateRepo(
                 f"The Hub refused access to {what} of {repo_id} (HTTP {status}). "
-                + ("Check that your token has read access to this repo." if has_token else "Set HF_TOKEN and retry.")
+                + (
+                    "Check that your token has read access to this repo."
+                    if has_token
+                    else "Set HF_TOKEN and retry."
+                )
             ) from exc
         if status is not None and status >= 500:
             raise HubUnreachable(
                 f"The Hugging Face Hub answered HTTP {status} for {what} of {repo_id}. Retry in a few minutes."
             ) from exc
-        raise HubError(f"The Hub answered HTTP {status} for {what} of {repo_id}. Check the repo page {page}.") from exc
+        raise HubError(
+            f"The Hub answered HTTP {status} for {what} of {repo_id}. Check the repo page {page}."
+        ) from exc
     except OfflineModeIsEnabled as exc:
         raise HubUnreachable(
             f"Cannot read {what} of {repo_id}: HF_HUB_OFFLINE is set. Unset it, or inspect a local directory instead."

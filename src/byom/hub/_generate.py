@@ -46,7 +46,10 @@ def write_package_data(directory: Path | None = None) -> list[Path]:
     """Write both JSON files into ``directory`` (default: this package) and return their paths."""
     target = directory or Path(str(resources.files("byom.hub")))
     written = []
-    for name, payload in ((CAUSAL_LM_FILE, generate_causal_lm_types()), (CONFIG_TYPES_FILE, generate_config_model_types())):
+    for name, payload in (
+        (CAUSAL_LM_FILE, generate_causal_lm_types()),
+        (CONFIG_TYPES_FILE, generate_config_model_types()),
+    ):
         path = target / name
         path.write_text(json.dumps(payload, indent=1, sort_keys=False) + "\n", encoding="utf-8")
         written.append(path)

@@ -33,7 +33,11 @@ def read_local(directory: Path) -> RepoSnapshot:
     root = directory.expanduser().resolve()
     files: list[str] = []
     for path in sorted(root.rglob("*")):
-        if ".git" in path.relative_to(root).parts or ".cache" in path.relative_to(root).parts or not path.is_file():
+        if (
+            ".git" in path.relative_to(root).parts
+            or ".cache" in path.relative_to(root).parts
+            or not path.is_file()
+        ):
             continue
         files.append(path.relative_to(root).as_posix())
         if len(files) >= _MAX_FILES:

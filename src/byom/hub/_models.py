@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Finding", "MemoryEstimate", "InspectReport", "Status", "Verdict"]
+__all__ = ["Finding", "InspectReport", "MemoryEstimate", "Status", "Verdict"]
 
 Status = Literal["pass", "warn", "fail", "info"]
 Verdict = Literal["compatible", "compatible_with_warnings", "incompatible"]
@@ -36,7 +36,9 @@ class InspectReport(BaseModel):
 
     model: str = Field(description="Repo id or local directory that was inspected.")
     source: Literal["hub", "local"]
-    revision: str | None = Field(None, description="Revision asked for (branch, tag or commit); None = default branch.")
+    revision: str | None = Field(
+        None, description="Revision asked for (branch, tag or commit); None = default branch."
+    )
     commit_sha: str | None = Field(None, description="Commit the answer is pinned to (Hub only).")
     verdict: Verdict
     findings: list[Finding]
@@ -50,7 +52,9 @@ class InspectReport(BaseModel):
     param_count: int | None = None
     param_count_source: Literal["safetensors", "config_formula"] | None = None
     weight_format: Literal["safetensors", "bin_only", "both", "none"] = "none"
-    dtypes: dict[str, int] = Field(default_factory=dict, description="Parameters per stored dtype (safetensors).")
+    dtypes: dict[str, int] = Field(
+        default_factory=dict, description="Parameters per stored dtype (safetensors)."
+    )
 
     transformers_version: str | None = Field(None, description="transformers version that saved config.json.")
     transformers_ceiling: str = Field(description="Platform ceiling the version was compared with.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["count_from_config", "moe_active_params", "FORMULA_FAMILIES"]
+__all__ = ["FORMULA_FAMILIES", "count_from_config", "moe_active_params"]
 
 # model_type -> formula variant. Families not listed get None (use safetensors metadata instead).
 FORMULA_FAMILIES = {
@@ -45,11 +45,15 @@ def _gpt2(cfg: Mapping[str, Any]) -> int | None:
     inner = _int(cfg, "n_inner") or 4 * h
     per_layer = (
         2 * h  # ln_1 weight + bias
-        + h * 3 * h + 3 * h  # c_attn (Conv1D with bias)
-        + h * h + h  # attn c_proj
+        + h * 3 * h
+        + 3 * h  # c_attn (Conv1D with bias)
+        + h * h
+        + h  # attn c_proj
         + 2 * h  # ln_2
-        + h * inner + inner  # mlp c_fc
-        + inner * h + h  # mlp c_proj
+        + h * inner
+        + inner  # mlp c_fc
+        + inner * h
+        + h  # mlp c_proj
     )
     total = v * h + n_pos * h + n_layer * per_layer + 2 * h  # wte + wpe + blocks + ln_f
     return total if _tied(cfg, "gpt2") else total + v * h
@@ -65,11 +69,20 @@ def count_from_config(cfg: Mapping[str, Any]) -> int | None:
     if variant == "gpt2":
         return _gpt2(cfg)
     v, h, n_layers, inter, n_heads = (
-        _int(cfg, k) for k in ("vocab_size", "hidden_size", "num_hidden_layers", "intermediate_size", "num_attention_heads")
+        _int(cfg, k)
+        for k in (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "intermediate_size",
+            "num_attention_heads",
+        )
     )
     if None in (v, h, n_layers, inter, n_heads):
         return None
-    assert v is not None and h is not None and n_layers is not None and inter is not None and n_heads is not None
+    assert (
+        v is not None and h is not None and n_layers is not None and inter is not None and n_heads is not None
+    )
     n_kv = _int(cfg, "num_key_value_heads") or n_heads
     d = _int(cfg, "head_dim") or h // n_heads
     attn = h * n_heads * d + 2 * h * n_kv * d + n_heads * d * h
@@ -97,7 +110,10 @@ def moe_active_params(cfg: Mapping[str, Any], total: int) -> int | None:
     h, n_layers = _int(cfg, "hidden_size"), _int(cfg, "num_hidden_layers")
     k = _int(cfg, "num_experts_per_tok")
     if model_type == "mixtral":
-        experts, inter = _int(cfg, "num_local_experts") or _int(cfg, "num_experts"), _int(cfg, "intermediate_size")
+        experts, inter = (
+            _int(cfg, "num_local_experts") or _int(cfg, "num_experts"),
+            _int(cfg, "intermediate_size"),
+        )
     elif model_type in ("qwen2_moe", "qwen3_moe"):
         experts, inter = _int(cfg, "num_experts"), _int(cfg, "moe_intermediate_size")
         # Layers listed in mlp_only_layers or off the decoder_sparse_step grid are dense: not handled here.
@@ -107,5 +123,7 @@ def moe_active_params(cfg: Mapping[str, Any], total: int) -> int | None:
         return None
     if None in (h, n_layers, k, experts, inter):
         return None
-    assert h is not None and n_layers is not None and k is not None and experts is not None and inter is not None
+    assert (
+        h is not None and n_layers is not None and k is not None and experts is not None and inter is not None
+    )
     return total - n_layers * (experts - k) * 3 * h * inter

@@ -22,7 +22,7 @@ from ._params import count_from_config
 from ._safetensors import MAX_HEADER_LENGTH, read_streamed_header
 from ._snapshot import RepoSnapshot, card_excerpt
 
-__all__ = ["read_hub", "MAX_REQUESTS", "EXPAND"]
+__all__ = ["EXPAND", "MAX_REQUESTS", "read_hub"]
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,9 @@ class _HubReader:
         self.sha: str | None = None
 
     def _errors(self, what: str, repo_id: str | None = None):  # type: ignore[no-untyped-def]
-        return hub_errors(repo_id or self.repo_id, revision=self.revision, has_token=bool(self.token), what=what)
+        return hub_errors(
+            repo_id or self.repo_id, revision=self.revision, has_token=bool(self.token), what=what
+        )
 
     def _url(self, repo_id: str, rev: str, filename: str) -> str:
         return f"{self.api.endpoint.rstrip('/')}/{repo_id}/resolve/{quote(rev, safe='')}/{quote(filename)}"
@@ -66,18 +68,26 @@ class _HubReader:
     def info(self) -> Any:
         with self._errors("the repo metadata"):
             self.budget.spend(1)
-            return self.api.model_info(self.repo_id, revision=self.revision, expand=EXPAND, token=self.token or False)
+            return self.api.model_info(
+                self.repo_id, revision=self.revision, expand=EXPAND, token=self.token or False
+            )
 
-    def get_json(self, filename: str, *, repo_id: str | None = None, rev: str | None = None) -> dict[str, Any]:
+    def get_json(
+        self, filename: str, *, repo_id: str | None = None, rev: str | None = None
+    ) -> dict[str, Any]:
         repo = repo_id or self.repo_id
         with self._errors(filename, repo):
-            response = get_session().get(self._url(repo, rev or self.sha or "main", filename), headers=self._headers())
+            response = get_session().get(
+                self._url(repo, rev or self.sha or "main", filename), headers=self._headers()
+            )
             self.budget.spend(1 + len(response.history))
             hf_raise_for_status(response)
         try:
             data = json.loads(response.content)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise HubError(f"{filename} in {repo} is not valid JSON. Fix the file in the repo and retry.") from exc
+            raise HubError(
+                f"{filename} in {repo} is not valid JSON. Fix the file in the repo and retry."
+            ) from exc
         if not isinstance(data, dict):
             raise HubError(f"{filename} in {repo} is not a JSON object. Fix the file in the repo and retry.")
         return data
@@ -85,13 +95,16 @@ class _HubReader:
     def safetensors_header(self, filename: str) -> dict[str, int]:
         # One ranged, streamed GET; we stop reading at the end of the header, so tensor bytes are never consumed.
         headers = self._headers({"Range": f"bytes=0-{MAX_HEADER_LENGTH + 7}"})
-        with self._errors(f"the header of {filename}"):
-            with get_session().stream("GET", self._url(self.repo_id, self.sha or "main", filename), headers=headers) as r:
-                self.budget.spend(1 + len(r.history))
-                if r.status_code >= 400:
-                    r.read()
-                    hf_raise_for_status(r)
-                return read_streamed_header(r.iter_bytes(), filename)
+        url = self._url(self.repo_id, self.sha or "main", filename)
+        with (
+            self._errors(f"the header of {filename}"),
+            get_session().stream("GET", url, headers=headers) as r,
+        ):
+            self.budget.spend(1 + len(r.history))
+            if r.status_code >= 400:
+                r.read()
+                hf_raise_for_status(r)
+            return read_streamed_header(r.iter_bytes(), filename)
 
     def readme_start(self) -> str:
         with self._errors("README.md"):
@@ -198,7 +211,9 @@ def read_hub(api: HfApi, token: str | None, repo_id: str, revision: str | None) 
     elif snap.config is not None and snap.st_total is None and count_from_config(snap.config) is None:
         shards = [f for f in files if f.endswith(".safetensors") and "/" not in f]
         if len(shards) > 1:
-            snap.skipped.append(f"headers of {len(shards)} safetensors shards (the Hub gave no parameter totals)")
+            snap.skipped.append(
+                f"headers of {len(shards)} safetensors shards (the Hub gave no parameter totals)"
+            )
 
     if "README.md" in files:
         if reader.budget.left() >= 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._models import InspectReport
 
-__all__ = ["render_report", "MAX_RENDER_CHARS"]
+__all__ = ["MAX_RENDER_CHARS", "render_report"]
 
 MAX_RENDER_CHARS = 6_000
 _MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "info": "info"}
@@ -19,11 +19,18 @@ def _fence(text: str) -> str:
 def render_report(report: InspectReport) -> str:
     """Render ``report`` as short text (< 6,000 chars) with the model card fenced as untrusted."""
     where = f"{report.model}@{report.commit_sha[:12]}" if report.commit_sha else report.model
-    size = f"{report.param_count:,} params ({report.param_count_source})" if report.param_count else "size unknown"
+    size = (
+        f"{report.param_count:,} params ({report.param_count_source})"
+        if report.param_count
+        else "size unknown"
+    )
+    archs = ", ".join(report.architectures) or "no architectures"
     lines = [
         f"{where}: {report.verdict.upper().replace('_', ' ')}",
-        f"family {report.family or '?'} ({report.model_type or '?'}; {', '.join(report.architectures) or 'no architectures'}),"
-        f" {size}, context {report.max_context or '?'}, weights {report.weight_format}",
+        (
+            f"family {report.family or '?'} ({report.model_type or '?'}; {archs}), {size}, "
+            f"context {report.max_context or '?'}, weights {report.weight_format}"
+        ),
     ]
     if report.is_adapter:
         lines.append(f"adapter: {report.peft_type} r={report.lora_rank} on {report.base_model}")

@@ -10,7 +10,14 @@ from pathlib import Path
 
 from byom.errors import HubError
 
-__all__ = ["MAX_HEADER_LENGTH", "HeaderCounts", "count_params", "header_length", "read_local_header", "read_streamed_header"]
+__all__ = [
+    "MAX_HEADER_LENGTH",
+    "HeaderCounts",
+    "count_params",
+    "header_length",
+    "read_local_header",
+    "read_streamed_header",
+]
 
 # huggingface_hub constants.SAFETENSORS_MAX_HEADER_LENGTH (2.4.0).
 MAX_HEADER_LENGTH = 25_000_000
@@ -21,7 +28,9 @@ HeaderCounts = dict[str, int]
 def header_length(prefix: bytes, name: str) -> int:
     """Length of the JSON header announced by the first 8 bytes of a safetensors file."""
     if len(prefix) < 8:
-        raise HubError(f"{name} is too small to be a safetensors file. Re-upload it with save_file/save_pretrained.")
+        raise HubError(
+            f"{name} is too small to be a safetensors file. Re-upload it with save_file/save_pretrained."
+        )
     (length,) = struct.unpack("<Q", prefix[:8])
     if length > MAX_HEADER_LENGTH:
         # A Git LFS pointer or a corrupt file reads as an absurd length (ref: "header too large").
@@ -37,7 +46,9 @@ def count_params(header: bytes, name: str) -> HeaderCounts:
     try:
         tensors = json.loads(header)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HubError(f"{name} has an unreadable safetensors header. Re-save the weights with safetensors.") from exc
+        raise HubError(
+            f"{name} has an unreadable safetensors header. Re-save the weights with safetensors."
+        ) from exc
     counts: HeaderCounts = {}
     if not isinstance(tensors, dict):
         raise HubError(f"{name} has a safetensors header that is not a JSON object. Re-save the weights.")
@@ -73,5 +84,7 @@ def read_streamed_header(chunks: Iterator[bytes], name: str) -> HeaderCounts:
         if len(buf) >= need and length is not None:
             break
     if length is None or len(buf) < need:
-        raise HubError(f"{name} ended before its safetensors header did (incomplete metadata). Re-upload the file.")
+        raise HubError(
+            f"{name} ended before its safetensors header did (incomplete metadata). Re-upload the file."
+        )
     return count_params(bytes(buf[8:need]), name)

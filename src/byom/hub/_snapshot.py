@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["RepoSnapshot", "card_excerpt", "card_license", "CARD_EXCERPT_CHARS"]
+__all__ = ["CARD_EXCERPT_CHARS", "RepoSnapshot", "card_excerpt", "card_license"]
 
 CARD_EXCERPT_CHARS = 500
 

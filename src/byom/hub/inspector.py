@@ -25,7 +25,13 @@ __all__ = ["HubInspector", "parse_model_ref"]
 log = logging.getLogger(__name__)
 
 
-_URL_PREFIXES = ("https://huggingface.co/", "http://huggingface.co/", "https://hf.co/", "huggingface.co/", "hf.co/")
+_URL_PREFIXES = (
+    "https://huggingface.co/",
+    "http://huggingface.co/",
+    "https://hf.co/",
+    "huggingface.co/",
+    "hf.co/",
+)
 
 
 def parse_model_ref(model: str, revision: str | None) -> tuple[str, str | None, str | None]:
@@ -33,7 +39,7 @@ def parse_model_ref(model: str, revision: str | None) -> tuple[str, str | None, 
     ref = model.strip()
     for prefix in _URL_PREFIXES:
         if ref.startswith(prefix):
-            ref = ref[len(prefix):].rstrip("/")
+            ref = ref[len(prefix) :].rstrip("/")
             # https://huggingface.co/org/name/tree/<rev> names a revision too.
             head, sep, tree_rev = ref.partition("/tree/")
             ref = f"{head}@{tree_rev}" if sep and tree_rev else head
@@ -75,8 +81,10 @@ class HubInspector:
         if local.is_dir():
             return analyze(read_local(local), self._settings.transformers_ceiling)
         if _looks_like_path(model) and not model.startswith(_URL_PREFIXES):
-            raise RepoNotFound(f"{model!r} is not an existing directory. Give the path of a local model directory "
-                               "(holding config.json), or a Hub repo id such as org/name.")
+            raise RepoNotFound(
+                f"{model!r} is not an existing directory. Give the path of a local model directory "
+                "(holding config.json), or a Hub repo id such as org/name."
+            )
         repo_id, rev, note = parse_model_ref(model, revision)
         with hub_errors(repo_id, revision=rev, has_token=bool(self._token), what="the repo id"):
             validate_repo_id(repo_id)
@@ -87,13 +95,18 @@ class HubInspector:
         if hit is not None and hit[0] > now:
             report = hit[1]
         else:
-            report = analyze(read_hub(self._api, self._token, repo_id, rev), self._settings.transformers_ceiling)
+            report = analyze(
+                read_hub(self._api, self._token, repo_id, rev), self._settings.transformers_ceiling
+            )
             with self._lock:
                 self._cache[key] = (now + self._settings.hub_cache_ttl, report)
         if note:
             # Per call, not cached: the same (repo, revision) can be reached with or without a conflict.
-            report = report.model_copy(update={"findings": [Finding(check="revision", status="info", evidence=note)]
-                                               + report.findings})
+            report = report.model_copy(
+                update={
+                    "findings": [Finding(check="revision", status="info", evidence=note)] + report.findings
+                }
+            )
         return report
 
     def clear_cache(self) -> None:
