@@ -194,3 +194,34 @@ def test_offline_mode_is_unreachable() -> None:
         hub_errors("o/n", revision=None, has_token=False, what="x"),
     ):
         raise OfflineModeIsEnabled("offline")
+
+
+def test_hub_timeout_is_unreachable(inspector: HubInspector, hub: FakeHub) -> None:
+    import httpx2
+
+    def stall(request):  # type: ignore[no-untyped-def]
+        raise httpx2.ReadTimeout("timed out", request=request)
+
+    hub.handle = stall  # type: ignore[method-assign]
+    with hub.installed(), pytest.raises(HubUnreachable, match="ReadTimeout"):
+        inspector.inspect("openai-community/gpt2")
+
+
+@pytest.mark.parametrize(
+    ("repo_id", "revision", "expected"),
+    [
+        ("org/does-not-exist", None, RepoNotFound),
+        ("HuggingFaceTB/SmolLM2-135M-Instruct", "nope", RevisionNotFound),
+        ("org/gguf-only", None, EntryNotFound),
+        ("openai-community/gpt2", None, RateLimited),
+    ],
+)
+def test_errors_with_a_token_never_show_it(
+    authed_inspector: HubInspector, hub: FakeHub, repo_id: str, revision: str | None, expected: type
+) -> None:
+    hub.rate_limited["openai-community/gpt2"] = 5
+    with pytest.raises(expected) as info:
+        authed_inspector.inspect(repo_id, revision=revision)
+    _assert_clean(info.value)
+    if repo_id != "org/gguf-only":  # that one is our own finding (no config.json listed), not a Hub error
+        assert info.value.__cause__ is not None  # translated once, from the library error

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import quote
 
-from huggingface_hub import HfApi
+from huggingface_hub import HfApi, constants
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from byom.errors import EntryNotFound, HubError
@@ -31,6 +32,8 @@ MAX_REQUESTS = 4
 # config.json is read anyway and the subset is not requested.
 EXPAND = ["sha", "siblings", "gated", "private", "safetensors", "cardData"]
 _README_BYTES = 16_384
+# get_session() has no timeout of its own; use huggingface_hub's download timeout (HF_HUB_DOWNLOAD_TIMEOUT, 10 s).
+_TIMEOUT = float(constants.HF_HUB_DOWNLOAD_TIMEOUT)
 _USER_AGENT = "byom-mcp"
 
 
@@ -53,7 +56,7 @@ class _HubReader:
         self.budget = _Budget(MAX_REQUESTS)
         self.sha: str | None = None
 
-    def _errors(self, what: str, repo_id: str | None = None):  # type: ignore[no-untyped-def]
+    def _errors(self, what: str, repo_id: str | None = None) -> AbstractContextManager[None]:
         return hub_errors(
             repo_id or self.repo_id, revision=self.revision, has_token=bool(self.token), what=what
         )
@@ -69,7 +72,11 @@ class _HubReader:
         with self._errors("the repo metadata"):
             self.budget.spend(1)
             return self.api.model_info(
-                self.repo_id, revision=self.revision, expand=EXPAND, token=self.token or False
+                self.repo_id,
+                revision=self.revision,
+                expand=EXPAND,
+                token=self.token or False,
+                timeout=_TIMEOUT,
             )
 
     def get_json(
@@ -78,7 +85,9 @@ class _HubReader:
         repo = repo_id or self.repo_id
         with self._errors(filename, repo):
             response = get_session().get(
-                self._url(repo, rev or self.sha or "main", filename), headers=self._headers()
+                self._url(repo, rev or self.sha or "main", filename),
+                headers=self._headers(),
+                timeout=_TIMEOUT,
             )
             self.budget.spend(1 + len(response.history))
             hf_raise_for_status(response)
@@ -98,7 +107,7 @@ class _HubReader:
         url = self._url(self.repo_id, self.sha or "main", filename)
         with (
             self._errors(f"the header of {filename}"),
-            get_session().stream("GET", url, headers=headers) as r,
+            get_session().stream("GET", url, headers=headers, timeout=_TIMEOUT) as r,
         ):
             self.budget.spend(1 + len(r.history))
             if r.status_code >= 400:
@@ -109,7 +118,7 @@ class _HubReader:
     def readme_start(self) -> str:
         with self._errors("README.md"):
             url = self._url(self.repo_id, self.sha or "main", "README.md")
-            with get_session().stream("GET", url, headers=self._headers()) as r:
+            with get_session().stream("GET", url, headers=self._headers(), timeout=_TIMEOUT) as r:
                 self.budget.spend(1 + len(r.history))
                 if r.status_code >= 400:
                     r.read()
