@@ -210,3 +210,45 @@ def test_context_aliases_rope_and_sliding_window(inspector: HubInspector, tmp_pa
     report = inspector.inspect(str(directory))
     assert report.max_context is None
     assert next(f for f in report.findings if f.check == "context").status == "warn"
+
+
+def test_hostile_config_strings_stay_bounded(inspector: HubInspector, tmp_path: Path) -> None:
+    cfg = {
+        **TINY_LLAMA,
+        "model_type": "x" * 5000,
+        "architectures": ["Y" * 5000] * 50,
+        "target_modules": ["q"] * 1000,
+    }
+    report = inspector.inspect(str(_write_model(tmp_path / "h", config=cfg)))
+    assert report.model_type is not None and len(report.model_type) <= 100
+    assert len(report.architectures) <= 8 and all(len(a) <= 100 for a in report.architectures)
+    assert all(len(f.evidence) <= 400 for f in report.findings)
+    assert report.verdict == "incompatible"
+
+
+@pytest.mark.parametrize("junk", [None, 7, "text", [1, 2], {"a": 1}, True])
+def test_wrong_types_in_config_never_crash(inspector: HubInspector, tmp_path: Path, junk: object) -> None:
+    keys = [
+        "architectures",
+        "model_type",
+        "vocab_size",
+        "hidden_size",
+        "max_position_embeddings",
+        "auto_map",
+        "rope_scaling",
+        "sliding_window",
+        "quantization_config",
+        "tie_word_embeddings",
+        "num_local_experts",
+        "ffn_config",
+        "text_config",
+        "transformers_version",
+        "num_experts_per_tok",
+    ]
+    cfg = {**TINY_LLAMA, **dict.fromkeys(keys, junk)}
+    directory = _write_model(tmp_path / "j", config=cfg)
+    (directory / "adapter_config.json").write_text(
+        json.dumps({"peft_type": junk, "r": junk, "target_modules": junk, "base_model_name_or_path": junk})
+    )
+    report = inspector.inspect(str(directory))
+    assert report.verdict in ("compatible", "compatible_with_warnings", "incompatible")

@@ -33,6 +33,8 @@ _CONTEXT_KEYS = (
     "n_ctx",
 )
 _EXPERT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts")
+_MAX_EVIDENCE = 400
+_MAX_NAME = 100  # longer model_type / architecture names are not real transformers names
 _BIN_WEIGHTS = re.compile(r"^(pytorch_model|model|adapter_model)(-\d+-of-\d+|\.\w+)*\.bin$")
 
 
@@ -64,14 +66,18 @@ class _Judge:
         self.top_files = [f for f in snap.files if "/" not in f]
 
     def add(self, check: str, status: str, evidence: str, fix: str | None = None) -> None:
+        # Evidence quotes repo-controlled strings (model_type, file names, targets): keep it bounded.
+        if len(evidence) > _MAX_EVIDENCE:
+            evidence = evidence[: _MAX_EVIDENCE - 1] + "…"
         self.findings.append(Finding(check=check, status=status, evidence=evidence, fix=fix))  # type: ignore[arg-type]
 
     # -- identity -------------------------------------------------------------------------------------------
     def model_type(self) -> str | None:
         model_type = self.cfg.get("model_type")
         if isinstance(model_type, str) and model_type:
-            return model_type
-        archs = self.cfg.get("architectures") or []
+            return model_type[:_MAX_NAME]
+        archs = self.cfg.get("architectures")
+        archs = archs if isinstance(archs, list) else []
         by_class = {v: k for k, v in causal_lm_types().mapping.items()}
         return by_class.get(archs[0]) if archs and isinstance(archs[0], str) else None
 
@@ -420,7 +426,13 @@ class _Judge:
             "peft_type": peft_type if isinstance(peft_type, str) else None,
             "lora_rank": rank,
             "lora_alpha": float(alpha) if isinstance(alpha, int | float) else None,
-            "target_modules": targets if isinstance(targets, list | str) else None,
+            "target_modules": (
+                [str(t)[:_MAX_NAME] for t in targets][:64]
+                if isinstance(targets, list)
+                else targets[:_MAX_NAME]
+                if isinstance(targets, str)
+                else None
+            ),
         }
 
     def moe(self, total: int | None) -> dict[str, Any]:
@@ -489,7 +501,10 @@ def analyze(snap: RepoSnapshot, ceiling: str) -> InspectReport:
     """Run every check on ``snap`` and return the report with its verdict."""
     judge = _Judge(snap, ceiling)
     model_type = judge.model_type()
-    archs = [a for a in (judge.cfg.get("architectures") or []) if isinstance(a, str)]
+    raw_archs = judge.cfg.get("architectures")
+    archs = [a[:_MAX_NAME] for a in (raw_archs if isinstance(raw_archs, list) else []) if isinstance(a, str)][
+        :8
+    ]
     is_causal = judge.causal(model_type, archs)
     needs_remote = judge.remote_code(model_type)
     quant = judge.quantization()
