@@ -172,6 +172,7 @@ async def chat_completions(request: Request) -> Any:
                 "object": "chat.completion",
                 "created": created,
                 "model": body.model,
+                "prompt": [],  # filled only with echo, which the engine does not support; the SDK requires it
                 "choices": [
                     {
                         "index": 0,
