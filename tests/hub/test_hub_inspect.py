@@ -308,3 +308,24 @@ def test_sharded_unknown_family_says_what_was_skipped(inspector: HubInspector, h
     assert report.param_count is None and report.verdict == "compatible_with_warnings"
     assert "2 safetensors shards" in next(f for f in report.findings if f.check == "not_checked").evidence
     assert len(hub.requests) <= 4 and hub.weight_bytes == 0
+
+
+def test_stored_login_is_used_when_settings_have_no_token(
+    settings: Settings, hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakehub import TOKEN
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)  # one of the places huggingface_hub.get_token() looks
+    report = make_inspector(settings).inspect("org/private-model")
+    assert report.private is True
+
+
+def test_failed_oidc_login_falls_back_to_anonymous(
+    settings: Settings, hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_OIDC_RESOURCE", "https://huggingface.co")
+    monkeypatch.delenv("HF_OIDC_ID_TOKEN", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_URL", raising=False)
+    report = make_inspector(settings).inspect("openai-community/gpt2")
+    assert report.verdict == "compatible_with_warnings"

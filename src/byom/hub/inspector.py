@@ -8,7 +8,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx2
 from huggingface_hub import HfApi, get_token
+from huggingface_hub.errors import OIDCError
 from huggingface_hub.utils import validate_repo_id
 
 from byom.config import Settings
@@ -56,6 +58,18 @@ def _looks_like_path(model: str) -> bool:
     return model.startswith(("/", "./", "../", "~", ".\\")) or model.count("/") > 1 or "\\" in model
 
 
+def _stored_token() -> str | None:
+    """huggingface_hub's stored login (token file, HF_TOKEN, OIDC); None when absent or unusable."""
+    try:
+        return get_token()
+    except (OIDCError, OSError, httpx2.HTTPError) as exc:  # an opted-in OIDC exchange failed: go anonymous
+        log.warning(
+            "No Hugging Face token from huggingface_hub's login (%s); continuing without one.",
+            type(exc).__name__,
+        )
+        return None
+
+
 class HubInspector:
     """Inspects Hub repos and local directories; keeps Hub answers for ``settings.hub_cache_ttl`` seconds."""
 
@@ -68,7 +82,7 @@ class HubInspector:
     ) -> None:
         self._settings = settings
         # The token comes from settings (HF_TOKEN) or huggingface_hub's stored login, never from a tool argument.
-        self._token = settings.hf_token.get_secret_value() if settings.hf_token else get_token()
+        self._token = settings.hf_token.get_secret_value() if settings.hf_token else _stored_token()
         self._api = api or HfApi(library_name="byom-mcp", token=self._token or False)
         self._clock = clock
         self._cache: dict[tuple[str, str | None], tuple[float, InspectReport]] = {}
