@@ -190,6 +190,25 @@ async def upload_multipart(request: Request) -> JSONResponse:
     if declared and declared.isdigit() and int(declared) > state.config.max_upload_bytes + 1_000_000:
         raise APIError(413, _too_large(state))
     form = await _form(request)
+    try:
+        stored = await _store_file_part(state, form)
+    finally:
+        await form.close()  # the spooled temp file of the part
+    if isinstance(stored, dict):
+        return JSONResponse(stored)
+    filename, purpose, file_type, writer = stored
+    file_id = f"file-{uuid.uuid4()}"
+    state.db.execute(
+        "INSERT INTO files (id, filename, purpose, file_type, checksum, sha256, bytes, created_at, processing_status)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING')",
+        (file_id, filename, purpose, file_type, writer.sha256, writer.sha256, writer.size, int(time.time())),
+    )
+    _start_validation(state, file_id)
+    return JSONResponse(file_payload(get_file_row(state, file_id)))
+
+
+async def _store_file_part(state: EngineState, form: Any) -> Any:
+    """Store the form's file part as a blob: (filename, purpose, type, writer), or the known file's payload."""
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise APIError(400, "Multipart field 'file' (the file's bytes) is required.", param="file")
@@ -206,19 +225,12 @@ async def upload_multipart(request: Request) -> JSONResponse:
         existing = _duplicate(state, writer.sha256)
         if existing is not None:
             writer.discard()
-            return JSONResponse(file_payload(existing))
+            return file_payload(existing)
         writer.commit()
     except BaseException:
         writer.discard()
         raise
-    file_id = f"file-{uuid.uuid4()}"
-    state.db.execute(
-        "INSERT INTO files (id, filename, purpose, file_type, checksum, sha256, bytes, created_at, processing_status)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING')",
-        (file_id, filename, purpose, file_type, writer.sha256, writer.sha256, writer.size, int(time.time())),
-    )
-    _start_validation(state, file_id)
-    return JSONResponse(file_payload(get_file_row(state, file_id)))
+    return filename, purpose, file_type, writer
 
 
 async def list_files(request: Request) -> JSONResponse:

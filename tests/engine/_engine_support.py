@@ -1,0 +1,157 @@
+"""Helpers of the engine tests: request bodies, polling, the Together error shape, the engine as a process."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from byom.config import Settings
+from byom.engine.state import EngineConfig, EngineState
+
+KEY = "engine-test-key"
+BASE_URL = "http://127.0.0.1:8377"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+TEMPLATE = "Qwen/Qwen3-0.6B"  # any catalog base works as the template of a local job
+TERMINAL = ("completed", "error", "cancelled", "user_error")
+
+
+def job_body(training_file: str, model_dir: Path, **overrides: Any) -> dict[str, Any]:
+    """A small, fast job that overfits the tiny model (3 epochs of 16 rows at batch 4)."""
+    body: dict[str, Any] = {
+        "training_file": training_file,
+        "model": TEMPLATE,
+        "from_hf_model": str(model_dir),
+        "n_epochs": 3,
+        "n_checkpoints": 3,
+        "batch_size": 4,
+        "learning_rate": 1e-2,
+        "packing": False,
+        "lr_scheduler": {"lr_scheduler_type": "linear", "lr_scheduler_args": {"min_lr_ratio": 0.0}},
+        "training_type": {"type": "Lora", "lora_r": 8, "lora_alpha": 16},
+    }
+    body.update(overrides)
+    return body
+
+
+def make_state(root: Path, *allowed: Path, **config: Any) -> EngineState:
+    """An opened engine state under ``root``; ``allowed`` dirs may hold local models (the tiny one)."""
+    config = {"poll_interval_s": 0.1, "cancel_grace_s": 3.0, "device": "cpu", **config}
+    cfg = EngineConfig(allowed_roots=(root, *allowed), **config)
+    settings = Settings(data_dir=root / "data", cache_dir=root / "cache")
+    return EngineState.open(root / "engine", api_key=KEY, base_url=BASE_URL, settings=settings, config=cfg)
+
+
+async def upload(client: httpx2.AsyncClient, data: bytes, name: str = "train.jsonl", wait: bool = True) -> dict[str, Any]:
+    """The SDK's three-step upload, by hand; waits for validation to finish."""
+    checksum = hashlib.sha256(data).hexdigest()
+    form = {"purpose": "fine-tune", "file_name": name, "file_type": "jsonl", "checksum": checksum}
+    r = await client.post("/v1/files", files={k: (None, v) for k, v in form.items()})
+    assert r.status_code == 302, r.text
+    put = await client.put(r.headers["location"], content=data, headers={"Authorization": ""})
+    assert put.status_code == 200, put.text
+    file_id = r.headers["x-together-file-id"]
+    r = await client.post(f"/v1/files/{file_id}/preprocess")
+    assert r.status_code == 200, r.text
+    return await wait_file(client, file_id) if wait else r.json()
+
+
+async def wait_file(client: httpx2.AsyncClient, file_id: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = (await client.get(f"/v1/files/{file_id}")).json()
+        if body["processing_status"] != "PENDING" or time.monotonic() > deadline:
+            return body
+        await asyncio.sleep(0.05)
+
+
+async def wait_job(
+    client: httpx2.AsyncClient, job_id: str, statuses: tuple[str, ...] = TERMINAL, timeout: float = 120
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = (await client.get(f"/v1/fine-tunes/{job_id}")).json()
+        if body["status"] in statuses:
+            return body
+        assert time.monotonic() < deadline, f"job stuck in {body['status']}"
+        await asyncio.sleep(0.1)
+
+
+def assert_together_error(response: httpx2.Response, status: int, param: str | None = None) -> dict[str, Any]:
+    """Together's error shape: {"error": {"message", "type", "param", "code"}}; no traceback."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    error = body["error"]
+    assert set(error) >= {"message", "type", "param", "code"}
+    assert error["message"] and "Traceback" not in error["message"]
+    if param is not None:
+        assert error["param"] == param, error
+    return body
+
+
+# ---- the engine as a real process ------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EngineProcess:
+    """``python -m byom.engine`` on a free loopback port; ``kill()`` is ``kill -9``."""
+
+    def __init__(self, data_dir: Path, allow_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.allow_dir = allow_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir.parent / f"engine-{self.port}.log"
+
+    def start(self) -> EngineProcess:
+        env = {k: v for k, v in os.environ.items() if k != "BYOM_ENGINE_API_KEY"}
+        cmd = [sys.executable, "-m", "byom.engine", "--port", str(self.port), "--data-dir", str(self.data_dir),
+               "--allow-dir", str(self.allow_dir)]
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                if httpx2.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx2.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"engine did not start: {self.log.read_text()}")
+
+    @property
+    def key(self) -> str:
+        return (self.data_dir / "api_key").read_text().strip()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
