@@ -61,7 +61,7 @@ def test_job_outputs_register_merged_model_and_adapter(db: Database, tmp_path: P
     adapter_row = registry.get_model(db, "proj_local", fields["adapter_object_id"])
     assert model["kind"] == "model" and adapter_row["kind"] == "adapter"
     base = registry.get_model(db, "proj_local", model["base_model_id"])
-    assert base["name"] == "HuggingFaceTB--SmolLM2-135M-Instruct"
+    assert base["name"] == "models--base"  # keyed by what was trained (from_hf_model), not the template
     assert adapter_row["base_model_id"] == base["id"]
     assert registry.latest_revision(db, base["id"])["path"] == "/models/base"
     assert model["source_job_id"] == "ft-123"
@@ -74,6 +74,18 @@ def test_job_outputs_register_merged_model_and_adapter(db: Database, tmp_path: P
     )
     assert second["adapter_object_id"] is None and second["model_object_name"] == "local/other-ft"
     assert len(registry.list_revisions(db, base["id"])) == 1
+
+
+def test_two_byom_jobs_on_one_template_keep_their_own_bases(db: Database, tmp_path: Path) -> None:
+    merged = _weights(tmp_path / "merged")
+    bases = []
+    for source in ("org/model-a", "org/model-b"):
+        fields = register_job_outputs(
+            db, project_id="proj_local", project_slug="local", job_id=f"ft-{source[-1]}", output_name=source[-7:],
+            template="Qwen/Qwen3-8B", outputs={"merged": merged}, from_hf_model=source,
+        )
+        bases.append(registry.get_model(db, "proj_local", fields["model_object_id"])["base_model_id"])
+    assert bases[0] != bases[1]
 
 
 def test_no_outputs_registers_nothing_but_the_base(db: Database) -> None:

@@ -226,22 +226,26 @@ class DeployRuntime:
         return LoadSpec(path=path, device=device.key, base_path=self._adapter_base(model, path))
 
     def _adapter_base(self, model: dict[str, Any], adapter_path: str) -> str:
-        # The registry's baseModel first; else what PEFT recorded when it saved the adapter.
-        if model.get("base_model_id"):
-            base = registry.latest_revision(self.db, str(model["base_model_id"]))
-            if base is not None:
-                return str(base["path"])
+        # What PEFT recorded at save time is what the adapter was trained on; prefer it when it is a
+        # directory here, then the registry's baseModel, then the recorded Hub id.
         try:
             recorded = json.loads((Path(adapter_path) / "adapter_config.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             recorded = {}
-        base_path = recorded.get("base_model_name_or_path") if isinstance(recorded, dict) else None
-        if not base_path:
-            raise EngineError(
-                f"Adapter {model['id']} has no base model: neither the registry nor its adapter_config.json "
-                "names one. Deploy the merged model instead."
-            )
-        return str(base_path)
+        saved = recorded.get("base_model_name_or_path") if isinstance(recorded, dict) else None
+        registered = None
+        if model.get("base_model_id"):
+            base = registry.latest_revision(self.db, str(model["base_model_id"]))
+            registered = str(base["path"]) if base is not None and base["path"] else None
+        for candidate in (saved, registered):
+            if candidate and Path(candidate).is_dir():
+                return str(candidate)
+        if registered or saved:
+            return str(registered or saved)
+        raise EngineError(
+            f"Adapter {model['id']} has no base model: neither the registry nor its adapter_config.json "
+            "names one. Deploy the merged model instead."
+        )
 
     # --- inference -------------------------------------------------------------------------
 

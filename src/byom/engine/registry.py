@@ -215,12 +215,18 @@ def register_model(
     )
 
 
-def _ensure_base(db: Database, *, project_id: str, project_slug: str, template: str, source: str) -> str:
-    """The registry id of the base a job trained from; registered once (no new revision per job)."""
-    bare = safe_model_name(template)
+def _ensure_base(db: Database, *, project_id: str, project_slug: str, template: str, source: str) -> str | None:
+    """The registry id of the weights a job trained from (a Hub id or local dir), registered once."""
+    # Keyed by what was really trained (``from_hf_model``), not the template: two BYOM jobs on one
+    # template can start from different models (ref together-byom-docs: template + from_hf_model).
+    source = source or template
+    if not source:
+        return None
+    bare = safe_model_name(source)
     row = db.one("SELECT id FROM registry_models WHERE project_id = ? AND name = ?", (project_id, bare))
     if row is not None:
         return str(row["id"])
+    note = f" (template {template})" if template and template != source else ""
     return register_model(
         db,
         project_id=project_id,
@@ -228,7 +234,7 @@ def _ensure_base(db: Database, *, project_id: str, project_slug: str, template: 
         name=bare,
         kind="model",
         path=source,
-        description=f"Base model {template}",
+        description=f"Base model {source}{note}",
     ).id
 
 
@@ -255,9 +261,7 @@ def register_job_outputs(
     }
     # The base the job trained from (a Hub id or local directory) is a model too, so that both the
     # merged model and the adapter can name it as ``baseModel`` (ref §3.8, §3.9).
-    base_id = _ensure_base(
-        db, project_id=project_id, project_slug=project_slug, template=template or from_hf_model, source=from_hf_model
-    )
+    base_id = _ensure_base(db, project_id=project_id, project_slug=project_slug, template=template, source=from_hf_model)
     name = safe_model_name(output_name.split("/")[-1] if "/" in output_name else output_name)
     full = outputs.get("merged") or outputs.get("model")
     if full is not None:
