@@ -1,7 +1,20 @@
 """Hugging Face checkpoint inspection: metadata, safetensors headers and Together BYOM compatibility checks."""
 
+from typing import TYPE_CHECKING, Any
+
 from ._models import Finding, InspectReport, MemoryEstimate
 from ._render import render_report
-from .inspector import HubInspector, parse_model_ref
+
+if TYPE_CHECKING:
+    from .inspector import HubInspector, parse_model_ref
 
 __all__ = ["Finding", "HubInspector", "InspectReport", "MemoryEstimate", "parse_model_ref", "render_report"]
+
+
+def __getattr__(name: str) -> Any:
+    # huggingface_hub costs ~0.15 s to import: load it on the first inspection, not at server start-up.
+    if name in ("HubInspector", "parse_model_ref"):
+        from . import inspector
+
+        return getattr(inspector, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
