@@ -42,9 +42,7 @@ def engine_client(data_dir: Path) -> Iterator[tuple[EngineState, TestClient]]:
 
 
 def register_tiny(state: EngineState, path: Path, name: str = "tiny-ft") -> RegisteredModel:
-    return register_model(
-        state.db, project_id=PID, project_slug="local", name=name, kind="model", path=path
-    )
+    return register_model(state.db, project_id=PID, project_slug="local", name=name, kind="model", path=path)
 
 
 def wait_state(client: TestClient, ep: str, dep: str, *want: str, timeout: float = 60) -> dict[str, Any]:

@@ -7,7 +7,16 @@ import time
 from pathlib import Path
 
 import pytest
-from _deploy_support import P, PID, engine_client, make_adapter, register_tiny, runtime, tiny_fixture, wait_state
+from _deploy_support import (
+    PID,
+    P,
+    engine_client,
+    make_adapter,
+    register_tiny,
+    runtime,
+    tiny_fixture,
+    wait_state,
+)
 
 from byom.engine.registry import register_model
 
@@ -60,12 +69,17 @@ def test_models_configs_and_unknown_project(engine, tiny_model: Path) -> None:
     files = client.get(f"{P}/models/{model.id}/files").json()
     assert "config.json" in {f["path"] for f in files["data"]} and int(files["totalSizeBytes"]) > 0
 
-    configs = client.get(f"{P}/configs", params={"referenceModel": f"projects/{PID}/models/{model.id}"}).json()
+    configs = client.get(
+        f"{P}/configs", params={"referenceModel": f"projects/{PID}/models/{model.id}"}
+    ).json()
     cpu = configs["data"][0]
     assert cpu["id"] == "cr_local_cpu" and cpu["referenceModelId"] == model.id
     assert {"key": "accelerator_type", "value": "cpu"} in cpu["selectors"]
     assert {"key": "adapter_mode", "value": "disabled"} in cpu["selectors"]
-    assert client.get(f"{P}/configs", params={"referenceModelId": model.id}).json()["data"][0]["id"] == "cr_local_cpu"
+    assert (
+        client.get(f"{P}/configs", params={"referenceModelId": model.id}).json()["data"][0]["id"]
+        == "cr_local_cpu"
+    )
     assert client.get(f"{P}/configs/cr_local_cpu").json()["id"] == "cr_local_cpu"
 
     unknown = client.get("/v2/projects/proj_other/models")
@@ -88,7 +102,9 @@ def test_endpoint_crud_with_etag(engine) -> None:
     created = client.post(f"{P}/endpoints", json={"name": "my-ft"}).json()
     assert created["id"].startswith("ep_") and created["name"] == "local/my-ft"
     assert created["trafficSplit"] == [] and created["deployments"] == []
-    assert created["endpointType"] == "ENDPOINT_TYPE_DEDICATED" and created["visibility"] == "VISIBILITY_PRIVATE"
+    assert (
+        created["endpointType"] == "ENDPOINT_TYPE_DEDICATED" and created["visibility"] == "VISIBILITY_PRIVATE"
+    )
 
     dup = client.post(f"{P}/endpoints", json={"name": "local/my-ft"})
     assert dup.status_code == 409 and dup.headers["x-should-retry"] == "false"
@@ -101,7 +117,9 @@ def test_endpoint_crud_with_etag(engine) -> None:
     assert client.get(f"{P}/endpoints", params={"filter": 'name="nope"'}).json()["data"] == []
 
     renamed = client.patch(
-        f"{P}/endpoints/{created['id']}", params={"updateMask": "name"}, json={"name": "my-ft-2", "etag": created["etag"]}
+        f"{P}/endpoints/{created['id']}",
+        params={"updateMask": "name"},
+        json={"name": "my-ft-2", "etag": created["etag"]},
     )
     assert renamed.status_code == 200 and renamed.json()["name"] == "local/my-ft-2"
     assert renamed.json()["etag"] != created["etag"]
@@ -110,7 +128,8 @@ def test_endpoint_crud_with_etag(engine) -> None:
     assert stale.headers["x-should-retry"] == "false"
 
     bad_split = client.patch(
-        f"{P}/endpoints/{created['id']}", params={"updateMask": "trafficSplit"},
+        f"{P}/endpoints/{created['id']}",
+        params={"updateMask": "trafficSplit"},
         json={"trafficSplit": [{"deploymentId": "dep_nope", "weight": 1}]},
     )
     assert bad_split.status_code == 400
@@ -140,7 +159,12 @@ def test_deployment_lifecycle_split_stop_and_teardown(engine, tiny_model: Path) 
     assert endpoint["deployments"][0]["state"] == "DEPLOYMENT_STATE_READY"
     assert endpoint["deployments"][0]["estimatedEffectiveTrafficShare"] == 1.0
 
-    chat = {"model": "local/my-ft", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 5, "temperature": 0}
+    chat = {
+        "model": "local/my-ft",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "max_tokens": 5,
+        "temperature": 0,
+    }
     answer = client.post("/v1/chat/completions", json=chat)
     assert answer.status_code == 200, answer.text
     assert answer.json()["choices"][0]["message"]["role"] == "assistant"
@@ -152,7 +176,8 @@ def test_deployment_lifecycle_split_stop_and_teardown(engine, tiny_model: Path) 
     assert [e["deploymentId"] for e in endpoint["trafficSplit"]] == [dep["id"]]
     split = [{"deploymentId": dep["id"], "weight": 1}, {"deploymentId": dep2["id"], "weight": 3}]
     patched = client.patch(
-        f"{P}/endpoints/{ep['id']}", params={"updateMask": "trafficSplit"},
+        f"{P}/endpoints/{ep['id']}",
+        params={"updateMask": "trafficSplit"},
         json={"etag": endpoint["etag"], "trafficSplit": split},
     ).json()
     shares = {d["id"]: d["estimatedEffectiveTrafficShare"] for d in patched["deployments"]}
@@ -185,7 +210,10 @@ def test_deployment_lifecycle_split_stop_and_teardown(engine, tiny_model: Path) 
     assert "d1: STOPPED" in down.json()["error"]["message"]
 
     # Restart d1 (≥1 replica) and it serves again.
-    client.patch(f"{P}/endpoints/{ep['id']}/deployments/{dep['id']}", json={"autoscaling": {"minReplicas": 1, "maxReplicas": 1}})
+    client.patch(
+        f"{P}/endpoints/{ep['id']}/deployments/{dep['id']}",
+        json={"autoscaling": {"minReplicas": 1, "maxReplicas": 1}},
+    )
     wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
     assert client.post("/v1/chat/completions", json=chat).status_code == 200
 
@@ -206,8 +234,12 @@ def test_deployment_validation(engine, tiny_model: Path) -> None:
     model = register_tiny(state, tiny_model)
     ep = client.post(f"{P}/endpoints", json={"name": "v"}).json()
     url = f"{P}/endpoints/{ep['id']}/deployments"
-    base = {"name": "d", "model": f"projects/{PID}/models/{model.id}", "config": f"projects/{PID}/configs/cr_local_cpu",
-            "autoscaling": {"minReplicas": 1, "maxReplicas": 1}}
+    base = {
+        "name": "d",
+        "model": f"projects/{PID}/models/{model.id}",
+        "config": f"projects/{PID}/configs/cr_local_cpu",
+        "autoscaling": {"minReplicas": 1, "maxReplicas": 1},
+    }
 
     def error(body: dict, **params) -> dict:
         response = client.post(url, json=body, params=params)
@@ -219,7 +251,10 @@ def test_deployment_validation(engine, tiny_model: Path) -> None:
     assert error({**base, "model": f"projects/{PID}/models/ml_missing"})
     assert error({**base, "model": f"projects/{PID}/models/{model.id}/revisions/rv_missing"})
     assert "configs" in error({**base, "config": f"projects/{PID}/configs/cr_nope"})["message"]
-    assert error({**base, "autoscaling": {"minReplicas": 2, "maxReplicas": 1}})["param"] == "autoscaling.maxReplicas"
+    assert (
+        error({**base, "autoscaling": {"minReplicas": 2, "maxReplicas": 1}})["param"]
+        == "autoscaling.maxReplicas"
+    )
     assert error({**base, "autoscaling": {"minReplicas": -1}})["param"].startswith("autoscaling")
 
     dry = client.post(url, json=base, params={"validateOnly": "true"})
@@ -246,7 +281,10 @@ def test_inactive_timeout_stops_an_idle_deployment(engine, tiny_model: Path) -> 
     assert client.post("/v1/chat/completions", json=chat).status_code == 200  # the clock restarts
     assert rt.reap_once(now=time.time() + 31 * 60) == [dep["id"]]
     after = client.get(f"{P}/endpoints/{ep['id']}/deployments/{dep['id']}").json()
-    assert after["status"]["state"] == "DEPLOYMENT_STATE_STOPPED" and "inactiveTimeout" in after["status"]["message"]
+    assert (
+        after["status"]["state"] == "DEPLOYMENT_STATE_STOPPED"
+        and "inactiveTimeout" in after["status"]["message"]
+    )
     events = client.get(f"{P}/endpoints/{ep['id']}/events", params={"limit": 1}).json()["data"]
     assert events[0]["type"] == "deployment.auto_stopped"
 
@@ -255,7 +293,9 @@ def test_load_failure_is_failed_with_the_root_line(engine, tmp_path: Path) -> No
     state, client = engine
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
+    (broken / "config.json").write_text(
+        json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]})
+    )
     model = register_tiny(state, broken, name="broken")
     ep = client.post(f"{P}/endpoints", json={"name": "b"}).json()
     dep = _deploy(client, ep["id"], model.id)
@@ -271,11 +311,19 @@ def test_adapter_deploys_on_its_base(engine, tiny_model: Path, tmp_path: Path) -
     base = register_tiny(state, tiny_model, name="tiny-base")
     adapter_dir = make_adapter(tiny_model, tmp_path / "adapter")
     adapter = register_model(
-        state.db, project_id=PID, project_slug="local", name="tiny-ft-adapter", kind="adapter", path=adapter_dir,
+        state.db,
+        project_id=PID,
+        project_slug="local",
+        name="tiny-ft-adapter",
+        kind="adapter",
+        path=adapter_dir,
         base_model_id=base.id,
     )
     got = client.get(f"{P}/models/{adapter.id}").json()
-    assert got["weights"]["type"] == "WEIGHTS_TYPE_ADAPTER" and got["baseModel"] == f"projects/{PID}/models/{base.id}"
+    assert (
+        got["weights"]["type"] == "WEIGHTS_TYPE_ADAPTER"
+        and got["baseModel"] == f"projects/{PID}/models/{base.id}"
+    )
     ep = client.post(f"{P}/endpoints", json={"name": "lora"}).json()
     dep = _deploy(client, ep["id"], adapter.id)
     wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")

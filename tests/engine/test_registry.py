@@ -23,19 +23,26 @@ def _weights(path: Path) -> Path:
     from safetensors.torch import save_file
 
     path.mkdir(parents=True)
-    (path / "config.json").write_text('{"architectures": ["LlamaForCausalLM"], "max_position_embeddings": 2048}')
-    save_file({"a": torch.zeros(3, 4), "b": torch.zeros(5, dtype=torch.bfloat16)}, str(path / "model.safetensors"))
+    (path / "config.json").write_text(
+        '{"architectures": ["LlamaForCausalLM"], "max_position_embeddings": 2048}'
+    )
+    save_file(
+        {"a": torch.zeros(3, 4), "b": torch.zeros(5, dtype=torch.bfloat16)}, str(path / "model.safetensors")
+    )
     return path
 
 
 def test_register_reads_metadata_and_revisions_accumulate(db: Database, tmp_path: Path) -> None:
     weights = _weights(tmp_path / "w")
-    first = register_model(db, project_id="proj_local", project_slug="local", name="my-model", kind="model", path=weights)
+    first = register_model(
+        db, project_id="proj_local", project_slug="local", name="my-model", kind="model", path=weights
+    )
     assert first.id.startswith("ml_") and first.revision_id.startswith("rv_")
     assert first.qualified_name == "local/my-model"
     assert (first.architecture, first.context_length, first.parameters) == ("LlamaForCausalLM", 2048, 17)
-    again = register_model(db, project_id="proj_local", project_slug="local", name="local/my-model", kind="model",
-                           path=weights)
+    again = register_model(
+        db, project_id="proj_local", project_slug="local", name="local/my-model", kind="model", path=weights
+    )
     assert again.id == first.id and again.revision_id != first.revision_id
     revisions = registry.list_revisions(db, first.id)
     assert [r["id"] for r in revisions] == [again.revision_id, first.revision_id]
@@ -51,9 +58,14 @@ def test_job_outputs_register_merged_model_and_adapter(db: Database, tmp_path: P
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text('{"base_model_name_or_path": "/models/base"}')
     fields = register_job_outputs(
-        db, project_id="proj_local", project_slug="local", job_id="ft-123",
-        output_name="local/SmolLM2-135M-Instruct-my-ft-abc", template="HuggingFaceTB/SmolLM2-135M-Instruct",
-        outputs={"adapter": adapter, "model": None, "merged": merged}, from_hf_model="/models/base",
+        db,
+        project_id="proj_local",
+        project_slug="local",
+        job_id="ft-123",
+        output_name="local/SmolLM2-135M-Instruct-my-ft-abc",
+        template="HuggingFaceTB/SmolLM2-135M-Instruct",
+        outputs={"adapter": adapter, "model": None, "merged": merged},
+        from_hf_model="/models/base",
     )
     assert fields["model_object_name"] == "local/SmolLM2-135M-Instruct-my-ft-abc"
     assert fields["adapter_object_name"] == "local/SmolLM2-135M-Instruct-my-ft-abc-adapter"
@@ -68,8 +80,13 @@ def test_job_outputs_register_merged_model_and_adapter(db: Database, tmp_path: P
 
     # A second job from the same base reuses the base entry (no new revision for it).
     second = register_job_outputs(
-        db, project_id="proj_local", project_slug="local", job_id="ft-456", output_name="other-ft",
-        template="HuggingFaceTB/SmolLM2-135M-Instruct", outputs={"adapter": None, "model": merged, "merged": None},
+        db,
+        project_id="proj_local",
+        project_slug="local",
+        job_id="ft-456",
+        output_name="other-ft",
+        template="HuggingFaceTB/SmolLM2-135M-Instruct",
+        outputs={"adapter": None, "model": merged, "merged": None},
         from_hf_model="/models/base",
     )
     assert second["adapter_object_id"] is None and second["model_object_name"] == "local/other-ft"
@@ -81,8 +98,14 @@ def test_two_byom_jobs_on_one_template_keep_their_own_bases(db: Database, tmp_pa
     bases = []
     for source in ("org/model-a", "org/model-b"):
         fields = register_job_outputs(
-            db, project_id="proj_local", project_slug="local", job_id=f"ft-{source[-1]}", output_name=source[-7:],
-            template="Qwen/Qwen3-8B", outputs={"merged": merged}, from_hf_model=source,
+            db,
+            project_id="proj_local",
+            project_slug="local",
+            job_id=f"ft-{source[-1]}",
+            output_name=source[-7:],
+            template="Qwen/Qwen3-8B",
+            outputs={"merged": merged},
+            from_hf_model=source,
         )
         bases.append(registry.get_model(db, "proj_local", fields["model_object_id"])["base_model_id"])
     assert bases[0] != bases[1]
@@ -90,8 +113,14 @@ def test_two_byom_jobs_on_one_template_keep_their_own_bases(db: Database, tmp_pa
 
 def test_no_outputs_registers_nothing_but_the_base(db: Database) -> None:
     fields = register_job_outputs(
-        db, project_id="proj_local", project_slug="local", job_id="ft-1", output_name="x", template="t",
-        outputs={}, from_hf_model="org/model",
+        db,
+        project_id="proj_local",
+        project_slug="local",
+        job_id="ft-1",
+        output_name="x",
+        template="t",
+        outputs={},
+        from_hf_model="org/model",
     )
     assert set(fields.values()) == {None}
 

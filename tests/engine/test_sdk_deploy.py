@@ -40,9 +40,21 @@ def engine_url(tmp_path: Path, tiny_model: Path) -> Iterator[tuple[str, str, str
     port = _free_port()
     log = (tmp_path / "engine.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "byom.engine", "--host", "127.0.0.1", "--port", str(port),
-         "--data-dir", str(data_dir), "--api-key", API_KEY],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "byom.engine",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--api-key",
+            API_KEY,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -54,7 +66,9 @@ def engine_url(tmp_path: Path, tiny_model: Path) -> Iterator[tuple[str, str, str
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("engine did not start:\n" + (tmp_path / "engine.log").read_text()[-3000:])
+                raise AssertionError(
+                    "engine did not start:\n" + (tmp_path / "engine.log").read_text()[-3000:]
+                )
             time.sleep(0.1)
         yield url, model.id, model.revision_id
     finally:
@@ -77,8 +91,9 @@ def test_sdk_deploys_and_chats(engine_url: tuple[str, str, str]) -> None:
     pid, slug = who.project.id, who.project.slug
     assert pid == PID
     # v2 calls are project-scoped; the SDK never discovers the project itself (ref §3.2).
-    client = together.Together(api_key=API_KEY, base_url=url, project_id=pid, max_retries=0,
-                               _strict_response_validation=True)
+    client = together.Together(
+        api_key=API_KEY, base_url=url, project_id=pid, max_retries=0, _strict_response_validation=True
+    )
     project: dict[str, str] = {}
 
     model = client.models.retrieve(model_id, **project)
@@ -96,22 +111,33 @@ def test_sdk_deploys_and_chats(engine_url: tuple[str, str, str]) -> None:
         client.endpoints.create(name="my-ft", **project)
 
     dry = client.endpoints.deployments.create(
-        endpoint.id, name="my-ft-1", model=f"projects/{pid}/models/{model_id}/revisions/{revision_id}",
+        endpoint.id,
+        name="my-ft-1",
+        model=f"projects/{pid}/models/{model_id}/revisions/{revision_id}",
         config=f"projects/{configs[0].project_id}/configs/{configs[0].id}",
-        autoscaling={"min_replicas": 1, "max_replicas": 1}, validate_only=True, **project,
+        autoscaling={"min_replicas": 1, "max_replicas": 1},
+        validate_only=True,
+        **project,
     )
     assert dry.name == f"{slug}/my-ft/my-ft-1"
     deployment = client.endpoints.deployments.create(
-        endpoint.id, name="my-ft-1", model=f"projects/{pid}/models/{model_id}/revisions/{revision_id}",
+        endpoint.id,
+        name="my-ft-1",
+        model=f"projects/{pid}/models/{model_id}/revisions/{revision_id}",
         config=f"projects/{configs[0].project_id}/configs/{configs[0].id}",
-        autoscaling={"min_replicas": 1, "max_replicas": 1}, inactive_timeout=60, **project,
+        autoscaling={"min_replicas": 1, "max_replicas": 1},
+        inactive_timeout=60,
+        **project,
     )
     assert deployment.model.endswith(f"/revisions/{revision_id}") and deployment.hardware == "1xcpu"
 
     current = client.endpoints.retrieve(endpoint.id, **project)
     routed = client.endpoints.update(
-        endpoint.id, update_mask="trafficSplit", etag=current.etag,
-        traffic_split=[{"deployment_id": deployment.id, "weight": 1}], **project,
+        endpoint.id,
+        update_mask="trafficSplit",
+        etag=current.etag,
+        traffic_split=[{"deployment_id": deployment.id, "weight": 1}],
+        **project,
     )
     assert [(e.deployment_id, e.weight) for e in routed.traffic_split] == [(deployment.id, 1.0)]
 
@@ -126,16 +152,26 @@ def test_sdk_deploys_and_chats(engine_url: tuple[str, str, str]) -> None:
     assert got.status.ready_replicas == 1
 
     reply = client.chat.completions.create(
-        model=endpoint.name, messages=[{"role": "user", "content": "What is the capital of France?"}],
-        max_tokens=8, temperature=0,
+        model=endpoint.name,
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+        max_tokens=8,
+        temperature=0,
     )
     assert reply.object == "chat.completion" and reply.choices[0].message.role == "assistant"
     assert reply.usage is not None and reply.usage.completion_tokens <= 8
-    pieces = list(client.chat.completions.create(
-        model=endpoint.name, messages=[{"role": "user", "content": "What is the capital of France?"}],
-        max_tokens=8, temperature=0, stream=True,
-    ))
-    assert "".join(p.choices[0].delta.content or "" for p in pieces if p.choices) == reply.choices[0].message.content
+    pieces = list(
+        client.chat.completions.create(
+            model=endpoint.name,
+            messages=[{"role": "user", "content": "What is the capital of France?"}],
+            max_tokens=8,
+            temperature=0,
+            stream=True,
+        )
+    )
+    assert (
+        "".join(p.choices[0].delta.content or "" for p in pieces if p.choices)
+        == reply.choices[0].message.content
+    )
 
     text = client.completions.create(model=endpoint.name, prompt="The sky is", max_tokens=4, temperature=0)
     assert text.choices[0].text is not None and text.usage is not None
@@ -148,7 +184,9 @@ def test_sdk_deploys_and_chats(engine_url: tuple[str, str, str]) -> None:
 
     # Teardown in Together's order: unroute, delete the deployment, delete the endpoint.
     current = client.endpoints.retrieve(endpoint.id, **project)
-    client.endpoints.update(endpoint.id, update_mask="trafficSplit", etag=current.etag, traffic_split=[], **project)
+    client.endpoints.update(
+        endpoint.id, update_mask="trafficSplit", etag=current.etag, traffic_split=[], **project
+    )
     client.endpoints.deployments.delete(deployment.id, endpoint_id=endpoint.id, **project)
     client.endpoints.delete(endpoint.id, **project)
     with pytest.raises(together.NotFoundError):

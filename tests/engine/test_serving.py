@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _deploy_support import P, PID, engine_client, register_tiny, tiny_fixture, wait_state
+from _deploy_support import PID, P, engine_client, register_tiny, tiny_fixture, wait_state
 
 tiny_model = tiny_fixture()
 
@@ -18,8 +18,12 @@ def served(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
         ep = client.post(f"{P}/endpoints", json={"name": "chat"}).json()
         dep = client.post(
             f"{P}/endpoints/{ep['id']}/deployments",
-            json={"name": "d1", "model": f"projects/{PID}/models/{model.id}",
-                  "config": f"projects/{PID}/configs/cr_local_cpu", "autoscaling": {"minReplicas": 1}},
+            json={
+                "name": "d1",
+                "model": f"projects/{PID}/models/{model.id}",
+                "config": f"projects/{PID}/configs/cr_local_cpu",
+                "autoscaling": {"minReplicas": 1},
+            },
         ).json()
         wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
         yield client
@@ -31,7 +35,10 @@ def _events(response) -> list:
     return [json.loads(line[6:]) for line in lines[:-1]]
 
 
-MSG = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is the capital of France?"}]
+MSG = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "What is the capital of France?"},
+]
 
 
 def test_chat_completion_shape_and_determinism(served) -> None:
@@ -43,15 +50,28 @@ def test_chat_completion_shape_and_determinism(served) -> None:
     assert choice["index"] == 0 and choice["message"]["role"] == "assistant"
     assert choice["finish_reason"] in ("stop", "length")
     usage = first["usage"]
-    assert usage["prompt_tokens"] > 0 and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert (
+        usage["prompt_tokens"] > 0
+        and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    )
     assert usage["completion_tokens"] <= 8
     again = served.post("/v1/chat/completions", json=body).json()
-    assert again["choices"][0]["message"]["content"] == choice["message"]["content"]  # greedy is deterministic
+    assert (
+        again["choices"][0]["message"]["content"] == choice["message"]["content"]
+    )  # greedy is deterministic
 
 
 def test_sampling_with_a_seed_repeats(served) -> None:
-    body = {"model": "local/chat", "messages": MSG, "max_tokens": 8, "temperature": 1.0, "top_p": 0.9, "top_k": 20,
-            "seed": 7, "repetition_penalty": 1.1}
+    body = {
+        "model": "local/chat",
+        "messages": MSG,
+        "max_tokens": 8,
+        "temperature": 1.0,
+        "top_p": 0.9,
+        "top_k": 20,
+        "seed": 7,
+        "repetition_penalty": 1.1,
+    }
     a = served.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"]
     b = served.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"]
     assert a == b
@@ -110,7 +130,10 @@ def test_unknown_model_is_a_404_with_a_hint(served) -> None:
     error = response.json()["error"]
     assert error["code"] == "model_not_available" and "local/my-ft" in error["message"]
     assert f"/v2/projects/{PID}/endpoints" in error["message"]
-    assert served.post("/v1/chat/completions", json={"model": "local/chat/zzz", "messages": MSG}).status_code == 404
+    assert (
+        served.post("/v1/chat/completions", json={"model": "local/chat/zzz", "messages": MSG}).status_code
+        == 404
+    )
 
 
 @pytest.mark.parametrize(
@@ -120,7 +143,10 @@ def test_unknown_model_is_a_404_with_a_hint(served) -> None:
         ({"model": "local/chat", "messages": MSG, "temperature": 5}, "temperature"),
         ({"model": "local/chat", "messages": MSG, "n": 2}, "n"),
         ({"model": "local/chat", "messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
-        ({"model": "local/chat", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages"),
+        (
+            {"model": "local/chat", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+            "messages",
+        ),
     ],
 )
 def test_bad_requests_name_the_field(served, body: dict, param: str) -> None:

@@ -33,7 +33,7 @@ from byom.engine.deploy_runtime import (
 )
 from byom.engine.devices import Device, device_for_config, fits, probe_devices
 
-__all__ = ["routes", "startup", "shutdown"]
+__all__ = ["routes", "shutdown", "startup"]
 
 _NO_RETRY = {"x-should-retry": "false"}  # the SDK retries 409s unless told not to (ref §5.5)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -81,13 +81,19 @@ def _int_query(request: Request, name: str, default: int, lo: int, hi: int) -> i
     try:
         value = int(raw)
     except ValueError:
-        raise APIError(400, f"Query parameter '{name}' must be an integer, got {raw!r}.", param=name) from None
+        raise APIError(
+            400, f"Query parameter '{name}' must be an integer, got {raw!r}.", param=name
+        ) from None
     if not lo <= value <= hi:
-        raise APIError(400, f"Query parameter '{name}' must be between {lo} and {hi}, got {value}.", param=name)
+        raise APIError(
+            400, f"Query parameter '{name}' must be between {lo} and {hi}, got {value}.", param=name
+        )
     return value
 
 
-def _page(items: list[dict[str, Any]], request: Request, *, default_limit: int = 50, max_limit: int = 500) -> JSONResponse:
+def _page(
+    items: list[dict[str, Any]], request: Request, *, default_limit: int = 50, max_limit: int = 500
+) -> JSONResponse:
     """Cursor paging as the SDK walks it: ``after=<next_cursor>`` until ``next_cursor`` is null (ref §5.8)."""
     limit = _int_query(request, "limit", default_limit, 1, max_limit)
     after = request.query_params.get("after")
@@ -95,11 +101,15 @@ def _page(items: list[dict[str, Any]], request: Request, *, default_limit: int =
     if after:
         ids = [item["id"] for item in items]
         if after not in ids:
-            raise APIError(400, f"Unknown cursor 'after={after}'. Start again without 'after'.", param="after")
+            raise APIError(
+                400, f"Unknown cursor 'after={after}'. Start again without 'after'.", param="after"
+            )
         start = ids.index(after) + 1
     page = items[start : start + limit]
     more = start + limit < len(items)
-    return JSONResponse({"object": "list", "data": page, "next_cursor": page[-1]["id"] if more and page else None})
+    return JSONResponse(
+        {"object": "list", "data": page, "next_cursor": page[-1]["id"] if more and page else None}
+    )
 
 
 def _check_etag(given: str | None, current: str, what: str) -> None:
@@ -139,7 +149,9 @@ def _bare_name(raw: str, slug: str, what: str, *, prefix_parts: int = 1) -> str:
 
 
 def _model_json(row: dict[str, Any], project: dict[str, str]) -> dict[str, Any]:
-    weights: dict[str, Any] = {"type": "WEIGHTS_TYPE_ADAPTER" if row["kind"] == "adapter" else "WEIGHTS_TYPE_DEFAULT"}
+    weights: dict[str, Any] = {
+        "type": "WEIGHTS_TYPE_ADAPTER" if row["kind"] == "adapter" else "WEIGHTS_TYPE_DEFAULT"
+    }
     if row.get("architecture"):
         weights["architecture"] = row["architecture"]
     if row.get("context_length"):
@@ -220,8 +232,12 @@ async def list_model_files(request: Request) -> JSONResponse:
         else registry.latest_revision(db, str(model["id"]))
     )
     if revision is None:
-        raise APIError(404, f"Revision {revision_id!r} of model {model['id']} not found. "
-                       f"List revisions with GET …/models/{model['id']}/revisions.", param="revisionId")
+        raise APIError(
+            404,
+            f"Revision {revision_id!r} of model {model['id']} not found. "
+            f"List revisions with GET …/models/{model['id']}/revisions.",
+            param="revisionId",
+        )
     root = Path(str(revision["path"]))
     files: list[dict[str, Any]] = []
     if root.is_dir():
@@ -272,10 +288,18 @@ def _config_json(device: Device, project: dict[str, str], model: dict[str, Any] 
 def _parse_model_ref(ref: str, project: dict[str, str]) -> tuple[str, str | None]:
     """``projects/{p}/models/{ml}[/revisions/{rv}]`` → (ml, rv)."""
     parts = ref.strip().split("/")
-    if len(parts) in (4, 6) and parts[0] == "projects" and parts[2] == "models" and (len(parts) == 4 or parts[4] == "revisions"):
+    if (
+        len(parts) in (4, 6)
+        and parts[0] == "projects"
+        and parts[2] == "models"
+        and (len(parts) == 4 or parts[4] == "revisions")
+    ):
         if parts[1] != project["id"]:
-            raise APIError(404, f"Project {parts[1]!r} in {ref!r} not found; this engine's project is {project['id']!r}.",
-                           param="model")
+            raise APIError(
+                404,
+                f"Project {parts[1]!r} in {ref!r} not found; this engine's project is {project['id']!r}.",
+                param="model",
+            )
         return parts[3], parts[5] if len(parts) == 6 else None
     raise APIError(
         400,
@@ -293,8 +317,11 @@ async def list_configs(request: Request) -> JSONResponse:
     if ref:
         model_id, _ = _parse_model_ref(ref, project)
         if ref_id and ref_id != model_id:
-            raise APIError(400, "referenceModel and referenceModelId name different models; send one of them.",
-                           param="referenceModelId")
+            raise APIError(
+                400,
+                "referenceModel and referenceModelId name different models; send one of them.",
+                param="referenceModelId",
+            )
         model = _find_model(request, model_id)
     elif ref_id:
         model = _find_model(request, ref_id)
@@ -309,8 +336,11 @@ async def get_config(request: Request) -> JSONResponse:
     await anyio.to_thread.run_sync(probe_devices)
     device = device_for_config(request.path_params["config_id"])
     if device is None:
-        raise APIError(404, f"Config {request.path_params['config_id']!r} not found. "
-                       f"List configs with GET /v2/projects/{project['id']}/configs?referenceModel=….")
+        raise APIError(
+            404,
+            f"Config {request.path_params['config_id']!r} not found. "
+            f"List configs with GET /v2/projects/{project['id']}/configs?referenceModel=….",
+        )
     return JSONResponse(_config_json(device, project, None))
 
 
@@ -330,7 +360,9 @@ def _instance_type_json(device: Device) -> dict[str, Any]:
 
 async def list_instance_types(request: Request) -> JSONResponse:
     devices = await anyio.to_thread.run_sync(probe_devices)
-    return JSONResponse({"object": "list", "data": [_instance_type_json(d) for d in devices], "next_cursor": None})
+    return JSONResponse(
+        {"object": "list", "data": [_instance_type_json(d) for d in devices], "next_cursor": None}
+    )
 
 
 async def get_instance_type(request: Request) -> JSONResponse:
@@ -339,7 +371,9 @@ async def get_instance_type(request: Request) -> JSONResponse:
     for device in devices:
         if wanted in (device.instance_type_id, device.hardware):
             return JSONResponse(_instance_type_json(device))
-    raise APIError(404, f"Instance type {wanted!r} not found. List them with GET /v2/public/inference-instance-types.")
+    raise APIError(
+        404, f"Instance type {wanted!r} not found. List them with GET /v2/public/inference-instance-types."
+    )
 
 
 # --- endpoints -------------------------------------------------------------------------------
@@ -372,7 +406,10 @@ def _endpoint_row(request: Request, ref: str) -> dict[str, Any]:
         bare = ref.split("/")[-1]
         row = db.one("SELECT * FROM endpoints WHERE project_id = ? AND name = ?", (project["id"], bare))
     if row is None:
-        raise APIError(404, f"Endpoint {ref!r} not found. List endpoints with GET /v2/projects/{project['id']}/endpoints.")
+        raise APIError(
+            404,
+            f"Endpoint {ref!r} not found. List endpoints with GET /v2/projects/{project['id']}/endpoints.",
+        )
     return dict(row)
 
 
@@ -391,10 +428,17 @@ def _autoscaling(dep: dict[str, Any]) -> dict[str, Any]:
 
 def _status(dep: dict[str, Any]) -> dict[str, Any]:
     ready = 1 if dep["state"] == READY else 0
-    return {"state": dep["state"], "message": dep["message"] or "", "readyReplicas": ready, "scheduledReplicas": ready}
+    return {
+        "state": dep["state"],
+        "message": dep["message"] or "",
+        "readyReplicas": ready,
+        "scheduledReplicas": ready,
+    }
 
 
-def _deployment_json(dep: dict[str, Any], endpoint: dict[str, Any], project: dict[str, str], share: float) -> dict[str, Any]:
+def _deployment_json(
+    dep: dict[str, Any], endpoint: dict[str, Any], project: dict[str, str], share: float
+) -> dict[str, Any]:
     device = device_for_config(dep["config_id"])
     scaling = _autoscaling(dep)
     body: dict[str, Any] = {
@@ -410,7 +454,9 @@ def _deployment_json(dep: dict[str, Any], endpoint: dict[str, Any], project: dic
         "hardware": device.hardware if device else "unavailable",
         "autoscaling": scaling,
         "status": _status(dep),
-        "desiredReplicas": min(1, int(scaling.get("minReplicas") or 0) or int(scaling.get("maxReplicas") or 0)),
+        "desiredReplicas": min(
+            1, int(scaling.get("minReplicas") or 0) or int(scaling.get("maxReplicas") or 0)
+        ),
         "estimatedEffectiveTrafficShare": share,
         "trafficMode": "TRAFFIC_MODE_LIVE",
         "inactiveTimeout": dep["inactive_timeout"],
@@ -440,10 +486,22 @@ def _engine_version() -> str:
         return "unknown"
 
 
-def _summary_json(dep: dict[str, Any], endpoint: dict[str, Any], project: dict[str, str], share: float) -> dict[str, Any]:
+def _summary_json(
+    dep: dict[str, Any], endpoint: dict[str, Any], project: dict[str, str], share: float
+) -> dict[str, Any]:
     full = _deployment_json(dep, endpoint, project, share)
-    keys = ("id", "autoscaling", "createdAt", "estimatedEffectiveTrafficShare", "model", "modelId", "name",
-            "trafficMode", "desiredReplicas", "hardware")
+    keys = (
+        "id",
+        "autoscaling",
+        "createdAt",
+        "estimatedEffectiveTrafficShare",
+        "model",
+        "modelId",
+        "name",
+        "trafficMode",
+        "desiredReplicas",
+        "hardware",
+    )
     summary = {k: full[k] for k in keys}
     summary["state"] = dep["state"]
     summary["readyReplicas"] = full["status"]["readyReplicas"]
@@ -451,7 +509,10 @@ def _summary_json(dep: dict[str, Any], endpoint: dict[str, Any], project: dict[s
 
 
 def _deployments_of(db: Any, endpoint_id: str) -> list[dict[str, Any]]:
-    return [dict(r) for r in db.query("SELECT * FROM deployments WHERE endpoint_id = ? ORDER BY rowid", (endpoint_id,))]
+    return [
+        dict(r)
+        for r in db.query("SELECT * FROM deployments WHERE endpoint_id = ? ORDER BY rowid", (endpoint_id,))
+    ]
 
 
 def _endpoint_json(db: Any, endpoint: dict[str, Any], project: dict[str, str]) -> dict[str, Any]:
@@ -484,11 +545,13 @@ async def create_endpoint(request: Request) -> JSONResponse:
     now = now_iso()
     endpoint_id = new_id("ep")
     with db.transaction() as conn:
-        if conn.execute("SELECT 1 FROM endpoints WHERE project_id = ? AND name = ?", (project["id"], name)).fetchone():
+        if conn.execute(
+            "SELECT 1 FROM endpoints WHERE project_id = ? AND name = ?", (project["id"], name)
+        ).fetchone():
             raise APIError(
                 409,
                 f"An endpoint named {project['slug']}/{name} already exists. Reuse it (GET "
-                f"/v2/projects/{project['id']}/endpoints?filter=name=\"{name}\") or pick another name.",
+                f'/v2/projects/{project["id"]}/endpoints?filter=name="{name}") or pick another name.',
                 code="already_exists",
                 param="name",
                 headers=_NO_RETRY,
@@ -496,7 +559,15 @@ async def create_endpoint(request: Request) -> JSONResponse:
         conn.execute(
             "INSERT INTO endpoints (id, project_id, name, visibility, traffic_split, etag, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, '[]', ?, ?, ?)",
-            (endpoint_id, project["id"], name, body.visibility or "VISIBILITY_PRIVATE", new_id("et"), now, now),
+            (
+                endpoint_id,
+                project["id"],
+                name,
+                body.visibility or "VISIBILITY_PRIVATE",
+                new_id("et"),
+                now,
+                now,
+            ),
         )
     add_event(db, endpoint_id, "endpoint.created", f"Endpoint {project['slug']}/{name} created.")
     return JSONResponse(_endpoint_json(db, _endpoint_row(request, endpoint_id), project))
@@ -512,8 +583,11 @@ def _order(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]
     field, _, direction = order.partition(" ")
     key = {"created_at": "createdAt", "updated_at": "updatedAt", "name": "name"}.get(field)
     if key is None or direction.strip() not in ("", "asc", "desc"):
-        raise APIError(400, f"Unsupported orderBy {order!r}: use created_at or updated_at, then asc or desc.",
-                       param="orderBy")
+        raise APIError(
+            400,
+            f"Unsupported orderBy {order!r}: use created_at or updated_at, then asc or desc.",
+            param="orderBy",
+        )
     return sorted(items, key=lambda i: i[key], reverse=direction.strip() == "desc")
 
 
@@ -523,8 +597,11 @@ def _filter_names(request: Request, items: list[dict[str, Any]], slug: str) -> l
         return items
     match = _FILTER.match(raw)
     if match is None:
-        raise APIError(400, f'Unsupported filter {raw!r}: this engine supports name="<name>" and name:"<part>".',
-                       param="filter")
+        raise APIError(
+            400,
+            f'Unsupported filter {raw!r}: this engine supports name="<name>" and name:"<part>".',
+            param="filter",
+        )
     op, value = match.groups()
     value = value.removeprefix(f"{slug}/")
 
@@ -540,15 +617,22 @@ def _filter_names(request: Request, items: list[dict[str, Any]], slug: str) -> l
 async def list_endpoints(request: Request) -> JSONResponse:
     project = _project(request)
     db = _state(request).db
-    rows = [dict(r) for r in db.query("SELECT * FROM endpoints WHERE project_id = ? ORDER BY rowid", (project["id"],))]
-    items = _order(request, _filter_names(request, [_endpoint_json(db, r, project) for r in rows], project["slug"]))
+    rows = [
+        dict(r)
+        for r in db.query("SELECT * FROM endpoints WHERE project_id = ? ORDER BY rowid", (project["id"],))
+    ]
+    items = _order(
+        request, _filter_names(request, [_endpoint_json(db, r, project) for r in rows], project["slug"])
+    )
     return _page(items, request)
 
 
 async def get_endpoint(request: Request) -> JSONResponse:
     project = _project(request)
     _runtime(request)  # recovery runs before anyone reads states
-    return JSONResponse(_endpoint_json(_state(request).db, _endpoint_row(request, request.path_params["ep"]), project))
+    return JSONResponse(
+        _endpoint_json(_state(request).db, _endpoint_row(request, request.path_params["ep"]), project)
+    )
 
 
 def _mask(request: Request, allowed: set[str]) -> set[str] | None:
@@ -558,8 +642,12 @@ def _mask(request: Request, allowed: set[str]) -> set[str] | None:
     fields = {f.strip() for f in raw.split(",") if f.strip()}
     unknown = sorted(f for f in fields if f not in allowed)
     if unknown:
-        raise APIError(400, f"updateMask names fields that cannot be updated: {', '.join(unknown)}. "
-                       f"Updatable: {', '.join(sorted(allowed))}.", param="updateMask")
+        raise APIError(
+            400,
+            f"updateMask names fields that cannot be updated: {', '.join(unknown)}. "
+            f"Updatable: {', '.join(sorted(allowed))}.",
+            param="updateMask",
+        )
     return fields
 
 
@@ -578,8 +666,13 @@ async def update_endpoint(request: Request) -> JSONResponse:
             raise APIError(400, "updateMask includes 'name' but the body has no name.", param="name")
         name = _bare_name(body.name, project["slug"], "Endpoint")
         if _name_taken(db, project["id"], name, exclude=endpoint["id"]):
-            raise APIError(409, f"An endpoint named {project['slug']}/{name} already exists; pick another name.",
-                           code="already_exists", param="name", headers=_NO_RETRY)
+            raise APIError(
+                409,
+                f"An endpoint named {project['slug']}/{name} already exists; pick another name.",
+                code="already_exists",
+                param="name",
+                headers=_NO_RETRY,
+            )
         changes["name"] = name
     if "visibility" in fields and body.visibility:
         changes["visibility"] = body.visibility
@@ -589,7 +682,9 @@ async def update_endpoint(request: Request) -> JSONResponse:
         seen: set[str] = set()
         for i, entry in enumerate(entries):
             if not math.isfinite(entry.weight):
-                raise APIError(400, f"trafficSplit[{i}].weight must be a finite number ≥ 0.", param="trafficSplit")
+                raise APIError(
+                    400, f"trafficSplit[{i}].weight must be a finite number ≥ 0.", param="trafficSplit"
+                )
             if entry.deploymentId not in own:
                 raise APIError(
                     400,
@@ -598,10 +693,15 @@ async def update_endpoint(request: Request) -> JSONResponse:
                     param="trafficSplit",
                 )
             if entry.deploymentId in seen:
-                raise APIError(400, f"trafficSplit lists {entry.deploymentId} twice; give each deployment one entry.",
-                               param="trafficSplit")
+                raise APIError(
+                    400,
+                    f"trafficSplit lists {entry.deploymentId} twice; give each deployment one entry.",
+                    param="trafficSplit",
+                )
             seen.add(entry.deploymentId)
-        changes["traffic_split"] = json.dumps([{"deploymentId": e.deploymentId, "weight": e.weight} for e in entries])
+        changes["traffic_split"] = json.dumps(
+            [{"deploymentId": e.deploymentId, "weight": e.weight} for e in entries]
+        )
     if changes:
         changes["etag"] = new_id("et")
         changes["updated_at"] = now_iso()
@@ -611,7 +711,12 @@ async def update_endpoint(request: Request) -> JSONResponse:
             _check_etag(body.etag, current["etag"], "endpoint")
             conn.execute(f"UPDATE endpoints SET {sets} WHERE id = ?", (*changes.values(), endpoint["id"]))
         if "traffic_split" in changes:
-            add_event(db, endpoint["id"], "endpoint.traffic_split_updated", f"trafficSplit set to {changes['traffic_split']}.")
+            add_event(
+                db,
+                endpoint["id"],
+                "endpoint.traffic_split_updated",
+                f"trafficSplit set to {changes['traffic_split']}.",
+            )
     return JSONResponse(_endpoint_json(db, _endpoint_row(request, endpoint["id"]), project))
 
 
@@ -646,10 +751,16 @@ async def list_events(request: Request) -> JSONResponse:
     allowed = set(_LEVELS[_LEVELS.index(min_level) :])
     dep_ids = {d for d in (request.query_params.get("deploymentIds") or "").split(",") if d}
     types = {t for t in (request.query_params.get("types") or "").split(",") if t}
-    rows = db.query("SELECT * FROM endpoint_events WHERE endpoint_id = ? ORDER BY seq DESC", (endpoint["id"],))
+    rows = db.query(
+        "SELECT * FROM endpoint_events WHERE endpoint_id = ? ORDER BY seq DESC", (endpoint["id"],)
+    )
     items = []
     for r in rows:
-        if r["level"] not in allowed or (dep_ids and r["deployment_id"] not in dep_ids) or (types and r["type"] not in types):
+        if (
+            r["level"] not in allowed
+            or (dep_ids and r["deployment_id"] not in dep_ids)
+            or (types and r["type"] not in types)
+        ):
             continue
         item = {
             "id": r["id"],
@@ -718,8 +829,11 @@ def _check_inactive_timeout(value: int | None) -> int:
 def _check_replicas(scaling: dict[str, Any]) -> None:
     lo, hi = int(scaling.get("minReplicas") or 0), int(scaling.get("maxReplicas") or 0)
     if hi < lo:
-        raise APIError(400, f"autoscaling.maxReplicas ({hi}) is below minReplicas ({lo}); raise maxReplicas.",
-                       param="autoscaling.maxReplicas")
+        raise APIError(
+            400,
+            f"autoscaling.maxReplicas ({hi}) is below minReplicas ({lo}); raise maxReplicas.",
+            param="autoscaling.maxReplicas",
+        )
 
 
 def _max_concurrent(value: str | int | None) -> str | None:
@@ -728,10 +842,15 @@ def _max_concurrent(value: str | int | None) -> str | None:
     try:
         number = int(value)
     except ValueError:
-        raise APIError(400, "maxConcurrentRequestsPerReplica must be an integer string such as \"8\".",
-                       param="maxConcurrentRequestsPerReplica") from None
+        raise APIError(
+            400,
+            'maxConcurrentRequestsPerReplica must be an integer string such as "8".',
+            param="maxConcurrentRequestsPerReplica",
+        ) from None
     if number < 0:
-        raise APIError(400, "maxConcurrentRequestsPerReplica must be ≥ 0.", param="maxConcurrentRequestsPerReplica")
+        raise APIError(
+            400, "maxConcurrentRequestsPerReplica must be ≥ 0.", param="maxConcurrentRequestsPerReplica"
+        )
     return str(number)
 
 
@@ -740,7 +859,10 @@ def _deployment_row(request: Request, endpoint: dict[str, Any]) -> dict[str, Any
     db = _state(request).db
     row = db.one("SELECT * FROM deployments WHERE endpoint_id = ? AND id = ?", (endpoint["id"], ref))
     if row is None:
-        row = db.one("SELECT * FROM deployments WHERE endpoint_id = ? AND name = ?", (endpoint["id"], ref.split("/")[-1]))
+        row = db.one(
+            "SELECT * FROM deployments WHERE endpoint_id = ? AND name = ?",
+            (endpoint["id"], ref.split("/")[-1]),
+        )
     if row is None:
         raise APIError(
             404,
@@ -750,7 +872,9 @@ def _deployment_row(request: Request, endpoint: dict[str, Any]) -> dict[str, Any
     return dict(row)
 
 
-def _one_deployment_json(db: Any, dep: dict[str, Any], endpoint: dict[str, Any], project: dict[str, str]) -> dict[str, Any]:
+def _one_deployment_json(
+    db: Any, dep: dict[str, Any], endpoint: dict[str, Any], project: dict[str, str]
+) -> dict[str, Any]:
     shares = _shares(endpoint, _deployments_of(db, endpoint["id"]))
     return _deployment_json(dep, endpoint, project, shares.get(dep["id"], 0.0))
 
@@ -761,42 +885,69 @@ async def create_deployment(request: Request) -> JSONResponse:
     endpoint = _endpoint_row(request, request.path_params["ep"])
     body = await parse_body(request, DeploymentCreate)
     db = _state(request).db
-    name = _bare_name(body.name, project["slug"], "Deployment", prefix_parts=2 if body.name.count("/") == 2 else 1)
+    name = _bare_name(
+        body.name, project["slug"], "Deployment", prefix_parts=2 if body.name.count("/") == 2 else 1
+    )
     # The model: resource name (preferred) or the deprecated modelId + modelRevisionId.
     if body.model:
         model_ref, revision_id = _parse_model_ref(body.model, project)
     elif body.modelId:
         model_ref, revision_id = body.modelId, body.modelRevisionId
     else:
-        raise APIError(400, f"Send 'model' as projects/{project['id']}/models/<ml_id>[/revisions/<rv_id>].", param="model")
+        raise APIError(
+            400,
+            f"Send 'model' as projects/{project['id']}/models/<ml_id>[/revisions/<rv_id>].",
+            param="model",
+        )
     model = _find_model(request, model_ref)
     revision = (
-        registry.get_revision(db, str(model["id"]), revision_id) if revision_id else registry.latest_revision(db, str(model["id"]))
+        registry.get_revision(db, str(model["id"]), revision_id)
+        if revision_id
+        else registry.latest_revision(db, str(model["id"]))
     )
     if revision is None:
-        raise APIError(404, f"Revision {revision_id!r} of model {model['id']} not found. "
-                       f"List revisions with GET /v2/projects/{project['id']}/models/{model['id']}/revisions.",
-                       param="model")
+        raise APIError(
+            404,
+            f"Revision {revision_id!r} of model {model['id']} not found. "
+            f"List revisions with GET /v2/projects/{project['id']}/models/{model['id']}/revisions.",
+            param="model",
+        )
     # The config (which is the hardware).
     config_ref = body.config or body.configId
     if not config_ref:
-        raise APIError(400, f"Send 'config' as projects/{project['id']}/configs/<cr_id>; list configs with "
-                       f"GET /v2/projects/{project['id']}/configs?referenceModel=projects/{project['id']}/models/{model['id']}.",
-                       param="config")
+        raise APIError(
+            400,
+            f"Send 'config' as projects/{project['id']}/configs/<cr_id>; list configs with "
+            f"GET /v2/projects/{project['id']}/configs?referenceModel=projects/{project['id']}/models/{model['id']}.",
+            param="config",
+        )
     config_parts = config_ref.split("/")
     config_id = config_parts[-1]
-    if len(config_parts) not in (1, 4) or (len(config_parts) == 4 and config_parts[:3] != ["projects", project["id"], "configs"]):
-        raise APIError(400, f"Invalid config {config_ref!r}: use projects/{project['id']}/configs/<cr_id>.", param="config")
+    if len(config_parts) not in (1, 4) or (
+        len(config_parts) == 4 and config_parts[:3] != ["projects", project["id"], "configs"]
+    ):
+        raise APIError(
+            400,
+            f"Invalid config {config_ref!r}: use projects/{project['id']}/configs/<cr_id>.",
+            param="config",
+        )
     devices = await anyio.to_thread.run_sync(probe_devices)
     device = next((d for d in devices if d.config_id == config_id), None)
     if device is None:
-        raise APIError(400, f"Config {config_id!r} is not available on this machine. List configs with "
-                       f"GET /v2/projects/{project['id']}/configs?referenceModel=projects/{project['id']}/models/{model['id']}.",
-                       param="config")
+        raise APIError(
+            400,
+            f"Config {config_id!r} is not available on this machine. List configs with "
+            f"GET /v2/projects/{project['id']}/configs?referenceModel=projects/{project['id']}/models/{model['id']}.",
+            param="config",
+        )
     params = _serving_parameters(db, model)
     if not fits(params, device):
-        raise APIError(400, f"Model {model['id']} ({params} parameters) does not fit in {device.description}'s "
-                       f"{device.memory_gib} GiB. Pick another config from GET …/configs?referenceModel=….", param="config")
+        raise APIError(
+            400,
+            f"Model {model['id']} ({params} parameters) does not fit in {device.description}'s "
+            f"{device.memory_gib} GiB. Pick another config from GET …/configs?referenceModel=….",
+            param="config",
+        )
     scaling = body.autoscaling.model_dump(exclude_none=True) if body.autoscaling else {}
     if "minReplicas" not in scaling and "maxReplicas" not in scaling:
         scaling.update(minReplicas=1, maxReplicas=1)  # the CLI's default (ref §3.5)
@@ -820,32 +971,49 @@ async def create_deployment(request: Request) -> JSONResponse:
         "max_concurrent": max_concurrent,
         "placement": json.dumps(body.placement) if body.placement else None,
         "state": "DEPLOYMENT_STATE_PROVISIONING" if running else STOPPED,
-        "message": "Queued for loading." if running else "Created stopped: minReplicas and maxReplicas are 0.",
+        "message": "Queued for loading."
+        if running
+        else "Created stopped: minReplicas and maxReplicas are 0.",
         "etag": new_id("et"),
         "last_request_at": None,
         "created_at": now,
         "updated_at": now,
     }
     if db.one("SELECT 1 FROM deployments WHERE endpoint_id = ? AND name = ?", (endpoint["id"], name)):
-        raise APIError(409, f"Endpoint {project['slug']}/{endpoint['name']} already has a deployment named {name!r}. "
-                       "Pick another name or update that deployment.", code="already_exists", param="name",
-                       headers=_NO_RETRY)
+        raise APIError(
+            409,
+            f"Endpoint {project['slug']}/{endpoint['name']} already has a deployment named {name!r}. "
+            "Pick another name or update that deployment.",
+            code="already_exists",
+            param="name",
+            headers=_NO_RETRY,
+        )
     if request.query_params.get("validateOnly", "").lower() in ("true", "1"):
         return JSONResponse(_deployment_json(dep, endpoint, project, 0.0))
     with db.transaction() as conn:
         columns = ", ".join(dep)
-        conn.execute(f"INSERT INTO deployments ({columns}) VALUES ({', '.join('?' for _ in dep)})", tuple(dep.values()))
+        conn.execute(
+            f"INSERT INTO deployments ({columns}) VALUES ({', '.join('?' for _ in dep)})", tuple(dep.values())
+        )
         # A new endpoint's first deployment is routed at once (ref §7.1 leaves it open; an explicit
         # PATCH of trafficSplit still wins). Later deployments join the split only when asked.
-        current = conn.execute("SELECT traffic_split FROM endpoints WHERE id = ?", (endpoint["id"],)).fetchone()
-        if json.loads(current["traffic_split"] or "[]") == [] and not _deployments_before(conn, endpoint["id"], dep["id"]):
+        current = conn.execute(
+            "SELECT traffic_split FROM endpoints WHERE id = ?", (endpoint["id"],)
+        ).fetchone()
+        if json.loads(current["traffic_split"] or "[]") == [] and not _deployments_before(
+            conn, endpoint["id"], dep["id"]
+        ):
             conn.execute(
                 "UPDATE endpoints SET traffic_split = ?, etag = ?, updated_at = ? WHERE id = ?",
                 (json.dumps([{"deploymentId": dep["id"], "weight": 1.0}]), new_id("et"), now, endpoint["id"]),
             )
-    add_event(db, endpoint["id"], "deployment.created",
-              f"Deployment {name} created: model {model['id']} revision {revision['id']} on {device.hardware}.",
-              deployment_id=str(dep["id"]))
+    add_event(
+        db,
+        endpoint["id"],
+        "deployment.created",
+        f"Deployment {name} created: model {model['id']} revision {revision['id']} on {device.hardware}.",
+        deployment_id=str(dep["id"]),
+    )
     if running:
         runtime.provision(str(dep["id"]))
     stored = dict(db.one("SELECT * FROM deployments WHERE id = ?", (dep["id"],)))
@@ -853,7 +1021,9 @@ async def create_deployment(request: Request) -> JSONResponse:
 
 
 def _deployments_before(conn: Any, endpoint_id: str, dep_id: str) -> bool:
-    row = conn.execute("SELECT COUNT(*) AS n FROM deployments WHERE endpoint_id = ? AND id != ?", (endpoint_id, dep_id)).fetchone()
+    row = conn.execute(
+        "SELECT COUNT(*) AS n FROM deployments WHERE endpoint_id = ? AND id != ?", (endpoint_id, dep_id)
+    ).fetchone()
     return bool(row["n"])
 
 
@@ -883,10 +1053,20 @@ async def get_deployment(request: Request) -> JSONResponse:
 
 
 _DEPLOYMENT_MASK = {
-    "name", "autoscaling", "autoscaling.minReplicas", "autoscaling.maxReplicas", "autoscaling.scaleDownWindow",
-    "autoscaling.scaleUpWindow", "autoscaling.scaleToZeroWindow", "autoscaling.scalingMetrics",
-    "autoscaling.scaleUp", "autoscaling.scaleDown", "autoscaling.scaleUp.policies", "autoscaling.scaleDown.policies",
-    "inactiveTimeout", "maxConcurrentRequestsPerReplica",
+    "name",
+    "autoscaling",
+    "autoscaling.minReplicas",
+    "autoscaling.maxReplicas",
+    "autoscaling.scaleDownWindow",
+    "autoscaling.scaleUpWindow",
+    "autoscaling.scaleToZeroWindow",
+    "autoscaling.scalingMetrics",
+    "autoscaling.scaleUp",
+    "autoscaling.scaleDown",
+    "autoscaling.scaleUp.policies",
+    "autoscaling.scaleDown.policies",
+    "inactiveTimeout",
+    "maxConcurrentRequestsPerReplica",
 }
 
 
@@ -900,15 +1080,26 @@ async def update_deployment(request: Request) -> JSONResponse:
     _check_etag(body.etag, dep["etag"], "deployment")
     db = _state(request).db
     changes: dict[str, Any] = {}
-    wants = (lambda f: f in mask or any(m.startswith(f + ".") for m in mask)) if mask is not None else (
-        lambda f: f in body.model_fields_set
+    wants = (
+        (lambda f: f in mask or any(m.startswith(f + ".") for m in mask))
+        if mask is not None
+        else (lambda f: f in body.model_fields_set)
     )
     if wants("name") and body.name:
-        name = _bare_name(body.name, project["slug"], "Deployment", prefix_parts=2 if body.name.count("/") == 2 else 1)
-        other = db.one("SELECT id FROM deployments WHERE endpoint_id = ? AND name = ?", (endpoint["id"], name))
+        name = _bare_name(
+            body.name, project["slug"], "Deployment", prefix_parts=2 if body.name.count("/") == 2 else 1
+        )
+        other = db.one(
+            "SELECT id FROM deployments WHERE endpoint_id = ? AND name = ?", (endpoint["id"], name)
+        )
         if other is not None and other["id"] != dep["id"]:
-            raise APIError(409, f"Another deployment of this endpoint is named {name!r}.", code="already_exists",
-                           param="name", headers=_NO_RETRY)
+            raise APIError(
+                409,
+                f"Another deployment of this endpoint is named {name!r}.",
+                code="already_exists",
+                param="name",
+                headers=_NO_RETRY,
+            )
         changes["name"] = name
     scaling = _autoscaling(dep)
     if wants("autoscaling"):
@@ -941,11 +1132,21 @@ async def update_deployment(request: Request) -> JSONResponse:
         stop = int(scaling.get("minReplicas") or 0) == 0 and int(scaling.get("maxReplicas") or 0) == 0
         if stop and dep["state"] != STOPPED:
             runtime.stop(dep["id"])
-            add_event(db, endpoint["id"], "deployment.stopped", "Scaled to 0/0 replicas: stopped and unloaded.",
-                      deployment_id=dep["id"])
+            add_event(
+                db,
+                endpoint["id"],
+                "deployment.stopped",
+                "Scaled to 0/0 replicas: stopped and unloaded.",
+                deployment_id=dep["id"],
+            )
         elif not stop and dep["state"] in (STOPPED, FAILED):
-            add_event(db, endpoint["id"], "deployment.starting", "Scaled up from 0: loading the model.",
-                      deployment_id=dep["id"])
+            add_event(
+                db,
+                endpoint["id"],
+                "deployment.starting",
+                "Scaled up from 0: loading the model.",
+                deployment_id=dep["id"],
+            )
             runtime.provision(dep["id"])
     stored = dict(db.one("SELECT * FROM deployments WHERE id = ?", (dep["id"],)))
     return JSONResponse(_one_deployment_json(db, stored, _endpoint_row(request, endpoint["id"]), project))
@@ -960,15 +1161,22 @@ async def delete_deployment(request: Request) -> JSONResponse:
     db = _state(request).db
     runtime.forget(dep["id"])
     with db.transaction() as conn:
-        current = conn.execute("SELECT traffic_split FROM endpoints WHERE id = ?", (endpoint["id"],)).fetchone()
+        current = conn.execute(
+            "SELECT traffic_split FROM endpoints WHERE id = ?", (endpoint["id"],)
+        ).fetchone()
         split = [e for e in json.loads(current["traffic_split"] or "[]") if e["deploymentId"] != dep["id"]]
         conn.execute(
             "UPDATE endpoints SET traffic_split = ?, etag = ?, updated_at = ? WHERE id = ?",
             (json.dumps(split), new_id("et"), now_iso(), endpoint["id"]),
         )
         conn.execute("DELETE FROM deployments WHERE id = ?", (dep["id"],))
-    add_event(db, endpoint["id"], "deployment.deleted", f"Deployment {dep['name']} deleted and unloaded.",
-              deployment_id=dep["id"])
+    add_event(
+        db,
+        endpoint["id"],
+        "deployment.deleted",
+        f"Deployment {dep['name']} deleted and unloaded.",
+        deployment_id=dep["id"],
+    )
     return JSONResponse({})
 
 

@@ -27,18 +27,18 @@ from byom.engine.model_host import LoadedModel, LoadSpec, ModelPool, root_line
 from byom.errors import EngineError
 
 __all__ = [
-    "DeployRuntime",
-    "Target",
-    "runtime_for",
-    "shutdown_runtime",
-    "add_event",
-    "now_iso",
-    "new_id",
+    "FAILED",
     "PROVISIONING",
     "READY",
-    "FAILED",
     "STOPPED",
     "STOPPING",
+    "DeployRuntime",
+    "Target",
+    "add_event",
+    "new_id",
+    "now_iso",
+    "runtime_for",
+    "shutdown_runtime",
 ]
 
 log = logging.getLogger("byom.engine.deploy")
@@ -90,7 +90,9 @@ class Target:
 class DeployRuntime:
     """Loads and unloads deployments in threads and routes inference to the ready ones."""
 
-    def __init__(self, state: Any, *, reap_interval_s: float = 30.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, state: Any, *, reap_interval_s: float = 30.0, clock: Callable[[], float] = time.time
+    ) -> None:
         self.state = state
         self.db = state.db
         ensure_schema(self.db)
@@ -116,8 +118,13 @@ class DeployRuntime:
             if row["state"] == STOPPING:
                 self._set_state(row["id"], STOPPED, "Stopped.")
                 continue
-            add_event(self.db, row["endpoint_id"], "deployment.recovering", "Engine restarted: loading the model again.",
-                      deployment_id=row["id"])
+            add_event(
+                self.db,
+                row["endpoint_id"],
+                "deployment.recovering",
+                "Engine restarted: loading the model again.",
+                deployment_id=row["id"],
+            )
             self.provision(row["id"])
         if self.reap_interval_s > 0 and self._reaper is None:
             self._reaper = threading.Thread(target=self._reap_loop, name="byom-autostop", daemon=True)
@@ -160,7 +167,9 @@ class DeployRuntime:
         self._unload(dep_id)
         gen = self._bump(dep_id)
         self._set_state(dep_id, PROVISIONING, "Loading the model.")
-        thread = threading.Thread(target=self._load, args=(dep_id, gen), name=f"byom-load-{dep_id}", daemon=True)
+        thread = threading.Thread(
+            target=self._load, args=(dep_id, gen), name=f"byom-load-{dep_id}", daemon=True
+        )
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
 
@@ -171,15 +180,22 @@ class DeployRuntime:
         try:
             spec = self.load_spec(dict(row))
             loaded = self.pool.acquire(spec)
-        except Exception as exc:  # any load failure becomes FAILED with its root line, never a crash
+        except Exception as exc:  # noqa: BLE001 - any load failure becomes FAILED with its root line, never a crash
             log.warning("deployment %s failed to load: %s", dep_id, root_line(exc))
             with self._lock:
                 if self._generation.get(dep_id) != gen:
                     return
                 message = str(exc) if isinstance(exc, EngineError) else f"Model load failed: {root_line(exc)}"
                 self._set_state(dep_id, FAILED, message)
-            add_event(self.db, row["endpoint_id"], "deployment.failed", message, deployment_id=dep_id,
-                      level="LEVEL_ERROR", reason="LoadFailed")
+            add_event(
+                self.db,
+                row["endpoint_id"],
+                "deployment.failed",
+                message,
+                deployment_id=dep_id,
+                level="LEVEL_ERROR",
+                reason="LoadFailed",
+            )
             return
         with self._lock:
             if self._generation.get(dep_id) != gen or self._closing.is_set():
@@ -187,8 +203,13 @@ class DeployRuntime:
                 return
             self._active[dep_id] = (spec, loaded)
             self._set_state(dep_id, READY, f"Ready: 1 replica on {spec.device}.", ready=True)
-        add_event(self.db, row["endpoint_id"], "deployment.ready", f"Model loaded on {spec.device}; serving.",
-                  deployment_id=dep_id)
+        add_event(
+            self.db,
+            row["endpoint_id"],
+            "deployment.ready",
+            f"Model loaded on {spec.device}; serving.",
+            deployment_id=dep_id,
+        )
 
     def _unload(self, dep_id: str) -> bool:
         with self._lock:
@@ -219,7 +240,9 @@ class DeployRuntime:
         model = registry.get_model(self.db, dep["project_id"], dep["model_id"])
         revision = registry.get_revision(self.db, dep["model_id"], dep["revision_id"])
         if model is None or revision is None:
-            raise EngineError(f"Model {dep['model_id']} revision {dep['revision_id']} is no longer registered.")
+            raise EngineError(
+                f"Model {dep['model_id']} revision {dep['revision_id']} is no longer registered."
+            )
         path = str(revision["path"])
         if model["kind"] != "adapter":
             return LoadSpec(path=path, device=device.key)
@@ -267,7 +290,9 @@ class DeployRuntime:
             parts = parts[1:]
         endpoint = None
         if len(parts) in (1, 2):
-            endpoint = self.db.one("SELECT * FROM endpoints WHERE project_id = ? AND name = ?", (pid, parts[0]))
+            endpoint = self.db.one(
+                "SELECT * FROM endpoints WHERE project_id = ? AND name = ?", (pid, parts[0])
+            )
         if endpoint is None:
             raise APIError(
                 404,
@@ -279,7 +304,9 @@ class DeployRuntime:
             )
         endpoint = dict(endpoint)
         if len(parts) == 2:  # ``<slug>/<endpoint>/<deployment>``: pinned, bypassing the split (ref §3.10)
-            dep = self.db.one("SELECT * FROM deployments WHERE endpoint_id = ? AND name = ?", (endpoint["id"], parts[1]))
+            dep = self.db.one(
+                "SELECT * FROM deployments WHERE endpoint_id = ? AND name = ?", (endpoint["id"], parts[1])
+            )
             if dep is None:
                 raise APIError(
                     404,
@@ -294,7 +321,10 @@ class DeployRuntime:
                 raise _not_running(model, [dict(dep)])
             return Target(dict(dep), endpoint, loaded)
         split = json.loads(endpoint["traffic_split"] or "[]")
-        deps = {r["id"]: dict(r) for r in self.db.query("SELECT * FROM deployments WHERE endpoint_id = ?", (endpoint["id"],))}
+        deps = {
+            r["id"]: dict(r)
+            for r in self.db.query("SELECT * FROM deployments WHERE endpoint_id = ?", (endpoint["id"],))
+        }
         candidates: list[tuple[float, dict[str, Any], LoadedModel]] = []
         for entry in split:
             dep = deps.get(entry["deploymentId"])
@@ -326,9 +356,13 @@ class DeployRuntime:
             if now - last >= row["inactive_timeout"] * 60:
                 minutes = row["inactive_timeout"]
                 self.stop(row["id"], f"Stopped after {minutes} minutes without requests (inactiveTimeout).")
-                add_event(self.db, row["endpoint_id"], "deployment.auto_stopped",
-                          f"No requests for {minutes} minutes: stopped. Scale autoscaling to ≥1 replica to restart.",
-                          deployment_id=row["id"])
+                add_event(
+                    self.db,
+                    row["endpoint_id"],
+                    "deployment.auto_stopped",
+                    f"No requests for {minutes} minutes: stopped. Scale autoscaling to ≥1 replica to restart.",
+                    deployment_id=row["id"],
+                )
                 stopped.append(row["id"])
         return stopped
 
@@ -336,12 +370,15 @@ class DeployRuntime:
         while not self._closing.wait(self.reap_interval_s):
             try:
                 self.reap_once()
-            except Exception:  # the clock must keep ticking; the error is logged, not raised into nothing
+            except Exception:  # the clock must keep ticking; the error is logged
                 log.exception("auto-stop check failed")
 
 
 def _not_running(model: str, deployments: list[dict[str, Any]], *, unrouted: bool = False) -> APIError:
-    states = ", ".join(f"{d['name']}: {d['state'].removeprefix('DEPLOYMENT_STATE_')}" for d in deployments) or "none"
+    states = (
+        ", ".join(f"{d['name']}: {d['state'].removeprefix('DEPLOYMENT_STATE_')}" for d in deployments)
+        or "none"
+    )
     if unrouted and any(d["state"] == READY for d in deployments):
         hint = "The endpoint's trafficSplit is empty: PATCH the endpoint with updateMask=trafficSplit to route it."
     elif any(d["state"] == PROVISIONING for d in deployments):

@@ -13,13 +13,27 @@ import os
 import re
 from dataclasses import dataclass
 
-__all__ = ["Device", "probe_devices", "device_for_config", "fits", "estimate_bytes"]
+__all__ = ["Device", "device_for_config", "estimate_bytes", "fits", "probe_devices"]
 
 log = logging.getLogger("byom.engine.devices")
 
 _GIB = 1024**3
 # Marketing suffixes that do not change what a model needs (memory is in the name already).
-_DROP = {"nvidia", "hbm3", "hbm2", "hbm2e", "hbm3e", "pcie", "sxm", "sxm4", "sxm5", "nvl", "tensor", "core", "gpu"}
+_DROP = {
+    "nvidia",
+    "hbm3",
+    "hbm2",
+    "hbm2e",
+    "hbm3e",
+    "pcie",
+    "sxm",
+    "sxm4",
+    "sxm5",
+    "nvl",
+    "tensor",
+    "core",
+    "gpu",
+}
 
 
 @dataclass(frozen=True)

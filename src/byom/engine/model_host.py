@@ -16,7 +16,15 @@ from typing import Any
 
 from byom.errors import EngineError
 
-__all__ = ["LoadSpec", "LoadedModel", "ModelPool", "SamplingParams", "Generation", "StreamHandle", "root_line"]
+__all__ = [
+    "Generation",
+    "LoadSpec",
+    "LoadedModel",
+    "ModelPool",
+    "SamplingParams",
+    "StreamHandle",
+    "root_line",
+]
 
 log = logging.getLogger("byom.engine.serving")
 
@@ -127,7 +135,9 @@ class LoadedModel:
             kwargs["repetition_penalty"] = params.repetition_penalty
         return kwargs
 
-    def _run(self, ids: list[int], params: SamplingParams, criteria: list[Any], streamer: Any = None) -> list[int]:
+    def _run(
+        self, ids: list[int], params: SamplingParams, criteria: list[Any], streamer: Any = None
+    ) -> list[int]:
         import torch
 
         input_ids = torch.tensor([ids], device=self.spec.device)
@@ -140,7 +150,9 @@ class LoadedModel:
             )
         return [int(t) for t in out[0][len(ids) :]]
 
-    def _finish(self, new_ids: list[int], params: SamplingParams, text: str, prompt_len: int) -> tuple[str, str]:
+    def _finish(
+        self, new_ids: list[int], params: SamplingParams, text: str, prompt_len: int
+    ) -> tuple[str, str]:
         cut = _cut_at_stop(text, params.stop)
         if cut is not None:
             return text[:cut], "stop"
@@ -162,7 +174,9 @@ class LoadedModel:
         """Start generating in a thread; iterate the handle for text pieces (blocking iterator)."""
         from transformers import TextIteratorStreamer
 
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
+        )
         handle = StreamHandle(self, ids, params, streamer)
         handle.start()
         return handle
@@ -188,7 +202,7 @@ class StreamHandle:
             criteria.append(_StopOnStrings(self._owner.tokenizer, len(self._ids), self._params.stop))
         try:
             self._new_ids = self._owner._run(self._ids, self._params, criteria, streamer=self._streamer)
-        except BaseException as exc:  # reported to the reader; never lost in a thread
+        except BaseException as exc:  # noqa: BLE001 - reported to the reader; never lost in a thread
             self._error = exc
             self._streamer.end()
 
@@ -267,7 +281,9 @@ class _StopOnEvent:
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+        return torch.full(
+            (input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device
+        )
 
 
 class ModelPool:

@@ -22,14 +22,14 @@ from byom.engine.deploy_schema import ensure_schema
 
 __all__ = [
     "RegisteredModel",
-    "register_model",
-    "register_job_outputs",
-    "get_model",
     "find_model_by_name",
-    "list_models",
-    "list_revisions",
+    "get_model",
     "get_revision",
     "latest_revision",
+    "list_models",
+    "list_revisions",
+    "register_job_outputs",
+    "register_model",
     "safe_model_name",
 ]
 
@@ -170,8 +170,19 @@ def register_model(
                 " context_length, parameters, parameters_by_dtype, source_job_id, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    model_id, project_id, bare, kind, base_model_id, description, architecture, context_length,
-                    parameters, json.dumps(by_dtype) if by_dtype else None, source_job_id, now, now,
+                    model_id,
+                    project_id,
+                    bare,
+                    kind,
+                    base_model_id,
+                    description,
+                    architecture,
+                    context_length,
+                    parameters,
+                    json.dumps(by_dtype) if by_dtype else None,
+                    source_job_id,
+                    now,
+                    now,
                 ),
             )
             seq = 1
@@ -184,8 +195,16 @@ def register_model(
                 " parameters_by_dtype = COALESCE(?, parameters_by_dtype),"
                 " source_job_id = COALESCE(?, source_job_id), updated_at = ? WHERE id = ?",
                 (
-                    kind, base_model_id, description, architecture, context_length, parameters,
-                    json.dumps(by_dtype) if by_dtype else None, source_job_id, now, model_id,
+                    kind,
+                    base_model_id,
+                    description,
+                    architecture,
+                    context_length,
+                    parameters,
+                    json.dumps(by_dtype) if by_dtype else None,
+                    source_job_id,
+                    now,
+                    model_id,
                 ),
             )
             last = conn.execute(
@@ -215,7 +234,9 @@ def register_model(
     )
 
 
-def _ensure_base(db: Database, *, project_id: str, project_slug: str, template: str, source: str) -> str | None:
+def _ensure_base(
+    db: Database, *, project_id: str, project_slug: str, template: str, source: str
+) -> str | None:
     """The registry id of the weights a job trained from (a Hub id or local dir), registered once."""
     # Keyed by what was really trained (``from_hf_model``), not the template: two BYOM jobs on one
     # template can start from different models (ref together-byom-docs: template + from_hf_model).
@@ -261,7 +282,9 @@ def register_job_outputs(
     }
     # The base the job trained from (a Hub id or local directory) is a model too, so that both the
     # merged model and the adapter can name it as ``baseModel`` (ref §3.8, §3.9).
-    base_id = _ensure_base(db, project_id=project_id, project_slug=project_slug, template=template, source=from_hf_model)
+    base_id = _ensure_base(
+        db, project_id=project_id, project_slug=project_slug, template=template, source=from_hf_model
+    )
     name = safe_model_name(output_name.split("/")[-1] if "/" in output_name else output_name)
     full = outputs.get("merged") or outputs.get("model")
     if full is not None:
@@ -328,7 +351,9 @@ def list_models(db: Database, project_id: str, *, after: str | None, limit: int)
             (project_id, after, limit),
         )
     else:
-        rows = db.query("SELECT * FROM registry_models WHERE project_id = ? ORDER BY rowid LIMIT ?", (project_id, limit))
+        rows = db.query(
+            "SELECT * FROM registry_models WHERE project_id = ? ORDER BY rowid LIMIT ?", (project_id, limit)
+        )
     return [dict(r) for r in rows]
 
 

@@ -25,7 +25,7 @@ from byom.engine.deploy_runtime import Target, runtime_for
 from byom.engine.model_host import Generation, SamplingParams, StreamHandle, root_line
 from byom.errors import EngineError
 
-__all__ = ["routes", "DEFAULT_MAX_TOKENS", "MAX_TOKENS_CAP"]
+__all__ = ["DEFAULT_MAX_TOKENS", "MAX_TOKENS_CAP", "routes"]
 
 log = logging.getLogger("byom.engine.serving")
 
@@ -60,7 +60,9 @@ class _Sampling(BaseModel):
 
     def params(self) -> SamplingParams:
         if self.n not in (None, 1):
-            raise APIError(400, "n > 1 is not supported by the local engine; send n=1 and repeat the request.", param="n")
+            raise APIError(
+                400, "n > 1 is not supported by the local engine; send n=1 and repeat the request.", param="n"
+            )
         stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
         if len(stops) > 4 or any(not s for s in stops):
             raise APIError(400, "stop takes up to 4 non-empty strings.", param="stop")
@@ -88,7 +90,9 @@ def _messages(request: ChatRequest) -> list[dict[str, str]]:
     for message in request.messages:
         if isinstance(message.content, list):
             if any(part.type != "text" for part in message.content):
-                raise APIError(400, "Only text content parts are supported by the local engine.", param="messages")
+                raise APIError(
+                    400, "Only text content parts are supported by the local engine.", param="messages"
+                )
             text = "".join(part.text or "" for part in message.content)
         else:
             text = message.content or ""
@@ -121,7 +125,7 @@ async def _encode(target: Target, fn: Any, arg: Any) -> list[int]:
 async def _generate(target: Target, ids: list[int], params: SamplingParams) -> Generation:
     try:
         result: Generation = await anyio.to_thread.run_sync(target.model.generate, ids, params)
-    except Exception as exc:  # a generation error is the server's fault, told in one line
+    except Exception as exc:  # noqa: BLE001 - a generation error is the server's fault, told in one line
         log.warning("generation failed: %s", root_line(exc))
         raise APIError(500, f"Generation failed: {root_line(exc)}", type="server_error") from None
     return result
@@ -203,7 +207,7 @@ async def chat_completions(request: Request) -> Any:
         try:
             async for piece in _pieces(handle):
                 yield chunk({"role": "assistant", "content": piece})
-        except Exception as exc:  # the SDK raises APIError on a data object with "error" (ref §4.3)
+        except Exception as exc:  # noqa: BLE001 - the SDK raises APIError on a data object with "error" (ref §4.3)
             yield _sse({"error": {"message": f"Generation failed: {root_line(exc)}", "type": "server_error"}})
             return
         result = handle.result
@@ -220,7 +224,9 @@ async def completions(request: Request) -> Any:
     prompt = body.prompt
     if isinstance(prompt, list):
         if len(prompt) != 1:
-            raise APIError(400, "Send one prompt string; batches are not supported by the local engine.", param="prompt")
+            raise APIError(
+                400, "Send one prompt string; batches are not supported by the local engine.", param="prompt"
+            )
         prompt = prompt[0]
     target = _target(request, body.model)
     ids = await _encode(target, target.model.encode_text, prompt)
@@ -235,7 +241,9 @@ async def completions(request: Request) -> Any:
                 "created": created,
                 "model": body.model,
                 "prompt": [],
-                "choices": [{"index": 0, "text": gen.text, "finish_reason": gen.finish_reason, "logprobs": None}],
+                "choices": [
+                    {"index": 0, "text": gen.text, "finish_reason": gen.finish_reason, "logprobs": None}
+                ],
                 "usage": _usage(gen),
             }
         )
@@ -261,7 +269,7 @@ async def completions(request: Request) -> Any:
         try:
             async for piece in _pieces(handle):
                 yield chunk(piece)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported to the client as an SSE error
             yield _sse({"error": {"message": f"Generation failed: {root_line(exc)}", "type": "server_error"}})
             return
         result = handle.result
