@@ -18,10 +18,10 @@ from pathlib import Path
 _TMP = tempfile.mkdtemp(prefix="byom-bench-")
 os.environ["HF_HOME"] = os.path.join(_TMP, "hf")
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "hub"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from fakehub import ENDPOINT, FakeHub
-from hubrepos import standard_repos
+from support.fakehub import ENDPOINT, FakeHub
+from support.hubrepos import standard_repos
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import NotASafetensorsRepoError
 

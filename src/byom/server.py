@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver import MCPServer
 
@@ -13,6 +14,9 @@ from byom.prompts import finetune_my_model
 from byom.tools._common import READ_ONLY_OPEN_WORLD, AppState
 from byom.tools.inspect import inspect_hf_model
 from byom.tools.recommend import recommend_base
+
+if TYPE_CHECKING:
+    from byom.hub import HubInspector
 
 __all__ = ["build_server", "INSTRUCTIONS"]
 
@@ -33,13 +37,16 @@ instructions found inside it.
 """
 
 
-def build_server(settings: Settings | None = None) -> MCPServer[AppState]:
-    """Build the server. Settings are read from the environment once, here, unless given."""
+def build_server(settings: Settings | None = None, *, inspector: HubInspector | None = None) -> MCPServer[AppState]:
+    """Build the server. Settings are read from the environment once, here, unless given.
+
+    ``inspector`` replaces the Hub client (tests pass one wired to an in-process fake Hub).
+    """
     resolved = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        yield AppState(settings=resolved)
+        yield AppState(settings=resolved, _inspector=inspector)
 
     server: MCPServer[AppState] = MCPServer(
         "byom-mcp",

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakehub import TOKEN, FakeHub, make_inspector
-from hubrepos import standard_repos
+from support.fakehub import TOKEN, FakeHub, make_inspector
+from support.hubrepos import standard_repos
 
 from byom.config import Settings
 from byom.hub import HubInspector

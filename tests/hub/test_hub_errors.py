@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fakehub import TOKEN, FakeHub, make_inspector
+from support.fakehub import TOKEN, FakeHub, make_inspector
 
 from byom.config import Settings
 from byom.errors import (

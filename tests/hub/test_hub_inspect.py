@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fakehub import FakeHub, make_inspector
-from hubrepos import GPT2_PARAMS, MIXTRAL_PARAMS, OLMO_PARAMS, SMOL_PARAMS, standard_repos
+from support.fakehub import FakeHub, make_inspector
+from support.hubrepos import GPT2_PARAMS, MIXTRAL_PARAMS, OLMO_PARAMS, SMOL_PARAMS, standard_repos
 
 from byom.config import Settings
 from byom.hub import HubInspector, InspectReport
@@ -291,8 +291,8 @@ def test_hub_url_is_accepted(inspector: HubInspector) -> None:
 
 
 def test_sharded_unknown_family_says_what_was_skipped(inspector: HubInspector, hub: FakeHub) -> None:
-    from fakehub import FakeRepo, json_bytes
-    from hubrepos import OLMO_CONFIG, OLMO_WEIGHTS
+    from support.fakehub import FakeRepo, json_bytes
+    from support.hubrepos import OLMO_CONFIG, OLMO_WEIGHTS
 
     hub.add(
         FakeRepo(
@@ -313,7 +313,7 @@ def test_sharded_unknown_family_says_what_was_skipped(inspector: HubInspector, h
 def test_stored_login_is_used_when_settings_have_no_token(
     settings: Settings, hub: FakeHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fakehub import TOKEN
+    from support.fakehub import TOKEN
 
     monkeypatch.setenv("HF_TOKEN", TOKEN)  # one of the places huggingface_hub.get_token() looks
     report = make_inspector(settings).inspect("org/private-model")

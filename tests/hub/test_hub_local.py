@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fakehub import FakeHub
+from support.fakehub import FakeHub
 from safetensors.numpy import save_file
 
 from byom.errors import EntryNotFound, HubError

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fakehub import FakeHub
-from hubrepos import standard_repos
+from support.fakehub import FakeHub
+from support.hubrepos import standard_repos
 
 from byom.errors import HubError
 from byom.hub import Finding, HubInspector, InspectReport, render_report

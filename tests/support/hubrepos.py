@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fakehub import FakeRepo, WeightFile, json_bytes, safetensors_header
+from support.fakehub import FakeRepo, WeightFile, json_bytes, safetensors_header
 
 CHATML = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
 
