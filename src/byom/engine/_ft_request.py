@@ -9,13 +9,29 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 __all__ = ["CreateFineTune", "EstimatePrice", "TrainingType", "TrainingMethod", "LrScheduler"]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# Unions are validated by hand so that an error's location is the field itself ("batch_size"),
+# not a union branch ("batch_size.int").
+def _int_or_max(value: object) -> int | str:
+    if value == "max":
+        return "max"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError('must be an integer or "max"')
+
+
+def _bool_or_auto(value: object) -> bool | str | None:
+    if value is None or value == "auto" or isinstance(value, bool):
+        return value  # type: ignore[return-value]
+    raise ValueError('must be true, false or "auto"')
 
 
 class LrSchedulerArgs(_Strict):
@@ -45,6 +61,8 @@ class TrainingMethod(_Strict):
     dpo_reference_free: bool | None = None
     rpo_alpha: float | None = Field(default=None, ge=0)
     simpo_gamma: float | None = Field(default=None, ge=0)
+
+    _check_train_on_inputs = field_validator("train_on_inputs", mode="plain")(_bool_or_auto)
 
 
 class CreateFineTune(BaseModel):
@@ -88,6 +106,9 @@ class CreateFineTune(BaseModel):
     early_stopping_min_delta: float | None = Field(default=None, ge=0)
     early_stopping_warmup_evals: int | None = Field(default=None, ge=0)
     multimodal_params: dict[str, object] | None = None
+
+    _check_batch_size = field_validator("batch_size", mode="plain")(_int_or_max)
+    _check_train_on_inputs = field_validator("train_on_inputs", mode="plain")(_bool_or_auto)
 
 
 class EstimatePrice(BaseModel):
