@@ -98,11 +98,18 @@ def test_sdk_deploys_and_chats(engine_url: tuple[str, str, str]) -> None:
 
     model = client.models.retrieve(model_id, **project)
     assert model.name == f"{slug}/tiny-ft" and model.weights.type == "WEIGHTS_TYPE_DEFAULT"
+    assert [m.id for m in client.models.list()] == [model_id]
+    revisions = client.models.list_revisions(model_id)
+    assert revisions.data is not None and revisions.data[0].revision_id == revision_id
+    files = client.models.list_files(model_id, revision_id=revision_id)
+    assert "config.json" in {f.path for f in files.data} and files.revision_id == revision_id
     reference = f"projects/{model.project_id}/models/{model.base_model_id or model.id}"
     configs = list(client.models.configs.list(reference_model=reference, **project))
     assert configs and configs[0].id == "cr_local_cpu"
     assert {(s.key, s.value) for s in configs[0].selectors} >= {("accelerator_type", "cpu")}
+    assert client.models.configs.retrieve(configs[0].id).selectors == configs[0].selectors
     hardware = client.endpoints.hardware.list()
+    assert client.endpoints.hardware.retrieve(hardware.data[0].id).name == "1xcpu"
     assert hardware.data[0].name == "1xcpu" and hardware.data[0].price_cents_per_hour == 0
 
     endpoint = client.endpoints.create(name="my-ft", **project)
@@ -150,6 +157,8 @@ def test_sdk_deploys_and_chats(engine_url: tuple[str, str, str]) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert got.status.ready_replicas == 1
+    assert [d.id for d in client.endpoints.deployments.list(endpoint.id)] == [deployment.id]
+    assert [e.name for e in client.endpoints.list()] == [endpoint.name]
 
     reply = client.chat.completions.create(
         model=endpoint.name,
@@ -181,6 +190,18 @@ def test_sdk_deploys_and_chats(engine_url: tuple[str, str, str]) -> None:
 
     events = list(client.endpoints.list_events(endpoint.id, **project))
     assert events and events[0].endpoint_id == endpoint.id
+
+    # Stop at 0/0 replicas (ref §3.11): the endpoint then says it is not running.
+    stopped = client.endpoints.deployments.update(
+        deployment.id,
+        endpoint_id=endpoint.id,
+        update_mask="autoscaling.minReplicas,autoscaling.maxReplicas",
+        autoscaling={"min_replicas": 0, "max_replicas": 0},
+    )
+    assert stopped.status.state == "DEPLOYMENT_STATE_STOPPED"
+    with pytest.raises(together.BadRequestError) as refused:
+        client.chat.completions.create(model=endpoint.name, messages=[{"role": "user", "content": "x"}])
+    assert refused.value.body["error"]["code"] == "dedicated_endpoint_not_running"
 
     # Teardown in Together's order: unroute, delete the deployment, delete the endpoint.
     current = client.endpoints.retrieve(endpoint.id, **project)
