@@ -1,0 +1,130 @@
+"""The engine as a real process: the official ``together`` SDK against it, and ``kill -9`` mid-job."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from _engine_support import TEMPLATE, EngineProcess, job_body
+
+from byom.config import Settings
+from byom.engine.serve import ensure_engine_key, read_engine_key, serve
+from byom.errors import ConfigError
+
+pytestmark = pytest.mark.slow
+
+
+def _wait(get: Any, job_id: str, done: tuple[str, ...], timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = get(job_id)
+        status = job["status"] if isinstance(job, dict) else job.status
+        if status in done:
+            return job
+        assert time.monotonic() < deadline, f"job stuck in {status}"
+        time.sleep(0.2)
+
+
+def test_together_sdk_drives_the_engine(engine_process: EngineProcess, tiny_model: Path, overfit_bytes: bytes,
+                                        tmp_path: Path) -> None:
+    from together import Together
+
+    client = Together(base_url=engine_process.url, api_key=engine_process.key, project_id="proj_local")
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(overfit_bytes)
+    uploaded = client.files.upload(file=path, purpose="fine-tune")
+    assert uploaded.id.startswith("file-") and uploaded.bytes == len(overfit_bytes)
+    # Uploading the same content again returns the existing file (409 + x-should-retry: false, one POST).
+    started = time.monotonic()
+    again = client.files.upload(file=path, purpose="fine-tune")
+    assert again.id == uploaded.id and time.monotonic() - started < 5
+    deadline = time.monotonic() + 30
+    while (file := client.files.retrieve(uploaded.id)).processing_status == "PENDING" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert file.processing_status == "COMPLETED"
+    assert [f.id for f in client.files.list().data] == [uploaded.id]
+
+    # create() calls limits and estimate-price first, then POST /v1/fine-tunes.
+    job = client.fine_tuning.create(
+        training_file=uploaded.id, model=TEMPLATE, from_hf_model=str(tiny_model), n_epochs=20, n_checkpoints=20,
+        batch_size=4, learning_rate=1e-2, packing=False, suffix="sdk", train_on_inputs="auto",
+    )
+    assert job.id.startswith("ft-") and job.status in ("queued", "running", "pending")
+    _wait(lambda i: client.fine_tuning.retrieve(i), job.id, ("running",))
+    deadline = time.monotonic() + 60
+    while not client.fine_tuning.list_checkpoints(job.id).data:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    retrieved = client.fine_tuning.retrieve(job.id)
+    assert retrieved.user_id and retrieved.from_hf_model == str(tiny_model)
+    assert [j.id for j in client.fine_tuning.list().data] == [job.id]
+    events = client.fine_tuning.list_events(job.id).data
+    assert events[0].type == "job_pending" and all(e.object == "fine-tune-event" for e in events)
+    checkpoint = client.fine_tuning.list_checkpoints(job.id).data[0]
+    assert checkpoint.step > 0 and checkpoint.checkpoint == "adapter"
+
+    cancelled = client.fine_tuning.cancel(job.id)
+    assert cancelled.status in ("cancel_requested", "cancelled")
+    final = _wait(lambda i: client.fine_tuning.retrieve(i), job.id, ("cancelled",))
+    assert final.status == "cancelled"
+    me = client.whoami()
+    assert me.type == "project_api_key" and me.project.id == "proj_local" and me.project.slug == "local"
+
+
+def test_kill_9_mid_job_then_restart_finishes_the_job(tmp_path: Path, tiny_model: Path, overfit_bytes: bytes) -> None:
+    first = EngineProcess(tmp_path / "engine", tiny_model.parent).start()
+    try:
+        headers = {"Authorization": f"Bearer {first.key}"}
+        with httpx2.Client(base_url=first.url, headers=headers, timeout=30) as http:
+            checksum = hashlib.sha256(overfit_bytes).hexdigest()
+            form = {"purpose": "fine-tune", "file_name": "t.jsonl", "file_type": "jsonl", "checksum": checksum}
+            r = http.post("/v1/files", files={k: (None, v) for k, v in form.items()})
+            assert http.put(r.headers["location"], content=overfit_bytes, headers={"Authorization": ""}).status_code == 200
+            file_id = r.headers["x-together-file-id"]
+            http.post(f"/v1/files/{file_id}/preprocess")
+            while http.get(f"/v1/files/{file_id}").json()["processing_status"] == "PENDING":
+                time.sleep(0.05)
+            body = job_body(file_id, tiny_model, n_epochs=8, n_checkpoints=8)
+            job = http.post("/v1/fine-tunes", json=body).json()
+            assert "id" in job, job
+            deadline = time.monotonic() + 90
+            while True:
+                state = http.get(f"/v1/fine-tunes/{job['id']}").json()
+                if state["steps_completed"] >= 9:  # two checkpoints (every 4 steps) are on disk
+                    break
+                assert state["status"] in ("queued", "running") and time.monotonic() < deadline, state
+                time.sleep(0.1)
+    finally:
+        first.kill()  # SIGKILL: no shutdown, no cleanup
+
+    second = EngineProcess(tmp_path / "engine", tiny_model.parent, port=first.port).start()
+    try:
+        assert second.key == first.key
+        with httpx2.Client(base_url=second.url, headers=headers, timeout=30) as http:
+            done = _wait(lambda i: http.get(f"/v1/fine-tunes/{i}").json(), job["id"], ("completed", "error", "cancelled"))
+            assert done["status"] == "completed", done
+            assert done["steps_completed"] == done["total_steps"] == 32
+            events = http.get(f"/v1/fine-tunes/{job['id']}/events").json()["data"]
+            restarted = [e for e in events if e["type"] == "job_restarted"]
+            assert restarted and "checkpoint at step" in restarted[0]["message"]
+            assert [e["type"] for e in events].count("job_complete") == 1
+            steps = sorted(c["step"] for c in http.get(f"/v1/fine-tunes/{job['id']}/checkpoints").json()["data"])
+            assert steps == sorted(set(steps)) and steps[-1] == 32
+            metrics = http.get(f"/v1/fine-tunes/{job['id']}/metrics").json()["metrics"]
+            assert [m["train/global_step"] for m in metrics] == [float(s) for s in range(1, 33)]
+    finally:
+        second.stop()
+
+
+def test_engine_key_file_and_refusal_to_expose_without_a_key(tmp_path: Path) -> None:
+    assert read_engine_key(tmp_path / "nowhere") is None
+    with pytest.raises(ConfigError, match="--api-key"):
+        serve("0.0.0.0", 8377, tmp_path / "engine", None, Settings(data_dir=tmp_path))
+    assert not (tmp_path / "engine" / "api_key").exists()
+    key = ensure_engine_key(tmp_path / "engine")
+    assert read_engine_key(tmp_path / "engine") == key == ensure_engine_key(tmp_path / "engine")
+    assert (tmp_path / "engine" / "api_key").stat().st_mode & 0o777 == 0o600
