@@ -24,7 +24,7 @@ tiny_model = tiny_fixture()
 
 
 @pytest.fixture
-def engine(tmp_path: Path):
+def served_engine(tmp_path: Path):
     with engine_client(tmp_path / "engine") as pair:
         yield pair
 
@@ -42,8 +42,8 @@ def _deploy(client, ep_id: str, model_id: str, name: str = "d1", **extra) -> dic
     return response.json()
 
 
-def test_instance_types_list_the_local_cpu(engine) -> None:
-    _, client = engine
+def test_instance_types_list_the_local_cpu(served_engine) -> None:
+    _, client = served_engine
     body = client.get("/v2/public/inference-instance-types").json()
     assert body["object"] == "list" and body["next_cursor"] is None
     cpu = body["data"][0]
@@ -54,8 +54,8 @@ def test_instance_types_list_the_local_cpu(engine) -> None:
     assert missing.status_code == 404 and "inference-instance-types" in missing.json()["error"]["message"]
 
 
-def test_models_configs_and_unknown_project(engine, tiny_model: Path) -> None:
-    state, client = engine
+def test_models_configs_and_unknown_project(served_engine, tiny_model: Path) -> None:
+    state, client = served_engine
     model = register_tiny(state, tiny_model)
     listed = client.get(f"{P}/models").json()
     assert [m["id"] for m in listed["data"]] == [model.id] and listed["next_cursor"] is None
@@ -88,8 +88,8 @@ def test_models_configs_and_unknown_project(engine, tiny_model: Path) -> None:
     assert client.get(f"{P}/configs", params={"referenceModel": "nonsense"}).status_code == 400
 
 
-def test_paging_walks_with_next_cursor(engine, tiny_model: Path) -> None:
-    state, client = engine
+def test_paging_walks_with_next_cursor(served_engine, tiny_model: Path) -> None:
+    state, client = served_engine
     ids = [register_tiny(state, tiny_model, name=f"m{i}").id for i in range(3)]
     first = client.get(f"{P}/models", params={"limit": 2}).json()
     assert [m["id"] for m in first["data"]] == ids[:2] and first["next_cursor"] == ids[1]
@@ -97,8 +97,8 @@ def test_paging_walks_with_next_cursor(engine, tiny_model: Path) -> None:
     assert [m["id"] for m in second["data"]] == ids[2:] and second["next_cursor"] is None
 
 
-def test_endpoint_crud_with_etag(engine) -> None:
-    _, client = engine
+def test_endpoint_crud_with_etag(served_engine) -> None:
+    _, client = served_engine
     created = client.post(f"{P}/endpoints", json={"name": "my-ft"}).json()
     assert created["id"].startswith("ep_") and created["name"] == "local/my-ft"
     assert created["trafficSplit"] == [] and created["deployments"] == []
@@ -140,8 +140,8 @@ def test_endpoint_crud_with_etag(engine) -> None:
     assert client.get(f"{P}/endpoints/{created['id']}").status_code == 404
 
 
-def test_deployment_lifecycle_split_stop_and_teardown(engine, tiny_model: Path) -> None:
-    state, client = engine
+def test_deployment_lifecycle_split_stop_and_teardown(served_engine, tiny_model: Path) -> None:
+    state, client = served_engine
     model = register_tiny(state, tiny_model)
     ep = client.post(f"{P}/endpoints", json={"name": "my-ft"}).json()
 
@@ -229,8 +229,8 @@ def test_deployment_lifecycle_split_stop_and_teardown(engine, tiny_model: Path) 
     assert rt.pool.loaded() == []
 
 
-def test_deployment_validation(engine, tiny_model: Path) -> None:
-    state, client = engine
+def test_deployment_validation(served_engine, tiny_model: Path) -> None:
+    state, client = served_engine
     model = register_tiny(state, tiny_model)
     ep = client.post(f"{P}/endpoints", json={"name": "v"}).json()
     url = f"{P}/endpoints/{ep['id']}/deployments"
@@ -269,8 +269,8 @@ def test_deployment_validation(engine, tiny_model: Path) -> None:
     client.delete(f"{url}/{created['id']}")
 
 
-def test_inactive_timeout_stops_an_idle_deployment(engine, tiny_model: Path) -> None:
-    state, client = engine
+def test_inactive_timeout_stops_an_idle_deployment(served_engine, tiny_model: Path) -> None:
+    state, client = served_engine
     model = register_tiny(state, tiny_model)
     ep = client.post(f"{P}/endpoints", json={"name": "idle"}).json()
     dep = _deploy(client, ep["id"], model.id, inactiveTimeout=30)
@@ -289,8 +289,8 @@ def test_inactive_timeout_stops_an_idle_deployment(engine, tiny_model: Path) -> 
     assert events[0]["type"] == "deployment.auto_stopped"
 
 
-def test_load_failure_is_failed_with_the_root_line(engine, tmp_path: Path) -> None:
-    state, client = engine
+def test_load_failure_is_failed_with_the_root_line(served_engine, tmp_path: Path) -> None:
+    state, client = served_engine
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text(
@@ -306,8 +306,8 @@ def test_load_failure_is_failed_with_the_root_line(engine, tmp_path: Path) -> No
     assert [e["type"] for e in warn] == ["deployment.failed"]
 
 
-def test_adapter_deploys_on_its_base(engine, tiny_model: Path, tmp_path: Path) -> None:
-    state, client = engine
+def test_adapter_deploys_on_its_base(served_engine, tiny_model: Path, tmp_path: Path) -> None:
+    state, client = served_engine
     base = register_tiny(state, tiny_model, name="tiny-base")
     adapter_dir = make_adapter(tiny_model, tmp_path / "adapter")
     adapter = register_model(
@@ -343,3 +343,67 @@ def test_ready_deployments_come_back_after_a_restart(tmp_path: Path, tiny_model:
         assert back["id"] == dep["id"]
         chat = {"model": "local/again", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
         assert client.post("/v1/chat/completions", json=chat).status_code == 200
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_a_finished_jobs_merged_model_and_adapter_deploy(
+    engine_async, tiny_model: Path, overfit_bytes: bytes
+) -> None:
+    """The job runner registers its outputs; both the merged model and the adapter deploy and answer."""
+    import anyio
+    from _engine_support import job_body, upload, wait_job
+
+    client, _state = engine_async
+    file = await upload(client, overfit_bytes)
+    job = (await client.post("/v1/fine-tunes", json=job_body(file["id"], tiny_model, n_epochs=1))).json()
+    done = await wait_job(client, job["id"])
+    assert done["status"] == "completed", done
+    merged = (await client.get(f"{P}/models/{done['model_object_id']}")).json()
+    adapter = (await client.get(f"{P}/models/{done['adapter_object_id']}")).json()
+    assert (
+        merged["name"] == done["model_object_name"] and adapter["weights"]["type"] == "WEIGHTS_TYPE_ADAPTER"
+    )
+    assert adapter["baseModelId"] == merged["baseModelId"]  # both derive from the base the job trained
+
+    ep = (await client.post(f"{P}/endpoints", json={"name": "from-job"})).json()
+    deps = {}
+    for name, model_id, revision in (
+        ("merged", done["model_object_id"], done["model_object_revision_id"]),
+        ("lora", done["adapter_object_id"], done["adapter_object_revision_id"]),
+    ):
+        body = {
+            "name": name,
+            "model": f"projects/{PID}/models/{model_id}/revisions/{revision}",
+            "config": f"projects/{PID}/configs/cr_local_cpu",
+            "autoscaling": {"minReplicas": 1, "maxReplicas": 1},
+        }
+        response = await client.post(f"{P}/endpoints/{ep['id']}/deployments", json=body)
+        assert response.status_code == 200, response.text
+        deps[name] = response.json()["id"]
+    for dep_id in deps.values():
+        with anyio.fail_after(60):
+            while True:
+                status = (await client.get(f"{P}/endpoints/{ep['id']}/deployments/{dep_id}")).json()["status"]
+                if status["state"] != "DEPLOYMENT_STATE_PROVISIONING":
+                    break
+                await anyio.sleep(0.05)
+        assert status["state"] == "DEPLOYMENT_STATE_READY", status
+    for name in deps:
+        chat = {
+            "model": f"local/from-job/{name}",
+            "messages": [{"role": "user", "content": "What do bees make?"}],
+            "max_tokens": 6,
+            "temperature": 0,
+        }
+        answer = await client.post("/v1/chat/completions", json=chat)
+        assert answer.status_code == 200, answer.text
+
+
+@pytest.fixture
+async def engine_async(engine):
+    """The core engine fixture (in-process app with its job runner); the deploy runtime is freed after."""
+    from byom.engine.deploy_runtime import shutdown_runtime
+
+    yield engine
+    shutdown_runtime(engine[1])
