@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from byom.engine import files, finetunes, meta
+from byom.engine import deploy, files, finetunes, meta, serving
 from byom.engine._auth import AuthMiddleware, UnexpectedErrorMiddleware
 from byom.engine._http import APIError, api_error_handler, error_response
 from byom.engine.state import EngineState
@@ -21,19 +21,6 @@ from byom.engine.state import EngineState
 __all__ = ["create_app"]
 
 log = logging.getLogger("byom.engine")
-
-
-def _optional_routes(module_name: str) -> list[BaseRoute]:
-    """Routes of the deploy/serving modules, which another part of the engine owns."""
-    import importlib
-
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return []
-    return list(module.routes)
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
@@ -58,9 +45,11 @@ def create_app(state: EngineState) -> Starlette:
         files.resume_pending_validation(state)
         if state.runner is not None:
             state.runner.start()
+        deploy.startup(state)  # re-provisions deployments that were running
         try:
             yield
         finally:
+            deploy.shutdown(state)
             if state.runner is not None:
                 state.runner.stop()
 
@@ -69,9 +58,9 @@ def create_app(state: EngineState) -> Starlette:
         *files.routes,
         *finetunes.routes,
 
-        # Deployment (v2) and inference live in deploy.py / serving.py, owned by the deploy side.
-        *_optional_routes("byom.engine.deploy"),
-        *_optional_routes("byom.engine.serving"),
+        # Deployment (v2, project-scoped) and inference.
+        *deploy.routes,
+        *serving.routes,
     ]
     middleware = [
         Middleware(UnexpectedErrorMiddleware),
