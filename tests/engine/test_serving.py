@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,22 @@ def served(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
             },
         ).json()
         wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
+        # The same weights without a chat template: chat must say so, text completions still work.
+        plain_dir = tmp_path_factory.mktemp("plain") / "tiny-plain"
+        shutil.copytree(tiny_model, plain_dir)
+        (plain_dir / "chat_template.jinja").unlink()
+        plain = register_tiny(state, plain_dir, name="tiny-plain")
+        ep2 = client.post(f"{P}/endpoints", json={"name": "plain"}).json()
+        dep2 = client.post(
+            f"{P}/endpoints/{ep2['id']}/deployments",
+            json={
+                "name": "d1",
+                "model": f"projects/{PID}/models/{plain.id}",
+                "config": f"projects/{PID}/configs/cr_local_cpu",
+                "autoscaling": {"minReplicas": 1},
+            },
+        ).json()
+        wait_state(client, ep2["id"], dep2["id"], "DEPLOYMENT_STATE_READY")
         yield client
 
 
@@ -153,3 +170,20 @@ def test_bad_requests_name_the_field(served, body: dict, param: str) -> None:
     response = served.post("/v1/chat/completions", json=body)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == param
+
+
+def test_a_model_without_chat_template_refuses_chat_but_completes_text(served) -> None:
+    response = served.post(
+        "/v1/chat/completions", json={"model": "local/plain", "messages": MSG, "max_tokens": 2}
+    )
+    assert response.status_code == 400
+    assert "/v1/completions" in response.json()["error"]["message"]
+    text = served.post("/v1/completions", json={"model": "local/plain", "prompt": "Hello", "max_tokens": 2})
+    assert text.status_code == 200, text.text
+
+
+def test_a_prompt_longer_than_the_context_is_refused(served) -> None:
+    long = " ".join(["spider"] * 3000)
+    response = served.post("/v1/completions", json={"model": "local/chat", "prompt": long, "max_tokens": 2})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "context_length_exceeded"
