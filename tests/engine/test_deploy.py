@@ -407,3 +407,30 @@ async def engine_async(engine):
 
     yield engine
     shutdown_runtime(engine[1])
+
+
+@pytest.mark.parametrize(
+    ("name", "gib", "accelerator", "gpu_type"),
+    [
+        ("NVIDIA H100 80GB HBM3", 80, "nvidia-h100-80gb", "H100"),
+        ("NVIDIA A100-SXM4-40GB", 40, "nvidia-a100-40gb", "A100"),
+        ("NVIDIA GeForce RTX 4090", 24, "nvidia-rtx-4090-24gb", "RTX 4090"),
+    ],
+)
+def test_gpu_names_become_together_style_accelerator_types(
+    name: str, gib: int, accelerator: str, gpu_type: str
+) -> None:
+    from byom.engine.devices import _accelerator_type
+
+    assert _accelerator_type(name, gib * 1024**3) == (accelerator, gpu_type)
+
+
+def test_memory_fit_rules() -> None:
+    from byom.engine.devices import Device, fits
+
+    gpu = Device("cuda:0", "nvidia-l4-24gb", "L4", 24 * 1024**3, "NVIDIA L4")
+    cpu = Device("cpu", "cpu", "CPU", 1024**3, "CPU")
+    assert fits(7_000_000_000, gpu)  # 7B in bf16 with headroom
+    assert not fits(13_000_000_000, gpu)
+    assert fits(13_000_000_000, cpu)  # the CPU config is always offered (slow, but it runs)
+    assert gpu.config_id == "cr_local_cuda0" and gpu.hardware == "1xnvidia-l4-24gb"

@@ -73,7 +73,7 @@ def _accelerator_type(name: str, memory_bytes: int) -> tuple[str, str]:
     gib = f"{round(memory_bytes / _GIB)}gb"
     if not any(t.endswith("gb") for t in tokens):
         tokens.append(gib)
-    model = next((t for t in tokens if not t.endswith("gb")), "gpu")
+    model = " ".join(t for t in tokens if not t.endswith("gb")) or "gpu"
     return "nvidia-" + "-".join(tokens), model.upper()
 
 
