@@ -33,6 +33,7 @@ _DROP = {
     "tensor",
     "core",
     "gpu",
+    "geforce",
 }
 
 
