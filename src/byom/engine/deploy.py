@@ -7,6 +7,7 @@ calls it (ref together-api-2026-11 §3.3-§3.13): camelCase JSON, ``{data, next_
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -39,6 +40,7 @@ _NO_RETRY = {"x-should-retry": "false"}  # the SDK retries 409s unless told not 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _LEVELS = ("LEVEL_DEBUG", "LEVEL_INFO", "LEVEL_WARN", "LEVEL_ERROR")
 _ENGINE_TYPE = "transformers"
+_MAX_FILES = 10_000
 
 
 def startup(state: Any) -> None:
@@ -241,7 +243,8 @@ async def list_model_files(request: Request) -> JSONResponse:
     root = Path(str(revision["path"]))
     files: list[dict[str, Any]] = []
     if root.is_dir():
-        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        # A weights dir holds a handful of files; a cap keeps a mis-registered huge dir cheap to list.
+        for file in sorted(itertools.islice((p for p in root.rglob("*") if p.is_file()), _MAX_FILES)):
             files.append({"path": file.relative_to(root).as_posix(), "sizeBytes": str(file.stat().st_size)})
     return JSONResponse(
         {
