@@ -330,6 +330,17 @@ def test_adapter_deploys_on_its_base(served_engine, tiny_model: Path, tmp_path: 
     chat = {"model": "local/lora", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3}
     assert client.post("/v1/chat/completions", json=chat).status_code == 200
 
+    # Registry deletes refuse while something depends on the model.
+    in_use = client.delete(f"{P}/models/{adapter.id}")
+    assert in_use.status_code == 400 and "deployments" in in_use.json()["error"]["message"]
+    client.delete(f"{P}/endpoints/{ep['id']}/deployments/{dep['id']}")
+    is_base = client.delete(f"{P}/models/{base.id}")
+    assert is_base.status_code == 400 and "local/tiny-ft-adapter" in is_base.json()["error"]["message"]
+    assert client.delete(f"{P}/models/{adapter.id}").json() == {}
+    assert client.delete(f"{P}/models/{base.id}").json() == {}
+    assert client.get(f"{P}/models").json()["data"] == []
+    assert tiny_model.is_dir()  # the weights stay on disk
+
 
 def test_ready_deployments_come_back_after_a_restart(tmp_path: Path, tiny_model: Path) -> None:
     data_dir = tmp_path / "engine"

@@ -206,6 +206,32 @@ async def get_model(request: Request) -> JSONResponse:
     return JSONResponse(_model_json(_find_model(request, request.path_params["model_id"]), _project(request)))
 
 
+async def delete_model(request: Request) -> JSONResponse:
+    project = _project(request)
+    model = _find_model(request, request.path_params["model_id"])
+    db = _state(request).db
+    users = db.query(
+        "SELECT name FROM deployments WHERE project_id = ? AND model_id = ?", (project["id"], model["id"])
+    )
+    if users:
+        names = ", ".join(r["name"] for r in users)
+        raise APIError(
+            400,
+            f"Model {model['id']} is used by deployments ({names}). Delete those deployments first.",
+            code="failed_precondition",
+        )
+    derived = db.query("SELECT name FROM registry_models WHERE base_model_id = ?", (model["id"],))
+    if derived:
+        names = ", ".join(f"{project['slug']}/{r['name']}" for r in derived)
+        raise APIError(
+            400,
+            f"Model {model['id']} is the base of {names}. Delete those models first.",
+            code="failed_precondition",
+        )
+    registry.delete_model(db, project["id"], str(model["id"]))
+    return JSONResponse({})
+
+
 async def list_model_revisions(request: Request) -> JSONResponse:
     model = _find_model(request, request.path_params["model_id"])
     revisions = registry.list_revisions(_state(request).db, str(model["id"]))
@@ -1189,6 +1215,7 @@ routes: list[BaseRoute] = [
     Route("/v2/public/inference-instance-types/{type_id}", get_instance_type, methods=["GET"]),
     Route(f"{_P}/models", list_models, methods=["GET"]),
     Route(f"{_P}/models/{{model_id}}", get_model, methods=["GET"]),
+    Route(f"{_P}/models/{{model_id}}", delete_model, methods=["DELETE"]),
     Route(f"{_P}/models/{{model_id}}/revisions", list_model_revisions, methods=["GET"]),
     Route(f"{_P}/models/{{model_id}}/files", list_model_files, methods=["GET"]),
     Route(f"{_P}/configs", list_configs, methods=["GET"]),

@@ -22,6 +22,7 @@ from byom.engine.deploy_schema import ensure_schema
 
 __all__ = [
     "RegisteredModel",
+    "delete_model",
     "find_model_by_name",
     "get_model",
     "get_revision",
@@ -371,3 +372,10 @@ def get_revision(db: Database, model_id: str, revision_id: str) -> dict[str, obj
 def latest_revision(db: Database, model_id: str) -> dict[str, object] | None:
     row = db.one("SELECT * FROM registry_revisions WHERE model_id = ? ORDER BY seq DESC LIMIT 1", (model_id,))
     return dict(row) if row is not None else None
+
+
+def delete_model(db: Database, project_id: str, model_id: str) -> None:
+    """Forget a model and its revisions (the weights on disk stay: they belong to the job or the user)."""
+    with db.transaction() as conn:
+        conn.execute("DELETE FROM registry_revisions WHERE model_id = ?", (model_id,))
+        conn.execute("DELETE FROM registry_models WHERE project_id = ? AND id = ?", (project_id, model_id))
