@@ -144,11 +144,10 @@ def write_overfit_dataset(
             elif fmt == "general":
                 row = {"text": q + " " + a}
             elif fmt == "preference":
-                wrong = _FACTS[(i + 1) % len(_FACTS)][1]
                 row = {
                     "input": {"messages": [{"role": "user", "content": q}]},
                     "preferred_output": [{"role": "assistant", "content": a}],
-                    "non_preferred_output": [{"role": "assistant", "content": wrong}],
+                    "non_preferred_output": [{"role": "assistant", "content": "I do not know, sorry."}],
                 }
             else:
                 raise ValueError(f"unknown format {fmt!r}; use conversation, instruction, general or preference")

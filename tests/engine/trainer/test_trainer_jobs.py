@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import signal
 import subprocess
@@ -225,11 +226,26 @@ def test_remote_code_model_is_refused(tiny_model: Path, conv_data: Path, tmp_pat
     assert error["stage"] == "download" and "trust_remote_code" in error["message"]
 
 
-def test_dpo_is_refused_clearly(tiny_model: Path, tmp_path: Path) -> None:
+def test_dpo_job_learns_the_preference(tiny_model: Path, tmp_path: Path) -> None:
+    data = write_overfit_dataset(tmp_path / "pref.jsonl", n=16, fmt="preference")
+    spec = make_spec(tmp_path / "ft-dpo", tiny_model, data, method="dpo", dpo_beta=0.5, n_epochs=4,
+                     validation_file=data, n_evals=1)
+    rc, lines, out = run_trainer(spec)
+    assert rc == 0, out
+    loss = losses(lines)
+    # The reference is the starting model, so the first step's loss is -log sigmoid(0) = ln 2.
+    assert loss[0] == pytest.approx(math.log(2), abs=1e-3)
+    assert mean(loss[-4:]) < math.log(2) - 0.05
+    assert any("eval/loss" in ln["values"] for ln in lines if ln["kind"] == "metric")
+    (result,) = [ln for ln in lines if ln["kind"] == "result"]
+    assert result["outputs"]["adapter"]
+
+
+def test_preference_data_with_sft_is_refused(tiny_model: Path, tmp_path: Path) -> None:
     data = write_overfit_dataset(tmp_path / "pref.jsonl", n=4, fmt="preference")
-    rc, lines, _ = run_trainer(make_spec(tmp_path / "ft", tiny_model, data, method="dpo"))
+    rc, lines, _ = run_trainer(make_spec(tmp_path / "ft", tiny_model, data))
     assert rc == EXIT_FAILED
-    assert "DPO is not supported by the local engine" in _error_line(lines)["message"]
+    assert "preference data, which trains with DPO" in _error_line(lines)["message"]
 
 
 def test_invalid_training_file_names_the_line(tiny_model: Path, tmp_path: Path) -> None:

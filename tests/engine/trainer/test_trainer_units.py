@@ -11,7 +11,7 @@ from byom.engine.trainer import TrainSpec
 from byom.engine.trainer._loop import plan_steps, spread
 from byom.engine.trainer._main import root_error_line, unsupported_reason
 from byom.engine.trainer._schedule import lr_factor
-from byom.engine.trainer._tokenize import IGNORE, Example, pack, tokenize_row
+from byom.engine.trainer._tokenize import IGNORE, Example, pack, tokenize_preference, tokenize_row
 from byom.errors import TrainingError
 
 # The tiny template without {% generation %} markers: masking must not depend on them.
@@ -82,6 +82,18 @@ def test_general_text_trains_on_everything_and_truncates(tiny_tokenizer: Any) ->
     assert len(ex.input_ids) == 16 and ex.labels == ex.input_ids and ex.weight == 2.0
 
 
+def test_preference_pair_labels_only_the_completion(tiny_tokenizer: Any) -> None:
+    row = {
+        "input": {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."},
+                               {"role": "user", "content": "What do bees make?"}]},
+        "preferred_output": [{"role": "assistant", "content": "Honey."}],
+        "non_preferred_output": [{"role": "assistant", "content": "Cheese."}],
+    }
+    pair = tokenize_preference(tiny_tokenizer, row)
+    assert trained_text(tiny_tokenizer, pair.chosen) == "Honey.<|eos|>\n"
+    assert trained_text(tiny_tokenizer, pair.rejected) == "Cheese.<|eos|>\n"
+
+
 def test_packing_keeps_examples_whole_and_separate() -> None:
     a = Example([1, 2, 3], [IGNORE, 2, 3])
     b = Example([4, 5], [4, 5])
@@ -122,7 +134,8 @@ def test_step_planning(tmp_path: Any) -> None:
 def test_unsupported_specs_and_error_lines(tmp_path: Any) -> None:
     spec = TrainSpec(job_id="j", job_dir=tmp_path, from_hf_model="m", training_file=tmp_path / "t.jsonl")
     assert unsupported_reason(spec) is None
-    assert "DPO is not supported" in (unsupported_reason(spec.model_copy(update={"method": "dpo"})) or "")
+    assert unsupported_reason(spec.model_copy(update={"method": "dpo"})) is None
+    assert "at least 1" in (unsupported_reason(spec.model_copy(update={"batch_size": 0})) or "")
     assert root_error_line(ValueError("bad\nmore")) == "ValueError: bad"
     assert root_error_line(TrainingError("x")) == "TrainingError: x"
     import torch

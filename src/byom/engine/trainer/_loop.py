@@ -13,10 +13,10 @@ from typing import Any
 from byom.engine.trainer._checkpoint import load_resume_state, save_checkpoint
 from byom.engine.trainer._progress import ProgressWriter
 from byom.engine.trainer._schedule import lr_factor
-from byom.engine.trainer._tokenize import IGNORE, Example
+from byom.engine.trainer._objective import Objective
 from byom.engine.trainer.spec import TrainSpec
 
-__all__ = ["Stopper", "Cancelled", "TrainResult", "train", "plan_steps", "spread"]
+__all__ = ["Stopper", "Cancelled", "TrainResult", "train", "evaluate", "plan_steps", "spread"]
 
 
 class Cancelled(Exception):
@@ -86,59 +86,17 @@ def _epoch_groups(n: int, spec: TrainSpec, epoch: int) -> list[list[list[int]]]:
     return [micro[i : i + ga] for i in range(0, len(micro), ga)]
 
 
-def _collate(batch: list[Example], pad_id: int, device: Any) -> dict[str, Any]:
-    """Right-pad; position ids restart at every packed sub-sequence (transformers then isolates them)."""
-    import torch
-
-    width = max(len(ex.input_ids) for ex in batch)
-    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
-    pos = torch.zeros((len(batch), width), dtype=torch.long)
-    weights = torch.tensor([ex.weight for ex in batch], dtype=torch.float32)
-    for b, ex in enumerate(batch):
-        n = len(ex.input_ids)
-        ids[b, :n] = torch.tensor(ex.input_ids)
-        labels[b, :n] = torch.tensor(ex.labels)
-        bounds = ex.starts + [n]
-        for s, e in zip(bounds, bounds[1:]):
-            pos[b, s:e] = torch.arange(e - s)
-        # Padding continues the last sequence's positions; nothing real attends to it (causal, right pad).
-        pos[b, n:] = torch.arange(bounds[-1] - bounds[-2], bounds[-1] - bounds[-2] + width - n)
-    return {
-        "input_ids": ids.to(device),
-        "position_ids": pos.to(device),
-        "labels": labels.to(device),
-        "weights": weights.to(device),
-        "n_tokens": sum(len(ex.input_ids) for ex in batch),
-    }
-
-
-def _loss_sum(model: Any, batch: dict[str, Any]) -> Any:
-    """Sum of per-token cross-entropy (times the sample weight) over label tokens."""
-    import torch.nn.functional as F
-
-    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
-    logits = logits[:, :-1].float()
-    labels = batch["labels"][:, 1:]
-    ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE, reduction="none")
-    ce = ce.view(labels.shape) * batch["weights"][:, None]
-    return ce.sum()
-
-
-def _n_labels(examples: list[Example]) -> int:
-    return sum(sum(1 for x in ex.labels[1:] if x != IGNORE) for ex in examples)
-
-
-def evaluate(model: Any, examples: list[Example], spec: TrainSpec, pad_id: int, device: Any) -> float:
+def evaluate(model: Any, items: list[Any], objective: Objective, batch_size: int) -> float:
+    """Mean loss over the validation set (same objective as training)."""
     import torch
 
     model.eval()
     total, count = 0.0, 0
     with torch.no_grad():
-        for i in range(0, len(examples), spec.batch_size):
-            chunk = examples[i : i + spec.batch_size]
-            total += float(_loss_sum(model, _collate(chunk, pad_id, device)))
-            count += _n_labels(chunk)
+        for i in range(0, len(items), batch_size):
+            chunk = items[i : i + batch_size]
+            total += float(objective.loss_sum(model, chunk)[0])
+            count += objective.normalizer(chunk)
     model.train()
     return total / max(1, count)
 
@@ -159,23 +117,24 @@ def train(
     spec: TrainSpec,
     model: Any,
     tokenizer: Any,
-    train_set: list[Example],
-    eval_set: list[Example],
+    train_set: list[Any],
+    eval_set: list[Any],
+    objective: Objective,
     progress: ProgressWriter,
     stopper: Stopper,
-    device: Any,
 ) -> TrainResult:
     """Run the loop to spec's total steps (from a resume checkpoint if given); save checkpoints."""
     import torch
 
     is_lora = spec.training_type == "lora"
-    pad_id = tokenizer.pad_token_id
     per_epoch, total = plan_steps(len(train_set), spec)
     eval_steps = set(spread(spec.n_evals, total)) if eval_set else set()
     ckpt_steps = set(spread(spec.n_checkpoints, total))
     optimizer = _optimizer(model, spec)
     start, tokens_seen = 0, 0
     torch.manual_seed(spec.random_seed)
+    # Before a resume restores trained weights: DPO's reference is the starting model.
+    objective.prepare(model, train_set + eval_set)
     if spec.resume_checkpoint is not None:
         meta = load_resume_state(model, optimizer, spec.resume_checkpoint, is_lora=is_lora)
         start, tokens_seen = int(meta["step"]), int(meta.get("tokens_seen", 0))
@@ -198,14 +157,14 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = lr
         micro_batches = [[train_set[i] for i in mb] for mb in groups[idx]]
-        n_labels = max(1, sum(_n_labels(mb) for mb in micro_batches))
+        norm = max(1, sum(objective.normalizer(mb) for mb in micro_batches))
         loss_total, n_tokens = 0.0, 0
         for mb in micro_batches:
-            batch = _collate(mb, pad_id, device)
-            loss = _loss_sum(model, batch) / n_labels
+            loss_sum, mb_tokens = objective.loss_sum(model, mb)
+            loss = loss_sum / norm
             loss.backward()
             loss_total += float(loss.detach())
-            n_tokens += batch["n_tokens"]
+            n_tokens += mb_tokens
         if spec.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(params, spec.max_grad_norm)
         optimizer.step()
@@ -227,7 +186,7 @@ def train(
             },
         )
         if done in eval_steps:
-            eval_loss = evaluate(model, eval_set, spec, pad_id, device)
+            eval_loss = evaluate(model, eval_set, objective, spec.batch_size)
             progress.write("metric", step=done, total_steps=total, values={"eval/loss": eval_loss})
         if done in ckpt_steps:
             path = spec.job_dir / "checkpoints" / f"step-{done}"

@@ -9,6 +9,7 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
+from typing import Any
 
 from byom.engine.trainer._progress import ProgressWriter
 from byom.engine.trainer.spec import TrainSpec
@@ -25,8 +26,6 @@ EXIT_CANCELLED = 3
 
 def unsupported_reason(spec: TrainSpec) -> str | None:
     """Why the local trainer can't run this spec (the engine answers 400 with it), or None."""
-    if spec.method == "dpo":
-        return "DPO is not supported by the local engine yet; use Together's cloud for DPO, or train with SFT."
     if spec.batch_size < 1 or spec.gradient_accumulation_steps < 1 or spec.n_epochs < 1:
         return "batch_size, gradient_accumulation_steps and n_epochs must be at least 1."
     if spec.max_seq_length < 2:
@@ -110,7 +109,6 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
     from byom.data import check_jsonl
     from byom.engine.trainer import _model
     from byom.engine.trainer._loop import train
-    from byom.engine.trainer._tokenize import load_examples, pack
 
     # -- download ----------------------------------------------------------------------------
     stage.name = "download"
@@ -125,8 +123,13 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
         report = check_jsonl(path, purpose="fine-tune" if kind == "training" else "eval")
         if not report.valid:
             raise TrainingError(f"The {kind} file is invalid: {report.error}")
-        if report.dataset_format == "preference":
-            raise TrainingError(unsupported_reason(spec.model_copy(update={"method": "dpo"})) or "")
+        if (report.dataset_format == "preference") != (spec.method == "dpo"):
+            raise TrainingError(
+                "DPO needs preference data (input / preferred_output / non_preferred_output)."
+                if spec.method == "dpo"
+                else f"The {kind} file holds preference data, which trains with DPO; set the training method to "
+                "DPO or use conversation, instruction or text data."
+            )
         progress.event(f"{kind}_data_download_complete", f"{kind.capitalize()} file OK: {report.nlines} lines, "
                        f"{report.dataset_format} format.")
     stopper.check()
@@ -136,22 +139,7 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
     torch.manual_seed(spec.random_seed)
     device = _model.pick_device(spec.device)
     tokenizer = _model.load_tokenizer(model_dir)
-    train_set, dropped = load_examples(
-        tokenizer, spec.training_file, train_on_inputs=spec.train_on_inputs, max_seq_length=spec.max_seq_length
-    )
-    if not train_set:
-        raise TrainingError("No training example has any token to learn from (all masked or weight 0). "
-                            "Check message weights and train_on_inputs.")
-    if dropped:
-        progress.event("warning", f"{dropped} training examples have no trainable tokens and were skipped.",
-                       level="warning")
-    eval_set = []
-    if spec.validation_file and spec.n_evals > 0:
-        eval_set, _ = load_examples(
-            tokenizer, spec.validation_file, train_on_inputs=spec.train_on_inputs, max_seq_length=spec.max_seq_length
-        )
-    if spec.packing:
-        train_set = pack(train_set, spec.max_seq_length)
+    train_set, eval_set, objective = _datasets(spec, tokenizer, device, progress)
     model = _model.load_model(spec, model_dir, device)
     param_count = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -161,7 +149,7 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
     stage.name = "training"
     progress.event("training_start", f"Training {trainable:,} of {param_count:,} parameters on {device.type}, "
                    f"{len(train_set)} sequences.", param_count=param_count)
-    result = train(spec, model, tokenizer, train_set, eval_set, progress, stopper, device)
+    result = train(spec, model, tokenizer, train_set, eval_set, objective, progress, stopper)
     progress.event("training_complete", f"Training complete after {result.total_steps} steps.",
                    total_steps=result.total_steps, token_count=result.tokens_seen)
 
@@ -174,6 +162,32 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
                    total_steps=result.total_steps)
     progress.event("job_complete", f"Job {spec.job_id} complete.")
     return 0
+
+
+def _datasets(spec: TrainSpec, tokenizer: Any, device: Any, progress: ProgressWriter) -> tuple[list, list, Any]:
+    """Tokenize the training (and validation) file for the spec's method; pick the objective."""
+    from byom.engine.trainer._objective import DPOObjective, SFTObjective
+    from byom.engine.trainer._tokenize import load_examples, load_preference_pairs, pack
+
+    def load(path: Path) -> tuple[list[Any], int]:
+        if spec.method == "dpo":
+            return load_preference_pairs(tokenizer, path, max_seq_length=spec.max_seq_length)
+        return load_examples(tokenizer, path, train_on_inputs=spec.train_on_inputs, max_seq_length=spec.max_seq_length)
+
+    train_set, dropped = load(spec.training_file)
+    if not train_set:
+        raise TrainingError("No training example has any token to learn from (all masked, truncated or weight 0). "
+                            "Check message weights, train_on_inputs and max_seq_length.")
+    if dropped:
+        progress.event("warning", f"{dropped} training examples have no trainable tokens and were skipped.",
+                       level="warning")
+    eval_set = load(spec.validation_file)[0] if spec.validation_file and spec.n_evals > 0 else []
+    if spec.method == "dpo":
+        # Preference pairs are never packed (each pair is scored as two whole sequences).
+        return train_set, eval_set, DPOObjective(spec.dpo_beta, tokenizer.pad_token_id, device, spec.batch_size)
+    if spec.packing:
+        train_set = pack(train_set, spec.max_seq_length)
+    return train_set, eval_set, SFTObjective(tokenizer.pad_token_id, device)
 
 
 def _save_outputs(spec: TrainSpec, model: object, tokenizer: object, final_ckpt: Path | None) -> dict[str, str | None]:

@@ -15,7 +15,16 @@ from typing import Any, Literal
 
 from byom.errors import TrainingError
 
-__all__ = ["Example", "tokenize_row", "load_examples", "pack", "IGNORE"]
+__all__ = [
+    "Example",
+    "PreferencePair",
+    "tokenize_row",
+    "tokenize_preference",
+    "load_examples",
+    "load_preference_pairs",
+    "pack",
+    "IGNORE",
+]
 
 IGNORE = -100
 
@@ -183,3 +192,39 @@ def pack(examples: list[Example], max_seq_length: int) -> list[Example]:
             cur = Example(list(ex.input_ids), list(ex.labels), ex.weight, [0])
             blocks.append(cur)
     return blocks
+
+
+@dataclass
+class PreferencePair:
+    """One DPO example: the prompt + preferred and + non-preferred completions (labels on the completion)."""
+
+    chosen: Example
+    rejected: Example
+    weight: float = 1.0
+    ref_logps: tuple[float, float] | None = None  # reference log-probs, filled before training
+
+
+def tokenize_preference(tokenizer: Any, row: dict[str, Any], *, max_seq_length: int = 2048) -> PreferencePair:
+    """Render input.messages + each output with the chat template; loss labels only on that output."""
+    _require_template(tokenizer)
+    inp = row["input"]
+    context = [{**m, "weight": 0} for m in inp["messages"]]
+    sides = []
+    for key in ("preferred_output", "non_preferred_output"):
+        answer = {**row[key][0], "weight": 1}
+        ids, labels = _conversation(tokenizer, {"messages": context + [answer], "tools": inp.get("tools")}, "auto")
+        sides.append(Example(ids[:max_seq_length], labels[:max_seq_length]))
+    return PreferencePair(sides[0], sides[1], float(row.get("weight", 1.0)))
+
+
+def load_preference_pairs(tokenizer: Any, path: Path, *, max_seq_length: int) -> tuple[list[PreferencePair], int]:
+    """Tokenize a preference JSONL file; drop pairs whose completions were truncated away."""
+    kept: list[PreferencePair] = []
+    dropped = 0
+    for row in _rows(path):
+        pair = tokenize_preference(tokenizer, row, max_seq_length=max_seq_length)
+        if pair.chosen.n_label_tokens and pair.rejected.n_label_tokens and pair.weight > 0:
+            kept.append(pair)
+        else:
+            dropped += 1
+    return kept, dropped

@@ -1,0 +1,122 @@
+"""What the loop minimises: SFT cross-entropy on label tokens, or the DPO preference loss."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from byom.engine.trainer._tokenize import IGNORE, Example, PreferencePair
+
+__all__ = ["Objective", "SFTObjective", "DPOObjective", "collate"]
+
+
+def collate(batch: list[Example], pad_id: int, device: Any) -> dict[str, Any]:
+    """Right-pad; position ids restart at every packed sub-sequence (transformers then isolates them)."""
+    import torch
+
+    width = max(len(ex.input_ids) for ex in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    pos = torch.zeros((len(batch), width), dtype=torch.long)
+    for b, ex in enumerate(batch):
+        n = len(ex.input_ids)
+        ids[b, :n] = torch.tensor(ex.input_ids)
+        labels[b, :n] = torch.tensor(ex.labels)
+        bounds = ex.starts + [n]
+        for s, e in zip(bounds, bounds[1:]):
+            pos[b, s:e] = torch.arange(e - s)
+        # Padding continues the last sequence's positions; nothing real attends to it (causal, right pad).
+        pos[b, n:] = torch.arange(bounds[-1] - bounds[-2], bounds[-1] - bounds[-2] + width - n)
+    return {
+        "input_ids": ids.to(device),
+        "position_ids": pos.to(device),
+        "labels": labels.to(device),
+        "weights": torch.tensor([ex.weight for ex in batch], dtype=torch.float32, device=device),
+        "n_tokens": sum(len(ex.input_ids) for ex in batch),
+    }
+
+
+def _token_logps(model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+    """Per-token log-prob of each label (0 where masked) and the mask, both [batch, len-1]."""
+    import torch
+
+    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+    logits = logits[:, :-1].float()
+    labels = batch["labels"][:, 1:]
+    mask = labels != IGNORE
+    logps = torch.log_softmax(logits, dim=-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return logps * mask, mask
+
+
+class Objective(Protocol):
+    def prepare(self, model: Any, items: list[Any]) -> None: ...
+    def normalizer(self, items: list[Any]) -> int: ...
+    def loss_sum(self, model: Any, items: list[Any]) -> tuple[Any, int]: ...
+
+
+class SFTObjective:
+    """Token-level cross-entropy (times the sample weight), averaged over the step's label tokens."""
+
+    def __init__(self, pad_id: int, device: Any) -> None:
+        self.pad_id, self.device = pad_id, device
+
+    def prepare(self, model: Any, items: list[Example]) -> None:
+        return None
+
+    def normalizer(self, items: list[Example]) -> int:
+        return sum(sum(1 for x in ex.labels[1:] if x != IGNORE) for ex in items)
+
+    def loss_sum(self, model: Any, items: list[Example]) -> tuple[Any, int]:
+        import torch.nn.functional as F
+
+        batch = collate(items, self.pad_id, self.device)
+        logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+        logits = logits[:, :-1].float()
+        labels = batch["labels"][:, 1:]
+        ce = F.cross_entropy(
+            logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE, reduction="none"
+        )
+        return (ce.view(labels.shape) * batch["weights"][:, None]).sum(), batch["n_tokens"]
+
+
+class DPOObjective:
+    """DPO (Rafailov et al. 2023): -log sigmoid(beta * (policy log-ratio - reference log-ratio)), per pair.
+
+    The reference is the model as it starts (base with fresh LoRA adapters, or the init checkpoint);
+    its log-probs are computed once before training, so full fine-tuning needs no second model copy.
+    """
+
+    def __init__(self, beta: float, pad_id: int, device: Any, batch_size: int) -> None:
+        self.beta, self.pad_id, self.device, self.batch_size = beta, pad_id, device, batch_size
+
+    def _logps(self, model: Any, pairs: list[PreferencePair]) -> tuple[Any, Any, int]:
+        batch = collate([p.chosen for p in pairs] + [p.rejected for p in pairs], self.pad_id, self.device)
+        logps, _ = _token_logps(model, batch)
+        seq = logps.sum(-1)
+        return seq[: len(pairs)], seq[len(pairs) :], batch["n_tokens"]
+
+    def prepare(self, model: Any, items: list[PreferencePair]) -> None:
+        import torch
+
+        todo = [p for p in items if p.ref_logps is None]
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            for i in range(0, len(todo), self.batch_size):
+                chunk = todo[i : i + self.batch_size]
+                chosen, rejected, _ = self._logps(model, chunk)
+                for p, c, r in zip(chunk, chosen.tolist(), rejected.tolist()):
+                    p.ref_logps = (c, r)
+        model.train(was_training)
+
+    def normalizer(self, items: list[PreferencePair]) -> int:
+        return len(items)
+
+    def loss_sum(self, model: Any, items: list[PreferencePair]) -> tuple[Any, int]:
+        import torch
+        import torch.nn.functional as F
+
+        chosen, rejected, n_tokens = self._logps(model, items)
+        ref = torch.tensor([p.ref_logps for p in items], dtype=chosen.dtype, device=chosen.device)
+        margin = (chosen - ref[:, 0]) - (rejected - ref[:, 1])
+        weights = torch.tensor([p.weight for p in items], dtype=chosen.dtype, device=chosen.device)
+        return (-F.logsigmoid(self.beta * margin) * weights).sum(), n_tokens
