@@ -249,7 +249,9 @@ async def file_content(request: Request) -> Response:
     path = file_blob(state, row)
     if path is None or not path.is_file():
         raise APIError(404, f"File '{row['id']}' has no content (its upload never finished). Upload it again.")
-    return StarletteFileResponse(path, media_type="application/octet-stream", filename=row["filename"])
+    # The spec serves file content as text/plain; parquet is binary.
+    media_type = "application/octet-stream" if row["file_type"] == "parquet" else "text/plain"
+    return StarletteFileResponse(path, media_type=media_type, filename=row["filename"])
 
 
 async def delete_file(request: Request) -> JSONResponse:
