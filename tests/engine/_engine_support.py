@@ -51,7 +51,9 @@ def make_state(root: Path, *allowed: Path, **config: Any) -> EngineState:
     return EngineState.open(root / "engine", api_key=KEY, base_url=BASE_URL, settings=settings, config=cfg)
 
 
-async def upload(client: httpx2.AsyncClient, data: bytes, name: str = "train.jsonl", wait: bool = True) -> dict[str, Any]:
+async def upload(
+    client: httpx2.AsyncClient, data: bytes, name: str = "train.jsonl", wait: bool = True
+) -> dict[str, Any]:
     """The SDK's three-step upload, by hand; waits for validation to finish."""
     checksum = hashlib.sha256(data).hexdigest()
     form = {"purpose": "fine-tune", "file_name": name, "file_type": "jsonl", "checksum": checksum}
@@ -118,8 +120,17 @@ class EngineProcess:
 
     def start(self) -> EngineProcess:
         env = {k: v for k, v in os.environ.items() if k != "BYOM_ENGINE_API_KEY"}
-        cmd = [sys.executable, "-m", "byom.engine", "--port", str(self.port), "--data-dir", str(self.data_dir),
-               "--allow-dir", str(self.allow_dir)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "byom.engine",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--allow-dir",
+            str(self.allow_dir),
+        ]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 30
@@ -154,4 +165,3 @@ class EngineProcess:
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
-

@@ -32,11 +32,13 @@ async def engine(
     # Local models may come from anywhere under pytest's temp root (the session's tiny model).
     state = make_state(tmp_path, tmp_path_factory.getbasetemp())
     app = create_app(state)
-    async with app.router.lifespan_context(app):
-        async with httpx2.AsyncClient(
+    async with (
+        app.router.lifespan_context(app),
+        httpx2.AsyncClient(
             transport=httpx2.ASGITransport(app=app), base_url=BASE_URL, headers=AUTH, timeout=30
-        ) as client:
-            yield client, state
+        ) as client,
+    ):
+        yield client, state
     state.close()
 
 

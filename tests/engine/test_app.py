@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx2
 import pytest
+from _engine_support import BASE_URL, KEY, assert_together_error
 
 from byom.engine.state import EngineState
-from _engine_support import BASE_URL, KEY, assert_together_error
 
 pytestmark = pytest.mark.anyio
 
@@ -18,9 +18,13 @@ async def test_health_needs_no_key(engine: tuple[httpx2.AsyncClient, EngineState
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong-key", f"Basic {KEY}", "Bearer "])
-@pytest.mark.parametrize(("method", "path"), [("GET", "/v1/files"), ("POST", "/v1/fine-tunes"), ("GET", "/v3/whoami"),
-                                              ("GET", "/v1/nothing-here")])
-async def test_every_path_needs_the_key(client: httpx2.AsyncClient, header: str | None, method: str, path: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/v1/files"), ("POST", "/v1/fine-tunes"), ("GET", "/v3/whoami"), ("GET", "/v1/nothing-here")],
+)
+async def test_every_path_needs_the_key(
+    client: httpx2.AsyncClient, header: str | None, method: str, path: str
+) -> None:
     async with httpx2.AsyncClient(transport=client._transport, base_url=BASE_URL) as bare:
         headers = {"Authorization": header} if header is not None else {}
         r = await bare.request(method, path, headers=headers)
@@ -36,7 +40,9 @@ async def test_unknown_path_and_method_are_together_shaped(client: httpx2.AsyncC
     assert_together_error(await client.patch("/v1/files"), 405)
 
 
-async def test_an_internal_fault_is_a_500_without_traceback(engine: tuple[httpx2.AsyncClient, EngineState]) -> None:
+async def test_an_internal_fault_is_a_500_without_traceback(
+    engine: tuple[httpx2.AsyncClient, EngineState],
+) -> None:
     client, state = engine
     # A row another process broke: the endpoint fails unexpectedly, the client sees a clean 500.
     state.db.execute(
@@ -79,6 +85,8 @@ async def test_supported_models_page_with_a_cursor(client: httpx2.AsyncClient) -
     assert len(seen) == len(set(seen)) > 25 and "Qwen/Qwen3-0.6B" in seen
     only = (await client.get("/v2/supported-models", params={"search": "qwen3-0.6b"})).json()["data"]
     assert {m["id"] for m in only} >= {"Qwen/Qwen3-0.6B"}
-    assert_together_error(await client.get("/v2/supported-models", params={"product": "PRODUCT_X"}), 400, "product")
+    assert_together_error(
+        await client.get("/v2/supported-models", params={"product": "PRODUCT_X"}), 400, "product"
+    )
     one = await client.get("/v2/supported-models/Qwen/Qwen3-0.6B")
     assert one.status_code == 200 and one.json()["name"] == "Qwen/Qwen3-0.6B"

@@ -29,8 +29,9 @@ def _wait(get: Any, job_id: str, done: tuple[str, ...], timeout: float = 120) ->
         time.sleep(0.2)
 
 
-def test_together_sdk_drives_the_engine(engine_process: EngineProcess, tiny_model: Path, overfit_bytes: bytes,
-                                        tmp_path: Path) -> None:
+def test_together_sdk_drives_the_engine(
+    engine_process: EngineProcess, tiny_model: Path, overfit_bytes: bytes, tmp_path: Path
+) -> None:
     from together import Together
 
     client = Together(base_url=engine_process.url, api_key=engine_process.key, project_id="proj_local")
@@ -43,15 +44,25 @@ def test_together_sdk_drives_the_engine(engine_process: EngineProcess, tiny_mode
     again = client.files.upload(file=path, purpose="fine-tune")
     assert again.id == uploaded.id and time.monotonic() - started < 5
     deadline = time.monotonic() + 30
-    while (file := client.files.retrieve(uploaded.id)).processing_status == "PENDING" and time.monotonic() < deadline:
+    while (
+        file := client.files.retrieve(uploaded.id)
+    ).processing_status == "PENDING" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert file.processing_status == "COMPLETED"
     assert [f.id for f in client.files.list().data] == [uploaded.id]
 
     # create() calls limits and estimate-price first, then POST /v1/fine-tunes.
     job = client.fine_tuning.create(
-        training_file=uploaded.id, model=TEMPLATE, from_hf_model=str(tiny_model), n_epochs=20, n_checkpoints=20,
-        batch_size=4, learning_rate=1e-2, packing=False, suffix="sdk", train_on_inputs="auto",
+        training_file=uploaded.id,
+        model=TEMPLATE,
+        from_hf_model=str(tiny_model),
+        n_epochs=20,
+        n_checkpoints=20,
+        batch_size=4,
+        learning_rate=1e-2,
+        packing=False,
+        suffix="sdk",
+        train_on_inputs="auto",
     )
     assert job.id.startswith("ft-") and job.status in ("queued", "running", "pending")
     _wait(lambda i: client.fine_tuning.retrieve(i), job.id, ("running",))
@@ -75,15 +86,27 @@ def test_together_sdk_drives_the_engine(engine_process: EngineProcess, tiny_mode
     assert me.type == "project_api_key" and me.project.id == "proj_local" and me.project.slug == "local"
 
 
-def test_kill_9_mid_job_then_restart_finishes_the_job(tmp_path: Path, tiny_model: Path, overfit_bytes: bytes) -> None:
+def test_kill_9_mid_job_then_restart_finishes_the_job(
+    tmp_path: Path, tiny_model: Path, overfit_bytes: bytes
+) -> None:
     first = EngineProcess(tmp_path / "engine", tiny_model.parent).start()
     try:
         headers = {"Authorization": f"Bearer {first.key}"}
         with httpx2.Client(base_url=first.url, headers=headers, timeout=30) as http:
             checksum = hashlib.sha256(overfit_bytes).hexdigest()
-            form = {"purpose": "fine-tune", "file_name": "t.jsonl", "file_type": "jsonl", "checksum": checksum}
+            form = {
+                "purpose": "fine-tune",
+                "file_name": "t.jsonl",
+                "file_type": "jsonl",
+                "checksum": checksum,
+            }
             r = http.post("/v1/files", files={k: (None, v) for k, v in form.items()})
-            assert http.put(r.headers["location"], content=overfit_bytes, headers={"Authorization": ""}).status_code == 200
+            assert (
+                http.put(
+                    r.headers["location"], content=overfit_bytes, headers={"Authorization": ""}
+                ).status_code
+                == 200
+            )
             file_id = r.headers["x-together-file-id"]
             http.post(f"/v1/files/{file_id}/preprocess")
             while http.get(f"/v1/files/{file_id}").json()["processing_status"] == "PENDING":
@@ -105,14 +128,20 @@ def test_kill_9_mid_job_then_restart_finishes_the_job(tmp_path: Path, tiny_model
     try:
         assert second.key == first.key
         with httpx2.Client(base_url=second.url, headers=headers, timeout=30) as http:
-            done = _wait(lambda i: http.get(f"/v1/fine-tunes/{i}").json(), job["id"], ("completed", "error", "cancelled"))
+            done = _wait(
+                lambda i: http.get(f"/v1/fine-tunes/{i}").json(),
+                job["id"],
+                ("completed", "error", "cancelled"),
+            )
             assert done["status"] == "completed", done
             assert done["steps_completed"] == done["total_steps"] == 32
             events = http.get(f"/v1/fine-tunes/{job['id']}/events").json()["data"]
             restarted = [e for e in events if e["type"] == "job_restarted"]
             assert restarted and "checkpoint at step" in restarted[0]["message"]
             assert [e["type"] for e in events].count("job_complete") == 1
-            steps = sorted(c["step"] for c in http.get(f"/v1/fine-tunes/{job['id']}/checkpoints").json()["data"])
+            steps = sorted(
+                c["step"] for c in http.get(f"/v1/fine-tunes/{job['id']}/checkpoints").json()["data"]
+            )
             assert steps == sorted(set(steps)) and steps[-1] == 32
             metrics = http.get(f"/v1/fine-tunes/{job['id']}/metrics").json()["metrics"]
             assert [m["train/global_step"] for m in metrics] == [float(s) for s in range(1, 33)]

@@ -17,7 +17,12 @@ GOOD = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", 
 
 
 def _form(data: bytes, name: str = "train.jsonl", **override: str) -> dict[str, tuple[None, str]]:
-    fields = {"purpose": "fine-tune", "file_name": name, "file_type": "jsonl", "checksum": hashlib.sha256(data).hexdigest()}
+    fields = {
+        "purpose": "fine-tune",
+        "file_name": name,
+        "file_type": "jsonl",
+        "checksum": hashlib.sha256(data).hexdigest(),
+    }
     fields.update(override)
     return {k: (None, v) for k, v in fields.items()}
 
@@ -50,10 +55,16 @@ async def test_sdk_flow_uploads_validates_and_dedupes(client: httpx2.AsyncClient
     assert content.status_code == 200 and content.content == GOOD
 
 
-async def test_one_step_upload_returns_the_existing_file_for_the_same_bytes(client: httpx2.AsyncClient) -> None:
-    first = await client.post("/v1/files/upload", files={"file": ("a.jsonl", GOOD)}, data={"purpose": "fine-tune"})
+async def test_one_step_upload_returns_the_existing_file_for_the_same_bytes(
+    client: httpx2.AsyncClient,
+) -> None:
+    first = await client.post(
+        "/v1/files/upload", files={"file": ("a.jsonl", GOOD)}, data={"purpose": "fine-tune"}
+    )
     assert first.status_code == 200
-    second = await client.post("/v1/files/upload", files={"file": ("b.jsonl", GOOD)}, data={"purpose": "fine-tune"})
+    second = await client.post(
+        "/v1/files/upload", files={"file": ("b.jsonl", GOOD)}, data={"purpose": "fine-tune"}
+    )
     assert second.json()["id"] == first.json()["id"]
     assert (await wait_file(client, first.json()["id"]))["processing_status"] == "COMPLETED"
     # The three-step flow sees it as a duplicate too.
@@ -79,8 +90,11 @@ async def test_checksum_mismatch_is_refused(client: httpx2.AsyncClient) -> None:
 
 async def test_size_cap_is_a_413(tmp_path: Path) -> None:
     state = make_state(tmp_path, max_upload_bytes=100)
-    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=create_app(state)), base_url=BASE_URL,
-                                  headers={"Authorization": "Bearer engine-test-key"}) as client:
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=create_app(state)),
+        base_url=BASE_URL,
+        headers={"Authorization": "Bearer engine-test-key"},
+    ) as client:
         big = b'{"text": "' + b"x" * 200 + b'"}\n'
         r = await client.post("/v1/files", files=_form(big))
         assert_together_error(await client.put(r.headers["location"], content=big), 413)
@@ -103,11 +117,15 @@ async def test_bad_upload_forms(client: httpx2.AsyncClient, form: dict[str, str]
 
 async def test_bad_upload_bodies(client: httpx2.AsyncClient) -> None:
     assert_together_error(await client.post("/v1/files", json={"purpose": "fine-tune"}), 400)
-    assert_together_error(await client.post("/v1/files/upload", data={"purpose": "fine-tune"}), 400, param="file")
+    assert_together_error(
+        await client.post("/v1/files/upload", data={"purpose": "fine-tune"}), 400, param="file"
+    )
     assert_together_error(await client.put("/v1/files/file-nope/upload?token=x", content=b"x"), 403)
 
 
-async def test_delete_removes_the_file_unless_a_job_needs_it(client: httpx2.AsyncClient, tiny_model: Path) -> None:
+async def test_delete_removes_the_file_unless_a_job_needs_it(
+    client: httpx2.AsyncClient, tiny_model: Path
+) -> None:
     kept = await upload(client, GOOD)
     other = await upload(client, GOOD.replace(b"hello", b"hey"))
     job = await client.post("/v1/fine-tunes", json=job_body(kept["id"], tiny_model))

@@ -32,7 +32,8 @@ async def test_lora_job_completes_then_continues_from_a_checkpoint(
     file = await upload(client, overfit_bytes)
     secret = "hf_secret_token_value_123"
     created = await client.post(
-        "/v1/fine-tunes", json=job_body(file["id"], tiny_model, suffix="demo", hf_api_token=secret, wandb_key="wk-1")
+        "/v1/fine-tunes",
+        json=job_body(file["id"], tiny_model, suffix="demo", hf_api_token=secret, wandb_key="wk-1"),
     )
     assert created.status_code == 200, created.text
     job = created.json()
@@ -57,30 +58,52 @@ async def test_lora_job_completes_then_continues_from_a_checkpoint(
 
     checkpoints = (await client.get(f"/v1/fine-tunes/{job['id']}/checkpoints")).json()["data"]
     assert [c["step"] for c in checkpoints] == [12, 8, 4]
-    assert checkpoints[0]["checkpoint_type"] == "Final" and checkpoints[0]["object_id"] == done["adapter_object_id"]
+    assert (
+        checkpoints[0]["checkpoint_type"] == "Final"
+        and checkpoints[0]["object_id"] == done["adapter_object_id"]
+    )
     assert all(c["checkpoint"] == "adapter" and Path(c["path"]).is_dir() for c in checkpoints)
 
     metrics = (await client.get(f"/v1/fine-tunes/{job['id']}/metrics")).json()["metrics"]
     assert _falls(_losses(metrics)), _losses(metrics)
-    window = (await client.get(f"/v1/fine-tunes/{job['id']}/metrics",
-                               params={"global_step_from": 3, "global_step_to": 6})).json()["metrics"]
+    window = (
+        await client.get(
+            f"/v1/fine-tunes/{job['id']}/metrics", params={"global_step_from": 3, "global_step_to": 6}
+        )
+    ).json()["metrics"]
     assert {m["train/global_step"] for m in window} <= {3.0, 4.0, 5.0, 6.0} and window
-    sampled = (await client.get(f"/v1/fine-tunes/{job['id']}/metrics", params={"resolution": 3})).json()["metrics"]
+    sampled = (await client.get(f"/v1/fine-tunes/{job['id']}/metrics", params={"resolution": 3})).json()[
+        "metrics"
+    ]
     assert len(sampled) == 3
 
     # The token reached the trainer's environment only: not the DB, not the spec.
-    job_dir = Path(json.loads(state.db.one("SELECT spec FROM jobs WHERE id = ?", (job["id"],))["spec"])["job_dir"])
+    job_dir = Path(
+        json.loads(state.db.one("SELECT spec FROM jobs WHERE id = ?", (job["id"],))["spec"])["job_dir"]
+    )
     assert secret not in (job_dir / "spec.json").read_text()
     assert secret.encode() not in (state.data_dir / "engine.db").read_bytes()
-    assert not any(secret.encode() in p.read_bytes() for p in state.data_dir.glob("engine.db*") if p.is_file())
+    assert not any(
+        secret.encode() in p.read_bytes() for p in state.data_dir.glob("engine.db*") if p.is_file()
+    )
 
     # Continue from the intermediate checkpoint at step 8: the parent's type and base are inherited.
-    child = await client.post("/v1/fine-tunes", json={
-        "training_file": file["id"], "from_checkpoint": f"{job['id']}:8", "n_epochs": 1, "batch_size": 4,
-        "learning_rate": 1e-2, "packing": False, "n_checkpoints": 1,
-    })
+    child = await client.post(
+        "/v1/fine-tunes",
+        json={
+            "training_file": file["id"],
+            "from_checkpoint": f"{job['id']}:8",
+            "n_epochs": 1,
+            "batch_size": 4,
+            "learning_rate": 1e-2,
+            "packing": False,
+            "n_checkpoints": 1,
+        },
+    )
     assert child.status_code == 200, child.text
-    assert child.json()["training_type"]["type"] == "Lora" and child.json()["from_hf_model"] == str(tiny_model)
+    assert child.json()["training_type"]["type"] == "Lora" and child.json()["from_hf_model"] == str(
+        tiny_model
+    )
     child_done = await wait_job(client, child.json()["id"])
     assert child_done["status"] == "completed", child_done
     child_losses = _losses((await client.get(f"/v1/fine-tunes/{child_done['id']}/metrics")).json()["metrics"])
@@ -88,9 +111,13 @@ async def test_lora_job_completes_then_continues_from_a_checkpoint(
     assert child_losses[0] < _losses(metrics)[0]
 
 
-async def test_full_job_completes_with_falling_loss(client: httpx2.AsyncClient, tiny_model: Path, overfit_bytes: bytes) -> None:
+async def test_full_job_completes_with_falling_loss(
+    client: httpx2.AsyncClient, tiny_model: Path, overfit_bytes: bytes
+) -> None:
     file = await upload(client, overfit_bytes)
-    body = job_body(file["id"], tiny_model, training_type={"type": "Full"}, learning_rate=3e-3, n_checkpoints=1)
+    body = job_body(
+        file["id"], tiny_model, training_type={"type": "Full"}, learning_rate=3e-3, n_checkpoints=1
+    )
     created = await client.post("/v1/fine-tunes", json=body)
     assert created.status_code == 200, created.text
     done = await wait_job(client, created.json()["id"])
@@ -102,7 +129,9 @@ async def test_full_job_completes_with_falling_loss(client: httpx2.AsyncClient, 
     assert _falls(_losses(metrics))
 
 
-async def test_cancel_running_and_queued_jobs(client: httpx2.AsyncClient, tiny_model: Path, overfit_bytes: bytes) -> None:
+async def test_cancel_running_and_queued_jobs(
+    client: httpx2.AsyncClient, tiny_model: Path, overfit_bytes: bytes
+) -> None:
     file = await upload(client, overfit_bytes)
     long = job_body(file["id"], tiny_model, n_epochs=20, n_checkpoints=20, batch_size=1)
     first = (await client.post("/v1/fine-tunes", json=long)).json()
@@ -137,7 +166,9 @@ async def test_a_failing_trainer_is_an_error_with_its_root_line(
 ) -> None:
     broken = tmp_path / "broken-model"
     broken.mkdir()
-    (broken / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
+    (broken / "config.json").write_text(
+        json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]})
+    )
     file = await upload(client, overfit_bytes)
     created = await client.post("/v1/fine-tunes", json=job_body(file["id"], broken))
     assert created.status_code == 200, created.text
@@ -151,8 +182,14 @@ async def test_a_failing_trainer_is_an_error_with_its_root_line(
 
 async def test_estimate_price_counts_tokens(client: httpx2.AsyncClient, overfit_bytes: bytes) -> None:
     file = await upload(client, overfit_bytes)
-    body: dict[str, Any] = {"training_file": file["id"], "model": "Qwen/Qwen3-0.6B", "n_epochs": 2, "n_evals": 0,
-                            "training_method": {"method": "sft", "train_on_inputs": "auto"}, "training_type": None}
+    body: dict[str, Any] = {
+        "training_file": file["id"],
+        "model": "Qwen/Qwen3-0.6B",
+        "n_epochs": 2,
+        "n_evals": 0,
+        "training_method": {"method": "sft", "train_on_inputs": "auto"},
+        "training_type": None,
+    }
     r = await client.post("/v1/fine-tunes/estimate-price", json=body)
     assert r.status_code == 200, r.text
     estimate = r.json()
@@ -164,5 +201,32 @@ async def test_estimate_price_counts_tokens(client: httpx2.AsyncClient, overfit_
     r = await client.post("/v1/fine-tunes/estimate-price", json={**body, "training_file": bad["id"]})
     assert r.json() == {"estimation_available": False, "unavailable_reason": "train_file_invalid"}
     assert_together_error(
-        await client.post("/v1/fine-tunes/estimate-price", json={**body, "training_file": "file-nope"}), 400, "training_file"
+        await client.post("/v1/fine-tunes/estimate-price", json={**body, "training_file": "file-nope"}),
+        400,
+        "training_file",
     )
+
+
+async def test_dpo_job_on_preference_data(
+    client: httpx2.AsyncClient, tiny_model: Path, tmp_path: Path
+) -> None:
+    from byom.engine.tiny import write_overfit_dataset
+
+    data = write_overfit_dataset(tmp_path / "prefs.jsonl", n=8, fmt="preference").read_bytes()
+    file = await upload(client, data)
+    assert file["validation_report"]["dataset_format"] == "PREFERENCE"
+    body = job_body(
+        file["id"],
+        tiny_model,
+        n_epochs=1,
+        n_checkpoints=1,
+        training_method={"method": "dpo", "dpo_beta": 0.2},
+    )
+    created = await client.post("/v1/fine-tunes", json=body)
+    assert created.status_code == 200, created.text
+    assert created.json()["training_method"] == {"method": "dpo", "dpo_beta": 0.2}
+    done = await wait_job(client, created.json()["id"])
+    assert done["status"] == "completed", done
+    # Preference data with SFT is refused up front.
+    sft = await client.post("/v1/fine-tunes", json=job_body(file["id"], tiny_model))
+    assert_together_error(sft, 400, param="training_method")

@@ -87,14 +87,22 @@ class _Response:
 def validate(response: httpx2.Response, path_pattern: str | None = None) -> None:
     """Validate one engine response against the spec's operation for its method and path."""
     request = response.request
-    params = RequestParameters(query=ImmutableMultiDict(list(request.url.params.multi_items())), header=Headers())
+    params = RequestParameters(
+        query=ImmutableMultiDict(list(request.url.params.multi_items())), header=Headers()
+    )
     req = _Request(method=request.method.lower(), path=request.url.path, parameters=params)
-    res = _Response(response.status_code, response.content, response.headers.get("content-type", ""),
-                    Headers(list(response.headers.items())))
+    res = _Response(
+        response.status_code,
+        response.content,
+        response.headers.get("content-type", ""),
+        Headers(list(response.headers.items())),
+    )
     _openapi().validate_response(req, res)
 
 
-async def test_v1_responses_match_the_spec(client: httpx2.AsyncClient, tiny_model: Path, overfit_bytes: bytes) -> None:
+async def test_v1_responses_match_the_spec(
+    client: httpx2.AsyncClient, tiny_model: Path, overfit_bytes: bytes
+) -> None:
     file = await upload(client, overfit_bytes)
     validate(await client.get(f"/v1/files/{file['id']}"))
     validate(await client.get("/v1/files"))
@@ -105,13 +113,26 @@ async def test_v1_responses_match_the_spec(client: httpx2.AsyncClient, tiny_mode
     done = await wait_job(client, created.json()["id"])
     assert done["status"] == "completed"
     job_id = done["id"]
-    for path in (f"/v1/fine-tunes/{job_id}", "/v1/fine-tunes", f"/v1/fine-tunes/{job_id}/events",
-                 f"/v1/fine-tunes/{job_id}/checkpoints"):
+    for path in (
+        f"/v1/fine-tunes/{job_id}",
+        "/v1/fine-tunes",
+        f"/v1/fine-tunes/{job_id}/events",
+        f"/v1/fine-tunes/{job_id}/checkpoints",
+    ):
         validate(await client.get(path))
-    validate(await client.post("/v1/fine-tunes/estimate-price", json={"training_file": file["id"], "model": "Qwen/Qwen3-0.6B"}))
+    validate(
+        await client.post(
+            "/v1/fine-tunes/estimate-price", json={"training_file": file["id"], "model": "Qwen/Qwen3-0.6B"}
+        )
+    )
     validate(await client.get(f"/v1/files/{file['id']}/content"))
-    validate(await client.post("/v1/files/upload", files={"file": ("b.jsonl", overfit_bytes + b"\n")},
-                               data={"purpose": "fine-tune", "file_name": "b.jsonl"}))
+    validate(
+        await client.post(
+            "/v1/files/upload",
+            files={"file": ("b.jsonl", overfit_bytes + b"\n")},
+            data={"purpose": "fine-tune", "file_name": "b.jsonl"},
+        )
+    )
     validate(await client.delete(f"/v1/files/{file['id']}"))
     # Errors, where the spec describes them (only DELETE /fine-tunes/{id} does: 404 ErrorData).
     validate(await client.delete("/v1/fine-tunes/ft-missing"))

@@ -40,11 +40,13 @@ BAD_BODIES: list[tuple[dict[str, Any], str]] = [
     ({"lr_scheduler": {"lr_scheduler_type": "step"}}, "lr_scheduler.lr_scheduler_type"),
     ({"training_type": {"type": "Lora", "lora_r": 100_000}}, "training_type.lora_r"),
     ({"training_type": {"type": "Lora", "lora_r": 8, "lora_dropout": 1.0}}, "training_type.lora_dropout"),
-    ({"training_type": {"type": "Lora", "lora_r": 8, "lora_trainable_modules": "q_proj; rm -rf"}},
-     "training_type.lora_trainable_modules"),
+    (
+        {"training_type": {"type": "Lora", "lora_r": 8, "lora_trainable_modules": "q_proj; rm -rf"}},
+        "training_type.lora_trainable_modules",
+    ),
     ({"training_type": {"type": "Half"}}, "training_type.type"),
     ({"training_method": {"method": "ppo"}}, "training_method.method"),
-    ({"training_method": {"method": "dpo"}}, "training_method"),  # the local trainer has no DPO yet
+    ({"training_method": {"method": "dpo"}}, "training_method"),  # DPO needs preference data
     ({"training_method": {"method": "sft", "dpo_beta": 0.2}}, "training_method"),
     ({"suffix": "x" * 41}, "suffix"),
     ({"from_hf_model": "/etc"}, "from_hf_model"),
@@ -59,9 +61,15 @@ async def good_file(client: httpx2.AsyncClient) -> dict[str, Any]:
     return await upload(client, GOOD)
 
 
-@pytest.mark.parametrize(("overrides", "param"), BAD_BODIES, ids=[p + str(i) for i, (_, p) in enumerate(BAD_BODIES)])
+@pytest.mark.parametrize(
+    ("overrides", "param"), BAD_BODIES, ids=[p + str(i) for i, (_, p) in enumerate(BAD_BODIES)]
+)
 async def test_bad_create_bodies(
-    client: httpx2.AsyncClient, good_file: dict[str, Any], tiny_model: Path, overrides: dict[str, Any], param: str
+    client: httpx2.AsyncClient,
+    good_file: dict[str, Any],
+    tiny_model: Path,
+    overrides: dict[str, Any],
+    param: str,
 ) -> None:
     body = {**job_body(good_file["id"], tiny_model), **overrides}
     body = {k: v for k, v in body.items() if v is not None}
@@ -78,7 +86,9 @@ async def test_malformed_create_bodies(client: httpx2.AsyncClient, raw: bytes) -
     assert_together_error(r, 400)
 
 
-async def test_files_that_are_not_ready(engine: tuple[httpx2.AsyncClient, EngineState], tiny_model: Path) -> None:
+async def test_files_that_are_not_ready(
+    engine: tuple[httpx2.AsyncClient, EngineState], tiny_model: Path
+) -> None:
     client, state = engine
     invalid = await upload(client, b"{broken\n")
     r = await client.post("/v1/fine-tunes", json=job_body(invalid["id"], tiny_model))
@@ -91,16 +101,28 @@ async def test_files_that_are_not_ready(engine: tuple[httpx2.AsyncClient, Engine
 
 
 async def test_unknown_job_ids_are_404(client: httpx2.AsyncClient) -> None:
-    for method, path in [("GET", "/v1/fine-tunes/ft-x"), ("GET", "/v1/fine-tunes/ft-x/events"),
-                         ("GET", "/v1/fine-tunes/ft-x/checkpoints"), ("GET", "/v1/fine-tunes/ft-x/metrics"),
-                         ("POST", "/v1/fine-tunes/ft-x/cancel"), ("DELETE", "/v1/fine-tunes/ft-x")]:
+    for method, path in [
+        ("GET", "/v1/fine-tunes/ft-x"),
+        ("GET", "/v1/fine-tunes/ft-x/events"),
+        ("GET", "/v1/fine-tunes/ft-x/checkpoints"),
+        ("GET", "/v1/fine-tunes/ft-x/metrics"),
+        ("POST", "/v1/fine-tunes/ft-x/cancel"),
+        ("DELETE", "/v1/fine-tunes/ft-x"),
+    ]:
         assert_together_error(await client.request(method, path), 404)
 
 
-async def test_bad_metric_filters(client: httpx2.AsyncClient, good_file: dict[str, Any], tiny_model: Path) -> None:
+async def test_bad_metric_filters(
+    client: httpx2.AsyncClient, good_file: dict[str, Any], tiny_model: Path
+) -> None:
     job = (await client.post("/v1/fine-tunes", json=job_body(good_file["id"], tiny_model))).json()
-    for params, param in [({"global_step_from": "x"}, "global_step_from"), ({"logged_at_to": "yesterday"}, "logged_at_to"),
-                          ({"resolution": "0"}, "resolution")]:
-        assert_together_error(await client.get(f"/v1/fine-tunes/{job['id']}/metrics", params=params), 400, param)
+    for params, param in [
+        ({"global_step_from": "x"}, "global_step_from"),
+        ({"logged_at_to": "yesterday"}, "logged_at_to"),
+        ({"resolution": "0"}, "resolution"),
+    ]:
+        assert_together_error(
+            await client.get(f"/v1/fine-tunes/{job['id']}/metrics", params=params), 400, param
+        )
     assert_together_error(await client.delete(f"/v1/fine-tunes/{job['id']}"), 409)
     await client.post(f"/v1/fine-tunes/{job['id']}/cancel")

@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from byom.engine._http import APIError, error_response
 
-__all__ = ["AuthMiddleware", "UnexpectedErrorMiddleware", "PUBLIC_PATHS"]
+__all__ = ["PUBLIC_PATHS", "AuthMiddleware", "UnexpectedErrorMiddleware"]
 
 log = logging.getLogger("byom.engine")
 
@@ -76,6 +76,10 @@ class UnexpectedErrorMiddleware:
             if started:
                 raise
             response = error_response(
-                APIError(500, "Internal error in the local engine. See the engine's log; retry, or report it.", type="server_error")
+                APIError(
+                    500,
+                    "Internal error in the local engine. See the engine's log; retry, or report it.",
+                    type="server_error",
+                )
             )
             await response(scope, receive, send)

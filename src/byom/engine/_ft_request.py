@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["CreateFineTune", "EstimatePrice", "TrainingType", "TrainingMethod", "LrScheduler"]
+__all__ = ["CreateFineTune", "EstimatePrice", "LrScheduler", "TrainingMethod", "TrainingType"]
 
 
 class _Strict(BaseModel):

@@ -26,9 +26,15 @@ log = logging.getLogger("byom.engine")
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        err = APIError(404, f"No such endpoint: {request.method} {request.url.path}. Check the path and /v1 prefix.")
+        err = APIError(
+            404, f"No such endpoint: {request.method} {request.url.path}. Check the path and /v1 prefix."
+        )
     elif exc.status_code == 405:
-        err = APIError(405, f"Method {request.method} is not allowed on {request.url.path}.", type="invalid_request_error")
+        err = APIError(
+            405,
+            f"Method {request.method} is not allowed on {request.url.path}.",
+            type="invalid_request_error",
+        )
     else:
         err = APIError(exc.status_code, str(exc.detail))
     response = error_response(err)
@@ -57,7 +63,6 @@ def create_app(state: EngineState) -> Starlette:
         *meta.routes,
         *files.routes,
         *finetunes.routes,
-
         # Deployment (v2, project-scoped) and inference.
         *deploy.routes,
         *serving.routes,
@@ -70,7 +75,8 @@ def create_app(state: EngineState) -> Starlette:
         APIError: api_error_handler,
         HTTPException: _http_exception,
     }
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers=exception_handlers, lifespan=lifespan)
+    app = Starlette(
+        routes=routes, middleware=middleware, exception_handlers=exception_handlers, lifespan=lifespan
+    )
     app.state.engine = state
     return app
-

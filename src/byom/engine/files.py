@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import secrets
+import sqlite3
 import threading
 import time
 import uuid
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import FileResponse as StarletteFileResponse
 from starlette.responses import JSONResponse, Response
@@ -29,7 +32,7 @@ from byom.engine._http import APIError
 from byom.engine.state import EngineState, engine_of
 from byom.engine.store import BlobWriter, blob_path
 
-__all__ = ["routes", "file_payload", "get_file_row", "file_blob", "resume_pending_validation"]
+__all__ = ["file_blob", "file_payload", "get_file_row", "resume_pending_validation", "routes"]
 
 log = logging.getLogger("byom.engine")
 
@@ -78,28 +81,34 @@ def file_blob(state: EngineState, row: Any) -> Path | None:
 def _purpose(value: str | None) -> str:
     purpose = (value or "fine-tune").strip()
     if purpose not in PURPOSES:
-        raise APIError(400, f"Invalid purpose '{purpose}'. Use one of: {', '.join(PURPOSES)}.", param="purpose")
+        raise APIError(
+            400, f"Invalid purpose '{purpose}'. Use one of: {', '.join(PURPOSES)}.", param="purpose"
+        )
     return purpose
 
 
 def _file_type(value: str | None, filename: str) -> str:
     file_type = (value or Path(filename).suffix.lstrip(".") or "jsonl").strip().lower()
     if file_type not in FILE_TYPES:
-        raise APIError(400, f"Invalid file_type '{file_type}'. Use one of: {', '.join(FILE_TYPES)}.", param="file_type")
+        raise APIError(
+            400, f"Invalid file_type '{file_type}'. Use one of: {', '.join(FILE_TYPES)}.", param="file_type"
+        )
     return file_type
 
 
 def _filename(value: str | None) -> str:
     name = Path((value or "").strip()).name
     if not name:
-        raise APIError(400, "Field 'file_name' is required: the base name of the file, e.g. train.jsonl.", param="file_name")
+        raise APIError(
+            400,
+            "Field 'file_name' is required: the base name of the file, e.g. train.jsonl.",
+            param="file_name",
+        )
     return name[:255]
 
 
 def _duplicate(state: EngineState, sha256: str) -> Any:
-    return state.db.one(
-        "SELECT * FROM files WHERE sha256 = ? ORDER BY created_at, rowid LIMIT 1", (sha256,)
-    )
+    return state.db.one("SELECT * FROM files WHERE sha256 = ? ORDER BY created_at, rowid LIMIT 1", (sha256,))
 
 
 async def create_upload(request: Request) -> Response:
@@ -140,9 +149,16 @@ async def put_upload(request: Request) -> Response:
     file_id = request.path_params["file_id"]
     token = request.query_params.get("token", "")
     row = state.db.one("SELECT * FROM files WHERE id = ?", (file_id,))
-    if row is None or not row["upload_token_hash"] or not secrets.compare_digest(row["upload_token_hash"], _hash(token)):
+    if (
+        row is None
+        or not row["upload_token_hash"]
+        or not secrets.compare_digest(row["upload_token_hash"], _hash(token))
+    ):
         # Same answer for unknown id, used token and wrong token: the URL is simply not valid.
-        raise APIError(403, "This upload URL is not valid (unknown, already used or wrong token). Start the upload again.")
+        raise APIError(
+            403,
+            "This upload URL is not valid (unknown, already used or wrong token). Start the upload again.",
+        )
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > state.config.max_upload_bytes:
         raise APIError(413, _too_large(state))
@@ -248,7 +264,9 @@ async def file_content(request: Request) -> Response:
     row = get_file_row(state, request.path_params["file_id"])
     path = file_blob(state, row)
     if path is None or not path.is_file():
-        raise APIError(404, f"File '{row['id']}' has no content (its upload never finished). Upload it again.")
+        raise APIError(
+            404, f"File '{row['id']}' has no content (its upload never finished). Upload it again."
+        )
     # The spec serves file content as text/plain; parquet is binary.
     media_type = "application/octet-stream" if row["file_type"] == "parquet" else "text/plain"
     return StarletteFileResponse(path, media_type=media_type, filename=row["filename"])
@@ -279,7 +297,9 @@ async def delete_file(request: Request) -> JSONResponse:
 
 def resume_pending_validation(state: EngineState) -> None:
     """After a restart, validate again any file whose validation never finished."""
-    for row in state.db.query("SELECT id FROM files WHERE processing_status = 'PENDING' AND sha256 IS NOT NULL"):
+    for row in state.db.query(
+        "SELECT id FROM files WHERE processing_status = 'PENDING' AND sha256 IS NOT NULL"
+    ):
         _start_validation(state, row["id"])
 
 
@@ -302,7 +322,7 @@ def _validate(state: EngineState, file_id: str) -> None:
             "UPDATE files SET processing_status = ?, validation_report = ? WHERE id = ?",
             (status, json.dumps(report), file_id),
         )
-    except Exception:  # the DB closed under us (engine stopping): the restart revalidates
+    except sqlite3.Error:  # the DB closed under us (engine stopping): the restart revalidates
         log.warning("could not record validation of %s", file_id)
 
 
@@ -312,7 +332,9 @@ def _run_checks(state: EngineState, row: Any) -> tuple[str, dict[str, Any]]:
         # Purposes that need no validation skip it (ref together-api-2026-11 §1.6).
         return "COMPLETED", {"valid": True}
     if row["file_type"] != "jsonl":
-        message = f"The local engine trains from JSONL only; this file is {row['file_type']}. Convert it to JSONL."
+        message = (
+            f"The local engine trains from JSONL only; this file is {row['file_type']}. Convert it to JSONL."
+        )
         return "INVALID_FORMAT", {"valid": False, "error": message, "error_type": "INVALID_FORMAT"}
     from byom.data import check_jsonl
 
@@ -323,11 +345,16 @@ def _run_checks(state: EngineState, row: Any) -> tuple[str, dict[str, Any]]:
 async def _form(request: Request) -> Any:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        raise APIError(400, "Send the fields as multipart/form-data (purpose, file_name, file_type, checksum).")
+        raise APIError(
+            400, "Send the fields as multipart/form-data (purpose, file_name, file_type, checksum)."
+        )
     try:
         return await request.form(max_files=1, max_fields=32)
-    except Exception as exc:  # malformed multipart: python-multipart raises its own classes
-        raise APIError(400, f"Could not parse the multipart form: {str(exc)[:200]}. Send a well-formed form.") from None
+    except (HTTPException, MultiPartException, ValueError) as exc:  # python-multipart errors are ValueErrors
+        raise APIError(
+            400,
+            f"Could not parse the multipart form: {str(getattr(exc, 'detail', exc))[:200]}. Send a well-formed form.",
+        ) from None
 
 
 def _field(form: Any, name: str) -> str | None:

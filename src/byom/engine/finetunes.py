@@ -34,7 +34,7 @@ from byom.engine.meta import limits_for
 from byom.engine.state import EngineState, engine_of
 from byom.engine.trainer import LoraSpec, TrainSpec, unsupported_reason
 
-__all__ = ["routes", "get_job_row"]
+__all__ = ["get_job_row", "routes"]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?$")
 _MODULES = re.compile(r"^[A-Za-z_][\w.-]*(,\s*[A-Za-z_][\w.-]*)*$")
@@ -55,7 +55,9 @@ _IGNORED_FIELDS = {
 def get_job_row(state: EngineState, job_id: str) -> Any:
     row = state.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
     if row is None:
-        raise APIError(404, f"Fine-tune job '{job_id}' not found. List jobs with GET /v1/fine-tunes.", param="id")
+        raise APIError(
+            404, f"Fine-tune job '{job_id}' not found. List jobs with GET /v1/fine-tunes.", param="id"
+        )
     return row
 
 
@@ -67,18 +69,31 @@ def _bad(param: str, message: str) -> APIError:
 def _ready_file(state: EngineState, file_id: str, param: str) -> Any:
     row = state.db.one("SELECT * FROM files WHERE id = ?", (file_id,))
     if row is None:
-        raise _bad(param, f"{param} '{file_id}' is not a file of this engine. Upload it first (POST /v1/files).")
+        raise _bad(
+            param, f"{param} '{file_id}' is not a file of this engine. Upload it first (POST /v1/files)."
+        )
     if not row["sha256"]:
-        raise _bad(param, f"{param} '{file_id}' has no content yet: its upload did not finish. Upload it again.")
+        raise _bad(
+            param, f"{param} '{file_id}' has no content yet: its upload did not finish. Upload it again."
+        )
     status = row["processing_status"]
     if status in (None, "PENDING", "QUEUED", "RUNNING"):
-        raise _bad(param, f"{param} '{file_id}' is still being validated. Poll GET /v1/files/{file_id} until COMPLETED.")
+        raise _bad(
+            param,
+            f"{param} '{file_id}' is still being validated. Poll GET /v1/files/{file_id} until COMPLETED.",
+        )
     if status != "COMPLETED":
         report = json.loads(row["validation_report"] or "{}")
         error = report.get("error") or "it did not pass validation"
-        raise _bad(param, f"{param} '{file_id}' is not valid training data ({status}): {error}. Fix the file and upload it again.")
+        raise _bad(
+            param,
+            f"{param} '{file_id}' is not valid training data ({status}): {error}. Fix the file and upload it again.",
+        )
     if row["purpose"] != "fine-tune":
-        raise _bad(param, f"{param} '{file_id}' was uploaded with purpose '{row['purpose']}'; upload it with purpose 'fine-tune'.")
+        raise _bad(
+            param,
+            f"{param} '{file_id}' was uploaded with purpose '{row['purpose']}'; upload it with purpose 'fine-tune'.",
+        )
     return row
 
 
@@ -95,7 +110,9 @@ def _local_model_dir(state: EngineState, value: str) -> Path | None:
             " or the engine's data dir, or start the engine with --allow-dir.",
         )
     if not (path / "config.json").is_file():
-        raise _bad("from_hf_model", f"{value} is not a model directory (no config.json). Point at a saved model.")
+        raise _bad(
+            "from_hf_model", f"{value} is not a model directory (no config.json). Point at a saved model."
+        )
     return path
 
 
@@ -104,17 +121,29 @@ def _resolve_checkpoint(state: EngineState, ref: str) -> tuple[Any, Any]:
     name, _, step_text = ref.rpartition(":") if re.search(r":\d+$", ref) else (ref, "", "")
     parent = state.db.one("SELECT * FROM jobs WHERE id = ? OR model_output_name = ?", (name, name))
     if parent is None:
-        raise _bad("from_checkpoint", f"No fine-tune job '{name}' to continue from. Use a job id, optionally ':<step>'.")
+        raise _bad(
+            "from_checkpoint",
+            f"No fine-tune job '{name}' to continue from. Use a job id, optionally ':<step>'.",
+        )
     rows = state.db.query(
-        "SELECT * FROM job_checkpoints WHERE job_id = ? ORDER BY final DESC, step DESC, seq DESC", (parent["id"],)
+        "SELECT * FROM job_checkpoints WHERE job_id = ? ORDER BY final DESC, step DESC, seq DESC",
+        (parent["id"],),
     )
     if step_text:
         rows = [r for r in rows if r["step"] == int(step_text)]
     rows = [r for r in rows if Path(r["path"]).is_dir()]
     if not rows:
-        steps = sorted({r["step"] for r in state.db.query("SELECT step FROM job_checkpoints WHERE job_id = ?", (parent["id"],))})
+        steps = sorted(
+            {
+                r["step"]
+                for r in state.db.query("SELECT step FROM job_checkpoints WHERE job_id = ?", (parent["id"],))
+            }
+        )
         hint = f" Saved steps: {steps}." if steps else " It saved no checkpoint."
-        raise _bad("from_checkpoint", f"Job {parent['id']} has no checkpoint{' at step ' + step_text if step_text else ''}.{hint}")
+        raise _bad(
+            "from_checkpoint",
+            f"Job {parent['id']} has no checkpoint{' at step ' + step_text if step_text else ''}.{hint}",
+        )
     spec = json.loads(parent["spec"])
     wanted = "adapter" if spec["training_type"] == "lora" else "model"
     best = next((r for r in rows if r["checkpoint"] == wanted), rows[0])
@@ -140,14 +169,23 @@ async def create_job(request: Request) -> JSONResponse:
         parent_request = json.loads(parent["request"])
     model = req.model or parent_request.get("model")
     if not model:
-        raise _bad("model", "Field 'model' is required: the Together base model used as template (see GET /v2/supported-models).")
+        raise _bad(
+            "model",
+            "Field 'model' is required: the Together base model used as template (see GET /v2/supported-models).",
+        )
     limits = limits_for(model)
     if limits is None:
-        raise _bad("model", f"Model '{model}' is not a fine-tuning base of this engine. See GET /v2/supported-models?product=PRODUCT_FINE_TUNING.")
+        raise _bad(
+            "model",
+            f"Model '{model}' is not a fine-tuning base of this engine. See GET /v2/supported-models?product=PRODUCT_FINE_TUNING.",
+        )
     from_hf_model = (req.from_hf_model or parent_request.get("from_hf_model") or model).strip()
     local_dir = _local_model_dir(state, from_hf_model)
     if local_dir is None and not _HUB_ID.match(from_hf_model):
-        raise _bad("from_hf_model", f"'{from_hf_model}' is neither a Hub repo id (org/name) nor an absolute local directory.")
+        raise _bad(
+            "from_hf_model",
+            f"'{from_hf_model}' is neither a Hub repo id (org/name) nor an absolute local directory.",
+        )
     revision = req.hf_model_revision or parent_request.get("hf_model_revision")
 
     # Training type: given, else the parent's (from_checkpoint), else LoRA (ref §2.3).
@@ -158,15 +196,23 @@ async def create_job(request: Request) -> JSONResponse:
     if tt is None:
         tt = TrainingType(type="Lora")
     if parent_tt and tt.type != parent_tt["type"]:
-        raise _bad("training_type", f"from_checkpoint continues a {parent_tt['type']} job; training_type must be {parent_tt['type']}.")
+        raise _bad(
+            "training_type",
+            f"from_checkpoint continues a {parent_tt['type']} job; training_type must be {parent_tt['type']}.",
+        )
     method = req.training_method or TrainingMethod()
     train_on_inputs = method.train_on_inputs if method.train_on_inputs is not None else req.train_on_inputs
     if method.method == "sft" and (method.dpo_beta is not None or method.rpo_alpha or method.simpo_gamma):
-        raise _bad("training_method", "dpo_beta, rpo_alpha and simpo_gamma apply to DPO only; set method 'dpo' or remove them.")
+        raise _bad(
+            "training_method",
+            "dpo_beta, rpo_alpha and simpo_gamma apply to DPO only; set method 'dpo' or remove them.",
+        )
     if method.method == "dpo" and train_on_inputs not in (None, "auto"):
         raise _bad("training_method.train_on_inputs", "train_on_inputs is only supported for SFT training.")
     if method.rpo_alpha or method.simpo_gamma:
-        warnings.append("rpo_alpha and simpo_gamma are not supported by the local trainer and were ignored (plain DPO).")
+        warnings.append(
+            "rpo_alpha and simpo_gamma are not supported by the local trainer and were ignored (plain DPO)."
+        )
 
     if tt.type == "Full":
         if limits.get("full_training") is None:
@@ -180,8 +226,13 @@ async def create_job(request: Request) -> JSONResponse:
         _check_range("training_type.lora_r", r, 1, lt["max_rank"])
         modules = (tt.lora_trainable_modules or "all-linear").strip()
         if not _MODULES.match(modules):
-            raise _bad("training_type.lora_trainable_modules", "Give module names separated by commas, or 'all-linear'.")
-        lora = LoraSpec(r=r, alpha=int(tt.lora_alpha or 2 * r), dropout=tt.lora_dropout or 0.0, trainable_modules=modules)
+            raise _bad(
+                "training_type.lora_trainable_modules",
+                "Give module names separated by commas, or 'all-linear'.",
+            )
+        lora = LoraSpec(
+            r=r, alpha=int(tt.lora_alpha or 2 * r), dropout=tt.lora_dropout or 0.0, trainable_modules=modules
+        )
 
     _check_range("n_epochs", req.n_epochs, 1, limits["max_num_epochs"])
     _check_range("n_checkpoints", req.n_checkpoints, 1, limits["max_num_checkpoints"])
@@ -202,10 +253,22 @@ async def create_job(request: Request) -> JSONResponse:
 
     training = _ready_file(state, req.training_file, "training_file")
     validation = _ready_file(state, req.validation_file, "validation_file") if req.validation_file else None
+    dataset_format = (json.loads(training["validation_report"] or "{}").get("dataset_format") or "").lower()
+    if dataset_format and (dataset_format == "preference") != (method.method == "dpo"):
+        raise _bad(
+            "training_method",
+            "DPO needs preference data (input / preferred_output / non_preferred_output); this file is "
+            f"{dataset_format}. Use SFT, or upload preference data."
+            if method.method == "dpo"
+            else "This training file holds preference data, which trains with DPO: set training_method"
+            ' {"method": "dpo"}.',
+        )
     if req.n_evals > 0 and validation is None:
         raise _bad("n_evals", "n_evals > 0 needs a validation_file. Upload one, or set n_evals to 0.")
     if req.early_stopping_enabled or req.early_stopping_patience is not None:
-        warnings.append("Early stopping is not supported by the local engine; the job trains for all n_epochs.")
+        warnings.append(
+            "Early stopping is not supported by the local engine; the job trains for all n_epochs."
+        )
     extras = sorted((req.model_extra or {}).keys())
     ignored = sorted({_IGNORED_FIELDS[k] for k in _IGNORED_FIELDS if getattr(req, k, None)})
     warnings += [f"The local engine does not support {what}; those fields were ignored." for what in ignored]
@@ -259,10 +322,21 @@ async def create_job(request: Request) -> JSONResponse:
         conn.execute(
             "INSERT INTO jobs (id, status, created_at, updated_at, queue_seq, request, spec, model_output_name,"
             " training_file, validation_file) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
-            (job_id, now, now, seq, json.dumps(echo), spec.model_dump_json(), output_name,
-             training["id"], validation["id"] if validation is not None else None),
+            (
+                job_id,
+                now,
+                now,
+                seq,
+                json.dumps(echo),
+                spec.model_dump_json(),
+                output_name,
+                training["id"],
+                validation["id"] if validation is not None else None,
+            ),
         )
-    add_event(state.db, job_id, "job_pending", f"Fine-tune job created: {from_hf_model} → {output_name}.", when=now)
+    add_event(
+        state.db, job_id, "job_pending", f"Fine-tune job created: {from_hf_model} → {output_name}.", when=now
+    )
     for warning in warnings:
         add_event(state.db, job_id, "warning", warning, level="warning", when=now)
     token = req.hf_api_token.get_secret_value() if req.hf_api_token else None
@@ -282,8 +356,14 @@ def _output_name(state: EngineState, from_hf_model: str, suffix: str | None, job
 
 
 def _echo(
-    req: CreateFineTune, spec: TrainSpec, model: str, from_hf_model: str, revision: str | None,
-    training: Any, validation: Any, tt: TrainingType,
+    req: CreateFineTune,
+    spec: TrainSpec,
+    model: str,
+    from_hf_model: str,
+    revision: str | None,
+    training: Any,
+    validation: Any,
+    tt: TrainingType,
 ) -> dict[str, Any]:
     """The request as the job object echoes it (secrets never included)."""
     scheduler_args: dict[str, float] = {"min_lr_ratio": spec.min_lr_ratio}
@@ -291,8 +371,11 @@ def _echo(
         scheduler_args["num_cycles"] = spec.num_cycles
     if spec.training_type == "lora":
         training_type: dict[str, Any] = {
-            "type": "Lora", "lora_r": spec.lora.r, "lora_alpha": spec.lora.alpha,
-            "lora_dropout": spec.lora.dropout, "lora_trainable_modules": spec.lora.trainable_modules,
+            "type": "Lora",
+            "lora_r": spec.lora.r,
+            "lora_alpha": spec.lora.alpha,
+            "lora_dropout": spec.lora.dropout,
+            "lora_trainable_modules": spec.lora.trainable_modules,
         }
     else:
         training_type = {"type": "Full"}
@@ -353,7 +436,9 @@ async def list_events(request: Request) -> JSONResponse:
 async def list_checkpoints(request: Request) -> JSONResponse:
     state = engine_of(request)
     job = get_job_row(state, request.path_params["job_id"])
-    rows = state.db.query("SELECT * FROM job_checkpoints WHERE job_id = ? ORDER BY step DESC, seq DESC", (job["id"],))
+    rows = state.db.query(
+        "SELECT * FROM job_checkpoints WHERE job_id = ? ORDER BY step DESC, seq DESC", (job["id"],)
+    )
     return JSONResponse({"object": "list", "data": [checkpoint_payload(r) for r in rows]})
 
 
@@ -372,9 +457,11 @@ def _time_param(request: Request, name: str) -> float | None:
     if raw in (None, ""):
         return None
     try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(raw).timestamp()
     except ValueError:
-        raise _bad(name, f"Query parameter '{name}' must be an ISO-8601 date-time, e.g. 2026-11-28T10:00:00Z.") from None
+        raise _bad(
+            name, f"Query parameter '{name}' must be an ISO-8601 date-time, e.g. 2026-11-28T10:00:00Z."
+        ) from None
 
 
 async def list_metrics(request: Request) -> JSONResponse:
@@ -390,7 +477,9 @@ async def list_metrics(request: Request) -> JSONResponse:
     for r in rows:
         if (step_from is not None and r["step"] < step_from) or (step_to is not None and r["step"] > step_to):
             continue
-        if (at_from is not None and r["logged_at"] < at_from) or (at_to is not None and r["logged_at"] > at_to):
+        if (at_from is not None and r["logged_at"] < at_from) or (
+            at_to is not None and r["logged_at"] > at_to
+        ):
             continue
         points.append({**json.loads(r["metrics"]), "train/global_step": float(r["step"])})
     if resolution is not None and len(points) > resolution:
@@ -406,7 +495,9 @@ async def cancel_job(request: Request) -> JSONResponse:
     state = engine_of(request)
     job = get_job_row(state, request.path_params["job_id"])
     if job["status"] in ("completed", "error", "user_error"):
-        raise APIError(400, f"Job {job['id']} already ended ({job['status']}); there is nothing to cancel.", param="id")
+        raise APIError(
+            400, f"Job {job['id']} already ended ({job['status']}); there is nothing to cancel.", param="id"
+        )
     if job["status"] != "cancelled":
         if state.runner is not None:
             state.runner.cancel(job["id"])
@@ -421,10 +512,14 @@ async def delete_job(request: Request) -> JSONResponse:
     job = get_job_row(state, request.path_params["job_id"])
     if job["status"] in ACTIVE:
         raise APIError(
-            409, f"Job {job['id']} is {job['status']}. Cancel it first, then delete it.",
+            409,
+            f"Job {job['id']} is {job['status']}. Cancel it first, then delete it.",
             headers={"x-should-retry": "false"},
         )
-    registered = bool(json.loads(job["registry"] or "{}").get("model_object_id") or json.loads(job["registry"] or "{}").get("adapter_object_id"))
+    registered = bool(
+        json.loads(job["registry"] or "{}").get("model_object_id")
+        or json.loads(job["registry"] or "{}").get("adapter_object_id")
+    )
     with state.db.transaction() as conn:
         for table in ("job_events", "job_metrics", "job_checkpoints"):
             conn.execute(f"DELETE FROM {table} WHERE job_id = ?", (job["id"],))
@@ -444,7 +539,10 @@ async def estimate_price(request: Request) -> JSONResponse:
     state = engine_of(request)
     req = await parse_body(request, EstimatePrice)
     if req.model and limits_for(req.model) is None:
-        raise _bad("model", f"Model '{req.model}' is not a fine-tuning base of this engine. See GET /v2/supported-models.")
+        raise _bad(
+            "model",
+            f"Model '{req.model}' is not a fine-tuning base of this engine. See GET /v2/supported-models.",
+        )
     counts: dict[str, float] = {}
     for param, file_id in (("training_file", req.training_file), ("validation_file", req.validation_file)):
         if not file_id:
@@ -455,7 +553,11 @@ async def estimate_price(request: Request) -> JSONResponse:
         prefix = "train" if param == "training_file" else "eval"
         status = row["processing_status"]
         if status != "COMPLETED":
-            reason = f"{prefix}_file_invalid" if status in ("INVALID_FORMAT", "FAILED") else f"{prefix}_file_not_validated"
+            reason = (
+                f"{prefix}_file_invalid"
+                if status in ("INVALID_FORMAT", "FAILED")
+                else f"{prefix}_file_not_validated"
+            )
             return JSONResponse({"estimation_available": False, "unavailable_reason": reason})
         counts[prefix] = await run_in_threadpool(count_file_tokens, file_blob(state, row))
     train_tokens = counts.get("train", 0.0) * req.n_epochs

@@ -10,15 +10,15 @@ from typing import Any
 from byom.engine.db import Database
 
 __all__ = [
-    "TERMINAL",
     "ACTIVE",
+    "TERMINAL",
     "add_event",
-    "set_status",
+    "checkpoint_payload",
+    "event_payload",
     "iso",
     "job_payload",
-    "event_payload",
-    "checkpoint_payload",
     "queue_depth",
+    "set_status",
 ]
 
 # Together's job statuses (ref together-api-2026-11 §2.9); terminal per the SDK's COMPLETED_STATUSES.
@@ -47,7 +47,15 @@ def add_event(
     """Append one ``FinetuneEvent`` to the job's event log (messages are truncated: they may carry log text)."""
     db.execute(
         "INSERT INTO job_events (job_id, created_at, type, level, message, step, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (job_id, when or time.time(), type, level, message[:4000], step, json.dumps(extra) if extra else None),
+        (
+            job_id,
+            when or time.time(),
+            type,
+            level,
+            message[:4000],
+            step,
+            json.dumps(extra) if extra else None,
+        ),
     )
 
 
@@ -97,7 +105,9 @@ def job_payload(db: Database, row: Any) -> dict[str, Any]:
         "queue_depth": queue_depth(db, row),
         "progress": {
             "estimate_available": remaining is not None and row["status"] == "running",
-            "seconds_remaining": int(remaining) if remaining is not None and row["status"] == "running" else 0,
+            "seconds_remaining": int(remaining)
+            if remaining is not None and row["status"] == "running"
+            else 0,
         },
         "model_object_id": registry.get("model_object_id"),
         "model_object_name": registry.get("model_object_name"),
@@ -109,7 +119,11 @@ def job_payload(db: Database, row: Any) -> dict[str, Any]:
     if spec.get("training_type") == "lora":
         body["adapter_output_name"] = f"{row['model_output_name']}-adapter"
     if row["error_message"]:
-        body["error"] = {"message": row["error_message"], "stage": row["error_stage"], "type": row["error_type"]}
+        body["error"] = {
+            "message": row["error_message"],
+            "stage": row["error_stage"],
+            "type": row["error_type"],
+        }
     # Absent rather than null: the April spec types these fields without null.
     return {k: v for k, v in body.items() if v is not None}
 

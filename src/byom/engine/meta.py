@@ -11,7 +11,7 @@ from starlette.routing import Route
 from byom.engine._http import APIError
 from byom.engine.state import engine_of
 
-__all__ = ["routes", "catalog_base", "limits_for"]
+__all__ = ["catalog_base", "limits_for", "routes"]
 
 
 def _catalog():  # type: ignore[no-untyped-def]
@@ -56,7 +56,11 @@ async def whoami(request: Request) -> JSONResponse:
 async def model_limits(request: Request) -> JSONResponse:
     name = request.query_params.get("model_name", "").strip()
     if not name:
-        raise APIError(400, "Query parameter 'model_name' is required, e.g. ?model_name=Qwen/Qwen3-8B.", param="model_name")
+        raise APIError(
+            400,
+            "Query parameter 'model_name' is required, e.g. ?model_name=Qwen/Qwen3-8B.",
+            param="model_name",
+        )
     limits = limits_for(name)
     if limits is None:
         # Together answers unknown models with a 404 {"message": ...} (ref together-api.md §5).
@@ -84,7 +88,9 @@ async def supported_models(request: Request) -> JSONResponse:
         limit = int(q.get("limit", "100"))
         offset = int(q.get("after") or "0")
     except ValueError:
-        raise APIError(400, "'limit' and 'after' must be integers (after is a next_cursor value).", param="limit") from None
+        raise APIError(
+            400, "'limit' and 'after' must be integers (after is a next_cursor value).", param="limit"
+        ) from None
     if not 1 <= limit <= 1000 or offset < 0:
         raise APIError(400, "'limit' must be 1-1000 and 'after' a next_cursor value.", param="limit")
     rows = [supported_model_payload(b) for b in _catalog().bases]

@@ -27,14 +27,20 @@ from byom.engine.trainer.spec import TrainSpec
 if TYPE_CHECKING:
     from byom.engine.state import EngineState
 
-__all__ = ["JobRunner", "MAX_ATTEMPTS"]
+__all__ = ["MAX_ATTEMPTS", "JobRunner"]
 
 log = logging.getLogger("byom.engine.runner")
 
 # A job that keeps dying with the engine is failed rather than restarted forever.
 MAX_ATTEMPTS = 4
 # Secrets of this process that a trainer must never inherit (it gets HF_TOKEN only when a job gave one).
-_SCRUBBED_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "TOGETHER_API_KEY", "BYOM_ENGINE_API_KEY", "WANDB_API_KEY")
+_SCRUBBED_ENV = (
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "TOGETHER_API_KEY",
+    "BYOM_ENGINE_API_KEY",
+    "WANDB_API_KEY",
+)
 
 
 class _Running:
@@ -120,7 +126,9 @@ class JobRunner:
     def _probe_device(self) -> None:
         code = "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')"
         try:
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+            out = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+            )
             self._device = out.stdout.strip() if out.stdout.strip() in ("cuda", "cpu") else "cpu"
         except (OSError, subprocess.TimeoutExpired):
             self._device = "cpu"
@@ -143,21 +151,33 @@ class JobRunner:
                 set_status(self.db, job_id, "queued")
             elif row["cancel_requested"]:
                 set_status(self.db, job_id, "cancelled", pid=None)
-                add_event(self.db, job_id, "job_stopped", "Job cancelled (the engine stopped while cancelling).")
+                add_event(
+                    self.db, job_id, "job_stopped", "Job cancelled (the engine stopped while cancelling)."
+                )
             elif row["outputs"]:
                 # Training had finished; only registration was left.
                 self._complete(job_id)
             elif row["attempt"] >= MAX_ATTEMPTS:
-                self._fail(job_id, "restart", f"The job was interrupted {row['attempt']} times; not restarting it again.")
+                self._fail(
+                    job_id,
+                    "restart",
+                    f"The job was interrupted {row['attempt']} times; not restarting it again.",
+                )
             else:
                 checkpoint = self._resume_point(job_id)
                 where = f"from its checkpoint at step {checkpoint[0]}" if checkpoint else "from the beginning"
                 set_status(self.db, job_id, "queued", pid=None, seconds_remaining=None)
-                add_event(self.db, job_id, "job_restarted", f"The engine restarted; the job is queued again and resumes {where}.")
+                add_event(
+                    self.db,
+                    job_id,
+                    "job_restarted",
+                    f"The engine restarted; the job is queued again and resumes {where}.",
+                )
 
     def _resume_point(self, job_id: str) -> tuple[int, Path] | None:
         for cp in self.db.query(
-            "SELECT step, path FROM job_checkpoints WHERE job_id = ? AND final = 0 ORDER BY step DESC", (job_id,)
+            "SELECT step, path FROM job_checkpoints WHERE job_id = ? AND final = 0 ORDER BY step DESC",
+            (job_id,),
         ):
             if Path(cp["path"]).is_dir():
                 return int(cp["step"]), Path(cp["path"])
@@ -206,7 +226,9 @@ class JobRunner:
             self._launch(row)
         except Exception as exc:
             log.exception("could not start job %s", job_id)
-            self._fail(job_id, "initialization", f"Could not start the trainer: {type(exc).__name__}: {exc}"[:500])
+            self._fail(
+                job_id, "initialization", f"Could not start the trainer: {type(exc).__name__}: {exc}"[:500]
+            )
 
     def _launch(self, row: Any) -> None:
         job_id = row["id"]
@@ -295,11 +317,19 @@ class JobRunner:
                 return  # the engine says so itself, once the outputs are registered
             conn.execute(
                 "INSERT INTO job_events (job_id, created_at, type, level, message, step) VALUES (?, ?, ?, ?, ?, ?)",
-                (job_id, when, str(line.get("type", "info"))[:64], line.get("level") or "info",
-                 str(line.get("message", ""))[:4000], step),
+                (
+                    job_id,
+                    when,
+                    str(line.get("type", "info"))[:64],
+                    line.get("level") or "info",
+                    str(line.get("message", ""))[:4000],
+                    step,
+                ),
             )
         elif kind == "metric" and isinstance(step, int):
-            values = {k: float(v) for k, v in (line.get("values") or {}).items() if isinstance(v, int | float)}
+            values = {
+                k: float(v) for k, v in (line.get("values") or {}).items() if isinstance(v, int | float)
+            }
             conn.execute(
                 "INSERT INTO job_metrics (job_id, step, logged_at, metrics) VALUES (?, ?, ?, ?)",
                 (job_id, step, when, json.dumps(values)),
@@ -322,7 +352,14 @@ class JobRunner:
         elif kind == "checkpoint" and isinstance(step, int) and line.get("path"):
             conn.execute(
                 "INSERT INTO job_checkpoints (job_id, step, created_at, path, checkpoint, final) VALUES (?, ?, ?, ?, ?, ?)",
-                (job_id, step, when, str(line["path"]), line.get("checkpoint") or "adapter", int(bool(line.get("final")))),
+                (
+                    job_id,
+                    step,
+                    when,
+                    str(line["path"]),
+                    line.get("checkpoint") or "adapter",
+                    int(bool(line.get("final"))),
+                ),
             )
         elif kind == "result":
             outputs = {k: v for k, v in (line.get("outputs") or {}).items() if v}
@@ -330,7 +367,13 @@ class JobRunner:
                 "UPDATE jobs SET outputs = ?, token_count = COALESCE(?, token_count), param_count = COALESCE(?, param_count),"
                 " total_steps = COALESCE(?, total_steps), status = CASE WHEN status = 'running' THEN 'uploading' ELSE status END"
                 " WHERE id = ?",
-                (json.dumps(outputs), line.get("token_count"), line.get("param_count"), line.get("total_steps"), job_id),
+                (
+                    json.dumps(outputs),
+                    line.get("token_count"),
+                    line.get("param_count"),
+                    line.get("total_steps"),
+                    job_id,
+                ),
             )
         elif kind == "error":
             conn.execute(
@@ -369,7 +412,11 @@ class JobRunner:
             registry = self._register(job_id, row, outputs, request)
         except Exception as exc:
             log.exception("registering outputs of %s failed", job_id)
-            self._fail(job_id, "saving", f"Training finished but registering its outputs failed: {type(exc).__name__}: {exc}"[:500])
+            self._fail(
+                job_id,
+                "saving",
+                f"Training finished but registering its outputs failed: {type(exc).__name__}: {exc}"[:500],
+            )
             return
         with self.db.transaction() as conn:
             conn.execute(
@@ -382,15 +429,26 @@ class JobRunner:
                     conn.execute(
                         "UPDATE job_checkpoints SET object_id = ?, object_name = ?, object_revision_id = ?"
                         " WHERE job_id = ? AND final = 1 AND checkpoint = ?",
-                        (registry[f"{prefix}_id"], registry[f"{prefix}_name"], registry[f"{prefix}_revision_id"], job_id, kind),
+                        (
+                            registry[f"{prefix}_id"],
+                            registry[f"{prefix}_name"],
+                            registry[f"{prefix}_revision_id"],
+                            job_id,
+                            kind,
+                        ),
                     )
         add_event(
-            self.db, job_id, "job_complete", f"Job complete: {row['model_output_name']} (registered in the model registry).",
+            self.db,
+            job_id,
+            "job_complete",
+            f"Job complete: {row['model_output_name']} (registered in the model registry).",
             model_path=outputs.get("merged") or outputs.get("model") or outputs.get("adapter") or "",
         )
         self._hf_tokens.pop(job_id, None)
 
-    def _register(self, job_id: str, row: Any, outputs: dict[str, str], request: dict[str, Any]) -> dict[str, Any]:
+    def _register(
+        self, job_id: str, row: Any, outputs: dict[str, str], request: dict[str, Any]
+    ) -> dict[str, Any]:
         try:
             from byom.engine.registry import register_job_outputs
         except ModuleNotFoundError as exc:
@@ -413,8 +471,14 @@ class JobRunner:
 
     def _fail(self, job_id: str, stage: str, message: str, *, error_type: str | None = None) -> None:
         set_status(
-            self.db, job_id, "error", error_message=message, error_stage=stage, error_type=error_type,
-            pid=None, seconds_remaining=None,
+            self.db,
+            job_id,
+            "error",
+            error_message=message,
+            error_stage=stage,
+            error_type=error_type,
+            pid=None,
+            seconds_remaining=None,
         )
         add_event(self.db, job_id, "job_error", message, level="error", stage=stage, error_type=error_type)
         self._hf_tokens.pop(job_id, None)
@@ -428,7 +492,11 @@ class JobRunner:
         lines = [ln for ln in text.splitlines() if ln.strip()]
         last = lines[-1].strip() if lines else ""
         reason = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        return f"The trainer stopped ({reason}). Last log line: {last[:500]}" if last else f"The trainer stopped ({reason})."
+        return (
+            f"The trainer stopped ({reason}). Last log line: {last[:500]}"
+            if last
+            else f"The trainer stopped ({reason})."
+        )
 
     def _shutdown_current(self) -> None:
         current = self._current

@@ -11,7 +11,7 @@ from pathlib import Path
 from byom.config import DEFAULT_ENGINE_PORT, Settings
 from byom.errors import ConfigError
 
-__all__ = ["serve", "read_engine_key", "ensure_engine_key", "default_data_dir", "KEY_FILE"]
+__all__ = ["KEY_FILE", "default_data_dir", "ensure_engine_key", "read_engine_key", "serve"]
 
 log = logging.getLogger("byom.engine")
 
@@ -90,7 +90,11 @@ def serve(
         shown_host = f"[{shown_host}]"
     base_url = f"http://{shown_host}:{port}"
     state = EngineState.open(
-        data_dir, api_key=key, base_url=base_url, settings=settings, config=EngineConfig(**config_fields)  # type: ignore[arg-type]
+        data_dir,
+        api_key=key,
+        base_url=base_url,
+        settings=settings,
+        config=EngineConfig(**config_fields),  # type: ignore[arg-type]
     )
     app = create_app(state)
     log.info("byom engine listening on %s (data dir %s)", base_url, data_dir)
@@ -121,12 +125,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        serve(args.host, args.port, args.data_dir, args.api_key, load_settings(),
-              allow_dirs=tuple(args.allow_dir), device=args.device)
+        serve(
+            args.host,
+            args.port,
+            args.data_dir,
+            args.api_key,
+            load_settings(),
+            allow_dirs=tuple(args.allow_dir),
+            device=args.device,
+        )
     except ConfigError as exc:
         log.error("%s", exc)
         raise SystemExit(2) from None

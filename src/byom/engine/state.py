@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from byom.engine.runner import JobRunner
 
-__all__ = ["EngineConfig", "EngineState", "LOCAL_PROJECT", "engine_of"]
+__all__ = ["LOCAL_PROJECT", "EngineConfig", "EngineState", "engine_of"]
 
 # The engine is one "project" in Together's sense (ref together-api-2026-11 §3.2): ids and the
 # slug that prefixes model names (``local/<name>``).

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from byom.engine.db import MIGRATIONS
 
-__all__ = ["blob_path", "BlobWriter", "sha256_file"]
+__all__ = ["BlobWriter", "blob_path", "sha256_file"]
 
 _OWN = [
     (
