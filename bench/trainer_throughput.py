@@ -74,14 +74,27 @@ def run_ours(work: Path, model: Path, data: Path, hp: dict) -> dict:
     job = work / "ours"
     job.mkdir(parents=True)
     spec = TrainSpec(
-        job_id="bench", job_dir=job, from_hf_model=str(model), training_file=data, n_epochs=hp["epochs"],
-        batch_size=hp["batch_size"], learning_rate=hp["lr"], lr_scheduler_type="linear", packing=False,
-        max_seq_length=hp["max_len"], lora=LoraSpec(r=8, alpha=16), merge_lora=False, device="cpu",
+        job_id="bench",
+        job_dir=job,
+        from_hf_model=str(model),
+        training_file=data,
+        n_epochs=hp["epochs"],
+        batch_size=hp["batch_size"],
+        learning_rate=hp["lr"],
+        lr_scheduler_type="linear",
+        packing=False,
+        max_seq_length=hp["max_len"],
+        lora=LoraSpec(r=8, alpha=16),
+        merge_lora=False,
+        device="cpu",
     )
     (job / "spec.json").write_text(spec.model_dump_json())
     launch = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "byom.engine.trainer", str(job / "spec.json")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "byom.engine.trainer", str(job / "spec.json")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     rc, rss, cpu = _wait_rss(proc)
     lines = [json.loads(x) for x in (job / "progress.jsonl").read_text().splitlines()]
     if rc != 0:
@@ -91,9 +104,17 @@ def run_ours(work: Path, model: Path, data: Path, hp: dict) -> dict:
     v1 = steps[0]["values"]
     start = steps[0]["time"] - v1["train/tokens"] / v1["train/tokens_per_second"]
     tokens = sum(s["values"]["train/tokens"] for s in steps)
-    return {"ttfs": steps[0]["time"] - launch, "train_s": steps[-1]["time"] - start, "tokens": tokens,
-            "steps": len(steps), "rss": rss, "cpu": cpu, "first_loss": v1["train/loss"],
-            "last_loss": steps[-1]["values"]["train/loss"], "total_s": time.time() - launch}
+    return {
+        "ttfs": steps[0]["time"] - launch,
+        "train_s": steps[-1]["time"] - start,
+        "tokens": tokens,
+        "steps": len(steps),
+        "rss": rss,
+        "cpu": cpu,
+        "first_loss": v1["train/loss"],
+        "last_loss": steps[-1]["values"]["train/loss"],
+        "total_s": time.time() - launch,
+    }
 
 
 def run_trl(work: Path, model: Path, data: Path, hp: dict) -> dict:
@@ -103,16 +124,28 @@ def run_trl(work: Path, model: Path, data: Path, hp: dict) -> dict:
     script.write_text(TRL_SCRIPT)
     launch = time.time()
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
-    proc = subprocess.Popen([sys.executable, str(script), str(model), str(data), str(out), str(launch),
-                             json.dumps(hp)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(model), str(data), str(out), str(launch), json.dumps(hp)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     err = proc.stderr.read() if proc.stderr else b""
     rc, rss, cpu = _wait_rss(proc)
     if rc != 0:
         raise SystemExit("TRL script failed:\n" + err.decode(errors="replace")[-3000:])
     m = json.loads((out / "marks.json").read_text())
-    return {"ttfs": m["first_step"] - launch, "train_s": m["last_step"] - m["train_begin"], "tokens": m["tokens"],
-            "steps": m["steps"], "rss": rss, "cpu": cpu, "first_loss": m["first_loss"], "last_loss": m["last_loss"],
-            "total_s": time.time() - launch}
+    return {
+        "ttfs": m["first_step"] - launch,
+        "train_s": m["last_step"] - m["train_begin"],
+        "tokens": m["tokens"],
+        "steps": m["steps"],
+        "rss": rss,
+        "cpu": cpu,
+        "first_loss": m["first_loss"],
+        "last_loss": m["last_loss"],
+        "total_s": time.time() - launch,
+    }
 
 
 def main() -> None:
@@ -139,9 +172,11 @@ def main() -> None:
             runs["ours"].append(run_ours(work / f"r{i}", model, data, hp))
             runs["trl"].append(run_trl(work / f"r{i}", model, data, hp))
         ours, trl = (min(runs[k], key=lambda r: r["train_s"]) for k in ("ours", "trl"))
-    print(f"model: Llama hidden={args.hidden} layers={args.layers} vocab=512, LoRA r=8 all-linear; "
-          f"{args.examples} conversations x {args.epochs} epochs, batch {hp['batch_size']}, CPU "
-          f"({os.cpu_count()} cores); fastest of {args.repeats} alternating runs each")
+    print(
+        f"model: Llama hidden={args.hidden} layers={args.layers} vocab=512, LoRA r=8 all-linear; "
+        f"{args.examples} conversations x {args.epochs} epochs, batch {hp['batch_size']}, CPU "
+        f"({os.cpu_count()} cores); fastest of {args.repeats} alternating runs each"
+    )
     rows = [
         ("optimizer steps", "steps", "{:.0f}"),
         ("non-pad tokens trained", "tokens", "{:.0f}"),

@@ -64,8 +64,12 @@ def test_wire_shape_of_an_invalid_report_has_error_type() -> None:
     assert wire["error_type"] == "INVALID_FORMAT"
     assert wire["error"].startswith("Line 2: not valid JSON")
     assert set(wire) >= {
-        "dataset_has_message_weights", "dataset_has_reasoning", "dataset_has_sample_weights",
-        "dataset_has_tools", "dataset_is_multimodal", "nlines",
+        "dataset_has_message_weights",
+        "dataset_has_reasoning",
+        "dataset_has_sample_weights",
+        "dataset_has_tools",
+        "dataset_is_multimodal",
+        "nlines",
     }
 
 
@@ -115,7 +119,9 @@ def test_byte_order_mark_is_a_warning() -> None:
 
 # -- format rules ------------------------------------------------------------------------------
 def test_one_format_per_file() -> None:
-    assert_error(check_jsonl(jsonl(USER_ASSIST, {"text": "x"})), 2, "general format", "line 1 is conversation")
+    assert_error(
+        check_jsonl(jsonl(USER_ASSIST, {"text": "x"})), 2, "general format", "line 1 is conversation"
+    )
 
 
 def test_two_formats_on_one_line() -> None:
@@ -136,7 +142,9 @@ def test_text_must_be_a_non_empty_string() -> None:
 # -- conversation ------------------------------------------------------------------------------
 def test_roles() -> None:
     assert_error(check_jsonl(jsonl(conv(("user", "a"), ("bot", "b")))), 1, "messages[1]", "'bot'")
-    assert_error(check_jsonl(jsonl(conv(("assistant", "a"), ("user", "b")))), 1, "start with a system or user")
+    assert_error(
+        check_jsonl(jsonl(conv(("assistant", "a"), ("user", "b")))), 1, "start with a system or user"
+    )
     assert check_jsonl(jsonl(conv(("system", "s"), ("user", "a"), ("assistant", "b")))).valid
 
 
@@ -153,11 +161,19 @@ def test_fine_tune_needs_an_assistant_message_but_eval_does_not() -> None:
 
 
 def test_message_weight_is_0_or_1() -> None:
-    ok = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 0},
-                       {"role": "user", "content": "c"}, {"role": "assistant", "content": "d", "weight": 1}]}
+    ok = {
+        "messages": [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "b", "weight": 0},
+            {"role": "user", "content": "c"},
+            {"role": "assistant", "content": "d", "weight": 1},
+        ]
+    }
     report = check_jsonl(jsonl(ok))
     assert report.valid and report.has_message_weights
-    bad = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 0.5}]}
+    bad = {
+        "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 0.5}]
+    }
     assert_error(check_jsonl(jsonl(bad)), 1, '"weight" must be 0 or 1')
     bad["messages"][1]["weight"] = True
     assert_error(check_jsonl(jsonl(bad)), 1, '"weight" must be 0 or 1')
@@ -190,8 +206,12 @@ def test_tools_tool_role_and_parallel_calls_are_accepted() -> None:
 
 
 def test_reasoning_is_noted() -> None:
-    row = {"messages": [{"role": "user", "content": "a"},
-                        {"role": "assistant", "content": "b", "reasoning_content": "think"}]}
+    row = {
+        "messages": [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "b", "reasoning_content": "think"},
+        ]
+    }
     assert check_jsonl(jsonl(row)).has_reasoning
 
 
@@ -205,19 +225,30 @@ def test_legacy_strict_issues_are_warnings_once() -> None:
 
 
 def test_multimodal_content() -> None:
-    user = {"role": "user", "content": [{"type": "text", "text": "what?"}, {"type": "image_url", "image_url": {"url": PNG}}]}
+    user = {
+        "role": "user",
+        "content": [{"type": "text", "text": "what?"}, {"type": "image_url", "image_url": {"url": PNG}}],
+    }
     report = check_jsonl(jsonl({"messages": [user, {"role": "assistant", "content": "a cat"}]}))
     assert report.valid and report.is_multimodal
     bad_url = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x/cat.png"}}]}
-    assert_error(check_jsonl(jsonl({"messages": [bad_url, {"role": "assistant", "content": "a"}]})), 1, "data URL")
+    assert_error(
+        check_jsonl(jsonl({"messages": [bad_url, {"role": "assistant", "content": "a"}]})), 1, "data URL"
+    )
     img_in_assistant = {"role": "assistant", "content": [{"type": "image_url", "image_url": {"url": PNG}}]}
     assert_error(
-        check_jsonl(jsonl({"messages": [{"role": "user", "content": "a"}, img_in_assistant]})), 1, "only in user"
+        check_jsonl(jsonl({"messages": [{"role": "user", "content": "a"}, img_in_assistant]})),
+        1,
+        "only in user",
     )
     too_many = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": PNG}}] * 11}
-    assert_error(check_jsonl(jsonl({"messages": [too_many, {"role": "assistant", "content": "a"}]})), 1, "11 images")
+    assert_error(
+        check_jsonl(jsonl({"messages": [too_many, {"role": "assistant", "content": "a"}]})), 1, "11 images"
+    )
     assert_error(check_jsonl(jsonl({"messages": [{"role": "user", "content": 5}]})), 1, "string or a list")
-    assert_error(check_jsonl(jsonl({"messages": [{"role": "user", "content": [{"type": "audio"}]}]})), 1, "type")
+    assert_error(
+        check_jsonl(jsonl({"messages": [{"role": "user", "content": [{"type": "audio"}]}]})), 1, "type"
+    )
 
 
 # -- instruction and preference ----------------------------------------------------------------
@@ -236,8 +267,10 @@ def test_preference_rules() -> None:
     assert_error(check_jsonl(jsonl(two)), 1, "exactly one assistant message")
     user_out = {**good, "non_preferred_output": [{"role": "user", "content": "a"}]}
     assert_error(check_jsonl(jsonl(user_out)), 1, "non_preferred_output[0]")
-    ends_assistant = {**good, "input": {"messages": [{"role": "user", "content": "a"},
-                                                     {"role": "assistant", "content": "b"}]}}
+    ends_assistant = {
+        **good,
+        "input": {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
+    }
     assert_error(check_jsonl(jsonl(ends_assistant)), 1, "must not be from the assistant")
     assert_error(check_jsonl(jsonl({**good, "input": "hi"})), 1, '"input" must be an object')
     with_tools = {**good, "input": {**good["input"], "tools": [{"type": "function"}]}}

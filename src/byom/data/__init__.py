@@ -3,4 +3,4 @@
 from byom.data._check import MAX_FILE_BYTES, check_jsonl
 from byom.data._report import DatasetFormat, ValidationReport
 
-__all__ = ["check_jsonl", "ValidationReport", "DatasetFormat", "MAX_FILE_BYTES"]
+__all__ = ["MAX_FILE_BYTES", "DatasetFormat", "ValidationReport", "check_jsonl"]

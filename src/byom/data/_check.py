@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from byom.data._report import DatasetFormat, ValidationReport
 
-__all__ = ["check_jsonl", "MAX_FILE_BYTES"]
+__all__ = ["MAX_FILE_BYTES", "check_jsonl"]
 
 MAX_FILE_BYTES = int(50.1 * 2**30)  # v1/v3 SDK MAX_FILE_SIZE_GB = 50.1 (GiB)
 _MAX_IMAGES = 10  # MAX_IMAGES_PER_EXAMPLE
@@ -38,7 +38,16 @@ _OPTIONAL_KEYS: dict[DatasetFormat, tuple[str, ...]] = {
     "instruction": ("weight",),
     "preference": ("weight",),
 }
-_MESSAGE_KEYS = {"role", "content", "weight", "tool_calls", "tool_call_id", "name", "reasoning", "reasoning_content"}
+_MESSAGE_KEYS = {
+    "role",
+    "content",
+    "weight",
+    "tool_calls",
+    "tool_call_id",
+    "name",
+    "reasoning",
+    "reasoning_content",
+}
 _IMAGE_PREFIXES = ("data:image/jpeg;base64,", "data:image/png;base64,", "data:image/webp;base64,")
 
 
@@ -83,7 +92,7 @@ class _Checker:
         if not isinstance(obj, dict):
             raise _LineError(
                 f"expected a JSON object, got {type(obj).__name__} {_quote(obj)}. "
-                "Write one object per line, e.g. {\"messages\": [...]}."
+                'Write one object per line, e.g. {"messages": [...]}.'
             )
         fmt = self._detect(obj)
         if self.fmt is None:
@@ -126,19 +135,26 @@ class _Checker:
             return found[0]
         if "prompt" in obj or "completion" in obj:
             missing = "completion" if "prompt" in obj else "prompt"
-            raise _LineError(f'the instruction format needs both "prompt" and "completion"; "{missing}" is missing.')
+            raise _LineError(
+                f'the instruction format needs both "prompt" and "completion"; "{missing}" is missing.'
+            )
         if any(k in obj for k in _FORMAT_KEYS["preference"]):
             missing = [k for k in _FORMAT_KEYS["preference"] if k not in obj]
             raise _LineError(f"the preference format needs {', '.join(missing)} as well.")
         keys = ", ".join(_quote(k) for k in list(obj)[:5]) or "none"
         raise _LineError(
-            f"no dataset format recognised (keys found: {keys}). Use \"text\" (general), \"messages\" "
+            f'no dataset format recognised (keys found: {keys}). Use "text" (general), "messages" '
             '(conversation), "prompt" + "completion" (instruction) or "input" + "preferred_output" + '
             '"non_preferred_output" (preference).'
         )
 
     def _sample_weight(self, weight: Any) -> None:
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, (int, float))
+            or not math.isfinite(weight)
+            or weight < 0
+        ):
             raise _LineError(f'sample "weight" must be a non-negative number, got {_quote(weight)}.')
         self.flags["has_sample_weights"] = True
 
@@ -153,7 +169,9 @@ class _Checker:
             raise _LineError(f'"{where}" must be a list of tool objects, got {_quote(tools)}.')
         self.flags["has_tools"] = True
 
-    def _messages(self, messages: Any, lineno: int, *, where: str, need_assistant: bool) -> list[dict[str, Any]]:
+    def _messages(
+        self, messages: Any, lineno: int, *, where: str, need_assistant: bool
+    ) -> list[dict[str, Any]]:
         if not isinstance(messages, list) or not messages:
             raise _LineError(f'"{where}" must be a non-empty list of messages, got {_quote(messages)}.')
         images = 0
@@ -164,7 +182,7 @@ class _Checker:
                 raise _LineError(f'{at} must be an object with "role" and "content", got {_quote(msg)}.')
             role = msg.get("role")
             if role not in _ROLES:
-                raise _LineError(f'{at} has role {_quote(role)}; use one of {", ".join(_ROLES)}.')
+                raise _LineError(f"{at} has role {_quote(role)}; use one of {', '.join(_ROLES)}.")
             if i == 0 and role not in ("system", "user"):
                 raise _LineError(f"{where} must start with a system or user message, not {role}.")
             extra = sorted(k for k in msg if k not in _MESSAGE_KEYS)
@@ -228,7 +246,9 @@ class _Checker:
                 if not isinstance(part.get("text"), str):
                     raise _LineError(f'{where}[{j}] is a text part without a "text" string.')
             elif kind == "image_url":
-                url = part.get("image_url", {}).get("url") if isinstance(part.get("image_url"), dict) else None
+                url = (
+                    part.get("image_url", {}).get("url") if isinstance(part.get("image_url"), dict) else None
+                )
                 if role != "user":
                     raise _LineError(f"{where}[{j}]: images are allowed only in user messages.")
                 if not isinstance(url, str) or not url.startswith(_IMAGE_PREFIXES):
@@ -259,10 +279,14 @@ class _Checker:
         for key in ("preferred_output", "non_preferred_output"):
             out = obj[key]
             if not isinstance(out, list) or len(out) != 1:
-                raise _LineError(f'"{key}" must be a list with exactly one assistant message, got {_quote(out)}.')
+                raise _LineError(
+                    f'"{key}" must be a list with exactly one assistant message, got {_quote(out)}.'
+                )
             msg = out[0]
             if not isinstance(msg, dict) or msg.get("role") != "assistant" or "content" not in msg:
-                raise _LineError(f'"{key}[0]" must be {{"role": "assistant", "content": ...}}, got {_quote(msg)}.')
+                raise _LineError(
+                    f'"{key}[0]" must be {{"role": "assistant", "content": ...}}, got {_quote(msg)}.'
+                )
             self._content(msg["content"], where=f"{key}[0].content", role="assistant")
             if any(k in msg for k in ("reasoning", "reasoning_content")):
                 self.flags["has_reasoning"] = True

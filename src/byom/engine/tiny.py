@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["make_tiny_llama", "write_overfit_dataset", "CHAT_TEMPLATE"]
+__all__ = ["CHAT_TEMPLATE", "make_tiny_llama", "write_overfit_dataset"]
 
 # ChatML-style; `{% generation %}` marks assistant tokens so `return_assistant_tokens_mask` works.
 CHAT_TEMPLATE = (
@@ -150,6 +150,8 @@ def write_overfit_dataset(
                     "non_preferred_output": [{"role": "assistant", "content": "I do not know, sorry."}],
                 }
             else:
-                raise ValueError(f"unknown format {fmt!r}; use conversation, instruction, general or preference")
+                raise ValueError(
+                    f"unknown format {fmt!r}; use conversation, instruction, general or preference"
+                )
             out.write(json.dumps(row) + "\n")
     return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import signal
 import subprocess
@@ -16,7 +17,6 @@ import pytest
 
 from byom.engine.tiny import write_overfit_dataset
 from byom.engine.trainer import EXIT_CANCELLED, EXIT_FAILED, TrainSpec
-
 
 pytestmark = pytest.mark.slow
 
@@ -37,18 +37,23 @@ def make_spec(job_dir: Path, model: Path | str, data: Path, **overrides: Any) ->
     return TrainSpec(**{**base, **overrides})
 
 
-def start_trainer(spec: TrainSpec) -> subprocess.Popen[bytes]:
+def start_trainer(spec: TrainSpec, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     spec.job_dir.mkdir(parents=True, exist_ok=True)
     path = spec.job_dir / "spec.json"
     path.write_text(spec.model_dump_json(), encoding="utf-8")
     return subprocess.Popen(
-        [sys.executable, "-m", "byom.engine.trainer", str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "byom.engine.trainer", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
     )
 
 
-def run_trainer(spec: TrainSpec, timeout: float = 120) -> tuple[int, list[dict[str, Any]], str]:
+def run_trainer(
+    spec: TrainSpec, timeout: float = 120, env: dict[str, str] | None = None
+) -> tuple[int, list[dict[str, Any]], str]:
     """Run one job to the end; return (exit code, progress lines, combined output)."""
-    proc = start_trainer(spec)
+    proc = start_trainer(spec, env)
     out, _ = proc.communicate(timeout=timeout)
     return proc.returncode, read_progress(spec.job_dir), out.decode(errors="replace")
 
@@ -65,7 +70,9 @@ def events(lines: list[dict[str, Any]]) -> list[str]:
 
 
 def losses(lines: list[dict[str, Any]]) -> list[float]:
-    return [ln["values"]["train/loss"] for ln in lines if ln["kind"] == "metric" and "train/loss" in ln["values"]]
+    return [
+        ln["values"]["train/loss"] for ln in lines if ln["kind"] == "metric" and "train/loss" in ln["values"]
+    ]
 
 
 def mean(xs: list[float]) -> float:
@@ -76,8 +83,9 @@ def mean(xs: list[float]) -> float:
 def lora_job(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, conv_data: Path) -> dict[str, Any]:
     """One LoRA job the other tests build on (init_checkpoint, resume)."""
     job_dir = tmp_path_factory.mktemp("jobs") / "ft-lora"
-    spec = make_spec(job_dir, tiny_model, conv_data, n_checkpoints=2, n_evals=2, validation_file=conv_data,
-                     merge_lora=True)
+    spec = make_spec(
+        job_dir, tiny_model, conv_data, n_checkpoints=2, n_evals=2, validation_file=conv_data, merge_lora=True
+    )
     rc, lines, out = run_trainer(spec)
     assert rc == 0, out
     return {"spec": spec, "lines": lines}
@@ -86,20 +94,34 @@ def lora_job(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, conv_da
 def test_lora_job_completes_with_falling_loss(lora_job: dict[str, Any]) -> None:
     lines = lora_job["lines"]
     types = events(lines)
-    expected = ["job_start", "model_downloading", "model_download_complete", "training_data_downloading",
-                "training_data_download_complete", "validation_data_downloading", "validation_data_download_complete",
-                "training_start"]
+    expected = [
+        "job_start",
+        "model_downloading",
+        "model_download_complete",
+        "training_data_downloading",
+        "training_data_download_complete",
+        "validation_data_downloading",
+        "validation_data_download_complete",
+        "training_start",
+    ]
     assert types[: len(expected)] == expected
     assert types[-4:] == ["training_complete", "model_uploading", "model_upload_complete", "job_complete"]
     assert types.count("epoch_complete") == 3 and types.count("checkpoint_save") == 2
     metrics = [ln for ln in lines if ln["kind"] == "metric" and "train/loss" in ln["values"]]
     assert [m["step"] for m in metrics] == list(range(1, 25))  # 32 examples / batch 4 x 3 epochs
     assert all(m["total_steps"] == 24 for m in metrics)
-    assert set(metrics[0]["values"]) >= {"train/loss", "train/learning_rate", "train/tokens_per_second",
-                                         "train/global_step", "train/epoch"}
+    assert set(metrics[0]["values"]) >= {
+        "train/loss",
+        "train/learning_rate",
+        "train/tokens_per_second",
+        "train/global_step",
+        "train/epoch",
+    }
     loss = losses(lines)
     assert mean(loss[-4:]) < mean(loss[:4]) - 0.2
-    evals = [ln["values"]["eval/loss"] for ln in lines if ln["kind"] == "metric" and "eval/loss" in ln["values"]]
+    evals = [
+        ln["values"]["eval/loss"] for ln in lines if ln["kind"] == "metric" and "eval/loss" in ln["values"]
+    ]
     assert len(evals) == 2
 
 
@@ -109,7 +131,10 @@ def test_lora_checkpoints_and_outputs_load(lora_job: dict[str, Any]) -> None:
 
     spec, lines = lora_job["spec"], lora_job["lines"]
     ckpts = [ln for ln in lines if ln["kind"] == "checkpoint"]
-    assert [(c["step"], c["final"], c["checkpoint"]) for c in ckpts] == [(12, False, "adapter"), (24, True, "adapter")]
+    assert [(c["step"], c["final"], c["checkpoint"]) for c in ckpts] == [
+        (12, False, "adapter"),
+        (24, True, "adapter"),
+    ]
     for c in ckpts:
         tensors = load_file(Path(c["path"]) / "adapter_model.safetensors")
         assert tensors and all("lora_" in k for k in tensors)
@@ -122,16 +147,25 @@ def test_lora_checkpoints_and_outputs_load(lora_job: dict[str, Any]) -> None:
     model = AutoModelForCausalLM.from_pretrained(merged)
     tok = AutoTokenizer.from_pretrained(merged)
     assert tok.chat_template
-    prompt = tok.apply_chat_template([{"role": "user", "content": "What do bees make?"}], add_generation_prompt=True,
-                                     return_tensors="pt", return_dict=True)
+    prompt = tok.apply_chat_template(
+        [{"role": "user", "content": "What do bees make?"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     out = model.generate(**prompt, max_new_tokens=5, do_sample=False)
     assert out.shape[1] > prompt["input_ids"].shape[1]
 
 
 def test_resume_continues_to_the_same_total_steps(lora_job: dict[str, Any], tmp_path: Path) -> None:
     first = lora_job["spec"]
-    spec = first.model_copy(update={"job_dir": tmp_path / "resumed", "merge_lora": False,
-                                    "resume_checkpoint": first.job_dir / "checkpoints" / "step-12"})
+    spec = first.model_copy(
+        update={
+            "job_dir": tmp_path / "resumed",
+            "merge_lora": False,
+            "resume_checkpoint": first.job_dir / "checkpoints" / "step-12",
+        }
+    )
     rc, lines, out = run_trainer(spec)
     assert rc == 0, out
     assert "job_restarted" in events(lines)
@@ -143,9 +177,16 @@ def test_resume_continues_to_the_same_total_steps(lora_job: dict[str, Any], tmp_
 
 def test_init_checkpoint_starts_from_the_trained_adapter(lora_job: dict[str, Any], tmp_path: Path) -> None:
     first = lora_job["spec"]
-    spec = first.model_copy(update={"job_dir": tmp_path / "continued", "merge_lora": False, "n_epochs": 1,
-                                    "n_evals": 0, "validation_file": None,
-                                    "init_checkpoint": first.job_dir / "checkpoints" / "step-24"})
+    spec = first.model_copy(
+        update={
+            "job_dir": tmp_path / "continued",
+            "merge_lora": False,
+            "n_epochs": 1,
+            "n_evals": 0,
+            "validation_file": None,
+            "init_checkpoint": first.job_dir / "checkpoints" / "step-24",
+        }
+    )
     rc, lines, out = run_trainer(spec)
     assert rc == 0, out
     assert losses(lines)[0] < losses(lora_job["lines"])[0] - 0.2
@@ -153,8 +194,16 @@ def test_init_checkpoint_starts_from_the_trained_adapter(lora_job: dict[str, Any
 
 def test_full_job_with_instruction_data_and_packing(tiny_model: Path, tmp_path: Path) -> None:
     data = write_overfit_dataset(tmp_path / "instr.jsonl", n=32, fmt="instruction")
-    spec = make_spec(tmp_path / "ft-full", tiny_model, data, training_type="full", learning_rate=3e-3,
-                     packing=True, max_seq_length=64, batch_size=2)
+    spec = make_spec(
+        tmp_path / "ft-full",
+        tiny_model,
+        data,
+        training_type="full",
+        learning_rate=3e-3,
+        packing=True,
+        max_seq_length=64,
+        batch_size=2,
+    )
     rc, lines, out = run_trainer(spec)
     assert rc == 0, out
     loss = losses(lines)
@@ -173,8 +222,9 @@ def test_general_text_job(tiny_model: Path, tmp_path: Path) -> None:
     assert len(losses(lines)) == 4
 
 
-def test_sigterm_stops_at_a_step_boundary_keeping_checkpoints(tiny_model: Path, conv_data: Path,
-                                                              tmp_path: Path) -> None:
+def test_sigterm_stops_at_a_step_boundary_keeping_checkpoints(
+    tiny_model: Path, conv_data: Path, tmp_path: Path
+) -> None:
     spec = make_spec(tmp_path / "ft-cancel", tiny_model, conv_data, n_epochs=200, n_checkpoints=200)
     proc = start_trainer(spec)
     try:
@@ -201,8 +251,9 @@ def _error_line(lines: list[dict[str, Any]]) -> dict[str, Any]:
     return error
 
 
-def test_missing_chat_template_fails_with_a_clear_root_line(tiny_model: Path, conv_data: Path,
-                                                            tmp_path: Path) -> None:
+def test_missing_chat_template_fails_with_a_clear_root_line(
+    tiny_model: Path, conv_data: Path, tmp_path: Path
+) -> None:
     base = shutil.copytree(tiny_model, tmp_path / "base-no-template")
     (base / "chat_template.jinja").unlink()
     cfg = json.loads((base / "tokenizer_config.json").read_text())
@@ -226,10 +277,32 @@ def test_remote_code_model_is_refused(tiny_model: Path, conv_data: Path, tmp_pat
     assert error["stage"] == "download" and "trust_remote_code" in error["message"]
 
 
+def test_unreachable_hub_model_fails_in_download_without_leaking_the_token(
+    conv_data: Path, tmp_path: Path
+) -> None:
+    spec = make_spec(tmp_path / "ft", "someorg/not-on-this-machine", conv_data)
+    secret = "hf_" + "x" * 34
+    rc, lines, out = run_trainer(spec, env={"HF_HUB_OFFLINE": "1", "HF_TOKEN": secret})
+    assert rc == EXIT_FAILED
+    error = _error_line(lines)
+    assert (
+        error["stage"] == "download" and "Could not download someorg/not-on-this-machine" in error["message"]
+    )
+    assert secret not in out and secret not in (spec.job_dir / "progress.jsonl").read_text()
+
+
 def test_dpo_job_learns_the_preference(tiny_model: Path, tmp_path: Path) -> None:
     data = write_overfit_dataset(tmp_path / "pref.jsonl", n=16, fmt="preference")
-    spec = make_spec(tmp_path / "ft-dpo", tiny_model, data, method="dpo", dpo_beta=0.5, n_epochs=4,
-                     validation_file=data, n_evals=1)
+    spec = make_spec(
+        tmp_path / "ft-dpo",
+        tiny_model,
+        data,
+        method="dpo",
+        dpo_beta=0.5,
+        n_epochs=4,
+        validation_file=data,
+        n_evals=1,
+    )
     rc, lines, out = run_trainer(spec)
     assert rc == 0, out
     loss = losses(lines)

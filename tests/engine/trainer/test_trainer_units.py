@@ -84,8 +84,13 @@ def test_general_text_trains_on_everything_and_truncates(tiny_tokenizer: Any) ->
 
 def test_preference_pair_labels_only_the_completion(tiny_tokenizer: Any) -> None:
     row = {
-        "input": {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."},
-                               {"role": "user", "content": "What do bees make?"}]},
+        "input": {
+            "messages": [
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello."},
+                {"role": "user", "content": "What do bees make?"},
+            ]
+        },
         "preferred_output": [{"role": "assistant", "content": "Honey."}],
         "non_preferred_output": [{"role": "assistant", "content": "Cheese."}],
     }
@@ -117,13 +122,22 @@ def test_schedules() -> None:
     assert f(5, kind="cosine", num_cycles=1.0) == pytest.approx(0.0, abs=1e-9)
     warm = [f(s, kind="cosine", warmup_ratio=0.3) for s in range(4)]
     assert warm[0] < warm[1] < warm[2] < 1.0 and warm[3] == 1.0
-    assert all(math.isfinite(f(s, kind="cosine", min_lr_ratio=0.2)) and f(s, kind="cosine", min_lr_ratio=0.2) >= 0.2
-               for s in range(10))
+    assert all(
+        math.isfinite(f(s, kind="cosine", min_lr_ratio=0.2)) and f(s, kind="cosine", min_lr_ratio=0.2) >= 0.2
+        for s in range(10)
+    )
 
 
 def test_step_planning(tmp_path: Any) -> None:
-    spec = TrainSpec(job_id="j", job_dir=tmp_path, from_hf_model="m", training_file=tmp_path / "t.jsonl",
-                     batch_size=4, gradient_accumulation_steps=2, n_epochs=3)
+    spec = TrainSpec(
+        job_id="j",
+        job_dir=tmp_path,
+        from_hf_model="m",
+        training_file=tmp_path / "t.jsonl",
+        batch_size=4,
+        gradient_accumulation_steps=2,
+        n_epochs=3,
+    )
     assert plan_steps(32, spec) == (4, 12)
     assert plan_steps(33, spec) == (5, 15)
     assert spread(3, 12) == [4, 8, 12]

@@ -8,11 +8,11 @@ from byom.engine.trainer._main import EXIT_BAD_SPEC, EXIT_CANCELLED, EXIT_FAILED
 from byom.engine.trainer.spec import LoraSpec, ProgressLine, TrainSpec
 
 __all__ = [
-    "TrainSpec",
+    "EXIT_BAD_SPEC",
+    "EXIT_CANCELLED",
+    "EXIT_FAILED",
     "LoraSpec",
     "ProgressLine",
+    "TrainSpec",
     "unsupported_reason",
-    "EXIT_FAILED",
-    "EXIT_CANCELLED",
-    "EXIT_BAD_SPEC",
 ]

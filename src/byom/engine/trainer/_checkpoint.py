@@ -9,7 +9,7 @@ from typing import Any
 
 from byom.errors import TrainingError
 
-__all__ = ["save_checkpoint", "load_resume_state", "save_weights"]
+__all__ = ["load_resume_state", "save_checkpoint", "save_weights"]
 
 STATE_JSON = "trainer_state.json"
 STATE_PT = "trainer_state.pt"  # our own file (optimizer + RNG), never a model weight
@@ -51,7 +51,9 @@ def load_resume_state(model: Any, optimizer: Any, ckpt: Path, *, is_lora: bool) 
 
     meta_path = ckpt / STATE_JSON
     if not meta_path.is_file():
-        raise TrainingError(f"{ckpt} is not a resumable checkpoint (no {STATE_JSON}). Restart the job from scratch.")
+        raise TrainingError(
+            f"{ckpt} is not a resumable checkpoint (no {STATE_JSON}). Restart the job from scratch."
+        )
     meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
     if is_lora:
         from peft import set_peft_model_state_dict

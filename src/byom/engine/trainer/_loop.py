@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from byom.engine.trainer._checkpoint import load_resume_state, save_checkpoint
+from byom.engine.trainer._objective import Objective
 from byom.engine.trainer._progress import ProgressWriter
 from byom.engine.trainer._schedule import lr_factor
-from byom.engine.trainer._objective import Objective
 from byom.engine.trainer.spec import TrainSpec
 
-__all__ = ["Stopper", "Cancelled", "TrainResult", "train", "evaluate", "plan_steps", "spread"]
+__all__ = ["Cancelled", "Stopper", "TrainResult", "evaluate", "plan_steps", "spread", "train"]
 
 
 class Cancelled(Exception):
@@ -138,8 +138,12 @@ def train(
     if spec.resume_checkpoint is not None:
         meta = load_resume_state(model, optimizer, spec.resume_checkpoint, is_lora=is_lora)
         start, tokens_seen = int(meta["step"]), int(meta.get("tokens_seen", 0))
-        progress.event("job_restarted", f"Resumed from {spec.resume_checkpoint.name} at step {start} of {total}.",
-                       step=start, total_steps=total)
+        progress.event(
+            "job_restarted",
+            f"Resumed from {spec.resume_checkpoint.name} at step {start} of {total}.",
+            step=start,
+            total_steps=total,
+        )
     result = TrainResult(total_steps=total, tokens_seen=tokens_seen)
     params = [p for p in model.parameters() if p.requires_grad]
     model.train()
@@ -151,8 +155,12 @@ def train(
             groups = _epoch_groups(len(train_set), spec, epoch)
         t0 = time.perf_counter()
         lr = spec.learning_rate * lr_factor(
-            step, total, kind=spec.lr_scheduler_type, warmup_ratio=spec.warmup_ratio,
-            min_lr_ratio=spec.min_lr_ratio, num_cycles=spec.num_cycles,
+            step,
+            total,
+            kind=spec.lr_scheduler_type,
+            warmup_ratio=spec.warmup_ratio,
+            min_lr_ratio=spec.min_lr_ratio,
+            num_cycles=spec.num_cycles,
         )
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -190,15 +198,24 @@ def train(
             progress.write("metric", step=done, total_steps=total, values={"eval/loss": eval_loss})
         if done in ckpt_steps:
             path = spec.job_dir / "checkpoints" / f"step-{done}"
-            save_checkpoint(model, tokenizer, optimizer, path, step=done, total_steps=total, tokens_seen=tokens_seen)
+            save_checkpoint(
+                model, tokenizer, optimizer, path, step=done, total_steps=total, tokens_seen=tokens_seen
+            )
             final = done == total
-            progress.write("checkpoint", step=done, path=str(path), checkpoint="adapter" if is_lora else "model",
-                           final=final)
-            progress.event("checkpoint_save", f"Saved checkpoint at step {done}.", step=done,
-                           checkpoint_path=str(path))
+            progress.write(
+                "checkpoint",
+                step=done,
+                path=str(path),
+                checkpoint="adapter" if is_lora else "model",
+                final=final,
+            )
+            progress.event(
+                "checkpoint_save", f"Saved checkpoint at step {done}.", step=done, checkpoint_path=str(path)
+            )
             result.checkpoints.append(path)
         if idx == per_epoch - 1:
-            progress.event("epoch_complete", f"Epoch {epoch + 1}/{spec.n_epochs} complete.", step=done,
-                           total_steps=total)
+            progress.event(
+                "epoch_complete", f"Epoch {epoch + 1}/{spec.n_epochs} complete.", step=done, total_steps=total
+            )
     result.tokens_seen = tokens_seen
     return result

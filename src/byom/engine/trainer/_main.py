@@ -15,7 +15,7 @@ from byom.engine.trainer._progress import ProgressWriter
 from byom.engine.trainer.spec import TrainSpec
 from byom.errors import TrainingError
 
-__all__ = ["main", "unsupported_reason", "root_error_line", "EXIT_FAILED", "EXIT_CANCELLED", "EXIT_BAD_SPEC"]
+__all__ = ["EXIT_BAD_SPEC", "EXIT_CANCELLED", "EXIT_FAILED", "main", "root_error_line", "unsupported_reason"]
 
 log = logging.getLogger("byom.engine.trainer")
 
@@ -69,11 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         from byom.engine.trainer._loop import Cancelled
 
         if isinstance(exc, Cancelled):
-            progress.event("job_stopped", f"Training stopped: {exc}. Completed checkpoints are kept.",
-                           level="warning")
+            progress.event(
+                "job_stopped", f"Training stopped: {exc}. Completed checkpoints are kept.", level="warning"
+            )
             return EXIT_CANCELLED
         if isinstance(exc, KeyboardInterrupt):
-            progress.event("job_stopped", "Training interrupted. Completed checkpoints are kept.", level="warning")
+            progress.event(
+                "job_stopped", "Training interrupted. Completed checkpoints are kept.", level="warning"
+            )
             return EXIT_CANCELLED
         line = root_error_line(exc)
         log.error("trainer failed in %s:\n%s", stage.name, "".join(traceback.format_exception(exc)))
@@ -117,7 +120,9 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
     model_dir = _model.resolve_model_dir(spec, token.get_secret_value() if token else None)
     config = _model.check_no_remote_code(model_dir)
     progress.event("model_download_complete", f"Model ready ({config.get('model_type')}).")
-    files = [("training", spec.training_file)] + ([("validation", spec.validation_file)] if spec.validation_file else [])
+    files = [("training", spec.training_file)] + (
+        [("validation", spec.validation_file)] if spec.validation_file else []
+    )
     for kind, path in files:
         progress.event(f"{kind}_data_downloading", f"Checking {kind} file {path.name}.")
         report = check_jsonl(path, purpose="fine-tune" if kind == "training" else "eval")
@@ -130,8 +135,10 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
                 else f"The {kind} file holds preference data, which trains with DPO; set the training method to "
                 "DPO or use conversation, instruction or text data."
             )
-        progress.event(f"{kind}_data_download_complete", f"{kind.capitalize()} file OK: {report.nlines} lines, "
-                       f"{report.dataset_format} format.")
+        progress.event(
+            f"{kind}_data_download_complete",
+            f"{kind.capitalize()} file OK: {report.nlines} lines, {report.dataset_format} format.",
+        )
     stopper.check()
 
     # -- initialization ----------------------------------------------------------------------
@@ -147,24 +154,38 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
 
     # -- training ----------------------------------------------------------------------------
     stage.name = "training"
-    progress.event("training_start", f"Training {trainable:,} of {param_count:,} parameters on {device.type}, "
-                   f"{len(train_set)} sequences.", param_count=param_count)
+    progress.event(
+        "training_start",
+        f"Training {trainable:,} of {param_count:,} parameters on {device.type}, {len(train_set)} sequences.",
+        param_count=param_count,
+    )
     result = train(spec, model, tokenizer, train_set, eval_set, objective, progress, stopper)
-    progress.event("training_complete", f"Training complete after {result.total_steps} steps.",
-                   total_steps=result.total_steps, token_count=result.tokens_seen)
+    progress.event(
+        "training_complete",
+        f"Training complete after {result.total_steps} steps.",
+        total_steps=result.total_steps,
+        token_count=result.tokens_seen,
+    )
 
     # -- saving ------------------------------------------------------------------------------
     stage.name = "saving"
     progress.event("model_uploading", "Saving the outputs.")
     outputs = _save_outputs(spec, model, tokenizer, result.checkpoints[-1] if result.checkpoints else None)
     progress.event("model_upload_complete", "Outputs saved.", model_path=str(spec.job_dir / "output"))
-    progress.write("result", outputs=outputs, token_count=result.tokens_seen, param_count=param_count,
-                   total_steps=result.total_steps)
+    progress.write(
+        "result",
+        outputs=outputs,
+        token_count=result.tokens_seen,
+        param_count=param_count,
+        total_steps=result.total_steps,
+    )
     progress.event("job_complete", f"Job {spec.job_id} complete.")
     return 0
 
 
-def _datasets(spec: TrainSpec, tokenizer: Any, device: Any, progress: ProgressWriter) -> tuple[list, list, Any]:
+def _datasets(
+    spec: TrainSpec, tokenizer: Any, device: Any, progress: ProgressWriter
+) -> tuple[list, list, Any]:
     """Tokenize the training (and validation) file for the spec's method; pick the objective."""
     from byom.engine.trainer._objective import DPOObjective, SFTObjective
     from byom.engine.trainer._tokenize import load_examples, load_preference_pairs, pack
@@ -172,25 +193,38 @@ def _datasets(spec: TrainSpec, tokenizer: Any, device: Any, progress: ProgressWr
     def load(path: Path) -> tuple[list[Any], int]:
         if spec.method == "dpo":
             return load_preference_pairs(tokenizer, path, max_seq_length=spec.max_seq_length)
-        return load_examples(tokenizer, path, train_on_inputs=spec.train_on_inputs, max_seq_length=spec.max_seq_length)
+        return load_examples(
+            tokenizer, path, train_on_inputs=spec.train_on_inputs, max_seq_length=spec.max_seq_length
+        )
 
     train_set, dropped = load(spec.training_file)
     if not train_set:
-        raise TrainingError("No training example has any token to learn from (all masked, truncated or weight 0). "
-                            "Check message weights, train_on_inputs and max_seq_length.")
+        raise TrainingError(
+            "No training example has any token to learn from (all masked, truncated or weight 0). "
+            "Check message weights, train_on_inputs and max_seq_length."
+        )
     if dropped:
-        progress.event("warning", f"{dropped} training examples have no trainable tokens and were skipped.",
-                       level="warning")
+        progress.event(
+            "warning",
+            f"{dropped} training examples have no trainable tokens and were skipped.",
+            level="warning",
+        )
     eval_set = load(spec.validation_file)[0] if spec.validation_file and spec.n_evals > 0 else []
     if spec.method == "dpo":
         # Preference pairs are never packed (each pair is scored as two whole sequences).
-        return train_set, eval_set, DPOObjective(spec.dpo_beta, tokenizer.pad_token_id, device, spec.batch_size)
+        return (
+            train_set,
+            eval_set,
+            DPOObjective(spec.dpo_beta, tokenizer.pad_token_id, device, spec.batch_size),
+        )
     if spec.packing:
         train_set = pack(train_set, spec.max_seq_length)
     return train_set, eval_set, SFTObjective(tokenizer.pad_token_id, device)
 
 
-def _save_outputs(spec: TrainSpec, model: object, tokenizer: object, final_ckpt: Path | None) -> dict[str, str | None]:
+def _save_outputs(
+    spec: TrainSpec, model: object, tokenizer: object, final_ckpt: Path | None
+) -> dict[str, str | None]:
     from byom.engine.trainer._checkpoint import save_weights
 
     out = spec.job_dir / "output"

@@ -9,7 +9,7 @@ from typing import Any
 from byom.engine.trainer.spec import TrainSpec
 from byom.errors import TrainingError
 
-__all__ = ["resolve_model_dir", "check_no_remote_code", "pick_device", "load_model", "load_tokenizer"]
+__all__ = ["check_no_remote_code", "load_model", "load_tokenizer", "pick_device", "resolve_model_dir"]
 
 # What a training run needs from a repo: config, weights, tokenizer, chat template (ref brief §3).
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "tokenizer*", "*.jinja", "*.txt", "*.model", "*.tiktoken"]
@@ -20,8 +20,8 @@ def resolve_model_dir(spec: TrainSpec, hf_token: str | None) -> Path:
     local = Path(spec.from_hf_model).expanduser()
     if local.is_dir():
         return local
-    from huggingface_hub import snapshot_download
     from huggingface_hub import errors as hf_errors
+    from huggingface_hub import snapshot_download
 
     try:
         path = snapshot_download(
@@ -60,7 +60,9 @@ def check_no_remote_code(model_dir: Path) -> dict[str, Any]:
     """Read config.json and refuse architectures that only load with trust_remote_code."""
     config_path = model_dir / "config.json"
     if not config_path.is_file():
-        raise TrainingError(f"No config.json in {model_dir.name}; this doesn't look like a transformers model.")
+        raise TrainingError(
+            f"No config.json in {model_dir.name}; this doesn't look like a transformers model."
+        )
     config = json.loads(config_path.read_text(encoding="utf-8"))
     from transformers import CONFIG_MAPPING
 
@@ -85,7 +87,9 @@ def pick_device(requested: str) -> Any:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(requested)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingError(f"Device {requested!r} was requested but no CUDA GPU is available. Use device 'auto'.")
+        raise TrainingError(
+            f"Device {requested!r} was requested but no CUDA GPU is available. Use device 'auto'."
+        )
     return device
 
 
@@ -106,9 +110,13 @@ def load_model(spec: TrainSpec, model_dir: Path, device: Any) -> Any:
 
     dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
     init = spec.init_checkpoint
-    full_init = init is not None and (init / "config.json").is_file() and not (init / "adapter_config.json").is_file()
+    full_init = (
+        init is not None and (init / "config.json").is_file() and not (init / "adapter_config.json").is_file()
+    )
     source = init if full_init else model_dir
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, trust_remote_code=False, use_safetensors=True)
+    model = AutoModelForCausalLM.from_pretrained(
+        source, dtype=dtype, trust_remote_code=False, use_safetensors=True
+    )
     model.config.use_cache = False
     model.to(device)
     if spec.training_type == "full":
@@ -125,7 +133,9 @@ def load_model(spec: TrainSpec, model_dir: Path, device: Any) -> Any:
         return PeftModel.from_pretrained(model, init, is_trainable=True)
     modules = spec.lora.trainable_modules
     target: str | list[str] = (
-        "all-linear" if modules.strip() == "all-linear" else [m.strip() for m in modules.split(",") if m.strip()]
+        "all-linear"
+        if modules.strip() == "all-linear"
+        else [m.strip() for m in modules.split(",") if m.strip()]
     )
     config = LoraConfig(
         r=spec.lora.r,

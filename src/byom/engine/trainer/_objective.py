@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Protocol
 
 from byom.engine.trainer._tokenize import IGNORE, Example, PreferencePair
 
-__all__ = ["Objective", "SFTObjective", "DPOObjective", "collate"]
+__all__ = ["DPOObjective", "Objective", "SFTObjective", "collate"]
 
 
 def collate(batch: list[Example], pad_id: int, device: Any) -> dict[str, Any]:
@@ -22,7 +23,7 @@ def collate(batch: list[Example], pad_id: int, device: Any) -> dict[str, Any]:
         ids[b, :n] = torch.tensor(ex.input_ids)
         labels[b, :n] = torch.tensor(ex.labels)
         bounds = ex.starts + [n]
-        for s, e in zip(bounds, bounds[1:]):
+        for s, e in itertools.pairwise(bounds):
             pos[b, s:e] = torch.arange(e - s)
         # Padding continues the last sequence's positions; nothing real attends to it (causal, right pad).
         pos[b, n:] = torch.arange(bounds[-1] - bounds[-2], bounds[-1] - bounds[-2] + width - n)
@@ -69,7 +70,9 @@ class SFTObjective:
         import torch.nn.functional as F
 
         batch = collate(items, self.pad_id, self.device)
-        logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+        logits = model(
+            input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False
+        ).logits
         logits = logits[:, :-1].float()
         labels = batch["labels"][:, 1:]
         ce = F.cross_entropy(

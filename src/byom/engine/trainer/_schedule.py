@@ -20,7 +20,7 @@ def lr_factor(
     """Multiplier of the peak learning rate at 0-based optimizer step `step`."""
     # Same shapes as transformers' get_{linear,cosine}_schedule_with_warmup (+ min_lr_rate),
     # which Together's lr_scheduler_args mirror (ref together-api.md §4.1).
-    warmup = int(math.ceil(warmup_ratio * total_steps))
+    warmup = math.ceil(warmup_ratio * total_steps)
     if step < warmup:
         return (step + 1) / (warmup + 1)
     decay_steps = max(1, total_steps - warmup)

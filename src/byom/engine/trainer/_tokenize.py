@@ -16,14 +16,14 @@ from typing import Any, Literal
 from byom.errors import TrainingError
 
 __all__ = [
+    "IGNORE",
     "Example",
     "PreferencePair",
-    "tokenize_row",
-    "tokenize_preference",
     "load_examples",
     "load_preference_pairs",
     "pack",
-    "IGNORE",
+    "tokenize_preference",
+    "tokenize_row",
 ]
 
 IGNORE = -100
@@ -75,7 +75,11 @@ def _conversation(
     pos = 0
     for i, msg in enumerate(messages):
         role = msg.get("role")
-        trained = bool(msg["weight"]) if "weight" in msg else (role == "assistant" or _train_inputs(train_on_inputs))
+        trained = (
+            bool(msg["weight"])
+            if "weight" in msg
+            else (role == "assistant" or _train_inputs(train_on_inputs))
+        )
         end_text = _render(tokenizer, messages[: i + 1], tools, gen_prompt=False)
         if role == "assistant" and not _train_inputs(train_on_inputs):
             # The assistant header (generation prompt) is input, not something to learn.
@@ -184,7 +188,11 @@ def pack(examples: list[Example], max_seq_length: int) -> list[Example]:
     blocks: list[Example] = []
     cur: Example | None = None
     for ex in examples:
-        if cur is not None and len(cur.input_ids) + len(ex.input_ids) <= max_seq_length and cur.weight == ex.weight:
+        if (
+            cur is not None
+            and len(cur.input_ids) + len(ex.input_ids) <= max_seq_length
+            and cur.weight == ex.weight
+        ):
             cur.starts.append(len(cur.input_ids))
             cur.input_ids.extend(ex.input_ids)
             cur.labels.extend([IGNORE] + ex.labels[1:])
@@ -212,12 +220,16 @@ def tokenize_preference(tokenizer: Any, row: dict[str, Any], *, max_seq_length: 
     sides = []
     for key in ("preferred_output", "non_preferred_output"):
         answer = {**row[key][0], "weight": 1}
-        ids, labels = _conversation(tokenizer, {"messages": context + [answer], "tools": inp.get("tools")}, "auto")
+        ids, labels = _conversation(
+            tokenizer, {"messages": context + [answer], "tools": inp.get("tools")}, "auto"
+        )
         sides.append(Example(ids[:max_seq_length], labels[:max_seq_length]))
     return PreferencePair(sides[0], sides[1], float(row.get("weight", 1.0)))
 
 
-def load_preference_pairs(tokenizer: Any, path: Path, *, max_seq_length: int) -> tuple[list[PreferencePair], int]:
+def load_preference_pairs(
+    tokenizer: Any, path: Path, *, max_seq_length: int
+) -> tuple[list[PreferencePair], int]:
     """Tokenize a preference JSONL file; drop pairs whose completions were truncated away."""
     kept: list[PreferencePair] = []
     dropped = 0
