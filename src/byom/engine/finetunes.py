@@ -340,8 +340,9 @@ async def create_job(request: Request) -> JSONResponse:
     for warning in warnings:
         add_event(state.db, job_id, "warning", warning, level="warning", when=now)
     token = req.hf_api_token.get_secret_value() if req.hf_api_token else None
+    if token:
+        state.db.execute("UPDATE jobs SET hf_token_given = 1 WHERE id = ?", (job_id,))
     if state.runner is not None:
-        set_status(state.db, job_id, "queued")
         state.runner.submit(job_id, token)
     return JSONResponse(job_payload(state.db, get_job_row(state, job_id)))
 

@@ -95,8 +95,10 @@ class JobRunner:
 
     # ---- API entry points ------------------------------------------------------------------------
     def submit(self, job_id: str, hf_token: str | None) -> None:
+        """Queue a pending job (its token, if any, is held before the job can start)."""
         if hf_token:
             self._hf_tokens[job_id] = hf_token
+        set_status(self.db, job_id, "queued")
         self.wake()
 
     def cancel(self, job_id: str) -> None:
@@ -252,6 +254,16 @@ class JobRunner:
         token = self._hf_tokens.get(job_id)
         if token:
             env["HF_TOKEN"] = token
+        elif row["hf_token_given"]:
+            add_event(
+                self.db,
+                job_id,
+                "warning",
+                "The Hugging Face token given at creation is never stored, and the engine restarted since: this run"
+                " has no token. A gated or private model not in the local cache will fail to download; if it does,"
+                " create the job again with hf_api_token.",
+                level="warning",
+            )
         log_file = (job_dir / "trainer.log").open("ab")
         try:
             proc = subprocess.Popen(

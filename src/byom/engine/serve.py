@@ -6,6 +6,7 @@ import ipaddress
 import logging
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from byom.config import DEFAULT_ENGINE_PORT, Settings
@@ -71,6 +72,11 @@ def serve(
     from byom.engine.app import create_app
     from byom.engine.state import EngineConfig, EngineState
 
+    if not logging.getLogger().handlers:
+        # Where it listens and where its key is must reach the user even when the caller set up no logging.
+        logging.basicConfig(
+            level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
     data_dir = (data_dir or default_data_dir(settings)).expanduser().resolve()
     explicit = api_key or (settings.engine_api_key.get_secret_value() if settings.engine_api_key else None)
     if not _is_loopback(host) and not explicit:
@@ -111,7 +117,6 @@ def serve(
 def main(argv: list[str] | None = None) -> None:
     """``python -m byom.engine``: the same flags as ``byom engine``."""
     import argparse
-    import sys
 
     from byom.config import load_settings
 

@@ -118,6 +118,15 @@ _OWN = [
     ),
 ]
 
+_OWN.append(
+    (
+        "m006_jobs_hf_token_given",
+        # Whether the job was created with an hf_api_token (the token itself is never stored), so a
+        # restart can say that it is gone.
+        "ALTER TABLE jobs ADD COLUMN hf_token_given INTEGER NOT NULL DEFAULT 0",
+    )
+)
+
 for _migration in _OWN:
     if _migration not in MIGRATIONS:
         MIGRATIONS.append(_migration)
