@@ -77,7 +77,7 @@ async def test_invalid_jsonl_is_invalid_format_with_the_line(client: httpx2.Asyn
     assert body["processing_status"] == "INVALID_FORMAT" and body["Processed"] is False
     report = body["validation_report"]
     assert report["valid"] is False and report["error_type"] == "INVALID_FORMAT"
-    assert "4" in report["error"], report["error"]
+    assert report["error"].startswith("Line 4:"), report["error"]
 
 
 async def test_checksum_mismatch_is_refused(client: httpx2.AsyncClient) -> None:

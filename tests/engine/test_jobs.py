@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import statistics
 from pathlib import Path
 from typing import Any
@@ -144,6 +146,8 @@ async def test_cancel_running_and_queued_jobs(
     running = await wait_job(client, first["id"], statuses=("running",))
     while running["steps_completed"] < 17:  # past the first checkpoint (16 steps per epoch)
         running = await wait_job(client, first["id"], statuses=("running",))
+    # The step rate gives an estimate of the time left.
+    assert running["progress"]["estimate_available"] is True and running["progress"]["seconds_remaining"] > 0
     r = await client.post(f"/v1/fine-tunes/{first['id']}/cancel")
     assert r.json()["status"] in ("cancel_requested", "cancelled")
     done = await wait_job(client, first["id"])
@@ -230,3 +234,21 @@ async def test_dpo_job_on_preference_data(
     # Preference data with SFT is refused up front.
     sft = await client.post("/v1/fine-tunes", json=job_body(file["id"], tiny_model))
     assert_together_error(sft, 400, param="training_method")
+
+
+async def test_a_trainer_killed_from_outside_is_an_error_not_a_stuck_job(
+    engine: tuple[httpx2.AsyncClient, EngineState], tiny_model: Path, overfit_bytes: bytes
+) -> None:
+    client, state = engine
+    file = await upload(client, overfit_bytes)
+    job = (await client.post("/v1/fine-tunes", json=job_body(file["id"], tiny_model, n_epochs=20))).json()
+    running = await wait_job(client, job["id"], statuses=("running",))
+    while running["steps_completed"] < 2:
+        running = await wait_job(client, job["id"], statuses=("running",))
+    pid = state.db.one("SELECT pid FROM jobs WHERE id = ?", (job["id"],))["pid"]
+    os.kill(pid, signal.SIGKILL)  # what the kernel's OOM killer does
+    done = await wait_job(client, job["id"])
+    assert done["status"] == "error"
+    assert "killed by signal 9" in done["error"]["message"]
+    last = (await client.get(f"/v1/fine-tunes/{job['id']}/events")).json()["data"][-1]
+    assert last["type"] == "job_error" and last["level"] == "error"
