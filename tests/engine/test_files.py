@@ -121,6 +121,10 @@ async def test_bad_upload_bodies(client: httpx2.AsyncClient) -> None:
         await client.post("/v1/files/upload", data={"purpose": "fine-tune"}), 400, param="file"
     )
     assert_together_error(await client.put("/v1/files/file-nope/upload?token=x", content=b"x"), 403)
+    # Over 5 GiB the SDK switches to multipart upload, which the engine refuses with the size cap.
+    assert_together_error(
+        await client.post("/v1/files/multipart/initiate", json={"file_size": 6 * 2**30}), 413
+    )
 
 
 async def test_delete_removes_the_file_unless_a_job_needs_it(

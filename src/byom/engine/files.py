@@ -373,7 +373,14 @@ def _too_large(state: EngineState) -> str:
     )
 
 
+async def multipart_initiate(request: Request) -> JSONResponse:
+    """The SDK's flow for files over 5 GiB: refused with the reason (the SDK shows this text)."""
+    state = engine_of(request)
+    raise APIError(413, _too_large(state) + " (The local engine has no multipart upload.)")
+
+
 routes = [
+    Route("/v1/files/multipart/initiate", multipart_initiate, methods=["POST"]),
     Route("/v1/files", create_upload, methods=["POST"]),
     Route("/v1/files", list_files, methods=["GET"]),
     Route("/v1/files/upload", upload_multipart, methods=["POST"]),
