@@ -241,7 +241,8 @@ async def test_a_trainer_killed_from_outside_is_an_error_not_a_stuck_job(
 ) -> None:
     client, state = engine
     file = await upload(client, overfit_bytes)
-    job = (await client.post("/v1/fine-tunes", json=job_body(file["id"], tiny_model, n_epochs=20))).json()
+    body = job_body(file["id"], tiny_model, n_epochs=20, batch_size=1)  # 320 steps: still running when killed
+    job = (await client.post("/v1/fine-tunes", json=body)).json()
     running = await wait_job(client, job["id"], statuses=("running",))
     while running["steps_completed"] < 2:
         running = await wait_job(client, job["id"], statuses=("running",))
