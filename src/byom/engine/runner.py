@@ -514,6 +514,15 @@ class JobRunner:
         current = self._current
         if current is None:
             return
+        with contextlib.suppress(Exception):
+            add_event(
+                self.db,
+                current.job_id,
+                "warning",
+                "The engine is shutting down: training stops now and resumes from the last checkpoint when the"
+                " engine starts again.",
+                level="warning",
+            )
         _signal(current.proc, signal.SIGTERM)
         try:
             current.proc.wait(self.state.config.cancel_grace_s)
