@@ -82,6 +82,14 @@ def test_together_sdk_drives_the_engine(
     assert cancelled.status in ("cancel_requested", "cancelled")
     final = _wait(lambda i: client.fine_tuning.retrieve(i), job.id, ("cancelled",))
     assert final.status == "cancelled"
+    metrics = client.fine_tuning.list_metrics(job.id, global_step_from=1)
+    assert metrics.metrics and all("train/loss" in m for m in metrics.metrics)
+    limits = client.fine_tuning.model_limits(model_name=TEMPLATE)
+    assert limits.lora_training.max_rank >= 8
+    assert client.files.content(uploaded.id).read() == overfit_bytes
+    client.fine_tuning.delete(job.id)
+    assert client.fine_tuning.list().data == []
+    assert client.files.delete(uploaded.id).deleted is True
     me = client.whoami()
     assert me.type == "project_api_key" and me.project.id == "proj_local" and me.project.slug == "local"
 
