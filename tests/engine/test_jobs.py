@@ -117,8 +117,17 @@ async def test_full_job_completes_with_falling_loss(
     client: httpx2.AsyncClient, tiny_model: Path, overfit_bytes: bytes
 ) -> None:
     file = await upload(client, overfit_bytes)
+    validation = await upload(
+        client, b"".join(overfit_bytes.splitlines(keepends=True)[:6]), name="valid.jsonl"
+    )
     body = job_body(
-        file["id"], tiny_model, training_type={"type": "Full"}, learning_rate=3e-3, n_checkpoints=1
+        file["id"],
+        tiny_model,
+        training_type={"type": "Full"},
+        learning_rate=3e-3,
+        n_checkpoints=1,
+        validation_file=validation["id"],
+        n_evals=2,
     )
     created = await client.post("/v1/fine-tunes", json=body)
     assert created.status_code == 200, created.text
@@ -129,6 +138,7 @@ async def test_full_job_completes_with_falling_loss(
     assert checkpoints[0]["checkpoint"] == "model" and checkpoints[0]["object_id"] == done["model_object_id"]
     metrics = (await client.get(f"/v1/fine-tunes/{done['id']}/metrics")).json()["metrics"]
     assert _falls(_losses(metrics))
+    assert [m for m in metrics if "eval/loss" in m], "n_evals=2 with a validation file logs eval/loss"
 
 
 async def test_cancel_running_and_queued_jobs(

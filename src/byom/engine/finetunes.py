@@ -84,7 +84,7 @@ def _ready_file(state: EngineState, file_id: str, param: str) -> Any:
         )
     if status != "COMPLETED":
         report = json.loads(row["validation_report"] or "{}")
-        error = report.get("error") or "it did not pass validation"
+        error = (report.get("error") or "it did not pass validation").rstrip(".")
         raise _bad(
             param,
             f"{param} '{file_id}' is not valid training data ({status}): {error}. Fix the file and upload it again.",

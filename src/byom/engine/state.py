@@ -65,7 +65,9 @@ class EngineState:
 
         _import_optional_tables()
         data_dir = data_dir.expanduser().resolve()
-        data_dir.mkdir(parents=True, exist_ok=True)
+        # Training data and weights are private: a new data dir is the user's alone.
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, exist_ok=True)
         for sub in ("blobs", "jobs", "uploads"):
             (data_dir / sub).mkdir(exist_ok=True)
         cfg = config or EngineConfig()
