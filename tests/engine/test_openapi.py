@@ -136,3 +136,4 @@ async def test_v1_responses_match_the_spec(
     validate(await client.delete(f"/v1/files/{file['id']}"))
     # Errors, where the spec describes them (only DELETE /fine-tunes/{id} does: 404 ErrorData).
     validate(await client.delete("/v1/fine-tunes/ft-missing"))
+    validate(await client.get("/v1/fine-tunes/models/limits", params={"model_name": "nobody/nothing"}))
