@@ -89,6 +89,9 @@ async def test_lora_job_completes_then_continues_from_a_checkpoint(
         secret.encode() in p.read_bytes() for p in state.data_dir.glob("engine.db*") if p.is_file()
     )
 
+    # The SDK asks for limits with model_name=<job id> when only from_checkpoint is given (ref §2.2).
+    limits = await client.get("/v1/fine-tunes/models/limits", params={"model_name": job["id"]})
+    assert limits.status_code == 200 and limits.json()["model_name"] == job["model"]
     # Continue from the intermediate checkpoint at step 8: the parent's type and base are inherited.
     child = await client.post(
         "/v1/fine-tunes",

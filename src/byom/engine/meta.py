@@ -61,7 +61,7 @@ async def model_limits(request: Request) -> JSONResponse:
             "Query parameter 'model_name' is required, e.g. ?model_name=Qwen/Qwen3-8B.",
             param="model_name",
         )
-    limits = limits_for(name)
+    limits = limits_for(name) or _job_limits(request, name)
     if limits is None:
         # Together answers unknown models with a 404 {"message": ...} (ref together-api.md §5).
         raise APIError(
@@ -72,6 +72,17 @@ async def model_limits(request: Request) -> JSONResponse:
             extra={"message": f"model not found: {name}"},
         )
     return JSONResponse(limits)
+
+
+def _job_limits(request: Request, name: str) -> dict[str, Any] | None:
+    """Limits for a ``from_checkpoint`` job: the SDK asks for model_name=<job id> (ref §2.2); answer the parent's template's."""
+    import json
+
+    state = engine_of(request)
+    job = state.db.one("SELECT request FROM jobs WHERE id = ? OR model_output_name = ?", (name, name))
+    if job is None:
+        return None
+    return limits_for(json.loads(job["request"]).get("model") or "")
 
 
 _PRODUCTS = {"PRODUCT_FINE_TUNING", "PRODUCT_SERVERLESS", "PRODUCT_DEDICATED", "PRODUCT_RESERVED"}
