@@ -154,7 +154,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3, help="alternate runs; report each side's fastest")
+    parser.add_argument("--repeats", type=int, default=2, help="alternate runs; report each side's fastest")
     args = parser.parse_args()
     from transformers.utils import logging as hf_logging
 

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -243,6 +244,45 @@ def test_sigterm_stops_at_a_step_boundary_keeping_checkpoints(
     assert not any(ln["kind"] == "result" for ln in lines)
     kept = [ln for ln in lines if ln["kind"] == "checkpoint"]
     assert kept and all((Path(c["path"]) / "adapter_model.safetensors").is_file() for c in kept)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_trainer_exits_when_the_engine_dies(tiny_model: Path, conv_data: Path, tmp_path: Path) -> None:
+    spec = make_spec(tmp_path / "ft-orphan", tiny_model, conv_data, n_epochs=200, n_checkpoints=200)
+    spec.job_dir.mkdir(parents=True)
+    (spec.job_dir / "spec.json").write_text(spec.model_dump_json())
+    # A stand-in engine: starts the trainer, waits for its first checkpoint, then dies abruptly.
+    engine = textwrap.dedent(
+        f"""
+        import os, subprocess, sys, time
+        from pathlib import Path
+        p = subprocess.Popen([sys.executable, "-m", "byom.engine.trainer", {str(spec.job_dir / "spec.json")!r}],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print(p.pid, flush=True)
+        progress = Path({str(spec.job_dir / "progress.jsonl")!r})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and '"checkpoint"' not in (progress.read_text() if progress.exists() else ""):
+            time.sleep(0.1)
+        os._exit(0)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", engine], capture_output=True, text=True, timeout=90, check=True)
+    trainer_pid = int(out.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while _alive(trainer_pid):
+        assert time.monotonic() < deadline, "trainer outlived its engine"
+        time.sleep(0.1)
+    lines = read_progress(spec.job_dir)
+    assert events(lines)[-1] == "job_stopped"
+    assert not any(ln["kind"] == "result" for ln in lines)
 
 
 def _error_line(lines: list[dict[str, Any]]) -> dict[str, Any]:
