@@ -121,7 +121,15 @@ def make_tiny_llama(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    model.save_pretrained(dest)
+    from transformers.utils import logging as hf_logging
+
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a "Writing model shards" bar per tiny model is just noise
+    try:
+        model.save_pretrained(dest)
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
     return dest
 
 

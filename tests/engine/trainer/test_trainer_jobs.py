@@ -274,7 +274,9 @@ def test_trainer_exits_when_the_engine_dies(tiny_model: Path, conv_data: Path, t
         os._exit(0)
         """
     )
-    out = subprocess.run([sys.executable, "-c", engine], capture_output=True, text=True, timeout=90, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", engine], capture_output=True, text=True, timeout=90, check=True
+    )
     trainer_pid = int(out.stdout.split()[0])
     deadline = time.monotonic() + 30
     while _alive(trainer_pid):

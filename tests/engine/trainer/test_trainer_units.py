@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from byom.data import check_jsonl
+from byom.engine.tiny import write_overfit_dataset
 from byom.engine.trainer import TrainSpec
 from byom.engine.trainer._loop import plan_steps, spread
 from byom.engine.trainer._main import root_error_line, unsupported_reason
@@ -157,3 +159,18 @@ def test_unsupported_specs_and_error_lines(tmp_path: Any) -> None:
     assert root_error_line(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")).startswith(
         "torch.OutOfMemoryError: CUDA out of memory."
     )
+
+
+@pytest.mark.parametrize("fmt", ["conversation", "instruction", "general", "preference"])
+def test_overfit_dataset_passes_the_checker(tmp_path: Any, fmt: Any) -> None:
+    report = check_jsonl(write_overfit_dataset(tmp_path / "d.jsonl", n=20, fmt=fmt))
+    assert report.valid and report.nlines == 20 and report.dataset_format == fmt and not report.warnings
+
+
+def test_tiny_model_loads_with_auto_classes(tiny_model: Any) -> None:
+    from transformers import AutoConfig, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    assert tok.chat_template and tok.bos_token == "<|bos|>" and tok.pad_token == "<|pad|>"
+    assert AutoConfig.from_pretrained(tiny_model).model_type == "llama"
+    assert (tiny_model / "model.safetensors").is_file()
