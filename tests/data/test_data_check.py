@@ -245,6 +245,22 @@ def test_multimodal_content() -> None:
     assert_error(
         check_jsonl(jsonl({"messages": [too_many, {"role": "assistant", "content": "a"}]})), 1, "11 images"
     )
+    weighted = {**user, "weight": 1}
+    text_after = {"role": "user", "content": "and?", "weight": 1}
+    assert_error(
+        check_jsonl(jsonl({"messages": [weighted, {"role": "assistant", "content": "a"}]})),
+        1,
+        "non-zero weight",
+    )
+    ok = {
+        "messages": [
+            user,
+            {"role": "assistant", "content": "a"},
+            text_after,
+            {"role": "assistant", "content": "b"},
+        ]
+    }
+    assert check_jsonl(jsonl(ok)).valid
     assert_error(check_jsonl(jsonl({"messages": [{"role": "user", "content": 5}]})), 1, "string or a list")
     assert_error(
         check_jsonl(jsonl({"messages": [{"role": "user", "content": [{"type": "audio"}]}]})), 1, "type"
@@ -275,3 +291,14 @@ def test_preference_rules() -> None:
     assert_error(check_jsonl(jsonl({**good, "input": "hi"})), 1, '"input" must be an object')
     with_tools = {**good, "input": {**good["input"], "tools": [{"type": "function"}]}}
     assert check_jsonl(jsonl(with_tools)).has_tools
+
+
+def test_a_long_file_is_streamed_and_the_last_line_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    with path.open("wb") as f:
+        for _ in range(20_000):
+            f.write(jsonl(USER_ASSIST))
+        f.write(b'{"messages": "oops"}\n')
+    report = check_jsonl(path)
+    assert_error(report, 20_001, "non-empty list")
+    assert report.nlines == 20_001 and report.dataset_format == "conversation"

@@ -201,18 +201,20 @@ class _Checker:
                     self.flags["has_parallel_tool_calls"] = True
             if role == "tool":
                 self.flags["has_tools"] = True
+            msg_images = 0
             if "content" not in msg or msg["content"] is None:
                 # An assistant turn that only calls tools may omit its content.
                 if not (role == "assistant" and msg.get("tool_calls")):
                     raise _LineError(f'{at} ({role}) has no "content". Give every message a content string.')
             else:
-                images += self._content(msg["content"], where=f"{at}.content", role=role)
+                msg_images = self._content(msg["content"], where=f"{at}.content", role=role)
+                images += msg_images
             if "weight" in msg:
                 weight = msg["weight"]
                 if isinstance(weight, bool) or weight not in (0, 1):
                     raise _LineError(f'{at}: "weight" must be 0 or 1, got {_quote(weight)}.')
                 self.flags["has_message_weights"] = True
-                if weight and role == "user" and isinstance(msg.get("content"), list) and images:
+                if weight and msg_images:
                     raise _LineError(f"{at}: a message with images cannot have a non-zero weight.")
             if role == "assistant" and any(k in msg for k in ("reasoning", "reasoning_content")):
                 self.flags["has_reasoning"] = True
