@@ -36,16 +36,25 @@ def collate(batch: list[Example], pad_id: int, device: Any) -> dict[str, Any]:
     }
 
 
-def _token_logps(model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
-    """Per-token log-prob of each label (0 where masked) and the mask, both [batch, len-1]."""
-    import torch
-
+def _label_logits(model: Any, batch: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Logits (fp32) at label positions only, their labels, and the [batch, len-1] label mask."""
     logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
-    logits = logits[:, :-1].float()
     labels = batch["labels"][:, 1:]
     mask = labels != IGNORE
-    logps = torch.log_softmax(logits, dim=-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return logps * mask, mask
+    # Select before upcasting: an fp32 copy of [batch, len, vocab] is the biggest tensor of a step on a
+    # large-vocabulary model, and most positions (prompts, padding) carry no loss.
+    return logits[:, :-1][mask].float(), labels[mask], mask
+
+
+def _token_logps(model: Any, batch: dict[str, Any]) -> Any:
+    """Sum of label log-probs per sequence, shape [batch]."""
+    import torch
+
+    logits, labels, mask = _label_logits(model, batch)
+    picked = torch.log_softmax(logits, dim=-1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    per_token = torch.zeros(mask.shape, dtype=picked.dtype, device=picked.device)
+    per_token[mask] = picked
+    return per_token.sum(-1)
 
 
 class Objective(Protocol):
@@ -70,15 +79,10 @@ class SFTObjective:
         import torch.nn.functional as F
 
         batch = collate(items, self.pad_id, self.device)
-        logits = model(
-            input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False
-        ).logits
-        logits = logits[:, :-1].float()
-        labels = batch["labels"][:, 1:]
-        ce = F.cross_entropy(
-            logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE, reduction="none"
-        )
-        return (ce.view(labels.shape) * batch["weights"][:, None]).sum(), batch["n_tokens"]
+        logits, labels, mask = _label_logits(model, batch)
+        ce = F.cross_entropy(logits, labels, reduction="none")
+        weights = batch["weights"][:, None].expand(mask.shape)[mask]
+        return (ce * weights).sum(), batch["n_tokens"]
 
 
 class DPOObjective:
@@ -93,8 +97,7 @@ class DPOObjective:
 
     def _logps(self, model: Any, pairs: list[PreferencePair]) -> tuple[Any, Any, int]:
         batch = collate([p.chosen for p in pairs] + [p.rejected for p in pairs], self.pad_id, self.device)
-        logps, _ = _token_logps(model, batch)
-        seq = logps.sum(-1)
+        seq = _token_logps(model, batch)
         return seq[: len(pairs)], seq[len(pairs) :], batch["n_tokens"]
 
     def prepare(self, model: Any, items: list[PreferencePair]) -> None:
