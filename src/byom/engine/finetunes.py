@@ -4,7 +4,6 @@ checkpoints, metrics, cancel, delete and the price estimate (ref together-api-20
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import time
 import uuid
@@ -17,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from byom.engine._ft_request import CreateFineTune, EstimatePrice, TrainingMethod, TrainingType
+from byom.engine._ft_plan import plan_job
+from byom.engine._ft_request import CreateFineTune, EstimatePrice
 from byom.engine._http import APIError, parse_body
 from byom.engine._tokens import count_file_tokens
 from byom.engine.files import file_blob
@@ -32,24 +32,8 @@ from byom.engine.jobs import (
 )
 from byom.engine.meta import limits_for
 from byom.engine.state import EngineState, engine_of
-from byom.engine.trainer import LoraSpec, TrainSpec, unsupported_reason
 
 __all__ = ["get_job_row", "routes"]
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?$")
-_MODULES = re.compile(r"^[A-Za-z_][\w.-]*(,\s*[A-Za-z_][\w.-]*)*$")
-# Per-device caps for batch_size="max": Together's maxima assume its large GPUs.
-_MAX_BATCH_CAP = {"cpu": 8, "cuda": 16}
-_IGNORED_FIELDS = {
-    "wandb_key": "Weights & Biases logging",
-    "wandb_api_key": "Weights & Biases logging",
-    "wandb_base_url": "Weights & Biases logging",
-    "wandb_project_name": "Weights & Biases logging",
-    "wandb_name": "Weights & Biases logging",
-    "wandb_entity": "Weights & Biases logging",
-    "hf_output_repo_name": "pushing the result to the Hugging Face Hub",
-    "multimodal_params": "vision training",
-}
 
 
 def get_job_row(state: EngineState, job_id: str) -> Any:
@@ -66,256 +50,15 @@ def _bad(param: str, message: str) -> APIError:
 
 
 # ---- create ---------------------------------------------------------------------------------------
-def _ready_file(state: EngineState, file_id: str, param: str) -> Any:
-    row = state.db.one("SELECT * FROM files WHERE id = ?", (file_id,))
-    if row is None:
-        raise _bad(
-            param, f"{param} '{file_id}' is not a file of this engine. Upload it first (POST /v1/files)."
-        )
-    if not row["sha256"]:
-        raise _bad(
-            param, f"{param} '{file_id}' has no content yet: its upload did not finish. Upload it again."
-        )
-    status = row["processing_status"]
-    if status in (None, "PENDING", "QUEUED", "RUNNING"):
-        raise _bad(
-            param,
-            f"{param} '{file_id}' is still being validated. Poll GET /v1/files/{file_id} until COMPLETED.",
-        )
-    if status != "COMPLETED":
-        report = json.loads(row["validation_report"] or "{}")
-        error = (report.get("error") or "it did not pass validation").rstrip(".")
-        raise _bad(
-            param,
-            f"{param} '{file_id}' is not valid training data ({status}): {error}. Fix the file and upload it again.",
-        )
-    if row["purpose"] != "fine-tune":
-        raise _bad(
-            param,
-            f"{param} '{file_id}' was uploaded with purpose '{row['purpose']}'; upload it with purpose 'fine-tune'.",
-        )
-    return row
-
-
-def _local_model_dir(state: EngineState, value: str) -> Path | None:
-    """A local directory given as ``from_hf_model``, checked against the allowed roots; None for a Hub id."""
-    if not value.startswith(("/", "~", "./", "../")):
-        return None
-    path = Path(value).expanduser().resolve()
-    roots = [Path(r).expanduser().resolve() for r in state.config.allowed_roots]
-    if not any(path == root or path.is_relative_to(root) for root in roots):
-        raise _bad(
-            "from_hf_model",
-            f"Local model directory {value} is outside the directories this engine may read. Move it under your home"
-            " or the engine's data dir, or start the engine with --allow-dir.",
-        )
-    if not (path / "config.json").is_file():
-        raise _bad(
-            "from_hf_model", f"{value} is not a model directory (no config.json). Point at a saved model."
-        )
-    return path
-
-
-def _resolve_checkpoint(state: EngineState, ref: str) -> tuple[Any, Any]:
-    """``{job_id}`` or ``{job_id}:{step}`` (or the job's output name) → (parent job row, checkpoint row)."""
-    name, _, step_text = ref.rpartition(":") if re.search(r":\d+$", ref) else (ref, "", "")
-    parent = state.db.one("SELECT * FROM jobs WHERE id = ? OR model_output_name = ?", (name, name))
-    if parent is None:
-        raise _bad(
-            "from_checkpoint",
-            f"No fine-tune job '{name}' to continue from. Use a job id, optionally ':<step>'.",
-        )
-    rows = state.db.query(
-        "SELECT * FROM job_checkpoints WHERE job_id = ? ORDER BY final DESC, step DESC, seq DESC",
-        (parent["id"],),
-    )
-    if step_text:
-        rows = [r for r in rows if r["step"] == int(step_text)]
-    rows = [r for r in rows if Path(r["path"]).is_dir()]
-    if not rows:
-        steps = sorted(
-            {
-                r["step"]
-                for r in state.db.query("SELECT step FROM job_checkpoints WHERE job_id = ?", (parent["id"],))
-            }
-        )
-        hint = f" Saved steps: {steps}." if steps else " It saved no checkpoint."
-        raise _bad(
-            "from_checkpoint",
-            f"Job {parent['id']} has no checkpoint{' at step ' + step_text if step_text else ''}.{hint}",
-        )
-    spec = json.loads(parent["spec"])
-    wanted = "adapter" if spec["training_type"] == "lora" else "model"
-    best = next((r for r in rows if r["checkpoint"] == wanted), rows[0])
-    return parent, best
-
-
-def _check_range(param: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise _bad(param, f"{param}={value} is outside the allowed range for this model: {low} to {high}.")
-
-
 async def create_job(request: Request) -> JSONResponse:
     state = engine_of(request)
     req = await parse_body(request, CreateFineTune)
     job_id = f"ft-{uuid.uuid4()}"
-    warnings: list[str] = []
-    parent = checkpoint = None
-    parent_request: dict[str, Any] = {}
-    if req.from_checkpoint:
-        if req.from_hf_model:
-            raise _bad("from_checkpoint", "Give either from_checkpoint or from_hf_model, not both.")
-        parent, checkpoint = _resolve_checkpoint(state, req.from_checkpoint)
-        parent_request = json.loads(parent["request"])
-    model = req.model or parent_request.get("model")
-    if not model:
-        raise _bad(
-            "model",
-            "Field 'model' is required: the Together base model used as template (see GET /v2/supported-models).",
-        )
-    limits = limits_for(model)
-    if limits is None:
-        raise _bad(
-            "model",
-            f"Model '{model}' is not a fine-tuning base of this engine. See GET /v2/supported-models?product=PRODUCT_FINE_TUNING.",
-        )
-    from_hf_model = (req.from_hf_model or parent_request.get("from_hf_model") or model).strip()
-    local_dir = _local_model_dir(state, from_hf_model)
-    if local_dir is None and not _HUB_ID.match(from_hf_model):
-        raise _bad(
-            "from_hf_model",
-            f"'{from_hf_model}' is neither a Hub repo id (org/name) nor an absolute local directory.",
-        )
-    revision = req.hf_model_revision or parent_request.get("hf_model_revision")
-
-    # Training type: given, else the parent's (from_checkpoint), else LoRA (ref §2.3).
-    tt = req.training_type
-    parent_tt = parent_request.get("training_type")
-    if tt is None and parent_tt:
-        tt = TrainingType.model_validate(parent_tt)
-    if tt is None:
-        tt = TrainingType(type="Lora")
-    if parent_tt and tt.type != parent_tt["type"]:
-        raise _bad(
-            "training_type",
-            f"from_checkpoint continues a {parent_tt['type']} job; training_type must be {parent_tt['type']}.",
-        )
-    method = req.training_method or TrainingMethod()
-    train_on_inputs = method.train_on_inputs if method.train_on_inputs is not None else req.train_on_inputs
-    if method.method == "sft" and (method.dpo_beta is not None or method.rpo_alpha or method.simpo_gamma):
-        raise _bad(
-            "training_method",
-            "dpo_beta, rpo_alpha and simpo_gamma apply to DPO only; set method 'dpo' or remove them.",
-        )
-    if method.method == "dpo" and train_on_inputs not in (None, "auto"):
-        raise _bad("training_method.train_on_inputs", "train_on_inputs is only supported for SFT training.")
-    if method.rpo_alpha or method.simpo_gamma:
-        warnings.append(
-            "rpo_alpha and simpo_gamma are not supported by the local trainer and were ignored (plain DPO)."
-        )
-
-    if tt.type == "Full":
-        if limits.get("full_training") is None:
-            raise _bad("training_type", f"Full training is not supported for {model}. Use LoRA.")
-        batch_limits = limits["full_training"]
-        lora = LoraSpec()
-    else:
-        lt = limits["lora_training"]
-        batch_limits = lt
-        r = tt.lora_r or lt["default_rank"]
-        _check_range("training_type.lora_r", r, 1, lt["max_rank"])
-        modules = (tt.lora_trainable_modules or "all-linear").strip()
-        if not _MODULES.match(modules):
-            raise _bad(
-                "training_type.lora_trainable_modules",
-                "Give module names separated by commas, or 'all-linear'.",
-            )
-        lora = LoraSpec(
-            r=r, alpha=int(tt.lora_alpha or 2 * r), dropout=tt.lora_dropout or 0.0, trainable_modules=modules
-        )
-
-    _check_range("n_epochs", req.n_epochs, 1, limits["max_num_epochs"])
-    _check_range("n_checkpoints", req.n_checkpoints, 1, limits["max_num_checkpoints"])
-    _check_range("n_evals", req.n_evals, 0, limits["max_num_evals"])
-    _check_range("learning_rate", req.learning_rate, limits["min_learning_rate"], limits["max_learning_rate"])
-    seq_max = limits["max_seq_length_dpo" if method.method == "dpo" else "max_seq_length_sft"]
-    max_seq_length = req.max_seq_length or min(2048, seq_max)
-    _check_range("max_seq_length", max_seq_length, limits["min_max_seq_length"], seq_max)
-    max_batch = batch_limits["max_batch_size_dpo" if method.method == "dpo" else "max_batch_size"]
-    if req.batch_size == "max":
-        device = await run_in_threadpool(state.runner.device) if state.runner else "cpu"
-        batch_size = max(batch_limits["min_batch_size"], min(max_batch, _MAX_BATCH_CAP.get(device, 8)))
-    else:
-        batch_size = req.batch_size
-        # Below Together's minimum is fine on a local device (smaller memory); above its maximum is not.
-        _check_range("batch_size", batch_size, 1, max_batch)
-    accumulation = req.gradient_accumulation_steps or limits["default_gradient_accumulation_steps"]
-
-    training = _ready_file(state, req.training_file, "training_file")
-    validation = _ready_file(state, req.validation_file, "validation_file") if req.validation_file else None
-    dataset_format = (json.loads(training["validation_report"] or "{}").get("dataset_format") or "").lower()
-    if dataset_format and (dataset_format == "preference") != (method.method == "dpo"):
-        raise _bad(
-            "training_method",
-            "DPO needs preference data (input / preferred_output / non_preferred_output); this file is "
-            f"{dataset_format}. Use SFT, or upload preference data."
-            if method.method == "dpo"
-            else "This training file holds preference data, which trains with DPO: set training_method"
-            ' {"method": "dpo"}.',
-        )
-    if req.n_evals > 0 and validation is None:
-        raise _bad("n_evals", "n_evals > 0 needs a validation_file. Upload one, or set n_evals to 0.")
-    if req.early_stopping_enabled or req.early_stopping_patience is not None:
-        warnings.append(
-            "Early stopping is not supported by the local engine; the job trains for all n_epochs."
-        )
-    extras = sorted((req.model_extra or {}).keys())
-    ignored = sorted({_IGNORED_FIELDS[k] for k in _IGNORED_FIELDS if getattr(req, k, None)})
-    warnings += [f"The local engine does not support {what}; those fields were ignored." for what in ignored]
-    if extras:
-        warnings.append(f"Unknown fields ignored: {', '.join(extras)[:300]}.")
-
-    scheduler = req.lr_scheduler
-    scheduler_type = (scheduler.lr_scheduler_type if scheduler else "") or "cosine"
-    args = scheduler.lr_scheduler_args if scheduler and scheduler.lr_scheduler_args else None
-    min_lr_ratio = args.min_lr_ratio if args else 0.0
-    num_cycles = args.num_cycles if args else 0.5
-    job_dir = state.data_dir / "jobs" / job_id
-    spec = TrainSpec(
-        job_id=job_id,
-        job_dir=job_dir,
-        from_hf_model=str(local_dir) if local_dir else from_hf_model,
-        hf_model_revision=revision,
-        init_checkpoint=Path(checkpoint["path"]) if checkpoint is not None else None,
-        training_file=file_blob(state, training),  # type: ignore[arg-type]
-        validation_file=file_blob(state, validation) if validation is not None else None,
-        n_epochs=req.n_epochs,
-        n_checkpoints=req.n_checkpoints,
-        n_evals=req.n_evals,
-        batch_size=batch_size,
-        gradient_accumulation_steps=accumulation,
-        learning_rate=req.learning_rate,
-        lr_scheduler_type=scheduler_type,  # type: ignore[arg-type]
-        min_lr_ratio=min_lr_ratio,
-        num_cycles=num_cycles,
-        warmup_ratio=req.warmup_ratio,
-        max_grad_norm=req.max_grad_norm,
-        weight_decay=req.weight_decay,
-        max_seq_length=max_seq_length,
-        packing=req.packing,
-        training_type="full" if tt.type == "Full" else "lora",
-        lora=lora,
-        method=method.method,
-        train_on_inputs=train_on_inputs if train_on_inputs is not None else "auto",
-        dpo_beta=method.dpo_beta if method.dpo_beta is not None else 0.1,
-        random_seed=req.random_seed if req.random_seed is not None else 42,
-        device=state.config.device,
-    )
-    reason = unsupported_reason(spec)
-    if reason:
-        raise _bad("training_method" if spec.method == "dpo" else "batch_size", reason)
-    output_name = _output_name(state, from_hf_model, req.suffix, job_id)
-    echo = _echo(req, spec, model, from_hf_model, revision, training, validation, tt)
+    # "max" batch sizes depend on the device, probed in a subprocess (the service never imports torch).
+    device = "cpu"
+    if req.batch_size == "max" and state.runner is not None:
+        device = await run_in_threadpool(state.runner.device)
+    plan = plan_job(state, req, job_id, device)
     now = time.time()
     with state.db.transaction() as conn:
         seq = conn.execute("SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM jobs").fetchone()[0]
@@ -327,17 +70,16 @@ async def create_job(request: Request) -> JSONResponse:
                 now,
                 now,
                 seq,
-                json.dumps(echo),
-                spec.model_dump_json(),
-                output_name,
-                training["id"],
-                validation["id"] if validation is not None else None,
+                json.dumps(plan.echo),
+                plan.spec.model_dump_json(),
+                plan.output_name,
+                plan.training_file,
+                plan.validation_file,
             ),
         )
-    add_event(
-        state.db, job_id, "job_pending", f"Fine-tune job created: {from_hf_model} → {output_name}.", when=now
-    )
-    for warning in warnings:
+    message = f"Fine-tune job created: {plan.from_hf_model} → {plan.output_name}."
+    add_event(state.db, job_id, "job_pending", message, when=now)
+    for warning in plan.warnings:
         add_event(state.db, job_id, "warning", warning, level="warning", when=now)
     token = req.hf_api_token.get_secret_value() if req.hf_api_token else None
     if token:
@@ -345,74 +87,6 @@ async def create_job(request: Request) -> JSONResponse:
     if state.runner is not None:
         state.runner.submit(job_id, token)
     return JSONResponse(job_payload(state.db, get_job_row(state, job_id)))
-
-
-def _output_name(state: EngineState, from_hf_model: str, suffix: str | None, job_id: str) -> str:
-    base = re.sub(r"[^A-Za-z0-9._-]+", "-", from_hf_model.rstrip("/").split("/")[-1]).strip("-") or "model"
-    parts = [base]
-    if suffix:
-        parts.append(re.sub(r"[^A-Za-z0-9._-]+", "-", suffix).strip("-"))
-    parts.append(job_id.removeprefix("ft-")[:8])
-    return f"{state.project['slug']}/{'-'.join(p for p in parts if p)}"
-
-
-def _echo(
-    req: CreateFineTune,
-    spec: TrainSpec,
-    model: str,
-    from_hf_model: str,
-    revision: str | None,
-    training: Any,
-    validation: Any,
-    tt: TrainingType,
-) -> dict[str, Any]:
-    """The request as the job object echoes it (secrets never included)."""
-    scheduler_args: dict[str, float] = {"min_lr_ratio": spec.min_lr_ratio}
-    if spec.lr_scheduler_type == "cosine":
-        scheduler_args["num_cycles"] = spec.num_cycles
-    if spec.training_type == "lora":
-        training_type: dict[str, Any] = {
-            "type": "Lora",
-            "lora_r": spec.lora.r,
-            "lora_alpha": spec.lora.alpha,
-            "lora_dropout": spec.lora.dropout,
-            "lora_trainable_modules": spec.lora.trainable_modules,
-        }
-    else:
-        training_type = {"type": "Full"}
-    if spec.method == "dpo":
-        training_method: dict[str, Any] = {"method": "dpo", "dpo_beta": spec.dpo_beta}
-    else:
-        training_method = {"method": "sft", "train_on_inputs": spec.train_on_inputs}
-    report = json.loads(training["validation_report"] or "{}")
-    echo: dict[str, Any] = {
-        "model": model,
-        "from_hf_model": from_hf_model,
-        "hf_model_revision": revision,
-        "from_checkpoint": req.from_checkpoint,
-        "training_file": training["id"],
-        "validation_file": validation["id"] if validation is not None else None,
-        "n_epochs": spec.n_epochs,
-        "n_checkpoints": spec.n_checkpoints,
-        "n_evals": spec.n_evals,
-        "batch_size": spec.batch_size,
-        "gradient_accumulation_steps": spec.gradient_accumulation_steps,
-        "learning_rate": spec.learning_rate,
-        "lr_scheduler": {"lr_scheduler_type": spec.lr_scheduler_type, "lr_scheduler_args": scheduler_args},
-        "warmup_ratio": spec.warmup_ratio,
-        "max_grad_norm": spec.max_grad_norm,
-        "weight_decay": spec.weight_decay,
-        "max_seq_length": spec.max_seq_length,
-        "packing": spec.packing,
-        "training_type": training_type,
-        "training_method": training_method,
-        "train_on_inputs": spec.train_on_inputs,
-        "suffix": req.suffix,
-        "random_seed": spec.random_seed,
-        "trainingfile_numlines": report.get("nlines"),
-        "trainingfile_size": training["bytes"],
-    }
-    return {k: v for k, v in echo.items() if v is not None}
 
 
 # ---- reads ----------------------------------------------------------------------------------------
