@@ -87,6 +87,8 @@ def test_together_sdk_drives_the_engine(
     limits = client.fine_tuning.model_limits(model_name=TEMPLATE)
     assert limits.lora_training.max_rank >= 8
     assert client.files.content(uploaded.id).read() == overfit_bytes
+    archive = client.fine_tuning.content(ft_id=job.id, checkpoint_step=checkpoint.step).read()
+    assert archive[:2] == b"\x1f\x8b"  # gzip
     client.fine_tuning.delete(job.id)
     assert client.fine_tuning.list().data == []
     assert client.files.delete(uploaded.id).deleted is True

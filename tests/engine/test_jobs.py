@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import statistics
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,25 @@ async def test_lora_job_completes_then_continues_from_a_checkpoint(
     ]
     assert len(sampled) == 3
 
+    # The weights download as .tar.gz archives (the SDK's fine_tuning.content), final or at a step.
+    for params, top in [
+        ({"checkpoint": "adapter"}, "adapter"),
+        ({"checkpoint": "merged"}, "merged"),
+        ({"checkpoint_step": 8}, "step-8"),
+    ]:
+        r = await client.get("/v1/finetune/download", params={"ft_id": job["id"], **params})
+        assert r.status_code == 200 and "x-tar" in r.headers["content-type"], r.text
+        with tarfile.open(fileobj=io.BytesIO(r.content), mode="r:gz") as tar:
+            names = tar.getnames()
+        assert names[0].endswith(top) and any(n.endswith(".safetensors") for n in names), names
+    ranged = await client.get(
+        "/v1/finetune/download",
+        params={"ft_id": job["id"], "checkpoint": "adapter"},
+        headers={"Range": "bytes=0-1"},
+    )
+    assert ranged.status_code == 206 and ranged.headers["content-range"].startswith("bytes 0-1/")
+    r = await client.get("/v1/finetune/download", params={"ft_id": job["id"], "checkpoint_step": 5})
+    assert_together_error(r, 404, param="checkpoint_step")
     # The token reached the trainer's environment only: not the DB, not the spec.
     job_dir = Path(
         json.loads(state.db.one("SELECT spec FROM jobs WHERE id = ?", (job["id"],))["spec"])["job_dir"]
@@ -142,6 +163,10 @@ async def test_full_job_completes_with_falling_loss(
     metrics = (await client.get(f"/v1/fine-tunes/{done['id']}/metrics")).json()["metrics"]
     assert _falls(_losses(metrics))
     assert [m for m in metrics if "eval/loss" in m], "n_evals=2 with a validation file logs eval/loss"
+    params = {"ft_id": done["id"], "checkpoint": "model_output_path"}
+    assert (await client.get("/v1/finetune/download", params=params)).status_code == 200
+    wrong = await client.get("/v1/finetune/download", params={**params, "checkpoint": "adapter"})
+    assert "model_output_path" in assert_together_error(wrong, 400, param="checkpoint")["error"]["message"]
 
 
 async def test_cancel_running_and_queued_jobs(

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from byom.engine import deploy, files, finetunes, meta, serving
+from byom.engine import _download, deploy, files, finetunes, meta, serving
 from byom.engine._auth import AuthMiddleware, UnexpectedErrorMiddleware
 from byom.engine._http import APIError, api_error_handler, error_response
 from byom.engine.state import EngineState
@@ -63,6 +63,7 @@ def create_app(state: EngineState) -> Starlette:
         *meta.routes,
         *files.routes,
         *finetunes.routes,
+        *_download.routes,
         # Deployment (v2, project-scoped) and inference.
         *deploy.routes,
         *serving.routes,
