@@ -75,13 +75,16 @@ def _cmd_engine(args: argparse.Namespace) -> None:
     from byom.config import load_settings
     from byom.engine.serve import serve
 
-    settings = load_settings()
+    # The engine says where it listens and where its key file is: show INFO even without -v.
+    logging.getLogger("byom").setLevel(min(logging.INFO, logging.getLogger().level))
     serve(
         host=args.host,
         port=args.port,
-        data_dir=args.data_dir or settings.data_dir / "engine",
-        api_key=args.api_key or (settings.engine_api_key.get_secret_value() if settings.engine_api_key else None),
-        settings=settings,
+        data_dir=args.data_dir,
+        api_key=args.api_key,
+        settings=load_settings(),
+        allow_dirs=tuple(args.allow_dir),
+        device=args.device,
     )
 
 
@@ -121,6 +124,11 @@ def _parser() -> argparse.ArgumentParser:
     eng.add_argument("--port", type=int, default=DEFAULT_ENGINE_PORT)
     eng.add_argument("--data-dir", type=Path, default=None, help="default: <user data dir>/byom/engine")
     eng.add_argument("--api-key", default=None, help="default: BYOM_ENGINE_API_KEY, else a key generated on first start")
+    eng.add_argument(
+        "--allow-dir", type=Path, action="append", default=[],
+        help="a directory jobs may read local models from (repeatable; home and the data dir are always allowed)",
+    )
+    eng.add_argument("--device", default="auto", help="auto (a CUDA GPU when present), cpu, cuda, cuda:1, ...")
     eng.set_defaults(func=_cmd_engine)
     return parser
 

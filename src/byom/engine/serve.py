@@ -115,35 +115,9 @@ def serve(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m byom.engine``: the same flags as ``byom engine``."""
-    import argparse
+    """``python -m byom.engine``: the same as ``byom engine``."""
+    import sys
 
-    from byom.config import load_settings
+    from byom.cli import main as cli_main
 
-    parser = argparse.ArgumentParser(prog="python -m byom.engine", description="Run the local byom engine.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_ENGINE_PORT)
-    parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--api-key", default=None)
-    parser.add_argument("--allow-dir", type=Path, action="append", default=[])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        serve(
-            args.host,
-            args.port,
-            args.data_dir,
-            args.api_key,
-            load_settings(),
-            allow_dirs=tuple(args.allow_dir),
-            device=args.device,
-        )
-    except ConfigError as exc:
-        log.error("%s", exc)
-        raise SystemExit(2) from None
+    cli_main(["engine", *(sys.argv[1:] if argv is None else argv)])
