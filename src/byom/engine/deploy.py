@@ -248,24 +248,27 @@ async def list_model_revisions(request: Request) -> JSONResponse:
     return _page(items, request)
 
 
+def _revision(request: Request, model: Any, revision_id: str | None, *, param: str) -> Any:
+    """The named revision of a registry model, or its latest; 404 that says how to list them."""
+    db = _state(request).db
+    model_id = str(model["id"])
+    revision = registry.get_revision(db, model_id, revision_id) if revision_id else registry.latest_revision(db, model_id)
+    if revision is None:
+        pid = _state(request).project["id"]
+        raise APIError(
+            404,
+            f"Revision {revision_id!r} of model {model_id} not found. "
+            f"List revisions with GET /v2/projects/{pid}/models/{model_id}/revisions.",
+            param=param,
+        )
+    return revision
+
+
 async def list_model_files(request: Request) -> JSONResponse:
     from pathlib import Path
 
     model = _find_model(request, request.path_params["model_id"])
-    db = _state(request).db
-    revision_id = request.query_params.get("revisionId")
-    revision = (
-        registry.get_revision(db, str(model["id"]), revision_id)
-        if revision_id
-        else registry.latest_revision(db, str(model["id"]))
-    )
-    if revision is None:
-        raise APIError(
-            404,
-            f"Revision {revision_id!r} of model {model['id']} not found. "
-            f"List revisions with GET …/models/{model['id']}/revisions.",
-            param="revisionId",
-        )
+    revision = _revision(request, model, request.query_params.get("revisionId"), param="revisionId")
     root = Path(str(revision["path"]))
     files: list[dict[str, Any]] = []
     if root.is_dir():
@@ -929,18 +932,7 @@ async def create_deployment(request: Request) -> JSONResponse:
             param="model",
         )
     model = _find_model(request, model_ref)
-    revision = (
-        registry.get_revision(db, str(model["id"]), revision_id)
-        if revision_id
-        else registry.latest_revision(db, str(model["id"]))
-    )
-    if revision is None:
-        raise APIError(
-            404,
-            f"Revision {revision_id!r} of model {model['id']} not found. "
-            f"List revisions with GET /v2/projects/{project['id']}/models/{model['id']}/revisions.",
-            param="model",
-        )
+    revision = _revision(request, model, revision_id, param="model")
     # The config (which is the hardware).
     config_ref = body.config or body.configId
     if not config_ref:

@@ -287,43 +287,28 @@ def register_job_outputs(
         db, project_id=project_id, project_slug=project_slug, template=template, source=from_hf_model
     )
     name = safe_model_name(output_name.split("/")[-1] if "/" in output_name else output_name)
-    full = outputs.get("merged") or outputs.get("model")
-    if full is not None:
-        model = register_model(
+    # The adapter loads on top of the base it was trained on, so both outputs name that base.
+    registrations = (
+        ("model_object", name, "model", outputs.get("merged") or outputs.get("model"), "Fine-tuned by job"),
+        ("adapter_object", f"{name}-adapter", "adapter", outputs.get("adapter"), "LoRA adapter from job"),
+    )
+    for prefix, reg_name, kind, path, what in registrations:
+        if path is None:
+            continue
+        registered = register_model(
             db,
             project_id=project_id,
             project_slug=project_slug,
-            name=name,
-            kind="model",
-            path=full,
+            name=reg_name,
+            kind=kind,
+            path=path,
             base_model_id=base_id,
             source_job_id=job_id,
-            description=f"Fine-tuned by job {job_id} from {from_hf_model}",
+            description=f"{what} {job_id} on {from_hf_model}",
         )
-        fields.update(
-            model_object_id=model.id,
-            model_object_name=model.qualified_name,
-            model_object_revision_id=model.revision_id,
-        )
-    adapter_path = outputs.get("adapter")
-    if adapter_path is not None:
-        # The adapter loads on top of the base it was trained on, so its baseModel is that base.
-        adapter = register_model(
-            db,
-            project_id=project_id,
-            project_slug=project_slug,
-            name=f"{name}-adapter",
-            kind="adapter",
-            path=adapter_path,
-            base_model_id=base_id,
-            source_job_id=job_id,
-            description=f"LoRA adapter from job {job_id} on {from_hf_model}",
-        )
-        fields.update(
-            adapter_object_id=adapter.id,
-            adapter_object_name=adapter.qualified_name,
-            adapter_object_revision_id=adapter.revision_id,
-        )
+        fields[f"{prefix}_id"] = registered.id
+        fields[f"{prefix}_name"] = registered.qualified_name
+        fields[f"{prefix}_revision_id"] = registered.revision_id
     return fields
 
 
