@@ -249,6 +249,28 @@ async def test_estimate_price_counts_tokens(client: httpx2.AsyncClient, overfit_
     )
 
 
+async def test_estimate_counts_exact_tokens_with_the_custom_models_tokenizer(
+    client: httpx2.AsyncClient, tiny_model: Path, overfit_bytes: bytes
+) -> None:
+    """Given from_hf_model (a byom extension), tokens are counted with that model's chat template."""
+    from transformers import AutoTokenizer
+
+    file = await upload(client, overfit_bytes)
+    body = {"training_file": file["id"], "model": "Qwen/Qwen3-0.6B", "from_hf_model": str(tiny_model)}
+    r = await client.post("/v1/fine-tunes/estimate-price", json=body)
+    assert r.status_code == 200, r.text
+    estimate = r.json()
+    assert estimate["token_count_method"] == "tokenizer"
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    rows = [json.loads(line) for line in overfit_bytes.decode().splitlines() if line.strip()]
+    expected = sum(
+        len(tokenizer.apply_chat_template(row["messages"], tokenize=True, return_dict=True)["input_ids"]) for row in rows
+    )
+    assert estimate["estimated_train_token_count"] == expected
+    without = (await client.post("/v1/fine-tunes/estimate-price", json={**body, "from_hf_model": None})).json()
+    assert without["token_count_method"] == "approximate"
+
+
 async def test_dpo_job_on_preference_data(
     client: httpx2.AsyncClient, tiny_model: Path, tmp_path: Path
 ) -> None:

@@ -281,6 +281,27 @@ def _ready_file(state: EngineState, file_id: str, param: str) -> Any:
     return row
 
 
+def local_tokenizer_dir(state: EngineState, from_hf_model: str, revision: str | None) -> Path | None:
+    """Where this model's tokenizer already is on disk (a local dir, or the Hub cache); None if not here."""
+    local = _local_model_dir(state, from_hf_model)
+    if local is not None:
+        return local
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(
+            snapshot_download(
+                from_hf_model,
+                revision=revision,
+                local_files_only=True,
+                allow_patterns=["*.json", "*.jinja", "*.model", "*.txt"],
+            )
+        )
+    except (LocalEntryNotFoundError, ValueError, OSError):
+        return None
+
+
 def _local_model_dir(state: EngineState, value: str) -> Path | None:
     """A local directory given as ``from_hf_model``, checked against the allowed roots; None for a Hub id."""
     if not value.startswith(("/", "~", "./", "../")):

@@ -122,3 +122,7 @@ class EstimatePrice(BaseModel):
     n_evals: int = Field(default=0, ge=0)
     training_method: TrainingMethod | None = None
     training_type: TrainingType | None = None
+    # byom extension: Together's estimate names no model to tokenize with. Given the custom model, the
+    # engine counts tokens with its own tokenizer and chat template, exactly as the trainer will.
+    from_hf_model: str | None = None
+    hf_model_revision: str | None = None

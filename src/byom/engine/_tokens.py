@@ -1,4 +1,9 @@
-"""Cheap token counts for the price estimate: no tokenizer, word pieces of every string in each row."""
+"""Token counts for the price estimate.
+
+Exact when the model's tokenizer is at hand (a local model directory, or a Hub model already in the
+cache): rows are tokenized exactly as the trainer tokenizes them. Otherwise approximate: word
+pieces of every string in each row (Together's estimate request names no model to tokenize with).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["count_file_tokens"]
+__all__ = ["count_file_tokens", "count_file_tokens_exact"]
 
 # Words and single punctuation marks: within ~20% of BPE counts for English text, and fast.
 _PIECE = re.compile(r"\w+|[^\w\s]")
@@ -43,3 +48,23 @@ def count_file_tokens(path: Path | None) -> float:
         return 0.0
     stat = path.stat()
     return _count(str(path), stat.st_size, stat.st_mtime)
+
+
+def count_file_tokens_exact(path: Path, model_dir: Path, *, max_seq_length: int) -> int:
+    """Tokens the trainer would process for this file with the model at ``model_dir`` (after truncation)."""
+    from byom.engine.trainer._model import load_tokenizer
+    from byom.engine.trainer._tokenize import tokenize_preference, tokenize_row
+
+    tokenizer = load_tokenizer(model_dir)
+    total = 0
+    with path.open("rb") as fh:
+        for raw in fh:
+            if not raw.strip():
+                continue
+            row = json.loads(raw)
+            if "preferred_output" in row:
+                pair = tokenize_preference(tokenizer, row, max_seq_length=max_seq_length)
+                total += len(pair.chosen.input_ids) + len(pair.rejected.input_ids)
+            else:
+                total += len(tokenize_row(tokenizer, row, max_seq_length=max_seq_length).input_ids)
+    return total

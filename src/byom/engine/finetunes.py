@@ -16,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from byom.engine._ft_plan import plan_job
+from byom.engine._ft_plan import local_tokenizer_dir, plan_job
 from byom.engine._ft_request import CreateFineTune, EstimatePrice
 from byom.engine._http import APIError, parse_body
-from byom.engine._tokens import count_file_tokens
+from byom.engine._tokens import count_file_tokens, count_file_tokens_exact
 from byom.engine.files import file_blob
 from byom.engine.jobs import (
     ACTIVE,
@@ -218,6 +218,15 @@ async def estimate_price(request: Request) -> JSONResponse:
             "model",
             f"Model '{req.model}' is not a fine-tuning base of this engine. See GET /v2/supported-models.",
         )
+    tokenizer_dir = local_tokenizer_dir(state, req.from_hf_model, req.hf_model_revision) if req.from_hf_model else None
+    limits = limits_for(req.model) if req.model else None
+    max_seq_length = int(limits["max_seq_length_sft"]) if limits else 2048
+
+    def count(path: Path | None) -> float:
+        if tokenizer_dir is not None and path is not None:
+            return float(count_file_tokens_exact(path, tokenizer_dir, max_seq_length=max_seq_length))
+        return count_file_tokens(path)
+
     counts: dict[str, float] = {}
     for param, file_id in (("training_file", req.training_file), ("validation_file", req.validation_file)):
         if not file_id:
@@ -234,7 +243,7 @@ async def estimate_price(request: Request) -> JSONResponse:
                 else f"{prefix}_file_not_validated"
             )
             return JSONResponse({"estimation_available": False, "unavailable_reason": reason})
-        counts[prefix] = await run_in_threadpool(count_file_tokens, file_blob(state, row))
+        counts[prefix] = await run_in_threadpool(count, file_blob(state, row))
     train_tokens = counts.get("train", 0.0) * req.n_epochs
     eval_tokens = counts.get("eval", 0.0) * req.n_evals
     # Local training costs no money: price 0, always allowed.
@@ -246,6 +255,7 @@ async def estimate_price(request: Request) -> JSONResponse:
             "estimated_train_token_count": train_tokens,
             "estimated_eval_token_count": eval_tokens,
             "user_limit": 0.0,
+            "token_count_method": "tokenizer" if tokenizer_dir is not None else "approximate",
         }
     )
 
