@@ -1,0 +1,47 @@
+"""`byom mcp --http` serves streamable HTTP on loopback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+pytestmark = pytest.mark.anyio
+
+BYOM = Path(sys.executable).parent / "byom"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+async def test_streamable_http_on_loopback(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    with (
+        (tmp_path / "stderr.log").open("w") as stderr,
+        subprocess.Popen([str(BYOM), "mcp", "--http", "--port", str(port)], stderr=stderr) as proc,
+    ):
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                time.sleep(0.1)
+            async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                tools = (await client.list_tools()).tools
+                result = await client.call_tool("inspect_hf_model", {"model": str(tiny_llama_dir)})
+            assert [t.name for t in tools] == ["inspect_hf_model", "recommend_base"]
+            assert not result.is_error and result.structured_content["is_causal_lm"] is True
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+    assert "127.0.0.1" in (tmp_path / "stderr.log").read_text()
