@@ -72,3 +72,19 @@ async def test_live_catalog_from_the_engine_matches_packaged(transport: httpx2.A
     assert [b.name for b in live.bases] == [b.name for b in packaged.bases]
     llama2 = live.get("togethercomputer/llama-2-7b-chat")
     assert llama2 is not None and llama2.family == "llama" and llama2.sft_context == 4096
+
+
+async def test_engine_client_reads_the_key_file_the_engine_wrote(tmp_path: Path) -> None:
+    from byom.engine.serve import default_data_dir, ensure_engine_key
+
+    settings = Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", engine_url=ENGINE_URL)
+    data_dir = default_data_dir(settings)
+    key = ensure_engine_key(data_dir)  # what `byom engine` does on first start
+    state = EngineState.open(data_dir, api_key=key, base_url=ENGINE_URL, settings=settings, with_runner=False)
+    try:
+        client = TogetherClient.for_engine(settings, transport=httpx2.ASGITransport(app=create_app(state)))
+        async with client:
+            assert await client.model_limits("togethercomputer/llama-2-7b-chat")
+        assert key not in repr(client)
+    finally:
+        state.close()

@@ -85,8 +85,12 @@ class TogetherClient:
 
     @classmethod
     def for_engine(cls, settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> Self:
-        """A client for the local engine (same REST API, its own URL and optional key)."""
-        return cls(api_key=settings.engine_api_key, base_url=settings.engine_url, transport=transport)
+        """A client for the local engine: same REST API, its own URL, and its key from BYOM_ENGINE_API_KEY or
+        the key file the engine wrote in its data dir on first start."""
+        from byom.engine.serve import default_data_dir, read_engine_key
+
+        key: SecretStr | str | None = settings.engine_api_key or read_engine_key(default_data_dir(settings))
+        return cls(api_key=key, base_url=settings.engine_url, transport=transport)
 
     def __repr__(self) -> str:
         key = "set" if self._api_key is not None else "none"
