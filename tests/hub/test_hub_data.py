@@ -14,22 +14,26 @@ def _installed_transformers() -> str:
 
 
 def test_causal_lm_types_match_a_fresh_generation() -> None:
+    """Same transformers: identical. Another version: nothing shipped was dropped or remapped (new types
+    may appear; `python -m byom.hub._generate` refreshes the file)."""
     version = _installed_transformers()
     shipped = causal_lm_types()
-    if shipped.transformers_version != version:
-        pytest.skip(
-            f"shipped list is from transformers {shipped.transformers_version}, installed {version}: "
-            "run `python -m byom.hub._generate` to refresh"
-        )
-    assert _generate.generate_causal_lm_types()["mapping"] == shipped.mapping
+    fresh = _generate.generate_causal_lm_types()["mapping"]
+    if shipped.transformers_version == version:
+        assert fresh == shipped.mapping
+    else:
+        changed = {k: (v, fresh.get(k)) for k, v in shipped.mapping.items() if fresh.get(k) != v}
+        assert not changed, f"transformers {version} dropped or remapped causal-LM types: {changed}"
 
 
 def test_config_model_types_match_a_fresh_generation() -> None:
     version = _installed_transformers()
     shipped = config_model_types()
-    if shipped.transformers_version != version:
-        pytest.skip(f"shipped list is from transformers {shipped.transformers_version}, installed {version}")
-    assert _generate.generate_config_model_types()["model_types"] == shipped.model_types
+    fresh = _generate.generate_config_model_types()["model_types"]
+    if shipped.transformers_version == version:
+        assert fresh == shipped.model_types
+    else:
+        assert set(shipped.model_types) <= set(fresh), f"transformers {version} no longer knows some model types"
 
 
 def test_generator_writes_both_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
