@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from byom.engine import _download, deploy, files, finetunes, meta, serving
+from byom.engine import _download, deploy, files, finetunes, meta, models_api, serving
 from byom.engine._auth import AuthMiddleware, UnexpectedErrorMiddleware
 from byom.engine._http import APIError, api_error_handler, error_response
 from byom.engine.state import EngineState
@@ -64,7 +64,8 @@ def create_app(state: EngineState) -> Starlette:
         *files.routes,
         *finetunes.routes,
         *_download.routes,
-        # Deployment (v2, project-scoped) and inference.
+        # Model registry and deployment (v2, project-scoped), then inference.
+        *models_api.routes,
         *deploy.routes,
         *serving.routes,
     ]

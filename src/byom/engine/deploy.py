@@ -1,4 +1,4 @@
-"""The v2 deploy API: model registry reads, configs, instance types, endpoints, deployments, events.
+"""The v2 deploy API: endpoints, deployments and endpoint events, plus the deploy runtime's lifespan hooks.
 
 Paths, shapes and rules follow Together's v2 dedicated-endpoint model as SDK ``together`` 3.1.1
 calls it (ref together-api-2026-11 §3.3-§3.13): camelCase JSON, ``{data, next_cursor}`` lists,
@@ -7,7 +7,6 @@ calls it (ref together-api-2026-11 §3.3-§3.13): camelCase JSON, ``{data, next_
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import re
@@ -19,28 +18,41 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from byom.engine import registry
 from byom.engine._http import APIError, parse_body
+from byom.engine._v2 import (
+    _NO_RETRY,
+    _P,
+    _bare_name,
+    _check_etag,
+    _filter_names,
+    _find_model,
+    _int_query,
+    _mask,
+    _order,
+    _page,
+    _parse_model_ref,
+    _project,
+    _revision,
+    _runtime,
+    _serving_parameters,
+    _state,
+)
 from byom.engine.deploy_runtime import (
     FAILED,
     READY,
     STOPPED,
-    DeployRuntime,
     add_event,
     new_id,
     now_iso,
     runtime_for,
     shutdown_runtime,
 )
-from byom.engine.devices import Device, device_for_config, fits, probe_devices
+from byom.engine.devices import device_for_config, fits, probe_devices
 
 __all__ = ["routes", "shutdown", "startup"]
 
-_NO_RETRY = {"x-should-retry": "false"}  # the SDK retries 409s unless told not to (ref §5.5)
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _LEVELS = ("LEVEL_DEBUG", "LEVEL_INFO", "LEVEL_WARN", "LEVEL_ERROR")
 _ENGINE_TYPE = "transformers"
-_MAX_FILES = 10_000
 
 
 def startup(state: Any) -> None:
@@ -51,361 +63,6 @@ def startup(state: Any) -> None:
 def shutdown(state: Any) -> None:
     """Free every loaded model: call from the lifespan."""
     shutdown_runtime(state)
-
-
-# --- request plumbing ------------------------------------------------------------------------
-
-
-def _state(request: Request) -> Any:
-    return request.app.state.engine
-
-
-def _project(request: Request) -> dict[str, str]:
-    project: dict[str, str] = _state(request).project
-    pid = request.path_params.get("pid")
-    if pid is not None and pid != project["id"]:
-        raise APIError(
-            404,
-            f"Project {pid!r} not found. This engine serves one project, {project['id']!r} "
-            "(GET /v3/whoami shows it); use that id.",
-        )
-    return project
-
-
-def _runtime(request: Request) -> DeployRuntime:
-    return runtime_for(_state(request))
-
-
-def _int_query(request: Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise APIError(
-            400, f"Query parameter '{name}' must be an integer, got {raw!r}.", param=name
-        ) from None
-    if not lo <= value <= hi:
-        raise APIError(
-            400, f"Query parameter '{name}' must be between {lo} and {hi}, got {value}.", param=name
-        )
-    return value
-
-
-def _page(
-    items: list[dict[str, Any]], request: Request, *, default_limit: int = 50, max_limit: int = 500
-) -> JSONResponse:
-    """Cursor paging as the SDK walks it: ``after=<next_cursor>`` until ``next_cursor`` is null (ref §5.8)."""
-    limit = _int_query(request, "limit", default_limit, 1, max_limit)
-    after = request.query_params.get("after")
-    start = 0
-    if after:
-        ids = [item["id"] for item in items]
-        if after not in ids:
-            raise APIError(
-                400, f"Unknown cursor 'after={after}'. Start again without 'after'.", param="after"
-            )
-        start = ids.index(after) + 1
-    page = items[start : start + limit]
-    more = start + limit < len(items)
-    return JSONResponse(
-        {"object": "list", "data": page, "next_cursor": page[-1]["id"] if more and page else None}
-    )
-
-
-def _check_etag(given: str | None, current: str, what: str) -> None:
-    if given and given != current:
-        raise APIError(
-            409,
-            f"The {what} changed since you read it (etag {given!r} is stale; current is {current!r}). "
-            f"GET the {what} again and retry with its current etag.",
-            code="etag_mismatch",
-            param="etag",
-            headers=_NO_RETRY,
-        )
-
-
-def _bare_name(raw: str, slug: str, what: str, *, prefix_parts: int = 1) -> str:
-    parts = raw.strip().split("/")
-    if len(parts) == prefix_parts + 1:
-        if parts[0] != slug:
-            raise APIError(
-                400,
-                f"{what} name {raw!r} names project slug {parts[0]!r}, but this project's slug is {slug!r}. "
-                f"Use a bare name or {slug}/<name>.",
-                param="name",
-            )
-        parts = parts[1:]
-    name = parts[-1] if parts else ""
-    if len(parts) > prefix_parts or not _NAME.match(name):
-        raise APIError(
-            400,
-            f"Invalid {what} name {raw!r}: use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit.",
-            param="name",
-        )
-    return name
-
-
-# --- model registry --------------------------------------------------------------------------
-
-
-def _model_json(row: dict[str, Any], project: dict[str, str]) -> dict[str, Any]:
-    weights: dict[str, Any] = {
-        "type": "WEIGHTS_TYPE_ADAPTER" if row["kind"] == "adapter" else "WEIGHTS_TYPE_DEFAULT"
-    }
-    if row.get("architecture"):
-        weights["architecture"] = row["architecture"]
-    if row.get("context_length"):
-        weights["contextLength"] = str(row["context_length"])
-    if row.get("parameters"):
-        by_dtype = json.loads(row["parameters_by_dtype"]) if row.get("parameters_by_dtype") else {}
-        weights["parameters"] = {
-            "total": str(row["parameters"]),
-            "byDtype": [{"dtype": k, "count": str(v)} for k, v in sorted(by_dtype.items())],
-        }
-    body: dict[str, Any] = {
-        "id": row["id"],
-        "name": f"{project['slug']}/{row['name']}",
-        "organizationId": project.get("organization_id", "org_local"),
-        "projectId": row["project_id"],
-        "visibility": row["visibility"],
-        "weights": weights,
-        "description": row.get("description") or "",
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
-    }
-    if row.get("base_model_id"):
-        body["baseModelId"] = row["base_model_id"]
-        body["baseModel"] = f"projects/{row['project_id']}/models/{row['base_model_id']}"
-    return body
-
-
-def _find_model(request: Request, ref: str) -> dict[str, Any]:
-    project = _project(request)
-    db = _state(request).db
-    row = registry.get_model(db, project["id"], ref) or registry.find_model_by_name(db, project["id"], ref)
-    if row is None:
-        raise APIError(
-            404,
-            f"Model {ref!r} not found in project {project['id']}. List models with GET /v2/projects/{project['id']}/models.",
-        )
-    return row
-
-
-async def list_models(request: Request) -> JSONResponse:
-    project = _project(request)
-    db = _state(request).db
-    rows = registry.list_models(db, project["id"], after=None, limit=100_000)
-    visibility = request.query_params.get("visibility")
-    items = [_model_json(r, project) for r in rows if not visibility or r["visibility"] == visibility]
-    return _page(items, request)
-
-
-async def get_model(request: Request) -> JSONResponse:
-    return JSONResponse(_model_json(_find_model(request, request.path_params["model_id"]), _project(request)))
-
-
-async def delete_model(request: Request) -> JSONResponse:
-    project = _project(request)
-    model = _find_model(request, request.path_params["model_id"])
-    db = _state(request).db
-    users = db.query(
-        "SELECT name FROM deployments WHERE project_id = ? AND model_id = ?", (project["id"], model["id"])
-    )
-    if users:
-        names = ", ".join(r["name"] for r in users)
-        raise APIError(
-            400,
-            f"Model {model['id']} is used by deployments ({names}). Delete those deployments first.",
-            code="failed_precondition",
-        )
-    derived = db.query("SELECT name FROM registry_models WHERE base_model_id = ?", (model["id"],))
-    if derived:
-        names = ", ".join(f"{project['slug']}/{r['name']}" for r in derived)
-        raise APIError(
-            400,
-            f"Model {model['id']} is the base of {names}. Delete those models first.",
-            code="failed_precondition",
-        )
-    registry.delete_model(db, project["id"], str(model["id"]))
-    return JSONResponse({})
-
-
-async def list_model_revisions(request: Request) -> JSONResponse:
-    model = _find_model(request, request.path_params["model_id"])
-    revisions = registry.list_revisions(_state(request).db, str(model["id"]))
-    items = [
-        {
-            "id": r["id"],
-            "revisionId": r["id"],
-            "createdAt": r["created_at"],
-            "validationStatus": "REVISION_VALIDATION_STATUS_SUCCESS",
-            "lastValidatedAt": r["created_at"],
-        }
-        for r in revisions
-    ]
-    return _page(items, request)
-
-
-def _revision(request: Request, model: Any, revision_id: str | None, *, param: str) -> Any:
-    """The named revision of a registry model, or its latest; 404 that says how to list them."""
-    db = _state(request).db
-    model_id = str(model["id"])
-    revision = registry.get_revision(db, model_id, revision_id) if revision_id else registry.latest_revision(db, model_id)
-    if revision is None:
-        pid = _state(request).project["id"]
-        raise APIError(
-            404,
-            f"Revision {revision_id!r} of model {model_id} not found. "
-            f"List revisions with GET /v2/projects/{pid}/models/{model_id}/revisions.",
-            param=param,
-        )
-    return revision
-
-
-async def list_model_files(request: Request) -> JSONResponse:
-    from pathlib import Path
-
-    model = _find_model(request, request.path_params["model_id"])
-    revision = _revision(request, model, request.query_params.get("revisionId"), param="revisionId")
-    root = Path(str(revision["path"]))
-    files: list[dict[str, Any]] = []
-    if root.is_dir():
-        # A weights dir holds a handful of files; a cap keeps a mis-registered huge dir cheap to list.
-        for file in sorted(itertools.islice((p for p in root.rglob("*") if p.is_file()), _MAX_FILES)):
-            files.append({"path": file.relative_to(root).as_posix(), "sizeBytes": str(file.stat().st_size)})
-    return JSONResponse(
-        {
-            "object": "list",
-            "data": files,
-            "next_cursor": None,
-            "revisionId": revision["id"],
-            "revisionCreatedAt": revision["created_at"],
-            "totalSizeBytes": str(sum(int(f["sizeBytes"]) for f in files)),
-        }
-    )
-
-
-# --- configs and instance types --------------------------------------------------------------
-
-
-def _serving_parameters(db: Any, model: dict[str, Any]) -> int | None:
-    # An adapter is served on its base: the base's size decides which devices fit.
-    params = model.get("parameters")
-    if model["kind"] == "adapter" and model.get("base_model_id"):
-        base = registry.get_model(db, model["project_id"], str(model["base_model_id"]))
-        if base is not None and base.get("parameters"):
-            params = int(base["parameters"]) + int(params or 0)
-    return int(params) if params else None
-
-
-def _config_json(device: Device, project: dict[str, str], model: dict[str, Any] | None) -> dict[str, Any]:
-    ref = f"projects/{model['project_id']}/models/{model['id']}" if model else ""
-    return {
-        "id": device.config_id,
-        "projectId": project["id"],
-        "referenceModel": ref,
-        "referenceModelId": model["id"] if model else "",
-        "selectors": [
-            {"key": "accelerator_type", "value": device.accelerator_type},
-            {"key": "accelerator_count", "value": "1"},
-            {"key": "adapter_mode", "value": "disabled"},
-        ],
-        "certifications": [],
-        "description": f"Serve on this machine's {device.description} with transformers.",
-    }
-
-
-def _parse_model_ref(ref: str, project: dict[str, str]) -> tuple[str, str | None]:
-    """``projects/{p}/models/{ml}[/revisions/{rv}]`` → (ml, rv)."""
-    parts = ref.strip().split("/")
-    if (
-        len(parts) in (4, 6)
-        and parts[0] == "projects"
-        and parts[2] == "models"
-        and (len(parts) == 4 or parts[4] == "revisions")
-    ):
-        if parts[1] != project["id"]:
-            raise APIError(
-                404,
-                f"Project {parts[1]!r} in {ref!r} not found; this engine's project is {project['id']!r}.",
-                param="model",
-            )
-        return parts[3], parts[5] if len(parts) == 6 else None
-    raise APIError(
-        400,
-        f"Invalid model reference {ref!r}: use projects/{project['id']}/models/<ml_id>[/revisions/<rv_id>].",
-        param="model",
-    )
-
-
-async def list_configs(request: Request) -> JSONResponse:
-    project = _project(request)
-    db = _state(request).db
-    ref = request.query_params.get("referenceModel")
-    ref_id = request.query_params.get("referenceModelId")
-    model: dict[str, Any] | None = None
-    if ref:
-        model_id, _ = _parse_model_ref(ref, project)
-        if ref_id and ref_id != model_id:
-            raise APIError(
-                400,
-                "referenceModel and referenceModelId name different models; send one of them.",
-                param="referenceModelId",
-            )
-        model = _find_model(request, model_id)
-    elif ref_id:
-        model = _find_model(request, ref_id)
-    devices = await anyio.to_thread.run_sync(probe_devices)
-    params = _serving_parameters(db, model) if model else None
-    items = [_config_json(d, project, model) for d in devices if model is None or fits(params, d)]
-    return _page(items, request)
-
-
-async def get_config(request: Request) -> JSONResponse:
-    project = _project(request)
-    await anyio.to_thread.run_sync(probe_devices)
-    device = device_for_config(request.path_params["config_id"])
-    if device is None:
-        raise APIError(
-            404,
-            f"Config {request.path_params['config_id']!r} not found. "
-            f"List configs with GET /v2/projects/{project['id']}/configs?referenceModel=….",
-        )
-    return JSONResponse(_config_json(device, project, None))
-
-
-def _instance_type_json(device: Device) -> dict[str, Any]:
-    return {
-        "id": device.instance_type_id,
-        "name": device.hardware,
-        "description": f"This machine: {device.description}, {device.memory_gib} GiB"
-        + (" system RAM" if device.key == "cpu" else ""),
-        "gpuCount": 0 if device.key == "cpu" else 1,
-        "gpuMemoryGib": device.memory_gib,
-        "gpuType": device.gpu_type,
-        "priceCentsPerHour": 0,
-        "regions": [{"name": "local", "headroom": {"relation": "RELATION_EQ", "value": 1}}],
-    }
-
-
-async def list_instance_types(request: Request) -> JSONResponse:
-    devices = await anyio.to_thread.run_sync(probe_devices)
-    return JSONResponse(
-        {"object": "list", "data": [_instance_type_json(d) for d in devices], "next_cursor": None}
-    )
-
-
-async def get_instance_type(request: Request) -> JSONResponse:
-    devices = await anyio.to_thread.run_sync(probe_devices)
-    wanted = request.path_params["type_id"]
-    for device in devices:
-        if wanted in (device.instance_type_id, device.hardware):
-            return JSONResponse(_instance_type_json(device))
-    raise APIError(
-        404, f"Instance type {wanted!r} not found. List them with GET /v2/public/inference-instance-types."
-    )
 
 
 # --- endpoints -------------------------------------------------------------------------------
@@ -605,47 +262,6 @@ async def create_endpoint(request: Request) -> JSONResponse:
     return JSONResponse(_endpoint_json(db, _endpoint_row(request, endpoint_id), project))
 
 
-_FILTER = re.compile(r'^\s*name\s*(=|:)\s*"([^"]*)"\s*$')
-
-
-def _order(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    order = (request.query_params.get("orderBy") or "").strip()
-    if not order:
-        return items
-    field, _, direction = order.partition(" ")
-    key = {"created_at": "createdAt", "updated_at": "updatedAt", "name": "name"}.get(field)
-    if key is None or direction.strip() not in ("", "asc", "desc"):
-        raise APIError(
-            400,
-            f"Unsupported orderBy {order!r}: use created_at or updated_at, then asc or desc.",
-            param="orderBy",
-        )
-    return sorted(items, key=lambda i: i[key], reverse=direction.strip() == "desc")
-
-
-def _filter_names(request: Request, items: list[dict[str, Any]], slug: str) -> list[dict[str, Any]]:
-    raw = request.query_params.get("filter")
-    if not raw:
-        return items
-    match = _FILTER.match(raw)
-    if match is None:
-        raise APIError(
-            400,
-            f'Unsupported filter {raw!r}: this engine supports name="<name>" and name:"<part>".',
-            param="filter",
-        )
-    op, value = match.groups()
-    value = value.removeprefix(f"{slug}/")
-
-    def bare(item: dict[str, Any]) -> str:
-        return str(item["name"]).split("/")[-1]
-
-    if op == "=":
-        return [i for i in items if bare(i) == value]
-    pattern = re.compile(".*".join(re.escape(p) for p in value.split("*")))
-    return [i for i in items if pattern.search(bare(i))]
-
-
 async def list_endpoints(request: Request) -> JSONResponse:
     project = _project(request)
     db = _state(request).db
@@ -665,22 +281,6 @@ async def get_endpoint(request: Request) -> JSONResponse:
     return JSONResponse(
         _endpoint_json(_state(request).db, _endpoint_row(request, request.path_params["ep"]), project)
     )
-
-
-def _mask(request: Request, allowed: set[str]) -> set[str] | None:
-    raw = request.query_params.get("updateMask")
-    if not raw:
-        return None
-    fields = {f.strip() for f in raw.split(",") if f.strip()}
-    unknown = sorted(f for f in fields if f not in allowed)
-    if unknown:
-        raise APIError(
-            400,
-            f"updateMask names fields that cannot be updated: {', '.join(unknown)}. "
-            f"Updatable: {', '.join(sorted(allowed))}.",
-            param="updateMask",
-        )
-    return fields
 
 
 async def update_endpoint(request: Request) -> JSONResponse:
@@ -1201,17 +801,7 @@ async def delete_deployment(request: Request) -> JSONResponse:
     return JSONResponse({})
 
 
-_P = "/v2/projects/{pid}"
 routes: list[BaseRoute] = [
-    Route("/v2/public/inference-instance-types", list_instance_types, methods=["GET"]),
-    Route("/v2/public/inference-instance-types/{type_id}", get_instance_type, methods=["GET"]),
-    Route(f"{_P}/models", list_models, methods=["GET"]),
-    Route(f"{_P}/models/{{model_id}}", get_model, methods=["GET"]),
-    Route(f"{_P}/models/{{model_id}}", delete_model, methods=["DELETE"]),
-    Route(f"{_P}/models/{{model_id}}/revisions", list_model_revisions, methods=["GET"]),
-    Route(f"{_P}/models/{{model_id}}/files", list_model_files, methods=["GET"]),
-    Route(f"{_P}/configs", list_configs, methods=["GET"]),
-    Route(f"{_P}/configs/{{config_id}}", get_config, methods=["GET"]),
     Route(f"{_P}/endpoints", list_endpoints, methods=["GET"]),
     Route(f"{_P}/endpoints", create_endpoint, methods=["POST"]),
     Route(f"{_P}/endpoints/{{ep}}", get_endpoint, methods=["GET"]),

@@ -1,0 +1,248 @@
+"""The v2 model registry API: models, revisions, files, serving configs and inference instance types.
+
+Paths and shapes follow Together's v2 model registry, configs and hardware catalogue as SDK
+``together`` 3.1.1 calls them (ref together-api-2026-11 §3.3, §3.6-§3.8): camelCase JSON,
+``{data, next_cursor}`` lists. The engine is one project (``EngineState.project``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from byom.engine import registry
+from byom.engine._http import APIError
+from byom.engine._v2 import (
+    _P,
+    _find_model,
+    _page,
+    _parse_model_ref,
+    _project,
+    _revision,
+    _serving_parameters,
+    _state,
+)
+from byom.engine.devices import Device, device_for_config, fits, probe_devices
+
+__all__ = ["routes"]
+
+_MAX_FILES = 10_000
+
+
+# --- model registry --------------------------------------------------------------------------
+
+
+def _model_json(row: dict[str, Any], project: dict[str, str]) -> dict[str, Any]:
+    weights: dict[str, Any] = {
+        "type": "WEIGHTS_TYPE_ADAPTER" if row["kind"] == "adapter" else "WEIGHTS_TYPE_DEFAULT"
+    }
+    if row.get("architecture"):
+        weights["architecture"] = row["architecture"]
+    if row.get("context_length"):
+        weights["contextLength"] = str(row["context_length"])
+    if row.get("parameters"):
+        by_dtype = json.loads(row["parameters_by_dtype"]) if row.get("parameters_by_dtype") else {}
+        weights["parameters"] = {
+            "total": str(row["parameters"]),
+            "byDtype": [{"dtype": k, "count": str(v)} for k, v in sorted(by_dtype.items())],
+        }
+    body: dict[str, Any] = {
+        "id": row["id"],
+        "name": f"{project['slug']}/{row['name']}",
+        "organizationId": project.get("organization_id", "org_local"),
+        "projectId": row["project_id"],
+        "visibility": row["visibility"],
+        "weights": weights,
+        "description": row.get("description") or "",
+        "createdAt": row["created_at"],
+        "updatedAt": row["updated_at"],
+    }
+    if row.get("base_model_id"):
+        body["baseModelId"] = row["base_model_id"]
+        body["baseModel"] = f"projects/{row['project_id']}/models/{row['base_model_id']}"
+    return body
+
+
+async def list_models(request: Request) -> JSONResponse:
+    project = _project(request)
+    db = _state(request).db
+    rows = registry.list_models(db, project["id"], after=None, limit=100_000)
+    visibility = request.query_params.get("visibility")
+    items = [_model_json(r, project) for r in rows if not visibility or r["visibility"] == visibility]
+    return _page(items, request)
+
+
+async def get_model(request: Request) -> JSONResponse:
+    return JSONResponse(_model_json(_find_model(request, request.path_params["model_id"]), _project(request)))
+
+
+async def delete_model(request: Request) -> JSONResponse:
+    project = _project(request)
+    model = _find_model(request, request.path_params["model_id"])
+    db = _state(request).db
+    users = db.query(
+        "SELECT name FROM deployments WHERE project_id = ? AND model_id = ?", (project["id"], model["id"])
+    )
+    if users:
+        names = ", ".join(r["name"] for r in users)
+        raise APIError(
+            400,
+            f"Model {model['id']} is used by deployments ({names}). Delete those deployments first.",
+            code="failed_precondition",
+        )
+    derived = db.query("SELECT name FROM registry_models WHERE base_model_id = ?", (model["id"],))
+    if derived:
+        names = ", ".join(f"{project['slug']}/{r['name']}" for r in derived)
+        raise APIError(
+            400,
+            f"Model {model['id']} is the base of {names}. Delete those models first.",
+            code="failed_precondition",
+        )
+    registry.delete_model(db, project["id"], str(model["id"]))
+    return JSONResponse({})
+
+
+async def list_model_revisions(request: Request) -> JSONResponse:
+    model = _find_model(request, request.path_params["model_id"])
+    revisions = registry.list_revisions(_state(request).db, str(model["id"]))
+    items = [
+        {
+            "id": r["id"],
+            "revisionId": r["id"],
+            "createdAt": r["created_at"],
+            "validationStatus": "REVISION_VALIDATION_STATUS_SUCCESS",
+            "lastValidatedAt": r["created_at"],
+        }
+        for r in revisions
+    ]
+    return _page(items, request)
+
+
+async def list_model_files(request: Request) -> JSONResponse:
+    from pathlib import Path
+
+    model = _find_model(request, request.path_params["model_id"])
+    revision = _revision(request, model, request.query_params.get("revisionId"), param="revisionId")
+    root = Path(str(revision["path"]))
+    files: list[dict[str, Any]] = []
+    if root.is_dir():
+        # A weights dir holds a handful of files; a cap keeps a mis-registered huge dir cheap to list.
+        for file in sorted(itertools.islice((p for p in root.rglob("*") if p.is_file()), _MAX_FILES)):
+            files.append({"path": file.relative_to(root).as_posix(), "sizeBytes": str(file.stat().st_size)})
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": files,
+            "next_cursor": None,
+            "revisionId": revision["id"],
+            "revisionCreatedAt": revision["created_at"],
+            "totalSizeBytes": str(sum(int(f["sizeBytes"]) for f in files)),
+        }
+    )
+
+
+# --- configs and instance types --------------------------------------------------------------
+
+
+def _config_json(device: Device, project: dict[str, str], model: dict[str, Any] | None) -> dict[str, Any]:
+    ref = f"projects/{model['project_id']}/models/{model['id']}" if model else ""
+    return {
+        "id": device.config_id,
+        "projectId": project["id"],
+        "referenceModel": ref,
+        "referenceModelId": model["id"] if model else "",
+        "selectors": [
+            {"key": "accelerator_type", "value": device.accelerator_type},
+            {"key": "accelerator_count", "value": "1"},
+            {"key": "adapter_mode", "value": "disabled"},
+        ],
+        "certifications": [],
+        "description": f"Serve on this machine's {device.description} with transformers.",
+    }
+
+
+async def list_configs(request: Request) -> JSONResponse:
+    project = _project(request)
+    db = _state(request).db
+    ref = request.query_params.get("referenceModel")
+    ref_id = request.query_params.get("referenceModelId")
+    model: dict[str, Any] | None = None
+    if ref:
+        model_id, _ = _parse_model_ref(ref, project)
+        if ref_id and ref_id != model_id:
+            raise APIError(
+                400,
+                "referenceModel and referenceModelId name different models; send one of them.",
+                param="referenceModelId",
+            )
+        model = _find_model(request, model_id)
+    elif ref_id:
+        model = _find_model(request, ref_id)
+    devices = await anyio.to_thread.run_sync(probe_devices)
+    params = _serving_parameters(db, model) if model else None
+    items = [_config_json(d, project, model) for d in devices if model is None or fits(params, d)]
+    return _page(items, request)
+
+
+async def get_config(request: Request) -> JSONResponse:
+    project = _project(request)
+    await anyio.to_thread.run_sync(probe_devices)
+    device = device_for_config(request.path_params["config_id"])
+    if device is None:
+        raise APIError(
+            404,
+            f"Config {request.path_params['config_id']!r} not found. "
+            f"List configs with GET /v2/projects/{project['id']}/configs?referenceModel=….",
+        )
+    return JSONResponse(_config_json(device, project, None))
+
+
+def _instance_type_json(device: Device) -> dict[str, Any]:
+    return {
+        "id": device.instance_type_id,
+        "name": device.hardware,
+        "description": f"This machine: {device.description}, {device.memory_gib} GiB"
+        + (" system RAM" if device.key == "cpu" else ""),
+        "gpuCount": 0 if device.key == "cpu" else 1,
+        "gpuMemoryGib": device.memory_gib,
+        "gpuType": device.gpu_type,
+        "priceCentsPerHour": 0,
+        "regions": [{"name": "local", "headroom": {"relation": "RELATION_EQ", "value": 1}}],
+    }
+
+
+async def list_instance_types(request: Request) -> JSONResponse:
+    devices = await anyio.to_thread.run_sync(probe_devices)
+    return JSONResponse(
+        {"object": "list", "data": [_instance_type_json(d) for d in devices], "next_cursor": None}
+    )
+
+
+async def get_instance_type(request: Request) -> JSONResponse:
+    devices = await anyio.to_thread.run_sync(probe_devices)
+    wanted = request.path_params["type_id"]
+    for device in devices:
+        if wanted in (device.instance_type_id, device.hardware):
+            return JSONResponse(_instance_type_json(device))
+    raise APIError(
+        404, f"Instance type {wanted!r} not found. List them with GET /v2/public/inference-instance-types."
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/v2/public/inference-instance-types", list_instance_types, methods=["GET"]),
+    Route("/v2/public/inference-instance-types/{type_id}", get_instance_type, methods=["GET"]),
+    Route(f"{_P}/models", list_models, methods=["GET"]),
+    Route(f"{_P}/models/{{model_id}}", get_model, methods=["GET"]),
+    Route(f"{_P}/models/{{model_id}}", delete_model, methods=["DELETE"]),
+    Route(f"{_P}/models/{{model_id}}/revisions", list_model_revisions, methods=["GET"]),
+    Route(f"{_P}/models/{{model_id}}/files", list_model_files, methods=["GET"]),
+    Route(f"{_P}/configs", list_configs, methods=["GET"]),
+    Route(f"{_P}/configs/{{config_id}}", get_config, methods=["GET"]),
+]
