@@ -187,3 +187,41 @@ def test_a_prompt_longer_than_the_context_is_refused(served) -> None:
     response = served.post("/v1/completions", json={"model": "local/chat", "prompt": long, "max_tokens": 2})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "context_length_exceeded"
+
+
+def test_concurrent_loads_keep_weight_tying_working(tmp_path: Path, tiny_model: Path) -> None:
+    """transformers swaps PreTrainedModel methods during a load; overlapping loads must not leave them swapped
+    (after that, every tied model in the process would serve with an untied, random lm_head)."""
+    import threading
+
+    import torch
+    import transformers
+
+    from byom.engine.model_host import LoadSpec, ModelPool
+
+    original = transformers.PreTrainedModel.tie_weights
+    copies = []
+    for i in range(4):
+        copies.append(tmp_path / f"copy{i}")
+        shutil.copytree(tiny_model, copies[-1])
+    pool = ModelPool()
+    threads = [threading.Thread(target=pool.acquire, args=(LoadSpec(str(d)),)) for d in copies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(pool.loaded()) == 4
+    for d in copies:
+        pool.release(LoadSpec(str(d)))
+    assert transformers.PreTrainedModel.tie_weights is original
+    config = transformers.LlamaConfig(
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        tie_word_embeddings=True,
+    )
+    with torch.device("meta"):
+        tied = transformers.AutoModelForCausalLM.from_config(config)
+    assert tied.lm_head.weight is tied.model.embed_tokens.weight

@@ -63,6 +63,12 @@ class Generation:
     finish_reason: str  # "stop" | "length"
 
 
+# transformers' from_pretrained is not thread-safe: it swaps methods on PreTrainedModel for the length of a
+# load (no_tie_weights, no_init_weights). Two loads at once can restore each other's stand-ins, which leaves
+# weight tying off for the rest of the process (tied models then serve with a random lm_head). One load at a time.
+_LOAD_LOCK = threading.Lock()
+
+
 def _from_pretrained(cls: Any, source: str, **kwargs: Any) -> Any:
     if Path(source).is_dir():
         return cls.from_pretrained(source, trust_remote_code=False, **kwargs)
@@ -83,16 +89,19 @@ class LoadedModel:
         self.spec = spec
         self.lock = threading.Lock()
         dtype = torch.float32 if spec.device == "cpu" else torch.bfloat16
-        if spec.base_path is not None:
-            from peft import PeftModel
+        with _LOAD_LOCK:
+            if spec.base_path is not None:
+                from peft import PeftModel
 
-            base = _from_pretrained(AutoModelForCausalLM, spec.base_path, dtype=dtype)
-            model = PeftModel.from_pretrained(base, spec.path)
-            has_tokenizer = (Path(spec.path) / "tokenizer_config.json").exists()
-            self.tokenizer = _from_pretrained(AutoTokenizer, spec.path if has_tokenizer else spec.base_path)
-        else:
-            model = _from_pretrained(AutoModelForCausalLM, spec.path, dtype=dtype)
-            self.tokenizer = _from_pretrained(AutoTokenizer, spec.path)
+                base = _from_pretrained(AutoModelForCausalLM, spec.base_path, dtype=dtype)
+                model = PeftModel.from_pretrained(base, spec.path)
+                has_tokenizer = (Path(spec.path) / "tokenizer_config.json").exists()
+                self.tokenizer = _from_pretrained(
+                    AutoTokenizer, spec.path if has_tokenizer else spec.base_path
+                )
+            else:
+                model = _from_pretrained(AutoModelForCausalLM, spec.path, dtype=dtype)
+                self.tokenizer = _from_pretrained(AutoTokenizer, spec.path)
         self.model = model.to(spec.device)
         self.model.eval()
         config = getattr(self.model, "config", None)
