@@ -177,8 +177,9 @@ async def cancel_job(request: Request) -> JSONResponse:
         if state.runner is not None:
             state.runner.cancel(job["id"])
         else:
-            set_status(state.db, job["id"], "cancelled")
-            add_event(state.db, job["id"], "job_stopped", "Job cancelled before it started.")
+            with state.db.transaction() as conn:
+                add_event(conn, job["id"], "job_stopped", "Job cancelled before it started.")
+                set_status(conn, job["id"], "cancelled")
     return JSONResponse(job_payload(state.db, get_job_row(state, job["id"])))
 
 
@@ -218,7 +219,9 @@ async def estimate_price(request: Request) -> JSONResponse:
             "model",
             f"Model '{req.model}' is not a fine-tuning base of this engine. See GET /v2/supported-models.",
         )
-    tokenizer_dir = local_tokenizer_dir(state, req.from_hf_model, req.hf_model_revision) if req.from_hf_model else None
+    tokenizer_dir = (
+        local_tokenizer_dir(state, req.from_hf_model, req.hf_model_revision) if req.from_hf_model else None
+    )
     limits = limits_for(req.model) if req.model else None
     max_seq_length = int(limits["max_seq_length_sft"]) if limits else 2048
 

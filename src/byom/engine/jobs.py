@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +35,7 @@ def iso(ts: float | None) -> str | None:
 
 
 def add_event(
-    db: Database,
+    db: Database | sqlite3.Connection,
     job_id: str,
     type: str,
     message: str,
@@ -44,7 +45,11 @@ def add_event(
     when: float | None = None,
     **extra: Any,
 ) -> None:
-    """Append one ``FinetuneEvent`` to the job's event log (messages are truncated: they may carry log text)."""
+    """Append one ``FinetuneEvent`` to the job's event log (messages are truncated: they may carry log text).
+
+    Pass the connection of a ``db.transaction()`` to make a status change and the event that explains it
+    one write: a client that sees the new status then always finds its event.
+    """
     db.execute(
         "INSERT INTO job_events (job_id, created_at, type, level, message, step, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
@@ -59,7 +64,7 @@ def add_event(
     )
 
 
-def set_status(db: Database, job_id: str, status: str, **fields: Any) -> None:
+def set_status(db: Database | sqlite3.Connection, job_id: str, status: str, **fields: Any) -> None:
     fields = {"status": status, "updated_at": time.time(), **fields}
     assignments = ", ".join(f"{name} = ?" for name in fields)
     db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*fields.values(), job_id))

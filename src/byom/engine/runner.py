@@ -107,13 +107,14 @@ class JobRunner:
         if row is None:
             return
         if row["status"] in ("pending", "queued"):
-            set_status(self.db, job_id, "cancelled")
-            add_event(self.db, job_id, "job_stopped", "Job cancelled before it started.")
+            with self.db.transaction() as conn:
+                add_event(conn, job_id, "job_stopped", "Job cancelled before it started.")
+                set_status(conn, job_id, "cancelled")
             self._hf_tokens.pop(job_id, None)
         elif row["status"] in ("running", "uploading"):
-            self.db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
-            set_status(self.db, job_id, "cancel_requested")
-            add_event(self.db, job_id, "cancel_requested", "Cancel requested; stopping the trainer.")
+            with self.db.transaction() as conn:
+                add_event(conn, job_id, "cancel_requested", "Cancel requested; stopping the trainer.")
+                set_status(conn, job_id, "cancel_requested", cancel_requested=1)
         self.wake()
 
     def device(self, timeout: float = 120.0) -> str:
@@ -152,10 +153,11 @@ class JobRunner:
             if row["status"] == "pending":
                 set_status(self.db, job_id, "queued")
             elif row["cancel_requested"]:
-                set_status(self.db, job_id, "cancelled", pid=None)
-                add_event(
-                    self.db, job_id, "job_stopped", "Job cancelled (the engine stopped while cancelling)."
-                )
+                with self.db.transaction() as conn:
+                    add_event(
+                        conn, job_id, "job_stopped", "Job cancelled (the engine stopped while cancelling)."
+                    )
+                    set_status(conn, job_id, "cancelled", pid=None)
             elif row["outputs"]:
                 # Training had finished; only registration was left.
                 self._complete(job_id)
@@ -168,13 +170,14 @@ class JobRunner:
             else:
                 checkpoint = self._resume_point(job_id)
                 where = f"from its checkpoint at step {checkpoint[0]}" if checkpoint else "from the beginning"
-                set_status(self.db, job_id, "queued", pid=None, seconds_remaining=None)
-                add_event(
-                    self.db,
-                    job_id,
-                    "job_restarted",
-                    f"The engine restarted; the job is queued again and resumes {where}.",
-                )
+                with self.db.transaction() as conn:
+                    add_event(
+                        conn,
+                        job_id,
+                        "job_restarted",
+                        f"The engine restarted; the job is queued again and resumes {where}.",
+                    )
+                    set_status(conn, job_id, "queued", pid=None, seconds_remaining=None)
 
     def _resume_point(self, job_id: str) -> tuple[int, Path] | None:
         for cp in self.db.query(
@@ -401,8 +404,9 @@ class JobRunner:
         if row is None:
             return
         if row["cancel_requested"]:
-            set_status(self.db, job_id, "cancelled", pid=None, seconds_remaining=None)
-            add_event(self.db, job_id, "job_stopped", "Job cancelled; checkpoints saved so far are kept.")
+            with self.db.transaction() as conn:
+                add_event(conn, job_id, "job_stopped", "Job cancelled; checkpoints saved so far are kept.")
+                set_status(conn, job_id, "cancelled", pid=None, seconds_remaining=None)
             self._hf_tokens.pop(job_id, None)
         elif code == 0 and row["outputs"]:
             self._complete(job_id)
@@ -449,13 +453,13 @@ class JobRunner:
                             kind,
                         ),
                     )
-        add_event(
-            self.db,
-            job_id,
-            "job_complete",
-            f"Job complete: {row['model_output_name']} (registered in the model registry).",
-            model_path=outputs.get("merged") or outputs.get("model") or outputs.get("adapter") or "",
-        )
+            add_event(
+                conn,
+                job_id,
+                "job_complete",
+                f"Job complete: {row['model_output_name']} (registered in the model registry).",
+                model_path=outputs.get("merged") or outputs.get("model") or outputs.get("adapter") or "",
+            )
         self._hf_tokens.pop(job_id, None)
 
     def _register(
@@ -482,17 +486,18 @@ class JobRunner:
         )
 
     def _fail(self, job_id: str, stage: str, message: str, *, error_type: str | None = None) -> None:
-        set_status(
-            self.db,
-            job_id,
-            "error",
-            error_message=message,
-            error_stage=stage,
-            error_type=error_type,
-            pid=None,
-            seconds_remaining=None,
-        )
-        add_event(self.db, job_id, "job_error", message, level="error", stage=stage, error_type=error_type)
+        with self.db.transaction() as conn:
+            add_event(conn, job_id, "job_error", message, level="error", stage=stage, error_type=error_type)
+            set_status(
+                conn,
+                job_id,
+                "error",
+                error_message=message,
+                error_stage=stage,
+                error_type=error_type,
+                pid=None,
+                seconds_remaining=None,
+            )
         self._hf_tokens.pop(job_id, None)
 
     @staticmethod
