@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import os
+import signal
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,30 @@ def _wait(get: Any, job_id: str, done: tuple[str, ...], timeout: float = 120) ->
             return job
         assert time.monotonic() < deadline, f"job stuck in {status}"
         time.sleep(0.2)
+
+
+def _trainer_pid(data_dir: Path, job_id: str) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{data_dir / 'engine.db'}?mode=ro", uri=True)) as db:
+        (pid,) = db.execute("SELECT pid FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    assert pid, "the job has no trainer process"
+    return int(pid)
+
+
+def _wait_frozen(pid: int) -> int:
+    """Wait until the stopped trainer is really stopped; the last step its progress file records."""
+    deadline = time.monotonic() + 10
+    while "\tT" not in Path(f"/proc/{pid}/status").read_text().split("State:")[1][:4]:
+        assert time.monotonic() < deadline, "the trainer did not stop"
+        time.sleep(0.05)
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    progress = Path(cmdline[-2].decode()).parent / "progress.jsonl"  # the spec lies in the job dir
+    steps = [0]
+    for raw in progress.read_text().splitlines():
+        with contextlib.suppress(json.JSONDecodeError):  # a line cut short by the stop
+            line = json.loads(raw)
+            if line.get("kind") == "metric":
+                steps.append(line["step"])
+    return max(steps)
 
 
 def test_together_sdk_drives_the_engine(
@@ -121,7 +150,7 @@ def test_kill_9_mid_job_then_restart_finishes_the_job(
             http.post(f"/v1/files/{file_id}/preprocess")
             while http.get(f"/v1/files/{file_id}").json()["processing_status"] == "PENDING":
                 time.sleep(0.05)
-            # Long enough (96 steps, a checkpoint every 24) that the kill lands mid-training.
+            # 96 steps, a checkpoint every 24.
             body = job_body(file_id, tiny_model, n_epochs=12, n_checkpoints=4, batch_size=2)
             job = http.post("/v1/fine-tunes", json=body).json()
             assert "id" in job, job
@@ -132,6 +161,11 @@ def test_kill_9_mid_job_then_restart_finishes_the_job(
                 if state["steps_completed"] >= 25:  # a checkpoint is on disk
                     break
                 time.sleep(0.1)
+            # Freeze the trainer where it is, so the kill lands mid-training however fast this machine is.
+            trainer_pid = _trainer_pid(tmp_path / "engine", job["id"])
+            os.killpg(trainer_pid, signal.SIGSTOP)
+            frozen_at = _wait_frozen(trainer_pid)
+            assert frozen_at < 96, f"the trainer finished before it could be frozen (step {frozen_at})"
     finally:
         first.kill()  # SIGKILL: no shutdown, no cleanup
 
