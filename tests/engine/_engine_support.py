@@ -110,7 +110,10 @@ def free_port() -> int:
 class EngineProcess:
     """``python -m byom.engine`` on a free loopback port; ``kill()`` is ``kill -9``."""
 
-    def __init__(self, data_dir: Path, allow_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, allow_dir: Path, port: int | None = None, api_key: str | None = None
+    ) -> None:
+        self.api_key = api_key  # None: the engine makes its own and writes it to the data dir
         self.data_dir = data_dir
         self.allow_dir = allow_dir
         self.port = port or free_port()
@@ -130,6 +133,7 @@ class EngineProcess:
             str(self.data_dir),
             "--allow-dir",
             str(self.allow_dir),
+            *(["--api-key", self.api_key] if self.api_key else []),
         ]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -146,7 +150,7 @@ class EngineProcess:
 
     @property
     def key(self) -> str:
-        return (self.data_dir / "api_key").read_text().strip()
+        return self.api_key or (self.data_dir / "api_key").read_text().strip()
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

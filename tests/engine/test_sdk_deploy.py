@@ -1,33 +1,23 @@
 """The official SDK (`together` 3.1.1) deploys and chats with a model on the real engine process.
 
-The engine runs as ``python -m byom.engine`` on a free loopback port; every v2 answer is parsed
+The engine runs as ``python -m byom.engine`` on a free loopback port (``EngineProcess``); every v2 answer is parsed
 by the SDK's own response models with strict validation, and read through typed attributes.
 """
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+import together
 from _deploy_support import API_KEY, PID, open_state, register_tiny, tiny_fixture
+from _engine_support import EngineProcess
 
 pytestmark = pytest.mark.slow
 
-together = pytest.importorskip("together")
-
 tiny_model = tiny_fixture()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -37,48 +27,11 @@ def engine_url(tmp_path: Path, tiny_model: Path) -> Iterator[tuple[str, str, str
     state = open_state(data_dir)
     model = register_tiny(state, tiny_model, name="tiny-ft")
     state.close()
-    port = _free_port()
-    log = (tmp_path / "engine.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "byom.engine",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--api-key",
-            API_KEY,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    engine = EngineProcess(data_dir, tiny_model.parent, api_key=API_KEY).start()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(
-                    "engine did not start:\n" + (tmp_path / "engine.log").read_text()[-3000:]
-                )
-            time.sleep(0.1)
-        yield url, model.id, model.revision_id
+        yield engine.url, model.id, model.revision_id
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        engine.stop()
 
 
 def test_sdk_deploys_and_chats(engine_url: tuple[str, str, str]) -> None:
