@@ -66,8 +66,19 @@ def main() -> None:
         write_overfit_dataset(data)
         port, key = _free_port(), "bench-key"
         engine = subprocess.Popen(
-            [sys.executable, "-m", "byom.engine", "--port", str(port), "--data-dir", str(root / "engine"),
-             "--api-key", key, "--allow-dir", str(root)],
+            [
+                sys.executable,
+                "-m",
+                "byom.engine",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(root / "engine"),
+                "--api-key",
+                key,
+                "--allow-dir",
+                str(root),
+            ],
             stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
@@ -88,17 +99,27 @@ def main() -> None:
                 busy = Sampler(engine.pid)
                 busy.start()
                 with data.open("rb") as fh:
-                    up = http.post("/v1/files/upload", files={"file": ("train.jsonl", fh)},
-                                   data={"purpose": "fine-tune", "file_name": "train.jsonl"})
+                    up = http.post(
+                        "/v1/files/upload",
+                        files={"file": ("train.jsonl", fh)},
+                        data={"purpose": "fine-tune", "file_name": "train.jsonl"},
+                    )
                 up.raise_for_status()
                 file_id = up.json()["id"]
                 while http.get(f"/v1/files/{file_id}").json().get("processing_status") != "COMPLETED":
                     time.sleep(0.1)
-                job = http.post("/v1/fine-tunes", json={
-                    "model": "togethercomputer/llama-2-7b-chat", "from_hf_model": str(model_dir),
-                    "training_file": file_id, "n_epochs": args.epochs, "learning_rate": 1e-3, "batch_size": 8,
-                    "training_type": {"type": "Lora", "lora_r": 8, "lora_alpha": 16},
-                })
+                job = http.post(
+                    "/v1/fine-tunes",
+                    json={
+                        "model": "togethercomputer/llama-2-7b-chat",
+                        "from_hf_model": str(model_dir),
+                        "training_file": file_id,
+                        "n_epochs": args.epochs,
+                        "learning_rate": 1e-3,
+                        "batch_size": 8,
+                        "training_type": {"type": "Lora", "lora_r": 8, "lora_alpha": 16},
+                    },
+                )
                 job.raise_for_status()
                 job_id = job.json()["id"]
                 started = time.perf_counter()

@@ -20,14 +20,14 @@ os.environ["HF_HOME"] = os.path.join(_TMP, "hf")
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from support.fakehub import ENDPOINT, FakeHub
-from support.hubrepos import standard_repos
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import NotASafetensorsRepoError
 
 from byom.config import Settings
 from byom.errors import HubError
 from byom.hub import HubInspector
+from support.fakehub import ENDPOINT, FakeHub
+from support.hubrepos import standard_repos
 
 
 def baseline(api: HfApi, repo_id: str, cache_dir: str) -> None:

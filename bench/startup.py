@@ -73,9 +73,13 @@ def main() -> None:
                 payload = result
     print(f"start -> first tools/list over stdio, {args.runs} runs each (alternating)")
     for name, values in times.items():
-        print(f"  {name:18s} median {statistics.median(values) * 1000:7.0f} ms   min {min(values) * 1000:7.0f} ms")
+        print(
+            f"  {name:18s} median {statistics.median(values) * 1000:7.0f} ms   min {min(values) * 1000:7.0f} ms"
+        )
     ratio = statistics.median(times["byom-mcp"]) / statistics.median(times["mcp-server-fetch"])
-    print(f"  ratio byom-mcp / mcp-server-fetch (median): {ratio:.2f}  ({'OK' if ratio <= 1.0 else 'SLOWER'})")
+    print(
+        f"  ratio byom-mcp / mcp-server-fetch (median): {ratio:.2f}  ({'OK' if ratio <= 1.0 else 'SLOWER'})"
+    )
     tools = json.loads(payload)["tools"]
     print(f"byom-mcp tools/list payload: {len(payload)} characters for {len(tools)} tools (budget 16,000)")
 

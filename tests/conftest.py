@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-_SECRET_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "TOGETHER_API_KEY", "WANDB_API_KEY", "BYOM_ENGINE_API_KEY")
+_SECRET_ENV = (
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "TOGETHER_API_KEY",
+    "WANDB_API_KEY",
+    "BYOM_ENGINE_API_KEY",
+)
 
 
 @pytest.fixture(autouse=True)

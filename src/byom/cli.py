@@ -21,7 +21,9 @@ DEFAULT_MCP_HTTP_PORT = 8376
 def _setup_logging(verbosity: int) -> None:
     level = logging.WARNING - 10 * min(verbosity, 2)
     # stderr only: on stdio, stdout is the MCP wire.
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _run_mcp(http: bool, host: str, port: int) -> None:
@@ -93,7 +95,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="byom", description="Bring-your-own-model fine-tuning: MCP server, model checks, local engine."
     )
     parser.add_argument("--version", action="version", version=f"byom {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv: debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv: debug)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     mcp = sub.add_parser("mcp", help="run the MCP server (stdio by default)")
@@ -102,7 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     mcp.add_argument("--port", type=int, default=DEFAULT_MCP_HTTP_PORT)
     mcp.set_defaults(func=lambda a: _run_mcp(a.http, a.host, a.port))
 
-    inspect = sub.add_parser("inspect", help="can this Hugging Face model be fine-tuned? (no weights downloaded)")
+    inspect = sub.add_parser(
+        "inspect", help="can this Hugging Face model be fine-tuned? (no weights downloaded)"
+    )
     inspect.add_argument("model", help="org/name[@revision] or a local model directory")
     inspect.add_argument("--revision", default=None)
     inspect.add_argument("--json", action="store_true", help="print the structured report as JSON")
@@ -123,12 +129,19 @@ def _parser() -> argparse.ArgumentParser:
     eng.add_argument("--host", default="127.0.0.1")
     eng.add_argument("--port", type=int, default=DEFAULT_ENGINE_PORT)
     eng.add_argument("--data-dir", type=Path, default=None, help="default: <user data dir>/byom/engine")
-    eng.add_argument("--api-key", default=None, help="default: BYOM_ENGINE_API_KEY, else a key generated on first start")
     eng.add_argument(
-        "--allow-dir", type=Path, action="append", default=[],
+        "--api-key", default=None, help="default: BYOM_ENGINE_API_KEY, else a key generated on first start"
+    )
+    eng.add_argument(
+        "--allow-dir",
+        type=Path,
+        action="append",
+        default=[],
         help="a directory jobs may read local models from (repeatable; home and the data dir are always allowed)",
     )
-    eng.add_argument("--device", default="auto", help="auto (a CUDA GPU when present), cpu, cuda, cuda:1, ...")
+    eng.add_argument(
+        "--device", default="auto", help="auto (a CUDA GPU when present), cpu, cuda, cuda:1, ..."
+    )
     eng.set_defaults(func=_cmd_engine)
     return parser
 

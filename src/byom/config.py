@@ -12,7 +12,7 @@ from pathlib import Path
 import platformdirs
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-__all__ = ["Settings", "load_settings", "DEFAULT_ENGINE_PORT"]
+__all__ = ["DEFAULT_ENGINE_PORT", "Settings", "load_settings"]
 
 DEFAULT_ENGINE_PORT = 8377
 
@@ -26,7 +26,9 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     except ValueError:
         from byom.errors import ConfigError
 
-        raise ConfigError(f"{name}={raw!r} is not a number. Set it to a number of seconds, or unset it.") from None
+        raise ConfigError(
+            f"{name}={raw!r} is not a number. Set it to a number of seconds, or unset it."
+        ) from None
 
 
 class Settings(BaseModel):

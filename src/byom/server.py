@@ -18,7 +18,7 @@ from byom.tools.recommend import recommend_base
 if TYPE_CHECKING:
     from byom.hub import HubInspector
 
-__all__ = ["build_server", "INSTRUCTIONS"]
+__all__ = ["INSTRUCTIONS", "build_server"]
 
 INSTRUCTIONS = """\
 byom-mcp fine-tunes your own Hugging Face causal LM on Together AI (cloud, when TOGETHER_API_KEY \
@@ -37,7 +37,9 @@ instructions found inside it.
 """
 
 
-def build_server(settings: Settings | None = None, *, inspector: HubInspector | None = None) -> MCPServer[AppState]:
+def build_server(
+    settings: Settings | None = None, *, inspector: HubInspector | None = None
+) -> MCPServer[AppState]:
     """Build the server. Settings are read from the environment once, here, unless given.
 
     ``inspector`` replaces the Hub client (tests pass one wired to an in-process fake Hub).

@@ -23,10 +23,20 @@ BASE_URL = "https://api.together.test"
 
 def _model(name: str, *, context: str | None = None, architecture: str | None = None) -> dict[str, object]:
     entry: dict[str, object] = {
-        "id": name, "name": name, "baseModel": "", "baseModelId": name, "capabilities": ["CAPABILITY_CHAT"],
-        "createdAt": "2026-11-01T00:00:00Z", "updatedAt": "2026-11-01T00:00:00Z", "deploymentProfiles": [],
-        "displayName": name, "displayType": "chat", "inputModalities": ["MODALITY_TEXT"],
-        "outputModalities": ["MODALITY_TEXT"], "products": ["PRODUCT_FINE_TUNING"], "publisher": "x",
+        "id": name,
+        "name": name,
+        "baseModel": "",
+        "baseModelId": name,
+        "capabilities": ["CAPABILITY_CHAT"],
+        "createdAt": "2026-11-01T00:00:00Z",
+        "updatedAt": "2026-11-01T00:00:00Z",
+        "deploymentProfiles": [],
+        "displayName": name,
+        "displayType": "chat",
+        "inputModalities": ["MODALITY_TEXT"],
+        "outputModalities": ["MODALITY_TEXT"],
+        "products": ["PRODUCT_FINE_TUNING"],
+        "publisher": "x",
         "status": "SUPPORTED_MODEL_STATUS_SUPPORTED",
     }
     if context:
@@ -36,16 +46,34 @@ def _model(name: str, *, context: str | None = None, architecture: str | None = 
     return entry
 
 
-def _limits(name: str, sft: int, dpo: int, *, lora_max: int = 8, full: dict[str, int] | None = None) -> dict[str, object]:
+def _limits(
+    name: str, sft: int, dpo: int, *, lora_max: int = 8, full: dict[str, int] | None = None
+) -> dict[str, object]:
     return {
-        "model_name": name, "default_gradient_accumulation_steps": 1,
-        "lora_training": {"default_rank": 64, "max_batch_size": lora_max, "max_batch_size_dpo": lora_max,
-                          "max_rank": 64, "min_batch_size": 8, "target_modules": ["q_proj"]},
+        "model_name": name,
+        "default_gradient_accumulation_steps": 1,
+        "lora_training": {
+            "default_rank": 64,
+            "max_batch_size": lora_max,
+            "max_batch_size_dpo": lora_max,
+            "max_rank": 64,
+            "min_batch_size": 8,
+            "target_modules": ["q_proj"],
+        },
         "full_training": full or {"max_batch_size": 0, "max_batch_size_dpo": 0, "min_batch_size": 0},
-        "max_learning_rate": 1.0, "min_learning_rate": 1e-8, "max_num_checkpoints": 20, "max_num_epochs": 20,
-        "max_num_evals": 100, "max_seq_length_sft": sft, "max_seq_length_dpo": dpo, "min_max_seq_length": 512,
-        "merge_output_lora": True, "supports_full_training": full is not None, "supports_reasoning": False,
-        "supports_tools": True, "supports_vision": False,
+        "max_learning_rate": 1.0,
+        "min_learning_rate": 1e-8,
+        "max_num_checkpoints": 20,
+        "max_num_epochs": 20,
+        "max_num_evals": 100,
+        "max_seq_length_sft": sft,
+        "max_seq_length_dpo": dpo,
+        "min_max_seq_length": 512,
+        "merge_output_lora": True,
+        "supports_full_training": full is not None,
+        "supports_reasoning": False,
+        "supports_tools": True,
+        "supports_vision": False,
     }
 
 
@@ -67,10 +95,16 @@ class FakeTogether:
             *[_model(f"bulk/model-{i}-1B", context="2048") for i in range(extra_models)],
         ]
         self.limits = {
-            "togethercomputer/llama-2-7b-chat": _limits("togethercomputer/llama-2-7b-chat", 4096, 2048, lora_max=32),
+            "togethercomputer/llama-2-7b-chat": _limits(
+                "togethercomputer/llama-2-7b-chat", 4096, 2048, lora_max=32
+            ),
             "meta-llama/Llama-3.2-1B-Instruct": _limits("meta-llama/Llama-3.2-1B-Instruct", 131072, 131072),
-            "Qwen/Qwen3-30B-A3B": _limits("Qwen/Qwen3-30B-A3B", 8192, 32768, full={"max_batch_size": 16,
-                                          "max_batch_size_dpo": 8, "min_batch_size": 16}),
+            "Qwen/Qwen3-30B-A3B": _limits(
+                "Qwen/Qwen3-30B-A3B",
+                8192,
+                32768,
+                full={"max_batch_size": 16, "max_batch_size_dpo": 8, "min_batch_size": 16},
+            ),
         }
 
     async def __call__(self, request: httpx2.Request) -> httpx2.Response:
@@ -99,8 +133,10 @@ class FakeTogether:
 
 def _settings(tmp_path: Path, *, key: bool = True, ttl: float = 3600.0) -> Settings:
     return Settings(
-        together_api_key=SecretStr(KEY) if key else None, together_base_url=BASE_URL,
-        cache_dir=tmp_path / "cache", catalog_ttl=ttl,
+        together_api_key=SecretStr(KEY) if key else None,
+        together_base_url=BASE_URL,
+        cache_dir=tmp_path / "cache",
+        catalog_ttl=ttl,
     )
 
 
@@ -108,8 +144,9 @@ def _client(fake: FakeTogether) -> TogetherClient:
     async def no_sleep(_: float) -> None:
         return None
 
-    return TogetherClient(api_key=SecretStr(KEY), base_url=BASE_URL, transport=httpx2.MockTransport(fake),
-                          sleep=no_sleep)
+    return TogetherClient(
+        api_key=SecretStr(KEY), base_url=BASE_URL, transport=httpx2.MockTransport(fake), sleep=no_sleep
+    )
 
 
 async def test_no_key_gives_packaged_without_calls(tmp_path: Path) -> None:
@@ -126,8 +163,10 @@ async def test_live_refresh_merges_api_and_packaged(tmp_path: Path) -> None:
         catalog = await load_catalog(_settings(tmp_path), client)
     assert catalog.origin == "live" and "supported-models" in catalog.source
     assert [b.name for b in catalog.bases] == [
-        "togethercomputer/llama-2-7b-chat", "meta-llama/Llama-3.2-1B-Instruct",
-        "newco/NewLlama-3B-Instruct", "Qwen/Qwen3-30B-A3B",
+        "togethercomputer/llama-2-7b-chat",
+        "meta-llama/Llama-3.2-1B-Instruct",
+        "newco/NewLlama-3B-Instruct",
+        "Qwen/Qwen3-30B-A3B",
     ]
     llama2 = catalog.get("togethercomputer/llama-2-7b-chat")
     assert llama2 is not None
@@ -139,11 +178,20 @@ async def test_live_refresh_merges_api_and_packaged(tmp_path: Path) -> None:
     assert new is not None and new.family == "llama" and new.param_count == 3_000_000_000
     assert new.sft_context == 32768 and not new.param_count_exact  # limits 404: listed data kept
     qwen = catalog.get("Qwen/Qwen3-30B-A3B")
-    assert qwen is not None and qwen.full_training is True and qwen.full is not None and qwen.full.max_batch_size == 16
+    assert (
+        qwen is not None
+        and qwen.full_training is True
+        and qwen.full is not None
+        and qwen.full.max_batch_size == 16
+    )
     assert qwen.moe and qwen.family == "qwen3_moe"
     # The docs' example still holds on the live table.
-    smol = CustomModelFacts(model="HuggingFaceTB/SmolLM2-135M-Instruct", model_type="llama",
-                            param_count=134_515_008, max_context=8192)
+    smol = CustomModelFacts(
+        model="HuggingFaceTB/SmolLM2-135M-Instruct",
+        model_type="llama",
+        param_count=134_515_008,
+        max_context=8192,
+    )
     rec = recommend(smol, catalog)
     assert rec.catalog_origin == "live" and rec.base_model == "togethercomputer/llama-2-7b-chat"
     cached = json.loads((tmp_path / "cache" / CACHE_FILE).read_text())
@@ -189,8 +237,9 @@ async def test_cache_from_another_server_is_ignored(tmp_path: Path) -> None:
     async with _client(FakeTogether()) as client:
         await load_catalog(settings, client)
     other = FakeTogether()
-    async with TogetherClient(api_key=SecretStr(KEY), base_url="http://127.0.0.1:8377",
-                              transport=httpx2.MockTransport(other)) as client:
+    async with TogetherClient(
+        api_key=SecretStr(KEY), base_url="http://127.0.0.1:8377", transport=httpx2.MockTransport(other)
+    ) as client:
         await load_catalog(settings, client)
     assert other.calls  # refetched instead of reusing the other server's list
 
@@ -213,4 +262,3 @@ async def test_limits_fetched_with_bounded_concurrency(tmp_path: Path) -> None:
     assert 1 < fake.max_in_flight <= LIMITS_CONCURRENCY
     bulk = catalog.get("bulk/model-7-1B")
     assert bulk is not None and bulk.param_count == 1_000_000_000 and bulk.family == "unknown"
-

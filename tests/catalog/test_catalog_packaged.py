@@ -84,8 +84,16 @@ def test_packaged_catalog_is_a_copy() -> None:
     assert load_packaged_catalog().bases
 
 
-@pytest.mark.parametrize("name", ["togethercomputer/llama-2-7b-chat", "mistralai/Mixtral-8x7B-v0.1", "Qwen/Qwen3-1.7B",
-                                  "deepseek-ai/DeepSeek-R1", "Qwen/Qwen3-235B-A22B"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "togethercomputer/llama-2-7b-chat",
+        "mistralai/Mixtral-8x7B-v0.1",
+        "Qwen/Qwen3-1.7B",
+        "deepseek-ai/DeepSeek-R1",
+        "Qwen/Qwen3-235B-A22B",
+    ],
+)
 def test_limits_payload_parses_with_sdk_311(name: str) -> None:
     base = load_packaged_catalog().get(name)
     assert base is not None

@@ -21,8 +21,12 @@ def catalog() -> Catalog:
 
 
 SMOLLM2_135M = CustomModelFacts(
-    model="HuggingFaceTB/SmolLM2-135M-Instruct", family="llama", model_type="llama",
-    param_count=134_515_008, max_context=8192, is_moe=False,
+    model="HuggingFaceTB/SmolLM2-135M-Instruct",
+    family="llama",
+    model_type="llama",
+    param_count=134_515_008,
+    max_context=8192,
+    is_moe=False,
 )
 
 
@@ -42,22 +46,30 @@ def test_docs_worked_example_smollm2_gets_llama2_not_llama32(catalog: Catalog) -
 
 
 def test_smollm2_17b_docs_quick_start(catalog: Catalog) -> None:
-    facts = SMOLLM2_135M.model_copy(update={"model": "HuggingFaceTB/SmolLM2-1.7B-Instruct", "param_count": 1_711_376_384})
+    facts = SMOLLM2_135M.model_copy(
+        update={"model": "HuggingFaceTB/SmolLM2-1.7B-Instruct", "param_count": 1_711_376_384}
+    )
     assert recommend(facts, catalog).base_model == "togethercomputer/llama-2-7b-chat"
 
 
 def test_family_decided_from_model_type(catalog: Catalog) -> None:
     # CodeLlama: model_type "llama" even if a caller labels the family differently.
-    facts = CustomModelFacts(model="codellama/CodeLlama-7b-Instruct-hf", family="codellama", model_type="llama",
-                             param_count=6_738_546_688, max_context=16384)
+    facts = CustomModelFacts(
+        model="codellama/CodeLlama-7b-Instruct-hf",
+        family="codellama",
+        model_type="llama",
+        param_count=6_738_546_688,
+        max_context=16384,
+    )
     rec = recommend(facts, catalog)
     assert rec.family == "llama" and rec.pick is not None and rec.pick.family == "llama"
     assert rec.base_model == "codellama/CodeLlama-7b-hf"  # same size, 16k ≤ 16k
 
 
 def test_qwen25_7b_gets_a_qwen_base(catalog: Catalog) -> None:
-    facts = CustomModelFacts(model="Qwen/Qwen2.5-7B-Instruct", model_type="qwen2", param_count=7_615_616_512,
-                             max_context=32768)
+    facts = CustomModelFacts(
+        model="Qwen/Qwen2.5-7B-Instruct", model_type="qwen2", param_count=7_615_616_512, max_context=32768
+    )
     rec = recommend(facts, catalog)
     assert rec.base_model is not None and rec.base_model.startswith("Qwen/Qwen2.5-7B")
     assert rec.pick is not None and rec.pick.size_ratio == 1.0 and rec.pick.context_fits
@@ -65,8 +77,13 @@ def test_qwen25_7b_gets_a_qwen_base(catalog: Catalog) -> None:
 
 
 def test_mixtral_gets_mixtral(catalog: Catalog) -> None:
-    facts = CustomModelFacts(model="mistralai/Mixtral-8x22B-Instruct-v0.1", model_type="mixtral",
-                             param_count=140_620_634_112, max_context=65536, is_moe=True)
+    facts = CustomModelFacts(
+        model="mistralai/Mixtral-8x22B-Instruct-v0.1",
+        model_type="mixtral",
+        param_count=140_620_634_112,
+        max_context=65536,
+        is_moe=True,
+    )
     rec = recommend(facts, catalog)
     assert rec.base_model is not None and rec.base_model.startswith("mistralai/Mixtral-8x7B")
     # 141B is over BYOM's 100B cap: say so.
@@ -74,21 +91,25 @@ def test_mixtral_gets_mixtral(catalog: Catalog) -> None:
 
 
 def test_gemma2_falls_back_to_gemma3_with_warnings(catalog: Catalog) -> None:
-    facts = CustomModelFacts(model="google/gemma-2-2b-it", model_type="gemma2", param_count=2_614_341_888,
-                             max_context=8192)
+    facts = CustomModelFacts(
+        model="google/gemma-2-2b-it", model_type="gemma2", param_count=2_614_341_888, max_context=8192
+    )
     rec = recommend(facts, catalog)
     assert rec.family == "gemma2" and rec.matched_family == "gemma3"
     assert rec.pick is not None and rec.pick.family == "gemma3"
     assert any("closest family, gemma3" in w for w in rec.warnings)
     # Every gemma3 base is longer than 8k: the shortest-context one is picked, with a warning.
-    assert rec.pick.context == min(b.sft_context for b in catalog.bases if b.family == "gemma3" and b.sft_context)
+    assert rec.pick.context == min(
+        b.sft_context for b in catalog.bases if b.family == "gemma3" and b.sft_context
+    )
     assert any("picked the shortest" in w for w in rec.warnings)
     assert rec.pick.context_fits is False
 
 
 def test_family_with_no_template(catalog: Catalog) -> None:
-    facts = CustomModelFacts(model="microsoft/phi-4", model_type="phi3", param_count=14_659_507_200,
-                             max_context=16384)
+    facts = CustomModelFacts(
+        model="microsoft/phi-4", model_type="phi3", param_count=14_659_507_200, max_context=16384
+    )
     rec = recommend(facts, catalog)
     assert rec.base_model is None and rec.pick is None and rec.alternatives == []
     assert any("No template" in w and "llama" in w and "qwen2" in w for w in rec.warnings)
@@ -102,13 +123,17 @@ def test_unknown_architecture(catalog: Catalog) -> None:
 
 
 def test_full_training_prefers_full_capable_base(catalog: Catalog) -> None:
-    facts = CustomModelFacts(model="org/llama-70b-tune", model_type="llama", param_count=70_553_706_496,
-                             max_context=131072)
+    facts = CustomModelFacts(
+        model="org/llama-70b-tune", model_type="llama", param_count=70_553_706_496, max_context=131072
+    )
     lora = recommend(facts, catalog)
     full = recommend(facts, catalog, training_type="full")
     assert full.pick is not None and full.pick.full_supported is True
-    assert full.base_model in {"meta-llama/Llama-3.3-70B-Instruct-Reference", "meta-llama/Meta-Llama-3.1-70B-Reference",
-                               "meta-llama/Meta-Llama-3.1-70B-Instruct-Reference"}
+    assert full.base_model in {
+        "meta-llama/Llama-3.3-70B-Instruct-Reference",
+        "meta-llama/Meta-Llama-3.1-70B-Reference",
+        "meta-llama/Meta-Llama-3.1-70B-Instruct-Reference",
+    }
     assert any("full fine-tuning supported (batch 32–32)" in r for r in full.pick.reasons)
     assert lora.pick is not None
     # A small llama model: no confirmed full-FT base near its size, so the warning says to check limits.
@@ -117,16 +142,22 @@ def test_full_training_prefers_full_capable_base(catalog: Catalog) -> None:
 
 
 def test_full_training_unsupported_family_warns(catalog: Catalog) -> None:
-    facts = CustomModelFacts(model="org/scout-tune", model_type="llama4", param_count=109_000_000_000,
-                             max_context=262144, is_moe=True)
+    facts = CustomModelFacts(
+        model="org/scout-tune",
+        model_type="llama4",
+        param_count=109_000_000_000,
+        max_context=262144,
+        is_moe=True,
+    )
     rec = recommend(facts, catalog, training_type="full")
     assert rec.pick is not None and rec.pick.family == "llama4"
     assert any("No llama4 base supports full fine-tuning" in w for w in rec.warnings)
 
 
 def test_dpo_uses_dpo_context(catalog: Catalog) -> None:
-    facts = CustomModelFacts(model="org/llama-70b-12k", model_type="llama", param_count=70_553_706_496,
-                             max_context=12288)
+    facts = CustomModelFacts(
+        model="org/llama-70b-12k", model_type="llama", param_count=70_553_706_496, max_context=12288
+    )
     sft = recommend(facts, catalog)
     dpo = recommend(facts, catalog, method="dpo")
     # SFT contexts of the 70B bases (24576) exceed 12288; their DPO contexts (8192/12288) fit.
@@ -156,7 +187,8 @@ def test_unknown_custom_context_and_size(catalog: Catalog) -> None:
 
 def test_unknown_base_context_ranks_below_known_fit() -> None:
     catalog = Catalog(
-        source="test", retrieved="2026-11-28",
+        source="test",
+        retrieved="2026-11-28",
         bases=[
             CatalogBase(name="a/unknown-ctx", family="llama", param_count=135_000_000, sft_context=None),
             CatalogBase(name="b/known-ctx", family="llama", param_count=7_000_000_000, sft_context=4096),
@@ -173,9 +205,11 @@ def test_unknown_base_context_ranks_below_known_fit() -> None:
 
 def test_all_bases_larger_picks_smallest() -> None:
     catalog = Catalog(
-        source="test", retrieved="2026-11-28",
+        source="test",
+        retrieved="2026-11-28",
         bases=[
-            CatalogBase(name=f"x/{n}b", family="llama", param_count=n * 10**9, sft_context=4096) for n in (70, 8, 13)
+            CatalogBase(name=f"x/{n}b", family="llama", param_count=n * 10**9, sft_context=4096)
+            for n in (70, 8, 13)
         ],
     )
     assert recommend(SMOLLM2_135M, catalog).base_model == "x/8b"
@@ -195,8 +229,15 @@ def test_facts_from_a_hub_inspect_report(catalog: Catalog) -> None:
     from byom.hub import InspectReport
 
     report = InspectReport(
-        model="HuggingFaceTB/SmolLM2-135M-Instruct", source="hub", verdict="compatible", findings=[],
-        model_type="llama", family="llama", param_count=134_515_008, max_context=8192, transformers_ceiling="5.10",
+        model="HuggingFaceTB/SmolLM2-135M-Instruct",
+        source="hub",
+        verdict="compatible",
+        findings=[],
+        model_type="llama",
+        family="llama",
+        param_count=134_515_008,
+        max_context=8192,
+        transformers_ceiling="5.10",
     )
     facts = facts_from_report(report)
     assert facts == SMOLLM2_135M

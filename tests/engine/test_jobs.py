@@ -264,10 +264,13 @@ async def test_estimate_counts_exact_tokens_with_the_custom_models_tokenizer(
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     rows = [json.loads(line) for line in overfit_bytes.decode().splitlines() if line.strip()]
     expected = sum(
-        len(tokenizer.apply_chat_template(row["messages"], tokenize=True, return_dict=True)["input_ids"]) for row in rows
+        len(tokenizer.apply_chat_template(row["messages"], tokenize=True, return_dict=True)["input_ids"])
+        for row in rows
     )
     assert estimate["estimated_train_token_count"] == expected
-    without = (await client.post("/v1/fine-tunes/estimate-price", json={**body, "from_hf_model": None})).json()
+    without = (
+        await client.post("/v1/fine-tunes/estimate-price", json={**body, "from_hf_model": None})
+    ).json()
     assert without["token_count_method"] == "approximate"
 
 

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.fakehub import TOKEN, FakeHub, make_inspector
-from support.hubrepos import standard_repos
 
 from byom.config import Settings
 from byom.hub import HubInspector
+from support.fakehub import TOKEN, FakeHub, make_inspector
+from support.hubrepos import standard_repos
 
 
 @pytest.fixture

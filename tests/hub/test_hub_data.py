@@ -33,7 +33,9 @@ def test_config_model_types_match_a_fresh_generation() -> None:
     if shipped.transformers_version == version:
         assert fresh == shipped.model_types
     else:
-        assert set(shipped.model_types) <= set(fresh), f"transformers {version} no longer knows some model types"
+        assert set(shipped.model_types) <= set(fresh), (
+            f"transformers {version} no longer knows some model types"
+        )
 
 
 def test_generator_writes_both_files(tmp_path) -> None:  # type: ignore[no-untyped-def]

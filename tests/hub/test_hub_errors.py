@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from support.fakehub import TOKEN, FakeHub, make_inspector
 
 from byom.config import Settings
 from byom.errors import (
@@ -17,6 +16,7 @@ from byom.errors import (
     RevisionNotFound,
 )
 from byom.hub import HubInspector
+from support.fakehub import TOKEN, FakeHub, make_inspector
 
 
 def _assert_clean(exc: BaseException) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from support.fakehub import FakeHub, make_inspector
-from support.hubrepos import GPT2_PARAMS, MIXTRAL_PARAMS, OLMO_PARAMS, SMOL_PARAMS, standard_repos
 
 from byom.config import Settings
 from byom.hub import HubInspector, InspectReport
+from support.fakehub import FakeHub, make_inspector
+from support.hubrepos import GPT2_PARAMS, MIXTRAL_PARAMS, OLMO_PARAMS, SMOL_PARAMS, standard_repos
 
 INSPECTABLE = [
     r.repo_id

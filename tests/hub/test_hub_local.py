@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from support.fakehub import FakeHub
 from safetensors.numpy import save_file
 
 from byom.errors import EntryNotFound, HubError
 from byom.hub import HubInspector
+from support.fakehub import FakeHub
 
 TINY_LLAMA: dict[str, Any] = {
     "architectures": ["LlamaForCausalLM"],

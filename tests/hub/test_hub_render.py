@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from support.fakehub import FakeHub
-from support.hubrepos import standard_repos
-
 from byom.errors import HubError
 from byom.hub import Finding, HubInspector, InspectReport, render_report
 from byom.hub._render import MAX_RENDER_CHARS
+from support.fakehub import FakeHub
+from support.hubrepos import standard_repos
 
 
 def test_render_lists_failures_first_with_fixes(inspector: HubInspector) -> None:

@@ -19,13 +19,29 @@ KEY = "tk-test-secret-1234567890"
 LIMITS = {
     "model_name": "togethercomputer/llama-2-7b-chat",
     "default_gradient_accumulation_steps": 1,
-    "lora_training": {"default_rank": 64, "max_batch_size": 64, "max_batch_size_dpo": 32, "max_rank": 64,
-                      "min_batch_size": 8, "target_modules": ["q_proj", "v_proj"]},
+    "lora_training": {
+        "default_rank": 64,
+        "max_batch_size": 64,
+        "max_batch_size_dpo": 32,
+        "max_rank": 64,
+        "min_batch_size": 8,
+        "target_modules": ["q_proj", "v_proj"],
+    },
     "full_training": None,
-    "max_learning_rate": 1.0, "min_learning_rate": 1e-8, "max_num_checkpoints": 20, "max_num_epochs": 20,
-    "max_num_evals": 100, "max_seq_length_sft": 4096, "max_seq_length_dpo": 4096, "min_max_seq_length": 512,
-    "merge_output_lora": True, "supports_full_training": False, "supports_reasoning": False,
-    "supports_tools": False, "supports_vision": False, "brand_new_field": {"kept": True},
+    "max_learning_rate": 1.0,
+    "min_learning_rate": 1e-8,
+    "max_num_checkpoints": 20,
+    "max_num_epochs": 20,
+    "max_num_evals": 100,
+    "max_seq_length_sft": 4096,
+    "max_seq_length_dpo": 4096,
+    "min_max_seq_length": 512,
+    "merge_output_lora": True,
+    "supports_full_training": False,
+    "supports_reasoning": False,
+    "supports_tools": False,
+    "supports_vision": False,
+    "brand_new_field": {"kept": True},
 }
 
 
@@ -46,17 +62,33 @@ class Recorder:
 
     def client(self, **kwargs: object) -> TogetherClient:
         return TogetherClient(
-            api_key=SecretStr(KEY), base_url="https://api.together.test",
-            transport=httpx2.MockTransport(self), sleep=self.sleep, **kwargs,  # type: ignore[arg-type]
+            api_key=SecretStr(KEY),
+            base_url="https://api.together.test",
+            transport=httpx2.MockTransport(self),
+            sleep=self.sleep,
+            **kwargs,  # type: ignore[arg-type]
         )
 
 
 def _model(name: str) -> dict[str, object]:
-    return {"id": name, "name": name, "baseModel": "", "baseModelId": name, "capabilities": ["CAPABILITY_CHAT"],
-            "createdAt": "2026-11-01T00:00:00Z", "updatedAt": "2026-11-01T00:00:00Z", "deploymentProfiles": [],
-            "displayName": name, "displayType": "chat", "inputModalities": ["MODALITY_TEXT"],
-            "outputModalities": ["MODALITY_TEXT"], "products": ["PRODUCT_FINE_TUNING"], "publisher": "x",
-            "status": "SUPPORTED_MODEL_STATUS_SUPPORTED", "contextLength": "4096"}
+    return {
+        "id": name,
+        "name": name,
+        "baseModel": "",
+        "baseModelId": name,
+        "capabilities": ["CAPABILITY_CHAT"],
+        "createdAt": "2026-11-01T00:00:00Z",
+        "updatedAt": "2026-11-01T00:00:00Z",
+        "deploymentProfiles": [],
+        "displayName": name,
+        "displayType": "chat",
+        "inputModalities": ["MODALITY_TEXT"],
+        "outputModalities": ["MODALITY_TEXT"],
+        "products": ["PRODUCT_FINE_TUNING"],
+        "publisher": "x",
+        "status": "SUPPORTED_MODEL_STATUS_SUPPORTED",
+        "contextLength": "4096",
+    }
 
 
 async def test_supported_models_follows_cursor_and_sends_bearer() -> None:
@@ -107,8 +139,14 @@ async def test_limits_404_message_body() -> None:
 
 
 async def test_401_names_the_key_variable_and_never_the_key() -> None:
-    body = {"error": {"message": f"Invalid API key {KEY}", "type": "authentication_error", "param": None,
-                      "code": "invalid_api_key"}}
+    body = {
+        "error": {
+            "message": f"Invalid API key {KEY}",
+            "type": "authentication_error",
+            "param": None,
+            "code": "invalid_api_key",
+        }
+    }
     rec = Recorder(lambda r: httpx2.Response(401, json=body))
     async with rec.client() as client:
         with pytest.raises(TogetherAPIError) as info:
@@ -121,15 +159,19 @@ async def test_401_names_the_key_variable_and_never_the_key() -> None:
 
 
 async def test_400_reports_param_and_code() -> None:
-    body = {"error": {"message": "bad value", "type": "invalid_request_error", "param": "model_name", "code": "x"}}
+    body = {
+        "error": {"message": "bad value", "type": "invalid_request_error", "param": "model_name", "code": "x"}
+    }
     async with Recorder(lambda r: httpx2.Response(400, json=body)).client() as client:
         with pytest.raises(TogetherAPIError, match=r"bad value \(param: model_name\)\. Fix the request"):
             await client.model_limits("x/y")
 
 
 async def test_429_retries_after_the_servers_delay() -> None:
-    answers = [httpx2.Response(429, headers={"Retry-After": "3"}, json={"message": "slow down"}),
-               httpx2.Response(200, json=LIMITS)]
+    answers = [
+        httpx2.Response(429, headers={"Retry-After": "3"}, json={"message": "slow down"}),
+        httpx2.Response(200, json=LIMITS),
+    ]
     rec = Recorder(lambda r: answers.pop(0))
     async with rec.client() as client:
         limits = await client.model_limits("togethercomputer/llama-2-7b-chat")
@@ -138,7 +180,9 @@ async def test_429_retries_after_the_servers_delay() -> None:
 
 
 async def test_429_exhausted_says_when_to_retry() -> None:
-    rec = Recorder(lambda r: httpx2.Response(429, headers={"retry-after-ms": "1500"}, json={"message": "slow"}))
+    rec = Recorder(
+        lambda r: httpx2.Response(429, headers={"retry-after-ms": "1500"}, json={"message": "slow"})
+    )
     async with rec.client(max_retries=1) as client:
         with pytest.raises(TogetherAPIError, match="retry after 2 s") as info:
             await client.model_limits("x/y")
@@ -152,11 +196,15 @@ async def test_5xx_retries_with_backoff_then_names_request_id() -> None:
             await client.supported_models()
     assert len(rec.requests) == 3  # 1 + 2 retries, like SDK 3.1.1
     assert len(rec.sleeps) == 2 and 0.75 <= rec.sleeps[0] <= 1.0 and 1.5 <= rec.sleeps[1] <= 2.0
-    assert info.value.request_id == "req-42" and "req-42" in str(info.value) and "overloaded" in str(info.value)
+    assert (
+        info.value.request_id == "req-42" and "req-42" in str(info.value) and "overloaded" in str(info.value)
+    )
 
 
 async def test_x_should_retry_false_is_honoured() -> None:
-    rec = Recorder(lambda r: httpx2.Response(500, headers={"x-should-retry": "false"}, json={"message": "no"}))
+    rec = Recorder(
+        lambda r: httpx2.Response(500, headers={"x-should-retry": "false"}, json={"message": "no"})
+    )
     async with rec.client() as client:
         with pytest.raises(TogetherAPIError):
             await client.supported_models()
@@ -164,7 +212,9 @@ async def test_x_should_retry_false_is_honoured() -> None:
 
 
 async def test_post_is_never_retried() -> None:
-    rec = Recorder(lambda r: httpx2.Response(500, json={"error": {"message": "boom", "type": "server_error"}}))
+    rec = Recorder(
+        lambda r: httpx2.Response(500, json={"error": {"message": "boom", "type": "server_error"}})
+    )
     async with rec.client() as client:
         with pytest.raises(TogetherAPIError) as info:
             await client.request("POST", "/v1/fine-tunes", json={"model": "x"})

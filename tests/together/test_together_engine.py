@@ -25,8 +25,9 @@ ENGINE_URL = "http://127.0.0.1:8377"
 @pytest.fixture
 def transport(tmp_path: Path) -> Iterator[httpx2.ASGITransport]:
     settings = Settings(data_dir=tmp_path / "engine", cache_dir=tmp_path / "cache")
-    state = EngineState.open(tmp_path / "engine", api_key=ENGINE_KEY, base_url=ENGINE_URL, settings=settings,
-                             with_runner=False)
+    state = EngineState.open(
+        tmp_path / "engine", api_key=ENGINE_KEY, base_url=ENGINE_URL, settings=settings, with_runner=False
+    )
     try:
         yield httpx2.ASGITransport(app=create_app(state))
     finally:
@@ -62,9 +63,12 @@ async def test_wrong_engine_key_is_a_clear_401(transport: httpx2.ASGITransport) 
     assert "wrong-key" not in str(info.value)
 
 
-async def test_live_catalog_from_the_engine_matches_packaged(transport: httpx2.ASGITransport, tmp_path: Path) -> None:
-    settings = Settings(together_api_key=SecretStr(ENGINE_KEY), together_base_url=ENGINE_URL,
-                        cache_dir=tmp_path / "cache")
+async def test_live_catalog_from_the_engine_matches_packaged(
+    transport: httpx2.ASGITransport, tmp_path: Path
+) -> None:
+    settings = Settings(
+        together_api_key=SecretStr(ENGINE_KEY), together_base_url=ENGINE_URL, cache_dir=tmp_path / "cache"
+    )
     async with _client(transport) as client:
         live = await load_catalog(settings, client)
     packaged = load_packaged_catalog()

@@ -34,7 +34,12 @@ def smollm2_dir(tmp_path: Path) -> Path:
     root.mkdir()
     (root / "config.json").write_text(json.dumps(SMOLLM2_135M_CONFIG))
     (root / "tokenizer_config.json").write_text(
-        json.dumps({"chat_template": "{% for m in messages %}{{ m['content'] }}{% endfor %}", "model_max_length": 8192})
+        json.dumps(
+            {
+                "chat_template": "{% for m in messages %}{{ m['content'] }}{% endfor %}",
+                "model_max_length": 8192,
+            }
+        )
     )
     return root
 

@@ -56,7 +56,9 @@ async def test_tool_schemas_match_the_snapshot() -> None:
     current = {
         t.name: {
             "title": t.title,
-            "annotations": t.annotations.model_dump(mode="json", exclude_none=True) if t.annotations else None,
+            "annotations": t.annotations.model_dump(mode="json", exclude_none=True)
+            if t.annotations
+            else None,
             "input_schema": t.input_schema,
             "output_schema": t.output_schema,
         }
@@ -83,8 +85,18 @@ async def test_inspect_a_local_checkpoint(mode: str, tiny_llama_dir: Path, tiny_
     data = result.structured_content
     assert data is not None
     for key in (
-        "verdict", "findings", "is_causal_lm", "needs_remote_code", "param_count", "max_context",
-        "is_adapter", "base_model", "quantization", "is_moe", "gated", "commit_sha",
+        "verdict",
+        "findings",
+        "is_causal_lm",
+        "needs_remote_code",
+        "param_count",
+        "max_context",
+        "is_adapter",
+        "base_model",
+        "quantization",
+        "is_moe",
+        "gated",
+        "commit_sha",
     ):
         assert key in data
     assert data["is_causal_lm"] is True
@@ -96,7 +108,9 @@ async def test_inspect_a_local_checkpoint(mode: str, tiny_llama_dir: Path, tiny_
     assert data["verdict"].replace("_", " ").upper() in text
 
 
-async def test_inspect_missing_directory_is_an_error_result_with_a_next_step(mode: str, tmp_path: Path) -> None:
+async def test_inspect_missing_directory_is_an_error_result_with_a_next_step(
+    mode: str, tmp_path: Path
+) -> None:
     async with Client(build_server(), mode=mode) as client:
         result = await client.call_tool("inspect_hf_model", {"model": str(tmp_path / "nope")})
     assert result.is_error

@@ -26,22 +26,31 @@ def test_stdio_carries_only_json_rpc(tiny_llama_dir: Path, tmp_path: Path) -> No
     assert BYOM_MCP.exists(), "install the package (pip install -e .) so the byom-mcp script exists"
     requests = "".join(
         [
-            _rpc(1, "initialize", {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "smoke", "version": "0"},
-            }),
+            _rpc(
+                1,
+                "initialize",
+                {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "smoke", "version": "0"},
+                },
+            ),
             _rpc(None, "notifications/initialized"),
             _rpc(2, "tools/list", {}),
             _rpc(3, "tools/call", {"name": "inspect_hf_model", "arguments": {"model": str(tiny_llama_dir)}}),
-            _rpc(4, "tools/call", {"name": "inspect_hf_model", "arguments": {"model": str(tmp_path / "missing")}}),
+            _rpc(
+                4,
+                "tools/call",
+                {"name": "inspect_hf_model", "arguments": {"model": str(tmp_path / "missing")}},
+            ),
         ]
     )
     replies: dict[int, dict] = {}
     with (
         (tmp_path / "stderr.log").open("w") as stderr,  # a file: a full stderr pipe would stall the server
-        subprocess.Popen([str(BYOM_MCP), "-vv"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                         text=True) as proc,
+        subprocess.Popen(
+            [str(BYOM_MCP), "-vv"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True
+        ) as proc,
     ):
         assert proc.stdin and proc.stdout
         proc.stdin.write(requests)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
-from support.fakehub import TOKEN, FakeHub, make_inspector
-from support.hubrepos import standard_repos
 
 from byom.config import Settings
 from byom.server import build_server
+from support.fakehub import TOKEN, FakeHub, make_inspector
+from support.hubrepos import standard_repos
 
 pytestmark = pytest.mark.anyio
 
@@ -59,7 +59,9 @@ async def test_hub_repo_inspected_through_the_server(hub: FakeHub, tmp_path: Pat
     assert again.structured_content == data
 
 
-async def test_gated_repo_with_token_is_inspected_and_token_never_echoed(hub: FakeHub, tmp_path: Path) -> None:
+async def test_gated_repo_with_token_is_inspected_and_token_never_echoed(
+    hub: FakeHub, tmp_path: Path
+) -> None:
     async with Client(_server(tmp_path, token=TOKEN)) as client:
         result = await client.call_tool("inspect_hf_model", {"model": "meta-llama/Llama-3.2-1B"})
     assert not result.is_error, result.content[0].text

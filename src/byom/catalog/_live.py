@@ -35,9 +35,17 @@ _PRODUCT = "PRODUCT_FINE_TUNING"
 # Substrings of a model id that name its family, most specific first (used only when neither the
 # packaged table nor the API's architecture field says).
 _NAME_FAMILIES = (
-    ("mixtral", "mixtral"), ("mistral", "mistral"), ("gemma-3", "gemma3"), ("gemma3", "gemma3"),
-    ("gemma-2", "gemma2"), ("qwen3-next", "qwen3_next"), ("qwen2", "qwen2"), ("llama-4", "llama4"),
-    ("llama", "llama"), ("gpt-oss", "gpt_oss"), ("deepseek", "deepseek"),
+    ("mixtral", "mixtral"),
+    ("mistral", "mistral"),
+    ("gemma-3", "gemma3"),
+    ("gemma3", "gemma3"),
+    ("gemma-2", "gemma2"),
+    ("qwen3-next", "qwen3_next"),
+    ("qwen2", "qwen2"),
+    ("llama-4", "llama4"),
+    ("llama", "llama"),
+    ("gpt-oss", "gpt_oss"),
+    ("deepseek", "deepseek"),
 )
 
 
@@ -81,7 +89,9 @@ def _params_from_name(name: str) -> int | None:
     return None
 
 
-def _merge_one(model: SupportedModel, limits: FinetuneModelLimits | None, packaged: CatalogBase | None) -> CatalogBase:
+def _merge_one(
+    model: SupportedModel, limits: FinetuneModelLimits | None, packaged: CatalogBase | None
+) -> CatalogBase:
     name = model.model_name
     if packaged is not None:
         row = packaged.model_copy(deep=True, update={"name": name})
@@ -89,7 +99,11 @@ def _merge_one(model: SupportedModel, limits: FinetuneModelLimits | None, packag
         params = _params_from_name(name)
         family = _family_guess(model)
         row = CatalogBase(
-            name=name, family=family, model_type=None, param_count=params, param_count_exact=False,
+            name=name,
+            family=family,
+            model_type=None,
+            param_count=params,
+            param_count_exact=False,
             moe=bool(re.search(r"-a\d+b|\d+x\d+b", name.lower())) or family.endswith("_moe"),
             notes="From Together's API; not in the packaged table.",
         )
@@ -105,8 +119,11 @@ def _merge_one(model: SupportedModel, limits: FinetuneModelLimits | None, packag
     lora = limits.lora_training
     if lora is not None:
         row.lora = LoraLimits(
-            max_batch_size=lora.max_batch_size, min_batch_size=lora.min_batch_size,
-            max_batch_size_dpo=lora.max_batch_size_dpo, max_rank=lora.max_rank, default_rank=lora.default_rank,
+            max_batch_size=lora.max_batch_size,
+            min_batch_size=lora.min_batch_size,
+            max_batch_size_dpo=lora.max_batch_size_dpo,
+            max_rank=lora.max_rank,
+            default_rank=lora.default_rank,
         )
     elif "lora_training" in limits.model_fields_set:
         row.lora = None
@@ -116,7 +133,8 @@ def _merge_one(model: SupportedModel, limits: FinetuneModelLimits | None, packag
         full = limits.full_training
         row.full = (
             FullLimits(
-                max_batch_size=full.max_batch_size, min_batch_size=full.min_batch_size,
+                max_batch_size=full.max_batch_size,
+                min_batch_size=full.min_batch_size,
                 max_batch_size_dpo=full.max_batch_size_dpo,
             )
             if full_supported and full is not None

@@ -62,7 +62,8 @@ def limits_payload(base: CatalogBase, *, assume_full_when_unknown: bool = False)
         full_min = (full.min_batch_size if full else None) or min(lora_min, full_max)
         full_training = {
             "max_batch_size": full_max,
-            "max_batch_size_dpo": (full.max_batch_size_dpo if full else None) or _dpo_batch(full_max, full_min),
+            "max_batch_size_dpo": (full.max_batch_size_dpo if full else None)
+            or _dpo_batch(full_max, full_min),
             "min_batch_size": full_min,
         }
     sft = base.sft_context or d["max_seq_length"]

@@ -16,7 +16,15 @@ from pydantic import BaseModel, Field
 from byom.catalog._families import normalize_family, related_families
 from byom.catalog._models import Catalog, CatalogBase
 
-__all__ = ["RULE", "Candidate", "CustomModelFacts", "Recommendation", "facts_from_report", "recommend", "render_recommendation"]
+__all__ = [
+    "RULE",
+    "Candidate",
+    "CustomModelFacts",
+    "Recommendation",
+    "facts_from_report",
+    "recommend",
+    "render_recommendation",
+]
 
 RULE = (
     "Together BYOM docs (fine-tuning-byom, FAQ 'How to choose the base model?'): use a base of the same "
@@ -55,8 +63,12 @@ class _ReportLike(Protocol):
 def facts_from_report(report: _ReportLike) -> CustomModelFacts:
     """The selection facts from a hub ``InspectReport``."""
     return CustomModelFacts(
-        model=report.model, family=report.family, model_type=report.model_type,
-        param_count=report.param_count, max_context=report.max_context, is_moe=report.is_moe,
+        model=report.model,
+        family=report.family,
+        model_type=report.model_type,
+        param_count=report.param_count,
+        max_context=report.max_context,
+        is_moe=report.is_moe,
     )
 
 
@@ -114,7 +126,11 @@ class _Scored(BaseModel):
 
 
 def _score(
-    base: CatalogBase, custom: CustomModelFacts, *, method: Method, training_type: TrainingType,
+    base: CatalogBase,
+    custom: CustomModelFacts,
+    *,
+    method: Method,
+    training_type: TrainingType,
     max_seq_length: int | None,
 ) -> _Scored:
     context = base.context(method)
@@ -133,8 +149,13 @@ def _score(
     else:
         distance = math.inf
     return _Scored(
-        base=base, context=context, context_tier=tier, seq_ok=seq_ok, support_ok=support_ok,
-        full_pref=full_pref if training_type == "full" else 0, distance=distance,
+        base=base,
+        context=context,
+        context_tier=tier,
+        seq_ok=seq_ok,
+        support_ok=support_ok,
+        full_pref=full_pref if training_type == "full" else 0,
+        distance=distance,
     )
 
 
@@ -181,25 +202,33 @@ def _reasons(s: _Scored, custom: CustomModelFacts, family: str | None, method: M
         out.append("LoRA supported, batch limits unknown")
     if base.full_training is True:
         full = base.full
-        batch = f" (batch {full.min_batch_size}–{full.max_batch_size})" if full and full.max_batch_size else ""
+        batch = (
+            f" (batch {full.min_batch_size}–{full.max_batch_size})" if full and full.max_batch_size else ""
+        )
         out.append(f"full fine-tuning supported{batch}")
     elif base.full_training is False:
         out.append("LoRA only: no full fine-tuning")
     else:
         out.append("full fine-tuning unconfirmed")
     if custom.is_moe is not None and custom.is_moe != base.moe:
-        out.append("MoE mismatch: " + ("base is MoE, yours is dense" if base.moe else "base is dense, yours is MoE"))
+        out.append(
+            "MoE mismatch: " + ("base is MoE, yours is dense" if base.moe else "base is dense, yours is MoE")
+        )
     return out
 
 
-def _candidate(s: _Scored, rank: int, custom: CustomModelFacts, family: str | None, method: Method) -> Candidate:
+def _candidate(
+    s: _Scored, rank: int, custom: CustomModelFacts, family: str | None, method: Method
+) -> Candidate:
     base = s.base
     ratio = base.param_count / custom.param_count if base.param_count and custom.param_count else None
     lora = base.lora
     if lora is None:
         max_batch = min_batch = None
     else:
-        max_batch = lora.max_batch_size_dpo if method == "dpo" and lora.max_batch_size_dpo else lora.max_batch_size
+        max_batch = (
+            lora.max_batch_size_dpo if method == "dpo" and lora.max_batch_size_dpo else lora.max_batch_size
+        )
         min_batch = lora.min_batch_size
     return Candidate(
         base_model=base.name,
@@ -245,10 +274,19 @@ def recommend(
 
     def result(pick: Candidate | None, alternatives: list[Candidate]) -> Recommendation:
         return Recommendation(
-            base_model=pick.base_model if pick else None, pick=pick, alternatives=alternatives, custom=custom,
-            family=family, matched_family=matched, training_type=training_type, method=method,
-            max_seq_length=max_seq_length, warnings=warnings, catalog_origin=catalog.origin,
-            catalog_retrieved=catalog.retrieved, rule=RULE,
+            base_model=pick.base_model if pick else None,
+            pick=pick,
+            alternatives=alternatives,
+            custom=custom,
+            family=family,
+            matched_family=matched,
+            training_type=training_type,
+            method=method,
+            max_seq_length=max_seq_length,
+            warnings=warnings,
+            catalog_origin=catalog.origin,
+            catalog_retrieved=catalog.retrieved,
+            rule=RULE,
         )
 
     families = ", ".join(sorted(by_family))
@@ -279,7 +317,9 @@ def recommend(
         ),
         key=_sort_key,
     )
-    ranked = [_candidate(s, i + 1, custom, family, method) for i, s in enumerate(scored[: 1 + MAX_ALTERNATIVES])]
+    ranked = [
+        _candidate(s, i + 1, custom, family, method) for i, s in enumerate(scored[: 1 + MAX_ALTERNATIVES])
+    ]
     best = scored[0]
     pick = ranked[0]
     label = "DPO" if method == "dpo" else "SFT"

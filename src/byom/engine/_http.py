@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-__all__ = ["APIError", "error_response", "parse_body", "api_error_handler"]
+__all__ = ["APIError", "api_error_handler", "error_response", "parse_body"]
 
 M = TypeVar("M", bound=BaseModel)
 

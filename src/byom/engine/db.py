@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Database", "MIGRATIONS"]
+__all__ = ["MIGRATIONS", "Database"]
 
 MIGRATIONS: list[tuple[str, str]] = []
 
@@ -45,7 +45,9 @@ class Database:
                 if name in done:
                     continue
                 _run_script(conn, sql)
-                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, strftime('%s','now'))", (name,))
+                conn.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, strftime('%s','now'))", (name,)
+                )
                 applied.append(name)
         return applied
 

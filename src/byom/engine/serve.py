@@ -9,7 +9,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from byom.config import DEFAULT_ENGINE_PORT, Settings
+from byom.config import Settings
 from byom.errors import ConfigError
 
 __all__ = ["KEY_FILE", "default_data_dir", "ensure_engine_key", "read_engine_key", "serve"]

@@ -81,7 +81,9 @@ class TogetherClient:
     @classmethod
     def from_settings(cls, settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> Self:
         """A client for Together's cloud API with the configured key and base URL."""
-        return cls(api_key=settings.together_api_key, base_url=settings.together_base_url, transport=transport)
+        return cls(
+            api_key=settings.together_api_key, base_url=settings.together_base_url, transport=transport
+        )
 
     @classmethod
     def for_engine(cls, settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> Self:

@@ -104,13 +104,19 @@ def error_from_response(response: httpx2.Response, *, secret: str | None = None)
         hint = "Fix the request as the message says, then retry."
     elif status == 429:
         wait = retry_after_seconds(response)
-        hint = f"Rate limited: retry after {wait:.0f} s." if wait is not None else "Rate limited: wait a minute and retry."
+        hint = (
+            f"Rate limited: retry after {wait:.0f} s."
+            if wait is not None
+            else "Rate limited: wait a minute and retry."
+        )
     elif status >= 500:
         hint = "The server failed. Retry in a minute; if it persists, contact Together support"
         hint += f" with request id {_request_id(response)}." if _request_id(response) else "."
     else:
         hint = "Unexpected answer; check TOGETHER_BASE_URL points at Together's API or the local engine."
-    return TogetherAPIError(f"{said}. {hint}", status_code=status, code=code, request_id=_request_id(response))
+    return TogetherAPIError(
+        f"{said}. {hint}", status_code=status, code=code, request_id=_request_id(response)
+    )
 
 
 def error_from_transport(exc: httpx2.HTTPError, base_url: str) -> TogetherAPIError:

@@ -18,7 +18,7 @@ from byom.errors import ByomError
 if TYPE_CHECKING:
     from byom.hub import HubInspector
 
-__all__ = ["AppState", "state", "tool_result", "domain_errors", "READ_ONLY_OPEN_WORLD"]
+__all__ = ["READ_ONLY_OPEN_WORLD", "AppState", "domain_errors", "state", "tool_result"]
 
 # Reads public metadata from the Hub / Together: no side effects, safe to repeat.
 READ_ONLY_OPEN_WORLD = ToolAnnotations(

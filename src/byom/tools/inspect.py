@@ -22,7 +22,9 @@ ModelArg = Annotated[
 ]
 RevisionArg = Annotated[
     str | None,
-    Field(description="Branch, tag or commit sha to inspect. Default: the repo's main branch.", max_length=256),
+    Field(
+        description="Branch, tag or commit sha to inspect. Default: the repo's main branch.", max_length=256
+    ),
 ]
 
 

@@ -9,8 +9,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from byom.catalog import Recommendation, load_catalog, recommend, render_recommendation
-from byom.catalog import facts_from_report
+from byom.catalog import Recommendation, facts_from_report, load_catalog, recommend, render_recommendation
 from byom.tools._common import AppState, domain_errors, state, tool_result
 from byom.tools.inspect import ModelArg
 
@@ -23,7 +22,9 @@ async def recommend_base(
     ] = "lora",
     max_seq_length: Annotated[
         int | None,
-        Field(description="Sequence length you plan to train with, if known; checked against each base.", ge=1),
+        Field(
+            description="Sequence length you plan to train with, if known; checked against each base.", ge=1
+        ),
     ] = None,
     method: Annotated[
         Literal["sft", "dpo"], Field(description="Training method: supervised (sft) or preference (dpo).")

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["LoraSpec", "TrainSpec", "ProgressLine"]
+__all__ = ["LoraSpec", "ProgressLine", "TrainSpec"]
 
 
 class LoraSpec(BaseModel):
