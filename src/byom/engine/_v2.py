@@ -15,13 +15,15 @@ from starlette.responses import JSONResponse
 
 from byom.engine import registry
 from byom.engine._http import APIError
-from byom.engine.deploy_runtime import DeployRuntime, runtime_for
+from byom.engine.db import Database
+from byom.engine.deploy_runtime import DeployRuntime, new_id, now_iso, runtime_for
 
 __all__ = [
     "_NO_RETRY",
     "_P",
     "_bare_name",
     "_check_etag",
+    "_etag_update",
     "_filter_names",
     "_find_model",
     "_int_query",
@@ -112,6 +114,17 @@ def _check_etag(given: str | None, current: str, what: str) -> None:
             param="etag",
             headers=_NO_RETRY,
         )
+
+
+def _etag_update(db: Database, table: str, row_id: str, changes: dict[str, Any], etag: str | None) -> None:
+    """Apply ``changes`` to one endpoint/deployment row with a fresh etag, unless ``etag`` went stale meanwhile."""
+    what = {"endpoints": "endpoint", "deployments": "deployment"}[table]
+    changes = {**changes, "etag": new_id("et"), "updated_at": now_iso()}
+    sets = ", ".join(f"{k} = ?" for k in changes)
+    with db.transaction() as conn:
+        current = conn.execute(f"SELECT etag FROM {table} WHERE id = ?", (row_id,)).fetchone()
+        _check_etag(etag, current["etag"], what)
+        conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*changes.values(), row_id))
 
 
 def _bare_name(raw: str, slug: str, what: str, *, prefix_parts: int = 1) -> str:

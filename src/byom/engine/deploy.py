@@ -24,6 +24,7 @@ from byom.engine._v2 import (
     _P,
     _bare_name,
     _check_etag,
+    _etag_update,
     _filter_names,
     _find_model,
     _int_query,
@@ -335,13 +336,7 @@ async def update_endpoint(request: Request) -> JSONResponse:
             [{"deploymentId": e.deploymentId, "weight": e.weight} for e in entries]
         )
     if changes:
-        changes["etag"] = new_id("et")
-        changes["updated_at"] = now_iso()
-        sets = ", ".join(f"{k} = ?" for k in changes)
-        with db.transaction() as conn:
-            current = conn.execute("SELECT etag FROM endpoints WHERE id = ?", (endpoint["id"],)).fetchone()
-            _check_etag(body.etag, current["etag"], "endpoint")
-            conn.execute(f"UPDATE endpoints SET {sets} WHERE id = ?", (*changes.values(), endpoint["id"]))
+        _etag_update(db, "endpoints", endpoint["id"], changes, body.etag)
         if "traffic_split" in changes:
             add_event(
                 db,
@@ -742,13 +737,7 @@ async def update_deployment(request: Request) -> JSONResponse:
     if wants("maxConcurrentRequestsPerReplica"):
         changes["max_concurrent"] = _max_concurrent(body.maxConcurrentRequestsPerReplica)
     if changes:
-        changes["etag"] = new_id("et")
-        changes["updated_at"] = now_iso()
-        sets = ", ".join(f"{k} = ?" for k in changes)
-        with db.transaction() as conn:
-            current = conn.execute("SELECT etag FROM deployments WHERE id = ?", (dep["id"],)).fetchone()
-            _check_etag(body.etag, current["etag"], "deployment")
-            conn.execute(f"UPDATE deployments SET {sets} WHERE id = ?", (*changes.values(), dep["id"]))
+        _etag_update(db, "deployments", dep["id"], changes, body.etag)
     if "autoscaling" in changes:
         stop = int(scaling.get("minReplicas") or 0) == 0 and int(scaling.get("maxReplicas") or 0) == 0
         if stop and dep["state"] != STOPPED:
