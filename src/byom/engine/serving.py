@@ -11,7 +11,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Literal
 
 import anyio.to_thread
@@ -157,6 +157,24 @@ async def _pieces(handle: StreamHandle) -> AsyncIterator[str]:
         handle.cancelled.set()
 
 
+async def _events(
+    handle: StreamHandle, chunk: Callable[..., bytes], *, opening: bytes | None = None
+) -> AsyncIterator[bytes]:
+    """SSE frames of one streamed generation: ``chunk(text, finish, usage)`` shapes each; ``[DONE]`` ends it."""
+    if opening is not None:
+        yield opening
+    try:
+        async for piece in _pieces(handle):
+            yield chunk(piece)
+    except Exception as exc:  # noqa: BLE001 - the SDK raises APIError on a data object with "error" (ref §4.3)
+        yield _sse({"error": {"message": f"Generation failed: {root_line(exc)}", "type": "server_error"}})
+        return
+    result = handle.result
+    assert result is not None
+    yield chunk("", result.finish_reason, _usage(result))
+    yield _sse("[DONE]")
+
+
 def _streaming(chunks: AsyncIterator[bytes]) -> StreamingResponse:
     return StreamingResponse(chunks, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
@@ -190,32 +208,21 @@ async def chat_completions(request: Request) -> Any:
         )
     handle = target.model.stream(ids, params)
 
-    def chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
+    def chunk(text: str, finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
         obj: dict[str, Any] = {
             "id": completion_id,
             "object": "chat.completion.chunk",
             "created": created,
             "model": body.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "choices": [
+                {"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": finish}
+            ],
         }
         if usage is not None:
             obj["usage"] = usage
         return _sse(obj)
 
-    async def events() -> AsyncIterator[bytes]:
-        yield chunk({"role": "assistant", "content": ""})
-        try:
-            async for piece in _pieces(handle):
-                yield chunk({"role": "assistant", "content": piece})
-        except Exception as exc:  # noqa: BLE001 - the SDK raises APIError on a data object with "error" (ref §4.3)
-            yield _sse({"error": {"message": f"Generation failed: {root_line(exc)}", "type": "server_error"}})
-            return
-        result = handle.result
-        assert result is not None
-        yield chunk({"role": "assistant", "content": ""}, result.finish_reason, _usage(result))
-        yield _sse("[DONE]")
-
-    return _streaming(events())
+    return _streaming(_events(handle, chunk, opening=chunk("")))
 
 
 async def completions(request: Request) -> Any:
@@ -265,19 +272,7 @@ async def completions(request: Request) -> Any:
             obj["usage"] = usage
         return _sse(obj)
 
-    async def events() -> AsyncIterator[bytes]:
-        try:
-            async for piece in _pieces(handle):
-                yield chunk(piece)
-        except Exception as exc:  # noqa: BLE001 - reported to the client as an SSE error
-            yield _sse({"error": {"message": f"Generation failed: {root_line(exc)}", "type": "server_error"}})
-            return
-        result = handle.result
-        assert result is not None
-        yield chunk("", result.finish_reason, _usage(result))
-        yield _sse("[DONE]")
-
-    return _streaming(events())
+    return _streaming(_events(handle, chunk))
 
 
 routes: list[BaseRoute] = [
