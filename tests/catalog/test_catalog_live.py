@@ -14,36 +14,12 @@ from byom.catalog import CustomModelFacts, load_catalog, load_packaged_catalog, 
 from byom.catalog._live import CACHE_FILE, LIMITS_CONCURRENCY
 from byom.config import Settings
 from byom.together import TogetherClient
+from support.together_api import supported_model as _model
 
 pytestmark = pytest.mark.anyio
 
 KEY = "tk-live-secret-abcdef"
 BASE_URL = "https://api.together.test"
-
-
-def _model(name: str, *, context: str | None = None, architecture: str | None = None) -> dict[str, object]:
-    entry: dict[str, object] = {
-        "id": name,
-        "name": name,
-        "baseModel": "",
-        "baseModelId": name,
-        "capabilities": ["CAPABILITY_CHAT"],
-        "createdAt": "2026-11-01T00:00:00Z",
-        "updatedAt": "2026-11-01T00:00:00Z",
-        "deploymentProfiles": [],
-        "displayName": name,
-        "displayType": "chat",
-        "inputModalities": ["MODALITY_TEXT"],
-        "outputModalities": ["MODALITY_TEXT"],
-        "products": ["PRODUCT_FINE_TUNING"],
-        "publisher": "x",
-        "status": "SUPPORTED_MODEL_STATUS_SUPPORTED",
-    }
-    if context:
-        entry["contextLength"] = context
-    if architecture:
-        entry["architecture"] = architecture
-    return entry
 
 
 def _limits(
@@ -91,7 +67,7 @@ class FakeTogether:
         ]
         self.page2 = [
             _model("newco/NewLlama-3B-Instruct", context="32768", architecture="LlamaForCausalLM"),
-            _model("Qwen/Qwen3-30B-A3B"),
+            _model("Qwen/Qwen3-30B-A3B", context=None),
             *[_model(f"bulk/model-{i}-1B", context="2048") for i in range(extra_models)],
         ]
         self.limits = {

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from byom.config import load_settings
 from byom.errors import TogetherAPIError
 from byom.together import TogetherClient
+from support.together_api import supported_model as _model
 
 pytestmark = pytest.mark.anyio
 
@@ -68,27 +69,6 @@ class Recorder:
             sleep=self.sleep,
             **kwargs,  # type: ignore[arg-type]
         )
-
-
-def _model(name: str) -> dict[str, object]:
-    return {
-        "id": name,
-        "name": name,
-        "baseModel": "",
-        "baseModelId": name,
-        "capabilities": ["CAPABILITY_CHAT"],
-        "createdAt": "2026-11-01T00:00:00Z",
-        "updatedAt": "2026-11-01T00:00:00Z",
-        "deploymentProfiles": [],
-        "displayName": name,
-        "displayType": "chat",
-        "inputModalities": ["MODALITY_TEXT"],
-        "outputModalities": ["MODALITY_TEXT"],
-        "products": ["PRODUCT_FINE_TUNING"],
-        "publisher": "x",
-        "status": "SUPPORTED_MODEL_STATUS_SUPPORTED",
-        "contextLength": "4096",
-    }
 
 
 async def test_supported_models_follows_cursor_and_sends_bearer() -> None:
