@@ -45,6 +45,20 @@ def register_tiny(state: EngineState, path: Path, name: str = "tiny-ft") -> Regi
     return register_model(state.db, project_id=PID, project_slug="local", name=name, kind="model", path=path)
 
 
+def deploy(client: TestClient, ep_id: str, model_id: str, name: str = "d1", **extra: Any) -> dict[str, Any]:
+    """Create a deployment of a registered model on the local CPU config (one replica); asserts 200."""
+    body = {
+        "name": name,
+        "model": f"projects/{PID}/models/{model_id}",
+        "config": f"projects/{PID}/configs/cr_local_cpu",
+        "autoscaling": {"minReplicas": 1, "maxReplicas": 1},
+        **extra,
+    }
+    response = client.post(f"{P}/endpoints/{ep_id}/deployments", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def wait_state(client: TestClient, ep: str, dep: str, *want: str, timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:

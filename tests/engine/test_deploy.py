@@ -10,6 +10,7 @@ import pytest
 from _deploy_support import (
     PID,
     P,
+    deploy,
     engine_client,
     make_adapter,
     register_tiny,
@@ -27,19 +28,6 @@ tiny_model = tiny_fixture()
 def served_engine(tmp_path: Path):
     with engine_client(tmp_path / "engine") as pair:
         yield pair
-
-
-def _deploy(client, ep_id: str, model_id: str, name: str = "d1", **extra) -> dict:
-    body = {
-        "name": name,
-        "model": f"projects/{PID}/models/{model_id}",
-        "config": f"projects/{PID}/configs/cr_local_cpu",
-        "autoscaling": {"minReplicas": 1, "maxReplicas": 1},
-        **extra,
-    }
-    response = client.post(f"{P}/endpoints/{ep_id}/deployments", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_instance_types_list_the_local_cpu(served_engine) -> None:
@@ -145,7 +133,7 @@ def test_deployment_lifecycle_split_stop_and_teardown(served_engine, tiny_model:
     model = register_tiny(state, tiny_model)
     ep = client.post(f"{P}/endpoints", json={"name": "my-ft"}).json()
 
-    dep = _deploy(client, ep["id"], model.id, inactiveTimeout=60)
+    dep = deploy(client, ep["id"], model.id, inactiveTimeout=60)
     assert dep["id"].startswith("dep_") and dep["name"] == "local/my-ft/d1"
     assert dep["model"] == f"projects/{PID}/models/{model.id}/revisions/{model.revision_id}"  # pinned
     assert dep["hardware"] == "1xcpu" and dep["trafficMode"] == "TRAFFIC_MODE_LIVE"
@@ -170,7 +158,7 @@ def test_deployment_lifecycle_split_stop_and_teardown(served_engine, tiny_model:
     assert answer.json()["choices"][0]["message"]["role"] == "assistant"
 
     # A second deployment joins the split only when asked; then both get traffic.
-    dep2 = _deploy(client, ep["id"], model.id, name="d2")
+    dep2 = deploy(client, ep["id"], model.id, name="d2")
     wait_state(client, ep["id"], dep2["id"], "DEPLOYMENT_STATE_READY")
     endpoint = client.get(f"{P}/endpoints/{ep['id']}").json()
     assert [e["deploymentId"] for e in endpoint["trafficSplit"]] == [dep["id"]]
@@ -273,7 +261,7 @@ def test_inactive_timeout_stops_an_idle_deployment(served_engine, tiny_model: Pa
     state, client = served_engine
     model = register_tiny(state, tiny_model)
     ep = client.post(f"{P}/endpoints", json={"name": "idle"}).json()
-    dep = _deploy(client, ep["id"], model.id, inactiveTimeout=30)
+    dep = deploy(client, ep["id"], model.id, inactiveTimeout=30)
     wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
     rt = runtime(state)
     assert rt.reap_once(now=time.time() + 29 * 60) == []
@@ -298,7 +286,7 @@ def test_load_failure_is_failed_with_the_root_line(served_engine, tmp_path: Path
     )
     model = register_tiny(state, broken, name="broken")
     ep = client.post(f"{P}/endpoints", json={"name": "b"}).json()
-    dep = _deploy(client, ep["id"], model.id)
+    dep = deploy(client, ep["id"], model.id)
     failed = wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_FAILED")
     assert failed["status"]["message"].startswith("Model load failed:")
     assert "Traceback" not in failed["status"]["message"]
@@ -325,7 +313,7 @@ def test_adapter_deploys_on_its_base(served_engine, tiny_model: Path, tmp_path: 
         and got["baseModel"] == f"projects/{PID}/models/{base.id}"
     )
     ep = client.post(f"{P}/endpoints", json={"name": "lora"}).json()
-    dep = _deploy(client, ep["id"], adapter.id)
+    dep = deploy(client, ep["id"], adapter.id)
     wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
     chat = {"model": "local/lora", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3}
     assert client.post("/v1/chat/completions", json=chat).status_code == 200
@@ -347,7 +335,7 @@ def test_ready_deployments_come_back_after_a_restart(tmp_path: Path, tiny_model:
     with engine_client(data_dir) as (state, client):
         model = register_tiny(state, tiny_model)
         ep = client.post(f"{P}/endpoints", json={"name": "again"}).json()
-        dep = _deploy(client, ep["id"], model.id)
+        dep = deploy(client, ep["id"], model.id)
         wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
     with engine_client(data_dir) as (state, client):
         back = wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
@@ -358,7 +346,7 @@ def test_ready_deployments_come_back_after_a_restart(tmp_path: Path, tiny_model:
 
 @pytest.mark.anyio
 @pytest.mark.slow
-async def test_a_finished_jobs_merged_model_and_adapter_deploy(
+async def test_a_finished_jobs_merged_model_and_adapterdeploy(
     engine_async, tiny_model: Path, overfit_bytes: bytes
 ) -> None:
     """The job runner registers its outputs; both the merged model and the adapter deploy and answer."""

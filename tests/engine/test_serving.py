@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from _deploy_support import PID, P, engine_client, register_tiny, tiny_fixture, wait_state
+from _deploy_support import PID, P, deploy, engine_client, register_tiny, tiny_fixture, wait_state
 
 tiny_model = tiny_fixture()
 
@@ -17,15 +17,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
     with engine_client(tmp_path_factory.mktemp("engine")) as (state, client):
         model = register_tiny(state, tiny_model)
         ep = client.post(f"{P}/endpoints", json={"name": "chat"}).json()
-        dep = client.post(
-            f"{P}/endpoints/{ep['id']}/deployments",
-            json={
-                "name": "d1",
-                "model": f"projects/{PID}/models/{model.id}",
-                "config": f"projects/{PID}/configs/cr_local_cpu",
-                "autoscaling": {"minReplicas": 1},
-            },
-        ).json()
+        dep = deploy(client, ep["id"], model.id)
         wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
         # The same weights without a chat template: chat must say so, text completions still work.
         plain_dir = tmp_path_factory.mktemp("plain") / "tiny-plain"
@@ -33,15 +25,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
         (plain_dir / "chat_template.jinja").unlink()
         plain = register_tiny(state, plain_dir, name="tiny-plain")
         ep2 = client.post(f"{P}/endpoints", json={"name": "plain"}).json()
-        dep2 = client.post(
-            f"{P}/endpoints/{ep2['id']}/deployments",
-            json={
-                "name": "d1",
-                "model": f"projects/{PID}/models/{plain.id}",
-                "config": f"projects/{PID}/configs/cr_local_cpu",
-                "autoscaling": {"minReplicas": 1},
-            },
-        ).json()
+        dep2 = deploy(client, ep2["id"], plain.id)
         wait_state(client, ep2["id"], dep2["id"], "DEPLOYMENT_STATE_READY")
         yield client
 
