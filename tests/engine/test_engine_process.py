@@ -34,23 +34,23 @@ def _wait(get: Any, job_id: str, done: tuple[str, ...], timeout: float = 120) ->
         time.sleep(0.2)
 
 
-def _trainer_pid(data_dir: Path, job_id: str) -> int:
+def _trainer(data_dir: Path, job_id: str) -> tuple[int, Path]:
+    """The running trainer's pid and the job's directory, as the engine recorded them."""
     with contextlib.closing(sqlite3.connect(f"file:{data_dir / 'engine.db'}?mode=ro", uri=True)) as db:
-        (pid,) = db.execute("SELECT pid FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        pid, spec = db.execute("SELECT pid, spec FROM jobs WHERE id = ?", (job_id,)).fetchone()
     assert pid, "the job has no trainer process"
-    return int(pid)
+    return int(pid), Path(json.loads(spec)["job_dir"])
 
 
-def _wait_frozen(pid: int) -> int:
-    """Wait until the stopped trainer is really stopped; the last step its progress file records."""
+def _freeze(pid: int, job_dir: Path) -> int:
+    """Stop the trainer's process group where it is; the last step its progress file records."""
+    os.killpg(pid, signal.SIGSTOP)
     deadline = time.monotonic() + 10
     while "\tT" not in Path(f"/proc/{pid}/status").read_text().split("State:")[1][:4]:
         assert time.monotonic() < deadline, "the trainer did not stop"
         time.sleep(0.05)
-    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    progress = Path(cmdline[-2].decode()).parent / "progress.jsonl"  # the spec lies in the job dir
     steps = [0]
-    for raw in progress.read_text().splitlines():
+    for raw in (job_dir / "progress.jsonl").read_text().splitlines():
         with contextlib.suppress(json.JSONDecodeError):  # a line cut short by the stop
             line = json.loads(raw)
             if line.get("kind") == "metric":
@@ -162,9 +162,7 @@ def test_kill_9_mid_job_then_restart_finishes_the_job(
                     break
                 time.sleep(0.1)
             # Freeze the trainer where it is, so the kill lands mid-training however fast this machine is.
-            trainer_pid = _trainer_pid(tmp_path / "engine", job["id"])
-            os.killpg(trainer_pid, signal.SIGSTOP)
-            frozen_at = _wait_frozen(trainer_pid)
+            frozen_at = _freeze(*_trainer(tmp_path / "engine", job["id"]))
             assert frozen_at < 96, f"the trainer finished before it could be frozen (step {frozen_at})"
     finally:
         first.kill()  # SIGKILL: no shutdown, no cleanup
