@@ -75,7 +75,7 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
 
 def _cmd_engine(args: argparse.Namespace) -> None:
     from byom.config import load_settings
-    from byom.engine.serve import serve
+    from byom.engine.service import serve
 
     # The engine says where it listens and where its key file is: show INFO even without -v.
     logging.getLogger("byom").setLevel(min(logging.INFO, logging.getLogger().level))

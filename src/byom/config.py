@@ -12,7 +12,14 @@ from pathlib import Path
 import platformdirs
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-__all__ = ["DEFAULT_ENGINE_PORT", "Settings", "load_settings"]
+__all__ = [
+    "DEFAULT_ENGINE_PORT",
+    "ENGINE_KEY_FILE",
+    "Settings",
+    "engine_data_dir",
+    "load_settings",
+    "read_engine_key",
+]
 
 DEFAULT_ENGINE_PORT = 8377
 
@@ -81,3 +88,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         hub_cache_ttl=_float(env, "BYOM_HUB_CACHE_TTL", defaults.hub_cache_ttl),
         catalog_ttl=_float(env, "BYOM_CATALOG_TTL", defaults.catalog_ttl),
     )
+
+
+# Where the local engine keeps its state, and the key file it writes there on first start: both sides
+# (the engine, and the client that talks to it) find them here, so neither imports the other.
+ENGINE_KEY_FILE = "api_key"
+
+
+def engine_data_dir(settings: Settings) -> Path:
+    """The engine's default data dir (``byom engine --data-dir`` overrides it)."""
+    return settings.data_dir / "engine"
+
+
+def read_engine_key(data_dir: Path) -> str | None:
+    """The engine's stored API key (``<data_dir>/api_key``), or None when the engine never started there."""
+    try:
+        key = (Path(data_dir) / ENGINE_KEY_FILE).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return None
+    return key or None

@@ -12,33 +12,49 @@
     │   └── RateLimited
     ├── CatalogError             no Together base model fits, or an unknown base name
     ├── TogetherAPIError         Together's API (or the local engine) answered with an error
-    ├── DataValidationError      a training file breaks the dataset rules
-    └── EngineError              the local engine could not do what was asked
-        └── TrainingError
+    └── EngineError              the local engine could not do what was asked (Together's error body, 500)
+        ├── InvalidRequest       400: the request names a bad value; ``param`` says which
+        ├── Unauthorized         401: no key, or the wrong one
+        ├── PermissionDenied     403
+        ├── NotFound             404: an unknown id or path
+        ├── MethodNotAllowed     405
+        ├── Conflict             409: a name taken, an etag gone stale, a state that forbids it
+        ├── PayloadTooLarge      413: an upload over the engine's cap
+        └── TrainingError        the trainer could not train (in the trainer process)
 
 Rules: a message says what was wrong and ends with what to do next; it never contains a
 token or key. Each boundary translates foreign exceptions once (``raise ... from exc``).
-Tools turn a ``ByomError`` into the SDK's ``ToolError`` so the model reads the message.
+Tools turn a ``ByomError`` into the SDK's ``ToolError`` so the model reads the message; the
+engine's one handler (``byom.engine.http``) turns an ``EngineError`` into Together's error body
+with the class's status.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "ByomError",
     "CatalogError",
     "ConfigError",
-    "DataValidationError",
+    "Conflict",
     "EngineError",
     "EntryNotFound",
     "GatedRepo",
     "HubError",
     "HubUnreachable",
+    "InvalidRequest",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "PermissionDenied",
     "PrivateRepo",
     "RateLimited",
     "RepoNotFound",
     "RevisionNotFound",
     "TogetherAPIError",
     "TrainingError",
+    "Unauthorized",
 ]
 
 
@@ -105,15 +121,83 @@ class TogetherAPIError(ByomError):
         self.request_id = request_id
 
 
-class DataValidationError(ByomError):
-    def __init__(self, message: str, *, line: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
-
-
 class EngineError(ByomError):
-    pass
+    """The local engine could not do what was asked; the fields make Together's error body.
+
+    ``status_code`` and ``error_type`` come from the class (subclasses below); ``param`` names the
+    field at fault, ``code`` is a machine-readable reason, ``headers`` go on the response (e.g.
+    ``x-should-retry``) and ``extra`` adds top-level keys to the body.
+    """
+
+    status_code: int = 500
+    error_type: str = "server_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        type: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+        if type is not None:
+            self.error_type = type
+        self.headers = headers
+        self.extra = extra
+
+
+class InvalidRequest(EngineError):
+    status_code = 400
+    error_type = "invalid_request_error"
+
+
+class Unauthorized(EngineError):
+    status_code = 401
+    error_type = "authentication_error"
+
+
+class PermissionDenied(EngineError):
+    status_code = 403
+    error_type = "permission_error"
+
+
+class NotFound(EngineError):
+    status_code = 404
+    error_type = "not_found_error"
+
+
+class MethodNotAllowed(EngineError):
+    status_code = 405
+    error_type = "invalid_request_error"
+
+
+class Conflict(EngineError):
+    status_code = 409
+    error_type = "conflict_error"
+
+
+class PayloadTooLarge(EngineError):
+    status_code = 413
+    error_type = "request_too_large"
 
 
 class TrainingError(EngineError):
     pass
+
+
+def root_error_line(exc: BaseException) -> str:
+    """'torch.OutOfMemoryError: CUDA out of memory. ...': the type and the first line of the message, truncated.
+
+    What a job event, a deployment status or a log line shows of a foreign exception: never a traceback.
+    """
+    cls = type(exc)
+    module = cls.__module__.split(".")[0]
+    name = cls.__name__ if module in ("builtins", "byom", "__main__") else f"{module}.{cls.__name__}"
+    text = str(exc).strip().splitlines()
+    return f"{name}: {text[0][:500]}" if text else name

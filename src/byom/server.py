@@ -11,7 +11,7 @@ from mcp.server.mcpserver import MCPServer
 from byom import __version__
 from byom.config import Settings, load_settings
 from byom.prompts import finetune_my_model
-from byom.tools._common import READ_ONLY_OPEN_WORLD, AppState
+from byom.tools import READ_ONLY_OPEN_WORLD, AppState
 from byom.tools.inspect import inspect_hf_model
 from byom.tools.recommend import recommend_base
 

@@ -12,9 +12,9 @@ from starlette.testclient import TestClient
 
 from byom.config import load_settings
 from byom.engine.app import create_app
-from byom.engine.deploy_runtime import runtime_for, shutdown_runtime
-from byom.engine.registry import RegisteredModel, register_model
-from byom.engine.state import EngineState
+from byom.engine.deploy.registry import RegisteredModel, register_model
+from byom.engine.deploy.runtime import DeployRuntime
+from byom.engine.state import EngineConfig, EngineState
 
 API_KEY = "test-engine-key"
 PID = "proj_local"
@@ -22,12 +22,14 @@ P = f"/v2/projects/{PID}"
 
 
 def open_state(data_dir: Path) -> EngineState:
-    state = EngineState.open(
-        data_dir, api_key=API_KEY, base_url="http://testserver", settings=load_settings(), with_runner=False
-    )
     # No background auto-stop thread in tests: they drive the clock with reap_once(now=...).
-    state.extras["deploy_settings"] = {"reap_interval_s": 0}
-    return state
+    return EngineState.open(
+        data_dir,
+        api_key=API_KEY,
+        base_url="http://testserver",
+        settings=load_settings(),
+        config=EngineConfig(autostop_interval_s=0, device="cpu"),
+    )
 
 
 @contextmanager
@@ -37,7 +39,6 @@ def engine_client(data_dir: Path) -> Iterator[tuple[EngineState, TestClient]]:
         with TestClient(create_app(state), headers={"Authorization": f"Bearer {API_KEY}"}) as client:
             yield state, client
     finally:
-        shutdown_runtime(state)
         state.close()
 
 
@@ -81,8 +82,8 @@ def make_adapter(base: Path, dest: Path) -> Path:
     return dest
 
 
-def runtime(state: EngineState) -> Any:
-    return runtime_for(state)
+def runtime(state: EngineState) -> DeployRuntime:
+    return state.deploy
 
 
 def _tiny_model_fixture(tmp_path_factory: Any) -> Path:

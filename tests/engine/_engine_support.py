@@ -108,7 +108,7 @@ def free_port() -> int:
 
 
 class EngineProcess:
-    """``python -m byom.engine`` on a free loopback port; ``kill()`` is ``kill -9``."""
+    """``python -m byom engine`` on a free loopback port; ``kill()`` is ``kill -9``."""
 
     def __init__(
         self, data_dir: Path, allow_dir: Path, port: int | None = None, api_key: str | None = None
@@ -126,7 +126,8 @@ class EngineProcess:
         cmd = [
             sys.executable,
             "-m",
-            "byom.engine",
+            "byom",
+            "engine",
             "--port",
             str(self.port),
             "--data-dir",

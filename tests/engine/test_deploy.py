@@ -19,7 +19,7 @@ from _deploy_support import (
     wait_state,
 )
 
-from byom.engine.registry import register_model
+from byom.engine.deploy.registry import register_model
 
 tiny_model = tiny_fixture()
 
@@ -401,11 +401,8 @@ async def test_a_finished_jobs_merged_model_and_adapterdeploy(
 
 @pytest.fixture
 async def engine_async(engine):
-    """The core engine fixture (in-process app with its job runner); the deploy runtime is freed after."""
-    from byom.engine.deploy_runtime import shutdown_runtime
-
-    yield engine
-    shutdown_runtime(engine[1])
+    """The core engine fixture (in-process app whose lifespan runs the job runner and deploy runtime)."""
+    return engine
 
 
 @pytest.mark.parametrize(
@@ -419,13 +416,13 @@ async def engine_async(engine):
 def test_gpu_names_become_together_style_accelerator_types(
     name: str, gib: int, accelerator: str, gpu_type: str
 ) -> None:
-    from byom.engine.devices import _accelerator_type
+    from byom.engine.deploy.devices import _accelerator_type
 
     assert _accelerator_type(name, gib * 1024**3) == (accelerator, gpu_type)
 
 
 def test_memory_fit_rules() -> None:
-    from byom.engine.devices import Device, fits
+    from byom.engine.deploy.devices import Device, fits
 
     gpu = Device("cuda:0", "nvidia-l4-24gb", "L4", 24 * 1024**3, "NVIDIA L4")
     cpu = Device("cpu", "cpu", "CPU", 1024**3, "CPU")

@@ -16,8 +16,8 @@ import httpx2
 import pytest
 from _engine_support import TEMPLATE, EngineProcess, job_body
 
-from byom.config import Settings
-from byom.engine.serve import ensure_engine_key, read_engine_key, serve
+from byom.config import Settings, read_engine_key
+from byom.engine.service import ensure_engine_key, serve
 from byom.errors import ConfigError
 
 pytestmark = pytest.mark.slow

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from byom.engine import registry
 from byom.engine.db import Database
-from byom.engine.registry import register_job_outputs, register_model, safe_model_name
+from byom.engine.deploy import registry
+from byom.engine.deploy.registry import register_job_outputs, register_model, safe_model_name
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The official SDK (`together` 3.1.1) deploys and chats with a model on the real engine process.
 
-The engine runs as ``python -m byom.engine`` on a free loopback port (``EngineProcess``); every v2 answer is parsed
+The engine runs as ``python -m byom engine`` on a free loopback port (``EngineProcess``); every v2 answer is parsed
 by the SDK's own response models with strict validation, and read through typed attributes.
 """
 

@@ -181,7 +181,7 @@ def test_concurrent_loads_keep_weight_tying_working(tmp_path: Path, tiny_model: 
     import torch
     import transformers
 
-    from byom.engine.model_host import LoadSpec, ModelPool
+    from byom.engine.deploy.host import LoadSpec, ModelPool
 
     original = transformers.PreTrainedModel.tie_weights
     copies = []

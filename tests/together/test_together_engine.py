@@ -25,9 +25,7 @@ ENGINE_URL = "http://127.0.0.1:8377"
 @pytest.fixture
 def transport(tmp_path: Path) -> Iterator[httpx2.ASGITransport]:
     settings = Settings(data_dir=tmp_path / "engine", cache_dir=tmp_path / "cache")
-    state = EngineState.open(
-        tmp_path / "engine", api_key=ENGINE_KEY, base_url=ENGINE_URL, settings=settings, with_runner=False
-    )
+    state = EngineState.open(tmp_path / "engine", api_key=ENGINE_KEY, base_url=ENGINE_URL, settings=settings)
     try:
         yield httpx2.ASGITransport(app=create_app(state))
     finally:
@@ -79,12 +77,13 @@ async def test_live_catalog_from_the_engine_matches_packaged(
 
 
 async def test_engine_client_reads_the_key_file_the_engine_wrote(tmp_path: Path) -> None:
-    from byom.engine.serve import default_data_dir, ensure_engine_key
+    from byom.config import engine_data_dir
+    from byom.engine.service import ensure_engine_key
 
     settings = Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", engine_url=ENGINE_URL)
-    data_dir = default_data_dir(settings)
+    data_dir = engine_data_dir(settings)
     key = ensure_engine_key(data_dir)  # what `byom engine` does on first start
-    state = EngineState.open(data_dir, api_key=key, base_url=ENGINE_URL, settings=settings, with_runner=False)
+    state = EngineState.open(data_dir, api_key=key, base_url=ENGINE_URL, settings=settings)
     try:
         client = TogetherClient.for_engine(settings, transport=httpx2.ASGITransport(app=create_app(state)))
         async with client:

@@ -13,10 +13,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from byom.engine import _download, deploy, files, finetunes, meta, models_api, serving
-from byom.engine._auth import AuthMiddleware, UnexpectedErrorMiddleware
-from byom.engine._http import APIError, api_error_handler, error_response
+from byom.engine import files, identity, templates
+from byom.engine.auth import AuthMiddleware, UnexpectedErrorMiddleware
+from byom.engine.deploy import deployments, endpoints, inference, models
+from byom.engine.finetunes import download
+from byom.engine.finetunes import routes as finetunes
+from byom.engine.http import engine_error_handler, error_for_status, error_response
 from byom.engine.state import EngineState
+from byom.errors import EngineError, MethodNotAllowed, NotFound
 
 __all__ = ["create_app"]
 
@@ -26,17 +30,16 @@ log = logging.getLogger("byom.engine")
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        err = APIError(
-            404, f"No such endpoint: {request.method} {request.url.path}. Check the path and /v1 prefix."
+        err = NotFound(
+            f"No such endpoint: {request.method} {request.url.path}. Check the path and /v1 prefix."
         )
     elif exc.status_code == 405:
-        err = APIError(
-            405,
+        err = MethodNotAllowed(
             f"Method {request.method} is not allowed on {request.url.path}.",
             type="invalid_request_error",
         )
     else:
-        err = APIError(exc.status_code, str(exc.detail))
+        err = error_for_status(exc.status_code, str(exc.detail))
     response = error_response(err)
     if exc.headers:
         response.headers.update(exc.headers)
@@ -44,37 +47,37 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 
 
 def create_app(state: EngineState) -> Starlette:
-    """Build the engine app around an opened ``EngineState``; the lifespan runs its job runner."""
+    """Build the engine app around an opened ``EngineState``; its lifespan runs the job runner and deploy runtime."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         files.resume_pending_validation(state)
-        if state.runner is not None:
-            state.runner.start()
-        deploy.startup(state)  # re-provisions deployments that were running
+        state.runner.start()
+        state.deploy.start()  # re-provisions deployments that were running
         try:
             yield
         finally:
-            deploy.shutdown(state)
-            if state.runner is not None:
-                state.runner.stop()
+            state.deploy.close()
+            state.runner.stop()
 
     routes: list[BaseRoute] = [
-        *meta.routes,
+        *identity.routes,
+        *templates.routes,
         *files.routes,
         *finetunes.routes,
-        *_download.routes,
+        *download.routes,
         # Model registry and deployment (v2, project-scoped), then inference.
-        *models_api.routes,
-        *deploy.routes,
-        *serving.routes,
+        *models.routes,
+        *endpoints.routes,
+        *deployments.routes,
+        *inference.routes,
     ]
     middleware = [
         Middleware(UnexpectedErrorMiddleware),
         Middleware(AuthMiddleware, api_key_getter=lambda scope: state.api_key),
     ]
     exception_handlers = {
-        APIError: api_error_handler,
+        EngineError: engine_error_handler,
         HTTPException: _http_exception,
     }
     app = Starlette(

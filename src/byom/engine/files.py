@@ -28,9 +28,10 @@ from starlette.responses import FileResponse as StarletteFileResponse
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from byom.engine._http import APIError
+from byom.engine.blobs import BlobWriter, blob_path
+from byom.engine.finetunes.jobs import ACTIVE
 from byom.engine.state import EngineState, engine_of
-from byom.engine.store import BlobWriter, blob_path
+from byom.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, PermissionDenied
 
 __all__ = ["file_blob", "file_payload", "get_file_row", "resume_pending_validation", "routes"]
 
@@ -40,7 +41,6 @@ PURPOSES = ("fine-tune", "calibration", "eval", "batch-api")
 FILE_TYPES = ("jsonl", "parquet", "csv")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # Jobs in these states still need their files.
-ACTIVE_JOB_STATUSES = ("pending", "queued", "running", "uploading", "cancel_requested")
 
 
 def file_payload(row: Any) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def get_file_row(state: EngineState, file_id: str) -> Any:
     """The file row for ``file_id``; 404 Together-shaped when unknown."""
     row = state.db.one("SELECT * FROM files WHERE id = ?", (file_id,))
     if row is None:
-        raise APIError(404, f"File '{file_id}' not found. List your files with GET /v1/files.", param="id")
+        raise NotFound(f"File '{file_id}' not found. List your files with GET /v1/files.", param="id")
     return row
 
 
@@ -81,8 +81,8 @@ def file_blob(state: EngineState, row: Any) -> Path | None:
 def _purpose(value: str | None) -> str:
     purpose = (value or "fine-tune").strip()
     if purpose not in PURPOSES:
-        raise APIError(
-            400, f"Invalid purpose '{purpose}'. Use one of: {', '.join(PURPOSES)}.", param="purpose"
+        raise InvalidRequest(
+            f"Invalid purpose '{purpose}'. Use one of: {', '.join(PURPOSES)}.", param="purpose"
         )
     return purpose
 
@@ -90,8 +90,8 @@ def _purpose(value: str | None) -> str:
 def _file_type(value: str | None, filename: str) -> str:
     file_type = (value or Path(filename).suffix.lstrip(".") or "jsonl").strip().lower()
     if file_type not in FILE_TYPES:
-        raise APIError(
-            400, f"Invalid file_type '{file_type}'. Use one of: {', '.join(FILE_TYPES)}.", param="file_type"
+        raise InvalidRequest(
+            f"Invalid file_type '{file_type}'. Use one of: {', '.join(FILE_TYPES)}.", param="file_type"
         )
     return file_type
 
@@ -99,8 +99,7 @@ def _file_type(value: str | None, filename: str) -> str:
 def _filename(value: str | None) -> str:
     name = Path((value or "").strip()).name
     if not name:
-        raise APIError(
-            400,
+        raise InvalidRequest(
             "Field 'file_name' is required: the base name of the file, e.g. train.jsonl.",
             param="file_name",
         )
@@ -120,13 +119,12 @@ async def create_upload(request: Request) -> Response:
     file_type = _file_type(_field(form, "file_type"), filename)
     checksum = (_field(form, "checksum") or "").strip().lower() or None
     if checksum is not None and not _SHA256.match(checksum):
-        raise APIError(400, "Field 'checksum' must be the SHA-256 hex digest of the file.", param="checksum")
+        raise InvalidRequest("Field 'checksum' must be the SHA-256 hex digest of the file.", param="checksum")
     if checksum is not None:
         existing = _duplicate(state, checksum)
         if existing is not None:
             # The SDK reads a top-level file_id and, told not to retry, fetches that file (§1.3).
-            raise APIError(
-                409,
+            raise Conflict(
                 f"File already exists: {existing['id']}. Reuse it instead of uploading again.",
                 code="file_already_exists",
                 headers={"x-should-retry": "false"},
@@ -155,27 +153,25 @@ async def put_upload(request: Request) -> Response:
         or not secrets.compare_digest(row["upload_token_hash"], _hash(token))
     ):
         # Same answer for unknown id, used token and wrong token: the URL is simply not valid.
-        raise APIError(
-            403,
+        raise PermissionDenied(
             "This upload URL is not valid (unknown, already used or wrong token). Start the upload again.",
         )
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > state.config.max_upload_bytes:
-        raise APIError(413, _too_large(state))
+        raise PayloadTooLarge(_too_large(state))
     writer = BlobWriter(state.data_dir, state.config.max_upload_bytes)
     try:
         async for chunk in request.stream():
             if not writer.write(chunk):
-                raise APIError(413, _too_large(state))
+                raise PayloadTooLarge(_too_large(state))
         if row["checksum"] and writer.sha256 != row["checksum"]:
-            raise APIError(
-                400,
+            raise InvalidRequest(
                 "Uploaded bytes do not match the announced SHA-256 checksum. The file changed or the transfer broke;"
                 " upload it again.",
                 param="checksum",
             )
         if writer.size == 0:
-            raise APIError(400, "The upload is empty. Send the file's bytes.")
+            raise InvalidRequest("The upload is empty. Send the file's bytes.")
         writer.commit()
     except BaseException:
         writer.discard()
@@ -192,7 +188,7 @@ async def preprocess(request: Request) -> JSONResponse:
     state = engine_of(request)
     row = get_file_row(state, request.path_params["file_id"])
     if not row["sha256"]:
-        raise APIError(400, f"File '{row['id']}' has no content yet. PUT its bytes to the upload URL first.")
+        raise InvalidRequest(f"File '{row['id']}' has no content yet. PUT its bytes to the upload URL first.")
     if row["processing_status"] is None:
         state.db.execute("UPDATE files SET processing_status = 'PENDING' WHERE id = ?", (row["id"],))
         _start_validation(state, row["id"])
@@ -204,7 +200,7 @@ async def upload_multipart(request: Request) -> JSONResponse:
     state = engine_of(request)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > state.config.max_upload_bytes + 1_000_000:
-        raise APIError(413, _too_large(state))
+        raise PayloadTooLarge(_too_large(state))
     form = await _form(request)
     try:
         stored = await _store_file_part(state, form)
@@ -227,7 +223,7 @@ async def _store_file_part(state: EngineState, form: Any) -> Any:
     """Store the form's file part as a blob: (filename, purpose, type, writer), or the known file's payload."""
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        raise APIError(400, "Multipart field 'file' (the file's bytes) is required.", param="file")
+        raise InvalidRequest("Multipart field 'file' (the file's bytes) is required.", param="file")
     purpose = _purpose(_field(form, "purpose"))
     filename = _filename(_field(form, "file_name") or upload.filename)
     file_type = _file_type(_field(form, "file_type"), filename)
@@ -235,9 +231,9 @@ async def _store_file_part(state: EngineState, form: Any) -> Any:
     try:
         while chunk := await upload.read(1 << 20):
             if not writer.write(chunk):
-                raise APIError(413, _too_large(state))
+                raise PayloadTooLarge(_too_large(state))
         if writer.size == 0:
-            raise APIError(400, "The uploaded file is empty. Add at least one example.", param="file")
+            raise InvalidRequest("The uploaded file is empty. Add at least one example.", param="file")
         existing = _duplicate(state, writer.sha256)
         if existing is not None:
             writer.discard()
@@ -264,9 +260,7 @@ async def file_content(request: Request) -> Response:
     row = get_file_row(state, request.path_params["file_id"])
     path = file_blob(state, row)
     if path is None or not path.is_file():
-        raise APIError(
-            404, f"File '{row['id']}' has no content (its upload never finished). Upload it again."
-        )
+        raise NotFound(f"File '{row['id']}' has no content (its upload never finished). Upload it again.")
     # The spec serves file content as text/plain; parquet is binary.
     media_type = "application/octet-stream" if row["file_type"] == "parquet" else "text/plain"
     return StarletteFileResponse(path, media_type=media_type, filename=row["filename"])
@@ -275,14 +269,13 @@ async def file_content(request: Request) -> Response:
 async def delete_file(request: Request) -> JSONResponse:
     state = engine_of(request)
     row = get_file_row(state, request.path_params["file_id"])
-    placeholders = ",".join("?" for _ in ACTIVE_JOB_STATUSES)
+    placeholders = ",".join("?" for _ in ACTIVE)
     using = state.db.one(
         f"SELECT id FROM jobs WHERE status IN ({placeholders}) AND (training_file = ? OR validation_file = ?) LIMIT 1",
-        (*ACTIVE_JOB_STATUSES, row["id"], row["id"]),
+        (*ACTIVE, row["id"], row["id"]),
     )
     if using is not None:
-        raise APIError(
-            409,
+        raise Conflict(
             f"File '{row['id']}' is used by fine-tune job {using['id']}, which has not finished. Cancel the job or"
             " wait for it, then delete the file.",
             headers={"x-should-retry": "false"},
@@ -345,14 +338,13 @@ def _run_checks(state: EngineState, row: Any) -> tuple[str, dict[str, Any]]:
 async def _form(request: Request) -> Any:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        raise APIError(
-            400, "Send the fields as multipart/form-data (purpose, file_name, file_type, checksum)."
+        raise InvalidRequest(
+            "Send the fields as multipart/form-data (purpose, file_name, file_type, checksum)."
         )
     try:
         return await request.form(max_files=1, max_fields=32)
     except (HTTPException, MultiPartException, ValueError) as exc:  # python-multipart errors are ValueErrors
-        raise APIError(
-            400,
+        raise InvalidRequest(
             f"Could not parse the multipart form: {str(getattr(exc, 'detail', exc))[:200]}. Send a well-formed form.",
         ) from None
 
@@ -376,7 +368,7 @@ def _too_large(state: EngineState) -> str:
 async def multipart_initiate(request: Request) -> JSONResponse:
     """The SDK's flow for files over 5 GiB: refused with the reason (the SDK shows this text)."""
     state = engine_of(request)
-    raise APIError(413, _too_large(state) + " (The local engine has no multipart upload.)")
+    raise PayloadTooLarge(_too_large(state) + " (The local engine has no multipart upload.)")
 
 
 routes = [

@@ -1,22 +1,28 @@
-"""What every endpoint of the engine reads: ``request.app.state.engine`` is an ``EngineState``."""
+"""What every endpoint of the engine reads: ``request.app.state.engine`` is an ``EngineState``.
+
+``EngineState.open`` builds the engine's parts in one place and hands each what it needs: the
+database, the job runner (``finetunes/runner.py``) and the deploy runtime (``deploy/runtime.py``).
+The app's lifespan starts and stops the two background parts; nothing is created on first use.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from byom.config import Settings
 from byom.engine.db import Database
+from byom.engine.deploy.runtime import DeployRuntime
+from byom.engine.finetunes.runner import JobRunner
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from byom.engine.runner import JobRunner
-
-__all__ = ["LOCAL_PROJECT", "EngineConfig", "EngineState", "engine_of"]
+__all__ = ["LOCAL_PROJECT", "EngineConfig", "EngineState", "engine_of", "private_dir"]
 
 # The engine is one "project" in Together's sense (ref together-api-2026-11 §3.2): ids and the
 # slug that prefixes model names (``local/<name>``).
@@ -31,9 +37,19 @@ class EngineConfig(BaseModel):
     max_upload_bytes: int = 2 * 1024**3
     # Local model directories a job may train from (``from_hf_model`` given as a path).
     allowed_roots: tuple[Path, ...] = ()
-    device: str = "auto"  # "auto": cuda if torch sees one, else cpu
+    device: str = "auto"  # "auto": the best accelerator torch sees (mps, cuda), else cpu
     cancel_grace_s: float = Field(default=5.0, ge=0)
     poll_interval_s: float = Field(default=0.5, gt=0)
+    # How often idle deployments are checked against their inactiveTimeout; 0 turns the clock off.
+    autostop_interval_s: float = Field(default=30.0, ge=0)
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) readable by this user only, whatever the umask."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name == "posix":
+        path.chmod(0o700)
+    return path
 
 
 @dataclass
@@ -43,10 +59,10 @@ class EngineState:
     api_key: str = field(repr=False)
     base_url: str
     settings: Settings
-    config: EngineConfig = field(default_factory=EngineConfig)
+    config: EngineConfig
+    runner: JobRunner
+    deploy: DeployRuntime
     project: dict[str, str] = field(default_factory=lambda: dict(LOCAL_PROJECT))
-    runner: JobRunner | None = None
-    extras: dict[str, Any] = field(default_factory=dict)  # for other engine modules (deploy/serving)
 
     @classmethod
     def open(
@@ -57,47 +73,32 @@ class EngineState:
         base_url: str,
         settings: Settings,
         config: EngineConfig | None = None,
-        with_runner: bool = True,
     ) -> EngineState:
-        """Open (or create) the engine's state under ``data_dir``: SQLite, blobs, jobs and a runner."""
-        # Importing the modules that own tables registers their migrations before the DB opens.
-        import byom.engine.store  # noqa: F401
-
-        _import_optional_tables()
+        """Open (or create) the engine's state under ``data_dir``: SQLite, blobs, jobs, runner, deploy runtime."""
         data_dir = data_dir.expanduser().resolve()
-        # Training data and weights are private: a new data dir is the user's alone.
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
-        data_dir.mkdir(mode=0o700, exist_ok=True)
+        # Training data and weights are private: the data dir and everything in it are the user's alone.
+        private_dir(data_dir)
         for sub in ("blobs", "jobs", "uploads"):
-            (data_dir / sub).mkdir(exist_ok=True)
+            private_dir(data_dir / sub)
         cfg = config or EngineConfig()
         if not cfg.allowed_roots:
             cfg = cfg.model_copy(update={"allowed_roots": (Path.home(), data_dir)})
-        state = cls(
-            db=Database(data_dir / "engine.db"),
+        db = Database(data_dir / "engine.db")
+        project = dict(LOCAL_PROJECT)
+        return cls(
+            db=db,
             data_dir=data_dir,
             api_key=api_key,
             base_url=base_url.rstrip("/"),
             settings=settings,
             config=cfg,
+            runner=JobRunner(db, cfg, project),
+            deploy=DeployRuntime(db, project, reap_interval_s=cfg.autostop_interval_s),
+            project=project,
         )
-        if with_runner:
-            from byom.engine.runner import JobRunner
-
-            state.runner = JobRunner(state)
-        return state
 
     def close(self) -> None:
         self.db.close()
-
-
-def _import_optional_tables() -> None:
-    # The deploy side's registry owns m010+ tables; import it when present so they exist too.
-    try:
-        import byom.engine.registry  # noqa: F401
-    except ModuleNotFoundError as exc:
-        if exc.name != "byom.engine.registry":
-            raise
 
 
 def engine_of(request: Request) -> EngineState:

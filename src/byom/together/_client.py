@@ -16,7 +16,7 @@ import anyio
 import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from byom.config import Settings
+from byom.config import Settings, engine_data_dir, read_engine_key
 from byom.errors import TogetherAPIError
 from byom.together._models import FinetuneModelLimits, SupportedModel, SupportedModelPage
 from byom.together.errors import error_from_response, error_from_transport, retry_after_seconds
@@ -89,9 +89,7 @@ class TogetherClient:
     def for_engine(cls, settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> Self:
         """A client for the local engine: same REST API, its own URL, and its key from BYOM_ENGINE_API_KEY or
         the key file the engine wrote in its data dir on first start."""
-        from byom.engine.serve import default_data_dir, read_engine_key
-
-        key: SecretStr | str | None = settings.engine_api_key or read_engine_key(default_data_dir(settings))
+        key: SecretStr | str | None = settings.engine_api_key or read_engine_key(engine_data_dir(settings))
         return cls(api_key=key, base_url=settings.engine_url, transport=transport)
 
     def __repr__(self) -> str:

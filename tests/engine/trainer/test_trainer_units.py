@@ -11,10 +11,10 @@ from byom.data import check_jsonl
 from byom.engine.tiny import write_overfit_dataset
 from byom.engine.trainer import TrainSpec
 from byom.engine.trainer._loop import plan_steps, spread
-from byom.engine.trainer._main import root_error_line, unsupported_reason
+from byom.engine.trainer._main import unsupported_reason
 from byom.engine.trainer._schedule import lr_factor
 from byom.engine.trainer._tokenize import IGNORE, Example, pack, tokenize_preference, tokenize_row
-from byom.errors import TrainingError
+from byom.errors import TrainingError, root_error_line
 
 # The tiny template without {% generation %} markers: masking must not depend on them.
 PLAIN_CHATML = (

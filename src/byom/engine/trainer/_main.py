@@ -13,9 +13,9 @@ from typing import Any
 
 from byom.engine.trainer._progress import ProgressWriter
 from byom.engine.trainer.spec import TrainSpec
-from byom.errors import TrainingError
+from byom.errors import TrainingError, root_error_line
 
-__all__ = ["EXIT_BAD_SPEC", "EXIT_CANCELLED", "EXIT_FAILED", "main", "root_error_line", "unsupported_reason"]
+__all__ = ["EXIT_BAD_SPEC", "EXIT_CANCELLED", "EXIT_FAILED", "main", "unsupported_reason"]
 
 log = logging.getLogger("byom.engine.trainer")
 
@@ -33,15 +33,6 @@ def unsupported_reason(spec: TrainSpec) -> str | None:
     if spec.n_checkpoints < 1:
         return "n_checkpoints must be at least 1 (the final checkpoint)."
     return None
-
-
-def root_error_line(exc: BaseException) -> str:
-    """'torch.OutOfMemoryError: CUDA out of memory. ...': the type and the first line of the message."""
-    cls = type(exc)
-    module = cls.__module__.split(".")[0]
-    name = cls.__name__ if module in ("builtins", "byom", "__main__") else f"{module}.{cls.__name__}"
-    text = str(exc).strip().splitlines()
-    return f"{name}: {text[0][:500]}" if text else name
 
 
 class _Stage:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from byom.errors import EngineError
+from byom.errors import EngineError, root_error_line
 
 __all__ = [
     "Generation",
@@ -23,16 +23,9 @@ __all__ = [
     "ModelPool",
     "SamplingParams",
     "StreamHandle",
-    "root_line",
 ]
 
-log = logging.getLogger("byom.engine.serving")
-
-
-def root_line(exc: BaseException) -> str:
-    """The first line of an error, typed and truncated: what a deployment status can show."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}"[:500]
+log = logging.getLogger("byom.engine.deploy.inference")
 
 
 @dataclass(frozen=True)
@@ -238,7 +231,7 @@ class StreamHandle:
                 yield ready
         self._thread.join()
         if self._error is not None:
-            raise EngineError(f"Generation failed: {root_line(self._error)}") from self._error
+            raise EngineError(f"Generation failed: {root_error_line(self._error)}") from self._error
         if pending and not stopped:
             emitted += pending
             yield pending

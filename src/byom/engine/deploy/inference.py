@@ -20,14 +20,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from byom.engine._http import APIError, parse_body
-from byom.engine.deploy_runtime import Target, runtime_for
-from byom.engine.model_host import Generation, SamplingParams, StreamHandle, root_line
-from byom.errors import EngineError
+from byom.engine.deploy.host import Generation, SamplingParams, StreamHandle
+from byom.engine.deploy.runtime import Target
+from byom.engine.http import parse_body
+from byom.engine.state import engine_of
+from byom.errors import EngineError, InvalidRequest, root_error_line
 
 __all__ = ["DEFAULT_MAX_TOKENS", "MAX_TOKENS_CAP", "routes"]
 
-log = logging.getLogger("byom.engine.serving")
+log = logging.getLogger("byom.engine.deploy.inference")
 
 DEFAULT_MAX_TOKENS = 256
 MAX_TOKENS_CAP = 4096  # a local engine on a laptop: keep one request from holding the model for hours
@@ -60,12 +61,12 @@ class _Sampling(BaseModel):
 
     def params(self) -> SamplingParams:
         if self.n not in (None, 1):
-            raise APIError(
-                400, "n > 1 is not supported by the local engine; send n=1 and repeat the request.", param="n"
+            raise InvalidRequest(
+                "n > 1 is not supported by the local engine; send n=1 and repeat the request.", param="n"
             )
         stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
         if len(stops) > 4 or any(not s for s in stops):
-            raise APIError(400, "stop takes up to 4 non-empty strings.", param="stop")
+            raise InvalidRequest("stop takes up to 4 non-empty strings.", param="stop")
         return SamplingParams(
             max_tokens=min(self.max_tokens or DEFAULT_MAX_TOKENS, MAX_TOKENS_CAP),
             temperature=0.7 if self.temperature is None else self.temperature,
@@ -90,8 +91,8 @@ def _messages(request: ChatRequest) -> list[dict[str, str]]:
     for message in request.messages:
         if isinstance(message.content, list):
             if any(part.type != "text" for part in message.content):
-                raise APIError(
-                    400, "Only text content parts are supported by the local engine.", param="messages"
+                raise InvalidRequest(
+                    "Only text content parts are supported by the local engine.", param="messages"
                 )
             text = "".join(part.text or "" for part in message.content)
         else:
@@ -101,7 +102,7 @@ def _messages(request: ChatRequest) -> list[dict[str, str]]:
 
 
 def _target(request: Request, model: str) -> Target:
-    runtime = runtime_for(request.app.state.engine)
+    runtime = engine_of(request).deploy
     target = runtime.resolve(model)
     runtime.touch(str(target.deployment["id"]))
     return target
@@ -111,10 +112,9 @@ async def _encode(target: Target, fn: Any, arg: Any) -> list[int]:
     try:
         ids: list[int] = await anyio.to_thread.run_sync(fn, arg)
     except EngineError as exc:
-        raise APIError(400, str(exc), param="messages") from None
+        raise InvalidRequest(str(exc), param="messages") from None
     if len(ids) >= target.model.context_length:
-        raise APIError(
-            400,
+        raise InvalidRequest(
             f"The prompt is {len(ids)} tokens; this model's context is {target.model.context_length}. "
             "Shorten the prompt.",
             code="context_length_exceeded",
@@ -126,8 +126,8 @@ async def _generate(target: Target, ids: list[int], params: SamplingParams) -> G
     try:
         result: Generation = await anyio.to_thread.run_sync(target.model.generate, ids, params)
     except Exception as exc:  # noqa: BLE001 - a generation error is the server's fault, told in one line
-        log.warning("generation failed: %s", root_line(exc))
-        raise APIError(500, f"Generation failed: {root_line(exc)}", type="server_error") from None
+        log.warning("generation failed: %s", root_error_line(exc))
+        raise EngineError(f"Generation failed: {root_error_line(exc)}", type="server_error") from None
     return result
 
 
@@ -167,7 +167,9 @@ async def _events(
         async for piece in _pieces(handle):
             yield chunk(piece)
     except Exception as exc:  # noqa: BLE001 - the SDK raises APIError on a data object with "error" (ref §4.3)
-        yield _sse({"error": {"message": f"Generation failed: {root_line(exc)}", "type": "server_error"}})
+        yield _sse(
+            {"error": {"message": f"Generation failed: {root_error_line(exc)}", "type": "server_error"}}
+        )
         return
     result = handle.result
     assert result is not None
@@ -231,8 +233,8 @@ async def completions(request: Request) -> Any:
     prompt = body.prompt
     if isinstance(prompt, list):
         if len(prompt) != 1:
-            raise APIError(
-                400, "Send one prompt string; batches are not supported by the local engine.", param="prompt"
+            raise InvalidRequest(
+                "Send one prompt string; batches are not supported by the local engine.", param="prompt"
             )
         prompt = prompt[0]
     target = _target(request, body.model)

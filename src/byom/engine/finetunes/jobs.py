@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from datetime import UTC, datetime
 from typing import Any
 
-from byom.engine.db import Database
+from byom.engine.db import Database, iso
 
 __all__ = [
     "ACTIVE",
@@ -16,7 +15,6 @@ __all__ = [
     "add_event",
     "checkpoint_payload",
     "event_payload",
-    "iso",
     "job_payload",
     "queue_depth",
     "set_status",
@@ -26,12 +24,6 @@ __all__ = [
 TERMINAL = ("completed", "error", "user_error", "cancelled")
 ACTIVE = ("pending", "queued", "running", "uploading", "cancel_requested")
 USER_ID = "user_local"
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
 def add_event(

@@ -16,22 +16,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from byom.engine._ft_plan import local_tokenizer_dir, plan_job
-from byom.engine._ft_request import CreateFineTune, EstimatePrice
-from byom.engine._http import APIError, parse_body
-from byom.engine._tokens import count_file_tokens, count_file_tokens_exact
 from byom.engine.files import file_blob
-from byom.engine.jobs import (
+from byom.engine.finetunes.jobs import (
     ACTIVE,
     TERMINAL,
     add_event,
     checkpoint_payload,
     event_payload,
     job_payload,
-    set_status,
 )
-from byom.engine.meta import limits_for
+from byom.engine.finetunes.plan import local_tokenizer_dir, plan_job
+from byom.engine.finetunes.request import CreateFineTune, EstimatePrice
+from byom.engine.finetunes.tokens import count_file_tokens, count_file_tokens_exact
+from byom.engine.http import int_query, parse_body
 from byom.engine.state import EngineState, engine_of
+from byom.engine.templates import limits_for
+from byom.errors import Conflict, InvalidRequest, NotFound
 
 __all__ = ["get_job_row", "routes"]
 
@@ -39,14 +39,8 @@ __all__ = ["get_job_row", "routes"]
 def get_job_row(state: EngineState, job_id: str) -> Any:
     row = state.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
     if row is None:
-        raise APIError(
-            404, f"Fine-tune job '{job_id}' not found. List jobs with GET /v1/fine-tunes.", param="id"
-        )
+        raise NotFound(f"Fine-tune job '{job_id}' not found. List jobs with GET /v1/fine-tunes.", param="id")
     return row
-
-
-def _bad(param: str, message: str) -> APIError:
-    return APIError(400, message, param=param)
 
 
 # ---- create ---------------------------------------------------------------------------------------
@@ -56,7 +50,7 @@ async def create_job(request: Request) -> JSONResponse:
     job_id = f"ft-{uuid.uuid4()}"
     # "max" batch sizes depend on the device, probed in a subprocess (the service never imports torch).
     device = "cpu"
-    if req.batch_size == "max" and state.runner is not None:
+    if req.batch_size == "max":
         device = await run_in_threadpool(state.runner.device)
     plan = plan_job(state, req, job_id, device)
     now = time.time()
@@ -84,8 +78,7 @@ async def create_job(request: Request) -> JSONResponse:
     token = req.hf_api_token.get_secret_value() if req.hf_api_token else None
     if token:
         state.db.execute("UPDATE jobs SET hf_token_given = 1 WHERE id = ?", (job_id,))
-    if state.runner is not None:
-        state.runner.submit(job_id, token)
+    state.runner.submit(job_id, token)
     return JSONResponse(job_payload(state.db, get_job_row(state, job_id)))
 
 
@@ -117,16 +110,6 @@ async def list_checkpoints(request: Request) -> JSONResponse:
     return JSONResponse({"object": "list", "data": [checkpoint_payload(r) for r in rows]})
 
 
-def _int_param(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise _bad(name, f"Query parameter '{name}' must be an integer.") from None
-
-
 def _time_param(request: Request, name: str) -> float | None:
     raw = request.query_params.get(name)
     if raw in (None, ""):
@@ -134,19 +117,24 @@ def _time_param(request: Request, name: str) -> float | None:
     try:
         return datetime.fromisoformat(raw).timestamp()
     except ValueError:
-        raise _bad(
-            name, f"Query parameter '{name}' must be an ISO-8601 date-time, e.g. 2026-11-28T10:00:00Z."
+        raise InvalidRequest(
+            f"Query parameter '{name}' must be an ISO-8601 date-time, e.g. 2026-11-28T10:00:00Z.", param=name
         ) from None
 
 
 async def list_metrics(request: Request) -> JSONResponse:
     state = engine_of(request)
     job = get_job_row(state, request.path_params["job_id"])
-    step_from, step_to = _int_param(request, "global_step_from"), _int_param(request, "global_step_to")
+    step_from, step_to = (
+        int_query(request, "global_step_from", None, 0, 2**62),
+        int_query(request, "global_step_to", None, 0, 2**62),
+    )
     at_from, at_to = _time_param(request, "logged_at_from"), _time_param(request, "logged_at_to")
-    resolution = _int_param(request, "resolution")
+    resolution = int_query(request, "resolution", None, 1, 100_000)
     if resolution is not None and resolution < 1:
-        raise _bad("resolution", "resolution must be at least 1 (the number of points to sample).")
+        raise InvalidRequest(
+            "resolution must be at least 1 (the number of points to sample).", param="resolution"
+        )
     rows = state.db.query("SELECT * FROM job_metrics WHERE job_id = ? ORDER BY step, seq", (job["id"],))
     points = []
     for r in rows:
@@ -170,16 +158,11 @@ async def cancel_job(request: Request) -> JSONResponse:
     state = engine_of(request)
     job = get_job_row(state, request.path_params["job_id"])
     if job["status"] in ("completed", "error", "user_error"):
-        raise APIError(
-            400, f"Job {job['id']} already ended ({job['status']}); there is nothing to cancel.", param="id"
+        raise InvalidRequest(
+            f"Job {job['id']} already ended ({job['status']}); there is nothing to cancel.", param="id"
         )
     if job["status"] != "cancelled":
-        if state.runner is not None:
-            state.runner.cancel(job["id"])
-        else:
-            with state.db.transaction() as conn:
-                add_event(conn, job["id"], "job_stopped", "Job cancelled before it started.")
-                set_status(conn, job["id"], "cancelled")
+        state.runner.cancel(job["id"])
     return JSONResponse(job_payload(state.db, get_job_row(state, job["id"])))
 
 
@@ -187,8 +170,7 @@ async def delete_job(request: Request) -> JSONResponse:
     state = engine_of(request)
     job = get_job_row(state, request.path_params["job_id"])
     if job["status"] in ACTIVE:
-        raise APIError(
-            409,
+        raise Conflict(
             f"Job {job['id']} is {job['status']}. Cancel it first, then delete it.",
             headers={"x-should-retry": "false"},
         )
@@ -215,9 +197,9 @@ async def estimate_price(request: Request) -> JSONResponse:
     state = engine_of(request)
     req = await parse_body(request, EstimatePrice)
     if req.model and limits_for(req.model) is None:
-        raise _bad(
-            "model",
+        raise InvalidRequest(
             f"Model '{req.model}' is not a fine-tuning base of this engine. See GET /v2/supported-models.",
+            param="model",
         )
     tokenizer_dir = (
         local_tokenizer_dir(state, req.from_hf_model, req.hf_model_revision) if req.from_hf_model else None
@@ -236,7 +218,9 @@ async def estimate_price(request: Request) -> JSONResponse:
             continue
         row = state.db.one("SELECT * FROM files WHERE id = ?", (file_id,))
         if row is None or not row["sha256"]:
-            raise _bad(param, f"{param} '{file_id}' is not an uploaded file of this engine. Upload it first.")
+            raise InvalidRequest(
+                f"{param} '{file_id}' is not an uploaded file of this engine. Upload it first.", param=param
+            )
         prefix = "train" if param == "training_file" else "eval"
         status = row["processing_status"]
         if status != "COMPLETED":

@@ -21,15 +21,16 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from byom.engine.jobs import add_event, set_status
+from byom.engine.finetunes.jobs import add_event, set_status
 from byom.engine.trainer.spec import TrainSpec
 
 if TYPE_CHECKING:
-    from byom.engine.state import EngineState
+    from byom.engine.db import Database
+    from byom.engine.state import EngineConfig
 
 __all__ = ["MAX_ATTEMPTS", "JobRunner"]
 
-log = logging.getLogger("byom.engine.runner")
+log = logging.getLogger("byom.engine.finetunes.runner")
 
 # A job that keeps dying with the engine is failed rather than restarted forever.
 MAX_ATTEMPTS = 4
@@ -55,9 +56,10 @@ class _Running:
 class JobRunner:
     """Runs queued jobs one at a time in trainer subprocesses; thread-safe entry points for the API."""
 
-    def __init__(self, state: EngineState) -> None:
-        self.state = state
-        self.db = state.db
+    def __init__(self, db: Database, config: EngineConfig, project: dict[str, str]) -> None:
+        self.db = db
+        self.config = config
+        self.project = project
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -65,7 +67,7 @@ class JobRunner:
         self._lock = threading.Lock()
         # hf_api_token per job: held in memory only, never written to SQLite or spec.json.
         self._hf_tokens: dict[str, str] = {}
-        self._device: str | None = None if state.config.device == "auto" else state.config.device
+        self._device: str | None = None if config.device == "auto" else config.device
         self._device_ready = threading.Event()
         if self._device is not None:
             self._device_ready.set()
@@ -87,7 +89,7 @@ class JobRunner:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=self.state.config.cancel_grace_s + 10)
+            self._thread.join(timeout=self.config.cancel_grace_s + 10)
             self._thread = None
 
     def wake(self) -> None:
@@ -195,7 +197,7 @@ class JobRunner:
                 self._tick()
             except Exception:  # keep the runner alive; the failing job is marked by _tick's handlers
                 log.exception("job runner tick failed")
-            self._wake.wait(self.state.config.poll_interval_s)
+            self._wake.wait(self.config.poll_interval_s)
             self._wake.clear()
         self._shutdown_current()
 
@@ -219,7 +221,7 @@ class JobRunner:
         if current.signalled_at is None:
             current.signalled_at = time.monotonic()
             _signal(current.proc, signal.SIGTERM)
-        elif time.monotonic() - current.signalled_at > self.state.config.cancel_grace_s:
+        elif time.monotonic() - current.signalled_at > self.config.cancel_grace_s:
             _signal(current.proc, signal.SIGKILL)
 
     def _start_next(self) -> None:
@@ -330,16 +332,14 @@ class JobRunner:
         if kind == "event":
             if line.get("type") == "job_complete":
                 return  # the engine says so itself, once the outputs are registered
-            conn.execute(
-                "INSERT INTO job_events (job_id, created_at, type, level, message, step) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    job_id,
-                    when,
-                    str(line.get("type", "info"))[:64],
-                    line.get("level") or "info",
-                    str(line.get("message", ""))[:4000],
-                    step,
-                ),
+            add_event(
+                conn,
+                job_id,
+                str(line.get("type", "info"))[:64],
+                str(line.get("message", "")),
+                level=str(line.get("level") or "info"),
+                step=step if isinstance(step, int) else None,
+                when=when,
             )
         elif kind == "metric" and isinstance(step, int):
             values = {
@@ -466,12 +466,12 @@ class JobRunner:
         self, job_id: str, row: Any, outputs: dict[str, str], request: dict[str, Any]
     ) -> dict[str, Any]:
         try:
-            from byom.engine.registry import register_job_outputs
+            from byom.engine.deploy.registry import register_job_outputs
         except ModuleNotFoundError as exc:
-            if exc.name != "byom.engine.registry":
+            if exc.name != "byom.engine.deploy.registry":
                 raise
             return {}
-        project = self.state.project
+        project = self.project
         return dict(
             register_job_outputs(
                 self.db,
@@ -530,7 +530,7 @@ class JobRunner:
             )
         _signal(current.proc, signal.SIGTERM)
         try:
-            current.proc.wait(self.state.config.cancel_grace_s)
+            current.proc.wait(self.config.cancel_grace_s)
         except subprocess.TimeoutExpired:
             _signal(current.proc, signal.SIGKILL)
             current.proc.wait(5)

@@ -8,7 +8,8 @@ import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from byom.engine._http import APIError, error_response
+from byom.engine.http import error_response
+from byom.errors import EngineError, Unauthorized
 
 __all__ = ["PUBLIC_PATHS", "AuthMiddleware", "UnexpectedErrorMiddleware"]
 
@@ -40,7 +41,7 @@ class AuthMiddleware:
                 if not header
                 else "Invalid API key. Use the key the engine printed the path of at start (file api_key in its data dir)."
             )
-            response = error_response(APIError(401, message, code="invalid_api_key"))
+            response = error_response(Unauthorized(message, code="invalid_api_key"))
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -76,8 +77,7 @@ class UnexpectedErrorMiddleware:
             if started:
                 raise
             response = error_response(
-                APIError(
-                    500,
+                EngineError(
                     "Internal error in the local engine. See the engine's log; retry, or report it.",
                     type="server_error",
                 )

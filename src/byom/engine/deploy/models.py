@@ -16,19 +16,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from byom.engine import registry
-from byom.engine._http import APIError
-from byom.engine._v2 import (
+from byom.engine.deploy import registry
+from byom.engine.deploy.devices import Device, device_for_config, fits, probe_devices
+from byom.engine.deploy.project import (
     _P,
     _find_model,
-    _page,
     _parse_model_ref,
     _project,
     _revision,
     _serving_parameters,
-    _state,
 )
-from byom.engine.devices import Device, device_for_config, fits, probe_devices
+from byom.engine.http import page
+from byom.engine.state import engine_of
+from byom.errors import InvalidRequest, NotFound
 
 __all__ = ["routes"]
 
@@ -71,11 +71,11 @@ def _model_json(row: dict[str, Any], project: dict[str, str]) -> dict[str, Any]:
 
 async def list_models(request: Request) -> JSONResponse:
     project = _project(request)
-    db = _state(request).db
+    db = engine_of(request).db
     rows = registry.list_models(db, project["id"], after=None, limit=100_000)
     visibility = request.query_params.get("visibility")
     items = [_model_json(r, project) for r in rows if not visibility or r["visibility"] == visibility]
-    return _page(items, request)
+    return page(items, request)
 
 
 async def get_model(request: Request) -> JSONResponse:
@@ -85,22 +85,20 @@ async def get_model(request: Request) -> JSONResponse:
 async def delete_model(request: Request) -> JSONResponse:
     project = _project(request)
     model = _find_model(request, request.path_params["model_id"])
-    db = _state(request).db
+    db = engine_of(request).db
     users = db.query(
         "SELECT name FROM deployments WHERE project_id = ? AND model_id = ?", (project["id"], model["id"])
     )
     if users:
         names = ", ".join(r["name"] for r in users)
-        raise APIError(
-            400,
+        raise InvalidRequest(
             f"Model {model['id']} is used by deployments ({names}). Delete those deployments first.",
             code="failed_precondition",
         )
     derived = db.query("SELECT name FROM registry_models WHERE base_model_id = ?", (model["id"],))
     if derived:
         names = ", ".join(f"{project['slug']}/{r['name']}" for r in derived)
-        raise APIError(
-            400,
+        raise InvalidRequest(
             f"Model {model['id']} is the base of {names}. Delete those models first.",
             code="failed_precondition",
         )
@@ -110,7 +108,7 @@ async def delete_model(request: Request) -> JSONResponse:
 
 async def list_model_revisions(request: Request) -> JSONResponse:
     model = _find_model(request, request.path_params["model_id"])
-    revisions = registry.list_revisions(_state(request).db, str(model["id"]))
+    revisions = registry.list_revisions(engine_of(request).db, str(model["id"]))
     items = [
         {
             "id": r["id"],
@@ -121,7 +119,7 @@ async def list_model_revisions(request: Request) -> JSONResponse:
         }
         for r in revisions
     ]
-    return _page(items, request)
+    return page(items, request)
 
 
 async def list_model_files(request: Request) -> JSONResponse:
@@ -169,15 +167,14 @@ def _config_json(device: Device, project: dict[str, str], model: dict[str, Any] 
 
 async def list_configs(request: Request) -> JSONResponse:
     project = _project(request)
-    db = _state(request).db
+    db = engine_of(request).db
     ref = request.query_params.get("referenceModel")
     ref_id = request.query_params.get("referenceModelId")
     model: dict[str, Any] | None = None
     if ref:
         model_id, _ = _parse_model_ref(ref, project)
         if ref_id and ref_id != model_id:
-            raise APIError(
-                400,
+            raise InvalidRequest(
                 "referenceModel and referenceModelId name different models; send one of them.",
                 param="referenceModelId",
             )
@@ -187,7 +184,7 @@ async def list_configs(request: Request) -> JSONResponse:
     devices = await anyio.to_thread.run_sync(probe_devices)
     params = _serving_parameters(db, model) if model else None
     items = [_config_json(d, project, model) for d in devices if model is None or fits(params, d)]
-    return _page(items, request)
+    return page(items, request)
 
 
 async def get_config(request: Request) -> JSONResponse:
@@ -195,8 +192,7 @@ async def get_config(request: Request) -> JSONResponse:
     await anyio.to_thread.run_sync(probe_devices)
     device = device_for_config(request.path_params["config_id"])
     if device is None:
-        raise APIError(
-            404,
+        raise NotFound(
             f"Config {request.path_params['config_id']!r} not found. "
             f"List configs with GET /v2/projects/{project['id']}/configs?referenceModel=….",
         )
@@ -230,8 +226,8 @@ async def get_instance_type(request: Request) -> JSONResponse:
     for device in devices:
         if wanted in (device.instance_type_id, device.hardware):
             return JSONResponse(_instance_type_json(device))
-    raise APIError(
-        404, f"Instance type {wanted!r} not found. List them with GET /v2/public/inference-instance-types."
+    raise NotFound(
+        f"Instance type {wanted!r} not found. List them with GET /v2/public/inference-instance-types."
     )
 
 

@@ -1,4 +1,4 @@
-"""Identity, health and model-catalogue endpoints: /health, /v3/whoami, limits, /v2/supported-models."""
+"""The template (base) models a job names as ``model``: their limits and ``/v2/supported-models``, from the packaged catalog."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from byom.engine._http import APIError
 from byom.engine.state import engine_of
+from byom.errors import InvalidRequest, NotFound
 
 __all__ = ["catalog_base", "limits_for", "routes"]
 
 
 def _catalog():  # type: ignore[no-untyped-def]
-    from byom.catalog._packaged import load_packaged_catalog
+    from byom.catalog import load_packaged_catalog
 
     return load_packaged_catalog()
 
@@ -27,45 +27,24 @@ def catalog_base(name: str):  # type: ignore[no-untyped-def]
 
 def limits_for(name: str) -> dict[str, Any] | None:
     """``FinetuneModelLimits`` for the template ``name``, or None when it is not in the catalog."""
-    from byom.catalog._payloads import limits_payload
+    from byom.catalog import limits_payload
 
     base = catalog_base(name)
     # The local trainer can always do full training; the catalog's "unknown" counts as yes here.
     return limits_payload(base, assume_full_when_unknown=True) if base is not None else None
 
 
-async def health(request: Request) -> JSONResponse:
-    state = engine_of(request)
-    runner = state.runner
-    return JSONResponse({"status": "ok", "device": runner.device_label() if runner else None})
-
-
-async def whoami(request: Request) -> JSONResponse:
-    # Shape of a project API key's identity (ref together-api-2026-11 §3.2).
-    state = engine_of(request)
-    return JSONResponse(
-        {
-            "type": "project_api_key",
-            "api_key": {"id": "key_local"},
-            "organization": {"id": "org_local", "name": "Local engine"},
-            "project": dict(state.project),
-        }
-    )
-
-
 async def model_limits(request: Request) -> JSONResponse:
     name = request.query_params.get("model_name", "").strip()
     if not name:
-        raise APIError(
-            400,
+        raise InvalidRequest(
             "Query parameter 'model_name' is required, e.g. ?model_name=Qwen/Qwen3-8B.",
             param="model_name",
         )
     limits = limits_for(name) or _job_limits(request, name)
     if limits is None:
         # Together answers unknown models with a 404 {"message": ...} (ref together-api.md §5).
-        raise APIError(
-            404,
+        raise NotFound(
             f"Model '{name}' is not a fine-tuning base of this engine. List them with GET /v2/supported-models"
             "?product=PRODUCT_FINE_TUNING.",
             param="model_name",
@@ -89,21 +68,21 @@ _PRODUCTS = {"PRODUCT_FINE_TUNING", "PRODUCT_SERVERLESS", "PRODUCT_DEDICATED", "
 
 
 async def supported_models(request: Request) -> JSONResponse:
-    from byom.catalog._payloads import supported_model_payload
+    from byom.catalog import supported_model_payload
 
     q = request.query_params
     product = q.get("product")
     if product and product not in _PRODUCTS:
-        raise APIError(400, f"Unknown product '{product}'. Use one of {sorted(_PRODUCTS)}.", param="product")
+        raise InvalidRequest(f"Unknown product '{product}'. Use one of {sorted(_PRODUCTS)}.", param="product")
     try:
         limit = int(q.get("limit", "100"))
         offset = int(q.get("after") or "0")
     except ValueError:
-        raise APIError(
-            400, "'limit' and 'after' must be integers (after is a next_cursor value).", param="limit"
+        raise InvalidRequest(
+            "'limit' and 'after' must be integers (after is a next_cursor value).", param="limit"
         ) from None
     if not 1 <= limit <= 1000 or offset < 0:
-        raise APIError(400, "'limit' must be 1-1000 and 'after' a next_cursor value.", param="limit")
+        raise InvalidRequest("'limit' must be 1-1000 and 'after' a next_cursor value.", param="limit")
     rows = [supported_model_payload(b) for b in _catalog().bases]
     if product:
         rows = [r for r in rows if product in r["products"]]
@@ -116,18 +95,16 @@ async def supported_models(request: Request) -> JSONResponse:
 
 
 async def supported_model(request: Request) -> JSONResponse:
-    from byom.catalog._payloads import supported_model_payload
+    from byom.catalog import supported_model_payload
 
     name = request.path_params["model_id"]
     base = catalog_base(name)
     if base is None:
-        raise APIError(404, f"Supported model '{name}' not found. List them with GET /v2/supported-models.")
+        raise NotFound(f"Supported model '{name}' not found. List them with GET /v2/supported-models.")
     return JSONResponse(supported_model_payload(base))
 
 
 routes = [
-    Route("/health", health, methods=["GET"]),
-    Route("/v3/whoami", whoami, methods=["GET"]),
     Route("/v1/fine-tunes/models/limits", model_limits, methods=["GET"]),
     Route("/v2/supported-models", supported_models, methods=["GET"]),
     Route("/v2/supported-models/{model_id:path}", supported_model, methods=["GET"]),

@@ -9,27 +9,12 @@ import secrets
 import sys
 from pathlib import Path
 
-from byom.config import Settings
+from byom.config import ENGINE_KEY_FILE, Settings, engine_data_dir, read_engine_key
 from byom.errors import ConfigError
 
-__all__ = ["KEY_FILE", "default_data_dir", "ensure_engine_key", "read_engine_key", "serve"]
+__all__ = ["ensure_engine_key", "serve"]
 
 log = logging.getLogger("byom.engine")
-
-KEY_FILE = "api_key"
-
-
-def default_data_dir(settings: Settings) -> Path:
-    return settings.data_dir / "engine"
-
-
-def read_engine_key(data_dir: Path) -> str | None:
-    """The engine's stored API key (``<data_dir>/api_key``), or None when the engine never started there."""
-    try:
-        key = (Path(data_dir) / KEY_FILE).read_text(encoding="utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return key or None
 
 
 def ensure_engine_key(data_dir: Path) -> str:
@@ -39,7 +24,7 @@ def ensure_engine_key(data_dir: Path) -> str:
         return existing
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(32)
-    path = data_dir / KEY_FILE
+    path = data_dir / ENGINE_KEY_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(key + "\n")
@@ -77,7 +62,7 @@ def serve(
         logging.basicConfig(
             level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-    data_dir = (data_dir or default_data_dir(settings)).expanduser().resolve()
+    data_dir = (data_dir or engine_data_dir(settings)).expanduser().resolve()
     explicit = api_key or (settings.engine_api_key.get_secret_value() if settings.engine_api_key else None)
     if not _is_loopback(host) and not explicit:
         raise ConfigError(
@@ -107,17 +92,8 @@ def serve(
     if explicit:
         log.info("API key: the one given by --api-key / BYOM_ENGINE_API_KEY")
     else:
-        log.info("API key file: %s", data_dir / KEY_FILE)
+        log.info("API key file: %s", data_dir / ENGINE_KEY_FILE)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
     finally:
         state.close()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m byom.engine``: the same as ``byom engine``."""
-    import sys
-
-    from byom.cli import main as cli_main
-
-    cli_main(["engine", *(sys.argv[1:] if argv is None else argv)])

@@ -1,7 +1,7 @@
 """What keeps deployments running: background loading, stopping, auto-stop, routing, recovery.
 
 A deployment's state lives in SQLite; its loaded weights live in a ``ModelPool`` owned by the
-one ``DeployRuntime`` of an ``EngineState`` (``runtime_for(state)``). States and the auto-stop
+one ``DeployRuntime`` of an ``EngineState`` (``state.deploy``), started and stopped by the app's lifespan. States and the auto-stop
 rule follow Together's v2 model (ref together-api-2026-11 §3.5, §3.10, §3.11).
 """
 
@@ -10,54 +10,37 @@ from __future__ import annotations
 import json
 import logging
 import random
-import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from byom.engine import registry
-from byom.engine._http import APIError
-from byom.engine.deploy_schema import ensure_schema
-from byom.engine.devices import device_for_config
-from byom.engine.model_host import LoadedModel, LoadSpec, ModelPool, root_line
-from byom.errors import EngineError
+from byom.engine.db import Database, iso, new_id, now
+from byom.engine.deploy import registry
+from byom.engine.deploy.devices import device_for_config
+from byom.engine.deploy.host import LoadedModel, LoadSpec, ModelPool
+from byom.errors import EngineError, InvalidRequest, NotFound, root_error_line
 
 __all__ = [
     "FAILED",
     "PROVISIONING",
     "READY",
     "STOPPED",
-    "STOPPING",
     "DeployRuntime",
     "Target",
     "add_event",
-    "new_id",
-    "now_iso",
-    "runtime_for",
-    "shutdown_runtime",
 ]
 
-log = logging.getLogger("byom.engine.deploy")
+log = logging.getLogger("byom.engine.deploy.endpoints")
 
 PROVISIONING = "DEPLOYMENT_STATE_PROVISIONING"
 READY = "DEPLOYMENT_STATE_READY"
 FAILED = "DEPLOYMENT_STATE_FAILED"
 STOPPED = "DEPLOYMENT_STATE_STOPPED"
-STOPPING = "DEPLOYMENT_STATE_STOPPING"
 
 _LEVELS = ("LEVEL_DEBUG", "LEVEL_INFO", "LEVEL_WARN", "LEVEL_ERROR")
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(10)}"
 
 
 def add_event(
@@ -74,7 +57,7 @@ def add_event(
     db.execute(
         "INSERT INTO endpoint_events (id, endpoint_id, deployment_id, level, type, message, reason, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (new_id("ev"), endpoint_id, deployment_id, level, type, message[:2000], reason, now_iso()),
+        (new_id("ev"), endpoint_id, deployment_id, level, type, message[:2000], reason, iso(now())),
     )
 
 
@@ -91,11 +74,15 @@ class DeployRuntime:
     """Loads and unloads deployments in threads and routes inference to the ready ones."""
 
     def __init__(
-        self, state: Any, *, reap_interval_s: float = 30.0, clock: Callable[[], float] = time.time
+        self,
+        db: Database,
+        project: dict[str, str],
+        *,
+        reap_interval_s: float = 30.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.state = state
-        self.db = state.db
-        ensure_schema(self.db)
+        self.db = db
+        self.project = project
         self.pool = ModelPool()
         self.clock = clock
         self.reap_interval_s = reap_interval_s
@@ -111,13 +98,10 @@ class DeployRuntime:
     def start(self) -> None:
         """Re-provision what was running before a restart and start the auto-stop clock."""
         rows = self.db.query(
-            "SELECT id, endpoint_id, state FROM deployments WHERE state IN (?, ?, ?, 'DEPLOYMENT_STATE_SCALING')",
-            (READY, PROVISIONING, STOPPING),
+            "SELECT id, endpoint_id, state FROM deployments WHERE state IN (?, ?)",
+            (READY, PROVISIONING),
         )
         for row in rows:
-            if row["state"] == STOPPING:
-                self._set_state(row["id"], STOPPED, "Stopped.")
-                continue
             add_event(
                 self.db,
                 row["endpoint_id"],
@@ -141,19 +125,13 @@ class DeployRuntime:
         for _, (spec, _model) in active:
             self.pool.release(spec)
 
-    def wait_idle(self, timeout: float = 60.0) -> None:
-        """Wait for loads in flight to finish (tests and shutdown)."""
-        deadline = time.monotonic() + timeout
-        for thread in list(self._threads):
-            thread.join(max(0.0, deadline - time.monotonic()))
-
     # --- state changes ---------------------------------------------------------------------
 
     def _set_state(self, dep_id: str, state: str, message: str, *, ready: bool | None = None) -> None:
         self.db.execute(
             "UPDATE deployments SET state = ?, message = ?, updated_at = ?,"
             " last_request_at = CASE WHEN ? THEN ? ELSE last_request_at END WHERE id = ?",
-            (state, message, now_iso(), 1 if ready else 0, self.clock(), dep_id),
+            (state, message, iso(now()), 1 if ready else 0, self.clock(), dep_id),
         )
 
     def _bump(self, dep_id: str) -> int:
@@ -181,11 +159,13 @@ class DeployRuntime:
             spec = self.load_spec(dict(row))
             loaded = self.pool.acquire(spec)
         except Exception as exc:  # noqa: BLE001 - any load failure becomes FAILED with its root line, never a crash
-            log.warning("deployment %s failed to load: %s", dep_id, root_line(exc))
+            log.warning("deployment %s failed to load: %s", dep_id, root_error_line(exc))
             with self._lock:
                 if self._generation.get(dep_id) != gen:
                     return
-                message = str(exc) if isinstance(exc, EngineError) else f"Model load failed: {root_line(exc)}"
+                message = (
+                    str(exc) if isinstance(exc, EngineError) else f"Model load failed: {root_error_line(exc)}"
+                )
                 self._set_state(dep_id, FAILED, message)
             add_event(
                 self.db,
@@ -283,7 +263,7 @@ class DeployRuntime:
 
     def resolve(self, model: str) -> Target:
         """The deployment an inference ``model`` string reaches: a pinned deployment or the endpoint's split."""
-        project = self.state.project
+        project = self.project
         slug, pid = project["slug"], project["id"]
         parts = model.split("/")
         if parts and parts[0] == slug:
@@ -294,8 +274,7 @@ class DeployRuntime:
                 "SELECT * FROM endpoints WHERE project_id = ? AND name = ?", (pid, parts[0])
             )
         if endpoint is None:
-            raise APIError(
-                404,
+            raise NotFound(
                 f"Unable to access model {model!r}: no endpoint or deployment of that name. Use the endpoint name, "
                 f"e.g. {slug}/my-ft; list endpoints with GET /v2/projects/{pid}/endpoints.",
                 type="invalid_request_error",
@@ -308,8 +287,7 @@ class DeployRuntime:
                 "SELECT * FROM deployments WHERE endpoint_id = ? AND name = ?", (endpoint["id"], parts[1])
             )
             if dep is None:
-                raise APIError(
-                    404,
+                raise NotFound(
                     f"Unable to access model {model!r}: endpoint {slug}/{endpoint['name']} has no deployment "
                     f"{parts[1]!r}. List them with GET /v2/projects/{pid}/endpoints/{endpoint['id']}/deployments.",
                     type="invalid_request_error",
@@ -374,7 +352,7 @@ class DeployRuntime:
                 log.exception("auto-stop check failed")
 
 
-def _not_running(model: str, deployments: list[dict[str, Any]], *, unrouted: bool = False) -> APIError:
+def _not_running(model: str, deployments: list[dict[str, Any]], *, unrouted: bool = False) -> EngineError:
     states = (
         ", ".join(f"{d['name']}: {d['state'].removeprefix('DEPLOYMENT_STATE_')}" for d in deployments)
         or "none"
@@ -388,33 +366,9 @@ def _not_running(model: str, deployments: list[dict[str, Any]], *, unrouted: boo
             "Start a deployment (PATCH autoscaling minReplicas/maxReplicas to 1) or create one, "
             "and give it a weight in the endpoint's trafficSplit."
         )
-    return APIError(
-        400,
+    return InvalidRequest(
         f"Endpoint for {model!r} has no running deployment (deployments: {states}). {hint}",
         type="invalid_request_error",
         code="dedicated_endpoint_not_running",
         param="model",
     )
-
-
-_RUNTIME_LOCK = threading.Lock()
-
-
-def runtime_for(state: Any) -> DeployRuntime:
-    """The state's one runtime, created (and recovered) on first use."""
-    with _RUNTIME_LOCK:
-        runtime = state.extras.get("deploy_runtime")
-        if runtime is None:
-            settings = state.extras.get("deploy_settings", {})
-            runtime = DeployRuntime(state, **settings)
-            state.extras["deploy_runtime"] = runtime
-            runtime.start()
-        return runtime
-
-
-def shutdown_runtime(state: Any) -> None:
-    """Free the loaded models of ``state`` (engine shutdown)."""
-    with _RUNTIME_LOCK:
-        runtime = state.extras.pop("deploy_runtime", None)
-    if runtime is not None:
-        runtime.close()

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from byom.engine._http import APIError
 from byom.engine.state import engine_of
+from byom.errors import InvalidRequest, NotFound
 
 __all__ = ["routes"]
 
@@ -34,22 +34,19 @@ def _weights_dir(state: Any, job: Any, kind: str | None, step: int) -> tuple[Pat
         rows = state.db.query("SELECT * FROM job_checkpoints WHERE job_id = ? AND step = ?", (job_id, step))
         rows = [r for r in rows if Path(r["path"]).is_dir()]
         if not rows:
-            raise APIError(
-                404,
+            raise NotFound(
                 f"Job {job_id} has no checkpoint at step {step}. See its checkpoints list.",
                 param="checkpoint_step",
             )
         return Path(rows[0]["path"]), f"{kind or rows[0]['checkpoint']}-step-{step}"
     if job["status"] != "completed":
-        raise APIError(
-            400,
+        raise InvalidRequest(
             f"Job {job_id} is {job['status']}; its final weights exist once it completes. Pass checkpoint_step for a saved checkpoint.",
             param="ft_id",
         )
     outputs = json.loads(job["outputs"] or "{}")
     if kind is None:
-        raise APIError(
-            400,
+        raise InvalidRequest(
             f"Query 'checkpoint' is required without checkpoint_step: one of {', '.join(_KINDS)}.",
             param="checkpoint",
         )
@@ -62,7 +59,7 @@ def _weights_dir(state: Any, job: Any, kind: str | None, step: int) -> tuple[Pat
     path = available[kind]
     if not path or not Path(path).is_dir():
         have = ", ".join(k for k, v in available.items() if v) or "none"
-        raise APIError(400, f"Job {job_id} has no '{kind}' output. Available: {have}.", param="checkpoint")
+        raise InvalidRequest(f"Job {job_id} has no '{kind}' output. Available: {have}.", param="checkpoint")
     return Path(path), kind
 
 
@@ -86,20 +83,20 @@ async def download(request: Request) -> Response:
     q = request.query_params
     job_id = q.get("ft_id", "").strip()
     if not job_id:
-        raise APIError(400, "Query 'ft_id' (the fine-tune job id) is required.", param="ft_id")
+        raise InvalidRequest("Query 'ft_id' (the fine-tune job id) is required.", param="ft_id")
     kind = q.get("checkpoint") or None
     if kind is not None and kind not in _KINDS:
-        raise APIError(400, f"checkpoint must be one of {', '.join(_KINDS)}.", param="checkpoint")
+        raise InvalidRequest(f"checkpoint must be one of {', '.join(_KINDS)}.", param="checkpoint")
     try:
         step = int(q.get("checkpoint_step") or 0)
     except ValueError:
-        raise APIError(
-            400, "checkpoint_step must be an integer (0 or absent: final weights).", param="checkpoint_step"
+        raise InvalidRequest(
+            "checkpoint_step must be an integer (0 or absent: final weights).", param="checkpoint_step"
         ) from None
     job = state.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
     if job is None:
-        raise APIError(
-            404, f"Fine-tune job '{job_id}' not found. List jobs with GET /v1/fine-tunes.", param="ft_id"
+        raise NotFound(
+            f"Fine-tune job '{job_id}' not found. List jobs with GET /v1/fine-tunes.", param="ft_id"
         )
     source, label = _weights_dir(state, job, kind, step)
     name = f"{job['model_output_name'].split('/')[-1]}-{label}.tar.gz"

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from byom.engine._ft_request import CreateFineTune, TrainingMethod, TrainingType
-from byom.engine._http import APIError
 from byom.engine.files import file_blob
-from byom.engine.meta import limits_for
+from byom.engine.finetunes.request import CreateFineTune, TrainingMethod, TrainingType
 from byom.engine.state import EngineState
+from byom.engine.templates import limits_for
 from byom.engine.trainer import LoraSpec, TrainSpec, unsupported_reason
+from byom.errors import InvalidRequest
 
 __all__ = ["JobPlan", "plan_job"]
 
@@ -58,12 +58,8 @@ class _Base:
     parent_request: dict[str, Any]
 
 
-def _bad(param: str, message: str) -> APIError:
-    return APIError(400, message, param=param)
-
-
 def plan_job(state: EngineState, req: CreateFineTune, job_id: str, device: str) -> JobPlan:
-    """Validate ``req`` and build the job's spec; raises a 400 ``APIError`` naming the bad field."""
+    """Validate ``req`` and build the job's spec; raises ``InvalidRequest`` naming the bad field."""
     base = _base(state, req)
     limits = base.limits
     tt, lora, batch_limits = _training_type(req, base)
@@ -120,7 +116,7 @@ def plan_job(state: EngineState, req: CreateFineTune, job_id: str, device: str) 
     )
     reason = unsupported_reason(spec)
     if reason:
-        raise _bad("training_method" if spec.method == "dpo" else "batch_size", reason)
+        raise InvalidRequest(reason, param="training_method" if spec.method == "dpo" else "batch_size")
     return JobPlan(
         spec=spec,
         echo=_echo(req, spec, base, training, validation),
@@ -138,27 +134,29 @@ def _base(state: EngineState, req: CreateFineTune) -> _Base:
     parent_request: dict[str, Any] = {}
     if req.from_checkpoint:
         if req.from_hf_model:
-            raise _bad("from_checkpoint", "Give either from_checkpoint or from_hf_model, not both.")
+            raise InvalidRequest(
+                "Give either from_checkpoint or from_hf_model, not both.", param="from_checkpoint"
+            )
         parent, checkpoint = _resolve_checkpoint(state, req.from_checkpoint)
         parent_request = json.loads(parent["request"])
     model = req.model or parent_request.get("model")
     if not model:
-        raise _bad(
-            "model",
+        raise InvalidRequest(
             "Field 'model' is required: the Together base model used as template (see GET /v2/supported-models).",
+            param="model",
         )
     limits = limits_for(model)
     if limits is None:
-        raise _bad(
-            "model",
+        raise InvalidRequest(
             f"Model '{model}' is not a fine-tuning base of this engine. See GET /v2/supported-models?product=PRODUCT_FINE_TUNING.",
+            param="model",
         )
     from_hf_model = (req.from_hf_model or parent_request.get("from_hf_model") or model).strip()
     local_dir = _local_model_dir(state, from_hf_model)
     if local_dir is None and not _HUB_ID.match(from_hf_model):
-        raise _bad(
-            "from_hf_model",
+        raise InvalidRequest(
             f"'{from_hf_model}' is neither a Hub repo id (org/name) nor an absolute local directory.",
+            param="from_hf_model",
         )
     revision = req.hf_model_revision or parent_request.get("hf_model_revision")
     return _Base(model, limits, from_hf_model, local_dir, revision, checkpoint, parent_request)
@@ -174,22 +172,24 @@ def _training_type(req: CreateFineTune, base: _Base) -> tuple[TrainingType, Lora
     if tt is None:
         tt = TrainingType(type="Lora")
     if parent_tt and tt.type != parent_tt["type"]:
-        raise _bad(
-            "training_type",
+        raise InvalidRequest(
             f"from_checkpoint continues a {parent_tt['type']} job; training_type must be {parent_tt['type']}.",
+            param="training_type",
         )
     if tt.type == "Full":
         if base.limits.get("full_training") is None:
-            raise _bad("training_type", f"Full training is not supported for {base.model}. Use LoRA.")
+            raise InvalidRequest(
+                f"Full training is not supported for {base.model}. Use LoRA.", param="training_type"
+            )
         return tt, LoraSpec(), base.limits["full_training"]
     lt = base.limits["lora_training"]
     r = tt.lora_r or lt["default_rank"]
     _check_range("training_type.lora_r", r, 1, lt["max_rank"])
     modules = (tt.lora_trainable_modules or "all-linear").strip()
     if not _MODULES.match(modules):
-        raise _bad(
-            "training_type.lora_trainable_modules",
+        raise InvalidRequest(
             "Give module names separated by commas, or 'all-linear'.",
+            param="training_type.lora_trainable_modules",
         )
     lora = LoraSpec(
         r=r, alpha=int(tt.lora_alpha or 2 * r), dropout=tt.lora_dropout or 0.0, trainable_modules=modules
@@ -202,12 +202,14 @@ def _method(req: CreateFineTune) -> tuple[TrainingMethod, Any, list[str]]:
     method = req.training_method or TrainingMethod()
     train_on_inputs = method.train_on_inputs if method.train_on_inputs is not None else req.train_on_inputs
     if method.method == "sft" and (method.dpo_beta is not None or method.rpo_alpha or method.simpo_gamma):
-        raise _bad(
-            "training_method",
+        raise InvalidRequest(
             "dpo_beta, rpo_alpha and simpo_gamma apply to DPO only; set method 'dpo' or remove them.",
+            param="training_method",
         )
     if method.method == "dpo" and train_on_inputs not in (None, "auto"):
-        raise _bad("training_method.train_on_inputs", "train_on_inputs is only supported for SFT training.")
+        raise InvalidRequest(
+            "train_on_inputs is only supported for SFT training.", param="training_method.train_on_inputs"
+        )
     warnings = []
     if method.rpo_alpha or method.simpo_gamma:
         warnings.append(
@@ -222,16 +224,18 @@ def _data(state: EngineState, req: CreateFineTune, method: TrainingMethod) -> tu
     validation = _ready_file(state, req.validation_file, "validation_file") if req.validation_file else None
     dataset_format = (json.loads(training["validation_report"] or "{}").get("dataset_format") or "").lower()
     if dataset_format and (dataset_format == "preference") != (method.method == "dpo"):
-        raise _bad(
-            "training_method",
+        raise InvalidRequest(
             "DPO needs preference data (input / preferred_output / non_preferred_output); this file is "
             f"{dataset_format}. Use SFT, or upload preference data."
             if method.method == "dpo"
             else "This training file holds preference data, which trains with DPO: set training_method"
             ' {"method": "dpo"}.',
+            param="training_method",
         )
     if req.n_evals > 0 and validation is None:
-        raise _bad("n_evals", "n_evals > 0 needs a validation_file. Upload one, or set n_evals to 0.")
+        raise InvalidRequest(
+            "n_evals > 0 needs a validation_file. Upload one, or set n_evals to 0.", param="n_evals"
+        )
     return training, validation
 
 
@@ -253,30 +257,32 @@ def _ignored(req: CreateFineTune) -> list[str]:
 def _ready_file(state: EngineState, file_id: str, param: str) -> Any:
     row = state.db.one("SELECT * FROM files WHERE id = ?", (file_id,))
     if row is None:
-        raise _bad(
-            param, f"{param} '{file_id}' is not a file of this engine. Upload it first (POST /v1/files)."
+        raise InvalidRequest(
+            f"{param} '{file_id}' is not a file of this engine. Upload it first (POST /v1/files).",
+            param=param,
         )
     if not row["sha256"]:
-        raise _bad(
-            param, f"{param} '{file_id}' has no content yet: its upload did not finish. Upload it again."
+        raise InvalidRequest(
+            f"{param} '{file_id}' has no content yet: its upload did not finish. Upload it again.",
+            param=param,
         )
     status = row["processing_status"]
     if status in (None, "PENDING", "QUEUED", "RUNNING"):
-        raise _bad(
-            param,
+        raise InvalidRequest(
             f"{param} '{file_id}' is still being validated. Poll GET /v1/files/{file_id} until COMPLETED.",
+            param=param,
         )
     if status != "COMPLETED":
         report = json.loads(row["validation_report"] or "{}")
         error = (report.get("error") or "it did not pass validation").rstrip(".")
-        raise _bad(
-            param,
+        raise InvalidRequest(
             f"{param} '{file_id}' is not valid training data ({status}): {error}. Fix the file and upload it again.",
+            param=param,
         )
     if row["purpose"] != "fine-tune":
-        raise _bad(
-            param,
+        raise InvalidRequest(
             f"{param} '{file_id}' was uploaded with purpose '{row['purpose']}'; upload it with purpose 'fine-tune'.",
+            param=param,
         )
     return row
 
@@ -309,14 +315,15 @@ def _local_model_dir(state: EngineState, value: str) -> Path | None:
     path = Path(value).expanduser().resolve()
     roots = [Path(r).expanduser().resolve() for r in state.config.allowed_roots]
     if not any(path == root or path.is_relative_to(root) for root in roots):
-        raise _bad(
-            "from_hf_model",
+        raise InvalidRequest(
             f"Local model directory {value} is outside the directories this engine may read. Move it under your home"
             " or the engine's data dir, or start the engine with --allow-dir.",
+            param="from_hf_model",
         )
     if not (path / "config.json").is_file():
-        raise _bad(
-            "from_hf_model", f"{value} is not a model directory (no config.json). Point at a saved model."
+        raise InvalidRequest(
+            f"{value} is not a model directory (no config.json). Point at a saved model.",
+            param="from_hf_model",
         )
     return path
 
@@ -326,9 +333,9 @@ def _resolve_checkpoint(state: EngineState, ref: str) -> tuple[Any, Any]:
     name, _, step_text = ref.rpartition(":") if re.search(r":\d+$", ref) else (ref, "", "")
     parent = state.db.one("SELECT * FROM jobs WHERE id = ? OR model_output_name = ?", (name, name))
     if parent is None:
-        raise _bad(
-            "from_checkpoint",
+        raise InvalidRequest(
             f"No fine-tune job '{name}' to continue from. Use a job id, optionally ':<step>'.",
+            param="from_checkpoint",
         )
     rows = state.db.query(
         "SELECT * FROM job_checkpoints WHERE job_id = ? ORDER BY final DESC, step DESC, seq DESC",
@@ -345,9 +352,9 @@ def _resolve_checkpoint(state: EngineState, ref: str) -> tuple[Any, Any]:
             }
         )
         hint = f" Saved steps: {steps}." if steps else " It saved no checkpoint."
-        raise _bad(
-            "from_checkpoint",
+        raise InvalidRequest(
             f"Job {parent['id']} has no checkpoint{' at step ' + step_text if step_text else ''}.{hint}",
+            param="from_checkpoint",
         )
     spec = json.loads(parent["spec"])
     wanted = "adapter" if spec["training_type"] == "lora" else "model"
@@ -357,7 +364,9 @@ def _resolve_checkpoint(state: EngineState, ref: str) -> tuple[Any, Any]:
 
 def _check_range(param: str, value: float, low: float, high: float) -> None:
     if not low <= value <= high:
-        raise _bad(param, f"{param}={value} is outside the allowed range for this model: {low} to {high}.")
+        raise InvalidRequest(
+            f"{param}={value} is outside the allowed range for this model: {low} to {high}.", param=param
+        )
 
 
 def _output_name(state: EngineState, from_hf_model: str, suffix: str | None, job_id: str) -> str:

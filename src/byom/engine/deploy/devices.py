@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 __all__ = ["Device", "device_for_config", "estimate_bytes", "fits", "probe_devices"]
 
-log = logging.getLogger("byom.engine.devices")
+log = logging.getLogger("byom.engine.deploy.devices")
 
 _GIB = 1024**3
 # Marketing suffixes that do not change what a model needs (memory is in the name already).

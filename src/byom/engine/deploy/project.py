@@ -11,12 +11,11 @@ import re
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 
-from byom.engine import registry
-from byom.engine._http import APIError
-from byom.engine.db import Database
-from byom.engine.deploy_runtime import DeployRuntime, new_id, now_iso, runtime_for
+from byom.engine.db import Database, iso, new_id, now
+from byom.engine.deploy import registry
+from byom.engine.state import engine_of
+from byom.errors import Conflict, InvalidRequest, NotFound
 
 __all__ = [
     "_NO_RETRY",
@@ -26,16 +25,12 @@ __all__ = [
     "_etag_update",
     "_filter_names",
     "_find_model",
-    "_int_query",
     "_mask",
     "_order",
-    "_page",
     "_parse_model_ref",
     "_project",
     "_revision",
-    "_runtime",
     "_serving_parameters",
-    "_state",
 ]
 
 _P = "/v2/projects/{pid}"  # every project-scoped v2 route starts here
@@ -46,68 +41,20 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # --- request plumbing ------------------------------------------------------------------------
 
 
-def _state(request: Request) -> Any:
-    return request.app.state.engine
-
-
 def _project(request: Request) -> dict[str, str]:
-    project: dict[str, str] = _state(request).project
+    project: dict[str, str] = engine_of(request).project
     pid = request.path_params.get("pid")
     if pid is not None and pid != project["id"]:
-        raise APIError(
-            404,
+        raise NotFound(
             f"Project {pid!r} not found. This engine serves one project, {project['id']!r} "
             "(GET /v3/whoami shows it); use that id.",
         )
     return project
 
 
-def _runtime(request: Request) -> DeployRuntime:
-    return runtime_for(_state(request))
-
-
-def _int_query(request: Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise APIError(
-            400, f"Query parameter '{name}' must be an integer, got {raw!r}.", param=name
-        ) from None
-    if not lo <= value <= hi:
-        raise APIError(
-            400, f"Query parameter '{name}' must be between {lo} and {hi}, got {value}.", param=name
-        )
-    return value
-
-
-def _page(
-    items: list[dict[str, Any]], request: Request, *, default_limit: int = 50, max_limit: int = 500
-) -> JSONResponse:
-    """Cursor paging as the SDK walks it: ``after=<next_cursor>`` until ``next_cursor`` is null (ref §5.8)."""
-    limit = _int_query(request, "limit", default_limit, 1, max_limit)
-    after = request.query_params.get("after")
-    start = 0
-    if after:
-        ids = [item["id"] for item in items]
-        if after not in ids:
-            raise APIError(
-                400, f"Unknown cursor 'after={after}'. Start again without 'after'.", param="after"
-            )
-        start = ids.index(after) + 1
-    page = items[start : start + limit]
-    more = start + limit < len(items)
-    return JSONResponse(
-        {"object": "list", "data": page, "next_cursor": page[-1]["id"] if more and page else None}
-    )
-
-
 def _check_etag(given: str | None, current: str, what: str) -> None:
     if given and given != current:
-        raise APIError(
-            409,
+        raise Conflict(
             f"The {what} changed since you read it (etag {given!r} is stale; current is {current!r}). "
             f"GET the {what} again and retry with its current etag.",
             code="etag_mismatch",
@@ -119,7 +66,7 @@ def _check_etag(given: str | None, current: str, what: str) -> None:
 def _etag_update(db: Database, table: str, row_id: str, changes: dict[str, Any], etag: str | None) -> None:
     """Apply ``changes`` to one endpoint/deployment row with a fresh etag, unless ``etag`` went stale meanwhile."""
     what = {"endpoints": "endpoint", "deployments": "deployment"}[table]
-    changes = {**changes, "etag": new_id("et"), "updated_at": now_iso()}
+    changes = {**changes, "etag": new_id("et"), "updated_at": iso(now())}
     sets = ", ".join(f"{k} = ?" for k in changes)
     with db.transaction() as conn:
         current = conn.execute(f"SELECT etag FROM {table} WHERE id = ?", (row_id,)).fetchone()
@@ -131,8 +78,7 @@ def _bare_name(raw: str, slug: str, what: str, *, prefix_parts: int = 1) -> str:
     parts = raw.strip().split("/")
     if len(parts) == prefix_parts + 1:
         if parts[0] != slug:
-            raise APIError(
-                400,
+            raise InvalidRequest(
                 f"{what} name {raw!r} names project slug {parts[0]!r}, but this project's slug is {slug!r}. "
                 f"Use a bare name or {slug}/<name>.",
                 param="name",
@@ -140,8 +86,7 @@ def _bare_name(raw: str, slug: str, what: str, *, prefix_parts: int = 1) -> str:
         parts = parts[1:]
     name = parts[-1] if parts else ""
     if len(parts) > prefix_parts or not _NAME.match(name):
-        raise APIError(
-            400,
+        raise InvalidRequest(
             f"Invalid {what} name {raw!r}: use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit.",
             param="name",
         )
@@ -158,8 +103,7 @@ def _order(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]
     field, _, direction = order.partition(" ")
     key = {"created_at": "createdAt", "updated_at": "updatedAt", "name": "name"}.get(field)
     if key is None or direction.strip() not in ("", "asc", "desc"):
-        raise APIError(
-            400,
+        raise InvalidRequest(
             f"Unsupported orderBy {order!r}: use created_at or updated_at, then asc or desc.",
             param="orderBy",
         )
@@ -172,8 +116,7 @@ def _filter_names(request: Request, items: list[dict[str, Any]], slug: str) -> l
         return items
     match = _FILTER.match(raw)
     if match is None:
-        raise APIError(
-            400,
+        raise InvalidRequest(
             f'Unsupported filter {raw!r}: this engine supports name="<name>" and name:"<part>".',
             param="filter",
         )
@@ -196,8 +139,7 @@ def _mask(request: Request, allowed: set[str]) -> set[str] | None:
     fields = {f.strip() for f in raw.split(",") if f.strip()}
     unknown = sorted(f for f in fields if f not in allowed)
     if unknown:
-        raise APIError(
-            400,
+        raise InvalidRequest(
             f"updateMask names fields that cannot be updated: {', '.join(unknown)}. "
             f"Updatable: {', '.join(sorted(allowed))}.",
             param="updateMask",
@@ -210,11 +152,10 @@ def _mask(request: Request, allowed: set[str]) -> set[str] | None:
 
 def _find_model(request: Request, ref: str) -> dict[str, Any]:
     project = _project(request)
-    db = _state(request).db
+    db = engine_of(request).db
     row = registry.get_model(db, project["id"], ref) or registry.find_model_by_name(db, project["id"], ref)
     if row is None:
-        raise APIError(
-            404,
+        raise NotFound(
             f"Model {ref!r} not found in project {project['id']}. List models with GET /v2/projects/{project['id']}/models.",
         )
     return row
@@ -222,7 +163,7 @@ def _find_model(request: Request, ref: str) -> dict[str, Any]:
 
 def _revision(request: Request, model: Any, revision_id: str | None, *, param: str) -> Any:
     """The named revision of a registry model, or its latest; 404 that says how to list them."""
-    db = _state(request).db
+    db = engine_of(request).db
     model_id = str(model["id"])
     revision = (
         registry.get_revision(db, model_id, revision_id)
@@ -230,9 +171,8 @@ def _revision(request: Request, model: Any, revision_id: str | None, *, param: s
         else registry.latest_revision(db, model_id)
     )
     if revision is None:
-        pid = _state(request).project["id"]
-        raise APIError(
-            404,
+        pid = engine_of(request).project["id"]
+        raise NotFound(
             f"Revision {revision_id!r} of model {model_id} not found. "
             f"List revisions with GET /v2/projects/{pid}/models/{model_id}/revisions.",
             param=param,
@@ -260,14 +200,12 @@ def _parse_model_ref(ref: str, project: dict[str, str]) -> tuple[str, str | None
         and (len(parts) == 4 or parts[4] == "revisions")
     ):
         if parts[1] != project["id"]:
-            raise APIError(
-                404,
+            raise NotFound(
                 f"Project {parts[1]!r} in {ref!r} not found; this engine's project is {project['id']!r}.",
                 param="model",
             )
         return parts[3], parts[5] if len(parts) == 6 else None
-    raise APIError(
-        400,
+    raise InvalidRequest(
         f"Invalid model reference {ref!r}: use projects/{project['id']}/models/<ml_id>[/revisions/<rv_id>].",
         param="model",
     )

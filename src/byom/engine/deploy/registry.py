@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import struct
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
-from byom.engine.db import Database
-from byom.engine.deploy_schema import ensure_schema
+from byom.engine.db import Database, iso, new_id, now
 
 __all__ = [
     "RegisteredModel",
@@ -51,14 +48,6 @@ class RegisteredModel(BaseModel):
     architecture: str | None = None
     context_length: int | None = None
     parameters: int | None = None
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(10)}"
 
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
@@ -144,7 +133,6 @@ def register_model(
     description: str | None = None,
 ) -> RegisteredModel:
     """Register weights under ``name``; a name already registered gets a new revision."""
-    ensure_schema(db)
     bare = safe_model_name(name.split("/", 1)[1] if name.startswith(f"{project_slug}/") else name)
     if base_model_id is None and base_model:
         # ``projects/{p}/models/{id}[/revisions/…]`` or a bare ``ml_…`` id.
@@ -159,13 +147,13 @@ def register_model(
         parameters = parameters or counts[0]
         by_dtype = counts[1]
     stored_path = str(weights_dir.resolve()) if weights_dir.exists() else str(path)
-    now = _now()
+    stamp = iso(now())
     with db.transaction() as conn:
         row = conn.execute(
             "SELECT id FROM registry_models WHERE project_id = ? AND name = ?", (project_id, bare)
         ).fetchone()
         if row is None:
-            model_id = _new_id("ml")
+            model_id = new_id("ml")
             conn.execute(
                 "INSERT INTO registry_models (id, project_id, name, kind, base_model_id, description, architecture,"
                 " context_length, parameters, parameters_by_dtype, source_job_id, created_at, updated_at)"
@@ -182,8 +170,8 @@ def register_model(
                     parameters,
                     json.dumps(by_dtype) if by_dtype else None,
                     source_job_id,
-                    now,
-                    now,
+                    stamp,
+                    stamp,
                 ),
             )
             seq = 1
@@ -204,7 +192,7 @@ def register_model(
                     parameters,
                     json.dumps(by_dtype) if by_dtype else None,
                     source_job_id,
-                    now,
+                    stamp,
                     model_id,
                 ),
             )
@@ -212,11 +200,11 @@ def register_model(
                 "SELECT MAX(seq) AS seq FROM registry_revisions WHERE model_id = ?", (model_id,)
             ).fetchone()
             seq = int(last["seq"] or 0) + 1
-        revision_id = _new_id("rv")
+        revision_id = new_id("rv")
         conn.execute(
             "INSERT INTO registry_revisions (id, model_id, seq, path, source_job_id, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (revision_id, model_id, seq, stored_path, source_job_id, now),
+            (revision_id, model_id, seq, stored_path, source_job_id, stamp),
         )
     stored = db.one("SELECT * FROM registry_models WHERE id = ?", (model_id,))
     assert stored is not None
@@ -272,7 +260,6 @@ def register_job_outputs(
     from_hf_model: str,
 ) -> dict[str, str | None]:
     """Register a finished job's adapter and full/merged model; return the job's registry fields."""
-    ensure_schema(db)
     fields: dict[str, str | None] = {
         "model_object_id": None,
         "model_object_name": None,

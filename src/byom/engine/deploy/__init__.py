@@ -1,0 +1,12 @@
+"""Registry → deploy → inference: a finished job's weights served behind an endpoint (Together's v2 model).
+
+registry.py     every job output (and its base) as a versioned model: ``ml_…`` with revisions ``rv_…``
+devices.py      this machine's devices as instance types and configs (CPU, CUDA GPUs, Apple mps)
+project.py      v2 request conventions: the one project, names, etags, update masks, model lookups
+models.py       routes: models, revisions, files, configs, instance types
+endpoints.py    routes: endpoints, traffic split, endpoint events
+deployments.py  routes: deployments (create, scale, stop, delete)
+runtime.py      background loading/unloading, auto-stop, routing a request to a ready deployment
+host.py         loaded weights (full or LoRA on its base) and generation in threads
+inference.py    routes: ``/v1/chat/completions`` and ``/v1/completions`` by endpoint name
+"""

@@ -1,0 +1,388 @@
+"""The v2 endpoints API: create, list, get, update (trafficSplit, etag) and delete endpoints, and their event feed.
+
+Paths, shapes and rules follow Together's v2 dedicated-endpoint model as SDK ``together`` 3.1.1
+calls it (ref together-api-2026-11 §3.3-§3.13): camelCase JSON, ``{data, next_cursor}`` lists,
+``etag`` + ``updateMask`` updates. The engine is one project (``EngineState.project``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from byom.engine.db import iso, new_id, now
+from byom.engine.deploy.devices import device_for_config
+from byom.engine.deploy.project import (
+    _NO_RETRY,
+    _P,
+    _bare_name,
+    _check_etag,
+    _etag_update,
+    _filter_names,
+    _mask,
+    _order,
+    _project,
+)
+from byom.engine.deploy.runtime import (
+    READY,
+    add_event,
+)
+from byom.engine.http import int_query, page, parse_body
+from byom.engine.state import engine_of
+from byom.errors import Conflict, InvalidRequest, NotFound
+
+__all__ = ["autoscaling_of", "deployment_json", "deployments_of", "endpoint_row", "routes", "traffic_shares"]
+
+_LEVELS = ("LEVEL_DEBUG", "LEVEL_INFO", "LEVEL_WARN", "LEVEL_ERROR")
+_ENGINE_TYPE = "transformers"
+
+
+# --- endpoints -------------------------------------------------------------------------------
+
+
+class TrafficEntry(BaseModel):
+    deploymentId: str
+    weight: float = Field(ge=0)
+
+
+class EndpointCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str
+    visibility: Literal["VISIBILITY_PRIVATE", "VISIBILITY_INTERNAL"] | None = None
+
+
+class EndpointUpdate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    etag: str | None = None
+    name: str | None = None
+    trafficSplit: list[TrafficEntry] | None = None
+    visibility: Literal["VISIBILITY_PRIVATE", "VISIBILITY_INTERNAL"] | None = None
+
+
+def endpoint_row(request: Request, ref: str) -> dict[str, Any]:
+    project = _project(request)
+    db = engine_of(request).db
+    row = db.one("SELECT * FROM endpoints WHERE project_id = ? AND id = ?", (project["id"], ref))
+    if row is None:
+        bare = ref.split("/")[-1]
+        row = db.one("SELECT * FROM endpoints WHERE project_id = ? AND name = ?", (project["id"], bare))
+    if row is None:
+        raise NotFound(
+            f"Endpoint {ref!r} not found. List endpoints with GET /v2/projects/{project['id']}/endpoints.",
+        )
+    return dict(row)
+
+
+def traffic_shares(endpoint: dict[str, Any], deployments: list[dict[str, Any]]) -> dict[str, float]:
+    """Each deployment's share of traffic: weight × readyReplicas over the total (ref §3.10)."""
+    ready = {d["id"] for d in deployments if d["state"] == READY}
+    split = json.loads(endpoint["traffic_split"] or "[]")
+    capacity = {e["deploymentId"]: float(e["weight"]) for e in split if e["deploymentId"] in ready}
+    total = sum(capacity.values())
+    return {dep_id: (w / total if total > 0 else 0.0) for dep_id, w in capacity.items()}
+
+
+def autoscaling_of(dep: dict[str, Any]) -> dict[str, Any]:
+    return dict(json.loads(dep["autoscaling"]))
+
+
+def _status(dep: dict[str, Any]) -> dict[str, Any]:
+    ready = 1 if dep["state"] == READY else 0
+    return {
+        "state": dep["state"],
+        "message": dep["message"] or "",
+        "readyReplicas": ready,
+        "scheduledReplicas": ready,
+    }
+
+
+def deployment_json(
+    dep: dict[str, Any], endpoint: dict[str, Any], project: dict[str, str], share: float
+) -> dict[str, Any]:
+    device = device_for_config(dep["config_id"])
+    scaling = autoscaling_of(dep)
+    body: dict[str, Any] = {
+        "id": dep["id"],
+        "name": f"{project['slug']}/{endpoint['name']}/{dep['name']}",
+        "endpointId": dep["endpoint_id"],
+        "projectId": dep["project_id"],
+        "model": f"projects/{dep['project_id']}/models/{dep['model_id']}/revisions/{dep['revision_id']}",
+        "modelId": dep["model_id"],
+        "modelRevisionId": dep["revision_id"],
+        "config": f"projects/{dep['project_id']}/configs/{dep['config_id']}",
+        "configId": dep["config_id"],
+        "hardware": device.hardware if device else "unavailable",
+        "autoscaling": scaling,
+        "status": _status(dep),
+        "desiredReplicas": min(
+            1, int(scaling.get("minReplicas") or 0) or int(scaling.get("maxReplicas") or 0)
+        ),
+        "estimatedEffectiveTrafficShare": share,
+        "trafficMode": "TRAFFIC_MODE_LIVE",
+        "inactiveTimeout": dep["inactive_timeout"],
+        "etag": dep["etag"],
+        "createdAt": dep["created_at"],
+        "updatedAt": dep["updated_at"],
+        "runtimeInfo": {
+            "engineType": _ENGINE_TYPE,
+            "engineVersion": _engine_version(),
+            "functionCallingSupported": False,
+            "structuredOutputSupported": False,
+        },
+    }
+    if dep.get("max_concurrent") is not None:
+        body["maxConcurrentRequestsPerReplica"] = dep["max_concurrent"]
+    if dep.get("placement"):
+        body["placement"] = json.loads(dep["placement"])
+    return body
+
+
+def _engine_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("transformers")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _summary_json(
+    dep: dict[str, Any], endpoint: dict[str, Any], project: dict[str, str], share: float
+) -> dict[str, Any]:
+    full = deployment_json(dep, endpoint, project, share)
+    keys = (
+        "id",
+        "autoscaling",
+        "createdAt",
+        "estimatedEffectiveTrafficShare",
+        "model",
+        "modelId",
+        "name",
+        "trafficMode",
+        "desiredReplicas",
+        "hardware",
+    )
+    summary = {k: full[k] for k in keys}
+    summary["state"] = dep["state"]
+    summary["readyReplicas"] = full["status"]["readyReplicas"]
+    return summary
+
+
+def deployments_of(db: Any, endpoint_id: str) -> list[dict[str, Any]]:
+    return [
+        dict(r)
+        for r in db.query("SELECT * FROM deployments WHERE endpoint_id = ? ORDER BY rowid", (endpoint_id,))
+    ]
+
+
+def _endpoint_json(db: Any, endpoint: dict[str, Any], project: dict[str, str]) -> dict[str, Any]:
+    deployments = deployments_of(db, endpoint["id"])
+    shares = traffic_shares(endpoint, deployments)
+    return {
+        "id": endpoint["id"],
+        "name": f"{project['slug']}/{endpoint['name']}",
+        "projectId": endpoint["project_id"],
+        "endpointType": "ENDPOINT_TYPE_DEDICATED",
+        "visibility": endpoint["visibility"],
+        "trafficSplit": json.loads(endpoint["traffic_split"] or "[]"),
+        "deployments": [_summary_json(d, endpoint, project, shares.get(d["id"], 0.0)) for d in deployments],
+        "etag": endpoint["etag"],
+        "createdAt": endpoint["created_at"],
+        "updatedAt": endpoint["updated_at"],
+    }
+
+
+def _name_taken(db: Any, project_id: str, name: str, exclude: str | None = None) -> bool:
+    row = db.one("SELECT id FROM endpoints WHERE project_id = ? AND name = ?", (project_id, name))
+    return row is not None and row["id"] != exclude
+
+
+async def create_endpoint(request: Request) -> JSONResponse:
+    project = _project(request)
+    body = await parse_body(request, EndpointCreate)
+    name = _bare_name(body.name, project["slug"], "Endpoint")
+    db = engine_of(request).db
+    stamp = iso(now())
+    endpoint_id = new_id("ep")
+    with db.transaction() as conn:
+        if conn.execute(
+            "SELECT 1 FROM endpoints WHERE project_id = ? AND name = ?", (project["id"], name)
+        ).fetchone():
+            raise Conflict(
+                f"An endpoint named {project['slug']}/{name} already exists. Reuse it (GET "
+                f'/v2/projects/{project["id"]}/endpoints?filter=name="{name}") or pick another name.',
+                code="already_exists",
+                param="name",
+                headers=_NO_RETRY,
+            )
+        conn.execute(
+            "INSERT INTO endpoints (id, project_id, name, visibility, traffic_split, etag, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, '[]', ?, ?, ?)",
+            (
+                endpoint_id,
+                project["id"],
+                name,
+                body.visibility or "VISIBILITY_PRIVATE",
+                new_id("et"),
+                stamp,
+                stamp,
+            ),
+        )
+    add_event(db, endpoint_id, "endpoint.created", f"Endpoint {project['slug']}/{name} created.")
+    return JSONResponse(_endpoint_json(db, endpoint_row(request, endpoint_id), project))
+
+
+async def list_endpoints(request: Request) -> JSONResponse:
+    project = _project(request)
+    db = engine_of(request).db
+    rows = [
+        dict(r)
+        for r in db.query("SELECT * FROM endpoints WHERE project_id = ? ORDER BY rowid", (project["id"],))
+    ]
+    items = _order(
+        request, _filter_names(request, [_endpoint_json(db, r, project) for r in rows], project["slug"])
+    )
+    return page(items, request)
+
+
+async def get_endpoint(request: Request) -> JSONResponse:
+    project = _project(request)
+    return JSONResponse(
+        _endpoint_json(engine_of(request).db, endpoint_row(request, request.path_params["ep"]), project)
+    )
+
+
+async def update_endpoint(request: Request) -> JSONResponse:
+    project = _project(request)
+    endpoint = endpoint_row(request, request.path_params["ep"])
+    body = await parse_body(request, EndpointUpdate)
+    mask = _mask(request, {"name", "trafficSplit", "visibility"})
+    sent = body.model_fields_set - {"etag"}
+    fields = mask if mask is not None else sent
+    db = engine_of(request).db
+    _check_etag(body.etag, endpoint["etag"], "endpoint")
+    changes: dict[str, Any] = {}
+    if "name" in fields:
+        if not body.name:
+            raise InvalidRequest("updateMask includes 'name' but the body has no name.", param="name")
+        name = _bare_name(body.name, project["slug"], "Endpoint")
+        if _name_taken(db, project["id"], name, exclude=endpoint["id"]):
+            raise Conflict(
+                f"An endpoint named {project['slug']}/{name} already exists; pick another name.",
+                code="already_exists",
+                param="name",
+                headers=_NO_RETRY,
+            )
+        changes["name"] = name
+    if "visibility" in fields and body.visibility:
+        changes["visibility"] = body.visibility
+    if "trafficSplit" in fields:
+        entries = body.trafficSplit or []
+        own = {d["id"] for d in deployments_of(db, endpoint["id"])}
+        seen: set[str] = set()
+        for i, entry in enumerate(entries):
+            if not math.isfinite(entry.weight):
+                raise InvalidRequest(
+                    f"trafficSplit[{i}].weight must be a finite number ≥ 0.", param="trafficSplit"
+                )
+            if entry.deploymentId not in own:
+                raise InvalidRequest(
+                    f"trafficSplit[{i}].deploymentId {entry.deploymentId!r} is not a deployment of this endpoint. "
+                    f"List them with GET /v2/projects/{project['id']}/endpoints/{endpoint['id']}/deployments.",
+                    param="trafficSplit",
+                )
+            if entry.deploymentId in seen:
+                raise InvalidRequest(
+                    f"trafficSplit lists {entry.deploymentId} twice; give each deployment one entry.",
+                    param="trafficSplit",
+                )
+            seen.add(entry.deploymentId)
+        changes["traffic_split"] = json.dumps(
+            [{"deploymentId": e.deploymentId, "weight": e.weight} for e in entries]
+        )
+    if changes:
+        _etag_update(db, "endpoints", endpoint["id"], changes, body.etag)
+        if "traffic_split" in changes:
+            add_event(
+                db,
+                endpoint["id"],
+                "endpoint.traffic_split_updated",
+                f"trafficSplit set to {changes['traffic_split']}.",
+            )
+    return JSONResponse(_endpoint_json(db, endpoint_row(request, endpoint["id"]), project))
+
+
+async def delete_endpoint(request: Request) -> JSONResponse:
+    project = _project(request)
+    endpoint = endpoint_row(request, request.path_params["ep"])
+    _check_etag(request.query_params.get("etag"), endpoint["etag"], "endpoint")
+    db = engine_of(request).db
+    deployments = deployments_of(db, endpoint["id"])
+    if deployments:
+        names = ", ".join(d["name"] for d in deployments)
+        raise InvalidRequest(
+            f"Endpoint {project['slug']}/{endpoint['name']} still has deployments ({names}). Delete the deployments "
+            f"first (DELETE /v2/projects/{project['id']}/endpoints/{endpoint['id']}/deployments/<id>), then the endpoint.",
+            code="failed_precondition",
+        )
+    with db.transaction() as conn:
+        conn.execute("DELETE FROM endpoint_events WHERE endpoint_id = ?", (endpoint["id"],))
+        conn.execute("DELETE FROM endpoints WHERE id = ?", (endpoint["id"],))
+    return JSONResponse({})
+
+
+async def list_events(request: Request) -> JSONResponse:
+    _project(request)
+    endpoint = endpoint_row(request, request.path_params["ep"])
+    db = engine_of(request).db
+    limit = int_query(request, "limit", 50, 1, 10_000)
+    min_level = request.query_params.get("minLevel") or "LEVEL_DEBUG"
+    if min_level not in _LEVELS:
+        raise InvalidRequest(f"minLevel must be one of {', '.join(_LEVELS)}.", param="minLevel")
+    allowed = set(_LEVELS[_LEVELS.index(min_level) :])
+    dep_ids = {d for d in (request.query_params.get("deploymentIds") or "").split(",") if d}
+    types = {t for t in (request.query_params.get("types") or "").split(",") if t}
+    rows = db.query(
+        "SELECT * FROM endpoint_events WHERE endpoint_id = ? ORDER BY seq DESC", (endpoint["id"],)
+    )
+    items = []
+    for r in rows:
+        if (
+            r["level"] not in allowed
+            or (dep_ids and r["deployment_id"] not in dep_ids)
+            or (types and r["type"] not in types)
+        ):
+            continue
+        item = {
+            "id": r["id"],
+            "createdAt": r["created_at"],
+            "endpointId": r["endpoint_id"],
+            "level": r["level"],
+            "source": "byom-engine",
+            "sourceKind": "SOURCE_KIND_DEPLOYMENT" if r["deployment_id"] else "SOURCE_KIND_ENDPOINT",
+            "type": r["type"],
+            "message": r["message"],
+        }
+        if r["deployment_id"]:
+            item["deploymentId"] = r["deployment_id"]
+            item["subjectId"] = r["deployment_id"]
+        if r["reason"]:
+            item["reason"] = r["reason"]
+        items.append(item)
+    return page(items, request, default_limit=limit, max_limit=10_000)
+
+
+routes: list[BaseRoute] = [
+    Route(f"{_P}/endpoints", list_endpoints, methods=["GET"]),
+    Route(f"{_P}/endpoints", create_endpoint, methods=["POST"]),
+    Route(f"{_P}/endpoints/{{ep}}", get_endpoint, methods=["GET"]),
+    Route(f"{_P}/endpoints/{{ep}}", update_endpoint, methods=["PATCH"]),
+    Route(f"{_P}/endpoints/{{ep}}", delete_endpoint, methods=["DELETE"]),
+    Route(f"{_P}/endpoints/{{ep}}/events", list_events, methods=["GET"]),
+]
