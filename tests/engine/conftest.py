@@ -7,11 +7,11 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from _engine_support import AUTH, BASE_URL, EngineProcess, make_state
 
 from byom.engine.app import create_app
 from byom.engine.state import EngineState
 from byom.engine.tiny import make_tiny_llama, write_overfit_dataset
+from support.engine import AUTH, BASE_URL, EngineProcess, make_state
 
 
 @pytest.fixture(scope="session")

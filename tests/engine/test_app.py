@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx2
 import pytest
-from _engine_support import BASE_URL, KEY, assert_together_error
 
 from byom.engine.state import EngineState
+from support.engine import BASE_URL, KEY, assert_together_error
 
 pytestmark = pytest.mark.anyio
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from _engine_support import BASE_URL, assert_together_error, job_body, make_state, upload, wait_file
 
 from byom.engine.app import create_app
+from support.engine import BASE_URL, assert_together_error, job_body, make_state, upload, wait_file
 
 pytestmark = pytest.mark.anyio
 

@@ -16,10 +16,11 @@ from typing import Any
 import httpx2
 import pytest
 import yaml
-from _engine_support import job_body, upload, wait_job
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from support.engine import job_body, upload, wait_job
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -1,4 +1,4 @@
-"""A tiny Llama, its tokenizer and an overfit dataset, made once per session."""
+"""The tiny Llama's tokenizer and an overfit dataset, made once per session (the model: tests/engine/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,7 @@ from typing import Any
 
 import pytest
 
-from byom.engine.tiny import make_tiny_llama, write_overfit_dataset
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_llama(tmp_path_factory.mktemp("tiny") / "model")
+from byom.engine.tiny import write_overfit_dataset
 
 
 @pytest.fixture(scope="session")

@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx2
 import pytest
-from _engine_support import TEMPLATE, EngineProcess, job_body
 
 from byom.config import Settings, read_engine_key
 from byom.engine.service import ensure_engine_key, serve
 from byom.errors import ConfigError
+from support.engine import TEMPLATE, EngineProcess, job_body
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx2
 import pytest
-from _engine_support import assert_together_error, job_body, upload, wait_job
 
 from byom.engine.state import EngineState
+from support.engine import assert_together_error, job_body, upload, wait_job
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

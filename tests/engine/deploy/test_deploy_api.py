@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from _deploy_support import (
+
+from byom.engine.deploy.registry import register_model
+from support.engine import (
     PID,
     P,
     deploy,
@@ -15,13 +17,8 @@ from _deploy_support import (
     make_adapter,
     register_tiny,
     runtime,
-    tiny_fixture,
     wait_state,
 )
-
-from byom.engine.deploy.registry import register_model
-
-tiny_model = tiny_fixture()
 
 
 @pytest.fixture
@@ -351,7 +348,8 @@ async def test_a_finished_jobs_merged_model_and_adapterdeploy(
 ) -> None:
     """The job runner registers its outputs; both the merged model and the adapter deploy and answer."""
     import anyio
-    from _engine_support import job_body, upload, wait_job
+
+    from support.engine import job_body, upload, wait_job
 
     client, _state = engine_async
     file = await upload(client, overfit_bytes)

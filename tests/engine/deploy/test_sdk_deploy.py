@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 import together
-from _deploy_support import API_KEY, PID, open_state, register_tiny, tiny_fixture
-from _engine_support import EngineProcess
+
+from support.engine import API_KEY, PID, EngineProcess, open_state, register_tiny
 
 pytestmark = pytest.mark.slow
-
-tiny_model = tiny_fixture()
 
 
 @pytest.fixture

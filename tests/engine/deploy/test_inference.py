@@ -7,9 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from _deploy_support import PID, P, deploy, engine_client, register_tiny, tiny_fixture, wait_state
 
-tiny_model = tiny_fixture()
+from support.engine import PID, P, deploy, engine_client, register_tiny, wait_state
 
 
 @pytest.fixture(scope="module")
