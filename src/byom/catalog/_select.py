@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from byom.catalog._families import normalize_family, related_families
 from byom.catalog._models import Catalog, CatalogBase
+from byom.catalog._payloads import BaseLimits, base_limits
 
 __all__ = [
     "RULE",
@@ -79,11 +80,15 @@ class Candidate(BaseModel):
     family: str
     param_count: int | None
     size_ratio: float | None = Field(description="base params / custom params")
-    context: int | None = Field(description="the base's max sequence length for the chosen method")
+    context: int = Field(
+        description="the base's max sequence length for the chosen method, as its limits report it"
+    )
+    context_on_record: bool = Field(description="False: no source gives the context; `context` is a default")
     context_fits: bool | None = Field(description="True: ≤ the custom model's context; None: unknown")
     lora_supported: bool
-    full_supported: bool | None
-    max_batch_size: int | None
+    full_supported: bool
+    full_confirmed: bool = Field(description="a source confirms full fine-tuning (else inferred from the docs)")
+    max_batch_size: int | None = Field(description="LoRA max batch for the chosen method; None: no LoRA")
     min_batch_size: int | None
     rank: int
     reasons: list[str]
@@ -117,7 +122,8 @@ def _fmt_params(n: int | None) -> str:
 
 class _Scored(BaseModel):
     base: CatalogBase
-    context: int | None
+    limits: BaseLimits
+    context: int | None  # on record only: an unknown context is not compared
     context_tier: int  # 0 fits, 1 unknown, 2 too long
     seq_ok: bool
     support_ok: bool
@@ -139,17 +145,16 @@ def _score(
     else:
         tier = 0 if context <= custom.max_context else 2
     seq_ok = max_seq_length is None or context is None or context >= max_seq_length
-    if training_type == "full":
-        support_ok = base.full_training is not False
-    else:
-        support_ok = base.lora is not None
-    full_pref = 0 if base.full_training is True else 1
+    limits = base_limits(base)
+    support_ok = limits.supports_full_training if training_type == "full" else limits.lora_supported
+    full_pref = 0 if limits.full_training_confirmed else 1
     if base.param_count and custom.param_count:
         distance = abs(math.log(base.param_count / custom.param_count))
     else:
         distance = math.inf
     return _Scored(
         base=base,
+        limits=limits,
         context=context,
         context_tier=tier,
         seq_ok=seq_ok,
@@ -185,31 +190,32 @@ def _reasons(s: _Scored, custom: CustomModelFacts, family: str | None, method: M
     else:
         out.append("parameter count unknown: size not compared")
     label = "DPO" if method == "dpo" else "SFT"
+    limits = s.limits
     if s.context is None:
-        out.append(f"{label} context unknown: fit not checked (ask the limits endpoint)")
+        out.append(
+            f"{label} context unknown: fit not checked (limits assume {limits.max_seq_length(method)}; "
+            "ask the limits endpoint)"
+        )
     elif custom.max_context is None:
         out.append(f"{label} context {s.context}; your model's max context is unknown")
     elif s.context_tier == 0:
         out.append(f"{label} context {s.context} ≤ your {custom.max_context}")
     else:
         out.append(f"{label} context {s.context} exceeds your {custom.max_context}")
-    lora = base.lora
-    if lora is None:
+    if limits.lora is None:
         out.append("LoRA not supported")
-    elif lora.max_batch_size is not None:
-        out.append(f"LoRA batch {lora.min_batch_size or '?'}–{lora.max_batch_size}")
+    elif limits.lora_batch_on_record:
+        out.append(f"LoRA batch {limits.lora.min_batch_size}–{limits.lora.max_batch_size}")
     else:
-        out.append("LoRA supported, batch limits unknown")
-    if base.full_training is True:
-        full = base.full
-        batch = (
-            f" (batch {full.min_batch_size}–{full.max_batch_size})" if full and full.max_batch_size else ""
-        )
-        out.append(f"full fine-tuning supported{batch}")
-    elif base.full_training is False:
+        out.append("LoRA supported, batch limits not on record")
+    if limits.full is None:
         out.append("LoRA only: no full fine-tuning")
+    elif limits.full_training_confirmed:
+        full = base.full
+        batch = f" (batch {limits.full.min_batch_size}–{limits.full.max_batch_size})" if full else ""
+        out.append(f"full fine-tuning supported{batch}")
     else:
-        out.append("full fine-tuning unconfirmed")
+        out.append("full fine-tuning supported (Together's docs: most dense models; not confirmed for this base)")
     if custom.is_moe is not None and custom.is_moe != base.moe:
         out.append(
             "MoE mismatch: " + ("base is MoE, yours is dense" if base.moe else "base is dense, yours is MoE")
@@ -221,26 +227,22 @@ def _candidate(
     s: _Scored, rank: int, custom: CustomModelFacts, family: str | None, method: Method
 ) -> Candidate:
     base = s.base
+    limits = s.limits
     ratio = base.param_count / custom.param_count if base.param_count and custom.param_count else None
-    lora = base.lora
-    if lora is None:
-        max_batch = min_batch = None
-    else:
-        max_batch = (
-            lora.max_batch_size_dpo if method == "dpo" and lora.max_batch_size_dpo else lora.max_batch_size
-        )
-        min_batch = lora.min_batch_size
+    lora = limits.lora
     return Candidate(
         base_model=base.name,
         family=base.family,
         param_count=base.param_count,
         size_ratio=round(ratio, 4) if ratio is not None else None,
-        context=s.context,
+        context=limits.max_seq_length(method),
+        context_on_record=limits.context_on_record(method),
         context_fits={0: True, 1: None, 2: False}[s.context_tier],
-        lora_supported=lora is not None,
-        full_supported=base.full_training,
-        max_batch_size=max_batch,
-        min_batch_size=min_batch,
+        lora_supported=limits.lora_supported,
+        full_supported=limits.supports_full_training,
+        full_confirmed=limits.full_training_confirmed,
+        max_batch_size=(lora.max_batch_size_dpo if method == "dpo" else lora.max_batch_size) if lora else None,
+        min_batch_size=lora.min_batch_size if lora else None,
         rank=rank,
         reasons=_reasons(s, custom, family, method),
     )
@@ -330,9 +332,10 @@ def recommend(
             f"No {matched} base supports {kind}. Use training_type="
             f"{'lora' if training_type == 'full' else 'full'} instead, or another model."
         )
-    elif training_type == "full" and best.base.full_training is None:
+    elif training_type == "full" and not best.limits.full_training_confirmed:
         warnings.append(
-            f"Full fine-tuning on {best.base.name} is unconfirmed in the docs; check supports_full_training "
+            f"Full fine-tuning on {best.base.name} is not confirmed in Together's docs (they say it covers "
+            "most dense models); check supports_full_training "
             "in its limits (GET /v1/fine-tunes/models/limits) before starting."
         )
     if custom.max_context is None:
