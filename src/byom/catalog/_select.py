@@ -4,6 +4,9 @@ The rule is the BYOM docs FAQ "How to choose the base model?"
 (https://docs.together.ai/docs/fine-tuning-byom): same architecture, the base's max sequence length
 must not exceed the custom model's, then the closest parameter count; if every base is larger, the
 smallest. "No exact architecture match" → the closest family.
+
+Among bases equally close by that rule (sizes within 2%, same context), the vendor's own base beats a
+community fine-tune, then the variant (instruct/chat or base) that matches the custom model.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from byom.catalog._families import normalize_family, related_families
+from byom.catalog._families import is_chat_name, normalize_family, related_families, vendor_orgs
 from byom.catalog._models import Catalog, CatalogBase
 from byom.catalog._payloads import BaseLimits, base_limits
 
@@ -35,6 +38,9 @@ RULE = (
 MAX_ALTERNATIVES = 4
 # BYOM prerequisite: "A maximum of 100 billion parameters" (fine-tuning-byom).
 BYOM_MAX_PARAMS = 100_000_000_000
+# Sizes within 2% of each other are equally close: a vocabulary grown by a few tokens
+# (OpenHermes-2p5-Mistral-7B vs Mistral-7B) must not decide the template.
+_SIZE_TIE = math.log(1.02)
 
 Method = Literal["sft", "dpo"]
 TrainingType = Literal["lora", "full"]
@@ -49,6 +55,12 @@ class CustomModelFacts(BaseModel):
     param_count: int | None = None
     max_context: int | None = None
     is_moe: bool | None = None
+    has_chat_template: bool = False
+
+    def is_chat(self) -> bool:
+        """Instruct/chat-tuned: the name says so (``-Instruct``, ``-chat``, ``-it``), else a chat template."""
+        by_name = is_chat_name(self.model)
+        return by_name if by_name is not None else self.has_chat_template
 
 
 class _ReportLike(Protocol):
@@ -59,6 +71,7 @@ class _ReportLike(Protocol):
     param_count: int | None
     max_context: int | None
     is_moe: bool
+    has_chat_template: bool
 
 
 def facts_from_report(report: _ReportLike) -> CustomModelFacts:
@@ -70,6 +83,7 @@ def facts_from_report(report: _ReportLike) -> CustomModelFacts:
         param_count=report.param_count,
         max_context=report.max_context,
         is_moe=report.is_moe,
+        has_chat_template=report.has_chat_template,
     )
 
 
@@ -109,6 +123,7 @@ class Recommendation(BaseModel):
     warnings: list[str]
     catalog_origin: Literal["packaged", "live"]
     catalog_retrieved: str
+    explanation: str = Field(default="", description="why the pick was chosen over the alternatives")
     rule: str = RULE
 
 
@@ -129,6 +144,10 @@ class _Scored(BaseModel):
     support_ok: bool
     full_pref: int  # training_type=full: 0 supported, 1 unconfirmed
     distance: float  # |log(base/custom)|; inf when unknown
+    size_tier: float  # distance in 2% steps: equal tiers are equally close
+    vendor: bool  # published by the family's vendor, not a community fine-tune
+    chat: bool | None  # the base is an instruct/chat variant
+    variant_pref: int  # 0: same variant as the custom model (instruct/chat or base), 1: not
 
 
 def _score(
@@ -152,9 +171,14 @@ def _score(
         distance = abs(math.log(base.param_count / custom.param_count))
     else:
         distance = math.inf
+    chat = is_chat_name(base.name, base.family)
     return _Scored(
         base=base,
         limits=limits,
+        size_tier=math.floor(distance / _SIZE_TIE) if math.isfinite(distance) else math.inf,
+        vendor=base.name.split("/", 1)[0].lower() in vendor_orgs(base.family),
+        chat=chat,
+        variant_pref=0 if chat == custom.is_chat() else 1,
         context=context,
         context_tier=tier,
         seq_ok=seq_ok,
@@ -168,11 +192,13 @@ def _sort_key(s: _Scored) -> tuple[object, ...]:
     # Hard constraint first (the API refuses LoRA/full where unsupported), then the docs' context rule,
     # then the requested training length, then full-FT preference, then size. When no base fits the
     # context, the docs' spirit is "least over the limit": shortest context first.
+    # Equally close (same size tier and context): the vendor's base, then the matching variant.
     if s.context_tier == 2:
-        inner: tuple[float, ...] = (float(s.context or 0), s.distance)
+        inner: tuple[float, ...] = (float(s.context or 0), s.size_tier)
     else:
-        inner = (s.distance, -float(s.context or 0))
-    return (not s.support_ok, s.context_tier, not s.seq_ok, s.full_pref, *inner, s.base.name)
+        inner = (s.size_tier, -float(s.context or 0))
+    tie = (not s.vendor, s.variant_pref, s.distance)
+    return (not s.support_ok, s.context_tier, not s.seq_ok, s.full_pref, *inner, *tie, s.base.name)
 
 
 def _reasons(s: _Scored, custom: CustomModelFacts, family: str | None, method: Method) -> list[str]:
@@ -216,6 +242,12 @@ def _reasons(s: _Scored, custom: CustomModelFacts, family: str | None, method: M
         out.append(f"full fine-tuning supported{batch}")
     else:
         out.append("full fine-tuning supported (Together's docs: most dense models; not confirmed for this base)")
+    org = base.name.split("/", 1)[0]
+    out.append(f"official {org} base" if s.vendor else f"community fine-tune by {org}, not the vendor's base")
+    if s.chat is not None:
+        variant = "instruct/chat variant" if s.chat else "base (pretrained) variant"
+        yours = "instruct/chat" if custom.is_chat() else "a base model"
+        out.append(f"{variant}" + (" like yours" if s.variant_pref == 0 else f" (yours is {yours})"))
     if custom.is_moe is not None and custom.is_moe != base.moe:
         out.append(
             "MoE mismatch: " + ("base is MoE, yours is dense" if base.moe else "base is dense, yours is MoE")
@@ -248,6 +280,41 @@ def _candidate(
     )
 
 
+def _explain(scored: list[_Scored], custom: CustomModelFacts, family: str, matched: str, method: Method) -> str:
+    best = scored[0]
+    label = "DPO" if method == "dpo" else "SFT"
+    why = [f"same architecture family ({matched})" if matched == family else f"closest family ({matched})"]
+    if best.context is None:
+        why.append(f"its {label} context is not on record")
+    elif custom.max_context is None:
+        why.append(f"{label} context {best.context} (yours is unknown)")
+    elif best.context_tier == 0:
+        why.append(f"{label} context {best.context} fits your {custom.max_context}")
+    else:
+        why.append(f"the shortest {label} context ({best.context}; yours is {custom.max_context})")
+    if math.isfinite(best.distance):
+        closest = "closest size" if best.context_tier != 2 else "size"
+        why.append(f"{closest} ({_fmt_params(best.base.param_count)} vs your {_fmt_params(custom.param_count)})")
+    text = f"{best.base.name} was chosen: " + "; ".join(why) + "."
+
+    def rank(s: _Scored) -> tuple[object, ...]:
+        return (s.support_ok, s.context_tier, s.seq_ok, s.full_pref, s.size_tier, s.context)
+
+    tied = [s for s in scored[1:] if rank(s) == rank(best)]
+    community = next((s for s in tied if best.vendor and not s.vendor), None)
+    if community is not None:
+        text += (
+            f" Preferred over the equally close {community.base.name}: the vendor's own base, "
+            "not a community fine-tune."
+        )
+    other_variant = next((s for s in tied if s.vendor == best.vendor and s.variant_pref > best.variant_pref), None)
+    if other_variant is not None:
+        variant = "an instruct/chat variant" if best.chat else "a base (pretrained) variant"
+        yours = "instruct/chat" if custom.is_chat() else "base"
+        text += f" Preferred over {other_variant.base.name}: {variant}, like your {yours} model."
+    return text
+
+
 def recommend(
     custom: CustomModelFacts,
     catalog: Catalog,
@@ -274,7 +341,7 @@ def recommend(
     elif family is not None:
         matched = next((f for f in related_families(family) if f in by_family), None)
 
-    def result(pick: Candidate | None, alternatives: list[Candidate]) -> Recommendation:
+    def result(pick: Candidate | None, alternatives: list[Candidate], explanation: str = "") -> Recommendation:
         return Recommendation(
             base_model=pick.base_model if pick else None,
             pick=pick,
@@ -288,6 +355,7 @@ def recommend(
             warnings=warnings,
             catalog_origin=catalog.origin,
             catalog_retrieved=catalog.retrieved,
+            explanation=explanation,
             rule=RULE,
         )
 
@@ -378,7 +446,7 @@ def recommend(
             f"{_fmt_params(custom.param_count)}); that is expected when no closer base fits — the system "
             "adjusts to your checkpoint (docs: 'Use the smallest available base model')."
         )
-    return result(pick, ranked[1:])
+    return result(pick, ranked[1:], _explain(scored, custom, family, matched, method))
 
 
 def render_recommendation(rec: Recommendation) -> str:
@@ -395,6 +463,8 @@ def render_recommendation(rec: Recommendation) -> str:
         lines.append("No base model recommended.")
     else:
         lines.append(f"Recommended base (model=): {rec.pick.base_model}")
+        if rec.explanation:
+            lines.append(f"  {rec.explanation}")
         lines.append("  " + "; ".join(rec.pick.reasons))
     if rec.alternatives:
         lines.append("Alternatives:")
