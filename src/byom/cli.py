@@ -56,15 +56,15 @@ def _cmd_inspect(args: argparse.Namespace) -> None:
 
 
 def _cmd_recommend(args: argparse.Namespace) -> None:
-    from byom.catalog import facts_from_report, load_catalog, recommend, render_recommendation
+    from byom.catalog import load_catalog, recommend_for_report, render_recommendation
     from byom.config import load_settings
     from byom.hub import HubInspector
 
     settings = load_settings()
     report = HubInspector(settings).inspect(args.model, args.revision)
     catalog = asyncio.run(load_catalog(settings))
-    rec = recommend(
-        facts_from_report(report),
+    rec = recommend_for_report(
+        report,
         catalog,
         training_type=args.training_type,
         max_seq_length=args.max_seq_length,

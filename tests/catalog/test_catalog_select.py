@@ -11,6 +11,7 @@ from byom.catalog import (
     facts_from_report,
     load_packaged_catalog,
     recommend,
+    recommend_for_report,
     render_recommendation,
 )
 
@@ -290,3 +291,23 @@ def test_docs_example_explanation(catalog: Catalog) -> None:
     rec = recommend(SMOLLM2_135M, catalog)
     assert rec.explanation.startswith("togethercomputer/llama-2-7b-chat was chosen: same architecture family")
     assert "SFT context 4096 fits your 8192" in rec.explanation and "closest size (6.7B vs your 135M)" in rec.explanation
+
+
+def test_recommend_for_report_carries_the_chat_template(catalog: Catalog) -> None:
+    from byom.hub import InspectReport
+
+    report = InspectReport(
+        model="org/llama-3.1-8b-domain",
+        source="hub",
+        verdict="compatible",
+        findings=[],
+        model_type="llama",
+        family="llama",
+        param_count=8_030_261_248,
+        max_context=131072,
+        has_chat_template=True,
+        transformers_ceiling="5.10",
+    )
+    rec = recommend_for_report(report, catalog, method="dpo")
+    assert rec.custom.has_chat_template is True and rec.method == "dpo"
+    assert rec.base_model == "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"

@@ -24,6 +24,7 @@ from byom.catalog._select import (
     Recommendation,
     facts_from_report,
     recommend,
+    recommend_for_report,
     render_recommendation,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "merge_live",
     "normalize_family",
     "recommend",
+    "recommend_for_report",
     "related_families",
     "render_recommendation",
     "supported_model_payload",

@@ -27,6 +27,7 @@ __all__ = [
     "Recommendation",
     "facts_from_report",
     "recommend",
+    "recommend_for_report",
     "render_recommendation",
 ]
 
@@ -447,6 +448,24 @@ def recommend(
             "adjusts to your checkpoint (docs: 'Use the smallest available base model')."
         )
     return result(pick, ranked[1:], _explain(scored, custom, family, matched, method))
+
+
+def recommend_for_report(
+    report: _ReportLike,
+    catalog: Catalog,
+    *,
+    training_type: TrainingType = "lora",
+    max_seq_length: int | None = None,
+    method: Method = "sft",
+) -> Recommendation:
+    """The base model for an inspected model: what ``byom recommend`` and ``recommend_base`` both call."""
+    return recommend(
+        facts_from_report(report),
+        catalog,
+        training_type=training_type,
+        max_seq_length=max_seq_length,
+        method=method,
+    )
 
 
 def render_recommendation(rec: Recommendation) -> str:
