@@ -31,7 +31,10 @@ def _run_mcp(http: bool, host: str, port: int) -> None:
 
     server = build_server()
     if http:
-        logging.getLogger("byom").warning("byom-mcp: streamable HTTP on http://%s:%d/mcp", host, port)
+        # Where it listens is news, not a warning; show INFO for byom even without -v.
+        log = logging.getLogger("byom")
+        log.setLevel(min(logging.INFO, logging.getLogger().level))
+        log.info("byom-mcp: streamable HTTP on http://%s:%d/mcp", host, port)
         server.run("streamable-http", host=host, port=port)
     else:
         server.run()

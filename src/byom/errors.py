@@ -23,6 +23,11 @@ Tools turn a ``ByomError`` into the SDK's ``ToolError`` so the model reads the m
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 __all__ = [
     "ByomError",
     "CatalogError",
@@ -39,7 +44,18 @@ __all__ = [
     "RevisionNotFound",
     "TogetherAPIError",
     "TrainingError",
+    "describe_validation_error",
 ]
+
+
+def describe_validation_error(exc: ValidationError, *, limit: int = 3) -> str:
+    """``field: message`` per problem, for a message: no input values, no pydantic doc links."""
+    problems = exc.errors(include_url=False, include_input=False)
+    parts = [
+        f"{'.'.join(str(p) for p in err['loc']) or '(whole value)'}: {err['msg']}" for err in problems[:limit]
+    ]
+    more = len(problems) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
 class ByomError(Exception):

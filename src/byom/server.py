@@ -11,7 +11,7 @@ from mcp.server.mcpserver import MCPServer
 from byom import __version__
 from byom.config import Settings, load_settings
 from byom.prompts import finetune_my_model
-from byom.tools._common import READ_ONLY_OPEN_WORLD, AppState
+from byom.tools._common import READ_ONLY_OPEN_WORLD, AppState, ByomMCPServer
 from byom.tools.inspect import inspect_hf_model
 from byom.tools.recommend import recommend_base
 
@@ -50,7 +50,7 @@ def build_server(
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         yield AppState(settings=resolved, _inspector=inspector)
 
-    server: MCPServer[AppState] = MCPServer(
+    server: MCPServer[AppState] = ByomMCPServer(
         "byom-mcp",
         title="BYOM fine-tuning",
         description="Fine-tune any Hugging Face causal LM on Together AI or locally, in conversation.",

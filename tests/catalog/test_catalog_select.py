@@ -311,3 +311,14 @@ def test_recommend_for_report_carries_the_chat_template(catalog: Catalog) -> Non
     rec = recommend_for_report(report, catalog, method="dpo")
     assert rec.custom.has_chat_template is True and rec.method == "dpo"
     assert rec.base_model == "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+
+
+def test_size_wording_for_a_tiny_model(catalog: Catalog) -> None:
+    tiny = CustomModelFacts(model="org/tiny-llama", model_type="llama", param_count=117_136, max_context=8192)
+    rec = recommend(tiny, catalog)
+    assert rec.pick is not None
+    reasons = " ".join(rec.pick.reasons)
+    assert "much larger than yours (6.7B vs 117K)" in reasons and "× yours" not in reasons
+    assert "6.7B vs 117K" in " ".join(rec.warnings) and "0M" not in render_recommendation(rec)
+    close = recommend(SMOLLM2_135M.model_copy(update={"param_count": 6_000_000_000}), catalog)
+    assert close.pick is not None and "6.7B params, 1.1× yours" in close.pick.reasons

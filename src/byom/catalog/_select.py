@@ -133,7 +133,11 @@ def _fmt_params(n: int | None) -> str:
         return "unknown size"
     if n >= 1_000_000_000:
         return f"{n / 1e9:.1f}B"
-    return f"{n / 1e6:.0f}M"
+    if n >= 1_000_000:
+        return f"{n / 1e6:.0f}M"
+    if n >= 1_000:
+        return f"{n / 1e3:.0f}K"
+    return str(n)
 
 
 class _Scored(BaseModel):
@@ -212,8 +216,14 @@ def _reasons(s: _Scored, custom: CustomModelFacts, family: str | None, method: M
     if base.param_count and custom.param_count:
         ratio = base.param_count / custom.param_count
         approx = "" if base.param_count_exact else " (nominal)"
-        shown = f"{ratio:.0f}" if ratio >= 10 else f"{ratio:.2g}"
-        out.append(f"{_fmt_params(base.param_count)}{approx} params, {shown}× yours")
+        sizes = f"{_fmt_params(base.param_count)} vs {_fmt_params(custom.param_count)}"
+        # A multiple is readable up to 10×; beyond, "57530× yours" says less than the two sizes.
+        if ratio >= 10:
+            out.append(f"much larger than yours ({sizes}){approx}")
+        elif ratio <= 0.1:
+            out.append(f"much smaller than yours ({sizes}){approx}")
+        else:
+            out.append(f"{_fmt_params(base.param_count)}{approx} params, {ratio:.2g}× yours")
     else:
         out.append("parameter count unknown: size not compared")
     label = "DPO" if method == "dpo" else "SFT"
