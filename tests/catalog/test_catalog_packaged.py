@@ -147,7 +147,13 @@ def test_recommend_and_engine_limits_agree_on_every_row(method: str) -> None:
         engine = limits_for(base.name)
         assert pick is not None and engine is not None, base.name
         facts = base_limits(base)
-        got = (pick.full_supported, pick.context, pick.lora_supported, pick.max_batch_size, pick.min_batch_size)
+        got = (
+            pick.full_supported,
+            pick.context,
+            pick.lora_supported,
+            pick.max_batch_size,
+            pick.min_batch_size,
+        )
         lora = engine["lora_training"]
         want = (
             engine["supports_full_training"],

@@ -290,7 +290,10 @@ def test_equally_close_matches_base_or_instruct_to_the_custom_model(catalog: Cat
 def test_docs_example_explanation(catalog: Catalog) -> None:
     rec = recommend(SMOLLM2_135M, catalog)
     assert rec.explanation.startswith("togethercomputer/llama-2-7b-chat was chosen: same architecture family")
-    assert "SFT context 4096 fits your 8192" in rec.explanation and "closest size (6.7B vs your 135M)" in rec.explanation
+    assert (
+        "SFT context 4096 fits your 8192" in rec.explanation
+        and "closest size (6.7B vs your 135M)" in rec.explanation
+    )
 
 
 def test_recommend_for_report_carries_the_chat_template(catalog: Catalog) -> None:

@@ -247,7 +247,9 @@ async def test_from_settings_uses_key_and_root_url() -> None:
 
 
 async def test_a_message_ending_in_a_period_gets_no_second_one() -> None:
-    body = {"error": {"message": "Invalid API key.", "type": "authentication_error", "code": "invalid_api_key"}}
+    body = {
+        "error": {"message": "Invalid API key.", "type": "authentication_error", "code": "invalid_api_key"}
+    }
     async with Recorder(lambda r: httpx2.Response(401, json=body)).client() as client:
         with pytest.raises(TogetherAPIError) as info:
             await client.model_limits("x/y")

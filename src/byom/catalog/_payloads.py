@@ -12,7 +12,14 @@ from pydantic import BaseModel, ConfigDict
 
 from byom.catalog._models import CatalogBase
 
-__all__ = ["LIMIT_DEFAULTS", "BaseLimits", "BatchLimits", "base_limits", "limits_payload", "supported_model_payload"]
+__all__ = [
+    "LIMIT_DEFAULTS",
+    "BaseLimits",
+    "BatchLimits",
+    "base_limits",
+    "limits_payload",
+    "supported_model_payload",
+]
 
 # Figures Together publishes per model but that no public source gives for every row. These are
 # our local defaults, wide enough for every value the docs' examples use (lr 1e-6 … 1e-3, 1–4 epochs).

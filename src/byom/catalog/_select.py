@@ -102,7 +102,9 @@ class Candidate(BaseModel):
     context_fits: bool | None = Field(description="True: ≤ the custom model's context; None: unknown")
     lora_supported: bool
     full_supported: bool
-    full_confirmed: bool = Field(description="a source confirms full fine-tuning (else inferred from the docs)")
+    full_confirmed: bool = Field(
+        description="a source confirms full fine-tuning (else inferred from the docs)"
+    )
     max_batch_size: int | None = Field(description="LoRA max batch for the chosen method; None: no LoRA")
     min_batch_size: int | None
     rank: int
@@ -252,7 +254,9 @@ def _reasons(s: _Scored, custom: CustomModelFacts, family: str | None, method: M
         batch = f" (batch {limits.full.min_batch_size}–{limits.full.max_batch_size})" if full else ""
         out.append(f"full fine-tuning supported{batch}")
     else:
-        out.append("full fine-tuning supported (Together's docs: most dense models; not confirmed for this base)")
+        out.append(
+            "full fine-tuning supported (Together's docs: most dense models; not confirmed for this base)"
+        )
     org = base.name.split("/", 1)[0]
     out.append(f"official {org} base" if s.vendor else f"community fine-tune by {org}, not the vendor's base")
     if s.chat is not None:
@@ -284,14 +288,18 @@ def _candidate(
         lora_supported=limits.lora_supported,
         full_supported=limits.supports_full_training,
         full_confirmed=limits.full_training_confirmed,
-        max_batch_size=(lora.max_batch_size_dpo if method == "dpo" else lora.max_batch_size) if lora else None,
+        max_batch_size=(lora.max_batch_size_dpo if method == "dpo" else lora.max_batch_size)
+        if lora
+        else None,
         min_batch_size=lora.min_batch_size if lora else None,
         rank=rank,
         reasons=_reasons(s, custom, family, method),
     )
 
 
-def _explain(scored: list[_Scored], custom: CustomModelFacts, family: str, matched: str, method: Method) -> str:
+def _explain(
+    scored: list[_Scored], custom: CustomModelFacts, family: str, matched: str, method: Method
+) -> str:
     best = scored[0]
     label = "DPO" if method == "dpo" else "SFT"
     why = [f"same architecture family ({matched})" if matched == family else f"closest family ({matched})"]
@@ -305,7 +313,9 @@ def _explain(scored: list[_Scored], custom: CustomModelFacts, family: str, match
         why.append(f"the shortest {label} context ({best.context}; yours is {custom.max_context})")
     if math.isfinite(best.distance):
         closest = "closest size" if best.context_tier != 2 else "size"
-        why.append(f"{closest} ({_fmt_params(best.base.param_count)} vs your {_fmt_params(custom.param_count)})")
+        why.append(
+            f"{closest} ({_fmt_params(best.base.param_count)} vs your {_fmt_params(custom.param_count)})"
+        )
     text = f"{best.base.name} was chosen: " + "; ".join(why) + "."
 
     def rank(s: _Scored) -> tuple[object, ...]:
@@ -318,7 +328,9 @@ def _explain(scored: list[_Scored], custom: CustomModelFacts, family: str, match
             f" Preferred over the equally close {community.base.name}: the vendor's own base, "
             "not a community fine-tune."
         )
-    other_variant = next((s for s in tied if s.vendor == best.vendor and s.variant_pref > best.variant_pref), None)
+    other_variant = next(
+        (s for s in tied if s.vendor == best.vendor and s.variant_pref > best.variant_pref), None
+    )
     if other_variant is not None:
         variant = "an instruct/chat variant" if best.chat else "a base (pretrained) variant"
         yours = "instruct/chat" if custom.is_chat() else "base"
@@ -352,7 +364,9 @@ def recommend(
     elif family is not None:
         matched = next((f for f in related_families(family) if f in by_family), None)
 
-    def result(pick: Candidate | None, alternatives: list[Candidate], explanation: str = "") -> Recommendation:
+    def result(
+        pick: Candidate | None, alternatives: list[Candidate], explanation: str = ""
+    ) -> Recommendation:
         return Recommendation(
             base_model=pick.base_model if pick else None,
             pick=pick,
