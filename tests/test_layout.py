@@ -11,8 +11,19 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "byom"
 
 # Which top-level packages each package may import (besides itself, ``byom.errors`` and ``byom.config``).
 ALLOWED: dict[str, set[str]] = {
-    "cli": {"server", "tools", "hub", "catalog", "together", "data", "engine", "prompts", "__init__"},
-    "server": {"tools", "prompts", "hub", "catalog", "together", "data", "__init__"},
+    "cli": {
+        "server",
+        "http_auth",
+        "tools",
+        "hub",
+        "catalog",
+        "together",
+        "data",
+        "engine",
+        "prompts",
+        "__init__",
+    },
+    "server": {"http_auth", "tools", "prompts", "hub", "catalog", "together", "data", "__init__"},
     "tools": {"hub", "catalog", "together", "data"},
     "prompts": set(),
     "hub": set(),

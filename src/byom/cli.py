@@ -26,15 +26,25 @@ def _setup_logging(verbosity: int) -> None:
     )
 
 
-def _run_mcp(http: bool, host: str, port: int) -> None:
+def _run_mcp(http: bool, host: str, port: int, allowed_hosts: Sequence[str] = ()) -> None:
+    from byom.config import load_settings
     from byom.server import build_server
 
-    server = build_server()
-    if http:
-        logging.getLogger("byom").warning("byom-mcp: streamable HTTP on http://%s:%d/mcp", host, port)
-        server.run("streamable-http", host=host, port=port)
-    else:
-        server.run()
+    settings = load_settings()
+    if not http:
+        build_server(settings).run()
+        return
+    from byom.http_auth import http_security
+
+    # Refuses a non-loopback bind without BYOM_MCP_TOKEN before anything listens.
+    security = http_security(host, settings, allowed_hosts)
+    server = build_server(settings)
+    # Where it listens is news, not a warning; show INFO for byom even without -v.
+    log = logging.getLogger("byom")
+    log.setLevel(min(logging.INFO, logging.getLogger().level))
+    auth = "bearer token required" if settings.mcp_token else "no token: loopback only"
+    log.info("byom-mcp: streamable HTTP on http://%s:%d/mcp (%s)", host, port, auth)
+    server.run("streamable-http", host=host, port=port, transport_security=security)
 
 
 def _emit(model: object, text: str, as_json: bool) -> None:
@@ -56,15 +66,15 @@ def _cmd_inspect(args: argparse.Namespace) -> None:
 
 
 def _cmd_recommend(args: argparse.Namespace) -> None:
-    from byom.catalog import facts_from_report, load_catalog, recommend, render_recommendation
+    from byom.catalog import load_catalog, recommend_for_report, render_recommendation
     from byom.config import load_settings
     from byom.hub import HubInspector
 
     settings = load_settings()
     report = HubInspector(settings).inspect(args.model, args.revision)
     catalog = asyncio.run(load_catalog(settings))
-    rec = recommend(
-        facts_from_report(report),
+    rec = recommend_for_report(
+        report,
         catalog,
         training_type=args.training_type,
         max_seq_length=args.max_seq_length,
@@ -90,6 +100,16 @@ def _cmd_engine(args: argparse.Namespace) -> None:
     )
 
 
+def _add_allowed_host(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name clients use to reach a non-loopback --host (repeatable; also BYOM_MCP_ALLOWED_HOSTS)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="byom", description="Bring-your-own-model fine-tuning: MCP server, model checks, local engine."
@@ -102,9 +122,14 @@ def _parser() -> argparse.ArgumentParser:
 
     mcp = sub.add_parser("mcp", help="run the MCP server (stdio by default)")
     mcp.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
-    mcp.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default: loopback only)")
+    mcp.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="HTTP bind address (default: loopback only; any other needs BYOM_MCP_TOKEN)",
+    )
     mcp.add_argument("--port", type=int, default=DEFAULT_MCP_HTTP_PORT)
-    mcp.set_defaults(func=lambda a: _run_mcp(a.http, a.host, a.port))
+    _add_allowed_host(mcp)
+    mcp.set_defaults(func=lambda a: _run_mcp(a.http, a.host, a.port, a.allowed_host))
 
     inspect = sub.add_parser(
         "inspect", help="can this Hugging Face model be fine-tuned? (no weights downloaded)"
@@ -164,8 +189,15 @@ def mcp_main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--version", action="version", version=f"byom-mcp {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr")
     parser.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="HTTP bind address (non-loopback needs BYOM_MCP_TOKEN)"
+    )
     parser.add_argument("--port", type=int, default=DEFAULT_MCP_HTTP_PORT)
+    _add_allowed_host(parser)
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
-    _run_mcp(args.http, args.host, args.port)
+    try:
+        _run_mcp(args.http, args.host, args.port, args.allowed_host)
+    except ByomError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)

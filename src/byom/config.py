@@ -57,6 +57,10 @@ class Settings(BaseModel):
     # How long Hub answers and the live catalog stay fresh.
     hub_cache_ttl: float = 600.0
     catalog_ttl: float = 86_400.0
+    # `byom mcp --http`: the bearer token clients must send (required off loopback), and the Host
+    # names to accept besides the bind address.
+    mcp_token: SecretStr | None = None
+    mcp_allowed_hosts: tuple[str, ...] = ()
 
     @property
     def backend(self) -> str:
@@ -87,6 +91,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         transformers_ceiling=env.get("BYOM_TRANSFORMERS_CEILING") or defaults.transformers_ceiling,
         hub_cache_ttl=_float(env, "BYOM_HUB_CACHE_TTL", defaults.hub_cache_ttl),
         catalog_ttl=_float(env, "BYOM_CATALOG_TTL", defaults.catalog_ttl),
+        mcp_token=secret("BYOM_MCP_TOKEN"),
+        mcp_allowed_hosts=tuple(
+            h.strip() for h in env.get("BYOM_MCP_ALLOWED_HOSTS", "").split(",") if h.strip()
+        ),
     )
 
 

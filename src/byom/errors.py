@@ -31,7 +31,10 @@ with the class's status.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = [
     "ByomError",
@@ -55,7 +58,19 @@ __all__ = [
     "TogetherAPIError",
     "TrainingError",
     "Unauthorized",
+    "describe_validation_error",
+    "root_error_line",
 ]
+
+
+def describe_validation_error(exc: ValidationError, *, limit: int = 3) -> str:
+    """``field: message`` per problem, for a message: no input values, no pydantic doc links."""
+    problems = exc.errors(include_url=False, include_input=False)
+    parts = [
+        f"{'.'.join(str(p) for p in err['loc']) or '(whole value)'}: {err['msg']}" for err in problems[:limit]
+    ]
+    more = len(problems) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
 class ByomError(Exception):

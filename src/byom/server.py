@@ -10,8 +10,9 @@ from mcp.server.mcpserver import MCPServer
 
 from byom import __version__
 from byom.config import Settings, load_settings
+from byom.http_auth import StaticTokenVerifier, auth_settings
 from byom.prompts import finetune_my_model
-from byom.tools import READ_ONLY_OPEN_WORLD, AppState
+from byom.tools import READ_ONLY_OPEN_WORLD, AppState, ByomMCPServer
 from byom.tools.inspect import inspect_hf_model
 from byom.tools.recommend import recommend_base
 
@@ -50,7 +51,7 @@ def build_server(
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         yield AppState(settings=resolved, _inspector=inspector)
 
-    server: MCPServer[AppState] = MCPServer(
+    server: MCPServer[AppState] = ByomMCPServer(
         "byom-mcp",
         title="BYOM fine-tuning",
         description="Fine-tune any Hugging Face causal LM on Together AI or locally, in conversation.",
@@ -58,6 +59,9 @@ def build_server(
         version=__version__,
         website_url="https://github.com/byom-mcp/byom-mcp",
         lifespan=lifespan,
+        # HTTP only (stdio's boundary is the launching process): every request needs the bearer token.
+        token_verifier=StaticTokenVerifier(resolved.mcp_token) if resolved.mcp_token else None,
+        auth=auth_settings() if resolved.mcp_token else None,
     )
     server.add_tool(inspect_hf_model, title="Inspect a Hugging Face model", annotations=READ_ONLY_OPEN_WORLD)
     server.add_tool(recommend_base, title="Recommend a Together base model", annotations=READ_ONLY_OPEN_WORLD)

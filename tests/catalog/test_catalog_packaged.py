@@ -10,9 +10,12 @@ from together.types import FinetuneModelLimits, SupportedModel
 
 from byom.catalog import (
     Catalog,
+    CustomModelFacts,
+    base_limits,
     limits_payload,
     load_packaged_catalog,
     normalize_family,
+    recommend,
     supported_model_payload,
 )
 
@@ -111,10 +114,11 @@ def test_limits_payload_values() -> None:
     catalog = load_packaged_catalog()
     llama2 = limits_payload(catalog.get("togethercomputer/llama-2-7b-chat"))  # type: ignore[arg-type]
     assert llama2["max_seq_length_sft"] == 4096 and llama2["lora_training"]["max_batch_size"] == 64
-    assert llama2["full_training"] is None and llama2["supports_full_training"] is False
-    assert limits_payload(catalog.get("togethercomputer/llama-2-7b-chat"), assume_full_when_unknown=True)[  # type: ignore[arg-type]
-        "supports_full_training"
-    ]
+    # Unconfirmed full FT counts as supported (docs: "most dense models"), batch figures from LoRA's.
+    assert llama2["supports_full_training"] is True
+    assert llama2["full_training"] == {"max_batch_size": 64, "max_batch_size_dpo": 32, "min_batch_size": 8}
+    scout = limits_payload(catalog.get("meta-llama/Llama-4-Scout-17B-16E"))  # type: ignore[arg-type]
+    assert scout["full_training"] is None and scout["supports_full_training"] is False
     mixtral = limits_payload(catalog.get("mistralai/Mixtral-8x7B-v0.1"))  # type: ignore[arg-type]
     assert mixtral["full_training"]["max_batch_size"] == 16 and mixtral["supports_full_training"] is True
     deepseek = limits_payload(catalog.get("deepseek-ai/DeepSeek-R1"))  # type: ignore[arg-type]
@@ -129,3 +133,36 @@ def test_supported_model_payload_parses_with_sdk_311() -> None:
         assert model.name == base.name and "PRODUCT_FINE_TUNING" in model.products
         if base.sft_context:
             assert model.context_length == str(base.sft_context)
+
+
+@pytest.mark.parametrize("method", ["sft", "dpo"])
+def test_recommend_and_engine_limits_agree_on_every_row(method: str) -> None:
+    """recommend_base and the engine's limits endpoint state the same facts for each base (#13)."""
+    from byom.engine.templates import limits_for
+
+    catalog = load_packaged_catalog()
+    for base in catalog.bases:
+        alone = catalog.model_copy(update={"bases": [base]})
+        pick = recommend(CustomModelFacts(model="x/y", family=base.family), alone, method=method).pick  # type: ignore[arg-type]
+        engine = limits_for(base.name)
+        assert pick is not None and engine is not None, base.name
+        facts = base_limits(base)
+        got = (
+            pick.full_supported,
+            pick.context,
+            pick.lora_supported,
+            pick.max_batch_size,
+            pick.min_batch_size,
+        )
+        lora = engine["lora_training"]
+        want = (
+            engine["supports_full_training"],
+            engine[f"max_seq_length_{method}"],
+            lora is not None,
+            lora and lora["max_batch_size_dpo" if method == "dpo" else "max_batch_size"],
+            lora and lora["min_batch_size"],
+        )
+        assert got == want, base.name
+        assert (engine["full_training"] is not None) == pick.full_supported == facts.supports_full_training
+        assert pick.context_on_record == facts.context_on_record(method), base.name
+        assert ("context unknown" in " ".join(pick.reasons)) == (not pick.context_on_record), base.name

@@ -11,6 +11,7 @@ from byom.catalog import (
     facts_from_report,
     load_packaged_catalog,
     recommend,
+    recommend_for_report,
     render_recommendation,
 )
 
@@ -242,3 +243,85 @@ def test_facts_from_a_hub_inspect_report(catalog: Catalog) -> None:
     facts = facts_from_report(report)
     assert facts == SMOLLM2_135M
     assert recommend(facts, catalog).base_model == "togethercomputer/llama-2-7b-chat"
+
+
+def test_equally_close_prefers_the_vendor_base_over_a_community_fine_tune(catalog: Catalog) -> None:
+    # A Mistral-7B chat tune with ChatML's two extra tokens has exactly OpenHermes-2p5's size (#13).
+    facts = CustomModelFacts(
+        model="org/mistral-7b-chatml-tune",
+        model_type="mistral",
+        param_count=7_241_748_480,
+        max_context=32768,
+        has_chat_template=True,
+    )
+    rec = recommend(facts, catalog)
+    assert rec.base_model == "mistralai/Mistral-7B-Instruct-v0.2"
+    assert rec.pick is not None and "official mistralai base" in rec.pick.reasons
+    hermes = next(a for a in rec.alternatives if a.base_model == "teknium/OpenHermes-2p5-Mistral-7B")
+    assert any(r.startswith("community fine-tune by teknium") for r in hermes.reasons)
+    assert "teknium/OpenHermes-2p5-Mistral-7B: the vendor's own base" in rec.explanation
+    assert rec.explanation in render_recommendation(rec)
+
+
+def test_equally_close_matches_base_or_instruct_to_the_custom_model(catalog: Catalog) -> None:
+    base_tune = CustomModelFacts(
+        model="org/mistral-7b-continued-pretraining",
+        model_type="mistral",
+        param_count=7_241_732_096,
+        max_context=32768,
+    )
+    rec = recommend(base_tune, catalog)
+    assert rec.base_model == "mistralai/Mistral-7B-v0.1"
+    assert "Preferred over mistralai/Mistral-7B-Instruct-v0.2: a base (pretrained) variant" in rec.explanation
+    chat_tune = base_tune.model_copy(update={"model": "org/Mistral-7B-Instruct-tune"})
+    assert recommend(chat_tune, catalog).base_model == "mistralai/Mistral-7B-Instruct-v0.2"
+
+    llama31 = CustomModelFacts(
+        model="org/llama-3.1-8b-domain", model_type="llama", param_count=8_030_261_248, max_context=131072
+    )
+    assert recommend(llama31, catalog).base_model == "meta-llama/Meta-Llama-3.1-8B-Reference"
+    with_template = llama31.model_copy(update={"has_chat_template": True})
+    rec = recommend(with_template, catalog)
+    assert rec.base_model == "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+    assert rec.pick is not None and "instruct/chat variant like yours" in rec.pick.reasons
+    assert "like your instruct/chat model" in rec.explanation
+
+
+def test_docs_example_explanation(catalog: Catalog) -> None:
+    rec = recommend(SMOLLM2_135M, catalog)
+    assert rec.explanation.startswith("togethercomputer/llama-2-7b-chat was chosen: same architecture family")
+    assert (
+        "SFT context 4096 fits your 8192" in rec.explanation
+        and "closest size (6.7B vs your 135M)" in rec.explanation
+    )
+
+
+def test_recommend_for_report_carries_the_chat_template(catalog: Catalog) -> None:
+    from byom.hub import InspectReport
+
+    report = InspectReport(
+        model="org/llama-3.1-8b-domain",
+        source="hub",
+        verdict="compatible",
+        findings=[],
+        model_type="llama",
+        family="llama",
+        param_count=8_030_261_248,
+        max_context=131072,
+        has_chat_template=True,
+        transformers_ceiling="5.10",
+    )
+    rec = recommend_for_report(report, catalog, method="dpo")
+    assert rec.custom.has_chat_template is True and rec.method == "dpo"
+    assert rec.base_model == "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+
+
+def test_size_wording_for_a_tiny_model(catalog: Catalog) -> None:
+    tiny = CustomModelFacts(model="org/tiny-llama", model_type="llama", param_count=117_136, max_context=8192)
+    rec = recommend(tiny, catalog)
+    assert rec.pick is not None
+    reasons = " ".join(rec.pick.reasons)
+    assert "much larger than yours (6.7B vs 117K)" in reasons and "× yours" not in reasons
+    assert "6.7B vs 117K" in " ".join(rec.warnings) and "0M" not in render_recommendation(rec)
+    close = recommend(SMOLLM2_135M.model_copy(update={"param_count": 6_000_000_000}), catalog)
+    assert close.pick is not None and "6.7B params, 1.1× yours" in close.pick.reasons

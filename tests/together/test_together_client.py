@@ -244,3 +244,23 @@ async def test_from_settings_uses_key_and_root_url() -> None:
     async with engine:
         await engine.model_limits("m")
     assert "authorization" not in seen[1].headers
+
+
+async def test_a_message_ending_in_a_period_gets_no_second_one() -> None:
+    body = {
+        "error": {"message": "Invalid API key.", "type": "authentication_error", "code": "invalid_api_key"}
+    }
+    async with Recorder(lambda r: httpx2.Response(401, json=body)).client() as client:
+        with pytest.raises(TogetherAPIError) as info:
+            await client.model_limits("x/y")
+    assert "Invalid API key. The API key was rejected" in str(info.value) and ".." not in str(info.value)
+
+
+async def test_unexpected_shape_names_the_field_without_pydantic_links() -> None:
+    broken = {**LIMITS, "max_seq_length_sft": "long"}
+    async with Recorder(lambda r: httpx2.Response(200, json=broken)).client() as client:
+        with pytest.raises(TogetherAPIError) as info:
+            await client.model_limits("x/y")
+    text = str(info.value)
+    assert "max_seq_length_sft: Input should be a valid integer" in text
+    assert "pydantic.dev" not in text and "'long'" not in text

@@ -148,3 +148,14 @@ async def test_prompt_is_offered() -> None:
         assert [p.name for p in prompts] == ["finetune_my_model"]
         got = await client.get_prompt("finetune_my_model", {"model": "org/name"})
     assert "inspect_hf_model" in got.messages[0].content.text
+
+
+async def test_rejected_arguments_read_field_and_message_without_pydantic_links(mode: str) -> None:
+    async with Client(build_server(), mode=mode) as client:
+        bad = await client.call_tool("recommend_base", {"model": "x/y", "training_type": "qlora"})
+        missing = await client.call_tool("recommend_base", {"training_type": "lora"})
+    assert bad.is_error and missing.is_error
+    text = bad.content[0].text
+    assert "training_type: Input should be 'lora' or 'full'" in text
+    assert "pydantic.dev" not in text and "qlora" not in text and "recommend_baseArguments" not in text
+    assert "model: Field required" in missing.content[0].text

@@ -2,13 +2,21 @@
 
 ``load_packaged_catalog()`` reads the table shipped as ``bases.json``; ``load_catalog()`` refreshes
 it from Together's API when a key is set. ``recommend()`` applies the BYOM docs' selection rule.
+``base_limits()`` decides a row's limits once, for both ``recommend()`` and the engine's limits endpoint.
 """
 
 from byom.catalog._families import normalize_family, related_families
 from byom.catalog._live import load_catalog, merge_live
 from byom.catalog._models import Catalog, CatalogBase, FullLimits, LoraLimits
 from byom.catalog._packaged import load_packaged_catalog
-from byom.catalog._payloads import LIMIT_DEFAULTS, limits_payload, supported_model_payload
+from byom.catalog._payloads import (
+    LIMIT_DEFAULTS,
+    BaseLimits,
+    BatchLimits,
+    base_limits,
+    limits_payload,
+    supported_model_payload,
+)
 from byom.catalog._select import (
     RULE,
     Candidate,
@@ -16,12 +24,15 @@ from byom.catalog._select import (
     Recommendation,
     facts_from_report,
     recommend,
+    recommend_for_report,
     render_recommendation,
 )
 
 __all__ = [
     "LIMIT_DEFAULTS",
     "RULE",
+    "BaseLimits",
+    "BatchLimits",
     "Candidate",
     "Catalog",
     "CatalogBase",
@@ -29,6 +40,7 @@ __all__ = [
     "FullLimits",
     "LoraLimits",
     "Recommendation",
+    "base_limits",
     "facts_from_report",
     "limits_payload",
     "load_catalog",
@@ -36,6 +48,7 @@ __all__ = [
     "merge_live",
     "normalize_family",
     "recommend",
+    "recommend_for_report",
     "related_families",
     "render_recommendation",
     "supported_model_payload",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["normalize_family", "related_families"]
+import re
+
+__all__ = ["is_chat_name", "normalize_family", "related_families", "vendor_orgs"]
 
 # HF config.json model_type → catalog family. The BYOM docs decide the template by architecture:
 # CodeLlama and SmolLM2 carry model_type "llama", so they land in "llama" with no special case.
@@ -56,3 +58,49 @@ def normalize_family(family_or_model_type: str | None, *, known_only: bool = Fal
 def related_families(family: str) -> tuple[str, ...]:
     """Families to fall back to, closest first, when ``family`` has no base."""
     return _RELATED.get(family, ())
+
+
+# Who publishes each family's own weights. A catalog row from another org is a community fine-tune
+# or a distill (teknium/OpenHermes-2p5-Mistral-7B, deepseek-ai/DeepSeek-R1-Distill-*). Together's own
+# togethercomputer/llama-2-7b-chat is Meta's Llama-2-7b-chat as Together hosts it: the docs' template.
+_VENDOR_ORGS: dict[str, tuple[str, ...]] = {
+    "llama": ("meta-llama", "codellama", "togethercomputer"),
+    "llama4": ("meta-llama",),
+    "qwen2": ("qwen",),
+    "qwen2_moe": ("qwen",),
+    "qwen3": ("qwen",),
+    "qwen3_moe": ("qwen",),
+    "qwen3_next": ("qwen",),
+    "gemma": ("google",),
+    "gemma2": ("google",),
+    "gemma3": ("google",),
+    "mistral": ("mistralai",),
+    "mixtral": ("mistralai",),
+    "gpt_oss": ("openai",),
+    "deepseek": ("deepseek-ai",),
+}
+_CHAT_MARKERS = frozenset({"instruct", "chat", "it", "thinking"})
+_BASE_MARKERS = frozenset({"base", "pt"})
+# Families whose vendor ships the post-trained model under the plain name ("Qwen/Qwen3-8B" is the
+# chat model, "Qwen/Qwen3-8B-Base" the pretrained one); elsewhere the plain name is the base.
+_PLAIN_NAME_IS_CHAT = frozenset({"qwen3", "qwen3_moe", "qwen3_next", "deepseek", "gpt_oss"})
+
+
+def vendor_orgs(family: str) -> tuple[str, ...]:
+    """The lower-cased Hub orgs that publish ``family``'s official weights; empty when unknown."""
+    return _VENDOR_ORGS.get(family, ())
+
+
+def is_chat_name(name: str, family: str | None = None) -> bool | None:
+    """Whether a model id names an instruct/chat variant (``-Instruct``, ``-chat``, ``-it``) or a base one.
+
+    ``None`` when the name says neither and ``family`` has no naming convention to fall back on.
+    """
+    tokens = set(re.split(r"[-_/.\s]+", name.strip().lower()))
+    if tokens & _CHAT_MARKERS:
+        return True
+    if tokens & _BASE_MARKERS:
+        return False
+    if family is None:
+        return None
+    return family in _PLAIN_NAME_IS_CHAT

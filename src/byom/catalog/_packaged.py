@@ -9,7 +9,7 @@ from importlib import resources
 from pydantic import ValidationError
 
 from byom.catalog._models import Catalog
-from byom.errors import CatalogError
+from byom.errors import CatalogError, describe_validation_error
 
 __all__ = ["load_packaged_catalog"]
 
@@ -20,11 +20,16 @@ def _load() -> Catalog:
     try:
         data = json.loads(raw)
         return Catalog.model_validate({**data, "origin": "packaged"})
-    except (json.JSONDecodeError, ValidationError) as exc:
-        raise CatalogError(
-            f"The packaged base-model table (byom/catalog/bases.json) is invalid: {exc}. "
-            "Reinstall byom-mcp; if you edited the file, fix the row named in the error."
-        ) from exc
+    except json.JSONDecodeError as exc:
+        problem = f"{exc.msg} at line {exc.lineno}"
+        cause: Exception = exc
+    except ValidationError as exc:
+        problem = describe_validation_error(exc)
+        cause = exc
+    raise CatalogError(
+        f"The packaged base-model table (byom/catalog/bases.json) is invalid ({problem}). "
+        "Reinstall byom-mcp; if you edited the file, fix the row named in the error."
+    ) from cause
 
 
 def load_packaged_catalog() -> Catalog:

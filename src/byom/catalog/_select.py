@@ -4,6 +4,9 @@ The rule is the BYOM docs FAQ "How to choose the base model?"
 (https://docs.together.ai/docs/fine-tuning-byom): same architecture, the base's max sequence length
 must not exceed the custom model's, then the closest parameter count; if every base is larger, the
 smallest. "No exact architecture match" → the closest family.
+
+Among bases equally close by that rule (sizes within 2%, same context), the vendor's own base beats a
+community fine-tune, then the variant (instruct/chat or base) that matches the custom model.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from byom.catalog._families import normalize_family, related_families
+from byom.catalog._families import is_chat_name, normalize_family, related_families, vendor_orgs
 from byom.catalog._models import Catalog, CatalogBase
+from byom.catalog._payloads import BaseLimits, base_limits
 
 __all__ = [
     "RULE",
@@ -23,6 +27,7 @@ __all__ = [
     "Recommendation",
     "facts_from_report",
     "recommend",
+    "recommend_for_report",
     "render_recommendation",
 ]
 
@@ -34,6 +39,9 @@ RULE = (
 MAX_ALTERNATIVES = 4
 # BYOM prerequisite: "A maximum of 100 billion parameters" (fine-tuning-byom).
 BYOM_MAX_PARAMS = 100_000_000_000
+# Sizes within 2% of each other are equally close: a vocabulary grown by a few tokens
+# (OpenHermes-2p5-Mistral-7B vs Mistral-7B) must not decide the template.
+_SIZE_TIE = math.log(1.02)
 
 Method = Literal["sft", "dpo"]
 TrainingType = Literal["lora", "full"]
@@ -48,6 +56,12 @@ class CustomModelFacts(BaseModel):
     param_count: int | None = None
     max_context: int | None = None
     is_moe: bool | None = None
+    has_chat_template: bool = False
+
+    def is_chat(self) -> bool:
+        """Instruct/chat-tuned: the name says so (``-Instruct``, ``-chat``, ``-it``), else a chat template."""
+        by_name = is_chat_name(self.model)
+        return by_name if by_name is not None else self.has_chat_template
 
 
 class _ReportLike(Protocol):
@@ -58,6 +72,7 @@ class _ReportLike(Protocol):
     param_count: int | None
     max_context: int | None
     is_moe: bool
+    has_chat_template: bool
 
 
 def facts_from_report(report: _ReportLike) -> CustomModelFacts:
@@ -69,6 +84,7 @@ def facts_from_report(report: _ReportLike) -> CustomModelFacts:
         param_count=report.param_count,
         max_context=report.max_context,
         is_moe=report.is_moe,
+        has_chat_template=report.has_chat_template,
     )
 
 
@@ -79,11 +95,17 @@ class Candidate(BaseModel):
     family: str
     param_count: int | None
     size_ratio: float | None = Field(description="base params / custom params")
-    context: int | None = Field(description="the base's max sequence length for the chosen method")
+    context: int = Field(
+        description="the base's max sequence length for the chosen method, as its limits report it"
+    )
+    context_on_record: bool = Field(description="False: no source gives the context; `context` is a default")
     context_fits: bool | None = Field(description="True: ≤ the custom model's context; None: unknown")
     lora_supported: bool
-    full_supported: bool | None
-    max_batch_size: int | None
+    full_supported: bool
+    full_confirmed: bool = Field(
+        description="a source confirms full fine-tuning (else inferred from the docs)"
+    )
+    max_batch_size: int | None = Field(description="LoRA max batch for the chosen method; None: no LoRA")
     min_batch_size: int | None
     rank: int
     reasons: list[str]
@@ -104,6 +126,7 @@ class Recommendation(BaseModel):
     warnings: list[str]
     catalog_origin: Literal["packaged", "live"]
     catalog_retrieved: str
+    explanation: str = Field(default="", description="why the pick was chosen over the alternatives")
     rule: str = RULE
 
 
@@ -112,17 +135,26 @@ def _fmt_params(n: int | None) -> str:
         return "unknown size"
     if n >= 1_000_000_000:
         return f"{n / 1e9:.1f}B"
-    return f"{n / 1e6:.0f}M"
+    if n >= 1_000_000:
+        return f"{n / 1e6:.0f}M"
+    if n >= 1_000:
+        return f"{n / 1e3:.0f}K"
+    return str(n)
 
 
 class _Scored(BaseModel):
     base: CatalogBase
-    context: int | None
+    limits: BaseLimits
+    context: int | None  # on record only: an unknown context is not compared
     context_tier: int  # 0 fits, 1 unknown, 2 too long
     seq_ok: bool
     support_ok: bool
     full_pref: int  # training_type=full: 0 supported, 1 unconfirmed
     distance: float  # |log(base/custom)|; inf when unknown
+    size_tier: float  # distance in 2% steps: equal tiers are equally close
+    vendor: bool  # published by the family's vendor, not a community fine-tune
+    chat: bool | None  # the base is an instruct/chat variant
+    variant_pref: int  # 0: same variant as the custom model (instruct/chat or base), 1: not
 
 
 def _score(
@@ -139,17 +171,21 @@ def _score(
     else:
         tier = 0 if context <= custom.max_context else 2
     seq_ok = max_seq_length is None or context is None or context >= max_seq_length
-    if training_type == "full":
-        support_ok = base.full_training is not False
-    else:
-        support_ok = base.lora is not None
-    full_pref = 0 if base.full_training is True else 1
+    limits = base_limits(base)
+    support_ok = limits.supports_full_training if training_type == "full" else limits.lora_supported
+    full_pref = 0 if limits.full_training_confirmed else 1
     if base.param_count and custom.param_count:
         distance = abs(math.log(base.param_count / custom.param_count))
     else:
         distance = math.inf
+    chat = is_chat_name(base.name, base.family)
     return _Scored(
         base=base,
+        limits=limits,
+        size_tier=math.floor(distance / _SIZE_TIE) if math.isfinite(distance) else math.inf,
+        vendor=base.name.split("/", 1)[0].lower() in vendor_orgs(base.family),
+        chat=chat,
+        variant_pref=0 if chat == custom.is_chat() else 1,
         context=context,
         context_tier=tier,
         seq_ok=seq_ok,
@@ -163,11 +199,13 @@ def _sort_key(s: _Scored) -> tuple[object, ...]:
     # Hard constraint first (the API refuses LoRA/full where unsupported), then the docs' context rule,
     # then the requested training length, then full-FT preference, then size. When no base fits the
     # context, the docs' spirit is "least over the limit": shortest context first.
+    # Equally close (same size tier and context): the vendor's base, then the matching variant.
     if s.context_tier == 2:
-        inner: tuple[float, ...] = (float(s.context or 0), s.distance)
+        inner: tuple[float, ...] = (float(s.context or 0), s.size_tier)
     else:
-        inner = (s.distance, -float(s.context or 0))
-    return (not s.support_ok, s.context_tier, not s.seq_ok, s.full_pref, *inner, s.base.name)
+        inner = (s.size_tier, -float(s.context or 0))
+    tie = (not s.vendor, s.variant_pref, s.distance)
+    return (not s.support_ok, s.context_tier, not s.seq_ok, s.full_pref, *inner, *tie, s.base.name)
 
 
 def _reasons(s: _Scored, custom: CustomModelFacts, family: str | None, method: Method) -> list[str]:
@@ -180,36 +218,51 @@ def _reasons(s: _Scored, custom: CustomModelFacts, family: str | None, method: M
     if base.param_count and custom.param_count:
         ratio = base.param_count / custom.param_count
         approx = "" if base.param_count_exact else " (nominal)"
-        shown = f"{ratio:.0f}" if ratio >= 10 else f"{ratio:.2g}"
-        out.append(f"{_fmt_params(base.param_count)}{approx} params, {shown}× yours")
+        sizes = f"{_fmt_params(base.param_count)} vs {_fmt_params(custom.param_count)}"
+        # A multiple is readable up to 10×; beyond, "57530× yours" says less than the two sizes.
+        if ratio >= 10:
+            out.append(f"much larger than yours ({sizes}){approx}")
+        elif ratio <= 0.1:
+            out.append(f"much smaller than yours ({sizes}){approx}")
+        else:
+            out.append(f"{_fmt_params(base.param_count)}{approx} params, {ratio:.2g}× yours")
     else:
         out.append("parameter count unknown: size not compared")
     label = "DPO" if method == "dpo" else "SFT"
+    limits = s.limits
     if s.context is None:
-        out.append(f"{label} context unknown: fit not checked (ask the limits endpoint)")
+        out.append(
+            f"{label} context unknown: fit not checked (limits assume {limits.max_seq_length(method)}; "
+            "ask the limits endpoint)"
+        )
     elif custom.max_context is None:
         out.append(f"{label} context {s.context}; your model's max context is unknown")
     elif s.context_tier == 0:
         out.append(f"{label} context {s.context} ≤ your {custom.max_context}")
     else:
         out.append(f"{label} context {s.context} exceeds your {custom.max_context}")
-    lora = base.lora
-    if lora is None:
+    if limits.lora is None:
         out.append("LoRA not supported")
-    elif lora.max_batch_size is not None:
-        out.append(f"LoRA batch {lora.min_batch_size or '?'}–{lora.max_batch_size}")
+    elif limits.lora_batch_on_record:
+        out.append(f"LoRA batch {limits.lora.min_batch_size}–{limits.lora.max_batch_size}")
     else:
-        out.append("LoRA supported, batch limits unknown")
-    if base.full_training is True:
-        full = base.full
-        batch = (
-            f" (batch {full.min_batch_size}–{full.max_batch_size})" if full and full.max_batch_size else ""
-        )
-        out.append(f"full fine-tuning supported{batch}")
-    elif base.full_training is False:
+        out.append("LoRA supported, batch limits not on record")
+    if limits.full is None:
         out.append("LoRA only: no full fine-tuning")
+    elif limits.full_training_confirmed:
+        full = base.full
+        batch = f" (batch {limits.full.min_batch_size}–{limits.full.max_batch_size})" if full else ""
+        out.append(f"full fine-tuning supported{batch}")
     else:
-        out.append("full fine-tuning unconfirmed")
+        out.append(
+            "full fine-tuning supported (Together's docs: most dense models; not confirmed for this base)"
+        )
+    org = base.name.split("/", 1)[0]
+    out.append(f"official {org} base" if s.vendor else f"community fine-tune by {org}, not the vendor's base")
+    if s.chat is not None:
+        variant = "instruct/chat variant" if s.chat else "base (pretrained) variant"
+        yours = "instruct/chat" if custom.is_chat() else "a base model"
+        out.append(f"{variant}" + (" like yours" if s.variant_pref == 0 else f" (yours is {yours})"))
     if custom.is_moe is not None and custom.is_moe != base.moe:
         out.append(
             "MoE mismatch: " + ("base is MoE, yours is dense" if base.moe else "base is dense, yours is MoE")
@@ -221,29 +274,68 @@ def _candidate(
     s: _Scored, rank: int, custom: CustomModelFacts, family: str | None, method: Method
 ) -> Candidate:
     base = s.base
+    limits = s.limits
     ratio = base.param_count / custom.param_count if base.param_count and custom.param_count else None
-    lora = base.lora
-    if lora is None:
-        max_batch = min_batch = None
-    else:
-        max_batch = (
-            lora.max_batch_size_dpo if method == "dpo" and lora.max_batch_size_dpo else lora.max_batch_size
-        )
-        min_batch = lora.min_batch_size
+    lora = limits.lora
     return Candidate(
         base_model=base.name,
         family=base.family,
         param_count=base.param_count,
         size_ratio=round(ratio, 4) if ratio is not None else None,
-        context=s.context,
+        context=limits.max_seq_length(method),
+        context_on_record=limits.context_on_record(method),
         context_fits={0: True, 1: None, 2: False}[s.context_tier],
-        lora_supported=lora is not None,
-        full_supported=base.full_training,
-        max_batch_size=max_batch,
-        min_batch_size=min_batch,
+        lora_supported=limits.lora_supported,
+        full_supported=limits.supports_full_training,
+        full_confirmed=limits.full_training_confirmed,
+        max_batch_size=(lora.max_batch_size_dpo if method == "dpo" else lora.max_batch_size)
+        if lora
+        else None,
+        min_batch_size=lora.min_batch_size if lora else None,
         rank=rank,
         reasons=_reasons(s, custom, family, method),
     )
+
+
+def _explain(
+    scored: list[_Scored], custom: CustomModelFacts, family: str, matched: str, method: Method
+) -> str:
+    best = scored[0]
+    label = "DPO" if method == "dpo" else "SFT"
+    why = [f"same architecture family ({matched})" if matched == family else f"closest family ({matched})"]
+    if best.context is None:
+        why.append(f"its {label} context is not on record")
+    elif custom.max_context is None:
+        why.append(f"{label} context {best.context} (yours is unknown)")
+    elif best.context_tier == 0:
+        why.append(f"{label} context {best.context} fits your {custom.max_context}")
+    else:
+        why.append(f"the shortest {label} context ({best.context}; yours is {custom.max_context})")
+    if math.isfinite(best.distance):
+        closest = "closest size" if best.context_tier != 2 else "size"
+        why.append(
+            f"{closest} ({_fmt_params(best.base.param_count)} vs your {_fmt_params(custom.param_count)})"
+        )
+    text = f"{best.base.name} was chosen: " + "; ".join(why) + "."
+
+    def rank(s: _Scored) -> tuple[object, ...]:
+        return (s.support_ok, s.context_tier, s.seq_ok, s.full_pref, s.size_tier, s.context)
+
+    tied = [s for s in scored[1:] if rank(s) == rank(best)]
+    community = next((s for s in tied if best.vendor and not s.vendor), None)
+    if community is not None:
+        text += (
+            f" Preferred over the equally close {community.base.name}: the vendor's own base, "
+            "not a community fine-tune."
+        )
+    other_variant = next(
+        (s for s in tied if s.vendor == best.vendor and s.variant_pref > best.variant_pref), None
+    )
+    if other_variant is not None:
+        variant = "an instruct/chat variant" if best.chat else "a base (pretrained) variant"
+        yours = "instruct/chat" if custom.is_chat() else "base"
+        text += f" Preferred over {other_variant.base.name}: {variant}, like your {yours} model."
+    return text
 
 
 def recommend(
@@ -272,7 +364,9 @@ def recommend(
     elif family is not None:
         matched = next((f for f in related_families(family) if f in by_family), None)
 
-    def result(pick: Candidate | None, alternatives: list[Candidate]) -> Recommendation:
+    def result(
+        pick: Candidate | None, alternatives: list[Candidate], explanation: str = ""
+    ) -> Recommendation:
         return Recommendation(
             base_model=pick.base_model if pick else None,
             pick=pick,
@@ -286,6 +380,7 @@ def recommend(
             warnings=warnings,
             catalog_origin=catalog.origin,
             catalog_retrieved=catalog.retrieved,
+            explanation=explanation,
             rule=RULE,
         )
 
@@ -330,9 +425,10 @@ def recommend(
             f"No {matched} base supports {kind}. Use training_type="
             f"{'lora' if training_type == 'full' else 'full'} instead, or another model."
         )
-    elif training_type == "full" and best.base.full_training is None:
+    elif training_type == "full" and not best.limits.full_training_confirmed:
         warnings.append(
-            f"Full fine-tuning on {best.base.name} is unconfirmed in the docs; check supports_full_training "
+            f"Full fine-tuning on {best.base.name} is not confirmed in Together's docs (they say it covers "
+            "most dense models); check supports_full_training "
             "in its limits (GET /v1/fine-tunes/models/limits) before starting."
         )
     if custom.max_context is None:
@@ -375,7 +471,25 @@ def recommend(
             f"{_fmt_params(custom.param_count)}); that is expected when no closer base fits — the system "
             "adjusts to your checkpoint (docs: 'Use the smallest available base model')."
         )
-    return result(pick, ranked[1:])
+    return result(pick, ranked[1:], _explain(scored, custom, family, matched, method))
+
+
+def recommend_for_report(
+    report: _ReportLike,
+    catalog: Catalog,
+    *,
+    training_type: TrainingType = "lora",
+    max_seq_length: int | None = None,
+    method: Method = "sft",
+) -> Recommendation:
+    """The base model for an inspected model: what ``byom recommend`` and ``recommend_base`` both call."""
+    return recommend(
+        facts_from_report(report),
+        catalog,
+        training_type=training_type,
+        max_seq_length=max_seq_length,
+        method=method,
+    )
 
 
 def render_recommendation(rec: Recommendation) -> str:
@@ -392,6 +506,8 @@ def render_recommendation(rec: Recommendation) -> str:
         lines.append("No base model recommended.")
     else:
         lines.append(f"Recommended base (model=): {rec.pick.base_model}")
+        if rec.explanation:
+            lines.append(f"  {rec.explanation}")
         lines.append("  " + "; ".join(rec.pick.reasons))
     if rec.alternatives:
         lines.append("Alternatives:")

@@ -30,8 +30,8 @@ def limits_for(name: str) -> dict[str, Any] | None:
     from byom.catalog import limits_payload
 
     base = catalog_base(name)
-    # The local trainer can always do full training; the catalog's "unknown" counts as yes here.
-    return limits_payload(base, assume_full_when_unknown=True) if base is not None else None
+    # The same facts recommend_base reports (byom.catalog.base_limits).
+    return limits_payload(base) if base is not None else None
 
 
 async def model_limits(request: Request) -> JSONResponse:

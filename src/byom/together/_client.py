@@ -17,7 +17,7 @@ import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from byom.config import Settings, engine_data_dir, read_engine_key
-from byom.errors import TogetherAPIError
+from byom.errors import TogetherAPIError, describe_validation_error
 from byom.together._models import FinetuneModelLimits, SupportedModel, SupportedModelPage
 from byom.together.errors import error_from_response, error_from_transport, retry_after_seconds
 
@@ -203,6 +203,6 @@ def _parse(model: type[_M], body: Any, path: str) -> _M:
         return model.model_validate(body)
     except ValidationError as exc:
         raise TogetherAPIError(
-            f"GET {path} answered with an unexpected shape ({exc.error_count()} problems, first: "
-            f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}). The API may have changed: update byom-mcp.",
+            f"GET {path} answered with an unexpected shape ({describe_validation_error(exc)}). "
+            "The API may have changed: update byom-mcp.",
         ) from exc

@@ -114,8 +114,10 @@ def error_from_response(response: httpx2.Response, *, secret: str | None = None)
         hint += f" with request id {_request_id(response)}." if _request_id(response) else "."
     else:
         hint = "Unexpected answer; check TOGETHER_BASE_URL points at Together's API or the local engine."
+    # Server messages often end with their own period ("Invalid API key."): don't add a second.
+    sep = " " if said.endswith((".", "!", "?")) else ". "
     return TogetherAPIError(
-        f"{said}. {hint}", status_code=status, code=code, request_id=_request_id(response)
+        f"{said}{sep}{hint}", status_code=status, code=code, request_id=_request_id(response)
     )
 
 

@@ -7,18 +7,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, ValidationError
 
 from byom.config import Settings
-from byom.errors import ByomError
+from byom.errors import ByomError, describe_validation_error
 
 if TYPE_CHECKING:
     from byom.hub import HubInspector
 
-__all__ = ["READ_ONLY_OPEN_WORLD", "AppState", "domain_errors", "state", "tool_result"]
+__all__ = ["READ_ONLY_OPEN_WORLD", "AppState", "ByomMCPServer", "domain_errors", "state", "tool_result"]
 
 # Reads public metadata from the Hub / Together: no side effects, safe to repeat.
 READ_ONLY_OPEN_WORLD = ToolAnnotations(
@@ -61,3 +61,25 @@ def domain_errors() -> Iterator[None]:
         yield
     except ByomError as exc:
         raise ToolError(str(exc)) from exc
+
+
+class ByomMCPServer(MCPServer[AppState]):
+    """``MCPServer`` whose rejected tool arguments read ``field: message``, not pydantic's dump.
+
+    The SDK renders argument errors with ``str(ValidationError)``: the caller's input echoed back and
+    a link to pydantic's docs per field, which the model cannot act on.
+    """
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                raise
+            raise ToolError(
+                f"Invalid arguments for {name}: {describe_validation_error(cause)}. "
+                "Fix them as the input schema says and call again."
+            ) from cause

@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from byom.catalog import Recommendation, facts_from_report, load_catalog, recommend, render_recommendation
+from byom.catalog import Recommendation, load_catalog, recommend_for_report, render_recommendation
 from byom.tools._common import AppState, domain_errors, state, tool_result
 from byom.tools.inspect import ModelArg
 
@@ -40,8 +40,8 @@ async def recommend_base(
     with domain_errors():
         report = await anyio.to_thread.run_sync(app.inspector.inspect, model, None)
         catalog = await load_catalog(app.settings)
-        rec = recommend(
-            facts_from_report(report),
+        rec = recommend_for_report(
+            report,
             catalog,
             training_type=training_type,
             max_seq_length=max_seq_length,

@@ -1,0 +1,30 @@
+"""`byom` subcommands: the same domain calls as the tools, with flags and stderr for people."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+
+from byom.cli import main
+from byom.server import build_server
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_cli_recommend_and_the_tool_give_the_same_recommendation(
+    smollm2_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The CLI runs its own event loop: give it a thread.
+    await anyio.to_thread.run_sync(main, ["recommend", str(smollm2_dir), "--json"])
+    from_cli = json.loads(capsys.readouterr().out)
+    async with Client(build_server()) as client:
+        result = await client.call_tool("recommend_base", {"model": str(smollm2_dir)})
+    assert not result.is_error, result.content
+    assert from_cli == result.structured_content
+    assert from_cli["base_model"] == "togethercomputer/llama-2-7b-chat"
+    # The tokenizer's chat template reaches the selection on both paths.
+    assert from_cli["custom"]["has_chat_template"] is True
