@@ -4,11 +4,21 @@ from typing import TYPE_CHECKING, Any
 
 from ._models import Finding, InspectReport, MemoryEstimate
 from ._render import render_report
+from ._units import human_bytes, human_params
 
 if TYPE_CHECKING:
     from .inspector import HubInspector, parse_model_ref
 
-__all__ = ["Finding", "HubInspector", "InspectReport", "MemoryEstimate", "parse_model_ref", "render_report"]
+__all__ = [
+    "Finding",
+    "HubInspector",
+    "InspectReport",
+    "MemoryEstimate",
+    "human_bytes",
+    "human_params",
+    "parse_model_ref",
+    "render_report",
+]
 
 
 def __getattr__(name: str) -> Any:
