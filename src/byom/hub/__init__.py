@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
+from ._local import chat_template_present, local_safetensors_params, tokenizer_problem
 from ._models import Finding, InspectReport, MemoryEstimate
 from ._render import render_report
 from ._units import human_bytes, human_params
@@ -14,10 +15,13 @@ __all__ = [
     "HubInspector",
     "InspectReport",
     "MemoryEstimate",
+    "chat_template_present",
     "human_bytes",
     "human_params",
+    "local_safetensors_params",
     "parse_model_ref",
     "render_report",
+    "tokenizer_problem",
 ]
 
 
