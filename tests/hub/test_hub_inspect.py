@@ -301,6 +301,7 @@ def test_sharded_unknown_family_says_what_was_skipped(inspector: HubInspector, h
                 "config.json": json_bytes(OLMO_CONFIG),
                 "model-00001-of-00002.safetensors": OLMO_WEIGHTS,
                 "model-00002-of-00002.safetensors": OLMO_WEIGHTS,
+                "tokenizer.json": b"{}",
             },
         )
     )

@@ -50,6 +50,7 @@ def _write_model(path: Path, *, config: dict[str, Any] | None = None, tensors: b
     path.mkdir(parents=True, exist_ok=True)
     (path / "config.json").write_text(json.dumps(config or TINY_LLAMA))
     (path / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ messages }}"}))
+    (path / "tokenizer.json").write_text("{}")
     if tensors:
         save_file(_tiny_llama_tensors(), str(path / "model.safetensors"))
     (path / "README.md").write_text("---\nlicense: mit\ntags: [x]\n---\n\nA tiny llama. " + "x" * 1000)

@@ -139,6 +139,7 @@ def standard_repos() -> list[FakeRepo]:
                         },
                     }
                 ),
+                "tokenizer.json": b"{}",
                 "tokenizer_config.json": _tok(),
                 "README.md": b"# sharded",
             },
@@ -149,6 +150,7 @@ def standard_repos() -> list[FakeRepo]:
                 "config.json": _cfg(GPT2_CONFIG),
                 "model.safetensors": _weights(),
                 "pytorch_model.bin": b"pickle",
+                "tokenizer.json": b"{}",
                 "tokenizer_config.json": json_bytes({"model_max_length": 1024}),
             },
             card_data={"license": "mit"},
@@ -158,6 +160,7 @@ def standard_repos() -> list[FakeRepo]:
             {
                 "config.json": _cfg(OLMO_CONFIG),
                 "model.safetensors": OLMO_WEIGHTS,
+                "tokenizer.json": b"{}",
                 "tokenizer_config.json": _tok(),
             },
         ),
@@ -176,6 +179,7 @@ def standard_repos() -> list[FakeRepo]:
                 "configuration_fancy.py": b"",
                 "modeling_fancy.py": b"",
                 "model.safetensors": _weights(),
+                "tokenizer.json": b"{}",
                 "tokenizer_config.json": _tok(),
             },
             safetensors={"parameters": {"BF16": 1_000_000}, "total": 1_000_000},
@@ -194,6 +198,7 @@ def standard_repos() -> list[FakeRepo]:
                     }
                 ),
                 "model.safetensors": _weights(),
+                "tokenizer.json": b"{}",
                 "tokenizer_config.json": json_bytes({"do_lower_case": True}),
             },
             safetensors={"parameters": {"F32": 110_106_428}, "total": 110_106_428},
@@ -204,6 +209,7 @@ def standard_repos() -> list[FakeRepo]:
             {
                 "config.json": _cfg(SMOL_CONFIG),
                 "pytorch_model.bin": b"pickle",
+                "tokenizer.json": b"{}",
                 "tokenizer_config.json": _tok(),
             },
         ),
@@ -212,6 +218,7 @@ def standard_repos() -> list[FakeRepo]:
             {
                 "config.json": _cfg(SMOL_CONFIG, quantization_config={"quant_method": "gptq", "bits": 4}),
                 "model.safetensors": _weights(),
+                "tokenizer.json": b"{}",
                 "tokenizer_config.json": _tok(),
             },
             safetensors={"parameters": {"I32": 20_000_000, "F16": 30_000_000}, "total": 50_000_000},
@@ -230,6 +237,7 @@ def standard_repos() -> list[FakeRepo]:
                     }
                 ),
                 "adapter_model.safetensors": _weights(),
+                "tokenizer.json": b"{}",
                 "tokenizer_config.json": _tok(),
                 "README.md": b"# adapter",
             },
@@ -244,6 +252,7 @@ def standard_repos() -> list[FakeRepo]:
                 "model.safetensors.index.json": json_bytes(
                     {"weight_map": {f"w{i}": f"model-0000{i}-of-00019.safetensors" for i in range(1, 4)}}
                 ),
+                "tokenizer.json": b"{}",
                 "tokenizer_config.json": _tok(chat=False),
             },
             safetensors={"parameters": {"BF16": MIXTRAL_PARAMS}, "total": MIXTRAL_PARAMS},
@@ -262,6 +271,7 @@ def standard_repos() -> list[FakeRepo]:
                     max_position_embeddings=131072,
                 ),
                 "model.safetensors": _weights(),
+                "tokenizer.json": b"{}",
                 "tokenizer_config.json": _tok(),
             },
             gated="manual",
@@ -273,6 +283,7 @@ def standard_repos() -> list[FakeRepo]:
             {
                 "config.json": _cfg(SMOL_CONFIG),
                 "model.safetensors": _weights(),
+                "tokenizer.json": b"{}",
                 "tokenizer_config.json": _tok(),
             },
             private=True,
@@ -283,6 +294,7 @@ def standard_repos() -> list[FakeRepo]:
             {
                 "config.json": _cfg(SMOL_CONFIG),
                 "model.safetensors": _weights(),
+                "tokenizer.json": b"{}",
                 "tokenizer_config.json": _tok(),
             },
             safetensors={"parameters": {"BF16": 405_000_000_000}, "total": 405_000_000_000},
@@ -292,6 +304,7 @@ def standard_repos() -> list[FakeRepo]:
             {
                 "config.json": _cfg(SMOL_CONFIG, transformers_version="5.30.1"),
                 "model.safetensors": _weights(),
+                "tokenizer.json": b"{}",
                 "tokenizer_config.json": _tok(),
             },
             safetensors={"parameters": {"BF16": SMOL_PARAMS}, "total": SMOL_PARAMS},
@@ -302,6 +315,7 @@ def standard_repos() -> list[FakeRepo]:
             {
                 "config.json": _cfg(SMOL_CONFIG),
                 "model.safetensors": _weights(),
+                "tokenizer.json": b"{}",
                 "tokenizer_config.json": _tok(
                     auto_map={"AutoTokenizer": ["tokenization_x.XTokenizer", None]}
                 ),

@@ -33,6 +33,7 @@ def smollm2_dir(tmp_path: Path) -> Path:
     root = tmp_path / "SmolLM2-135M-Instruct"
     root.mkdir()
     (root / "config.json").write_text(json.dumps(SMOLLM2_135M_CONFIG))
+    (root / "tokenizer.json").write_text("{}")
     (root / "tokenizer_config.json").write_text(
         json.dumps(
             {
@@ -64,6 +65,8 @@ def tiny_llama_dir(tmp_path: Path) -> Path:
         "transformers_version": "4.55.0",
     }
     (root / "config.json").write_text(json.dumps(config))
+    (root / "tokenizer.json").write_text("{}")  # presence is what inspection checks
+    (root / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 2048}))
     rng = np.random.default_rng(0)
     tensors: dict[str, np.ndarray] = {
         "model.embed_tokens.weight": rng.standard_normal((vocab, h), dtype=np.float32),

@@ -2,13 +2,27 @@
 
 from typing import TYPE_CHECKING, Any
 
+from ._local import chat_template_present, local_safetensors_params, tokenizer_problem
 from ._models import Finding, InspectReport, MemoryEstimate
 from ._render import render_report
+from ._units import human_bytes, human_params
 
 if TYPE_CHECKING:
     from .inspector import HubInspector, parse_model_ref
 
-__all__ = ["Finding", "HubInspector", "InspectReport", "MemoryEstimate", "parse_model_ref", "render_report"]
+__all__ = [
+    "Finding",
+    "HubInspector",
+    "InspectReport",
+    "MemoryEstimate",
+    "chat_template_present",
+    "human_bytes",
+    "human_params",
+    "local_safetensors_params",
+    "parse_model_ref",
+    "render_report",
+    "tokenizer_problem",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -16,6 +16,8 @@ from ._data import causal_lm_types, config_model_types, families
 from ._models import Finding, InspectReport, MemoryEstimate, Verdict
 from ._params import count_from_config, moe_active_params
 from ._snapshot import RepoSnapshot
+from ._tokenizer import has_chat_template, has_tokenizer
+from ._units import human_bytes, human_params
 
 __all__ = ["MAX_PARAMS", "analyze"]
 
@@ -48,13 +50,6 @@ def _get(cfg: dict[str, Any], key: str) -> Any:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _human(n: int) -> str:
-    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= size:
-            return f"{n / size:.2f}{unit}"
-    return str(n)
 
 
 class _Judge:
@@ -213,14 +208,14 @@ class _Judge:
             self.add(
                 "size",
                 "fail",
-                f"{subject} has {count:,} parameters ({_human(count)}, from {origin}), over 100B",
+                f"{subject} has {count:,} parameters ({human_params(count)}, from {origin}), over 100B",
                 "Together BYOM accepts at most 100B parameters: pick a smaller checkpoint.",
             )
         else:
             self.add(
                 "size",
                 "pass",
-                f"{subject} has {count:,} parameters ({_human(count)}, from {origin}); limit 100B",
+                f"{subject} has {count:,} parameters ({human_params(count)}, from {origin}); limit 100B",
             )
 
     # -- files ----------------------------------------------------------------------------------------------
@@ -452,11 +447,43 @@ class _Judge:
         )
         return {"is_moe": True, "num_experts": experts, "experts_per_token": per_tok, "active_params": active}
 
+    def tokenizer(self) -> None:
+        files = set(self.snap.files)
+        if has_tokenizer(files.__contains__):
+            kind = next(
+                (f for f in ("tokenizer.json", "tokenizer.model") if f in files), "vocab.json + merges.txt"
+            )
+            if "tokenizer_config.json" in files:
+                self.add("tokenizer", "pass", f"tokenizer files present ({kind}, tokenizer_config.json)")
+            else:
+                self.add(
+                    "tokenizer",
+                    "warn",
+                    f"{kind} present but no tokenizer_config.json: special tokens, padding side and the chat "
+                    "template fall back to defaults",
+                    "Save the tokenizer with save_pretrained so tokenizer_config.json sits next to the weights.",
+                )
+        elif self.is_adapter:
+            self.add(
+                "tokenizer",
+                "info",
+                "the adapter ships no tokenizer files; training uses the base model's tokenizer",
+                "Make sure the base model's repo (or directory) holds its tokenizer files.",
+            )
+        else:
+            # Without them AutoTokenizer fails only once training starts: "Couldn't instantiate the backend
+            # tokenizer from one of: ...".
+            self.add(
+                "tokenizer",
+                "fail",
+                "no tokenizer files: none of tokenizer.json, tokenizer.model, or vocab.json + merges.txt",
+                "Save the tokenizer next to the weights (AutoTokenizer.from_pretrained(<original model>)"
+                ".save_pretrained(<model dir>)) and upload those files with the model; training cannot load "
+                "a tokenizer without them.",
+            )
+
     def chat_template(self) -> bool:
-        tc = self.snap.tokenizer_config or {}
-        has = bool(tc.get("chat_template")) or any(
-            f in self.snap.files for f in ("chat_template.jinja", "chat_template.json")
-        )
+        has = has_chat_template(set(self.snap.files).__contains__, self.snap.tokenizer_config)
         if has:
             self.add("chat_template", "pass", "tokenizer has a chat template")
         elif self.snap.tokenizer_config is None and any(
@@ -475,14 +502,19 @@ class _Judge:
         return has
 
 
+def _round_gb(gb: float) -> float:
+    # Two decimals, unless that rounds to 0: then three significant figures, so a 4K-parameter model is not 0 GB.
+    return round(gb, 2) or float(f"{gb:.3g}")
+
+
 def _memory(count: int | None) -> MemoryEstimate | None:
     if not count:
         return None
     gb = count / 1e9
     return MemoryEstimate(
-        full_finetune_gb=round(gb * 16, 2),
-        lora_gb=round(gb * 2, 2),
-        inference_gb=round(gb * 2 * 1.2, 2),
+        full_finetune_gb=_round_gb(gb * 16),
+        lora_gb=_round_gb(gb * 2),
+        inference_gb=_round_gb(gb * 2 * 1.2),
         formula="full = params x 16 B (Adam, mixed precision); LoRA = params x 2 B (frozen bf16 base) + adapter; "
         "inference = params x 2 B (bf16) x 1.2; activations excluded (they grow with sequence length and batch)",
         source="accelerate estimate-memory (Adam, 16 B/param); LLaMA-Factory hardware table (LoRA 2x GB per B params); "
@@ -516,6 +548,7 @@ def analyze(snap: RepoSnapshot, ceiling: str) -> InspectReport:
     max_ctx, rope, window = judge.context()
     adapter = judge.adapter() if judge.is_adapter else {}
     moe = judge.moe(count)
+    judge.tokenizer()
     has_template = judge.chat_template()
     if snap.license:
         judge.add("license", "info", snap.license, "Check the license allows your use.")
@@ -527,12 +560,12 @@ def analyze(snap: RepoSnapshot, ceiling: str) -> InspectReport:
             None,
         )
     memory = _memory(count)
-    if memory:
+    if memory and count:
         judge.add(
             "memory",
             "info",
-            f"about {memory.full_finetune_gb:g} GB full fine-tune, {memory.lora_gb:g} GB LoRA, "
-            f"{memory.inference_gb:g} GB inference (weights and optimizer only)",
+            f"about {human_bytes(count * 16)} full fine-tune, {human_bytes(count * 2)} LoRA, "
+            f"{human_bytes(count * 2 * 1.2)} inference (weights and optimizer only)",
         )
     vocab = _int(_get(judge.cfg, "vocab_size"))
     return InspectReport(

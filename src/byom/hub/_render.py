@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._models import InspectReport
+from ._units import human_params
 
 __all__ = ["MAX_RENDER_CHARS", "render_report"]
 
@@ -19,11 +20,13 @@ def _fence(text: str) -> str:
 def render_report(report: InspectReport) -> str:
     """Render ``report`` as short text (< 6,000 chars) with the model card fenced as untrusted."""
     where = f"{report.model}@{report.commit_sha[:12]}" if report.commit_sha else report.model
-    size = (
-        f"{report.param_count:,} params ({report.param_count_source})"
-        if report.param_count
-        else "size unknown"
-    )
+    n = report.param_count
+    if not n:
+        size = "size unknown"
+    elif n < 1000:
+        size = f"{n} params ({report.param_count_source})"
+    else:
+        size = f"{human_params(n)} params ({n:,}, {report.param_count_source})"
     archs = ", ".join(report.architectures) or "no architectures"
     lines = [
         f"{where}: {report.verdict.upper().replace('_', ' ')}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,11 +42,93 @@ def header_length(prefix: bytes, name: str) -> int:
     return int(length)
 
 
-def count_params(header: bytes, name: str) -> HeaderCounts:
-    """Elements per dtype from a safetensors JSON header (``__metadata__`` skipped)."""
+# Bits per element of the safetensors dtypes (safetensors 0.8 ``Dtype``); an unknown dtype skips the size check.
+_DTYPE_BITS = {
+    "BOOL": 8,
+    "U8": 8,
+    "I8": 8,
+    "F8_E5M2": 8,
+    "F8_E4M3": 8,
+    "F8_E8M0": 8,
+    "F4": 4,
+    "F6_E2M3": 6,
+    "F6_E3M2": 6,
+    "I16": 16,
+    "U16": 16,
+    "F16": 16,
+    "BF16": 16,
+    "I32": 32,
+    "U32": 32,
+    "F32": 32,
+    "C64": 64,
+    "I64": 64,
+    "U64": 64,
+    "F64": 64,
+}
+# A dimension or offset past 2**63 cannot come from safetensors, which stores sizes as u64 byte counts.
+_MAX_DIM = 2**63 - 1
+
+
+def _corrupt(name: str, why: str) -> HubError:
+    return HubError(
+        f"{name} has a corrupt safetensors header ({why}). Re-save the weights with save_pretrained "
+        "(or safetensors' save_file), or re-download the file."
+    )
+
+
+def _is_int(value: object) -> bool:
+    # JSON true/false load as bool, a subclass of int: not a dimension.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _tensor_elements(key: str, info: dict[str, object], name: str, data_len: int | None) -> tuple[str, int]:
+    """(dtype, element count) of one header entry, after the checks safetensors itself makes on load."""
+    label = repr(key[:80])
+    dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+    if not isinstance(dtype, str) or not dtype:
+        raise _corrupt(name, f"tensor {label} has no dtype")
+    if not isinstance(shape, list) or not all(_is_int(d) and 0 <= d <= _MAX_DIM for d in shape):
+        raise _corrupt(
+            name, f"tensor {label} has shape {str(shape)[:80]}, not a list of non-negative integers"
+        )
+    n = math.prod(shape)
+    if n > _MAX_DIM:
+        raise _corrupt(name, f"tensor {label} has {n} elements, more than any file can hold")
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(_is_int(o) and 0 <= o <= _MAX_DIM for o in offsets)
+        or offsets[0] > offsets[1]
+    ):
+        raise _corrupt(
+            name, f"tensor {label} has data_offsets {str(offsets)[:80]}, not [begin, end] byte offsets"
+        )
+    bits = _DTYPE_BITS.get(dtype)
+    if bits is not None and offsets[1] - offsets[0] != (n * bits + 7) // 8:
+        raise _corrupt(
+            name,
+            f"tensor {label} spans {offsets[1] - offsets[0]} bytes but shape {shape} of {dtype} needs "
+            f"{(n * bits + 7) // 8}",
+        )
+    if data_len is not None and offsets[1] > data_len:
+        raise HubError(
+            f"{name} is truncated: tensor {label} ends at data byte {offsets[1]}, but the file holds only "
+            f"{max(data_len, 0)}. Re-download or re-save the file."
+        )
+    return dtype, n
+
+
+def count_params(header: bytes, name: str, *, data_len: int | None = None) -> HeaderCounts:
+    """Elements per dtype from a safetensors JSON header (``__metadata__`` skipped).
+
+    Raises HubError when the header is not what safetensors writes: negative, fractional, boolean or
+    absurd dimensions, offsets that are not integers or disagree with the shape, or (with ``data_len``,
+    the bytes after the header) tensors past the end of the file.
+    """
     try:
         tensors = json.loads(header)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and integers longer than Python's 4300-digit limit.
         raise HubError(
             f"{name} has an unreadable safetensors header. Re-save the weights with safetensors."
         ) from exc
@@ -53,11 +136,12 @@ def count_params(header: bytes, name: str) -> HeaderCounts:
     if not isinstance(tensors, dict):
         raise HubError(f"{name} has a safetensors header that is not a JSON object. Re-save the weights.")
     for key, info in tensors.items():
-        if key == "__metadata__" or not isinstance(info, dict):
+        if key == "__metadata__":
             continue
-        dtype, shape = info.get("dtype"), info.get("shape")
-        if isinstance(dtype, str) and isinstance(shape, list):
-            counts[dtype] = counts.get(dtype, 0) + math.prod(int(d) for d in shape)
+        if not isinstance(info, dict):
+            raise _corrupt(name, f"entry {key[:80]!r} is not a tensor description")
+        dtype, n = _tensor_elements(key, info, name, data_len)
+        counts[dtype] = counts.get(dtype, 0) + n
     return counts
 
 
@@ -66,9 +150,10 @@ def read_local_header(path: Path) -> HeaderCounts:
     with path.open("rb") as fh:
         length = header_length(fh.read(8), path.name)
         header = fh.read(length)
+        size = os.fstat(fh.fileno()).st_size
     if len(header) < length:
         raise HubError(f"{path.name} is truncated (incomplete metadata). Re-download or re-save the file.")
-    return count_params(header, path.name)
+    return count_params(header, path.name, data_len=size - 8 - length)
 
 
 def read_streamed_header(chunks: Iterator[bytes], name: str) -> HeaderCounts:
