@@ -302,3 +302,13 @@ def test_a_long_file_is_streamed_and_the_last_line_is_named(tmp_path: Path) -> N
     report = check_jsonl(path)
     assert_error(report, 20_001, "non-empty list")
     assert report.nlines == 20_001 and report.dataset_format == "conversation"
+
+
+def test_a_control_character_is_not_reported_at_at(tmp_path) -> None:
+    from byom.data import check_jsonl
+
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b'{"text": "a\x01b"}\n')
+    report = check_jsonl(path)
+    assert not report.valid and report.error is not None
+    assert "at at" not in report.error and "at column" in report.error

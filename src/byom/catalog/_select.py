@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from byom.catalog._families import is_chat_name, normalize_family, related_families, vendor_orgs
 from byom.catalog._models import Catalog, CatalogBase
 from byom.catalog._payloads import BaseLimits, base_limits
+from byom.hub import MAX_PARAMS, human_params
 
 __all__ = [
     "RULE",
@@ -31,14 +32,14 @@ __all__ = [
     "render_recommendation",
 ]
 
-RULE = (
+_RULE_SAME_FAMILY = (
     "Together BYOM docs (fine-tuning-byom, FAQ 'How to choose the base model?'): use a base of the same "
     "architecture, whose max sequence length does not exceed your model's, with the closest number of "
-    "parameters; if every base is larger, the smallest. No exact architecture match: the closest family."
+    "parameters; if every base is larger, the smallest."
 )
+_RULE_CLOSEST_FAMILY = " No exact architecture match: the closest family."
+RULE = _RULE_SAME_FAMILY + _RULE_CLOSEST_FAMILY
 MAX_ALTERNATIVES = 4
-# BYOM prerequisite: "A maximum of 100 billion parameters" (fine-tuning-byom).
-BYOM_MAX_PARAMS = 100_000_000_000
 # Sizes within 2% of each other are equally close: a vocabulary grown by a few tokens
 # (OpenHermes-2p5-Mistral-7B vs Mistral-7B) must not decide the template.
 _SIZE_TIE = math.log(1.02)
@@ -131,15 +132,7 @@ class Recommendation(BaseModel):
 
 
 def _fmt_params(n: int | None) -> str:
-    if n is None:
-        return "unknown size"
-    if n >= 1_000_000_000:
-        return f"{n / 1e9:.1f}B"
-    if n >= 1_000_000:
-        return f"{n / 1e6:.0f}M"
-    if n >= 1_000:
-        return f"{n / 1e3:.0f}K"
-    return str(n)
+    return "unknown size" if n is None else human_params(n)
 
 
 class _Scored(BaseModel):
@@ -460,7 +453,7 @@ def recommend(
             )
     if custom.param_count is None:
         warnings.append("Your model's parameter count is unknown, so sizes were not compared.")
-    elif custom.param_count > BYOM_MAX_PARAMS:
+    elif custom.param_count > MAX_PARAMS:
         warnings.append(
             f"Your model has {_fmt_params(custom.param_count)} parameters; BYOM accepts at most 100B. "
             "Use a smaller model."
@@ -521,7 +514,9 @@ def render_recommendation(rec: Recommendation) -> str:
         + (f", max_seq_length {rec.max_seq_length}" if rec.max_seq_length else "")
         + f". Catalog: {rec.catalog_origin}, retrieved {rec.catalog_retrieved}."
     )
-    lines.append(f"Rule: {rec.rule}")
+    # The docs' fallback clause only applies when the family did not match.
+    matched = rec.matched_family is not None and rec.matched_family == rec.family
+    lines.append(f"Rule: {rec.rule.removesuffix(_RULE_CLOSEST_FAMILY) if matched else rec.rule}")
     text = "\n".join(lines)
     # Reasons and warnings are bounded, but cap anyway so a tool result stays small.
     return text if len(text) < 6000 else text[:5980] + "\n[truncated]"

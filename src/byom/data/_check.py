@@ -338,7 +338,7 @@ def _check_stream(stream: IO[bytes], purpose: str, max_reported: int, *, size: i
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise _LineError(
-                    f"not valid JSON ({exc.msg} at column {exc.colno}): {_quote(text.rstrip())}. "
+                    f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno}): {_quote(text.rstrip())}. "
                     "Each line must be one complete JSON object."
                 ) from exc
             checker.line(lineno, obj)

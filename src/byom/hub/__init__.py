@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
+from ._analyze import MAX_PARAMS
 from ._local import chat_template_present, local_safetensors_params, tokenizer_problem
 from ._models import Finding, InspectReport, MemoryEstimate
 from ._render import render_report
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
     from .inspector import HubInspector, parse_model_ref
 
 __all__ = [
+    "MAX_PARAMS",
     "Finding",
     "HubInspector",
     "InspectReport",

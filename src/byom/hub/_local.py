@@ -238,16 +238,18 @@ def _weight_counts(model_dir: _ModelDir, files: list[str]) -> tuple[HeaderCounts
 def local_safetensors_params(directory: Path) -> tuple[int, dict[str, int]] | None:
     """(total parameters, parameters per dtype) from the headers of the top-level ``*.safetensors`` files.
 
-    Adapter weights (``adapter_model*.safetensors``) are left out. Returns None when ``directory`` holds
-    no model safetensors file. Raises HubError for a corrupt, truncated or escaping (symlinked) file.
+    Adapter weights (``adapter_model*.safetensors``) are left out beside a model's, and counted in an
+    adapter directory (one with no model weights). Returns None when ``directory`` holds no safetensors
+    file. Raises HubError for a corrupt, truncated or escaping (symlinked) file.
     """
     root = resolve_model_dir(directory)
     with local_errors(root):
         model_dir = _ModelDir(root)
-        files = [f for f in model_dir.top_files() if not f.startswith("adapter_model")]
+        weights = [f for f in model_dir.top_files() if f.endswith(".safetensors")]
+        files = [f for f in weights if not f.startswith("adapter_model")] or weights
+        if not files:
+            return None
         totals, _ = _weight_counts(model_dir, files)
-    if not any(f.endswith(".safetensors") for f in files):
-        return None
     return sum(totals.values()), totals
 
 

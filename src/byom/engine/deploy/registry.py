@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
 from byom.engine.db import Database, iso, new_id, now
+from byom.errors import HubError
+from byom.hub import local_safetensors_params
 
 __all__ = [
     "RegisteredModel",
@@ -61,31 +62,11 @@ def safe_model_name(raw: str) -> str:
 
 
 def _safetensors_counts(directory: Path) -> tuple[int, dict[str, int]] | None:
-    # Parameter counts straight from safetensors headers: 8-byte little-endian length, then JSON.
-    files = sorted(directory.glob("*.safetensors"))
-    if not files:
+    # The one safetensors header parser (byom.hub); a corrupt file leaves the counts unknown, not the job failed.
+    try:
+        return local_safetensors_params(directory)
+    except HubError:
         return None
-    total = 0
-    by_dtype: dict[str, int] = {}
-    for file in files:
-        try:
-            with file.open("rb") as fh:
-                (length,) = struct.unpack("<Q", fh.read(8))
-                if length > 100 * 1024 * 1024:
-                    return None
-                header = json.loads(fh.read(length))
-        except (OSError, struct.error, ValueError):
-            return None
-        for key, info in header.items():
-            if key == "__metadata__" or not isinstance(info, dict):
-                continue
-            count = 1
-            for dim in info.get("shape", []):
-                count *= int(dim)
-            total += count
-            dtype = str(info.get("dtype", "unknown"))
-            by_dtype[dtype] = by_dtype.get(dtype, 0) + count
-    return total, by_dtype
 
 
 def _read_json(path: Path) -> dict[str, object]:
