@@ -41,6 +41,13 @@ async def model_limits(request: Request) -> JSONResponse:
             "Query parameter 'model_name' is required, e.g. ?model_name=Qwen/Qwen3-8B.",
             param="model_name",
         )
+    if name == "None":
+        # The SDK formats a missing ``model`` as the string "None" when it fetches the limits before a create.
+        raise InvalidRequest(
+            "No template model was given (the client sent model_name=None). Pass model=<a fine-tuning base>, "
+            "e.g. model='Qwen/Qwen3-8B'; GET /v2/supported-models?product=PRODUCT_FINE_TUNING lists them.",
+            param="model",
+        )
     limits = limits_for(name) or _job_limits(request, name)
     if limits is None:
         # Together answers unknown models with a 404 {"message": ...} (ref together-api.md §5).
