@@ -61,7 +61,7 @@ class StaticTokenVerifier:
 def auth_settings() -> AuthSettings:
     """The SDK's auth settings for a plain bearer token: no OAuth server, no resource metadata."""
     # issuer_url is required by AuthSettings but only used by OAuth routes, which byom does not serve.
-    return AuthSettings(issuer_url="http://localhost", resource_server_url=None)  # type: ignore[arg-type]
+    return AuthSettings(issuer_url="http://localhost", resource_server_url=None)
 
 
 def http_security(

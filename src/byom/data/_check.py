@@ -139,8 +139,8 @@ class _Checker:
                 f'the instruction format needs both "prompt" and "completion"; "{missing}" is missing.'
             )
         if any(k in obj for k in _FORMAT_KEYS["preference"]):
-            missing = [k for k in _FORMAT_KEYS["preference"] if k not in obj]
-            raise _LineError(f"the preference format needs {', '.join(missing)} as well.")
+            absent = [k for k in _FORMAT_KEYS["preference"] if k not in obj]
+            raise _LineError(f"the preference format needs {', '.join(absent)} as well.")
         keys = ", ".join(_quote(k) for k in list(obj)[:5]) or "none"
         raise _LineError(
             f'no dataset format recognised (keys found: {keys}). Use "text" (general), "messages" '

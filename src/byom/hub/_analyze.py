@@ -64,7 +64,7 @@ class _Judge:
         # Evidence quotes repo-controlled strings (model_type, file names, targets): keep it bounded.
         if len(evidence) > _MAX_EVIDENCE:
             evidence = evidence[: _MAX_EVIDENCE - 1] + "…"
-        self.findings.append(Finding(check=check, status=status, evidence=evidence, fix=fix))  # type: ignore[arg-type]
+        self.findings.append(Finding(check=check, status=status, evidence=evidence, fix=fix))
 
     # -- identity -------------------------------------------------------------------------------------------
     def model_type(self) -> str | None:
@@ -79,7 +79,8 @@ class _Judge:
     def causal(self, model_type: str | None, archs: list[str]) -> bool:
         table = causal_lm_types()
         version = table.transformers_version
-        auto_map = self.cfg.get("auto_map") if isinstance(self.cfg.get("auto_map"), dict) else {}
+        raw_map = self.cfg.get("auto_map")
+        auto_map: dict[str, Any] = raw_map if isinstance(raw_map, dict) else {}
         if not self.cfg and self.is_adapter:
             task = (self.snap.adapter_config or {}).get("task_type")
             ok = task == "CAUSAL_LM"
@@ -432,7 +433,8 @@ class _Judge:
 
     def moe(self, total: int | None) -> dict[str, Any]:
         experts = next((_int(_get(self.cfg, k)) for k in _EXPERT_KEYS if _int(_get(self.cfg, k))), None)
-        ffn = self.cfg.get("ffn_config") if isinstance(self.cfg.get("ffn_config"), dict) else {}
+        raw_ffn = self.cfg.get("ffn_config")
+        ffn: dict[str, Any] = raw_ffn if isinstance(raw_ffn, dict) else {}
         experts = experts or _int(ffn.get("moe_num_experts"))
         per_tok = _int(_get(self.cfg, "num_experts_per_tok")) or _int(ffn.get("moe_top_k"))
         if not experts or experts < 2:
@@ -581,8 +583,8 @@ def analyze(snap: RepoSnapshot, ceiling: str) -> InspectReport:
         is_causal_lm=is_causal,
         needs_remote_code=needs_remote,
         param_count=count,
-        param_count_source=count_source,  # type: ignore[arg-type]
-        weight_format=fmt,  # type: ignore[arg-type]
+        param_count_source=count_source,
+        weight_format=fmt,
         dtypes=dict(snap.st_params or {}),
         transformers_version=saved_version,
         transformers_ceiling=ceiling,

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from huggingface_hub import HfApi, constants
+from huggingface_hub.hf_api import ExpandModelProperty_T
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from byom.errors import EntryNotFound, HubError
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 MAX_REQUESTS = 4
 # Only what the checks use; model_info().config is a reduced subset (no max_position_embeddings, ...), so
 # config.json is read anyway and the subset is not requested.
-EXPAND = ["sha", "siblings", "gated", "private", "safetensors", "cardData"]
+EXPAND: list[ExpandModelProperty_T] = ["sha", "siblings", "gated", "private", "safetensors", "cardData"]
 _README_BYTES = 16_384
 # get_session() has no timeout of its own; use huggingface_hub's download timeout (HF_HUB_DOWNLOAD_TIMEOUT, 10 s).
 _TIMEOUT = float(constants.HF_HUB_DOWNLOAD_TIMEOUT)
