@@ -7,6 +7,7 @@ entry at the end of the list; never edit one that has shipped.
 
     m001-m006  files, fine-tune jobs and their events, metrics and checkpoints
     m010-m011  the model registry, endpoints, deployments and endpoint events
+    m012       every timestamp stored as epoch seconds (REAL); the API renders them (``iso``)
 """
 
 from __future__ import annotations
@@ -210,6 +211,108 @@ CREATE TABLE IF NOT EXISTS endpoint_events (
 CREATE INDEX IF NOT EXISTS endpoint_events_by_endpoint ON endpoint_events (endpoint_id, seq)
 """,
     ),
+    (
+        # One way to store time: seconds since the epoch (REAL), as the job tables always did; the registry and
+        # deploy tables stored ISO text. Tables are rebuilt the SQLite way (new table, copy, drop, rename) with
+        # foreign keys off for the step (see Database.migrate).
+        "m012_deploy_times_as_epoch_seconds",
+        """
+        CREATE TABLE new_registry_models (
+            id TEXT PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            base_model_id TEXT,
+            description TEXT,
+            visibility TEXT NOT NULL DEFAULT 'VISIBILITY_PRIVATE',
+            architecture TEXT,
+            context_length INTEGER,
+            parameters INTEGER,
+            parameters_by_dtype TEXT,
+            source_job_id TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            UNIQUE (project_id, name)
+        );
+        INSERT INTO new_registry_models SELECT id, project_id, name, kind, base_model_id, description, visibility,
+            architecture, context_length, parameters, parameters_by_dtype, source_job_id,
+            round((julianday(created_at) - 2440587.5) * 86400.0, 3), round((julianday(updated_at) - 2440587.5) * 86400.0, 3)
+            FROM registry_models;
+        DROP TABLE registry_models;
+        ALTER TABLE new_registry_models RENAME TO registry_models;
+        CREATE TABLE new_registry_revisions (
+            id TEXT PRIMARY KEY,
+            model_id TEXT NOT NULL REFERENCES registry_models(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            source_job_id TEXT,
+            created_at REAL NOT NULL,
+            UNIQUE (model_id, seq)
+        );
+        INSERT INTO new_registry_revisions SELECT id, model_id, seq, path, source_job_id,
+            round((julianday(created_at) - 2440587.5) * 86400.0, 3) FROM registry_revisions;
+        DROP TABLE registry_revisions;
+        ALTER TABLE new_registry_revisions RENAME TO registry_revisions;
+        CREATE TABLE new_endpoints (
+            id TEXT PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            visibility TEXT NOT NULL,
+            traffic_split TEXT NOT NULL DEFAULT '[]',
+            etag TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            UNIQUE (project_id, name)
+        );
+        INSERT INTO new_endpoints SELECT id, project_id, name, visibility, traffic_split, etag,
+            round((julianday(created_at) - 2440587.5) * 86400.0, 3), round((julianday(updated_at) - 2440587.5) * 86400.0, 3)
+            FROM endpoints;
+        DROP TABLE endpoints;
+        ALTER TABLE new_endpoints RENAME TO endpoints;
+        CREATE TABLE new_deployments (
+            id TEXT PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            endpoint_id TEXT NOT NULL REFERENCES endpoints(id),
+            name TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            revision_id TEXT NOT NULL,
+            config_id TEXT NOT NULL,
+            autoscaling TEXT NOT NULL,
+            inactive_timeout INTEGER NOT NULL DEFAULT 0,
+            max_concurrent TEXT,
+            placement TEXT,
+            state TEXT NOT NULL,
+            message TEXT NOT NULL DEFAULT '',
+            etag TEXT NOT NULL,
+            last_request_at REAL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            UNIQUE (endpoint_id, name)
+        );
+        INSERT INTO new_deployments SELECT id, project_id, endpoint_id, name, model_id, revision_id, config_id,
+            autoscaling, inactive_timeout, max_concurrent, placement, state, message, etag, last_request_at,
+            round((julianday(created_at) - 2440587.5) * 86400.0, 3), round((julianday(updated_at) - 2440587.5) * 86400.0, 3)
+            FROM deployments;
+        DROP TABLE deployments;
+        ALTER TABLE new_deployments RENAME TO deployments;
+        CREATE TABLE new_endpoint_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            endpoint_id TEXT NOT NULL,
+            deployment_id TEXT,
+            level TEXT NOT NULL,
+            type TEXT NOT NULL,
+            message TEXT,
+            reason TEXT,
+            created_at REAL NOT NULL
+        );
+        INSERT INTO new_endpoint_events SELECT seq, id, endpoint_id, deployment_id, level, type, message, reason,
+            round((julianday(created_at) - 2440587.5) * 86400.0, 3) FROM endpoint_events;
+        DROP TABLE endpoint_events;
+        ALTER TABLE new_endpoint_events RENAME TO endpoint_events;
+        CREATE INDEX endpoint_events_by_endpoint ON endpoint_events (endpoint_id, seq)
+        """,
+    ),
 ]
 
 
@@ -252,19 +355,30 @@ class Database:
         self.migrate()
 
     def migrate(self) -> list[str]:
-        """Apply every migration not yet recorded; return the names applied now."""
-        applied: list[str] = []
-        with self.transaction() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-            done = {row["name"] for row in conn.execute("SELECT name FROM _migrations")}
-            for name, sql in sorted(MIGRATIONS):
-                if name in done:
-                    continue
-                _run_script(conn, sql)
-                conn.execute(
-                    "INSERT INTO _migrations (name, applied_at) VALUES (?, strftime('%s','now'))", (name,)
-                )
-                applied.append(name)
+        """Apply, in list order, every migration not yet recorded; return the names applied now."""
+        # A migration may rebuild a table others reference. SQLite's way needs foreign keys off for the step
+        # (the pragma is ignored inside a transaction), and a foreign_key_check before the commit.
+        with self._lock:
+            self._conn.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with self.transaction() as conn:
+                    conn.execute(
+                        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)"
+                    )
+                    done = {row["name"] for row in conn.execute("SELECT name FROM _migrations")}
+                    applied = [name for name, _ in MIGRATIONS if name not in done]
+                    for name, sql in MIGRATIONS:
+                        if name in done:
+                            continue
+                        _run_script(conn, sql)
+                        conn.execute(
+                            "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, now())
+                        )
+                    broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise sqlite3.IntegrityError(f"migration left {len(broken)} dangling references")
+            finally:
+                self._conn.execute("PRAGMA foreign_keys=ON")
         return applied
 
     @contextmanager

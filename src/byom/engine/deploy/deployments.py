@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from byom.engine.db import iso, new_id, now
+from byom.engine.db import new_id, now
 from byom.engine.deploy.devices import fits, probe_devices
 from byom.engine.deploy.endpoints import (
     autoscaling_of,
@@ -207,7 +207,7 @@ async def create_deployment(request: Request) -> JSONResponse:
     inactive = _check_inactive_timeout(body.inactiveTimeout)
     max_concurrent = _max_concurrent(body.maxConcurrentRequestsPerReplica)
     running = int(scaling["maxReplicas"]) > 0
-    stamp = iso(now())
+    stamp = now()
     dep = {
         "id": new_id("dep"),
         "project_id": project["id"],
@@ -412,7 +412,7 @@ async def delete_deployment(request: Request) -> JSONResponse:
         split = [e for e in json.loads(current["traffic_split"] or "[]") if e["deploymentId"] != dep["id"]]
         conn.execute(
             "UPDATE endpoints SET traffic_split = ?, etag = ?, updated_at = ? WHERE id = ?",
-            (json.dumps(split), new_id("et"), iso(now()), endpoint["id"]),
+            (json.dumps(split), new_id("et"), now(), endpoint["id"]),
         )
         conn.execute("DELETE FROM deployments WHERE id = ?", (dep["id"],))
     add_event(

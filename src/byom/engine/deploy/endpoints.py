@@ -127,8 +127,8 @@ def deployment_json(
         "trafficMode": "TRAFFIC_MODE_LIVE",
         "inactiveTimeout": dep["inactive_timeout"],
         "etag": dep["etag"],
-        "createdAt": dep["created_at"],
-        "updatedAt": dep["updated_at"],
+        "createdAt": iso(dep["created_at"]),
+        "updatedAt": iso(dep["updated_at"]),
         "runtimeInfo": {
             "engineType": _ENGINE_TYPE,
             "engineVersion": _engine_version(),
@@ -193,8 +193,8 @@ def _endpoint_json(db: Any, endpoint: dict[str, Any], project: dict[str, str]) -
         "trafficSplit": json.loads(endpoint["traffic_split"] or "[]"),
         "deployments": [_summary_json(d, endpoint, project, shares.get(d["id"], 0.0)) for d in deployments],
         "etag": endpoint["etag"],
-        "createdAt": endpoint["created_at"],
-        "updatedAt": endpoint["updated_at"],
+        "createdAt": iso(endpoint["created_at"]),
+        "updatedAt": iso(endpoint["updated_at"]),
     }
 
 
@@ -208,7 +208,7 @@ async def create_endpoint(request: Request) -> JSONResponse:
     body = await parse_body(request, EndpointCreate)
     name = _bare_name(body.name, project["slug"], "Endpoint")
     db = engine_of(request).db
-    stamp = iso(now())
+    stamp = now()
     endpoint_id = new_id("ep")
     with db.transaction() as conn:
         if conn.execute(
@@ -361,7 +361,7 @@ async def list_events(request: Request) -> JSONResponse:
             continue
         item = {
             "id": r["id"],
-            "createdAt": r["created_at"],
+            "createdAt": iso(r["created_at"]),
             "endpointId": r["endpoint_id"],
             "level": r["level"],
             "source": "byom-engine",

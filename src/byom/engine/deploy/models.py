@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from byom.engine.db import iso
 from byom.engine.deploy import registry
 from byom.engine.deploy.devices import Device, device_for_config, fits, probe_devices
 from byom.engine.deploy.project import (
@@ -60,8 +61,8 @@ def _model_json(row: dict[str, Any], project: dict[str, str]) -> dict[str, Any]:
         "visibility": row["visibility"],
         "weights": weights,
         "description": row.get("description") or "",
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
+        "createdAt": iso(row["created_at"]),
+        "updatedAt": iso(row["updated_at"]),
     }
     if row.get("base_model_id"):
         body["baseModelId"] = row["base_model_id"]
@@ -113,9 +114,9 @@ async def list_model_revisions(request: Request) -> JSONResponse:
         {
             "id": r["id"],
             "revisionId": r["id"],
-            "createdAt": r["created_at"],
+            "createdAt": iso(r["created_at"]),
             "validationStatus": "REVISION_VALIDATION_STATUS_SUCCESS",
-            "lastValidatedAt": r["created_at"],
+            "lastValidatedAt": iso(r["created_at"]),
         }
         for r in revisions
     ]
@@ -139,7 +140,7 @@ async def list_model_files(request: Request) -> JSONResponse:
             "data": files,
             "next_cursor": None,
             "revisionId": revision["id"],
-            "revisionCreatedAt": revision["created_at"],
+            "revisionCreatedAt": iso(revision["created_at"]),
             "totalSizeBytes": str(sum(int(f["sizeBytes"]) for f in files)),
         }
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from byom.engine.db import Database, iso, new_id, now
+from byom.engine.db import Database, new_id, now
 from byom.engine.deploy import registry
 from byom.engine.state import engine_of
 from byom.errors import Conflict, InvalidRequest, NotFound
@@ -66,7 +66,7 @@ def _check_etag(given: str | None, current: str, what: str) -> None:
 def _etag_update(db: Database, table: str, row_id: str, changes: dict[str, Any], etag: str | None) -> None:
     """Apply ``changes`` to one endpoint/deployment row with a fresh etag, unless ``etag`` went stale meanwhile."""
     what = {"endpoints": "endpoint", "deployments": "deployment"}[table]
-    changes = {**changes, "etag": new_id("et"), "updated_at": iso(now())}
+    changes = {**changes, "etag": new_id("et"), "updated_at": now()}
     sets = ", ".join(f"{k} = ?" for k in changes)
     with db.transaction() as conn:
         current = conn.execute(f"SELECT etag FROM {table} WHERE id = ?", (row_id,)).fetchone()

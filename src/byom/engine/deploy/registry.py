@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from byom.engine.db import Database, iso, new_id, now
+from byom.engine.db import Database, new_id, now
 from byom.errors import HubError
 from byom.hub import local_safetensors_params
 
@@ -128,7 +128,7 @@ def register_model(
         parameters = parameters or counts[0]
         by_dtype = counts[1]
     stored_path = str(weights_dir.resolve()) if weights_dir.exists() else str(path)
-    stamp = iso(now())
+    stamp = now()
     with db.transaction() as conn:
         row = conn.execute(
             "SELECT id FROM registry_models WHERE project_id = ? AND name = ?", (project_id, bare)

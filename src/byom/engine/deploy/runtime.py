@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from byom.engine.db import Database, iso, new_id, now
+from byom.engine.db import Database, new_id, now
 from byom.engine.deploy import registry
 from byom.engine.deploy.devices import device_for_config
 from byom.engine.deploy.host import LoadedModel, LoadSpec, ModelPool
@@ -57,7 +57,7 @@ def add_event(
     db.execute(
         "INSERT INTO endpoint_events (id, endpoint_id, deployment_id, level, type, message, reason, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (new_id("ev"), endpoint_id, deployment_id, level, type, message[:2000], reason, iso(now())),
+        (new_id("ev"), endpoint_id, deployment_id, level, type, message[:2000], reason, now()),
     )
 
 
@@ -131,7 +131,7 @@ class DeployRuntime:
         self.db.execute(
             "UPDATE deployments SET state = ?, message = ?, updated_at = ?,"
             " last_request_at = CASE WHEN ? THEN ? ELSE last_request_at END WHERE id = ?",
-            (state, message, iso(now()), 1 if ready else 0, self.clock(), dep_id),
+            (state, message, now(), 1 if ready else 0, self.clock(), dep_id),
         )
 
     def _bump(self, dep_id: str) -> int:
