@@ -94,7 +94,10 @@ async def test_files_that_are_not_ready(
     r = await client.post("/v1/fine-tunes", json=job_body(invalid["id"], tiny_model))
     body = assert_together_error(r, 400, param="training_file")
     assert "INVALID_FORMAT" in body["error"]["message"] and "line 1" in body["error"]["message"].lower()
-    pending = await upload(client, GOOD + GOOD, wait=False)
+    # Let the background validation finish first: set back to PENDING before that, the row would be
+    # overwritten with COMPLETED under the test (a race it lost about 3 runs in 5).
+    pending = await upload(client, GOOD + GOOD)
+    assert pending["processing_status"] == "COMPLETED"
     state.db.execute("UPDATE files SET processing_status = 'PENDING' WHERE id = ?", (pending["id"],))
     r = await client.post("/v1/fine-tunes", json=job_body(pending["id"], tiny_model))
     assert "still being validated" in assert_together_error(r, 400, param="training_file")["error"]["message"]

@@ -4,8 +4,9 @@ service.py   ``byom engine``: data dir, key file, lock, uvicorn on loopback
 app.py       the Starlette app: routes, middleware, error handler, lifespan
 state.py     ``EngineState``: what every endpoint reads (db, runner, deploy runtime, config)
 db.py        SQLite (WAL) with one ordered list of migrations; row ids and timestamps
+private.py   the data dir is private: 0700 dirs, 0600 files (umask, explicit modes, repair at open)
 http.py      the Together error body, strict JSON bodies, query integers, paging
-auth.py      Bearer-key middleware and the last-resort 500
+auth.py      the access log, Bearer-key middleware and the last-resort 500
 identity.py  ``/health`` and ``/v3/whoami``
 templates.py the template (base) models: limits and ``/v2/supported-models``
 files.py     the Files API (upload flows, validation); blobs.py stores the bytes by digest

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from byom.engine import files, identity, templates
-from byom.engine.auth import AuthMiddleware, UnexpectedErrorMiddleware
+from byom.engine.auth import AccessLogMiddleware, AuthMiddleware, UnexpectedErrorMiddleware
 from byom.engine.deploy import deployments, endpoints, inference, models
 from byom.engine.finetunes import download
 from byom.engine.finetunes import routes as finetunes
@@ -73,6 +73,7 @@ def create_app(state: EngineState) -> Starlette:
         *inference.routes,
     ]
     middleware = [
+        Middleware(AccessLogMiddleware),  # outermost: it logs the 401s and 500s too
         Middleware(UnexpectedErrorMiddleware),
         Middleware(AuthMiddleware, api_key_getter=lambda scope: state.api_key),
     ]

@@ -1,19 +1,21 @@
-"""ASGI middleware: Bearer-key auth, and a Together-shaped 500 for anything unexpected."""
+"""ASGI middleware: the access log, Bearer-key auth, and a Together-shaped 500 for anything unexpected."""
 
 from __future__ import annotations
 
 import logging
 import re
 import secrets
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from byom.engine.http import error_response
 from byom.errors import EngineError, Unauthorized
 
-__all__ = ["PUBLIC_PATHS", "AuthMiddleware", "UnexpectedErrorMiddleware"]
+__all__ = ["PUBLIC_PATHS", "AccessLogMiddleware", "AuthMiddleware", "UnexpectedErrorMiddleware"]
 
 log = logging.getLogger("byom.engine")
+access_log = logging.getLogger("byom.engine.access")
 
 # Unauthenticated: liveness, and the presigned upload PUT (the SDK sends it without any
 # header; the one-time token in its query authorises it — ref together-api-2026-11 §1.2).
@@ -21,6 +23,33 @@ PUBLIC_PATHS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("GET", re.compile(r"^/health$")),
     ("PUT", re.compile(r"^/v1/files/[A-Za-z0-9._-]+/upload$")),
 )
+
+
+class AccessLogMiddleware:
+    """One INFO line per request: method, path, status, milliseconds. Never the query string (the upload
+    URL's one-time token is there) nor any header (the API key is in Authorization)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: int | str = "-"  # the client went away before any response
+
+        async def status_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, status_send)
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            access_log.info("%s %s %s %.0fms", scope["method"], scope["path"], status, elapsed_ms)
 
 
 class AuthMiddleware:
@@ -32,10 +61,17 @@ class AuthMiddleware:
         if scope["type"] != "http" or _is_public(scope):
             await self.app(scope, receive, send)
             return
-        expected = self._api_key(scope)
-        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token or not secrets.compare_digest(token.strip(), expected):
+        expected: str = self._api_key(scope)
+        # Compared as bytes: a header is any bytes a client sends (b"Bearer \xff\xfe" too), and
+        # compare_digest refuses str with non-ASCII characters.
+        header = dict(scope["headers"]).get(b"authorization", b"")
+        scheme, _, token = header.partition(b" ")
+        token = token.strip()
+        if (
+            scheme.lower() != b"bearer"
+            or not token
+            or not secrets.compare_digest(token, expected.encode("utf-8"))
+        ):
             message = (
                 "Missing API key. Send 'Authorization: Bearer <key>' (the engine's key is in its data dir, file api_key)."
                 if not header

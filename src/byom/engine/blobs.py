@@ -11,7 +11,10 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["BlobWriter", "blob_path", "sha256_file"]
+__all__ = ["UPLOAD_TMP_PREFIX", "BlobWriter", "blob_path", "sha256_file"]
+
+# Temp files of uploads in progress: ``<data_dir>/uploads/up-*``, removed at start when a kill left them.
+UPLOAD_TMP_PREFIX = "up-"
 
 
 def blob_path(data_dir: Path, sha256: str) -> Path:
@@ -34,7 +37,7 @@ class BlobWriter:
         self.max_bytes = max_bytes
         self.size = 0
         self._digest = hashlib.sha256()
-        fd, name = tempfile.mkstemp(dir=data_dir / "uploads", prefix="up-")
+        fd, name = tempfile.mkstemp(dir=data_dir / "uploads", prefix=UPLOAD_TMP_PREFIX)
         self._fh = os.fdopen(fd, "wb")
         self._tmp = Path(name)
 

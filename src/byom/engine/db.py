@@ -12,6 +12,7 @@ entry at the end of the list; never edit one that has shipped.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 import threading
@@ -22,6 +23,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
+
+from byom.engine.private import open_private
 
 __all__ = ["MIGRATIONS", "Database", "iso", "new_id", "now"]
 
@@ -345,6 +348,10 @@ class Database:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        # SQLite creates the -wal and -shm files with the database file's mode: make that 0600 first.
+        for own in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if own == path or own.exists():
+                os.close(open_private(own, os.O_RDWR | os.O_CREAT))
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()

@@ -17,12 +17,13 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import FileResponse as StarletteFileResponse
 from starlette.responses import JSONResponse, Response
@@ -40,6 +41,8 @@ log = logging.getLogger("byom.engine")
 PURPOSES = ("fine-tune", "calibration", "eval", "batch-api")
 FILE_TYPES = ("jsonl", "parquet", "csv")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# What a form may carry besides the file's bytes: its fields, part headers and boundaries.
+_FORM_OVERHEAD = 64 * 1024
 # Jobs in these states still need their files.
 
 
@@ -113,7 +116,7 @@ def _duplicate(state: EngineState, sha256: str) -> Any:
 async def create_upload(request: Request) -> Response:
     """Step 1 of the SDK upload: register the file and answer 302 with a one-time PUT URL."""
     state = engine_of(request)
-    form = await _form(request)
+    form = await _form(request, _FORM_OVERHEAD, _fields_too_large)
     purpose = _purpose(_field(form, "purpose"))
     filename = _filename(_field(form, "file_name"))
     file_type = _file_type(_field(form, "file_type"), filename)
@@ -199,9 +202,10 @@ async def upload_multipart(request: Request) -> JSONResponse:
     """The April spec's one-step upload: multipart with the ``file`` part. Same bytes → the existing file."""
     state = engine_of(request)
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > state.config.max_upload_bytes + 1_000_000:
+    limit = state.config.max_upload_bytes + _FORM_OVERHEAD
+    if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(_too_large(state))
-    form = await _form(request)
+    form = await _form(request, limit, lambda: _too_large(state))
     try:
         stored = await _store_file_part(state, form)
     finally:
@@ -335,18 +339,34 @@ def _run_checks(state: EngineState, row: Any) -> tuple[str, dict[str, Any]]:
     return ("COMPLETED" if report.get("valid") else "INVALID_FORMAT"), report
 
 
-async def _form(request: Request) -> Any:
+async def _form(request: Request, max_bytes: int, too_large: Callable[[], str]) -> FormData:
+    """Parse the form as the body streams in, stopping with a 413 once it passes ``max_bytes``: a chunked
+    body has no Content-Length to refuse up front, and the parser would otherwise spool all of it."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         raise InvalidRequest(
             "Send the fields as multipart/form-data (purpose, file_name, file_type, checksum)."
         )
+    stream = _capped(request.stream(), max_bytes, too_large)
     try:
-        return await request.form(max_files=1, max_fields=32)
+        if content_type.startswith("multipart/form-data"):
+            return await MultiPartParser(request.headers, stream, max_files=1, max_fields=32).parse()
+        return await FormParser(request.headers, stream).parse()
     except (HTTPException, MultiPartException, ValueError) as exc:  # python-multipart errors are ValueErrors
         raise InvalidRequest(
             f"Could not parse the multipart form: {str(getattr(exc, 'detail', exc))[:200]}. Send a well-formed form.",
         ) from None
+
+
+async def _capped(
+    chunks: AsyncIterator[bytes], max_bytes: int, too_large: Callable[[], str]
+) -> AsyncIterator[bytes]:
+    seen = 0
+    async for chunk in chunks:
+        seen += len(chunk)
+        if seen > max_bytes:
+            raise PayloadTooLarge(too_large())
+        yield chunk
 
 
 def _field(form: Any, name: str) -> str | None:
@@ -356,6 +376,13 @@ def _field(form: Any, name: str) -> str | None:
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _fields_too_large() -> str:
+    return (
+        f"This form carries only fields (purpose, file_name, file_type, checksum); it is over"
+        f" {_FORM_OVERHEAD // 1024} KiB. PUT the file's bytes to the upload URL instead."
+    )
 
 
 def _too_large(state: EngineState) -> str:

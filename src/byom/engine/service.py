@@ -2,33 +2,90 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import ipaddress
+import json
 import logging
 import os
 import secrets
+import socket
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from byom.config import ENGINE_KEY_FILE, Settings, engine_data_dir, read_engine_key
+from byom.engine.private import PRIVATE_UMASK, open_private, private_dir
 from byom.errors import ConfigError
 
-__all__ = ["ensure_engine_key", "serve"]
+__all__ = ["HOLDER_FILE", "LOCK_FILE", "ensure_engine_key", "hold_data_dir", "serve"]
+
+# One engine per data dir: the lock, and who holds it (pid, URL) for the second one's message.
+LOCK_FILE = "engine.lock"
+HOLDER_FILE = "engine.pid"
 
 log = logging.getLogger("byom.engine")
 
 
 def ensure_engine_key(data_dir: Path) -> str:
-    """The stored key, or a new one written with mode 0600 on first start."""
+    """The stored key, or a new one written with mode 0600 on first start (the data dir made 0700)."""
     existing = read_engine_key(data_dir)
     if existing:
         return existing
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     key = secrets.token_urlsafe(32)
     path = data_dir / ENGINE_KEY_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(key + "\n")
     return key
+
+
+@contextlib.contextmanager
+def hold_data_dir(data_dir: Path, base_url: str) -> Iterator[None]:
+    """Hold the data dir's lock for as long as the engine runs: two engines on one dir would both run its
+    jobs and load its deployments. The holder's pid and URL are written beside the lock for the message."""
+    from filelock import FileLock, Timeout
+
+    private_dir(data_dir)
+    lock = FileLock(data_dir / LOCK_FILE, mode=0o600)
+    holder = data_dir / HOLDER_FILE
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ConfigError(
+            f"Another byom engine ({_holder_text(holder)}) already uses {data_dir}. Stop it, or pass --data-dir."
+        ) from None
+    try:
+        fd = open_private(holder, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"pid": os.getpid(), "url": base_url}, fh)
+        yield
+    finally:
+        holder.unlink(missing_ok=True)
+        lock.release()
+
+
+def _holder_text(holder: Path) -> str:
+    try:
+        info = json.loads(holder.read_text(encoding="utf-8"))
+        return f"pid {int(info['pid'])}, {info['url']}"
+    except (OSError, ValueError, KeyError, TypeError):  # it is starting and has not written it yet
+        return "pid unknown"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a port clash is one clear line, not a crash."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"Port {port} is in use: another process listens there; pass --port.") from None
+        raise ConfigError(
+            f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Pass --host or --port."
+        ) from None
 
 
 def _is_loopback(host: str) -> bool:
@@ -52,8 +109,6 @@ def serve(
     max_upload_bytes: int | None = None,
 ) -> None:
     """Start the engine and block until it stops (Ctrl-C / SIGTERM)."""
-    import uvicorn
-
     from byom.engine.app import create_app
     from byom.engine.state import EngineConfig, EngineState
 
@@ -69,31 +124,52 @@ def serve(
             f"Refusing to listen on {host} (reachable from other machines) with a generated key. Pass --api-key or set"
             " BYOM_ENGINE_API_KEY, or listen on 127.0.0.1."
         )
-    key = explicit or ensure_engine_key(data_dir)
-    config_fields: dict[str, object] = {
-        "allowed_roots": (Path.home().resolve(), data_dir, *(p.expanduser().resolve() for p in allow_dirs)),
-        "device": device,
-    }
-    if max_upload_bytes is not None:
-        config_fields["max_upload_bytes"] = max_upload_bytes
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     if ":" in shown_host:
         shown_host = f"[{shown_host}]"
     base_url = f"http://{shown_host}:{port}"
-    state = EngineState.open(
-        data_dir,
-        api_key=key,
-        base_url=base_url,
-        settings=settings,
-        config=EngineConfig(**config_fields),  # type: ignore[arg-type]
-    )
-    app = create_app(state)
-    log.info("byom engine listening on %s (data dir %s)", base_url, data_dir)
-    if explicit:
-        log.info("API key: the one given by --api-key / BYOM_ENGINE_API_KEY")
-    else:
-        log.info("API key file: %s", data_dir / ENGINE_KEY_FILE)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
-    finally:
-        state.close()
+    # This process is the engine: whatever it creates (db, blobs, job dirs, exports) is the user's alone.
+    os.umask(PRIVATE_UMASK)
+    with hold_data_dir(data_dir, base_url):
+        key = explicit or ensure_engine_key(data_dir)
+        allowed_roots = (Path.home().resolve(), data_dir, *(p.expanduser().resolve() for p in allow_dirs))
+        config_fields: dict[str, object] = {"allowed_roots": allowed_roots, "device": device}
+        if max_upload_bytes is not None:
+            config_fields["max_upload_bytes"] = max_upload_bytes
+        sock = _bind(host, port)
+        state = EngineState.open(
+            data_dir,
+            api_key=key,
+            base_url=base_url,
+            settings=settings,
+            config=EngineConfig(**config_fields),  # type: ignore[arg-type]
+        )
+
+        def started() -> None:
+            log.info("byom engine listening on %s (data dir %s)", base_url, data_dir)
+            if explicit:
+                log.info("API key: the one given by --api-key / BYOM_ENGINE_API_KEY")
+            else:
+                log.info("API key file: %s", data_dir / ENGINE_KEY_FILE)
+            log.info("Local models may come from: %s", ", ".join(str(p) for p in allowed_roots))
+
+        try:
+            _run_uvicorn(create_app(state), sock, started)
+        finally:
+            state.close()
+            sock.close()
+
+
+def _run_uvicorn(app: Any, sock: socket.socket, started: Callable[[], None]) -> None:
+    """Serve ``app`` on the bound ``sock``; ``started`` runs once uvicorn accepts connections (after the
+    lifespan's startup), so "listening" is never logged by an engine that then fails to start."""
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                started()
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    _Server(config).run(sockets=[sock])

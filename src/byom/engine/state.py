@@ -7,7 +7,6 @@ The app's lifespan starts and stops the two background parts; nothing is created
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,14 +14,16 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from byom.config import Settings
+from byom.engine.blobs import UPLOAD_TMP_PREFIX
 from byom.engine.db import Database
 from byom.engine.deploy.runtime import DeployRuntime
 from byom.engine.finetunes.runner import JobRunner
+from byom.engine.private import make_private, private_dir
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-__all__ = ["LOCAL_PROJECT", "EngineConfig", "EngineState", "engine_of", "private_dir"]
+__all__ = ["LOCAL_PROJECT", "EngineConfig", "EngineState", "clear_stale_uploads", "engine_of", "private_dir"]
 
 # The engine is one "project" in Together's sense (ref together-api-2026-11 §3.2): ids and the
 # slug that prefixes model names (``local/<name>``).
@@ -42,14 +43,6 @@ class EngineConfig(BaseModel):
     poll_interval_s: float = Field(default=0.5, gt=0)
     # How often idle deployments are checked against their inactiveTimeout; 0 turns the clock off.
     autostop_interval_s: float = Field(default=30.0, ge=0)
-
-
-def private_dir(path: Path) -> Path:
-    """Create ``path`` (and missing parents) readable by this user only, whatever the umask."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if os.name == "posix":
-        path.chmod(0o700)
-    return path
 
 
 @dataclass
@@ -80,6 +73,8 @@ class EngineState:
         private_dir(data_dir)
         for sub in ("blobs", "jobs", "uploads"):
             private_dir(data_dir / sub)
+        make_private(data_dir)  # a data dir from an older version had 0755 dirs and 0644 files
+        clear_stale_uploads(data_dir)
         cfg = config or EngineConfig()
         if not cfg.allowed_roots:
             cfg = cfg.model_copy(update={"allowed_roots": (Path.home(), data_dir)})
@@ -99,6 +94,12 @@ class EngineState:
 
     def close(self) -> None:
         self.db.close()
+
+
+def clear_stale_uploads(data_dir: Path) -> None:
+    """Delete the temp files of uploads cut short (engine killed mid-upload): nothing is writing them now."""
+    for stale in (data_dir / "uploads").glob(f"{UPLOAD_TMP_PREFIX}*"):
+        stale.unlink(missing_ok=True)
 
 
 def engine_of(request: Request) -> EngineState:

@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from byom.errors import EngineError, root_error_line
 
 __all__ = [
+    "GENERATION_THREADS",
     "Generation",
     "LoadSpec",
     "LoadedModel",
@@ -26,6 +29,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("byom.engine.deploy.inference")
+
+# Tokenizing and generating take worker threads from their model's own limiter, never from anyio's
+# default one (shared by every route): sixty chat requests then wait here, not in front of estimate-price.
+GENERATION_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,7 @@ class LoadedModel:
 
         self.spec = spec
         self.lock = threading.Lock()
+        self.limiter = anyio.CapacityLimiter(GENERATION_THREADS)
         dtype = torch.float32 if spec.device == "cpu" else torch.bfloat16
         with _LOAD_LOCK:
             if spec.base_path is not None:
@@ -194,6 +202,10 @@ class StreamHandle:
         self._error: BaseException | None = None
         self.result: Generation | None = None
         self._thread = threading.Thread(target=self._work, name="byom-generate", daemon=True)
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        return self._owner.limiter
 
     def start(self) -> None:
         self._thread.start()

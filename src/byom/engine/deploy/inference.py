@@ -2,7 +2,8 @@
 
 ``model`` is an endpoint name (routed by its trafficSplit) or a deployment name (pinned), as on
 Together (ref together-api-2026-11 §4.3). Responses are OpenAI/Together-shaped; ``stream: true``
-answers with SSE ``data:`` chunks ending in ``data: [DONE]``. Generation runs in threads.
+answers with SSE ``data:`` chunks ending in ``data: [DONE]``. Generation runs in threads, under
+its model's own limiter (``LoadedModel.limiter``) so that other routes keep their worker threads.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def _target(request: Request, model: str) -> Target:
 
 async def _encode(target: Target, fn: Any, arg: Any) -> list[int]:
     try:
-        ids: list[int] = await anyio.to_thread.run_sync(fn, arg)
+        ids: list[int] = await anyio.to_thread.run_sync(fn, arg, limiter=target.model.limiter)
     except EngineError as exc:
         raise InvalidRequest(str(exc), param="messages") from None
     if len(ids) >= target.model.context_length:
@@ -124,7 +125,9 @@ async def _encode(target: Target, fn: Any, arg: Any) -> list[int]:
 
 async def _generate(target: Target, ids: list[int], params: SamplingParams) -> Generation:
     try:
-        result: Generation = await anyio.to_thread.run_sync(target.model.generate, ids, params)
+        result: Generation = await anyio.to_thread.run_sync(
+            target.model.generate, ids, params, limiter=target.model.limiter
+        )
     except Exception as exc:  # noqa: BLE001 - a generation error is the server's fault, told in one line
         log.warning("generation failed: %s", root_error_line(exc))
         raise EngineError(f"Generation failed: {root_error_line(exc)}", type="server_error") from None
@@ -149,7 +152,7 @@ async def _pieces(handle: StreamHandle) -> AsyncIterator[str]:
     done = object()
     try:
         while True:
-            piece = await anyio.to_thread.run_sync(next, iterator, done)
+            piece = await anyio.to_thread.run_sync(next, iterator, done, limiter=handle.limiter)
             if piece is done:
                 return
             yield str(piece)

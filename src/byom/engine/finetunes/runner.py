@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from byom.engine.finetunes.jobs import add_event, set_status
+from byom.engine.private import open_private, private_dir
 from byom.engine.trainer.spec import TrainSpec
 
 if TYPE_CHECKING:
@@ -241,7 +242,7 @@ class JobRunner:
         job_id = row["id"]
         spec = TrainSpec.model_validate_json(row["spec"])
         job_dir = spec.job_dir
-        job_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(job_dir)
         attempt = row["attempt"] + 1
         resume = self._resume_point(job_id) if attempt > 1 else None
         if resume is not None:
@@ -253,7 +254,10 @@ class JobRunner:
             # Each attempt writes a fresh progress file; the old one is kept for the record.
             os.replace(progress, job_dir / f"progress.{attempt - 1}.jsonl")
         spec_path = job_dir / "spec.json"
-        spec_path.write_text(spec.model_dump_json(indent=2), encoding="utf-8")
+        with os.fdopen(
+            open_private(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w", encoding="utf-8"
+        ) as fh:
+            fh.write(spec.model_dump_json(indent=2))
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         env["PYTHONUNBUFFERED"] = "1"
         token = self._hf_tokens.get(job_id)
@@ -269,7 +273,7 @@ class JobRunner:
                 " create the job again with hf_api_token.",
                 level="warning",
             )
-        log_file = (job_dir / "trainer.log").open("ab")
+        log_file = os.fdopen(open_private(job_dir / "trainer.log"), "ab")
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "byom.engine.trainer", str(spec_path)],

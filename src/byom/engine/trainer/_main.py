@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from byom.engine.private import PRIVATE_UMASK
 from byom.engine.trainer._progress import ProgressWriter
 from byom.engine.trainer.spec import TrainSpec
 from byom.errors import TrainingError, root_error_line
@@ -43,6 +44,8 @@ class _Stage:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    # Checkpoints, outputs and progress lines are private like the rest of the data dir (0700 / 0600).
+    os.umask(PRIVATE_UMASK)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     if len(args) != 1:
         print("usage: python -m byom.engine.trainer <spec.json>", file=sys.stderr)  # CLI usage line

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from byom.engine.private import open_private, private_dir
 from byom.engine.trainer.spec import ProgressLine
 
 __all__ = ["ProgressWriter"]
@@ -17,8 +18,8 @@ class ProgressWriter:
     """The trainer's only output channel to the engine."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8")
+        private_dir(path.parent)
+        self._file = os.fdopen(open_private(path), "a", encoding="utf-8")
 
     def write(self, kind: str, **fields: Any) -> None:
         line = ProgressLine(kind=kind, time=time.time(), **fields)

@@ -1,0 +1,77 @@
+"""The data dir is the user's alone: 0700 dirs and 0600 files, however it was first made."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from byom.engine.service import ensure_engine_key
+from byom.engine.state import EngineState
+from support.engine import job_body, make_state, upload, wait_job
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+
+
+def _shared(root: Path) -> list[str]:
+    """Everything under ``root`` (itself included) that group or others may read, write or enter."""
+    paths = [root, *root.rglob("*")]
+    return [f"{p} {oct(p.lstat().st_mode & 0o777)}" for p in paths if p.lstat().st_mode & 0o077]
+
+
+@pytest.fixture
+def open_umask():
+    """The umask most users have: 0o022 (files 0644, dirs 0755) unless the engine says otherwise."""
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_nothing_in_the_data_dir_is_shared_after_a_job(
+    open_umask: None,
+    engine: tuple[httpx2.AsyncClient, EngineState],
+    tiny_model: Path,
+    overfit_bytes: bytes,
+) -> None:
+    client, state = engine
+    file = await upload(client, overfit_bytes)
+    job = (await client.post("/v1/fine-tunes", json=job_body(file["id"], tiny_model))).json()
+    done = await wait_job(client, job["id"])
+    assert done["status"] == "completed", done
+    job_dir = state.data_dir / "jobs" / job["id"]
+    assert (job_dir / "trainer.log").is_file() and (job_dir / "progress.jsonl").is_file()
+    assert any(p.is_dir() for p in job_dir.iterdir()), "no checkpoint or output dir to check"
+    assert (state.data_dir / "engine.db-wal").exists()
+    assert _shared(state.data_dir) == []
+
+
+def test_the_key_file_first_makes_the_data_dir_private(open_umask: None, tmp_path: Path) -> None:
+    data_dir = tmp_path / "fresh" / "engine"
+    ensure_engine_key(data_dir)
+    assert _shared(data_dir) == []
+
+
+def test_a_data_dir_from_an_older_version_is_made_private_on_open(open_umask: None, tmp_path: Path) -> None:
+    root = tmp_path / "engine"
+    (root / "jobs" / "ft-old" / "checkpoint-1").mkdir(parents=True)
+    (root / "jobs" / "ft-old" / "trainer.log").write_text("old log\n")
+    (root / "jobs" / "ft-old" / "checkpoint-1" / "adapter.safetensors").write_bytes(b"weights")
+    with sqlite3.connect(root / "engine.db") as db:  # made by sqlite with the open umask: 0644
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE old (x)")
+    os.chmod(root, 0o755)
+    assert _shared(root)
+    state = make_state(tmp_path)
+    try:
+        assert state.data_dir == root.resolve()
+        state.db.execute("SELECT 1")
+        assert _shared(root) == []
+    finally:
+        state.close()
