@@ -5,6 +5,7 @@ Secrets are held as ``SecretStr`` so that a ``repr`` or a log line never shows t
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +18,7 @@ __all__ = [
     "ENGINE_KEY_FILE",
     "Settings",
     "engine_data_dir",
+    "is_loopback",
     "load_settings",
     "read_engine_key",
 ]
@@ -115,3 +117,17 @@ def read_engine_key(data_dir: Path) -> str | None:
     except (FileNotFoundError, NotADirectoryError, PermissionError):
         return None
     return key or None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps a server on this machine (127.0.0.0/8, ::1, localhost).
+
+    The engine and the MCP server over HTTP both refuse other hosts without a key or token of their own.
+    """
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

@@ -16,23 +16,12 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import SecretStr
 
-from byom.config import Settings
+from byom.config import Settings, is_loopback
 from byom.errors import ConfigError
 
-__all__ = ["StaticTokenVerifier", "auth_settings", "http_security", "is_loopback"]
+__all__ = ["StaticTokenVerifier", "auth_settings", "http_security"]
 
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding ``host`` keeps the server on this machine (127.0.0.0/8, ::1, localhost)."""
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _is_wildcard(host: str) -> bool:

@@ -16,8 +16,8 @@ import pytest
 from starlette.applications import Starlette
 
 from byom.cli import main
-from byom.config import Settings, load_settings
-from byom.http_auth import http_security, is_loopback
+from byom.config import Settings, is_loopback, load_settings
+from byom.http_auth import http_security
 from byom.server import build_server
 
 pytestmark = pytest.mark.anyio

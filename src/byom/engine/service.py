@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import ipaddress
 import json
 import logging
 import os
@@ -15,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from byom.config import ENGINE_KEY_FILE, Settings, engine_data_dir, read_engine_key
+from byom.config import ENGINE_KEY_FILE, Settings, engine_data_dir, is_loopback, read_engine_key
 from byom.engine.private import PRIVATE_UMASK, open_private, private_dir
 from byom.errors import ConfigError
 
@@ -88,15 +87,6 @@ def _bind(host: str, port: int) -> socket.socket:
         ) from None
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def serve(
     host: str,
     port: int,
@@ -119,7 +109,7 @@ def serve(
         )
     data_dir = (data_dir or engine_data_dir(settings)).expanduser().resolve()
     explicit = api_key or (settings.engine_api_key.get_secret_value() if settings.engine_api_key else None)
-    if not _is_loopback(host) and not explicit:
+    if not is_loopback(host) and not explicit:
         raise ConfigError(
             f"Refusing to listen on {host} (reachable from other machines) with a generated key. Pass --api-key or set"
             " BYOM_ENGINE_API_KEY, or listen on 127.0.0.1."
