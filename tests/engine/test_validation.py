@@ -94,7 +94,8 @@ async def test_files_that_are_not_ready(
     r = await client.post("/v1/fine-tunes", json=job_body(invalid["id"], tiny_model))
     body = assert_together_error(r, 400, param="training_file")
     assert "INVALID_FORMAT" in body["error"]["message"] and "line 1" in body["error"]["message"].lower()
-    pending = await upload(client, GOOD + GOOD, wait=False)
+    # Validated first, then marked PENDING: the validation thread can no longer overwrite the status.
+    pending = await upload(client, GOOD + GOOD)
     state.db.execute("UPDATE files SET processing_status = 'PENDING' WHERE id = ?", (pending["id"],))
     r = await client.post("/v1/fine-tunes", json=job_body(pending["id"], tiny_model))
     assert "still being validated" in assert_together_error(r, 400, param="training_file")["error"]["message"]
