@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import statistics
 import tarfile
@@ -204,13 +205,16 @@ async def test_cancel_running_and_queued_jobs(
 
 
 async def test_a_failing_trainer_is_an_error_with_its_root_line(
-    client: httpx2.AsyncClient, tmp_path: Path, overfit_bytes: bytes
+    client: httpx2.AsyncClient, tmp_path: Path, tiny_model: Path, overfit_bytes: bytes
 ) -> None:
     broken = tmp_path / "broken-model"
     broken.mkdir()
     (broken / "config.json").write_text(
         json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]})
     )
+    # A tokenizer, or the create is refused before any trainer runs; no weights, so the trainer fails.
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        shutil.copy(tiny_model / name, broken / name)
     file = await upload(client, overfit_bytes)
     created = await client.post("/v1/fine-tunes", json=job_body(file["id"], broken))
     assert created.status_code == 200, created.text

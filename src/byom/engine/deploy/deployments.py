@@ -55,13 +55,13 @@ __all__ = ["routes"]
 
 
 class AutoscalingIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
     minReplicas: int | None = Field(default=None, ge=0, le=64)
     maxReplicas: int | None = Field(default=None, ge=0, le=64)
 
 
 class DeploymentCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
     name: str
     autoscaling: AutoscalingIn | None = None
     model: str | None = None
@@ -75,7 +75,7 @@ class DeploymentCreate(BaseModel):
 
 
 class DeploymentUpdate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
     etag: str | None = None
     name: str | None = None
     autoscaling: AutoscalingIn | None = None

@@ -47,18 +47,19 @@ _ENGINE_TYPE = "transformers"
 
 
 class TrafficEntry(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)
     deploymentId: str
     weight: float = Field(ge=0)
 
 
 class EndpointCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
     name: str
     visibility: Literal["VISIBILITY_PRIVATE", "VISIBILITY_INTERNAL"] | None = None
 
 
 class EndpointUpdate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
     etag: str | None = None
     name: str | None = None
     trafficSplit: list[TrafficEntry] | None = None

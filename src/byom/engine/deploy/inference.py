@@ -36,25 +36,26 @@ MAX_TOKENS_CAP = 4096  # a local engine on a laptop: keep one request from holdi
 
 
 class _TextPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
     type: str
     text: str | None = None
 
 
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
     role: Literal["system", "user", "assistant", "tool"]
     content: str | list[_TextPart] | None = None
 
 
 class _Sampling(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
     model: str = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     top_k: int | None = Field(default=None, ge=0)
-    seed: int | None = None
+    # What torch.manual_seed accepts; beyond it, generation would fail with a RuntimeError.
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**64 - 1)
     stop: str | list[str] | None = None
     repetition_penalty: float | None = Field(default=None, gt=0)
     n: int | None = Field(default=None, ge=1)

@@ -3,7 +3,10 @@ the files and the parent job, with a 400 that names the field (ref together-api-
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,15 +16,27 @@ from byom.engine.files import file_blob
 from byom.engine.finetunes.request import CreateFineTune, TrainingMethod, TrainingType
 from byom.engine.state import EngineState
 from byom.engine.templates import limits_for
-from byom.engine.trainer import LoraSpec, TrainSpec, unsupported_reason
+from byom.engine.trainer import LoraSpec, TrainSpec, context_length, unsupported_reason
 from byom.errors import InvalidRequest
 
-__all__ = ["JobPlan", "plan_job"]
+__all__ = ["JobPlan", "local_tokenizer_dir", "plan_job", "training_stack_missing"]
+
+log = logging.getLogger("byom.engine.finetunes")
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?$")
 _MODULES = re.compile(r"^[A-Za-z_][\w.-]*(,\s*[A-Za-z_][\w.-]*)*$")
 # Per-device caps for batch_size="max": Together's maxima assume its large GPUs.
 _MAX_BATCH_CAP = {"cpu": 8, "cuda": 16}
+# What SDK clients send when the user set no max_seq_length: read as "the default", never as a choice.
+SDK_DEFAULT_SEQ = 2048
+# The packages the trainer subprocess imports (the ``local`` extra).
+_TRAINING_STACK = ("torch", "transformers", "peft")
+# config.json / tokenizer_config.json are small; a bigger one is not read whole into the service.
+_MAX_CONFIG_BYTES = 4 * 1024**2
+# Any one of these is a tokenizer transformers can load (fast, sentencepiece, BPE, WordPiece).
+_TOKENIZER_FILES = (("tokenizer.json",), ("tokenizer.model",), ("vocab.json", "merges.txt"), ("vocab.txt",))
+# Data rendered with the chat template: conversations, and the prompt side of preference pairs.
+_CHAT_FORMATS = ("conversation", "preference")
 _IGNORED_FIELDS = {
     "wandb_key": "Weights & Biases logging",
     "wandb_api_key": "Weights & Biases logging",
@@ -60,6 +75,7 @@ class _Base:
 
 def plan_job(state: EngineState, req: CreateFineTune, job_id: str, device: str) -> JobPlan:
     """Validate ``req`` and build the job's spec; raises ``InvalidRequest`` naming the bad field."""
+    _require_training_stack()
     base = _base(state, req)
     limits = base.limits
     tt, lora, batch_limits = _training_type(req, base)
@@ -68,9 +84,8 @@ def plan_job(state: EngineState, req: CreateFineTune, job_id: str, device: str) 
     _check_range("n_checkpoints", req.n_checkpoints, 1, limits["max_num_checkpoints"])
     _check_range("n_evals", req.n_evals, 0, limits["max_num_evals"])
     _check_range("learning_rate", req.learning_rate, limits["min_learning_rate"], limits["max_learning_rate"])
-    seq_max = limits["max_seq_length_dpo" if method.method == "dpo" else "max_seq_length_sft"]
-    max_seq_length = req.max_seq_length or min(2048, seq_max)
-    _check_range("max_seq_length", max_seq_length, limits["min_max_seq_length"], seq_max)
+    max_seq_length, note = _max_seq_length(req, base, method)
+    warnings += [note] if note else []
     max_batch = batch_limits["max_batch_size_dpo" if method.method == "dpo" else "max_batch_size"]
     if req.batch_size == "max":
         batch_size = max(batch_limits["min_batch_size"], min(max_batch, _MAX_BATCH_CAP.get(device, 8)))
@@ -79,6 +94,10 @@ def plan_job(state: EngineState, req: CreateFineTune, job_id: str, device: str) 
         # Below Together's minimum is fine on a local device (smaller memory); above its maximum is not.
         _check_range("batch_size", batch_size, 1, max_batch)
     training, validation = _data(state, req, method)
+    if base.local_dir is not None:
+        problem = _tokenizer_problem(base.local_dir, chat=_dataset_format(training) in _CHAT_FORMATS)
+        if problem:
+            raise InvalidRequest(problem, param="from_hf_model")
     warnings += _ignored(req)
 
     scheduler = req.lr_scheduler
@@ -222,7 +241,7 @@ def _data(state: EngineState, req: CreateFineTune, method: TrainingMethod) -> tu
     """The training and validation file rows, ready and of the kind the method trains on."""
     training = _ready_file(state, req.training_file, "training_file")
     validation = _ready_file(state, req.validation_file, "validation_file") if req.validation_file else None
-    dataset_format = (json.loads(training["validation_report"] or "{}").get("dataset_format") or "").lower()
+    dataset_format = _dataset_format(training)
     if dataset_format and (dataset_format == "preference") != (method.method == "dpo"):
         raise InvalidRequest(
             "DPO needs preference data (input / preferred_output / non_preferred_output); this file is "
@@ -237,6 +256,103 @@ def _data(state: EngineState, req: CreateFineTune, method: TrainingMethod) -> tu
             "n_evals > 0 needs a validation_file. Upload one, or set n_evals to 0.", param="n_evals"
         )
     return training, validation
+
+
+def _dataset_format(file_row: Any) -> str:
+    """The file's format as its validation found it ("conversation", "preference", ...; "" if unknown)."""
+    return str(json.loads(file_row["validation_report"] or "{}").get("dataset_format") or "").lower()
+
+
+def _max_seq_length(req: CreateFineTune, base: _Base, method: TrainingMethod) -> tuple[int, str | None]:
+    """The sequence length to train at, never over the custom model's context; and a note when capped."""
+    limits = base.limits
+    seq_max = limits["max_seq_length_dpo" if method.method == "dpo" else "max_seq_length_sft"]
+    value = req.max_seq_length or min(SDK_DEFAULT_SEQ, seq_max)
+    context = _model_context(base)
+    note = None
+    if context is not None and value > context:
+        # The SDK sends 2048 whether or not the user chose it, so only another value is a choice to refuse.
+        if req.max_seq_length not in (None, SDK_DEFAULT_SEQ):
+            raise InvalidRequest(
+                f"max_seq_length={value} is over the context of {base.from_hf_model} ({context} tokens, from"
+                f" its config.json). Set max_seq_length ≤ {context}.",
+                param="max_seq_length",
+            )
+        note = f"max_seq_length {value} is over this model's context ({context}); training at {context}."
+        value = context
+    # Together's minimum is for its own templates; a custom model with a shorter context still trains.
+    _check_range("max_seq_length", value, min(limits["min_max_seq_length"], context or seq_max), seq_max)
+    return value, note
+
+
+def _model_context(base: _Base) -> int | None:
+    """The custom model's context length from its config.json, when the model is on disk (None otherwise).
+
+    A Hub model not in the cache yet is capped by the trainer once downloaded.
+    """
+    model_dir = base.local_dir or _cached_snapshot(base.from_hf_model, base.revision)
+    config = _read_json(model_dir / "config.json") if model_dir is not None else None
+    return context_length(config) if config is not None else None
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """A small JSON object file, or None when absent, too big (over 4 MiB) or not a JSON object."""
+    try:
+        if not path.is_file() or path.stat().st_size > _MAX_CONFIG_BYTES:
+            return None
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _tokenizer_problem(directory: Path, *, chat: bool = False) -> str | None:
+    """Why the tokenizer in a local model directory cannot serve this job (None if it can).
+
+    Checks files only: a loadable tokenizer file set, and with ``chat`` (conversation or preference
+    data) a chat template in tokenizer_config.json, chat_template.jinja or chat_template.json.
+    """
+    if not any(all((directory / name).is_file() for name in group) for group in _TOKENIZER_FILES):
+        return (
+            f"{directory} has no tokenizer files (tokenizer.json, tokenizer.model, vocab.json + merges.txt, or"
+            " vocab.txt), so the trainer cannot tokenize the data. Save the model's tokenizer next to its"
+            f" weights: tokenizer.save_pretrained({str(directory)!r})."
+        )
+    if not chat or any(
+        (directory / name).is_file() for name in ("chat_template.jinja", "chat_template.json")
+    ):
+        return None
+    config_path = directory / "tokenizer_config.json"
+    if config_path.is_file() and config_path.stat().st_size > _MAX_CONFIG_BYTES:
+        return None  # too big to read here; the trainer will tell if the template is missing
+    if (_read_json(config_path) or {}).get("chat_template"):
+        return None
+    return (
+        f"The training data is in conversation format, but the tokenizer in {directory} has no chat template"
+        " (no chat_template in tokenizer_config.json, no chat_template.jinja), so the conversations cannot"
+        " be rendered. Set tokenizer.chat_template (usually the instruct variant's) and save it with"
+        f' tokenizer.save_pretrained({str(directory)!r}), or convert the data to the "text" or'
+        ' "prompt"/"completion" format.'
+    )
+
+
+@functools.cache
+def training_stack_missing() -> tuple[str, ...]:
+    """The trainer's packages (torch, transformers, peft) that are not installed; found without importing them."""
+    return tuple(name for name in _TRAINING_STACK if importlib.util.find_spec(name) is None)
+
+
+def _require_training_stack() -> None:
+    missing = training_stack_missing()
+    if missing:
+        raise InvalidRequest(
+            f"This engine cannot train: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed"
+            ' in its Python. Install the training extra, pip install "byom-mcp[local]" (on a machine without a'
+            " CUDA GPU install the CPU build of torch first: pip install torch --index-url"
+            " https://download.pytorch.org/whl/cpu), then restart the engine.",
+            code="training_stack_missing",
+            headers={"x-should-retry": "false"},
+        )
 
 
 def _ignored(req: CreateFineTune) -> list[str]:
@@ -292,13 +408,18 @@ def local_tokenizer_dir(state: EngineState, from_hf_model: str, revision: str | 
     local = _local_model_dir(state, from_hf_model)
     if local is not None:
         return local
+    return _cached_snapshot(from_hf_model, revision)
+
+
+def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
+    """A Hub model's config and tokenizer files from the local cache (never the network); None if not cached."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
         return Path(
             snapshot_download(
-                from_hf_model,
+                repo_id,
                 revision=revision,
                 local_files_only=True,
                 allow_patterns=["*.json", "*.jinja", "*.model", "*.txt"],
@@ -312,20 +433,37 @@ def _local_model_dir(state: EngineState, value: str) -> Path | None:
     """A local directory given as ``from_hf_model``, checked against the allowed roots; None for a Hub id."""
     if not value.startswith(("/", "~", "./", "../")):
         return None
-    path = Path(value).expanduser().resolve()
+    shown = value[:300]
+    try:
+        path = Path(value).expanduser().resolve()
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise _unusable_path(shown, exc) from None
     roots = [Path(r).expanduser().resolve() for r in state.config.allowed_roots]
     if not any(path == root or path.is_relative_to(root) for root in roots):
         raise InvalidRequest(
-            f"Local model directory {value} is outside the directories this engine may read. Move it under your home"
-            " or the engine's data dir, or start the engine with --allow-dir.",
+            f"Local model directory {shown} is outside the directories this engine may read. Move it under your"
+            " home or the engine's data dir, or start the engine with --allow-dir.",
             param="from_hf_model",
         )
-    if not (path / "config.json").is_file():
+    try:
+        is_model = (path / "config.json").is_file()
+    except (ValueError, OSError) as exc:
+        raise _unusable_path(shown, exc) from None
+    if not is_model:
         raise InvalidRequest(
-            f"{value} is not a model directory (no config.json). Point at a saved model.",
+            f"{shown} is not a model directory (no config.json). Point at a saved model.",
             param="from_hf_model",
         )
     return path
+
+
+def _unusable_path(shown: str, exc: Exception) -> InvalidRequest:
+    # ~nosuchuser (RuntimeError), a NUL byte (ValueError), a name over the OS's limit (ENAMETOOLONG).
+    return InvalidRequest(
+        f"from_hf_model {shown!r} is not a usable local path ({type(exc).__name__}: {str(exc)[:120]})."
+        " Give an absolute path to a saved model directory.",
+        param="from_hf_model",
+    )
 
 
 def _resolve_checkpoint(state: EngineState, ref: str) -> tuple[Any, Any]:

@@ -2,7 +2,8 @@
 
 Unknown keys are kept (``extra="allow"``) so that a newer client's field is reported as ignored
 rather than rejected; every known field is typed, and range checks against the model's limits
-happen in ``finetunes.py`` where the limits are known.
+happen in ``plan.py`` where the limits are known. No float may be infinite or NaN (``1e999`` parses
+to ``inf``): such a value cannot be stored as JSON nor rendered back, and means nothing to the trainer.
 """
 
 from __future__ import annotations
@@ -14,8 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 __all__ = ["CreateFineTune", "EstimatePrice", "LrScheduler", "TrainingMethod", "TrainingType"]
 
 
+# torch.manual_seed and numpy's seeding both take any value in 0..2**32-1.
+MAX_SEED = 2**32 - 1
+# Far above any useful LoRA (ranks of 8-256); bounds the adapter's size and the int() of alpha.
+MAX_LORA = 4096
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 # Unions are validated by hand so that an error's location is the field itself ("batch_size"),
@@ -47,8 +54,8 @@ class LrScheduler(_Strict):
 
 class TrainingType(_Strict):
     type: Literal["Lora", "Full"]
-    lora_r: int | None = Field(default=None, ge=1)
-    lora_alpha: float | None = Field(default=None, gt=0)
+    lora_r: int | None = Field(default=None, ge=1, le=MAX_LORA)
+    lora_alpha: float | None = Field(default=None, gt=0, le=MAX_LORA)
     lora_dropout: float | None = Field(default=None, ge=0, lt=1)
     lora_trainable_modules: str | None = None
 
@@ -66,7 +73,7 @@ class TrainingMethod(_Strict):
 
 
 class CreateFineTune(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     training_file: str = Field(min_length=1)
     validation_file: str | None = None
@@ -93,7 +100,7 @@ class CreateFineTune(BaseModel):
     # Deprecated top-level form (the April spec); the SDK sends it inside training_method.
     train_on_inputs: bool | Literal["auto"] | None = None
     suffix: str | None = Field(default=None, max_length=40)
-    random_seed: int | None = None
+    random_seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     # Accepted for compatibility; the local engine has no W&B and no early stopping.
     wandb_key: SecretStr | None = None
     wandb_api_key: SecretStr | None = None
@@ -112,14 +119,15 @@ class CreateFineTune(BaseModel):
 
 
 class EstimatePrice(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     training_file: str = Field(min_length=1)
     validation_file: str | None = None
     model: str | None = None
     from_checkpoint: str | None = None
-    n_epochs: int = Field(default=1, ge=1)
-    n_evals: int = Field(default=0, ge=0)
+    # Bounded so that tokens x epochs stays a float (an int of 400 digits does not convert).
+    n_epochs: int = Field(default=1, ge=1, le=1_000_000)
+    n_evals: int = Field(default=0, ge=0, le=1_000_000)
     training_method: TrainingMethod | None = None
     training_type: TrainingType | None = None
     # byom extension: Together's estimate names no model to tokenize with. Given the custom model, the

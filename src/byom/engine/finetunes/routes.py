@@ -4,6 +4,7 @@ checkpoints, metrics, cancel, delete and the price estimate (ref together-api-20
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 import uuid
@@ -16,10 +17,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from byom.engine.db import iso
 from byom.engine.files import file_blob
 from byom.engine.finetunes.jobs import (
     ACTIVE,
     TERMINAL,
+    USER_ID,
     add_event,
     checkpoint_payload,
     event_payload,
@@ -34,6 +37,8 @@ from byom.engine.templates import limits_for
 from byom.errors import Conflict, InvalidRequest, NotFound
 
 __all__ = ["get_job_row", "routes"]
+
+log = logging.getLogger("byom.engine.finetunes")
 
 
 def get_job_row(state: EngineState, job_id: str) -> Any:
@@ -53,45 +58,72 @@ async def create_job(request: Request) -> JSONResponse:
     if req.batch_size == "max":
         device = await run_in_threadpool(state.runner.device)
     plan = plan_job(state, req, job_id, device)
+    # Everything that can fail is done before the transaction: a failed create must leave no row behind
+    # (a stored row that cannot be rendered would break every later list). allow_nan=False: strict JSON.
+    echo, spec = json.dumps(plan.echo, allow_nan=False), plan.spec.model_dump_json()
+    token = req.hf_api_token.get_secret_value() if req.hf_api_token else None
     now = time.time()
     with state.db.transaction() as conn:
         seq = conn.execute("SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM jobs").fetchone()[0]
         conn.execute(
             "INSERT INTO jobs (id, status, created_at, updated_at, queue_seq, request, spec, model_output_name,"
-            " training_file, validation_file) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+            " training_file, validation_file, hf_token_given) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 job_id,
                 now,
                 now,
                 seq,
-                json.dumps(plan.echo),
-                plan.spec.model_dump_json(),
+                echo,
+                spec,
                 plan.output_name,
                 plan.training_file,
                 plan.validation_file,
+                1 if token else 0,
             ),
         )
-    message = f"Fine-tune job created: {plan.from_hf_model} → {plan.output_name}."
-    add_event(state.db, job_id, "job_pending", message, when=now)
-    for warning in plan.warnings:
-        add_event(state.db, job_id, "warning", warning, level="warning", when=now)
-    token = req.hf_api_token.get_secret_value() if req.hf_api_token else None
-    if token:
-        state.db.execute("UPDATE jobs SET hf_token_given = 1 WHERE id = ?", (job_id,))
-    state.runner.submit(job_id, token)
-    return JSONResponse(job_payload(state.db, get_job_row(state, job_id)))
+        message = f"Fine-tune job created: {plan.from_hf_model} → {plan.output_name}."
+        add_event(conn, job_id, "job_pending", message, when=now)
+        for warning in plan.warnings:
+            add_event(conn, job_id, "warning", warning, level="warning", when=now)
+        # Inside the transaction (the db lock is re-entrant): the runner sees the job only once committed.
+        state.runner.submit(job_id, token)
+    return JSONResponse(_render_job(state, get_job_row(state, job_id)))
 
 
 # ---- reads ----------------------------------------------------------------------------------------
+_PLAIN_COLUMNS = ("status", "model_output_name", "steps_completed", "error_message")
+
+
+def _render_job(state: EngineState, row: Any) -> dict[str, Any]:
+    """The job's JSON; for a row whose stored JSON is unreadable, what its plain columns still say.
+
+    One damaged row (an older engine's bug, a hand edit) must not make every list of jobs fail.
+    """
+    try:
+        body = job_payload(state.db, row)
+        json.dumps(body, allow_nan=False)  # what JSONResponse will do: fail here, not while rendering
+        return body
+    except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError, OSError) as exc:
+        log.warning("job %s cannot be rendered (%r); showing its plain columns only", row["id"], exc)
+    body = {"id": row["id"], "object": "fine-tune", "job_id": row["id"], "user_id": USER_ID}
+    body.update({name: row[name] for name in _PLAIN_COLUMNS if isinstance(row[name], (str, int))})
+    for name in ("created_at", "updated_at"):
+        try:
+            body[name] = iso(float(row[name]))
+        except (ValueError, TypeError, ArithmeticError, OSError):
+            pass  # absent rather than wrong
+    return body
+
+
 async def list_jobs(request: Request) -> JSONResponse:
     state = engine_of(request)
     rows = state.db.query("SELECT * FROM jobs ORDER BY created_at, queue_seq")
-    return JSONResponse({"object": "list", "data": [job_payload(state.db, r) for r in rows]})
+    return JSONResponse({"object": "list", "data": [_render_job(state, r) for r in rows]})
 
 
 async def retrieve_job(request: Request) -> JSONResponse:
     state = engine_of(request)
-    return JSONResponse(job_payload(state.db, get_job_row(state, request.path_params["job_id"])))
+    return JSONResponse(_render_job(state, get_job_row(state, request.path_params["job_id"])))
 
 
 async def list_events(request: Request) -> JSONResponse:
@@ -206,10 +238,20 @@ async def estimate_price(request: Request) -> JSONResponse:
     )
     limits = limits_for(req.model) if req.model else None
     max_seq_length = int(limits["max_seq_length_sft"]) if limits else 2048
+    notes: list[str] = []
 
     def count(path: Path | None) -> float:
-        if tokenizer_dir is not None and path is not None:
-            return float(count_file_tokens_exact(path, tokenizer_dir, max_seq_length=max_seq_length))
+        if tokenizer_dir is not None and path is not None and not notes:
+            try:
+                return float(count_file_tokens_exact(path, tokenizer_dir, max_seq_length=max_seq_length))
+            except Exception as exc:  # noqa: BLE001 - any tokenizer failure falls back to the approximate count
+                # A tokenizer that won't load (missing stack, broken files, no chat template) is the job's
+                # problem to report at create; the estimate still answers.
+                log.info("exact token count with %s failed: %r", tokenizer_dir, exc)
+                notes.append(
+                    f"The tokenizer of from_hf_model could not be used ({type(exc).__name__}: {str(exc)[:160]});"
+                    " the token counts are approximate. Check that the model directory holds its tokenizer."
+                )
         return count_file_tokens(path)
 
     counts: dict[str, float] = {}
@@ -242,7 +284,8 @@ async def estimate_price(request: Request) -> JSONResponse:
             "estimated_train_token_count": train_tokens,
             "estimated_eval_token_count": eval_tokens,
             "user_limit": 0.0,
-            "token_count_method": "tokenizer" if tokenizer_dir is not None else "approximate",
+            "token_count_method": "tokenizer" if tokenizer_dir is not None and not notes else "approximate",
+            **({"token_count_note": notes[0]} if notes else {}),
         }
     )
 

@@ -5,7 +5,7 @@ Light to import (no torch): the engine uses ``TrainSpec``, ``ProgressLine`` and
 """
 
 from byom.engine.trainer._main import EXIT_BAD_SPEC, EXIT_CANCELLED, EXIT_FAILED, unsupported_reason
-from byom.engine.trainer.spec import LoraSpec, ProgressLine, TrainSpec
+from byom.engine.trainer.spec import LoraSpec, ProgressLine, TrainSpec, context_length
 
 __all__ = [
     "EXIT_BAD_SPEC",
@@ -14,5 +14,6 @@ __all__ = [
     "LoraSpec",
     "ProgressLine",
     "TrainSpec",
+    "context_length",
     "unsupported_reason",
 ]

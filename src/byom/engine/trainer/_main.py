@@ -13,7 +13,7 @@ from typing import Any
 
 from byom.engine.private import PRIVATE_UMASK
 from byom.engine.trainer._progress import ProgressWriter
-from byom.engine.trainer.spec import TrainSpec
+from byom.engine.trainer.spec import TrainSpec, context_length
 from byom.errors import TrainingError, root_error_line
 
 __all__ = ["EXIT_BAD_SPEC", "EXIT_CANCELLED", "EXIT_FAILED", "main", "unsupported_reason"]
@@ -113,7 +113,13 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
     token = load_settings().hf_token
     model_dir = _model.resolve_model_dir(spec, token.get_secret_value() if token else None)
     config = _model.check_no_remote_code(model_dir)
-    progress.event("model_download_complete", f"Model ready ({config.get('model_type')}).")
+    ready = f"Model ready ({config.get('model_type')})."
+    context = context_length(config)
+    if context is not None and spec.max_seq_length > context:
+        # The engine caps at plan time when the model is on disk; a Hub model's context is only known here.
+        ready += f" max_seq_length {spec.max_seq_length} is over this model's context ({context}); training at {context}."
+        spec = spec.model_copy(update={"max_seq_length": context})
+    progress.event("model_download_complete", ready)
     files = [("training", spec.training_file)] + (
         [("validation", spec.validation_file)] if spec.validation_file else []
     )

@@ -182,12 +182,18 @@ def load_examples(
 
 
 def pack(examples: list[Example], max_seq_length: int) -> list[Example]:
-    """Concatenate examples into blocks of at most max_seq_length tokens (no example is split)."""
+    """Concatenate examples into blocks of at most max_seq_length tokens (no example is split).
+
+    An example longer than max_seq_length is truncated to it: no block ever exceeds the length the
+    job trains at (the model's context at most).
+    """
     # Each sub-sequence keeps its own position ids (Example.starts), so attention and the first
     # token's label never cross into the previous example.
     blocks: list[Example] = []
     cur: Example | None = None
     for ex in examples:
+        if len(ex.input_ids) > max_seq_length:
+            ex = Example(ex.input_ids[:max_seq_length], ex.labels[:max_seq_length], ex.weight)
         if (
             cur is not None
             and len(cur.input_ids) + len(ex.input_ids) <= max_seq_length
