@@ -1,13 +1,25 @@
-"""Training throughput: byom's trainer subprocess vs a plain TRL SFTTrainer script, same model/data/hparams.
+"""Training throughput: byom's trainer subprocess vs a plain TRL SFTTrainer script, with equal settings.
 
-    python bench/trainer_throughput.py [--examples 128] [--epochs 2] [--hidden 256] [--layers 4]
+    python bench/trainer_throughput.py [--size tiny|smol|both] [--steps N] [--repeats N]
 
-Both run as subprocesses on the same tiny-ish Llama (random weights, made on the fly) with LoRA r=8
-all-linear, batch 8, no packing, loss on assistant tokens only. Throughput counts the same thing for
-both: non-pad tokens fed to the model during training, divided by the training wall time (first step
-start to last step end). Time to first step is from process launch to the end of optimizer step 1.
-Peak RSS and CPU time are each child's own (os.wait4). The machine may be shared: runs alternate
-and each side's fastest is shown, so background load doesn't favour either.
+Both sides run as subprocesses on the same random-weight Llama (made on the fly, nothing downloaded) with
+the same settings, set explicitly on both sides and printed in a settings table: fp32 on the CPU (TRL's
+bf16 / fp16 off), gradient checkpointing off (TRL's default is on; byom's trainer has none), no packing,
+LoRA r=8 alpha=16 dropout 0 all-linear, AdamW (torch.optim.AdamW) with a linear schedule and no warm-up,
+grad-norm clipping at 1.0, no weight decay, loss on assistant tokens only, the same batch size, sequence
+length, learning rate and number of steps. Two sizes:
+
+- tiny: the tests' kind of model (hidden 256, 4 layers, vocab 512); short conversations, batch 8, max 256
+  tokens. Per-step overhead dominates here.
+- smol: SmolLM2-135M's shape (hidden 576, intermediate 1536, 30 layers, 9 heads / 3 kv heads, vocab 49152,
+  tied embeddings); conversations long enough to fill 512-token sequences, batch 1, 4 steps (so the
+  whole bench stays near 10 minutes on 2 cores).
+
+Throughput counts the same thing for both: non-pad tokens fed to the model in optimizer steps 2..N,
+divided by the wall time from the end of step 1 to the end of step N (step 1 is a warm-up, excluded).
+Time to first step is from process launch to the end of step 1. Peak RSS and CPU time are each child's own
+(os.wait4). The machine may be shared: runs alternate and each side's fastest is shown, so background
+load doesn't favour either; the ratio of each alternating pair is printed too.
 """
 
 from __future__ import annotations
@@ -15,17 +27,56 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
+
+# Settings both sides get. Per size: model shape, data, batch and sequence length, default step count.
+LORA = {"r": 8, "alpha": 16, "dropout": 0.0, "targets": "all-linear"}
+COMMON = {
+    "lr": 1e-3,
+    "scheduler": "linear",
+    "warmup": 0,
+    "max_grad_norm": 1.0,
+    "weight_decay": 0.0,
+    "seed": 42,
+}
+SIZES: dict[str, dict[str, Any]] = {
+    "tiny": {
+        "shape": {"hidden": 256, "intermediate": 512, "layers": 4, "heads": 8, "kv_heads": 4, "vocab": 512},
+        "tie": False,
+        "batch_size": 8,
+        "max_len": 256,
+        "steps": 32,
+        "long": False,
+    },
+    "smol": {
+        "shape": {
+            "hidden": 576,
+            "intermediate": 1536,
+            "layers": 30,
+            "heads": 9,
+            "kv_heads": 3,
+            "vocab": 49152,
+        },
+        "tie": True,
+        "batch_size": 1,
+        "max_len": 512,
+        "steps": 4,
+        "long": True,
+    },
+}
 
 TRL_SCRIPT = textwrap.dedent(
     """
     import json, sys, time
     t_launch = float(sys.argv[4])
+    import torch
     from datasets import load_dataset
     from peft import LoraConfig
     from transformers import AutoTokenizer, TrainerCallback
@@ -33,30 +84,46 @@ TRL_SCRIPT = textwrap.dedent(
 
     model_dir, data, out = sys.argv[1], sys.argv[2], sys.argv[3]
     hp = json.loads(sys.argv[5])
-    marks = {}
+    marks = {"steps": []}
 
     class Clock(TrainerCallback):
-        def on_train_begin(self, args, state, control, **kw):
-            marks["train_begin"] = time.time()
         def on_step_end(self, args, state, control, **kw):
-            marks.setdefault("first_step", time.time())
-            marks["last_step"] = time.time()
+            marks["steps"].append((time.time(), state.num_input_tokens_seen))
 
     tok = AutoTokenizer.from_pretrained(model_dir)
+    # Every setting that matters for speed is explicit, TRL's own defaults included (trl 1.x defaults
+    # gradient_checkpointing=True and bf16=True; the optimizer defaults to fused AdamW on torch >= 2.8).
     config = SFTConfig(
-        output_dir=out, per_device_train_batch_size=hp["batch_size"], num_train_epochs=hp["epochs"],
-        learning_rate=hp["lr"], lr_scheduler_type="linear", max_length=hp["max_len"], packing=False,
-        assistant_only_loss=True, logging_steps=1, save_strategy="no", report_to="none", use_cpu=True,
-        seed=42, dataloader_num_workers=0, disable_tqdm=True, max_grad_norm=1.0, weight_decay=0.0,
+        output_dir=out, use_cpu=True, bf16=False, fp16=False, model_init_kwargs={"dtype": "float32"},
+        gradient_checkpointing=False, activation_offloading=False, torch_compile=False, use_liger_kernel=False,
+        per_device_train_batch_size=hp["batch_size"], gradient_accumulation_steps=1, num_train_epochs=1,
+        max_steps=-1, max_length=hp["max_len"], truncation_mode="keep_start", packing=False,
+        padding_free=False, pad_to_multiple_of=None, assistant_only_loss=True, loss_type="nll",
+        learning_rate=hp["lr"], lr_scheduler_type=hp["scheduler"], warmup_steps=hp["warmup"],
+        optim="adamw_torch", adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8,
+        weight_decay=hp["weight_decay"], max_grad_norm=hp["max_grad_norm"], seed=hp["seed"],
+        include_num_input_tokens_seen="non_padding", logging_steps=1, save_strategy="no", eval_strategy="no",
+        report_to="none", dataloader_num_workers=0, disable_tqdm=True,
     )
-    lora = LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
+    lora = LoraConfig(r=hp["lora"]["r"], lora_alpha=hp["lora"]["alpha"], lora_dropout=hp["lora"]["dropout"],
+                      target_modules=hp["lora"]["targets"], task_type="CAUSAL_LM")
     trainer = SFTTrainer(model=model_dir, args=config, train_dataset=load_dataset("json", data_files=data)["train"],
                          processing_class=tok, peft_config=lora, callbacks=[Clock()])
-    tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"]) * hp["epochs"]
+    model = trainer.model
+    effective = {
+        "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
+        "gradient checkpointing": bool(getattr(model, "is_gradient_checkpointing", False)),
+        "bf16 / fp16": f"{config.bf16} / {config.fp16}", "packing": config.packing, "max length": config.max_length,
+        "batch size": config.per_device_train_batch_size, "learning rate": config.learning_rate,
+        "schedule": f"{getattr(config.lr_scheduler_type, 'value', config.lr_scheduler_type)}, warmup {config.warmup_steps}",
+        "optimizer": str(getattr(config.optim, "value", config.optim)),
+        "trainable params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }
     trainer.train()
+    trainer.save_model(out + "/adapter")  # byom's trainer writes its adapter too
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    json.dump({"launch": t_launch, **marks, "tokens": tokens, "steps": trainer.state.global_step,
-               "first_loss": losses[0], "last_loss": losses[-1]}, open(out + "/marks.json", "w"))
+    json.dump({"launch": t_launch, **marks, "effective": effective, "first_loss": losses[0],
+               "last_loss": losses[-1]}, open(out + "/marks.json", "w"))
     """
 )
 
@@ -66,6 +133,19 @@ def _wait_rss(proc: subprocess.Popen[bytes]) -> tuple[int, float, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
+def _timed(ends: list[tuple[float, int]], launch: float) -> dict:
+    """From (end time, tokens of that step) per optimizer step: step 1 is the warm-up, steps 2..N are timed."""
+    if len(ends) < 2:
+        raise SystemExit("need at least 2 steps (step 1 is an untimed warm-up)")
+    return {
+        "ttfs": ends[0][0] - launch,
+        "train_s": ends[-1][0] - ends[0][0],
+        "tokens": sum(n for _, n in ends[1:]),
+        "tokens_all": sum(n for _, n in ends),
+        "steps": len(ends),
+    }
 
 
 def run_ours(work: Path, model: Path, data: Path, hp: dict) -> dict:
@@ -78,15 +158,25 @@ def run_ours(work: Path, model: Path, data: Path, hp: dict) -> dict:
         job_dir=job,
         from_hf_model=str(model),
         training_file=data,
-        n_epochs=hp["epochs"],
+        device="cpu",  # the engine loads fp32 on the CPU; it has no gradient checkpointing
+        training_type="lora",
+        lora=LoraSpec(r=hp["lora"]["r"], alpha=hp["lora"]["alpha"], dropout=hp["lora"]["dropout"]),
+        n_epochs=1,
         batch_size=hp["batch_size"],
-        learning_rate=hp["lr"],
-        lr_scheduler_type="linear",
-        packing=False,
+        gradient_accumulation_steps=1,
         max_seq_length=hp["max_len"],
-        lora=LoraSpec(r=8, alpha=16),
+        packing=False,
+        train_on_inputs="auto",  # conversations: loss on assistant turns only
+        learning_rate=hp["lr"],
+        lr_scheduler_type=hp["scheduler"],
+        warmup_ratio=hp["warmup"],
+        min_lr_ratio=0.0,
+        max_grad_norm=hp["max_grad_norm"],
+        weight_decay=hp["weight_decay"],
+        random_seed=hp["seed"],
+        n_checkpoints=1,
+        n_evals=0,
         merge_lora=False,
-        device="cpu",
     )
     (job / "spec.json").write_text(spec.model_dump_json())
     launch = time.time()
@@ -100,20 +190,27 @@ def run_ours(work: Path, model: Path, data: Path, hp: dict) -> dict:
     if rc != 0:
         raise SystemExit(f"our trainer failed: {[ln for ln in lines if ln['kind'] == 'error']}")
     steps = [ln for ln in lines if ln["kind"] == "metric" and "train/loss" in ln["values"]]
-    # Step 1 started when its metric line was written minus its own duration (tokens / tokens_per_second).
-    v1 = steps[0]["values"]
-    start = steps[0]["time"] - v1["train/tokens"] / v1["train/tokens_per_second"]
-    tokens = sum(s["values"]["train/tokens"] for s in steps)
+    start = next(ln for ln in lines if ln.get("type") == "training_start")
+    trainable = int(re.search(r"Training ([\d,]+) of", start["message"]).group(1).replace(",", ""))
     return {
-        "ttfs": steps[0]["time"] - launch,
-        "train_s": steps[-1]["time"] - start,
-        "tokens": tokens,
-        "steps": len(steps),
+        **_timed([(s["time"], s["values"]["train/tokens"]) for s in steps], launch),
         "rss": rss,
         "cpu": cpu,
-        "first_loss": v1["train/loss"],
+        "first_loss": steps[0]["values"]["train/loss"],
         "last_loss": steps[-1]["values"]["train/loss"],
         "total_s": time.time() - launch,
+        "effective": {
+            "dtype": "float32",
+            "gradient checkpointing": False,
+            "bf16 / fp16": "False / False",
+            "packing": spec.packing,
+            "max length": spec.max_seq_length,
+            "batch size": spec.batch_size,
+            "learning rate": spec.learning_rate,
+            "schedule": f"{spec.lr_scheduler_type}, warmup {spec.warmup_ratio:g}",
+            "optimizer": "adamw_torch",
+            "trainable params": trainable,
+        },
     }
 
 
@@ -135,67 +232,143 @@ def run_trl(work: Path, model: Path, data: Path, hp: dict) -> dict:
     if rc != 0:
         raise SystemExit("TRL script failed:\n" + err.decode(errors="replace")[-3000:])
     m = json.loads((out / "marks.json").read_text())
+    seen = [0] + [n for _, n in m["steps"]]  # cumulative non-pad tokens -> per step
+    ends = [(t, seen[i + 1] - seen[i]) for i, (t, _) in enumerate(m["steps"])]
     return {
-        "ttfs": m["first_step"] - launch,
-        "train_s": m["last_step"] - m["train_begin"],
-        "tokens": m["tokens"],
-        "steps": m["steps"],
+        **_timed(ends, launch),
         "rss": rss,
         "cpu": cpu,
         "first_loss": m["first_loss"],
         "last_loss": m["last_loss"],
         "total_s": time.time() - launch,
+        "effective": m["effective"],
     }
+
+
+def make_model(dest: Path, size: str) -> Path:
+    """The size's random-weight Llama, with make_tiny_llama's tokenizer and chat template (vocab 512)."""
+    from byom.engine.tiny import make_tiny_llama
+
+    cfg = SIZES[size]
+    s = cfg["shape"]
+    if size == "tiny":
+        return make_tiny_llama(
+            dest, hidden=s["hidden"], layers=s["layers"], heads=s["heads"], kv_heads=s["kv_heads"]
+        )
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    make_tiny_llama(dest)  # tokenizer, chat template, generation config; the model is replaced below
+    tok = PreTrainedTokenizerFast.from_pretrained(dest)
+    config = LlamaConfig(
+        vocab_size=s["vocab"],  # the tokenizer uses the first 512 ids; the embedding has SmolLM2's 49152 rows
+        hidden_size=s["hidden"],
+        intermediate_size=s["intermediate"],
+        num_hidden_layers=s["layers"],
+        num_attention_heads=s["heads"],
+        num_key_value_heads=s["kv_heads"],
+        max_position_embeddings=2048,
+        rope_theta=100000.0,
+        rms_norm_eps=1e-5,
+        tie_word_embeddings=cfg["tie"],
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(dest)
+    return dest
+
+
+def write_data(path: Path, n: int, long: bool) -> Path:
+    """n conversations: the tiny overfit set, or (long) one question with an answer well past 512 tokens."""
+    from byom.engine.tiny import _FACTS, write_overfit_dataset
+
+    if not long:
+        return write_overfit_dataset(path, n=n)
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(n):
+            answer = " ".join(_FACTS[(i + k) % len(_FACTS)][1] for k in range(120))
+            row = {
+                "messages": [
+                    {"role": "user", "content": "Tell me facts."},
+                    {"role": "assistant", "content": answer},
+                ]
+            }
+            out.write(json.dumps(row) + "\n")
+    return path
+
+
+ROWS = [
+    ("optimizer steps (1 warm-up)", "steps", "{:.0f}"),
+    ("non-pad tokens, all steps", "tokens_all", "{:.0f}"),
+    ("non-pad tokens, timed steps", "tokens", "{:.0f}"),
+    ("timed wall time (s)", "train_s", "{:.2f}"),
+    ("throughput (tokens/s)", "tps", "{:.0f}"),
+    ("time to first step (s)", "ttfs", "{:.2f}"),
+    ("whole run incl. startup (s)", "total_s", "{:.2f}"),
+    ("process CPU time (s)", "cpu", "{:.2f}"),
+    ("peak RSS (MiB)", "rss", "{:.0f}"),
+    ("first / final step loss", "loss", "{}"),
+]
+
+
+def bench_size(size: str, steps: int, repeats: int) -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    cfg = SIZES[size]
+    hp = {**COMMON, "lora": LORA, "batch_size": cfg["batch_size"], "max_len": cfg["max_len"]}
+    with tempfile.TemporaryDirectory(prefix="byom-bench-") as tmp:
+        work = Path(tmp)
+        model = make_model(work / "model", size)
+        # One epoch of steps x batch examples: exactly `steps` optimizer steps on both sides.
+        data = write_data(work / "train.jsonl", steps * cfg["batch_size"], cfg["long"])
+        runs: dict[str, list[dict]] = {"ours": [], "trl": []}
+        for i in range(repeats):  # alternate, so background load hits both sides alike
+            runs["ours"].append(run_ours(work / f"r{i}", model, data, hp))
+            runs["trl"].append(run_trl(work / f"r{i}", model, data, hp))
+    for r in runs["ours"] + runs["trl"]:
+        r["tps"] = r["tokens"] / r["train_s"]
+        r["loss"] = f"{r['first_loss']:.3f} / {r['last_loss']:.3f}"
+    ours, trl = (max(runs[k], key=lambda r: r["tps"]) for k in ("ours", "trl"))
+    s = cfg["shape"]
+    print(
+        f"\n== {size}: Llama hidden {s['hidden']}, intermediate {s['intermediate']}, {s['layers']} layers, "
+        f"{s['heads']}/{s['kv_heads']} heads, vocab {s['vocab']}, tied embeddings {cfg['tie']}; "
+        f"{steps} steps x batch {cfg['batch_size']}, max {cfg['max_len']} tokens; CPU ({os.cpu_count()} cores); "
+        f"fastest of {repeats} alternating runs each =="
+    )
+    print(f"{'settings (as each side ran)':30} {'byom trainer':>22} {'TRL SFTTrainer':>22}")
+    for key in ours["effective"]:
+        a, b = ours["effective"][key], trl["effective"].get(key)
+        flag = "" if str(a) == str(b) else "  <- differs"
+        print(f"{key:30} {a!s:>22} {b!s:>22}{flag}")
+    print(f"{'LoRA':30} {'r8 a16 d0 all-linear':>22} {'r8 a16 d0 all-linear':>22}")
+    print(f"{'loss on':30} {'assistant tokens':>22} {'assistant tokens':>22}")
+    print(f"\n{'':30} {'byom trainer':>16} {'TRL SFTTrainer':>16} {'byom/TRL':>10}")
+    for label, key, fmt in ROWS:
+        a, b = ours[key], trl[key]
+        ratio = f"{a / b:.2f}x" if isinstance(a, (int, float)) and b else ""
+        print(f"{label:30} {fmt.format(a):>16} {fmt.format(b):>16} {ratio:>10}")
+    pairs = [f"{o['tps'] / t['tps']:.2f}x" for o, t in zip(runs["ours"], runs["trl"])]
+    print(f"{'tokens/s ratio per pair':30} {', '.join(pairs)}")
+    sys.stdout.flush()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--size", choices=["tiny", "smol", "both"], default="both")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="optimizer steps per run, step 1 an untimed warm-up (default: tiny 32, smol 4)",
+    )
     parser.add_argument("--repeats", type=int, default=2, help="alternate runs; report each side's fastest")
     args = parser.parse_args()
-    from transformers.utils import logging as hf_logging
-
-    from byom.engine.tiny import make_tiny_llama, write_overfit_dataset
-
-    hf_logging.disable_progress_bar()
-
-    hp = {"batch_size": 8, "epochs": args.epochs, "lr": 1e-3, "max_len": 256}
-    with tempfile.TemporaryDirectory(prefix="byom-bench-") as tmp:
-        work = Path(tmp)
-        model = make_tiny_llama(work / "model", hidden=args.hidden, layers=args.layers, heads=8, kv_heads=4)
-        data = write_overfit_dataset(work / "train.jsonl", n=args.examples)
-        runs: dict[str, list[dict]] = {"ours": [], "trl": []}
-        for i in range(args.repeats):  # alternate, so background load hits both sides alike
-            runs["ours"].append(run_ours(work / f"r{i}", model, data, hp))
-            runs["trl"].append(run_trl(work / f"r{i}", model, data, hp))
-        ours, trl = (min(runs[k], key=lambda r: r["train_s"]) for k in ("ours", "trl"))
-    print(
-        f"model: Llama hidden={args.hidden} layers={args.layers} vocab=512, LoRA r=8 all-linear; "
-        f"{args.examples} conversations x {args.epochs} epochs, batch {hp['batch_size']}, CPU "
-        f"({os.cpu_count()} cores); fastest of {args.repeats} alternating runs each"
-    )
-    rows = [
-        ("optimizer steps", "steps", "{:.0f}"),
-        ("non-pad tokens trained", "tokens", "{:.0f}"),
-        ("training wall time (s)", "train_s", "{:.2f}"),
-        ("throughput (tokens/s)", "tps", "{:.0f}"),
-        ("time to first step (s)", "ttfs", "{:.2f}"),
-        ("whole run incl. startup (s)", "total_s", "{:.2f}"),
-        ("process CPU time (s)", "cpu", "{:.2f}"),
-        ("peak RSS (MiB)", "rss", "{:.0f}"),
-        ("first / last step loss", "loss", "{}"),
-    ]
-    for r in (ours, trl):
-        r["tps"] = r["tokens"] / r["train_s"]
-        r["loss"] = f"{r['first_loss']:.3f} / {r['last_loss']:.3f}"
-    print(f"{'':30} {'byom trainer':>16} {'TRL SFTTrainer':>16} {'byom/TRL':>10}")
-    for label, key, fmt in rows:
-        a, b = ours[key], trl[key]
-        ratio = f"{a / b:.2f}x" if isinstance(a, (int, float)) and b else ""
-        print(f"{label:30} {fmt.format(a):>16} {fmt.format(b):>16} {ratio:>10}")
+    for size in ("tiny", "smol") if args.size == "both" else (args.size,):
+        bench_size(size, args.steps or SIZES[size]["steps"], args.repeats)
 
 
 if __name__ == "__main__":
