@@ -1,0 +1,41 @@
+"""The real engine in-process for the client-side tests, built as ``tests/engine/conftest.py`` builds it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from byom.engine.app import create_app
+from byom.engine.state import EngineState
+from byom.engine.tiny import make_tiny_llama, write_overfit_dataset
+from support.engine import AUTH, BASE_URL, make_state
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_llama(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def overfit_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return write_overfit_dataset(tmp_path_factory.mktemp("data") / "train.jsonl", n=16).read_bytes()
+
+
+@pytest.fixture
+async def engine(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[httpx2.AsyncClient, EngineState]]:
+    """The engine app with its lifespan (job runner, deploy runtime); a client authenticated with its key."""
+    state = make_state(tmp_path, tmp_path_factory.getbasetemp())
+    app = create_app(state)
+    async with (
+        app.router.lifespan_context(app),
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url=BASE_URL, headers=AUTH, timeout=30
+        ) as client,
+    ):
+        yield client, state
+    state.close()
