@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# The engine fixtures (engine, client, tiny_model, ...) for tests/engine and tests/together alike.
+pytest_plugins = ["support.engine_fixtures"]
+
 _SECRET_ENV = (
     "HF_TOKEN",
     "HUGGING_FACE_HUB_TOKEN",

@@ -1,8 +1,9 @@
-"""The real engine in-process for the client-side tests, built as ``tests/engine/conftest.py`` builds it."""
+"""Fixtures of every test that needs the engine: the real engine in-process over ASGI (with its lifespan) or as a
+process, the session's tiny model and its overfit data. Registered for the whole suite by tests/conftest.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx2
@@ -11,7 +12,7 @@ import pytest
 from byom.engine.app import create_app
 from byom.engine.state import EngineState
 from byom.engine.tiny import make_tiny_llama, write_overfit_dataset
-from support.engine import AUTH, BASE_URL, make_state
+from support.engine import AUTH, BASE_URL, EngineProcess, make_state
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +29,8 @@ def overfit_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 async def engine(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[httpx2.AsyncClient, EngineState]]:
-    """The engine app with its lifespan (job runner, deploy runtime); a client authenticated with its key."""
+    """The engine app with its lifespan (job runner) running; a client authenticated with its key."""
+    # Local models may come from anywhere under pytest's temp root (the session's tiny model).
     state = make_state(tmp_path, tmp_path_factory.getbasetemp())
     app = create_app(state)
     async with (
@@ -39,3 +41,17 @@ async def engine(
     ):
         yield client, state
     state.close()
+
+
+@pytest.fixture
+async def client(engine: tuple[httpx2.AsyncClient, EngineState]) -> httpx2.AsyncClient:
+    return engine[0]
+
+
+@pytest.fixture
+def engine_process(tmp_path: Path, tiny_model: Path) -> Iterator[EngineProcess]:
+    proc = EngineProcess(tmp_path / "engine", tiny_model.parent).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
