@@ -29,6 +29,7 @@ log = logging.getLogger("byom.engine")
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    err: EngineError
     if exc.status_code == 404:
         err = NotFound(
             f"No such endpoint: {request.method} {request.url.path}. Check the path and /v1 prefix."

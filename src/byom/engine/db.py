@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from byom.engine.private import open_private
+from byom.errors import NotFound
 
 __all__ = ["MIGRATIONS", "Database", "iso", "new_id", "now"]
 
@@ -411,6 +412,13 @@ class Database:
     def one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
         with self._lock:
             return self._conn.execute(sql, params).fetchone()
+
+    def one_or_fail(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row:
+        """The one row a request just wrote or read; gone meanwhile means a concurrent delete won (404)."""
+        row = self.one(sql, params)
+        if row is None:
+            raise NotFound("It was deleted by another request meanwhile. List it again.")
+        return row
 
     def close(self) -> None:
         with self._lock:

@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -360,7 +360,7 @@ async def _form(request: Request, max_bytes: int, too_large: Callable[[], str]) 
 
 async def _capped(
     chunks: AsyncIterator[bytes], max_bytes: int, too_large: Callable[[], str]
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     seen = 0
     async for chunk in chunks:
         seen += len(chunk)

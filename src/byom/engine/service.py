@@ -132,7 +132,7 @@ def serve(
             api_key=key,
             base_url=base_url,
             settings=settings,
-            config=EngineConfig(**config_fields),  # type: ignore[arg-type]
+            config=EngineConfig.model_validate(config_fields),
         )
 
         def started() -> None:

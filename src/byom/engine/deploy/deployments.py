@@ -270,7 +270,7 @@ async def create_deployment(request: Request) -> JSONResponse:
     )
     if running:
         runtime.provision(str(dep["id"]))
-    stored = dict(db.one("SELECT * FROM deployments WHERE id = ?", (dep["id"],)))
+    stored = dict(db.one_or_fail("SELECT * FROM deployments WHERE id = ?", (dep["id"],)))
     return JSONResponse(_one_deployment_json(db, stored, endpoint_row(request, endpoint["id"]), project))
 
 
@@ -393,7 +393,7 @@ async def update_deployment(request: Request) -> JSONResponse:
                 deployment_id=dep["id"],
             )
             runtime.provision(dep["id"])
-    stored = dict(db.one("SELECT * FROM deployments WHERE id = ?", (dep["id"],)))
+    stored = dict(db.one_or_fail("SELECT * FROM deployments WHERE id = ?", (dep["id"],)))
     return JSONResponse(_one_deployment_json(db, stored, endpoint_row(request, endpoint["id"]), project))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -256,7 +256,7 @@ def register_job_outputs(
     )
     name = safe_model_name(output_name.split("/")[-1] if "/" in output_name else output_name)
     # The adapter loads on top of the base it was trained on, so both outputs name that base.
-    registrations = (
+    registrations: tuple[tuple[str, str, Kind, Path | None, str], ...] = (
         ("model_object", name, "model", outputs.get("merged") or outputs.get("model"), "Fine-tuned by job"),
         ("adapter_object", f"{name}-adapter", "adapter", outputs.get("adapter"), "LoRA adapter from job"),
     )
@@ -283,20 +283,20 @@ def register_job_outputs(
 # --- reads (used by the deploy routes) -------------------------------------------------------
 
 
-def get_model(db: Database, project_id: str, model_id: str) -> dict[str, object] | None:
+def get_model(db: Database, project_id: str, model_id: str) -> dict[str, Any] | None:
     """One registry row as a dict (``None`` if unknown in this project)."""
     row = db.one("SELECT * FROM registry_models WHERE project_id = ? AND id = ?", (project_id, model_id))
     return dict(row) if row is not None else None
 
 
-def find_model_by_name(db: Database, project_id: str, name: str) -> dict[str, object] | None:
+def find_model_by_name(db: Database, project_id: str, name: str) -> dict[str, Any] | None:
     """A registry row by its bare or ``<slug>/<name>`` name."""
     bare = name.split("/", 1)[1] if "/" in name else name
     row = db.one("SELECT * FROM registry_models WHERE project_id = ? AND name = ?", (project_id, bare))
     return dict(row) if row is not None else None
 
 
-def list_models(db: Database, project_id: str, *, after: str | None, limit: int) -> list[dict[str, object]]:
+def list_models(db: Database, project_id: str, *, after: str | None, limit: int) -> list[dict[str, Any]]:
     """Models in creation order, ``after`` an id (cursor paging)."""
     if after:
         rows = db.query(
@@ -311,18 +311,18 @@ def list_models(db: Database, project_id: str, *, after: str | None, limit: int)
     return [dict(r) for r in rows]
 
 
-def list_revisions(db: Database, model_id: str) -> list[dict[str, object]]:
+def list_revisions(db: Database, model_id: str) -> list[dict[str, Any]]:
     """Revisions of a model, newest first."""
     rows = db.query("SELECT * FROM registry_revisions WHERE model_id = ? ORDER BY seq DESC", (model_id,))
     return [dict(r) for r in rows]
 
 
-def get_revision(db: Database, model_id: str, revision_id: str) -> dict[str, object] | None:
+def get_revision(db: Database, model_id: str, revision_id: str) -> dict[str, Any] | None:
     row = db.one("SELECT * FROM registry_revisions WHERE model_id = ? AND id = ?", (model_id, revision_id))
     return dict(row) if row is not None else None
 
 
-def latest_revision(db: Database, model_id: str) -> dict[str, object] | None:
+def latest_revision(db: Database, model_id: str) -> dict[str, Any] | None:
     row = db.one("SELECT * FROM registry_revisions WHERE model_id = ? ORDER BY seq DESC LIMIT 1", (model_id,))
     return dict(row) if row is not None else None
 

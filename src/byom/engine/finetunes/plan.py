@@ -108,7 +108,7 @@ def plan_job(state: EngineState, req: CreateFineTune, job_id: str, device: str) 
         from_hf_model=str(base.local_dir) if base.local_dir else base.from_hf_model,
         hf_model_revision=base.revision,
         init_checkpoint=Path(base.checkpoint["path"]) if base.checkpoint is not None else None,
-        training_file=file_blob(state, training),  # type: ignore[arg-type]
+        training_file=file_blob(state, training),
         validation_file=file_blob(state, validation) if validation is not None else None,
         n_epochs=req.n_epochs,
         n_checkpoints=req.n_checkpoints,
@@ -117,7 +117,7 @@ def plan_job(state: EngineState, req: CreateFineTune, job_id: str, device: str) 
         gradient_accumulation_steps=req.gradient_accumulation_steps
         or limits["default_gradient_accumulation_steps"],
         learning_rate=req.learning_rate,
-        lr_scheduler_type=(scheduler.lr_scheduler_type if scheduler else "") or "cosine",  # type: ignore[arg-type]
+        lr_scheduler_type=(scheduler.lr_scheduler_type if scheduler else "") or "cosine",
         min_lr_ratio=args.min_lr_ratio if args else 0.0,
         num_cycles=args.num_cycles if args else 0.5,
         warmup_ratio=req.warmup_ratio,

@@ -37,7 +37,7 @@ def _int_or_max(value: object) -> int | str:
 
 def _bool_or_auto(value: object) -> bool | str | None:
     if value is None or value == "auto" or isinstance(value, bool):
-        return value  # type: ignore[return-value]
+        return value
     raise ValueError('must be true, false or "auto"')
 
 

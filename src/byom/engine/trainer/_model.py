@@ -113,7 +113,7 @@ def load_model(spec: TrainSpec, model_dir: Path, device: Any) -> Any:
     full_init = (
         init is not None and (init / "config.json").is_file() and not (init / "adapter_config.json").is_file()
     )
-    source = init if full_init else model_dir
+    source = init if full_init and init is not None else model_dir
     model = AutoModelForCausalLM.from_pretrained(
         source, dtype=dtype, trust_remote_code=False, use_safetensors=True
     )

@@ -92,7 +92,9 @@ def _conversation(
             # Templates that rewrite earlier turns (e.g. drop old reasoning) aren't prefix-stable:
             # fall back to finding the message content verbatim after the previous span.
             content = msg.get("content")
-            found = full.find(content, pos) if isinstance(content, str) and content else -1
+            if not isinstance(content, str) or not content:
+                continue
+            found = full.find(content, pos)
             if found < 0:
                 continue
             start, end = found, found + len(content)
