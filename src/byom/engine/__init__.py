@@ -7,6 +7,7 @@ db.py        SQLite (WAL) with one ordered list of migrations; row ids and times
 http.py      the Together error body, strict JSON bodies, query integers, paging
 auth.py      Bearer-key middleware and the last-resort 500
 identity.py  ``/health`` and ``/v3/whoami``
+devices.py   this machine's devices (CPU, CUDA GPUs, Apple mps), probed once in a subprocess
 templates.py the template (base) models: limits and ``/v2/supported-models``
 files.py     the Files API (upload flows, validation); blobs.py stores the bytes by digest
 finetunes/   the fine-tune lifecycle (request → plan → job rows → runner → routes)
