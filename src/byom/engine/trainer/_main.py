@@ -91,7 +91,9 @@ def _quiet_libraries() -> None:
 def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
     from byom.engine.trainer._loop import Stopper
 
-    stopper = Stopper()  # first: SIGTERM during the heavy imports also stops us cleanly
+    # First: SIGTERM, or the engine's death, during the heavy imports also stops us. An orphan closes
+    # (flushes) its progress file before it exits; the next engine start reads it.
+    stopper = Stopper(on_orphaned=progress.close)
     reason = unsupported_reason(spec)
     if reason:
         raise TrainingError(reason)
