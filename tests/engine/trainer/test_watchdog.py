@@ -16,7 +16,7 @@ from byom.engine.trainer._watchdog import EXIT_ORPHANED, PARENT_PID_ENV
 
 _WATCH = (
     "import time; from byom.engine.trainer._watchdog import watch_parent;"
-    " watch_parent(interval_s=0.1); print('watching', flush=True); time.sleep(300)"
+    " watch_parent(interval_s=0.1, grace_s=0.1); print('watching', flush=True); time.sleep(300)"
 )
 
 
@@ -87,6 +87,8 @@ def test_a_trainer_whose_engine_dies_exits_by_itself(tmp_path: Path, tiny_model:
         engine.kill()
         engine.wait(30)
         assert trainer.wait(timeout=60) == EXIT_ORPHANED
+        last = json.loads(progress.read_text().splitlines()[-1])
+        assert last["type"] == "job_stopped" and "engine process exited" in last["message"]
     finally:
         for proc in (engine, trainer):
             if proc.poll() is None:

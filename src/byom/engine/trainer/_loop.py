@@ -23,21 +23,30 @@ __all__ = ["Cancelled", "Stopper", "TrainResult", "evaluate", "plan_steps", "spr
 class Cancelled(Exception):
     """The engine asked us to stop (SIGTERM) or went away; stop at a step boundary."""
 
+    def __init__(self, reason: str, *, orphaned: bool = False) -> None:
+        super().__init__(reason)
+        self.orphaned = orphaned
+
 
 class Stopper:
-    """Turns SIGTERM into a flag checked between steps; the engine's death ends the process (watchdog)."""
+    """Turns SIGTERM and the death of the engine (the watchdog) into a flag checked between steps."""
 
-    def __init__(self, on_orphaned: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, on_orphaned_exit: Callable[[], None] = lambda: None) -> None:
         self.reason: str | None = None
+        self.orphaned = False
         signal.signal(signal.SIGTERM, self._on_term)
-        watch_parent(on_orphaned)
+        watch_parent(self._on_orphaned, on_orphaned_exit)
 
     def _on_term(self, signum: int, frame: Any) -> None:
         self.reason = "cancelled (SIGTERM)"
 
+    def _on_orphaned(self) -> None:
+        self.orphaned = True
+        self.reason = "the engine process exited"
+
     def check(self) -> None:
         if self.reason is not None:
-            raise Cancelled(self.reason)
+            raise Cancelled(self.reason, orphaned=self.orphaned)
 
 
 @dataclass

@@ -3,7 +3,8 @@
 A trainer that outlived its engine would keep writing to a job that the next engine start re-queues,
 and keep holding the GPU. The engine passes its pid in ``BYOM_ENGINE_PID``; a daemon thread checks
 once a second that this process still exists (same pid and start time, so a reused pid does not
-count) and otherwise ends the trainer with ``EXIT_ORPHANED``. Works on Linux, macOS and Windows,
+count) and otherwise stops the trainer: at its next step boundary, or after a grace period by
+``os._exit`` (both with ``EXIT_ORPHANED``). Works on Linux, macOS and Windows,
 unlike Linux's ``PR_SET_PDEATHSIG``.
 """
 
@@ -35,23 +36,25 @@ def _identity(pid: int) -> float | None:
 
 
 def watch_parent(
-    on_orphaned: Callable[[], None] = lambda: None, *, interval_s: float = 1.0
-) -> threading.Thread | None:
+    on_orphaned: Callable[[], None] = lambda: None,
+    on_exit: Callable[[], None] = lambda: None,
+    *,
+    interval_s: float = 1.0,
+    grace_s: float = 10.0,
+) -> threading.Thread:
     """Start the watchdog thread on the engine's pid (``BYOM_ENGINE_PID``, else our parent's).
 
-    When the engine is gone: call ``on_orphaned`` (flush what is pending), then ``os._exit`` with
-    ``EXIT_ORPHANED`` (no cleanup can be trusted to finish once the engine is gone). ``None`` if the
-    parent is already gone at start (the caller then exits as it would have).
+    When the engine is gone: call ``on_orphaned`` (the trainer stops at its next step boundary and
+    exits by itself), and if the process still runs ``grace_s`` later (stuck in a download or a long
+    step), call ``on_exit`` (flush what is pending) and ``os._exit`` with ``EXIT_ORPHANED``.
     """
     raw = os.environ.get(PARENT_PID_ENV, "")
     parent = int(raw) if raw.isdigit() else os.getppid()
     born = _identity(parent)
-    if born is None:
-        _exit(on_orphaned)
     original_ppid = os.getppid()
 
     def alive() -> bool:
-        if _identity(parent) != born:
+        if born is None or _identity(parent) != born:
             return False
         # Our own parent was the engine and changed (re-parented to init / a subreaper).
         return not (parent == original_ppid and os.getppid() != original_ppid)
@@ -59,15 +62,14 @@ def watch_parent(
     def run() -> None:
         while alive():
             time.sleep(interval_s)
-        _exit(on_orphaned)
+        log.warning("the engine process exited; stopping the trainer")
+        with contextlib.suppress(Exception):
+            on_orphaned()
+        time.sleep(grace_s)
+        with contextlib.suppress(Exception):
+            on_exit()
+        os._exit(EXIT_ORPHANED)
 
     thread = threading.Thread(target=run, name="byom-parent-watchdog", daemon=True)
     thread.start()
     return thread
-
-
-def _exit(on_orphaned: Callable[[], None]) -> None:
-    log.warning("the engine process exited; stopping the trainer")
-    with contextlib.suppress(Exception):
-        on_orphaned()
-    os._exit(EXIT_ORPHANED)
