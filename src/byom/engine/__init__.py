@@ -8,6 +8,7 @@ private.py   the data dir is private: 0700 dirs, 0600 files (umask, explicit mod
 http.py      the Together error body, strict JSON bodies, query integers, paging
 auth.py      the access log, Bearer-key middleware and the last-resort 500
 identity.py  ``/health`` and ``/v3/whoami``
+devices.py   this machine's devices (CPU, CUDA GPUs, Apple mps), probed once in a subprocess
 templates.py the template (base) models: limits and ``/v2/supported-models``
 files.py     the Files API (upload flows, validation); blobs.py stores the bytes by digest
 finetunes/   the fine-tune lifecycle (request → plan → job rows → runner → routes)

@@ -414,13 +414,13 @@ async def engine_async(engine):
 def test_gpu_names_become_together_style_accelerator_types(
     name: str, gib: int, accelerator: str, gpu_type: str
 ) -> None:
-    from byom.engine.deploy.devices import _accelerator_type
+    from byom.engine.devices import _accelerator_type
 
     assert _accelerator_type(name, gib * 1024**3) == (accelerator, gpu_type)
 
 
 def test_memory_fit_rules() -> None:
-    from byom.engine.deploy.devices import Device, fits
+    from byom.engine.devices import Device, fits
 
     gpu = Device("cuda:0", "nvidia-l4-24gb", "L4", 24 * 1024**3, "NVIDIA L4")
     cpu = Device("cpu", "cpu", "CPU", 1024**3, "CPU")

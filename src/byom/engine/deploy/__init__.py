@@ -1,7 +1,6 @@
 """Registry → deploy → inference: a finished job's weights served behind an endpoint (Together's v2 model).
 
 registry.py     every job output (and its base) as a versioned model: ``ml_…`` with revisions ``rv_…``
-devices.py      this machine's devices as instance types and configs (CPU, CUDA GPUs, Apple mps)
 project.py      v2 request conventions: the one project, names, etags, update masks, model lookups
 models.py       routes: models, revisions, files, configs, instance types
 endpoints.py    routes: endpoints, traffic split, endpoint events

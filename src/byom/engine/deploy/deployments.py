@@ -17,7 +17,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from byom.engine.db import new_id, now
-from byom.engine.deploy.devices import fits, probe_devices
 from byom.engine.deploy.endpoints import (
     autoscaling_of,
     deployment_json,
@@ -45,6 +44,7 @@ from byom.engine.deploy.runtime import (
     STOPPED,
     add_event,
 )
+from byom.engine.devices import fits, probe_devices
 from byom.engine.http import page, parse_body
 from byom.engine.state import engine_of
 from byom.errors import Conflict, InvalidRequest, NotFound

@@ -17,7 +17,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from byom.engine.db import iso, new_id, now
-from byom.engine.deploy.devices import device_for_config
 from byom.engine.deploy.project import (
     _NO_RETRY,
     _P,
@@ -33,6 +32,7 @@ from byom.engine.deploy.runtime import (
     READY,
     add_event,
 )
+from byom.engine.devices import device_for_config
 from byom.engine.http import int_query, page, parse_body
 from byom.engine.state import engine_of
 from byom.errors import Conflict, InvalidRequest, NotFound

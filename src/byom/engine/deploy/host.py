@@ -79,6 +79,15 @@ def _from_pretrained(cls: Any, source: str, **kwargs: Any) -> Any:
         return cls.from_pretrained(source, trust_remote_code=False, **kwargs)
 
 
+def _serving_dtype(torch: Any, device: str) -> Any:
+    """fp32 on the CPU, bf16 on CUDA, fp16 on Apple's mps (whose bf16 support depends on the macOS version)."""
+    if device.startswith("cuda"):
+        return torch.bfloat16
+    if device == "mps":
+        return torch.float16
+    return torch.float32
+
+
 class LoadedModel:
     """A model and tokenizer on one device, with the lock that serialises generation."""
 
@@ -89,7 +98,7 @@ class LoadedModel:
         self.spec = spec
         self.lock = threading.Lock()
         self.limiter = anyio.CapacityLimiter(GENERATION_THREADS)
-        dtype = torch.float32 if spec.device == "cpu" else torch.bfloat16
+        dtype = _serving_dtype(torch, spec.device)
         with _LOAD_LOCK:
             if spec.base_path is not None:
                 from peft import PeftModel
@@ -339,6 +348,10 @@ class ModelPool:
             import torch
 
             torch.cuda.empty_cache()
+        elif spec.device == "mps":
+            import torch
+
+            torch.mps.empty_cache()
 
     def loaded(self) -> list[LoadSpec]:
         with self._lock:

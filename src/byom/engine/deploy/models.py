@@ -18,7 +18,6 @@ from starlette.routing import BaseRoute, Route
 
 from byom.engine.db import iso
 from byom.engine.deploy import registry
-from byom.engine.deploy.devices import Device, device_for_config, fits, probe_devices
 from byom.engine.deploy.project import (
     _P,
     _find_model,
@@ -27,6 +26,7 @@ from byom.engine.deploy.project import (
     _revision,
     _serving_parameters,
 )
+from byom.engine.devices import Device, device_for_config, fits, probe_devices
 from byom.engine.http import page
 from byom.engine.state import engine_of
 from byom.errors import InvalidRequest, NotFound
@@ -205,7 +205,7 @@ def _instance_type_json(device: Device) -> dict[str, Any]:
         "id": device.instance_type_id,
         "name": device.hardware,
         "description": f"This machine: {device.description}, {device.memory_gib} GiB"
-        + (" system RAM" if device.key == "cpu" else ""),
+        + ({"cpu": " system RAM", "mps": " unified memory"}.get(device.key, "")),
         "gpuCount": 0 if device.key == "cpu" else 1,
         "gpuMemoryGib": device.memory_gib,
         "gpuType": device.gpu_type,

@@ -19,8 +19,8 @@ from typing import Any
 
 from byom.engine.db import Database, new_id, now
 from byom.engine.deploy import registry
-from byom.engine.deploy.devices import device_for_config
 from byom.engine.deploy.host import LoadedModel, LoadSpec, ModelPool
+from byom.engine.devices import device_for_config
 from byom.errors import EngineError, InvalidRequest, NotFound, root_error_line
 
 __all__ = [

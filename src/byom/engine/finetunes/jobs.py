@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from byom.engine.db import Database, iso
@@ -12,13 +15,16 @@ from byom.engine.db import Database, iso
 __all__ = [
     "ACTIVE",
     "TERMINAL",
+    "Event",
     "add_event",
     "checkpoint_payload",
     "event_payload",
     "job_payload",
     "queue_depth",
-    "set_status",
+    "transition",
 ]
+
+log = logging.getLogger("byom.engine.jobs")
 
 # Together's job statuses (ref together-api-2026-11 §2.9); terminal per the SDK's COMPLETED_STATUSES.
 TERMINAL = ("completed", "error", "user_error", "cancelled")
@@ -56,10 +62,51 @@ def add_event(
     )
 
 
-def set_status(db: Database | sqlite3.Connection, job_id: str, status: str, **fields: Any) -> None:
-    fields = {"status": status, "updated_at": time.time(), **fields}
-    assignments = ", ".join(f"{name} = ?" for name in fields)
-    db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*fields.values(), job_id))
+@dataclass(frozen=True)
+class Event:
+    """The event that explains a status change (written in the same transaction)."""
+
+    type: str
+    message: str
+    level: str = "info"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def transition(
+    db: Database | sqlite3.Connection,
+    job_id: str,
+    allowed: Iterable[str],
+    status: str,
+    event: Event | None = None,
+    **fields: Any,
+) -> str | None:
+    """Move a job from one of ``allowed`` to ``status`` (compare-and-set), with its event; the old status.
+
+    The one place a job's status changes. ``None``, and nothing written, when the job is not in an
+    ``allowed`` status any more: a concurrent change (a cancel, the runner's claim) won, and the caller
+    must not act as if its change had happened. Pass a ``db.transaction()`` connection to add more
+    writes to the same transaction.
+    """
+    if isinstance(db, Database):
+        with db.transaction() as conn:
+            return transition(conn, job_id, allowed, status, event, **fields)
+    row = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None or row["status"] not in tuple(allowed):
+        return None
+    old = str(row["status"])
+    values = {"status": status, "updated_at": time.time(), **fields}
+    assignments = ", ".join(f"{name} = ?" for name in values)
+    cursor = db.execute(
+        f"UPDATE jobs SET {assignments} WHERE id = ? AND status = ?", (*values.values(), job_id, old)
+    )
+    if cursor.rowcount != 1:
+        return None
+    if event is not None:
+        add_event(db, job_id, event.type, event.message, level=event.level, **event.extra)
+    if old != status:
+        # Ids and statuses only: never the request, its files or a token.
+        log.info("job %s: %s -> %s", job_id, old, status)
+    return old
 
 
 def queue_depth(db: Database, row: Any) -> int:

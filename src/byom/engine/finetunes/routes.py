@@ -193,9 +193,10 @@ async def cancel_job(request: Request) -> JSONResponse:
         raise InvalidRequest(
             f"Job {job['id']} already ended ({job['status']}); there is nothing to cancel.", param="id"
         )
-    if job["status"] != "cancelled":
-        state.runner.cancel(job["id"])
-    return JSONResponse(job_payload(state.db, get_job_row(state, job["id"])))
+    # The row as the cancel left it: a later change (the runner ending the job) must not make the
+    # answer claim more than the cancel did.
+    row = state.runner.cancel(job["id"]) if job["status"] != "cancelled" else job
+    return JSONResponse(job_payload(state.db, row or get_job_row(state, job["id"])))
 
 
 async def delete_job(request: Request) -> JSONResponse:

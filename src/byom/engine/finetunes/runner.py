@@ -5,6 +5,12 @@ Each job runs as ``python -m byom.engine.trainer <job_dir>/spec.json``. Its ``pr
 byte offset read so far is stored in the job row in the same transaction, so a restart neither loses
 nor repeats a line. After an engine restart (even ``kill -9``), jobs left ``running`` are re-queued and
 resume from their last checkpoint.
+
+Every status change is a compare-and-set (``jobs.transition``), so an API cancel and the runner never
+overwrite each other: the runner claims a job (queued → running) before it spawns anything, a job
+whose cancel answered ``cancelled`` never gets a trainer, and a cancel that lands while the trainer
+starts stops it as soon as the process exists. Process handling is portable (psutil): the trainer
+leads its own process group and watches the engine's pid itself, so it never outlives the engine.
 """
 
 from __future__ import annotations
@@ -13,7 +19,6 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,8 +26,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from byom.engine.finetunes.jobs import add_event, set_status
+import psutil
+
+from byom.engine import devices
+from byom.engine.finetunes.jobs import Event, add_event, transition
 from byom.engine.private import open_private, private_dir
+from byom.engine.trainer._watchdog import PARENT_PID_ENV
 from byom.engine.trainer.spec import TrainSpec
 
 if TYPE_CHECKING:
@@ -45,6 +54,11 @@ _SCRUBBED_ENV = (
 )
 
 
+# Statuses from which each ending may happen (the CAS of ``transition``).
+_STARTED = ("running", "uploading", "cancel_requested")
+_CANCELLED_BEFORE_START = Event("job_stopped", "Job cancelled before it started.")
+
+
 class _Running:
     def __init__(self, job_id: str, proc: subprocess.Popen[bytes], job_dir: Path) -> None:
         self.job_id = job_id
@@ -65,13 +79,10 @@ class JobRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._current: _Running | None = None
+        # Serialises a cancel with the registration of a finished job's outputs: one of them wins whole.
         self._lock = threading.Lock()
         # hf_api_token per job: held in memory only, never written to SQLite or spec.json.
         self._hf_tokens: dict[str, str] = {}
-        self._device: str | None = None if config.device == "auto" else config.device
-        self._device_ready = threading.Event()
-        if self._device is not None:
-            self._device_ready.set()
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -80,8 +91,9 @@ class JobRunner:
             return
         self._stop.clear()
         self.recover()
-        if not self._device_ready.is_set():
-            threading.Thread(target=self._probe_device, name="byom-device-probe", daemon=True).start()
+        if self.config.device == "auto":
+            # Warm the one device probe, so /health and the first job need not wait for it.
+            threading.Thread(target=devices.probe_devices, name="byom-device-probe", daemon=True).start()
         self._thread = threading.Thread(target=self._loop, name="byom-job-runner", daemon=True)
         self._thread.start()
 
@@ -101,44 +113,44 @@ class JobRunner:
         """Queue a pending job (its token, if any, is held before the job can start)."""
         if hf_token:
             self._hf_tokens[job_id] = hf_token
-        set_status(self.db, job_id, "queued")
+        if transition(self.db, job_id, ("pending",), "queued") is None:
+            self._hf_tokens.pop(job_id, None)  # cancelled between its insert and now: stays cancelled
         self.wake()
 
-    def cancel(self, job_id: str) -> None:
-        """Cancel: a queued job at once; a running one gets SIGTERM, then SIGKILL after the grace period."""
-        row = self.db.one("SELECT status FROM jobs WHERE id = ?", (job_id,))
-        if row is None:
-            return
-        if row["status"] in ("pending", "queued"):
-            with self.db.transaction() as conn:
-                add_event(conn, job_id, "job_stopped", "Job cancelled before it started.")
-                set_status(conn, job_id, "cancelled")
-            self._hf_tokens.pop(job_id, None)
-        elif row["status"] in ("running", "uploading"):
-            with self.db.transaction() as conn:
-                add_event(conn, job_id, "cancel_requested", "Cancel requested; stopping the trainer.")
-                set_status(conn, job_id, "cancel_requested", cancel_requested=1)
-        self.wake()
+    def cancel(self, job_id: str) -> Any:
+        """Cancel: a pending or queued job at once; a started one gets a stop request (SIGTERM, then kill).
 
-    def device(self, timeout: float = 120.0) -> str:
-        """``cuda`` or ``cpu`` (probed in a subprocess so the service never imports torch)."""
-        if not self._device_ready.wait(timeout):
-            return "cpu"
-        return self._device or "cpu"
+        Returns the job row as this cancel left it (read in the same transaction), so the answer is what
+        the cancel did: ``cancelled`` only when no trainer was ever started for this attempt.
+        """
+        with self._lock, self.db.transaction() as conn:
+            if transition(conn, job_id, ("pending", "queued"), "cancelled", _CANCELLED_BEFORE_START):
+                self._hf_tokens.pop(job_id, None)
+            else:
+                transition(
+                    conn,
+                    job_id,
+                    ("running", "uploading"),
+                    "cancel_requested",
+                    Event("cancel_requested", "Cancel requested; stopping the trainer."),
+                    cancel_requested=1,
+                )
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        self.wake()
+        return row
+
+    def device(self) -> str:
+        """The device jobs train on: the configured one, or for ``auto`` mps, then cuda, then cpu."""
+        if self.config.device != "auto":
+            return self.config.device
+        return devices.training_device(devices.probe_devices())
 
     def device_label(self) -> str | None:
-        return self._device if self._device_ready.is_set() else None
-
-    def _probe_device(self) -> None:
-        code = "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')"
-        try:
-            out = subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
-            )
-            self._device = out.stdout.strip() if out.stdout.strip() in ("cuda", "cpu") else "cpu"
-        except (OSError, subprocess.TimeoutExpired):
-            self._device = "cpu"
-        self._device_ready.set()
+        """``device()`` without waiting: ``None`` while the probe still runs."""
+        if self.config.device != "auto":
+            return self.config.device
+        found = devices.probed_devices()
+        return devices.training_device(found) if found is not None else None
 
     # ---- recovery --------------------------------------------------------------------------------
     def recover(self) -> None:
@@ -154,13 +166,16 @@ class JobRunner:
             self._drain(job_id, job_dir, None)
             row = self.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
             if row["status"] == "pending":
-                set_status(self.db, job_id, "queued")
+                transition(self.db, job_id, ("pending",), "queued")
             elif row["cancel_requested"]:
-                with self.db.transaction() as conn:
-                    add_event(
-                        conn, job_id, "job_stopped", "Job cancelled (the engine stopped while cancelling)."
-                    )
-                    set_status(conn, job_id, "cancelled", pid=None)
+                transition(
+                    self.db,
+                    job_id,
+                    _STARTED,
+                    "cancelled",
+                    Event("job_stopped", "Job cancelled (the engine stopped while cancelling)."),
+                    pid=None,
+                )
             elif row["outputs"]:
                 # Training had finished; only registration was left.
                 self._complete(job_id)
@@ -173,14 +188,17 @@ class JobRunner:
             else:
                 checkpoint = self._resume_point(job_id)
                 where = f"from its checkpoint at step {checkpoint[0]}" if checkpoint else "from the beginning"
-                with self.db.transaction() as conn:
-                    add_event(
-                        conn,
-                        job_id,
-                        "job_restarted",
-                        f"The engine restarted; the job is queued again and resumes {where}.",
-                    )
-                    set_status(conn, job_id, "queued", pid=None, seconds_remaining=None)
+                transition(
+                    self.db,
+                    job_id,
+                    ("running", "uploading"),
+                    "queued",
+                    Event(
+                        "job_restarted", f"The engine restarted; the job is queued again and resumes {where}."
+                    ),
+                    pid=None,
+                    seconds_remaining=None,
+                )
 
     def _resume_point(self, job_id: str) -> tuple[int, Path] | None:
         for cp in self.db.query(
@@ -221,12 +239,12 @@ class JobRunner:
             return
         if current.signalled_at is None:
             current.signalled_at = time.monotonic()
-            _signal(current.proc, signal.SIGTERM)
+            _signal(current.proc, kill=False)
         elif time.monotonic() - current.signalled_at > self.config.cancel_grace_s:
-            _signal(current.proc, signal.SIGKILL)
+            _signal(current.proc, kill=True)
 
     def _start_next(self) -> None:
-        row = self.db.one("SELECT * FROM jobs WHERE status = 'queued' ORDER BY queue_seq LIMIT 1")
+        row = self._claim_next()
         if row is None:
             return
         job_id = row["id"]
@@ -234,16 +252,56 @@ class JobRunner:
             self._launch(row)
         except Exception as exc:
             log.exception("could not start job %s", job_id)
-            self._fail(
-                job_id, "initialization", f"Could not start the trainer: {type(exc).__name__}: {exc}"[:500]
+            if not self._cancel_if_requested(job_id):
+                self._fail(
+                    job_id,
+                    "initialization",
+                    f"Could not start the trainer: {type(exc).__name__}: {exc}"[:500],
+                )
+
+    def _claim_next(self) -> Any:
+        """Take the first queued job (queued → running, compare-and-set); its row as claimed, or ``None``."""
+        while True:
+            row = self.db.one("SELECT * FROM jobs WHERE status = 'queued' ORDER BY queue_seq LIMIT 1")
+            if row is None:
+                return None
+            claimed = transition(
+                self.db,
+                row["id"],
+                ("queued",),
+                "running",
+                attempt=row["attempt"] + 1,
+                started_at=row["started_at"] or time.time(),
+                seconds_remaining=None,
+                pid=None,
             )
+            if claimed:
+                return self.db.one("SELECT * FROM jobs WHERE id = ?", (row["id"],))
+            # Cancelled between the read and the claim: try the next one.
+
+    def _cancel_if_requested(self, job_id: str) -> bool:
+        """End a claimed job that a cancel reached before its trainer ran; whether it was one."""
+        return bool(
+            transition(
+                self.db,
+                job_id,
+                ("cancel_requested",),
+                "cancelled",
+                _CANCELLED_BEFORE_START,
+                pid=None,
+                seconds_remaining=None,
+            )
+        )
 
     def _launch(self, row: Any) -> None:
+        """Spawn the trainer of a claimed job (status running, attempt already counted)."""
         job_id = row["id"]
         spec = TrainSpec.model_validate_json(row["spec"])
+        if spec.device == "auto":
+            spec = spec.model_copy(update={"device": self.device()})
         job_dir = spec.job_dir
         private_dir(job_dir)
-        attempt = row["attempt"] + 1
+        attempt = row["attempt"]
         resume = self._resume_point(job_id) if attempt > 1 else None
         if resume is not None:
             spec = spec.model_copy(update={"resume_checkpoint": resume[1]})
@@ -253,6 +311,8 @@ class JobRunner:
         if progress.exists():
             # Each attempt writes a fresh progress file; the old one is kept for the record.
             os.replace(progress, job_dir / f"progress.{attempt - 1}.jsonl")
+        # Only once the old file is moved away: a crash before this must not re-read its lines.
+        self.db.execute("UPDATE jobs SET progress_offset = 0 WHERE id = ?", (job_id,))
         spec_path = job_dir / "spec.json"
         with os.fdopen(
             open_private(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w", encoding="utf-8"
@@ -260,6 +320,7 @@ class JobRunner:
             fh.write(spec.model_dump_json(indent=2))
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         env["PYTHONUNBUFFERED"] = "1"
+        env[PARENT_PID_ENV] = str(os.getpid())  # the trainer's watchdog exits when this process is gone
         token = self._hf_tokens.get(job_id)
         if token:
             env["HF_TOKEN"] = token
@@ -273,32 +334,32 @@ class JobRunner:
                 " create the job again with hf_api_token.",
                 level="warning",
             )
-        log_file = os.fdopen(open_private(job_dir / "trainer.log"), "ab")
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "byom.engine.trainer", str(spec_path)],
+        if self._cancel_if_requested(job_id):
+            return  # cancelled while it was being prepared: no trainer at all
+        proc = self._spawn([sys.executable, "-m", "byom.engine.trainer", str(spec_path)], job_dir, env)
+        current = _Running(job_id, proc, job_dir)
+        self._current = current
+        self.db.execute("UPDATE jobs SET pid = ? WHERE id = ?", (proc.pid, job_id))
+        # A cancel that landed while the process started is honoured now, not one poll later.
+        self._maybe_signal(current)
+
+    def _spawn(self, argv: list[str], job_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """Start the trainer as the leader of its own process group, its output into trainer.log."""
+        group: dict[str, Any] = (
+            {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+            if sys.platform == "win32"
+            else {"start_new_session": True}
+        )
+        with os.fdopen(open_private(job_dir / "trainer.log"), "ab") as log_file:
+            return subprocess.Popen(
+                argv,
                 cwd=job_dir,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+                **group,
             )
-        finally:
-            log_file.close()
-        now = time.time()
-        set_status(
-            self.db,
-            job_id,
-            "running",
-            pid=proc.pid,
-            attempt=attempt,
-            progress_offset=0,
-            started_at=row["started_at"] or now,
-            seconds_remaining=None,
-        )
-        self._current = _Running(job_id, proc, job_dir)
 
     # ---- progress ---------------------------------------------------------------------------------
     def _drain(self, job_id: str, job_dir: Path, current: _Running | None) -> None:
@@ -384,8 +445,7 @@ class JobRunner:
             outputs = {k: v for k, v in (line.get("outputs") or {}).items() if v}
             conn.execute(
                 "UPDATE jobs SET outputs = ?, token_count = COALESCE(?, token_count), param_count = COALESCE(?, param_count),"
-                " total_steps = COALESCE(?, total_steps), status = CASE WHEN status = 'running' THEN 'uploading' ELSE status END"
-                " WHERE id = ?",
+                " total_steps = COALESCE(?, total_steps) WHERE id = ?",
                 (
                     json.dumps(outputs),
                     line.get("token_count"),
@@ -394,6 +454,7 @@ class JobRunner:
                     job_id,
                 ),
             )
+            transition(conn, job_id, ("running",), "uploading")
         elif kind == "error":
             conn.execute(
                 "UPDATE jobs SET error_message = ?, error_stage = ?, error_type = ? WHERE id = ?",
@@ -408,10 +469,7 @@ class JobRunner:
         if row is None:
             return
         if row["cancel_requested"]:
-            with self.db.transaction() as conn:
-                add_event(conn, job_id, "job_stopped", "Job cancelled; checkpoints saved so far are kept.")
-                set_status(conn, job_id, "cancelled", pid=None, seconds_remaining=None)
-            self._hf_tokens.pop(job_id, None)
+            self._cancelled(job_id)
         elif code == 0 and row["outputs"]:
             self._complete(job_id)
         elif self._stop.is_set():
@@ -419,13 +477,35 @@ class JobRunner:
         else:
             if row["error_message"]:
                 # The trainer reported its root error line (and a job_error event) itself.
-                set_status(self.db, job_id, "error", pid=None, seconds_remaining=None)
+                transition(self.db, job_id, _STARTED, "error", pid=None, seconds_remaining=None)
                 self._hf_tokens.pop(job_id, None)
             else:
                 self._fail(job_id, "training", self._log_tail(current.job_dir, code))
 
+    def _cancelled(self, job_id: str) -> None:
+        transition(
+            self.db,
+            job_id,
+            _STARTED,
+            "cancelled",
+            Event("job_stopped", "Job cancelled; checkpoints saved so far are kept."),
+            pid=None,
+            seconds_remaining=None,
+        )
+        self._hf_tokens.pop(job_id, None)
+
     def _complete(self, job_id: str) -> None:
-        row = self.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        # Under the lock a cancel either came first (the job ends cancelled, nothing registered) or
+        # waits and finds it completed: never registered outputs on a cancelled job.
+        with self._lock:
+            row = self.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+            if row is None or row["cancel_requested"] or row["status"] not in ("running", "uploading"):
+                if row is not None and row["cancel_requested"]:
+                    self._cancelled(job_id)
+                return
+            self._complete_locked(job_id, row)
+
+    def _complete_locked(self, job_id: str, row: Any) -> None:
         outputs = json.loads(row["outputs"] or "{}")
         request = json.loads(row["request"])
         try:
@@ -439,11 +519,17 @@ class JobRunner:
             )
             return
         with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE jobs SET status = 'completed', registry = ?, updated_at = ?, pid = NULL, seconds_remaining = NULL"
-                " WHERE id = ?",
-                (json.dumps(registry), time.time(), job_id),
+            done = transition(
+                conn,
+                job_id,
+                ("running", "uploading"),
+                "completed",
+                registry=json.dumps(registry),
+                pid=None,
+                seconds_remaining=None,
             )
+            if not done:
+                return  # cannot happen under the lock; never overwrite whatever status won
             for kind, prefix in (("model", "model_object"), ("adapter", "adapter_object")):
                 if registry.get(f"{prefix}_id"):
                     conn.execute(
@@ -491,11 +577,12 @@ class JobRunner:
 
     def _fail(self, job_id: str, stage: str, message: str, *, error_type: str | None = None) -> None:
         with self.db.transaction() as conn:
-            add_event(conn, job_id, "job_error", message, level="error", stage=stage, error_type=error_type)
-            set_status(
+            transition(
                 conn,
                 job_id,
+                (*_STARTED, "pending", "queued"),
                 "error",
+                Event("job_error", message, "error", {"stage": stage, "error_type": error_type}),
                 error_message=message,
                 error_stage=stage,
                 error_type=error_type,
@@ -532,30 +619,39 @@ class JobRunner:
                 " engine starts again.",
                 level="warning",
             )
-        _signal(current.proc, signal.SIGTERM)
+        _signal(current.proc, kill=False)
         try:
             current.proc.wait(self.config.cancel_grace_s)
         except subprocess.TimeoutExpired:
-            _signal(current.proc, signal.SIGKILL)
+            _signal(current.proc, kill=True)
             current.proc.wait(5)
         with contextlib.suppress(Exception):
             self._finish(current, current.proc.returncode)
         self._current = None
 
 
-def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
-    # The trainer leads its own session: signal the group so dataloader workers stop too.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)
+def _tree(pid: int) -> list[psutil.Process]:
+    """The process and its descendants (dataloader workers), leader first; gone ones are skipped."""
+    try:
+        leader = psutil.Process(pid)
+        return [leader, *leader.children(recursive=True)]
+    except psutil.Error:
+        return []
 
 
-def _die_with_parent() -> None:
-    # Linux: the trainer gets SIGKILL when the engine dies (even by kill -9), so no orphan keeps
-    # writing to a job that the next engine start re-queues.
-    import ctypes
+def _signal(proc: subprocess.Popen[bytes] | int, *, kill: bool) -> None:
+    """Stop the trainer and its children: SIGTERM (or SIGKILL) to its group on POSIX, the tree elsewhere."""
+    pid = proc if isinstance(proc, int) else proc.pid
+    if os.name == "posix":
+        import signal
 
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        # The trainer leads its own session: the group reaches workers that left the tree.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL if kill else signal.SIGTERM)
+            return
+    for process in _tree(pid):
+        with contextlib.suppress(psutil.Error):
+            (process.kill if kill else process.terminate)()
 
 
 def _kill_stale(pid: int | None, job_dir: Path) -> None:
@@ -563,13 +659,15 @@ def _kill_stale(pid: int | None, job_dir: Path) -> None:
     if not pid:
         return
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-    except OSError:
-        return
-    if "byom.engine.trainer" in cmdline and str(job_dir) in cmdline:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-        for _ in range(50):
-            if not Path(f"/proc/{pid}").exists():
-                break
-            time.sleep(0.1)
+        process = psutil.Process(pid)
+        cmdline = " ".join(process.cmdline())
+    except psutil.Error:
+        return  # gone, or not ours to look at
+    if "byom.engine.trainer" not in cmdline or str(job_dir) not in cmdline:
+        return  # the pid was reused by another program
+    tree = _tree(pid)
+    _signal(pid, kill=True)
+    for process in tree:  # the tree may outlive a group kill on Windows: kill each member too
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(tree, timeout=5)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from byom.engine.trainer._checkpoint import load_resume_state, save_checkpoint
 from byom.engine.trainer._objective import Objective
 from byom.engine.trainer._progress import ProgressWriter
 from byom.engine.trainer._schedule import lr_factor
+from byom.engine.trainer._watchdog import watch_parent
 from byom.engine.trainer.spec import TrainSpec
 
 __all__ = ["Cancelled", "Stopper", "TrainResult", "evaluate", "plan_steps", "spread", "train"]
@@ -22,35 +23,30 @@ __all__ = ["Cancelled", "Stopper", "TrainResult", "evaluate", "plan_steps", "spr
 class Cancelled(Exception):
     """The engine asked us to stop (SIGTERM) or went away; stop at a step boundary."""
 
+    def __init__(self, reason: str, *, orphaned: bool = False) -> None:
+        super().__init__(reason)
+        self.orphaned = orphaned
+
 
 class Stopper:
-    """Turns SIGTERM and the death of the parent engine into a flag checked between steps."""
+    """Turns SIGTERM and the death of the engine (the watchdog) into a flag checked between steps."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_orphaned_exit: Callable[[], None] = lambda: None) -> None:
         self.reason: str | None = None
-        self._ppid = os.getppid()
+        self.orphaned = False
         signal.signal(signal.SIGTERM, self._on_term)
-        _set_parent_death_signal()
+        watch_parent(self._on_orphaned, on_orphaned_exit)
 
     def _on_term(self, signum: int, frame: Any) -> None:
         self.reason = "cancelled (SIGTERM)"
 
+    def _on_orphaned(self) -> None:
+        self.orphaned = True
+        self.reason = "the engine process exited"
+
     def check(self) -> None:
-        if self.reason is None and os.getppid() != self._ppid:
-            self.reason = "the engine process exited"
         if self.reason is not None:
-            raise Cancelled(self.reason)
-
-
-def _set_parent_death_signal() -> None:
-    # Linux only: ask the kernel to SIGTERM us when the engine dies (prctl PR_SET_PDEATHSIG = 1).
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not Linux; the getppid() check in Stopper.check still catches it
+            raise Cancelled(self.reason, orphaned=self.orphaned)
 
 
 @dataclass

@@ -13,10 +13,11 @@ from typing import Any
 
 from byom.engine.private import PRIVATE_UMASK
 from byom.engine.trainer._progress import ProgressWriter
+from byom.engine.trainer._watchdog import EXIT_ORPHANED
 from byom.engine.trainer.spec import TrainSpec, context_length
 from byom.errors import TrainingError, root_error_line
 
-__all__ = ["EXIT_BAD_SPEC", "EXIT_CANCELLED", "EXIT_FAILED", "main", "unsupported_reason"]
+__all__ = ["EXIT_BAD_SPEC", "EXIT_CANCELLED", "EXIT_FAILED", "EXIT_ORPHANED", "main", "unsupported_reason"]
 
 log = logging.getLogger("byom.engine.trainer")
 
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             progress.event(
                 "job_stopped", f"Training stopped: {exc}. Completed checkpoints are kept.", level="warning"
             )
-            return EXIT_CANCELLED
+            return EXIT_ORPHANED if exc.orphaned else EXIT_CANCELLED
         if isinstance(exc, KeyboardInterrupt):
             progress.event(
                 "job_stopped", "Training interrupted. Completed checkpoints are kept.", level="warning"
@@ -94,7 +95,9 @@ def _quiet_libraries() -> None:
 def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
     from byom.engine.trainer._loop import Stopper
 
-    stopper = Stopper()  # first: SIGTERM during the heavy imports also stops us cleanly
+    # First: SIGTERM, or the engine's death, during the heavy imports also stops us. An orphan that
+    # cannot reach a step boundary in time closes (flushes) its progress file before it is ended.
+    stopper = Stopper(on_orphaned_exit=progress.close)
     reason = unsupported_reason(spec)
     if reason:
         raise TrainingError(reason)
