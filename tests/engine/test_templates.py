@@ -15,3 +15,19 @@ async def test_a_missing_model_is_not_called_model_none(client: httpx2.AsyncClie
     body = assert_together_error(response, 400, param="model")
     assert "'None'" not in body["error"]["message"]
     assert "model=" in body["error"]["message"]
+
+
+async def test_supported_models_page_with_the_shared_cursor(client: httpx2.AsyncClient) -> None:
+    seen: list[str] = []
+    params: dict[str, str | int] = {"limit": 7}
+    while True:
+        body = (await client.get("/v2/supported-models", params=params)).json()
+        assert set(body) == {"data", "next_cursor"}
+        seen.extend(row["id"] for row in body["data"])
+        if not body["next_cursor"]:
+            break
+        params = {"limit": 7, "after": body["next_cursor"]}
+    everything = (await client.get("/v2/supported-models", params={"limit": 1000})).json()["data"]
+    assert seen == [row["id"] for row in everything] and len(seen) > 7
+    bad = await client.get("/v2/supported-models", params={"limit": "x" * 30})
+    assert_together_error(bad, 400, param="limit")

@@ -16,7 +16,6 @@ import secrets
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from byom.engine.blobs import BlobWriter, blob_path
+from byom.engine.db import new_id
 from byom.engine.finetunes.jobs import ACTIVE
 from byom.engine.state import EngineState, engine_of
 from byom.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, PermissionDenied
@@ -133,7 +133,7 @@ async def create_upload(request: Request) -> Response:
                 headers={"x-should-retry": "false"},
                 extra={"file_id": existing["id"]},
             )
-    file_id = f"file-{uuid.uuid4()}"
+    file_id = new_id("file")
     token = secrets.token_urlsafe(32)
     state.db.execute(
         "INSERT INTO files (id, filename, purpose, file_type, checksum, created_at, upload_token_hash)"
@@ -213,7 +213,7 @@ async def upload_multipart(request: Request) -> JSONResponse:
     if isinstance(stored, dict):
         return JSONResponse(stored)
     filename, purpose, file_type, writer = stored
-    file_id = f"file-{uuid.uuid4()}"
+    file_id = new_id("file")
     state.db.execute(
         "INSERT INTO files (id, filename, purpose, file_type, checksum, sha256, bytes, created_at, processing_status)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING')",

@@ -149,9 +149,18 @@ def int_query(request: Request, name: str, default: int | None, lo: int, hi: int
 
 
 def page(
-    items: list[dict[str, Any]], request: Request, *, default_limit: int = 50, max_limit: int = 500
+    items: list[dict[str, Any]],
+    request: Request,
+    *,
+    default_limit: int = 50,
+    max_limit: int = 500,
+    list_object: bool = True,
 ) -> JSONResponse:
-    """Cursor paging as the SDK walks it: ``after=<next_cursor>`` until ``next_cursor`` is null (ref §5.8)."""
+    """Cursor paging as the SDK walks it: ``after=<next_cursor>`` until ``next_cursor`` is null (ref §5.8).
+
+    The cursor is the last item's ``id``; ``list_object`` adds ``"object": "list"`` (v2 project lists have it,
+    ``/v2/supported-models`` does not).
+    """
     limit = int_query(request, "limit", default_limit, 1, max_limit)
     after = request.query_params.get("after")
     start = 0
@@ -164,6 +173,6 @@ def page(
         start = ids.index(after) + 1
     chunk = items[start : start + limit]
     more = start + limit < len(items)
-    return JSONResponse(
-        {"object": "list", "data": chunk, "next_cursor": chunk[-1]["id"] if more and chunk else None}
-    )
+    body: dict[str, Any] = {"object": "list"} if list_object else {}
+    body.update(data=chunk, next_cursor=chunk[-1]["id"] if more and chunk else None)
+    return JSONResponse(body)

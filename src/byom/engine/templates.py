@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from byom.engine.http import page
 from byom.engine.state import engine_of
 from byom.errors import InvalidRequest, NotFound
 
@@ -81,24 +82,13 @@ async def supported_models(request: Request) -> JSONResponse:
     product = q.get("product")
     if product and product not in _PRODUCTS:
         raise InvalidRequest(f"Unknown product '{product}'. Use one of {sorted(_PRODUCTS)}.", param="product")
-    try:
-        limit = int(q.get("limit", "100"))
-        offset = int(q.get("after") or "0")
-    except ValueError:
-        raise InvalidRequest(
-            "'limit' and 'after' must be integers (after is a next_cursor value).", param="limit"
-        ) from None
-    if not 1 <= limit <= 1000 or offset < 0:
-        raise InvalidRequest("'limit' must be 1-1000 and 'after' a next_cursor value.", param="limit")
     rows = [supported_model_payload(b) for b in _catalog().bases]
     if product:
         rows = [r for r in rows if product in r["products"]]
     search = (q.get("search") or "").lower()
     if search:
         rows = [r for r in rows if search in f"{r['id']} {r['name']} {r.get('description') or ''}".lower()]
-    page = rows[offset : offset + limit]
-    more = offset + limit < len(rows)
-    return JSONResponse({"data": page, "next_cursor": str(offset + limit) if more else None})
+    return page(rows, request, default_limit=100, max_limit=1000, list_object=False)
 
 
 async def supported_model(request: Request) -> JSONResponse:

@@ -7,7 +7,6 @@ import json
 import logging
 import shutil
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from byom.engine.db import iso
+from byom.engine.db import iso, new_id
 from byom.engine.files import file_blob
 from byom.engine.finetunes.jobs import (
     ACTIVE,
@@ -52,7 +51,7 @@ def get_job_row(state: EngineState, job_id: str) -> Any:
 async def create_job(request: Request) -> JSONResponse:
     state = engine_of(request)
     req = await parse_body(request, CreateFineTune)
-    job_id = f"ft-{uuid.uuid4()}"
+    job_id = new_id("ft")
     # "max" batch sizes depend on the device, probed in a subprocess (the service never imports torch).
     device = "cpu"
     if req.batch_size == "max":
