@@ -70,3 +70,22 @@ def test_iso_text_times_of_an_older_database_become_epoch_seconds(tmp_path: Path
         assert database.one("PRAGMA foreign_keys")[0] == 1
     finally:
         database.close()
+
+
+def test_a_nested_transaction_is_a_savepoint_of_the_outer_one(tmp_path: Path) -> None:
+    database = Database(tmp_path / "engine.db")
+    try:
+        with database.transaction() as conn:
+            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES ('outer', 0)")
+            try:
+                with database.transaction() as inner:
+                    inner.execute("INSERT INTO _migrations (name, applied_at) VALUES ('inner', 0)")
+                    raise RuntimeError("undo the inner part only")
+            except RuntimeError:
+                pass
+            with database.transaction() as inner:
+                inner.execute("INSERT INTO _migrations (name, applied_at) VALUES ('kept', 0)")
+        names = {row["name"] for row in database.query("SELECT name FROM _migrations")}
+        assert {"outer", "kept"} <= names and "inner" not in names
+    finally:
+        database.close()

@@ -391,7 +391,20 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write. Nested inside another on this thread, it is a savepoint of the outer one: a job's
+        create and its first status change commit together, or not at all."""
         with self._lock:
+            if self._conn.in_transaction:
+                self._conn.execute("SAVEPOINT nested")
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute("ROLLBACK TO nested")
+                    self._conn.execute("RELEASE nested")
+                    raise
+                else:
+                    self._conn.execute("RELEASE nested")
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
