@@ -268,12 +268,12 @@ class DeployRuntime:
         parts = model.split("/")
         if parts and parts[0] == slug:
             parts = parts[1:]
-        endpoint = None
-        if len(parts) in (1, 2):
-            endpoint = self.db.one(
-                "SELECT * FROM endpoints WHERE project_id = ? AND name = ?", (pid, parts[0])
-            )
-        if endpoint is None:
+        found = (
+            self.db.one("SELECT * FROM endpoints WHERE project_id = ? AND name = ?", (pid, parts[0]))
+            if len(parts) in (1, 2)
+            else None
+        )
+        if found is None:
             raise NotFound(
                 f"Unable to access model {model!r}: no endpoint or deployment of that name. Use the endpoint name, "
                 f"e.g. {slug}/my-ft; list endpoints with GET /v2/projects/{pid}/endpoints.",
@@ -281,12 +281,12 @@ class DeployRuntime:
                 code="model_not_available",
                 param="model",
             )
-        endpoint = dict(endpoint)
+        endpoint = dict(found)
         if len(parts) == 2:  # ``<slug>/<endpoint>/<deployment>``: pinned, bypassing the split (ref §3.10)
-            dep = self.db.one(
+            pinned = self.db.one(
                 "SELECT * FROM deployments WHERE endpoint_id = ? AND name = ?", (endpoint["id"], parts[1])
             )
-            if dep is None:
+            if pinned is None:
                 raise NotFound(
                     f"Unable to access model {model!r}: endpoint {slug}/{endpoint['name']} has no deployment "
                     f"{parts[1]!r}. List them with GET /v2/projects/{pid}/endpoints/{endpoint['id']}/deployments.",
@@ -294,10 +294,10 @@ class DeployRuntime:
                     code="model_not_available",
                     param="model",
                 )
-            loaded = self.loaded(dep["id"]) if dep["state"] == READY else None
+            loaded = self.loaded(pinned["id"]) if pinned["state"] == READY else None
             if loaded is None:
-                raise _not_running(model, [dict(dep)])
-            return Target(dict(dep), endpoint, loaded)
+                raise _not_running(model, [dict(pinned)])
+            return Target(dict(pinned), endpoint, loaded)
         split = json.loads(endpoint["traffic_split"] or "[]")
         deps = {
             r["id"]: dict(r)
@@ -305,18 +305,18 @@ class DeployRuntime:
         }
         candidates: list[tuple[float, dict[str, Any], LoadedModel]] = []
         for entry in split:
-            dep = deps.get(entry["deploymentId"])
+            routed = deps.get(entry["deploymentId"])
             weight = float(entry.get("weight", 0))
-            if dep is None or weight <= 0 or dep["state"] != READY:
+            if routed is None or weight <= 0 or routed["state"] != READY:
                 continue
-            loaded = self.loaded(dep["id"])
+            loaded = self.loaded(routed["id"])
             if loaded is not None:
-                candidates.append((weight, dep, loaded))
+                candidates.append((weight, routed, loaded))
         if not candidates:
             raise _not_running(model, list(deps.values()), unrouted=not split)
         # Effective capacity is weight × readyReplicas (ref §3.10); each local deployment has one replica.
-        _, dep, loaded = random.choices(candidates, weights=[c[0] for c in candidates])[0]
-        return Target(dep, endpoint, loaded)
+        _, chosen, chosen_model = random.choices(candidates, weights=[c[0] for c in candidates])[0]
+        return Target(chosen, endpoint, chosen_model)
 
     # --- auto-stop -------------------------------------------------------------------------
 

@@ -164,7 +164,7 @@ class JobRunner:
             job_dir = Path(json.loads(row["spec"])["job_dir"])
             _kill_stale(row["pid"], job_dir)
             self._drain(job_id, job_dir, None)
-            row = self.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+            row = self.db.one_or_fail("SELECT * FROM jobs WHERE id = ?", (job_id,))
             if row["status"] == "pending":
                 transition(self.db, job_id, ("pending",), "queued")
             elif row["cancel_requested"]:
@@ -346,7 +346,7 @@ class JobRunner:
     def _spawn(self, argv: list[str], job_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
         """Start the trainer as the leader of its own process group, its output into trainer.log."""
         group: dict[str, Any] = (
-            {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+            {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
             if sys.platform == "win32"
             else {"start_new_session": True}
         )
