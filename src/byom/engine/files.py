@@ -18,8 +18,9 @@ import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
@@ -30,11 +31,21 @@ from starlette.routing import Route
 
 from byom.engine.blobs import BlobWriter, blob_path
 from byom.engine.db import new_id
+from byom.engine.finetunes.bodies import Deleted
 from byom.engine.finetunes.jobs import ACTIVE
+from byom.engine.http import answer
 from byom.engine.state import EngineState, engine_of
 from byom.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, PermissionDenied
 
-__all__ = ["file_blob", "file_payload", "get_file_row", "resume_pending_validation", "routes"]
+__all__ = [
+    "FileList",
+    "FileObject",
+    "file_blob",
+    "file_payload",
+    "get_file_row",
+    "resume_pending_validation",
+    "routes",
+]
 
 log = logging.getLogger("byom.engine")
 
@@ -46,26 +57,47 @@ _FORM_OVERHEAD = 64 * 1024
 # Jobs in these states still need their files.
 
 
-def file_payload(row: Any) -> dict[str, Any]:
-    """``FileResponse`` JSON (SDK 3.1.1 fields, plus the April spec's ``Processed`` for older clients)."""
+class FileObject(BaseModel):
+    """``FileResponse`` (SDK 3.1.1 fields, plus the April spec's ``Processed`` and ``LineCount`` for older clients)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    object: Literal["file"] = "file"
+    created_at: int
+    filename: str
+    bytes: int
+    purpose: str
+    FileType: str
+    Processed: bool
+    processing_status: str
+    validation_report: dict[str, Any] | None = None
+    LineCount: int | None = None
+
+
+class FileList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    object: Literal["list"] = "list"
+    data: list[FileObject]
+
+
+def file_payload(row: Any) -> FileObject:
+    """A file row as the API shows it."""
     status = row["processing_status"]
-    body: dict[str, Any] = {
-        "id": row["id"],
-        "object": "file",
-        "created_at": row["created_at"],
-        "filename": row["filename"],
-        "bytes": row["bytes"],
-        "purpose": row["purpose"],
-        "FileType": row["file_type"],
-        "Processed": status == "COMPLETED",
-        "processing_status": status or "PENDING",
-    }
-    if row["validation_report"]:
-        report = json.loads(row["validation_report"])
-        body["validation_report"] = report
-        if "nlines" in report:
-            body["LineCount"] = report["nlines"]
-    return body
+    report = json.loads(row["validation_report"]) if row["validation_report"] else None
+    return FileObject(
+        id=row["id"],
+        created_at=int(row["created_at"]),
+        filename=row["filename"],
+        bytes=row["bytes"],
+        purpose=row["purpose"],
+        FileType=row["file_type"],
+        Processed=status == "COMPLETED",
+        processing_status=status or "PENDING",
+        validation_report=report,
+        LineCount=report.get("nlines") if report else None,
+    )
 
 
 def get_file_row(state: EngineState, file_id: str) -> Any:
@@ -195,7 +227,7 @@ async def preprocess(request: Request) -> JSONResponse:
     if row["processing_status"] is None:
         state.db.execute("UPDATE files SET processing_status = 'PENDING' WHERE id = ?", (row["id"],))
         _start_validation(state, row["id"])
-    return JSONResponse(file_payload(get_file_row(state, row["id"])))
+    return answer(file_payload(get_file_row(state, row["id"])))
 
 
 async def upload_multipart(request: Request) -> JSONResponse:
@@ -210,8 +242,8 @@ async def upload_multipart(request: Request) -> JSONResponse:
         stored = await _store_file_part(state, form)
     finally:
         await form.close()  # the spooled temp file of the part
-    if isinstance(stored, dict):
-        return JSONResponse(stored)
+    if isinstance(stored, FileObject):
+        return answer(stored)
     filename, purpose, file_type, writer = stored
     file_id = new_id("file")
     state.db.execute(
@@ -220,7 +252,7 @@ async def upload_multipart(request: Request) -> JSONResponse:
         (file_id, filename, purpose, file_type, writer.sha256, writer.sha256, writer.size, int(time.time())),
     )
     _start_validation(state, file_id)
-    return JSONResponse(file_payload(get_file_row(state, file_id)))
+    return answer(file_payload(get_file_row(state, file_id)))
 
 
 async def _store_file_part(state: EngineState, form: Any) -> Any:
@@ -252,11 +284,11 @@ async def _store_file_part(state: EngineState, form: Any) -> Any:
 async def list_files(request: Request) -> JSONResponse:
     state = engine_of(request)
     rows = state.db.query("SELECT * FROM files WHERE sha256 IS NOT NULL ORDER BY created_at DESC, rowid DESC")
-    return JSONResponse({"object": "list", "data": [file_payload(r) for r in rows]})
+    return answer(FileList(data=[file_payload(r) for r in rows]))
 
 
 async def retrieve_file(request: Request) -> JSONResponse:
-    return JSONResponse(file_payload(get_file_row(engine_of(request), request.path_params["file_id"])))
+    return answer(file_payload(get_file_row(engine_of(request), request.path_params["file_id"])))
 
 
 async def file_content(request: Request) -> Response:
@@ -289,7 +321,7 @@ async def delete_file(request: Request) -> JSONResponse:
         others = conn.execute("SELECT 1 FROM files WHERE sha256 = ? LIMIT 1", (row["sha256"],)).fetchone()
     if row["sha256"] and others is None:
         blob_path(state.data_dir, row["sha256"]).unlink(missing_ok=True)
-    return JSONResponse({"id": row["id"], "object": "file", "deleted": True})
+    return answer(Deleted(id=row["id"], object="file", deleted=True))
 
 
 def resume_pending_validation(state: EngineState) -> None:

@@ -27,6 +27,7 @@ from byom.errors import (
 
 __all__ = [
     "MAX_JSON_BYTES",
+    "answer",
     "engine_error_handler",
     "error_for_status",
     "error_response",
@@ -63,6 +64,11 @@ def error_for_status(status: int, message: str) -> EngineError:
     err = EngineError(message)
     err.status_code = status
     return err
+
+
+def answer(body: BaseModel, status: int = 200) -> JSONResponse:
+    """Send a declared body: its fields by their wire names, ``None`` fields left out."""
+    return JSONResponse(body.model_dump(mode="json", by_alias=True, exclude_none=True), status_code=status)
 
 
 def error_response(exc: EngineError) -> JSONResponse:

@@ -11,6 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from byom.engine.db import Database, iso
+from byom.engine.finetunes.bodies import (
+    FinetuneCheckpoint,
+    FinetuneEvent,
+    FinetuneJob,
+    JobEcho,
+    JobError,
+    JobProgress,
+)
 
 __all__ = [
     "ACTIVE",
@@ -121,88 +129,71 @@ def queue_depth(db: Database, row: Any) -> int:
     return int(ahead["n"]) if ahead else 0
 
 
-def job_payload(db: Database, row: Any) -> dict[str, Any]:
-    """``FinetuneResponse`` JSON (SDK 3.1.1 fields; ref together-api-2026-11 §2.8)."""
-    request = json.loads(row["request"])
+def job_payload(db: Database, row: Any) -> FinetuneJob:
+    """The job as the API shows it (``FinetuneResponse``, SDK 3.1.1 fields; ref together-api-2026-11 §2.8)."""
+    echo = JobEcho.from_stored(json.loads(row["request"]))
     spec = json.loads(row["spec"])
     registry = json.loads(row["registry"]) if row["registry"] else {}
     remaining = row["seconds_remaining"]
-    body: dict[str, Any] = {
-        "id": row["id"],
-        "object": "fine-tune",
-        "job_id": row["id"],
-        "status": row["status"],
-        "user_id": USER_ID,
-        "owner_address": USER_ID,
-        "created_at": iso(row["created_at"]),
-        "updated_at": iso(row["updated_at"]),
-        "started_at": iso(row["started_at"]),
-        **request,
-        "model_output_name": row["model_output_name"],
-        "output_name": row["model_output_name"],
-        "total_price": 0,
-        "token_count": row["token_count"] or 0,
-        "param_count": row["param_count"] or 0,
-        "steps_completed": row["steps_completed"],
-        "total_steps": row["total_steps"] or 0,
-        "epochs_completed": int(row["epochs_completed"] or 0),
-        "queue_depth": queue_depth(db, row),
-        "progress": {
-            "estimate_available": remaining is not None and row["status"] == "running",
-            "seconds_remaining": int(remaining)
-            if remaining is not None and row["status"] == "running"
-            else 0,
-        },
-        "model_object_id": registry.get("model_object_id"),
-        "model_object_name": registry.get("model_object_name"),
-        "model_object_revision_id": registry.get("model_object_revision_id"),
-        "adapter_object_id": registry.get("adapter_object_id"),
-        "adapter_object_name": registry.get("adapter_object_name"),
-        "adapter_object_revision_id": registry.get("adapter_object_revision_id"),
-    }
-    if spec.get("training_type") == "lora":
-        body["adapter_output_name"] = f"{row['model_output_name']}-adapter"
-    if row["error_message"]:
-        body["error"] = {
-            "message": row["error_message"],
-            "stage": row["error_stage"],
-            "type": row["error_type"],
-        }
-    # Absent rather than null: the April spec types these fields without null.
-    return {k: v for k, v in body.items() if v is not None}
+    running = remaining is not None and row["status"] == "running"
+    return FinetuneJob(
+        **echo.model_dump(exclude_none=True),
+        id=row["id"],
+        job_id=row["id"],
+        status=row["status"],
+        user_id=USER_ID,
+        owner_address=USER_ID,
+        created_at=iso(row["created_at"]),
+        updated_at=iso(row["updated_at"]),
+        started_at=iso(row["started_at"]),
+        model_output_name=row["model_output_name"],
+        output_name=row["model_output_name"],
+        adapter_output_name=f"{row['model_output_name']}-adapter"
+        if spec.get("training_type") == "lora"
+        else None,
+        total_price=0,
+        token_count=row["token_count"] or 0,
+        param_count=row["param_count"] or 0,
+        steps_completed=row["steps_completed"],
+        total_steps=row["total_steps"] or 0,
+        epochs_completed=int(row["epochs_completed"] or 0),
+        queue_depth=queue_depth(db, row),
+        progress=JobProgress(estimate_available=running, seconds_remaining=int(remaining) if running else 0),
+        model_object_id=registry.get("model_object_id"),
+        model_object_name=registry.get("model_object_name"),
+        model_object_revision_id=registry.get("model_object_revision_id"),
+        adapter_object_id=registry.get("adapter_object_id"),
+        adapter_object_name=registry.get("adapter_object_name"),
+        adapter_object_revision_id=registry.get("adapter_object_revision_id"),
+        error=JobError(message=row["error_message"], stage=row["error_stage"], type=row["error_type"])
+        if row["error_message"]
+        else None,
+    )
 
 
-def event_payload(row: Any) -> dict[str, Any]:
-    """``FinetuneEvent`` JSON; the April spec's required fields are filled with neutral values."""
+def event_payload(row: Any) -> FinetuneEvent:
+    """One stored event as the API shows it; optional fields an event carries come from its ``extra``."""
     extra = json.loads(row["extra"]) if row["extra"] else {}
-    return {
-        "object": "fine-tune-event",
-        "created_at": iso(row["created_at"]),
-        "type": row["type"],
-        "level": row["level"],
-        "message": row["message"],
-        "step": row["step"] if row["step"] is not None else 0,
-        "checkpoint_path": extra.get("checkpoint_path", ""),
-        "model_path": extra.get("model_path", ""),
-        "param_count": extra.get("param_count", 0),
-        "token_count": extra.get("token_count", 0),
-        "total_steps": extra.get("total_steps", 0),
-        "wandb_url": "",
-        "training_offset": 0,
-        "hash": "",
-        **{k: v for k, v in extra.items() if k not in ("checkpoint_path", "model_path")},
-    }
+    fixed = ("object", "created_at", "type", "level", "message", "step")
+    known = {k: v for k, v in extra.items() if k in FinetuneEvent.model_fields and k not in fixed}
+    return FinetuneEvent(
+        **known,
+        created_at=iso(row["created_at"]),
+        type=row["type"],
+        level=row["level"],
+        message=row["message"],
+        step=row["step"] if row["step"] is not None else 0,
+    )
 
 
-def checkpoint_payload(row: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "step": row["step"],
-        "created_at": iso(row["created_at"]),
-        "path": row["path"],
-        "checkpoint_type": "Final" if row["final"] else "Intermediate",
-        "checkpoint": row["checkpoint"],
-    }
-    for name in ("object_id", "object_name", "object_revision_id"):
-        if row[name]:
-            body[name] = row[name]
-    return body
+def checkpoint_payload(row: Any) -> FinetuneCheckpoint:
+    return FinetuneCheckpoint(
+        step=row["step"],
+        created_at=iso(row["created_at"]),
+        path=row["path"],
+        checkpoint_type="Final" if row["final"] else "Intermediate",
+        checkpoint=row["checkpoint"],
+        object_id=row["object_id"] or None,
+        object_name=row["object_name"] or None,
+        object_revision_id=row["object_revision_id"] or None,
+    )

@@ -18,6 +18,16 @@ from starlette.routing import Route
 
 from byom.engine.db import iso, new_id
 from byom.engine.files import file_blob
+from byom.engine.finetunes.bodies import (
+    CheckpointList,
+    Deleted,
+    EventList,
+    FinetuneJob,
+    JobError,
+    JobList,
+    Metrics,
+    PriceEstimate,
+)
 from byom.engine.finetunes.jobs import (
     ACTIVE,
     TERMINAL,
@@ -30,7 +40,7 @@ from byom.engine.finetunes.jobs import (
 from byom.engine.finetunes.plan import local_tokenizer_dir, plan_job
 from byom.engine.finetunes.request import CreateFineTune, EstimatePrice
 from byom.engine.finetunes.tokens import count_file_tokens, count_file_tokens_exact
-from byom.engine.http import int_query, parse_body
+from byom.engine.http import answer, int_query, parse_body
 from byom.engine.state import EngineState, engine_of
 from byom.engine.templates import limits_for
 from byom.errors import Conflict, InvalidRequest, NotFound
@@ -86,50 +96,59 @@ async def create_job(request: Request) -> JSONResponse:
             add_event(conn, job_id, "warning", warning, level="warning", when=now)
         # Inside the transaction (the db lock is re-entrant): the runner sees the job only once committed.
         state.runner.submit(job_id, token)
-    return JSONResponse(_render_job(state, get_job_row(state, job_id)))
+    return answer(_render_job(state, get_job_row(state, job_id)))
 
 
 # ---- reads ----------------------------------------------------------------------------------------
 _PLAIN_COLUMNS = ("status", "model_output_name", "steps_completed", "error_message")
 
 
-def _render_job(state: EngineState, row: Any) -> dict[str, Any]:
-    """The job's JSON; for a row whose stored JSON is unreadable, what its plain columns still say.
+def _render_job(state: EngineState, row: Any) -> FinetuneJob:
+    """The job's body; for a row whose stored JSON is unreadable, what its plain columns still say.
 
     One damaged row (an older engine's bug, a hand edit) must not make every list of jobs fail.
     """
     try:
         body = job_payload(state.db, row)
-        json.dumps(body, allow_nan=False)  # what JSONResponse will do: fail here, not while rendering
+        body.model_dump_json()  # what the answer will do: fail here, not while rendering
         return body
     except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError, OSError) as exc:
         log.warning("job %s cannot be rendered (%r); showing its plain columns only", row["id"], exc)
-    body = {"id": row["id"], "object": "fine-tune", "job_id": row["id"], "user_id": USER_ID}
-    body.update({name: row[name] for name in _PLAIN_COLUMNS if isinstance(row[name], (str, int))})
+    plain = {name: row[name] for name in _PLAIN_COLUMNS if isinstance(row[name], (str, int))}
+    times: dict[str, str] = {}
     for name in ("created_at", "updated_at"):
         try:
-            body[name] = iso(float(row[name]))
+            times[name] = iso(float(row[name]))
         except (ValueError, TypeError, ArithmeticError, OSError):
             pass  # absent rather than wrong
-    return body
+    message = plain.pop("error_message", None)
+    return FinetuneJob(
+        id=row["id"],
+        job_id=row["id"],
+        user_id=USER_ID,
+        status=str(plain.pop("status", "unknown")),
+        error=JobError(message=str(message)) if message else None,
+        **plain,
+        **times,
+    )
 
 
 async def list_jobs(request: Request) -> JSONResponse:
     state = engine_of(request)
     rows = state.db.query("SELECT * FROM jobs ORDER BY created_at, queue_seq")
-    return JSONResponse({"object": "list", "data": [_render_job(state, r) for r in rows]})
+    return answer(JobList(data=[_render_job(state, r) for r in rows]))
 
 
 async def retrieve_job(request: Request) -> JSONResponse:
     state = engine_of(request)
-    return JSONResponse(_render_job(state, get_job_row(state, request.path_params["job_id"])))
+    return answer(_render_job(state, get_job_row(state, request.path_params["job_id"])))
 
 
 async def list_events(request: Request) -> JSONResponse:
     state = engine_of(request)
     job = get_job_row(state, request.path_params["job_id"])
     rows = state.db.query("SELECT * FROM job_events WHERE job_id = ? ORDER BY seq", (job["id"],))
-    return JSONResponse({"object": "list", "data": [event_payload(r) for r in rows]})
+    return answer(EventList(data=[event_payload(r) for r in rows]))
 
 
 async def list_checkpoints(request: Request) -> JSONResponse:
@@ -138,7 +157,7 @@ async def list_checkpoints(request: Request) -> JSONResponse:
     rows = state.db.query(
         "SELECT * FROM job_checkpoints WHERE job_id = ? ORDER BY step DESC, seq DESC", (job["id"],)
     )
-    return JSONResponse({"object": "list", "data": [checkpoint_payload(r) for r in rows]})
+    return answer(CheckpointList(data=[checkpoint_payload(r) for r in rows]))
 
 
 def _time_param(request: Request, name: str) -> float | None:
@@ -181,7 +200,7 @@ async def list_metrics(request: Request) -> JSONResponse:
         last = len(points) - 1
         picks = sorted({round(i * last / max(resolution - 1, 1)) for i in range(resolution)})
         points = [points[i] for i in picks]
-    return JSONResponse({"metrics": points})
+    return answer(Metrics(metrics=points))
 
 
 # ---- changes --------------------------------------------------------------------------------------
@@ -195,7 +214,7 @@ async def cancel_job(request: Request) -> JSONResponse:
     # The row as the cancel left it: a later change (the runner ending the job) must not make the
     # answer claim more than the cancel did.
     row = state.runner.cancel(job["id"]) if job["status"] != "cancelled" else job
-    return JSONResponse(job_payload(state.db, row or get_job_row(state, job["id"])))
+    return answer(job_payload(state.db, row or get_job_row(state, job["id"])))
 
 
 async def delete_job(request: Request) -> JSONResponse:
@@ -222,7 +241,7 @@ async def delete_job(request: Request) -> JSONResponse:
         shutil.rmtree(job_dir, ignore_errors=True)
         message = f"Deleted job {job['id']} and its files."
     assert job["status"] in TERMINAL
-    return JSONResponse({"id": job["id"], "deleted": True, "message": message})
+    return answer(Deleted(id=job["id"], deleted=True, message=message))
 
 
 async def estimate_price(request: Request) -> JSONResponse:
@@ -271,22 +290,22 @@ async def estimate_price(request: Request) -> JSONResponse:
                 if status in ("INVALID_FORMAT", "FAILED")
                 else f"{prefix}_file_not_validated"
             )
-            return JSONResponse({"estimation_available": False, "unavailable_reason": reason})
+            return answer(PriceEstimate(estimation_available=False, unavailable_reason=reason))
         counts[prefix] = await run_in_threadpool(count, file_blob(state, row))
     train_tokens = counts.get("train", 0.0) * req.n_epochs
     eval_tokens = counts.get("eval", 0.0) * req.n_evals
     # Local training costs no money: price 0, always allowed.
-    return JSONResponse(
-        {
-            "estimation_available": True,
-            "allowed_to_proceed": True,
-            "estimated_total_price": 0.0,
-            "estimated_train_token_count": train_tokens,
-            "estimated_eval_token_count": eval_tokens,
-            "user_limit": 0.0,
-            "token_count_method": "tokenizer" if tokenizer_dir is not None and not notes else "approximate",
-            **({"token_count_note": notes[0]} if notes else {}),
-        }
+    return answer(
+        PriceEstimate(
+            estimation_available=True,
+            allowed_to_proceed=True,
+            estimated_total_price=0.0,
+            estimated_train_token_count=train_tokens,
+            estimated_eval_token_count=eval_tokens,
+            user_limit=0.0,
+            token_count_method="tokenizer" if tokenizer_dir is not None and not notes else "approximate",
+            token_count_note=notes[0] if notes else None,
+        )
     )
 
 
