@@ -208,3 +208,15 @@ def test_concurrent_loads_keep_weight_tying_working(tmp_path: Path, tiny_model: 
     with torch.device("meta"):
         tied = transformers.AutoModelForCausalLM.from_config(config)
     assert tied.lm_head.weight is tied.model.embed_tokens.weight
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/completions"])
+def test_a_lone_surrogate_in_the_prompt_is_a_400_not_a_500(served, path: str) -> None:
+    text = '"What is \\ud800 this?"'
+    if path == "/v1/chat/completions":
+        raw = '{"model": "local/chat", "max_tokens": 4, "messages": [{"role": "user", "content": ' + text + "}]}"
+    else:
+        raw = '{"model": "local/chat", "max_tokens": 4, "prompt": ' + text + "}"
+    response = served.post(path, content=raw.encode(), headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert "surrogate" in response.json()["error"]["message"]
