@@ -214,7 +214,11 @@ def test_concurrent_loads_keep_weight_tying_working(tmp_path: Path, tiny_model: 
 def test_a_lone_surrogate_in_the_prompt_is_a_400_not_a_500(served, path: str) -> None:
     text = '"What is \\ud800 this?"'
     if path == "/v1/chat/completions":
-        raw = '{"model": "local/chat", "max_tokens": 4, "messages": [{"role": "user", "content": ' + text + "}]}"
+        raw = (
+            '{"model": "local/chat", "max_tokens": 4, "messages": [{"role": "user", "content": '
+            + text
+            + "}]}"
+        )
     else:
         raw = '{"model": "local/chat", "max_tokens": 4, "prompt": ' + text + "}"
     response = served.post(path, content=raw.encode(), headers={"content-type": "application/json"})
