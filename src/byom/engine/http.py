@@ -35,6 +35,7 @@ __all__ = [
     "page",
     "parse_body",
     "parse_json",
+    "wire",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -83,6 +84,16 @@ def error_response(exc: EngineError) -> JSONResponse:
 async def engine_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EngineError)
     return error_response(exc)
+
+
+def wire(body: BaseModel) -> dict[str, Any]:
+    """A declared body as JSON data under its wire names (aliases); what a field leaves out stays absent."""
+    return body.model_dump(mode="json", by_alias=True)
+
+
+def answer(body: BaseModel, status: int = 200) -> JSONResponse:
+    """Send a declared response body: the one way a route answers with a model."""
+    return JSONResponse(wire(body), status_code=status)
 
 
 def _no_constant(name: str) -> NoReturn:

@@ -11,15 +11,16 @@ import re
 from typing import Any
 
 import anyio.to_thread
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from byom.engine.db import new_id, now
+from byom.engine.deploy.bodies import Autoscaling, DeploymentBody
 from byom.engine.deploy.endpoints import (
     autoscaling_of,
-    deployment_json,
+    deployment_body,
     deployments_of,
     endpoint_row,
     traffic_shares,
@@ -45,7 +46,7 @@ from byom.engine.deploy.runtime import (
     add_event,
 )
 from byom.engine.devices import fits, probe_devices
-from byom.engine.http import page, parse_body
+from byom.engine.http import answer, page, parse_body, wire
 from byom.engine.state import engine_of
 from byom.errors import Conflict, InvalidRequest, NotFound
 
@@ -54,16 +55,10 @@ __all__ = ["routes"]
 # --- deployments -----------------------------------------------------------------------------
 
 
-class AutoscalingIn(BaseModel):
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
-    minReplicas: int | None = Field(default=None, ge=0, le=64)
-    maxReplicas: int | None = Field(default=None, ge=0, le=64)
-
-
 class DeploymentCreate(BaseModel):
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
     name: str
-    autoscaling: AutoscalingIn | None = None
+    autoscaling: Autoscaling | None = None
     model: str | None = None
     modelId: str | None = None
     modelRevisionId: str | None = None
@@ -78,7 +73,7 @@ class DeploymentUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
     etag: str | None = None
     name: str | None = None
-    autoscaling: AutoscalingIn | None = None
+    autoscaling: Autoscaling | None = None
     inactiveTimeout: int | None = None
     maxConcurrentRequestsPerReplica: str | int | None = None
 
@@ -138,11 +133,11 @@ def _deployment_row(request: Request, endpoint: dict[str, Any]) -> dict[str, Any
     return dict(row)
 
 
-def _one_deployment_json(
+def _one_deployment_body(
     db: Any, dep: dict[str, Any], endpoint: dict[str, Any], project: dict[str, str]
-) -> dict[str, Any]:
+) -> DeploymentBody:
     shares = traffic_shares(endpoint, deployments_of(db, endpoint["id"]))
-    return deployment_json(dep, endpoint, project, shares.get(dep["id"], 0.0))
+    return deployment_body(dep, endpoint, project, shares.get(dep["id"], 0.0))
 
 
 async def create_deployment(request: Request) -> JSONResponse:
@@ -198,7 +193,7 @@ async def create_deployment(request: Request) -> JSONResponse:
             f"{device.memory_gib} GiB. Pick another config from GET …/configs?referenceModel=….",
             param="config",
         )
-    scaling = body.autoscaling.model_dump(exclude_none=True) if body.autoscaling else {}
+    scaling = wire(body.autoscaling) if body.autoscaling else {}
     if "minReplicas" not in scaling and "maxReplicas" not in scaling:
         scaling.update(minReplicas=1, maxReplicas=1)  # the CLI's default (ref §3.5)
     scaling.setdefault("minReplicas", 0)
@@ -238,7 +233,7 @@ async def create_deployment(request: Request) -> JSONResponse:
             headers=_NO_RETRY,
         )
     if request.query_params.get("validateOnly", "").lower() in ("true", "1"):
-        return JSONResponse(deployment_json(dep, endpoint, project, 0.0))
+        return answer(deployment_body(dep, endpoint, project, 0.0))
     with db.transaction() as conn:
         columns = ", ".join(dep)
         conn.execute(
@@ -271,7 +266,7 @@ async def create_deployment(request: Request) -> JSONResponse:
     if running:
         runtime.provision(str(dep["id"]))
     stored = dict(db.one_or_fail("SELECT * FROM deployments WHERE id = ?", (dep["id"],)))
-    return JSONResponse(_one_deployment_json(db, stored, endpoint_row(request, endpoint["id"]), project))
+    return answer(_one_deployment_body(db, stored, endpoint_row(request, endpoint["id"]), project))
 
 
 def _deployments_before(conn: Any, endpoint_id: str, dep_id: str) -> bool:
@@ -287,13 +282,13 @@ async def list_deployments(request: Request) -> JSONResponse:
     db = engine_of(request).db
     deployments = deployments_of(db, endpoint["id"])
     shares = traffic_shares(endpoint, deployments)
-    items = [deployment_json(d, endpoint, project, shares.get(d["id"], 0.0)) for d in deployments]
+    bodies = [deployment_body(d, endpoint, project, shares.get(d["id"], 0.0)) for d in deployments]
     raw = request.query_params.get("filter")
     state_filter = re.match(r'^\s*state\s*=\s*"?([A-Z_]+)"?\s*$', raw or "")
     if state_filter:
-        items = [i for i in items if i["status"]["state"] == state_filter.group(1)]
+        items = [wire(b) for b in bodies if b.status.state == state_filter.group(1)]
     else:
-        items = _filter_names(request, items, project["slug"])
+        items = _filter_names(request, [wire(b) for b in bodies], project["slug"])
     return page(_order(request, items), request)
 
 
@@ -301,7 +296,7 @@ async def get_deployment(request: Request) -> JSONResponse:
     project = _project(request)
     endpoint = endpoint_row(request, request.path_params["ep"])
     dep = _deployment_row(request, endpoint)
-    return JSONResponse(_one_deployment_json(engine_of(request).db, dep, endpoint, project))
+    return answer(_one_deployment_body(engine_of(request).db, dep, endpoint, project))
 
 
 _DEPLOYMENT_MASK = {
@@ -354,7 +349,7 @@ async def update_deployment(request: Request) -> JSONResponse:
         changes["name"] = name
     scaling = autoscaling_of(dep)
     if wants("autoscaling"):
-        sent = body.autoscaling.model_dump(exclude_none=True) if body.autoscaling else {}
+        sent = wire(body.autoscaling) if body.autoscaling else {}
         if mask is not None:
             for field in {m.split(".", 1)[1].split(".")[0] for m in mask if m.startswith("autoscaling.")}:
                 if field in sent:
@@ -394,7 +389,7 @@ async def update_deployment(request: Request) -> JSONResponse:
             )
             runtime.provision(dep["id"])
     stored = dict(db.one_or_fail("SELECT * FROM deployments WHERE id = ?", (dep["id"],)))
-    return JSONResponse(_one_deployment_json(db, stored, endpoint_row(request, endpoint["id"]), project))
+    return answer(_one_deployment_body(db, stored, endpoint_row(request, endpoint["id"]), project))
 
 
 async def delete_deployment(request: Request) -> JSONResponse:

@@ -11,12 +11,22 @@ import json
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from byom.engine.db import iso, new_id, now
+from byom.engine.deploy.bodies import (
+    Autoscaling,
+    DeploymentBody,
+    DeploymentStatus,
+    DeploymentSummary,
+    EndpointBody,
+    EndpointEventBody,
+    RuntimeInfo,
+    TrafficEntry,
+)
 from byom.engine.deploy.project import (
     _NO_RETRY,
     _P,
@@ -33,23 +43,17 @@ from byom.engine.deploy.runtime import (
     add_event,
 )
 from byom.engine.devices import device_for_config
-from byom.engine.http import int_query, page, parse_body
+from byom.engine.http import answer, int_query, page, parse_body, wire
 from byom.engine.state import engine_of
 from byom.errors import Conflict, InvalidRequest, NotFound
 
-__all__ = ["autoscaling_of", "deployment_json", "deployments_of", "endpoint_row", "routes", "traffic_shares"]
+__all__ = ["autoscaling_of", "deployment_body", "deployments_of", "endpoint_row", "routes", "traffic_shares"]
 
 _LEVELS = ("LEVEL_DEBUG", "LEVEL_INFO", "LEVEL_WARN", "LEVEL_ERROR")
 _ENGINE_TYPE = "transformers"
 
 
 # --- endpoints -------------------------------------------------------------------------------
-
-
-class TrafficEntry(BaseModel):
-    model_config = ConfigDict(allow_inf_nan=False)
-    deploymentId: str
-    weight: float = Field(ge=0)
 
 
 class EndpointCreate(BaseModel):
@@ -93,55 +97,46 @@ def autoscaling_of(dep: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(dep["autoscaling"]))
 
 
-def _status(dep: dict[str, Any]) -> dict[str, Any]:
+def _status(dep: dict[str, Any]) -> DeploymentStatus:
     ready = 1 if dep["state"] == READY else 0
-    return {
-        "state": dep["state"],
-        "message": dep["message"] or "",
-        "readyReplicas": ready,
-        "scheduledReplicas": ready,
-    }
+    return DeploymentStatus(
+        state=dep["state"], message=dep["message"] or "", ready_replicas=ready, scheduled_replicas=ready
+    )
 
 
-def deployment_json(
+def deployment_body(
     dep: dict[str, Any], endpoint: dict[str, Any], project: dict[str, str], share: float
-) -> dict[str, Any]:
+) -> DeploymentBody:
     device = device_for_config(dep["config_id"])
-    scaling = autoscaling_of(dep)
-    body: dict[str, Any] = {
-        "id": dep["id"],
-        "name": f"{project['slug']}/{endpoint['name']}/{dep['name']}",
-        "endpointId": dep["endpoint_id"],
-        "projectId": dep["project_id"],
-        "model": f"projects/{dep['project_id']}/models/{dep['model_id']}/revisions/{dep['revision_id']}",
-        "modelId": dep["model_id"],
-        "modelRevisionId": dep["revision_id"],
-        "config": f"projects/{dep['project_id']}/configs/{dep['config_id']}",
-        "configId": dep["config_id"],
-        "hardware": device.hardware if device else "unavailable",
-        "autoscaling": scaling,
-        "status": _status(dep),
-        "desiredReplicas": min(
-            1, int(scaling.get("minReplicas") or 0) or int(scaling.get("maxReplicas") or 0)
+    scaling = Autoscaling.model_validate(autoscaling_of(dep))
+    return DeploymentBody(
+        id=dep["id"],
+        name=f"{project['slug']}/{endpoint['name']}/{dep['name']}",
+        endpoint_id=dep["endpoint_id"],
+        project_id=dep["project_id"],
+        model=f"projects/{dep['project_id']}/models/{dep['model_id']}/revisions/{dep['revision_id']}",
+        model_id=dep["model_id"],
+        model_revision_id=dep["revision_id"],
+        config=f"projects/{dep['project_id']}/configs/{dep['config_id']}",
+        config_id=dep["config_id"],
+        hardware=device.hardware if device else "unavailable",
+        autoscaling=scaling,
+        status=_status(dep),
+        desired_replicas=min(1, (scaling.min_replicas or 0) or (scaling.max_replicas or 0)),
+        estimated_effective_traffic_share=share,
+        inactive_timeout=dep["inactive_timeout"],
+        etag=dep["etag"],
+        created_at=iso(dep["created_at"]),
+        updated_at=iso(dep["updated_at"]),
+        runtime_info=RuntimeInfo(
+            engine_type=_ENGINE_TYPE,
+            engine_version=_engine_version(),
+            function_calling_supported=False,
+            structured_output_supported=False,
         ),
-        "estimatedEffectiveTrafficShare": share,
-        "trafficMode": "TRAFFIC_MODE_LIVE",
-        "inactiveTimeout": dep["inactive_timeout"],
-        "etag": dep["etag"],
-        "createdAt": iso(dep["created_at"]),
-        "updatedAt": iso(dep["updated_at"]),
-        "runtimeInfo": {
-            "engineType": _ENGINE_TYPE,
-            "engineVersion": _engine_version(),
-            "functionCallingSupported": False,
-            "structuredOutputSupported": False,
-        },
-    }
-    if dep.get("max_concurrent") is not None:
-        body["maxConcurrentRequestsPerReplica"] = dep["max_concurrent"]
-    if dep.get("placement"):
-        body["placement"] = json.loads(dep["placement"])
-    return body
+        max_concurrent_requests_per_replica=dep.get("max_concurrent"),
+        placement=json.loads(dep["placement"]) if dep.get("placement") else None,
+    )
 
 
 def _engine_version() -> str:
@@ -153,28 +148,6 @@ def _engine_version() -> str:
         return "unknown"
 
 
-def _summary_json(
-    dep: dict[str, Any], endpoint: dict[str, Any], project: dict[str, str], share: float
-) -> dict[str, Any]:
-    full = deployment_json(dep, endpoint, project, share)
-    keys = (
-        "id",
-        "autoscaling",
-        "createdAt",
-        "estimatedEffectiveTrafficShare",
-        "model",
-        "modelId",
-        "name",
-        "trafficMode",
-        "desiredReplicas",
-        "hardware",
-    )
-    summary = {k: full[k] for k in keys}
-    summary["state"] = dep["state"]
-    summary["readyReplicas"] = full["status"]["readyReplicas"]
-    return summary
-
-
 def deployments_of(db: Any, endpoint_id: str) -> list[dict[str, Any]]:
     return [
         dict(r)
@@ -182,21 +155,23 @@ def deployments_of(db: Any, endpoint_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def _endpoint_json(db: Any, endpoint: dict[str, Any], project: dict[str, str]) -> dict[str, Any]:
+def _endpoint_body(db: Any, endpoint: dict[str, Any], project: dict[str, str]) -> EndpointBody:
     deployments = deployments_of(db, endpoint["id"])
     shares = traffic_shares(endpoint, deployments)
-    return {
-        "id": endpoint["id"],
-        "name": f"{project['slug']}/{endpoint['name']}",
-        "projectId": endpoint["project_id"],
-        "endpointType": "ENDPOINT_TYPE_DEDICATED",
-        "visibility": endpoint["visibility"],
-        "trafficSplit": json.loads(endpoint["traffic_split"] or "[]"),
-        "deployments": [_summary_json(d, endpoint, project, shares.get(d["id"], 0.0)) for d in deployments],
-        "etag": endpoint["etag"],
-        "createdAt": iso(endpoint["created_at"]),
-        "updatedAt": iso(endpoint["updated_at"]),
-    }
+    return EndpointBody(
+        id=endpoint["id"],
+        name=f"{project['slug']}/{endpoint['name']}",
+        project_id=endpoint["project_id"],
+        visibility=endpoint["visibility"],
+        traffic_split=json.loads(endpoint["traffic_split"] or "[]"),
+        deployments=[
+            DeploymentSummary.of(deployment_body(d, endpoint, project, shares.get(d["id"], 0.0)))
+            for d in deployments
+        ],
+        etag=endpoint["etag"],
+        created_at=iso(endpoint["created_at"]),
+        updated_at=iso(endpoint["updated_at"]),
+    )
 
 
 def _name_taken(db: Any, project_id: str, name: str, exclude: str | None = None) -> bool:
@@ -236,7 +211,7 @@ async def create_endpoint(request: Request) -> JSONResponse:
             ),
         )
     add_event(db, endpoint_id, "endpoint.created", f"Endpoint {project['slug']}/{name} created.")
-    return JSONResponse(_endpoint_json(db, endpoint_row(request, endpoint_id), project))
+    return answer(_endpoint_body(db, endpoint_row(request, endpoint_id), project))
 
 
 async def list_endpoints(request: Request) -> JSONResponse:
@@ -247,15 +222,15 @@ async def list_endpoints(request: Request) -> JSONResponse:
         for r in db.query("SELECT * FROM endpoints WHERE project_id = ? ORDER BY rowid", (project["id"],))
     ]
     items = _order(
-        request, _filter_names(request, [_endpoint_json(db, r, project) for r in rows], project["slug"])
+        request, _filter_names(request, [wire(_endpoint_body(db, r, project)) for r in rows], project["slug"])
     )
     return page(items, request)
 
 
 async def get_endpoint(request: Request) -> JSONResponse:
     project = _project(request)
-    return JSONResponse(
-        _endpoint_json(engine_of(request).db, endpoint_row(request, request.path_params["ep"]), project)
+    return answer(
+        _endpoint_body(engine_of(request).db, endpoint_row(request, request.path_params["ep"]), project)
     )
 
 
@@ -292,21 +267,19 @@ async def update_endpoint(request: Request) -> JSONResponse:
                 raise InvalidRequest(
                     f"trafficSplit[{i}].weight must be a finite number ≥ 0.", param="trafficSplit"
                 )
-            if entry.deploymentId not in own:
+            if entry.deployment_id not in own:
                 raise InvalidRequest(
-                    f"trafficSplit[{i}].deploymentId {entry.deploymentId!r} is not a deployment of this endpoint. "
+                    f"trafficSplit[{i}].deploymentId {entry.deployment_id!r} is not a deployment of this endpoint. "
                     f"List them with GET /v2/projects/{project['id']}/endpoints/{endpoint['id']}/deployments.",
                     param="trafficSplit",
                 )
-            if entry.deploymentId in seen:
+            if entry.deployment_id in seen:
                 raise InvalidRequest(
-                    f"trafficSplit lists {entry.deploymentId} twice; give each deployment one entry.",
+                    f"trafficSplit lists {entry.deployment_id} twice; give each deployment one entry.",
                     param="trafficSplit",
                 )
-            seen.add(entry.deploymentId)
-        changes["traffic_split"] = json.dumps(
-            [{"deploymentId": e.deploymentId, "weight": e.weight} for e in entries]
-        )
+            seen.add(entry.deployment_id)
+        changes["traffic_split"] = json.dumps([wire(e) for e in entries])
     if changes:
         _etag_update(db, "endpoints", endpoint["id"], changes, body.etag)
         if "traffic_split" in changes:
@@ -316,7 +289,7 @@ async def update_endpoint(request: Request) -> JSONResponse:
                 "endpoint.traffic_split_updated",
                 f"trafficSplit set to {changes['traffic_split']}.",
             )
-    return JSONResponse(_endpoint_json(db, endpoint_row(request, endpoint["id"]), project))
+    return answer(_endpoint_body(db, endpoint_row(request, endpoint["id"]), project))
 
 
 async def delete_endpoint(request: Request) -> JSONResponse:
@@ -360,23 +333,24 @@ async def list_events(request: Request) -> JSONResponse:
             or (types and r["type"] not in types)
         ):
             continue
-        item = {
-            "id": r["id"],
-            "createdAt": iso(r["created_at"]),
-            "endpointId": r["endpoint_id"],
-            "level": r["level"],
-            "source": "byom-engine",
-            "sourceKind": "SOURCE_KIND_DEPLOYMENT" if r["deployment_id"] else "SOURCE_KIND_ENDPOINT",
-            "type": r["type"],
-            "message": r["message"],
-        }
-        if r["deployment_id"]:
-            item["deploymentId"] = r["deployment_id"]
-            item["subjectId"] = r["deployment_id"]
-        if r["reason"]:
-            item["reason"] = r["reason"]
-        items.append(item)
+        items.append(wire(_event_body(r)))
     return page(items, request, default_limit=limit, max_limit=10_000)
+
+
+def _event_body(row: Any) -> EndpointEventBody:
+    return EndpointEventBody(
+        id=row["id"],
+        created_at=iso(row["created_at"]),
+        endpoint_id=row["endpoint_id"],
+        level=row["level"],
+        source="byom-engine",
+        source_kind="SOURCE_KIND_DEPLOYMENT" if row["deployment_id"] else "SOURCE_KIND_ENDPOINT",
+        type=row["type"],
+        message=row["message"],
+        deployment_id=row["deployment_id"] or None,
+        subject_id=row["deployment_id"] or None,
+        reason=row["reason"] or None,
+    )
 
 
 routes: list[BaseRoute] = [

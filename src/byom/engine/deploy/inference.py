@@ -18,12 +18,13 @@ from typing import Any, Literal
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from byom.engine.deploy.bodies import omitted
 from byom.engine.deploy.host import Generation, SamplingParams, StreamHandle
 from byom.engine.deploy.runtime import Target
-from byom.engine.http import parse_body
+from byom.engine.http import answer, parse_body, wire
 from byom.engine.state import engine_of
 from byom.errors import EngineError, InvalidRequest, root_error_line
 
@@ -88,6 +89,123 @@ class CompletionRequest(_Sampling):
     prompt: str | list[str]
 
 
+# --- answers (OpenAI/Together-shaped: snake_case on the wire, as the SDK's models read them, ref §4.3) ------
+
+
+class _Answer(BaseModel):
+    """Base of an inference answer: exactly the declared keys; ``omitted()`` ones only when set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Usage(_Answer):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class Message(_Answer):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(_Answer):
+    index: int = 0
+    message: Message
+    finish_reason: str
+    logprobs: None = None
+
+
+class TextChoice(_Answer):
+    index: int = 0
+    text: str
+    finish_reason: str
+    logprobs: None = None
+
+
+class _Head(_Answer):
+    # The keys every answer and chunk starts with; a subclass narrows ``object`` in place.
+    id: str
+    object: str
+    created: int
+    model: str
+
+
+class ChatCompletionBody(_Head):
+    """``POST /v1/chat/completions`` without ``stream``."""
+
+    object: Literal["chat.completion"] = "chat.completion"
+    # Filled only with echo, which the engine does not support; the SDK requires the key.
+    prompt: list[str] = Field(default_factory=list)
+    choices: list[ChatChoice]
+    usage: Usage
+
+
+class TextCompletionBody(_Head):
+    """``POST /v1/completions`` without ``stream``."""
+
+    object: Literal["text.completion"] = "text.completion"
+    prompt: list[str] = Field(default_factory=list)  # as in a chat completion
+    choices: list[TextChoice]
+    usage: Usage
+
+
+class Delta(_Answer):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChunkChoice(_Answer):
+    index: int = 0
+    delta: Delta
+    finish_reason: str | None
+
+
+class TextChunkChoice(_Answer):
+    index: int = 0
+    text: str
+    delta: Delta
+    finish_reason: str | None = omitted()  # only on the last chunk
+
+
+class Token(_Answer):
+    """Together's legacy stream token of a text completion."""
+
+    id: int = -1
+    text: str
+    logprob: float = 0.0
+    special: bool = False
+
+
+class ChatChunkBody(_Head):
+    """One SSE ``data:`` object of a streamed chat completion."""
+
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    choices: list[ChatChunkChoice]
+    usage: Usage | None = omitted()  # only on the last chunk
+
+
+class TextChunkBody(_Head):
+    """One SSE ``data:`` object of a streamed text completion; ``finish_reason`` is also at the top."""
+
+    object: Literal["completion.chunk"] = "completion.chunk"
+    token: Token
+    choices: list[TextChunkChoice]
+    finish_reason: str | None
+    usage: Usage | None = omitted()  # only on the last chunk
+
+
+class StreamError(_Answer):
+    message: str
+    type: Literal["server_error"] = "server_error"
+
+
+class StreamErrorBody(_Answer):
+    """The chunk that ends a stream whose generation failed: the SDK raises APIError on it (ref §4.3)."""
+
+    error: StreamError
+
+
 def _messages(request: ChatRequest) -> list[dict[str, str]]:
     out = []
     for message in request.messages:
@@ -135,16 +253,16 @@ async def _generate(target: Target, ids: list[int], params: SamplingParams) -> G
     return result
 
 
-def _usage(gen: Generation) -> dict[str, int]:
-    return {
-        "prompt_tokens": gen.prompt_tokens,
-        "completion_tokens": gen.completion_tokens,
-        "total_tokens": gen.prompt_tokens + gen.completion_tokens,
-    }
+def _usage(gen: Generation) -> Usage:
+    return Usage(
+        prompt_tokens=gen.prompt_tokens,
+        completion_tokens=gen.completion_tokens,
+        total_tokens=gen.prompt_tokens + gen.completion_tokens,
+    )
 
 
-def _sse(obj: dict[str, Any] | str) -> bytes:
-    return f"data: {obj if isinstance(obj, str) else json.dumps(obj)}\n\n".encode()
+def _sse(obj: BaseModel | str) -> bytes:
+    return f"data: {obj if isinstance(obj, str) else json.dumps(wire(obj))}\n\n".encode()
 
 
 async def _pieces(handle: StreamHandle) -> AsyncIterator[str]:
@@ -171,9 +289,7 @@ async def _events(
         async for piece in _pieces(handle):
             yield chunk(piece)
     except Exception as exc:  # noqa: BLE001 - the SDK raises APIError on a data object with "error" (ref §4.3)
-        yield _sse(
-            {"error": {"message": f"Generation failed: {root_error_line(exc)}", "type": "server_error"}}
-        )
+        yield _sse(StreamErrorBody(error=StreamError(message=f"Generation failed: {root_error_line(exc)}")))
         return
     result = handle.result
     assert result is not None
@@ -194,39 +310,27 @@ async def chat_completions(request: Request) -> Any:
     created = int(time.time())
     if not body.stream:
         gen = await _generate(target, ids, params)
-        return JSONResponse(
-            {
-                "id": completion_id,
-                "object": "chat.completion",
-                "created": created,
-                "model": body.model,
-                "prompt": [],  # filled only with echo, which the engine does not support; the SDK requires it
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": gen.text},
-                        "finish_reason": gen.finish_reason,
-                        "logprobs": None,
-                    }
-                ],
-                "usage": _usage(gen),
-            }
+        return answer(
+            ChatCompletionBody(
+                id=completion_id,
+                created=created,
+                model=body.model,
+                choices=[ChatChoice(message=Message(content=gen.text), finish_reason=gen.finish_reason)],
+                usage=_usage(gen),
+            )
         )
     handle = target.model.stream(ids, params)
 
-    def chunk(text: str, finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
-        obj: dict[str, Any] = {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": body.model,
-            "choices": [
-                {"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": finish}
-            ],
-        }
-        if usage is not None:
-            obj["usage"] = usage
-        return _sse(obj)
+    def chunk(text: str, finish: str | None = None, usage: Usage | None = None) -> bytes:
+        return _sse(
+            ChatChunkBody(
+                id=completion_id,
+                created=created,
+                model=body.model,
+                choices=[ChatChunkChoice(delta=Delta(content=text), finish_reason=finish)],
+                usage=usage,
+            )
+        )
 
     return _streaming(_events(handle, chunk, opening=chunk("")))
 
@@ -247,36 +351,29 @@ async def completions(request: Request) -> Any:
     created = int(time.time())
     if not body.stream:
         gen = await _generate(target, ids, params)
-        return JSONResponse(
-            {
-                "id": completion_id,
-                "object": "text.completion",
-                "created": created,
-                "model": body.model,
-                "prompt": [],
-                "choices": [
-                    {"index": 0, "text": gen.text, "finish_reason": gen.finish_reason, "logprobs": None}
-                ],
-                "usage": _usage(gen),
-            }
+        return answer(
+            TextCompletionBody(
+                id=completion_id,
+                created=created,
+                model=body.model,
+                choices=[TextChoice(text=gen.text, finish_reason=gen.finish_reason)],
+                usage=_usage(gen),
+            )
         )
     handle = target.model.stream(ids, params)
 
-    def chunk(text: str, finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
-        obj: dict[str, Any] = {
-            "id": completion_id,
-            "object": "completion.chunk",
-            "created": created,
-            "model": body.model,
-            "token": {"id": -1, "text": text, "logprob": 0.0, "special": False},
-            "choices": [{"index": 0, "text": text, "delta": {"role": "assistant", "content": text}}],
-            "finish_reason": finish,
-        }
-        if finish is not None:
-            obj["choices"][0]["finish_reason"] = finish
-        if usage is not None:
-            obj["usage"] = usage
-        return _sse(obj)
+    def chunk(text: str, finish: str | None = None, usage: Usage | None = None) -> bytes:
+        return _sse(
+            TextChunkBody(
+                id=completion_id,
+                created=created,
+                model=body.model,
+                token=Token(text=text),
+                choices=[TextChunkChoice(text=text, delta=Delta(content=text), finish_reason=finish)],
+                finish_reason=finish,
+                usage=usage,
+            )
+        )
 
     return _streaming(_events(handle, chunk))
 

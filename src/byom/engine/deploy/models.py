@@ -18,6 +18,21 @@ from starlette.routing import BaseRoute, Route
 
 from byom.engine.db import iso
 from byom.engine.deploy import registry
+from byom.engine.deploy.bodies import (
+    ConfigBody,
+    ConfigSelector,
+    DtypeCount,
+    Headroom,
+    InstanceRegion,
+    InstanceTypeBody,
+    InstanceTypeList,
+    ModelFileBody,
+    ModelFilesBody,
+    RegistryModelBody,
+    RevisionBody,
+    WeightParameters,
+    Weights,
+)
 from byom.engine.deploy.project import (
     _P,
     _find_model,
@@ -27,7 +42,7 @@ from byom.engine.deploy.project import (
     _serving_parameters,
 )
 from byom.engine.devices import Device, device_for_config, fits, probe_devices
-from byom.engine.http import page
+from byom.engine.http import answer, page, wire
 from byom.engine.state import engine_of
 from byom.errors import InvalidRequest, NotFound
 
@@ -39,35 +54,37 @@ _MAX_FILES = 10_000
 # --- model registry --------------------------------------------------------------------------
 
 
-def _model_json(row: dict[str, Any], project: dict[str, str]) -> dict[str, Any]:
-    weights: dict[str, Any] = {
-        "type": "WEIGHTS_TYPE_ADAPTER" if row["kind"] == "adapter" else "WEIGHTS_TYPE_DEFAULT"
-    }
-    if row.get("architecture"):
-        weights["architecture"] = row["architecture"]
-    if row.get("context_length"):
-        weights["contextLength"] = str(row["context_length"])
+def _weights(row: dict[str, Any]) -> Weights:
+    parameters = None
     if row.get("parameters"):
         by_dtype = json.loads(row["parameters_by_dtype"]) if row.get("parameters_by_dtype") else {}
-        weights["parameters"] = {
-            "total": str(row["parameters"]),
-            "byDtype": [{"dtype": k, "count": str(v)} for k, v in sorted(by_dtype.items())],
-        }
-    body: dict[str, Any] = {
-        "id": row["id"],
-        "name": f"{project['slug']}/{row['name']}",
-        "organizationId": project.get("organization_id", "org_local"),
-        "projectId": row["project_id"],
-        "visibility": row["visibility"],
-        "weights": weights,
-        "description": row.get("description") or "",
-        "createdAt": iso(row["created_at"]),
-        "updatedAt": iso(row["updated_at"]),
-    }
-    if row.get("base_model_id"):
-        body["baseModelId"] = row["base_model_id"]
-        body["baseModel"] = f"projects/{row['project_id']}/models/{row['base_model_id']}"
-    return body
+        parameters = WeightParameters(
+            total=str(row["parameters"]),
+            by_dtype=[DtypeCount(dtype=k, count=str(v)) for k, v in sorted(by_dtype.items())],
+        )
+    return Weights(
+        type="WEIGHTS_TYPE_ADAPTER" if row["kind"] == "adapter" else "WEIGHTS_TYPE_DEFAULT",
+        architecture=row.get("architecture") or None,
+        context_length=str(row["context_length"]) if row.get("context_length") else None,
+        parameters=parameters,
+    )
+
+
+def _model_body(row: dict[str, Any], project: dict[str, str]) -> RegistryModelBody:
+    base = row.get("base_model_id") or None
+    return RegistryModelBody(
+        id=row["id"],
+        name=f"{project['slug']}/{row['name']}",
+        organization_id=project.get("organization_id", "org_local"),
+        project_id=row["project_id"],
+        visibility=row["visibility"],
+        weights=_weights(row),
+        description=row.get("description") or "",
+        created_at=iso(row["created_at"]),
+        updated_at=iso(row["updated_at"]),
+        base_model_id=base,
+        base_model=f"projects/{row['project_id']}/models/{base}" if base else None,
+    )
 
 
 async def list_models(request: Request) -> JSONResponse:
@@ -75,12 +92,12 @@ async def list_models(request: Request) -> JSONResponse:
     db = engine_of(request).db
     rows = registry.list_models(db, project["id"], after=None, limit=100_000)
     visibility = request.query_params.get("visibility")
-    items = [_model_json(r, project) for r in rows if not visibility or r["visibility"] == visibility]
+    items = [wire(_model_body(r, project)) for r in rows if not visibility or r["visibility"] == visibility]
     return page(items, request)
 
 
 async def get_model(request: Request) -> JSONResponse:
-    return JSONResponse(_model_json(_find_model(request, request.path_params["model_id"]), _project(request)))
+    return answer(_model_body(_find_model(request, request.path_params["model_id"]), _project(request)))
 
 
 async def delete_model(request: Request) -> JSONResponse:
@@ -111,13 +128,14 @@ async def list_model_revisions(request: Request) -> JSONResponse:
     model = _find_model(request, request.path_params["model_id"])
     revisions = registry.list_revisions(engine_of(request).db, str(model["id"]))
     items = [
-        {
-            "id": r["id"],
-            "revisionId": r["id"],
-            "createdAt": iso(r["created_at"]),
-            "validationStatus": "REVISION_VALIDATION_STATUS_SUCCESS",
-            "lastValidatedAt": iso(r["created_at"]),
-        }
+        wire(
+            RevisionBody(
+                id=r["id"],
+                revision_id=r["id"],
+                created_at=iso(r["created_at"]),
+                last_validated_at=iso(r["created_at"]),
+            )
+        )
         for r in revisions
     ]
     return page(items, request)
@@ -129,41 +147,38 @@ async def list_model_files(request: Request) -> JSONResponse:
     model = _find_model(request, request.path_params["model_id"])
     revision = _revision(request, model, request.query_params.get("revisionId"), param="revisionId")
     root = Path(str(revision["path"]))
-    files: list[dict[str, Any]] = []
+    sizes: dict[str, int] = {}
     if root.is_dir():
         # A weights dir holds a handful of files; a cap keeps a mis-registered huge dir cheap to list.
         for file in sorted(itertools.islice((p for p in root.rglob("*") if p.is_file()), _MAX_FILES)):
-            files.append({"path": file.relative_to(root).as_posix(), "sizeBytes": str(file.stat().st_size)})
-    return JSONResponse(
-        {
-            "object": "list",
-            "data": files,
-            "next_cursor": None,
-            "revisionId": revision["id"],
-            "revisionCreatedAt": iso(revision["created_at"]),
-            "totalSizeBytes": str(sum(int(f["sizeBytes"]) for f in files)),
-        }
+            sizes[file.relative_to(root).as_posix()] = file.stat().st_size
+    return answer(
+        ModelFilesBody(
+            data=[ModelFileBody(path=path, size_bytes=str(size)) for path, size in sizes.items()],
+            revision_id=revision["id"],
+            revision_created_at=iso(revision["created_at"]),
+            total_size_bytes=str(sum(sizes.values())),
+        )
     )
 
 
 # --- configs and instance types --------------------------------------------------------------
 
 
-def _config_json(device: Device, project: dict[str, str], model: dict[str, Any] | None) -> dict[str, Any]:
+def _config_body(device: Device, project: dict[str, str], model: dict[str, Any] | None) -> ConfigBody:
     ref = f"projects/{model['project_id']}/models/{model['id']}" if model else ""
-    return {
-        "id": device.config_id,
-        "projectId": project["id"],
-        "referenceModel": ref,
-        "referenceModelId": model["id"] if model else "",
-        "selectors": [
-            {"key": "accelerator_type", "value": device.accelerator_type},
-            {"key": "accelerator_count", "value": "1"},
-            {"key": "adapter_mode", "value": "disabled"},
+    return ConfigBody(
+        id=device.config_id,
+        project_id=project["id"],
+        reference_model=ref,
+        reference_model_id=model["id"] if model else "",
+        selectors=[
+            ConfigSelector(key="accelerator_type", value=device.accelerator_type),
+            ConfigSelector(key="accelerator_count", value="1"),
+            ConfigSelector(key="adapter_mode", value="disabled"),
         ],
-        "certifications": [],
-        "description": f"Serve on this machine's {device.description} with transformers.",
-    }
+        description=f"Serve on this machine's {device.description} with transformers.",
+    )
 
 
 async def list_configs(request: Request) -> JSONResponse:
@@ -184,7 +199,7 @@ async def list_configs(request: Request) -> JSONResponse:
         model = _find_model(request, ref_id)
     devices = await anyio.to_thread.run_sync(probe_devices)
     params = _serving_parameters(db, model) if model else None
-    items = [_config_json(d, project, model) for d in devices if model is None or fits(params, d)]
+    items = [wire(_config_body(d, project, model)) for d in devices if model is None or fits(params, d)]
     return page(items, request)
 
 
@@ -197,28 +212,25 @@ async def get_config(request: Request) -> JSONResponse:
             f"Config {request.path_params['config_id']!r} not found. "
             f"List configs with GET /v2/projects/{project['id']}/configs?referenceModel=….",
         )
-    return JSONResponse(_config_json(device, project, None))
+    return answer(_config_body(device, project, None))
 
 
-def _instance_type_json(device: Device) -> dict[str, Any]:
-    return {
-        "id": device.instance_type_id,
-        "name": device.hardware,
-        "description": f"This machine: {device.description}, {device.memory_gib} GiB"
+def _instance_type_body(device: Device) -> InstanceTypeBody:
+    return InstanceTypeBody(
+        id=device.instance_type_id,
+        name=device.hardware,
+        description=f"This machine: {device.description}, {device.memory_gib} GiB"
         + ({"cpu": " system RAM", "mps": " unified memory"}.get(device.key, "")),
-        "gpuCount": 0 if device.key == "cpu" else 1,
-        "gpuMemoryGib": device.memory_gib,
-        "gpuType": device.gpu_type,
-        "priceCentsPerHour": 0,
-        "regions": [{"name": "local", "headroom": {"relation": "RELATION_EQ", "value": 1}}],
-    }
+        gpu_count=0 if device.key == "cpu" else 1,
+        gpu_memory_gib=device.memory_gib,
+        gpu_type=device.gpu_type,
+        regions=[InstanceRegion(name="local", headroom=Headroom(relation="RELATION_EQ", value=1))],
+    )
 
 
 async def list_instance_types(request: Request) -> JSONResponse:
     devices = await anyio.to_thread.run_sync(probe_devices)
-    return JSONResponse(
-        {"object": "list", "data": [_instance_type_json(d) for d in devices], "next_cursor": None}
-    )
+    return answer(InstanceTypeList(data=[_instance_type_body(d) for d in devices]))
 
 
 async def get_instance_type(request: Request) -> JSONResponse:
@@ -226,7 +238,7 @@ async def get_instance_type(request: Request) -> JSONResponse:
     wanted = request.path_params["type_id"]
     for device in devices:
         if wanted in (device.instance_type_id, device.hardware):
-            return JSONResponse(_instance_type_json(device))
+            return answer(_instance_type_body(device))
     raise NotFound(
         f"Instance type {wanted!r} not found. List them with GET /v2/public/inference-instance-types."
     )
