@@ -33,7 +33,7 @@ from byom.engine.blobs import BlobWriter, blob_path
 from byom.engine.db import new_id
 from byom.engine.finetunes.bodies import Deleted
 from byom.engine.finetunes.jobs import ACTIVE
-from byom.engine.http import answer
+from byom.engine.http import answer, omitted
 from byom.engine.state import EngineState, engine_of
 from byom.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, PermissionDenied
 
@@ -71,8 +71,8 @@ class FileObject(BaseModel):
     FileType: str
     Processed: bool
     processing_status: str
-    validation_report: dict[str, Any] | None = None
-    LineCount: int | None = None
+    validation_report: dict[str, Any] | None = omitted()
+    LineCount: int | None = omitted()
 
 
 class FileList(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, NoReturn, TypeVar, overload
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -32,6 +32,7 @@ __all__ = [
     "error_for_status",
     "error_response",
     "int_query",
+    "omitted",
     "page",
     "parse_body",
     "parse_json",
@@ -67,11 +68,6 @@ def error_for_status(status: int, message: str) -> EngineError:
     return err
 
 
-def answer(body: BaseModel, status: int = 200) -> JSONResponse:
-    """Send a declared body: its fields by their wire names, ``None`` fields left out."""
-    return JSONResponse(body.model_dump(mode="json", by_alias=True, exclude_none=True), status_code=status)
-
-
 def error_response(exc: EngineError) -> JSONResponse:
     body: dict[str, Any] = {
         "error": {"message": exc.message, "type": exc.error_type, "param": exc.param, "code": exc.code}
@@ -84,6 +80,15 @@ def error_response(exc: EngineError) -> JSONResponse:
 async def engine_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EngineError)
     return error_response(exc)
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+def omitted(**constraints: Any) -> Any:
+    """A field of a declared body that is absent from the answer (not ``null``) while it is None."""
+    return Field(default=None, exclude_if=_is_none, **constraints)
 
 
 def wire(body: BaseModel) -> dict[str, Any]:

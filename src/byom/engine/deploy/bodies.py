@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from byom.engine.http import omitted
+
 __all__ = [
     "Autoscaling",
     "ConfigBody",
@@ -40,7 +42,6 @@ __all__ = [
     "WeightParameters",
     "Weights",
     "WireBody",
-    "omitted",
 ]
 
 
@@ -50,15 +51,6 @@ class WireBody(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", allow_inf_nan=False
     )
-
-
-def _is_none(value: object) -> bool:
-    return value is None
-
-
-def omitted() -> Any:
-    """A field that is absent from the answer (not ``null``) while it is None."""
-    return Field(default=None, exclude_if=_is_none)
 
 
 # --- autoscaling and traffic (requests send them too, and they are stored as sent) ------------------
@@ -88,8 +80,8 @@ class Autoscaling(WireBody):
     Only the keys that were sent (or defaulted at create) are stored and answered.
     """
 
-    min_replicas: int | None = Field(default=None, ge=0, le=64, exclude_if=_is_none)
-    max_replicas: int | None = Field(default=None, ge=0, le=64, exclude_if=_is_none)
+    min_replicas: int | None = omitted(ge=0, le=64)
+    max_replicas: int | None = omitted(ge=0, le=64)
     scale_up_window: str | None = omitted()  # protobuf Duration JSON, e.g. "300s"
     scale_down_window: str | None = omitted()
     scale_to_zero_window: str | None = omitted()

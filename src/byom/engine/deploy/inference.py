@@ -21,10 +21,9 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from byom.engine.deploy.bodies import omitted
 from byom.engine.deploy.host import Generation, SamplingParams, StreamHandle
 from byom.engine.deploy.runtime import Target
-from byom.engine.http import answer, parse_body, wire
+from byom.engine.http import answer, omitted, parse_body, wire
 from byom.engine.state import engine_of
 from byom.errors import EngineError, InvalidRequest, root_error_line
 

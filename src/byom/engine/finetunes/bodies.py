@@ -1,8 +1,8 @@
 """The wire bodies the fine-tune routes answer with, declared once (SDK 3.1.1 shapes; ref together-api-2026-11 §2.8).
 
 Strict on purpose (``extra="forbid"``): nothing undeclared reaches a client. ``tests/together`` parses every
-answer with the client's own models (``byom.together``), so the two sides cannot drift. Fields that are
-``None`` are left out of the JSON: the April spec types most of them without null.
+answer with the client's own models (``byom.together``), so the two sides cannot drift. Optional fields
+that are ``None`` are left out of the JSON (``omitted``): the April spec types most of them without null.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from byom.engine.http import omitted
 
 __all__ = [
     "CheckpointList",
@@ -36,16 +38,16 @@ class _Body(BaseModel):
 
 class TrainingTypeEcho(_Body):
     type: Literal["Lora", "Full"]
-    lora_r: int | None = None
-    lora_alpha: float | None = None
-    lora_dropout: float | None = None
-    lora_trainable_modules: str | None = None
+    lora_r: int | None = omitted()
+    lora_alpha: float | None = omitted()
+    lora_dropout: float | None = omitted()
+    lora_trainable_modules: str | None = omitted()
 
 
 class TrainingMethodEcho(_Body):
     method: Literal["sft", "dpo"]
-    train_on_inputs: bool | Literal["auto"] | None = None
-    dpo_beta: float | None = None
+    train_on_inputs: bool | Literal["auto"] | None = omitted()
+    dpo_beta: float | None = omitted()
 
 
 class LrSchedulerEcho(_Body):
@@ -56,31 +58,31 @@ class LrSchedulerEcho(_Body):
 class JobEcho(_Body):
     """The request as the job object echoes it: what the engine accepted and will train with. Never secrets."""
 
-    model: str | None = None
-    from_hf_model: str | None = None
-    hf_model_revision: str | None = None
-    from_checkpoint: str | None = None
-    training_file: str | None = None
-    validation_file: str | None = None
-    n_epochs: int | None = None
-    n_checkpoints: int | None = None
-    n_evals: int | None = None
-    batch_size: int | None = None
-    gradient_accumulation_steps: int | None = None
-    learning_rate: float | None = None
-    lr_scheduler: LrSchedulerEcho | None = None
-    warmup_ratio: float | None = None
-    max_grad_norm: float | None = None
-    weight_decay: float | None = None
-    max_seq_length: int | None = None
-    packing: bool | None = None
-    training_type: TrainingTypeEcho | None = None
-    training_method: TrainingMethodEcho | None = None
-    train_on_inputs: bool | Literal["auto"] | None = None
-    suffix: str | None = None
-    random_seed: int | None = None
-    trainingfile_numlines: int | None = None
-    trainingfile_size: int | None = None
+    model: str | None = omitted()
+    from_hf_model: str | None = omitted()
+    hf_model_revision: str | None = omitted()
+    from_checkpoint: str | None = omitted()
+    training_file: str | None = omitted()
+    validation_file: str | None = omitted()
+    n_epochs: int | None = omitted()
+    n_checkpoints: int | None = omitted()
+    n_evals: int | None = omitted()
+    batch_size: int | None = omitted()
+    gradient_accumulation_steps: int | None = omitted()
+    learning_rate: float | None = omitted()
+    lr_scheduler: LrSchedulerEcho | None = omitted()
+    warmup_ratio: float | None = omitted()
+    max_grad_norm: float | None = omitted()
+    weight_decay: float | None = omitted()
+    max_seq_length: int | None = omitted()
+    packing: bool | None = omitted()
+    training_type: TrainingTypeEcho | None = omitted()
+    training_method: TrainingMethodEcho | None = omitted()
+    train_on_inputs: bool | Literal["auto"] | None = omitted()
+    suffix: str | None = omitted()
+    random_seed: int | None = omitted()
+    trainingfile_numlines: int | None = omitted()
+    trainingfile_size: int | None = omitted()
 
     @classmethod
     def from_stored(cls, data: dict[str, Any]) -> JobEcho:
@@ -95,8 +97,8 @@ class JobProgress(_Body):
 
 class JobError(_Body):
     message: str
-    stage: str | None = None
-    type: str | None = None
+    stage: str | None = omitted()
+    type: str | None = omitted()
 
 
 class FinetuneJob(JobEcho):
@@ -107,28 +109,28 @@ class FinetuneJob(JobEcho):
     job_id: str
     status: str
     user_id: str
-    owner_address: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-    started_at: str | None = None
-    model_output_name: str | None = None
-    output_name: str | None = None
-    adapter_output_name: str | None = None
-    total_price: int | None = None
-    token_count: int | None = None
-    param_count: int | None = None
-    steps_completed: int | None = None
-    total_steps: int | None = None
-    epochs_completed: int | None = None
-    queue_depth: int | None = None
-    progress: JobProgress | None = None
-    model_object_id: str | None = None
-    model_object_name: str | None = None
-    model_object_revision_id: str | None = None
-    adapter_object_id: str | None = None
-    adapter_object_name: str | None = None
-    adapter_object_revision_id: str | None = None
-    error: JobError | None = None
+    owner_address: str | None = omitted()
+    created_at: str | None = omitted()
+    updated_at: str | None = omitted()
+    started_at: str | None = omitted()
+    model_output_name: str | None = omitted()
+    output_name: str | None = omitted()
+    adapter_output_name: str | None = omitted()
+    total_price: int | None = omitted()
+    token_count: int | None = omitted()
+    param_count: int | None = omitted()
+    steps_completed: int | None = omitted()
+    total_steps: int | None = omitted()
+    epochs_completed: int | None = omitted()
+    queue_depth: int | None = omitted()
+    progress: JobProgress | None = omitted()
+    model_object_id: str | None = omitted()
+    model_object_name: str | None = omitted()
+    model_object_revision_id: str | None = omitted()
+    adapter_object_id: str | None = omitted()
+    adapter_object_name: str | None = omitted()
+    adapter_object_revision_id: str | None = omitted()
+    error: JobError | None = omitted()
 
 
 class JobList(_Body):
@@ -142,7 +144,7 @@ class FinetuneEvent(_Body):
     object: Literal["fine-tune-event"] = "fine-tune-event"
     created_at: str
     type: str
-    level: str | None = None
+    level: str | None = omitted()
     message: str
     step: int = 0
     checkpoint_path: str = ""
@@ -154,8 +156,8 @@ class FinetuneEvent(_Body):
     training_offset: int = 0
     hash: str = ""
     # Where a job_error event says it failed (the runner's stage and the trainer's exception type).
-    stage: str | None = None
-    error_type: str | None = None
+    stage: str | None = omitted()
+    error_type: str | None = omitted()
 
 
 class EventList(_Body):
@@ -171,9 +173,9 @@ class FinetuneCheckpoint(_Body):
     path: str
     checkpoint_type: Literal["Final", "Intermediate"]
     checkpoint: str
-    object_id: str | None = None
-    object_name: str | None = None
-    object_revision_id: str | None = None
+    object_id: str | None = omitted()
+    object_name: str | None = omitted()
+    object_revision_id: str | None = omitted()
 
 
 class CheckpointList(_Body):
@@ -191,21 +193,21 @@ class Deleted(_Body):
     """``DELETE /v1/fine-tunes/{id}`` (and ``/v1/files/{id}``)."""
 
     id: str
-    object: str | None = None
+    object: str | None = omitted()
     deleted: bool
-    message: str | None = None
+    message: str | None = omitted()
 
 
 class PriceEstimate(_Body):
     """``POST /v1/fine-tunes/estimate-price``. Local training costs nothing: the price is always 0."""
 
     estimation_available: bool
-    unavailable_reason: str | None = None
-    allowed_to_proceed: bool | None = None
-    estimated_total_price: float | None = None
-    estimated_train_token_count: float | None = None
-    estimated_eval_token_count: float | None = None
-    user_limit: float | None = None
+    unavailable_reason: str | None = omitted()
+    allowed_to_proceed: bool | None = omitted()
+    estimated_total_price: float | None = omitted()
+    estimated_train_token_count: float | None = omitted()
+    estimated_eval_token_count: float | None = omitted()
+    user_limit: float | None = omitted()
     # byom extensions: how the tokens were counted, and why only approximately when so.
-    token_count_method: Literal["tokenizer", "approximate"] | None = None
-    token_count_note: str | None = None
+    token_count_method: Literal["tokenizer", "approximate"] | None = omitted()
+    token_count_note: str | None = omitted()
