@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from byom.engine import devices
+from byom.engine.deploy.registry import register_job_outputs
 from byom.engine.finetunes.jobs import Event, add_event, transition
 from byom.engine.private import open_private, private_dir
 from byom.engine.trainer._watchdog import PARENT_PID_ENV
@@ -555,12 +556,6 @@ class JobRunner:
     def _register(
         self, job_id: str, row: Any, outputs: dict[str, str], request: dict[str, Any]
     ) -> dict[str, Any]:
-        try:
-            from byom.engine.deploy.registry import register_job_outputs
-        except ModuleNotFoundError as exc:
-            if exc.name != "byom.engine.deploy.registry":
-                raise
-            return {}
         project = self.project
         return dict(
             register_job_outputs(

@@ -173,7 +173,7 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
     # -- saving ------------------------------------------------------------------------------
     stage.name = "saving"
     progress.event("model_uploading", "Saving the outputs.")
-    outputs = _save_outputs(spec, model, tokenizer, result.checkpoints[-1] if result.checkpoints else None)
+    outputs = _save_outputs(spec, model, tokenizer)
     progress.event("model_upload_complete", "Outputs saved.", model_path=str(spec.job_dir / "output"))
     progress.write(
         "result",
@@ -225,9 +225,7 @@ def _datasets(
     return train_set, eval_set, SFTObjective(tokenizer.pad_token_id, device)
 
 
-def _save_outputs(
-    spec: TrainSpec, model: object, tokenizer: object, final_ckpt: Path | None
-) -> dict[str, str | None]:
+def _save_outputs(spec: TrainSpec, model: object, tokenizer: object) -> dict[str, str | None]:
     from byom.engine.trainer._checkpoint import save_weights
 
     out = spec.job_dir / "output"
