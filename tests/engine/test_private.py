@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from byom.config import load_settings
 from byom.engine.service import ensure_engine_key
 from byom.engine.state import EngineState
 from support.engine import job_body, make_state, upload, wait_job
@@ -75,3 +76,34 @@ def test_a_data_dir_from_an_older_version_is_made_private_on_open(open_umask: No
         assert _shared(root) == []
     finally:
         state.close()
+
+
+def test_a_folder_of_the_users_own_files_is_refused_as_a_data_dir(tmp_path: Path) -> None:
+    from byom.engine.service import ensure_engine_key
+    from byom.errors import ConfigError
+
+    folder = tmp_path / "work"
+    folder.mkdir(mode=0o755)
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not an engine data dir"):
+        ensure_engine_key(folder)
+    with pytest.raises(ConfigError, match="not an engine data dir"):
+        EngineState.open(folder, api_key="k", base_url="http://127.0.0.1:1", settings=load_settings())
+    assert not (folder / "api_key").exists() and not (folder / "engine.db").exists()
+    if os.name == "posix":
+        assert folder.stat().st_mode & 0o777 == 0o755  # untouched
+
+
+def test_only_the_engines_own_entries_are_made_private(tmp_path: Path) -> None:
+    from byom.engine.private import make_private
+
+    data_dir = tmp_path / "engine"
+    (data_dir / "jobs" / "ft-1").mkdir(parents=True)
+    (data_dir / "jobs" / "ft-1" / "trainer.log").write_text("x")
+    (data_dir / "jobs" / "ft-1" / "trainer.log").chmod(0o644)
+    (data_dir / "README.txt").write_text("the user put this here")
+    (data_dir / "README.txt").chmod(0o644)
+    make_private(data_dir)
+    if os.name == "posix":
+        assert (data_dir / "jobs" / "ft-1" / "trainer.log").stat().st_mode & 0o077 == 0
+        assert (data_dir / "README.txt").stat().st_mode & 0o777 == 0o644

@@ -61,17 +61,31 @@ def _freeze(pid: int, job_dir: Path) -> int:
 def test_together_sdk_drives_the_engine(
     engine_process: EngineProcess, tiny_model: Path, overfit_bytes: bytes, tmp_path: Path
 ) -> None:
+    import httpx
     from together import Together
 
-    client = Together(base_url=engine_process.url, api_key=engine_process.key, project_id="proj_local")
+    # Count what the SDK sends (its own transport, unchanged): a retried POST would show here.
+    posts: list[str] = []
+
+    def seen(request: httpx.Request) -> None:
+        if request.method == "POST" and request.url.path == "/v1/files":
+            posts.append(str(request.url))
+
+    http_client = httpx.Client(event_hooks={"request": [seen]})
+    client = Together(
+        base_url=engine_process.url,
+        api_key=engine_process.key,
+        project_id="proj_local",
+        http_client=http_client,
+    )
     path = tmp_path / "train.jsonl"
     path.write_bytes(overfit_bytes)
     uploaded = client.files.upload(file=path, purpose="fine-tune")
     assert uploaded.id.startswith("file-") and uploaded.bytes == len(overfit_bytes)
     # Uploading the same content again returns the existing file (409 + x-should-retry: false, one POST).
-    started = time.monotonic()
+    posts.clear()
     again = client.files.upload(file=path, purpose="fine-tune")
-    assert again.id == uploaded.id and time.monotonic() - started < 5
+    assert again.id == uploaded.id and len(posts) == 1, posts
     deadline = time.monotonic() + 30
     while (
         file := client.files.retrieve(uploaded.id)

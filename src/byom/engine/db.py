@@ -382,9 +382,12 @@ class Database:
                         conn.execute(
                             "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, now())
                         )
-                    broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+                    broken = conn.execute("PRAGMA foreign_key_check").fetchall() if applied else []
                     if broken:
-                        raise sqlite3.IntegrityError(f"migration left {len(broken)} dangling references")
+                        tables = sorted({row[0] for row in broken})
+                        raise sqlite3.IntegrityError(
+                            f"migrations {', '.join(applied)} left {len(broken)} dangling references in {', '.join(tables)}"
+                        )
             finally:
                 self._conn.execute("PRAGMA foreign_keys=ON")
         return applied
@@ -408,11 +411,13 @@ class Database:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            else:
                 self._conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may have rolled back by itself (a full disk, an I/O error): keep the original error,
+                # and never leave the connection inside a transaction that later writes would silently join.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         with self._lock:

@@ -211,10 +211,18 @@ async def put_upload(request: Request) -> Response:
     except BaseException:
         writer.discard()
         raise
-    state.db.execute(
-        "UPDATE files SET sha256 = ?, bytes = ?, upload_token_hash = NULL WHERE id = ?",
-        (writer.sha256, writer.size, file_id),
-    )
+    # The token is spent by the one PUT that finishes first (compare-and-set): a second PUT on the same URL,
+    # racing this one, must not overwrite what the first stored.
+    claimed = state.db.execute(
+        "UPDATE files SET sha256 = ?, bytes = ?, upload_token_hash = NULL WHERE id = ? AND upload_token_hash = ?",
+        (writer.sha256, writer.size, file_id, row["upload_token_hash"]),
+    ).rowcount
+    if not claimed:
+        if state.db.one("SELECT 1 FROM files WHERE sha256 = ?", (writer.sha256,)) is None:
+            blob_path(state.data_dir, writer.sha256).unlink(missing_ok=True)
+        raise PermissionDenied(
+            "This upload URL was used by another upload meanwhile. Start the upload again."
+        )
     return Response(status_code=200)
 
 
@@ -224,8 +232,11 @@ async def preprocess(request: Request) -> JSONResponse:
     row = get_file_row(state, request.path_params["file_id"])
     if not row["sha256"]:
         raise InvalidRequest(f"File '{row['id']}' has no content yet. PUT its bytes to the upload URL first.")
-    if row["processing_status"] is None:
-        state.db.execute("UPDATE files SET processing_status = 'PENDING' WHERE id = ?", (row["id"],))
+    started = state.db.execute(
+        "UPDATE files SET processing_status = 'PENDING' WHERE id = ? AND processing_status IS NULL",
+        (row["id"],),
+    ).rowcount
+    if started:  # only the first preprocess starts the validation
         _start_validation(state, row["id"])
     return answer(file_payload(get_file_row(state, row["id"])))
 

@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["PRIVATE_UMASK", "make_private", "open_private", "private_dir"]
+__all__ = ["ENGINE_ENTRIES", "PRIVATE_UMASK", "check_data_dir", "make_private", "open_private", "private_dir"]
 
 PRIVATE_UMASK = 0o077
 _POSIX = os.name == "posix"
@@ -34,14 +34,52 @@ def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_APPEND
     return fd
 
 
+# What the engine keeps in its data dir; nothing else there is the engine's to touch.
+ENGINE_ENTRIES = (
+    "api_key",
+    "engine.db",
+    "engine.db-wal",
+    "engine.db-shm",
+    "engine.lock",
+    "engine.pid",
+    "blobs",
+    "jobs",
+    "uploads",
+    "exports",
+)
+
+
+def check_data_dir(data_dir: Path) -> None:
+    """Refuse a directory that holds files but none of the engine's: ``--data-dir ~/work`` must not make the
+    engine chmod (or fill) the user's own folder."""
+    from byom.errors import ConfigError
+
+    try:
+        names = {entry.name for entry in os.scandir(data_dir)} if data_dir.is_dir() else set()
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read the engine's data dir {data_dir}: {exc.strerror}. Pass another --data-dir."
+        ) from None
+    if names and not names & set(ENGINE_ENTRIES):
+        raise ConfigError(
+            f"{data_dir} holds other files and is not an engine data dir. Pass a new or empty directory as "
+            "--data-dir (or BYOM_DATA_DIR), or leave it out for the default."
+        )
+
+
 def make_private(root: Path) -> None:
-    """Strip group/other bits from ``root`` and everything under it (symlinks are not followed)."""
+    """Strip group/other bits from the data dir and the engine's own entries in it (symlinks are not followed)."""
     if not _POSIX:
         return
     _strip(root)
-    for parent, dirs, files in os.walk(root):
-        for name in (*dirs, *files):
-            _strip(Path(parent, name))
+    for name in ENGINE_ENTRIES:
+        top = root / name
+        if not top.exists() or top.is_symlink():
+            continue
+        _strip(top)
+        for parent, dirs, files in os.walk(top):
+            for child in (*dirs, *files):
+                _strip(Path(parent, child))
 
 
 def _strip(path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from byom.config import ENGINE_KEY_FILE, Settings, engine_data_dir, is_loopback, read_engine_key
-from byom.engine.private import PRIVATE_UMASK, open_private, private_dir
+from byom.engine.private import PRIVATE_UMASK, check_data_dir, open_private, private_dir
 from byom.errors import ConfigError
 
 __all__ = ["HOLDER_FILE", "LOCK_FILE", "ensure_engine_key", "hold_data_dir", "serve"]
@@ -32,6 +32,7 @@ def ensure_engine_key(data_dir: Path) -> str:
     existing = read_engine_key(data_dir)
     if existing:
         return existing
+    check_data_dir(data_dir)
     private_dir(data_dir)
     key = secrets.token_urlsafe(32)
     path = data_dir / ENGINE_KEY_FILE

@@ -18,7 +18,7 @@ from byom.engine.blobs import UPLOAD_TMP_PREFIX
 from byom.engine.db import Database
 from byom.engine.deploy.runtime import DeployRuntime
 from byom.engine.finetunes.runner import JobRunner
-from byom.engine.private import make_private, private_dir
+from byom.engine.private import check_data_dir, make_private, private_dir
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -69,7 +69,8 @@ class EngineState:
     ) -> EngineState:
         """Open (or create) the engine's state under ``data_dir``: SQLite, blobs, jobs, runner, deploy runtime."""
         data_dir = data_dir.expanduser().resolve()
-        # Training data and weights are private: the data dir and everything in it are the user's alone.
+        # Training data and weights are private: the data dir and the engine's files in it are the user's alone.
+        check_data_dir(data_dir)
         private_dir(data_dir)
         for sub in ("blobs", "jobs", "uploads"):
             private_dir(data_dir / sub)

@@ -1,7 +1,8 @@
 """Which files make a loadable tokenizer and a chat template (shared by the Hub and local checks).
 
 AutoTokenizer (transformers 5.x) builds a tokenizer from the fast ``tokenizer.json``, a SentencePiece or
-tiktoken ``tokenizer.model``, or a slow BPE ``vocab.json`` + ``merges.txt`` pair; without any of them it
+tiktoken ``tokenizer.model``, a slow BPE ``vocab.json`` + ``merges.txt`` pair, or a WordPiece ``vocab.txt``
+(BERT-style tokenizers that a few causal LMs use); without any of them it
 fails late with "Couldn't instantiate the backend tokenizer from one of: ...".
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 
 __all__ = ["BPE_FILES", "TEMPLATE_FILES", "TOKENIZER_FILES", "has_chat_template", "has_tokenizer"]
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.txt")
 BPE_FILES = ("vocab.json", "merges.txt")
 # transformers >= 4.43 saves the template as its own file; older versions keep it in tokenizer_config.json.
 TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from byom.engine.deploy.bodies import Autoscaling, EndpointEventBody
 from byom.engine.http import wire
-from support.engine import PID, P, engine_client, register_tiny
+from support.engine import PID, P, deploy, engine_client, register_tiny
 
 
 @pytest.fixture
@@ -80,3 +80,21 @@ def test_an_undeclared_autoscaling_key_is_a_400_that_names_it(served_engine, tin
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == "autoscaling.surprise"
     assert client.get(url).json()["data"] == []
+
+
+def test_a_deployment_stored_by_an_older_engine_with_a_stray_autoscaling_key_still_renders(
+    served_engine, tiny_model
+) -> None:
+    state, client = served_engine
+    model = register_tiny(state, tiny_model, name="stray")
+    ep = client.post(f"{P}/endpoints", json={"name": "stray"}).json()
+    dep = deploy(client, ep["id"], model.id, autoscaling={"minReplicas": 0, "maxReplicas": 0})
+    # What the previous engine version stored for a client that sent an extra key.
+    state.db.execute(
+        "UPDATE deployments SET autoscaling = ? WHERE id = ?",
+        ('{"minReplicas": 0, "maxReplicas": 0, "targetCpu": 50}', dep["id"]),
+    )
+    one = client.get(f"{P}/endpoints/{ep['id']}/deployments/{dep['id']}")
+    assert one.status_code == 200, one.text
+    assert one.json()["autoscaling"] == {"minReplicas": 0, "maxReplicas": 0}
+    assert client.get(f"{P}/endpoints/{ep['id']}").status_code == 200

@@ -77,20 +77,23 @@ def test_a_trainer_whose_engine_dies_exits_by_itself(tmp_path: Path, tiny_model:
         progress = job_dir / "progress.jsonl"
         deadline = time.monotonic() + 120
         while not (
-            progress.exists()
-            and any(
-                json.loads(ln).get("type") == "job_start" for ln in progress.read_text().splitlines() if ln
-            )
+            progress.exists() and "job_start" in [line.get("type") for line in _complete_lines(progress)]
         ):
             assert trainer.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
         engine.kill()
         engine.wait(30)
         assert trainer.wait(timeout=60) == EXIT_ORPHANED
-        last = json.loads(progress.read_text().splitlines()[-1])
+        last = _complete_lines(progress)[-1]
         assert last["type"] == "job_stopped" and "engine process exited" in last["message"]
     finally:
         for proc in (engine, trainer):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(30)
+
+
+def _complete_lines(progress: Path) -> list[dict]:
+    """The whole lines of a progress file the trainer may still be appending to (a torn last line is skipped)."""
+    data = progress.read_bytes()
+    return [json.loads(line) for line in data[: data.rfind(b"\n") + 1].splitlines() if line.strip()]

@@ -22,6 +22,7 @@ from byom.engine.deploy.endpoints import (
     autoscaling_of,
     deployment_body,
     deployments_of,
+    devices_probed,
     endpoint_row,
     traffic_shares,
 )
@@ -277,6 +278,7 @@ def _deployments_before(conn: Any, endpoint_id: str, dep_id: str) -> bool:
 
 
 async def list_deployments(request: Request) -> JSONResponse:
+    await devices_probed()
     project = _project(request)
     endpoint = endpoint_row(request, request.path_params["ep"])
     db = engine_of(request).db
@@ -293,6 +295,7 @@ async def list_deployments(request: Request) -> JSONResponse:
 
 
 async def get_deployment(request: Request) -> JSONResponse:
+    await devices_probed()
     project = _project(request)
     endpoint = endpoint_row(request, request.path_params["ep"])
     dep = _deployment_row(request, endpoint)
@@ -318,6 +321,7 @@ _DEPLOYMENT_MASK = {
 
 
 async def update_deployment(request: Request) -> JSONResponse:
+    await devices_probed()
     project = _project(request)
     runtime = engine_of(request).deploy
     endpoint = endpoint_row(request, request.path_params["ep"])

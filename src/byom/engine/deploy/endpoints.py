@@ -11,6 +11,7 @@ import json
 import math
 from typing import Any, Literal
 
+import anyio.to_thread
 from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -42,12 +43,20 @@ from byom.engine.deploy.runtime import (
     READY,
     add_event,
 )
-from byom.engine.devices import device_for_config
+from byom.engine.devices import device_for_config, probe_devices
 from byom.engine.http import answer, int_query, page, parse_body, wire
 from byom.engine.state import engine_of
 from byom.errors import Conflict, InvalidRequest, NotFound
 
-__all__ = ["autoscaling_of", "deployment_body", "deployments_of", "endpoint_row", "routes", "traffic_shares"]
+__all__ = [
+    "autoscaling_of",
+    "deployment_body",
+    "deployments_of",
+    "devices_probed",
+    "endpoint_row",
+    "routes",
+    "traffic_shares",
+]
 
 _LEVELS = ("LEVEL_DEBUG", "LEVEL_INFO", "LEVEL_WARN", "LEVEL_ERROR")
 _ENGINE_TYPE = "transformers"
@@ -94,7 +103,11 @@ def traffic_shares(endpoint: dict[str, Any], deployments: list[dict[str, Any]]) 
 
 
 def autoscaling_of(dep: dict[str, Any]) -> dict[str, Any]:
-    return dict(json.loads(dep["autoscaling"]))
+    """A deployment's stored autoscaling, without keys this engine does not declare (an older one stored what
+    clients sent): an old row must still render, and an update must not carry the stray key forward."""
+    stored = json.loads(dep["autoscaling"]) or {}
+    known = {f.alias or name for name, f in Autoscaling.model_fields.items()} | set(Autoscaling.model_fields)
+    return {k: v for k, v in stored.items() if k in known}
 
 
 def _status(dep: dict[str, Any]) -> DeploymentStatus:
@@ -179,7 +192,13 @@ def _name_taken(db: Any, project_id: str, name: str, exclude: str | None = None)
     return row is not None and row["id"] != exclude
 
 
+async def devices_probed() -> None:
+    """Wait, off the event loop, for the one device probe: a body names each deployment's hardware."""
+    await anyio.to_thread.run_sync(probe_devices)
+
+
 async def create_endpoint(request: Request) -> JSONResponse:
+    await devices_probed()
     project = _project(request)
     body = await parse_body(request, EndpointCreate)
     name = _bare_name(body.name, project["slug"], "Endpoint")
@@ -215,6 +234,7 @@ async def create_endpoint(request: Request) -> JSONResponse:
 
 
 async def list_endpoints(request: Request) -> JSONResponse:
+    await devices_probed()
     project = _project(request)
     db = engine_of(request).db
     rows = [
@@ -228,6 +248,7 @@ async def list_endpoints(request: Request) -> JSONResponse:
 
 
 async def get_endpoint(request: Request) -> JSONResponse:
+    await devices_probed()
     project = _project(request)
     return answer(
         _endpoint_body(engine_of(request).db, endpoint_row(request, request.path_params["ep"]), project)
@@ -235,6 +256,7 @@ async def get_endpoint(request: Request) -> JSONResponse:
 
 
 async def update_endpoint(request: Request) -> JSONResponse:
+    await devices_probed()
     project = _project(request)
     endpoint = endpoint_row(request, request.path_params["ep"])
     body = await parse_body(request, EndpointUpdate)

@@ -17,7 +17,8 @@ from byom.engine.finetunes.request import CreateFineTune, TrainingMethod, Traini
 from byom.engine.state import EngineState
 from byom.engine.templates import limits_for
 from byom.engine.trainer import LoraSpec, TrainSpec, context_length, unsupported_reason
-from byom.errors import InvalidRequest
+from byom.errors import HubError, InvalidRequest
+from byom.hub import chat_template_present, tokenizer_problem
 
 __all__ = ["JobPlan", "local_tokenizer_dir", "plan_job", "training_stack_missing"]
 
@@ -33,8 +34,6 @@ SDK_DEFAULT_SEQ = 2048
 _TRAINING_STACK = ("torch", "transformers", "peft")
 # config.json / tokenizer_config.json are small; a bigger one is not read whole into the service.
 _MAX_CONFIG_BYTES = 4 * 1024**2
-# Any one of these is a tokenizer transformers can load (fast, sentencepiece, BPE, WordPiece).
-_TOKENIZER_FILES = (("tokenizer.json",), ("tokenizer.model",), ("vocab.json", "merges.txt"), ("vocab.txt",))
 # Data rendered with the chat template: conversations, and the prompt side of preference pairs.
 _CHAT_FORMATS = ("conversation", "preference")
 _IGNORED_FIELDS = {
@@ -201,7 +200,11 @@ def _training_type(req: CreateFineTune, base: _Base) -> tuple[TrainingType, Lora
                 f"Full training is not supported for {base.model}. Use LoRA.", param="training_type"
             )
         return tt, LoraSpec(), base.limits["full_training"]
-    lt = base.limits["lora_training"]
+    lt = base.limits.get("lora_training")
+    if lt is None:
+        raise InvalidRequest(
+            f"LoRA training is not supported for {base.model}. Use training_type Full.", param="training_type"
+        )
     r = tt.lora_r or lt["default_rank"]
     _check_range("training_type.lora_r", r, 1, lt["max_rank"])
     modules = (tt.lora_trainable_modules or "all-linear").strip()
@@ -307,26 +310,14 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _tokenizer_problem(directory: Path, *, chat: bool = False) -> str | None:
-    """Why the tokenizer in a local model directory cannot serve this job (None if it can).
-
-    Checks files only: a loadable tokenizer file set, and with ``chat`` (conversation or preference
-    data) a chat template in tokenizer_config.json, chat_template.jinja or chat_template.json.
-    """
-    if not any(all((directory / name).is_file() for name in group) for group in _TOKENIZER_FILES):
-        return (
-            f"{directory} has no tokenizer files (tokenizer.json, tokenizer.model, vocab.json + merges.txt, or"
-            " vocab.txt), so the trainer cannot tokenize the data. Save the model's tokenizer next to its"
-            f" weights: tokenizer.save_pretrained({str(directory)!r})."
-        )
-    if not chat or any(
-        (directory / name).is_file() for name in ("chat_template.jinja", "chat_template.json")
-    ):
-        return None
-    config_path = directory / "tokenizer_config.json"
-    if config_path.is_file() and config_path.stat().st_size > _MAX_CONFIG_BYTES:
-        return None  # too big to read here; the trainer will tell if the template is missing
-    if (_read_json(config_path) or {}).get("chat_template"):
-        return None
+    """Why the tokenizer in a local model directory cannot serve this job (None if it can): the hub's file rules,
+    plus, for conversation or preference data (``chat``), a chat template."""
+    try:
+        problem = tokenizer_problem(directory)
+        if problem or not chat or chat_template_present(directory):
+            return problem
+    except HubError as exc:
+        return str(exc)
     return (
         f"The training data is in conversation format, but the tokenizer in {directory} has no chat template"
         " (no chat_template in tokenizer_config.json, no chat_template.jinja), so the conversations cannot"

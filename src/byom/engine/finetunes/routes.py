@@ -66,7 +66,8 @@ async def create_job(request: Request) -> JSONResponse:
     device = "cpu"
     if req.batch_size == "max":
         device = await run_in_threadpool(state.runner.device)
-    plan = plan_job(state, req, job_id, device)
+    # Off the event loop: planning reads the model's files and huggingface_hub's cache.
+    plan = await run_in_threadpool(plan_job, state, req, job_id, device)
     # Everything that can fail is done before the transaction: a failed create must leave no row behind
     # (a stored row that cannot be rendered would break every later list). allow_nan=False: strict JSON.
     echo, spec = json.dumps(plan.echo, allow_nan=False), plan.spec.model_dump_json()
@@ -207,14 +208,15 @@ async def list_metrics(request: Request) -> JSONResponse:
 async def cancel_job(request: Request) -> JSONResponse:
     state = engine_of(request)
     job = get_job_row(state, request.path_params["job_id"])
-    if job["status"] in ("completed", "error", "user_error"):
+    if job["status"] in TERMINAL and job["status"] != "cancelled":
         raise InvalidRequest(
             f"Job {job['id']} already ended ({job['status']}); there is nothing to cancel.", param="id"
         )
     # The row as the cancel left it: a later change (the runner ending the job) must not make the
     # answer claim more than the cancel did.
-    row = state.runner.cancel(job["id"]) if job["status"] != "cancelled" else job
-    return answer(job_payload(state.db, row or get_job_row(state, job["id"])))
+    # Off the event loop: the cancel may wait for the runner's lock while a job's outputs are registered.
+    row = await run_in_threadpool(state.runner.cancel, job["id"]) if job["status"] != "cancelled" else job
+    return answer(_render_job(state, row or get_job_row(state, job["id"])))
 
 
 async def delete_job(request: Request) -> JSONResponse:
@@ -240,7 +242,6 @@ async def delete_job(request: Request) -> JSONResponse:
     else:
         shutil.rmtree(job_dir, ignore_errors=True)
         message = f"Deleted job {job['id']} and its files."
-    assert job["status"] in TERMINAL
     return answer(Deleted(id=job["id"], deleted=True, message=message))
 
 

@@ -32,8 +32,8 @@ from byom.engine import devices
 from byom.engine.deploy.registry import register_job_outputs
 from byom.engine.finetunes.jobs import Event, add_event, transition
 from byom.engine.private import open_private, private_dir
-from byom.engine.trainer._watchdog import PARENT_PID_ENV
-from byom.engine.trainer.spec import TrainSpec
+from byom.engine.trainer import PARENT_PID_ENV, TrainSpec
+from byom.errors import root_error_line
 
 if TYPE_CHECKING:
     from byom.engine.db import Database
@@ -52,6 +52,7 @@ _SCRUBBED_ENV = (
     "TOGETHER_API_KEY",
     "BYOM_ENGINE_API_KEY",
     "WANDB_API_KEY",
+    "BYOM_MCP_TOKEN",
 )
 
 
@@ -92,9 +93,9 @@ class JobRunner:
             return
         self._stop.clear()
         self.recover()
-        if self.config.device == "auto":
-            # Warm the one device probe, so /health and the first job need not wait for it.
-            threading.Thread(target=devices.probe_devices, name="byom-device-probe", daemon=True).start()
+        # Warm the one device probe (deploy configs need it whatever --device says), so /health, the first
+        # job and the first deployment body need not wait for it.
+        threading.Thread(target=devices.probe_devices, name="byom-device-probe", daemon=True).start()
         self._thread = threading.Thread(target=self._loop, name="byom-job-runner", daemon=True)
         self._thread.start()
 
@@ -161,45 +162,52 @@ class JobRunner:
             " ORDER BY queue_seq"
         )
         for row in rows:
-            job_id = row["id"]
-            job_dir = Path(json.loads(row["spec"])["job_dir"])
-            _kill_stale(row["pid"], job_dir)
-            self._drain(job_id, job_dir, None)
-            row = self.db.one_or_fail("SELECT * FROM jobs WHERE id = ?", (job_id,))
-            if row["status"] == "pending":
-                transition(self.db, job_id, ("pending",), "queued")
-            elif row["cancel_requested"]:
-                transition(
-                    self.db,
-                    job_id,
-                    _STARTED,
-                    "cancelled",
-                    Event("job_stopped", "Job cancelled (the engine stopped while cancelling)."),
-                    pid=None,
-                )
-            elif row["outputs"]:
-                # Training had finished; only registration was left.
-                self._complete(job_id)
-            elif row["attempt"] >= MAX_ATTEMPTS:
+            try:
+                self._recover_one(row)
+            except Exception as exc:
+                log.exception("could not recover job %s", row["id"])
                 self._fail(
-                    job_id,
-                    "restart",
-                    f"The job was interrupted {row['attempt']} times; not restarting it again.",
+                    row["id"], "restart", f"The engine could not resume this job: {root_error_line(exc)}"
                 )
-            else:
-                checkpoint = self._resume_point(job_id)
-                where = f"from its checkpoint at step {checkpoint[0]}" if checkpoint else "from the beginning"
-                transition(
-                    self.db,
-                    job_id,
-                    ("running", "uploading"),
-                    "queued",
-                    Event(
-                        "job_restarted", f"The engine restarted; the job is queued again and resumes {where}."
-                    ),
-                    pid=None,
-                    seconds_remaining=None,
-                )
+
+    def _recover_one(self, row: Any) -> None:
+        job_id = row["id"]
+        job_dir = Path(json.loads(row["spec"])["job_dir"])
+        _kill_stale(row["pid"], job_dir)
+        self._drain(job_id, job_dir, None)
+        row = self.db.one_or_fail("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if row["status"] == "pending":
+            transition(self.db, job_id, ("pending",), "queued")
+        elif row["cancel_requested"]:
+            transition(
+                self.db,
+                job_id,
+                _STARTED,
+                "cancelled",
+                Event("job_stopped", "Job cancelled (the engine stopped while cancelling)."),
+                pid=None,
+            )
+        elif row["outputs"]:
+            # Training had finished; only registration was left.
+            self._complete(job_id)
+        elif row["attempt"] >= MAX_ATTEMPTS:
+            self._fail(
+                job_id,
+                "restart",
+                f"The job was interrupted {row['attempt']} times; not restarting it again.",
+            )
+        else:
+            checkpoint = self._resume_point(job_id)
+            where = f"from its checkpoint at step {checkpoint[0]}" if checkpoint else "from the beginning"
+            transition(
+                self.db,
+                job_id,
+                ("running", "uploading"),
+                "queued",
+                Event("job_restarted", f"The engine restarted; the job is queued again and resumes {where}."),
+                pid=None,
+                seconds_remaining=None,
+            )
 
     def _resume_point(self, job_id: str) -> tuple[int, Path] | None:
         for cp in self.db.query(

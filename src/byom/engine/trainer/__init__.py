@@ -5,12 +5,15 @@ Light to import (no torch): the engine uses ``TrainSpec``, ``ProgressLine`` and
 """
 
 from byom.engine.trainer._main import EXIT_BAD_SPEC, EXIT_CANCELLED, EXIT_FAILED, unsupported_reason
+from byom.engine.trainer._watchdog import EXIT_ORPHANED, PARENT_PID_ENV
 from byom.engine.trainer.spec import LoraSpec, ProgressLine, TrainSpec, context_length
 
 __all__ = [
     "EXIT_BAD_SPEC",
     "EXIT_CANCELLED",
     "EXIT_FAILED",
+    "EXIT_ORPHANED",
+    "PARENT_PID_ENV",
     "LoraSpec",
     "ProgressLine",
     "TrainSpec",
