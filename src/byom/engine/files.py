@@ -54,7 +54,6 @@ FILE_TYPES = ("jsonl", "parquet", "csv")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # What a form may carry besides the file's bytes: its fields, part headers and boundaries.
 _FORM_OVERHEAD = 64 * 1024
-# Jobs in these states still need their files.
 
 
 class FileObject(BaseModel):

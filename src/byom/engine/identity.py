@@ -36,7 +36,7 @@ class _Project(_Body):
 
 class Health(_Body):
     status: Literal["ok"] = "ok"
-    device: str | None  # where jobs train ("cpu", "cuda:0", "mps"); null while the probe still runs
+    device: str | None  # where jobs train ("cpu", "cuda", "mps"); null while the probe still runs
 
 
 class Whoami(_Body):

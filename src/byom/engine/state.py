@@ -23,7 +23,7 @@ from byom.engine.private import check_data_dir, make_private, private_dir
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-__all__ = ["LOCAL_PROJECT", "EngineConfig", "EngineState", "clear_stale_uploads", "engine_of", "private_dir"]
+__all__ = ["LOCAL_PROJECT", "EngineConfig", "EngineState", "clear_stale_uploads", "engine_of"]
 
 # The engine is one "project" in Together's sense (ref together-api-2026-11 §3.2): ids and the
 # slug that prefixes model names (``local/<name>``).

@@ -27,19 +27,19 @@ from byom.engine.deploy.endpoints import (
     traffic_shares,
 )
 from byom.engine.deploy.project import (
-    _NO_RETRY,
-    _P,
-    _bare_name,
-    _check_etag,
-    _etag_update,
-    _filter_names,
-    _find_model,
-    _mask,
-    _order,
-    _parse_model_ref,
-    _project,
-    _revision,
-    _serving_parameters,
+    NO_RETRY,
+    PROJECT_ROUTE,
+    bare_name,
+    check_etag,
+    etag_update,
+    filter_names,
+    find_model,
+    ordered,
+    parse_model_ref,
+    project_of,
+    revision_of,
+    serving_parameters,
+    update_mask,
 )
 from byom.engine.deploy.runtime import (
     FAILED,
@@ -142,17 +142,17 @@ def _one_deployment_body(
 
 
 async def create_deployment(request: Request) -> JSONResponse:
-    project = _project(request)
+    project = project_of(request)
     runtime = engine_of(request).deploy
     endpoint = endpoint_row(request, request.path_params["ep"])
     body = await parse_body(request, DeploymentCreate)
     db = engine_of(request).db
-    name = _bare_name(
+    name = bare_name(
         body.name, project["slug"], "Deployment", prefix_parts=2 if body.name.count("/") == 2 else 1
     )
     # The model: resource name (preferred) or the deprecated modelId + modelRevisionId.
     if body.model:
-        model_ref, revision_id = _parse_model_ref(body.model, project)
+        model_ref, revision_id = parse_model_ref(body.model, project)
     elif body.modelId:
         model_ref, revision_id = body.modelId, body.modelRevisionId
     else:
@@ -160,8 +160,8 @@ async def create_deployment(request: Request) -> JSONResponse:
             f"Send 'model' as projects/{project['id']}/models/<ml_id>[/revisions/<rv_id>].",
             param="model",
         )
-    model = _find_model(request, model_ref)
-    revision = _revision(request, model, revision_id, param="model")
+    model = find_model(request, model_ref)
+    revision = revision_of(request, model, revision_id, param="model")
     # The config (which is the hardware).
     config_ref = body.config or body.configId
     if not config_ref:
@@ -187,7 +187,7 @@ async def create_deployment(request: Request) -> JSONResponse:
             f"GET /v2/projects/{project['id']}/configs?referenceModel=projects/{project['id']}/models/{model['id']}.",
             param="config",
         )
-    params = _serving_parameters(db, model)
+    params = serving_parameters(db, model)
     if not fits(params, device):
         raise InvalidRequest(
             f"Model {model['id']} ({params} parameters) does not fit in {device.description}'s "
@@ -231,7 +231,7 @@ async def create_deployment(request: Request) -> JSONResponse:
             "Pick another name or update that deployment.",
             code="already_exists",
             param="name",
-            headers=_NO_RETRY,
+            headers=NO_RETRY,
         )
     if request.query_params.get("validateOnly", "").lower() in ("true", "1"):
         return answer(deployment_body(dep, endpoint, project, 0.0))
@@ -279,7 +279,7 @@ def _deployments_before(conn: Any, endpoint_id: str, dep_id: str) -> bool:
 
 async def list_deployments(request: Request) -> JSONResponse:
     await devices_probed()
-    project = _project(request)
+    project = project_of(request)
     endpoint = endpoint_row(request, request.path_params["ep"])
     db = engine_of(request).db
     deployments = deployments_of(db, endpoint["id"])
@@ -290,13 +290,13 @@ async def list_deployments(request: Request) -> JSONResponse:
     if state_filter:
         items = [wire(b) for b in bodies if b.status.state == state_filter.group(1)]
     else:
-        items = _filter_names(request, [wire(b) for b in bodies], project["slug"])
-    return page(_order(request, items), request)
+        items = filter_names(request, [wire(b) for b in bodies], project["slug"])
+    return page(ordered(request, items), request)
 
 
 async def get_deployment(request: Request) -> JSONResponse:
     await devices_probed()
-    project = _project(request)
+    project = project_of(request)
     endpoint = endpoint_row(request, request.path_params["ep"])
     dep = _deployment_row(request, endpoint)
     return answer(_one_deployment_body(engine_of(request).db, dep, endpoint, project))
@@ -322,13 +322,13 @@ _DEPLOYMENT_MASK = {
 
 async def update_deployment(request: Request) -> JSONResponse:
     await devices_probed()
-    project = _project(request)
+    project = project_of(request)
     runtime = engine_of(request).deploy
     endpoint = endpoint_row(request, request.path_params["ep"])
     dep = _deployment_row(request, endpoint)
     body = await parse_body(request, DeploymentUpdate)
-    mask = _mask(request, _DEPLOYMENT_MASK)
-    _check_etag(body.etag, dep["etag"], "deployment")
+    mask = update_mask(request, _DEPLOYMENT_MASK)
+    check_etag(body.etag, dep["etag"], "deployment")
     db = engine_of(request).db
     changes: dict[str, Any] = {}
     wants = (
@@ -337,7 +337,7 @@ async def update_deployment(request: Request) -> JSONResponse:
         else (lambda f: f in body.model_fields_set)
     )
     if wants("name") and body.name:
-        name = _bare_name(
+        name = bare_name(
             body.name, project["slug"], "Deployment", prefix_parts=2 if body.name.count("/") == 2 else 1
         )
         other = db.one(
@@ -348,7 +348,7 @@ async def update_deployment(request: Request) -> JSONResponse:
                 f"Another deployment of this endpoint is named {name!r}.",
                 code="already_exists",
                 param="name",
-                headers=_NO_RETRY,
+                headers=NO_RETRY,
             )
         changes["name"] = name
     scaling = autoscaling_of(dep)
@@ -371,7 +371,7 @@ async def update_deployment(request: Request) -> JSONResponse:
     if wants("maxConcurrentRequestsPerReplica"):
         changes["max_concurrent"] = _max_concurrent(body.maxConcurrentRequestsPerReplica)
     if changes:
-        _etag_update(db, "deployments", dep["id"], changes, body.etag)
+        etag_update(db, "deployments", dep["id"], changes, body.etag)
     if "autoscaling" in changes:
         stop = int(scaling.get("minReplicas") or 0) == 0 and int(scaling.get("maxReplicas") or 0) == 0
         if stop and dep["state"] != STOPPED:
@@ -397,11 +397,11 @@ async def update_deployment(request: Request) -> JSONResponse:
 
 
 async def delete_deployment(request: Request) -> JSONResponse:
-    _project(request)
+    project_of(request)
     runtime = engine_of(request).deploy
     endpoint = endpoint_row(request, request.path_params["ep"])
     dep = _deployment_row(request, endpoint)
-    _check_etag(request.query_params.get("etag"), dep["etag"], "deployment")
+    check_etag(request.query_params.get("etag"), dep["etag"], "deployment")
     db = engine_of(request).db
     runtime.forget(dep["id"])
     with db.transaction() as conn:
@@ -425,9 +425,9 @@ async def delete_deployment(request: Request) -> JSONResponse:
 
 
 routes: list[BaseRoute] = [
-    Route(f"{_P}/endpoints/{{ep}}/deployments", list_deployments, methods=["GET"]),
-    Route(f"{_P}/endpoints/{{ep}}/deployments", create_deployment, methods=["POST"]),
-    Route(f"{_P}/endpoints/{{ep}}/deployments/{{dep}}", get_deployment, methods=["GET"]),
-    Route(f"{_P}/endpoints/{{ep}}/deployments/{{dep}}", update_deployment, methods=["PATCH"]),
-    Route(f"{_P}/endpoints/{{ep}}/deployments/{{dep}}", delete_deployment, methods=["DELETE"]),
+    Route(f"{PROJECT_ROUTE}/endpoints/{{ep}}/deployments", list_deployments, methods=["GET"]),
+    Route(f"{PROJECT_ROUTE}/endpoints/{{ep}}/deployments", create_deployment, methods=["POST"]),
+    Route(f"{PROJECT_ROUTE}/endpoints/{{ep}}/deployments/{{dep}}", get_deployment, methods=["GET"]),
+    Route(f"{PROJECT_ROUTE}/endpoints/{{ep}}/deployments/{{dep}}", update_deployment, methods=["PATCH"]),
+    Route(f"{PROJECT_ROUTE}/endpoints/{{ep}}/deployments/{{dep}}", delete_deployment, methods=["DELETE"]),
 ]

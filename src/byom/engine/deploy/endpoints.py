@@ -29,15 +29,15 @@ from byom.engine.deploy.bodies import (
     TrafficEntry,
 )
 from byom.engine.deploy.project import (
-    _NO_RETRY,
-    _P,
-    _bare_name,
-    _check_etag,
-    _etag_update,
-    _filter_names,
-    _mask,
-    _order,
-    _project,
+    NO_RETRY,
+    PROJECT_ROUTE,
+    bare_name,
+    check_etag,
+    etag_update,
+    filter_names,
+    ordered,
+    project_of,
+    update_mask,
 )
 from byom.engine.deploy.runtime import (
     READY,
@@ -80,7 +80,7 @@ class EndpointUpdate(BaseModel):
 
 
 def endpoint_row(request: Request, ref: str) -> dict[str, Any]:
-    project = _project(request)
+    project = project_of(request)
     db = engine_of(request).db
     row = db.one("SELECT * FROM endpoints WHERE project_id = ? AND id = ?", (project["id"], ref))
     if row is None:
@@ -199,9 +199,9 @@ async def devices_probed() -> None:
 
 async def create_endpoint(request: Request) -> JSONResponse:
     await devices_probed()
-    project = _project(request)
+    project = project_of(request)
     body = await parse_body(request, EndpointCreate)
-    name = _bare_name(body.name, project["slug"], "Endpoint")
+    name = bare_name(body.name, project["slug"], "Endpoint")
     db = engine_of(request).db
     stamp = now()
     endpoint_id = new_id("ep")
@@ -214,7 +214,7 @@ async def create_endpoint(request: Request) -> JSONResponse:
                 f'/v2/projects/{project["id"]}/endpoints?filter=name="{name}") or pick another name.',
                 code="already_exists",
                 param="name",
-                headers=_NO_RETRY,
+                headers=NO_RETRY,
             )
         conn.execute(
             "INSERT INTO endpoints (id, project_id, name, visibility, traffic_split, etag, created_at, updated_at)"
@@ -235,21 +235,21 @@ async def create_endpoint(request: Request) -> JSONResponse:
 
 async def list_endpoints(request: Request) -> JSONResponse:
     await devices_probed()
-    project = _project(request)
+    project = project_of(request)
     db = engine_of(request).db
     rows = [
         dict(r)
         for r in db.query("SELECT * FROM endpoints WHERE project_id = ? ORDER BY rowid", (project["id"],))
     ]
-    items = _order(
-        request, _filter_names(request, [wire(_endpoint_body(db, r, project)) for r in rows], project["slug"])
+    items = ordered(
+        request, filter_names(request, [wire(_endpoint_body(db, r, project)) for r in rows], project["slug"])
     )
     return page(items, request)
 
 
 async def get_endpoint(request: Request) -> JSONResponse:
     await devices_probed()
-    project = _project(request)
+    project = project_of(request)
     return answer(
         _endpoint_body(engine_of(request).db, endpoint_row(request, request.path_params["ep"]), project)
     )
@@ -257,25 +257,25 @@ async def get_endpoint(request: Request) -> JSONResponse:
 
 async def update_endpoint(request: Request) -> JSONResponse:
     await devices_probed()
-    project = _project(request)
+    project = project_of(request)
     endpoint = endpoint_row(request, request.path_params["ep"])
     body = await parse_body(request, EndpointUpdate)
-    mask = _mask(request, {"name", "trafficSplit", "visibility"})
+    mask = update_mask(request, {"name", "trafficSplit", "visibility"})
     sent = body.model_fields_set - {"etag"}
     fields = mask if mask is not None else sent
     db = engine_of(request).db
-    _check_etag(body.etag, endpoint["etag"], "endpoint")
+    check_etag(body.etag, endpoint["etag"], "endpoint")
     changes: dict[str, Any] = {}
     if "name" in fields:
         if not body.name:
             raise InvalidRequest("updateMask includes 'name' but the body has no name.", param="name")
-        name = _bare_name(body.name, project["slug"], "Endpoint")
+        name = bare_name(body.name, project["slug"], "Endpoint")
         if _name_taken(db, project["id"], name, exclude=endpoint["id"]):
             raise Conflict(
                 f"An endpoint named {project['slug']}/{name} already exists; pick another name.",
                 code="already_exists",
                 param="name",
-                headers=_NO_RETRY,
+                headers=NO_RETRY,
             )
         changes["name"] = name
     if "visibility" in fields and body.visibility:
@@ -303,7 +303,7 @@ async def update_endpoint(request: Request) -> JSONResponse:
             seen.add(entry.deployment_id)
         changes["traffic_split"] = json.dumps([wire(e) for e in entries])
     if changes:
-        _etag_update(db, "endpoints", endpoint["id"], changes, body.etag)
+        etag_update(db, "endpoints", endpoint["id"], changes, body.etag)
         if "traffic_split" in changes:
             add_event(
                 db,
@@ -315,9 +315,9 @@ async def update_endpoint(request: Request) -> JSONResponse:
 
 
 async def delete_endpoint(request: Request) -> JSONResponse:
-    project = _project(request)
+    project = project_of(request)
     endpoint = endpoint_row(request, request.path_params["ep"])
-    _check_etag(request.query_params.get("etag"), endpoint["etag"], "endpoint")
+    check_etag(request.query_params.get("etag"), endpoint["etag"], "endpoint")
     db = engine_of(request).db
     deployments = deployments_of(db, endpoint["id"])
     if deployments:
@@ -334,7 +334,7 @@ async def delete_endpoint(request: Request) -> JSONResponse:
 
 
 async def list_events(request: Request) -> JSONResponse:
-    _project(request)
+    project_of(request)
     endpoint = endpoint_row(request, request.path_params["ep"])
     db = engine_of(request).db
     limit = int_query(request, "limit", 50, 1, 10_000)
@@ -376,10 +376,10 @@ def _event_body(row: Any) -> EndpointEventBody:
 
 
 routes: list[BaseRoute] = [
-    Route(f"{_P}/endpoints", list_endpoints, methods=["GET"]),
-    Route(f"{_P}/endpoints", create_endpoint, methods=["POST"]),
-    Route(f"{_P}/endpoints/{{ep}}", get_endpoint, methods=["GET"]),
-    Route(f"{_P}/endpoints/{{ep}}", update_endpoint, methods=["PATCH"]),
-    Route(f"{_P}/endpoints/{{ep}}", delete_endpoint, methods=["DELETE"]),
-    Route(f"{_P}/endpoints/{{ep}}/events", list_events, methods=["GET"]),
+    Route(f"{PROJECT_ROUTE}/endpoints", list_endpoints, methods=["GET"]),
+    Route(f"{PROJECT_ROUTE}/endpoints", create_endpoint, methods=["POST"]),
+    Route(f"{PROJECT_ROUTE}/endpoints/{{ep}}", get_endpoint, methods=["GET"]),
+    Route(f"{PROJECT_ROUTE}/endpoints/{{ep}}", update_endpoint, methods=["PATCH"]),
+    Route(f"{PROJECT_ROUTE}/endpoints/{{ep}}", delete_endpoint, methods=["DELETE"]),
+    Route(f"{PROJECT_ROUTE}/endpoints/{{ep}}/events", list_events, methods=["GET"]),
 ]

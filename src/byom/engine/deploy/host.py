@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 
+from byom.engine.trainer import context_length
 from byom.errors import EngineError, root_error_line
 
 __all__ = [
@@ -115,7 +116,8 @@ class LoadedModel:
         self.model = model.to(spec.device)
         self.model.eval()
         config = getattr(self.model, "config", None)
-        self.context_length = int(getattr(config, "max_position_embeddings", 0) or 4096)
+        # The one reading of a config's context (trainer.spec.context_length); 4096 when the config says nothing.
+        self.context_length = context_length(config.to_dict() if config is not None else {}) or 4096
 
     # --- prompts ---------------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 ``model`` is an endpoint name (routed by its trafficSplit) or a deployment name (pinned), as on
 Together (ref together-api-2026-11 §4.3). Responses are OpenAI/Together-shaped; ``stream: true``
-answers with SSE ``data:`` chunks ending in ``data: [DONE]``. Generation runs in threads, under
-its model's own limiter (``LoadedModel.limiter``) so that other routes keep their worker threads.
+answers with SSE ``data:`` chunks ending in ``data: [DONE]``. Generation runs in threads: a whole
+answer under its model's own limiter (``LoadedModel.limiter``), so that other routes keep their worker
+threads; a stream's reads use that limiter, its generation thread does not (yet).
 """
 
 from __future__ import annotations

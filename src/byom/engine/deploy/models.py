@@ -34,12 +34,12 @@ from byom.engine.deploy.bodies import (
     Weights,
 )
 from byom.engine.deploy.project import (
-    _P,
-    _find_model,
-    _parse_model_ref,
-    _project,
-    _revision,
-    _serving_parameters,
+    PROJECT_ROUTE,
+    find_model,
+    parse_model_ref,
+    project_of,
+    revision_of,
+    serving_parameters,
 )
 from byom.engine.devices import Device, device_for_config, fits, probe_devices
 from byom.engine.http import answer, page, wire
@@ -88,21 +88,21 @@ def _model_body(row: dict[str, Any], project: dict[str, str]) -> RegistryModelBo
 
 
 async def list_models(request: Request) -> JSONResponse:
-    project = _project(request)
+    project = project_of(request)
     db = engine_of(request).db
-    rows = registry.list_models(db, project["id"], after=None, limit=100_000)
+    rows = registry.list_models(db, project["id"])
     visibility = request.query_params.get("visibility")
     items = [wire(_model_body(r, project)) for r in rows if not visibility or r["visibility"] == visibility]
     return page(items, request)
 
 
 async def get_model(request: Request) -> JSONResponse:
-    return answer(_model_body(_find_model(request, request.path_params["model_id"]), _project(request)))
+    return answer(_model_body(find_model(request, request.path_params["model_id"]), project_of(request)))
 
 
 async def delete_model(request: Request) -> JSONResponse:
-    project = _project(request)
-    model = _find_model(request, request.path_params["model_id"])
+    project = project_of(request)
+    model = find_model(request, request.path_params["model_id"])
     db = engine_of(request).db
     users = db.query(
         "SELECT name FROM deployments WHERE project_id = ? AND model_id = ?", (project["id"], model["id"])
@@ -125,7 +125,7 @@ async def delete_model(request: Request) -> JSONResponse:
 
 
 async def list_model_revisions(request: Request) -> JSONResponse:
-    model = _find_model(request, request.path_params["model_id"])
+    model = find_model(request, request.path_params["model_id"])
     revisions = registry.list_revisions(engine_of(request).db, str(model["id"]))
     items = [
         wire(
@@ -144,8 +144,8 @@ async def list_model_revisions(request: Request) -> JSONResponse:
 async def list_model_files(request: Request) -> JSONResponse:
     from pathlib import Path
 
-    model = _find_model(request, request.path_params["model_id"])
-    revision = _revision(request, model, request.query_params.get("revisionId"), param="revisionId")
+    model = find_model(request, request.path_params["model_id"])
+    revision = revision_of(request, model, request.query_params.get("revisionId"), param="revisionId")
     root = Path(str(revision["path"]))
     sizes: dict[str, int] = {}
     if root.is_dir():
@@ -182,29 +182,29 @@ def _config_body(device: Device, project: dict[str, str], model: dict[str, Any] 
 
 
 async def list_configs(request: Request) -> JSONResponse:
-    project = _project(request)
+    project = project_of(request)
     db = engine_of(request).db
     ref = request.query_params.get("referenceModel")
     ref_id = request.query_params.get("referenceModelId")
     model: dict[str, Any] | None = None
     if ref:
-        model_id, _ = _parse_model_ref(ref, project)
+        model_id, _ = parse_model_ref(ref, project)
         if ref_id and ref_id != model_id:
             raise InvalidRequest(
                 "referenceModel and referenceModelId name different models; send one of them.",
                 param="referenceModelId",
             )
-        model = _find_model(request, model_id)
+        model = find_model(request, model_id)
     elif ref_id:
-        model = _find_model(request, ref_id)
+        model = find_model(request, ref_id)
     devices = await anyio.to_thread.run_sync(probe_devices)
-    params = _serving_parameters(db, model) if model else None
+    params = serving_parameters(db, model) if model else None
     items = [wire(_config_body(d, project, model)) for d in devices if model is None or fits(params, d)]
     return page(items, request)
 
 
 async def get_config(request: Request) -> JSONResponse:
-    project = _project(request)
+    project = project_of(request)
     await anyio.to_thread.run_sync(probe_devices)
     device = device_for_config(request.path_params["config_id"])
     if device is None:
@@ -247,11 +247,11 @@ async def get_instance_type(request: Request) -> JSONResponse:
 routes: list[BaseRoute] = [
     Route("/v2/public/inference-instance-types", list_instance_types, methods=["GET"]),
     Route("/v2/public/inference-instance-types/{type_id}", get_instance_type, methods=["GET"]),
-    Route(f"{_P}/models", list_models, methods=["GET"]),
-    Route(f"{_P}/models/{{model_id}}", get_model, methods=["GET"]),
-    Route(f"{_P}/models/{{model_id}}", delete_model, methods=["DELETE"]),
-    Route(f"{_P}/models/{{model_id}}/revisions", list_model_revisions, methods=["GET"]),
-    Route(f"{_P}/models/{{model_id}}/files", list_model_files, methods=["GET"]),
-    Route(f"{_P}/configs", list_configs, methods=["GET"]),
-    Route(f"{_P}/configs/{{config_id}}", get_config, methods=["GET"]),
+    Route(f"{PROJECT_ROUTE}/models", list_models, methods=["GET"]),
+    Route(f"{PROJECT_ROUTE}/models/{{model_id}}", get_model, methods=["GET"]),
+    Route(f"{PROJECT_ROUTE}/models/{{model_id}}", delete_model, methods=["DELETE"]),
+    Route(f"{PROJECT_ROUTE}/models/{{model_id}}/revisions", list_model_revisions, methods=["GET"]),
+    Route(f"{PROJECT_ROUTE}/models/{{model_id}}/files", list_model_files, methods=["GET"]),
+    Route(f"{PROJECT_ROUTE}/configs", list_configs, methods=["GET"]),
+    Route(f"{PROJECT_ROUTE}/configs/{{config_id}}", get_config, methods=["GET"]),
 ]

@@ -18,30 +18,30 @@ from byom.engine.state import engine_of
 from byom.errors import Conflict, InvalidRequest, NotFound
 
 __all__ = [
-    "_NO_RETRY",
-    "_P",
-    "_bare_name",
-    "_check_etag",
-    "_etag_update",
-    "_filter_names",
-    "_find_model",
-    "_mask",
-    "_order",
-    "_parse_model_ref",
-    "_project",
-    "_revision",
-    "_serving_parameters",
+    "NO_RETRY",
+    "PROJECT_ROUTE",
+    "bare_name",
+    "check_etag",
+    "etag_update",
+    "filter_names",
+    "find_model",
+    "ordered",
+    "parse_model_ref",
+    "project_of",
+    "revision_of",
+    "serving_parameters",
+    "update_mask",
 ]
 
-_P = "/v2/projects/{pid}"  # every project-scoped v2 route starts here
-_NO_RETRY = {"x-should-retry": "false"}  # the SDK retries 409s unless told not to (ref §5.5)
+PROJECT_ROUTE = "/v2/projects/{pid}"  # every project-scoped v2 route starts here
+NO_RETRY = {"x-should-retry": "false"}  # the SDK retries 409s unless told not to (ref §5.5)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 # --- request plumbing ------------------------------------------------------------------------
 
 
-def _project(request: Request) -> dict[str, str]:
+def project_of(request: Request) -> dict[str, str]:
     project: dict[str, str] = engine_of(request).project
     pid = request.path_params.get("pid")
     if pid is not None and pid != project["id"]:
@@ -52,29 +52,29 @@ def _project(request: Request) -> dict[str, str]:
     return project
 
 
-def _check_etag(given: str | None, current: str, what: str) -> None:
+def check_etag(given: str | None, current: str, what: str) -> None:
     if given and given != current:
         raise Conflict(
             f"The {what} changed since you read it (etag {given!r} is stale; current is {current!r}). "
             f"GET the {what} again and retry with its current etag.",
             code="etag_mismatch",
             param="etag",
-            headers=_NO_RETRY,
+            headers=NO_RETRY,
         )
 
 
-def _etag_update(db: Database, table: str, row_id: str, changes: dict[str, Any], etag: str | None) -> None:
+def etag_update(db: Database, table: str, row_id: str, changes: dict[str, Any], etag: str | None) -> None:
     """Apply ``changes`` to one endpoint/deployment row with a fresh etag, unless ``etag`` went stale meanwhile."""
     what = {"endpoints": "endpoint", "deployments": "deployment"}[table]
     changes = {**changes, "etag": new_id("et"), "updated_at": now()}
     sets = ", ".join(f"{k} = ?" for k in changes)
     with db.transaction() as conn:
         current = conn.execute(f"SELECT etag FROM {table} WHERE id = ?", (row_id,)).fetchone()
-        _check_etag(etag, current["etag"], what)
+        check_etag(etag, current["etag"], what)
         conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*changes.values(), row_id))
 
 
-def _bare_name(raw: str, slug: str, what: str, *, prefix_parts: int = 1) -> str:
+def bare_name(raw: str, slug: str, what: str, *, prefix_parts: int = 1) -> str:
     parts = raw.strip().split("/")
     if len(parts) == prefix_parts + 1:
         if parts[0] != slug:
@@ -96,7 +96,7 @@ def _bare_name(raw: str, slug: str, what: str, *, prefix_parts: int = 1) -> str:
 _FILTER = re.compile(r'^\s*name\s*(=|:)\s*"([^"]*)"\s*$')
 
 
-def _order(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def ordered(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     order = (request.query_params.get("orderBy") or "").strip()
     if not order:
         return items
@@ -110,7 +110,7 @@ def _order(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]
     return sorted(items, key=lambda i: i[key], reverse=direction.strip() == "desc")
 
 
-def _filter_names(request: Request, items: list[dict[str, Any]], slug: str) -> list[dict[str, Any]]:
+def filter_names(request: Request, items: list[dict[str, Any]], slug: str) -> list[dict[str, Any]]:
     raw = request.query_params.get("filter")
     if not raw:
         return items
@@ -132,7 +132,7 @@ def _filter_names(request: Request, items: list[dict[str, Any]], slug: str) -> l
     return [i for i in items if pattern.search(bare(i))]
 
 
-def _mask(request: Request, allowed: set[str]) -> set[str] | None:
+def update_mask(request: Request, allowed: set[str]) -> set[str] | None:
     raw = request.query_params.get("updateMask")
     if not raw:
         return None
@@ -150,8 +150,8 @@ def _mask(request: Request, allowed: set[str]) -> set[str] | None:
 # --- model lookups (the models routes read them; deployments resolve their model with them) -------
 
 
-def _find_model(request: Request, ref: str) -> dict[str, Any]:
-    project = _project(request)
+def find_model(request: Request, ref: str) -> dict[str, Any]:
+    project = project_of(request)
     db = engine_of(request).db
     row = registry.get_model(db, project["id"], ref) or registry.find_model_by_name(db, project["id"], ref)
     if row is None:
@@ -161,7 +161,7 @@ def _find_model(request: Request, ref: str) -> dict[str, Any]:
     return row
 
 
-def _revision(request: Request, model: Any, revision_id: str | None, *, param: str) -> Any:
+def revision_of(request: Request, model: Any, revision_id: str | None, *, param: str) -> Any:
     """The named revision of a registry model, or its latest; 404 that says how to list them."""
     db = engine_of(request).db
     model_id = str(model["id"])
@@ -180,7 +180,7 @@ def _revision(request: Request, model: Any, revision_id: str | None, *, param: s
     return revision
 
 
-def _serving_parameters(db: Any, model: dict[str, Any]) -> int | None:
+def serving_parameters(db: Any, model: dict[str, Any]) -> int | None:
     # An adapter is served on its base: the base's size decides which devices fit.
     params = model.get("parameters")
     if model["kind"] == "adapter" and model.get("base_model_id"):
@@ -190,7 +190,7 @@ def _serving_parameters(db: Any, model: dict[str, Any]) -> int | None:
     return int(params) if params else None
 
 
-def _parse_model_ref(ref: str, project: dict[str, str]) -> tuple[str, str | None]:
+def parse_model_ref(ref: str, project: dict[str, str]) -> tuple[str, str | None]:
     """``projects/{p}/models/{ml}[/revisions/{rv}]`` → (ml, rv)."""
     parts = ref.strip().split("/")
     if (

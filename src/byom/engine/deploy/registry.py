@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from byom.engine.db import Database, new_id, now
+from byom.engine.trainer import context_length
 from byom.errors import HubError
 from byom.hub import local_safetensors_params
 
@@ -86,13 +87,9 @@ def _inspect(path: Path) -> tuple[str | None, int | None, tuple[int, dict[str, i
     architecture = architectures[0] if isinstance(architectures, list) and architectures else None
     if architecture is None and (path / "adapter_config.json").exists():
         architecture = "LoraAdapter"
-    context = config.get("max_position_embeddings")
-    text_config = config.get("text_config")
-    if context is None and isinstance(text_config, dict):
-        context = text_config.get("max_position_embeddings")
     return (
         str(architecture) if architecture else None,
-        int(context) if isinstance(context, int) else None,
+        context_length(config),
         _safetensors_counts(path),
     )
 
@@ -296,18 +293,9 @@ def find_model_by_name(db: Database, project_id: str, name: str) -> dict[str, An
     return dict(row) if row is not None else None
 
 
-def list_models(db: Database, project_id: str, *, after: str | None, limit: int) -> list[dict[str, Any]]:
-    """Models in creation order, ``after`` an id (cursor paging)."""
-    if after:
-        rows = db.query(
-            "SELECT * FROM registry_models WHERE project_id = ? AND rowid > "
-            "(SELECT rowid FROM registry_models WHERE id = ?) ORDER BY rowid LIMIT ?",
-            (project_id, after, limit),
-        )
-    else:
-        rows = db.query(
-            "SELECT * FROM registry_models WHERE project_id = ? ORDER BY rowid LIMIT ?", (project_id, limit)
-        )
+def list_models(db: Database, project_id: str) -> list[dict[str, Any]]:
+    """The project's models in creation order (the route pages them with ``http.page``)."""
+    rows = db.query("SELECT * FROM registry_models WHERE project_id = ? ORDER BY rowid", (project_id,))
     return [dict(r) for r in rows]
 
 

@@ -33,7 +33,7 @@ __all__ = [
     "add_event",
 ]
 
-log = logging.getLogger("byom.engine.deploy.endpoints")
+log = logging.getLogger("byom.engine.deploy.runtime")
 
 PROVISIONING = "DEPLOYMENT_STATE_PROVISIONING"
 READY = "DEPLOYMENT_STATE_READY"
