@@ -143,8 +143,11 @@ class DeployRuntime:
     def provision(self, dep_id: str) -> None:
         """Mark PROVISIONING and load the model in a background thread (READY or FAILED after)."""
         self._unload(dep_id)
-        gen = self._bump(dep_id)
-        self._set_state(dep_id, PROVISIONING, "Loading the model.")
+        with (
+            self._lock
+        ):  # the new generation and its state change together: a concurrent stop() comes before or after
+            gen = self._bump(dep_id)
+            self._set_state(dep_id, PROVISIONING, "Loading the model.")
         thread = threading.Thread(
             target=self._load, args=(dep_id, gen), name=f"byom-load-{dep_id}", daemon=True
         )
@@ -200,9 +203,10 @@ class DeployRuntime:
 
     def stop(self, dep_id: str, message: str = "Stopped: minReplicas and maxReplicas are 0.") -> None:
         """Unload the weights and mark STOPPED."""
-        self._bump(dep_id)
+        with self._lock:
+            self._bump(dep_id)
+            self._set_state(dep_id, STOPPED, message)
         self._unload(dep_id)
-        self._set_state(dep_id, STOPPED, message)
 
     def forget(self, dep_id: str) -> None:
         """Unload a deployment that is being deleted."""
@@ -259,7 +263,8 @@ class DeployRuntime:
 
     def touch(self, dep_id: str) -> None:
         """Record a request (the inactiveTimeout clock restarts)."""
-        self.db.execute("UPDATE deployments SET last_request_at = ? WHERE id = ?", (self.clock(), dep_id))
+        with self._lock:  # ordered with the auto-stop's check of the same column
+            self.db.execute("UPDATE deployments SET last_request_at = ? WHERE id = ?", (self.clock(), dep_id))
 
     def resolve(self, model: str) -> Target:
         """The deployment an inference ``model`` string reaches: a pinned deployment or the endpoint's split."""
@@ -333,7 +338,18 @@ class DeployRuntime:
             last = row["last_request_at"] or now
             if now - last >= row["inactive_timeout"] * 60:
                 minutes = row["inactive_timeout"]
-                self.stop(row["id"], f"Stopped after {minutes} minutes without requests (inactiveTimeout).")
+                with self._lock:
+                    # Still the READY deployment idle since we looked? A request or a re-provision in between wins.
+                    current = self.db.one(
+                        "SELECT state, last_request_at FROM deployments WHERE id = ?", (row["id"],)
+                    )
+                    if current is None or current["state"] != READY:
+                        continue
+                    if current["last_request_at"] != row["last_request_at"]:
+                        continue
+                    self.stop(
+                        row["id"], f"Stopped after {minutes} minutes without requests (inactiveTimeout)."
+                    )
                 add_event(
                     self.db,
                     row["endpoint_id"],
