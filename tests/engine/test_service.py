@@ -59,7 +59,11 @@ def _freeze(pid: int, job_dir: Path) -> int:
 
 
 def test_together_sdk_drives_the_engine(
-    engine_process: EngineProcess, tiny_model: Path, overfit_bytes: bytes, tmp_path: Path
+    engine_process: EngineProcess,
+    tiny_model: Path,
+    overfit_bytes: bytes,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     import httpx
     from together import Together
@@ -72,6 +76,7 @@ def test_together_sdk_drives_the_engine(
             posts.append(str(request.url))
 
     http_client = httpx.Client(event_hooks={"request": [seen]})
+    request.addfinalizer(http_client.close)  # the SDK does not close a client it was given
     client = Together(
         base_url=engine_process.url,
         api_key=engine_process.key,
