@@ -18,12 +18,12 @@ import pytest
 from byom.config import Settings, read_engine_key
 from byom.engine.service import ensure_engine_key, serve
 from byom.errors import ConfigError
-from support.engine import TEMPLATE, EngineProcess, job_body
+from support.engine import HANG_S, TEMPLATE, EngineProcess, job_body
 
 pytestmark = pytest.mark.slow
 
 
-def _wait(get: Any, job_id: str, done: tuple[str, ...], timeout: float = 120) -> Any:
+def _wait(get: Any, job_id: str, done: tuple[str, ...], timeout: float = HANG_S) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         job = get(job_id)
@@ -45,7 +45,7 @@ def _trainer(data_dir: Path, job_id: str) -> tuple[int, Path]:
 def _freeze(pid: int, job_dir: Path) -> int:
     """Stop the trainer's process group where it is; the last step its progress file records."""
     os.killpg(pid, signal.SIGSTOP)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while "\tT" not in Path(f"/proc/{pid}/status").read_text().split("State:")[1][:4]:
         assert time.monotonic() < deadline, "the trainer did not stop"
         time.sleep(0.05)
@@ -91,7 +91,7 @@ def test_together_sdk_drives_the_engine(
     posts.clear()
     again = client.files.upload(file=path, purpose="fine-tune")
     assert again.id == uploaded.id and len(posts) == 1, posts
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + HANG_S
     while (
         file := client.files.retrieve(uploaded.id)
     ).processing_status == "PENDING" and time.monotonic() < deadline:
@@ -114,7 +114,7 @@ def test_together_sdk_drives_the_engine(
     )
     assert job.id.startswith("ft-") and job.status in ("queued", "running", "pending")
     _wait(lambda i: client.fine_tuning.retrieve(i), job.id, ("running",))
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + HANG_S
     while not client.fine_tuning.list_checkpoints(job.id).data:
         assert time.monotonic() < deadline
         time.sleep(0.2)
@@ -173,7 +173,7 @@ def test_kill_9_mid_job_then_restart_finishes_the_job(
             body = job_body(file_id, tiny_model, n_epochs=12, n_checkpoints=4, batch_size=2)
             job = http.post("/v1/fine-tunes", json=body).json()
             assert "id" in job, job
-            deadline = time.monotonic() + 90
+            deadline = time.monotonic() + HANG_S
             while True:
                 state = http.get(f"/v1/fine-tunes/{job['id']}").json()
                 assert state["status"] in ("queued", "running") and time.monotonic() < deadline, state

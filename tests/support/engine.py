@@ -24,6 +24,9 @@ BASE_URL = "http://127.0.0.1:8377"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 TEMPLATE = "Qwen/Qwen3-0.6B"  # any catalog base works as the template of a local job
 TERMINAL = ("completed", "error", "cancelled", "user_error")
+# How long any wait may last before a test calls it a hang: a failsafe on slow, loaded CI machines, never a
+# timing expectation (every wait returns as soon as its event happens).
+HANG_S = 600.0
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -77,7 +80,7 @@ async def upload(
     return await wait_file(client, file_id) if wait else r.json()
 
 
-async def wait_file(client: httpx2.AsyncClient, file_id: str, timeout: float = 30) -> dict[str, Any]:
+async def wait_file(client: httpx2.AsyncClient, file_id: str, timeout: float = HANG_S) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         body = (await client.get(f"/v1/files/{file_id}")).json()
@@ -87,7 +90,7 @@ async def wait_file(client: httpx2.AsyncClient, file_id: str, timeout: float = 3
 
 
 async def wait_job(
-    client: httpx2.AsyncClient, job_id: str, statuses: tuple[str, ...] = TERMINAL, timeout: float = 120
+    client: httpx2.AsyncClient, job_id: str, statuses: tuple[str, ...] = TERMINAL, timeout: float = HANG_S
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
@@ -148,7 +151,7 @@ class EngineProcess:
         ]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + HANG_S
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()
             try:
@@ -227,7 +230,7 @@ def deploy(client: TestClient, ep_id: str, model_id: str, name: str = "d1", **ex
     return response.json()
 
 
-def wait_state(client: TestClient, ep: str, dep: str, *want: str, timeout: float = 60) -> dict[str, Any]:
+def wait_state(client: TestClient, ep: str, dep: str, *want: str, timeout: float = HANG_S) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         body = client.get(f"{P}/endpoints/{ep}/deployments/{dep}").json()

@@ -50,7 +50,7 @@ from byom.together import (
     TextCompletion,
     Whoami,
 )
-from support.engine import PID, TEMPLATE, P, job_body, upload, wait_file, wait_job
+from support.engine import HANG_S, PID, TEMPLATE, P, job_body, upload, wait_file, wait_job
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -128,7 +128,9 @@ def sse_chunks(response: httpx2.Response) -> list[CompletionChunk]:
     return chunks
 
 
-async def wait_ready(client: httpx2.AsyncClient, ep_id: str, dep_id: str, timeout: float = 90) -> Deployment:
+async def wait_ready(
+    client: httpx2.AsyncClient, ep_id: str, dep_id: str, timeout: float = HANG_S
+) -> Deployment:
     """Poll the deployment until it leaves PROVISIONING (bounded)."""
     with anyio.fail_after(timeout):
         while True:

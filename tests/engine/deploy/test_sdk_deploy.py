@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import together
 
-from support.engine import API_KEY, PID, EngineProcess, open_state, register_tiny
+from support.engine import API_KEY, HANG_S, PID, EngineProcess, open_state, register_tiny
 
 pytestmark = pytest.mark.slow
 
@@ -99,7 +99,7 @@ def test_sdk_deploys_and_chats(engine_url: tuple[str, str, str]) -> None:
     )
     assert [(e.deployment_id, e.weight) for e in routed.traffic_split] == [(deployment.id, 1.0)]
 
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + HANG_S
     while True:
         got = client.endpoints.deployments.retrieve(deployment.id, endpoint_id=endpoint.id, **project)
         if got.status.state == "DEPLOYMENT_STATE_READY":

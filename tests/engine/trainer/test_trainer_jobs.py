@@ -18,6 +18,7 @@ import pytest
 
 from byom.engine.tiny import write_overfit_dataset
 from byom.engine.trainer import EXIT_CANCELLED, EXIT_FAILED, TrainSpec
+from support.engine import HANG_S
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +52,7 @@ def start_trainer(spec: TrainSpec, env: dict[str, str] | None = None) -> subproc
 
 
 def run_trainer(
-    spec: TrainSpec, timeout: float = 120, env: dict[str, str] | None = None
+    spec: TrainSpec, timeout: float = HANG_S, env: dict[str, str] | None = None
 ) -> tuple[int, list[dict[str, Any]], str]:
     """Run one job to the end; return (exit code, progress lines, combined output)."""
     proc = start_trainer(spec, env)
@@ -229,7 +230,7 @@ def test_sigterm_stops_at_a_step_boundary_keeping_checkpoints(
     spec = make_spec(tmp_path / "ft-cancel", tiny_model, conv_data, n_epochs=200, n_checkpoints=200)
     proc = start_trainer(spec)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + HANG_S
         while not any(ln["kind"] == "checkpoint" for ln in read_progress(spec.job_dir)):
             assert time.monotonic() < deadline and proc.poll() is None, "no checkpoint before the deadline"
             time.sleep(0.1)
@@ -275,10 +276,10 @@ def test_trainer_exits_when_the_engine_dies(tiny_model: Path, conv_data: Path, t
         """
     )
     out = subprocess.run(
-        [sys.executable, "-c", engine], capture_output=True, text=True, timeout=90, check=True
+        [sys.executable, "-c", engine], capture_output=True, text=True, timeout=HANG_S, check=True
     )
     trainer_pid = int(out.stdout.split()[0])
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while _alive(trainer_pid):
         assert time.monotonic() < deadline, "trainer outlived its engine"
         time.sleep(0.1)

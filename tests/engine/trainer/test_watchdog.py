@@ -13,6 +13,7 @@ import pytest
 
 from byom.engine.tiny import write_overfit_dataset
 from byom.engine.trainer._watchdog import EXIT_ORPHANED, PARENT_PID_ENV
+from support.engine import HANG_S
 
 _WATCH = (
     "import time; from byom.engine.trainer._watchdog import watch_parent;"
@@ -75,7 +76,7 @@ def test_a_trainer_whose_engine_dies_exits_by_itself(tmp_path: Path, tiny_model:
     try:
         # job_start is written once the watchdog runs.
         progress = job_dir / "progress.jsonl"
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + HANG_S
         while not (
             progress.exists() and "job_start" in [line.get("type") for line in _complete_lines(progress)]
         ):
