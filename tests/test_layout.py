@@ -21,18 +21,24 @@ ALLOWED: dict[str, set[str]] = {
         "data",
         "engine",
         "prompts",
+        "backend",
         "__init__",
     },
-    "server": {"http_auth", "tools", "prompts", "hub", "catalog", "together", "data", "__init__"},
-    "tools": {"hub", "catalog", "together", "data"},
+    "server": {"http_auth", "tools", "prompts", "hub", "catalog", "together", "data", "backend", "__init__"},
+    "tools": {"hub", "catalog", "together", "data", "backend", "ledger", "jobs", "endpoints"},
     "prompts": set(),
     "hub": set(),
     "catalog": {"hub", "together"},  # the live catalog refresh asks Together's API
     "data": set(),
     "together": set(),
-    "engine": {"catalog", "data", "hub"},
+    "storage": set(),
+    "ledger": {"storage"},
+    "backend": {"together"},
+    "jobs": {"hub", "catalog", "together", "data", "ledger", "backend"},
+    "endpoints": {"together", "ledger", "backend", "jobs"},
+    "engine": {"catalog", "data", "hub", "storage"},
 }
-DOMAIN = ("hub", "catalog", "data", "together", "engine")
+DOMAIN = ("hub", "catalog", "data", "together", "engine", "storage", "ledger", "backend", "jobs", "endpoints")
 
 
 def _modules() -> list[tuple[str, Path]]:

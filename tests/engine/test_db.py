@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from byom.engine import db as engine_db
 from byom.engine.db import MIGRATIONS, Database, iso
+from byom.storage import run_script
 
 
 def test_migrations_are_one_ordered_list_of_unique_names() -> None:
@@ -20,7 +20,7 @@ def _database_at(path: Path, last: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
     for name, sql in MIGRATIONS:
-        engine_db._run_script(conn, sql)  # the same statement splitter the engine uses
+        run_script(conn, sql)  # the same statement splitter the engine uses
         conn.execute("INSERT INTO _migrations VALUES (?, 0)", (name,))
         if name == last:
             break

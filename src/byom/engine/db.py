@@ -1,9 +1,8 @@
-"""The engine's SQLite store (WAL): one ordered list of numbered migrations, row ids and timestamps.
+"""The engine's SQLite store: its ordered list of numbered migrations, row ids and timestamps.
 
-Every table of the engine is created here, in ``MIGRATIONS`` order (llm-style): each applied name is
-recorded in ``_migrations``, so a database of any earlier version is brought up to date at open, and
-no table depends on which modules happened to be imported first. A new table or column is a new
-entry at the end of the list; never edit one that has shipped.
+Every table of the engine is created here, in ``MIGRATIONS`` order (``byom.storage.SQLiteStore`` applies
+them at open), so no table depends on which modules happened to be imported first. A new table or column
+is a new entry at the end of the list; never edit one that has shipped.
 
     m001-m006  files, fine-tune jobs and their events, metrics and checkpoints
     m010-m011  the model registry, endpoints, deployments and endpoint events
@@ -12,20 +11,17 @@ entry at the end of the list; never edit one that has shipped.
 
 from __future__ import annotations
 
-import os
 import secrets
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
 
-from byom.engine.private import open_private
 from byom.errors import NotFound
+from byom.storage import SQLiteStore
 
 __all__ = ["MIGRATIONS", "Database", "iso", "new_id", "now"]
 
@@ -343,93 +339,11 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(10)}"
 
 
-class Database:
-    """One connection shared by the app's threads; writes are serialised by a lock."""
+class Database(SQLiteStore):
+    """The engine's store: ``MIGRATIONS`` applied at open."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        # SQLite creates the -wal and -shm files with the database file's mode: make that 0600 first.
-        for own in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            if own == path or own.exists():
-                os.close(open_private(own, os.O_RDWR | os.O_CREAT))
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-        self.migrate()
-
-    def migrate(self) -> list[str]:
-        """Apply, in list order, every migration not yet recorded; return the names applied now."""
-        # A migration may rebuild a table others reference. SQLite's way needs foreign keys off for the step
-        # (the pragma is ignored inside a transaction), and a foreign_key_check before the commit.
-        with self._lock:
-            self._conn.execute("PRAGMA foreign_keys=OFF")
-            try:
-                with self.transaction() as conn:
-                    conn.execute(
-                        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)"
-                    )
-                    done = {row["name"] for row in conn.execute("SELECT name FROM _migrations")}
-                    applied = [name for name, _ in MIGRATIONS if name not in done]
-                    for name, sql in MIGRATIONS:
-                        if name in done:
-                            continue
-                        _run_script(conn, sql)
-                        conn.execute(
-                            "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, now())
-                        )
-                    broken = conn.execute("PRAGMA foreign_key_check").fetchall() if applied else []
-                    if broken:
-                        tables = sorted({row[0] for row in broken})
-                        raise sqlite3.IntegrityError(
-                            f"migrations {', '.join(applied)} left {len(broken)} dangling references in {', '.join(tables)}"
-                        )
-            finally:
-                self._conn.execute("PRAGMA foreign_keys=ON")
-        return applied
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write. Nested inside another on this thread, it is a savepoint of the outer one: a job's
-        create and its first status change commit together, or not at all."""
-        with self._lock:
-            if self._conn.in_transaction:
-                self._conn.execute("SAVEPOINT nested")
-                try:
-                    yield self._conn
-                except BaseException:
-                    self._conn.execute("ROLLBACK TO nested")
-                    self._conn.execute("RELEASE nested")
-                    raise
-                else:
-                    self._conn.execute("RELEASE nested")
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                # SQLite may have rolled back by itself (a full disk, an I/O error): keep the original error,
-                # and never leave the connection inside a transaction that later writes would silently join.
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-
-    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
-        with self._lock:
-            return self._conn.execute(sql, params)
-
-    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
-
-    def one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchone()
+        super().__init__(path, MIGRATIONS)
 
     def one_or_fail(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row:
         """The one row a request just wrote or read; gone meanwhile means a concurrent delete won (404)."""
@@ -437,14 +351,3 @@ class Database:
         if row is None:
             raise NotFound("It was deleted by another request meanwhile. List it again.")
         return row
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
-def _run_script(conn: sqlite3.Connection, sql: str) -> None:
-    # executescript() would COMMIT our open transaction; run statement by statement instead.
-    for statement in sql.split(";"):
-        if statement.strip():
-            conn.execute(statement)

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from byom.config import ENGINE_KEY_FILE, Settings, engine_data_dir, is_loopback, read_engine_key
-from byom.engine.private import PRIVATE_UMASK, check_data_dir, open_private, private_dir
+from byom.engine.private import PRIVATE_UMASK, check_data_dir
 from byom.errors import ConfigError
+from byom.storage import open_private, private_dir
 
 __all__ = ["HOLDER_FILE", "LOCK_FILE", "ensure_engine_key", "hold_data_dir", "serve"]
 

@@ -18,7 +18,8 @@ from byom.engine.blobs import UPLOAD_TMP_PREFIX
 from byom.engine.db import Database
 from byom.engine.deploy.runtime import DeployRuntime
 from byom.engine.finetunes.runner import JobRunner
-from byom.engine.private import check_data_dir, make_private, private_dir
+from byom.engine.private import check_data_dir, make_private
+from byom.storage import private_dir
 
 if TYPE_CHECKING:
     from starlette.requests import Request

@@ -31,9 +31,9 @@ import psutil
 from byom.engine import devices
 from byom.engine.deploy.registry import register_job_outputs
 from byom.engine.finetunes.jobs import Event, add_event, transition
-from byom.engine.private import open_private, private_dir
 from byom.engine.trainer import PARENT_PID_ENV, TrainSpec
 from byom.errors import root_error_line
+from byom.storage import open_private, private_dir
 
 if TYPE_CHECKING:
     from byom.engine.db import Database

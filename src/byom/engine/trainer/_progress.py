@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from byom.engine.private import open_private, private_dir
 from byom.engine.trainer.spec import ProgressLine
+from byom.storage import open_private, private_dir
 
 __all__ = ["ProgressWriter"]
 
