@@ -6,9 +6,11 @@ Secrets are held as ``SecretStr`` so that a ``repr`` or a log line never shows t
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -63,11 +65,71 @@ class Settings(BaseModel):
     # names to accept besides the bind address.
     mcp_token: SecretStr | None = None
     mcp_allowed_hosts: tuple[str, ...] = ()
+    # Which backend the job tools use: "auto" (Together when TOGETHER_API_KEY is set), "local", "together".
+    backend_choice: Literal["auto", "local", "together"] = "auto"
+    # Start the local engine (detached) when it is not running. Off: the tools say how to start it.
+    engine_autostart: bool = True
+    # Weights & Biases: sent to Together as ``wandb_key`` when a job names a W&B project.
+    wandb_api_key: SecretStr | None = None
+    # Spending limits, enforced by the server whatever a client confirms (US dollars; None: no limit).
+    max_usd: float | None = None
+    max_usd_per_day: float | None = None
+    # Hide every tool that spends or deletes; an allow-list of tool names; confirm without asking.
+    read_only: bool = False
+    tools: tuple[str, ...] | None = None
+    auto_confirm: bool = False
 
     @property
-    def backend(self) -> str:
-        """``together`` when a Together key is configured, else ``local``."""
+    def backend(self) -> Literal["local", "together"]:
+        """The backend the job tools use (``BYOM_BACKEND``; by default Together when a key is set)."""
+        if self.backend_choice != "auto":
+            return self.backend_choice
         return "together" if self.together_api_key is not None else "local"
+
+    @property
+    def ledger_path(self) -> Path:
+        """The MCP server's own record of creates, confirmations and estimates (SQLite, 0600)."""
+        return self.data_dir / "ledger.sqlite3"
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    from byom.errors import ConfigError
+
+    raise ConfigError(f"{name}={raw!r} is not a yes/no value. Set it to 1 or 0, or unset it.")
+
+
+def _usd(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name, "").strip().lstrip("$")
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value < 0:
+        from byom.errors import ConfigError
+
+        raise ConfigError(f"{name}={raw!r} is not an amount of US dollars. Set it to e.g. 25, or unset it.")
+    return value
+
+
+def _backend(env: Mapping[str, str]) -> Literal["auto", "local", "together"]:
+    raw = env.get("BYOM_BACKEND", "").strip().lower() or "auto"
+    if raw not in ("auto", "local", "together"):
+        from byom.errors import ConfigError
+
+        raise ConfigError(f"BYOM_BACKEND={raw!r}: use local, together or auto (the default), or unset it.")
+    return raw  # type: ignore[return-value]
+
+
+def _tools(env: Mapping[str, str]) -> tuple[str, ...] | None:
+    raw = env.get("BYOM_TOOLS", "").strip()
+    return tuple(t.strip() for t in raw.split(",") if t.strip()) if raw else None
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -97,6 +159,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mcp_allowed_hosts=tuple(
             h.strip() for h in env.get("BYOM_MCP_ALLOWED_HOSTS", "").split(",") if h.strip()
         ),
+        backend_choice=_backend(env),
+        engine_autostart=not _flag(env, "BYOM_NO_ENGINE_AUTOSTART"),
+        wandb_api_key=secret("WANDB_API_KEY"),
+        max_usd=_usd(env, "BYOM_MAX_USD"),
+        max_usd_per_day=_usd(env, "BYOM_MAX_USD_PER_DAY"),
+        read_only=_flag(env, "BYOM_READ_ONLY"),
+        tools=_tools(env),
+        auto_confirm=_flag(env, "BYOM_AUTO_CONFIRM"),
     )
 
 

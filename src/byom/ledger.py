@@ -1,0 +1,188 @@
+"""The MCP server's own record of what it started and promised to spend (SQLite in the byom data dir).
+
+Two tables:
+
+- ``spends``: every create the server sends (a fine-tune job, a deployment) is written *before* the request
+  goes out, with its fingerprint and estimate, and completed with the backend's id when the answer comes.
+  A row left ``sending`` means the answer was lost: the next identical call looks for the job on the backend
+  before it creates anything (at most one job per create, even under faults). The sum of the estimates of
+  the last 24 h is what ``BYOM_MAX_USD_PER_DAY`` is checked against.
+- ``confirmations``: the single-use, short-lived tokens a host without elicitation passes back to confirm a
+  plan. Only a hash of each token is stored, bound to a hash of exactly the plan it confirms.
+
+Rows never hold a secret: requests are stored without ``hf_api_token`` and ``wandb_key``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from byom.storage import Migration, SQLiteStore
+
+__all__ = ["DAY_S", "Ledger", "Redeemed", "SpendRecord", "fingerprint"]
+
+DAY_S = 86_400.0
+
+MIGRATIONS: list[Migration] = [
+    (
+        "m001_spends",
+        """
+        CREATE TABLE spends (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,               -- finetune | deployment
+            fingerprint TEXT NOT NULL,        -- sha256 of the backend and the request, secrets removed
+            backend TEXT NOT NULL,            -- the backend's base URL
+            request TEXT NOT NULL,            -- JSON, secrets removed
+            estimate_usd REAL NOT NULL DEFAULT 0,
+            state TEXT NOT NULL,              -- sending | created | failed
+            resource_id TEXT,                 -- the job or deployment id, once known
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX spends_fingerprint ON spends (fingerprint, created_at)
+        """,
+    ),
+    (
+        "m002_confirmations",
+        """
+        CREATE TABLE confirmations (
+            token_hash TEXT PRIMARY KEY,
+            plan_hash TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            used_at REAL
+        )
+        """,
+    ),
+]
+
+
+def fingerprint(backend: str, request: Mapping[str, Any]) -> str:
+    """A stable hash of a request to one backend (canonical JSON; the caller removes secrets first)."""
+    canonical = json.dumps({"backend": backend, "request": request}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class SpendRecord(BaseModel):
+    id: int
+    kind: str
+    fingerprint: str
+    backend: str
+    request: dict[str, Any]
+    estimate_usd: float
+    state: Literal["sending", "created", "failed"]
+    resource_id: str | None
+    created_at: float
+
+
+class Redeemed(StrEnum):
+    OK = "ok"
+    UNKNOWN = "unknown"  # never issued here (or tampered with)
+    USED = "used"
+    EXPIRED = "expired"
+    OTHER_PLAN = "other_plan"  # issued for different arguments, file or price
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Ledger:
+    """The ledger file, opened (and migrated) once per server."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = SQLiteStore(path, MIGRATIONS)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- creates --
+
+    def recent(self, kind: str, print_: str, *, within_s: float = DAY_S) -> SpendRecord | None:
+        """The newest create of this fingerprint in the window that did not fail."""
+        row = self._db.one(
+            "SELECT * FROM spends WHERE kind = ? AND fingerprint = ? AND state != 'failed' AND created_at >= ? "
+            "ORDER BY created_at DESC, id DESC LIMIT 1",
+            (kind, print_, time.time() - within_s),
+        )
+        return None if row is None else _record(row)
+
+    def begin(self, kind: str, print_: str, backend: str, request: Mapping[str, Any], estimate_usd: float) -> int:
+        """Record a create about to be sent; returns the row id to finish or fail."""
+        ts = time.time()
+        cur = self._db.execute(
+            "INSERT INTO spends (kind, fingerprint, backend, request, estimate_usd, state, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, 'sending', ?, ?)",
+            (kind, print_, backend, json.dumps(dict(request), sort_keys=True), estimate_usd, ts, ts),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def finish(self, row_id: int, resource_id: str) -> None:
+        self._db.execute(
+            "UPDATE spends SET state = 'created', resource_id = ?, updated_at = ? WHERE id = ?",
+            (resource_id, time.time(), row_id),
+        )
+
+    def fail(self, row_id: int) -> None:
+        """The backend answered no: nothing was created, and the estimate no longer counts."""
+        self._db.execute("UPDATE spends SET state = 'failed', updated_at = ? WHERE id = ?", (time.time(), row_id))
+
+    def spent_last_day(self) -> float:
+        """Sum of the estimates confirmed in the last 24 h (creates sent, or created)."""
+        row = self._db.one(
+            "SELECT COALESCE(SUM(estimate_usd), 0) AS total FROM spends WHERE state != 'failed' AND created_at >= ?",
+            (time.time() - DAY_S,),
+        )
+        return float(row["total"]) if row is not None else 0.0
+
+    # -- confirmation tokens --
+
+    def issue_token(self, plan_hash: str, *, ttl_s: float) -> str:
+        token = secrets.token_urlsafe(24)
+        self._db.execute(
+            "INSERT INTO confirmations (token_hash, plan_hash, expires_at) VALUES (?, ?, ?)",
+            (_token_hash(token), plan_hash, time.time() + ttl_s),
+        )
+        # Expired tokens are of no use to anyone: keep the table small.
+        self._db.execute("DELETE FROM confirmations WHERE expires_at < ?", (time.time() - DAY_S,))
+        return token
+
+    def redeem_token(self, token: str, plan_hash: str) -> Redeemed:
+        """Use a token for this plan, once: a compare-and-set, so two calls with one token start one thing."""
+        key = _token_hash(token)
+        with self._db.transaction() as conn:
+            row = conn.execute("SELECT * FROM confirmations WHERE token_hash = ?", (key,)).fetchone()
+            if row is None:
+                return Redeemed.UNKNOWN
+            if row["used_at"] is not None:
+                return Redeemed.USED
+            if row["expires_at"] < time.time():
+                return Redeemed.EXPIRED
+            if not hmac.compare_digest(row["plan_hash"], plan_hash):
+                return Redeemed.OTHER_PLAN
+            conn.execute("UPDATE confirmations SET used_at = ? WHERE token_hash = ?", (time.time(), key))
+        return Redeemed.OK
+
+
+def _record(row: Any) -> SpendRecord:
+    return SpendRecord(
+        id=row["id"],
+        kind=row["kind"],
+        fingerprint=row["fingerprint"],
+        backend=row["backend"],
+        request=json.loads(row["request"]),
+        estimate_usd=row["estimate_usd"],
+        state=row["state"],
+        resource_id=row["resource_id"],
+        created_at=row["created_at"],
+    )
