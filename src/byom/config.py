@@ -69,6 +69,8 @@ class Settings(BaseModel):
     backend_choice: Literal["auto", "local", "together"] = "auto"
     # Start the local engine (detached) when it is not running. Off: the tools say how to start it.
     engine_autostart: bool = True
+    # Extra directories an autostarted engine may read local models from (home is always allowed).
+    engine_allow_dirs: tuple[Path, ...] = ()
     # Weights & Biases: sent to Together as ``wandb_key`` when a job names a W&B project.
     wandb_api_key: SecretStr | None = None
     # Spending limits, enforced by the server whatever a client confirms (US dollars; None: no limit).
@@ -161,6 +163,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         backend_choice=_backend(env),
         engine_autostart=not _flag(env, "BYOM_NO_ENGINE_AUTOSTART"),
+        engine_allow_dirs=tuple(
+            Path(d).expanduser() for d in env.get("BYOM_ENGINE_ALLOW_DIRS", "").split(os.pathsep) if d.strip()
+        ),
         wandb_api_key=secret("WANDB_API_KEY"),
         max_usd=_usd(env, "BYOM_MAX_USD"),
         max_usd_per_day=_usd(env, "BYOM_MAX_USD_PER_DAY"),

@@ -2,28 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import anyio
+import httpx2
+
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ContentBlock, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ValidationError
 
 from byom.config import Settings
 from byom.errors import ByomError, describe_validation_error
 
 if TYPE_CHECKING:
+    from byom.backend import Backend
     from byom.hub import HubInspector
+    from byom.ledger import Ledger
 
-__all__ = ["READ_ONLY_OPEN_WORLD", "AppState", "ByomMCPServer", "domain_errors", "state", "tool_result"]
+__all__ = [
+    "DESTRUCTIVE",
+    "READ_ONLY_OPEN_WORLD",
+    "SPENDS",
+    "AppState",
+    "ByomMCPServer",
+    "app_state",
+    "domain_errors",
+    "progress_reporter",
+    "state",
+    "tool_result",
+]
 
 # Reads public metadata from the Hub / Together: no side effects, safe to repeat.
 READ_ONLY_OPEN_WORLD = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
+# Creates something that costs money (a job, a deployment); a repeat is deduplicated, not free.
+SPENDS = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
+# Stops or deletes something the user made.
+DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True)
 
 
 @dataclass
@@ -32,6 +52,11 @@ class AppState:
 
     settings: Settings
     _inspector: HubInspector | None = field(default=None, repr=False)
+    # Replaces the network to the backend (tests: the engine app over ASGI); no engine is started then.
+    _transport: httpx2.AsyncBaseTransport | None = field(default=None, repr=False)
+    _backend: Backend | None = field(default=None, repr=False)
+    _ledger: Ledger | None = field(default=None, repr=False)
+    _connect_lock: anyio.Lock = field(default_factory=anyio.Lock, repr=False)
 
     @property
     def inspector(self) -> HubInspector:
@@ -41,17 +66,71 @@ class AppState:
             self._inspector = HubInspector(self.settings)
         return self._inspector
 
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            from byom.ledger import Ledger
+
+            self._ledger = Ledger(self.settings.ledger_path)
+        return self._ledger
+
+    async def backend(self) -> Backend:
+        """The active backend, connected on first use (the local engine started if it is not running)."""
+        async with self._connect_lock:
+            if self._backend is None:
+                from byom.backend import connect
+
+                self._backend = await connect(self.settings, transport=self._transport)
+            return self._backend
+
+    async def aclose(self) -> None:
+        if self._backend is not None:
+            await self._backend.aclose()
+        if self._ledger is not None:
+            self._ledger.close()
+
+
+@asynccontextmanager
+async def app_state(
+    settings: Settings,
+    *,
+    inspector: HubInspector | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> AsyncIterator[AppState]:
+    app = AppState(settings=settings, _inspector=inspector, _transport=transport)
+    try:
+        yield app
+    finally:
+        with anyio.CancelScope(shield=True):
+            await app.aclose()
+
 
 def state(ctx: Context[AppState, Any]) -> AppState:
     return ctx.request_context.lifespan_context
 
 
-def tool_result(model: BaseModel, text: str) -> CallToolResult:
+def tool_result(model: BaseModel, text: str, *extra: ContentBlock) -> CallToolResult:
     """The typed result (structuredContent) plus a concise rendering for the model (content)."""
     return CallToolResult(
-        content=[TextContent(type="text", text=text)],
+        content=[TextContent(type="text", text=text), *extra],
         structured_content=model.model_dump(mode="json"),
     )
+
+
+def progress_reporter(ctx: Context[AppState, Any]) -> Callable[[float, float | None, str], Awaitable[None]]:
+    """Progress notifications for a long step (a no-op when the caller did not ask for them).
+
+    ``progress`` must increase: the callback keeps the highest value sent and never goes below it.
+    """
+    sent = -1.0
+
+    async def report(progress: float, total: float | None, message: str) -> None:
+        nonlocal sent
+        progress = max(progress, sent + 1e-6)
+        sent = progress
+        await ctx.report_progress(progress, total, message)
+
+    return report
 
 
 @contextmanager

@@ -1,0 +1,507 @@
+"""Launching a fine-tune: the pre-flight that builds a plan, and the create that sends it at most once.
+
+    LaunchArgs ──plan_launch()──► LaunchPlan ──(confirmed)──► launch() ──► FinetuneResponse
+                 inspect the model (incompatible: refuse with the findings)
+                 the base: given, or the recommend rule's pick (said so)
+                 the base's limits: every hyperparameter checked before anything is sent
+                 the data: a local file checked, uploaded (deduplicated by hash); a file id's status checked
+                 the price: estimated, with its basis; the spending caps applied
+
+A plan is a pure function of the arguments and the backend's answers, so building it twice gives the same
+``plan_hash``: what a confirmation token is bound to. ``launch`` records the request in the ledger before it
+is sent; an answer lost in transit is recovered from the backend's job list before anything is re-created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from byom.backend import Backend
+from byom.catalog import Catalog, recommend_for_report
+from byom.data import check_jsonl
+from byom.errors import ByomError, RequestOutcomeUnknown, TogetherAPIError
+from byom.hub import HubInspector, InspectReport
+from byom.ledger import Ledger, fingerprint
+from byom.together import FileObject, FinetuneRequest, FinetuneResponse, check_request, finetune_request
+
+__all__ = [
+    "FilePlan",
+    "LaunchArgs",
+    "LaunchError",
+    "LaunchOutcome",
+    "LaunchPlan",
+    "PricePlan",
+    "launch",
+    "plan_launch",
+]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, float | None, str], Awaitable[None]]
+# How long the pre-flight waits for the backend to validate an uploaded file before it says "call again".
+FILE_WAIT_S = 20.0
+# A job created from the same request within this window is the same job (unless force_new).
+SAME_REQUEST_S = 86_400.0
+# Clock skew allowed when matching a lost create against the backend's jobs.
+_SKEW_S = 300.0
+# The Together CLI's default learning rates when none is given: 1e-3 for LoRA, the SDK's 1e-5 for full.
+_DEFAULT_LR = {"lora": 1e-3, "full": 1e-5}
+_DATA_SUFFIXES = (".jsonl", ".parquet", ".csv")
+
+
+class LaunchError(ByomError):
+    """The pre-flight found something to fix before any money is spent; the message lists it."""
+
+
+class LaunchArgs(BaseModel):
+    """``create_finetune``'s arguments, as the model gave them (``confirm_token`` excluded)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    from_hf_model: str | None = None
+    training_file: str
+    model: str | None = None
+    validation_file: str | None = None
+    training_type: Literal["lora", "full"] = "lora"
+    method: Literal["sft", "dpo"] = "sft"
+    n_epochs: int = 1
+    learning_rate: float | None = None
+    batch_size: int | Literal["max"] = "max"
+    lora_r: int | None = None
+    lora_alpha: int | None = None
+    lora_dropout: float = 0.0
+    lora_trainable_modules: str = "all-linear"
+    max_seq_length: int | None = None
+    train_on_inputs: bool | Literal["auto"] | None = None
+    dpo_beta: float | None = None
+    n_checkpoints: int = 1
+    n_evals: int = 0
+    warmup_ratio: float = 0.0
+    lr_scheduler: Literal["cosine", "linear"] = "cosine"
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    suffix: str | None = None
+    hf_model_revision: str | None = None
+    hf_output_repo_name: str | None = None
+    from_checkpoint: str | None = None
+    wandb_project_name: str | None = None
+    force_new: bool = False
+
+
+class FilePlan(BaseModel):
+    """A training or validation file as the job will use it."""
+
+    given: str = Field(description="What was passed: a local path or a file id.")
+    file_id: str
+    filename: str | None = None
+    bytes: int | None = None
+    rows: int | None = None
+    dataset_format: str | None = None
+    uploaded: bool = Field(description="True: this call uploaded it (or found the same bytes already uploaded).")
+    processing_status: str | None = None
+
+
+class PricePlan(BaseModel):
+    usd: float | None = Field(description="Estimated total price in US dollars; None when not available.")
+    basis: str
+    train_tokens: float | None = None
+
+
+class LaunchPlan(BaseModel):
+    """Everything the job will be, before it is created: what a confirmation confirms."""
+
+    backend: Literal["local", "together"]
+    backend_url: str
+    costs_money: bool
+    from_hf_model: str | None
+    verdict: str | None = Field(description="inspect_hf_model's verdict for from_hf_model.")
+    warnings: list[str] = Field(default_factory=list)
+    model: str = Field(description="The Together base model (template) the job is priced and limited by.")
+    model_source: Literal["given", "recommended", "checkpoint"]
+    model_reason: str | None = None
+    training_file: FilePlan
+    validation_file: FilePlan | None = None
+    request: dict[str, Any] = Field(description="The create request as it will be sent, secrets removed.")
+    price: PricePlan
+    spending: list[str] = Field(default_factory=list, description="The server's spending limits as they apply.")
+    existing_job_id: str | None = Field(
+        None, description="A job created from this same request in the last 24 h: it is returned, not re-created."
+    )
+    fingerprint: str
+    plan_hash: str
+    summary: str = Field(description="The plan in words, to show the user before they confirm.")
+    _request: FinetuneRequest = PrivateAttr()
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.existing_job_id is None
+
+
+class LaunchOutcome(BaseModel):
+    job: FinetuneResponse
+    reused: bool = Field(description="True: the job already existed (same request within 24 h, or a lost answer).")
+    note: str | None = None
+
+
+def _is_local_path(value: str) -> bool:
+    return value.lower().endswith(_DATA_SUFFIXES) or os.sep in value or "/" in value or Path(value).exists()
+
+
+async def plan_launch(
+    args: LaunchArgs,
+    *,
+    backend: Backend,
+    inspector: HubInspector,
+    catalog: Catalog,
+    ledger: Ledger,
+    progress: Progress | None = None,
+) -> LaunchPlan:
+    """The pre-flight: every check that can fail before money is spent, then the plan to confirm."""
+    settings = backend.settings
+    if bool(args.from_hf_model) == bool(args.from_checkpoint):
+        raise LaunchError(
+            "Give from_hf_model (a new fine-tune of your Hugging Face model) or from_checkpoint (continue a "
+            "previous job), not both and not neither."
+        )
+    if args.wandb_project_name and settings.wandb_api_key is None:
+        raise LaunchError(
+            "wandb_project_name needs WANDB_API_KEY in the server's environment (never in chat): set it in the MCP "
+            "host's config and restart the server, or leave wandb_project_name out."
+        )
+
+    report: InspectReport | None = None
+    warnings: list[str] = []
+    if args.from_hf_model:
+        report = await anyio.to_thread.run_sync(inspector.inspect, args.from_hf_model, args.hf_model_revision)
+        if report.verdict == "incompatible":
+            fails = [f"- {f.check}: {f.evidence}" + (f" Fix: {f.fix}" if f.fix else "") for f in report.findings
+                     if f.status == "fail"]
+            raise LaunchError(
+                f"{args.from_hf_model} cannot be fine-tuned with BYOM:\n" + "\n".join(fails)
+                + "\nNothing was uploaded or created. Fix these, or pick another model (inspect_hf_model)."
+            )
+        warnings = [f"{f.check}: {f.evidence}" for f in report.findings if f.status == "warn"]
+
+    model, source, reason = _choose_base(args, report, catalog)
+    client = backend.client
+    limits = await client.model_limits(model)
+    hf_token = settings.hf_token if report is not None and (report.gated or report.private) else None
+    training = await _file_plan(args.training_file, backend, progress, "training")
+    validation = (
+        await _file_plan(args.validation_file, backend, progress, "validation") if args.validation_file else None
+    )
+    learning_rate = args.learning_rate if args.learning_rate is not None else _DEFAULT_LR[args.training_type]
+    request = finetune_request(
+        training_file=training.file_id,
+        validation_file=validation.file_id if validation else None,
+        model=None if args.from_checkpoint else model,
+        limits=limits,
+        n_epochs=args.n_epochs,
+        learning_rate=learning_rate,
+        batch_size=args.batch_size,
+        lora=args.training_type == "lora",
+        lora_r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout,
+        lora_trainable_modules=args.lora_trainable_modules,
+        max_seq_length=args.max_seq_length,
+        train_on_inputs=args.train_on_inputs,
+        training_method=args.method,
+        dpo_beta=args.dpo_beta,
+        n_checkpoints=args.n_checkpoints,
+        n_evals=args.n_evals,
+        warmup_ratio=args.warmup_ratio,
+        lr_scheduler_type=args.lr_scheduler,
+        weight_decay=args.weight_decay,
+        max_grad_norm=args.max_grad_norm,
+        suffix=args.suffix,
+        from_checkpoint=args.from_checkpoint,
+        from_hf_model=args.from_hf_model,
+        hf_model_revision=args.hf_model_revision,
+        hf_output_repo_name=args.hf_output_repo_name,
+        hf_api_token=hf_token,
+        wandb_api_key=settings.wandb_api_key if args.wandb_project_name else None,
+        wandb_project_name=args.wandb_project_name,
+    )
+    problems = check_request(request, limits)
+    if problems:
+        raise LaunchError(
+            f"These settings do not fit the limits of base {model}:\n- " + "\n- ".join(problems)
+            + "\nNothing was created. Change them and call create_finetune again."
+        )
+
+    price = await _price(backend, request, model)
+    spending = _check_spending(backend, ledger, price)
+    public = request.public()
+    print_ = fingerprint(backend.base_url, public)
+    existing = None if args.force_new else ledger.recent("finetune", print_, within_s=SAME_REQUEST_S)
+    plan = LaunchPlan(
+        backend=backend.kind,
+        backend_url=backend.base_url,
+        costs_money=backend.costs_money,
+        from_hf_model=args.from_hf_model,
+        verdict=report.verdict if report is not None else None,
+        warnings=warnings,
+        model=model,
+        model_source=source,
+        model_reason=reason,
+        training_file=training,
+        validation_file=validation,
+        request=public,
+        price=price,
+        spending=spending,
+        existing_job_id=existing.resource_id if existing is not None and existing.state == "created" else None,
+        fingerprint=print_,
+        plan_hash=_plan_hash(backend.base_url, public, price),
+        summary="",
+    )
+    plan.summary = _summary(plan, learning_rate_defaulted=args.learning_rate is None)
+    plan._request = request
+    return plan
+
+
+def _choose_base(
+    args: LaunchArgs, report: InspectReport | None, catalog: Catalog
+) -> tuple[str, Literal["given", "recommended", "checkpoint"], str | None]:
+    if args.from_checkpoint:
+        # Limits of a continued job are the parent's (the SDK asks for the job id before the ':').
+        return args.from_checkpoint.split(":", 1)[0], "checkpoint", None
+    if args.model:
+        return args.model, "given", None
+    assert report is not None
+    rec = recommend_for_report(
+        report, catalog, training_type=args.training_type, max_seq_length=args.max_seq_length, method=args.method
+    )
+    if rec.base_model is None:
+        raise LaunchError(
+            f"No Together base model fits {args.from_hf_model}: " + "; ".join(rec.warnings or ["no family match"])
+            + ". Pass model= yourself (see recommend_base for the candidates)."
+        )
+    return rec.base_model, "recommended", rec.explanation or None
+
+
+async def _file_plan(given: str, backend: Backend, progress: Progress | None, role: str) -> FilePlan:
+    client = backend.client
+    if _is_local_path(given):
+        path = Path(given).expanduser()
+        if not path.is_file():
+            raise LaunchError(f"The {role} file {given!r} does not exist or is not a file. Pass a local .jsonl path or a file id.")
+        report = await anyio.to_thread.run_sync(lambda: check_jsonl(path))
+        if not report.valid:
+            raise LaunchError(
+                f"The {role} file {path.name} is not valid training data: {report.error}. Fix it (check_training_data "
+                "shows every problem), then call again. Nothing was uploaded."
+            )
+        size = path.stat().st_size
+
+        async def sent(done: int, total: int) -> None:
+            if progress is not None:
+                await progress(done, total, f"uploading {path.name}: {done / 2**20:.1f} of {total / 2**20:.1f} MiB")
+
+        uploaded = await client.upload_file(path, progress=sent)
+        ready = await _ready(backend, uploaded, role)
+        return FilePlan(
+            given=given,
+            file_id=ready.id,
+            filename=path.name,
+            bytes=size,
+            rows=report.nlines,
+            dataset_format=report.dataset_format,
+            uploaded=True,
+            processing_status=ready.processing_status,
+        )
+    try:
+        found = await client.retrieve_file(given)
+    except TogetherAPIError as exc:
+        if exc.status_code == 404:
+            raise LaunchError(
+                f"No file {given!r} on {backend.label}. Pass a local .jsonl path (it is uploaded for you) or an id "
+                "from an earlier upload."
+            ) from exc
+        raise
+    ready = await _ready(backend, found, role)
+    vr = ready.validation_report
+    return FilePlan(
+        given=given,
+        file_id=ready.id,
+        filename=ready.filename,
+        bytes=ready.bytes,
+        rows=vr.nlines if vr else None,
+        dataset_format=vr.dataset_format if vr else None,
+        uploaded=False,
+        processing_status=ready.processing_status,
+    )
+
+
+async def _ready(backend: Backend, file: FileObject, role: str) -> FileObject:
+    if file.is_pending:
+        file = await backend.client.wait_file(file.id, timeout=FILE_WAIT_S)
+    if file.is_rejected:
+        why = file.validation_report.error if file.validation_report and file.validation_report.error else "no reason given"
+        raise LaunchError(
+            f"{backend.label} rejected the {role} file {file.id} ({file.processing_status}): {why[:300]}. Fix the "
+            "data (check_training_data) and pass the corrected local file."
+        )
+    if file.is_pending:
+        raise LaunchError(
+            f"The {role} file {file.id} is still being validated by {backend.label} ({file.processing_status}). "
+            "Call create_finetune again in a minute with the file id."
+        )
+    return file
+
+
+async def _price(backend: Backend, request: FinetuneRequest, model: str) -> PricePlan:
+    if not backend.costs_money:
+        est = await backend.client.estimate_price(request)
+        return PricePlan(
+            usd=0.0,
+            basis="The local engine trains on this machine: it costs nothing.",
+            train_tokens=est.estimated_train_token_count,
+        )
+    est = await backend.client.estimate_price(request)
+    if not est.estimation_available:
+        return PricePlan(
+            usd=None,
+            basis=f"Together could not estimate the price ({est.unavailable_reason or 'no reason given'}).",
+        )
+    tokens = est.estimated_train_token_count
+    basis = (
+        f"Together's estimate for base {model}: BYOM jobs are priced by the base template, not by the custom "
+        "model's size"
+        + (f", for about {tokens:,.0f} training tokens" if tokens else "")
+        + ". The final bill counts the tokens actually trained."
+    )
+    if est.allowed_to_proceed is False:
+        basis += " Together says this is above the account's credit limit and balance: the job would likely be cancelled."
+    return PricePlan(usd=est.estimated_total_price, basis=basis, train_tokens=tokens)
+
+
+def _check_spending(backend: Backend, ledger: Ledger, price: PricePlan) -> list[str]:
+    """Apply BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY; return what the plan should say about them."""
+    settings = backend.settings
+    if not backend.costs_money:
+        return []
+    notes: list[str] = []
+    caps = settings.max_usd is not None or settings.max_usd_per_day is not None
+    if caps and price.usd is None:
+        raise LaunchError(
+            "A spending limit is set (BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY) and Together could not estimate this "
+            "job's price, so the server cannot check it. Wait until the training file is validated and call again."
+        )
+    usd = price.usd or 0.0
+    if settings.max_usd is not None:
+        if usd > settings.max_usd:
+            raise LaunchError(
+                f"The estimate ${usd:,.2f} is above this server's per-job limit BYOM_MAX_USD=${settings.max_usd:,.2f}. "
+                "Use fewer epochs, a shorter max_seq_length or less data, or ask the user to raise the limit."
+            )
+        notes.append(f"Within BYOM_MAX_USD=${settings.max_usd:,.2f} per job.")
+    if settings.max_usd_per_day is not None:
+        spent = ledger.spent_last_day()
+        if spent + usd > settings.max_usd_per_day:
+            raise LaunchError(
+                f"${spent:,.2f} was confirmed in the last 24 h; with this job's ${usd:,.2f} that is above "
+                f"BYOM_MAX_USD_PER_DAY=${settings.max_usd_per_day:,.2f}. Wait, or ask the user to raise the limit."
+            )
+        notes.append(
+            f"${spent:,.2f} confirmed in the last 24 h; ${settings.max_usd_per_day - spent - usd:,.2f} of "
+            f"BYOM_MAX_USD_PER_DAY left after this job."
+        )
+    return notes
+
+
+def _plan_hash(backend_url: str, request: dict[str, Any], price: PricePlan) -> str:
+    canonical = json.dumps(
+        {"backend": backend_url, "request": request, "usd": price.usd}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
+    req = plan.request
+    kind = (req.get("training_type") or {}).get("type", "Lora")
+    lines = [
+        f"Fine-tune {plan.from_hf_model or plan.request.get('from_checkpoint')} on {plan.model} "
+        f"({'the recommended base' if plan.model_source == 'recommended' else 'base'}) with {kind} "
+        f"({(req.get('training_method') or {}).get('method', 'sft')}), {req.get('n_epochs')} epoch(s), "
+        f"learning rate {req.get('learning_rate')}{' (default)' if learning_rate_defaulted else ''}, "
+        f"batch size {req.get('batch_size')}.",
+        f"Data: {plan.training_file.filename or plan.training_file.file_id} ({plan.training_file.file_id}"
+        + (f", {plan.training_file.rows} rows" if plan.training_file.rows else "")
+        + ")"
+        + (f"; validation {plan.validation_file.file_id}" if plan.validation_file else "")
+        + ".",
+        f"Runs on {plan.backend_url} ({'Together AI cloud' if plan.costs_money else 'this machine'}).",
+    ]
+    if plan.costs_money:
+        cost = f"${plan.price.usd:,.2f}" if plan.price.usd is not None else "an unknown amount"
+        lines.append(f"Estimated cost: {cost}. {plan.price.basis}")
+    else:
+        lines.append(plan.price.basis)
+    lines.extend(plan.spending)
+    if plan.warnings:
+        lines.append("Warnings: " + "; ".join(w[:200] for w in plan.warnings[:5]))
+    lines.append("Start this fine-tune?")
+    return "\n".join(lines)
+
+
+async def launch(plan: LaunchPlan, *, backend: Backend, ledger: Ledger) -> LaunchOutcome:
+    """Create the planned job, at most once: the ledger row is written before the request is sent."""
+    if plan.existing_job_id is not None:
+        job = await backend.client.retrieve_finetune(plan.existing_job_id)
+        return LaunchOutcome(
+            job=job, reused=True, note="The same request created this job in the last 24 h (force_new=true for another)."
+        )
+    pending = ledger.recent("finetune", plan.fingerprint, within_s=SAME_REQUEST_S)
+    if pending is not None and pending.state == "sending":
+        found = await _find_created(backend, plan, since=pending.created_at)
+        if found is not None:
+            ledger.finish(pending.id, found.id)
+            return LaunchOutcome(job=found, reused=True, note="An earlier create's answer was lost; this is its job.")
+        row = pending.id
+    else:
+        row = ledger.begin("finetune", plan.fingerprint, plan.backend_url, plan.request, plan.price.usd or 0.0)
+    try:
+        job = await backend.client.create_finetune(plan._request)
+    except RequestOutcomeUnknown:
+        found = await _find_created(backend, plan, since=time.time() - _SKEW_S)
+        if found is not None:
+            ledger.finish(row, found.id)
+            return LaunchOutcome(job=found, reused=True, note="The create's answer was lost; the job was found.")
+        raise
+    except TogetherAPIError:
+        ledger.fail(row)  # a definite answer: nothing was created
+        raise
+    ledger.finish(row, job.id)
+    return LaunchOutcome(job=job, reused=False)
+
+
+async def _find_created(backend: Backend, plan: LaunchPlan, *, since: float) -> FinetuneResponse | None:
+    """The job a lost create made, if the backend has it: same files, base, custom model and suffix."""
+    req = plan.request
+    try:
+        jobs = await backend.client.list_finetunes()
+    except TogetherAPIError:
+        return None
+    for job in jobs:
+        created = job.created_at.timestamp() if job.created_at is not None else None
+        if created is not None and created < since - _SKEW_S:
+            continue
+        if (
+            job.training_file == req.get("training_file")
+            and (job.model or None) == (req.get("model") or None)
+            and (job.from_hf_model or None) == (req.get("from_hf_model") or None)
+            and (job.suffix or None) == (req.get("suffix") or None)
+        ):
+            return job
+    return None

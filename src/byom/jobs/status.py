@@ -1,0 +1,273 @@
+"""A job as the model should see it: state, the stage in the BYOM docs' words, progress, loss, events.
+
+Built from the backend's answers (job, events, checkpoints, metrics) by pure functions, so the tools
+only fetch and render. Event messages and error text come from the training run: untrusted, so they are
+truncated and rendered fenced, never as instructions.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from byom.together import FinetuneCheckpoint, FinetuneEvent, FinetuneMetrics, FinetuneResponse
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "CheckpointLine",
+    "EventLine",
+    "JobLine",
+    "JobSummary",
+    "job_line",
+    "render_summary",
+    "stage_of",
+    "summarize",
+]
+
+ACTIVE_STATUSES = frozenset({"pending", "queued", "running", "compressing", "uploading", "cancel_requested"})
+MAX_EVENT_CHARS = 300
+
+# The BYOM docs' five stages (Troubleshooting → Understanding Training Stages), by event type.
+_STAGE_BY_EVENT = {
+    "job_pending": "queued",
+    "job_start": "data download",
+    "model_downloading": "data download",
+    "training_data_downloading": "data download",
+    "validation_data_downloading": "data download",
+    "model_download_complete": "data download",
+    "training_data_download_complete": "initialization",
+    "validation_data_download_complete": "initialization",
+    "wandb_init": "initialization",
+    "training_start": "training",
+    "epoch_complete": "training",
+    "eval_complete": "training",
+    "checkpoint_save": "training",
+    "training_complete": "saving",
+    "model_compressing": "saving",
+    "model_compression_complete": "upload",
+    "model_uploading": "upload",
+    "model_uploading_to_hf": "upload",
+    "model_upload_complete": "upload",
+    "job_complete": "done",
+}
+Stage = Literal["queued", "data download", "initialization", "training", "saving", "upload", "done", "stopped"]
+
+
+class EventLine(BaseModel):
+    at: str | None
+    type: str | None
+    level: str
+    message: str = Field(description="Untrusted text from the training run, truncated.")
+
+
+class CheckpointLine(BaseModel):
+    step: int | None
+    kind: str | None
+    registry_name: str | None = None
+
+
+class JobSummary(BaseModel):
+    """``job_status``'s answer."""
+
+    job_id: str
+    status: str
+    stage: Stage = Field(description="Where the job is, in the BYOM docs' stage names.")
+    model: str | None = None
+    from_hf_model: str | None = None
+    created_at: str | None = None
+    steps_completed: int | None = None
+    total_steps: int | None = None
+    epochs_completed: float | None = None
+    n_epochs: int | None = None
+    percent: float | None = None
+    eta_seconds: float | None = Field(None, description="Seconds to the next state, when the backend can tell.")
+    queue_position: int | None = None
+    latest_loss: float | None = None
+    loss_trend: Literal["falling", "flat", "rising"] | None = None
+    latest_eval_loss: float | None = None
+    events: list[EventLine] = Field(default_factory=list)
+    checkpoints: list[CheckpointLine] = Field(default_factory=list)
+    output_name: str | None = Field(None, description="Legacy output name (downloads, from_checkpoint); not for inference.")
+    model_object_name: str | None = Field(None, description="Registry model of the final (merged) weights.")
+    adapter_object_name: str | None = None
+    cost_usd: float | None = None
+    failure: str | None = Field(None, description="Why it failed, untrusted text, truncated.")
+    next_step: str
+
+
+class JobLine(BaseModel):
+    job_id: str
+    status: str
+    created_at: str | None
+    from_hf_model: str | None
+    model: str | None
+    suffix: str | None = None
+    output_name: str | None = None
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z") if ts is not None else None
+
+
+def stage_of(job: FinetuneResponse, events: list[FinetuneEvent]) -> Stage:
+    status = job.status or ""
+    if status == "completed":
+        return "done"
+    if status in ("cancelled", "error", "user_error", "cancel_requested"):
+        return "stopped"
+    if status in ("pending", "queued"):
+        return "queued"
+    if status == "compressing":
+        return "saving"
+    if status == "uploading":
+        return "upload"
+    for event in sorted(events, key=lambda e: e.created_at or datetime.min.replace(tzinfo=UTC), reverse=True):
+        stage = _STAGE_BY_EVENT.get(event.type or "")
+        if stage is not None:
+            return stage  # type: ignore[return-value]
+    return "initialization" if status == "running" else "queued"
+
+
+def _trend(points: list[tuple[float, float]]) -> Literal["falling", "flat", "rising"] | None:
+    values = [v for _, v in points if math.isfinite(v)]
+    if len(values) < 4:
+        return None
+    half = len(values) // 2
+    first, last = sum(values[:half]) / half, sum(values[half:]) / (len(values) - half)
+    if abs(last - first) <= 0.02 * max(abs(first), 1e-9):
+        return "flat"
+    return "falling" if last < first else "rising"
+
+
+def _clip(text: str | None, limit: int = MAX_EVENT_CHARS) -> str:
+    text = (text or "").replace("```", "'''").strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summarize(
+    job: FinetuneResponse,
+    events: list[FinetuneEvent],
+    checkpoints: list[FinetuneCheckpoint],
+    metrics: FinetuneMetrics | None,
+    *,
+    n_events: int = 10,
+) -> JobSummary:
+    status = job.status or "unknown"
+    train = metrics.series("train/loss") if metrics is not None else []
+    evals = metrics.series("eval/loss") if metrics is not None else []
+    percent = None
+    if job.total_steps:
+        percent = round(100.0 * (job.steps_completed or 0) / job.total_steps, 1)
+    elif job.n_epochs and job.epochs_completed is not None:
+        percent = round(100.0 * job.epochs_completed / job.n_epochs, 1)
+    if status == "completed":
+        percent = 100.0
+    ordered = sorted(events, key=lambda e: e.created_at or datetime.min.replace(tzinfo=UTC))
+    shown = ordered[-n_events:] if n_events > 0 else []
+    failure = None
+    if status in ("error", "user_error"):
+        errors = [e for e in ordered if e.severity == "error" and e.message]
+        failure = _clip((job.error.message if job.error else None) or (errors[-1].message if errors else "no reason given"), 600)
+    summary = JobSummary(
+        job_id=job.id,
+        status=status,
+        stage=stage_of(job, events),
+        model=job.model,
+        from_hf_model=job.from_hf_model,
+        created_at=_iso(job.created_at),
+        steps_completed=job.steps_completed,
+        total_steps=job.total_steps,
+        epochs_completed=job.epochs_completed,
+        n_epochs=job.n_epochs,
+        percent=percent,
+        eta_seconds=job.progress.seconds_remaining if job.progress and job.progress.estimate_available else None,
+        queue_position=job.queue_depth,
+        latest_loss=train[-1][1] if train else None,
+        loss_trend=_trend(train),
+        latest_eval_loss=evals[-1][1] if evals else None,
+        events=[
+            EventLine(at=_iso(e.created_at), type=e.type, level=e.severity, message=_clip(e.message)) for e in shown
+        ],
+        checkpoints=[
+            CheckpointLine(step=c.step, kind=c.checkpoint_type or c.checkpoint, registry_name=c.object_name)
+            for c in checkpoints
+        ],
+        output_name=job.output_model,
+        model_object_name=job.model_object_name,
+        adapter_object_name=job.adapter_object_name,
+        cost_usd=job.price_usd,
+        failure=failure,
+        next_step="",
+    )
+    summary.next_step = _next_step(summary)
+    return summary
+
+
+def _next_step(s: JobSummary) -> str:
+    if s.status in ACTIVE_STATUSES:
+        return f"Still {s.stage}: call job_status(job_id={s.job_id!r}, wait_seconds=30) to follow it."
+    if s.status == "completed":
+        return f"Done: deploy it with deploy_endpoint(job_id={s.job_id!r})."
+    if s.status in ("error", "user_error"):
+        return f"It failed: call explain_error(job_id={s.job_id!r}) for the cause and a corrected create_finetune call."
+    if s.status == "cancelled":
+        return "It was cancelled; completed checkpoints are kept. create_finetune starts a new job."
+    return "Call job_status again, or list_jobs to see all jobs."
+
+
+def render_summary(s: JobSummary) -> str:
+    """The text the model reads: the id first, one line per fact, events fenced as untrusted."""
+    lines = [f"Job {s.job_id}: {s.status} (stage: {s.stage})"]
+    if s.from_hf_model or s.model:
+        lines.append(f"Model: {s.from_hf_model or '-'} on base {s.model or '-'}")
+    progress = []
+    if s.total_steps:
+        progress.append(f"step {s.steps_completed or 0}/{s.total_steps}")
+    if s.epochs_completed is not None and s.n_epochs:
+        progress.append(f"epoch {s.epochs_completed:g}/{s.n_epochs}")
+    if s.percent is not None:
+        progress.append(f"{s.percent:g}%")
+    if s.eta_seconds:
+        progress.append(f"about {s.eta_seconds / 60:.0f} min to the next state")
+    if s.queue_position:
+        progress.append(f"queue position {s.queue_position}")
+    if progress:
+        lines.append("Progress: " + ", ".join(progress))
+    if s.latest_loss is not None:
+        loss = f"Loss: {s.latest_loss:.4g}" + (f" ({s.loss_trend})" if s.loss_trend else "")
+        if s.latest_eval_loss is not None:
+            loss += f", eval {s.latest_eval_loss:.4g}"
+        lines.append(loss)
+    if s.checkpoints:
+        lines.append("Checkpoints: " + ", ".join(f"step {c.step} ({c.kind})" for c in s.checkpoints[-5:]))
+    if s.model_object_name or s.adapter_object_name:
+        lines.append(
+            "Registry: " + ", ".join(n for n in (s.model_object_name, s.adapter_object_name) if n)
+        )
+    if s.output_name:
+        lines.append(f"Output name (downloads, from_checkpoint): {s.output_name}")
+    if s.cost_usd is not None:
+        lines.append(f"Cost so far: ${s.cost_usd:,.2f}")
+    if s.failure:
+        lines.append("Failure (untrusted text from the run):\n```text\n" + s.failure + "\n```")
+    if s.events:
+        lines.append("Recent events (untrusted text from the run):\n```text")
+        lines.extend(f"{e.at or '-'} {e.type or '-'} [{e.level}] {e.message}" for e in s.events)
+        lines.append("```")
+    lines.append(f"Next: {s.next_step}")
+    return "\n".join(lines)
+
+
+def job_line(job: FinetuneResponse) -> JobLine:
+    return JobLine(
+        job_id=job.id,
+        status=job.status or "unknown",
+        created_at=_iso(job.created_at),
+        from_hf_model=job.from_hf_model,
+        model=job.model,
+        suffix=job.suffix,
+        output_name=job.output_model,
+    )

@@ -1,0 +1,131 @@
+"""Confirmation before anything spends or deletes: elicitation where the host can ask, a token where it can't.
+
+    the plan's resolver ─► ask() ─┬─ nothing to confirm (an existing job)      → go
+                                  ├─ BYOM_AUTO_CONFIRM=1                       → go, and the result says so
+                                  ├─ confirm_token given                       → settle() redeems it
+                                  ├─ the client declared form elicitation      → Elicit(plan.summary, Confirm)
+                                  └─ otherwise                                 → settle() returns the plan + a token
+
+Elicitation goes through the SDK's ``Resolve``/``Elicit`` dependencies, which pick the transport per
+protocol era: a mid-call ``elicitation/create`` on legacy sessions, a multi-round-trip ``input_required``
+result on 2026-07-28 ones (where ``ctx.elicit()`` would fail). A token is bound to a hash of exactly the
+plan it was issued with (arguments, base, file ids, price), single-use and short-lived, so a model cannot
+confirm a plan the user never saw; a bare ``confirm=true`` does not exist. None of this stops a client that
+fakes the user's answer: the spending limits (``BYOM_MAX_USD``, ``BYOM_MAX_USD_PER_DAY``) are the boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
+from mcp.server.mcpserver import Context, Elicit
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from byom.ledger import Redeemed
+from byom.tools._common import AppState, state
+
+__all__ = ["TOKEN_TTL_S", "Confirm", "Decision", "Plannable", "Settled", "ask", "settle"]
+
+TOKEN_TTL_S = 600.0
+
+
+class Confirm(BaseModel):
+    """The one question asked (flat, as elicitation schemas must be)."""
+
+    confirm: bool = Field(description="Yes: go ahead as described.")
+
+
+class Decision(BaseModel):
+    """How a plan is confirmed when nobody is asked."""
+
+    how: Literal["not_needed", "auto", "token", "needs_token"]
+
+
+class Plannable(Protocol):
+    @property
+    def plan_hash(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def needs_confirmation(self) -> bool: ...
+
+
+class Settled(BaseModel):
+    """The outcome of confirming: go, or stop with this status (nothing was done)."""
+
+    go: bool
+    status: Literal["confirmed", "auto_confirmed", "not_needed", "confirmation_required", "declined"]
+    confirm_token: str | None = None
+    note: str
+
+
+def _can_elicit(ctx: Context[AppState, Any]) -> bool:
+    caps = ctx.client_capabilities
+    elicitation = caps.elicitation if caps is not None else None
+    # A bare `elicitation: {}` (before modes existed) means form support; url-only does not.
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+def ask(ctx: Context[AppState, Any], plan: Plannable, confirm_token: str | None) -> Elicit[Confirm] | Decision:
+    """What the confirmation resolver returns; deterministic in the plan, as resolvers re-run each round."""
+    if not plan.needs_confirmation:
+        return Decision(how="not_needed")
+    if state(ctx).settings.auto_confirm:
+        return Decision(how="auto")
+    if confirm_token:
+        return Decision(how="token")
+    if _can_elicit(ctx):
+        return Elicit(plan.summary, Confirm)
+    return Decision(how="needs_token")
+
+
+def settle(
+    ctx: Context[AppState, Any],
+    plan: Plannable,
+    answer: ElicitationResult[Confirm],
+    confirm_token: str | None,
+    *,
+    retry_hint: str,
+) -> Settled:
+    """Turn the resolver's outcome into go / stop; raises ``ToolError`` for a token that does not hold."""
+    if not isinstance(answer, AcceptedElicitation):
+        return Settled(go=False, status="declined", note="The user declined: nothing was started or changed.")
+    data: object = answer.data
+    if isinstance(data, Confirm):
+        if data.confirm:
+            return Settled(go=True, status="confirmed", note="The user confirmed it.")
+        return Settled(go=False, status="declined", note="The user said no: nothing was started or changed.")
+    assert isinstance(data, Decision)
+    if data.how == "not_needed":
+        return Settled(go=True, status="not_needed", note="Nothing new to confirm.")
+    if data.how == "auto":
+        return Settled(go=True, status="auto_confirmed", note="Confirmed without asking: BYOM_AUTO_CONFIRM=1 is set.")
+    ledger = state(ctx).ledger
+    if data.how == "needs_token":
+        token = ledger.issue_token(plan.plan_hash, ttl_s=TOKEN_TTL_S)
+        return Settled(
+            go=False,
+            status="confirmation_required",
+            confirm_token=token,
+            note=(
+                "Nothing was started. Show the user this plan and ask them. If they agree, call again with the same "
+                f"arguments and confirm_token={token!r} (valid {TOKEN_TTL_S / 60:.0f} minutes, once, for exactly "
+                "this plan)."
+            ),
+        )
+    assert confirm_token is not None
+    outcome = ledger.redeem_token(confirm_token, plan.plan_hash)
+    if outcome is Redeemed.OK:
+        return Settled(go=True, status="confirmed", note="Confirmed with the token issued for this plan.")
+    why = {
+        Redeemed.UNKNOWN: "is not one this server issued (or it was altered)",
+        Redeemed.USED: "was already used: a token confirms one plan once",
+        Redeemed.EXPIRED: f"expired (tokens last {TOKEN_TTL_S / 60:.0f} minutes)",
+        Redeemed.OTHER_PLAN: "was issued for a different plan: the arguments, the data or the price changed",
+    }[outcome]
+    raise ToolError(
+        f"The confirm_token {why}. Nothing was started or changed. {retry_hint} without confirm_token to get the "
+        "current plan and a new token, show it to the user, and pass that token only if they agree."
+    )
