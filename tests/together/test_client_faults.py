@@ -371,3 +371,19 @@ async def test_local_files_are_checked_before_anything_is_sent(tmp_path: Path) -
         with pytest.raises(InvalidRequest, match="purpose"):
             await client.upload_file(tmp_path / "data.txt", purpose="nope")
     assert rec.requests == []
+
+
+async def test_chat_and_config_calls_send_what_the_sdk_sends() -> None:
+    chat = {"id": "c", "choices": [{"message": {"role": "assistant", "content": "hi"}}]}
+    rec = recorder(ok(chat), ok({"data": [{"id": "cr_1"}], "next_cursor": None}))
+    async with rec.client() as client:
+        answer = await client.chat_completion("s/ep", [{"role": "user", "content": "x"}], max_tokens=4)
+        configs = await client.list_configs("p", reference_model="projects/p/models/ml")
+    assert answer.text == "hi" and [c.id for c in configs] == ["cr_1"]
+    sent, listed = rec.requests
+    assert json.loads(sent.content) == {
+        "model": "s/ep",
+        "messages": [{"role": "user", "content": "x"}],
+        "max_tokens": 4,
+    }
+    assert dict(listed.url.params) == {"referenceModel": "projects/p/models/ml"}
