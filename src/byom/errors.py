@@ -12,6 +12,7 @@
     │   └── RateLimited
     ├── CatalogError             no Together base model fits, or an unknown base name
     ├── TogetherAPIError         Together's API (or the local engine) answered with an error
+    │   └── RequestOutcomeUnknown  a create was sent but its answer was lost: it may have happened
     └── EngineError              the local engine could not do what was asked (Together's error body, 500)
         ├── InvalidRequest       400: the request names a bad value; ``param`` says which
         ├── Unauthorized         401: no key, or the wrong one
@@ -54,6 +55,7 @@ __all__ = [
     "PrivateRepo",
     "RateLimited",
     "RepoNotFound",
+    "RequestOutcomeUnknown",
     "RevisionNotFound",
     "TogetherAPIError",
     "TrainingError",
@@ -134,6 +136,12 @@ class TogetherAPIError(ByomError):
         self.status_code = status_code
         self.code = code
         self.request_id = request_id
+
+
+class RequestOutcomeUnknown(TogetherAPIError):
+    """A request that is not safe to repeat (``POST /v1/fine-tunes``, a create) may have reached the server,
+    but its answer was lost (read timeout, reset connection). It was not retried: the resource may exist.
+    Look it up (list the jobs, endpoints or deployments) before sending it again."""
 
 
 class EngineError(ByomError):

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import httpx2
+from pydantic import SecretStr
+
+from byom.together import TogetherClient
+
 
 def supported_model(
     name: str, *, context: str | None = "4096", architecture: str | None = None
@@ -29,3 +37,30 @@ def supported_model(
     if architecture:
         entry["architecture"] = architecture
     return entry
+
+
+class Recorder:
+    """A ``MockTransport`` handler that keeps every request and the client's sleeps (retries, polls), so
+    retries are checked without waiting. ``client()`` is a ``TogetherClient`` answered by ``handler``."""
+
+    def __init__(self, handler: Callable[[httpx2.Request], httpx2.Response], key: str = "tk-canary") -> None:
+        self.requests: list[httpx2.Request] = []
+        self.sleeps: list[float] = []
+        self.key = key
+        self._handler = handler
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        return self._handler(request)
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+    def client(self, **kwargs: Any) -> TogetherClient:
+        return TogetherClient(
+            api_key=SecretStr(self.key),
+            base_url="https://api.together.test",
+            transport=httpx2.MockTransport(self),
+            sleep=self.sleep,
+            **kwargs,
+        )

@@ -57,12 +57,22 @@ from byom.together._models import (
     ValidationReport,
     Whoami,
 )
+from byom.together._requests import (
+    AutoscalingSpec,
+    DeploymentCreate,
+    FinetuneRequest,
+    autoscaling_update_body,
+    check_request,
+    finetune_request,
+    traffic_split_body,
+)
 from byom.together.errors import error_from_response, error_from_transport
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "TERMINAL_STATUSES",
     "Autoscaling",
+    "AutoscalingSpec",
     "ChatChoice",
     "ChatCompletion",
     "ChatMessage",
@@ -70,6 +80,7 @@ __all__ = [
     "CompletionUsage",
     "DeleteResult",
     "Deployment",
+    "DeploymentCreate",
     "DeploymentList",
     "DeploymentStatus",
     "Endpoint",
@@ -88,6 +99,7 @@ __all__ = [
     "FinetuneList",
     "FinetuneMetrics",
     "FinetuneModelLimits",
+    "FinetuneRequest",
     "FinetuneResponse",
     "FullTrainingLimits",
     "InstanceType",
@@ -116,6 +128,10 @@ __all__ = [
     "TrainingType",
     "ValidationReport",
     "Whoami",
+    "autoscaling_update_body",
+    "check_request",
     "error_from_response",
     "error_from_transport",
+    "finetune_request",
+    "traffic_split_body",
 ]
