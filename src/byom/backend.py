@@ -108,7 +108,11 @@ class Backend:
 
     @property
     def label(self) -> str:
-        return f"the local engine ({self.base_url})" if self.kind == "local" else f"Together AI ({self.base_url})"
+        return (
+            f"the local engine ({self.base_url})"
+            if self.kind == "local"
+            else f"Together AI ({self.base_url})"
+        )
 
     async def project(self) -> Project:
         """``TOGETHER_PROJECT_ID``, else the project of the key as ``GET /v3/whoami`` reports it."""
@@ -196,18 +200,19 @@ def _start_engine(settings: Settings, port: int) -> Path:
     env = {k: v for k, v in os.environ.items() if k not in _NOT_FOR_ENGINE}
     fd = open_private(logfile)
     try:
-        kwargs: dict[str, object] = {}
-        if os.name == "nt":  # its own process group, no console: closing the host does not take it down
-            kwargs["creationflags"] = (
-                subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW
+        common = {"stdin": subprocess.DEVNULL, "stdout": fd, "stderr": fd, "env": env, "close_fds": True}
+        if (
+            sys.platform == "win32"
+        ):  # its own process group, no console: closing the host does not take it down
+            flags = (
+                subprocess.DETACHED_PROCESS
+                | subprocess.CREATE_NEW_PROCESS_GROUP
+                | subprocess.CREATE_NO_WINDOW
             )
-        else:
-            kwargs["start_new_session"] = True
-        subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
-            args, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, env=env, close_fds=True, **kwargs  # type: ignore[arg-type]
-        )
+            subprocess.Popen(args, creationflags=flags, **common)  # type: ignore[call-overload]
+        else:  # its own session: the host's SIGHUP / process-group kill does not reach it
+            subprocess.Popen(args, start_new_session=True, **common)  # type: ignore[call-overload]
     finally:
         os.close(fd)
     log.info("starting the local engine: %s (data dir %s)", settings.engine_url, data_dir)
     return logfile
-

@@ -116,7 +116,9 @@ class Ledger:
         )
         return None if row is None else _record(row)
 
-    def begin(self, kind: str, print_: str, backend: str, request: Mapping[str, Any], estimate_usd: float) -> int:
+    def begin(
+        self, kind: str, print_: str, backend: str, request: Mapping[str, Any], estimate_usd: float
+    ) -> int:
         """Record a create about to be sent; returns the row id to finish or fail."""
         ts = time.time()
         cur = self._db.execute(
@@ -135,7 +137,9 @@ class Ledger:
 
     def fail(self, row_id: int) -> None:
         """The backend answered no: nothing was created, and the estimate no longer counts."""
-        self._db.execute("UPDATE spends SET state = 'failed', updated_at = ? WHERE id = ?", (time.time(), row_id))
+        self._db.execute(
+            "UPDATE spends SET state = 'failed', updated_at = ? WHERE id = ?", (time.time(), row_id)
+        )
 
     def spent_last_day(self) -> float:
         """Sum of the estimates confirmed in the last 24 h (creates sent, or created)."""

@@ -26,21 +26,26 @@ def overfit_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 
 @pytest.fixture
-async def engine(
+async def engine_transport(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[httpx2.AsyncClient, EngineState]]:
-    """The engine app with its lifespan (job runner) running; a client authenticated with its key."""
+) -> AsyncIterator[tuple[httpx2.ASGITransport, EngineState]]:
+    """The engine app with its lifespan (job runner) running, as a transport any client can use."""
     # Local models may come from anywhere under pytest's temp root (the session's tiny model).
     state = make_state(tmp_path, tmp_path_factory.getbasetemp())
     app = create_app(state)
-    async with (
-        app.router.lifespan_context(app),
-        httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=app), base_url=BASE_URL, headers=AUTH, timeout=30
-        ) as client,
-    ):
-        yield client, state
+    async with app.router.lifespan_context(app):
+        yield httpx2.ASGITransport(app=app), state
     state.close()
+
+
+@pytest.fixture
+async def engine(
+    engine_transport: tuple[httpx2.ASGITransport, EngineState],
+) -> AsyncIterator[tuple[httpx2.AsyncClient, EngineState]]:
+    """The engine app with its lifespan (job runner) running; a client authenticated with its key."""
+    transport, state = engine_transport
+    async with httpx2.AsyncClient(transport=transport, base_url=BASE_URL, headers=AUTH, timeout=30) as client:
+        yield client, state
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from byom.backend import Backend, Project
 from byom.errors import ByomError, TogetherAPIError
 from byom.ledger import Ledger, fingerprint
 from byom.together import (
+    AutoscalingSpec,
     Deployment,
     DeploymentCreate,
     Endpoint,
@@ -46,7 +47,17 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float, float | None, str], Awaitable[None]]
 # Serving needs the weights plus room for activations and the KV cache.
 _SERVING_OVERHEAD = 1.2
-_BYTES_PER_DTYPE = {"F32": 4, "FLOAT32": 4, "BF16": 2, "F16": 2, "FLOAT16": 2, "BFLOAT16": 2, "I8": 1, "U8": 1, "F8_E4M3": 1}
+_BYTES_PER_DTYPE = {
+    "F32": 4,
+    "FLOAT32": 4,
+    "BF16": 2,
+    "F16": 2,
+    "FLOAT16": 2,
+    "BFLOAT16": 2,
+    "I8": 1,
+    "U8": 1,
+    "F8_E4M3": 1,
+}
 _POLL_S = 1.0
 
 
@@ -88,15 +99,21 @@ class DeployPlan(BaseModel):
     base_model: str | None = Field(None, description="The registry model an adapter belongs to.")
     lora: Literal["merge", "attach"]
     needed_gib: float | None = Field(None, description="Estimated serving memory: weights × 1.2.")
-    config: ConfigChoice | None = Field(None, description="None for attach: the adapter goes on a running deployment.")
-    attach_to: str | None = Field(None, description="attach: the deployment (endpoint/deployment ids) it goes on.")
+    config: ConfigChoice | None = Field(
+        None, description="None for attach: the adapter goes on a running deployment."
+    )
+    attach_to: str | None = Field(
+        None, description="attach: the deployment (endpoint/deployment ids) it goes on."
+    )
     other_configs: list[ConfigChoice] = Field(default_factory=list)
     min_replicas: int
     max_replicas: int
     inactive_timeout: int
     endpoint_name: str
     usd_per_hour: float | None
-    estimate_usd: float = Field(description="What the spending limits count: the hourly cost until auto-stop.")
+    estimate_usd: float = Field(
+        description="What the spending limits count: the hourly cost until auto-stop."
+    )
     spending: list[str] = Field(default_factory=list)
     fingerprint: str
     plan_hash: str
@@ -127,7 +144,8 @@ def _bare(name: str) -> str:
 
 
 def _endpoint_name(job: FinetuneResponse | None, model: RegistryModel) -> str:
-    base = (job.suffix or job.id) if job is not None else _bare(model.name or model.id)
+    # ft-<uuid> → its first 8 hex digits: short, and still one job's.
+    base = (job.suffix or job.id.removeprefix("ft-")[:8]) if job is not None else _bare(model.name or model.id)
     return re.sub(r"[^a-z0-9-]+", "-", f"byom-{base}".lower()).strip("-")[:60]
 
 
@@ -136,7 +154,9 @@ def _weights_gib(model: RegistryModel) -> float | None:
     if params is None:
         return None
     if params.by_dtype:
-        total = sum(int(d.count or 0) * _BYTES_PER_DTYPE.get((d.dtype or "").upper(), 2) for d in params.by_dtype)
+        total = sum(
+            int(d.count or 0) * _BYTES_PER_DTYPE.get((d.dtype or "").upper(), 2) for d in params.by_dtype
+        )
     elif params.total:
         total = int(params.total) * 2
     else:
@@ -159,7 +179,9 @@ def _choice(config: ServingConfig, types: dict[str, InstanceType]) -> ConfigChoi
     )
 
 
-async def _weights_of(args: DeployArgs, backend: Backend, project: Project) -> tuple[FinetuneResponse | None, str, str | None]:
+async def _weights_of(
+    args: DeployArgs, backend: Backend, project: Project
+) -> tuple[FinetuneResponse | None, str, str | None]:
     """The job (if any), the registry model id and revision to deploy."""
     client = backend.client
     if args.job_id:
@@ -167,7 +189,9 @@ async def _weights_of(args: DeployArgs, backend: Backend, project: Project) -> t
             job = await client.retrieve_finetune(args.job_id)
         except TogetherAPIError as exc:
             if exc.status_code == 404:
-                raise DeployError(f"No job {args.job_id!r} on {backend.label}. list_jobs shows the jobs.") from exc
+                raise DeployError(
+                    f"No job {args.job_id!r} on {backend.label}. list_jobs shows the jobs."
+                ) from exc
             raise
         if job.status != "completed":
             raise DeployError(
@@ -232,15 +256,24 @@ async def plan_deploy(args: DeployArgs, *, backend: Backend, ledger: Ledger) -> 
                     + "."
                 )
         else:
-            fitting = [c for c in choices if needed is None or c.memory_gib is None or c.memory_gib >= needed * _SERVING_OVERHEAD]
+            fitting = [
+                c
+                for c in choices
+                if needed is None or c.memory_gib is None or c.memory_gib >= needed * _SERVING_OVERHEAD
+            ]
             if not fitting:
-                have = ", ".join(f"{c.instance_type} ({c.memory_gib} GiB)" for c in choices) or "no configs at all"
+                have = (
+                    ", ".join(f"{c.instance_type} ({c.memory_gib} GiB)" for c in choices)
+                    or "no configs at all"
+                )
                 raise DeployError(
                     f"No compatible config has memory for {model.name or model.id} (about "
                     f"{(needed or 0) * _SERVING_OVERHEAD:.1f} GiB to serve); compatible: {have}. Serve a smaller model, "
                     "or pass config= to try one anyway."
                 )
-            fitting.sort(key=lambda c: (c.usd_per_hour if c.usd_per_hour is not None else 0.0, c.memory_gib or 0.0))
+            fitting.sort(
+                key=lambda c: (c.usd_per_hour if c.usd_per_hour is not None else 0.0, c.memory_gib or 0.0)
+            )
             config, others = fitting[0], fitting[1:4]
     hourly = None
     if config is not None and config.usd_per_hour is not None:
@@ -303,7 +336,10 @@ async def _attach_target(backend: Backend, project: Project, adapter: RegistryMo
     for endpoint in await client.list_endpoints(project.id):
         for dep in await client.list_deployments(project.id, endpoint.id):
             dep_model = (dep.model or "").split("/revisions/")[0]
-            if dep_model.rsplit("/", 1)[-1] != base_id or dep.state not in ("DEPLOYMENT_STATE_READY", "DEPLOYMENT_STATE_SCALING"):
+            if dep_model.rsplit("/", 1)[-1] != base_id or dep.state not in (
+                "DEPLOYMENT_STATE_READY",
+                "DEPLOYMENT_STATE_SCALING",
+            ):
                 continue
             mode = await _adapter_mode(backend, project, dep)
             if mode in ("dynamic", "fixed", "ADAPTER_MODE_DYNAMIC", "ADAPTER_MODE_FIXED"):
@@ -349,14 +385,18 @@ def _check_spending(backend: Backend, ledger: Ledger, estimate: float, hourly: f
                 f"${spent:,.2f} was confirmed in the last 24 h; with about ${estimate:,.2f} more this is above "
                 f"BYOM_MAX_USD_PER_DAY=${settings.max_usd_per_day:,.2f}."
             )
-        notes.append(f"${spent:,.2f} of BYOM_MAX_USD_PER_DAY=${settings.max_usd_per_day:,.2f} confirmed in the last 24 h.")
+        notes.append(
+            f"${spent:,.2f} of BYOM_MAX_USD_PER_DAY=${settings.max_usd_per_day:,.2f} confirmed in the last 24 h."
+        )
     return notes
 
 
 def _summary(plan: DeployPlan) -> str:
     what = plan.model_name or plan.model_id
     if plan.lora == "attach":
-        lines = [f"Attach adapter {what} to the running deployment {plan.attach_to} of its base {plan.base_model}."]
+        lines = [
+            f"Attach adapter {what} to the running deployment {plan.attach_to} of its base {plan.base_model}."
+        ]
     else:
         assert plan.config is not None
         lines = [
@@ -366,12 +406,16 @@ def _summary(plan: DeployPlan) -> str:
             + f", {plan.min_replicas}–{plan.max_replicas} replica(s).",
         ]
     if plan.costs_money:
-        hourly = f"${plan.usd_per_hour:,.2f}/hour" if plan.usd_per_hour is not None else "an unknown hourly price"
+        hourly = (
+            f"${plan.usd_per_hour:,.2f}/hour" if plan.usd_per_hour is not None else "an unknown hourly price"
+        )
         lines.append(f"Cost: {hourly} while it runs (price × max replicas).")
     else:
         lines.append("Serves on this machine: it costs nothing.")
     lines.append(
-        f"Auto-stop after {plan.inactive_timeout} idle minutes." if plan.inactive_timeout else "Auto-stop is off: it runs until stopped."
+        f"Auto-stop after {plan.inactive_timeout} idle minutes."
+        if plan.inactive_timeout
+        else "Auto-stop is off: it runs until stopped."
     )
     lines.extend(plan.spending)
     lines.append("Deploy it?")
@@ -379,12 +423,19 @@ def _summary(plan: DeployPlan) -> str:
 
 
 async def deploy(
-    plan: DeployPlan, *, backend: Backend, ledger: Ledger, wait_seconds: float = 0, progress: Progress | None = None
+    plan: DeployPlan,
+    *,
+    backend: Backend,
+    ledger: Ledger,
+    wait_seconds: float = 0,
+    progress: Progress | None = None,
 ) -> DeployResult:
     """Carry out the plan; roll back what this call created if any step fails."""
     project = await backend.project()
     client = backend.client
-    row = ledger.begin("deployment", plan.fingerprint, plan.backend_url, {"model": plan.model_resource}, plan.estimate_usd)
+    row = ledger.begin(
+        "deployment", plan.fingerprint, plan.backend_url, {"model": plan.model_resource}, plan.estimate_usd
+    )
     if plan.lora == "attach":
         assert plan.attach_to is not None
         ep_id, dep_id = plan.attach_to.split("/", 1)
@@ -397,8 +448,16 @@ async def deploy(
         endpoint = await client.retrieve_endpoint(project.id, ep_id)
         name = plan.model_name if backend.kind == "local" and plan.model_name else endpoint.name or ep_id
         ready = await _wait_adapter(backend, project, ep_id, dep_id, adapter.id, wait_seconds, progress)
-        return _result(plan, endpoint, name, dep_id, ready, adapter_id=adapter.id, reused=True,
-                       state="ADAPTER_LOAD_STATE_READY" if ready else "ADAPTER_LOAD_STATE_LOADING")
+        return _result(
+            plan,
+            endpoint,
+            name,
+            dep_id,
+            ready,
+            adapter_id=adapter.id,
+            reused=True,
+            state="ADAPTER_LOAD_STATE_READY" if ready else "ADAPTER_LOAD_STATE_LOADING",
+        )
     assert plan.config is not None
     created_endpoint: Endpoint | None = None
     created_dep: Deployment | None = None
@@ -416,8 +475,7 @@ async def deploy(
             name=f"{plan.endpoint_name}-{int(time.time()) % 100000}",
             model=plan.model_resource,
             config=plan.config.resource_name,
-            min_replicas=plan.min_replicas,
-            max_replicas=plan.max_replicas,
+            autoscaling=AutoscalingSpec(min_replicas=plan.min_replicas, max_replicas=plan.max_replicas),
             inactive_timeout=plan.inactive_timeout,
         )
         created_dep = await client.create_deployment(project.id, endpoint.id, body)
@@ -428,7 +486,9 @@ async def deploy(
     except BaseException:
         ledger.fail(row)
         with anyio.CancelScope(shield=True):
-            await _rollback(backend, project, created_endpoint, created_dep, endpoint_reused=created_endpoint is None)
+            await _rollback(
+                backend, project, created_endpoint, created_dep, endpoint_reused=created_endpoint is None
+            )
         raise
     ledger.finish(row, created_dep.id)
     dep = await wait_ready(backend, project, endpoint.id, created_dep.id, wait_seconds, progress)
@@ -440,13 +500,27 @@ async def deploy(
             f"The deployment failed to start: {message}. What this call created was removed. manage_endpoint's "
             "status shows the endpoint's events; try another config, or a smaller model."
         )
-    return _result(plan, endpoint, endpoint.name or endpoint.id, dep.id, dep.status is not None and dep.status.is_ready,
-                   reused=created_endpoint is None, state=dep.state)
+    return _result(
+        plan,
+        endpoint,
+        endpoint.name or endpoint.id,
+        dep.id,
+        dep.status is not None and dep.status.is_ready,
+        reused=created_endpoint is None,
+        state=dep.state,
+    )
 
 
 def _result(
-    plan: DeployPlan, endpoint: Endpoint, name: str, dep_id: str | None, ready: bool, *, reused: bool,
-    state: str | None, adapter_id: str | None = None,
+    plan: DeployPlan,
+    endpoint: Endpoint,
+    name: str,
+    dep_id: str | None,
+    ready: bool,
+    *,
+    reused: bool,
+    state: str | None,
+    adapter_id: str | None = None,
 ) -> DeployResult:
     base = plan.backend_url.rstrip("/")
     key_env = "TOGETHER_API_KEY" if plan.costs_money else "BYOM_ENGINE_API_KEY"
@@ -482,7 +556,12 @@ def _result(
 
 
 async def _rollback(
-    backend: Backend, project: Project, endpoint: Endpoint | None, dep: Deployment | None, *, endpoint_reused: bool
+    backend: Backend,
+    project: Project,
+    endpoint: Endpoint | None,
+    dep: Deployment | None,
+    *,
+    endpoint_reused: bool,
 ) -> None:
     """Undo this call's creations, newest first; a failure here is logged, never hides the original error."""
     client = backend.client
@@ -502,7 +581,12 @@ async def _rollback(
 
 
 async def wait_ready(
-    backend: Backend, project: Project, ep_id: str, dep_id: str, wait_seconds: float, progress: Progress | None
+    backend: Backend,
+    project: Project,
+    ep_id: str,
+    dep_id: str,
+    wait_seconds: float,
+    progress: Progress | None,
 ) -> Deployment:
     """The deployment once READY or FAILED, or as it is when ``wait_seconds`` run out."""
     client = backend.client
@@ -521,7 +605,12 @@ async def wait_ready(
 
 
 async def _wait_adapter(
-    backend: Backend, project: Project, ep_id: str, dep_id: str, adapter_id: str, wait_seconds: float,
+    backend: Backend,
+    project: Project,
+    ep_id: str,
+    dep_id: str,
+    adapter_id: str,
+    wait_seconds: float,
     progress: Progress | None,
 ) -> bool:
     deadline = time.monotonic() + max(0.0, wait_seconds)
@@ -532,8 +621,10 @@ async def _wait_adapter(
         if "ADAPTER_LOAD_STATE_READY" in states:
             return True
         if "ADAPTER_LOAD_STATE_FAILED" in states:
-            raise DeployError("The adapter failed to load on the deployment: " + "; ".join(
-                (c.message or c.reason or "no message")[:200] for c in adapter.per_cluster or []))
+            raise DeployError(
+                "The adapter failed to load on the deployment: "
+                + "; ".join((c.message or c.reason or "no message")[:200] for c in adapter.per_cluster or [])
+            )
         if time.monotonic() >= deadline:
             return False
         tick += 1

@@ -1,8 +1,8 @@
 """An endpoint's status, and stopping, starting and deleting it (ref 2026-11 §3.10–3.11, §3.13 step 9).
 
-    stop    every deployment scaled to 0/0 (billing stops; the endpoint and its name stay)
-    start   every deployment scaled back to 1/1
-    delete  the traffic split emptied, the deployments deleted, then the endpoint
+stop    every deployment scaled to 0/0 (billing stops; the endpoint and its name stay)
+start   every deployment scaled back to 1/1
+delete  the traffic split emptied, the deployments deleted, then the endpoint
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ from byom.backend import Backend, Project
 from byom.errors import ByomError, TogetherAPIError
 from byom.together import Endpoint
 
-__all__ = ["DeploymentLine", "EndpointAction", "EndpointReport", "ManagePlan", "manage", "plan_manage", "find_endpoint"]
+__all__ = [
+    "DeploymentLine",
+    "EndpointAction",
+    "EndpointReport",
+    "ManagePlan",
+    "find_endpoint",
+    "manage",
+    "plan_manage",
+]
 
 EndpointAction = Literal["status", "stop", "start", "delete"]
 MAX_EVENT_CHARS = 300
@@ -44,7 +52,9 @@ class EndpointReport(BaseModel):
     done: str
     deployments: list[DeploymentLine]
     traffic_split: dict[str, float]
-    warnings: list[str] = Field(default_factory=list, description="Recent warning events (untrusted, truncated).")
+    warnings: list[str] = Field(
+        default_factory=list, description="Recent warning events (untrusted, truncated)."
+    )
     next_step: str
 
 
@@ -105,7 +115,9 @@ async def plan_manage(backend: Backend, endpoint: str, action: EndpointAction) -
         summary += " Billing resumes per running replica."
     if action != "status":
         summary += f" {action.capitalize()} it?"
-    digest = hashlib.sha256(f"{backend.base_url}|{ep.id}|{action}|{','.join(sorted(d.id for d in deps))}".encode())
+    digest = hashlib.sha256(
+        f"{backend.base_url}|{ep.id}|{action}|{','.join(sorted(d.id for d in deps))}".encode()
+    )
     return ManagePlan(
         endpoint_id=ep.id,
         endpoint_name=ep.name,
@@ -124,7 +136,9 @@ async def manage(backend: Backend, plan: ManagePlan) -> EndpointReport:
     if plan.action in ("stop", "start"):
         replicas = 0 if plan.action == "stop" else 1
         for dep_id in plan.deployments:
-            await client.scale_deployment(project.id, ep_id, dep_id, min_replicas=replicas, max_replicas=replicas)
+            await client.scale_deployment(
+                project.id, ep_id, dep_id, min_replicas=replicas, max_replicas=replicas
+            )
         done = f"{'Stopped' if replicas == 0 else 'Started'} {len(plan.deployments)} deployment(s)."
     elif plan.action == "delete":
         ep = await client.retrieve_endpoint(project.id, ep_id)
@@ -147,7 +161,9 @@ async def manage(backend: Backend, plan: ManagePlan) -> EndpointReport:
     return await _report(backend, project, ep_id, plan.action, done)
 
 
-async def _report(backend: Backend, project: Project, ep_id: str, action: EndpointAction, done: str) -> EndpointReport:
+async def _report(
+    backend: Backend, project: Project, ep_id: str, action: EndpointAction, done: str
+) -> EndpointReport:
     client = backend.client
     ep = await client.retrieve_endpoint(project.id, ep_id)
     deps = await client.list_deployments(project.id, ep_id)

@@ -107,7 +107,9 @@ class FilePlan(BaseModel):
     bytes: int | None = None
     rows: int | None = None
     dataset_format: str | None = None
-    uploaded: bool = Field(description="True: this call uploaded it (or found the same bytes already uploaded).")
+    uploaded: bool = Field(
+        description="True: this call uploaded it (or found the same bytes already uploaded)."
+    )
     processing_status: str | None = None
 
 
@@ -133,9 +135,12 @@ class LaunchPlan(BaseModel):
     validation_file: FilePlan | None = None
     request: dict[str, Any] = Field(description="The create request as it will be sent, secrets removed.")
     price: PricePlan
-    spending: list[str] = Field(default_factory=list, description="The server's spending limits as they apply.")
+    spending: list[str] = Field(
+        default_factory=list, description="The server's spending limits as they apply."
+    )
     existing_job_id: str | None = Field(
-        None, description="A job created from this same request in the last 24 h: it is returned, not re-created."
+        None,
+        description="A job created from this same request in the last 24 h: it is returned, not re-created.",
     )
     fingerprint: str
     plan_hash: str
@@ -149,7 +154,9 @@ class LaunchPlan(BaseModel):
 
 class LaunchOutcome(BaseModel):
     job: FinetuneResponse
-    reused: bool = Field(description="True: the job already existed (same request within 24 h, or a lost answer).")
+    reused: bool = Field(
+        description="True: the job already existed (same request within 24 h, or a lost answer)."
+    )
     note: str | None = None
 
 
@@ -184,10 +191,14 @@ async def plan_launch(
     if args.from_hf_model:
         report = await anyio.to_thread.run_sync(inspector.inspect, args.from_hf_model, args.hf_model_revision)
         if report.verdict == "incompatible":
-            fails = [f"- {f.check}: {f.evidence}" + (f" Fix: {f.fix}" if f.fix else "") for f in report.findings
-                     if f.status == "fail"]
+            fails = [
+                f"- {f.check}: {f.evidence}" + (f" Fix: {f.fix}" if f.fix else "")
+                for f in report.findings
+                if f.status == "fail"
+            ]
             raise LaunchError(
-                f"{args.from_hf_model} cannot be fine-tuned with BYOM:\n" + "\n".join(fails)
+                f"{args.from_hf_model} cannot be fine-tuned with BYOM:\n"
+                + "\n".join(fails)
                 + "\nNothing was uploaded or created. Fix these, or pick another model (inspect_hf_model)."
             )
         warnings = [f"{f.check}: {f.evidence}" for f in report.findings if f.status == "warn"]
@@ -198,7 +209,9 @@ async def plan_launch(
     hf_token = settings.hf_token if report is not None and (report.gated or report.private) else None
     training = await _file_plan(args.training_file, backend, progress, "training")
     validation = (
-        await _file_plan(args.validation_file, backend, progress, "validation") if args.validation_file else None
+        await _file_plan(args.validation_file, backend, progress, "validation")
+        if args.validation_file
+        else None
     )
     learning_rate = args.learning_rate if args.learning_rate is not None else _DEFAULT_LR[args.training_type]
     request = finetune_request(
@@ -236,7 +249,8 @@ async def plan_launch(
     problems = check_request(request, limits)
     if problems:
         raise LaunchError(
-            f"These settings do not fit the limits of base {model}:\n- " + "\n- ".join(problems)
+            f"These settings do not fit the limits of base {model}:\n- "
+            + "\n- ".join(problems)
             + "\nNothing was created. Change them and call create_finetune again."
         )
 
@@ -260,7 +274,9 @@ async def plan_launch(
         request=public,
         price=price,
         spending=spending,
-        existing_job_id=existing.resource_id if existing is not None and existing.state == "created" else None,
+        existing_job_id=existing.resource_id
+        if existing is not None and existing.state == "created"
+        else None,
         fingerprint=print_,
         plan_hash=_plan_hash(backend.base_url, public, price),
         summary="",
@@ -280,11 +296,16 @@ def _choose_base(
         return args.model, "given", None
     assert report is not None
     rec = recommend_for_report(
-        report, catalog, training_type=args.training_type, max_seq_length=args.max_seq_length, method=args.method
+        report,
+        catalog,
+        training_type=args.training_type,
+        max_seq_length=args.max_seq_length,
+        method=args.method,
     )
     if rec.base_model is None:
         raise LaunchError(
-            f"No Together base model fits {args.from_hf_model}: " + "; ".join(rec.warnings or ["no family match"])
+            f"No Together base model fits {args.from_hf_model}: "
+            + "; ".join(rec.warnings or ["no family match"])
             + ". Pass model= yourself (see recommend_base for the candidates)."
         )
     return rec.base_model, "recommended", rec.explanation or None
@@ -295,7 +316,9 @@ async def _file_plan(given: str, backend: Backend, progress: Progress | None, ro
     if _is_local_path(given):
         path = Path(given).expanduser()
         if not path.is_file():
-            raise LaunchError(f"The {role} file {given!r} does not exist or is not a file. Pass a local .jsonl path or a file id.")
+            raise LaunchError(
+                f"The {role} file {given!r} does not exist or is not a file. Pass a local .jsonl path or a file id."
+            )
         report = await anyio.to_thread.run_sync(lambda: check_jsonl(path))
         if not report.valid:
             raise LaunchError(
@@ -306,7 +329,9 @@ async def _file_plan(given: str, backend: Backend, progress: Progress | None, ro
 
         async def sent(done: int, total: int) -> None:
             if progress is not None:
-                await progress(done, total, f"uploading {path.name}: {done / 2**20:.1f} of {total / 2**20:.1f} MiB")
+                await progress(
+                    done, total, f"uploading {path.name}: {done / 2**20:.1f} of {total / 2**20:.1f} MiB"
+                )
 
         uploaded = await client.upload_file(path, progress=sent)
         ready = await _ready(backend, uploaded, role)
@@ -347,7 +372,11 @@ async def _ready(backend: Backend, file: FileObject, role: str) -> FileObject:
     if file.is_pending:
         file = await backend.client.wait_file(file.id, timeout=FILE_WAIT_S)
     if file.is_rejected:
-        why = file.validation_report.error if file.validation_report and file.validation_report.error else "no reason given"
+        why = (
+            file.validation_report.error
+            if file.validation_report and file.validation_report.error
+            else "no reason given"
+        )
         raise LaunchError(
             f"{backend.label} rejected the {role} file {file.id} ({file.processing_status}): {why[:300]}. Fix the "
             "data (check_training_data) and pass the corrected local file."
@@ -431,11 +460,13 @@ def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
     req = plan.request
     kind = (req.get("training_type") or {}).get("type", "Lora")
     lines = [
-        f"Fine-tune {plan.from_hf_model or plan.request.get('from_checkpoint')} on {plan.model} "
-        f"({'the recommended base' if plan.model_source == 'recommended' else 'base'}) with {kind} "
-        f"({(req.get('training_method') or {}).get('method', 'sft')}), {req.get('n_epochs')} epoch(s), "
-        f"learning rate {req.get('learning_rate')}{' (default)' if learning_rate_defaulted else ''}, "
-        f"batch size {req.get('batch_size')}.",
+        (
+            f"Fine-tune {plan.from_hf_model or plan.request.get('from_checkpoint')} on {plan.model} "
+            f"({'the recommended base' if plan.model_source == 'recommended' else 'base'}) with {kind} "
+            f"({(req.get('training_method') or {}).get('method', 'sft')}), {req.get('n_epochs')} epoch(s), "
+            f"learning rate {req.get('learning_rate')}{' (default)' if learning_rate_defaulted else ''}, "
+            f"batch size {req.get('batch_size')}."
+        ),
         f"Data: {plan.training_file.filename or plan.training_file.file_id} ({plan.training_file.file_id}"
         + (f", {plan.training_file.rows} rows" if plan.training_file.rows else "")
         + ")"
@@ -460,24 +491,32 @@ async def launch(plan: LaunchPlan, *, backend: Backend, ledger: Ledger) -> Launc
     if plan.existing_job_id is not None:
         job = await backend.client.retrieve_finetune(plan.existing_job_id)
         return LaunchOutcome(
-            job=job, reused=True, note="The same request created this job in the last 24 h (force_new=true for another)."
+            job=job,
+            reused=True,
+            note="The same request created this job in the last 24 h (force_new=true for another).",
         )
     pending = ledger.recent("finetune", plan.fingerprint, within_s=SAME_REQUEST_S)
     if pending is not None and pending.state == "sending":
         found = await _find_created(backend, plan, since=pending.created_at)
         if found is not None:
             ledger.finish(pending.id, found.id)
-            return LaunchOutcome(job=found, reused=True, note="An earlier create's answer was lost; this is its job.")
+            return LaunchOutcome(
+                job=found, reused=True, note="An earlier create's answer was lost; this is its job."
+            )
         row = pending.id
     else:
-        row = ledger.begin("finetune", plan.fingerprint, plan.backend_url, plan.request, plan.price.usd or 0.0)
+        row = ledger.begin(
+            "finetune", plan.fingerprint, plan.backend_url, plan.request, plan.price.usd or 0.0
+        )
     try:
         job = await backend.client.create_finetune(plan._request)
     except RequestOutcomeUnknown:
         found = await _find_created(backend, plan, since=time.time() - _SKEW_S)
         if found is not None:
             ledger.finish(row, found.id)
-            return LaunchOutcome(job=found, reused=True, note="The create's answer was lost; the job was found.")
+            return LaunchOutcome(
+                job=found, reused=True, note="The create's answer was lost; the job was found."
+            )
         raise
     except TogetherAPIError:
         ledger.fail(row)  # a definite answer: nothing was created

@@ -53,7 +53,9 @@ _STAGE_BY_EVENT = {
     "model_upload_complete": "upload",
     "job_complete": "done",
 }
-Stage = Literal["queued", "data download", "initialization", "training", "saving", "upload", "done", "stopped"]
+Stage = Literal[
+    "queued", "data download", "initialization", "training", "saving", "upload", "done", "stopped"
+]
 
 
 class EventLine(BaseModel):
@@ -83,14 +85,18 @@ class JobSummary(BaseModel):
     epochs_completed: float | None = None
     n_epochs: int | None = None
     percent: float | None = None
-    eta_seconds: float | None = Field(None, description="Seconds to the next state, when the backend can tell.")
+    eta_seconds: float | None = Field(
+        None, description="Seconds to the next state, when the backend can tell."
+    )
     queue_position: int | None = None
     latest_loss: float | None = None
     loss_trend: Literal["falling", "flat", "rising"] | None = None
     latest_eval_loss: float | None = None
     events: list[EventLine] = Field(default_factory=list)
     checkpoints: list[CheckpointLine] = Field(default_factory=list)
-    output_name: str | None = Field(None, description="Legacy output name (downloads, from_checkpoint); not for inference.")
+    output_name: str | None = Field(
+        None, description="Legacy output name (downloads, from_checkpoint); not for inference."
+    )
     model_object_name: str | None = Field(None, description="Registry model of the final (merged) weights.")
     adapter_object_name: str | None = None
     cost_usd: float | None = None
@@ -170,7 +176,11 @@ def summarize(
     failure = None
     if status in ("error", "user_error"):
         errors = [e for e in ordered if e.severity == "error" and e.message]
-        failure = _clip((job.error.message if job.error else None) or (errors[-1].message if errors else "no reason given"), 600)
+        failure = _clip(
+            (job.error.message if job.error else None)
+            or (errors[-1].message if errors else "no reason given"),
+            600,
+        )
     summary = JobSummary(
         job_id=job.id,
         status=status,
@@ -183,13 +193,16 @@ def summarize(
         epochs_completed=job.epochs_completed,
         n_epochs=job.n_epochs,
         percent=percent,
-        eta_seconds=job.progress.seconds_remaining if job.progress and job.progress.estimate_available else None,
+        eta_seconds=job.progress.seconds_remaining
+        if job.progress and job.progress.estimate_available
+        else None,
         queue_position=job.queue_depth,
         latest_loss=train[-1][1] if train else None,
         loss_trend=_trend(train),
         latest_eval_loss=evals[-1][1] if evals else None,
         events=[
-            EventLine(at=_iso(e.created_at), type=e.type, level=e.severity, message=_clip(e.message)) for e in shown
+            EventLine(at=_iso(e.created_at), type=e.type, level=e.severity, message=_clip(e.message))
+            for e in shown
         ],
         checkpoints=[
             CheckpointLine(step=c.step, kind=c.checkpoint_type or c.checkpoint, registry_name=c.object_name)
@@ -244,9 +257,7 @@ def render_summary(s: JobSummary) -> str:
     if s.checkpoints:
         lines.append("Checkpoints: " + ", ".join(f"step {c.step} ({c.kind})" for c in s.checkpoints[-5:]))
     if s.model_object_name or s.adapter_object_name:
-        lines.append(
-            "Registry: " + ", ".join(n for n in (s.model_object_name, s.adapter_object_name) if n)
-        )
+        lines.append("Registry: " + ", ".join(n for n in (s.model_object_name, s.adapter_object_name) if n))
     if s.output_name:
         lines.append(f"Output name (downloads, from_checkpoint): {s.output_name}")
     if s.cost_usd is not None:

@@ -1,5 +1,21 @@
 """MCP tools: thin wrappers, one module per workflow step."""
 
-from byom.tools._common import READ_ONLY_OPEN_WORLD, AppState, ByomMCPServer
+from byom.tools._common import (
+    DESTRUCTIVE,
+    READ_ONLY,
+    READ_ONLY_OPEN_WORLD,
+    SPENDS,
+    AppState,
+    ByomMCPServer,
+    app_state,
+)
 
-__all__ = ["READ_ONLY_OPEN_WORLD", "AppState", "ByomMCPServer"]
+__all__ = [
+    "DESTRUCTIVE",
+    "READ_ONLY",
+    "READ_ONLY_OPEN_WORLD",
+    "SPENDS",
+    "AppState",
+    "ByomMCPServer",
+    "app_state",
+]

@@ -68,7 +68,9 @@ def _can_elicit(ctx: Context[AppState, Any]) -> bool:
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
-def ask(ctx: Context[AppState, Any], plan: Plannable, confirm_token: str | None) -> Elicit[Confirm] | Decision:
+def ask(
+    ctx: Context[AppState, Any], plan: Plannable, confirm_token: str | None
+) -> Elicit[Confirm] | Decision:
     """What the confirmation resolver returns; deterministic in the plan, as resolvers re-run each round."""
     if not plan.needs_confirmation:
         return Decision(how="not_needed")
@@ -101,7 +103,9 @@ def settle(
     if data.how == "not_needed":
         return Settled(go=True, status="not_needed", note="Nothing new to confirm.")
     if data.how == "auto":
-        return Settled(go=True, status="auto_confirmed", note="Confirmed without asking: BYOM_AUTO_CONFIRM=1 is set.")
+        return Settled(
+            go=True, status="auto_confirmed", note="Confirmed without asking: BYOM_AUTO_CONFIRM=1 is set."
+        )
     ledger = state(ctx).ledger
     if data.how == "needs_token":
         token = ledger.issue_token(plan.plan_hash, ttl_s=TOKEN_TTL_S)

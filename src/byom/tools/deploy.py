@@ -1,0 +1,178 @@
+"""deploy_endpoint and manage_endpoint: serve a fine-tuned model, then watch, stop, start or delete it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.elicitation import ElicitationResult
+from mcp.server.mcpserver import Context, Elicit, Resolve
+from mcp.types import CallToolResult
+from pydantic import BaseModel, Field
+
+from byom.endpoints import (
+    DeployArgs,
+    DeployPlan,
+    DeployResult,
+    EndpointAction,
+    EndpointReport,
+    deploy,
+    manage,
+    plan_deploy,
+    plan_manage,
+)
+from byom.endpoints.manage import ManagePlan, render_report
+from byom.tools._arguments import takes_arguments_of
+from byom.tools._common import AppState, domain_errors, progress_reporter, state, tool_result
+from byom.tools._confirm import Confirm, Decision, ask, settle
+
+__all__ = ["deploy_endpoint", "manage_endpoint"]
+
+MAX_WAIT_S = 45
+ConfirmTokenArg = Annotated[
+    str | None,
+    Field(
+        description="Only for hosts that cannot ask the user: the token from the plan the user agreed to.",
+        max_length=200,
+    ),
+]
+
+
+class DeployEndpointResult(BaseModel):
+    status: Literal["deployed", "confirmation_required", "declined"]
+    endpoint: DeployResult | None = None
+    confirm_token: str | None = None
+    plan: DeployPlan
+    note: str
+
+
+async def _plan(ctx: Context[AppState, Any], **arguments: Any) -> DeployPlan:
+    app = state(ctx)
+    with domain_errors():
+        return await plan_deploy(
+            DeployArgs.model_validate(arguments), backend=await app.backend(), ledger=app.ledger
+        )
+
+
+def _confirm(
+    ctx: Context[AppState, Any], plan: Annotated[DeployPlan, Resolve(_plan)], confirm_token: str | None
+) -> Elicit[Confirm] | Decision:
+    return ask(ctx, plan, confirm_token)
+
+
+async def deploy_endpoint(
+    ctx: Context[AppState, Any],
+    job_id: Annotated[
+        str | None, Field(description="A completed fine-tune job (ft-…).", max_length=200)
+    ] = None,
+    model: Annotated[str | None, Field(description="Or a registry model id (ml_…).", max_length=200)] = None,
+    config: Annotated[
+        str | None,
+        Field(description="A config id; default: the cheapest with enough memory.", max_length=300),
+    ] = None,
+    min_replicas: Annotated[int, Field(ge=0, le=16)] = 1,
+    max_replicas: Annotated[int, Field(ge=1, le=16)] = 1,
+    inactive_timeout: Annotated[
+        int, Field(ge=0, le=1440, description="Idle minutes before auto-stop; 0 never.")
+    ] = 60,
+    lora: Annotated[
+        Literal["merge", "attach"],
+        Field(
+            description="merge: serve the adapter on its own; attach: onto a running deployment of its base."
+        ),
+    ] = "merge",
+    endpoint_name: Annotated[str | None, Field(max_length=60, pattern=r"^[a-z0-9][a-z0-9-]*$")] = None,
+    wait_seconds: Annotated[
+        int, Field(ge=0, le=MAX_WAIT_S, description="Wait up to this long for READY (≤ 45).")
+    ] = 0,
+    confirm_token: ConfirmTokenArg = None,
+    *,
+    plan: Annotated[DeployPlan, Resolve(_plan)],
+    answer: Annotated[ElicitationResult[Confirm], Resolve(_confirm)],
+) -> Annotated[CallToolResult, DeployEndpointResult]:
+    """Deploy a completed fine-tune behind a dedicated endpoint after the user confirms the hourly cost.
+
+    Picks a config with enough memory, creates endpoint, deployment and traffic split (rolled back on failure)
+    and returns the endpoint name to call, with Python and curl.
+    """
+    settled = settle(
+        ctx, plan, answer, confirm_token, retry_hint="Call deploy_endpoint with the same arguments"
+    )
+    if not settled.go:
+        result = DeployEndpointResult(
+            status="declined" if settled.status == "declined" else "confirmation_required",
+            confirm_token=settled.confirm_token,
+            plan=plan,
+            note=settled.note,
+        )
+        return tool_result(result, f"{settled.note}\n\nPlan:\n{plan.summary}")
+    app = state(ctx)
+    with domain_errors():
+        done = await deploy(
+            plan,
+            backend=await app.backend(),
+            ledger=app.ledger,
+            wait_seconds=wait_seconds,
+            progress=progress_reporter(ctx),
+        )
+    result = DeployEndpointResult(status="deployed", endpoint=done, plan=plan, note=settled.note)
+    text = (
+        f"Endpoint {done.endpoint_name} ({done.endpoint_id}): {done.state or 'starting'}. {settled.note}\n"
+        f"Call it with model={done.endpoint_name!r}.\nPython:\n```python\n{done.python}\n```\ncurl:\n```sh\n{done.curl}\n```\n"
+        f"Next: {done.next_step}"
+    )
+    return tool_result(result, text)
+
+
+takes_arguments_of(_plan, deploy_endpoint, resolved=("plan", "answer"))
+
+
+class ManageEndpointResult(BaseModel):
+    status: Literal["done", "confirmation_required", "declined"]
+    report: EndpointReport | None = None
+    confirm_token: str | None = None
+    plan: ManagePlan
+    note: str
+
+
+async def _plan_manage(ctx: Context[AppState, Any], endpoint: str, action: EndpointAction) -> ManagePlan:
+    with domain_errors():
+        return await plan_manage(await state(ctx).backend(), endpoint, action)
+
+
+def _confirm_manage(
+    ctx: Context[AppState, Any], plan: Annotated[ManagePlan, Resolve(_plan_manage)], confirm_token: str | None
+) -> Elicit[Confirm] | Decision:
+    return ask(ctx, plan, confirm_token)
+
+
+async def manage_endpoint(
+    ctx: Context[AppState, Any],
+    endpoint: Annotated[
+        str,
+        Field(description="Endpoint id (ep_…) or name from deploy_endpoint.", min_length=1, max_length=300),
+    ],
+    action: Annotated[
+        EndpointAction, Field(description="status, stop (0 replicas), start, or delete.")
+    ] = "status",
+    confirm_token: ConfirmTokenArg = None,
+    *,
+    plan: Annotated[ManagePlan, Resolve(_plan_manage)],
+    answer: Annotated[ElicitationResult[Confirm], Resolve(_confirm_manage)],
+) -> Annotated[CallToolResult, ManageEndpointResult]:
+    """Status of an endpoint (state, replicas, recent warnings), or stop, start or delete it (confirmed)."""
+    settled = settle(
+        ctx, plan, answer, confirm_token, retry_hint="Call manage_endpoint with the same arguments"
+    )
+    if not settled.go:
+        result = ManageEndpointResult(
+            status="declined" if settled.status == "declined" else "confirmation_required",
+            confirm_token=settled.confirm_token,
+            plan=plan,
+            note=settled.note,
+        )
+        return tool_result(result, f"{settled.note}\n\n{plan.summary}")
+    with domain_errors():
+        report = await manage(await state(ctx).backend(), plan)
+    note = settled.note if settled.status != "not_needed" else ""
+    result = ManageEndpointResult(status="done", report=report, plan=plan, note=note)
+    return tool_result(result, render_report(report) + (f"\n{note}" if note else ""))

@@ -1,0 +1,391 @@
+"""create_finetune, job_status, list_jobs, cancel_job: launch, watch and stop a fine-tune.
+
+A job is a handle: ``create_finetune`` returns its id at once, ``job_status`` follows it with short waits
+(hosts time a call out near 60 s), ``list_jobs`` means a model never has to remember or invent an id.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.elicitation import ElicitationResult
+from mcp.server.mcpserver import Context, Elicit, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ImageContent
+from pydantic import BaseModel, Field
+
+from byom.catalog import load_catalog
+from byom.errors import TogetherAPIError
+from byom.jobs import loss_curve_png
+from byom.jobs.launch import LaunchArgs, LaunchPlan, launch, plan_launch
+from byom.jobs.status import ACTIVE_STATUSES, JobLine, JobSummary, job_line, render_summary, summarize
+from byom.together import FinetuneResponse
+from byom.tools._arguments import takes_arguments_of
+from byom.tools._common import AppState, domain_errors, progress_reporter, state, tool_result
+from byom.tools._confirm import Confirm, Decision, Settled, ask, settle
+
+__all__ = ["cancel_job", "create_finetune", "job_status", "list_jobs"]
+
+MAX_WAIT_S = 45  # hosts time a call out near 60 s
+JobIdArg = Annotated[
+    str,
+    Field(
+        description="The job id (ft-…) that create_finetune or list_jobs returned.",
+        min_length=1,
+        max_length=200,
+    ),
+]
+ConfirmTokenArg = Annotated[
+    str | None,
+    Field(
+        description="Only for hosts that cannot ask the user: the token from the plan the user agreed to.",
+        max_length=200,
+    ),
+]
+
+
+async def _job(ctx: Context[AppState, Any], job_id: str) -> FinetuneResponse:
+    backend = await state(ctx).backend()
+    try:
+        return await backend.client.retrieve_finetune(job_id)
+    except TogetherAPIError as exc:
+        if exc.status_code in (400, 404):
+            raise ToolError(
+                f"No job {job_id!r} on {backend.label}. Call list_jobs to see the recent jobs and their ids."
+            ) from exc
+        raise ToolError(str(exc)) from exc
+
+
+# ---- create_finetune ---------------------------------------------------------------------------------
+
+
+class CreateFinetuneResult(BaseModel):
+    status: Literal["created", "existing", "confirmation_required", "declined"]
+    job_id: str | None = Field(None, description="The job to follow with job_status.")
+    job_status: str | None = None
+    confirm_token: str | None = Field(None, description="Pass back only after the user agreed to this plan.")
+    plan: LaunchPlan
+    note: str
+    next_step: str
+
+
+async def _plan_create(ctx: Context[AppState, Any], **arguments: Any) -> LaunchPlan:
+    app = state(ctx)
+    with domain_errors():
+        backend = await app.backend()
+        return await plan_launch(
+            LaunchArgs.model_validate(arguments),
+            backend=backend,
+            inspector=app.inspector,
+            catalog=await load_catalog(app.settings),
+            ledger=app.ledger,
+            progress=progress_reporter(ctx),
+        )
+
+
+def _confirm_create(
+    ctx: Context[AppState, Any], plan: Annotated[LaunchPlan, Resolve(_plan_create)], confirm_token: str | None
+) -> Elicit[Confirm] | Decision:
+    return ask(ctx, plan, confirm_token)
+
+
+def _render_plan(plan: LaunchPlan, settled: Settled) -> str:
+    return f"{settled.note}\n\nPlan:\n{plan.summary}"
+
+
+async def create_finetune(
+    ctx: Context[AppState, Any],
+    training_file: Annotated[
+        str,
+        Field(
+            description="A local .jsonl path (checked and uploaded for you) or a file id.",
+            min_length=1,
+            max_length=4096,
+        ),
+    ],
+    from_hf_model: Annotated[
+        str | None,
+        Field(description="Your Hugging Face model: 'org/name' or a local directory.", max_length=512),
+    ] = None,
+    model: Annotated[
+        str | None,
+        Field(description="The Together base (template). Default: recommend_base's pick.", max_length=256),
+    ] = None,
+    validation_file: Annotated[
+        str | None, Field(description="A local .jsonl path or file id for evaluation.", max_length=4096)
+    ] = None,
+    training_type: Literal["lora", "full"] = "lora",
+    method: Literal["sft", "dpo"] = "sft",
+    n_epochs: Annotated[int, Field(ge=1, le=100)] = 1,
+    learning_rate: Annotated[
+        float | None, Field(gt=0, le=1, description="Default: 1e-3 for LoRA, 1e-5 for full.")
+    ] = None,
+    batch_size: Annotated[
+        int | Literal["max"], Field(description="An int, or 'max' for the base's largest.")
+    ] = "max",
+    lora_r: Annotated[int | None, Field(ge=1, le=1024)] = None,
+    lora_alpha: Annotated[int | None, Field(ge=1, le=4096)] = None,
+    lora_dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0,
+    lora_trainable_modules: Annotated[str, Field(max_length=500)] = "all-linear",
+    max_seq_length: Annotated[int | None, Field(ge=1, le=1_048_576)] = None,
+    train_on_inputs: bool | Literal["auto"] | None = None,
+    dpo_beta: Annotated[float | None, Field(gt=0, le=100)] = None,
+    n_checkpoints: Annotated[int, Field(ge=1, le=100)] = 1,
+    n_evals: Annotated[int, Field(ge=0, le=100)] = 0,
+    warmup_ratio: Annotated[float, Field(ge=0, le=1)] = 0.0,
+    lr_scheduler: Literal["cosine", "linear"] = "cosine",
+    weight_decay: Annotated[float, Field(ge=0, le=10)] = 0.0,
+    max_grad_norm: Annotated[float, Field(ge=0, le=1000)] = 1.0,
+    suffix: Annotated[str | None, Field(max_length=40, pattern=r"^[A-Za-z0-9._-]*$")] = None,
+    hf_model_revision: Annotated[str | None, Field(max_length=256)] = None,
+    hf_output_repo_name: Annotated[str | None, Field(max_length=256)] = None,
+    from_checkpoint: Annotated[
+        str | None, Field(description="Continue a job: 'ft-…' or 'ft-…:step'.", max_length=256)
+    ] = None,
+    wandb_project_name: Annotated[str | None, Field(max_length=128)] = None,
+    force_new: Annotated[
+        bool, Field(description="Create again even if the same request made a job in the last 24 h.")
+    ] = False,
+    confirm_token: ConfirmTokenArg = None,
+    *,
+    plan: Annotated[LaunchPlan, Resolve(_plan_create)],
+    answer: Annotated[ElicitationResult[Confirm], Resolve(_confirm_create)],
+) -> Annotated[CallToolResult, CreateFinetuneResult]:
+    """Launch a BYOM fine-tune of a Hugging Face model in one call, after the user confirms the plan.
+
+    Checks the model, picks the base when omitted, checks every setting against its limits, validates and
+    uploads the data, estimates the price, then asks the user. Returns the job id; follow it with job_status.
+    """
+    settled = settle(
+        ctx, plan, answer, confirm_token, retry_hint="Call create_finetune with the same arguments"
+    )
+    if not settled.go:
+        result = CreateFinetuneResult(
+            status="declined" if settled.status == "declined" else "confirmation_required",
+            confirm_token=settled.confirm_token,
+            plan=plan,
+            note=settled.note,
+            next_step="Ask the user; nothing was created."
+            if settled.confirm_token
+            else "Nothing was created.",
+        )
+        return tool_result(result, _render_plan(plan, settled))
+    app = state(ctx)
+    with domain_errors():
+        outcome = await launch(plan, backend=await app.backend(), ledger=app.ledger)
+    job = outcome.job
+    note = " ".join(n for n in (settled.note if settled.status != "not_needed" else None, outcome.note) if n)
+    result = CreateFinetuneResult(
+        status="existing" if outcome.reused else "created",
+        job_id=job.id,
+        job_status=job.status,
+        plan=plan,
+        note=note,
+        next_step=f"Follow it: job_status(job_id={job.id!r}, wait_seconds=30).",
+    )
+    head = f"Job {job.id} {'already exists' if outcome.reused else 'created'} ({job.status})."
+    return tool_result(result, f"{head} {note}\nNext: {result.next_step}\n\nPlan:\n{plan.summary}")
+
+
+takes_arguments_of(_plan_create, create_finetune, resolved=("plan", "answer"))
+
+
+# ---- job_status --------------------------------------------------------------------------------------
+
+
+async def job_status(
+    ctx: Context[AppState, Any],
+    job_id: JobIdArg,
+    wait_seconds: Annotated[
+        int, Field(ge=0, le=MAX_WAIT_S, description="Wait up to this long for a change (≤ 45).")
+    ] = 0,
+    events: Annotated[int, Field(ge=0, le=50, description="How many recent events to include.")] = 10,
+    plot: Annotated[bool, Field(description="Add a PNG of the loss curve.")] = False,
+) -> Annotated[CallToolResult, JobSummary]:
+    """State, stage, progress, loss, recent events and outputs of a fine-tune job.
+
+    With wait_seconds it returns early on any change. A failed job points to explain_error.
+    """
+    app = state(ctx)
+    job = await _job(ctx, job_id)
+    if wait_seconds and job.status in ACTIVE_STATUSES:
+        job = await _wait_for_change(ctx, job, wait_seconds)
+    backend = await app.backend()
+    client = backend.client
+    with domain_errors():
+        async with anyio.create_task_group() as tg:
+            got: dict[str, Any] = {}
+
+            async def fetch(name: str, call: Any) -> None:
+                got[name] = await call
+
+            tg.start_soon(fetch, "events", client.finetune_events(job.id))
+            tg.start_soon(fetch, "checkpoints", client.finetune_checkpoints(job.id))
+            tg.start_soon(fetch, "metrics", client.finetune_metrics(job.id))
+    summary = summarize(job, got["events"], got["checkpoints"], got["metrics"], n_events=events)
+    extra = []
+    if plot:
+        train = got["metrics"].series("train/loss")
+        evals = got["metrics"].series("eval/loss")
+        png = await anyio.to_thread.run_sync(lambda: loss_curve_png(train, evals, title=f"{job.id} loss"))
+        extra.append(ImageContent(type="image", data=base64.b64encode(png).decode(), mime_type="image/png"))
+    return tool_result(summary, render_summary(summary), *extra)
+
+
+async def _wait_for_change(
+    ctx: Context[AppState, Any], job: FinetuneResponse, wait_seconds: int
+) -> FinetuneResponse:
+    """Poll until the status, step or epoch changes, or the time is up; progress notifications meanwhile."""
+    backend = await state(ctx).backend()
+    interval = 0.5 if backend.kind == "local" else 3.0
+    report = progress_reporter(ctx)
+    seen = (job.status, job.steps_completed, job.epochs_completed)
+    deadline = time.monotonic() + wait_seconds
+    tick = 0
+    while time.monotonic() < deadline:
+        await anyio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+        job = await _job(ctx, job.id)
+        tick += 1
+        done = job.steps_completed or 0
+        await report(
+            done + tick * 1e-3,
+            float(job.total_steps) if job.total_steps else None,
+            f"{job.status}: step {done}",
+        )
+        if (job.status, job.steps_completed, job.epochs_completed) != seen:
+            break
+    return job
+
+
+# ---- list_jobs ---------------------------------------------------------------------------------------
+
+
+class JobList(BaseModel):
+    backend: str
+    jobs: list[JobLine]
+    total: int = Field(description="Jobs matching the filter before the limit.")
+
+
+async def list_jobs(
+    ctx: Context[AppState, Any],
+    limit: Annotated[int, Field(ge=1, le=100)] = 10,
+    status: Annotated[
+        str | None,
+        Field(description="Only jobs in this status (e.g. running, completed, error).", max_length=40),
+    ] = None,
+) -> Annotated[CallToolResult, JobList]:
+    """Recent fine-tune jobs of the active backend, newest first, one line each: use these ids, never guess."""
+    backend = await state(ctx).backend()
+    with domain_errors():
+        jobs = await backend.client.list_finetunes()
+    if status:
+        jobs = [j for j in jobs if (j.status or "") == status.strip().lower()]
+    lines = [job_line(j) for j in jobs[:limit]]
+    result = JobList(backend=backend.label, jobs=lines, total=len(jobs))
+    text = [f"{len(lines)} of {len(jobs)} job(s) on {backend.label}:"] + [
+        f"- {j.job_id} {j.status} {j.created_at or '-'} {j.from_hf_model or '-'} on {j.model or '-'}"
+        for j in lines
+    ]
+    if not lines:
+        text.append("None yet: create_finetune starts one.")
+    return tool_result(result, "\n".join(text))
+
+
+# ---- cancel_job --------------------------------------------------------------------------------------
+
+
+class CancelPlan(BaseModel):
+    job_id: str
+    status: str
+    kept: list[str]
+    billed_usd: float | None
+    plan_hash: str
+    summary: str
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return True
+
+
+class CancelResult(BaseModel):
+    status: Literal["cancel_requested", "cancelled", "confirmation_required", "declined"]
+    job_id: str
+    job_status: str | None = None
+    confirm_token: str | None = None
+    kept: list[str] = Field(default_factory=list, description="Checkpoints that stay usable.")
+    billed_usd: float | None = None
+    note: str
+
+
+async def _plan_cancel(ctx: Context[AppState, Any], job_id: str) -> CancelPlan:
+    job = await _job(ctx, job_id)
+    if job.status not in ACTIVE_STATUSES or job.status == "cancel_requested":
+        raise ToolError(
+            f"Job {job.id} is {job.status}: there is nothing to cancel. job_status shows its outcome."
+        )
+    backend = await state(ctx).backend()
+    with domain_errors():
+        checkpoints = await backend.client.finetune_checkpoints(job.id)
+    kept = [f"step {c.step} ({c.checkpoint_type or c.checkpoint})" for c in checkpoints]
+    price = job.price_usd
+    summary = (
+        f"Cancel job {job.id} ({job.status}, step {job.steps_completed or 0}/{job.total_steps or '?'})? "
+        + (
+            f"Completed checkpoints are kept: {', '.join(kept)}. "
+            if kept
+            else "No checkpoint has been saved yet. "
+        )
+        + (f"Billed so far: ${price:,.2f}." if backend.costs_money and price is not None else "")
+    ).strip()
+    return CancelPlan(
+        job_id=job.id,
+        status=job.status or "",
+        kept=kept,
+        billed_usd=price,
+        plan_hash=f"cancel|{backend.base_url}|{job.id}",
+        summary=summary,
+    )
+
+
+def _confirm_cancel(
+    ctx: Context[AppState, Any], plan: Annotated[CancelPlan, Resolve(_plan_cancel)], confirm_token: str | None
+) -> Elicit[Confirm] | Decision:
+    return ask(ctx, plan, confirm_token)
+
+
+async def cancel_job(
+    ctx: Context[AppState, Any],
+    job_id: JobIdArg,
+    confirm_token: ConfirmTokenArg = None,
+    *,
+    plan: Annotated[CancelPlan, Resolve(_plan_cancel)],
+    answer: Annotated[ElicitationResult[Confirm], Resolve(_confirm_cancel)],
+) -> Annotated[CallToolResult, CancelResult]:
+    """Cancel a running or queued fine-tune after the user confirms; completed checkpoints are kept."""
+    settled = settle(ctx, plan, answer, confirm_token, retry_hint="Call cancel_job")
+    if not settled.go:
+        result = CancelResult(
+            status="declined" if settled.status == "declined" else "confirmation_required",
+            job_id=plan.job_id,
+            confirm_token=settled.confirm_token,
+            note=settled.note,
+        )
+        return tool_result(result, f"{settled.note}\n\n{plan.summary}")
+    backend = await state(ctx).backend()
+    with domain_errors():
+        job = await backend.client.cancel_finetune(plan.job_id)
+    result = CancelResult(
+        status="cancelled" if job.status == "cancelled" else "cancel_requested",
+        job_id=job.id,
+        job_status=job.status,
+        kept=plan.kept,
+        billed_usd=job.price_usd,
+        note=settled.note,
+    )
+    kept = f" Kept: {', '.join(plan.kept)}." if plan.kept else ""
+    return tool_result(
+        result, f"Job {job.id}: {job.status}.{kept} {settled.note}\nNext: job_status(job_id={job.id!r})."
+    )

@@ -1,0 +1,71 @@
+"""Resources the host's application can read: the active backend, the base catalog, one job in full."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError
+
+from byom.backend import describe_backend
+from byom.catalog import load_catalog
+from byom.config import Settings
+from byom.errors import ByomError, TogetherAPIError
+from byom.jobs.status import summarize
+from byom.tools._common import AppState
+
+__all__ = ["backend_resource", "catalog_resource", "job_resource"]
+
+
+def _app(ctx: Context[Any, Any]) -> AppState:
+    app = ctx.request_context.lifespan_context
+    assert isinstance(app, AppState)
+    return app
+
+
+def backend_resource(settings: Settings) -> Callable[[], str]:
+    """The ``byom://backend`` reader (static resources get no Context: the settings are bound here)."""
+
+    def backend() -> str:
+        """Which backend the job tools use, and which credentials are set (never their values)."""
+        return describe_backend(settings).model_dump_json(indent=2)
+
+    return backend
+
+
+def catalog_resource(settings: Settings) -> Callable[[], Awaitable[str]]:
+    """The ``byom://catalog/bases`` reader."""
+
+    async def bases() -> str:
+        """Together's fine-tunable base models (the BYOM templates) with their limits."""
+        return (await load_catalog(settings)).model_dump_json(indent=2)
+
+    return bases
+
+
+async def job_resource(job_id: str, ctx: Context[Any, Any]) -> str:
+    """One fine-tune job in full: every event, checkpoint and metric summary."""
+    app = _app(ctx)
+    try:
+        backend = await app.backend()
+        client = backend.client
+        job = await client.retrieve_finetune(job_id)
+        summary = summarize(
+            job,
+            await client.finetune_events(job_id),
+            await client.finetune_checkpoints(job_id),
+            await client.finetune_metrics(job_id),
+            n_events=1000,
+        )
+    except TogetherAPIError as exc:
+        if exc.status_code in (400, 404):
+            raise ResourceError(f"No job {job_id!r}; list_jobs shows the jobs.") from exc
+        raise ResourceError(str(exc)) from exc
+    except ByomError as exc:
+        raise ResourceError(str(exc)) from exc
+    return json.dumps(
+        {"job": job.model_dump(mode="json", exclude_none=True), "summary": summary.model_dump(mode="json")},
+        indent=2,
+    )
