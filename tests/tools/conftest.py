@@ -5,9 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx2
 import numpy as np
 import pytest
+from mcp.server.mcpserver import MCPServer
+from pydantic import SecretStr
 from safetensors.numpy import save_file
+
+from byom.config import Settings
+from byom.engine.state import EngineState
+from byom.server import build_server
+from byom.tools import AppState
+from support.engine import BASE_URL, KEY
 
 # HuggingFaceTB/SmolLM2-135M-Instruct's config.json (Llama architecture, 8k context): the BYOM docs' example.
 SMOLLM2_135M_CONFIG = {
@@ -97,3 +106,32 @@ def tiny_llama_params() -> int:
     h, inter, layers, vocab, kv = 16, 32, 2, 64, 8
     per_layer = h * h * 2 + 2 * kv * h + 3 * h * inter + 2 * h
     return 2 * vocab * h + h + layers * per_layer
+
+
+# ---- the job tools against the real engine (in-process, over ASGI) ------------------------------------
+
+@pytest.fixture
+def byom_settings(tmp_path: Path) -> Settings:
+    """The MCP server's settings for the local engine of the ``engine_transport`` fixture."""
+    return Settings(
+        data_dir=tmp_path / "byom",
+        cache_dir=tmp_path / "byom-cache",
+        engine_url=BASE_URL,
+        engine_api_key=SecretStr(KEY),
+        backend_choice="local",
+    )
+
+
+@pytest.fixture
+def jobs_server(
+    engine_transport: tuple[httpx2.ASGITransport, EngineState], byom_settings: Settings
+) -> MCPServer[AppState]:
+    """byom-mcp wired to the real engine (its app and job runner, in this process)."""
+    return build_server(byom_settings, transport=engine_transport[0])
+
+
+@pytest.fixture
+def train_file(tmp_path: Path, overfit_bytes: bytes) -> Path:
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(overfit_bytes)
+    return path
