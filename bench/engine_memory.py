@@ -1,6 +1,6 @@
 """Peak memory of the local engine: idle, and while it runs a real (tiny) fine-tuning job.
 
-Starts `python -m byom.engine` on a free loopback port with a throwaway data dir, samples the RSS of
+Starts `python -m byom engine` on a free loopback port with a throwaway data dir, samples the RSS of
 the engine process and of its trainer subprocess every 50 ms, and prints the peaks side by side.
 
     python bench/engine_memory.py [--idle-seconds 3] [--epochs 3]
@@ -69,7 +69,8 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "byom.engine",
+                "byom",
+                "engine",
                 "--port",
                 str(port),
                 "--data-dir",
