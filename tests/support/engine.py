@@ -241,13 +241,24 @@ def wait_state(client: TestClient, ep: str, dep: str, *want: str, timeout: float
         time.sleep(0.05)
 
 
-def make_adapter(base: Path, dest: Path) -> Path:
-    """A real PEFT LoRA adapter on the tiny base (random init, saved with PEFT's own writer)."""
+def make_adapter(base: Path, dest: Path, *, active: bool = False) -> Path:
+    """A real PEFT LoRA adapter on the tiny base (random init, saved with PEFT's own writer).
+
+    PEFT starts ``lora_B`` at zero, so the adapter changes nothing; ``active`` fills every LoRA weight with a
+    fixed non-zero pattern instead, so that generation with the adapter deterministically differs from the base.
+    """
+    import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(base)
     peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    if active:
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for name, param in peft_model.named_parameters():
+                if "lora_" in name:
+                    param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
     peft_model.save_pretrained(dest)
     return dest
 
