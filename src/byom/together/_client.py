@@ -11,6 +11,7 @@ import random
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
+from urllib.parse import quote
 
 import anyio
 import httpx2
@@ -18,7 +19,13 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from byom.config import Settings, engine_data_dir, read_engine_key
 from byom.errors import TogetherAPIError, describe_validation_error
-from byom.together._models import FinetuneModelLimits, SupportedModel, SupportedModelPage
+from byom.together._models import (
+    DeploymentAdapter,
+    DeploymentAdapterList,
+    FinetuneModelLimits,
+    SupportedModel,
+    SupportedModelPage,
+)
 from byom.together.errors import error_from_response, error_from_transport, retry_after_seconds
 
 __all__ = ["DEFAULT_BASE_URL", "RETRY_STATUSES", "TogetherClient"]
@@ -196,6 +203,70 @@ class TogetherClient:
         """``GET /v1/fine-tunes/models/limits?model_name=`` for one base model."""
         body = await self.get_json("/v1/fine-tunes/models/limits", params={"model_name": model_name})
         return _parse(FinetuneModelLimits, body, "/v1/fine-tunes/models/limits")
+
+    # -- LoRA adapters attached to a deployment (ref 2026-11 §3.9) --
+
+    @staticmethod
+    def _adapters_path(project_id: str, endpoint_id: str, deployment_id: str) -> str:
+        ids = (quote(x, safe="") for x in (project_id, endpoint_id, deployment_id))
+        return "/v2/projects/{}/endpoints/{}/deployments/{}/adapters".format(*ids)
+
+    async def attach_adapter(
+        self,
+        project_id: str,
+        endpoint_id: str,
+        deployment_id: str,
+        adapter_model_id: str,
+        *,
+        adapter_revision_id: str | None = None,
+    ) -> DeploymentAdapter:
+        """``POST …/deployments/{dep}/adapters``: attach a LoRA adapter to a deployment of its base; poll it with
+        ``retrieve_adapter`` until ``state`` is ``ADAPTER_LOAD_STATE_READY``."""
+        path = self._adapters_path(project_id, endpoint_id, deployment_id)
+        body: dict[str, Any] = {"adapterModelId": adapter_model_id}
+        if adapter_revision_id:
+            body["adapterRevisionId"] = adapter_revision_id
+        response = await self.request("POST", path, json=body)
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise TogetherAPIError(
+                f"POST {path} answered {response.status_code} with a body that is not JSON.",
+                status_code=response.status_code,
+            ) from exc
+        return _parse(DeploymentAdapter, answer, path)
+
+    async def retrieve_adapter(
+        self, project_id: str, endpoint_id: str, deployment_id: str, adapter_id: str
+    ) -> DeploymentAdapter:
+        """``GET …/deployments/{dep}/adapters/{dad}``."""
+        path = f"{self._adapters_path(project_id, endpoint_id, deployment_id)}/{quote(adapter_id, safe='')}"
+        return _parse(DeploymentAdapter, await self.get_json(path), path)
+
+    async def list_adapters(
+        self, project_id: str, endpoint_id: str, deployment_id: str
+    ) -> list[DeploymentAdapter]:
+        """Every adapter attached to a deployment (``GET …/adapters``, following ``next_cursor``)."""
+        path = self._adapters_path(project_id, endpoint_id, deployment_id)
+        adapters: list[DeploymentAdapter] = []
+        params: dict[str, Any] = {}
+        seen: set[str] = set()
+        for _ in range(_MAX_PAGES):
+            page = _parse(DeploymentAdapterList, await self.get_json(path, params=params), path)
+            adapters.extend(page.data)
+            cursor = page.next_cursor
+            if not cursor or cursor in seen:
+                break
+            seen.add(cursor)
+            params = {"after": cursor}
+        return adapters
+
+    async def detach_adapter(
+        self, project_id: str, endpoint_id: str, deployment_id: str, adapter_id: str, *, etag: str
+    ) -> None:
+        """``DELETE …/deployments/{dep}/adapters/{dad}?etag=``: the etag of your last read is required."""
+        path = f"{self._adapters_path(project_id, endpoint_id, deployment_id)}/{quote(adapter_id, safe='')}"
+        await self.request("DELETE", path, params={"etag": etag})
 
 
 def _parse(model: type[_M], body: Any, path: str) -> _M:

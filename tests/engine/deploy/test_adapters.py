@@ -215,6 +215,41 @@ def test_delete_needs_the_etag_and_unloads(attached: dict[str, Any], tiny_model:
     assert loaded is not None and all(not name.startswith(row["id"]) for name in loaded.adapters)
 
 
+def test_update_repins_the_revision(attached: dict[str, Any], tiny_model: Path) -> None:
+    state, client, root = attached["state"], attached["client"], attached["root"]
+    ep, dep, base = attached["ep"], attached["dep"], attached["base"]
+    url = _adapters(ep, dep)
+    model_id = _register_adapter(
+        state, make_adapter(tiny_model, root / "v1", active=True), base.id, "pin-adapter"
+    )
+    row = client.post(url, json={"adapterModelId": model_id}).json()
+    row = _wait_adapter(client, ep, dep, row["id"], "ADAPTER_LOAD_STATE_READY")
+    assert _text(client, "local/pin-adapter") != _text(client, "local/lora")
+    # A second revision of the same adapter model: PEFT's zero-initialised LoRA, which changes nothing.
+    second = register_model(
+        state.db,
+        project_id=PID,
+        project_slug="local",
+        name="pin-adapter",
+        kind="adapter",
+        path=make_adapter(tiny_model, root / "v2"),
+        base_model_id=base.id,
+    ).revision_id
+    body = {"adapterRevisionId": second, "etag": row["etag"]}
+    assert_together_error(client.patch(f"{url}/{row['id']}", json={"adapterRevisionId": second}), 400, "etag")
+    assert_together_error(client.patch(f"{url}/{row['id']}", json={**body, "etag": "et_old"}), 409, "etag")
+    assert_together_error(
+        client.patch(f"{url}/{row['id']}", json={**body, "adapterRevisionId": "rv_no"}), 404
+    )
+    patched = client.patch(f"{url}/{row['id']}", json=body)
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["desiredRevisionId"] == second and patched.json()["etag"] != row["etag"]
+    ready = _wait_adapter(client, ep, dep, row["id"], "ADAPTER_LOAD_STATE_READY")
+    assert ready["perCluster"][0]["realizedRevisionId"] == second
+    assert _text(client, "local/pin-adapter") == _text(client, "local/lora")
+    assert client.delete(f"{url}/{row['id']}", params={"etag": ready["etag"]}).status_code == 200
+
+
 def test_stop_and_start_reload_the_adapter_and_delete_takes_it_away(attached: dict[str, Any]) -> None:
     client, ep, dep, dad = attached["client"], attached["ep"], attached["dep"], attached["dad"]
     before = _text(client, "local/tiny-base-adapter")
