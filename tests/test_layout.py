@@ -33,7 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "together": set(),
     "storage": set(),
     "ledger": {"storage"},
-    "backend": {"together"},
+    "backend": {"together", "storage"},
     "jobs": {"hub", "catalog", "together", "data", "ledger", "backend"},
     "endpoints": {"together", "ledger", "backend", "jobs"},
     "engine": {"catalog", "data", "hub", "storage"},

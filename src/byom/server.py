@@ -130,7 +130,9 @@ def build_server(
         server.add_tool(tool.fn, title=tool.title, annotations=tool.annotations)
     server.prompt(title="Fine-tune my model")(finetune_my_model)
     server.prompt(title="Why did my job fail?")(why_did_my_job_fail)
-    server.resource("byom://backend", title="Active backend", mime_type="application/json")(backend_resource(resolved))
+    server.resource("byom://backend", title="Active backend", mime_type="application/json")(
+        backend_resource(resolved)
+    )
     server.resource("byom://catalog/bases", title="Base models", mime_type="application/json")(
         catalog_resource(resolved)
     )

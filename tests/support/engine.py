@@ -37,10 +37,15 @@ from byom.engine.app import create_app
 from byom.engine.deploy.registry import RegisteredModel, register_model
 from byom.engine.deploy.runtime import DeployRuntime
 
-
 # create_finetune's settings for a job that finishes in seconds on a CPU: 3 epochs of the 16-row overfit set at
 # the smallest batch the recommended base allows.
-FAST_JOB: dict[str, Any] = {"n_epochs": 3, "batch_size": 8, "learning_rate": 0.01, "lora_r": 8, "lora_alpha": 16}
+FAST_JOB: dict[str, Any] = {
+    "n_epochs": 3,
+    "batch_size": 8,
+    "learning_rate": 0.01,
+    "lora_r": 8,
+    "lora_alpha": 16,
+}
 
 
 def job_body(training_file: str, model_dir: Path, **overrides: Any) -> dict[str, Any]:
@@ -246,13 +251,24 @@ def wait_state(client: TestClient, ep: str, dep: str, *want: str, timeout: float
         time.sleep(0.05)
 
 
-def make_adapter(base: Path, dest: Path) -> Path:
-    """A real PEFT LoRA adapter on the tiny base (random init, saved with PEFT's own writer)."""
+def make_adapter(base: Path, dest: Path, *, active: bool = False) -> Path:
+    """A real PEFT LoRA adapter on the tiny base (random init, saved with PEFT's own writer).
+
+    PEFT starts ``lora_B`` at zero, so the adapter changes nothing; ``active`` fills every LoRA weight with a
+    fixed non-zero pattern instead, so that generation with the adapter deterministically differs from the base.
+    """
+    import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(base)
     peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    if active:
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for name, param in peft_model.named_parameters():
+                if "lora_" in name:
+                    param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
     peft_model.save_pretrained(dest)
     return dest
 

@@ -23,6 +23,8 @@ from byom.together import (
     CompletionChunk,
     DeleteResult,
     Deployment,
+    DeploymentAdapter,
+    DeploymentAdapterList,
     DeploymentList,
     Endpoint,
     EndpointEventList,
@@ -324,6 +326,45 @@ async def test_every_engine_answer_parses_into_the_client_models(
     streamed_text = sse_chunks(await client.post("/v1/completions", json={**text_body, "stream": True}))
     assert streamed_text[-1].usage is not None and streamed_text[-1].finish_reason
     assert "".join(c.text for c in streamed_text) == "".join(c.token.text for c in streamed_text if c.token)
+
+    # ---- LoRA attach mode: the job's adapter on a deployment of the base it was trained on --------------
+    base_configs = parse(
+        ServingConfigList,
+        await client.get(f"{P}/configs", params={"referenceModelId": adapter.base_model_id}),
+    )
+    dynamic = next(c for c in base_configs.data if c.selector("adapter_mode") == "dynamic")
+    base_body = {
+        "name": "base",
+        "model": f"projects/{PID}/models/{adapter.base_model_id}",
+        "config": dynamic.resource_name,
+        "autoscaling": {"minReplicas": 1, "maxReplicas": 1},
+    }
+    base_dep = parse(
+        Deployment, await client.post(f"{P}/endpoints/{endpoint.id}/deployments", json=base_body)
+    )
+    assert base_dep.config_id == dynamic.id
+    base_ready = await wait_ready(client, endpoint.id, base_dep.id)
+    assert base_ready.status is not None and base_ready.status.is_ready, base_ready.status
+    adapters_url = f"{P}/endpoints/{endpoint.id}/deployments/{base_dep.id}/adapters"
+    attached = parse(DeploymentAdapter, await client.post(adapters_url, json={"adapterModelId": adapter.id}))
+    assert attached.id.startswith("dad_") and attached.etag and attached.per_cluster
+    assert attached.desired_revision_id == done.adapter_object_revision_id
+    with anyio.fail_after(HANG_S):
+        while attached.state not in ("ADAPTER_LOAD_STATE_READY", "ADAPTER_LOAD_STATE_FAILED"):
+            await anyio.sleep(0.05)
+            attached = parse(DeploymentAdapter, await client.get(f"{adapters_url}/{attached.id}"))
+    assert attached.state == "ADAPTER_LOAD_STATE_READY", attached.per_cluster
+    assert attached.per_cluster[0].loaded_at and attached.per_cluster[0].realized_revision_id
+    assert [a.id for a in parse(DeploymentAdapterList, await client.get(adapters_url)).data] == [attached.id]
+    assert adapter.name
+    by_adapter = parse(
+        TextCompletion, await client.post("/v1/completions", json={**text_body, "model": adapter.name})
+    )
+    assert by_adapter.model == adapter.name and by_adapter.usage and by_adapter.usage.completion_tokens
+    no_etag = parse(ErrorBody, await client.delete(f"{adapters_url}/{attached.id}"), 400)
+    assert no_etag.error and no_etag.error.param == "etag"
+    detached = await client.delete(f"{adapters_url}/{attached.id}", params={"etag": attached.etag})
+    assert detached.status_code == 200 and detached.json() == {}
 
     feed = parse(EndpointEventList, await client.get(f"{P}/endpoints/{endpoint.id}/events"))
     kinds = {e.type for e in feed.data}

@@ -110,6 +110,7 @@ def tiny_llama_params() -> int:
 
 # ---- the job tools against the real engine (in-process, over ASGI) ------------------------------------
 
+
 @pytest.fixture
 def byom_settings(tmp_path: Path) -> Settings:
     """The MCP server's settings for the local engine of the ``engine_transport`` fixture."""

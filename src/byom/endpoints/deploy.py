@@ -145,7 +145,9 @@ def _bare(name: str) -> str:
 
 def _endpoint_name(job: FinetuneResponse | None, model: RegistryModel) -> str:
     # ft-<uuid> → its first 8 hex digits: short, and still one job's.
-    base = (job.suffix or job.id.removeprefix("ft-")[:8]) if job is not None else _bare(model.name or model.id)
+    base = (
+        (job.suffix or job.id.removeprefix("ft-")[:8]) if job is not None else _bare(model.name or model.id)
+    )
     return re.sub(r"[^a-z0-9-]+", "-", f"byom-{base}".lower()).strip("-")[:60]
 
 

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute
 
 from byom.engine import files, identity, templates
 from byom.engine.auth import AccessLogMiddleware, AuthMiddleware, UnexpectedErrorMiddleware
-from byom.engine.deploy import deployments, endpoints, inference, models
+from byom.engine.deploy import adapters, deployments, endpoints, inference, models
 from byom.engine.finetunes import download
 from byom.engine.finetunes import routes as finetunes
 from byom.engine.http import engine_error_handler, error_for_status, error_response
@@ -71,6 +71,7 @@ def create_app(state: EngineState) -> Starlette:
         *models.routes,
         *endpoints.routes,
         *deployments.routes,
+        *adapters.routes,
         *inference.routes,
     ]
     middleware = [

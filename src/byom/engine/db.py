@@ -7,6 +7,7 @@ is a new entry at the end of the list; never edit one that has shipped.
     m001-m006  files, fine-tune jobs and their events, metrics and checkpoints
     m010-m011  the model registry, endpoints, deployments and endpoint events
     m012       every timestamp stored as epoch seconds (REAL); the API renders them (``iso``)
+    m013       LoRA adapters attached to deployments
 """
 
 from __future__ import annotations
@@ -311,6 +312,29 @@ CREATE INDEX IF NOT EXISTS endpoint_events_by_endpoint ON endpoint_events (endpo
         DROP TABLE endpoint_events;
         ALTER TABLE new_endpoint_events RENAME TO endpoint_events;
         CREATE INDEX endpoint_events_by_endpoint ON endpoint_events (endpoint_id, seq)
+        """,
+    ),
+    (
+        # LoRA adapters attached to a running base deployment (``dad_…``, ref §3.9); a deleted deployment takes
+        # its attachments with it.
+        "m013_deployment_adapters",
+        """
+        CREATE TABLE deployment_adapters (
+            id TEXT PRIMARY KEY,
+            deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+            adapter_model_id TEXT NOT NULL,
+            revision_id TEXT NOT NULL,           -- desired
+            realized_revision_id TEXT,           -- loaded, once READY
+            state TEXT NOT NULL,                 -- ADAPTER_LOAD_STATE_*
+            message TEXT NOT NULL DEFAULT '',
+            reason TEXT,
+            etag TEXT NOT NULL,
+            loaded_at REAL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            UNIQUE (deployment_id, adapter_model_id)
+        );
+        CREATE INDEX deployment_adapters_by_model ON deployment_adapters (adapter_model_id)
         """,
     ),
 ]

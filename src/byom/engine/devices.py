@@ -23,7 +23,9 @@ from typing import Any
 import psutil
 
 __all__ = [
+    "DYNAMIC_SUFFIX",
     "Device",
+    "adapter_mode",
     "device_for_config",
     "estimate_bytes",
     "fits",
@@ -35,6 +37,9 @@ __all__ = [
 log = logging.getLogger("byom.engine.devices")
 
 _GIB = 1024**3
+# Each device is two configs: ``cr_local_<dev>`` (adapter_mode disabled: a model, or an adapter merged onto its
+# base) and ``cr_local_<dev>_dynamic`` (adapter_mode dynamic: a base that LoRA adapters attach to).
+DYNAMIC_SUFFIX = "_dynamic"
 _PROBE_TIMEOUT_S = 120
 # Marketing suffixes that do not change what a model needs (memory is in the name already).
 _DROP = {
@@ -91,6 +96,11 @@ class Device:
     @property
     def config_id(self) -> str:
         return "cr_local_" + self.key.replace(":", "")
+
+    @property
+    def dynamic_config_id(self) -> str:
+        """The same hardware with ``adapter_mode`` dynamic: LoRA adapters attach to its deployments (ref §3.6, §3.9)."""
+        return self.config_id + DYNAMIC_SUFFIX
 
     @property
     def instance_type_id(self) -> str:
@@ -199,8 +209,14 @@ def training_device(devices: Sequence[Device]) -> str:
 
 
 def device_for_config(config_id: str) -> Device | None:
-    """The local device a config id names, or ``None``."""
-    return next((d for d in probe_devices() if d.config_id == config_id), None)
+    """The local device a config id names (either adapter mode), or ``None``."""
+    plain = config_id.removesuffix(DYNAMIC_SUFFIX)
+    return next((d for d in probe_devices() if d.config_id == plain), None)
+
+
+def adapter_mode(config_id: str) -> str:
+    """A config's ``adapter_mode`` selector: ``dynamic`` (adapters attach at run time) or ``disabled``."""
+    return "dynamic" if config_id.endswith(DYNAMIC_SUFFIX) else "disabled"
 
 
 def estimate_bytes(parameters: int | None, device: Device) -> int:

@@ -3,6 +3,7 @@
 from byom.together._client import DEFAULT_BASE_URL, TogetherClient
 from byom.together._models import (
     TERMINAL_STATUSES,
+    AdapterClusterState,
     Autoscaling,
     ChatChoice,
     ChatCompletion,
@@ -11,6 +12,8 @@ from byom.together._models import (
     CompletionUsage,
     DeleteResult,
     Deployment,
+    DeploymentAdapter,
+    DeploymentAdapterList,
     DeploymentList,
     DeploymentStatus,
     Endpoint,
@@ -71,6 +74,7 @@ from byom.together.errors import error_from_response, error_from_transport
 __all__ = [
     "DEFAULT_BASE_URL",
     "TERMINAL_STATUSES",
+    "AdapterClusterState",
     "Autoscaling",
     "AutoscalingSpec",
     "ChatChoice",
@@ -80,6 +84,8 @@ __all__ = [
     "CompletionUsage",
     "DeleteResult",
     "Deployment",
+    "DeploymentAdapter",
+    "DeploymentAdapterList",
     "DeploymentCreate",
     "DeploymentList",
     "DeploymentStatus",

@@ -24,6 +24,8 @@ from byom.errors import RequestOutcomeUnknown, TogetherAPIError, describe_valida
 from byom.together._models import (
     ChatCompletion,
     Deployment,
+    DeploymentAdapter,
+    DeploymentAdapterList,
     DeploymentList,
     Endpoint,
     EndpointEvent,
@@ -499,6 +501,70 @@ class TogetherClient:
         if temperature is not None:
             body["temperature"] = temperature
         return await self._call(ChatCompletion, "POST", "/v1/chat/completions", json=body)
+
+    # -- LoRA adapters attached to a deployment (ref 2026-11 §3.9) --
+
+    @staticmethod
+    def _adapters_path(project_id: str, endpoint_id: str, deployment_id: str) -> str:
+        ids = (quote(x, safe="") for x in (project_id, endpoint_id, deployment_id))
+        return "/v2/projects/{}/endpoints/{}/deployments/{}/adapters".format(*ids)
+
+    async def attach_adapter(
+        self,
+        project_id: str,
+        endpoint_id: str,
+        deployment_id: str,
+        adapter_model_id: str,
+        *,
+        adapter_revision_id: str | None = None,
+    ) -> DeploymentAdapter:
+        """``POST …/deployments/{dep}/adapters``: attach a LoRA adapter to a deployment of its base; poll it with
+        ``retrieve_adapter`` until ``state`` is ``ADAPTER_LOAD_STATE_READY``."""
+        path = self._adapters_path(project_id, endpoint_id, deployment_id)
+        body: dict[str, Any] = {"adapterModelId": adapter_model_id}
+        if adapter_revision_id:
+            body["adapterRevisionId"] = adapter_revision_id
+        response = await self.request("POST", path, json=body)
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise TogetherAPIError(
+                f"POST {path} answered {response.status_code} with a body that is not JSON.",
+                status_code=response.status_code,
+            ) from exc
+        return _parse(DeploymentAdapter, answer, path)
+
+    async def retrieve_adapter(
+        self, project_id: str, endpoint_id: str, deployment_id: str, adapter_id: str
+    ) -> DeploymentAdapter:
+        """``GET …/deployments/{dep}/adapters/{dad}``."""
+        path = f"{self._adapters_path(project_id, endpoint_id, deployment_id)}/{quote(adapter_id, safe='')}"
+        return _parse(DeploymentAdapter, await self.get_json(path), path)
+
+    async def list_adapters(
+        self, project_id: str, endpoint_id: str, deployment_id: str
+    ) -> list[DeploymentAdapter]:
+        """Every adapter attached to a deployment (``GET …/adapters``, following ``next_cursor``)."""
+        path = self._adapters_path(project_id, endpoint_id, deployment_id)
+        adapters: list[DeploymentAdapter] = []
+        params: dict[str, Any] = {}
+        seen: set[str] = set()
+        for _ in range(_MAX_PAGES):
+            page = _parse(DeploymentAdapterList, await self.get_json(path, params=params), path)
+            adapters.extend(page.data)
+            cursor = page.next_cursor
+            if not cursor or cursor in seen:
+                break
+            seen.add(cursor)
+            params = {"after": cursor}
+        return adapters
+
+    async def detach_adapter(
+        self, project_id: str, endpoint_id: str, deployment_id: str, adapter_id: str, *, etag: str
+    ) -> None:
+        """``DELETE …/deployments/{dep}/adapters/{dad}?etag=``: the etag of your last read is required."""
+        path = f"{self._adapters_path(project_id, endpoint_id, deployment_id)}/{quote(adapter_id, safe='')}"
+        await self.request("DELETE", path, params={"etag": etag})
 
 
 def _q(segment: str) -> str:

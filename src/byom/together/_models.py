@@ -1003,6 +1003,60 @@ class EndpointEventList(_ListPage):
     data: list[EndpointEvent] = Field(default_factory=list)
 
 
+class AdapterClusterState(_Camel):
+    """One ``perCluster[]`` entry of an attached adapter: its load state on one cluster (ref §3.9)."""
+
+    adapter_model_id: str | None = None
+    cluster_id: str | None = None
+    state: str | None = None  # ADAPTER_LOAD_STATE_PENDING | LOADING | READY | REMOVING | FAILED
+    ready_pod_count: int | None = None
+    failed_pod_count: int | None = None
+    total_pod_count: int | None = None
+    adapter_model: str | None = None  # projects/{p}/models/{ml}
+    adapter_valid: bool | None = None
+    adapter_valid_reason: str | None = None
+    message: str | None = None
+    reason: str | None = None
+    loaded_at: Timestamp = None
+    realized_revision_id: str | None = None
+    realized_revision: str | None = None
+    realized_etag: str | None = None
+    updated_at: Timestamp = None
+
+
+class DeploymentAdapter(_Camel):
+    """A LoRA adapter attached to a deployment (``dad_…``): ``…/deployments/{dep}/adapters[/{id}]`` (ref §3.9).
+
+    Update and delete need its ``etag``.
+    """
+
+    id: str
+    adapter_model_id: str | None = None
+    desired_revision_id: str | None = None
+    etag: str | None = None
+    adapter_model: str | None = None  # projects/{p}/models/{ml}
+    desired_revision: str | None = None  # projects/{p}/models/{ml}/revisions/{rv}
+    per_cluster: list[AdapterClusterState] = Field(default_factory=list)
+
+    @property
+    def state(self) -> str | None:
+        """The load state: FAILED if any cluster failed, READY if all are, else the first cluster's."""
+        states = [c.state for c in self.per_cluster if c.state]
+        if not states:
+            return None
+        if "ADAPTER_LOAD_STATE_FAILED" in states:
+            return "ADAPTER_LOAD_STATE_FAILED"
+        if all(s == "ADAPTER_LOAD_STATE_READY" for s in states):
+            return "ADAPTER_LOAD_STATE_READY"
+        return next(s for s in states if s != "ADAPTER_LOAD_STATE_READY")
+
+
+class DeploymentAdapterList(_ListPage):
+    """``GET …/deployments/{dep}/adapters``: ``{data, next_cursor}``."""
+
+    data: list[DeploymentAdapter] = Field(default_factory=list)
+
+
 # ---- inference --------------------------------------------------------------------------------------
 
 

@@ -42,10 +42,10 @@ def test_blocked_generations_leave_estimate_price_its_threads(
         release = threading.Event()
         generate = LoadedModel.generate
 
-        def held_generate(self: LoadedModel, ids: list[int], params: Any) -> Any:
+        def held_generate(self: LoadedModel, ids: list[int], params: Any, *rest: Any) -> Any:
             entered.release()
             release.wait(120)
-            return generate(self, ids, params)
+            return generate(self, ids, params, *rest)
 
         monkeypatch.setattr(LoadedModel, "generate", held_generate)
 

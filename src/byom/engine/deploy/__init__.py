@@ -5,7 +5,8 @@ project.py      v2 request conventions: the one project, names, etags, update ma
 models.py       routes: models, revisions, files, configs, instance types
 endpoints.py    routes: endpoints, traffic split, endpoint events
 deployments.py  routes: deployments (create, scale, stop, delete)
+adapters.py     routes: LoRA adapters attached to a running base deployment (attach mode)
 runtime.py      background loading/unloading, auto-stop, routing a request to a ready deployment
 host.py         loaded weights (full or LoRA on its base) and generation in threads
-inference.py    routes: ``/v1/chat/completions`` and ``/v1/completions`` by endpoint name
+inference.py    routes: ``/v1/chat/completions`` and ``/v1/completions`` by endpoint name (or attached adapter's name)
 """

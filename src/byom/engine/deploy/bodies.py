@@ -17,9 +17,11 @@ from pydantic.alias_generators import to_camel
 from byom.engine.http import omitted
 
 __all__ = [
+    "AdapterClusterStateBody",
     "Autoscaling",
     "ConfigBody",
     "ConfigSelector",
+    "DeploymentAdapterBody",
     "DeploymentBody",
     "DeploymentStatus",
     "DeploymentSummary",
@@ -173,6 +175,39 @@ class DeploymentSummary(WireBody):
             state=full.status.state,
             ready_replicas=full.status.ready_replicas,
         )
+
+
+# --- adapters attached to a deployment (LoRA attach mode) -------------------------------------------
+
+
+class AdapterClusterStateBody(WireBody):
+    """One ``perCluster[]`` entry of an attachment: this machine is the one cluster, a deployment one pod."""
+
+    adapter_model_id: str
+    cluster_id: str
+    state: str  # ADAPTER_LOAD_STATE_*
+    ready_pod_count: int
+    failed_pod_count: int
+    total_pod_count: int
+    adapter_model: str  # projects/{p}/models/{ml}
+    message: str | None = omitted()
+    reason: str | None = omitted()
+    loaded_at: str | None = omitted()
+    realized_revision_id: str | None = omitted()  # only while loaded
+    realized_revision: str | None = omitted()
+    updated_at: str
+
+
+class DeploymentAdapterBody(WireBody):
+    """An attachment (``dad_…``): ``POST/GET/PATCH …/deployments/{dep}/adapters[/{id}]`` (ref §3.9)."""
+
+    id: str
+    adapter_model_id: str
+    desired_revision_id: str
+    etag: str
+    adapter_model: str  # projects/{p}/models/{ml}
+    desired_revision: str  # projects/{p}/models/{ml}/revisions/{rv}
+    per_cluster: list[AdapterClusterStateBody]
 
 
 # --- endpoints -------------------------------------------------------------------------------------

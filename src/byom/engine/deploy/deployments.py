@@ -46,12 +46,12 @@ from byom.engine.deploy.runtime import (
     STOPPED,
     add_event,
 )
-from byom.engine.devices import fits, probe_devices
+from byom.engine.devices import device_for_config, fits, probe_devices
 from byom.engine.http import answer, page, parse_body, wire
 from byom.engine.state import engine_of
 from byom.errors import Conflict, InvalidRequest, NotFound
 
-__all__ = ["routes"]
+__all__ = ["deployment_row", "routes"]
 
 # --- deployments -----------------------------------------------------------------------------
 
@@ -117,7 +117,7 @@ def _max_concurrent(value: str | int | None) -> str | None:
     return str(number)
 
 
-def _deployment_row(request: Request, endpoint: dict[str, Any]) -> dict[str, Any]:
+def deployment_row(request: Request, endpoint: dict[str, Any]) -> dict[str, Any]:
     ref = request.path_params["dep"]
     db = engine_of(request).db
     row = db.one("SELECT * FROM deployments WHERE endpoint_id = ? AND id = ?", (endpoint["id"], ref))
@@ -179,8 +179,8 @@ async def create_deployment(request: Request) -> JSONResponse:
             f"Invalid config {config_ref!r}: use projects/{project['id']}/configs/<cr_id>.",
             param="config",
         )
-    devices = await anyio.to_thread.run_sync(probe_devices)
-    device = next((d for d in devices if d.config_id == config_id), None)
+    await anyio.to_thread.run_sync(probe_devices)
+    device = device_for_config(config_id)
     if device is None:
         raise InvalidRequest(
             f"Config {config_id!r} is not available on this machine. List configs with "
@@ -211,7 +211,7 @@ async def create_deployment(request: Request) -> JSONResponse:
         "name": name,
         "model_id": model["id"],
         "revision_id": revision["id"],
-        "config_id": device.config_id,
+        "config_id": config_id,  # plain or _dynamic: the adapter mode is part of the config
         "autoscaling": json.dumps(scaling),
         "inactive_timeout": inactive,
         "max_concurrent": max_concurrent,
@@ -298,7 +298,7 @@ async def get_deployment(request: Request) -> JSONResponse:
     await devices_probed()
     project = project_of(request)
     endpoint = endpoint_row(request, request.path_params["ep"])
-    dep = _deployment_row(request, endpoint)
+    dep = deployment_row(request, endpoint)
     return answer(_one_deployment_body(engine_of(request).db, dep, endpoint, project))
 
 
@@ -325,7 +325,7 @@ async def update_deployment(request: Request) -> JSONResponse:
     project = project_of(request)
     runtime = engine_of(request).deploy
     endpoint = endpoint_row(request, request.path_params["ep"])
-    dep = _deployment_row(request, endpoint)
+    dep = deployment_row(request, endpoint)
     body = await parse_body(request, DeploymentUpdate)
     mask = update_mask(request, _DEPLOYMENT_MASK)
     check_etag(body.etag, dep["etag"], "deployment")
@@ -400,7 +400,7 @@ async def delete_deployment(request: Request) -> JSONResponse:
     project_of(request)
     runtime = engine_of(request).deploy
     endpoint = endpoint_row(request, request.path_params["ep"])
-    dep = _deployment_row(request, endpoint)
+    dep = deployment_row(request, endpoint)
     check_etag(request.query_params.get("etag"), dep["etag"], "deployment")
     db = engine_of(request).db
     runtime.forget(dep["id"])
@@ -413,6 +413,7 @@ async def delete_deployment(request: Request) -> JSONResponse:
             "UPDATE endpoints SET traffic_split = ?, etag = ?, updated_at = ? WHERE id = ?",
             (json.dumps(split), new_id("et"), now(), endpoint["id"]),
         )
+        conn.execute("DELETE FROM deployment_adapters WHERE deployment_id = ?", (dep["id"],))
         conn.execute("DELETE FROM deployments WHERE id = ?", (dep["id"],))
     add_event(
         db,

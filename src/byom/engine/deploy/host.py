@@ -2,13 +2,20 @@
 
 Generation is blocking and runs in worker threads; one lock per loaded model keeps requests
 to the same weights in order. Remote code is never trusted.
+
+Attached LoRA adapters (``load_adapter``) live on the loaded base as named PEFT adapters. The model's one lock
+covers a whole generation *and* its adapter choice (``set_adapter`` for an adapter request, ``disable_adapter()``
+for a base one), and every load or unload: base and adapter requests on one loaded model are serialised, so
+none ever runs with another request's adapter active.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import threading
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +28,7 @@ from byom.errors import EngineError, root_error_line
 
 __all__ = [
     "GENERATION_THREADS",
+    "AdapterGone",
     "Generation",
     "LoadSpec",
     "LoadedModel",
@@ -34,6 +42,10 @@ log = logging.getLogger("byom.engine.deploy.inference")
 # Tokenizing and generating take worker threads from their model's own limiter, never from anyio's
 # default one (shared by every route): sixty chat requests then wait here, not in front of estimate-price.
 GENERATION_THREADS = 4
+
+
+class AdapterGone(EngineError):
+    """The adapter a request was routed to was detached before its generation started."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,7 @@ class LoadedModel:
 
         self.spec = spec
         self.lock = threading.Lock()
+        self.adapters: set[str] = set()  # names of attached PEFT adapters (``load_adapter``)
         self.limiter = anyio.CapacityLimiter(GENERATION_THREADS)
         dtype = _serving_dtype(torch, spec.device)
         with _LOAD_LOCK:
@@ -118,6 +131,62 @@ class LoadedModel:
         config = getattr(self.model, "config", None)
         # The one reading of a config's context (trainer.spec.context_length); 4096 when the config says nothing.
         self.context_length = context_length(config.to_dict() if config is not None else {}) or 4096
+
+    # --- attached adapters -----------------------------------------------------------------
+
+    def load_adapter(self, name: str, path: str) -> None:
+        """Attach the PEFT LoRA adapter in ``path`` as ``name`` (blocking: waits for the running generation)."""
+        from peft import PeftConfig, PeftModel
+
+        if self.spec.base_path is not None:
+            raise EngineError(
+                "This deployment serves an adapter merged onto its base; attach to a base model."
+            )
+        config = PeftConfig.from_pretrained(path)
+        config.inference_mode = True
+        with _LOAD_LOCK, self.lock:
+            # Wrap (or add) first, then load the weights: a failed load leaves a named adapter that is deleted
+            # again below, never half-injected layers on the base that base requests would run through.
+            if isinstance(self.model, PeftModel):
+                self.model.add_adapter(name, config)
+            else:
+                self.model = PeftModel(self.model, config, adapter_name=name)
+            self.adapters.add(name)
+            try:
+                self.model.load_adapter(path, adapter_name=name, is_trainable=False)
+                self.model.to(self.spec.device)
+                self.model.eval()
+            except BaseException:
+                self._remove(name)
+                raise
+
+    def unload_adapter(self, name: str) -> None:
+        """Detach adapter ``name`` (nothing if it is not attached); the last one leaves the plain base."""
+        with self.lock:
+            self._remove(name)
+
+    def _remove(self, name: str) -> None:
+        if name not in self.adapters:
+            return
+        self.adapters.discard(name)
+        if self.adapters:
+            with (
+                warnings.catch_warnings()
+            ):  # "Adapter … was active which is now deleted": each request sets its own
+                warnings.simplefilter("ignore", UserWarning)
+                self.model.delete_adapter(name)
+        else:
+            self.model = self.model.unload()  # the base again, LoRA layers swapped back for the originals
+        gc.collect()
+
+    def _adapter_context(self, adapter: str | None) -> contextlib.AbstractContextManager[Any]:
+        # Called under self.lock: the choice holds for exactly one generation.
+        if adapter is not None:
+            if adapter not in self.adapters:
+                raise AdapterGone("The adapter was detached from this deployment; attach it again and retry.")
+            self.model.set_adapter(adapter)
+            return contextlib.nullcontext()
+        return self.model.disable_adapter() if self.adapters else contextlib.nullcontext()
 
     # --- prompts ---------------------------------------------------------------------------
 
@@ -157,13 +226,18 @@ class LoadedModel:
         return kwargs
 
     def _run(
-        self, ids: list[int], params: SamplingParams, criteria: list[Any], streamer: Any = None
+        self,
+        ids: list[int],
+        params: SamplingParams,
+        criteria: list[Any],
+        streamer: Any = None,
+        adapter: str | None = None,
     ) -> list[int]:
         import torch
 
         input_ids = torch.tensor([ids], device=self.spec.device)
         kwargs = self._kwargs(len(ids), params, criteria)
-        with self.lock, torch.inference_mode():
+        with self.lock, torch.inference_mode(), self._adapter_context(adapter):
             if params.seed is not None:
                 torch.manual_seed(params.seed)
             out = self.model.generate(
@@ -183,22 +257,22 @@ class LoadedModel:
         limit = max(1, min(params.max_tokens, self.context_length - prompt_len))
         return text, "length" if len(new_ids) >= limit else "stop"
 
-    def generate(self, ids: list[int], params: SamplingParams) -> Generation:
-        """Generate a reply for prompt token ids (blocking)."""
+    def generate(self, ids: list[int], params: SamplingParams, adapter: str | None = None) -> Generation:
+        """Generate a reply for prompt token ids (blocking), with attached ``adapter`` active or the base alone."""
         criteria = [_StopOnStrings(self.tokenizer, len(ids), params.stop)] if params.stop else []
-        new_ids = self._run(ids, params, criteria)
+        new_ids = self._run(ids, params, criteria, adapter=adapter)
         text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
         text, reason = self._finish(new_ids, params, text, len(ids))
         return Generation(text, len(ids), len(new_ids), reason)
 
-    def stream(self, ids: list[int], params: SamplingParams) -> StreamHandle:
+    def stream(self, ids: list[int], params: SamplingParams, adapter: str | None = None) -> StreamHandle:
         """Start generating in a thread; iterate the handle for text pieces (blocking iterator)."""
         from transformers import TextIteratorStreamer
 
         streamer = TextIteratorStreamer(
             self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
         )
-        handle = StreamHandle(self, ids, params, streamer)
+        handle = StreamHandle(self, ids, params, streamer, adapter)
         handle.start()
         return handle
 
@@ -206,8 +280,16 @@ class LoadedModel:
 class StreamHandle:
     """Text pieces of one streamed generation, with stop strings applied; ``result`` once exhausted."""
 
-    def __init__(self, owner: LoadedModel, ids: list[int], params: SamplingParams, streamer: Any) -> None:
+    def __init__(
+        self,
+        owner: LoadedModel,
+        ids: list[int],
+        params: SamplingParams,
+        streamer: Any,
+        adapter: str | None = None,
+    ) -> None:
         self._owner, self._ids, self._params, self._streamer = owner, ids, params, streamer
+        self._adapter = adapter
         self.cancelled = threading.Event()
         self._new_ids: list[int] = []
         self._error: BaseException | None = None
@@ -226,7 +308,9 @@ class StreamHandle:
         if self._params.stop:
             criteria.append(_StopOnStrings(self._owner.tokenizer, len(self._ids), self._params.stop))
         try:
-            self._new_ids = self._owner._run(self._ids, self._params, criteria, streamer=self._streamer)
+            self._new_ids = self._owner._run(
+                self._ids, self._params, criteria, streamer=self._streamer, adapter=self._adapter
+            )
         except BaseException as exc:  # noqa: BLE001 - reported to the reader; never lost in a thread
             self._error = exc
             self._streamer.end()

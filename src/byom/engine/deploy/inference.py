@@ -1,7 +1,10 @@
 """Inference: ``POST /v1/chat/completions`` and ``POST /v1/completions`` on deployed models.
 
 ``model`` is an endpoint name (routed by its trafficSplit) or a deployment name (pinned), as on
-Together (ref together-api-2026-11 §4.3). Responses are OpenAI/Together-shaped; ``stream: true``
+Together (ref together-api-2026-11 §4.3), or the registry name of an attached LoRA adapter
+(``<slug>/<name>``, e.g. ``local/my-ft-adapter``): the API documents no inference name for an attached adapter
+(ref §7 #2), so the engine uses the adapter model's own name, and it reaches a READY deployment it is loaded on,
+generating with that adapter active. An endpoint of the same name wins. Responses are OpenAI/Together-shaped; ``stream: true``
 answers with SSE ``data:`` chunks ending in ``data: [DONE]``. Generation runs in threads: a whole
 answer under its model's own limiter (``LoadedModel.limiter``), so that other routes keep their worker
 threads; a stream's reads use that limiter, its generation thread does not (yet).
@@ -22,11 +25,11 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from byom.engine.deploy.host import Generation, SamplingParams, StreamHandle
+from byom.engine.deploy.host import AdapterGone, Generation, SamplingParams, StreamHandle
 from byom.engine.deploy.runtime import Target
 from byom.engine.http import answer, omitted, parse_body, wire
 from byom.engine.state import engine_of
-from byom.errors import EngineError, InvalidRequest, root_error_line
+from byom.errors import EngineError, InvalidRequest, NotFound, root_error_line
 
 __all__ = ["DEFAULT_MAX_TOKENS", "MAX_TOKENS_CAP", "routes"]
 
@@ -245,8 +248,10 @@ async def _encode(target: Target, fn: Any, arg: Any) -> list[int]:
 async def _generate(target: Target, ids: list[int], params: SamplingParams) -> Generation:
     try:
         result: Generation = await anyio.to_thread.run_sync(
-            target.model.generate, ids, params, limiter=target.model.limiter
+            target.model.generate, ids, params, target.adapter, limiter=target.model.limiter
         )
+    except AdapterGone as exc:  # detached between routing and generation
+        raise NotFound(str(exc), code="model_not_available", param="model") from None
     except Exception as exc:  # noqa: BLE001 - a generation error is the server's fault, told in one line
         log.warning("generation failed: %s", root_error_line(exc))
         raise EngineError(f"Generation failed: {root_error_line(exc)}", type="server_error") from None
@@ -319,7 +324,7 @@ async def chat_completions(request: Request) -> Any:
                 usage=_usage(gen),
             )
         )
-    handle = target.model.stream(ids, params)
+    handle = target.model.stream(ids, params, target.adapter)
 
     def chunk(text: str, finish: str | None = None, usage: Usage | None = None) -> bytes:
         return _sse(
@@ -360,7 +365,7 @@ async def completions(request: Request) -> Any:
                 usage=_usage(gen),
             )
         )
-    handle = target.model.stream(ids, params)
+    handle = target.model.stream(ids, params, target.adapter)
 
     def chunk(text: str, finish: str | None = None, usage: Usage | None = None) -> bytes:
         return _sse(

@@ -41,7 +41,7 @@ from byom.engine.deploy.project import (
     revision_of,
     serving_parameters,
 )
-from byom.engine.devices import Device, device_for_config, fits, probe_devices
+from byom.engine.devices import Device, adapter_mode, device_for_config, fits, probe_devices
 from byom.engine.http import answer, page, wire
 from byom.engine.state import engine_of
 from byom.errors import InvalidRequest, NotFound
@@ -113,6 +113,18 @@ async def delete_model(request: Request) -> JSONResponse:
             f"Model {model['id']} is used by deployments ({names}). Delete those deployments first.",
             code="failed_precondition",
         )
+    attached = db.query(
+        "SELECT d.name FROM deployment_adapters a JOIN deployments d ON d.id = a.deployment_id"
+        " WHERE a.adapter_model_id = ?",
+        (model["id"],),
+    )
+    if attached:
+        names = ", ".join(r["name"] for r in attached)
+        raise InvalidRequest(
+            f"Adapter {model['id']} is attached to deployments ({names}). Detach it first "
+            "(DELETE …/deployments/<dep>/adapters/<dad>?etag=).",
+            code="failed_precondition",
+        )
     derived = db.query("SELECT name FROM registry_models WHERE base_model_id = ?", (model["id"],))
     if derived:
         names = ", ".join(f"{project['slug']}/{r['name']}" for r in derived)
@@ -165,20 +177,33 @@ async def list_model_files(request: Request) -> JSONResponse:
 # --- configs and instance types --------------------------------------------------------------
 
 
-def _config_body(device: Device, project: dict[str, str], model: dict[str, Any] | None) -> ConfigBody:
+def _config_body(
+    device: Device, project: dict[str, str], model: dict[str, Any] | None, *, dynamic: bool = False
+) -> ConfigBody:
     ref = f"projects/{model['project_id']}/models/{model['id']}" if model else ""
+    lora = " LoRA adapters attach to its deployments at run time (POST …/deployments/{dep}/adapters)."
     return ConfigBody(
-        id=device.config_id,
+        id=device.dynamic_config_id if dynamic else device.config_id,
         project_id=project["id"],
         reference_model=ref,
         reference_model_id=model["id"] if model else "",
         selectors=[
             ConfigSelector(key="accelerator_type", value=device.accelerator_type),
             ConfigSelector(key="accelerator_count", value="1"),
-            ConfigSelector(key="adapter_mode", value="disabled"),
+            ConfigSelector(key="adapter_mode", value="dynamic" if dynamic else "disabled"),
         ],
-        description=f"Serve on this machine's {device.description} with transformers.",
+        description=f"Serve on this machine's {device.description} with transformers."
+        + (lora if dynamic else ""),
     )
+
+
+def _configs_of(device: Device, project: dict[str, str], model: dict[str, Any] | None) -> list[ConfigBody]:
+    # The plain config first (what a plain deploy picks); a base model also gets the dynamic one that
+    # adapters attach to. An adapter deploys merge-style on the plain one: attaching onto it means nothing.
+    bodies = [_config_body(device, project, model)]
+    if model is None or model["kind"] != "adapter":
+        bodies.append(_config_body(device, project, model, dynamic=True))
+    return bodies
 
 
 async def list_configs(request: Request) -> JSONResponse:
@@ -199,20 +224,26 @@ async def list_configs(request: Request) -> JSONResponse:
         model = find_model(request, ref_id)
     devices = await anyio.to_thread.run_sync(probe_devices)
     params = serving_parameters(db, model) if model else None
-    items = [wire(_config_body(d, project, model)) for d in devices if model is None or fits(params, d)]
+    items = [
+        wire(body)
+        for d in devices
+        if model is None or fits(params, d)
+        for body in _configs_of(d, project, model)
+    ]
     return page(items, request)
 
 
 async def get_config(request: Request) -> JSONResponse:
     project = project_of(request)
     await anyio.to_thread.run_sync(probe_devices)
-    device = device_for_config(request.path_params["config_id"])
+    config_id = request.path_params["config_id"]
+    device = device_for_config(config_id)
     if device is None:
         raise NotFound(
             f"Config {request.path_params['config_id']!r} not found. "
             f"List configs with GET /v2/projects/{project['id']}/configs?referenceModel=….",
         )
-    return answer(_config_body(device, project, None))
+    return answer(_config_body(device, project, None, dynamic=adapter_mode(config_id) == "dynamic"))
 
 
 def _instance_type_body(device: Device) -> InstanceTypeBody:

@@ -3,6 +3,11 @@
 A deployment's state lives in SQLite; its loaded weights live in a ``ModelPool`` owned by the
 one ``DeployRuntime`` of an ``EngineState`` (``state.deploy``), started and stopped by the app's lifespan. States and the auto-stop
 rule follow Together's v2 model (ref together-api-2026-11 §3.5, §3.10, §3.11).
+
+Attached LoRA adapters (``deployment_adapters`` rows, ref §3.9) load onto their deployment's loaded base in a
+background thread once it is READY: PENDING → LOADING → READY or FAILED. Stopping or re-provisioning the
+deployment unloads them and sets them PENDING again; the next READY loads them again. Bookkeeping happens under
+the runtime lock; the loads themselves run outside it, under the loaded model's own lock (``host.py``).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +30,10 @@ from byom.engine.devices import device_for_config
 from byom.errors import EngineError, InvalidRequest, NotFound, root_error_line
 
 __all__ = [
+    "ADAPTER_FAILED",
+    "ADAPTER_LOADING",
+    "ADAPTER_PENDING",
+    "ADAPTER_READY",
     "FAILED",
     "PROVISIONING",
     "READY",
@@ -39,6 +49,12 @@ PROVISIONING = "DEPLOYMENT_STATE_PROVISIONING"
 READY = "DEPLOYMENT_STATE_READY"
 FAILED = "DEPLOYMENT_STATE_FAILED"
 STOPPED = "DEPLOYMENT_STATE_STOPPED"
+
+ADAPTER_PENDING = "ADAPTER_LOAD_STATE_PENDING"
+ADAPTER_LOADING = "ADAPTER_LOAD_STATE_LOADING"
+ADAPTER_READY = "ADAPTER_LOAD_STATE_READY"
+ADAPTER_FAILED = "ADAPTER_LOAD_STATE_FAILED"
+_WAITING = "Waiting for the deployment to be READY; the adapter loads then."
 
 _LEVELS = ("LEVEL_DEBUG", "LEVEL_INFO", "LEVEL_WARN", "LEVEL_ERROR")
 
@@ -68,6 +84,7 @@ class Target:
     deployment: dict[str, Any]
     endpoint: dict[str, Any]
     model: LoadedModel
+    adapter: str | None = None  # the PEFT name of an attached adapter to generate with; None: the base alone
 
 
 class DeployRuntime:
@@ -88,6 +105,7 @@ class DeployRuntime:
         self.reap_interval_s = reap_interval_s
         self._lock = threading.RLock()
         self._active: dict[str, tuple[LoadSpec, LoadedModel]] = {}
+        self._adapters: dict[str, tuple[str, str]] = {}  # READY attachment dad_… → (dep_…, its PEFT name)
         self._generation: dict[str, int] = {}
         self._threads: list[threading.Thread] = []
         self._closing = threading.Event()
@@ -120,6 +138,7 @@ class DeployRuntime:
         with self._lock:
             active = list(self._active.items())
             self._active.clear()
+            self._adapters.clear()
             for dep_id in list(self._generation):
                 self._generation[dep_id] += 1
         for _, (spec, _model) in active:
@@ -148,9 +167,10 @@ class DeployRuntime:
         ):  # the new generation and its state change together: a concurrent stop() comes before or after
             gen = self._bump(dep_id)
             self._set_state(dep_id, PROVISIONING, "Loading the model.")
-        thread = threading.Thread(
-            target=self._load, args=(dep_id, gen), name=f"byom-load-{dep_id}", daemon=True
-        )
+        self._spawn(self._load, (dep_id, gen), f"byom-load-{dep_id}")
+
+    def _spawn(self, target: Callable[..., None], args: tuple[Any, ...], name: str) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
 
@@ -193,11 +213,21 @@ class DeployRuntime:
             f"Model loaded on {spec.device}; serving.",
             deployment_id=dep_id,
         )
+        self._load_adapters(dep_id, gen)
 
     def _unload(self, dep_id: str) -> bool:
         with self._lock:
             held = self._active.pop(dep_id, None)
+            mine = [dad for dad, (dep, _) in self._adapters.items() if dep == dep_id]
+            names = [self._adapters.pop(dad)[1] for dad in mine]
+            self.db.execute(
+                "UPDATE deployment_adapters SET state = ?, message = ?, reason = NULL, updated_at = ?"
+                " WHERE deployment_id = ?",
+                (ADAPTER_PENDING, _WAITING, now(), dep_id),
+            )
         if held is not None:
+            for name in names:  # the loaded weights may be shared with another deployment: leave them clean
+                held[1].unload_adapter(name)
             self.pool.release(held[0])
         return held is not None
 
@@ -254,6 +284,137 @@ class DeployRuntime:
             "names one. Deploy the merged model instead."
         )
 
+    # --- attached adapters -----------------------------------------------------------------
+
+    def locked(self) -> threading.RLock:
+        """The bookkeeping lock: a route that deletes or re-pins an attachment row holds it for that write."""
+        return self._lock
+
+    def attach(self, dad_id: str) -> None:
+        """Load a PENDING attachment in the background if its deployment is serving; otherwise it waits."""
+        with self._lock:
+            row = self.db.one("SELECT deployment_id FROM deployment_adapters WHERE id = ?", (dad_id,))
+            if row is None or row["deployment_id"] not in self._active:
+                return
+            dep_id = str(row["deployment_id"])
+            gen = self._generation.get(dep_id, 0)
+        self._spawn(self._load_adapters, (dep_id, gen, [dad_id]), f"byom-adapter-{dad_id}")
+
+    def detach(self, dad_id: str) -> None:
+        """Unload an attachment whose row was deleted or re-pinned (blocking: waits for the running generation)."""
+        with self._lock:
+            held = self._adapters.pop(dad_id, None)
+            model = self.loaded(held[0]) if held is not None else None
+        if held is not None and model is not None:
+            model.unload_adapter(held[1])
+
+    def _load_adapters(self, dep_id: str, gen: int, only: list[str] | None = None) -> None:
+        ids = only or [
+            str(r["id"])
+            for r in self.db.query(
+                "SELECT id FROM deployment_adapters WHERE deployment_id = ? ORDER BY created_at", (dep_id,)
+            )
+        ]
+        for dad_id in ids:
+            self._load_adapter(dep_id, gen, dad_id)
+
+    def _current(self, dep_id: str, gen: int) -> LoadedModel | None:
+        # Under self._lock: the deployment's loaded model while this generation of it is the serving one.
+        held = self._active.get(dep_id)
+        return held[1] if held is not None and self._generation.get(dep_id) == gen else None
+
+    def _load_adapter(self, dep_id: str, gen: int, dad_id: str) -> None:
+        with self._lock:
+            model = self._current(dep_id, gen)
+            claimed = model is not None and (
+                self.db.execute(
+                    "UPDATE deployment_adapters SET state = ?, message = ?, reason = NULL, updated_at = ?"
+                    " WHERE id = ? AND state = ?",
+                    (ADAPTER_LOADING, "Loading onto the deployment's model.", now(), dad_id, ADAPTER_PENDING),
+                ).rowcount
+                == 1
+            )
+            row = (
+                self.db.one("SELECT * FROM deployment_adapters WHERE id = ?", (dad_id,)) if claimed else None
+            )
+        if model is None or row is None:
+            return  # not serving (it loads at the next READY), or another thread has it
+        endpoint_id = self._endpoint_of(dep_id)
+        name = f"{dad_id}_{secrets.token_hex(4)}"  # a fresh PEFT name per load: a stale load never hides a new one
+        try:
+            model.load_adapter(name, self._adapter_path(row))
+        except Exception as exc:  # noqa: BLE001 - a load failure is the attachment's FAILED state, never a crash
+            message = (
+                str(exc) if isinstance(exc, EngineError) else f"Adapter load failed: {root_error_line(exc)}"
+            )
+            log.warning("adapter %s failed to load on %s: %s", dad_id, dep_id, message)
+            with self._lock:
+                if self._current(dep_id, gen) is None:
+                    return
+                self.db.execute(
+                    "UPDATE deployment_adapters SET state = ?, message = ?, reason = 'LoadFailed', updated_at = ?"
+                    " WHERE id = ? AND state = ? AND revision_id = ?",
+                    (ADAPTER_FAILED, message[:2000], now(), dad_id, ADAPTER_LOADING, row["revision_id"]),
+                )
+            if endpoint_id:
+                add_event(
+                    self.db,
+                    endpoint_id,
+                    "adapter.failed",
+                    f"Adapter {dad_id}: {message}",
+                    deployment_id=dep_id,
+                    level="LEVEL_ERROR",
+                    reason="LoadFailed",
+                )
+            return
+        with self._lock:
+            stamp = now()
+            fresh = self._current(dep_id, gen) is not None and (
+                self.db.execute(
+                    "UPDATE deployment_adapters SET state = ?, message = ?, realized_revision_id = revision_id,"
+                    " loaded_at = COALESCE(loaded_at, ?), updated_at = ? WHERE id = ? AND state = ? AND revision_id = ?",
+                    (
+                        ADAPTER_READY,
+                        "Loaded; serving.",
+                        stamp,
+                        stamp,
+                        dad_id,
+                        ADAPTER_LOADING,
+                        row["revision_id"],
+                    ),
+                ).rowcount
+                == 1
+            )
+            previous = self._adapters.get(dad_id) if fresh else None
+            if fresh:
+                self._adapters[dad_id] = (dep_id, name)
+        for stale in ([name] if not fresh else []) + ([previous[1]] if previous else []):
+            model.unload_adapter(stale)  # deleted, re-pinned or stopped meanwhile; or replaced by this load
+        if fresh and endpoint_id:
+            add_event(
+                self.db,
+                endpoint_id,
+                "adapter.ready",
+                f"Adapter {dad_id} loaded; serving.",
+                deployment_id=dep_id,
+            )
+
+    def _endpoint_of(self, dep_id: str) -> str | None:
+        row = self.db.one("SELECT endpoint_id FROM deployments WHERE id = ?", (dep_id,))
+        return str(row["endpoint_id"]) if row is not None else None
+
+    def _adapter_path(self, row: Any) -> str:
+        revision = registry.get_revision(self.db, row["adapter_model_id"], row["revision_id"])
+        if revision is None:
+            raise EngineError(
+                f"Adapter model {row['adapter_model_id']} revision {row['revision_id']} is no longer registered. "
+                "Detach it and attach a registered revision."
+            )
+        path = Path(str(revision["path"]))
+        if not (path / "adapter_config.json").is_file():
+            raise EngineError(f"Adapter weights are missing: {path} has no adapter_config.json.")
+        return str(path)
+
     # --- inference -------------------------------------------------------------------------
 
     def loaded(self, dep_id: str) -> LoadedModel | None:
@@ -278,6 +439,10 @@ class DeployRuntime:
             if len(parts) in (1, 2)
             else None
         )
+        if found is None and len(parts) == 1:
+            attached = self._resolve_adapter(model, parts[0])
+            if attached is not None:
+                return attached
         if found is None:
             raise NotFound(
                 f"Unable to access model {model!r}: no endpoint or deployment of that name. Use the endpoint name, "
@@ -322,6 +487,52 @@ class DeployRuntime:
         # Effective capacity is weight × readyReplicas (ref §3.10); each local deployment has one replica.
         _, chosen, chosen_model = random.choices(candidates, weights=[c[0] for c in candidates])[0]
         return Target(chosen, endpoint, chosen_model)
+
+    def _resolve_adapter(self, model: str, bare: str) -> Target | None:
+        """An attached adapter by its registry name (``<slug>/<name>``): one READY deployment it is loaded on.
+
+        Endpoint names are looked up first and win; the API documents no name for an attached adapter (ref §7 #2).
+        """
+        pid = self.project["id"]
+        found = registry.find_model_by_name(self.db, pid, bare)
+        if found is None or found["kind"] != "adapter":
+            return None
+        rows = self.db.query(
+            "SELECT a.id, a.state, a.deployment_id, d.name, d.state AS dep_state FROM deployment_adapters a"
+            " JOIN deployments d ON d.id = a.deployment_id WHERE a.adapter_model_id = ? ORDER BY a.created_at",
+            (found["id"],),
+        )
+        with self._lock:
+            ready = [
+                (str(r["deployment_id"]), self._adapters[r["id"]][1])
+                for r in rows
+                if r["id"] in self._adapters
+                and r["deployment_id"] in self._active
+                and r["dep_state"] == READY
+            ]
+        if not ready:
+            if not rows:
+                raise NotFound(
+                    f"Unable to access model {model!r}: the adapter is not attached to any deployment. Attach it to a "
+                    f"deployment of its base with POST /v2/projects/{pid}/endpoints/<ep>/deployments/<dep>/adapters.",
+                    type="invalid_request_error",
+                    code="model_not_available",
+                    param="model",
+                )
+            states = ", ".join(f"{r['name']}: {r['state'].removeprefix('ADAPTER_LOAD_STATE_')}" for r in rows)
+            raise InvalidRequest(
+                f"Adapter {model!r} is not loaded on a running deployment (attachments: {states}). Poll the attachment "
+                "until ADAPTER_LOAD_STATE_READY (and its deployment until DEPLOYMENT_STATE_READY), then retry.",
+                code="adapter_not_ready",
+                param="model",
+            )
+        dep_id, name = random.choice(ready)
+        dep = self.db.one("SELECT * FROM deployments WHERE id = ?", (dep_id,))
+        endpoint = self.db.one("SELECT * FROM endpoints WHERE id = ?", (dep["endpoint_id"],)) if dep else None
+        loaded = self.loaded(dep_id)
+        if dep is None or endpoint is None or loaded is None:
+            raise _not_running(model, [dict(dep)] if dep else [])
+        return Target(dict(dep), dict(endpoint), loaded, adapter=name)
 
     # --- auto-stop -------------------------------------------------------------------------
 
