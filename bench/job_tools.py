@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import statistics
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 from mcp import Client
 from pydantic import SecretStr
@@ -94,10 +96,12 @@ async def run(calls: int, n_jobs: int, root: Path, base: str) -> None:
             assert not r.is_error
 
         async def direct_status() -> None:
+            # The same four reads, the last three concurrently, as the tool makes them.
             await direct.retrieve_finetune(job_id)
-            await direct.finetune_events(job_id)
-            await direct.finetune_checkpoints(job_id)
-            await direct.finetune_metrics(job_id)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(direct.finetune_events, job_id)
+                tg.start_soon(direct.finetune_checkpoints, job_id)
+                tg.start_soon(direct.finetune_metrics, job_id)
 
         async def tool_list() -> None:
             r = await client.call_tool("list_jobs", {"limit": 100})
@@ -137,6 +141,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        logging.basicConfig(level=logging.WARNING)
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         engine = subprocess.Popen(
