@@ -527,7 +527,7 @@ def _result(
     base = plan.backend_url.rstrip("/")
     key_env = "TOGETHER_API_KEY" if plan.costs_money else "BYOM_ENGINE_API_KEY"
     python = (
-        "from together import Together\n"
+        "import os\nfrom together import Together\n"
         f"client = Together(base_url={base!r}, api_key=os.environ[{key_env!r}])\n"
         f"reply = client.chat.completions.create(model={name!r}, messages=[{{'role': 'user', 'content': 'Hello'}}])\n"
         "print(reply.choices[0].message.content)"
