@@ -311,14 +311,44 @@ def _choose_base(
     return rec.base_model, "recommended", rec.explanation or None
 
 
+def local_data_path(given: str, role: str) -> Path:
+    """A local training file, resolved (symlinks followed) and refused when it cannot be training data.
+
+    Only ``.jsonl``/``.parquet`` files outside hidden directories are read: a prompt-injected request to
+    "upload ~/.aws/credentials" or "~/.ssh/id_rsa" fails here, before anything is read or sent.
+    """
+    raw = Path(given).expanduser()
+    if not raw.is_absolute():
+        raise LaunchError(
+            f"The {role} file {given!r} is a relative path, and the server's working directory is not the user's "
+            f"({Path.cwd()}). Pass an absolute path."
+        )
+    try:
+        path = raw.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise LaunchError(
+            f"The {role} file {given!r} does not exist. Pass an absolute path to a .jsonl file, or a file id."
+        ) from None
+    if not path.is_file():
+        raise LaunchError(
+            f"The {role} file {given!r} is not a regular file. Pass a .jsonl file, or a file id."
+        )
+    if path.suffix.lower() not in (".jsonl", ".parquet"):
+        raise LaunchError(
+            f"The {role} file {path.name} is not .jsonl or .parquet: Together trains on those only."
+        )
+    if any(part.startswith(".") and part not in (".", "..") for part in path.parts):
+        raise LaunchError(
+            f"The {role} file {given!r} is inside a hidden directory; byom does not read or upload files from there. "
+            "Copy the data to a normal folder and pass that path."
+        )
+    return path
+
+
 async def _file_plan(given: str, backend: Backend, progress: Progress | None, role: str) -> FilePlan:
     client = backend.client
     if _is_local_path(given):
-        path = Path(given).expanduser()
-        if not path.is_file():
-            raise LaunchError(
-                f"The {role} file {given!r} does not exist or is not a file. Pass a local .jsonl path or a file id."
-            )
+        path = local_data_path(given, role)
         report = await anyio.to_thread.run_sync(lambda: check_jsonl(path))
         if not report.valid:
             raise LaunchError(
