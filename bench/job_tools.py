@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import logging
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +34,8 @@ from byom.engine.tiny import make_tiny_llama, write_overfit_dataset
 from byom.server import build_server
 from byom.together import TogetherClient
 
-KEY = "bench-key"
+sys.path.insert(0, str(Path(__file__).parent))
+from _engine import KEY, engine_process
 
 
 class Counting(httpx2.AsyncBaseTransport):
@@ -53,14 +53,6 @@ class Counting(httpx2.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _median_ms(calls: int, fn: Any) -> float:
     times = []
     for _ in range(calls):
@@ -74,14 +66,26 @@ async def run(calls: int, n_jobs: int, root: Path, base: str) -> None:
     model = make_tiny_llama(root / "tiny")
     data = write_overfit_dataset(root / "train.jsonl", n=16)
     settings = Settings(
-        data_dir=root / "byom", cache_dir=root / "cache", engine_url=base, engine_api_key=SecretStr(KEY),
-        backend_choice="local", auto_confirm=True, engine_autostart=False,
+        data_dir=root / "byom",
+        cache_dir=root / "cache",
+        engine_url=base,
+        engine_api_key=SecretStr(KEY),
+        backend_choice="local",
+        auto_confirm=True,
+        engine_autostart=False,
     )
     tool_net = Counting()
     direct_net = Counting()
     direct = TogetherClient(api_key=KEY, base_url=base, transport=direct_net)
-    job_args = {"from_hf_model": str(model), "training_file": str(data), "n_epochs": 3, "batch_size": 8,
-                "learning_rate": 0.01, "lora_r": 8, "lora_alpha": 16}
+    job_args = {
+        "from_hf_model": str(model),
+        "training_file": str(data),
+        "n_epochs": 3,
+        "batch_size": 8,
+        "learning_rate": 0.01,
+        "lora_r": 8,
+        "lora_alpha": 16,
+    }
     async with Client(build_server(settings, transport=tool_net)) as client:
         first = await client.call_tool("create_finetune", job_args)
         assert not first.is_error, first.content
@@ -113,10 +117,15 @@ async def run(calls: int, n_jobs: int, root: Path, base: str) -> None:
         rows = []
         for label, extra in (("toy: 1 job", 0), (f"realistic: {n_jobs} jobs", n_jobs - 1)):
             for i in range(extra):
-                created = await client.call_tool("create_finetune", {**job_args, "suffix": f"q{i}", "force_new": True})
+                created = await client.call_tool(
+                    "create_finetune", {**job_args, "suffix": f"q{i}", "force_new": True}
+                )
                 assert not created.is_error, created.content
                 await direct.cancel_finetune((created.structured_content or {})["job_id"])
-            for name, tool, raw in (("job_status", tool_status, direct_status), ("list_jobs", tool_list, direct_list)):
+            for name, tool, raw in (
+                ("job_status", tool_status, direct_status),
+                ("list_jobs", tool_list, direct_list),
+            ):
                 await tool()  # warm
                 await raw()
                 tool_net.count = direct_net.count = 0
@@ -125,7 +134,9 @@ async def run(calls: int, n_jobs: int, root: Path, base: str) -> None:
                 r_ms = await _median_ms(calls, raw)
                 rows.append((label, name, t_ms, r_ms, requests, direct_net.count / calls))
     await direct.aclose()
-    print(f"{'state':22} {'tool':11} {'tool ms':>8} {'direct ms':>9} {'overhead ms':>11} {'ratio':>6} {'requests':>8}")
+    print(
+        f"{'state':22} {'tool':11} {'tool ms':>8} {'direct ms':>9} {'overhead ms':>11} {'ratio':>6} {'requests':>8}"
+    )
     for label, name, t_ms, r_ms, requests, raw_requests in rows:
         print(
             f"{label:22} {name:11} {t_ms:8.2f} {r_ms:9.2f} {t_ms - r_ms:11.2f} {t_ms / r_ms:5.2f}× "
@@ -139,27 +150,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=60)
     parser.add_argument("--jobs", type=int, default=50)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        logging.basicConfig(level=logging.WARNING)
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        engine = subprocess.Popen(
-            [sys.executable, "-m", "byom", "engine", "--port", str(port), "--data-dir", str(root / "engine"),
-             "--api-key", KEY, "--allow-dir", str(root)],
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(600):
-                try:
-                    if httpx2.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    time.sleep(0.1)
+        with engine_process(root, allow_dir=root) as (base, _):
             asyncio.run(run(args.calls, args.jobs, root, base))
-        finally:
-            engine.terminate()
-            engine.wait(timeout=60)
 
 
 if __name__ == "__main__":

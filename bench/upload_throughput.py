@@ -15,34 +15,44 @@ import asyncio
 import json
 import logging
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-import httpx2
 import together
 
 from byom.together import TogetherClient
 
-KEY = "bench-key"
-ROW = json.dumps({"messages": [{"role": "user", "content": "What is the capital of France? " * 4},
-                               {"role": "assistant", "content": "Paris. " * 20}]}) + "\n"
+sys.path.insert(0, str(Path(__file__).parent))
+from _engine import KEY, engine_process
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+ROW = (
+    json.dumps(
+        {
+            "messages": [
+                {"role": "user", "content": "What is the capital of France? " * 4},
+                {"role": "assistant", "content": "Paris. " * 20},
+            ]
+        }
+    )
+    + "\n"
+)
 
 
 def _write(path: Path, size: int) -> Path:
-    first = json.dumps({"messages": [{"role": "user", "content": str(uuid.uuid4())},
-                                     {"role": "assistant", "content": "ok"}]}) + "\n"
+    first = (
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": str(uuid.uuid4())},
+                    {"role": "assistant", "content": "ok"},
+                ]
+            }
+        )
+        + "\n"
+    )
     block = (ROW * 1000).encode()
     with path.open("wb") as fh:
         fh.write(first.encode())
@@ -76,21 +86,8 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes_mb.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        engine = subprocess.Popen(
-            [sys.executable, "-m", "byom", "engine", "--port", str(port), "--data-dir", str(root / "engine"),
-             "--api-key", KEY],
-            stderr=subprocess.DEVNULL,
-        )
         rows = []
-        try:
-            for _ in range(600):
-                try:
-                    if httpx2.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    time.sleep(0.1)
+        with engine_process(root) as (base, _):
             # Warm both sides (imports, connection set-up) on a small file first.
             asyncio.run(_ours(base, _write(root / "warm-a.jsonl", 2**20)))
             _sdk(base, _write(root / "warm-b.jsonl", 2**20))
@@ -109,13 +106,12 @@ def main() -> None:
                     a.unlink()
                     b.unlink()
                 rows.append((mb, statistics.median(ours), statistics.median(sdk)))
-        finally:
-            engine.terminate()
-            engine.wait(timeout=60)
     print(f"{'size':>8} {'byom s':>8} {'SDK s':>8} {'byom MB/s':>10} {'SDK MB/s':>9} {'speed-up':>9}")
     for mb, o, s in rows:
         print(f"{mb:6d}MB {o:8.2f} {s:8.2f} {mb / o:10.1f} {mb / s:9.1f} {s / o:8.2f}×")
-    print(f"(median of {args.repeats}; same engine process over loopback; SDK {together.__version__} with check=False)")
+    print(
+        f"(median of {args.repeats}; same engine process over loopback; SDK {together.__version__} with check=False)"
+    )
 
 
 if __name__ == "__main__":

@@ -27,9 +27,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from byom.errors import ByomError
 from byom.storage import Migration, SQLiteStore
 
-__all__ = ["DAY_S", "Ledger", "Redeemed", "SpendRecord", "fingerprint"]
+__all__ = ["DAY_S", "Ledger", "Redeemed", "SpendRecord", "SpendingLimit", "fingerprint"]
 
 DAY_S = 86_400.0
 
@@ -82,6 +83,10 @@ class SpendRecord(BaseModel):
     state: Literal["sending", "created", "failed"]
     resource_id: str | None
     created_at: float
+
+
+class SpendingLimit(ByomError):
+    """A confirmed spend would break ``BYOM_MAX_USD`` or ``BYOM_MAX_USD_PER_DAY``; the message says by how much."""
 
 
 class Redeemed(StrEnum):
@@ -148,6 +153,48 @@ class Ledger:
             (time.time() - DAY_S,),
         )
         return float(row["total"]) if row is not None else 0.0
+
+    def check_limits(
+        self,
+        usd: float | None,
+        *,
+        max_usd: float | None,
+        max_usd_per_day: float | None,
+        what: str,
+        smaller: str,
+    ) -> list[str]:
+        """Apply the server's spending limits to ``usd`` (an estimate) before it is confirmed.
+
+        Returns what a plan should say about the limits; raises ``SpendingLimit`` when one would be broken,
+        or when a limit is set and the price is unknown (the server cannot check it then).
+        """
+        if max_usd is None and max_usd_per_day is None:
+            return []
+        if usd is None:
+            raise SpendingLimit(
+                f"A spending limit is set (BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY) and {what}'s price is unknown, so the "
+                "server cannot check it against the limit. Try again once a price can be estimated."
+            )
+        notes = []
+        if max_usd is not None:
+            if usd > max_usd:
+                raise SpendingLimit(
+                    f"{what.capitalize()} is estimated at ${usd:,.2f}, above this server's limit BYOM_MAX_USD="
+                    f"${max_usd:,.2f}. {smaller}, or ask the user to raise the limit."
+                )
+            notes.append(f"Within BYOM_MAX_USD=${max_usd:,.2f}.")
+        if max_usd_per_day is not None:
+            spent = self.spent_last_day()
+            if spent + usd > max_usd_per_day:
+                raise SpendingLimit(
+                    f"${spent:,.2f} was confirmed in the last 24 h; with {what}'s ${usd:,.2f} that is above "
+                    f"BYOM_MAX_USD_PER_DAY=${max_usd_per_day:,.2f}. Wait, or ask the user to raise the limit."
+                )
+            notes.append(
+                f"${spent:,.2f} confirmed in the last 24 h; ${max_usd_per_day - spent - usd:,.2f} of "
+                "BYOM_MAX_USD_PER_DAY left after this."
+            )
+        return notes
 
     # -- confirmation tokens --
 

@@ -363,34 +363,17 @@ async def _adapter_mode(backend: Backend, project: Project, dep: Deployment) -> 
 
 
 def _check_spending(backend: Backend, ledger: Ledger, estimate: float, hourly: float | None) -> list[str]:
-    settings = backend.settings
+    """Apply BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY to the cost until auto-stop; local serving costs nothing."""
     if not backend.costs_money:
         return []
-    caps = settings.max_usd is not None or settings.max_usd_per_day is not None
-    if caps and hourly is None:
-        raise DeployError(
-            "A spending limit is set and this config's price is unknown, so the server cannot check it. Pass a "
-            "config whose instance type has a price."
-        )
-    notes = []
-    if settings.max_usd is not None:
-        if estimate > settings.max_usd:
-            raise DeployError(
-                f"Until auto-stop this deployment costs about ${estimate:,.2f}, above BYOM_MAX_USD=${settings.max_usd:,.2f}. "
-                "Use fewer replicas, a shorter inactive_timeout or a cheaper config."
-            )
-        notes.append(f"Within BYOM_MAX_USD=${settings.max_usd:,.2f}.")
-    if settings.max_usd_per_day is not None:
-        spent = ledger.spent_last_day()
-        if spent + estimate > settings.max_usd_per_day:
-            raise DeployError(
-                f"${spent:,.2f} was confirmed in the last 24 h; with about ${estimate:,.2f} more this is above "
-                f"BYOM_MAX_USD_PER_DAY=${settings.max_usd_per_day:,.2f}."
-            )
-        notes.append(
-            f"${spent:,.2f} of BYOM_MAX_USD_PER_DAY=${settings.max_usd_per_day:,.2f} confirmed in the last 24 h."
-        )
-    return notes
+    settings = backend.settings
+    return ledger.check_limits(
+        estimate if hourly is not None else None,
+        max_usd=settings.max_usd,
+        max_usd_per_day=settings.max_usd_per_day,
+        what="this deployment (until auto-stop)",
+        smaller="Use fewer replicas, a shorter inactive_timeout or a cheaper config",
+    )
 
 
 def _summary(plan: DeployPlan) -> str:

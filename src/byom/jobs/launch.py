@@ -446,37 +446,17 @@ async def _price(backend: Backend, request: FinetuneRequest, model: str) -> Pric
 
 
 def _check_spending(backend: Backend, ledger: Ledger, price: PricePlan) -> list[str]:
-    """Apply BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY; return what the plan should say about them."""
-    settings = backend.settings
+    """Apply BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY to the estimate; local jobs cost nothing."""
     if not backend.costs_money:
         return []
-    notes: list[str] = []
-    caps = settings.max_usd is not None or settings.max_usd_per_day is not None
-    if caps and price.usd is None:
-        raise LaunchError(
-            "A spending limit is set (BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY) and Together could not estimate this "
-            "job's price, so the server cannot check it. Wait until the training file is validated and call again."
-        )
-    usd = price.usd or 0.0
-    if settings.max_usd is not None:
-        if usd > settings.max_usd:
-            raise LaunchError(
-                f"The estimate ${usd:,.2f} is above this server's per-job limit BYOM_MAX_USD=${settings.max_usd:,.2f}. "
-                "Use fewer epochs, a shorter max_seq_length or less data, or ask the user to raise the limit."
-            )
-        notes.append(f"Within BYOM_MAX_USD=${settings.max_usd:,.2f} per job.")
-    if settings.max_usd_per_day is not None:
-        spent = ledger.spent_last_day()
-        if spent + usd > settings.max_usd_per_day:
-            raise LaunchError(
-                f"${spent:,.2f} was confirmed in the last 24 h; with this job's ${usd:,.2f} that is above "
-                f"BYOM_MAX_USD_PER_DAY=${settings.max_usd_per_day:,.2f}. Wait, or ask the user to raise the limit."
-            )
-        notes.append(
-            f"${spent:,.2f} confirmed in the last 24 h; ${settings.max_usd_per_day - spent - usd:,.2f} of "
-            f"BYOM_MAX_USD_PER_DAY left after this job."
-        )
-    return notes
+    settings = backend.settings
+    return ledger.check_limits(
+        price.usd,
+        max_usd=settings.max_usd,
+        max_usd_per_day=settings.max_usd_per_day,
+        what="this job",
+        smaller="Use fewer epochs, a shorter max_seq_length or less data",
+    )
 
 
 def _plan_hash(backend_url: str, request: dict[str, Any], price: PricePlan) -> str:

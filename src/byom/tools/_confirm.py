@@ -60,6 +60,11 @@ class Settled(BaseModel):
     confirm_token: str | None = None
     note: str
 
+    @property
+    def stopped(self) -> Literal["declined", "confirmation_required"]:
+        """The status of a result that did nothing: the user said no, or the host must ask them."""
+        return "declined" if self.status == "declined" else "confirmation_required"
+
 
 def _can_elicit(ctx: Context[AppState, Any]) -> bool:
     caps = ctx.client_capabilities

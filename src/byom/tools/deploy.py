@@ -99,7 +99,7 @@ async def deploy_endpoint(
     )
     if not settled.go:
         result = DeployEndpointResult(
-            status="declined" if settled.status == "declined" else "confirmation_required",
+            status=settled.stopped,
             confirm_token=settled.confirm_token,
             plan=plan,
             note=settled.note,
@@ -165,7 +165,7 @@ async def manage_endpoint(
     )
     if not settled.go:
         result = ManageEndpointResult(
-            status="declined" if settled.status == "declined" else "confirmation_required",
+            status=settled.stopped,
             confirm_token=settled.confirm_token,
             plan=plan,
             note=settled.note,

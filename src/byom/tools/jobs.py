@@ -164,7 +164,7 @@ async def create_finetune(
     )
     if not settled.go:
         result = CreateFinetuneResult(
-            status="declined" if settled.status == "declined" else "confirmation_required",
+            status=settled.stopped,
             confirm_token=settled.confirm_token,
             plan=plan,
             note=settled.note,
@@ -368,7 +368,7 @@ async def cancel_job(
     settled = settle(ctx, plan, answer, confirm_token, retry_hint="Call cancel_job")
     if not settled.go:
         result = CancelResult(
-            status="declined" if settled.status == "declined" else "confirmation_required",
+            status=settled.stopped,
             job_id=plan.job_id,
             confirm_token=settled.confirm_token,
             note=settled.note,

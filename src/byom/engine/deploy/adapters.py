@@ -16,6 +16,7 @@ adapter model's registry name, ``<slug>/<name>`` (``inference.py``): the API doc
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +214,14 @@ def _one(db: Any, dad_id: str) -> DeploymentAdapterBody:
 # --- routes ------------------------------------------------------------------------------------------
 
 
+def _check_current(conn: sqlite3.Connection, row_id: str, etag: str) -> None:
+    """Under the runtime lock: the attachment still exists and ``etag`` is its current one (else 404 / 409)."""
+    current = conn.execute("SELECT etag FROM deployment_adapters WHERE id = ?", (row_id,)).fetchone()
+    if current is None:
+        raise NotFound("The adapter attachment was deleted by another request meanwhile. List them again.")
+    check_etag(etag, current["etag"], "adapter attachment")
+
+
 async def create_adapter(request: Request) -> JSONResponse:
     project, endpoint, dep = _target(request)
     body = await parse_body(request, AdapterCreate)
@@ -320,12 +329,7 @@ async def update_adapter(request: Request) -> JSONResponse:
     if revision["id"] == row["revision_id"]:
         return answer(_one(db, row["id"]))
     with runtime.locked(), db.transaction() as conn:
-        current = conn.execute("SELECT etag FROM deployment_adapters WHERE id = ?", (row["id"],)).fetchone()
-        if current is None:
-            raise NotFound(
-                "The adapter attachment was deleted by another request meanwhile. List them again."
-            )
-        check_etag(etag, current["etag"], "adapter attachment")
+        _check_current(conn, row["id"], etag)
         conn.execute(
             "UPDATE deployment_adapters SET revision_id = ?, state = ?, message = ?, reason = NULL, etag = ?,"
             " updated_at = ? WHERE id = ?",
@@ -357,12 +361,7 @@ async def delete_adapter(request: Request) -> JSONResponse:
     state = engine_of(request)
     db, runtime = state.db, state.deploy
     with runtime.locked(), db.transaction() as conn:
-        current = conn.execute("SELECT etag FROM deployment_adapters WHERE id = ?", (row["id"],)).fetchone()
-        if current is None:
-            raise NotFound(
-                "The adapter attachment was deleted by another request meanwhile. List them again."
-            )
-        check_etag(etag, current["etag"], "adapter attachment")
+        _check_current(conn, row["id"], etag)
         conn.execute("DELETE FROM deployment_adapters WHERE id = ?", (row["id"],))
     await anyio.to_thread.run_sync(runtime.detach, row["id"])
     add_event(
