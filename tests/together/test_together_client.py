@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import httpx2
 import pytest
-from pydantic import SecretStr
 
 from byom.config import load_settings
 from byom.errors import TogetherAPIError
 from byom.together import TogetherClient
+from support.together_api import Recorder
 from support.together_api import supported_model as _model
 
 pytestmark = pytest.mark.anyio
@@ -46,31 +45,6 @@ LIMITS = {
 }
 
 
-class Recorder:
-    """Collects requests and the client's sleeps, so retries can be checked without waiting."""
-
-    def __init__(self, handler: Callable[[httpx2.Request], httpx2.Response]) -> None:
-        self.requests: list[httpx2.Request] = []
-        self.sleeps: list[float] = []
-        self._handler = handler
-
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
-        return self._handler(request)
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-
-    def client(self, **kwargs: object) -> TogetherClient:
-        return TogetherClient(
-            api_key=SecretStr(KEY),
-            base_url="https://api.together.test",
-            transport=httpx2.MockTransport(self),
-            sleep=self.sleep,
-            **kwargs,  # type: ignore[arg-type]
-        )
-
-
 async def test_supported_models_follows_cursor_and_sends_bearer() -> None:
     def handler(request: httpx2.Request) -> httpx2.Response:
         assert request.url.path == "/v2/supported-models"
@@ -80,7 +54,7 @@ async def test_supported_models_follows_cursor_and_sends_bearer() -> None:
             return httpx2.Response(200, json={"data": [_model("b/two")], "next_cursor": ""})
         return httpx2.Response(200, json={"data": [_model("a/one")], "next_cursor": "c1"})
 
-    rec = Recorder(handler)
+    rec = Recorder(handler, key=KEY)
     async with rec.client() as client:
         models = await client.supported_models()
     assert [m.model_name for m in models] == ["a/one", "b/two"]
@@ -101,7 +75,7 @@ async def test_model_limits_parses_leniently() -> None:
         assert request.url.params["model_name"] == "togethercomputer/llama-2-7b-chat"
         return httpx2.Response(200, json=LIMITS)
 
-    async with Recorder(handler).client() as client:
+    async with Recorder(handler, key=KEY).client() as client:
         limits = await client.model_limits("togethercomputer/llama-2-7b-chat")
     assert limits.max_seq_length_sft == 4096 and limits.lora_training is not None
     assert limits.lora_training.max_batch_size == 64 and limits.full_supported is False
@@ -109,7 +83,9 @@ async def test_model_limits_parses_leniently() -> None:
 
 
 async def test_limits_404_message_body() -> None:
-    rec = Recorder(lambda r: httpx2.Response(404, json={"message": "Model not found or not supported"}))
+    rec = Recorder(
+        lambda r: httpx2.Response(404, json={"message": "Model not found or not supported"}), key=KEY
+    )
     async with rec.client() as client:
         with pytest.raises(TogetherAPIError) as info:
             await client.model_limits("nope/model")
@@ -127,7 +103,7 @@ async def test_401_names_the_key_variable_and_never_the_key() -> None:
             "code": "invalid_api_key",
         }
     }
-    rec = Recorder(lambda r: httpx2.Response(401, json=body))
+    rec = Recorder(lambda r: httpx2.Response(401, json=body), key=KEY)
     async with rec.client() as client:
         with pytest.raises(TogetherAPIError) as info:
             await client.model_limits("x/y")
@@ -142,7 +118,7 @@ async def test_400_reports_param_and_code() -> None:
     body = {
         "error": {"message": "bad value", "type": "invalid_request_error", "param": "model_name", "code": "x"}
     }
-    async with Recorder(lambda r: httpx2.Response(400, json=body)).client() as client:
+    async with Recorder(lambda r: httpx2.Response(400, json=body), key=KEY).client() as client:
         with pytest.raises(TogetherAPIError, match=r"bad value \(param: model_name\)\. Fix the request"):
             await client.model_limits("x/y")
 
@@ -152,7 +128,7 @@ async def test_429_retries_after_the_servers_delay() -> None:
         httpx2.Response(429, headers={"Retry-After": "3"}, json={"message": "slow down"}),
         httpx2.Response(200, json=LIMITS),
     ]
-    rec = Recorder(lambda r: answers.pop(0))
+    rec = Recorder(lambda r: answers.pop(0), key=KEY)
     async with rec.client() as client:
         limits = await client.model_limits("togethercomputer/llama-2-7b-chat")
     assert limits.model_name == "togethercomputer/llama-2-7b-chat"
@@ -161,7 +137,7 @@ async def test_429_retries_after_the_servers_delay() -> None:
 
 async def test_429_exhausted_says_when_to_retry() -> None:
     rec = Recorder(
-        lambda r: httpx2.Response(429, headers={"retry-after-ms": "1500"}, json={"message": "slow"})
+        lambda r: httpx2.Response(429, headers={"retry-after-ms": "1500"}, json={"message": "slow"}), key=KEY
     )
     async with rec.client(max_retries=1) as client:
         with pytest.raises(TogetherAPIError, match="retry after 2 s") as info:
@@ -170,7 +146,9 @@ async def test_429_exhausted_says_when_to_retry() -> None:
 
 
 async def test_5xx_retries_with_backoff_then_names_request_id() -> None:
-    rec = Recorder(lambda r: httpx2.Response(503, headers={"x-request-id": "req-42"}, text="overloaded"))
+    rec = Recorder(
+        lambda r: httpx2.Response(503, headers={"x-request-id": "req-42"}, text="overloaded"), key=KEY
+    )
     async with rec.client() as client:
         with pytest.raises(TogetherAPIError) as info:
             await client.supported_models()
@@ -183,7 +161,7 @@ async def test_5xx_retries_with_backoff_then_names_request_id() -> None:
 
 async def test_x_should_retry_false_is_honoured() -> None:
     rec = Recorder(
-        lambda r: httpx2.Response(500, headers={"x-should-retry": "false"}, json={"message": "no"})
+        lambda r: httpx2.Response(500, headers={"x-should-retry": "false"}, json={"message": "no"}), key=KEY
     )
     async with rec.client() as client:
         with pytest.raises(TogetherAPIError):
@@ -193,7 +171,7 @@ async def test_x_should_retry_false_is_honoured() -> None:
 
 async def test_post_is_never_retried() -> None:
     rec = Recorder(
-        lambda r: httpx2.Response(500, json={"error": {"message": "boom", "type": "server_error"}})
+        lambda r: httpx2.Response(500, json={"error": {"message": "boom", "type": "server_error"}}), key=KEY
     )
     async with rec.client() as client:
         with pytest.raises(TogetherAPIError) as info:
@@ -206,7 +184,7 @@ async def test_connection_errors_retry_then_explain() -> None:
     def handler(request: httpx2.Request) -> httpx2.Response:
         raise httpx2.ConnectError("connection refused", request=request)
 
-    rec = Recorder(handler)
+    rec = Recorder(handler, key=KEY)
     async with rec.client() as client:
         with pytest.raises(TogetherAPIError) as info:
             await client.model_limits("x/y")
@@ -215,14 +193,14 @@ async def test_connection_errors_retry_then_explain() -> None:
 
 
 async def test_non_json_success_body() -> None:
-    rec = Recorder(lambda r: httpx2.Response(200, text="<html>hello</html>"))
+    rec = Recorder(lambda r: httpx2.Response(200, text="<html>hello</html>"), key=KEY)
     async with rec.client() as client:
         with pytest.raises(TogetherAPIError, match="not JSON"):
             await client.model_limits("x/y")
 
 
 async def test_unexpected_shape() -> None:
-    rec = Recorder(lambda r: httpx2.Response(200, json={"data": "not-a-list"}))
+    rec = Recorder(lambda r: httpx2.Response(200, json={"data": "not-a-list"}), key=KEY)
     async with rec.client() as client:
         with pytest.raises(TogetherAPIError, match="unexpected shape"):
             await client.supported_models()
@@ -250,7 +228,7 @@ async def test_a_message_ending_in_a_period_gets_no_second_one() -> None:
     body = {
         "error": {"message": "Invalid API key.", "type": "authentication_error", "code": "invalid_api_key"}
     }
-    async with Recorder(lambda r: httpx2.Response(401, json=body)).client() as client:
+    async with Recorder(lambda r: httpx2.Response(401, json=body), key=KEY).client() as client:
         with pytest.raises(TogetherAPIError) as info:
             await client.model_limits("x/y")
     assert "Invalid API key. The API key was rejected" in str(info.value) and ".." not in str(info.value)
@@ -258,7 +236,7 @@ async def test_a_message_ending_in_a_period_gets_no_second_one() -> None:
 
 async def test_unexpected_shape_names_the_field_without_pydantic_links() -> None:
     broken = {**LIMITS, "max_seq_length_sft": "long"}
-    async with Recorder(lambda r: httpx2.Response(200, json=broken)).client() as client:
+    async with Recorder(lambda r: httpx2.Response(200, json=broken), key=KEY).client() as client:
         with pytest.raises(TogetherAPIError) as info:
             await client.model_limits("x/y")
     text = str(info.value)
