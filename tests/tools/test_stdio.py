@@ -69,7 +69,16 @@ def test_stdio_carries_only_json_rpc(tiny_llama_dir: Path, tmp_path: Path) -> No
                 assert json.loads(line).get("jsonrpc") == "2.0"
         returncode = proc.wait(timeout=30)
     assert set(replies) >= {1, 2, 3, 4}
-    assert [t["name"] for t in replies[2]["result"]["tools"]] == ["inspect_hf_model", "recommend_base"]
+    assert [t["name"] for t in replies[2]["result"]["tools"]] == [
+        "inspect_hf_model",
+        "recommend_base",
+        "create_finetune",
+        "job_status",
+        "list_jobs",
+        "cancel_job",
+        "deploy_endpoint",
+        "manage_endpoint",
+    ]
     assert replies[3]["result"]["isError"] is False
     assert replies[3]["result"]["structuredContent"]["is_causal_lm"] is True
     assert replies[4]["result"]["isError"] is True

@@ -30,6 +30,7 @@ __all__ = [
     "AppState",
     "ByomMCPServer",
     "app_state",
+    "connected_backend",
     "domain_errors",
     "progress_reporter",
     "state",
@@ -115,6 +116,12 @@ async def app_state(
 
 def state(ctx: Context[AppState, Any]) -> AppState:
     return ctx.request_context.lifespan_context
+
+
+async def connected_backend(ctx: Context[AppState, Any]) -> Backend:
+    """The active backend; failing to reach it (no engine, no key) is a tool error that says what to do."""
+    with domain_errors():
+        return await state(ctx).backend()
 
 
 def tool_result(model: BaseModel, text: str, *extra: ContentBlock) -> CallToolResult:

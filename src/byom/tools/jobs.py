@@ -24,7 +24,14 @@ from byom.jobs.launch import LaunchArgs, LaunchPlan, launch, plan_launch
 from byom.jobs.status import ACTIVE_STATUSES, JobLine, JobSummary, job_line, render_summary, summarize
 from byom.together import FinetuneResponse
 from byom.tools._arguments import takes_arguments_of
-from byom.tools._common import AppState, domain_errors, progress_reporter, state, tool_result
+from byom.tools._common import (
+    AppState,
+    connected_backend,
+    domain_errors,
+    progress_reporter,
+    state,
+    tool_result,
+)
 from byom.tools._confirm import Confirm, Decision, Settled, ask, settle
 
 __all__ = ["cancel_job", "create_finetune", "job_status", "list_jobs"]
@@ -48,7 +55,7 @@ ConfirmTokenArg = Annotated[
 
 
 async def _job(ctx: Context[AppState, Any], job_id: str) -> FinetuneResponse:
-    backend = await state(ctx).backend()
+    backend = await connected_backend(ctx)
     try:
         return await backend.client.retrieve_finetune(job_id)
     except TogetherAPIError as exc:
@@ -209,11 +216,10 @@ async def job_status(
 
     With wait_seconds it returns early on any change. A failed job points to explain_error.
     """
-    app = state(ctx)
     job = await _job(ctx, job_id)
     if wait_seconds and job.status in ACTIVE_STATUSES:
         job = await _wait_for_change(ctx, job, wait_seconds)
-    backend = await app.backend()
+    backend = await connected_backend(ctx)
     client = backend.client
     with domain_errors():
         async with anyio.create_task_group() as tg:
@@ -239,7 +245,7 @@ async def _wait_for_change(
     ctx: Context[AppState, Any], job: FinetuneResponse, wait_seconds: int
 ) -> FinetuneResponse:
     """Poll until the status, step or epoch changes, or the time is up; progress notifications meanwhile."""
-    backend = await state(ctx).backend()
+    backend = await connected_backend(ctx)
     interval = 0.5 if backend.kind == "local" else 3.0
     report = progress_reporter(ctx)
     seen = (job.status, job.steps_completed, job.epochs_completed)
@@ -278,7 +284,7 @@ async def list_jobs(
     ] = None,
 ) -> Annotated[CallToolResult, JobList]:
     """Recent fine-tune jobs of the active backend, newest first, one line each: use these ids, never guess."""
-    backend = await state(ctx).backend()
+    backend = await connected_backend(ctx)
     with domain_errors():
         jobs = await backend.client.list_finetunes()
     if status:
@@ -326,7 +332,7 @@ async def _plan_cancel(ctx: Context[AppState, Any], job_id: str) -> CancelPlan:
         raise ToolError(
             f"Job {job.id} is {job.status}: there is nothing to cancel. job_status shows its outcome."
         )
-    backend = await state(ctx).backend()
+    backend = await connected_backend(ctx)
     with domain_errors():
         checkpoints = await backend.client.finetune_checkpoints(job.id)
     kept = [f"step {c.step} ({c.checkpoint_type or c.checkpoint})" for c in checkpoints]
@@ -374,7 +380,7 @@ async def cancel_job(
             note=settled.note,
         )
         return tool_result(result, f"{settled.note}\n\n{plan.summary}")
-    backend = await state(ctx).backend()
+    backend = await connected_backend(ctx)
     with domain_errors():
         job = await backend.client.cancel_finetune(plan.job_id)
     result = CancelResult(

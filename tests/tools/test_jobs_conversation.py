@@ -1,0 +1,192 @@
+"""The job tools in conversation, in both protocol modes, against the real engine (in-process, over ASGI).
+
+"auto" negotiates 2026-07-28, where a confirmation is a multi-round-trip ``input_required`` result; "legacy"
+asks it with a mid-call ``elicitation/create``. Either way the client's ``elicitation_callback`` answers it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ImageContent
+
+from byom.engine.state import EngineState
+from byom.together import TogetherClient
+from byom.tools import AppState
+from support.engine import BASE_URL, FAST_JOB, HANG_S, KEY
+
+pytestmark = pytest.mark.anyio
+
+MODES = ["auto", "legacy"]
+# What each mode negotiates: the era decides how a confirmation travels.
+PROTOCOL = {"auto": "2026-07-28", "legacy": "2025-11-25"}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+Elicitation = Callable[[Any, ElicitRequestParams], Awaitable[ElicitResult]]
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+class User:
+    """The person behind the host: answers every confirmation one way and remembers what it was shown."""
+
+    def __init__(self, action: str = "accept", confirm: bool = True) -> None:
+        self.action = action
+        self.confirm = confirm
+        self.shown: list[str] = []
+
+    async def __call__(self, _context: Any, params: ElicitRequestParams) -> ElicitResult:
+        self.shown.append(params.message)
+        if self.action != "accept":
+            return ElicitResult(action=self.action)  # type: ignore[arg-type]
+        return ElicitResult(action="accept", content={"confirm": self.confirm})
+
+
+class Progress:
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, float | None, str | None]] = []
+
+    async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
+        self.seen.append((progress, total, message))
+
+
+def _ok(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+def _create_args(train_file: Path, tiny_model: Path) -> dict[str, Any]:
+    return {"training_file": str(train_file), "from_hf_model": str(tiny_model), **FAST_JOB}
+
+
+def _engine_jobs(state: EngineState) -> list[Any]:
+    return state.db.query("SELECT id FROM jobs")
+
+
+async def _follow_until_done(client: Client, job_id: str, progress: Progress) -> dict[str, Any]:
+    """job_status with waits until the job is terminal; the deadline is a hang failsafe, not a timing."""
+    deadline = time.monotonic() + HANG_S
+    while True:
+        data = _ok(
+            await client.call_tool(
+                "job_status", {"job_id": job_id, "wait_seconds": 10}, progress_callback=progress
+            )
+        )
+        if data["status"] in ("completed", "error", "cancelled", "user_error"):
+            return data
+        assert time.monotonic() < deadline, f"job stuck in {data['status']}"
+
+
+@pytest.mark.slow
+async def test_create_follow_deploy_chat_manage(
+    mode: str,
+    jobs_server: MCPServer[AppState],
+    engine_transport: tuple[httpx2.ASGITransport, EngineState],
+    train_file: Path,
+    tiny_model: Path,
+) -> None:
+    user = User()
+    progress = Progress()
+    async with Client(jobs_server, mode=mode, elicitation_callback=user) as client:
+        assert client.protocol_version == PROTOCOL[mode]
+        created = _ok(await client.call_tool("create_finetune", _create_args(train_file, tiny_model)))
+        assert created["status"] == "created" and created["job_id"].startswith("ft-")
+        job_id = created["job_id"]
+        # The user was shown the plan itself, not a bare yes/no.
+        assert len(user.shown) == 1 and user.shown[0] == created["plan"]["summary"]
+
+        job = json.loads((await client.read_resource(f"byom://jobs/{job_id}")).contents[0].text)
+        assert job["job"]["id"] == job_id and job["summary"]["job_id"] == job_id
+
+        listed = _ok(await client.call_tool("list_jobs", {}))
+        assert [j["job_id"] for j in listed["jobs"]] == [job_id]
+
+        # The trainer is a fresh subprocess that imports torch: the job cannot be over this early, so the first
+        # wait below starts on an active job and reports progress at least once.
+        done = await _follow_until_done(client, job_id, progress)
+        assert done["status"] == "completed", done
+        assert progress.seen, "no progress notification arrived while job_status waited"
+
+        plotted = await client.call_tool("job_status", {"job_id": job_id, "plot": True})
+        _ok(plotted)
+        images = [c for c in plotted.content if isinstance(c, ImageContent)]
+        assert len(images) == 1 and images[0].mime_type == "image/png"
+        assert base64.b64decode(images[0].data).startswith(PNG_SIGNATURE)
+
+        deployed = _ok(await client.call_tool("deploy_endpoint", {"job_id": job_id, "wait_seconds": 45}))
+        assert deployed["status"] == "deployed", deployed
+        assert len(user.shown) == 2  # the deploy's hourly cost was confirmed too
+        endpoint = deployed["endpoint"]
+        name = endpoint["endpoint_name"]
+        if not endpoint["ready"]:
+            await _wait_ready(client, name)
+
+        async with TogetherClient(api_key=KEY, base_url=BASE_URL, transport=engine_transport[0]) as engine:
+            reply = await engine.chat_completion(name, [{"role": "user", "content": "hi"}], max_tokens=4)
+        assert reply.choices and reply.choices[0].message is not None
+
+        status = _ok(await client.call_tool("manage_endpoint", {"endpoint": name}))
+        assert status["status"] == "done" and status["report"] is not None
+        assert len(user.shown) == 2  # reading a status asks nobody
+        stopped = _ok(await client.call_tool("manage_endpoint", {"endpoint": name, "action": "stop"}))
+        assert stopped["status"] == "done", stopped
+        deleted = _ok(await client.call_tool("manage_endpoint", {"endpoint": name, "action": "delete"}))
+        assert deleted["status"] == "done", deleted
+        assert len(user.shown) == 4
+
+
+async def _wait_ready(client: Client, endpoint: str) -> None:
+    """deploy_endpoint waited up to 45 s; a loaded machine may need more: poll the status to the failsafe."""
+    deadline = time.monotonic() + HANG_S
+    while True:
+        report = _ok(await client.call_tool("manage_endpoint", {"endpoint": endpoint}))["report"]
+        states = [d["state"] for d in report["deployments"]]
+        if "DEPLOYMENT_STATE_READY" in states:
+            return
+        assert "DEPLOYMENT_STATE_FAILED" not in states, report
+        assert time.monotonic() < deadline, f"endpoint stuck in {states}"
+
+
+@pytest.mark.parametrize(
+    ("action", "confirm"), [("decline", True), ("accept", False), ("cancel", True)], ids=str
+)
+async def test_a_refused_confirmation_creates_nothing(
+    mode: str,
+    action: str,
+    confirm: bool,
+    jobs_server: MCPServer[AppState],
+    engine_transport: tuple[httpx2.ASGITransport, EngineState],
+    train_file: Path,
+    tiny_model: Path,
+) -> None:
+    user = User(action, confirm)
+    async with Client(jobs_server, mode=mode, elicitation_callback=user) as client:
+        result = _ok(await client.call_tool("create_finetune", _create_args(train_file, tiny_model)))
+        listed = _ok(await client.call_tool("list_jobs", {}))
+    assert len(user.shown) == 1
+    assert result["status"] == "declined" and result["job_id"] is None, result
+    assert listed["jobs"] == [] and listed["total"] == 0
+    assert _engine_jobs(engine_transport[1]) == []
+
+
+async def test_resources_and_prompts(mode: str, jobs_server: MCPServer[AppState], byom_settings: Any) -> None:
+    async with Client(jobs_server, mode=mode) as client:
+        backend = (await client.read_resource("byom://backend")).contents[0].text
+        prompts = [p.name for p in (await client.list_prompts()).prompts]
+    info = json.loads(backend)
+    assert info["kind"] == "local" and info["base_url"] == BASE_URL
+    assert info["credentials"]["BYOM_ENGINE_API_KEY"] is True  # whether it is set, never its value
+    assert KEY not in backend
+    assert prompts == ["finetune_my_model", "why_did_my_job_fail"]
