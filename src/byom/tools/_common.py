@@ -12,6 +12,7 @@ import httpx2
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, ContentBlock, InputRequiredResult, TextContent, ToolAnnotations
+from mcp.types import Tool as MCPTool
 from pydantic import BaseModel, ValidationError
 
 from byom.config import Settings
@@ -157,12 +158,38 @@ def domain_errors() -> Iterator[None]:
         raise ToolError(str(exc)) from exc
 
 
+def _without_titles(schema: Any) -> Any:
+    """A JSON schema without pydantic's generated ``title`` keywords ("Training File" for training_file).
+
+    They repeat the property names and cost about a tenth of the tool definitions a model reads; a property
+    *named* ``title`` is kept (only the keyword inside a schema object is dropped).
+    """
+    if isinstance(schema, list):
+        return [_without_titles(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+            out[key] = {name: _without_titles(sub) for name, sub in value.items()}
+        else:
+            out[key] = _without_titles(value)
+    return out
+
+
 class ByomMCPServer(MCPServer[AppState]):
-    """``MCPServer`` whose rejected tool arguments read ``field: message``, not pydantic's dump.
+    """``MCPServer`` whose rejected tool arguments read ``field: message``, not pydantic's dump, and whose
+    input schemas carry no generated titles.
 
     The SDK renders argument errors with ``str(ValidationError)``: the caller's input echoed back and
     a link to pydantic's docs per field, which the model cannot act on.
     """
+
+    async def list_tools(self) -> list[MCPTool]:
+        tools = await super().list_tools()
+        return [t.model_copy(update={"input_schema": _without_titles(t.input_schema)}) for t in tools]
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None

@@ -69,8 +69,8 @@ async def deploy_endpoint(
         str | None,
         Field(description="A config id; default: the cheapest with enough memory.", max_length=300),
     ] = None,
-    min_replicas: Annotated[int, Field(ge=0, le=16)] = 1,
-    max_replicas: Annotated[int, Field(ge=1, le=16)] = 1,
+    min_replicas: Annotated[int, Field(ge=0, le=16, description="Replicas kept running.")] = 1,
+    max_replicas: Annotated[int, Field(ge=1, le=16, description="Most replicas; the cost counts these.")] = 1,
     inactive_timeout: Annotated[
         int, Field(ge=0, le=1440, description="Idle minutes before auto-stop; 0 never.")
     ] = 60,
@@ -80,7 +80,10 @@ async def deploy_endpoint(
             description="merge: serve the adapter on its own; attach: onto a running deployment of its base."
         ),
     ] = "merge",
-    endpoint_name: Annotated[str | None, Field(max_length=60, pattern=r"^[a-z0-9][a-z0-9-]*$")] = None,
+    endpoint_name: Annotated[
+        str | None,
+        Field(max_length=60, pattern=r"^[a-z0-9][a-z0-9-]*$", description="Default: from the job."),
+    ] = None,
     wait_seconds: Annotated[
         int, Field(ge=0, le=MAX_WAIT_S, description="Wait up to this long for READY (≤ 45).")
     ] = 0,

@@ -124,35 +124,59 @@ async def create_finetune(
     validation_file: Annotated[
         str | None, Field(description="A local .jsonl path or file id for evaluation.", max_length=4096)
     ] = None,
-    training_type: Literal["lora", "full"] = "lora",
-    method: Literal["sft", "dpo"] = "sft",
-    n_epochs: Annotated[int, Field(ge=1, le=100)] = 1,
+    training_type: Annotated[
+        Literal["lora", "full"], Field(description="LoRA adapters (default) or full weights.")
+    ] = "lora",
+    method: Annotated[
+        Literal["sft", "dpo"], Field(description="Supervised, or preference pairs (DPO).")
+    ] = "sft",
+    n_epochs: Annotated[int, Field(ge=1, le=100, description="Passes over the data.")] = 1,
     learning_rate: Annotated[
         float | None, Field(gt=0, le=1, description="Default: 1e-3 for LoRA, 1e-5 for full.")
     ] = None,
     batch_size: Annotated[
         int | Literal["max"], Field(description="An int, or 'max' for the base's largest.")
     ] = "max",
-    lora_r: Annotated[int | None, Field(ge=1, le=1024)] = None,
-    lora_alpha: Annotated[int | None, Field(ge=1, le=4096)] = None,
-    lora_dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0,
-    lora_trainable_modules: Annotated[str, Field(max_length=500)] = "all-linear",
-    max_seq_length: Annotated[int | None, Field(ge=1, le=1_048_576)] = None,
-    train_on_inputs: bool | Literal["auto"] | None = None,
-    dpo_beta: Annotated[float | None, Field(gt=0, le=100)] = None,
-    n_checkpoints: Annotated[int, Field(ge=1, le=100)] = 1,
-    n_evals: Annotated[int, Field(ge=0, le=100)] = 0,
-    warmup_ratio: Annotated[float, Field(ge=0, le=1)] = 0.0,
-    lr_scheduler: Literal["cosine", "linear"] = "cosine",
-    weight_decay: Annotated[float, Field(ge=0, le=10)] = 0.0,
-    max_grad_norm: Annotated[float, Field(ge=0, le=1000)] = 1.0,
-    suffix: Annotated[str | None, Field(max_length=40, pattern=r"^[A-Za-z0-9._-]*$")] = None,
-    hf_model_revision: Annotated[str | None, Field(max_length=256)] = None,
-    hf_output_repo_name: Annotated[str | None, Field(max_length=256)] = None,
+    lora_r: Annotated[int | None, Field(ge=1, le=1024, description="LoRA rank. Default: the base's.")] = None,
+    lora_alpha: Annotated[
+        int | None, Field(ge=1, le=4096, description="LoRA alpha. Default: 2 × rank.")
+    ] = None,
+    lora_dropout: Annotated[float, Field(ge=0, lt=1, description="LoRA dropout.")] = 0.0,
+    lora_trainable_modules: Annotated[
+        str, Field(max_length=500, description="Comma-separated, or all-linear.")
+    ] = "all-linear",
+    max_seq_length: Annotated[
+        int | None,
+        Field(ge=1, le=1_048_576, description="Default: the base's; capped at the model's context."),
+    ] = None,
+    train_on_inputs: Annotated[
+        bool | Literal["auto"] | None, Field(description="Loss on prompts too. Default auto.")
+    ] = None,
+    dpo_beta: Annotated[float | None, Field(gt=0, le=100, description="DPO only.")] = None,
+    n_checkpoints: Annotated[int, Field(ge=1, le=100, description="Checkpoints to keep.")] = 1,
+    n_evals: Annotated[int, Field(ge=0, le=100, description="Evaluations on validation_file.")] = 0,
+    warmup_ratio: Annotated[float, Field(ge=0, le=1, description="Share of steps warming up.")] = 0.0,
+    lr_scheduler: Annotated[
+        Literal["cosine", "linear"], Field(description="Learning-rate schedule.")
+    ] = "cosine",
+    weight_decay: Annotated[float, Field(ge=0, le=10, description="AdamW weight decay.")] = 0.0,
+    max_grad_norm: Annotated[float, Field(ge=0, le=1000, description="Gradient clipping; 0 off.")] = 1.0,
+    suffix: Annotated[
+        str | None,
+        Field(max_length=40, pattern=r"^[A-Za-z0-9._-]*$", description="Added to the output name."),
+    ] = None,
+    hf_model_revision: Annotated[
+        str | None, Field(max_length=256, description="Branch, tag or commit of from_hf_model.")
+    ] = None,
+    hf_output_repo_name: Annotated[
+        str | None, Field(max_length=256, description="Push the result to this HF repo.")
+    ] = None,
     from_checkpoint: Annotated[
         str | None, Field(description="Continue a job: 'ft-…' or 'ft-…:step'.", max_length=256)
     ] = None,
-    wandb_project_name: Annotated[str | None, Field(max_length=128)] = None,
+    wandb_project_name: Annotated[
+        str | None, Field(max_length=128, description="Log to W&B (needs WANDB_API_KEY set).")
+    ] = None,
     force_new: Annotated[
         bool, Field(description="Create again even if the same request made a job in the last 24 h.")
     ] = False,
@@ -277,7 +301,7 @@ class JobList(BaseModel):
 
 async def list_jobs(
     ctx: Context[AppState, Any],
-    limit: Annotated[int, Field(ge=1, le=100)] = 10,
+    limit: Annotated[int, Field(ge=1, le=100, description="How many jobs.")] = 10,
     status: Annotated[
         str | None,
         Field(description="Only jobs in this status (e.g. running, completed, error).", max_length=40),
