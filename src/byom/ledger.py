@@ -141,6 +141,14 @@ class Ledger:
             "UPDATE spends SET state = 'failed', updated_at = ? WHERE id = ?", (time.time(), row_id)
         )
 
+    def resource_ids(self, kind: str, *, within_s: float = DAY_S) -> set[str]:
+        """The ids of what this server's creates of ``kind`` made in the window (whatever the request)."""
+        rows = self._db.query(
+            "SELECT resource_id FROM spends WHERE kind = ? AND resource_id IS NOT NULL AND created_at >= ?",
+            (kind, time.time() - within_s),
+        )
+        return {row["resource_id"] for row in rows}
+
     def spent_last_day(self) -> float:
         """Sum of the estimates confirmed in the last 24 h (creates sent, or created)."""
         row = self._db.one(

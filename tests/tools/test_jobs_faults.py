@@ -191,3 +191,19 @@ async def test_a_second_server_sees_the_first_servers_job_in_the_ledger(
     assert (again["status"], again["job_id"]) == ("existing", first["job_id"])
     assert engine_jobs(engine) == [first["job_id"]]
 
+
+async def test_a_lost_force_new_create_is_never_answered_with_the_older_job(
+    auto: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+) -> None:
+    """The older job of the same request matches the lost create's files and model, but the ledger already
+    accounts for it: it is not the job this create made."""
+    async with client(auto, faults) as c:
+        first = await _create(c, tool_args)
+        faults.inject("POST", CREATE, fail_unsent(httpx2.ReadError))
+        text = await call_error(c, "create_finetune", {**tool_args, "force_new": True})
+        assert "may have been created" in text
+        assert engine_jobs(engine) == [first["job_id"]]
+        retried = await _create(c, {**tool_args, "force_new": True})
+    assert retried["status"] == "created"
+    assert retried["job_id"] != first["job_id"]
+    assert engine_jobs(engine) == [first["job_id"], retried["job_id"]]
