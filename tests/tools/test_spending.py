@@ -115,6 +115,19 @@ async def test_a_plan_within_the_limits_states_its_cost_the_limits_and_the_templ
     assert engine_jobs(engine) == []
 
 
+async def test_an_unavailable_estimate_with_a_limit_set_is_refused_with_the_reason(
+    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+) -> None:
+    faults.inject("POST", ESTIMATE, unavailable("train_file_not_validated"), forever=True)
+    async with client(paid, faults, max_usd=10.0, auto_confirm=True) as c:
+        text = await call_error(c, "create_finetune", tool_args)
+    assert "could not estimate" in text
+    assert "train_file_not_validated" in text  # Together's reason, not a guess at it
+    assert "BYOM_MAX_USD" in text
+    assert faults.count("POST", CREATE) == 0
+    assert engine_jobs(engine) == []
+
+
 async def test_an_unavailable_estimate_without_limits_is_shown_as_unknown(
     paid: Settings, faults: FaultTransport, tool_args: dict[str, Any]
 ) -> None:

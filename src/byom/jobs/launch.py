@@ -424,8 +424,9 @@ def _check_spending(backend: Backend, ledger: Ledger, price: PricePlan) -> list[
     caps = settings.max_usd is not None or settings.max_usd_per_day is not None
     if caps and price.usd is None:
         raise LaunchError(
-            "A spending limit is set (BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY) and Together could not estimate this "
-            "job's price, so the server cannot check it. Wait until the training file is validated and call again."
+            "A spending limit is set (BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY) and the server cannot check this job "
+            f"against it: {price.basis} Nothing was created. Fix what the reason says (a training file still "
+            "being validated: wait a minute) and call again."
         )
     usd = price.usd or 0.0
     if settings.max_usd is not None:
