@@ -150,3 +150,15 @@ async def test_auto_confirm_says_it_confirmed_without_asking(
     assert content["status"] == "created" and engine_jobs(engine) == [content["job_id"]]
     assert "BYOM_AUTO_CONFIRM" in content["note"] and "without asking" in content["note"]
     assert "BYOM_AUTO_CONFIRM" in text_of(result)
+
+
+async def test_a_paid_plan_reads_the_live_catalog_through_the_backend_it_creates_on(
+    paid: Settings, faults: FaultTransport, tool_args: dict[str, Any]
+) -> None:
+    """The recommended base comes from the catalog of the backend the job is priced and limited by, over the
+    server's own client (its transport), never a second client of its own that bypasses it."""
+    faults.inject("POST", ESTIMATE, priced(1.0), forever=True)
+    async with client(paid, faults) as c:
+        result = await call_ok(c, "create_finetune", tool_args)
+    assert result["plan"]["model_source"] == "recommended"
+    assert faults.count("GET", "/v2/supported-models") >= 1
