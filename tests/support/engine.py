@@ -37,10 +37,15 @@ from byom.engine.app import create_app
 from byom.engine.deploy.registry import RegisteredModel, register_model
 from byom.engine.deploy.runtime import DeployRuntime
 
-
 # create_finetune's settings for a job that finishes in seconds on a CPU: 3 epochs of the 16-row overfit set at
 # the smallest batch the recommended base allows.
-FAST_JOB: dict[str, Any] = {"n_epochs": 3, "batch_size": 8, "learning_rate": 0.01, "lora_r": 8, "lora_alpha": 16}
+FAST_JOB: dict[str, Any] = {
+    "n_epochs": 3,
+    "batch_size": 8,
+    "learning_rate": 0.01,
+    "lora_r": 8,
+    "lora_alpha": 16,
+}
 
 
 def job_body(training_file: str, model_dir: Path, **overrides: Any) -> dict[str, Any]:
@@ -66,7 +71,9 @@ def make_state(root: Path, *allowed: Path, api_key: str = KEY, **config: Any) ->
     config = {"poll_interval_s": 0.1, "cancel_grace_s": 3.0, "device": "cpu", **config}
     cfg = EngineConfig(allowed_roots=(root, *allowed), **config)
     settings = Settings(data_dir=root / "data", cache_dir=root / "cache")
-    return EngineState.open(root / "engine", api_key=api_key, base_url=BASE_URL, settings=settings, config=cfg)
+    return EngineState.open(
+        root / "engine", api_key=api_key, base_url=BASE_URL, settings=settings, config=cfg
+    )
 
 
 async def upload(

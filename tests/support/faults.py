@@ -141,7 +141,9 @@ class FaultTransport(httpx2.AsyncBaseTransport):
 
 
 @contextmanager
-def queued_engine(root: Path, *allowed: Path, api_key: str = KEY) -> Iterator[tuple[FaultTransport, EngineState]]:
+def queued_engine(
+    root: Path, *allowed: Path, api_key: str = KEY
+) -> Iterator[tuple[FaultTransport, EngineState]]:
     """The real engine app with its job runner NOT started, behind a ``FaultTransport``: created jobs stay
     ``queued`` (cancellable at any time, and no trainer competes for the CPU)."""
     state = make_state(root, *allowed, api_key=api_key)

@@ -113,6 +113,7 @@ def tiny_llama_params() -> int:
 
 # ---- the job tools against the real engine (in-process, over ASGI) ------------------------------------
 
+
 @pytest.fixture
 def byom_settings(tmp_path: Path) -> Settings:
     """The MCP server's settings for the local engine of the ``engine_transport`` fixture."""
@@ -141,7 +142,9 @@ def train_file(tmp_path: Path, overfit_bytes: bytes) -> Path:
 
 
 @pytest.fixture
-def queued(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FaultTransport, EngineState]]:
+def queued(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[FaultTransport, EngineState]]:
     """The real engine (its runner not started: jobs stay queued) behind a transport that injects faults."""
     with queued_engine(tmp_path, tmp_path_factory.getbasetemp()) as engine:
         yield engine

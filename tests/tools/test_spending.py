@@ -39,7 +39,11 @@ def unavailable(reason: str) -> Any:
 def paid(byom_settings: Settings) -> Settings:
     """byom configured for Together's cloud, with the engine standing in for api.together.ai."""
     return byom_settings.model_copy(
-        update={"backend_choice": "together", "together_api_key": SecretStr(KEY), "together_base_url": BASE_URL}
+        update={
+            "backend_choice": "together",
+            "together_api_key": SecretStr(KEY),
+            "together_base_url": BASE_URL,
+        }
     )
 
 
