@@ -3,7 +3,7 @@
 Only the network boundary is faked. Each matching request either gets a scripted fault or goes to the real
 engine; every request is recorded (method, path, body), so a test counts attempts instead of timing them.
 
-    faults = FaultTransport(engine_asgi)
+    faults = FaultTransport(httpx2.ASGITransport(app=create_app(state)))
     faults.inject("GET", f"/v1/fine-tunes/{job_id}", answer(500), answer(503))   # the next two GETs
     faults.inject("POST", "/v1/fine-tunes", lose_answer(httpx2.ReadError))        # created, answer lost
     faults.inject("GET", path, answer(500), forever=True)                          # every one from now on
