@@ -146,6 +146,14 @@ class Ledger:
             "UPDATE spends SET state = 'failed', updated_at = ? WHERE id = ?", (time.time(), row_id)
         )
 
+    def resource_ids(self, kind: str, *, within_s: float = DAY_S) -> set[str]:
+        """The ids of what this server's creates of ``kind`` made in the window (whatever the request)."""
+        rows = self._db.query(
+            "SELECT resource_id FROM spends WHERE kind = ? AND resource_id IS NOT NULL AND created_at >= ?",
+            (kind, time.time() - within_s),
+        )
+        return {row["resource_id"] for row in rows}
+
     def spent_last_day(self) -> float:
         """Sum of the estimates confirmed in the last 24 h (creates sent, or created)."""
         row = self._db.one(
@@ -162,6 +170,7 @@ class Ledger:
         max_usd_per_day: float | None,
         what: str,
         smaller: str,
+        why_unknown: str = "",
     ) -> list[str]:
         """Apply the server's spending limits to ``usd`` (an estimate) before it is confirmed.
 
@@ -172,8 +181,9 @@ class Ledger:
             return []
         if usd is None:
             raise SpendingLimit(
-                f"A spending limit is set (BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY) and {what}'s price is unknown, so the "
-                "server cannot check it against the limit. Try again once a price can be estimated."
+                f"A spending limit is set (BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY) and the server cannot check {what} "
+                f"against it: its price is unknown. {why_unknown} Nothing was created. Fix what the reason says (a "
+                "training file still being validated: wait a minute) and call again.".replace("  ", " ")
             )
         notes = []
         if max_usd is not None:

@@ -66,12 +66,14 @@ def job_body(training_file: str, model_dir: Path, **overrides: Any) -> dict[str,
     return body
 
 
-def make_state(root: Path, *allowed: Path, **config: Any) -> EngineState:
+def make_state(root: Path, *allowed: Path, api_key: str = KEY, **config: Any) -> EngineState:
     """An opened engine state under ``root``; ``allowed`` dirs may hold local models (the tiny one)."""
     config = {"poll_interval_s": 0.1, "cancel_grace_s": 3.0, "device": "cpu", **config}
     cfg = EngineConfig(allowed_roots=(root, *allowed), **config)
     settings = Settings(data_dir=root / "data", cache_dir=root / "cache")
-    return EngineState.open(root / "engine", api_key=KEY, base_url=BASE_URL, settings=settings, config=cfg)
+    return EngineState.open(
+        root / "engine", api_key=api_key, base_url=BASE_URL, settings=settings, config=cfg
+    )
 
 
 async def upload(

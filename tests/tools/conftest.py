@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import numpy as np
@@ -16,7 +18,8 @@ from byom.config import Settings
 from byom.engine.state import EngineState
 from byom.server import build_server
 from byom.tools import AppState
-from support.engine import BASE_URL, KEY
+from support.engine import BASE_URL, FAST_JOB, KEY
+from support.faults import FaultTransport, queued_engine
 
 # HuggingFaceTB/SmolLM2-135M-Instruct's config.json (Llama architecture, 8k context): the BYOM docs' example.
 SMOLLM2_135M_CONFIG = {
@@ -136,3 +139,18 @@ def train_file(tmp_path: Path, overfit_bytes: bytes) -> Path:
     path = tmp_path / "train.jsonl"
     path.write_bytes(overfit_bytes)
     return path
+
+
+@pytest.fixture
+def queued(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[FaultTransport, EngineState]]:
+    """The real engine (its runner not started: jobs stay queued) behind a transport that injects faults."""
+    with queued_engine(tmp_path, tmp_path_factory.getbasetemp()) as engine:
+        yield engine
+
+
+@pytest.fixture
+def tool_args(train_file: Path, tiny_model: Path) -> dict[str, Any]:
+    """create_finetune's arguments for the tiny model and its overfit data (a seconds-long CPU job)."""
+    return {"training_file": str(train_file), "from_hf_model": str(tiny_model), **FAST_JOB}

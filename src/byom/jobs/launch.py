@@ -456,6 +456,7 @@ def _check_spending(backend: Backend, ledger: Ledger, price: PricePlan) -> list[
         max_usd_per_day=settings.max_usd_per_day,
         what="this job",
         smaller="Use fewer epochs, a shorter max_seq_length or less data",
+        why_unknown=price.basis,
     )
 
 
@@ -507,7 +508,7 @@ async def launch(plan: LaunchPlan, *, backend: Backend, ledger: Ledger) -> Launc
         )
     pending = ledger.recent("finetune", plan.fingerprint, within_s=SAME_REQUEST_S)
     if pending is not None and pending.state == "sending":
-        found = await _find_created(backend, plan, since=pending.created_at)
+        found = await _find_created(backend, plan, ledger, since=pending.created_at)
         if found is not None:
             ledger.finish(pending.id, found.id)
             return LaunchOutcome(
@@ -521,7 +522,7 @@ async def launch(plan: LaunchPlan, *, backend: Backend, ledger: Ledger) -> Launc
     try:
         job = await backend.client.create_finetune(plan._request)
     except RequestOutcomeUnknown:
-        found = await _find_created(backend, plan, since=time.time() - _SKEW_S)
+        found = await _find_created(backend, plan, ledger, since=time.time() - _SKEW_S)
         if found is not None:
             ledger.finish(row, found.id)
             return LaunchOutcome(
@@ -535,14 +536,20 @@ async def launch(plan: LaunchPlan, *, backend: Backend, ledger: Ledger) -> Launc
     return LaunchOutcome(job=job, reused=False)
 
 
-async def _find_created(backend: Backend, plan: LaunchPlan, *, since: float) -> FinetuneResponse | None:
+async def _find_created(
+    backend: Backend, plan: LaunchPlan, ledger: Ledger, *, since: float
+) -> FinetuneResponse | None:
     """The job a lost create made, if the backend has it: same files, base, custom model and suffix."""
     req = plan.request
     try:
         jobs = await backend.client.list_finetunes()
     except TogetherAPIError:
         return None
+    # A job an earlier create made (the same request with force_new, say) matches too, but is not this one.
+    known = ledger.resource_ids("finetune", within_s=SAME_REQUEST_S + _SKEW_S)
     for job in jobs:
+        if job.id in known:
+            continue
         created = job.created_at.timestamp() if job.created_at is not None else None
         if created is not None and created < since - _SKEW_S:
             continue

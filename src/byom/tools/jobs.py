@@ -83,11 +83,13 @@ async def _plan_create(ctx: Context[AppState, Any], **arguments: Any) -> LaunchP
     app = state(ctx)
     with domain_errors():
         backend = await app.backend()
+        # Together's live catalog through the backend's own client (its transport, its pool), not a second one.
+        live = backend.client if backend.kind == "together" else None
         return await plan_launch(
             LaunchArgs.model_validate(arguments),
             backend=backend,
             inspector=app.inspector,
-            catalog=await load_catalog(app.settings),
+            catalog=await load_catalog(app.settings, live),
             ledger=app.ledger,
             progress=progress_reporter(ctx),
         )

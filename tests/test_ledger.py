@@ -1,0 +1,237 @@
+"""The MCP server's ledger: migrations at open, a private file, the create rows and the confirmation tokens."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+import byom.ledger as ledger_module
+from byom.ledger import DAY_S, MIGRATIONS, Ledger, Redeemed, fingerprint
+from byom.storage import SQLiteStore
+
+T0 = 1_800_000_000.0
+
+
+class Clock:
+    """Stands in for the ``time`` module the ledger reads the time from."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(ledger_module, "time", fake)
+    return fake
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "byom" / "ledger.sqlite3"
+
+
+@pytest.fixture
+def ledger(path: Path) -> Iterator[Ledger]:
+    opened = Ledger(path)
+    yield opened
+    opened.close()
+
+
+def _tables(path: Path) -> set[str]:
+    with closing(sqlite3.connect(path)) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _applied(path: Path) -> list[str]:
+    with closing(sqlite3.connect(path)) as conn:
+        return [r[0] for r in conn.execute("SELECT name FROM _migrations ORDER BY name")]
+
+
+# ---- the file ----------------------------------------------------------------------------------------
+
+
+def test_a_new_ledger_is_migrated_at_open(path: Path) -> None:
+    Ledger(path).close()
+    assert {"spends", "confirmations", "_migrations"} <= _tables(path)
+    assert _applied(path) == [name for name, _ in MIGRATIONS]
+
+
+def test_a_ledger_of_an_earlier_version_is_brought_up_to_date_and_keeps_its_rows(path: Path) -> None:
+    old = SQLiteStore(path, MIGRATIONS[:1])  # before the confirmations table existed
+    old.execute(
+        "INSERT INTO spends (kind, fingerprint, backend, request, estimate_usd, state, created_at, updated_at) "
+        "VALUES ('finetune', 'fp', 'http://b', '{}', 2.5, 'created', ?, ?)",
+        (T0, T0),
+    )
+    old.close()
+    assert "confirmations" not in _tables(path)
+    reopened = Ledger(path)
+    try:
+        assert _applied(path) == [name for name, _ in MIGRATIONS]
+        token = reopened.issue_token("plan", ttl_s=60)
+        assert reopened.redeem_token(token, "plan") is Redeemed.OK
+    finally:
+        reopened.close()
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT estimate_usd FROM spends").fetchall() == [(2.5,)]
+
+
+def test_reopening_applies_nothing_again(path: Path) -> None:
+    Ledger(path).close()
+    store = SQLiteStore(path, MIGRATIONS)
+    try:
+        assert store.migrate() == []
+    finally:
+        store.close()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_the_ledger_is_private_to_the_user_whatever_the_umask(path: Path) -> None:
+    previous = os.umask(0o000)
+    try:
+        opened = Ledger(path)
+        opened.issue_token("plan", ttl_s=60)  # a write: the WAL files exist now
+        try:
+            for own in path.parent.iterdir():
+                assert stat.S_IMODE(own.stat().st_mode) == 0o600, own
+            assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        finally:
+            opened.close()
+    finally:
+        os.umask(previous)
+
+
+# ---- creates -----------------------------------------------------------------------------------------
+
+
+def test_fingerprint_is_canonical_and_bound_to_the_backend() -> None:
+    a = fingerprint("http://b", {"model": "m", "n_epochs": 1})
+    assert a == fingerprint("http://b", {"n_epochs": 1, "model": "m"})
+    assert a != fingerprint("http://other", {"model": "m", "n_epochs": 1})
+    assert a != fingerprint("http://b", {"model": "m", "n_epochs": 2})
+
+
+def test_begin_finish_and_recent(ledger: Ledger, clock: Clock) -> None:
+    assert ledger.recent("finetune", "fp") is None
+    row = ledger.begin("finetune", "fp", "http://b", {"model": "m"}, 3.0)
+    sending = ledger.recent("finetune", "fp")
+    assert sending is not None
+    assert (sending.id, sending.state, sending.resource_id, sending.request) == (
+        row,
+        "sending",
+        None,
+        {"model": "m"},
+    )
+    assert sending.created_at == T0
+
+    ledger.finish(row, "ft-1")
+    done = ledger.recent("finetune", "fp")
+    assert done is not None and (done.state, done.resource_id) == ("created", "ft-1")
+    # Another kind, another fingerprint: not the same create.
+    assert ledger.recent("deployment", "fp") is None
+    assert ledger.recent("finetune", "other") is None
+
+
+def test_recent_is_the_newest_create_in_the_window_that_did_not_fail(ledger: Ledger, clock: Clock) -> None:
+    first = ledger.begin("finetune", "fp", "http://b", {}, 1.0)
+    ledger.finish(first, "ft-1")
+    clock.now += 10
+    second = ledger.begin("finetune", "fp", "http://b", {}, 1.0)
+    ledger.finish(second, "ft-2")
+    clock.now += 10
+    failed = ledger.begin("finetune", "fp", "http://b", {}, 1.0)
+    ledger.fail(failed)
+    newest = ledger.recent("finetune", "fp")
+    assert newest is not None and newest.resource_id == "ft-2"
+
+    clock.now = T0 + 10 + DAY_S + 1  # the second create is now more than a day old
+    assert ledger.recent("finetune", "fp") is None
+    assert ledger.recent("finetune", "fp", within_s=2 * DAY_S) is not None
+
+
+def test_spent_last_day_sums_the_creates_sent_in_the_last_24_h(ledger: Ledger, clock: Clock) -> None:
+    assert ledger.spent_last_day() == 0.0
+    created = ledger.begin("finetune", "a", "http://b", {}, 2.0)
+    ledger.finish(created, "ft-1")
+    ledger.begin("finetune", "b", "http://b", {}, 3.0)  # sent, answer lost: it may be billing
+    ledger.fail(ledger.begin("finetune", "c", "http://b", {}, 100.0))  # refused: nothing to pay
+    ledger.begin("deployment", "d", "http://b", {}, 0.5)
+    assert ledger.spent_last_day() == pytest.approx(5.5)
+    clock.now += DAY_S + 1
+    assert ledger.spent_last_day() == 0.0
+
+
+def test_resource_ids_are_what_the_creates_of_a_kind_made(ledger: Ledger, clock: Clock) -> None:
+    ledger.finish(ledger.begin("finetune", "a", "http://b", {}, 0.0), "ft-1")
+    ledger.finish(ledger.begin("finetune", "b", "http://b", {}, 0.0), "ft-2")
+    ledger.begin("finetune", "c", "http://b", {}, 0.0)  # no id yet
+    ledger.finish(ledger.begin("deployment", "d", "http://b", {}, 0.0), "dep-1")
+    assert ledger.resource_ids("finetune") == {"ft-1", "ft-2"}
+    clock.now += DAY_S + 1
+    assert ledger.resource_ids("finetune") == set()
+
+
+# ---- confirmation tokens -----------------------------------------------------------------------------
+
+
+def test_a_token_redeems_once_for_its_plan(ledger: Ledger, clock: Clock) -> None:
+    token = ledger.issue_token("plan-a", ttl_s=600)
+    assert ledger.redeem_token(token, "plan-b") is Redeemed.OTHER_PLAN
+    assert ledger.redeem_token(token + "x", "plan-a") is Redeemed.UNKNOWN
+    # Neither refusal used it up.
+    assert ledger.redeem_token(token, "plan-a") is Redeemed.OK
+    assert ledger.redeem_token(token, "plan-a") is Redeemed.USED
+
+
+def test_a_token_expires(ledger: Ledger, clock: Clock) -> None:
+    token = ledger.issue_token("plan", ttl_s=600)
+    clock.now += 601
+    assert ledger.redeem_token(token, "plan") is Redeemed.EXPIRED
+
+
+def test_only_a_hash_of_a_token_is_stored(path: Path, ledger: Ledger) -> None:
+    token = ledger.issue_token("plan", ttl_s=600)
+    ledger.close()
+    stored = b"".join(p.read_bytes() for p in path.parent.iterdir())
+    assert token.encode() not in stored
+
+
+def test_expired_tokens_are_cleaned_up_a_day_later(path: Path, ledger: Ledger, clock: Clock) -> None:
+    ledger.issue_token("old", ttl_s=1)
+    clock.now += DAY_S + 2
+    ledger.issue_token("new", ttl_s=1)
+    with closing(sqlite3.connect(path)) as conn:
+        assert [r[0] for r in conn.execute("SELECT plan_hash FROM confirmations")] == ["new"]
+
+
+@pytest.mark.parametrize("connections", ["one ledger", "a ledger per thread"])
+def test_one_token_redeemed_from_many_threads_confirms_exactly_once(path: Path, connections: str) -> None:
+    n = 8
+    shared = Ledger(path)
+    token = shared.issue_token("plan", ttl_s=600)
+    ledgers = [shared] * n if connections == "one ledger" else [Ledger(path) for _ in range(n)]
+    start = threading.Barrier(n)  # all redeem together, whatever the scheduler does before
+
+    def redeem(ledger: Ledger) -> Redeemed:
+        start.wait(timeout=60)
+        return ledger.redeem_token(token, "plan")
+
+    try:
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            outcomes = list(pool.map(redeem, ledgers))
+    finally:
+        for opened in {id(x): x for x in (shared, *ledgers)}.values():
+            opened.close()
+    assert sorted(outcomes) == sorted([Redeemed.OK] + [Redeemed.USED] * (n - 1))

@@ -1,0 +1,149 @@
+"""Secrets never leave the settings: not in tool results, logs, the ledger, or any file either side writes.
+
+Canary values stand in for TOGETHER_API_KEY (the key of a Together-shaped backend: the real engine, whose own
+key is the same canary, with its job runner training for real), HF_TOKEN and WANDB_API_KEY (sent as
+``wandb_key`` because the job names a W&B project). The tools run a create, job_status until the job ends,
+list_jobs and several error paths; then every result, log record and byte under both data dirs is searched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.types import CallToolResult
+from pydantic import SecretStr
+
+from byom.config import Settings
+from byom.engine.app import create_app
+from byom.engine.state import EngineState
+from byom.server import build_server
+from support.engine import BASE_URL, HANG_S, TERMINAL, make_state
+from support.faults import FaultTransport
+from support.tool_calls import text_of
+
+pytestmark = pytest.mark.anyio
+
+TOGETHER_KEY = "tgp_v1_CANARY-together-5d1f0a"
+HF_TOKEN = "hf_CANARYhubtoken8c2e71"
+WANDB_KEY = "CANARY-wandb-key-93b4aa"
+WRONG_KEY = "tgp_v1_CANARY-wrong-key-77e0c3"
+CANARIES = (TOGETHER_KEY, HF_TOKEN, WANDB_KEY, WRONG_KEY)
+
+
+@pytest.fixture
+async def engine(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[FaultTransport, EngineState]]:
+    """The engine, keyed with the Together canary, its runner started (the job trains), behind a recorder."""
+    # The same secrets in the environment too: the engine and its trainer must keep them out of their files.
+    monkeypatch.setenv("TOGETHER_API_KEY", TOGETHER_KEY)
+    monkeypatch.setenv("HF_TOKEN", HF_TOKEN)
+    monkeypatch.setenv("WANDB_API_KEY", WANDB_KEY)
+    state = make_state(tmp_path / "eng", tmp_path_factory.getbasetemp(), api_key=TOGETHER_KEY)
+    app = create_app(state)
+    try:
+        async with app.router.lifespan_context(app):
+            yield FaultTransport(httpx2.ASGITransport(app=app)), state
+    finally:
+        state.close()
+
+
+@pytest.fixture
+def settings(byom_settings: Settings) -> Settings:
+    return byom_settings.model_copy(
+        update={
+            "backend_choice": "together",
+            "together_api_key": SecretStr(TOGETHER_KEY),
+            "together_base_url": BASE_URL,
+            "hf_token": SecretStr(HF_TOKEN),
+            "wandb_api_key": SecretStr(WANDB_KEY),
+        }
+    )
+
+
+def _leaks(haystack: str | bytes) -> list[str]:
+    if isinstance(haystack, bytes):
+        return [c for c in CANARIES if c.encode() in haystack]
+    return [c for c in CANARIES if c in haystack]
+
+
+async def _wait_done(c: Client, job_id: str, results: list[CallToolResult]) -> dict[str, Any]:
+    deadline = time.monotonic() + HANG_S
+    while True:
+        result = await c.call_tool("job_status", {"job_id": job_id, "wait_seconds": 5, "plot": True})
+        results.append(result)
+        assert not result.is_error, text_of(result)
+        assert result.structured_content is not None
+        if result.structured_content["status"] in TERMINAL:
+            return dict(result.structured_content)
+        assert time.monotonic() < deadline, f"job stuck in {result.structured_content['status']}"
+
+
+async def test_no_secret_reaches_a_result_a_log_the_ledger_or_a_file(
+    settings: Settings,
+    engine: tuple[FaultTransport, EngineState],
+    tool_args: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for name in ("byom", "httpx2", "mcp"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    wire, state = engine
+    args = {**tool_args, "wandb_project_name": "canary-project"}
+    results: list[CallToolResult] = []
+
+    async def call(c: Client, name: str, arguments: dict[str, Any], *, error: bool = False) -> dict[str, Any]:
+        result = await c.call_tool(name, arguments)
+        results.append(result)
+        assert result.is_error is error, text_of(result)
+        return dict(result.structured_content or {})
+
+    async with Client(build_server(settings, transport=wire)) as c:
+        asked = await call(c, "create_finetune", args)
+        await call(c, "create_finetune", {**args, "confirm_token": "not-a-token"}, error=True)
+        created = await call(c, "create_finetune", {**args, "confirm_token": asked["confirm_token"]})
+        assert created["status"] == "created"
+        done = await _wait_done(c, created["job_id"], results)
+        assert done["status"] == "completed", done
+        await call(c, "list_jobs", {})
+        await call(c, "job_status", {"job_id": "ft-does-not-exist"}, error=True)
+        await call(c, "cancel_job", {"job_id": created["job_id"]}, error=True)
+    # A key the backend rejects: the 401 path must not echo it either.
+    wrong = settings.model_copy(update={"together_api_key": SecretStr(WRONG_KEY)})
+    async with Client(build_server(wrong, transport=wire)) as c:
+        await call(c, "list_jobs", {}, error=True)
+
+    # The canaries were really used: the key on every API request (the presigned upload PUT carries none, by
+    # design), the W&B key in the create's body.
+    keys = {s.headers.get("authorization") for s in wire.sent if s.method != "PUT"}
+    assert keys == {f"Bearer {TOGETHER_KEY}", f"Bearer {WRONG_KEY}"}
+    assert all("authorization" not in s.headers for s in wire.sent if s.method == "PUT")
+    (body,) = wire.bodies("POST", "/v1/fine-tunes")
+    assert json.loads(body)["wandb_key"] == WANDB_KEY
+
+    for result in results:
+        dumped = result.model_dump_json()
+        assert _leaks(dumped) == [], dumped[:2000]
+    assert _leaks(caplog.text) == []
+    for record in caplog.records:
+        assert _leaks(record.getMessage()) == [], record.getMessage()
+    assert caplog.records, "nothing was logged: the log check checked nothing"
+
+    files = [
+        p
+        for root in (settings.data_dir, settings.cache_dir, state.data_dir, state.data_dir.parent)
+        for p in root.rglob("*")
+        if p.is_file()
+    ]
+    assert settings.ledger_path in files
+    assert any(p.name == "spec.json" for p in files)  # the trainer's job dir is among them
+    leaked = {str(p): _leaks(p.read_bytes()) for p in files}
+    assert {p: c for p, c in leaked.items() if c} == {}
