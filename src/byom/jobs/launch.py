@@ -528,7 +528,11 @@ async def launch(plan: LaunchPlan, *, backend: Backend, ledger: Ledger) -> Launc
             return LaunchOutcome(
                 job=found, reused=True, note="The create's answer was lost; the job was found."
             )
-        raise
+        raise LaunchError(
+            f"The create request reached {backend.label} but its answer was lost, and no job from it shows up yet. "
+            "Call create_finetune again with the same arguments: it looks for that job first and creates one only "
+            "if there is none (list_jobs shows the jobs)."
+        ) from None
     except TogetherAPIError:
         ledger.fail(row)  # a definite answer: nothing was created
         raise

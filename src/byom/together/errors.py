@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx2
 
+from byom.config import is_loopback
 from byom.errors import TogetherAPIError
 
 __all__ = ["MAX_SERVER_MESSAGE", "error_from_response", "error_from_transport", "retry_after_seconds"]
@@ -108,6 +109,11 @@ def error_from_response(response: httpx2.Response, *, secret: str | None = None)
             f"Rate limited: retry after {wait:.0f} s."
             if wait is not None
             else "Rate limited: wait a minute and retry."
+        )
+    elif status >= 500 and is_loopback(response.request.url.host):
+        hint = (
+            "The local engine failed. Its log says why: engine.log in the byom data dir (or the terminal running "
+            "`byom engine`). Retry once the cause is fixed."
         )
     elif status >= 500:
         hint = "The server failed. Retry in a minute; if it persists, contact Together support"

@@ -20,6 +20,7 @@ from byom.errors import ByomError, describe_validation_error
 
 if TYPE_CHECKING:
     from byom.backend import Backend
+    from byom.catalog import Catalog
     from byom.hub import HubInspector
     from byom.ledger import Ledger
 
@@ -92,6 +93,16 @@ class AppState:
 
                 self._backend = await connect(self.settings, transport=self._transport)
             return self._backend
+
+    async def catalog(self) -> Catalog:
+        """The base catalog: Together's live one through the backend's own client (its transport and pool) when
+        Together is the backend; otherwise as ``load_catalog`` decides (packaged without a key). Never starts
+        the local engine."""
+        from byom.catalog import load_catalog
+
+        if self.settings.backend == "together":
+            return await load_catalog(self.settings, (await self.backend()).client)
+        return await load_catalog(self.settings)
 
     async def aclose(self) -> None:
         if self._backend is not None:

@@ -17,7 +17,6 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ImageContent
 from pydantic import BaseModel, Field
 
-from byom.catalog import load_catalog
 from byom.errors import TogetherAPIError
 from byom.jobs import loss_curve_png
 from byom.jobs.launch import LaunchArgs, LaunchPlan, launch, plan_launch
@@ -82,14 +81,11 @@ class CreateFinetuneResult(BaseModel):
 async def _plan_create(ctx: Context[AppState, Any], **arguments: Any) -> LaunchPlan:
     app = state(ctx)
     with domain_errors():
-        backend = await app.backend()
-        # Together's live catalog through the backend's own client (its transport, its pool), not a second one.
-        live = backend.client if backend.kind == "together" else None
         return await plan_launch(
             LaunchArgs.model_validate(arguments),
-            backend=backend,
+            backend=await app.backend(),
             inspector=app.inspector,
-            catalog=await load_catalog(app.settings, live),
+            catalog=await app.catalog(),
             ledger=app.ledger,
             progress=progress_reporter(ctx),
         )

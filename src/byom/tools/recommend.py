@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from byom.catalog import Recommendation, load_catalog, recommend_for_report, render_recommendation
+from byom.catalog import Recommendation, recommend_for_report, render_recommendation
 from byom.tools._common import AppState, domain_errors, state, tool_result
 from byom.tools.inspect import ModelArg
 
@@ -39,7 +39,7 @@ async def recommend_base(
     app = state(ctx)
     with domain_errors():
         report = await anyio.to_thread.run_sync(app.inspector.inspect, model, None)
-        catalog = await load_catalog(app.settings)
+        catalog = await app.catalog()
         rec = recommend_for_report(
             report,
             catalog,
