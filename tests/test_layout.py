@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
         "__init__",
     },
     "server": {"http_auth", "tools", "prompts", "hub", "catalog", "together", "data", "backend", "__init__"},
-    "tools": {"hub", "catalog", "together", "data", "backend", "ledger", "jobs", "endpoints"},
+    "tools": {"hub", "catalog", "together", "data", "backend", "ledger", "jobs", "endpoints", "triage"},
     "prompts": set(),
     "hub": set(),
     "catalog": {"hub", "together"},  # the live catalog refresh asks Together's API
@@ -37,8 +37,21 @@ ALLOWED: dict[str, set[str]] = {
     "jobs": {"hub", "catalog", "together", "data", "ledger", "backend"},
     "endpoints": {"together", "ledger", "backend", "jobs"},
     "engine": {"catalog", "data", "hub", "storage"},
+    "triage": {"together", "hub", "catalog"},
 }
-DOMAIN = ("hub", "catalog", "data", "together", "engine", "storage", "ledger", "backend", "jobs", "endpoints")
+DOMAIN = (
+    "hub",
+    "catalog",
+    "data",
+    "together",
+    "engine",
+    "storage",
+    "ledger",
+    "backend",
+    "jobs",
+    "endpoints",
+    "triage",
+)
 
 
 def _modules() -> list[tuple[str, Path]]:

@@ -1,0 +1,45 @@
+"""Failure triage: find the root error of a failed fine-tune and explain it from a catalogue of known patterns.
+
+``explain_text()`` classifies pasted text (a traceback, a log tail, an API error body); ``explain_job()`` also
+reads a job's status and events. The knowledge is data: ``patterns.yaml``, validated by ``PatternCatalog``
+when first loaded (``load_patterns()``); a new pattern needs no code change.
+"""
+
+from byom.triage._catalog import (
+    CATEGORIES,
+    Category,
+    Correction,
+    DocsClass,
+    Pattern,
+    PatternCatalog,
+    Stage,
+    load_patterns,
+    parse_patterns,
+)
+from byom.triage._evidence import quote_evidence, redact
+from byom.triage._explain import explain_job, explain_text
+from byom.triage._models import Confidence, CorrectedCall, Explanation, JobContext
+from byom.triage._root import Block, Root, find_root
+
+__all__ = [
+    "CATEGORIES",
+    "Block",
+    "Category",
+    "Confidence",
+    "CorrectedCall",
+    "Correction",
+    "DocsClass",
+    "Explanation",
+    "JobContext",
+    "Pattern",
+    "PatternCatalog",
+    "Root",
+    "Stage",
+    "explain_job",
+    "explain_text",
+    "find_root",
+    "load_patterns",
+    "parse_patterns",
+    "quote_evidence",
+    "redact",
+]
