@@ -28,6 +28,7 @@ from byom.tools.inspect import inspect_hf_model
 from byom.tools.jobs import cancel_job, create_finetune, job_status, list_jobs
 from byom.tools.recommend import recommend_base
 from byom.tools.resources import backend_resource, catalog_resource, job_resource
+from byom.tools.triage import explain_error
 
 if TYPE_CHECKING:
     import httpx2
@@ -54,6 +55,7 @@ TOOLS: tuple[_Tool, ...] = (
     _Tool(job_status, "Fine-tune job status", READ_ONLY, False),
     _Tool(list_jobs, "List fine-tune jobs", READ_ONLY, False),
     _Tool(cancel_job, "Cancel a fine-tune job", DESTRUCTIVE, True),
+    _Tool(explain_error, "Explain a failed fine-tune", READ_ONLY, False),
     _Tool(deploy_endpoint, "Deploy a fine-tuned model", SPENDS, True),
     _Tool(manage_endpoint, "Manage an endpoint", DESTRUCTIVE, True),
 )
@@ -69,7 +71,7 @@ Workflow:
 3. create_finetune(from_hf_model, training_file, model): shows the plan and its cost and starts the job
    only once the user confirms. It returns the job id.
 4. job_status(job_id, wait_seconds=30) follows it; list_jobs lists jobs (never guess an id);
-   cancel_job stops one.
+   cancel_job stops one; explain_error(job_id) says why one failed and how to fix the call.
 5. deploy_endpoint(job_id) serves a completed job; manage_endpoint shows, stops or deletes it.
 
 Rules: never ask the user for tokens in chat; they set HF_TOKEN / TOGETHER_API_KEY in the server's

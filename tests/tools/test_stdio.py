@@ -76,6 +76,7 @@ def test_stdio_carries_only_json_rpc(tiny_llama_dir: Path, tmp_path: Path) -> No
         "job_status",
         "list_jobs",
         "cancel_job",
+        "explain_error",
         "deploy_endpoint",
         "manage_endpoint",
     ]

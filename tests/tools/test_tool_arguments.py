@@ -84,6 +84,9 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
     ("cancel_job", {}, "job_id"),
     ("cancel_job", {"job_id": 12}, "job_id"),
     ("cancel_job", {"job_id": FT, "confirm_token": HUGE}, "confirm_token"),
+    ("explain_error", {"job_id": 12}, "job_id"),
+    ("explain_error", {"error_text": ["a", "list"]}, "error_text"),
+    ("explain_error", {"error_text": "x" * 1_000_001}, "error_text"),
     ("deploy_endpoint", {"job_id": FT, "min_replicas": -1}, "min_replicas"),
     ("deploy_endpoint", {"job_id": FT, "max_replicas": 0}, "max_replicas"),
     ("deploy_endpoint", {"job_id": FT, "max_replicas": 17}, "max_replicas"),
@@ -199,7 +202,7 @@ async def test_every_tool_is_offered_by_default() -> None:
 async def test_read_only_hides_every_tool_that_spends_or_deletes() -> None:
     names = await _names(load_settings({"BYOM_READ_ONLY": "1"}))
     assert names == [n for n in ALL_TOOLS if n not in SPENDS_OR_DELETES]
-    assert names == ["inspect_hf_model", "recommend_base", "job_status", "list_jobs"]
+    assert names == ["inspect_hf_model", "recommend_base", "job_status", "list_jobs", "explain_error"]
 
 
 async def test_the_allow_list_keeps_workflow_order() -> None:

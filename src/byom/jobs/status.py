@@ -122,8 +122,6 @@ def stage_of(job: FinetuneResponse, events: list[FinetuneEvent]) -> Stage:
     status = job.status or ""
     if status == "completed":
         return "done"
-    if status in ("cancelled", "error", "user_error", "cancel_requested"):
-        return "stopped"
     if status in ("pending", "queued"):
         return "queued"
     if status == "compressing":
@@ -233,7 +231,12 @@ def _next_step(s: JobSummary) -> str:
 
 def render_summary(s: JobSummary) -> str:
     """The text the model reads: the id first, one line per fact, events fenced as untrusted."""
-    lines = [f"Job {s.job_id}: {s.status} (stage: {s.stage})"]
+    where = (
+        f"stopped during {s.stage}"
+        if s.status in ("error", "user_error", "cancelled")
+        else f"stage: {s.stage}"
+    )
+    lines = [f"Job {s.job_id}: {s.status} ({where})"]
     if s.from_hf_model or s.model:
         lines.append(f"Model: {s.from_hf_model or '-'} on base {s.model or '-'}")
     progress = []

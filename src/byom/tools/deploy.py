@@ -31,7 +31,7 @@ MAX_WAIT_S = 45
 ConfirmTokenArg = Annotated[
     str | None,
     Field(
-        description="Only for hosts that cannot ask the user: the token from the plan the user agreed to.",
+        description="From a plan the user agreed to (hosts that cannot ask only).",
         max_length=200,
     ),
 ]

@@ -47,7 +47,7 @@ JobIdArg = Annotated[
 ConfirmTokenArg = Annotated[
     str | None,
     Field(
-        description="Only for hosts that cannot ask the user: the token from the plan the user agreed to.",
+        description="From a plan the user agreed to (hosts that cannot ask only).",
         max_length=200,
     ),
 ]
