@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from byom.server import TOOLS
+
 pytestmark = pytest.mark.anyio
 
 BYOM = Path(sys.executable).parent / "byom"
@@ -54,6 +56,6 @@ async def test_streamable_http_on_loopback(http_server: int, tiny_llama_dir: Pat
     async with Client(f"http://127.0.0.1:{http_server}/mcp") as client:
         tools = (await client.list_tools()).tools
         result = await client.call_tool("inspect_hf_model", {"model": str(tiny_llama_dir)})
-    assert [t.name for t in tools] == ["inspect_hf_model", "recommend_base"]
+    assert [t.name for t in tools] == [t.fn.__name__ for t in TOOLS]
     assert not result.is_error and result.structured_content["is_causal_lm"] is True
     assert "127.0.0.1" in (tmp_path / "stderr.log").read_text()
