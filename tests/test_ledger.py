@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import byom.ledger as ledger_module
+from byom.errors import CreateInFlight, SpendingLimit
 from byom.ledger import DAY_S, MIGRATIONS, Ledger, Redeemed, fingerprint
 from byom.storage import SQLiteStore
 
@@ -116,6 +117,13 @@ def test_the_ledger_is_private_to_the_user_whatever_the_umask(path: Path) -> Non
 # ---- creates -----------------------------------------------------------------------------------------
 
 
+def _begin(
+    ledger: Ledger, kind: str, print_: str, backend: str, request: dict[str, object], usd: float
+) -> int:
+    """A row being sent, whatever came before (the primitive under ``claim``'s decisions)."""
+    return ledger.claim(kind, print_, backend, request, usd, force_new=True, in_flight_s=0).row_id
+
+
 def test_fingerprint_is_canonical_and_bound_to_the_backend() -> None:
     a = fingerprint("http://b", {"model": "m", "n_epochs": 1})
     assert a == fingerprint("http://b", {"n_epochs": 1, "model": "m"})
@@ -125,7 +133,7 @@ def test_fingerprint_is_canonical_and_bound_to_the_backend() -> None:
 
 def test_begin_finish_and_recent(ledger: Ledger, clock: Clock) -> None:
     assert ledger.recent("finetune", "fp") is None
-    row = ledger.begin("finetune", "fp", "http://b", {"model": "m"}, 3.0)
+    row = _begin(ledger, "finetune", "fp", "http://b", {"model": "m"}, 3.0)
     sending = ledger.recent("finetune", "fp")
     assert sending is not None
     assert (sending.id, sending.state, sending.resource_id, sending.request) == (
@@ -145,13 +153,13 @@ def test_begin_finish_and_recent(ledger: Ledger, clock: Clock) -> None:
 
 
 def test_recent_is_the_newest_create_in_the_window_that_did_not_fail(ledger: Ledger, clock: Clock) -> None:
-    first = ledger.begin("finetune", "fp", "http://b", {}, 1.0)
+    first = _begin(ledger, "finetune", "fp", "http://b", {}, 1.0)
     ledger.finish(first, "ft-1")
     clock.now += 10
-    second = ledger.begin("finetune", "fp", "http://b", {}, 1.0)
+    second = _begin(ledger, "finetune", "fp", "http://b", {}, 1.0)
     ledger.finish(second, "ft-2")
     clock.now += 10
-    failed = ledger.begin("finetune", "fp", "http://b", {}, 1.0)
+    failed = _begin(ledger, "finetune", "fp", "http://b", {}, 1.0)
     ledger.fail(failed)
     newest = ledger.recent("finetune", "fp")
     assert newest is not None and newest.resource_id == "ft-2"
@@ -163,21 +171,21 @@ def test_recent_is_the_newest_create_in_the_window_that_did_not_fail(ledger: Led
 
 def test_spent_last_day_sums_the_creates_sent_in_the_last_24_h(ledger: Ledger, clock: Clock) -> None:
     assert ledger.spent_last_day() == 0.0
-    created = ledger.begin("finetune", "a", "http://b", {}, 2.0)
+    created = _begin(ledger, "finetune", "a", "http://b", {}, 2.0)
     ledger.finish(created, "ft-1")
-    ledger.begin("finetune", "b", "http://b", {}, 3.0)  # sent, answer lost: it may be billing
-    ledger.fail(ledger.begin("finetune", "c", "http://b", {}, 100.0))  # refused: nothing to pay
-    ledger.begin("deployment", "d", "http://b", {}, 0.5)
+    _begin(ledger, "finetune", "b", "http://b", {}, 3.0)  # sent, answer lost: it may be billing
+    ledger.fail(_begin(ledger, "finetune", "c", "http://b", {}, 100.0))  # refused: nothing to pay
+    _begin(ledger, "deployment", "d", "http://b", {}, 0.5)
     assert ledger.spent_last_day() == pytest.approx(5.5)
     clock.now += DAY_S + 1
     assert ledger.spent_last_day() == 0.0
 
 
 def test_resource_ids_are_what_the_creates_of_a_kind_made(ledger: Ledger, clock: Clock) -> None:
-    ledger.finish(ledger.begin("finetune", "a", "http://b", {}, 0.0), "ft-1")
-    ledger.finish(ledger.begin("finetune", "b", "http://b", {}, 0.0), "ft-2")
-    ledger.begin("finetune", "c", "http://b", {}, 0.0)  # no id yet
-    ledger.finish(ledger.begin("deployment", "d", "http://b", {}, 0.0), "dep-1")
+    ledger.finish(_begin(ledger, "finetune", "a", "http://b", {}, 0.0), "ft-1")
+    ledger.finish(_begin(ledger, "finetune", "b", "http://b", {}, 0.0), "ft-2")
+    _begin(ledger, "finetune", "c", "http://b", {}, 0.0)  # no id yet
+    ledger.finish(_begin(ledger, "deployment", "d", "http://b", {}, 0.0), "dep-1")
     assert ledger.resource_ids("finetune") == {"ft-1", "ft-2"}
     clock.now += DAY_S + 1
     assert ledger.resource_ids("finetune") == set()
@@ -235,3 +243,57 @@ def test_one_token_redeemed_from_many_threads_confirms_exactly_once(path: Path, 
         for opened in {id(x): x for x in (shared, *ledgers)}.values():
             opened.close()
     assert sorted(outcomes) == sorted([Redeemed.OK] + [Redeemed.USED] * (n - 1))
+
+
+# ---- claim: one create in flight, the made job reused, a lost one retried on its row -----------------
+
+
+def test_a_create_in_flight_is_refused_and_a_made_one_is_returned(ledger: Ledger, clock: Clock) -> None:
+    first = ledger.claim("finetune", "fp", "http://b", {}, 1.0)
+    assert first.kind == "new"
+    with pytest.raises(CreateInFlight):
+        ledger.claim("finetune", "fp", "http://b", {}, 1.0)
+    with pytest.raises(CreateInFlight):  # force_new never overlaps a create being sent either
+        ledger.claim("finetune", "fp", "http://b", {}, 1.0, force_new=True)
+    ledger.finish(first.row_id, "ft-1")
+    again = ledger.claim("finetune", "fp", "http://b", {}, 1.0)
+    assert again.kind == "created" and again.previous is not None and again.previous.resource_id == "ft-1"
+    assert ledger.claim("finetune", "fp", "http://b", {}, 1.0, force_new=True).kind == "new"
+
+
+def test_a_lost_create_is_retried_on_its_own_row(ledger: Ledger, clock: Clock) -> None:
+    first = ledger.claim("finetune", "fp", "http://b", {}, 1.0)
+    ledger.lost(first.row_id)
+    retry = ledger.claim("finetune", "fp", "http://b", {}, 1.0)
+    assert (retry.kind, retry.row_id) == ("retry", first.row_id)
+    # A row left 'sending' by a crash counts as lost once it is older than the in-flight window.
+    clock.now += 301
+    crashed = ledger.claim("finetune", "fp", "http://b", {}, 1.0)
+    assert (crashed.kind, crashed.row_id) == ("retry", first.row_id)
+
+
+def test_the_daily_limit_is_checked_again_at_claim(ledger: Ledger, clock: Clock) -> None:
+    ledger.finish(ledger.claim("finetune", "a", "http://b", {}, 8.0).row_id, "ft-a")
+    with pytest.raises(SpendingLimit, match="BYOM_MAX_USD_PER_DAY"):
+        ledger.claim("finetune", "b", "http://b", {}, 3.0, max_usd_per_day=10.0)
+    assert ledger.claim("finetune", "b", "http://b", {}, 2.0, max_usd_per_day=10.0).kind == "new"
+
+
+def test_many_threads_claiming_one_create_send_it_once(path: Path) -> None:
+    ledgers = [Ledger(path) for _ in range(8)]
+    try:
+        barrier = threading.Barrier(len(ledgers))
+
+        def claim(own: Ledger) -> str:
+            barrier.wait()
+            try:
+                return own.claim("finetune", "fp", "http://b", {}, 1.0).kind
+            except CreateInFlight:
+                return "in flight"
+
+        with ThreadPoolExecutor(len(ledgers)) as pool:
+            kinds = sorted(pool.map(claim, ledgers))
+    finally:
+        for own in ledgers:
+            own.close()
+    assert kinds == ["in flight"] * 7 + ["new"]

@@ -11,6 +11,9 @@
     │   ├── HubUnreachable       offline, DNS, timeout
     │   └── RateLimited
     ├── CatalogError             no Together base model fits, or an unknown base name
+    ├── PreflightError           a plan cannot go ahead: something to fix before anything is spent or changed
+    │   ├── SpendingLimit        BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY would be broken
+    │   └── CreateInFlight       the same create is being sent right now (another call, another window)
     ├── TogetherAPIError         Together's API (or the local engine) answered with an error
     │   └── RequestOutcomeUnknown  a create was sent but its answer was lost: it may have happened
     └── EngineError              the local engine could not do what was asked (Together's error body, 500)
@@ -42,6 +45,7 @@ __all__ = [
     "CatalogError",
     "ConfigError",
     "Conflict",
+    "CreateInFlight",
     "EngineError",
     "EntryNotFound",
     "GatedRepo",
@@ -52,11 +56,13 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
+    "PreflightError",
     "PrivateRepo",
     "RateLimited",
     "RepoNotFound",
     "RequestOutcomeUnknown",
     "RevisionNotFound",
+    "SpendingLimit",
     "TogetherAPIError",
     "TrainingError",
     "Unauthorized",
@@ -119,6 +125,18 @@ class RateLimited(HubError):
 
 class CatalogError(ByomError):
     pass
+
+
+class PreflightError(ByomError):
+    """A launch, deploy or endpoint change that cannot go ahead as asked; the message says what to fix."""
+
+
+class SpendingLimit(PreflightError):
+    """A confirmed spend would break ``BYOM_MAX_USD`` or ``BYOM_MAX_USD_PER_DAY``; the message says by how much."""
+
+
+class CreateInFlight(PreflightError):
+    """The ledger holds this very request as being sent now: a second POST could make a second job."""
 
 
 class TogetherAPIError(ByomError):

@@ -27,10 +27,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from byom.errors import ByomError
+from byom.errors import CreateInFlight, SpendingLimit
 from byom.storage import Migration, SQLiteStore
 
-__all__ = ["DAY_S", "Ledger", "Redeemed", "SpendRecord", "SpendingLimit", "fingerprint"]
+__all__ = ["DAY_S", "Claim", "Ledger", "Redeemed", "SpendRecord", "fingerprint"]
 
 DAY_S = 86_400.0
 
@@ -45,7 +45,7 @@ MIGRATIONS: list[Migration] = [
             backend TEXT NOT NULL,            -- the backend's base URL
             request TEXT NOT NULL,            -- JSON, secrets removed
             estimate_usd REAL NOT NULL DEFAULT 0,
-            state TEXT NOT NULL,              -- sending | created | failed
+            state TEXT NOT NULL,              -- sending | unknown | created | failed
             resource_id TEXT,                 -- the job or deployment id, once known
             created_at REAL NOT NULL,
             updated_at REAL NOT NULL
@@ -80,13 +80,19 @@ class SpendRecord(BaseModel):
     backend: str
     request: dict[str, Any]
     estimate_usd: float
-    state: Literal["sending", "created", "failed"]
+    # sending: a call is sending it now; unknown: its answer was lost (it may exist); created; failed: a definite no
+    state: Literal["sending", "unknown", "created", "failed"]
     resource_id: str | None
     created_at: float
+    updated_at: float
 
 
-class SpendingLimit(ByomError):
-    """A confirmed spend would break ``BYOM_MAX_USD`` or ``BYOM_MAX_USD_PER_DAY``; the message says by how much."""
+class Claim(BaseModel):
+    """What ``Ledger.claim`` decided: send a new create, retry one whose answer was lost, or use the job made."""
+
+    kind: Literal["new", "retry", "created"]
+    row_id: int
+    previous: SpendRecord | None = None
 
 
 class Redeemed(StrEnum):
@@ -121,18 +127,76 @@ class Ledger:
         )
         return None if row is None else _record(row)
 
-    def begin(
-        self, kind: str, print_: str, backend: str, request: Mapping[str, Any], estimate_usd: float
-    ) -> int:
-        """Record a create about to be sent; returns the row id to finish or fail."""
-        ts = time.time()
-        cur = self._db.execute(
-            "INSERT INTO spends (kind, fingerprint, backend, request, estimate_usd, state, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, 'sending', ?, ?)",
-            (kind, print_, backend, json.dumps(dict(request), sort_keys=True), estimate_usd, ts, ts),
+    def claim(
+        self,
+        kind: str,
+        print_: str,
+        backend: str,
+        request: Mapping[str, Any],
+        estimate_usd: float,
+        *,
+        force_new: bool = False,
+        in_flight_s: float = 300.0,
+        max_usd_per_day: float | None = None,
+        within_s: float = DAY_S,
+    ) -> Claim:
+        """Decide, atomically, what a create of this fingerprint may do, and record it as being sent.
+
+        In one ``BEGIN IMMEDIATE`` transaction, so two calls (two windows, a model's parallel calls) cannot both
+        send the same create: a row another call is sending right now (younger than ``in_flight_s``) is
+        ``CreateInFlight``; a created one is returned (unless ``force_new``); a lost one (``unknown``, or
+        ``sending`` left by a crash) is retried on the same row. The daily limit is checked here again, with
+        what was confirmed since the plan was made.
+        """
+        now = time.time()
+        with self._db.transaction() as conn:
+            latest = conn.execute(
+                "SELECT * FROM spends WHERE kind = ? AND fingerprint = ? AND state != 'failed' AND created_at >= ? "
+                "ORDER BY created_at DESC, id DESC LIMIT 1",
+                (kind, print_, now - within_s),
+            ).fetchone()
+            previous = _record(latest) if latest is not None else None
+            if (
+                previous is not None
+                and previous.state == "sending"
+                and now - previous.updated_at < in_flight_s
+            ):
+                raise CreateInFlight(
+                    "This same request is being sent right now by another call. Wait a minute, then call list_jobs "
+                    "(or this tool again: it returns the job that call made)."
+                )
+            if previous is not None and not force_new and previous.state == "created":
+                return Claim(kind="created", row_id=previous.id, previous=previous)
+            retry = previous is not None and not force_new and previous.state in ("unknown", "sending")
+            if max_usd_per_day is not None:
+                spent = conn.execute(
+                    "SELECT COALESCE(SUM(estimate_usd), 0) AS total FROM spends WHERE state != 'failed' "
+                    "AND created_at >= ? AND id != ?",
+                    (now - DAY_S, previous.id if retry and previous is not None else -1),
+                ).fetchone()["total"]
+                if spent + estimate_usd > max_usd_per_day:
+                    raise SpendingLimit(
+                        f"${spent:,.2f} was confirmed in the last 24 h; with this ${estimate_usd:,.2f} that is above "
+                        f"BYOM_MAX_USD_PER_DAY=${max_usd_per_day:,.2f}. Nothing was sent."
+                    )
+            if retry and previous is not None:
+                conn.execute(
+                    "UPDATE spends SET state = 'sending', updated_at = ? WHERE id = ?", (now, previous.id)
+                )
+                return Claim(kind="retry", row_id=previous.id, previous=previous)
+            cur = conn.execute(
+                "INSERT INTO spends (kind, fingerprint, backend, request, estimate_usd, state, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, 'sending', ?, ?)",
+                (kind, print_, backend, json.dumps(dict(request), sort_keys=True), estimate_usd, now, now),
+            )
+            assert cur.lastrowid is not None
+            return Claim(kind="new", row_id=cur.lastrowid)
+
+    def lost(self, row_id: int) -> None:
+        """The create was sent but its answer lost: the next identical call looks for the job before sending."""
+        self._db.execute(
+            "UPDATE spends SET state = 'unknown', updated_at = ? WHERE id = ?", (time.time(), row_id)
         )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
 
     def finish(self, row_id: int, resource_id: str) -> None:
         self._db.execute(
@@ -246,4 +310,5 @@ def _record(row: Any) -> SpendRecord:
         state=row["state"],
         resource_id=row["resource_id"],
         created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )

@@ -20,13 +20,13 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from byom.backend import Backend, Project
-from byom.errors import ByomError, TogetherAPIError
+from byom.errors import PreflightError, TogetherAPIError
 from byom.ledger import Ledger, fingerprint
 from byom.together import (
     AutoscalingSpec,
@@ -40,7 +40,15 @@ from byom.together import (
     TrafficSplitEntry,
 )
 
-__all__ = ["DeployArgs", "DeployError", "DeployPlan", "DeployResult", "deploy", "plan_deploy", "wait_ready"]
+__all__ = [
+    "DeployArgs",
+    "DeployPlan",
+    "DeployResult",
+    "PreflightError",
+    "deploy",
+    "plan_deploy",
+    "wait_ready",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +67,6 @@ _BYTES_PER_DTYPE = {
     "F8_E4M3": 1,
 }
 _POLL_S = 1.0
-
-
-class DeployError(ByomError):
-    """Something to fix before (or instead of) deploying; the message says what."""
 
 
 class DeployArgs(BaseModel):
@@ -115,6 +119,7 @@ class DeployPlan(BaseModel):
         description="What the spending limits count: the hourly cost until auto-stop."
     )
     spending: list[str] = Field(default_factory=list)
+    request: dict[str, Any] = Field(description="What will be created, as the ledger records it.")
     fingerprint: str
     plan_hash: str
     summary: str
@@ -191,12 +196,12 @@ async def _weights_of(
             job = await client.retrieve_finetune(args.job_id)
         except TogetherAPIError as exc:
             if exc.status_code == 404:
-                raise DeployError(
+                raise PreflightError(
                     f"No job {args.job_id!r} on {backend.label}. list_jobs shows the jobs."
                 ) from exc
             raise
         if job.status != "completed":
-            raise DeployError(
+            raise PreflightError(
                 f"Job {job.id} is {job.status}: only a completed job can be deployed. Follow it with job_status."
             )
         if args.lora == "attach" or (job.is_lora and not job.model_object_id):
@@ -206,25 +211,25 @@ async def _weights_of(
             model_id, revision = job.model_object_id, job.model_object_revision_id
             what = "model_object_id"
         if not model_id:
-            raise DeployError(
+            raise PreflightError(
                 f"Job {job.id} is completed but has no {what} (its registry model), so it cannot be deployed yet. "
                 "Wait a minute and call again; if it stays missing, the backend did not register the weights."
             )
         return job, model_id, revision
     if args.model:
         if not args.model.startswith("ml_"):
-            raise DeployError(
+            raise PreflightError(
                 f"model={args.model!r}: pass a registry model id (ml_…, from job_status) or job_id= instead."
             )
         return None, args.model, None
-    raise DeployError("Pass job_id (a completed fine-tune) or model (a registry model id, ml_…).")
+    raise PreflightError("Pass job_id (a completed fine-tune) or model (a registry model id, ml_…).")
 
 
 async def plan_deploy(args: DeployArgs, *, backend: Backend, ledger: Ledger) -> DeployPlan:
     if not 0 <= args.min_replicas <= args.max_replicas or args.max_replicas < 1:
-        raise DeployError("Replicas: need 0 ≤ min_replicas ≤ max_replicas and max_replicas ≥ 1.")
+        raise PreflightError("Replicas: need 0 ≤ min_replicas ≤ max_replicas and max_replicas ≥ 1.")
     if args.inactive_timeout != 0 and not 30 <= args.inactive_timeout <= 1440:
-        raise DeployError("inactive_timeout is in minutes: 0 (never auto-stop) or 30 to 1440.")
+        raise PreflightError("inactive_timeout is in minutes: 0 (never auto-stop) or 30 to 1440.")
     client = backend.client
     project = await backend.project()
     job, model_id, revision = await _weights_of(args, backend, project)
@@ -232,7 +237,7 @@ async def plan_deploy(args: DeployArgs, *, backend: Backend, ledger: Ledger) -> 
         model = await client.retrieve_model(project.id, model_id)
     except TogetherAPIError as exc:
         if exc.status_code == 404:
-            raise DeployError(f"The registry has no model {model_id} in project {project.id}.") from exc
+            raise PreflightError(f"The registry has no model {model_id} in project {project.id}.") from exc
         raise
     is_adapter = model.weights is not None and model.weights.is_adapter
     resource = model.resource_name(revision)
@@ -243,7 +248,9 @@ async def plan_deploy(args: DeployArgs, *, backend: Backend, ledger: Ledger) -> 
     attach_to: str | None = None
     if args.lora == "attach":
         if not is_adapter:
-            raise DeployError(f"{model.name or model.id} is not a LoRA adapter: deploy it with lora='merge'.")
+            raise PreflightError(
+                f"{model.name or model.id} is not a LoRA adapter: deploy it with lora='merge'."
+            )
         attach_to = await _attach_target(backend, project, model)
     else:
         reference = model.base_model if is_adapter and model.base_model else model.resource_name()
@@ -252,7 +259,7 @@ async def plan_deploy(args: DeployArgs, *, backend: Backend, ledger: Ledger) -> 
         if args.config:
             config = next((c for c in choices if args.config in (c.config_id, c.resource_name)), None)
             if config is None:
-                raise DeployError(
+                raise PreflightError(
                     f"Config {args.config!r} is not compatible with {model.name or model.id}. Compatible: "
                     + (", ".join(c.config_id for c in choices) or "none")
                     + "."
@@ -268,7 +275,7 @@ async def plan_deploy(args: DeployArgs, *, backend: Backend, ledger: Ledger) -> 
                     ", ".join(f"{c.instance_type} ({c.memory_gib} GiB)" for c in choices)
                     or "no configs at all"
                 )
-                raise DeployError(
+                raise PreflightError(
                     f"No compatible config has memory for {model.name or model.id} (about "
                     f"{(needed or 0) * _SERVING_OVERHEAD:.1f} GiB to serve); compatible: {have}. Serve a smaller model, "
                     "or pass config= to try one anyway."
@@ -296,7 +303,9 @@ async def plan_deploy(args: DeployArgs, *, backend: Backend, ledger: Ledger) -> 
         "endpoint": name,
     }
     print_ = fingerprint(backend.base_url, request)
-    plan_hash = hashlib.sha256(json.dumps({**request, "hourly": hourly}, sort_keys=True).encode()).hexdigest()
+    plan_hash = hashlib.sha256(
+        json.dumps({**request, "backend": backend.base_url, "hourly": hourly}, sort_keys=True).encode()
+    ).hexdigest()
     plan = DeployPlan(
         backend=backend.kind,
         backend_url=backend.base_url,
@@ -319,6 +328,7 @@ async def plan_deploy(args: DeployArgs, *, backend: Backend, ledger: Ledger) -> 
         usd_per_hour=hourly,
         estimate_usd=estimate,
         spending=spending,
+        request=request,
         fingerprint=print_,
         plan_hash=plan_hash,
         summary="",
@@ -330,7 +340,7 @@ async def plan_deploy(args: DeployArgs, *, backend: Backend, ledger: Ledger) -> 
 async def _attach_target(backend: Backend, project: Project, adapter: RegistryModel) -> str:
     """``<endpoint id>/<deployment id>`` of a deployment of the adapter's own base that accepts adapters."""
     if not adapter.base_model:
-        raise DeployError(
+        raise PreflightError(
             f"Adapter {adapter.name or adapter.id} records no base model, so nothing can host it. Use lora='merge'."
         )
     base_id = adapter.base_model.rsplit("/", 1)[-1]
@@ -346,7 +356,7 @@ async def _attach_target(backend: Backend, project: Project, adapter: RegistryMo
             mode = await _adapter_mode(backend, project, dep)
             if mode in ("dynamic", "fixed", "ADAPTER_MODE_DYNAMIC", "ADAPTER_MODE_FIXED"):
                 return f"{endpoint.id}/{dep.id}"
-    raise DeployError(
+    raise PreflightError(
         f"No running deployment of the adapter's base ({adapter.base_model}) accepts adapters. Deploy that base "
         "with a config whose adapter_mode is dynamic first, or use lora='merge' to serve the adapter on its own."
     )
@@ -418,9 +428,16 @@ async def deploy(
     """Carry out the plan; roll back what this call created if any step fails."""
     project = await backend.project()
     client = backend.client
-    row = ledger.begin(
-        "deployment", plan.fingerprint, plan.backend_url, {"model": plan.model_resource}, plan.estimate_usd
-    )
+    # Every deploy is a new one (no 24 h reuse: the last one may be deleted by now), but never two at once.
+    row = ledger.claim(
+        "deployment",
+        plan.fingerprint,
+        plan.backend_url,
+        plan.request,
+        plan.estimate_usd,
+        force_new=True,
+        max_usd_per_day=backend.settings.max_usd_per_day if backend.costs_money else None,
+    ).row_id
     if plan.lora == "attach":
         assert plan.attach_to is not None
         ep_id, dep_id = plan.attach_to.split("/", 1)
@@ -481,7 +498,7 @@ async def deploy(
         message = (dep.status.message or "no message")[:300]
         with anyio.CancelScope(shield=True):
             await _rollback(backend, project, created_endpoint, dep, endpoint_reused=created_endpoint is None)
-        raise DeployError(
+        raise PreflightError(
             f"The deployment failed to start: {message}. What this call created was removed. manage_endpoint's "
             "status shows the endpoint's events; try another config, or a smaller model."
         )
@@ -606,7 +623,7 @@ async def _wait_adapter(
         if "ADAPTER_LOAD_STATE_READY" in states:
             return True
         if "ADAPTER_LOAD_STATE_FAILED" in states:
-            raise DeployError(
+            raise PreflightError(
                 "The adapter failed to load on the deployment: "
                 + "; ".join((c.message or c.reason or "no message")[:200] for c in adapter.per_cluster or [])
             )

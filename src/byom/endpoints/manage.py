@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from byom.backend import Backend, Project
-from byom.errors import ByomError, TogetherAPIError
+from byom.errors import PreflightError, TogetherAPIError
 from byom.together import Endpoint
 
 __all__ = [
@@ -28,10 +28,6 @@ __all__ = [
 
 EndpointAction = Literal["status", "stop", "start", "delete"]
 MAX_EVENT_CHARS = 300
-
-
-class ManageError(ByomError):
-    """An endpoint that cannot be found or changed; the message says what to do."""
 
 
 class DeploymentLine(BaseModel):
@@ -92,7 +88,7 @@ async def find_endpoint(backend: Backend, project: Project, endpoint: str) -> En
         found = await client.list_endpoints(project.id, name=endpoint.rsplit("/", 1)[-1])
         if found:
             return found[0]
-    raise ManageError(
+    raise PreflightError(
         f"No endpoint {endpoint!r} in project {project.id} on {backend.label}. Pass the endpoint id (ep_…) or name "
         "that deploy_endpoint returned."
     )

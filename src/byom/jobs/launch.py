@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from byom.backend import Backend
 from byom.catalog import Catalog, recommend_for_report
 from byom.data import check_jsonl
-from byom.errors import ByomError, RequestOutcomeUnknown, TogetherAPIError
+from byom.errors import PreflightError, RequestOutcomeUnknown, TogetherAPIError
 from byom.hub import HubInspector, InspectReport
 from byom.ledger import Ledger, fingerprint
 from byom.together import FileObject, FinetuneRequest, FinetuneResponse, check_request, finetune_request
@@ -37,7 +37,6 @@ from byom.together import FileObject, FinetuneRequest, FinetuneResponse, check_r
 __all__ = [
     "FilePlan",
     "LaunchArgs",
-    "LaunchError",
     "LaunchOutcome",
     "LaunchPlan",
     "PricePlan",
@@ -57,10 +56,6 @@ _SKEW_S = 300.0
 # The Together CLI's default learning rates when none is given: 1e-3 for LoRA, the SDK's 1e-5 for full.
 _DEFAULT_LR = {"lora": 1e-3, "full": 1e-5}
 _DATA_SUFFIXES = (".jsonl", ".parquet", ".csv")
-
-
-class LaunchError(ByomError):
-    """The pre-flight found something to fix before any money is spent; the message lists it."""
 
 
 class LaunchArgs(BaseModel):
@@ -176,12 +171,12 @@ async def plan_launch(
     """The pre-flight: every check that can fail before money is spent, then the plan to confirm."""
     settings = backend.settings
     if bool(args.from_hf_model) == bool(args.from_checkpoint):
-        raise LaunchError(
+        raise PreflightError(
             "Give from_hf_model (a new fine-tune of your Hugging Face model) or from_checkpoint (continue a "
             "previous job), not both and not neither."
         )
     if args.wandb_project_name and settings.wandb_api_key is None:
-        raise LaunchError(
+        raise PreflightError(
             "wandb_project_name needs WANDB_API_KEY in the server's environment (never in chat): set it in the MCP "
             "host's config and restart the server, or leave wandb_project_name out."
         )
@@ -196,7 +191,7 @@ async def plan_launch(
                 for f in report.findings
                 if f.status == "fail"
             ]
-            raise LaunchError(
+            raise PreflightError(
                 f"{args.from_hf_model} cannot be fine-tuned with BYOM:\n"
                 + "\n".join(fails)
                 + "\nNothing was uploaded or created. Fix these, or pick another model (inspect_hf_model)."
@@ -248,7 +243,7 @@ async def plan_launch(
     )
     problems = check_request(request, limits)
     if problems:
-        raise LaunchError(
+        raise PreflightError(
             f"These settings do not fit the limits of base {model}:\n- "
             + "\n- ".join(problems)
             + "\nNothing was created. Change them and call create_finetune again."
@@ -303,7 +298,7 @@ def _choose_base(
         method=args.method,
     )
     if rec.base_model is None:
-        raise LaunchError(
+        raise PreflightError(
             f"No Together base model fits {args.from_hf_model}: "
             + "; ".join(rec.warnings or ["no family match"])
             + ". Pass model= yourself (see recommend_base for the candidates)."
@@ -319,26 +314,26 @@ def local_data_path(given: str, role: str) -> Path:
     """
     raw = Path(given).expanduser()
     if not raw.is_absolute():
-        raise LaunchError(
+        raise PreflightError(
             f"The {role} file {given!r} is a relative path, and the server's working directory is not the user's "
             f"({Path.cwd()}). Pass an absolute path."
         )
     try:
         path = raw.resolve(strict=True)
     except (OSError, RuntimeError):
-        raise LaunchError(
+        raise PreflightError(
             f"The {role} file {given!r} does not exist. Pass an absolute path to a .jsonl file, or a file id."
         ) from None
     if not path.is_file():
-        raise LaunchError(
+        raise PreflightError(
             f"The {role} file {given!r} is not a regular file. Pass a .jsonl file, or a file id."
         )
     if path.suffix.lower() not in (".jsonl", ".parquet"):
-        raise LaunchError(
+        raise PreflightError(
             f"The {role} file {path.name} is not .jsonl or .parquet: Together trains on those only."
         )
     if any(part.startswith(".") and part not in (".", "..") for part in path.parts):
-        raise LaunchError(
+        raise PreflightError(
             f"The {role} file {given!r} is inside a hidden directory; byom does not read or upload files from there. "
             "Copy the data to a normal folder and pass that path."
         )
@@ -351,7 +346,7 @@ async def _file_plan(given: str, backend: Backend, progress: Progress | None, ro
         path = local_data_path(given, role)
         report = await anyio.to_thread.run_sync(lambda: check_jsonl(path))
         if not report.valid:
-            raise LaunchError(
+            raise PreflightError(
                 f"The {role} file {path.name} is not valid training data: {report.error}. Fix it (check_training_data "
                 "shows every problem), then call again. Nothing was uploaded."
             )
@@ -379,7 +374,7 @@ async def _file_plan(given: str, backend: Backend, progress: Progress | None, ro
         found = await client.retrieve_file(given)
     except TogetherAPIError as exc:
         if exc.status_code == 404:
-            raise LaunchError(
+            raise PreflightError(
                 f"No file {given!r} on {backend.label}. Pass a local .jsonl path (it is uploaded for you) or an id "
                 "from an earlier upload."
             ) from exc
@@ -407,12 +402,12 @@ async def _ready(backend: Backend, file: FileObject, role: str) -> FileObject:
             if file.validation_report and file.validation_report.error
             else "no reason given"
         )
-        raise LaunchError(
+        raise PreflightError(
             f"{backend.label} rejected the {role} file {file.id} ({file.processing_status}): {why[:300]}. Fix the "
             "data (check_training_data) and pass the corrected local file."
         )
     if file.is_pending:
-        raise LaunchError(
+        raise PreflightError(
             f"The {role} file {file.id} is still being validated by {backend.label} ({file.processing_status}). "
             "Call create_finetune again in a minute with the file id."
         )
@@ -497,47 +492,76 @@ def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
     return "\n".join(lines)
 
 
-async def launch(plan: LaunchPlan, *, backend: Backend, ledger: Ledger) -> LaunchOutcome:
-    """Create the planned job, at most once: the ledger row is written before the request is sent."""
+async def launch(
+    plan: LaunchPlan, *, backend: Backend, ledger: Ledger, force_new: bool = False
+) -> LaunchOutcome:
+    """Create the planned job, at most once: the ledger claims the request before it is sent."""
+    client = backend.client
     if plan.existing_job_id is not None:
-        job = await backend.client.retrieve_finetune(plan.existing_job_id)
+        job = await client.retrieve_finetune(plan.existing_job_id)
         return LaunchOutcome(
             job=job,
             reused=True,
             note="The same request created this job in the last 24 h (force_new=true for another).",
         )
-    pending = ledger.recent("finetune", plan.fingerprint, within_s=SAME_REQUEST_S)
-    if pending is not None and pending.state == "sending":
-        found = await _find_created(backend, plan, ledger, since=pending.created_at)
+    claim = ledger.claim(
+        "finetune",
+        plan.fingerprint,
+        plan.backend_url,
+        plan.request,
+        plan.price.usd or 0.0,
+        force_new=force_new,
+        max_usd_per_day=backend.settings.max_usd_per_day if backend.costs_money else None,
+    )
+    if claim.kind == "created" and claim.previous is not None and claim.previous.resource_id:
+        job = await client.retrieve_finetune(claim.previous.resource_id)
+        return LaunchOutcome(job=job, reused=True, note="The same request created this job in the last 24 h.")
+    if claim.kind == "retry" and claim.previous is not None:
+        found = await _find_or_hold(backend, plan, ledger, claim.row_id, since=claim.previous.created_at)
         if found is not None:
-            ledger.finish(pending.id, found.id)
             return LaunchOutcome(
                 job=found, reused=True, note="An earlier create's answer was lost; this is its job."
             )
-        row = pending.id
-    else:
-        row = ledger.begin(
-            "finetune", plan.fingerprint, plan.backend_url, plan.request, plan.price.usd or 0.0
-        )
     try:
-        job = await backend.client.create_finetune(plan._request)
-    except RequestOutcomeUnknown:
-        found = await _find_created(backend, plan, ledger, since=time.time() - _SKEW_S)
+        job = await client.create_finetune(plan._request)
+    except TogetherAPIError as exc:
+        # Only a 4xx is a definite no. No answer, a timeout, or a 5xx (a gateway's, after the origin may have
+        # stored the job) leaves the create's outcome unknown: look for the job before anything is sent again.
+        definite = exc.status_code is not None and exc.status_code < 500 and exc.status_code != 408
+        if definite and not isinstance(exc, RequestOutcomeUnknown):
+            ledger.fail(claim.row_id)
+            raise
+        found = await _find_or_hold(backend, plan, ledger, claim.row_id, since=time.time() - _SKEW_S)
         if found is not None:
-            ledger.finish(row, found.id)
             return LaunchOutcome(
                 job=found, reused=True, note="The create's answer was lost; the job was found."
             )
-        raise LaunchError(
-            f"The create request reached {backend.label} but its answer was lost, and no job from it shows up yet. "
-            "Call create_finetune again with the same arguments: it looks for that job first and creates one only "
-            "if there is none (list_jobs shows the jobs)."
+        ledger.lost(claim.row_id)
+        raise PreflightError(
+            f"The create request was sent to {backend.label}, but its answer was lost or failed ({exc}), so the "
+            "job may or may not exist, and none shows up yet. Call create_finetune again with the same arguments: it "
+            "looks for that job first and creates one only if there is none (list_jobs shows the jobs)."
         ) from None
-    except TogetherAPIError:
-        ledger.fail(row)  # a definite answer: nothing was created
-        raise
-    ledger.finish(row, job.id)
+    ledger.finish(claim.row_id, job.id)
     return LaunchOutcome(job=job, reused=False)
+
+
+async def _find_or_hold(
+    backend: Backend, plan: LaunchPlan, ledger: Ledger, row_id: int, *, since: float
+) -> FinetuneResponse | None:
+    """The job a lost create made (recorded on ``row_id``), or None; when the backend cannot be asked, the row
+    stays lost and nothing is sent: creating blind is how a second job happens."""
+    try:
+        found = await _find_created(backend, plan, ledger, since=since)
+    except TogetherAPIError as exc:
+        ledger.lost(row_id)
+        raise PreflightError(
+            f"An earlier create of this request lost its answer, and {backend.label} cannot be asked for its jobs "
+            f"now ({exc.status_code or 'no answer'}). Nothing new was sent. Call again in a minute."
+        ) from exc
+    if found is not None:
+        ledger.finish(row_id, found.id)
+    return found
 
 
 async def _find_created(
@@ -545,10 +569,7 @@ async def _find_created(
 ) -> FinetuneResponse | None:
     """The job a lost create made, if the backend has it: same files, base, custom model and suffix."""
     req = plan.request
-    try:
-        jobs = await backend.client.list_finetunes()
-    except TogetherAPIError:
-        return None
+    jobs = await backend.client.list_finetunes()
     # A job an earlier create made (the same request with force_new, say) matches too, but is not this one.
     known = ledger.resource_ids("finetune", within_s=SAME_REQUEST_S + _SKEW_S)
     for job in jobs:
@@ -557,10 +578,12 @@ async def _find_created(
         created = job.created_at.timestamp() if job.created_at is not None else None
         if created is not None and created < since - _SKEW_S:
             continue
+        # A checkpoint job's request names no model, but the job reports its parent's base: compare what was sent.
         if (
             job.training_file == req.get("training_file")
-            and (job.model or None) == (req.get("model") or None)
+            and (not req.get("model") or job.model == req.get("model"))
             and (job.from_hf_model or None) == (req.get("from_hf_model") or None)
+            and (job.from_checkpoint or None) == (req.get("from_checkpoint") or None)
             and (job.suffix or None) == (req.get("suffix") or None)
         ):
             return job

@@ -204,7 +204,7 @@ async def create_finetune(
         return tool_result(result, _render_plan(plan, settled))
     app = state(ctx)
     with domain_errors():
-        outcome = await launch(plan, backend=await app.backend(), ledger=app.ledger)
+        outcome = await launch(plan, backend=await app.backend(), ledger=app.ledger, force_new=force_new)
     job = outcome.job
     note = " ".join(n for n in (settled.note if settled.status != "not_needed" else None, outcome.note) if n)
     result = CreateFinetuneResult(
