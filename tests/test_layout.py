@@ -34,7 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "storage": set(),
     "ledger": {"storage"},
     "backend": {"together", "storage"},
-    "jobs": {"hub", "catalog", "together", "data", "ledger", "backend"},
+    "jobs": {"hub", "catalog", "together", "data", "ledger", "backend", "triage"},
     "endpoints": {"together", "ledger", "backend", "jobs"},
     "engine": {"catalog", "data", "hub", "storage"},
     "triage": {"together", "hub", "catalog"},

@@ -26,7 +26,7 @@ import httpx2
 from pydantic import BaseModel
 
 from byom.config import Settings, engine_data_dir, is_loopback
-from byom.errors import ConfigError
+from byom.errors import ConfigError, TogetherAPIError
 from byom.storage import open_private, private_dir
 from byom.together import TogetherClient
 
@@ -118,13 +118,20 @@ class Backend:
         """``TOGETHER_PROJECT_ID``, else the project of the key as ``GET /v3/whoami`` reports it."""
         if self._project is not None:
             return self._project
-        me = await self.client.whoami()
-        found = me.project
         pid = self.settings.together_project_id if self.kind == "together" else None
         if pid:
-            slug = found.slug if found is not None and found.id == pid else None
-            self._project = Project(id=pid, slug=slug)
-        elif found is not None and found.id:
+            # The slug (the prefix of endpoint names) is nice to have; an explicit id never waits on whoami.
+            try:
+                found = (await self.client.whoami()).project
+            except TogetherAPIError:
+                found = None
+            self._project = Project(
+                id=pid, slug=found.slug if found is not None and found.id == pid else None
+            )
+            return self._project
+        me = await self.client.whoami()
+        found = me.project
+        if found is not None and found.id:
             self._project = Project(id=found.id, slug=found.slug)
         else:
             raise ConfigError(

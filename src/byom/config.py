@@ -88,6 +88,11 @@ class Settings(BaseModel):
             return self.backend_choice
         return "together" if self.together_api_key is not None else "local"
 
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured credential's value: what no output may contain (the MCP server's last filter)."""
+        held = (self.hf_token, self.together_api_key, self.engine_api_key, self.mcp_token, self.wandb_api_key)
+        return tuple(s.get_secret_value() for s in held if s is not None)
+
     @property
     def ledger_path(self) -> Path:
         """The MCP server's own record of creates, confirmations and estimates (SQLite, 0600)."""

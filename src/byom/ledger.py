@@ -111,7 +111,9 @@ class Ledger:
     """The ledger file, opened (and migrated) once per server."""
 
     def __init__(self, path: Path) -> None:
-        self._db = SQLiteStore(path, MIGRATIONS)
+        # Its writes are a few rows, made on the server's event loop: a lock held longer than this (another
+        # process stuck mid-write) is an error to report, not a reason to freeze every tool call.
+        self._db = SQLiteStore(path, MIGRATIONS, busy_timeout_s=5.0)
 
     def close(self) -> None:
         self._db.close()

@@ -16,7 +16,6 @@ from byom.http_auth import StaticTokenVerifier, auth_settings
 from byom.prompts import finetune_my_model, why_did_my_job_fail
 from byom.tools import (
     DESTRUCTIVE,
-    READ_ONLY,
     READ_ONLY_OPEN_WORLD,
     SPENDS,
     AppState,
@@ -52,10 +51,10 @@ TOOLS: tuple[_Tool, ...] = (
     _Tool(inspect_hf_model, "Inspect a Hugging Face model", READ_ONLY_OPEN_WORLD, False),
     _Tool(recommend_base, "Recommend a Together base model", READ_ONLY_OPEN_WORLD, False),
     _Tool(create_finetune, "Launch a fine-tune", SPENDS, True),
-    _Tool(job_status, "Fine-tune job status", READ_ONLY, False),
-    _Tool(list_jobs, "List fine-tune jobs", READ_ONLY, False),
+    _Tool(job_status, "Fine-tune job status", READ_ONLY_OPEN_WORLD, False),
+    _Tool(list_jobs, "List fine-tune jobs", READ_ONLY_OPEN_WORLD, False),
     _Tool(cancel_job, "Cancel a fine-tune job", DESTRUCTIVE, True),
-    _Tool(explain_error, "Explain a failed fine-tune", READ_ONLY, False),
+    _Tool(explain_error, "Explain a failed fine-tune", READ_ONLY_OPEN_WORLD, False),
     _Tool(deploy_endpoint, "Deploy a fine-tuned model", SPENDS, True),
     _Tool(manage_endpoint, "Manage an endpoint", DESTRUCTIVE, True),
 )
@@ -125,6 +124,7 @@ def build_server(
         website_url="https://github.com/byom-mcp/byom-mcp",
         lifespan=lifespan,
         # HTTP only (stdio's boundary is the launching process): every request needs the bearer token.
+        secrets=resolved.secret_values(),
         token_verifier=StaticTokenVerifier(resolved.mcp_token) if resolved.mcp_token else None,
         auth=auth_settings() if resolved.mcp_token else None,
     )

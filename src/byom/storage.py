@@ -44,7 +44,7 @@ def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 class SQLiteStore:
     """One connection shared by the process's threads; writes are serialised by a lock."""
 
-    def __init__(self, path: Path, migrations: Sequence[Migration]) -> None:
+    def __init__(self, path: Path, migrations: Sequence[Migration], *, busy_timeout_s: float = 30.0) -> None:
         private_dir(path.parent)
         self.path = path
         self._migrations = list(migrations)
@@ -52,7 +52,9 @@ class SQLiteStore:
         for own in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             if own == path or own.exists():
                 os.close(open_private(own, os.O_RDWR | os.O_CREAT))
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._conn = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_s
+        )
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         with self._lock:

@@ -147,3 +147,23 @@ async def test_no_secret_reaches_a_result_a_log_the_ledger_or_a_file(
     assert any(p.name == "spec.json" for p in files)  # the trainer's job dir is among them
     leaked = {str(p): _leaks(p.read_bytes()) for p in files}
     assert {p: c for p, c in leaked.items() if c} == {}
+
+
+async def test_a_secret_pasted_into_a_tool_never_comes_back(tmp_path: Path) -> None:
+    """The server's last filter: whatever a tool would echo (here explain_error quoting pasted text, and an error
+    naming a bad argument value), the configured credentials' values are replaced."""
+    hf, together_key = "hf_pasteCANARY0123456789", "tk-pasteCANARY0123456789"
+    settings = Settings(
+        data_dir=tmp_path / "byom",
+        hf_token=SecretStr(hf),
+        together_api_key=SecretStr(together_key),
+        backend_choice="local",
+        engine_autostart=False,
+    )
+    log = f"Traceback (most recent call last):\n  File 'x.py', line 1\nValueError: token {hf} and key {together_key} rejected\n"
+    async with Client(build_server(settings)) as client:
+        explained = await client.call_tool("explain_error", {"error_text": log})
+        refused = await client.call_tool("job_status", {"job_id": together_key})
+    for result in (explained, refused):
+        dumped = result.model_dump_json()
+        assert hf not in dumped and together_key not in dumped, dumped

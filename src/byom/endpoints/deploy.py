@@ -19,14 +19,14 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from byom.backend import Backend, Project
-from byom.errors import PreflightError, TogetherAPIError
+from byom.errors import PreflightError, RequestOutcomeUnknown, TogetherAPIError
+from byom.jobs.launch import Progress
 from byom.ledger import Ledger, fingerprint
 from byom.together import (
     AutoscalingSpec,
@@ -52,7 +52,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[float, float | None, str], Awaitable[None]]
 # Serving needs the weights plus room for activations and the KV cache.
 _SERVING_OVERHEAD = 1.2
 _BYTES_PER_DTYPE = {
@@ -149,10 +148,12 @@ def _bare(name: str) -> str:
 
 
 def _endpoint_name(job: FinetuneResponse | None, model: RegistryModel) -> str:
-    # ft-<uuid> → its first 8 hex digits: short, and still one job's.
-    base = (
-        (job.suffix or job.id.removeprefix("ft-")[:8]) if job is not None else _bare(model.name or model.id)
-    )
+    # ft-<uuid> → its first 8 hex digits: short, still one job's, and two jobs with one suffix never collide.
+    if job is not None:
+        short = job.id.removeprefix("ft-")[:8]
+        base = f"{job.suffix}-{short}" if job.suffix else short
+    else:
+        base = _bare(model.name or model.id)
     return re.sub(r"[^a-z0-9-]+", "-", f"byom-{base}".lower()).strip("-")[:60]
 
 
@@ -253,8 +254,13 @@ async def plan_deploy(args: DeployArgs, *, backend: Backend, ledger: Ledger) -> 
             )
         attach_to = await _attach_target(backend, project, model)
     else:
-        reference = model.base_model if is_adapter and model.base_model else model.resource_name()
-        configs = await client.list_configs(project.id, reference_model=reference)
+        # The CLI's rule (ref §3.6): configs of the model's base when it has one, else of the model itself; a
+        # derived model may carry configs of its own, so those are asked for when the base has none.
+        configs = []
+        if model.base_model:
+            configs = await client.list_configs(project.id, reference_model=model.base_model)
+        if not configs and not is_adapter:
+            configs = await client.list_configs(project.id, reference_model=model.resource_name())
         choices = [_choice(c, types) for c in configs]
         if args.config:
             config = next((c for c in choices if args.config in (c.config_id, c.resource_name)), None)
@@ -280,8 +286,12 @@ async def plan_deploy(args: DeployArgs, *, backend: Backend, ledger: Ledger) -> 
                     f"{(needed or 0) * _SERVING_OVERHEAD:.1f} GiB to serve); compatible: {have}. Serve a smaller model, "
                     "or pass config= to try one anyway."
                 )
+            # An unknown price is not a low one: priced configs first, then the cheapest.
             fitting.sort(
-                key=lambda c: (c.usd_per_hour if c.usd_per_hour is not None else 0.0, c.memory_gib or 0.0)
+                key=lambda c: (
+                    c.usd_per_hour if c.usd_per_hour is not None else float("inf"),
+                    c.memory_gib or 0.0,
+                )
             )
             config, others = fitting[0], fitting[1:4]
     hourly = None
@@ -441,15 +451,32 @@ async def deploy(
     if plan.lora == "attach":
         assert plan.attach_to is not None
         ep_id, dep_id = plan.attach_to.split("/", 1)
+        revision = (
+            plan.model_resource.split("/revisions/")[1] if "/revisions/" in plan.model_resource else None
+        )
         try:
-            adapter = await client.attach_adapter(project.id, ep_id, dep_id, plan.model_id)
+            adapter = await client.attach_adapter(
+                project.id, ep_id, dep_id, plan.model_id, adapter_revision_id=revision
+            )
         except TogetherAPIError:
             ledger.fail(row)
             raise
+        try:
+            endpoint = await client.retrieve_endpoint(project.id, ep_id)
+            ready = await _wait_adapter(backend, project, ep_id, dep_id, adapter.id, wait_seconds, progress)
+        except BaseException:
+            ledger.fail(row)
+            with anyio.CancelScope(shield=True):
+                try:
+                    await client.detach_adapter(
+                        project.id, ep_id, dep_id, adapter.id, etag=adapter.etag or ""
+                    )
+                except TogetherAPIError as exc:
+                    log.warning("rollback of a failed attach did not finish: %s", exc)
+            raise
         ledger.finish(row, adapter.id)
-        endpoint = await client.retrieve_endpoint(project.id, ep_id)
+        # The engine routes an attached adapter by its registry name; Together documents no name (ref §7 #2).
         name = plan.model_name if backend.kind == "local" and plan.model_name else endpoint.name or ep_id
-        ready = await _wait_adapter(backend, project, ep_id, dep_id, adapter.id, wait_seconds, progress)
         return _result(
             plan,
             endpoint,
@@ -473,6 +500,17 @@ async def deploy(
             if not found:
                 raise
             endpoint = found[0]
+            # Reused only when it serves nothing else: its traffic would otherwise be split between two models.
+            others = [
+                d
+                for d in endpoint.deployments
+                if (d.model or "").split("/revisions/")[0] != plan.model_resource.split("/revisions/")[0]
+            ]
+            if others:
+                raise PreflightError(
+                    f"Endpoint {endpoint.name or endpoint.id} already serves another model ({len(others)} "
+                    "deployment(s)). Pass another endpoint_name, or delete that endpoint first (manage_endpoint)."
+                ) from exc
         body = DeploymentCreate(
             name=f"{plan.endpoint_name}-{int(time.time()) % 100000}",
             model=plan.model_resource,
@@ -480,7 +518,18 @@ async def deploy(
             autoscaling=AutoscalingSpec(min_replicas=plan.min_replicas, max_replicas=plan.max_replicas),
             inactive_timeout=plan.inactive_timeout,
         )
-        created_dep = await client.create_deployment(project.id, endpoint.id, body)
+        try:
+            created_dep = await client.create_deployment(project.id, endpoint.id, body)
+        except RequestOutcomeUnknown:
+            # The answer was lost: the deployment may exist and bill. Find it by its name to keep or roll back.
+            named = [
+                d
+                for d in await client.list_deployments(project.id, endpoint.id)
+                if _bare(d.name or "") == body.name
+            ]
+            if not named:
+                raise
+            created_dep = named[0]
         endpoint = await client.retrieve_endpoint(project.id, endpoint.id)
         split = [e for e in endpoint.traffic_split if e.deployment_id != created_dep.id]
         split.append(TrafficSplitEntry(deployment_id=created_dep.id, weight=1.0))

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from byom.backend import Backend, Project
 from byom.errors import PreflightError, TogetherAPIError
+from byom.jobs.status import clip_untrusted
 from byom.together import Endpoint
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
 ]
 
 EndpointAction = Literal["status", "stop", "start", "delete"]
-MAX_EVENT_CHARS = 300
 
 
 class DeploymentLine(BaseModel):
@@ -68,11 +68,8 @@ class ManagePlan(BaseModel):
         return self.action != "status" and not (self.action == "start" and not self.costs_money)
 
 
-def _clip(text: str | None) -> str | None:
-    if not text:
-        return None
-    text = text.replace("```", "'''").strip()
-    return text if len(text) <= MAX_EVENT_CHARS else text[: MAX_EVENT_CHARS - 1] + "…"
+def _clip_or_none(text: str | None) -> str | None:
+    return clip_untrusted(text) if text else None
 
 
 async def find_endpoint(backend: Backend, project: Project, endpoint: str) -> Endpoint:
@@ -176,7 +173,7 @@ async def _report(
             min_replicas=d.autoscaling.min_replicas if d.autoscaling else None,
             max_replicas=d.autoscaling.max_replicas if d.autoscaling else None,
             hardware=d.hardware,
-            message=_clip(d.status.message if d.status else None),
+            message=_clip_or_none(d.status.message if d.status else None),
         )
         for d in deps
     ]
@@ -194,7 +191,7 @@ async def _report(
         done=done,
         deployments=lines,
         traffic_split={e.deployment_id: e.weight for e in ep.traffic_split},
-        warnings=[w for w in (_clip(e.message or e.reason) for e in events) if w],
+        warnings=[w for w in (_clip_or_none(e.message or e.reason) for e in events) if w],
         next_step=nxt,
     )
 

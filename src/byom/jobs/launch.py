@@ -344,7 +344,12 @@ async def _file_plan(given: str, backend: Backend, progress: Progress | None, ro
     client = backend.client
     if _is_local_path(given):
         path = local_data_path(given, role)
-        report = await anyio.to_thread.run_sync(lambda: check_jsonl(path))
+        try:
+            report = await anyio.to_thread.run_sync(lambda: check_jsonl(path))
+        except OSError as exc:
+            raise PreflightError(
+                f"The {role} file {path.name} cannot be read ({exc.strerror or exc}). Check its permissions."
+            ) from None
         if not report.valid:
             raise PreflightError(
                 f"The {role} file {path.name} is not valid training data: {report.error}. Fix it (check_training_data "
@@ -480,6 +485,25 @@ def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
         + ".",
         f"Runs on {plan.backend_url} ({'Together AI cloud' if plan.costs_money else 'this machine'}).",
     ]
+    # Whatever else the call changes is said too: a confirmation covers what the user was shown, nothing more.
+    tt = req.get("training_type") or {}
+    details = [
+        f"max_seq_length {req['max_seq_length']}" if req.get("max_seq_length") else None,
+        f"LoRA r={tt.get('lora_r')} alpha={tt.get('lora_alpha')} on {tt.get('lora_trainable_modules')}"
+        if tt.get("type") == "Lora"
+        else None,
+        f"{req.get('n_checkpoints')} checkpoint(s)" if (req.get("n_checkpoints") or 1) != 1 else None,
+        f"{req.get('n_evals')} evaluation(s)" if req.get("n_evals") else None,
+        f"continues from {req['from_checkpoint']}" if req.get("from_checkpoint") else None,
+        f"revision {req['hf_model_revision']}" if req.get("hf_model_revision") else None,
+        f"suffix {req['suffix']}" if req.get("suffix") else None,
+    ]
+    if any(details):
+        lines.append("Settings: " + ", ".join(d for d in details if d) + ".")
+    if req.get("hf_output_repo_name"):
+        lines.append(f"Pushes the trained weights to the Hugging Face repo {req['hf_output_repo_name']}.")
+    if req.get("wandb_project_name"):
+        lines.append(f"Logs the run to the Weights & Biases project {req['wandb_project_name']}.")
     if plan.costs_money:
         cost = f"${plan.price.usd:,.2f}" if plan.price.usd is not None else "an unknown amount"
         lines.append(f"Estimated cost: {cost}. {plan.price.basis}")

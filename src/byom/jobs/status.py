@@ -8,27 +8,38 @@ truncated and rendered fenced, never as instructions.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
+import anyio
 from pydantic import BaseModel, Field
 
-from byom.together import FinetuneCheckpoint, FinetuneEvent, FinetuneMetrics, FinetuneResponse
+from byom.errors import ByomError
+from byom.together import (
+    TERMINAL_STATUSES,
+    FinetuneCheckpoint,
+    FinetuneEvent,
+    FinetuneMetrics,
+    FinetuneResponse,
+    TogetherClient,
+)
+from byom.triage import explain_job
 
 __all__ = [
-    "ACTIVE_STATUSES",
     "CheckpointLine",
     "EventLine",
     "JobLine",
     "JobSummary",
+    "clip_untrusted",
+    "fetch_details",
     "job_line",
     "render_summary",
     "stage_of",
     "summarize",
 ]
 
-ACTIVE_STATUSES = frozenset({"pending", "queued", "running", "compressing", "uploading", "cancel_requested"})
-MAX_EVENT_CHARS = 300
+MAX_EVENT_CHARS = 300  # of one untrusted line (an event, a status message)
 
 # The BYOM docs' five stages (Troubleshooting → Understanding Training Stages), by event type.
 _STAGE_BY_EVENT = {
@@ -101,6 +112,9 @@ class JobSummary(BaseModel):
     adapter_object_name: str | None = None
     cost_usd: float | None = None
     failure: str | None = Field(None, description="Why it failed, untrusted text, truncated.")
+    diagnosis: str | None = Field(
+        None, description="The failure's category and likely cause (explain_error has more)."
+    )
     next_step: str
 
 
@@ -146,7 +160,8 @@ def _trend(points: list[tuple[float, float]]) -> Literal["falling", "flat", "ris
     return "falling" if last < first else "rising"
 
 
-def _clip(text: str | None, limit: int = MAX_EVENT_CHARS) -> str:
+def clip_untrusted(text: str | None, limit: int = MAX_EVENT_CHARS) -> str:
+    """Untrusted text for a fenced block: no fence of its own, stripped, truncated with an ellipsis."""
     text = (text or "").replace("```", "'''").strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -171,10 +186,14 @@ def summarize(
         percent = 100.0
     ordered = sorted(events, key=lambda e: e.created_at or datetime.min.replace(tzinfo=UTC))
     shown = ordered[-n_events:] if n_events > 0 else []
-    failure = None
+    failure = diagnosis = None
+    if status in ("error", "user_error", "cancelled"):
+        found = explain_job(job, ordered)
+        if found.category != "unknown" or status != "cancelled":
+            diagnosis = f"{found.category}: {found.cause}"
     if status in ("error", "user_error"):
         errors = [e for e in ordered if e.severity == "error" and e.message]
-        failure = _clip(
+        failure = clip_untrusted(
             (job.error.message if job.error else None)
             or (errors[-1].message if errors else "no reason given"),
             600,
@@ -199,7 +218,7 @@ def summarize(
         loss_trend=_trend(train),
         latest_eval_loss=evals[-1][1] if evals else None,
         events=[
-            EventLine(at=_iso(e.created_at), type=e.type, level=e.severity, message=_clip(e.message))
+            EventLine(at=_iso(e.created_at), type=e.type, level=e.severity, message=clip_untrusted(e.message))
             for e in shown
         ],
         checkpoints=[
@@ -211,6 +230,7 @@ def summarize(
         adapter_object_name=job.adapter_object_name,
         cost_usd=job.price_usd,
         failure=failure,
+        diagnosis=diagnosis,
         next_step="",
     )
     summary.next_step = _next_step(summary)
@@ -218,7 +238,7 @@ def summarize(
 
 
 def _next_step(s: JobSummary) -> str:
-    if s.status in ACTIVE_STATUSES:
+    if s.status not in TERMINAL_STATUSES:
         return f"Still {s.stage}: call job_status(job_id={s.job_id!r}, wait_seconds=30) to follow it."
     if s.status == "completed":
         return f"Done: deploy it with deploy_endpoint(job_id={s.job_id!r})."
@@ -265,6 +285,8 @@ def render_summary(s: JobSummary) -> str:
         lines.append(f"Output name (downloads, from_checkpoint): {s.output_name}")
     if s.cost_usd is not None:
         lines.append(f"Cost so far: ${s.cost_usd:,.2f}")
+    if s.diagnosis:
+        lines.append(f"Diagnosis: {s.diagnosis}")
     if s.failure:
         lines.append("Failure (untrusted text from the run):\n```text\n" + s.failure + "\n```")
     if s.events:
@@ -273,6 +295,29 @@ def render_summary(s: JobSummary) -> str:
         lines.append("```")
     lines.append(f"Next: {s.next_step}")
     return "\n".join(lines)
+
+
+async def fetch_details(
+    client: TogetherClient, job_id: str
+) -> tuple[list[FinetuneEvent], list[FinetuneCheckpoint], FinetuneMetrics]:
+    """A job's events, checkpoints and metrics, fetched concurrently; a failure is raised as itself (not as an
+    exception group, which no caller would recognise)."""
+    got: dict[str, Any] = {}
+    failed: list[ByomError] = []
+
+    async def fetch(name: str, call: Awaitable[Any]) -> None:
+        try:
+            got[name] = await call
+        except ByomError as exc:
+            failed.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(fetch, "events", client.finetune_events(job_id))
+        tg.start_soon(fetch, "checkpoints", client.finetune_checkpoints(job_id))
+        tg.start_soon(fetch, "metrics", client.finetune_metrics(job_id))
+    if failed:
+        raise failed[0]
+    return got["events"], got["checkpoints"], got["metrics"]
 
 
 def job_line(job: FinetuneResponse) -> JobLine:

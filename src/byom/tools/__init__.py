@@ -2,7 +2,6 @@
 
 from byom.tools._common import (
     DESTRUCTIVE,
-    READ_ONLY,
     READ_ONLY_OPEN_WORLD,
     SPENDS,
     AppState,
@@ -12,7 +11,6 @@ from byom.tools._common import (
 
 __all__ = [
     "DESTRUCTIVE",
-    "READ_ONLY",
     "READ_ONLY_OPEN_WORLD",
     "SPENDS",
     "AppState",

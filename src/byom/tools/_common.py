@@ -24,9 +24,11 @@ if TYPE_CHECKING:
     from byom.hub import HubInspector
     from byom.ledger import Ledger
 
+MAX_WAIT_S = 45  # the longest wait a tool offers: hosts time a call out near 60 s
+
 __all__ = [
     "DESTRUCTIVE",
-    "READ_ONLY",
+    "MAX_WAIT_S",
     "READ_ONLY_OPEN_WORLD",
     "SPENDS",
     "AppState",
@@ -39,12 +41,8 @@ __all__ = [
     "tool_result",
 ]
 
-# Reads public metadata from the Hub / Together: no side effects, safe to repeat.
+# Reads the Hub, Together or the engine: no side effects, safe to repeat; what comes back is untrusted text.
 READ_ONLY_OPEN_WORLD = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-)
-# Reads the backend's state: no side effects.
-READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
 # Creates something that costs money (a job, a deployment); a repeat is deduplicated, not free.
@@ -191,12 +189,22 @@ def _without_titles(schema: Any) -> Any:
 
 
 class ByomMCPServer(MCPServer[AppState]):
-    """``MCPServer`` whose rejected tool arguments read ``field: message``, not pydantic's dump, and whose
-    input schemas carry no generated titles.
+    """``MCPServer`` whose rejected tool arguments read ``field: message``, not pydantic's dump, whose input
+    schemas carry no generated titles, and whose every tool answer and error has the configured secrets removed.
 
     The SDK renders argument errors with ``str(ValidationError)``: the caller's input echoed back and
-    a link to pydantic's docs per field, which the model cannot act on.
+    a link to pydantic's docs per field, which the model cannot act on. Secrets (TOGETHER_API_KEY, HF_TOKEN,
+    WANDB_API_KEY, the engine key) should never reach a message in the first place; this is the last seam.
     """
+
+    def __init__(self, *args: Any, secrets: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._secrets = tuple(s for s in secrets if len(s) >= 8)
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
 
     async def list_tools(self) -> list[MCPTool]:
         tools = await super().list_tools()
@@ -206,12 +214,21 @@ class ByomMCPServer(MCPServer[AppState]):
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         try:
-            return await super().call_tool(name, arguments, context)
+            result = await super().call_tool(name, arguments, context)
         except ToolError as exc:
             cause = exc.__cause__
-            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+            if isinstance(exc, UnexpectedToolError):
+                raise
+            if not isinstance(cause, ValidationError):
+                if self._secrets and self._redact(str(exc)) != str(exc):
+                    raise ToolError(self._redact(str(exc))) from None
                 raise
             raise ToolError(
                 f"Invalid arguments for {name}: {describe_validation_error(cause)}. "
                 "Fix them as the input schema says and call again."
             ) from cause
+        if self._secrets and isinstance(result, CallToolResult):
+            dumped = result.model_dump_json()
+            if self._redact(dumped) != dumped:
+                result = CallToolResult.model_validate_json(self._redact(dumped))
+        return result

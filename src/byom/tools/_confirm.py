@@ -16,7 +16,7 @@ fakes the user's answer: the spending limits (``BYOM_MAX_USD``, ``BYOM_MAX_USD_P
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context, Elicit
@@ -26,9 +26,13 @@ from pydantic import BaseModel, Field
 from byom.ledger import Redeemed
 from byom.tools._common import AppState, state
 
-__all__ = ["TOKEN_TTL_S", "Confirm", "Decision", "Plannable", "Settled", "ask", "settle"]
+__all__ = ["TOKEN_TTL_S", "Confirm", "ConfirmTokenArg", "Decision", "Plannable", "Settled", "ask", "settle"]
 
 TOKEN_TTL_S = 600.0
+ConfirmTokenArg = Annotated[
+    str | None,
+    Field(description="From a plan the user agreed to (hosts that cannot ask only).", max_length=200),
+]
 
 
 class Confirm(BaseModel):
@@ -98,12 +102,12 @@ def settle(
 ) -> Settled:
     """Turn the resolver's outcome into go / stop; raises ``ToolError`` for a token that does not hold."""
     if not isinstance(answer, AcceptedElicitation):
-        return Settled(go=False, status="declined", note="The user declined: nothing was started or changed.")
+        return Settled(go=False, status="declined", note="The user declined: nothing was created or changed.")
     data: object = answer.data
     if isinstance(data, Confirm):
         if data.confirm:
             return Settled(go=True, status="confirmed", note="The user confirmed it.")
-        return Settled(go=False, status="declined", note="The user said no: nothing was started or changed.")
+        return Settled(go=False, status="declined", note="The user said no: nothing was created or changed.")
     assert isinstance(data, Decision)
     if data.how == "not_needed":
         return Settled(go=True, status="not_needed", note="Nothing new to confirm.")
@@ -119,7 +123,7 @@ def settle(
             status="confirmation_required",
             confirm_token=token,
             note=(
-                "Nothing was started. Show the user this plan and ask them. If they agree, call again with the same "
+                "Nothing was created yet. Show the user this plan and ask them. If they agree, call again with the same "
                 f"arguments and confirm_token={token!r} (valid {TOKEN_TTL_S / 60:.0f} minutes, once, for exactly "
                 "this plan)."
             ),

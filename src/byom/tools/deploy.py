@@ -22,19 +22,10 @@ from byom.endpoints import (
 )
 from byom.endpoints.manage import ManagePlan, render_report
 from byom.tools._arguments import takes_arguments_of
-from byom.tools._common import AppState, domain_errors, progress_reporter, state, tool_result
-from byom.tools._confirm import Confirm, Decision, ask, settle
+from byom.tools._common import MAX_WAIT_S, AppState, domain_errors, progress_reporter, state, tool_result
+from byom.tools._confirm import Confirm, ConfirmTokenArg, Decision, ask, settle
 
 __all__ = ["deploy_endpoint", "manage_endpoint"]
-
-MAX_WAIT_S = 45
-ConfirmTokenArg = Annotated[
-    str | None,
-    Field(
-        description="From a plan the user agreed to (hosts that cannot ask only).",
-        max_length=200,
-    ),
-]
 
 
 class DeployEndpointResult(BaseModel):

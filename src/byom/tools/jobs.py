@@ -20,10 +20,18 @@ from pydantic import BaseModel, Field
 from byom.errors import TogetherAPIError
 from byom.jobs import loss_curve_png
 from byom.jobs.launch import LaunchArgs, LaunchPlan, launch, plan_launch
-from byom.jobs.status import ACTIVE_STATUSES, JobLine, JobSummary, job_line, render_summary, summarize
+from byom.jobs.status import (
+    JobLine,
+    JobSummary,
+    fetch_details,
+    job_line,
+    render_summary,
+    summarize,
+)
 from byom.together import FinetuneResponse
 from byom.tools._arguments import takes_arguments_of
 from byom.tools._common import (
+    MAX_WAIT_S,
     AppState,
     connected_backend,
     domain_errors,
@@ -31,23 +39,15 @@ from byom.tools._common import (
     state,
     tool_result,
 )
-from byom.tools._confirm import Confirm, Decision, Settled, ask, settle
+from byom.tools._confirm import Confirm, ConfirmTokenArg, Decision, Settled, ask, settle
 
 __all__ = ["cancel_job", "create_finetune", "job_status", "list_jobs"]
 
-MAX_WAIT_S = 45  # hosts time a call out near 60 s
 JobIdArg = Annotated[
     str,
     Field(
         description="The job id (ft-…) that create_finetune or list_jobs returned.",
         min_length=1,
-        max_length=200,
-    ),
-]
-ConfirmTokenArg = Annotated[
-    str | None,
-    Field(
-        description="From a plan the user agreed to (hosts that cannot ask only).",
         max_length=200,
     ),
 ]
@@ -239,25 +239,16 @@ async def job_status(
     With wait_seconds it returns early on any change. A failed job points to explain_error.
     """
     job = await _job(ctx, job_id)
-    if wait_seconds and job.status in ACTIVE_STATUSES:
+    if wait_seconds and not job.is_terminal:
         job = await _wait_for_change(ctx, job, wait_seconds)
     backend = await connected_backend(ctx)
-    client = backend.client
     with domain_errors():
-        async with anyio.create_task_group() as tg:
-            got: dict[str, Any] = {}
-
-            async def fetch(name: str, call: Any) -> None:
-                got[name] = await call
-
-            tg.start_soon(fetch, "events", client.finetune_events(job.id))
-            tg.start_soon(fetch, "checkpoints", client.finetune_checkpoints(job.id))
-            tg.start_soon(fetch, "metrics", client.finetune_metrics(job.id))
-    summary = summarize(job, got["events"], got["checkpoints"], got["metrics"], n_events=events)
+        found, checkpoints, metrics = await fetch_details(backend.client, job.id)
+    summary = summarize(job, found, checkpoints, metrics, n_events=events)
     extra = []
     if plot:
-        train = got["metrics"].series("train/loss")
-        evals = got["metrics"].series("eval/loss")
+        train = metrics.series("train/loss")
+        evals = metrics.series("eval/loss")
         png = await anyio.to_thread.run_sync(lambda: loss_curve_png(train, evals, title=f"{job.id} loss"))
         extra.append(ImageContent(type="image", data=base64.b64encode(png).decode(), mime_type="image/png"))
     return tool_result(summary, render_summary(summary), *extra)
@@ -350,7 +341,7 @@ class CancelResult(BaseModel):
 
 async def _plan_cancel(ctx: Context[AppState, Any], job_id: str) -> CancelPlan:
     job = await _job(ctx, job_id)
-    if job.status not in ACTIVE_STATUSES or job.status == "cancel_requested":
+    if job.is_terminal or job.status == "cancel_requested":
         raise ToolError(
             f"Job {job.id} is {job.status}: there is nothing to cancel. job_status shows its outcome."
         )
@@ -413,7 +404,11 @@ async def cancel_job(
         billed_usd=job.price_usd,
         note=settled.note,
     )
-    kept = f" Kept: {', '.join(plan.kept)}." if plan.kept else ""
+    kept = f" Kept: {', '.join(plan.kept)}." if plan.kept else " No checkpoint was saved."
+    if backend.costs_money:
+        kept += (
+            f" Billed: ${job.price_usd:,.2f}." if job.price_usd is not None else " Billed: not reported yet."
+        )
     return tool_result(
         result, f"Job {job.id}: {job.status}.{kept} {settled.note}\nNext: job_status(job_id={job.id!r})."
     )

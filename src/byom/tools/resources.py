@@ -13,7 +13,7 @@ from byom.backend import describe_backend
 from byom.catalog import load_catalog
 from byom.config import Settings
 from byom.errors import ByomError, TogetherAPIError
-from byom.jobs.status import summarize
+from byom.jobs.status import fetch_details, summarize
 from byom.tools._common import AppState
 
 __all__ = ["backend_resource", "catalog_resource", "job_resource"]
@@ -52,13 +52,8 @@ async def job_resource(job_id: str, ctx: Context[Any, Any]) -> str:
         backend = await app.backend()
         client = backend.client
         job = await client.retrieve_finetune(job_id)
-        summary = summarize(
-            job,
-            await client.finetune_events(job_id),
-            await client.finetune_checkpoints(job_id),
-            await client.finetune_metrics(job_id),
-            n_events=1000,
-        )
+        events, checkpoints, metrics = await fetch_details(client, job_id)
+        summary = summarize(job, events, checkpoints, metrics, n_events=1000)
     except TogetherAPIError as exc:
         if exc.status_code in (400, 404):
             raise ResourceError(f"No job {job_id!r}; list_jobs shows the jobs.") from exc
