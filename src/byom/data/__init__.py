@@ -1,6 +1,16 @@
-"""Training-data checks: one JSONL checker shared by the MCP tools and the local engine."""
+"""Training-data checks: one checker (JSONL and Parquet) shared by the MCP tools, the CLI and the local engine."""
 
-from byom.data._check import MAX_FILE_BYTES, check_jsonl
-from byom.data._report import DatasetFormat, ValidationReport
+from byom.data._check import MAX_FILE_BYTES, MAX_LINE_BYTES, check_file, check_jsonl
+from byom.data._report import DataReport, DatasetFormat, Problem, ProblemKind, ValidationReport
 
-__all__ = ["MAX_FILE_BYTES", "DatasetFormat", "ValidationReport", "check_jsonl"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_LINE_BYTES",
+    "DataReport",
+    "DatasetFormat",
+    "Problem",
+    "ProblemKind",
+    "ValidationReport",
+    "check_file",
+    "check_jsonl",
+]

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from byom.backend import Backend
 from byom.catalog import Catalog, recommend_for_report
-from byom.data import check_jsonl
+from byom.data import check_file
 from byom.errors import ByomError, RequestOutcomeUnknown, TogetherAPIError
 from byom.hub import HubInspector, InspectReport
 from byom.ledger import Ledger, fingerprint
@@ -319,7 +319,7 @@ async def _file_plan(given: str, backend: Backend, progress: Progress | None, ro
             raise LaunchError(
                 f"The {role} file {given!r} does not exist or is not a file. Pass a local .jsonl path or a file id."
             )
-        report = await anyio.to_thread.run_sync(lambda: check_jsonl(path))
+        report = await anyio.to_thread.run_sync(lambda: check_file(path))
         if not report.valid:
             raise LaunchError(
                 f"The {role} file {path.name} is not valid training data: {report.error}. Fix it (check_training_data "
