@@ -2,6 +2,7 @@
 preview, shared by the MCP tools, the CLI, the local engine and its trainer."""
 
 from byom.data._check import MAX_FILE_BYTES, MAX_LINE_BYTES, check_file, check_jsonl
+from byom.data._render import render_data_report, render_previews, render_token_stats
 from byom.data._report import DataReport, DatasetFormat, Problem, ProblemKind, ValidationReport
 from byom.data._tokens import (
     IGNORE,
@@ -39,5 +40,8 @@ __all__ = [
     "iter_rows",
     "preview",
     "preview_row",
+    "render_data_report",
+    "render_previews",
+    "render_token_stats",
     "token_stats",
 ]
