@@ -83,6 +83,39 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
     _emit(rec, render_recommendation(rec), args.json)
 
 
+def _cmd_check_data(args: argparse.Namespace) -> None:
+    from byom.data import (
+        check_file,
+        iter_rows,
+        preview,
+        render_data_report,
+        render_previews,
+        render_token_stats,
+        token_stats,
+    )
+
+    report = check_file(args.file, purpose=args.purpose, max_problems=args.max_problems)
+    out: dict[str, object] = {"report": report.model_dump(mode="json")}
+    text = [render_data_report(report, args.file.name)]
+    if args.model and report.valid and report.file_type == "jsonl":
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=False)
+        seq = args.max_seq_length
+        stats = token_stats(tokenizer, iter_rows(args.file), max_seq_length=seq)
+        out["token_stats"] = stats.model_dump(mode="json")
+        text.append(render_token_stats(stats))
+        if report.dataset_format != "preference":
+            rows = preview(iter_rows(args.file), tokenizer, max_seq_length=seq, top_k=args.preview_rows)
+            out["preview"] = [
+                r.model_dump(mode="json", exclude={"input_ids", "labels", "tokens"}) for r in rows
+            ]
+            text.append(render_previews(rows))
+    print(json.dumps(out, indent=2) if args.json else "\n".join(text))
+    if not report.valid:
+        sys.exit(1)
+
+
 def _cmd_engine(args: argparse.Namespace) -> None:
     from byom.config import load_settings
     from byom.engine.service import serve
@@ -147,6 +180,24 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--method", choices=["sft", "dpo"], default="sft")
     rec.add_argument("--json", action="store_true", help="print the structured recommendation as JSON")
     rec.set_defaults(func=_cmd_recommend)
+
+    chk = sub.add_parser(
+        "check-data", help="check a training file (JSONL or Parquet) against Together's rules"
+    )
+    chk.add_argument("file", type=Path)
+    chk.add_argument(
+        "--model", default=None, help="a model dir or Hub id: token statistics and a loss preview"
+    )
+    chk.add_argument(
+        "--max-seq-length", type=int, default=2048, help="for the token statistics (default 2048)"
+    )
+    chk.add_argument("--purpose", choices=["fine-tune", "eval"], default="fine-tune")
+    chk.add_argument("--max-problems", type=int, default=20, help="problems shown in full (all are counted)")
+    chk.add_argument(
+        "--preview-rows", type=int, default=2, help="rows shown in the loss preview (with --model)"
+    )
+    chk.add_argument("--json", action="store_true", help="print the report (and stats) as JSON")
+    chk.set_defaults(func=_cmd_check_data)
 
     from byom.config import DEFAULT_ENGINE_PORT
 

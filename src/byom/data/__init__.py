@@ -1,6 +1,47 @@
-"""Training-data checks: one JSONL checker shared by the MCP tools and the local engine."""
+"""Training data: one checker (JSONL and Parquet), and rows → tokens/labels, token statistics and the loss
+preview, shared by the MCP tools, the CLI, the local engine and its trainer."""
 
-from byom.data._check import MAX_FILE_BYTES, check_jsonl
-from byom.data._report import DatasetFormat, ValidationReport
+from byom.data._check import MAX_FILE_BYTES, MAX_LINE_BYTES, check_file, check_jsonl
+from byom.data._render import render_data_report, render_previews, render_token_stats
+from byom.data._report import DataReport, DatasetFormat, Problem, ProblemKind, ValidationReport
+from byom.data._tokens import (
+    IGNORE,
+    Encoded,
+    PreviewRow,
+    RowPreview,
+    TokenStats,
+    TrainOnInputs,
+    encode_preference,
+    encode_row,
+    iter_rows,
+    preview,
+    preview_row,
+    token_stats,
+)
 
-__all__ = ["MAX_FILE_BYTES", "DatasetFormat", "ValidationReport", "check_jsonl"]
+__all__ = [
+    "IGNORE",
+    "MAX_FILE_BYTES",
+    "MAX_LINE_BYTES",
+    "DataReport",
+    "DatasetFormat",
+    "Encoded",
+    "PreviewRow",
+    "Problem",
+    "ProblemKind",
+    "RowPreview",
+    "TokenStats",
+    "TrainOnInputs",
+    "ValidationReport",
+    "check_file",
+    "check_jsonl",
+    "encode_preference",
+    "encode_row",
+    "iter_rows",
+    "preview",
+    "preview_row",
+    "render_data_report",
+    "render_previews",
+    "render_token_stats",
+    "token_stats",
+]

@@ -2,7 +2,7 @@
 
 The SDK flow (ref together-api-2026-11 §1.2, §1.7): ``POST /v1/files`` (form, no file) → 302 to a
 one-time absolute upload URL → ``PUT`` the bytes (no auth, exactly 200) → ``POST .../preprocess``.
-Validation (``byom.data.check_jsonl``) runs in a background thread; ``processing_status`` goes
+Validation (``byom.data.check_file``) runs in a background thread; ``processing_status`` goes
 PENDING → COMPLETED | INVALID_FORMAT | FAILED.
 """
 
@@ -375,9 +375,9 @@ def _run_checks(state: EngineState, row: Any) -> tuple[str, dict[str, Any]]:
             f"The local engine trains from JSONL only; this file is {row['file_type']}. Convert it to JSONL."
         )
         return "INVALID_FORMAT", {"valid": False, "error": message, "error_type": "INVALID_FORMAT"}
-    from byom.data import check_jsonl
+    from byom.data import check_file
 
-    report = check_jsonl(path, purpose=row["purpose"]).to_together()
+    report = check_file(path, purpose=row["purpose"]).to_together()
     return ("COMPLETED" if report.get("valid") else "INVALID_FORMAT"), report
 
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from byom.backend import Backend
 from byom.catalog import Catalog, recommend_for_report
-from byom.data import check_jsonl
+from byom.data import check_file
 from byom.errors import PreflightError, RequestOutcomeUnknown, TogetherAPIError
 from byom.hub import HubInspector, InspectReport
 from byom.ledger import Ledger, fingerprint
@@ -345,7 +345,7 @@ async def _file_plan(given: str, backend: Backend, progress: Progress | None, ro
     if _is_local_path(given):
         path = local_data_path(given, role)
         try:
-            report = await anyio.to_thread.run_sync(lambda: check_jsonl(path))
+            report = await anyio.to_thread.run_sync(lambda: check_file(path))
         except OSError as exc:
             raise PreflightError(
                 f"The {role} file {path.name} cannot be read ({exc.strerror or exc}). Check its permissions."

@@ -40,6 +40,7 @@ from byom.together._models import (
     FinetuneList,
     FinetuneMetrics,
     FinetuneModelLimits,
+    FinetunePreview,
     FinetuneResponse,
     InstanceType,
     InstanceTypeList,
@@ -565,6 +566,27 @@ class TogetherClient:
         """``DELETE …/deployments/{dep}/adapters/{dad}?etag=``: the etag of your last read is required."""
         path = f"{self._adapters_path(project_id, endpoint_id, deployment_id)}/{quote(adapter_id, safe='')}"
         await self.request("DELETE", path, params={"etag": etag})
+
+    async def preview_finetune(
+        self,
+        *,
+        model: str,
+        training_file: str,
+        top_k: int | None = None,
+        train_on_inputs: bool | None = None,
+        training_method: str | None = None,
+    ) -> FinetunePreview:
+        """``POST /v1/fine-tunes/preview``: the first ``top_k`` rows of an uploaded file as the trainer tokenizes
+        them, with the tokens that carry loss (read-only: retried). Unset arguments are left out, as the SDK does."""
+        body: dict[str, Any] = {"model": model, "training_file": training_file}
+        for key, value in (
+            ("top_k", top_k),
+            ("train_on_inputs", train_on_inputs),
+            ("training_method", training_method),
+        ):
+            if value is not None:
+                body[key] = value
+        return await self._call(FinetunePreview, "POST", "/v1/fine-tunes/preview", json=body, retry=True)
 
 
 def _q(segment: str) -> str:

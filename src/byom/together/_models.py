@@ -56,6 +56,8 @@ __all__ = [
     "FinetuneList",
     "FinetuneMetrics",
     "FinetuneModelLimits",
+    "FinetunePreview",
+    "FinetunePreviewRow",
     "FinetuneResponse",
     "FullTrainingLimits",
     "InstanceType",
@@ -1213,3 +1215,28 @@ class ErrorBody(_Lenient):
     def text(self) -> str | None:
         """The most specific message the body carries."""
         return (self.error.message if self.error else None) or self.message
+
+
+# ---- fine-tune preview ------------------------------------------------------------------------------
+
+
+class FinetunePreviewRow(_Lenient):
+    """One tokenized row of ``POST /v1/fine-tunes/preview`` (SDK 3.1.1 ``FineTunePreviewRow``)."""
+
+    input_ids: list[int] = []
+    labels: list[int] = []  # -100 = no loss
+    num_tokens: int = 0
+    num_trained_tokens: int = 0
+    tokens: list[str] = []
+    trained_spans: list[list[int]] = []  # half-open [start, end) token ranges with loss
+    truncated: bool = False
+
+
+class FinetunePreview(_Lenient):
+    """``POST /v1/fine-tunes/preview``: how the first rows of a file tokenize (SDK ``FineTunePreviewResponse``)."""
+
+    dataset_format: str | None = None
+    max_seq_length: int | None = None
+    model: str | None = None
+    rows: list[FinetunePreviewRow] = []
+    train_on_inputs: bool | None = None

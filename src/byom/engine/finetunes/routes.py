@@ -1,5 +1,5 @@
 """Fine-tunes API: create (validated against the template's limits), list, retrieve, events,
-checkpoints, metrics, cancel, delete and the price estimate (ref together-api-2026-11 §2)."""
+checkpoints, metrics, cancel, delete, the price estimate and the tokenization preview (ref together-api-2026-11 §2)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ from byom.engine.finetunes.jobs import (
     job_payload,
 )
 from byom.engine.finetunes.plan import local_tokenizer_dir, plan_job
+from byom.engine.finetunes.preview import preview_finetune
 from byom.engine.finetunes.request import CreateFineTune, EstimatePrice
 from byom.engine.finetunes.tokens import count_file_tokens, count_file_tokens_exact
 from byom.engine.http import answer, int_query, parse_body
@@ -310,6 +311,7 @@ routes = [
     Route("/v1/fine-tunes", create_job, methods=["POST"]),
     Route("/v1/fine-tunes", list_jobs, methods=["GET"]),
     Route("/v1/fine-tunes/estimate-price", estimate_price, methods=["POST"]),
+    Route("/v1/fine-tunes/preview", preview_finetune, methods=["POST"]),
     Route("/v1/fine-tunes/{job_id}", retrieve_job, methods=["GET"]),
     Route("/v1/fine-tunes/{job_id}", delete_job, methods=["DELETE"]),
     Route("/v1/fine-tunes/{job_id}/events", list_events, methods=["GET"]),

@@ -106,7 +106,7 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
     import torch
 
     from byom.config import load_settings
-    from byom.data import check_jsonl
+    from byom.data import check_file
     from byom.engine.trainer import _model
     from byom.engine.trainer._loop import train
 
@@ -128,7 +128,7 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
     )
     for kind, path in files:
         progress.event(f"{kind}_data_downloading", f"Checking {kind} file {path.name}.")
-        report = check_jsonl(path, purpose="fine-tune" if kind == "training" else "eval")
+        report = check_file(path, purpose="fine-tune" if kind == "training" else "eval")
         if not report.valid:
             raise TrainingError(f"The {kind} file is invalid: {report.error}")
         if (report.dataset_format == "preference") != (spec.method == "dpo"):

@@ -1,0 +1,76 @@
+"""Plain-text renderings of a DataReport and of token statistics, for people (CLI) and models (tools)."""
+
+from __future__ import annotations
+
+from byom.data._report import DataReport
+from byom.data._tokens import RowPreview, TokenStats
+
+__all__ = ["render_data_report", "render_previews", "render_token_stats"]
+
+
+def render_data_report(report: DataReport, name: str = "") -> str:
+    verdict = "valid" if report.valid else "NOT valid"
+    head = f"{name}: {verdict}" if name else verdict.capitalize()
+    lines = [
+        f"{head} — {report.file_type}, format {report.dataset_format or 'unknown'}, {report.nlines} samples"
+        + (f", {report.blank_lines} blank lines" if report.blank_lines else "")
+        + (f", {report.bad_lines} bad" if report.bad_lines else "")
+        + f" ({report.nbytes / 2**20:.1f} MiB)."
+    ]
+    flags = [
+        label
+        for label, on in (
+            ("message weights", report.has_message_weights),
+            ("sample weights", report.has_sample_weights),
+            ("tools", report.has_tools),
+            ("parallel tool calls", report.has_parallel_tool_calls),
+            ("reasoning", report.has_reasoning),
+            ("images", report.is_multimodal),
+        )
+        if on
+    ]
+    if flags:
+        lines.append("Uses: " + ", ".join(flags) + ".")
+    if report.problems:
+        lines.append("Problems:")
+        for p in report.problems:
+            where = f"line {p.line}" if p.line is not None else "file"
+            field = f" [{p.field}]" if p.field else ""
+            tag = "" if p.severity == "error" else " (warning)"
+            lines.append(f"  {where}{field} {p.kind}{tag}: {p.message}" + (f" Fix: {p.fix}" if p.fix else ""))
+    shown = len(report.problems)
+    total = sum(report.problem_counts.values())
+    if total > shown:
+        counts = ", ".join(
+            f"{k} {n}" for k, n in sorted(report.problem_counts.items(), key=lambda kv: -kv[1])
+        )
+        lines.append(f"{total} problems in all ({counts}); the first {shown} are shown.")
+    return "\n".join(lines)
+
+
+def render_token_stats(stats: TokenStats) -> str:
+    lines = [
+        f"Tokens per sample: min {stats.min}, mean {stats.mean}, p95 {stats.p95}, max {stats.max}; "
+        + f"{stats.total_tokens} in all, {stats.trained_tokens} with loss (after truncation)."
+    ]
+    if stats.over_max_seq_length:
+        lines.append(
+            f"{stats.over_max_seq_length} of {stats.samples} samples are over max_seq_length {stats.max_seq_length} "
+            "and will be truncated."
+        )
+    if stats.no_trained_tokens:
+        lines.append(f"{stats.no_trained_tokens} samples have no token with loss: training drops them.")
+    return "\n".join(lines)
+
+
+def render_previews(rows: list[RowPreview]) -> str:
+    out = []
+    for i, row in enumerate(rows, start=1):
+        out.append(
+            f"-- row {i}: {row.num_tokens} tokens, {row.num_trained_tokens} trained"
+            + (", truncated" if row.truncated else "")
+            + " (trained text between ⟦ ⟧)"
+        )
+        out.append(row.rendered)
+        out.extend(f"   ! {note}" for note in row.notes)
+    return "\n".join(out)

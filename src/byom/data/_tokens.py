@@ -1,0 +1,368 @@
+"""Rows → token ids and loss labels (-100 = no loss): the one implementation the trainer, token statistics
+and the loss preview share. ``transformers`` is never imported here; callers pass a loaded tokenizer.
+
+Masking follows Together's meaning of ``train_on_inputs`` (ref together-api.md §3.4): "auto" trains on
+assistant turns (conversation) or the completion (instruction) and on everything for plain text; a
+message ``weight`` (0/1) overrides its role's default.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from byom.errors import TrainingError
+
+__all__ = [
+    "IGNORE",
+    "Encoded",
+    "PreviewRow",
+    "RowPreview",
+    "TokenStats",
+    "TrainOnInputs",
+    "encode_preference",
+    "encode_row",
+    "iter_rows",
+    "preview",
+    "preview_row",
+    "require_template",
+    "token_stats",
+]
+
+IGNORE = -100
+TrainOnInputs = bool | Literal["auto"]
+SPAN_OPEN, SPAN_CLOSE = "⟦", "⟧"  # marks trained text in RowPreview.rendered
+
+
+@dataclass
+class Encoded:
+    """One row, rendered and tokenized, before truncation."""
+
+    input_ids: list[int]
+    labels: list[int]
+    notes: list[str] = field(default_factory=list)  # what the chat template did to the row
+
+
+def _train_inputs(train_on_inputs: TrainOnInputs) -> bool:
+    return train_on_inputs is True
+
+
+def require_template(tokenizer: Any) -> None:
+    if not getattr(tokenizer, "chat_template", None):
+        raise TrainingError(
+            "Tokenizer has no chat template, so conversation data can't be rendered. Use a model whose "
+            "tokenizer has a chat_template (usually the instruct variant), or convert the data to the "
+            '"text" or "prompt"/"completion" format.'
+        )
+
+
+def _render(tokenizer: Any, messages: list[dict[str, Any]], tools: Any, gen_prompt: bool) -> str:
+    return str(
+        tokenizer.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=gen_prompt)
+    )
+
+
+def _conversation(tokenizer: Any, row: dict[str, Any], train_on_inputs: TrainOnInputs) -> Encoded:
+    """Render with the chat template; label each message's span by rendering message prefixes."""
+    require_template(tokenizer)
+    messages: list[dict[str, Any]] = row["messages"]
+    tools = row.get("tools")
+    full = _render(tokenizer, messages, tools, gen_prompt=False)
+    notes: list[str] = []
+    # Character spans of trained messages. Rendering messages[:i] (+ the generation prompt for an
+    # assistant turn) gives where message i's own text starts; rendering messages[:i+1] where it ends.
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for i, msg in enumerate(messages):
+        role = msg.get("role")
+        trained = (
+            bool(msg["weight"])
+            if "weight" in msg
+            else (role == "assistant" or _train_inputs(train_on_inputs))
+        )
+        content = msg.get("content")
+        if isinstance(content, str) and content.strip() and content not in full:
+            notes.append(
+                f"The chat template dropped or rewrote message {i} ({role}): its content is not in the text."
+            )
+        end_text = _render(tokenizer, messages[: i + 1], tools, gen_prompt=False)
+        if role == "assistant" and not _train_inputs(train_on_inputs):
+            # The assistant header (generation prompt) is input, not something to learn.
+            head = _render(tokenizer, messages[:i], tools, gen_prompt=True) if i else ""
+        else:
+            head = _render(tokenizer, messages[:i], tools, gen_prompt=False) if i else ""
+        if full.startswith(end_text) and full.startswith(head) and len(head) <= len(end_text):
+            start, end = len(head), len(end_text)
+        else:
+            # Templates that rewrite earlier turns (e.g. drop old reasoning) aren't prefix-stable:
+            # fall back to finding the message content verbatim after the previous span.
+            if not any("prefix" in n for n in notes):
+                notes.append(
+                    f"The chat template renders earlier turns differently once later ones follow (not prefix-stable, "
+                    f"from message {i}); trained spans were found by content."
+                )
+            if not isinstance(content, str) or not content:
+                continue
+            found = full.find(content, pos)
+            if found < 0:
+                continue
+            start, end = found, found + len(content)
+        pos = max(pos, end)
+        if trained:
+            spans.append((start, end))
+    for role in sorted({str(m.get("role")) for m in messages}):
+        if role not in full:
+            notes.append(f"The chat template never writes the role '{role}': it merges or renames it.")
+    enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+    ids: list[int] = list(enc["input_ids"])
+    labels = [IGNORE] * len(ids)
+    for t, (a, b) in enumerate(enc["offset_mapping"]):
+        if b > a and any(s <= a < e for s, e in spans):
+            labels[t] = ids[t]
+    return Encoded(ids, labels, notes)
+
+
+def _as_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+
+
+def _instruction(tokenizer: Any, row: dict[str, Any], train_on_inputs: TrainOnInputs) -> Encoded:
+    prompt = list(tokenizer(_as_text(row["prompt"]), add_special_tokens=True)["input_ids"])
+    completion = list(tokenizer(_as_text(row["completion"]), add_special_tokens=False)["input_ids"])
+    if tokenizer.eos_token_id is not None:
+        completion = completion + [tokenizer.eos_token_id]
+    prompt_labels = list(prompt) if _train_inputs(train_on_inputs) else [IGNORE] * len(prompt)
+    return Encoded(prompt + completion, prompt_labels + completion)
+
+
+def _general(tokenizer: Any, row: dict[str, Any]) -> Encoded:
+    ids = list(tokenizer(row["text"], add_special_tokens=True)["input_ids"])
+    if tokenizer.eos_token_id is not None:
+        ids = ids + [tokenizer.eos_token_id]
+    return Encoded(ids, list(ids))
+
+
+def encode_row(tokenizer: Any, row: dict[str, Any], *, train_on_inputs: TrainOnInputs = "auto") -> Encoded:
+    """Tokenize one SFT row (conversation, instruction or general), not truncated."""
+    if "messages" in row:
+        return _conversation(tokenizer, row, train_on_inputs)
+    if "prompt" in row:
+        return _instruction(tokenizer, row, train_on_inputs)
+    if "text" in row:
+        return _general(tokenizer, row)
+    raise TrainingError(
+        "This row is preference data, which needs DPO; the local engine trains SFT only. "
+        "Use conversation, instruction or text data."
+    )
+
+
+def encode_preference(tokenizer: Any, row: dict[str, Any]) -> tuple[Encoded, Encoded]:
+    """input.messages + each output rendered with the chat template; loss labels only on that output."""
+    require_template(tokenizer)
+    inp = row["input"]
+    context = [{**m, "weight": 0} for m in inp["messages"]]
+    sides = []
+    for key in ("preferred_output", "non_preferred_output"):
+        answer = {**row[key][0], "weight": 1}
+        sides.append(
+            _conversation(tokenizer, {"messages": context + [answer], "tools": inp.get("tools")}, "auto")
+        )
+    return sides[0], sides[1]
+
+
+def iter_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """The parsed samples of a JSONL file (blank lines skipped); run ``check_file`` first."""
+    with path.open("rb") as f:
+        for raw in f:
+            if raw.strip():
+                yield json.loads(raw)
+
+
+# -- token statistics ---------------------------------------------------------------------------
+class TokenStats(BaseModel):
+    """Token counts of a file with one tokenizer and chat template (preference: chosen + rejected)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    samples: int
+    total_tokens: int = Field(description="All tokens before truncation.")
+    trained_tokens: int = Field(description="Tokens with a loss label, after truncation.")
+    min: int
+    mean: float
+    p95: int
+    max: int
+    max_seq_length: int
+    over_max_seq_length: int = Field(description="Samples longer than max_seq_length: truncated in training.")
+    no_trained_tokens: int = Field(
+        description="Samples with no loss label left after truncation: dropped in training."
+    )
+
+
+def token_stats(
+    tokenizer: Any,
+    rows: Iterable[dict[str, Any]],
+    *,
+    max_seq_length: int,
+    train_on_inputs: TrainOnInputs = "auto",
+) -> TokenStats:
+    """min/mean/p95/max tokens per sample, totals, and how many samples truncation cuts or empties."""
+    lengths = array("I")  # 4 bytes a sample: the percentile needs them all
+    total = trained = over = empty = 0
+    for row in rows:
+        if "preferred_output" in row:
+            sides = list(encode_preference(tokenizer, row))
+        else:
+            sides = [encode_row(tokenizer, row, train_on_inputs=train_on_inputs)]
+        n = sum(len(s.input_ids) for s in sides)
+        kept = sum(sum(1 for x in s.labels[:max_seq_length] if x != IGNORE) for s in sides)
+        lengths.append(n)
+        total += n
+        trained += kept
+        over += any(len(s.input_ids) > max_seq_length for s in sides)
+        empty += kept == 0 or float(row.get("weight", 1.0)) == 0
+    if not lengths:
+        return TokenStats(
+            samples=0,
+            total_tokens=0,
+            trained_tokens=0,
+            min=0,
+            mean=0.0,
+            p95=0,
+            max=0,
+            max_seq_length=max_seq_length,
+            over_max_seq_length=0,
+            no_trained_tokens=0,
+        )
+    ordered = sorted(lengths)
+    p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+    return TokenStats(
+        samples=len(lengths),
+        total_tokens=total,
+        trained_tokens=trained,
+        min=ordered[0],
+        mean=round(total / len(lengths), 1),
+        p95=p95,
+        max=ordered[-1],
+        max_seq_length=max_seq_length,
+        over_max_seq_length=over,
+        no_trained_tokens=empty,
+    )
+
+
+# -- the loss preview ---------------------------------------------------------------------------
+class PreviewRow(BaseModel):
+    """One row of ``POST /v1/fine-tunes/preview`` (SDK 3.1.1 ``FineTunePreviewRow``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_ids: list[int]
+    labels: list[int] = Field(description="-100 where no loss is taken.")
+    num_tokens: int = Field(description="Tokens after truncation.")
+    num_trained_tokens: int
+    tokens: list[str]
+    trained_spans: list[list[int]] = Field(description="Half-open [start, end) token index ranges with loss.")
+    truncated: bool
+
+
+class RowPreview(PreviewRow):
+    """A preview row plus what a person reads: the text with trained spans marked, and the warnings."""
+
+    rendered: str = Field(description=f"The decoded row, trained text between {SPAN_OPEN} and {SPAN_CLOSE}.")
+    notes: list[str] = Field(default_factory=list, description="Truncation, missing EOS, template rewrites.")
+
+    def together(self) -> PreviewRow:
+        return PreviewRow.model_validate(self.model_dump(include=set(PreviewRow.model_fields)))
+
+
+def _spans(labels: list[int]) -> list[list[int]]:
+    spans: list[list[int]] = []
+    for i, lab in enumerate(labels):
+        if lab == IGNORE:
+            continue
+        if spans and spans[-1][1] == i:
+            spans[-1][1] = i + 1
+        else:
+            spans.append([i, i + 1])
+    return spans
+
+
+def _marked(tokenizer: Any, ids: list[int], spans: list[list[int]]) -> str:
+    parts: list[str] = []
+    at = 0
+    for start, end in spans:
+        parts.append(tokenizer.decode(ids[at:start]))
+        parts.append(SPAN_OPEN + tokenizer.decode(ids[start:end]) + SPAN_CLOSE)
+        at = end
+    parts.append(tokenizer.decode(ids[at:]))
+    return "".join(parts)
+
+
+def preview_row(
+    tokenizer: Any, row: dict[str, Any], *, max_seq_length: int, train_on_inputs: TrainOnInputs = "auto"
+) -> RowPreview:
+    """What the loss sees for one SFT row, truncated at max_seq_length as in training."""
+    enc = encode_row(tokenizer, row, train_on_inputs=train_on_inputs)
+    notes = list(enc.notes)
+    truncated = len(enc.input_ids) > max_seq_length
+    ids, labels = enc.input_ids[:max_seq_length], enc.labels[:max_seq_length]
+    spans = _spans(labels)
+    if truncated:
+        lost = sum(1 for x in enc.labels[max_seq_length:] if x != IGNORE)
+        notes.append(
+            f"Truncated from {len(enc.input_ids)} to {max_seq_length} tokens; {lost} trained tokens cut."
+            + (" Nothing is left to learn: training drops this row." if not spans else "")
+        )
+    elif not spans:
+        notes.append("No token carries a loss label: training drops this row.")
+    eos = getattr(tokenizer, "eos_token_id", None)
+    if eos is not None and "messages" in row:
+        # A trained assistant turn should end with EOS (or the template's end-of-turn token, usually the
+        # instruct tokenizer's EOS), or the tuned model never learns to stop.
+        for start, end in spans:
+            if end == len(ids) and truncated:
+                continue
+            if eos not in ids[max(start, end - 3) : end]:
+                notes.append(
+                    f"Trained tokens {start}-{end} do not end with the EOS token {tokenizer.eos_token!r}: the model "
+                    "may never stop. Use a chat template that closes assistant turns with EOS."
+                )
+                break
+    return RowPreview(
+        input_ids=ids,
+        labels=labels,
+        num_tokens=len(ids),
+        num_trained_tokens=sum(e - s for s, e in spans),
+        tokens=[str(t) for t in tokenizer.convert_ids_to_tokens(ids)],
+        trained_spans=spans,
+        truncated=truncated,
+        rendered=_marked(tokenizer, ids, spans),
+        notes=notes,
+    )
+
+
+def preview(
+    rows: Iterable[dict[str, Any]],
+    tokenizer: Any,
+    *,
+    max_seq_length: int,
+    train_on_inputs: TrainOnInputs = "auto",
+    top_k: int = 5,
+) -> list[RowPreview]:
+    """Preview the first ``top_k`` SFT rows (Together's ``top_k``: rows from the start of the file)."""
+    out: list[RowPreview] = []
+    for row in rows:
+        if len(out) >= top_k:
+            break
+        out.append(
+            preview_row(tokenizer, row, max_seq_length=max_seq_length, train_on_inputs=train_on_inputs)
+        )
+    return out

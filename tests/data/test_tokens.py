@@ -1,0 +1,114 @@
+"""Token statistics and the loss preview, with the tiny Llama's tokenizer and chat template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from byom.data import IGNORE, PreviewRow, iter_rows, preview, preview_row, token_stats
+from byom.data._tokens import SPAN_CLOSE, SPAN_OPEN
+
+CONV = {
+    "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What do bees make?"},
+        {"role": "assistant", "content": "Honey."},
+    ]
+}
+
+
+@pytest.fixture(scope="module")
+def tok(tiny_model: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model)
+
+
+def test_preview_row_has_together_shape_and_marks_the_assistant_turn(tok: Any) -> None:
+    row = preview_row(tok, CONV, max_seq_length=512)
+    wire = PreviewRow.model_validate(row.together().model_dump())  # extra="forbid": exactly Together's keys
+    assert set(wire.model_dump()) == {
+        "input_ids",
+        "labels",
+        "num_tokens",
+        "num_trained_tokens",
+        "tokens",
+        "trained_spans",
+        "truncated",
+    }
+    assert row.num_tokens == len(row.input_ids) == len(row.tokens) == len(row.labels)
+    assert not row.truncated and row.notes == []
+    assert row.num_trained_tokens == sum(1 for x in row.labels if x != IGNORE)
+    for start, end in row.trained_spans:
+        assert all(row.labels[i] == row.input_ids[i] for i in range(start, end))
+    assert f"{SPAN_OPEN}Honey.<|eos|>" in row.rendered
+    assert "What do bees make?" in row.rendered and SPAN_OPEN + "What" not in row.rendered
+
+
+def test_train_on_inputs_trains_every_turn(tok: Any) -> None:
+    row = preview_row(tok, CONV, max_seq_length=512, train_on_inputs=True)
+    assert row.num_trained_tokens > preview_row(tok, CONV, max_seq_length=512).num_trained_tokens
+    assert f"{SPAN_OPEN}" in row.rendered.split("What")[0]
+
+
+def test_truncation_is_flagged_and_can_leave_nothing_to_learn(tok: Any) -> None:
+    row = preview_row(tok, CONV, max_seq_length=6)
+    assert row.truncated and row.num_tokens == 6 and row.num_trained_tokens == 0
+    assert any("Truncated" in n and "Nothing is left" in n for n in row.notes)
+
+
+def test_a_template_without_eos_after_the_assistant_turn_is_flagged(tok: Any) -> None:
+    saved = tok.chat_template
+    tok.chat_template = (
+        "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '\\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+    )
+    try:
+        row = preview_row(tok, CONV, max_seq_length=512)
+    finally:
+        tok.chat_template = saved
+    assert any("EOS" in n and "never stop" in n for n in row.notes), row.notes
+
+
+def test_a_template_that_drops_the_system_role_is_flagged(tok: Any) -> None:
+    saved = tok.chat_template
+    tok.chat_template = (
+        "{% for m in messages %}{% if m['role'] != 'system' %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content']"
+        " + '<|eos|>\\n' }}{% endif %}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+    )
+    try:
+        row = preview_row(tok, CONV, max_seq_length=512)
+    finally:
+        tok.chat_template = saved
+    assert any("dropped or rewrote message 0 (system)" in n for n in row.notes), row.notes
+    assert any("never writes the role 'system'" in n for n in row.notes)
+
+
+def test_instruction_and_text_rows_preview_with_eos(tok: Any) -> None:
+    inst = preview_row(tok, {"prompt": "Q?", "completion": " A."}, max_seq_length=64)
+    assert inst.rendered.endswith(f"{SPAN_OPEN} A.<|eos|>{SPAN_CLOSE}")
+    text = preview_row(tok, {"text": "The sky."}, max_seq_length=64)
+    assert text.num_trained_tokens == text.num_tokens
+
+
+def test_preview_takes_top_k_rows(tok: Any) -> None:
+    assert len(preview([CONV] * 5, tok, max_seq_length=64, top_k=2)) == 2
+
+
+def test_token_stats(tok: Any, tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    short = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}
+    long = {"messages": [{"role": "user", "content": "word " * 200}, {"role": "assistant", "content": "ok"}]}
+    import json
+
+    path.write_text("\n".join(json.dumps(r) for r in [short, short, short, long]) + "\n")
+    stats = token_stats(tok, iter_rows(path), max_seq_length=64)
+    assert stats.samples == 4 and stats.min < 64 < stats.max
+    assert stats.p95 == stats.max and stats.over_max_seq_length == 1
+    assert stats.no_trained_tokens == 1  # the long one loses its answer to truncation
+    assert stats.total_tokens == 3 * stats.min + stats.max
+    empty = token_stats(tok, [], max_seq_length=64)
+    assert empty.samples == 0 and empty.mean == 0
