@@ -84,35 +84,20 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
 
 
 def _cmd_check_data(args: argparse.Namespace) -> None:
-    from byom.data import (
-        check_file,
-        iter_rows,
-        preview,
-        render_data_report,
-        render_previews,
-        render_token_stats,
-        token_stats,
+    from byom.data import check_training_file, load_tokenizer, render_data_check
+
+    tokenizer = load_tokenizer(args.model) if args.model else None
+    check = check_training_file(
+        args.file,
+        tokenizer=tokenizer,
+        tokenizer_name=args.model,
+        max_seq_length=args.max_seq_length,
+        preview_rows=args.preview_rows,
+        purpose=args.purpose,
+        max_problems=args.max_problems,
     )
-
-    report = check_file(args.file, purpose=args.purpose, max_problems=args.max_problems)
-    out: dict[str, object] = {"report": report.model_dump(mode="json")}
-    text = [render_data_report(report, args.file.name)]
-    if args.model and report.valid and report.file_type == "jsonl":
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=False)
-        seq = args.max_seq_length
-        stats = token_stats(tokenizer, iter_rows(args.file), max_seq_length=seq)
-        out["token_stats"] = stats.model_dump(mode="json")
-        text.append(render_token_stats(stats))
-        if report.dataset_format != "preference":
-            rows = preview(iter_rows(args.file), tokenizer, max_seq_length=seq, top_k=args.preview_rows)
-            out["preview"] = [
-                r.model_dump(mode="json", exclude={"input_ids", "labels", "tokens"}) for r in rows
-            ]
-            text.append(render_previews(rows))
-    print(json.dumps(out, indent=2) if args.json else "\n".join(text))
-    if not report.valid:
+    print(check.model_dump_json(indent=2) if args.json else render_data_check(check))
+    if not check.report.valid:
         sys.exit(1)
 
 
@@ -189,7 +174,10 @@ def _parser() -> argparse.ArgumentParser:
         "--model", default=None, help="a model dir or Hub id: token statistics and a loss preview"
     )
     chk.add_argument(
-        "--max-seq-length", type=int, default=2048, help="for the token statistics (default 2048)"
+        "--max-seq-length",
+        type=int,
+        default=None,
+        help="for the token statistics (default: the tokenizer's maximum)",
     )
     chk.add_argument("--purpose", choices=["fine-tune", "eval"], default="fine-tune")
     chk.add_argument("--max-problems", type=int, default=20, help="problems shown in full (all are counted)")

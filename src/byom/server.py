@@ -22,6 +22,7 @@ from byom.tools import (
     ByomMCPServer,
     app_state,
 )
+from byom.tools.data import check_training_data
 from byom.tools.deploy import deploy_endpoint, manage_endpoint
 from byom.tools.inspect import inspect_hf_model
 from byom.tools.jobs import cancel_job, create_finetune, job_status, list_jobs
@@ -50,6 +51,7 @@ class _Tool:
 TOOLS: tuple[_Tool, ...] = (
     _Tool(inspect_hf_model, "Inspect a Hugging Face model", READ_ONLY_OPEN_WORLD, False),
     _Tool(recommend_base, "Recommend a Together base model", READ_ONLY_OPEN_WORLD, False),
+    _Tool(check_training_data, "Check training data", READ_ONLY_OPEN_WORLD, False),
     _Tool(create_finetune, "Launch a fine-tune", SPENDS, True),
     _Tool(job_status, "Fine-tune job status", READ_ONLY_OPEN_WORLD, False),
     _Tool(list_jobs, "List fine-tune jobs", READ_ONLY_OPEN_WORLD, False),
@@ -67,8 +69,9 @@ Workflow:
 1. inspect_hf_model(model): can it be fine-tuned? Read the verdict and each finding's fix.
 2. recommend_base(model): the Together base model ("template") to pass as `model` with
    `from_hf_model` = the custom model.
-3. create_finetune(from_hf_model, training_file, model): shows the plan and its cost and starts the job
-   only once the user confirms. It returns the job id.
+3. check_training_data(path, model): every format problem with its line, token counts and what the
+   loss sees. Then create_finetune(from_hf_model, training_file, model): shows the plan and its cost
+   and starts the job only once the user confirms. It returns the job id.
 4. job_status(job_id, wait_seconds=30) follows it; list_jobs lists jobs (never guess an id);
    cancel_job stops one; explain_error(job_id) says why one failed and how to fix the call.
 5. deploy_endpoint(job_id) serves a completed job; manage_endpoint shows, stops or deletes it.

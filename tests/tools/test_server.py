@@ -25,6 +25,7 @@ def mode(request: pytest.FixtureRequest) -> str:
 WORKFLOW = [
     "inspect_hf_model",
     "recommend_base",
+    "check_training_data",
     "create_finetune",
     "job_status",
     "list_jobs",
@@ -38,6 +39,7 @@ WORKFLOW = [
 ANNOTATIONS = {
     "inspect_hf_model": (True, False, True, True),
     "recommend_base": (True, False, True, True),
+    "check_training_data": (True, False, True, True),
     "create_finetune": (False, False, False, True),
     "job_status": (True, False, True, True),
     "list_jobs": (True, False, True, True),

@@ -72,6 +72,7 @@ def test_stdio_carries_only_json_rpc(tiny_llama_dir: Path, tmp_path: Path) -> No
     assert [t["name"] for t in replies[2]["result"]["tools"]] == [
         "inspect_hf_model",
         "recommend_base",
+        "check_training_data",
         "create_finetune",
         "job_status",
         "list_jobs",

@@ -84,6 +84,9 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
     ("cancel_job", {}, "job_id"),
     ("cancel_job", {"job_id": 12}, "job_id"),
     ("cancel_job", {"job_id": FT, "confirm_token": HUGE}, "confirm_token"),
+    ("check_training_data", {}, "path"),
+    ("check_training_data", {"path": "/x.jsonl", "preview_rows": 11}, "preview_rows"),
+    ("check_training_data", {"path": "/x.jsonl", "purpose": "batch"}, "purpose"),
     ("explain_error", {"job_id": 12}, "job_id"),
     ("explain_error", {"error_text": ["a", "list"]}, "error_text"),
     ("explain_error", {"error_text": "x" * 1_000_001}, "error_text"),
@@ -202,7 +205,14 @@ async def test_every_tool_is_offered_by_default() -> None:
 async def test_read_only_hides_every_tool_that_spends_or_deletes() -> None:
     names = await _names(load_settings({"BYOM_READ_ONLY": "1"}))
     assert names == [n for n in ALL_TOOLS if n not in SPENDS_OR_DELETES]
-    assert names == ["inspect_hf_model", "recommend_base", "job_status", "list_jobs", "explain_error"]
+    assert names == [
+        "inspect_hf_model",
+        "recommend_base",
+        "check_training_data",
+        "job_status",
+        "list_jobs",
+        "explain_error",
+    ]
 
 
 async def test_the_allow_list_keeps_workflow_order() -> None:

@@ -2,6 +2,13 @@
 preview, shared by the MCP tools, the CLI, the local engine and its trainer."""
 
 from byom.data._check import MAX_FILE_BYTES, MAX_LINE_BYTES, check_file, check_jsonl
+from byom.data._checkup import (
+    DataCheck,
+    PreviewShown,
+    check_training_file,
+    default_max_seq_length,
+    render_data_check,
+)
 from byom.data._render import render_data_report, render_previews, render_token_stats
 from byom.data._report import DataReport, DatasetFormat, Problem, ProblemKind, ValidationReport
 from byom.data._tokens import (
@@ -14,6 +21,7 @@ from byom.data._tokens import (
     encode_preference,
     encode_row,
     iter_rows,
+    load_tokenizer,
     preview,
     preview_row,
     token_stats,
@@ -23,10 +31,12 @@ __all__ = [
     "IGNORE",
     "MAX_FILE_BYTES",
     "MAX_LINE_BYTES",
+    "DataCheck",
     "DataReport",
     "DatasetFormat",
     "Encoded",
     "PreviewRow",
+    "PreviewShown",
     "Problem",
     "ProblemKind",
     "RowPreview",
@@ -35,11 +45,15 @@ __all__ = [
     "ValidationReport",
     "check_file",
     "check_jsonl",
+    "check_training_file",
+    "default_max_seq_length",
     "encode_preference",
     "encode_row",
     "iter_rows",
+    "load_tokenizer",
     "preview",
     "preview_row",
+    "render_data_check",
     "render_data_report",
     "render_previews",
     "render_token_stats",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from byom.data._report import DataReport
-from byom.data._tokens import RowPreview, TokenStats
+from byom.data._tokens import TokenStats
 
 __all__ = ["render_data_report", "render_previews", "render_token_stats"]
 
@@ -63,7 +66,20 @@ def render_token_stats(stats: TokenStats) -> str:
     return "\n".join(lines)
 
 
-def render_previews(rows: list[RowPreview]) -> str:
+class _Shown(Protocol):
+    @property
+    def num_tokens(self) -> int: ...
+    @property
+    def num_trained_tokens(self) -> int: ...
+    @property
+    def truncated(self) -> bool: ...
+    @property
+    def rendered(self) -> str: ...
+    @property
+    def notes(self) -> list[str]: ...
+
+
+def render_previews(rows: Sequence[_Shown]) -> str:
     out = []
     for i, row in enumerate(rows, start=1):
         out.append(

@@ -30,6 +30,7 @@ __all__ = [
     "encode_preference",
     "encode_row",
     "iter_rows",
+    "load_tokenizer",
     "preview",
     "preview_row",
     "require_template",
@@ -52,6 +53,17 @@ class Encoded:
 
 def _train_inputs(train_on_inputs: TrainOnInputs) -> bool:
     return train_on_inputs is True
+
+
+def load_tokenizer(model: str | Path, *, token: str | None = None) -> Any:
+    """A model's tokenizer (a local directory, or a Hub id with ``token`` for gated repos), never with remote
+    code; a missing pad token becomes eos (padding is only ever masked out: labels -100, right padding)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=False, token=token)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def require_template(tokenizer: Any) -> None:

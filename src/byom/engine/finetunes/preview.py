@@ -108,7 +108,7 @@ def _training_rows(state: EngineState, file_id: str) -> tuple[Path, str]:
 
 
 def _render(directory: Path, data: Path, req: PreviewRequest, max_seq_length: int) -> list[PreviewRow]:
-    from byom.engine.trainer._model import load_tokenizer
+    from byom.data import load_tokenizer
 
     try:
         tokenizer = load_tokenizer(directory)

@@ -52,7 +52,7 @@ def count_file_tokens(path: Path | None) -> float:
 
 def count_file_tokens_exact(path: Path, model_dir: Path, *, max_seq_length: int) -> int:
     """Tokens the trainer would process for this file with the model at ``model_dir`` (after truncation)."""
-    from byom.engine.trainer._model import load_tokenizer
+    from byom.data import load_tokenizer
     from byom.engine.trainer._tokenize import tokenize_preference, tokenize_row
 
     tokenizer = load_tokenizer(model_dir)

@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from byom.data import load_tokenizer
 from byom.engine.private import PRIVATE_UMASK
 from byom.engine.trainer._progress import ProgressWriter
 from byom.engine.trainer._watchdog import EXIT_ORPHANED
@@ -148,7 +149,7 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
     stage.name = "initialization"
     torch.manual_seed(spec.random_seed)
     device = _model.pick_device(spec.device)
-    tokenizer = _model.load_tokenizer(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     train_set, eval_set, objective = _datasets(spec, tokenizer, device, progress)
     model = _model.load_model(spec, model_dir, device)
     param_count = sum(p.numel() for p in model.parameters())

@@ -9,7 +9,7 @@ from typing import Any
 from byom.engine.trainer.spec import TrainSpec
 from byom.errors import TrainingError
 
-__all__ = ["check_no_remote_code", "load_model", "load_tokenizer", "pick_device", "resolve_model_dir"]
+__all__ = ["check_no_remote_code", "load_model", "pick_device", "resolve_model_dir"]
 
 # What a training run needs from a repo: config, weights, tokenizer, chat template (ref brief §3).
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "tokenizer*", "*.jinja", "*.txt", "*.model", "*.tiktoken"]
@@ -91,16 +91,6 @@ def pick_device(requested: str) -> Any:
             f"Device {requested!r} was requested but no CUDA GPU is available. Use device 'auto'."
         )
     return device
-
-
-def load_tokenizer(model_dir: Path) -> Any:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
-    if tokenizer.pad_token_id is None:
-        # Padding is only ever masked out (labels -100, right padding), so eos is a safe stand-in.
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
 
 
 def load_model(spec: TrainSpec, model_dir: Path, device: Any) -> Any:

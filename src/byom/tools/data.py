@@ -1,0 +1,81 @@
+"""check_training_data: a training file checked before money is spent, with what the loss will see."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from byom.catalog import base_limits
+from byom.data import DataCheck, check_training_file, load_tokenizer, render_data_check
+from byom.jobs.launch import local_data_path
+from byom.tools._common import AppState, domain_errors, state, tool_result
+
+__all__ = ["check_training_data"]
+
+
+async def check_training_data(
+    ctx: Context[AppState, Any],
+    path: Annotated[
+        str,
+        Field(description="Absolute path of a local .jsonl or .parquet file.", min_length=1, max_length=4096),
+    ],
+    model: Annotated[
+        str | None,
+        Field(description="Your model (HF id or local dir): its tokenizer counts tokens.", max_length=512),
+    ] = None,
+    base: Annotated[
+        str | None,
+        Field(
+            description="The Together base: its max_seq_length applies; its tokenizer if no model.",
+            max_length=256,
+        ),
+    ] = None,
+    max_seq_length: Annotated[
+        int | None, Field(ge=1, le=1_048_576, description="Default: the base's, else the tokenizer's.")
+    ] = None,
+    preview_rows: Annotated[int, Field(ge=0, le=10, description="Rows to preview.")] = 3,
+    purpose: Annotated[
+        Literal["fine-tune", "eval"], Field(description="Training data, or a validation file.")
+    ] = "fine-tune",
+) -> Annotated[CallToolResult, DataCheck]:
+    """Validate a training file in every Together format (problems with line numbers and fixes). With model or
+    base: token statistics, truncation and a preview of what the loss sees (trained spans marked)."""
+    app = state(ctx)
+    with domain_errors():
+        file = local_data_path(path, "training" if purpose == "fine-tune" else "validation")
+    seq = max_seq_length
+    if seq is None and base:
+        catalog = await app.catalog()
+        found = next((b for b in catalog.bases if b.name == base), None)
+        if found is None:
+            raise ToolError(f"{base!r} is not a Together base model. recommend_base names the right one.")
+        seq = base_limits(found).max_seq_length_sft
+    who = model or base
+    tokenizer = None
+    if who:
+        token = app.settings.hf_token.get_secret_value() if app.settings.hf_token else None
+        try:
+            tokenizer = await anyio.to_thread.run_sync(lambda: load_tokenizer(who, token=token))
+        except Exception as exc:  # noqa: BLE001 - any loader failure is the model's (missing files, no access)
+            raise ToolError(
+                f"The tokenizer of {who!r} could not be loaded ({type(exc).__name__}). Check the name or directory "
+                "(inspect_hf_model says what is missing), and HF_TOKEN for a gated repo; or leave model out to check "
+                "the format only."
+            ) from None
+    with domain_errors():
+        check = await anyio.to_thread.run_sync(
+            lambda: check_training_file(
+                file,
+                tokenizer=tokenizer,
+                tokenizer_name=who,
+                max_seq_length=seq,
+                preview_rows=preview_rows,
+                purpose=purpose,
+            )
+        )
+    return tool_result(check, render_data_check(check))
