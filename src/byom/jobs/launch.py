@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -30,9 +30,12 @@ from byom.backend import Backend
 from byom.catalog import Catalog, recommend_for_report
 from byom.data import check_file
 from byom.errors import PreflightError, RequestOutcomeUnknown, TogetherAPIError
-from byom.hub import HubInspector, InspectReport
+from byom.hub import InspectReport
 from byom.ledger import Ledger, fingerprint
 from byom.together import FileObject, FinetuneRequest, FinetuneResponse, check_request, finetune_request
+
+if TYPE_CHECKING:
+    from byom.hub import HubInspector  # huggingface_hub loads on the first inspection, not at start-up
 
 __all__ = [
     "FilePlan",

@@ -8,7 +8,6 @@ from functools import lru_cache
 from importlib import resources
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from byom.errors import CatalogError, describe_validation_error
@@ -145,6 +144,8 @@ class PatternCatalog(BaseModel):
 
 def parse_patterns(text: str, *, name: str = "patterns.yaml") -> PatternCatalog:
     """Validate a catalogue's YAML text; ``CatalogError`` names the file and the bad entry."""
+    import yaml  # only when the catalogue is first read, not at server start-up
+
     try:
         data = yaml.safe_load(text)
         return PatternCatalog.model_validate(data)
