@@ -141,3 +141,48 @@ async def test_an_unknown_job_points_to_list_jobs(auto_server: Any) -> None:
             client, "explain_error", {"job_id": "ft-00000000-0000-0000-0000-000000000000"}
         )
     assert "list_jobs" in text
+
+
+async def test_a_model_without_its_tokenizer_is_refused_before_launch_and_explained(
+    auto_server: Any, tiny_model: Path, train_file: Path, tmp_path: Path
+) -> None:
+    bare = tmp_path / "no-tokenizer"
+    bare.mkdir()
+    for name in ("config.json", "generation_config.json", "model.safetensors"):
+        (bare / name).write_bytes((tiny_model / name).read_bytes())
+    async with Client(auto_server) as client:
+        refused = await call_error(
+            client,
+            "create_finetune",
+            {"from_hf_model": str(bare), "training_file": str(train_file), **FAST_JOB},
+        )
+        explained = await call_ok(client, "explain_error", {"error_text": refused})
+        assert (await call_ok(client, "list_jobs", {}))["jobs"] == []  # refused before anything was created
+    assert "tokenizer" in refused.lower()
+    assert explained["category"] == "tokenizer", explained
+    assert explained["retryable"] is False and explained["fixes"]
+
+
+async def test_a_job_without_a_chat_template_is_explained(
+    auto_server: Any, tiny_model: Path, train_file: Path, tmp_path: Path
+) -> None:
+    plain = tmp_path / "no-template"
+    plain.mkdir()
+    for child in tiny_model.iterdir():
+        if child.name != "chat_template.jinja":
+            (plain / child.name).write_bytes(child.read_bytes())
+    config = json.loads((plain / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (plain / "tokenizer_config.json").write_text(json.dumps(config))
+    async with Client(auto_server) as client:
+        result = await client.call_tool(
+            "create_finetune", {"from_hf_model": str(plain), "training_file": str(train_file), **FAST_JOB}
+        )
+        if result.is_error:  # refused at the pre-flight: the refusal itself is what gets explained
+            explained = await call_ok(client, "explain_error", {"error_text": text_of(result)})
+        else:
+            job_id = (result.structured_content or {})["job_id"]
+            assert (await _until_done(client, job_id))["status"] in ("error", "user_error")
+            explained = await call_ok(client, "explain_error", {"job_id": job_id})
+    assert explained["category"] in ("tokenizer", "data_format"), explained
+    assert any("template" in fix.lower() for fix in explained["fixes"]), explained["fixes"]
