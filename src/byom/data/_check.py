@@ -159,7 +159,7 @@ def _check_jsonl_stream(stream: IO[bytes], purpose: str, problems: _Problems, si
     bits = nlines = blank = bad = 0
     for lineno, raw in iter_lines(stream, MAX_LINE_BYTES):
         if fast is not None and raw.__class__ is bytes:
-            line_bits = fast(raw, need_assistant)  # type: ignore[arg-type]
+            line_bits = fast(raw, need_assistant)
             if line_bits is not None:
                 nlines += 1
                 bits |= line_bits
