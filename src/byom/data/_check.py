@@ -1,6 +1,6 @@
 """``check_file``: one streaming checker for JSONL (and Parquet) training files.
 
-Each line first goes through the fast path (``byom.data._fast``: a typed decode in Rust and a loop over the
+Each line first goes through the fast path (``byom.data._fast``: a typed msgspec decode in C and a loop over the
 roles); a line the fast path does not pass goes to the rules (``byom.data._rules``), which name the problem.
 Memory stays flat: one line at a time, at most ``MAX_LINE_BYTES`` of it, and at most ``max_problems``
 problems kept in full (the rest only counted).
@@ -28,6 +28,8 @@ MAX_FILE_BYTES = int(50.1 * 2**30)  # v1/v3 SDK MAX_FILE_SIZE_GB = 50.1 (GiB)
 # model's context. 16 MiB on top for the text and the JSON around it.
 MAX_LINE_BYTES = MAX_IMAGES * MAX_IMAGE_BYTES * 4 // 3 + 16 * 2**20
 _BOM = b"\xef\xbb\xbf"
+# readline() on the default 8 KiB buffer costs 3x more than on 64 KiB (measured: 0.21 s vs 0.07 s for 200 MB).
+_READ_BUFFER = 1 << 16
 _MAX_WARNINGS = 20
 _INDEX = re.compile(r"\[\d+\]")
 
@@ -106,7 +108,7 @@ def check_file(
             base.dataset_format = "tokenized"
         return _finish(base, problems)
     try:
-        with path.open("rb") as stream:
+        with path.open("rb", buffering=_READ_BUFFER) as stream:
             report = _check_jsonl_stream(stream, purpose, problems, size)
     except OSError as exc:
         return _finish(
@@ -153,14 +155,11 @@ def _check_jsonl_stream(stream: IO[bytes], purpose: str, problems: _Problems, si
         )
     rules = Rules(purpose)
     need_assistant = purpose != "eval"
-    validate = quick = None
+    fast = None
     bits = nlines = blank = bad = 0
     for lineno, raw in iter_lines(stream, MAX_LINE_BYTES):
-        if validate is not None and raw.__class__ is bytes:
-            try:
-                line_bits = quick(validate(raw), need_assistant)  # type: ignore[misc]
-            except ValueError:  # pydantic's ValidationError: the rules will say what
-                line_bits = None
+        if fast is not None and raw.__class__ is bytes:
+            line_bits = fast(raw, need_assistant)
             if line_bits is not None:
                 nlines += 1
                 bits |= line_bits
@@ -199,10 +198,8 @@ def _check_jsonl_stream(stream: IO[bytes], purpose: str, problems: _Problems, si
         for warning in rules.warnings:
             problems.add(warning)
         rules.warnings.clear()
-        if validate is None and rules.fmt is not None:
+        if fast is None and rules.fmt is not None:
             fast = fast_checker(rules.fmt)
-            if fast is not None:
-                validate, quick = fast[0].validate_json, fast[1]
     if nlines == 0 and not problems.has_errors:
         problems.add(
             Problem(
