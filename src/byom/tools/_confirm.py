@@ -65,9 +65,10 @@ class Settled(BaseModel):
     note: str
 
     @property
-    def stopped(self) -> Literal["declined", "confirmation_required"]:
-        """The status of a result that did nothing: the user said no, or the host must ask them."""
-        return "declined" if self.status == "declined" else "confirmation_required"
+    def stopped(self) -> dict[str, Any]:
+        """The fields of a result that did nothing: the user said no, or the host must ask them (and the token)."""
+        status = "declined" if self.status == "declined" else "confirmation_required"
+        return {"status": status, "confirm_token": self.confirm_token, "note": self.note}
 
 
 def _can_elicit(ctx: Context[AppState, Any]) -> bool:

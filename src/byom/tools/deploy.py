@@ -93,10 +93,8 @@ async def deploy_endpoint(
     )
     if not settled.go:
         result = DeployEndpointResult(
-            status=settled.stopped,
-            confirm_token=settled.confirm_token,
+            **settled.stopped,
             plan=plan,
-            note=settled.note,
         )
         return tool_result(result, f"{settled.note}\n\nPlan:\n{plan.summary}")
     app = state(ctx)
@@ -159,10 +157,8 @@ async def manage_endpoint(
     )
     if not settled.go:
         result = ManageEndpointResult(
-            status=settled.stopped,
-            confirm_token=settled.confirm_token,
+            **settled.stopped,
             plan=plan,
-            note=settled.note,
         )
         return tool_result(result, f"{settled.note}\n\n{plan.summary}")
     with domain_errors():

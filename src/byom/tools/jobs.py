@@ -193,10 +193,8 @@ async def create_finetune(
     )
     if not settled.go:
         result = CreateFinetuneResult(
-            status=settled.stopped,
-            confirm_token=settled.confirm_token,
+            **settled.stopped,
             plan=plan,
-            note=settled.note,
             next_step="Ask the user; nothing was created."
             if settled.confirm_token
             else "Nothing was created.",
@@ -387,10 +385,8 @@ async def cancel_job(
     settled = settle(ctx, plan, answer, confirm_token, retry_hint="Call cancel_job")
     if not settled.go:
         result = CancelResult(
-            status=settled.stopped,
+            **settled.stopped,
             job_id=plan.job_id,
-            confirm_token=settled.confirm_token,
-            note=settled.note,
         )
         return tool_result(result, f"{settled.note}\n\n{plan.summary}")
     backend = await connected_backend(ctx)
