@@ -24,9 +24,20 @@ def _problem(line: int | None, field: str | None, message: str, fix: str) -> Pro
 
 def check_parquet(path: Path, purpose: str, add: Callable[[Problem], None]) -> int:
     """Report each problem through ``add``; return the number of rows."""
-    import pyarrow as pa  # type: ignore[import-untyped]
-    import pyarrow.compute as pc  # type: ignore[import-untyped]
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+    except ImportError:
+        add(
+            _problem(
+                None,
+                None,
+                "Checking a Parquet file needs pyarrow, which is not installed with byom-mcp.",
+                "Install it beside byom-mcp (pip install pyarrow), or check a JSONL version of the data.",
+            )
+        )
+        return 0
 
     if purpose == "eval":
         add(
