@@ -1,0 +1,122 @@
+"""A file checked on several processes gives the very report of the sequential check: the same counts, flags,
+problems, line numbers and order, wherever the chunks are cut."""
+
+from __future__ import annotations
+
+import json
+import threading
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from byom.data import check_file
+from byom.data._scan import MAX_FAILS, Chunk, scan_chunk, split
+
+GOOD = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+TOOLS = {
+    "messages": [
+        {"role": "user", "content": "weather?"},
+        {
+            "role": "assistant",
+            "tool_calls": [{"type": "function", "function": {"name": "w", "arguments": "{}"}}],
+        },
+        {"role": "tool", "content": "21"},
+        {"role": "assistant", "content": "21 degrees", "weight": 1},
+    ]
+}
+BAD_LINES = [
+    b"not json\n",
+    b"\n",
+    b"   \n",
+    json.dumps({"messages": [{"role": "user", "content": ""}]}).encode() + b"\n",
+    json.dumps({"messages": [{"role": "robot", "content": "x"}]}).encode() + b"\n",
+    json.dumps({"text": "another format"}).encode() + b"\n",
+    b'{"messages": [{"role": "user", "content": "caf\xc3"}]}\n',  # invalid UTF-8
+    json.dumps({**GOOD, "extra": 1}).encode() + b"\n",  # an unknown key: a warning
+]
+
+
+def _write(path: Path, lines: list[bytes]) -> Path:
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+def _mixed(n: int, every: int) -> list[bytes]:
+    lines = []
+    for i in range(n):
+        if i % every == every - 1:
+            lines.append(BAD_LINES[(i // every) % len(BAD_LINES)])
+        else:
+            lines.append(json.dumps(TOOLS if i % 7 == 0 else GOOD).encode() + b"\n")
+    return lines
+
+
+def _same_report(path: Path, workers: int, max_problems: int = 20) -> None:
+    sequential = check_file(path, workers=1, max_problems=max_problems)
+    parallel = check_file(path, workers=workers, max_problems=max_problems)
+    assert parallel.model_dump() == sequential.model_dump()
+
+
+@pytest.mark.parametrize("workers", [2, 3, 5])
+def test_scattered_problems_have_their_line_numbers(tmp_path: Path, workers: int) -> None:
+    path = _write(tmp_path / "mixed.jsonl", _mixed(2_000, every=37))
+    _same_report(path, workers, max_problems=500)
+    report = check_file(path, workers=workers, max_problems=500)
+    assert not report.valid and report.bad_lines > 0
+    assert {p.line for p in report.problems if p.kind == "json"} >= {37}
+
+
+def test_a_clean_file_is_valid_with_its_flags(tmp_path: Path) -> None:
+    path = _write(tmp_path / "clean.jsonl", _mixed(3_000, every=10**9))
+    _same_report(path, 4)
+    report = check_file(path, workers=4)
+    assert report.valid and report.nlines == 3_000 and report.has_tools and report.has_message_weights
+
+
+def test_format_known_only_after_bad_first_lines(tmp_path: Path) -> None:
+    path = _write(tmp_path / "late.jsonl", [b"\xef\xbb\xbf" + b"garbage\n", b"\n", b"{}\n", *_mixed(500, 50)])
+    _same_report(path, 3)
+
+
+def test_a_file_with_no_recognised_format(tmp_path: Path) -> None:
+    path = _write(tmp_path / "none.jsonl", [b"[1, 2]\n"] * 300 + [b"\n"] * 10)
+    _same_report(path, 3)
+
+
+def test_a_worker_that_meets_too_many_bad_lines_leaves_the_rest_to_the_parent(tmp_path: Path) -> None:
+    lines = [
+        json.dumps(GOOD).encode() + b"\n",
+        *([b"{}\n"] * (MAX_FAILS + 500)),
+        json.dumps(GOOD).encode() + b"\n",
+    ]
+    path = _write(tmp_path / "bad.jsonl", lines)
+    chunk = Chunk(0, path.stat().st_size)
+    scan = scan_chunk(str(path), chunk, "conversation", True, 2**20)
+    assert scan.stop is not None and len(scan.fail_index) == MAX_FAILS and scan.lines == MAX_FAILS + 1
+    _same_report(path, 2, max_problems=5)
+    assert check_file(path, workers=2).problem_counts == check_file(path, workers=1).problem_counts
+
+
+def test_chunks_are_cut_at_line_starts(tmp_path: Path) -> None:
+    lines = [b"x" * n + b"\n" for n in (5, 70_000, 3, 200_000, 1, 9)]
+    path = _write(tmp_path / "cuts.jsonl", lines)
+    size = path.stat().st_size
+    starts = {sum(map(len, lines[:i])) for i in range(len(lines))}
+    with path.open("rb") as stream:
+        for parts in (2, 3, 6, 50):
+            chunks = split(stream, 0, size, parts)
+            assert chunks[0].start == 0 and chunks[-1].end == size
+            assert all(a.end == b.start for a, b in pairwise(chunks))
+            assert {c.start for c in chunks} <= starts
+
+
+def test_workers_are_spawned_from_a_threaded_process(tmp_path: Path) -> None:
+    """The MCP server and the engine check files from a worker thread: there the pool spawns, not forks."""
+    path = _write(tmp_path / "threaded.jsonl", _mixed(1_000, every=101))
+    expected = check_file(path, workers=1).model_dump()
+    seen: list[dict[str, object]] = []
+    thread = threading.Thread(target=lambda: seen.append(check_file(path, workers=2).model_dump()))
+    thread.start()
+    thread.join()
+    assert seen == [expected]
