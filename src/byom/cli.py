@@ -101,6 +101,16 @@ def _cmd_check_data(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def _cmd_demo(args: argparse.Namespace) -> None:
+    from byom.demo import DemoError, run_demo
+
+    try:
+        run_demo(args.png, keep=args.keep)
+    except DemoError as exc:
+        print(f"\ndemo failed: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
 def _cmd_engine(args: argparse.Namespace) -> None:
     from byom.config import load_settings
     from byom.engine.service import serve
@@ -207,6 +217,16 @@ def _parser() -> argparse.ArgumentParser:
         "--device", default="auto", help="auto (a CUDA GPU when present), cpu, cuda, cuda:1, ..."
     )
     eng.set_defaults(func=_cmd_engine)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the whole conversation on a tiny model: inspect, check data, fine-tune, deploy, ask (no key, no network)",
+    )
+    demo.add_argument(
+        "--png", type=Path, default=Path("byom-demo-loss.png"), help="where to write the loss curve"
+    )
+    demo.add_argument("--keep", action="store_true", help="keep the demo's work dir (model, data, logs)")
+    demo.set_defaults(func=_cmd_demo)
     return parser
 
 
