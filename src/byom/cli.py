@@ -118,6 +118,15 @@ def _cmd_engine(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_doctor(args: argparse.Namespace) -> None:
+    from byom.doctor import diagnose, render_doctor
+
+    report = diagnose()
+    _emit(report, render_doctor(report), args.json)
+    if not report.ok:
+        sys.exit(1)
+
+
 def _add_allowed_host(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allowed-host",
@@ -207,6 +216,10 @@ def _parser() -> argparse.ArgumentParser:
         "--device", default="auto", help="auto (a CUDA GPU when present), cpu, cuda, cuda:1, ..."
     )
     eng.set_defaults(func=_cmd_engine)
+
+    doc = sub.add_parser("doctor", help="check this machine and byom's setup; print each MCP host's config")
+    doc.add_argument("--json", action="store_true", help="print the report as JSON")
+    doc.set_defaults(func=_cmd_doctor)
     return parser
 
 
