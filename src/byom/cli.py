@@ -128,6 +128,15 @@ def _cmd_engine(args: argparse.Namespace) -> None:
     )
 
 
+def _cmd_doctor(args: argparse.Namespace) -> None:
+    from byom.doctor import diagnose, render_doctor
+
+    report = diagnose()
+    _emit(report, render_doctor(report), args.json)
+    if not report.ok:
+        sys.exit(1)
+
+
 def _add_allowed_host(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allowed-host",
@@ -227,6 +236,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--keep", action="store_true", help="keep the demo's work dir (model, data, logs)")
     demo.set_defaults(func=_cmd_demo)
+
+    doc = sub.add_parser("doctor", help="check this machine and byom's setup; print each MCP host's config")
+    doc.add_argument("--json", action="store_true", help="print the report as JSON")
+    doc.set_defaults(func=_cmd_doctor)
     return parser
 
 

@@ -142,8 +142,10 @@ def devices_from_report(report: dict[str, Any], system_memory: int) -> tuple[Dev
     return tuple(devices)
 
 
-def run_probe(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Run the probe script (``argv`` replaces ``python -c <script>``, for tests); its report, never raises."""
+def run_probe(argv: Sequence[str] | None = None, *, timeout_s: float = _PROBE_TIMEOUT_S) -> dict[str, Any]:
+    """Run the probe script (``argv`` replaces ``python -c <script>``, for tests); its report, never raises.
+
+    ``timeout_s``: the engine waits out a slow first CUDA init; ``byom doctor`` must answer in seconds."""
     command = list(argv) if argv is not None else [sys.executable, "-c", _PROBE_SCRIPT]
     empty: dict[str, Any] = {"torch": None, "cuda": [], "mps": False, "errors": []}
     try:
@@ -151,7 +153,7 @@ def run_probe(argv: Sequence[str] | None = None) -> dict[str, Any]:
             command,
             capture_output=True,
             text=True,
-            timeout=_PROBE_TIMEOUT_S,
+            timeout=timeout_s,
             check=False,
             stdin=subprocess.DEVNULL,
         )
