@@ -8,8 +8,10 @@ import json
 import logging
 import os
 import secrets
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -168,4 +170,20 @@ def _run_uvicorn(app: Any, sock: socket.socket, started: Callable[[], None]) -> 
                 started()
 
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    _Server(config).run(sockets=[sock])
+    with _sigterm_returns():
+        _Server(config).run(sockets=[sock])
+
+
+@contextlib.contextmanager
+def _sigterm_returns() -> Iterator[None]:
+    """After its graceful shutdown, uvicorn raises the SIGTERM it caught again under the handler it found: with
+    the default one the process dies right there, before ``serve`` closes its state and gives up the data dir
+    (a stale engine.pid, a database not closed). An ignoring handler lets ``run`` return instead."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals are the main thread's (uvicorn installs none elsewhere either)
+        return
+    previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
