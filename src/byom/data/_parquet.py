@@ -2,20 +2,28 @@
 
 Rules: v1/v3 SDK ``_check_parquet`` (ref together-api-2026-11.md §1.5: ``input_ids`` required, only those
 four columns, ≥ 1 row, not for eval), plus what breaks training later: list-of-integer columns, no empty
-``input_ids``, the other columns as long as ``input_ids`` on every row. Read one record batch at a time.
+``input_ids``, the other columns as long as ``input_ids`` on every row. Read one record batch at a time, its
+rows sized from the footer so a batch holds about ``_BATCH_VALUES`` token ids, whatever the compression: a
+row group whose rows average more than ``MAX_ROW_TOKENS`` ids (a decompression bomb: a few KB of zstd that
+expand to GBs of zeros) is refused from its metadata, never decompressed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from byom.data._report import Problem
 
-__all__ = ["PARQUET_COLUMNS", "check_parquet"]
+__all__ = ["MAX_ROW_TOKENS", "PARQUET_COLUMNS", "check_parquet"]
 
 PARQUET_COLUMNS = ("input_ids", "attention_mask", "labels", "position_ids")
 _BATCH_ROWS = 4096
+# No model's context is longer (check_training_data's max_seq_length stops at 2**20 too).
+MAX_ROW_TOKENS = 1 << 20
+# Token ids per column per batch: 16 MB of int64 each, whatever the row group holds.
+_BATCH_VALUES = 1 << 21
 
 
 def _problem(line: int | None, field: str | None, message: str, fix: str) -> Problem:
@@ -26,7 +34,6 @@ def check_parquet(path: Path, purpose: str, add: Callable[[Problem], None]) -> i
     """Report each problem through ``add``; return the number of rows."""
     try:
         import pyarrow as pa
-        import pyarrow.compute as pc
         import pyarrow.parquet as pq
     except ImportError:
         add(
@@ -93,7 +100,47 @@ def check_parquet(path: Path, purpose: str, add: Callable[[Problem], None]) -> i
             )
             return pf.metadata.num_rows
     rows = 0
-    for batch in pf.iter_batches(batch_size=_BATCH_ROWS, columns=present):
+    for group in range(pf.metadata.num_row_groups):
+        meta = pf.metadata.row_group(group)
+        values = max(
+            (
+                meta.column(i).num_values
+                for i in range(meta.num_columns)
+                if meta.column(i).path_in_schema.split(".")[0] in present
+            ),
+            default=0,
+        )
+        if values > MAX_ROW_TOKENS * max(meta.num_rows, 1):
+            add(
+                _problem(
+                    rows + 1,
+                    None,
+                    f"row group {group} holds {values:,} token ids in {meta.num_rows:,} row(s), more than "
+                    f"{MAX_ROW_TOKENS:,} per row (no model's context is that long): not read, it would expand "
+                    "to gigabytes.",
+                    "Re-tokenize with a max_seq_length, one sample per row.",
+                )
+            )
+            return pf.metadata.num_rows
+        rows = _check_group(pf, group, present, values, rows, add)
+    if rows == 0:
+        add(
+            Problem(
+                kind="empty_file", message="the Parquet file has no rows.", fix="Add at least one sample."
+            )
+        )
+    return rows
+
+
+def _check_group(
+    pf: Any, group: int, present: list[str], values: int, rows: int, add: Callable[[Problem], None]
+) -> int:
+    """Check one row group's rows (numbered from ``rows + 1``); return the row count so far."""
+    import pyarrow.compute as pc
+
+    num_rows = pf.metadata.row_group(group).num_rows
+    batch_rows = max(1, min(_BATCH_ROWS, _BATCH_VALUES * num_rows // max(values, 1)))
+    for batch in pf.iter_batches(batch_size=batch_rows, row_groups=[group], columns=present):
         ids_len = pc.list_value_length(batch.column("input_ids")).fill_null(0)
         empty = pc.equal(ids_len, 0)
         for i in pc.indices_nonzero(empty).to_pylist():
@@ -110,10 +157,4 @@ def check_parquet(path: Path, purpose: str, add: Callable[[Problem], None]) -> i
                     )
                 )
         rows += batch.num_rows
-    if rows == 0:
-        add(
-            Problem(
-                kind="empty_file", message="the Parquet file has no rows.", fix="Add at least one sample."
-            )
-        )
     return rows
