@@ -120,3 +120,13 @@ def test_workers_are_spawned_from_a_threaded_process(tmp_path: Path) -> None:
     thread.start()
     thread.join()
     assert seen == [expected]
+
+
+def test_an_over_long_line_is_skipped_whole_and_the_next_line_starts_where_it_should(tmp_path: Path) -> None:
+    good = json.dumps(GOOD).encode() + b"\n"
+    long = b'{"text": "' + b"x" * (3 * 2**20) + b'"}\n'
+    path = _write(tmp_path / "long.jsonl", [good, long, good, long, good])
+    scan = scan_chunk(str(path), Chunk(0, path.stat().st_size), "conversation", True, 2**20)
+    assert scan.lines == 5 and scan.stop is None
+    assert list(scan.fail_index) == [1, 3]
+    assert list(scan.fail_offset) == [len(good), 2 * len(good) + len(long)]

@@ -12,7 +12,7 @@ _CHUNK = 1 << 20
 
 def iter_lines(stream: IO[bytes], max_line: int) -> Iterator[tuple[int, bytes | int]]:
     """Yield ``(line number, raw line)``, or ``(line number, length)`` for a line over ``max_line`` bytes
-    (newline not counted): that one is measured in 1 MiB reads and, in a seekable stream, never held, not
+    (the limit does not count the newline; the length does, so offsets add up): that one is measured in 1 MiB reads and, in a seekable stream, never held, not
     even its first ``max_line`` bytes."""
     lineno = 0
     readline = stream.readline
