@@ -187,8 +187,9 @@ class Demo:
             if created.get("status") != "created":
                 raise DemoError(f"create_finetune did not create a job: {_text(result)}")
             job_id = created["job_id"]
-            note = (created.get("confirmation") or {}).get("note") or "auto-confirmed (BYOM_AUTO_CONFIRM=1)"
-            console.result([f"job {job_id}", f"confirmation: {note} — a host would ask the user here"])
+            console.result(
+                [f"job {job_id}", created["note"], "(a host without BYOM_AUTO_CONFIRM asks the user here)"]
+            )
 
             console.step("Following the job")
             status = await self.follow(client, job_id)
