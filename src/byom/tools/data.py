@@ -13,7 +13,8 @@ from pydantic import Field
 from byom.catalog import base_limits
 from byom.data import DataCheck, check_training_file, load_tokenizer, render_data_check
 from byom.jobs.launch import local_data_path
-from byom.tools._common import AppState, domain_errors, state, tool_result
+from byom.jobs.uploaded import check_uploaded, is_file_id
+from byom.tools._common import AppState, connected_backend, domain_errors, state, tool_result
 
 __all__ = ["check_training_data"]
 
@@ -22,7 +23,11 @@ async def check_training_data(
     ctx: Context[AppState, Any],
     path: Annotated[
         str,
-        Field(description="Absolute path of a local .jsonl or .parquet file.", min_length=1, max_length=4096),
+        Field(
+            description="Absolute path of a local .jsonl or .parquet file, or an uploaded file id (file-…).",
+            min_length=1,
+            max_length=4096,
+        ),
     ],
     model: Annotated[
         str | None,
@@ -44,8 +49,16 @@ async def check_training_data(
     ] = "fine-tune",
 ) -> Annotated[CallToolResult, DataCheck]:
     """Validate a training file in every Together format (problems with line numbers and fixes). With model or
-    base: token statistics, truncation and a preview of what the loss sees (trained spans marked)."""
+    base: token statistics, truncation and a preview of what the loss sees (trained spans marked). A file id:
+    the backend's own report and preview."""
     app = state(ctx)
+    if is_file_id(path):  # already uploaded: the backend's own report and preview
+        backend = await connected_backend(ctx)
+        with domain_errors():
+            check = await check_uploaded(
+                backend, path, model=model or base, preview_rows=preview_rows, purpose=purpose
+            )
+        return tool_result(check, render_data_check(check))
     with domain_errors():
         file = local_data_path(path, "training" if purpose == "fine-tune" else "validation")
     seq = max_seq_length
