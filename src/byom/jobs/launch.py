@@ -31,6 +31,7 @@ from byom.catalog import Catalog, recommend_for_report
 from byom.data import check_file
 from byom.errors import PreflightError, RequestOutcomeUnknown, TogetherAPIError
 from byom.hub import InspectReport
+from byom.jobs.uploaded import find_file
 from byom.ledger import Ledger, fingerprint
 from byom.together import FileObject, FinetuneRequest, FinetuneResponse, check_request, finetune_request
 
@@ -378,15 +379,7 @@ async def _file_plan(given: str, backend: Backend, progress: Progress | None, ro
             uploaded=True,
             processing_status=ready.processing_status,
         )
-    try:
-        found = await client.retrieve_file(given)
-    except TogetherAPIError as exc:
-        if exc.status_code == 404:
-            raise PreflightError(
-                f"No file {given!r} on {backend.label}. Pass a local .jsonl path (it is uploaded for you) or an id "
-                "from an earlier upload."
-            ) from exc
-        raise
+    found = await find_file(backend, given)
     ready = await _ready(backend, found, role)
     vr = ready.validation_report
     return FilePlan(

@@ -10,9 +10,9 @@ from __future__ import annotations
 from byom.backend import Backend
 from byom.data import DataCheck, DataReport, PreviewShown, Problem
 from byom.errors import PreflightError, TogetherAPIError
-from byom.together import FinetunePreviewRow
+from byom.together import FileObject, FinetunePreviewRow
 
-__all__ = ["check_uploaded", "is_file_id"]
+__all__ = ["check_uploaded", "find_file", "is_file_id"]
 
 _RENDER_CHARS = 2_000  # a previewed row as text: enough to see the template and the trained spans
 
@@ -27,15 +27,7 @@ async def check_uploaded(
 ) -> DataCheck:
     """The backend's report on ``file_id``; with ``model``, its preview of the first ``preview_rows`` rows."""
     client = backend.client
-    try:
-        found = await client.retrieve_file(file_id)
-    except TogetherAPIError as exc:
-        if exc.status_code == 404:
-            raise PreflightError(
-                f"No file {file_id!r} on {backend.label}. Pass the absolute path of a local .jsonl/.parquet file, or "
-                "an id from an earlier upload."
-            ) from exc
-        raise
+    found = await find_file(backend, file_id)
     vr = found.validation_report
     fmt = (vr.dataset_format or "").lower() if vr else ""
     report = DataReport(
@@ -83,6 +75,19 @@ async def check_uploaded(
             "uses your model's. check_training_data on the local file with model= shows yours."
         )
     return check
+
+
+async def find_file(backend: Backend, file_id: str) -> FileObject:
+    """The backend's file ``file_id``; an unknown id is a PreflightError that says what to pass instead."""
+    try:
+        return await backend.client.retrieve_file(file_id)
+    except TogetherAPIError as exc:
+        if exc.status_code == 404:
+            raise PreflightError(
+                f"No file {file_id!r} on {backend.label}. Pass the absolute path of a local .jsonl/.parquet file (it "
+                "is uploaded for you), or an id from an earlier upload."
+            ) from exc
+        raise
 
 
 def _problem(report: DataReport, message: str, fix: str) -> None:
