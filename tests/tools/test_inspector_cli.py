@@ -50,7 +50,7 @@ class Inspector:
         self.launcher, self.target, self.env, self.log = launcher, target, env, log
 
     def run(self, method: str, *extra: str) -> dict[str, Any]:
-        with self.log.open("a") as errlog:  # a file: the stdio server's stderr comes through it too
+        with self.log.open("a") as errlog:  # the Inspector's own complaints, for the assertion below
             done = subprocess.run(
                 [str(self.launcher), "--cli", *self.target, "--method", method, *extra],
                 env=self.env,
@@ -61,7 +61,7 @@ class Inspector:
             )
         assert done.returncode == 0, f"inspector exited {done.returncode}: {self.log.read_text()[-4000:]}"
         out = done.stdout.decode()
-        # The result is the whole of stdout: the server's own output must not leak into it.
+        # The result is the whole of stdout, one JSON document: nothing else may be mixed into it.
         try:
             return dict(json.loads(out))
         except json.JSONDecodeError as exc:
@@ -132,18 +132,16 @@ def test_inspect_hf_model_reads_a_local_model(inspector: Inspector, tiny_model: 
     assert report["needs_remote_code"] is False
 
 
-def test_a_missing_training_file_is_a_clear_tool_error(inspector: Inspector, tmp_path: Path) -> None:
-    missing = tmp_path / "nowhere" / "train.jsonl"
-    text = _fails_cleanly(inspector.call("check_training_data", path=str(missing)))
-    assert "train.jsonl" in text, text
-
-
-def test_the_other_read_only_tools_over_http(
+def test_the_other_tools_that_start_nothing_and_a_failing_call_over_http(
     launcher: Path, stack: Stack, http_url: str, tiny_model: Path, tmp_path: Path
 ) -> None:
-    """Over HTTP each call is cheap (one server for all), so here are the rest of the tools that change nothing;
-    stdio pays a server start per call and covers the model inspection and a failing call above."""
+    """Over HTTP each call is cheap (one server for all), so here are the other tools that start nothing
+    (create_finetune without a confirmation only plans) and a failing call; stdio pays a server start per call."""
     http = Inspector(launcher, [http_url, "--transport", "http"], stack.process_env(), stack.log)
+
+    missing = tmp_path / "nowhere" / "train.jsonl"
+    text = _fails_cleanly(http.call("check_training_data", path=str(missing)))
+    assert str(missing) in text and "does not exist" in text, text
 
     rec = _ok(http.call("recommend_base", model=str(tiny_model)))
     assert rec["base_model"] and rec["training_type"] == "lora", rec
@@ -164,3 +162,10 @@ def test_the_other_read_only_tools_over_http(
     # The first job tool starts the local engine (detached); the stack's teardown stops it.
     jobs = _ok(http.call("list_jobs"))
     assert jobs["jobs"] == [] and jobs["total"] == 0 and stack.url in jobs["backend"], jobs
+
+    # The Inspector cannot elicit, so create_finetune only shows the plan and a token: nothing starts.
+    args = {"training_file": str(train), "from_hf_model": str(tiny_model), "model": rec["base_model"]}
+    plan = _ok(http.call("create_finetune", **args, n_epochs="1"))
+    assert plan["status"] == "confirmation_required" and plan["job_id"] is None, plan
+    assert plan["job_status"] is None and plan["confirm_token"], plan
+    assert plan["plan"]["request"]["n_epochs"] == 1 and plan["plan"]["costs_money"] is False, plan
