@@ -7,6 +7,7 @@ engine; every request is recorded (method, path, body), so a test counts attempt
     faults.inject("GET", f"/v1/fine-tunes/{job_id}", answer(500), answer(503))   # the next two GETs
     faults.inject("POST", "/v1/fine-tunes", lose_answer(httpx2.ReadError))        # created, answer lost
     faults.inject("GET", path, answer(500), forever=True)                          # every one from now on
+    faults.inject("POST", f"{P}/endpoints/*/deployments", answer(500))            # ``*``: an id not known yet
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +110,9 @@ class FaultTransport(httpx2.AsyncBaseTransport):
     _scripts: list[_Script] = field(default_factory=list)
 
     def inject(self, method: str, path: str, *faults: Fault, forever: bool = False) -> None:
-        """The next matching requests get ``faults`` in order (with ``forever``, the last one keeps on)."""
+        """The next matching requests get ``faults`` in order (with ``forever``, the last one keeps on).
+
+        ``path`` is a glob: ``*`` stands for an id the engine has not made yet (it matches ``/`` too)."""
         self._scripts.append(_Script(method.upper(), path, list(faults), forever))
 
     def clear(self) -> None:
@@ -122,7 +126,11 @@ class FaultTransport(httpx2.AsyncBaseTransport):
 
     def _next_fault(self, request: httpx2.Request) -> Fault | None:
         for script in self._scripts:
-            if script.method == request.method and script.path == request.url.path and script.faults:
+            if (
+                script.method == request.method
+                and fnmatchcase(request.url.path, script.path)
+                and script.faults
+            ):
                 if script.forever and len(script.faults) == 1:
                     return script.faults[0]
                 return script.faults.pop(0)

@@ -6,8 +6,6 @@ backend is the real engine (its runner not started, so a job stays queued and ca
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from typing import Any
 
 import pytest
@@ -18,6 +16,7 @@ from byom.engine.state import EngineState
 from byom.ledger import Ledger
 from byom.server import build_server
 from support.faults import FaultTransport, engine_jobs
+from support.spends import spends
 from support.tool_calls import call_error, call_ok
 
 pytestmark = pytest.mark.anyio
@@ -43,12 +42,6 @@ def job_row(engine: EngineState, job_id: str) -> str:
     row = engine.db.one("SELECT status FROM jobs WHERE id = ?", (job_id,))
     assert row is not None
     return str(row["status"])
-
-
-def spends(settings: Settings) -> list[tuple[str, str | None]]:
-    """The ledger's create rows, read straight from its file."""
-    with closing(sqlite3.connect(f"file:{settings.ledger_path}?mode=ro", uri=True)) as conn:
-        return conn.execute("SELECT state, resource_id FROM spends ORDER BY id").fetchall()
 
 
 async def test_a_create_asks_first_then_runs_with_its_token_and_the_token_works_once(

@@ -544,12 +544,22 @@ async def deploy(
     ledger.finish(row, created_dep.id)
     dep = await wait_ready(backend, project, endpoint.id, created_dep.id, wait_seconds, progress)
     if dep.status is not None and dep.status.is_failed:
+        # It never ran: its estimate no longer counts against the daily limit, whatever the rollback does.
+        ledger.fail(row)
         message = (dep.status.message or "no message")[:300]
         with anyio.CancelScope(shield=True):
-            await _rollback(backend, project, created_endpoint, dep, endpoint_reused=created_endpoint is None)
+            removed = await _rollback(
+                backend, project, created_endpoint, dep, endpoint_reused=created_endpoint is None
+            )
+        undone = (
+            "What this call created was removed."
+            if removed
+            else f"Deployment {dep.id} (it serves nothing) could not be removed from endpoint {endpoint.id}; "
+            "the byom-mcp log says why."
+        )
         raise PreflightError(
-            f"The deployment failed to start: {message}. What this call created was removed. manage_endpoint's "
-            "status shows the endpoint's events; try another config, or a smaller model."
+            f"The deployment failed to start: {message}. {undone} manage_endpoint's status shows the endpoint's "
+            "events; try another config, or a smaller model."
         )
     return _result(
         plan,
@@ -613,8 +623,9 @@ async def _rollback(
     dep: Deployment | None,
     *,
     endpoint_reused: bool,
-) -> None:
-    """Undo this call's creations, newest first; a failure here is logged, never hides the original error."""
+) -> bool:
+    """Undo this call's creations, newest first; whether it finished. A failure here is logged, never hides
+    the original error."""
     client = backend.client
     try:
         if dep is not None:
@@ -629,6 +640,8 @@ async def _rollback(
             await client.delete_endpoint(project.id, endpoint.id)
     except (TogetherAPIError, OSError) as exc:
         log.warning("rollback after a failed deploy did not finish: %s", exc)
+        return False
+    return True
 
 
 async def wait_ready(
