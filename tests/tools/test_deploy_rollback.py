@@ -128,7 +128,8 @@ async def test_a_failed_traffic_split_removes_the_deployment_and_the_endpoint(
     faults.inject("PATCH", f"{ENDPOINTS}/*", fault)
     async with client(byom_settings, faults) as c:
         text = await call_error(c, "deploy_endpoint", {"model": model_id, "endpoint_name": "rb-split"})
-    assert "split refused" in text or "may have reached the server" in text, text
+    assert "split refused" in text or "nothing of it is left running or billing" in text, text
+    assert "Fetch the endpoint" not in text, text  # the rollback already looked: no stale advice
     assert [s.method for s in faults.sent if s.path.endswith("/deployments")] == ["POST"]
     assert await inventory(http) == {}
     assert states(byom_settings) == ["failed"]

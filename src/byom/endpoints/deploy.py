@@ -534,12 +534,19 @@ async def deploy(
         split = [e for e in endpoint.traffic_split if e.deployment_id != created_dep.id]
         split.append(TrafficSplitEntry(deployment_id=created_dep.id, weight=1.0))
         endpoint = await client.set_traffic_split(project.id, endpoint.id, split, etag=endpoint.etag)
-    except BaseException:
+    except BaseException as exc:
         ledger.fail(row)
         with anyio.CancelScope(shield=True):
-            await _rollback(
+            removed = await _rollback(
                 backend, project, created_endpoint, created_dep, endpoint_reused=created_endpoint is None
             )
+        if removed and isinstance(exc, RequestOutcomeUnknown):
+            # The lost answer's own hint ("look it up") is moot: the rollback looked and removed it.
+            raise PreflightError(
+                f"A deploy step's answer from {backend.label} was lost, so the request may have reached the server; "
+                "what this call created was removed, and nothing of it is left running or billing. Call "
+                "deploy_endpoint again."
+            ) from exc
         raise
     ledger.finish(row, created_dep.id)
     dep = await wait_ready(backend, project, endpoint.id, created_dep.id, wait_seconds, progress)
