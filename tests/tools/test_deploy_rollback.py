@@ -230,13 +230,16 @@ async def test_a_failed_start_whose_rollback_fails_does_not_claim_it_was_removed
 # ---- 6. attach mode: the attachment this call made is detached --------------------------------------
 
 
+@pytest.mark.parametrize("answer_lost", [False, True], ids=["answered", "attach-answer-lost"])
 async def test_an_adapter_that_fails_to_load_is_detached_and_its_base_keeps_serving(
     byom_settings: Settings,
     faults: FaultTransport,
     engine: tuple[httpx2.AsyncClient, EngineState],
     tiny_model: Path,
     tmp_path: Path,
+    answer_lost: bool,
 ) -> None:
+    """Also when the attach's answer is lost: the adapter it made is found by its model and detached."""
     http, state = engine
     base = register_tiny(state, tiny_model, name="tiny-base")
     lora = make_adapter(tiny_model, tmp_path / "lora")
@@ -254,6 +257,8 @@ async def test_an_adapter_that_fails_to_load_is_detached_and_its_base_keeps_serv
     dep = await deploy_on(http, ep["id"], base.id, config=DYNAMIC)
     await wait_ready(http, ep["id"], dep)
     adapters = f"{ENDPOINTS}/{ep['id']}/deployments/{dep}/adapters"
+    if answer_lost:
+        faults.inject("POST", adapters, lose_answer(httpx2.ReadError))
     async with client(byom_settings, faults) as c:
         text = await call_error(
             c, "deploy_endpoint", {"model": adapter, "lora": "attach", "wait_seconds": 45}

@@ -455,9 +455,20 @@ async def deploy(
             plan.model_resource.split("/revisions/")[1] if "/revisions/" in plan.model_resource else None
         )
         try:
-            adapter = await client.attach_adapter(
-                project.id, ep_id, dep_id, plan.model_id, adapter_revision_id=revision
-            )
+            try:
+                adapter = await client.attach_adapter(
+                    project.id, ep_id, dep_id, plan.model_id, adapter_revision_id=revision
+                )
+            except RequestOutcomeUnknown:
+                # The answer was lost: it may be attached (and serving). Find it by its model to keep or roll back.
+                attached = [
+                    a
+                    for a in await client.list_adapters(project.id, ep_id, dep_id)
+                    if a.adapter_model_id == plan.model_id
+                ]
+                if not attached:
+                    raise
+                adapter = attached[0]
         except TogetherAPIError:
             ledger.fail(row)
             raise
