@@ -274,15 +274,15 @@ class Demo:
 
     def stop_engine(self) -> None:
         """Stop the engine byom-mcp started for the demo (it outlives the server by design)."""
-        holder = self.work / "data" / "engine" / "engine.pid"
-        try:
-            pid = int(json.loads(holder.read_text())["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return  # it never started
         import psutil
 
+        from byom.engine.service import read_holder
+
+        holder = read_holder(self.work / "data" / "engine")
+        if holder is None:
+            return  # it never started
         try:
-            process = psutil.Process(pid)
+            process = psutil.Process(holder[0])
             process.terminate()  # SIGTERM: it finishes its requests, stops its jobs, gives up the data dir
             process.wait(60)
         except psutil.NoSuchProcess:

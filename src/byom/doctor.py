@@ -304,22 +304,15 @@ def _engine_dir_check(data_dir: Path) -> Check | None:
 # ---- the engine ----------------------------------------------------------------------------------------
 
 
-def _read_holder(data_dir: Path) -> tuple[int | None, str | None]:
-    from byom.engine.service import HOLDER_FILE
-
-    try:
-        info = json.loads((data_dir / HOLDER_FILE).read_text(encoding="utf-8"))
-        return int(info["pid"]), str(info.get("url") or "") or None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None, None
-
-
 def probe_engine(settings: Settings) -> EngineInfo:
     """GET the engine's ``/health`` (no key needed) and read who holds its data dir's lock."""
     import psutil
 
     data_dir = engine_data_dir(settings)
-    pid, url = _read_holder(data_dir)
+    from byom.engine.service import read_holder
+
+    pid, url = read_holder(data_dir) or (None, None)
+    url = url or None
     reachable, device = False, None
     try:
         resp = httpx2.get(f"{settings.engine_url}/health", timeout=_ENGINE_TIMEOUT_S)

@@ -21,7 +21,7 @@ from byom.engine.private import PRIVATE_UMASK, check_data_dir
 from byom.errors import ConfigError
 from byom.storage import open_private, private_dir
 
-__all__ = ["HOLDER_FILE", "LOCK_FILE", "ensure_engine_key", "hold_data_dir", "serve"]
+__all__ = ["HOLDER_FILE", "LOCK_FILE", "ensure_engine_key", "hold_data_dir", "read_holder", "serve"]
 
 # One engine per data dir: the lock, and who holds it (pid, URL) for the second one's message.
 LOCK_FILE = "engine.lock"
@@ -58,7 +58,7 @@ def hold_data_dir(data_dir: Path, base_url: str) -> Iterator[None]:
         lock.acquire(timeout=0)
     except Timeout:
         raise ConfigError(
-            f"Another byom engine ({_holder_text(holder)}) already uses {data_dir}. Stop it, or pass --data-dir."
+            f"Another byom engine ({_holder_text(data_dir)}) already uses {data_dir}. Stop it, or pass --data-dir."
         ) from None
     try:
         fd = open_private(holder, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -70,12 +70,19 @@ def hold_data_dir(data_dir: Path, base_url: str) -> Iterator[None]:
         lock.release()
 
 
-def _holder_text(holder: Path) -> str:
+def read_holder(data_dir: Path) -> tuple[int, str] | None:
+    """The pid and URL of the engine holding ``data_dir``, as it wrote them; None when none is written (or it is
+    starting and has not yet)."""
     try:
-        info = json.loads(holder.read_text(encoding="utf-8"))
-        return f"pid {int(info['pid'])}, {info['url']}"
-    except (OSError, ValueError, KeyError, TypeError):  # it is starting and has not written it yet
-        return "pid unknown"
+        info = json.loads((data_dir / HOLDER_FILE).read_text(encoding="utf-8"))
+        return int(info["pid"]), str(info.get("url") or "")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _holder_text(data_dir: Path) -> str:
+    holder = read_holder(data_dir)
+    return f"pid {holder[0]}, {holder[1]}" if holder else "pid unknown"
 
 
 def _bind(host: str, port: int) -> socket.socket:
