@@ -276,10 +276,10 @@ class Scenario:
     def training_and_checkpoint_save(self) -> str:
         """A 24-step job with a checkpoint every 2 steps, killed at a random step (the engine only: its trainer
         notices and stops), then, resumed, killed with its trainer while a random checkpoint is written."""
-        body = job_body(self.file_id(), self.tiny_model, n_epochs=3, n_checkpoints=12, batch_size=2)
+        body = job_body(self.file_id(), self.tiny_model, n_epochs=6, n_checkpoints=12, batch_size=4)
         job = self.http.post("/v1/fine-tunes", json=body).json()
         job_id, total = job["id"], 24
-        at = self.rng.randrange(3, 12)
+        at = self.rng.randrange(1, 7)  # from step 1: before the first checkpoint too
         _point("training", self.seed, "step", f"{at}/{total}")
         _until(
             lambda: self.http.get(f"/v1/fine-tunes/{job_id}").json()["steps_completed"] >= at,
@@ -297,7 +297,8 @@ class Scenario:
         # A checkpoint the resumed run has yet to write: past the last one listed (the stopped trainer may have
         # saved one more before it noticed the engine was gone).
         listed = self.http.get(f"/v1/fine-tunes/{job_id}/checkpoints").json()["data"]
-        choices = list(range(max((c["step"] for c in listed), default=0) + 2, total, 2))
+        choices = list(range(max((c["step"] for c in listed), default=0) + 2, total + 1, 2))
+        assert choices, f"the stopped trainer ran to the end before it noticed the kill: {listed}"
         step = choices[int(self.rng.random() * len(choices))]
         _point("checkpoint save", self.seed, "checkpoint", f"step-{step}")
         saving, saved = job_dir / "checkpoints" / f"step-{step}.tmp", job_dir / "checkpoints" / f"step-{step}"
