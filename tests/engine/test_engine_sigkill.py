@@ -139,11 +139,8 @@ class Scenario:
     def data_dir(self) -> Path:
         return self.engine.data_dir
 
-    def crash_and_restart(self, *, trainer_of: str | None = None) -> None:
-        """SIGKILL the engine (and first, as a crash of the machine would, the trainer of ``trainer_of``);
-        start it again on the same data dir and port."""
-        if trainer_of is not None:
-            _killpg(_trainer_pid(self.data_dir, trainer_of))
+    def crash_and_restart(self) -> None:
+        """SIGKILL the engine (if a phase has not already) and start it again on the same data dir and port."""
         self.engine.kill()
         self.http.close()
         self.engine = _engine(self.data_dir, self.engine.allow_dir, port=self.engine.port)
@@ -305,10 +302,11 @@ class Scenario:
         # Tight polling: the save of a tiny adapter lasts a few hundred ms at most. A poll that misses it sees the
         # saved checkpoint instead, and the kill lands just after the save: still a point of the phase.
         _until(lambda: saving.exists() or saved.exists(), saving.name, interval=0.001)
+        # The trainer first, as a crash of the machine would: the save stops where it is.
         _killpg(_trainer_pid(self.data_dir, job_id))
         landed = "mid-save" if saving.exists() and not saved.exists() else "just after the save"
         print(f"[checkpoint save] seed {self.seed}: the kill landed {landed}")
-        self.crash_and_restart(trainer_of=job_id)
+        self.crash_and_restart()
         self.check(wait_jobs=True)
         metrics = self.http.get(f"/v1/fine-tunes/{job_id}/metrics").json()["metrics"]
         assert [m["train/global_step"] for m in metrics] == [float(s) for s in range(1, total + 1)]
