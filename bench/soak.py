@@ -177,9 +177,10 @@ async def _setup(http: httpx2.AsyncClient, root: Path, model: Path, model_id: st
     )
     if state["status"]["state"] != "DEPLOYMENT_STATE_READY":
         raise RuntimeError(f"the deployment did not start: {state['status']}")
-    # Its trainer started (it trains once its imports are done, a few seconds in: the soak counts the steps).
+    # Training, not only started: a trainer's imports take tens of seconds on a loaded machine.
     await _wait(
-        lambda: _get(http, f"/v1/fine-tunes/{jobs[0]}", lambda b: b["status"] == "running"), "a job to run"
+        lambda: _get(http, f"/v1/fine-tunes/{jobs[0]}", lambda b: (b["steps_completed"] or 0) > 0),
+        "the first job to train",
     )
     return jobs
 
