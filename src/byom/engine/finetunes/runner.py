@@ -314,8 +314,14 @@ class JobRunner:
         resume = self._resume_point(job_id) if attempt > 1 else None
         if resume is not None:
             spec = spec.model_copy(update={"resume_checkpoint": resume[1]})
-            # Metrics past the checkpoint will be logged again by the resumed run.
-            self.db.execute("DELETE FROM job_metrics WHERE job_id = ? AND step > ?", (job_id, resume[0]))
+        if attempt > 1:
+            # This attempt logs again every step past its start (the checkpoint, or step 0): what a dead attempt
+            # logged past it goes, or it is listed twice. That includes a final checkpoint saved before a crash
+            # in the final save, which this attempt rewrites (and deletes while rewriting it).
+            since = resume[0] if resume is not None else 0
+            with self.db.transaction() as conn:
+                conn.execute("DELETE FROM job_metrics WHERE job_id = ? AND step > ?", (job_id, since))
+                conn.execute("DELETE FROM job_checkpoints WHERE job_id = ? AND step > ?", (job_id, since))
         progress = job_dir / "progress.jsonl"
         if progress.exists():
             # Each attempt writes a fresh progress file; the old one is kept for the record.
