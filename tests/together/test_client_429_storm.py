@@ -64,3 +64,21 @@ async def test_a_create_in_a_storm_is_sent_once() -> None:
             await client.create_finetune(finetune_request(training_file="file-1", model="base/M", lora_r=8))
     assert len(rec.requests) == 1 and rec.sleeps == []
     assert info.value.status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "said"),
+    [
+        ("12", "retry after 12 s"),
+        ("900", "retry after 15 min"),
+        ("Fri, 01 Jan 2099 00:00:00 GMT", "more than two days"),
+    ],
+)
+def test_the_rate_limit_message_says_the_wait_as_a_person_reads_it(retry_after: str, said: str) -> None:
+    from byom.together.errors import error_from_response
+
+    request = httpx2.Request("GET", "https://api.together.ai/v1/fine-tunes")
+    response = httpx2.Response(
+        429, headers={"retry-after": retry_after}, json={"error": {"message": "slow down"}}, request=request
+    )
+    assert said in str(error_from_response(response))

@@ -51,6 +51,17 @@ def _server_message(response: httpx2.Response) -> tuple[str, str | None, str | N
     )
 
 
+def _wait_text(seconds: float) -> str:
+    """A server's Retry-After as a person reads it (a far HTTP date is not "2.3e9 s")."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} h"
+    return "more than two days (the server's Retry-After); check your account's rate limits"
+
+
 def retry_after_seconds(response: httpx2.Response) -> float | None:
     """The server's requested wait (``retry-after-ms`` or ``retry-after``: seconds or HTTP date)."""
     raw_ms = response.headers.get("retry-after-ms")
@@ -106,7 +117,7 @@ def error_from_response(response: httpx2.Response, *, secret: str | None = None)
     elif status == 429:
         wait = retry_after_seconds(response)
         hint = (
-            f"Rate limited: retry after {wait:.0f} s."
+            f"Rate limited: retry after {_wait_text(wait)}."
             if wait is not None
             else "Rate limited: wait a minute and retry."
         )
