@@ -26,6 +26,7 @@ __all__ = [
     "hostile_json",
     "hostile_strings",
     "huge_strings",
+    "placed",
     "strategy_for_schema",
 ]
 
@@ -216,6 +217,20 @@ def arguments_for_schema(
         lambda names: st.fixed_dictionaries({n: value[n] for n in names})
     )
     return st.one_of(anything, st.just(base), changed.map(lambda c: {**base, **c}))
+
+
+def placed(value: Any, paths: dict[str, str]) -> Any:
+    """``value`` with every placeholder (a key of ``paths``, e.g. ``@@train.jsonl@@``) replaced by its value:
+    strategies are built before any fixture exists, and refer to its files and ids this way."""
+    if isinstance(value, str):
+        for mark, real in paths.items():
+            value = value.replace(mark, real)
+        return value
+    if isinstance(value, list | tuple):
+        return type(value)(placed(v, paths) for v in value)
+    if isinstance(value, dict):
+        return {placed(k, paths): placed(v, paths) for k, v in value.items()}
+    return value
 
 
 class Coverage:

@@ -47,6 +47,7 @@ from support.fuzzing import (
     arguments_for_schema,
     fuzz_settings,
     hostile_strings,
+    placed,
 )
 from support.hubrepos import standard_repos
 from support.tool_calls import text_of
@@ -260,19 +261,6 @@ async def _call(fuzz: ToolFuzz, tool: str, arguments: dict[str, Any]) -> None:
     COVERAGE.hit(tool, refused=bool(result.is_error))
 
 
-def _placed(value: Any, paths: dict[str, str]) -> Any:
-    """``value`` with every path placeholder replaced by the module's real path."""
-    if isinstance(value, str):
-        for mark, name in PLACEHOLDERS.items():
-            value = value.replace(mark, paths[name])
-        return value
-    if isinstance(value, list):
-        return [_placed(v, paths) for v in value]
-    if isinstance(value, dict):
-        return {_placed(k, paths): _placed(v, paths) for k, v in value.items()}
-    return value
-
-
 # Defects the fuzzing found, replayed first on every run (each was a crash: "Error executing tool X").
 REGRESSIONS: dict[str, list[dict[str, Any]]] = {
     # pathlib's stat raised ValueError (embedded null byte) out of local_data_path.
@@ -293,7 +281,7 @@ def _fuzz_test(tool: str) -> Any:
     @given(arguments=arguments_for_schema(SCHEMAS[tool], STRINGS, VALID[tool]))
     async def test(fuzz: ToolFuzz, arguments: dict[str, Any]) -> None:
         started = time.monotonic()
-        await _call(fuzz, tool, _placed(arguments, fuzz.paths))
+        await _call(fuzz, tool, placed(arguments, fuzz.paths))
         WALL_S[tool] = WALL_S.get(tool, 0.0) + time.monotonic() - started
 
     for regression in REGRESSIONS.get(tool, []):
