@@ -174,7 +174,7 @@ def _hostile_files(root: Path, train: bytes, model: Path) -> dict[str, str]:
         "model-parent": str(model.parent),
         "escape": f"{root}/{'../' * 12}etc/passwd",
     }
-    return paths
+    return {mark: paths[name] for mark, name in PLACEHOLDERS.items()}
 
 
 @pytest.fixture(scope="module")
@@ -308,3 +308,6 @@ def test_every_tool_was_fuzzed(request: pytest.FixtureRequest, capsys: pytest.Ca
         print("fuzz_tools wall s:", {t: round(WALL_S.get(t, 0.0), 1) for t in sorted(ran)})
     assert set(SCHEMAS) == set(TOOL_NAMES) == set(VALID)  # every registered tool has its fuzz test
     assert all(COVERAGE[t] >= EXAMPLES_PER_TOOL for t in ran), COVERAGE.cases
+    # The fuzzing reached past the argument checks: each tool whose valid arguments succeed did succeed.
+    succeeds = {"inspect_hf_model", "recommend_base", "check_training_data", "create_finetune", "list_jobs"}
+    assert all(COVERAGE.refused[t] < COVERAGE[t] for t in ran & succeeds), COVERAGE.refused
