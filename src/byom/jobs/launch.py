@@ -160,7 +160,15 @@ class LaunchOutcome(BaseModel):
 
 
 def _is_local_path(value: str) -> bool:
-    return value.lower().endswith(_DATA_SUFFIXES) or os.sep in value or "/" in value or Path(value).exists()
+    return value.lower().endswith(_DATA_SUFFIXES) or os.sep in value or "/" in value or _exists(value)
+
+
+def _exists(value: str) -> bool:
+    # A name no file system can hold (over NAME_MAX: ENAMETOOLONG) is no local file; it is looked up as a file id.
+    try:
+        return Path(value).exists()
+    except (OSError, ValueError):
+        return False
 
 
 async def plan_launch(
@@ -316,6 +324,11 @@ def local_data_path(given: str, role: str) -> Path:
     Only ``.jsonl``/``.parquet`` files outside hidden directories are read: a prompt-injected request to
     "upload ~/.aws/credentials" or "~/.ssh/id_rsa" fails here, before anything is read or sent.
     """
+    if "\0" in given:
+        raise PreflightError(
+            f"The {role} file path contains a NUL character, which no file name can hold. "
+            "Pass the absolute path of a .jsonl file, or a file id."
+        )
     raw = Path(given).expanduser()
     if not raw.is_absolute():
         raise PreflightError(
