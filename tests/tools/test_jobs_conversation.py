@@ -23,6 +23,7 @@ from byom.engine.state import EngineState
 from byom.together import TogetherClient
 from byom.tools import AppState
 from support.engine import BASE_URL, FAST_JOB, HANG_S, KEY
+from support.mcp_stack import wait_ready
 
 pytestmark = pytest.mark.anyio
 
@@ -131,7 +132,7 @@ async def test_create_follow_deploy_chat_manage(
         endpoint = deployed["endpoint"]
         name = endpoint["endpoint_name"]
         if not endpoint["ready"]:
-            await _wait_ready(client, name)
+            await wait_ready(client, name)
 
         async with TogetherClient(api_key=KEY, base_url=BASE_URL, transport=engine_transport[0]) as engine:
             reply = await engine.chat_completion(name, [{"role": "user", "content": "hi"}], max_tokens=4)
@@ -145,18 +146,6 @@ async def test_create_follow_deploy_chat_manage(
         deleted = _ok(await client.call_tool("manage_endpoint", {"endpoint": name, "action": "delete"}))
         assert deleted["status"] == "done", deleted
         assert len(user.shown) == 4
-
-
-async def _wait_ready(client: Client, endpoint: str) -> None:
-    """deploy_endpoint waited up to 45 s; a loaded machine may need more: poll the status to the failsafe."""
-    deadline = time.monotonic() + HANG_S
-    while True:
-        report = _ok(await client.call_tool("manage_endpoint", {"endpoint": endpoint}))["report"]
-        states = [d["state"] for d in report["deployments"]]
-        if "DEPLOYMENT_STATE_READY" in states:
-            return
-        assert "DEPLOYMENT_STATE_FAILED" not in states, report
-        assert time.monotonic() < deadline, f"endpoint stuck in {states}"
 
 
 @pytest.mark.parametrize(
