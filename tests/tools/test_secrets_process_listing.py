@@ -15,9 +15,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from test_jobs_stdio import TERMINAL, Session, Stack, _ok
 
 from support.engine import FAST_JOB, HANG_S
+from support.mcp_stack import TERMINAL, Session, Stack, ok
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -62,12 +62,12 @@ async def test_no_secret_on_a_command_line_or_in_a_world_readable_file(
                 "wandb_project_name": "canary-project",  # so the W&B key travels to the engine
                 **FAST_JOB,
             }
-            created = _ok(await client.call_tool("create_finetune", args))
+            created = ok(await client.call_tool("create_finetune", args))
             assert created["status"] == "created", created
             deadline = time.monotonic() + HANG_S
             while True:
                 seen_lines += _command_lines()
-                status = _ok(
+                status = ok(
                     await client.call_tool("job_status", {"job_id": created["job_id"], "wait_seconds": 2})
                 )
                 if status["status"] in TERMINAL:
