@@ -12,7 +12,6 @@ from mcp.server.mcpserver import MCPServer
 from byom import __version__
 from byom.config import Settings, load_settings
 from byom.errors import ConfigError
-from byom.http_auth import StaticTokenVerifier, auth_settings
 from byom.prompts import finetune_my_model, why_did_my_job_fail
 from byom.tools import (
     DESTRUCTIVE,
@@ -153,10 +152,7 @@ def build_server(
         version=__version__,
         website_url="https://github.com/byom-mcp/byom-mcp",
         lifespan=lifespan,
-        # HTTP only (stdio's boundary is the launching process): every request needs the bearer token.
         secrets=resolved.secret_values(),
-        token_verifier=StaticTokenVerifier(resolved.mcp_token) if resolved.mcp_token else None,
-        auth=auth_settings() if resolved.mcp_token else None,
     )
     for tool in tools:
         server.add_tool(tool.fn, title=tool.title, annotations=tool.annotations)
