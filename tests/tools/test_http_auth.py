@@ -20,6 +20,7 @@ import pytest
 
 from byom.cli import main
 from byom.config import Settings, is_loopback, load_settings
+from byom.errors import ConfigError
 from byom.http_auth import HttpAuth, http_app, resolve_auth
 from byom.server import build_server
 
@@ -89,6 +90,14 @@ def test_a_token_file_others_could_read_is_made_private_again(tmp_path: Path) ->
     auth = resolve_auth("127.0.0.1", settings)
     assert auth.token is not None and auth.token.get_secret_value() == TOKEN
     assert stat.S_IMODE(settings.mcp_token_path.stat().st_mode) == 0o600
+
+
+def test_an_empty_token_file_is_a_clear_error(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    settings.mcp_token_path.parent.mkdir(parents=True)
+    settings.mcp_token_path.write_text("\n")
+    with pytest.raises(ConfigError, match="is empty. Delete it"):
+        resolve_auth("127.0.0.1", settings)
 
 
 def test_byom_mcp_token_overrides_the_file(tmp_path: Path) -> None:
