@@ -30,6 +30,7 @@ import anyio
 import httpx2
 import psutil
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from byom.config import Settings
 from byom.engine.deploy.registry import register_model
@@ -220,6 +221,11 @@ class _MCPServer:
             [*cmd, "mcp", "--http", "--port", str(self.port)], env=env, stdout=self.log, stderr=self.log
         )
         self.url = f"http://127.0.0.1:{self.port}/mcp"
+        self.token_file = root / "byom" / "mcp_token"  # generated on first start, before it listens
+
+    def headers(self) -> dict[str, str]:
+        """What every MCP client sends: the token `byom mcp --http` requires, loopback included."""
+        return {"Authorization": f"Bearer {self.token_file.read_text().strip()}"}
 
     async def wait_listening(self) -> None:
         async def up() -> bool:
@@ -249,6 +255,7 @@ async def _soak(
     seconds: float,
     clients: int,
     mcp_url: str,
+    mcp_headers: dict[str, str],
     http: httpx2.AsyncClient,
     jobs: list[str],
     model: Path,
@@ -273,7 +280,10 @@ async def _soak(
             ("list_jobs", {"limit": 10}),
             ("inspect_hf_model", {"model": str(model)}),
         ]
-        async with Client(mcp_url) as client:
+        async with (
+            httpx2.AsyncClient(headers=mcp_headers, timeout=httpx2.Timeout(30.0, read=300.0)) as mcp_http,
+            Client(streamable_http_client(mcp_url, http_client=mcp_http)) as client,
+        ):
             n = i
             while time.monotonic() < deadline:
                 tool, args = calls[n % len(calls)]
@@ -338,7 +348,7 @@ def run_soak(root: Path, seconds: float, clients: int = 4) -> SoakReport:
                     await mcp.wait_listening()
                     pids = {"engine": engine.pid, "byom-mcp": mcp.proc.pid}
                     try:
-                        return await _soak(seconds, clients, mcp.url, http, jobs, model, pids)
+                        return await _soak(seconds, clients, mcp.url, mcp.headers(), http, jobs, model, pids)
                     finally:
                         for job in jobs:
                             await http.post(f"/v1/fine-tunes/{job}/cancel")

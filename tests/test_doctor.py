@@ -18,6 +18,7 @@ from byom.doctor import (
     check_training_packages,
     diagnose,
     host_snippets,
+    http_host_snippets,
     package_info,
     probe_accelerators,
     render_doctor,
@@ -98,9 +99,16 @@ def test_the_cli_reports_everything_and_never_a_secret() -> None:
     }
     assert report["transformers_ceiling"] and report["devices"][0]["key"] == "cpu"
     hosts = {h["host"]: h for h in report["hosts"]}
-    assert set(hosts) == {"Claude Desktop", "Claude Code", "Cursor", "VS Code"}
-    for snippet in hosts.values():
-        if snippet["format"] == "json":
+    assert set(hosts) == {
+        "Claude Desktop",
+        "Claude Code",
+        "Cursor",
+        "VS Code",
+        "Claude Code (byom mcp --http)",
+        "VS Code (byom mcp --http)",
+    }
+    for name, snippet in hosts.items():
+        if snippet["format"] == "json" and "--http" not in name:
             body = json.loads(snippet["text"])
             entry = (body.get("mcpServers") or body["servers"])["byom"]
             assert Path(entry["command"]).is_absolute()
@@ -245,3 +253,30 @@ def test_host_snippets_put_keys_as_placeholders_and_escape_windows_paths() -> No
     bare = {s.host: s for s in host_snippets("/opt/byom/bin/byom-mcp", [], [])}
     assert "env" not in json.loads(bare["Cursor"].text)["mcpServers"]["byom"]
     assert bare["Claude Code"].text == "claude mcp add byom -- /opt/byom/bin/byom-mcp"
+
+
+def test_http_snippets_send_the_token_read_from_its_file_never_its_value(tmp_path: Path) -> None:
+    token_file = tmp_path / "my data" / "mcp_token"
+    token_file.parent.mkdir()
+    token_file.write_text("the-real-token-value\n")
+    url = "http://127.0.0.1:8376/mcp"
+    claude, vscode = http_host_snippets(url, token_file)
+    assert claude.text == (
+        f"claude mcp add --transport http byom {url} --header \"Authorization: Bearer $(cat '{token_file}')\""
+    )
+    body = json.loads(vscode.text)
+    assert body["servers"]["byom"] == {
+        "type": "http",
+        "url": url,
+        "headers": {"Authorization": "Bearer ${input:byom-mcp-token}"},
+    }
+    assert str(token_file) in body["inputs"][0]["description"] and body["inputs"][0]["password"]
+    assert all("the-real-token-value" not in s.text for s in (claude, vscode))
+    from_env, _ = http_host_snippets(url, None)
+    assert from_env.text.endswith('--header "Authorization: Bearer $BYOM_MCP_TOKEN"')
+
+
+def test_doctor_points_http_hosts_at_the_data_dirs_token_file(offline_hub: None, tmp_path: Path) -> None:
+    report = diagnose(_env(BYOM_DATA_DIR=str(tmp_path / "data")), probe=lambda: NO_TORCH)
+    (claude,) = [h for h in report.hosts if h.host == "Claude Code (byom mcp --http)"]
+    assert str(tmp_path / "data" / "mcp_token") in claude.text

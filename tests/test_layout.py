@@ -36,6 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "data": set(),
     "together": set(),
     "storage": set(),
+    "http_auth": {"storage"},  # the generated MCP token is a private file, like the engine's key
     "ledger": {"storage"},
     "backend": {"together", "storage"},
     "jobs": {"hub", "catalog", "together", "data", "ledger", "backend", "triage"},

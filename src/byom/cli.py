@@ -15,8 +15,6 @@ from byom.errors import ByomError
 
 __all__ = ["main", "mcp_main"]
 
-DEFAULT_MCP_HTTP_PORT = 8376
-
 
 def _setup_logging(verbosity: int) -> None:
     level = logging.WARNING - 10 * min(verbosity, 2)
@@ -26,7 +24,9 @@ def _setup_logging(verbosity: int) -> None:
     )
 
 
-def _run_mcp(http: bool, host: str, port: int, allowed_hosts: Sequence[str] = ()) -> None:
+def _run_mcp(
+    http: bool, host: str, port: int, allowed_hosts: Sequence[str] = (), *, no_auth: bool = False
+) -> None:
     from byom.config import load_settings
     from byom.server import build_server
 
@@ -34,17 +34,26 @@ def _run_mcp(http: bool, host: str, port: int, allowed_hosts: Sequence[str] = ()
     if not http:
         build_server(settings).run()
         return
-    from byom.http_auth import http_security
+    import uvicorn
 
-    # Refuses a non-loopback bind without BYOM_MCP_TOKEN before anything listens.
-    security = http_security(host, settings, allowed_hosts)
-    server = build_server(settings)
-    # Where it listens is news, not a warning; show INFO for byom even without -v.
+    from byom.http_auth import http_app, resolve_auth
+
+    # Refuses --no-auth off loopback (and creates the token file) before anything listens.
+    auth = resolve_auth(host, settings, no_auth=no_auth)
+    app = http_app(build_server(settings), host, port, auth, settings, allowed_hosts)
+    # Where it listens and where the token is are news, not warnings: show INFO for byom even without -v.
     log = logging.getLogger("byom")
     log.setLevel(min(logging.INFO, logging.getLogger().level))
-    auth = "bearer token required" if settings.mcp_token else "no token: loopback only"
-    log.info("byom-mcp: streamable HTTP on http://%s:%d/mcp (%s)", host, port, auth)
-    server.run("streamable-http", host=host, port=port, transport_security=security)
+    log.info("byom-mcp: streamable HTTP on http://%s:%d/mcp", host, port)
+    if auth.token is None:
+        log.warning(
+            "byom-mcp: --no-auth: NO TOKEN IS CHECKED. Every user and process on this machine can drive the "
+            "tools: read what you can read, start jobs, delete endpoints. Drop --no-auth unless you are alone here."
+        )
+    else:
+        log.info("byom-mcp: clients send 'Authorization: Bearer <token>'; the token is %s", auth.where)
+    # uvicorn's access log prints whole URLs (a query string can hold a credential): BearerGate logs instead.
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
 
 
 def _emit(model: object, text: str, as_json: bool) -> None:
@@ -137,7 +146,21 @@ def _cmd_doctor(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
-def _add_allowed_host(parser: argparse.ArgumentParser) -> None:
+def _add_http_flags(parser: argparse.ArgumentParser) -> None:
+    from byom.config import DEFAULT_MCP_HTTP_PORT
+
+    parser.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="HTTP bind address (default: loopback only; clients always send the bearer token)",
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_MCP_HTTP_PORT)
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="HTTP on loopback without a token: every local user can then drive the tools (refused elsewhere)",
+    )
     parser.add_argument(
         "--allowed-host",
         action="append",
@@ -158,15 +181,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     mcp = sub.add_parser("mcp", help="run the MCP server (stdio by default)")
-    mcp.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
-    mcp.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="HTTP bind address (default: loopback only; any other needs BYOM_MCP_TOKEN)",
-    )
-    mcp.add_argument("--port", type=int, default=DEFAULT_MCP_HTTP_PORT)
-    _add_allowed_host(mcp)
-    mcp.set_defaults(func=lambda a: _run_mcp(a.http, a.host, a.port, a.allowed_host))
+    _add_http_flags(mcp)
+    mcp.set_defaults(func=lambda a: _run_mcp(a.http, a.host, a.port, a.allowed_host, no_auth=a.no_auth))
 
     inspect = sub.add_parser(
         "inspect", help="can this Hugging Face model be fine-tuned? (no weights downloaded)"
@@ -260,16 +276,11 @@ def mcp_main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="byom-mcp", description="byom-mcp MCP server (stdio).")
     parser.add_argument("--version", action="version", version=f"byom-mcp {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr")
-    parser.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="HTTP bind address (non-loopback needs BYOM_MCP_TOKEN)"
-    )
-    parser.add_argument("--port", type=int, default=DEFAULT_MCP_HTTP_PORT)
-    _add_allowed_host(parser)
+    _add_http_flags(parser)
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     try:
-        _run_mcp(args.http, args.host, args.port, args.allowed_host)
+        _run_mcp(args.http, args.host, args.port, args.allowed_host, no_auth=args.no_auth)
     except ByomError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

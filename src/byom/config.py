@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 __all__ = [
     "DEFAULT_ENGINE_PORT",
+    "DEFAULT_MCP_HTTP_PORT",
     "ENGINE_KEY_FILE",
     "Settings",
     "engine_data_dir",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 DEFAULT_ENGINE_PORT = 8377
+DEFAULT_MCP_HTTP_PORT = 8376
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -61,8 +63,8 @@ class Settings(BaseModel):
     # How long Hub answers and the live catalog stay fresh.
     hub_cache_ttl: float = 600.0
     catalog_ttl: float = 86_400.0
-    # `byom mcp --http`: the bearer token clients must send (required off loopback), and the Host
-    # names to accept besides the bind address.
+    # `byom mcp --http`: the bearer token clients must send (else the one generated in ``mcp_token_path``),
+    # and the Host names to accept besides the bind address.
     mcp_token: SecretStr | None = None
     mcp_allowed_hosts: tuple[str, ...] = ()
     # Which backend the job tools use: "auto" (Together when TOGETHER_API_KEY is set), "local", "together".
@@ -97,6 +99,11 @@ class Settings(BaseModel):
     def ledger_path(self) -> Path:
         """The MCP server's own record of creates, confirmations and estimates (SQLite, 0600)."""
         return self.data_dir / "ledger.sqlite3"
+
+    @property
+    def mcp_token_path(self) -> Path:
+        """The bearer token `byom mcp --http` generates on first start (0600) unless BYOM_MCP_TOKEN is set."""
+        return self.data_dir / "mcp_token"
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

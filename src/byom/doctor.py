@@ -29,7 +29,7 @@ from pydantic import BaseModel, computed_field
 
 from byom import __version__
 from byom.backend import BackendInfo, describe_backend
-from byom.config import Settings, engine_data_dir, is_loopback, load_settings
+from byom.config import DEFAULT_MCP_HTTP_PORT, Settings, engine_data_dir, is_loopback, load_settings
 from byom.errors import ConfigError
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "PackageInfo",
     "diagnose",
     "host_snippets",
+    "http_host_snippets",
     "package_info",
     "render_doctor",
 ]
@@ -573,6 +574,46 @@ def host_snippets(command: str, args: list[str], env_names: list[str]) -> list[H
     ]
 
 
+def http_host_snippets(url: str, token_file: Path | None) -> list[HostSnippet]:
+    """Host configs for ``byom mcp --http`` at ``url``: each sends the bearer token it requires, read from
+    ``token_file`` (generated on the server's first start), or from ``$BYOM_MCP_TOKEN`` when that is None.
+    The token's value is never printed."""
+    if token_file is None:
+        shell_token = "$env:BYOM_MCP_TOKEN" if os.name == "nt" else "$BYOM_MCP_TOKEN"
+        where = "the BYOM_MCP_TOKEN the server runs with"
+    else:
+        quoted = f"'{token_file}'" if os.name == "nt" else shlex.quote(str(token_file))
+        shell_token = f"$(Get-Content {quoted})" if os.name == "nt" else f"$(cat {quoted})"
+        where = f"the contents of {token_file}"
+    claude = f'claude mcp add --transport http byom {url} --header "Authorization: Bearer {shell_token}"'
+    vscode = {
+        "inputs": [
+            {
+                "type": "promptString",
+                "id": "byom-mcp-token",
+                "description": f"byom's MCP token: {where}",
+                "password": True,
+            }
+        ],
+        "servers": {
+            "byom": {
+                "type": "http",
+                "url": url,
+                "headers": {"Authorization": "Bearer ${input:byom-mcp-token}"},
+            }
+        },
+    }
+    return [
+        HostSnippet(host="Claude Code (byom mcp --http)", where="shell", format="shell", text=claude),
+        HostSnippet(
+            host="VS Code (byom mcp --http)",
+            where=str(Path(".vscode") / "mcp.json"),
+            format="json",
+            text=json.dumps(vscode, indent=2),
+        ),
+    ]
+
+
 def _input_id(name: str) -> str:
     return name.lower().replace("_", "-")
 
@@ -647,9 +688,16 @@ def diagnose(environ: Mapping[str, str] | None = None, *, probe: ProbeFn = defau
         devices=devices,
         hub=hub,
         transformers_ceiling=settings.transformers_ceiling if settings is not None else None,
-        hosts=host_snippets(command, args, env_names),
+        hosts=host_snippets(command, args, env_names) + _http_snippets(settings),
         checks=checks,
     )
+
+
+def _http_snippets(settings: Settings | None) -> list[HostSnippet]:
+    if settings is None:
+        return []
+    token_file = settings.mcp_token_path if settings.mcp_token is None else None
+    return http_host_snippets(f"http://127.0.0.1:{DEFAULT_MCP_HTTP_PORT}/mcp", token_file)
 
 
 def _python_checks(core: list[PackageInfo]) -> list[Check]:

@@ -12,7 +12,6 @@ from mcp.server.mcpserver import MCPServer
 from byom import __version__
 from byom.config import Settings, load_settings
 from byom.errors import ConfigError
-from byom.http_auth import StaticTokenVerifier, auth_settings
 from byom.prompts import finetune_my_model, why_did_my_job_fail
 from byom.tools import (
     DESTRUCTIVE,
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
 
     from byom.hub import HubInspector
 
-__all__ = ["INSTRUCTIONS", "TOOLS", "build_server"]
+__all__ = ["INSTRUCTIONS", "PROMPTS", "RESOURCES", "TOOLS", "build_server"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,33 @@ TOOLS: tuple[_Tool, ...] = (
     _Tool(explain_error, "Explain a failed fine-tune", READ_ONLY_OPEN_WORLD, False),
     _Tool(deploy_endpoint, "Deploy a fine-tuned model", SPENDS, True),
     _Tool(manage_endpoint, "Manage an endpoint", DESTRUCTIVE, True),
+)
+
+
+@dataclass(frozen=True)
+class _Resource:
+    uri: str
+    title: str
+    reader: Callable[[Settings], Callable[..., Any]]  # given the settings, the function that reads it
+    tool: str | None  # offered only with this tool (its data); None: the server's own setup, always
+
+
+@dataclass(frozen=True)
+class _Prompt:
+    fn: Callable[..., str]
+    title: str
+    tool: str  # offered only with this tool (the step it exists for)
+
+
+# BYOM_TOOLS and BYOM_READ_ONLY hide a tool's data everywhere: a resource or prompt goes with its tool.
+RESOURCES: tuple[_Resource, ...] = (
+    _Resource("byom://backend", "Active backend", backend_resource, None),
+    _Resource("byom://catalog/bases", "Base models", catalog_resource, "recommend_base"),
+    _Resource("byom://jobs/{job_id}", "A fine-tune job", lambda _: job_resource, "job_status"),
+)
+PROMPTS: tuple[_Prompt, ...] = (
+    _Prompt(finetune_my_model, "Fine-tune my model", "create_finetune"),
+    _Prompt(why_did_my_job_fail, "Why did my job fail?", "explain_error"),
 )
 
 INSTRUCTIONS = """\
@@ -126,22 +152,17 @@ def build_server(
         version=__version__,
         website_url="https://github.com/byom-mcp/byom-mcp",
         lifespan=lifespan,
-        # HTTP only (stdio's boundary is the launching process): every request needs the bearer token.
         secrets=resolved.secret_values(),
-        token_verifier=StaticTokenVerifier(resolved.mcp_token) if resolved.mcp_token else None,
-        auth=auth_settings() if resolved.mcp_token else None,
     )
     for tool in tools:
         server.add_tool(tool.fn, title=tool.title, annotations=tool.annotations)
-    server.prompt(title="Fine-tune my model")(finetune_my_model)
-    server.prompt(title="Why did my job fail?")(why_did_my_job_fail)
-    server.resource("byom://backend", title="Active backend", mime_type="application/json")(
-        backend_resource(resolved)
-    )
-    server.resource("byom://catalog/bases", title="Base models", mime_type="application/json")(
-        catalog_resource(resolved)
-    )
-    server.resource("byom://jobs/{job_id}", title="A fine-tune job", mime_type="application/json")(
-        job_resource
-    )
+    offered = {t.fn.__name__ for t in tools}
+    for prompt in PROMPTS:
+        if prompt.tool in offered:
+            server.prompt(title=prompt.title)(prompt.fn)
+    for resource in RESOURCES:
+        if resource.tool is None or resource.tool in offered:
+            server.resource(resource.uri, title=resource.title, mime_type="application/json")(
+                resource.reader(resolved)
+            )
     return server

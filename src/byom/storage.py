@@ -10,6 +10,7 @@ a new entry at the end of the list; never edit one that has shipped.
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Migration", "SQLiteStore", "open_private", "private_dir", "run_script"]
+__all__ = ["Migration", "SQLiteStore", "open_private", "private_dir", "private_secret", "run_script"]
 
 _POSIX = os.name == "posix"
 
@@ -39,6 +40,32 @@ def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_APPEND
     if _POSIX:
         os.fchmod(fd, os.fstat(fd).st_mode & 0o700)
     return fd
+
+
+def private_secret(path: Path) -> str:
+    """The secret stored in ``path`` (made 0600 if it was not), or a new ``secrets.token_urlsafe(32)`` written
+    there 0600 on first use (its directory made 0700). Two first starts at once: one creates, the other reads.
+
+    Raises:
+        ConfigError: the file exists but holds nothing.
+    """
+    private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with os.fdopen(open_private(path, os.O_RDONLY), encoding="utf-8") as fh:
+            stored = fh.read().strip()
+        if not stored:
+            from byom.errors import ConfigError
+
+            raise ConfigError(
+                f"{path} is empty. Delete it and start again: a new secret is generated."
+            ) from None
+        return stored
+    secret = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret + "\n")
+    return secret
 
 
 class SQLiteStore:

@@ -19,6 +19,7 @@ from typing import Any
 import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
 
 import byom
@@ -88,6 +89,13 @@ class Stack:
     def engine_key(self) -> str:
         return (self.data / "engine" / "api_key").read_text().strip()
 
+    def mcp_token(self) -> str:
+        """The token `byom mcp --http` generated on its first start (what `byom doctor` tells a host to send)."""
+        return (self.data / "mcp_token").read_text().strip()
+
+    def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.mcp_token()}"}
+
     def process_env(self) -> dict[str, str]:
         """The environment of a process launched directly (not through mcp's stdio_client, which adds PATH)."""
         return {"PATH": os.environ.get("PATH", os.defpath), **self.env}
@@ -128,12 +136,15 @@ class Stack:
 
     @asynccontextmanager
     async def http_session(self, url: str, seen: Session) -> AsyncIterator[Client]:
-        async with Client(
-            url,
-            elicitation_callback=seen.elicit,
-            message_handler=seen.on_message,
-            read_timeout_seconds=HANG_S,
-        ) as client:
+        async with (
+            httpx2.AsyncClient(headers=self.bearer(), timeout=HANG_S) as http,
+            Client(
+                streamable_http_client(url, http_client=http),
+                elicitation_callback=seen.elicit,
+                message_handler=seen.on_message,
+                read_timeout_seconds=HANG_S,
+            ) as client,
+        ):
             yield client
         assert not seen.not_json_rpc, f"the stream carried something else: {seen.not_json_rpc}"
 

@@ -3,6 +3,7 @@ and over streamable HTTP. It exits 0 on tool errors, so every check reads the JS
 
 The version is pinned in .ci/inspector/package.json (with its lock); .ci/run installs it with `npm ci`.
 BYOM_INSPECTOR_DIR points elsewhere; BYOM_INSPECTOR_REQUIRED=1 (set by CI) turns a missing install into a failure.
+Over HTTP it sends byom's bearer token: that CLI has no header option, so .ci/inspector/bearer.cjs adds it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from support.mcp_stack import Stack
 pytestmark = pytest.mark.slow
 
 PIN_DIR = Path(__file__).resolve().parents[2] / ".ci" / "inspector"
+BEARER_PRELOAD = PIN_DIR / "bearer.cjs"
 PACKAGE = "@modelcontextprotocol/inspector"
 PINNED = json.loads((PIN_DIR / "package.json").read_text())["dependencies"][PACKAGE]
 OOM = "CUDA out of memory. Tried to allocate 2.00 GiB"
@@ -109,14 +111,22 @@ def http_url(stack: Stack) -> Iterator[str]:
         yield url
 
 
+def _http_inspector(launcher: Path, stack: Stack, url: str) -> Inspector:
+    """The Inspector against `byom mcp --http`, sending the token the server generated on its first start."""
+    env = {
+        **stack.process_env(),
+        "NODE_OPTIONS": f"--require {BEARER_PRELOAD}",
+        "BYOM_INSPECTOR_BEARER": stack.mcp_token(),
+    }
+    return Inspector(launcher, [url, "--transport", "http"], env, stack.log)
+
+
 @pytest.fixture(scope="module", params=["stdio", "http"])
 def inspector(request: pytest.FixtureRequest, launcher: Path, stack: Stack) -> Inspector:
     if request.param == "stdio":
         byom_mcp = Path(sys.executable).parent / "byom-mcp"  # the entry point hosts launch
-        target = [str(byom_mcp)]
-    else:
-        target = [request.getfixturevalue("http_url"), "--transport", "http"]
-    return Inspector(launcher, target, stack.process_env(), stack.log)
+        return Inspector(launcher, [str(byom_mcp)], stack.process_env(), stack.log)
+    return _http_inspector(launcher, stack, request.getfixturevalue("http_url"))
 
 
 def test_lists_the_ten_tools_in_order(inspector: Inspector) -> None:
@@ -137,7 +147,7 @@ def test_the_other_tools_that_start_nothing_and_a_failing_call_over_http(
 ) -> None:
     """Over HTTP each call is cheap (one server for all), so here are the other tools that start nothing
     (create_finetune without a confirmation only plans) and a failing call; stdio pays a server start per call."""
-    http = Inspector(launcher, [http_url, "--transport", "http"], stack.process_env(), stack.log)
+    http = _http_inspector(launcher, stack, http_url)
 
     missing = tmp_path / "nowhere" / "train.jsonl"
     text = _fails_cleanly(http.call("check_training_data", path=str(missing)))

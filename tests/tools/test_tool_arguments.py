@@ -19,9 +19,11 @@ from mcp.types import CallToolResult, TextContent
 from byom.config import Settings, load_settings
 from byom.engine.state import EngineState
 from byom.errors import ConfigError
-from byom.server import TOOLS, build_server
+from byom.server import PROMPTS, RESOURCES, TOOLS, build_server
 from byom.tools import AppState
 from support.engine import job_body, upload, wait_job
+from support.faults import FaultTransport
+from support.tool_calls import call_ok
 
 pytestmark = pytest.mark.anyio
 
@@ -229,3 +231,77 @@ def test_an_unknown_allow_listed_tool_fails_at_build() -> None:
     with pytest.raises(ConfigError, match="create_fine_tune") as err:
         build_server(load_settings({"BYOM_TOOLS": "job_status,create_fine_tune"}))
     assert "create_finetune" in str(err.value)  # the known names, to fix the typo with
+
+
+# ---- resources and prompts go with their tool (BYOM_TOOLS, BYOM_READ_ONLY) -----------------------------
+
+
+async def _offered(settings: Settings) -> tuple[set[str], set[str]]:
+    """The resource URIs (static and templates) and the prompt names a server offers."""
+    async with Client(build_server(settings)) as client:
+        uris = {str(r.uri) for r in (await client.list_resources()).resources}
+        uris |= {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
+        return uris, {p.name for p in (await client.list_prompts()).prompts}
+
+
+def _only(*tools: str) -> Settings:
+    return load_settings({"BYOM_TOOLS": ",".join(tools)})
+
+
+def _all_but(tool: str) -> Settings:
+    return _only(*(n for n in ALL_TOOLS if n != tool))
+
+
+def test_every_resource_and_prompt_names_a_real_tool() -> None:
+    assert {r.tool for r in RESOURCES} - {None} <= set(ALL_TOOLS)
+    assert {p.tool for p in PROMPTS} <= set(ALL_TOOLS)
+
+
+@pytest.mark.parametrize("resource", RESOURCES, ids=[r.uri for r in RESOURCES])
+async def test_each_resource_is_offered_only_with_its_tool(resource: Any) -> None:
+    if resource.tool is None:  # the server's own setup: no tool's data
+        assert resource.uri in (await _offered(_only("inspect_hf_model")))[0]
+        return
+    assert resource.uri in (await _offered(_only(resource.tool)))[0]
+    assert resource.uri not in (await _offered(_all_but(resource.tool)))[0]
+    from mcp.shared.exceptions import MCPError
+
+    async with Client(build_server(_all_but(resource.tool))) as client:
+        with pytest.raises(MCPError, match="Unknown resource"):
+            await client.read_resource(resource.uri.replace("{job_id}", FT))
+
+
+@pytest.mark.parametrize("prompt", PROMPTS, ids=[p.fn.__name__ for p in PROMPTS])
+async def test_each_prompt_is_offered_only_with_its_tool(prompt: Any) -> None:
+    name = prompt.fn.__name__
+    assert name in (await _offered(_only(prompt.tool)))[1]
+    assert name not in (await _offered(_all_but(prompt.tool)))[1]
+    from mcp.shared.exceptions import MCPError
+
+    async with Client(build_server(_all_but(prompt.tool))) as client:
+        with pytest.raises(MCPError):  # the SDK answers an unknown prompt with "Internal server error"
+            await client.get_prompt(name, {"model": "org/name", "job_id": FT})
+
+
+async def test_read_only_keeps_what_reads_and_drops_the_fine_tune_prompt() -> None:
+    uris, prompts = await _offered(load_settings({"BYOM_READ_ONLY": "1"}))
+    assert uris == {"byom://backend", "byom://catalog/bases", "byom://jobs/{job_id}"}
+    assert prompts == {"why_did_my_job_fail"}  # the fine-tune prompt walks through create_finetune
+
+
+async def test_a_job_is_not_readable_as_a_resource_when_job_status_is_hidden(
+    queued: tuple[FaultTransport, EngineState], byom_settings: Settings, tool_args: dict[str, Any]
+) -> None:
+    """Finding 12: with every job tool excluded, `byom://jobs/<id>` still returned the whole job."""
+    from mcp.shared.exceptions import MCPError
+
+    faults = queued[0]
+    async with Client(build_server(byom_settings, transport=faults)) as client:
+        token = (await call_ok(client, "create_finetune", tool_args))["confirm_token"]
+        job_id = (await call_ok(client, "create_finetune", {**tool_args, "confirm_token": token}))["job_id"]
+        shown = await client.read_resource(f"byom://jobs/{job_id}")
+    assert job_id in shown.contents[0].text  # type: ignore[union-attr]
+    no_jobs = byom_settings.model_copy(update={"tools": ("inspect_hf_model", "check_training_data")})
+    async with Client(build_server(no_jobs, transport=faults)) as client:
+        with pytest.raises(MCPError, match="Unknown resource"):
+            await client.read_resource(f"byom://jobs/{job_id}")

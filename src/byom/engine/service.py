@@ -7,7 +7,6 @@ import errno
 import json
 import logging
 import os
-import secrets
 import signal
 import socket
 import sys
@@ -19,7 +18,7 @@ from typing import Any
 from byom.config import ENGINE_KEY_FILE, Settings, engine_data_dir, is_loopback, read_engine_key
 from byom.engine.private import PRIVATE_UMASK, check_data_dir
 from byom.errors import ConfigError
-from byom.storage import open_private, private_dir
+from byom.storage import open_private, private_dir, private_secret
 
 __all__ = ["HOLDER_FILE", "LOCK_FILE", "ensure_engine_key", "hold_data_dir", "read_holder", "serve"]
 
@@ -36,13 +35,7 @@ def ensure_engine_key(data_dir: Path) -> str:
     if existing:
         return existing
     check_data_dir(data_dir)
-    private_dir(data_dir)
-    key = secrets.token_urlsafe(32)
-    path = data_dir / ENGINE_KEY_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(key + "\n")
-    return key
+    return private_secret(data_dir / ENGINE_KEY_FILE)
 
 
 @contextlib.contextmanager
