@@ -37,7 +37,9 @@ def loggable(text: str) -> str:
     neither forge a line of the log nor hide what it sent."""
     if text.isprintable() and "\\" not in text:
         return text
-    return "".join(c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode("ascii") for c in text)
+    return "".join(
+        c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode("ascii") for c in text
+    )
 
 
 class AccessLogMiddleware:
