@@ -26,27 +26,28 @@ pytestmark = pytest.mark.anyio
 STOPPED = {"minReplicas": 0, "maxReplicas": 0}  # nothing is loaded: the race is about rows, not weights
 
 
-async def create_racing(
+async def send_racing(
     client: httpx2.AsyncClient,
     url: str,
     body: dict[str, Any],
     meanwhile: Callable[[], Awaitable[httpx2.Response]],
+    method: str = "POST",
 ) -> tuple[httpx2.Response, httpx2.Response]:
-    """POST ``body`` to ``url``; ``meanwhile`` runs (to its answer) while the engine waits for the body's rest."""
+    """Send ``body`` to ``url``; ``meanwhile`` runs (to its answer) while the engine waits for the body's rest."""
     raw = json.dumps(body).encode()
     mid_body, release = anyio.Event(), anyio.Event()
 
     async def chunks() -> AsyncIterator[bytes]:
         yield raw[:8]
-        mid_body.set()  # the engine asked for more: the create has read its parent and waits for its body
+        mid_body.set()  # the engine asked for more: it has read the row it works on and waits for its body
         await release.wait()
         yield raw[8:]
 
     answers: dict[str, httpx2.Response] = {}
 
     async def create() -> None:
-        answers["create"] = await client.post(
-            url, content=chunks(), headers={"content-type": "application/json"}
+        answers["create"] = await client.request(
+            method, url, content=chunks(), headers={"content-type": "application/json"}
         )
 
     async with anyio.create_task_group() as tg:
@@ -73,7 +74,7 @@ async def test_an_endpoint_deleted_while_a_deployment_create_receives_its_body_i
     model = register_tiny(state, tiny_model)
     ep = (await client.post(f"{P}/endpoints", json={"name": "race"})).json()
 
-    created, deleted = await create_racing(
+    created, deleted = await send_racing(
         client,
         f"{P}/endpoints/{ep['id']}/deployments",
         _deployment(model.id),
@@ -124,7 +125,7 @@ async def test_a_deployment_deleted_while_an_adapter_attach_receives_its_body_is
     assert dep.status_code == 200, dep.text
     dep_url = f"{P}/endpoints/{ep['id']}/deployments/{dep.json()['id']}"
 
-    attached, deleted = await create_racing(
+    attached, deleted = await send_racing(
         client, f"{dep_url}/adapters", {"adapterModelId": adapter.id}, lambda: client.delete(dep_url)
     )
 
@@ -132,3 +133,28 @@ async def test_a_deployment_deleted_while_an_adapter_attach_receives_its_body_is
     error = assert_together_error(attached, 409)["error"]
     assert error["code"] == "aborted" and "Deployment d1 was deleted while this adapter" in error["message"]
     assert state.db.query("SELECT id FROM deployment_adapters") == []
+
+
+async def test_an_update_whose_endpoint_or_deployment_is_deleted_meanwhile_is_a_409(
+    engine: tuple[httpx2.AsyncClient, EngineState], tiny_model: Path
+) -> None:
+    client, state = engine
+    model = register_tiny(state, tiny_model)
+    ep = (await client.post(f"{P}/endpoints", json={"name": "race"})).json()
+    dep = (await client.post(f"{P}/endpoints/{ep['id']}/deployments", json=_deployment(model.id))).json()
+    dep_url = f"{P}/endpoints/{ep['id']}/deployments/{dep['id']}"
+
+    updated, deleted = await send_racing(
+        client, dep_url, {"inactiveTimeout": 30}, lambda: client.delete(dep_url), method="PATCH"
+    )
+    assert deleted.status_code == 200, deleted.text
+    error = assert_together_error(updated, 409)["error"]
+    assert error["code"] == "aborted" and "deployment was deleted while this update" in error["message"]
+
+    ep_url = f"{P}/endpoints/{ep['id']}"
+    updated, deleted = await send_racing(
+        client, ep_url, {"visibility": "VISIBILITY_INTERNAL"}, lambda: client.delete(ep_url), method="PATCH"
+    )
+    assert deleted.status_code == 200, deleted.text
+    error = assert_together_error(updated, 409)["error"]
+    assert error["code"] == "aborted" and "endpoint was deleted while this update" in error["message"]

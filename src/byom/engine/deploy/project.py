@@ -71,6 +71,13 @@ def etag_update(db: Database, table: str, row_id: str, changes: dict[str, Any], 
     sets = ", ".join(f"{k} = ?" for k in changes)
     with db.transaction() as conn:
         current = conn.execute(f"SELECT etag FROM {table} WHERE id = ?", (row_id,)).fetchone()
+        if current is None:  # deleted while this update's body was arriving
+            raise Conflict(
+                f"The {what} was deleted while this update was being received; nothing was changed. List the"
+                f" {what}s again.",
+                code="aborted",
+                headers=NO_RETRY,
+            )
         check_etag(etag, current["etag"], what)
         conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*changes.values(), row_id))
 
