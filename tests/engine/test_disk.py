@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -124,3 +125,11 @@ def test_an_os_error_outside_the_data_dir_is_not_called_a_storage_problem(tmp_pa
     missing = _raised_by(lambda: (tmp_path / "elsewhere" / "model.json").read_text())
     assert storage_error(missing, tmp_path / "engine") is None
     assert storage_error(ValueError("not an OSError"), tmp_path) is None
+
+
+def test_a_database_error_that_is_not_about_storage_stays_unexpected(tmp_path: Path) -> None:
+    closed = sqlite3.connect(":memory:")
+    closed.close()
+    with pytest.raises(sqlite3.Error) as info:
+        closed.execute("SELECT 1")
+    assert storage_error(info.value, tmp_path) is None

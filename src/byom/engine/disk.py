@@ -35,7 +35,7 @@ _NO_RETRY = {"x-should-retry": "false"}  # a full or unwritable disk does not me
 def storage_error(exc: BaseException, data_dir: Path) -> InsufficientStorage | None:
     """The 507 for ``exc`` when it is a refused write to the disk or to ``data_dir``; ``None`` otherwise."""
     if isinstance(exc, sqlite3.Error):
-        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # absent on errors not from SQLite itself
         if code not in _SQLITE:
             return None
         return _error(f"its database in {data_dir} ({exc})", full=code == sqlite3.SQLITE_FULL)
