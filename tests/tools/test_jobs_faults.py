@@ -219,6 +219,8 @@ async def test_a_create_refused_by_a_full_engine_queue_is_a_clear_tool_error_sen
     assert faults.count("POST", CREATE) == 2  # the refused create was not sent again
     assert engine_jobs(engine) == [first["job_id"]]
     assert (
-        "holds 1 fine-tune job waiting to start" in text and "Cancel queued jobs" in text and "Nothing was created." in text
+        "holds 1 fine-tune job waiting to start" in text
+        and "Cancel queued jobs" in text
+        and "Nothing was created." in text
     )
     assert "Rate limited" not in text

@@ -130,7 +130,8 @@ async def test_a_full_queue_is_a_429_that_says_how_many_wait_and_what_to_do(
             error = assert_together_error(full, 429)["error"]
             assert error["code"] == "queue_full" and full.headers["x-should-retry"] == "false"
             assert (
-                "it holds 2 fine-tune jobs waiting to start, its cap (BYOM_ENGINE_MAX_QUEUED=2)" in error["message"]
+                "it holds 2 fine-tune jobs waiting to start, its cap (BYOM_ENGINE_MAX_QUEUED=2)"
+                in error["message"]
             )
             assert "not created. Cancel queued jobs" in error["message"]
             assert engine_jobs(state) == queued
