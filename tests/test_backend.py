@@ -27,11 +27,23 @@ def test_the_key_chooses_together_and_backend_forces_either() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("BYOM_MAX_USD", "-1"), ("BYOM_MAX_USD_PER_DAY", "lots"), ("BYOM_READ_ONLY", "maybe")]
+    ("name", "value"),
+    [
+        ("BYOM_MAX_USD", "-1"),
+        ("BYOM_MAX_USD_PER_DAY", "lots"),
+        ("BYOM_READ_ONLY", "maybe"),
+        ("BYOM_ENGINE_MAX_QUEUED", "0"),
+        ("BYOM_ENGINE_MAX_QUEUED", "ten"),
+    ],
 )
 def test_malformed_limits_are_config_errors(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         load_settings({name: value})
+
+
+def test_the_engine_queue_cap_defaults_to_100_and_is_read_from_the_environment() -> None:
+    assert load_settings({}).engine_max_queued == 100
+    assert load_settings({"BYOM_ENGINE_MAX_QUEUED": " 7 "}).engine_max_queued == 7
 
 
 def test_describe_says_which_credentials_are_set_never_their_values() -> None:

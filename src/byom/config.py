@@ -44,6 +44,19 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         ) from None
 
 
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        from byom.errors import ConfigError
+
+        raise ConfigError(
+            f"{name}={raw!r} is not a whole number of at least 1. Set it to e.g. {default}, or unset it."
+        )
+    return int(raw)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -73,6 +86,8 @@ class Settings(BaseModel):
     engine_autostart: bool = True
     # Extra directories an autostarted engine may read local models from (home is always allowed).
     engine_allow_dirs: tuple[Path, ...] = ()
+    # The most fine-tune jobs the engine holds waiting to start; one more is refused (429) until some start or go.
+    engine_max_queued: int = 100
     # Weights & Biases: sent to Together as ``wandb_key`` when a job names a W&B project.
     wandb_api_key: SecretStr | None = None
     # Spending limits, enforced by the server whatever a client confirms (US dollars; None: no limit).
@@ -178,6 +193,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         engine_allow_dirs=tuple(
             Path(d).expanduser() for d in env.get("BYOM_ENGINE_ALLOW_DIRS", "").split(os.pathsep) if d.strip()
         ),
+        engine_max_queued=_count(env, "BYOM_ENGINE_MAX_QUEUED", defaults.engine_max_queued),
         wandb_api_key=secret("WANDB_API_KEY"),
         max_usd=_usd(env, "BYOM_MAX_USD"),
         max_usd_per_day=_usd(env, "BYOM_MAX_USD_PER_DAY"),

@@ -24,6 +24,8 @@
         ├── MethodNotAllowed     405
         ├── Conflict             409: a name taken, an etag gone stale, a state that forbids it
         ├── PayloadTooLarge      413: an upload over the engine's cap
+        ├── QueueFull            429: the engine already holds its cap of queued jobs
+        ├── InsufficientStorage  507: the engine cannot write its data dir (disk full, not writable)
         └── TrainingError        the trainer could not train (in the trainer process)
 
 Rules: a message says what was wrong and ends with what to do next; it never contains a
@@ -51,6 +53,7 @@ __all__ = [
     "GatedRepo",
     "HubError",
     "HubUnreachable",
+    "InsufficientStorage",
     "InvalidRequest",
     "MethodNotAllowed",
     "NotFound",
@@ -58,6 +61,7 @@ __all__ = [
     "PermissionDenied",
     "PreflightError",
     "PrivateRepo",
+    "QueueFull",
     "RateLimited",
     "RepoNotFound",
     "RequestOutcomeUnknown",
@@ -226,6 +230,19 @@ class Conflict(EngineError):
 class PayloadTooLarge(EngineError):
     status_code = 413
     error_type = "request_too_large"
+
+
+class QueueFull(EngineError):
+    """Not a rate limit: waiting a few seconds does not help. Sent with ``code=QueueFull.CODE`` so that a client
+    tells the user to cancel or wait for queued jobs instead of retrying."""
+
+    status_code = 429
+    error_type = "rate_limit_error"
+    CODE = "queue_full"
+
+
+class InsufficientStorage(EngineError):
+    status_code = 507
 
 
 class TrainingError(EngineError):

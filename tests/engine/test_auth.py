@@ -99,3 +99,25 @@ async def test_the_access_log_has_method_path_status_and_no_secret(
     assert lines[2].startswith("GET /v1/nothing-here 401 ")
     logged = "\n".join(lines)
     assert token not in logged and "token" not in logged and KEY not in logged and "wrong-key" not in logged
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        ("/v1/x%0d%0aGET%20/v1/forged%20200%201ms", "/v1/x\\r\\nGET /v1/forged 200 1ms"),
+        ("/v1/x%00y", "/v1/x\\x00y"),
+        ("/v1/x%1b[2Ky%7f", "/v1/x\\x1b[2Ky\\x7f"),
+        ("/v1/x%e2%80%a8y%e2%80%aez", "/v1/x\\u2028y\\u202ez"),
+        ("/v1/x%5cr", "/v1/x\\\\r"),  # a literal backslash cannot pass for an escape
+    ],
+)
+async def test_the_access_log_writes_one_escaped_line_whatever_the_path_holds(
+    engine: tuple[httpx2.AsyncClient, EngineState], caplog: pytest.LogCaptureFixture, path: str, shown: str
+) -> None:
+    client, _ = engine
+    with caplog.at_level(logging.INFO, logger="byom.engine.access"):
+        response = await client.get(path, headers={"Authorization": ""})
+    assert response.status_code == 401
+    lines = [logging.Formatter().format(r) for r in caplog.records if r.name == "byom.engine.access"]
+    assert len(lines) == 1 and lines[0].isprintable(), lines
+    assert lines[0].startswith(f"GET {shown} 401 "), lines

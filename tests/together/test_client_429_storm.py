@@ -82,3 +82,17 @@ def test_the_rate_limit_message_says_the_wait_as_a_person_reads_it(retry_after: 
         429, headers={"retry-after": retry_after}, json={"error": {"message": "slow down"}}, request=request
     )
     assert said in str(error_from_response(response))
+
+
+async def test_a_full_job_queue_is_not_retried_and_is_not_called_a_rate_limit() -> None:
+    # The engine's answer when BYOM_ENGINE_MAX_QUEUED jobs already wait (tests/engine/finetunes/test_routes.py).
+    said = "The engine's job queue is full: it holds 100 fine-tune jobs waiting to start. Cancel some."
+    body = {"error": {"message": said, "type": "rate_limit_error", "param": None, "code": "queue_full"}}
+    rec = Recorder(lambda _r: httpx2.Response(429, json=body, headers={"x-should-retry": "false"}))
+    async with rec.client() as client:
+        with pytest.raises(TogetherAPIError) as info:
+            await client.create_finetune(finetune_request(training_file="file-1", model="base/M", lora_r=8))
+    assert len(rec.requests) == 1 and rec.sleeps == []
+    message = str(info.value)
+    assert said in message and "Nothing was created." in message and "Rate limited" not in message
+    assert info.value.status_code == 429 and info.value.code == "queue_full"

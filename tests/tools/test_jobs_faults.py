@@ -207,3 +207,20 @@ async def test_a_lost_force_new_create_is_never_answered_with_the_older_job(
     assert retried["status"] == "created"
     assert retried["job_id"] != first["job_id"]
     assert engine_jobs(engine) == [first["job_id"], retried["job_id"]]
+
+
+async def test_a_create_refused_by_a_full_engine_queue_is_a_clear_tool_error_sent_once(
+    auto: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+) -> None:
+    engine.settings = engine.settings.model_copy(update={"engine_max_queued": 1})
+    async with client(auto, faults) as c:
+        first = await _create(c, tool_args)
+        text = await call_error(c, "create_finetune", {**tool_args, "n_epochs": 2})
+    assert faults.count("POST", CREATE) == 2  # the refused create was not sent again
+    assert engine_jobs(engine) == [first["job_id"]]
+    assert (
+        "holds 1 fine-tune job waiting to start" in text
+        and "Cancel queued jobs" in text
+        and "Nothing was created." in text
+    )
+    assert "Rate limited" not in text

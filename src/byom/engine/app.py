@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -14,12 +15,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from byom.engine import files, identity, templates
-from byom.engine.auth import AccessLogMiddleware, AuthMiddleware, UnexpectedErrorMiddleware
+from byom.engine.auth import AccessLogMiddleware, AuthMiddleware, UnexpectedErrorMiddleware, loggable
 from byom.engine.deploy import adapters, deployments, endpoints, inference, models
+from byom.engine.disk import storage_error
 from byom.engine.finetunes import download
 from byom.engine.finetunes import routes as finetunes
 from byom.engine.http import engine_error_handler, error_for_status, error_response
-from byom.engine.state import EngineState
+from byom.engine.state import EngineState, engine_of
 from byom.errors import EngineError, MethodNotAllowed, NotFound
 
 __all__ = ["create_app"]
@@ -45,6 +47,16 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     if exc.headers:
         response.headers.update(exc.headers)
     return response
+
+
+async def _storage_error(request: Request, exc: Exception) -> Response:
+    """A write the disk refused (full, not writable) is a 507 that names the place and the fix; any other
+    ``OSError`` or database error goes on to the last-resort 500 (``auth.UnexpectedErrorMiddleware``)."""
+    err = storage_error(exc, engine_of(request).data_dir)
+    if err is None:
+        raise exc
+    log.error("%s %s: %s", request.method, loggable(request.url.path), err.message)
+    return error_response(err)
 
 
 def create_app(state: EngineState) -> Starlette:
@@ -82,6 +94,8 @@ def create_app(state: EngineState) -> Starlette:
     exception_handlers = {
         EngineError: engine_error_handler,
         HTTPException: _http_exception,
+        OSError: _storage_error,
+        sqlite3.Error: _storage_error,
     }
     app = Starlette(
         routes=routes, middleware=middleware, exception_handlers=exception_handlers, lifespan=lifespan

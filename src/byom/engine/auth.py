@@ -12,7 +12,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from byom.engine.http import error_response
 from byom.errors import EngineError, Unauthorized
 
-__all__ = ["PUBLIC_PATHS", "AccessLogMiddleware", "AuthMiddleware", "UnexpectedErrorMiddleware"]
+__all__ = [
+    "PUBLIC_PATHS",
+    "AccessLogMiddleware",
+    "AuthMiddleware",
+    "UnexpectedErrorMiddleware",
+    "loggable",
+]
 
 log = logging.getLogger("byom.engine")
 access_log = logging.getLogger("byom.engine.access")
@@ -25,9 +31,22 @@ PUBLIC_PATHS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+def loggable(text: str) -> str:
+    """``text`` as one log line can hold it: every character that is not printable (CR, LF, NUL, other controls,
+    line separators, bidi overrides) and the backslash are written as Python escapes, so a client's path can
+    neither forge a line of the log nor hide what it sent."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(
+        c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+
+
 class AccessLogMiddleware:
     """One INFO line per request: method, path, status, milliseconds. Never the query string (the upload
-    URL's one-time token is there) nor any header (the API key is in Authorization)."""
+    URL's one-time token is there) nor any header (the API key is in Authorization). The path is the client's
+    (percent-decoded) text, so it is escaped (``loggable``): one request, one line, always.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -49,7 +68,9 @@ class AccessLogMiddleware:
             await self.app(scope, receive, status_send)
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
-            access_log.info("%s %s %s %.0fms", scope["method"], scope["path"], status, elapsed_ms)
+            access_log.info(
+                "%s %s %s %.0fms", loggable(scope["method"]), loggable(scope["path"]), status, elapsed_ms
+            )
 
 
 class AuthMiddleware:
@@ -109,7 +130,7 @@ class UnexpectedErrorMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
-            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            log.exception("unexpected error on %s %s", loggable(scope["method"]), loggable(scope["path"]))
             if started:
                 raise
             response = error_response(

@@ -89,7 +89,7 @@ class EngineState:
             base_url=base_url.rstrip("/"),
             settings=settings,
             config=cfg,
-            runner=JobRunner(db, cfg, project),
+            runner=JobRunner(db, cfg, project, data_dir),
             deploy=DeployRuntime(db, project, reap_interval_s=cfg.autostop_interval_s),
             project=project,
         )

@@ -17,7 +17,7 @@ from typing import Any
 import httpx2
 
 from byom.config import is_loopback
-from byom.errors import TogetherAPIError
+from byom.errors import QueueFull, TogetherAPIError
 
 __all__ = ["MAX_SERVER_MESSAGE", "error_from_response", "error_from_transport", "retry_after_seconds"]
 
@@ -114,6 +114,9 @@ def error_from_response(response: httpx2.Response, *, secret: str | None = None)
         hint = "It conflicts with the current state; fetch the resource again before retrying."
     elif status in (400, 422):
         hint = "Fix the request as the message says, then retry."
+    elif status == 429 and code == QueueFull.CODE:
+        # The engine's job queue is full (its message says what to do): not a rate limit, no point retrying.
+        hint = "Nothing was created."
     elif status == 429:
         wait = retry_after_seconds(response)
         hint = (

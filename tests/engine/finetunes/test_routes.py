@@ -11,7 +11,8 @@ import httpx2
 import pytest
 
 from byom.engine.state import EngineState
-from support.engine import assert_together_error, job_body, upload
+from support.engine import AUTH, BASE_URL, assert_together_error, job_body, upload
+from support.faults import engine_jobs, queued_engine
 
 pytestmark = pytest.mark.anyio
 
@@ -113,3 +114,27 @@ async def test_estimate_falls_back_to_the_approximate_count_when_the_tokenizer_w
     body = r.json()
     assert body["estimation_available"] is True and body["estimated_train_token_count"] > 0
     assert body["token_count_method"] == "approximate" and "approximate" in body["token_count_note"]
+
+
+async def test_a_full_queue_is_a_429_that_says_how_many_wait_and_what_to_do(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, tiny_model: Path
+) -> None:
+    # The runner is not started: every job created stays queued.
+    with queued_engine(tmp_path, tmp_path_factory.getbasetemp()) as (transport, state):
+        state.settings = state.settings.model_copy(update={"engine_max_queued": 2})
+        async with httpx2.AsyncClient(transport=transport, base_url=BASE_URL, headers=AUTH) as client:
+            file = await upload(client, CONVERSATION)
+            body = job_body(file["id"], tiny_model)
+            queued = [(await client.post("/v1/fine-tunes", json=body)).json()["id"] for _ in range(2)]
+            full = await client.post("/v1/fine-tunes", json=body)
+            error = assert_together_error(full, 429)["error"]
+            assert error["code"] == "queue_full" and full.headers["x-should-retry"] == "false"
+            assert (
+                "it holds 2 fine-tune jobs waiting to start, its cap (BYOM_ENGINE_MAX_QUEUED=2)"
+                in error["message"]
+            )
+            assert "not created. Cancel queued jobs" in error["message"]
+            assert engine_jobs(state) == queued
+            # A cancelled job leaves the queue, and its place takes the next create.
+            assert (await client.post(f"/v1/fine-tunes/{queued[0]}/cancel")).status_code == 200
+            assert (await client.post("/v1/fine-tunes", json=body)).status_code == 200

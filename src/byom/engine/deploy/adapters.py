@@ -37,6 +37,7 @@ from byom.engine.deploy.project import (
     check_etag,
     find_model,
     project_of,
+    require_parent,
     revision_of,
 )
 from byom.engine.deploy.runtime import ADAPTER_PENDING, ADAPTER_READY, READY, add_event
@@ -236,6 +237,13 @@ async def create_adapter(request: Request) -> JSONResponse:
     stamp = now()
     waiting = dep["state"] != READY
     with runtime.locked(), db.transaction() as conn:
+        require_parent(
+            conn,
+            "deployments",
+            dep["id"],
+            f"Deployment {dep['name']} was deleted while this adapter was being attached; nothing was attached. "
+            "Create the deployment again, then attach the adapter.",
+        )
         taken = conn.execute(
             "SELECT id FROM deployment_adapters WHERE deployment_id = ? AND adapter_model_id = ?",
             (dep["id"], model["id"]),

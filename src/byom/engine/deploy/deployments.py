@@ -37,6 +37,7 @@ from byom.engine.deploy.project import (
     ordered,
     parse_model_ref,
     project_of,
+    require_parent,
     revision_of,
     serving_parameters,
     update_mask,
@@ -225,17 +226,28 @@ async def create_deployment(request: Request) -> JSONResponse:
         "created_at": stamp,
         "updated_at": stamp,
     }
-    if db.one("SELECT 1 FROM deployments WHERE endpoint_id = ? AND name = ?", (endpoint["id"], name)):
-        raise Conflict(
-            f"Endpoint {project['slug']}/{endpoint['name']} already has a deployment named {name!r}. "
-            "Pick another name or update that deployment.",
-            code="already_exists",
-            param="name",
-            headers=NO_RETRY,
-        )
-    if request.query_params.get("validateOnly", "").lower() in ("true", "1"):
-        return answer(deployment_body(dep, endpoint, project, 0.0))
     with db.transaction() as conn:
+        # The endpoint was read before the body arrived: a delete may have landed since. Checked in the
+        # transaction of the insert, so the answer is this 409, never a foreign-key failure.
+        require_parent(
+            conn,
+            "endpoints",
+            endpoint["id"],
+            f"Endpoint {project['slug']}/{endpoint['name']} was deleted while this deployment was being created; "
+            "nothing was created. Create the endpoint again, then the deployment.",
+        )
+        if conn.execute(
+            "SELECT 1 FROM deployments WHERE endpoint_id = ? AND name = ?", (endpoint["id"], name)
+        ).fetchone():
+            raise Conflict(
+                f"Endpoint {project['slug']}/{endpoint['name']} already has a deployment named {name!r}. "
+                "Pick another name or update that deployment.",
+                code="already_exists",
+                param="name",
+                headers=NO_RETRY,
+            )
+        if request.query_params.get("validateOnly", "").lower() in ("true", "1"):
+            return answer(deployment_body(dep, endpoint, project, 0.0))
         columns = ", ".join(dep)
         conn.execute(
             f"INSERT INTO deployments ({columns}) VALUES ({', '.join('?' for _ in dep)})", tuple(dep.values())

@@ -319,15 +319,21 @@ async def delete_endpoint(request: Request) -> JSONResponse:
     endpoint = endpoint_row(request, request.path_params["ep"])
     check_etag(request.query_params.get("etag"), endpoint["etag"], "endpoint")
     db = engine_of(request).db
-    deployments = deployments_of(db, endpoint["id"])
-    if deployments:
-        names = ", ".join(d["name"] for d in deployments)
-        raise InvalidRequest(
-            f"Endpoint {project['slug']}/{endpoint['name']} still has deployments ({names}). Delete the deployments "
-            f"first (DELETE /v2/projects/{project['id']}/endpoints/{endpoint['id']}/deployments/<id>), then the endpoint.",
-            code="failed_precondition",
-        )
     with db.transaction() as conn:
+        # In the transaction of the delete: a deployment created meanwhile is seen here, not by the foreign key.
+        names = [
+            r["name"]
+            for r in conn.execute(
+                "SELECT name FROM deployments WHERE endpoint_id = ? ORDER BY rowid", (endpoint["id"],)
+            )
+        ]
+        if names:
+            raise InvalidRequest(
+                f"Endpoint {project['slug']}/{endpoint['name']} still has deployments ({', '.join(names)}). Delete the"
+                f" deployments first (DELETE /v2/projects/{project['id']}/endpoints/{endpoint['id']}/deployments/<id>),"
+                " then the endpoint.",
+                code="failed_precondition",
+            )
         conn.execute("DELETE FROM endpoint_events WHERE endpoint_id = ?", (endpoint["id"],))
         conn.execute("DELETE FROM endpoints WHERE id = ?", (endpoint["id"],))
     return JSONResponse({})

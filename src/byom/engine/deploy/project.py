@@ -28,6 +28,7 @@ __all__ = [
     "ordered",
     "parse_model_ref",
     "project_of",
+    "require_parent",
     "revision_of",
     "serving_parameters",
     "update_mask",
@@ -70,8 +71,27 @@ def etag_update(db: Database, table: str, row_id: str, changes: dict[str, Any], 
     sets = ", ".join(f"{k} = ?" for k in changes)
     with db.transaction() as conn:
         current = conn.execute(f"SELECT etag FROM {table} WHERE id = ?", (row_id,)).fetchone()
+        if current is None:  # deleted while this update's body was arriving
+            raise Conflict(
+                f"The {what} was deleted while this update was being received; nothing was changed. List the"
+                f" {what}s again.",
+                code="aborted",
+                headers=NO_RETRY,
+            )
         check_etag(etag, current["etag"], what)
         conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*changes.values(), row_id))
+
+
+def require_parent(conn: Any, table: str, row_id: str, message: str) -> None:
+    """Inside the transaction that inserts a child row: a 409 with ``message`` when its parent (an endpoint, a
+    deployment) was deleted since the request read it, e.g. while its body was still arriving.
+
+    The check and the insert share one ``BEGIN IMMEDIATE`` transaction, so no delete lands between them, and
+    the insert can never fail on the foreign key instead (a 500).
+    """
+    assert table in ("endpoints", "deployments")
+    if conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (row_id,)).fetchone() is None:
+        raise Conflict(message, code="aborted", headers=NO_RETRY)
 
 
 def bare_name(raw: str, slug: str, what: str, *, prefix_parts: int = 1) -> str:

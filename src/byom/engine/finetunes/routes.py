@@ -44,7 +44,7 @@ from byom.engine.finetunes.tokens import count_file_tokens, count_file_tokens_ex
 from byom.engine.http import answer, int_query, parse_body
 from byom.engine.state import EngineState, engine_of
 from byom.engine.templates import limits_for
-from byom.errors import Conflict, InvalidRequest, NotFound
+from byom.errors import Conflict, InvalidRequest, NotFound, QueueFull
 
 __all__ = ["get_job_row", "routes"]
 
@@ -75,6 +75,7 @@ async def create_job(request: Request) -> JSONResponse:
     token = req.hf_api_token.get_secret_value() if req.hf_api_token else None
     now = time.time()
     with state.db.transaction() as conn:
+        _check_queue_room(conn, state.settings.engine_max_queued)
         seq = conn.execute("SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM jobs").fetchone()[0]
         conn.execute(
             "INSERT INTO jobs (id, status, created_at, updated_at, queue_seq, request, spec, model_output_name,"
@@ -99,6 +100,21 @@ async def create_job(request: Request) -> JSONResponse:
         # Inside the transaction (the db lock is re-entrant): the runner sees the job only once committed.
         state.runner.submit(job_id, token)
     return answer(_render_job(state, get_job_row(state, job_id)))
+
+
+def _check_queue_room(conn: Any, cap: int) -> None:
+    """A 429 when ``cap`` jobs already wait to start; in the create's transaction, so concurrent creates cannot
+    both take the last place."""
+    waiting = conn.execute("SELECT COUNT(*) FROM jobs WHERE status IN ('pending', 'queued')").fetchone()[0]
+    if waiting >= cap:
+        raise QueueFull(
+            f"The engine's job queue is full: it holds {waiting} fine-tune job{'' if waiting == 1 else 's'} waiting"
+            f" to start, its cap (BYOM_ENGINE_MAX_QUEUED={cap}); this job was not created. Cancel queued jobs you no"
+            " longer need (POST /v1/fine-tunes/<id>/cancel) or wait for some to start, then create it again; or"
+            " restart the engine with a higher BYOM_ENGINE_MAX_QUEUED.",
+            code=QueueFull.CODE,
+            headers={"x-should-retry": "false"},  # retrying at once cannot help: the queue drains in minutes
+        )
 
 
 # ---- reads ----------------------------------------------------------------------------------------

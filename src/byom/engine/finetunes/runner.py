@@ -30,6 +30,7 @@ import psutil
 
 from byom.engine import devices
 from byom.engine.deploy.registry import register_job_outputs
+from byom.engine.disk import storage_error
 from byom.engine.finetunes.jobs import Event, add_event, transition
 from byom.engine.trainer import PARENT_PID_ENV, TrainSpec
 from byom.errors import root_error_line
@@ -73,8 +74,9 @@ class _Running:
 class JobRunner:
     """Runs queued jobs one at a time in trainer subprocesses; thread-safe entry points for the API."""
 
-    def __init__(self, db: Database, config: EngineConfig, project: dict[str, str]) -> None:
+    def __init__(self, db: Database, config: EngineConfig, project: dict[str, str], data_dir: Path) -> None:
         self.db = db
+        self.data_dir = data_dir
         self.config = config
         self.project = project
         self._wake = threading.Event()
@@ -261,12 +263,10 @@ class JobRunner:
             self._launch(row)
         except Exception as exc:
             log.exception("could not start job %s", job_id)
+            refused = storage_error(exc, self.data_dir)  # the job dir: a full disk, a dir made unwritable
+            cause = refused.message if refused is not None else f"{type(exc).__name__}: {exc}"
             if not self._cancel_if_requested(job_id):
-                self._fail(
-                    job_id,
-                    "initialization",
-                    f"Could not start the trainer: {type(exc).__name__}: {exc}"[:500],
-                )
+                self._fail(job_id, "initialization", f"Could not start the trainer: {cause}"[:500])
 
     def _claim_next(self) -> Any:
         """Take the first queued job (queued → running, compare-and-set); its row as claimed, or ``None``."""
