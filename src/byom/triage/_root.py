@@ -55,6 +55,11 @@ _ERRORISH = re.compile(
     re.IGNORECASE,
 )
 _PY_WARNING = re.compile(r"\b\w*Warning: |^\s*warnings\.warn\(")
+# A stack frame's file: Python's 'File "…", line N', IPython's 'File /…/x.py:N, in f', rich's '/…/x.py:N in f'.
+_FRAME = re.compile(r'^\s*(?:File "(?P<quoted>[^"]+)", line \d+|File (?P<bare>\S+\.py):\d+|(?P<rich>\S+\.py):\d+ in )')
+# IPython's header line: "UndefinedError          Traceback (most recent call last)".
+_IPYTHON_EXC = re.compile(r"^(?P<type>[A-Z]\w*(?:Error|Exception))\s+Traceback \(most recent call last\)")
+_MAX_STACK = 80
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,9 @@ class Root:
     # the other lines: error-looking ones first (newest first), then the rest
     error_lines: list[Block] = field(default_factory=list)
     truncated: bool = False
+    # Exception types and stack-frame files the text shows (newest last): the hints' evidence when no
+    # pattern matches the message itself.
+    stack: list[str] = field(default_factory=list)
 
     @property
     def line(self) -> str | None:
@@ -149,10 +157,14 @@ def find_root(text: str) -> Root:
     """Split ``text`` into the fatal exception chain and the other error lines (see the module docstring)."""
     lines, truncated = _clean(text)
     chains: list[list[Block]] = []
+    stack: list[str] = []
     linked = False
     i = 0
     while i < len(lines):
         line = lines[i]
+        frame = _FRAME.match(line) or _IPYTHON_EXC.match(line)
+        if frame:
+            stack.append(next(v for v in frame.groupdict().values() if v))
         if _CHAIN_LINK.match(line.strip()):
             linked = True
             i += 1
@@ -162,6 +174,8 @@ def find_root(text: str) -> Root:
             i += 1
             continue
         block, i = _block(lines, i, found[0])
+        if not block.wrapper:
+            stack.append(found[0])
         if linked and chains:
             chains[-1].append(block)
         else:
@@ -193,7 +207,7 @@ def find_root(text: str) -> Root:
     # Error-looking lines first (newest first), then the others; wrapper lines (elastic summaries, NCCL
     # follow-ups) after every other line.
     error_lines = sorted(errorish, key=lambda b: b.wrapper) + plain
-    return Root(chain=chain, error_lines=error_lines, truncated=truncated)
+    return Root(chain=chain, error_lines=error_lines, truncated=truncated, stack=stack[-_MAX_STACK:])
 
 
 def _fatal_chain(chains: list[list[Block]]) -> list[Block]:
