@@ -18,11 +18,15 @@ SAMPLES: dict[str, str] = yaml.safe_load((Path(__file__).parent / "samples.yaml"
 CATALOG = load_patterns()
 EVERY = {p.id: p for p in (*CATALOG.patterns, *CATALOG.hints)}
 # Retrying the same call as it is (not "fix X, then retry").
-_RETRY_AS_IS = re.compile(r"^(?:retry|try again|wait\b[^.;]*\bretry)\b|\bretry (?:once|later|in (?:a|\d))", re.IGNORECASE)
-_RETRY_FAILS = re.compile(r"will fail the same way|retrying (?:as it is )?(?:will fail|fails|cannot help)", re.IGNORECASE)
+_RETRY_AS_IS = re.compile(
+    r"^(?:retry|try again|wait\b[^.;]*\bretry)\b|\bretry (?:once|later|in (?:a|\d))", re.IGNORECASE
+)
+_RETRY_FAILS = re.compile(
+    r"will fail the same way|retrying (?:as it is )?(?:will fail|fails|cannot help)", re.IGNORECASE
+)
 _RESTART_SERVER = re.compile(r"restart (?:the|byom's|the MCP) server", re.IGNORECASE)
 _JOB_ID = re.compile(r"\bjob id\b", re.IGNORECASE)
-UNRECOGNISED = "Traceback (most recent call last):\n  File \"x.py\", line 1\nFrobnicationError: the widget sprocket wobbled"
+UNRECOGNISED = 'Traceback (most recent call last):\n  File "x.py", line 1\nFrobnicationError: the widget sprocket wobbled'
 
 
 def _contradictions(e: Explanation, *, job: bool, filled: bool = True) -> list[str]:
@@ -79,7 +83,11 @@ def test_the_generic_answer_promises_no_retry_and_names_no_job_when_there_is_non
 
 def test_the_generic_answer_for_a_job_names_that_job() -> None:
     job = FinetuneResponse.model_validate(
-        {"id": "ft-1234abcd-0000", "status": "error", "created_at": datetime.datetime.now(datetime.UTC).isoformat()}
+        {
+            "id": "ft-1234abcd-0000",
+            "status": "error",
+            "created_at": datetime.datetime.now(datetime.UTC).isoformat(),
+        }
     )
     e = explain_job(job, [])
     assert e.confidence in ("unknown", "inferred from status")

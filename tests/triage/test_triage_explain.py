@@ -298,7 +298,9 @@ def test_the_engines_401_names_its_key_file_and_variable_not_together() -> None:
     )
     assert explanation.pattern_id == "engine-key-rejected" and explanation.category == "auth"
     advice = " ".join(explanation.fixes)
-    assert "BYOM_ENGINE_API_KEY" in advice and "engine" in advice and "api_key" in advice  # the key file's path
+    assert (
+        "BYOM_ENGINE_API_KEY" in advice and "engine" in advice and "api_key" in advice
+    )  # the key file's path
     assert "restart the server" not in advice
     assert not any(fix.startswith("Create a key at api.together.ai") for fix in explanation.fixes)
 
@@ -309,17 +311,23 @@ def test_togethers_401_names_the_account_key() -> None:
         'You can find your API key at https://api.together.xyz/settings/api-keys.", "code": "invalid_api_key"}}'
     )
     assert explanation.pattern_id == "together-auth"
-    assert "TOGETHER_API_KEY" in explanation.fixes[0] and "restart the server" not in " ".join(explanation.fixes)
+    assert "TOGETHER_API_KEY" in explanation.fixes[0] and "restart the server" not in " ".join(
+        explanation.fixes
+    )
 
 
 # ---- stack hints: no pattern knows the message, the traceback's modules still say where it broke -----------
 
 
 def test_an_unknown_message_in_a_jinja_frame_is_inferred_to_be_the_template() -> None:
-    explanation = explain_text(_TEMPLATE_TRACE + "TypeError: can only concatenate str (not \"NoneType\") to str")
+    explanation = explain_text(
+        _TEMPLATE_TRACE + 'TypeError: can only concatenate str (not "NoneType") to str'
+    )
     assert explanation.category == "tokenizer" and explanation.confidence == "inferred from the stack"
 
 
 def test_a_message_no_pattern_or_frame_knows_stays_unknown() -> None:
-    explanation = explain_text('Traceback (most recent call last):\n  File "/home/me/x.py", line 3\nFooError: bar')
+    explanation = explain_text(
+        'Traceback (most recent call last):\n  File "/home/me/x.py", line 3\nFooError: bar'
+    )
     assert explanation.category == "unknown"

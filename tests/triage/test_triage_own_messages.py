@@ -24,7 +24,8 @@ _FILL = "7"
 _OWN = {
     name
     for name in dir(byom.errors)
-    if isinstance(getattr(byom.errors, name), type) and issubclass(getattr(byom.errors, name), byom.errors.ByomError)
+    if isinstance(getattr(byom.errors, name), type)
+    and issubclass(getattr(byom.errors, name), byom.errors.ByomError)
 }
 # The data checker's problems: LineError(kind, field, message, fix) -> the message is the third argument.
 _MESSAGE_ARG = {"LineError": 2}
@@ -56,7 +57,11 @@ def _assignments(function: ast.AST) -> dict[str, list[ast.expr]]:
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     out.setdefault(target.id, []).append(node.value)
-        elif isinstance(node, ast.AugAssign | ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+        elif (
+            isinstance(node, ast.AugAssign | ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.value
+        ):
             out.setdefault(node.target.id, []).append(node.value)
     return out
 

@@ -33,8 +33,10 @@ _STAGES: dict[str, Stage] = {
 _GENERIC_FIXES = [
     "Read the evidence: it is the innermost error the text shows; search its exact wording.",
     "Check the data with check_training_data and the model with inspect_hf_model: most failures start there.",
-    "If it names nothing of yours (data, model, settings), report it to whoever ran it (Together support, or "
-    "the library in the traceback) with {job}.",
+    (
+        "If it names nothing of yours (data, model, settings), report it to whoever ran it (Together support, "
+        "or the library in the traceback) with {job}."
+    ),
 ]
 
 

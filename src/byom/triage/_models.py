@@ -23,7 +23,9 @@ class JobContext(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    job_id: str | None = Field(None, description="The failed job, when there is one (fixes name it only then).")
+    job_id: str | None = Field(
+        None, description="The failed job, when there is one (fixes name it only then)."
+    )
     model: str | None = Field(None, description="The Together base (template) the job used.")
     from_hf_model: str | None = None
     training_type: Literal["lora", "full"] | None = None

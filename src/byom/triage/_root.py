@@ -56,7 +56,9 @@ _ERRORISH = re.compile(
 )
 _PY_WARNING = re.compile(r"\b\w*Warning: |^\s*warnings\.warn\(")
 # A stack frame's file: Python's 'File "…", line N', IPython's 'File /…/x.py:N, in f', rich's '/…/x.py:N in f'.
-_FRAME = re.compile(r'^\s*(?:File "(?P<quoted>[^"]+)", line \d+|File (?P<bare>\S+\.py):\d+|(?P<rich>\S+\.py):\d+ in )')
+_FRAME = re.compile(
+    r'^\s*(?:File "(?P<quoted>[^"]+)", line \d+|File (?P<bare>\S+\.py):\d+|(?P<rich>\S+\.py):\d+ in )'
+)
 # IPython's header line: "UndefinedError          Traceback (most recent call last)".
 _IPYTHON_EXC = re.compile(r"^(?P<type>[A-Z]\w*(?:Error|Exception))\s+Traceback \(most recent call last\)")
 _MAX_STACK = 80
