@@ -52,15 +52,19 @@ def _filled(fix: str, ctx: JobContext) -> str:
 def explain_text(
     text: str, *, context: JobContext | None = None, patterns: PatternCatalog | None = None
 ) -> Explanation:
-    """Classify an error text by the catalogue; an unmatched one is ``unknown`` with its root line."""
+    """Classify an error text by the catalogue; an unmatched one is ``unknown`` with its root line.
+
+    In order: the specific patterns (a library's or the engine's own message), then the stack hints (what
+    the traceback's exception types and modules show), then byom's broad vocabulary (its tools' and
+    engine's messages, which carry no traceback), else ``unknown``.
+    """
     ctx = context or JobContext()
     catalog = patterns or load_patterns()
     root = find_root(text)
-    found = _match(root, catalog.patterns)
     stage = ctx.stage or _stage_in(text)
+    found = _first_match(root, [p for p in catalog.patterns if not p.broad])
     if found is not None:
-        pattern, block, matched_line = found
-        return _explained(pattern, block, matched_line, ctx, stage, text)
+        return _explained(*found, ctx, stage, text)
     line = root.line
     hint = _hint(root, catalog.hints)
     if hint is not None:
@@ -75,6 +79,9 @@ def explain_text(
             retryable=hint.retryable,
             confidence="inferred from the stack",
         )
+    found = _first_match(root, [p for p in catalog.patterns if p.broad])
+    if found is not None:
+        return _explained(*found, ctx, stage, text)
     return Explanation(
         category="unknown",
         stage=stage,
@@ -93,14 +100,6 @@ def _hint(root: Root, hints: list[Pattern]) -> Pattern | None:
             if hint.search(entry):
                 return hint
     return None
-
-
-def _match(root: Root, patterns: list[Pattern]) -> tuple[Pattern, Block, str] | None:
-    """The specific patterns' answer, else the broad (vocabulary) patterns': a broad word on one line must
-    not hide a specific pattern's match on another."""
-    return _first_match(root, [p for p in patterns if not p.broad]) or _first_match(
-        root, [p for p in patterns if p.broad]
-    )
 
 
 def _first_match(root: Root, patterns: list[Pattern]) -> tuple[Pattern, Block, str] | None:
