@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -331,3 +332,13 @@ def test_a_message_no_pattern_or_frame_knows_stays_unknown() -> None:
         'Traceback (most recent call last):\n  File "/home/me/x.py", line 3\nFooError: bar'
     )
     assert explanation.category == "unknown"
+
+
+def test_the_engines_401_names_the_key_file_under_byom_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BYOM_DATA_DIR", str(tmp_path))
+    text = "401: Invalid API key. Use the key the engine printed the path of at start (file api_key in its data dir)."
+    assert any(str(tmp_path / "engine" / "api_key") in fix for fix in explain_text(text).fixes)
+    monkeypatch.setenv("BYOM_MAX_USD", "lots")  # another setting malformed: still an answer, never an error
+    assert explain_text(text).pattern_id == "engine-key-rejected"

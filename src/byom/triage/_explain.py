@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from byom.catalog import Catalog
-from byom.config import ENGINE_KEY_FILE, engine_data_dir, load_settings
+from byom.config import ENGINE_KEY_FILE, Settings, engine_data_dir, load_settings
+from byom.errors import ConfigError
 from byom.hub import InspectReport
 from byom.together import FinetuneEvent, FinetuneResponse
 from byom.triage._catalog import Pattern, PatternCatalog, Stage, load_patterns
@@ -45,8 +46,16 @@ def _filled(fix: str, ctx: JobContext) -> str:
     if "{job}" in fix:
         fix = fix.replace("{job}", f"the job id {ctx.job_id}" if ctx.job_id else "the full error text")
     if "{engine_key_file}" in fix:
-        fix = fix.replace("{engine_key_file}", str(engine_data_dir(load_settings()) / ENGINE_KEY_FILE))
+        fix = fix.replace("{engine_key_file}", _engine_key_file())
     return fix
+
+
+def _engine_key_file() -> str:
+    """Where byom reads the engine's key (BYOM_DATA_DIR/engine/api_key), as this environment sets it."""
+    try:
+        return str(engine_data_dir(load_settings()) / ENGINE_KEY_FILE)
+    except ConfigError:  # another setting is malformed: still name the file, by its default place
+        return str(engine_data_dir(Settings()) / ENGINE_KEY_FILE)
 
 
 def explain_text(
