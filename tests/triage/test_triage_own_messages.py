@@ -2,10 +2,10 @@
 
 The messages are enumerated from the source, not listed by hand, so a new error is covered (or fails here)
 the day it is written: every construction of a ``ByomError`` subclass (the tools' errors, the engine's error
-bodies: ``InvalidRequest``, ``NotFound``, ``Unauthorized``, ...), every data-checker problem (``LineError``'s
-message) and every FAIL finding of ``inspect_hf_model`` (rendered as the report shows it). An f-string's
-fields are filled with a placeholder (``7``); a message held in a local variable is followed to its
-assignments in the same function.
+bodies: ``InvalidRequest``, ``NotFound``, ``Unauthorized``, ...) and of the tools' own ``ToolError``, every
+data-checker problem (``LineError``'s message) and every FAIL finding of ``inspect_hf_model`` (rendered as
+the report shows it). An f-string's fields are filled with a placeholder (``7``); a message held in a local
+variable is followed to its assignments in the same function.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ _OWN = {
     if isinstance(getattr(byom.errors, name), type)
     and issubclass(getattr(byom.errors, name), byom.errors.ByomError)
 }
+_OWN.add("ToolError")  # what a tool refuses with itself (argument checks, confirm tokens, unknown jobs)
 # The data checker's problems: LineError(kind, field, message, fix) -> the message is the third argument.
 _MESSAGE_ARG = {"LineError": 2}
 
