@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -249,3 +250,95 @@ def test_huge_input_is_bounded_in_time(text: str) -> None:
     explain_text(text)
     # A bound, not a benchmark: only the last 512 KiB are read; generous for a loaded 2-core machine.
     assert time.monotonic() - start < 10
+
+
+# ---- issue #14 finding 11: a chat template's own error is the model's, not the data's ---------------------
+
+_TEMPLATE_TRACE = (
+    "Traceback (most recent call last):\n"
+    '  File "/usr/lib/python3.11/site-packages/transformers/tokenization_utils_base.py", line 1700, in '
+    "apply_chat_template\n"
+    '  File "/usr/lib/python3.11/site-packages/jinja2/environment.py", line 936, in handle_exception\n'
+    '  File "<template>", line 7, in top-level template code\n'
+)
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        "jinja2.exceptions.UndefinedError: 'dict object' has no attribute 'tool_calls'",
+        "jinja2.exceptions.TemplateSyntaxError: unexpected '}'",
+        "jinja2.exceptions.TemplateError: Unsupported content type in the chat template",
+    ],
+)
+def test_a_chat_template_error_is_fixed_on_the_model_side(last: str) -> None:
+    explanation = explain_text(_TEMPLATE_TRACE + last)
+    assert explanation.category == "tokenizer"  # was data_format, with advice to fix the data
+    assert "chat_template" in explanation.fixes[0]
+
+
+def test_a_template_rejecting_a_conversation_shape_names_both_ways_out() -> None:
+    explanation = explain_text(
+        _TEMPLATE_TRACE
+        + "jinja2.exceptions.TemplateError: Conversation roles must alternate user/assistant/user/assistant/..."
+    )
+    assert explanation.category == "tokenizer" and explanation.pattern_id == "chat-template-rejects-roles"
+    assert "alternat" in explanation.cause  # what the template demands
+    advice = " ".join(explanation.fixes)
+    assert "merge consecutive messages" in advice  # the data can change...
+    assert "chat_template" in advice and "not in Together's data format" in advice  # ...or the template
+
+
+# ---- the two 401s: the local engine's key vs Together's account key ---------------------------------------
+
+
+def test_the_engines_401_names_its_key_file_and_variable_not_together() -> None:
+    explanation = explain_text(
+        "create_finetune failed: POST http://127.0.0.1:8799/v1/fine-tunes → 401: Invalid API key. Use the key "
+        "the engine printed the path of at start (file api_key in its data dir)."
+    )
+    assert explanation.pattern_id == "engine-key-rejected" and explanation.category == "auth"
+    advice = " ".join(explanation.fixes)
+    assert (
+        "BYOM_ENGINE_API_KEY" in advice and "engine" in advice and "api_key" in advice
+    )  # the key file's path
+    assert "restart the server" not in advice
+    assert not any(fix.startswith("Create a key at api.together.ai") for fix in explanation.fixes)
+
+
+def test_togethers_401_names_the_account_key() -> None:
+    explanation = explain_text(
+        'together.error.AuthenticationError: Error code: 401 - {"error": {"message": "Invalid API key provided. '
+        'You can find your API key at https://api.together.xyz/settings/api-keys.", "code": "invalid_api_key"}}'
+    )
+    assert explanation.pattern_id == "together-auth"
+    assert "TOGETHER_API_KEY" in explanation.fixes[0] and "restart the server" not in " ".join(
+        explanation.fixes
+    )
+
+
+# ---- stack hints: no pattern knows the message, the traceback's modules still say where it broke -----------
+
+
+def test_an_unknown_message_in_a_jinja_frame_is_inferred_to_be_the_template() -> None:
+    explanation = explain_text(
+        _TEMPLATE_TRACE + 'TypeError: can only concatenate str (not "NoneType") to str'
+    )
+    assert explanation.category == "tokenizer" and explanation.confidence == "inferred from the stack"
+
+
+def test_a_message_no_pattern_or_frame_knows_stays_unknown() -> None:
+    explanation = explain_text(
+        'Traceback (most recent call last):\n  File "/home/me/x.py", line 3\nFooError: bar'
+    )
+    assert explanation.category == "unknown"
+
+
+def test_the_engines_401_names_the_key_file_under_byom_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BYOM_DATA_DIR", str(tmp_path))
+    text = "401: Invalid API key. Use the key the engine printed the path of at start (file api_key in its data dir)."
+    assert any(str(tmp_path / "engine" / "api_key") in fix for fix in explain_text(text).fixes)
+    monkeypatch.setenv("BYOM_MAX_USD", "lots")  # another setting malformed: still an answer, never an error
+    assert explain_text(text).pattern_id == "engine-key-rejected"

@@ -115,3 +115,19 @@ def test_stage_named_by_the_engine_is_kept() -> None:
         "job_error: Job failed during saving: OSError: [Errno 28] No space left on device"
     )
     assert explanation.pattern_id == "disk-full" and explanation.stage == "saving"
+
+
+def test_the_stack_is_the_fatal_chains_own() -> None:
+    """A retried download's traceback earlier in the log lends its frames to nothing that fails later."""
+    log = (
+        "Traceback (most recent call last):\n"
+        '  File "/usr/lib/python3.11/site-packages/urllib3/connectionpool.py", line 536, in _make_request\n'
+        "urllib3.exceptions.ReadTimeoutError: HTTPSConnectionPool(host='huggingface.co'): Read timed out.\n"
+        "Retrying in 1s [Retry 1/5].\n"
+        "Traceback (most recent call last):\n"
+        '  File "/home/me/train.py", line 40, in <module>\n'
+        "FrobnicationError: the widget sprocket wobbled\n"
+    )
+    root = find_root(log)
+    assert root.stack == ["/home/me/train.py", "FrobnicationError"]
+    assert explain_text(log).category == "unknown"

@@ -38,11 +38,15 @@ def render_explanation(e: Explanation) -> str:
         lines.append(
             f"Corrected call: create_finetune(<the same arguments>, {args}) — {e.corrected_call.reason}"
         )
-    lines.append(
-        ("Retrying as it is may help." if e.retryable else "Retrying as it is will fail the same way.")
-        + f" Confidence: {e.confidence}."
-    )
+    lines.append(f"{retry_verdict(e)} Confidence: {e.confidence}.")
     return "\n".join(lines)
+
+
+def retry_verdict(e: Explanation) -> str:
+    """What the explanation says about retrying: nothing is promised about an error nobody recognised."""
+    if e.confidence == "unknown":
+        return "Whether retrying as it is helps is not known."
+    return "Retrying as it is may help." if e.retryable else "Retrying as it is will fail the same way."
 
 
 async def _report(app: AppState, model: str | None, revision: str | None) -> InspectReport | None:

@@ -2,7 +2,8 @@
 
 ``explain_text()`` classifies pasted text (a traceback, a log tail, an API error body); ``explain_job()`` also
 reads a job's status and events. The knowledge is data: ``patterns.yaml``, validated by ``PatternCatalog``
-when first loaded (``load_patterns()``); a new pattern needs no code change.
+when first loaded (``load_patterns()``); a new pattern needs no code change. Its ``hints`` answer when no
+pattern knows the message, from the traceback's exception types and modules (``inferred from the stack``).
 """
 
 from byom.triage._catalog import (

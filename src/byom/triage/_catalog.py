@@ -40,6 +40,9 @@ Category = Literal[
     "rate_limit",
     "internal",
     "endpoint",
+    "network",  # a connection to the Hub, Together or the engine failed (DNS, timeout, refused, proxy)
+    "configuration",  # a setting of byom or the engine: an environment variable, a flag, an install extra
+    "request",  # a call's own argument, id or state is wrong (not found, conflict, a bad value): fix the call
     "unknown",
 ]
 CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
@@ -91,6 +94,9 @@ class Pattern(BaseModel):
     fixes: list[str] = Field(min_length=1, description="most likely first")
     retryable: bool
     correction: Correction | None = None
+    broad: bool = Field(
+        False, description="a vocabulary pattern (byom's own words): tried only when no specific one matches"
+    )
     source: str = Field(min_length=3)
     checked_on: datetime.date
 
@@ -128,11 +134,15 @@ class PatternCatalog(BaseModel):
 
     version: int = 1
     patterns: list[Pattern] = Field(min_length=1)
+    hints: list[Pattern] = Field(
+        default_factory=list,
+        description="when no pattern matches: regexes over the exception types and the stack's module paths",
+    )
 
     @model_validator(mode="after")
     def _unique_ids(self) -> PatternCatalog:
         seen: set[str] = set()
-        for pattern in self.patterns:
+        for pattern in (*self.patterns, *self.hints):
             if pattern.id in seen:
                 raise ValueError(f"duplicate pattern id {pattern.id!r}")
             seen.add(pattern.id)

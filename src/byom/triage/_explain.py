@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 from byom.catalog import Catalog
+from byom.config import ENGINE_KEY_FILE, Settings, engine_data_dir, load_settings
+from byom.errors import ConfigError
 from byom.hub import InspectReport
 from byom.together import FinetuneEvent, FinetuneResponse
 from byom.triage._catalog import Pattern, PatternCatalog, Stage, load_patterns
@@ -27,41 +29,89 @@ _STAGES: dict[str, Stage] = {
     "saving": "saving",
     "upload": "upload",
 }
+# When nothing is known, nothing is promised: no retry (whether one helps is unknown), no job id unless there
+# is a job ({job} is filled in by _filled).
 _GENERIC_FIXES = [
     "Read the evidence: it is the innermost error the text shows; search its exact wording.",
-    "Check the data with check_training_data and the model with inspect_hf_model before retrying.",
+    "Check the data with check_training_data and the model with inspect_hf_model: most failures start there.",
     (
-        "If it names nothing of yours (data, model, settings), retry once; if it fails again, contact support "
-        "with the job id."
+        "If it names nothing of yours (data, model, settings), report it to whoever ran it (Together support, "
+        "or the library in the traceback) with {job}."
     ),
 ]
+
+
+def _filled(fix: str, ctx: JobContext) -> str:
+    """A catalogue fix with its placeholders filled: {job} names the job only when there is one."""
+    if "{job}" in fix:
+        fix = fix.replace("{job}", f"the job id {ctx.job_id}" if ctx.job_id else "the full error text")
+    if "{engine_key_file}" in fix:
+        fix = fix.replace("{engine_key_file}", _engine_key_file())
+    return fix
+
+
+def _engine_key_file() -> str:
+    """Where byom reads the engine's key (BYOM_DATA_DIR/engine/api_key), as this environment sets it."""
+    try:
+        return str(engine_data_dir(load_settings()) / ENGINE_KEY_FILE)
+    except ConfigError:  # another setting is malformed: still name the file, by its default place
+        return str(engine_data_dir(Settings()) / ENGINE_KEY_FILE)
 
 
 def explain_text(
     text: str, *, context: JobContext | None = None, patterns: PatternCatalog | None = None
 ) -> Explanation:
-    """Classify an error text by the catalogue; an unmatched one is ``unknown`` with its root line."""
+    """Classify an error text by the catalogue; an unmatched one is ``unknown`` with its root line.
+
+    In order: the specific patterns (a library's or the engine's own message), then the stack hints (what
+    the traceback's exception types and modules show), then byom's broad vocabulary (its tools' and
+    engine's messages, which carry no traceback), else ``unknown``.
+    """
     ctx = context or JobContext()
     catalog = patterns or load_patterns()
     root = find_root(text)
-    found = _match(root, catalog.patterns)
     stage = ctx.stage or _stage_in(text)
-    if found is None:
-        line = root.line
+    found = _first_match(root, [p for p in catalog.patterns if not p.broad])
+    if found is not None:
+        return _explained(*found, ctx, stage, text)
+    line = root.line
+    hint = _hint(root, catalog.hints)
+    if hint is not None:
         return Explanation(
-            category="unknown",
-            stage=stage,
-            cause="No known failure pattern matches this error; the root line is quoted as evidence.",
+            category=hint.category,
+            docs_class=hint.docs_class,
+            stage=stage or hint.stage,
+            cause=hint.cause,
             evidence=quote_evidence(line) if line else None,
-            fixes=list(_GENERIC_FIXES),
-            retryable=False,
-            confidence="unknown",
+            pattern_id=hint.id,
+            fixes=[_filled(fix, ctx) for fix in hint.fixes],
+            retryable=hint.retryable,
+            confidence="inferred from the stack",
         )
-    pattern, block, matched_line = found
-    return _explained(pattern, block, matched_line, ctx, stage, text)
+    found = _first_match(root, [p for p in catalog.patterns if p.broad])
+    if found is not None:
+        return _explained(*found, ctx, stage, text)
+    return Explanation(
+        category="unknown",
+        stage=stage,
+        cause="No known failure pattern matches this error; the root line is quoted as evidence.",
+        evidence=quote_evidence(line) if line else None,
+        fixes=[_filled(fix, ctx) for fix in _GENERIC_FIXES],
+        retryable=False,
+        confidence="unknown",
+    )
 
 
-def _match(root: Root, patterns: list[Pattern]) -> tuple[Pattern, Block, str] | None:
+def _hint(root: Root, hints: list[Pattern]) -> Pattern | None:
+    """The first hint whose regex finds the innermost exception type or stack frame (newest first)."""
+    for entry in reversed(root.stack):
+        for hint in hints:
+            if hint.search(entry):
+                return hint
+    return None
+
+
+def _first_match(root: Root, patterns: list[Pattern]) -> tuple[Pattern, Block, str] | None:
     """The first pattern (catalogue order: specific first) found in the fatal chain, else in the error lines.
 
     A fatal chain with a real (non-wrapper) exception that no pattern knows stays unknown: an older warning
@@ -97,7 +147,7 @@ def _explained(
 ) -> Explanation:
     first = block.first_line
     shown = first if matched_line == first else f"{first}\n{matched_line}"
-    fixes = list(pattern.fixes)
+    fixes = [_filled(fix, ctx) for fix in pattern.fixes]
     lines: list[int] = []
     if pattern.correction == "fix_data_lines":
         lines = data_lines(block.text) or data_lines(text[-200_000:])
@@ -205,7 +255,7 @@ def explain_job(
             category="unknown",
             stage=ctx.stage,
             cause=f"The job is {job.status or 'in an unknown state'} and its events name no error.",
-            fixes=list(_GENERIC_FIXES),
+            fixes=[_filled(fix, ctx) for fix in _GENERIC_FIXES],
             retryable=False,
             confidence="unknown",
         )
@@ -222,6 +272,7 @@ def _context(
     method = (job.training_method.method or "").lower() if job.training_method else ""
     train_on_inputs = job.training_method.train_on_inputs if job.training_method else job.train_on_inputs
     return JobContext(
+        job_id=job.id,
         model=job.model,
         from_hf_model=job.from_hf_model,
         training_type=None if job.is_lora is None else ("lora" if job.is_lora else "full"),

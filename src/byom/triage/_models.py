@@ -12,7 +12,7 @@ from byom.triage._catalog import Category, DocsClass, Stage
 
 __all__ = ["Confidence", "CorrectedCall", "Explanation", "JobContext"]
 
-Confidence = Literal["matched", "inferred from status", "unknown"]
+Confidence = Literal["matched", "inferred from status", "inferred from the stack", "unknown"]
 
 
 class JobContext(BaseModel):
@@ -23,6 +23,9 @@ class JobContext(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
+    job_id: str | None = Field(
+        None, description="The failed job, when there is one (fixes name it only then)."
+    )
     model: str | None = Field(None, description="The Together base (template) the job used.")
     from_hf_model: str | None = None
     training_type: Literal["lora", "full"] | None = None

@@ -55,6 +55,13 @@ _ERRORISH = re.compile(
     re.IGNORECASE,
 )
 _PY_WARNING = re.compile(r"\b\w*Warning: |^\s*warnings\.warn\(")
+# A stack frame's file: Python's 'File "…", line N', IPython's 'File /…/x.py:N, in f', rich's '/…/x.py:N in f'.
+_FRAME = re.compile(
+    r'^\s*(?:File "(?P<quoted>[^"]+)", line \d+|File (?P<bare>\S+\.py):\d+|(?P<rich>\S+\.py):\d+ in )'
+)
+# IPython's header line: "UndefinedError          Traceback (most recent call last)".
+_IPYTHON_EXC = re.compile(r"^(?P<type>[A-Z]\w*(?:Error|Exception))\s+Traceback \(most recent call last\)")
+_MAX_STACK = 80
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,9 @@ class Root:
     # the other lines: error-looking ones first (newest first), then the rest
     error_lines: list[Block] = field(default_factory=list)
     truncated: bool = False
+    # The fatal chain's exception types and stack-frame files (newest last): the hints' evidence when no
+    # pattern matches the message itself. An older traceback elsewhere in the log contributes nothing.
+    stack: list[str] = field(default_factory=list)
 
     @property
     def line(self) -> str | None:
@@ -149,10 +159,15 @@ def find_root(text: str) -> Root:
     """Split ``text`` into the fatal exception chain and the other error lines (see the module docstring)."""
     lines, truncated = _clean(text)
     chains: list[list[Block]] = []
+    stacks: list[list[str]] = []  # per chain: the frames and exception types printed with it
+    pending: list[str] = []  # frames seen since the last exception line
     linked = False
     i = 0
     while i < len(lines):
         line = lines[i]
+        frame = _FRAME.match(line) or _IPYTHON_EXC.match(line)
+        if frame:
+            pending.append(next(v for v in frame.groupdict().values() if v))
         if _CHAIN_LINK.match(line.strip()):
             linked = True
             i += 1
@@ -162,12 +177,18 @@ def find_root(text: str) -> Root:
             i += 1
             continue
         block, i = _block(lines, i, found[0])
+        entries = pending if block.wrapper else [*pending, found[0]]
+        pending = []
         if linked and chains:
             chains[-1].append(block)
+            stacks[-1].extend(entries)
         else:
             chains.append([block])
+            stacks.append(entries)
         linked = False
-    chain = _fatal_chain(chains)
+    fatal = _fatal_index(chains)
+    chain = _fatal_chain(chains[fatal]) if fatal is not None else []
+    stack = stacks[fatal] if fatal is not None else pending
     in_chain = {b.first_line for b in chain}
     errorish: list[Block] = []
     plain: list[Block] = []
@@ -193,14 +214,17 @@ def find_root(text: str) -> Root:
     # Error-looking lines first (newest first), then the others; wrapper lines (elastic summaries, NCCL
     # follow-ups) after every other line.
     error_lines = sorted(errorish, key=lambda b: b.wrapper) + plain
-    return Root(chain=chain, error_lines=error_lines, truncated=truncated)
+    return Root(chain=chain, error_lines=error_lines, truncated=truncated, stack=stack[-_MAX_STACK:])
 
 
-def _fatal_chain(chains: list[list[Block]]) -> list[Block]:
-    """The last chain that is not only wrappers (else the last one); innermost exception first."""
+def _fatal_index(chains: list[list[Block]]) -> int | None:
+    """Which chain is fatal: the last one that is not only wrappers (else the last one)."""
     if not chains:
-        return []
-    real = [c for c in chains if not all(b.wrapper for b in c)]
-    chain = (real or chains)[-1]
-    # Python prints a chain cause first: the first block is the innermost. Wrappers inside go last.
+        return None
+    real = [i for i, c in enumerate(chains) if not all(b.wrapper for b in c)]
+    return (real or [len(chains) - 1])[-1]
+
+
+def _fatal_chain(chain: list[Block]) -> list[Block]:
+    """The fatal chain innermost exception first: Python prints a chain's cause first; wrappers go last."""
     return sorted(chain, key=lambda b: b.wrapper)
