@@ -42,7 +42,14 @@ from byom.errors import PreflightError, PriceChanged, RequestOutcomeUnknown, Tog
 from byom.hub import InspectReport
 from byom.jobs.uploaded import find_file
 from byom.ledger import Ledger, SpendingLimits, fingerprint
-from byom.together import FileObject, FinetuneRequest, FinetuneResponse, check_request, finetune_request
+from byom.together import (
+    FileObject,
+    FinetuneRequest,
+    FinetuneResponse,
+    check_request,
+    file_checksum,
+    finetune_request,
+)
 
 if TYPE_CHECKING:
     from byom.hub import HubInspector  # huggingface_hub loads on the first inspection, not at start-up
@@ -401,7 +408,7 @@ async def _file_plan(given: str, backend: Backend, ledger: Ledger, role: str) ->
         path = local_data_path(given, role)
         try:
             report = await anyio.to_thread.run_sync(lambda: check_file(path))
-            sha256 = await anyio.to_thread.run_sync(file_sha256, path)
+            sha256 = await anyio.to_thread.run_sync(file_checksum, path)
         except OSError as exc:
             raise PreflightError(
                 f"The {role} file {path.name} cannot be read ({exc.strerror or exc}). Check its permissions."
@@ -439,14 +446,6 @@ async def _file_plan(given: str, backend: Backend, ledger: Ledger, role: str) ->
         uploaded=True,
         processing_status=ready.processing_status,
     )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 async def _known_upload(backend: Backend, ledger: Ledger, sha256: str) -> FileObject | None:
@@ -546,9 +545,7 @@ def _billed_tokens(
         if plan.dataset_format == "tokenized" or plan._path.suffix.lower() != ".jsonl":
             return unknown + f"{plan.filename} is not JSONL text, which the tokenizer counts."
         try:
-            total += times * _count_tokens(
-                plan._path, plan.sha256 or "", source, args.hf_model_revision, hf_token
-            )
+            total += times * _count_tokens(plan._path, plan.sha256 or "", source, hf_token)
         except Exception as exc:  # noqa: BLE001 - any tokenizer failure: the price is then the backend's
             return unknown + (
                 f"the tokenizer of {source} could not count {plan.filename} ({type(exc).__name__}); "
@@ -558,9 +555,9 @@ def _billed_tokens(
 
 
 @lru_cache(maxsize=32)
-def _count_tokens(path: Path, sha256: str, source: str, revision: str | None, token: SecretStr | None) -> int:
+def _count_tokens(path: Path, sha256: str, source: str, token: SecretStr | None) -> int:
     """All tokens of a JSONL file with ``source``'s tokenizer (cached by content: resolvers re-run per round)."""
-    del sha256, revision  # part of the cache key; the tokenizer's revision follows from_hf_model's
+    del sha256  # only part of the cache key
     tokenizer = load_tokenizer(source, token=token.get_secret_value() if token is not None else None)
     return token_stats(tokenizer, iter_rows(path), max_seq_length=1 << 30).total_tokens
 
@@ -760,7 +757,7 @@ async def _upload(
     path = file._path
     assert path is not None and file.sha256 is not None
     try:
-        now = await anyio.to_thread.run_sync(file_sha256, path)
+        now = await anyio.to_thread.run_sync(file_checksum, path)
     except OSError as exc:
         raise PreflightError(
             f"The {role} file {path.name} cannot be read ({exc.strerror or exc}). Nothing was uploaded or created."
