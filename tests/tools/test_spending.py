@@ -206,6 +206,28 @@ async def test_an_estimate_over_ten_percent_above_the_confirmed_price_asks_again
     assert len(engine_files(engine)) == 1  # uploaded once
 
 
+async def test_with_no_price_offline_the_plan_says_so_and_the_limits_bound_the_estimate(
+    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any], train_file: Path
+) -> None:
+    # Training data on the backend, validation data local: no offline figure covers both.
+    file_id = await uploaded(faults, train_file)
+    args = {**tool_args, "training_file": file_id, "validation_file": str(train_file), "n_evals": 1}
+    faults.inject("POST", ESTIMATE, priced(12.0), forever=True)
+    async with client(paid, faults, max_usd=10.0) as c:
+        plan = (await call_ok(c, "create_finetune", args))["plan"]
+    assert plan["price"]["usd"] is None and "not known before the upload" in plan["price"]["basis"]
+    assert any("checked against BYOM_MAX_USD=$10.00" in note for note in plan["spending"])
+    assert "Estimated cost: an unknown amount" in plan["summary"]
+    assert engine_files(engine) == [file_id] and faults.count("POST", ESTIMATE) == 0
+    async with client(paid, faults, max_usd=10.0, auto_confirm=True) as c:
+        text = await call_error(c, "create_finetune", args)
+    assert "$12.00" in text and "BYOM_MAX_USD=$10.00" in text
+    assert engine_jobs(engine) == []
+    async with client(paid, faults, max_usd=20.0, auto_confirm=True) as c:
+        created = await call_ok(c, "create_finetune", args)
+    assert created["status"] == "created" and engine_jobs(engine) == [created["job_id"]]
+
+
 # ---- plans confirmed by token: default caps (#14 finding 7) ---------------------------------------------
 
 

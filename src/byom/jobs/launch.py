@@ -513,12 +513,22 @@ async def _price(
         lambda: _billed_tokens(args, model, request, training, validation, hf_token)
     )
     if isinstance(counted, str):
-        return PricePlan(usd=None, basis=counted, source="offline")
+        return PricePlan(usd=None, basis=counted + _AFTER_UPLOAD_UNKNOWN, source="offline")
     price = offline_price(counted, catalog.get(model), method=args.method, training_type=args.training_type)
-    basis = price.basis
-    if price.usd is not None:
-        basis += " Together's own estimate is asked after the upload; if it is more than 10% higher, nothing is created and you are asked again."
+    if price.usd is None:
+        return PricePlan(usd=None, basis=price.basis + _AFTER_UPLOAD_UNKNOWN, source="offline")
+    basis = (
+        price.basis
+        + " Together's own estimate is asked after the upload; if it is more than 10% higher, nothing "
+        "is created and you are asked again."
+    )
     return PricePlan(usd=price.usd, basis=basis, source="offline", train_tokens=float(counted))
+
+
+_AFTER_UPLOAD_UNKNOWN = (
+    " Once confirmed, the data is uploaded and Together's estimate is held to the spending limits before the job "
+    "is created."
+)
 
 
 def _billed_tokens(
