@@ -92,7 +92,8 @@ def _can_elicit(ctx: Context[AppState, Any]) -> bool:
 
 
 def _by_token(ctx: Context[AppState, Any], confirm_token: str | None) -> bool:
-    """Whether this call's plan is (or will be) confirmed by a token rather than a form a person answered."""
+    """Whether this call's plan is (or will be) confirmed by a token rather than a form a person answered:
+    ``ask``'s rule, which ``spending_limits`` shares."""
     if state(ctx).settings.auto_confirm:
         return False  # the user chose to confirm nothing: their own limits apply
     return bool(confirm_token) or not _can_elicit(ctx)
@@ -124,11 +125,9 @@ def ask(
         return Decision(how="not_needed")
     if state(ctx).settings.auto_confirm:
         return Decision(how="auto")
-    if confirm_token:
-        return Decision(how="token")
-    if _can_elicit(ctx):
-        return Elicit(plan.summary, Confirm)
-    return Decision(how="needs_token")
+    if _by_token(ctx, confirm_token):
+        return Decision(how="token" if confirm_token else "needs_token")
+    return Elicit(plan.summary, Confirm)
 
 
 def settle(
