@@ -15,7 +15,16 @@ import pytest
 
 import byom.ledger as ledger_module
 from byom.errors import CreateInFlight, SpendingLimit
-from byom.ledger import DAY_S, MIGRATIONS, Ledger, Redeemed, fingerprint
+from byom.ledger import (
+    DAY_S,
+    MIGRATIONS,
+    TOKEN_MAX_USD,
+    TOKEN_MAX_USD_PER_DAY,
+    Ledger,
+    Redeemed,
+    SpendingLimits,
+    fingerprint,
+)
 from byom.storage import SQLiteStore
 
 T0 = 1_800_000_000.0
@@ -275,8 +284,11 @@ def test_a_lost_create_is_retried_on_its_own_row(ledger: Ledger, clock: Clock) -
 def test_the_daily_limit_is_checked_again_at_claim(ledger: Ledger, clock: Clock) -> None:
     ledger.finish(ledger.claim("finetune", "a", "http://b", {}, 8.0).row_id, "ft-a")
     with pytest.raises(SpendingLimit, match="BYOM_MAX_USD_PER_DAY"):
-        ledger.claim("finetune", "b", "http://b", {}, 3.0, max_usd_per_day=10.0)
-    assert ledger.claim("finetune", "b", "http://b", {}, 2.0, max_usd_per_day=10.0).kind == "new"
+        ledger.claim("finetune", "b", "http://b", {}, 3.0, limits=SpendingLimits(max_usd_per_day=10.0))
+    assert (
+        ledger.claim("finetune", "b", "http://b", {}, 2.0, limits=SpendingLimits(max_usd_per_day=10.0)).kind
+        == "new"
+    )
 
 
 def test_many_threads_claiming_one_create_send_it_once(path: Path) -> None:
@@ -297,3 +309,33 @@ def test_many_threads_claiming_one_create_send_it_once(path: Path) -> None:
         for own in ledgers:
             own.close()
     assert kinds == ["in flight"] * 7 + ["new"]
+
+
+def test_a_token_confirmation_gets_default_caps_only_where_the_user_set_none() -> None:
+    assert SpendingLimits.of(None, None, by_token=False) == SpendingLimits()
+    capped = SpendingLimits.of(None, None, by_token=True)
+    assert (capped.max_usd, capped.max_usd_per_day) == (TOKEN_MAX_USD, TOKEN_MAX_USD_PER_DAY) == (25.0, 100.0)
+    assert "set BYOM_MAX_USD in the server's environment to raise it" in capped.per_action()
+    own = SpendingLimits.of(50.0, None, by_token=True)
+    assert own.per_action() == "BYOM_MAX_USD=$50.00" and own.max_usd_per_day == 100.0
+
+
+def test_an_unknown_price_checked_after_the_upload_is_a_note_not_a_refusal(ledger: Ledger) -> None:
+    limits = SpendingLimits(max_usd=10.0)
+    (note,) = ledger.check_limits(None, limits, what="this job", smaller="Less", unknown_checked_later=True)
+    assert "after the upload" in note and "BYOM_MAX_USD=$10.00" in note
+    with pytest.raises(SpendingLimit, match="price is unknown"):
+        ledger.check_limits(None, limits, what="this job", smaller="Less")
+
+
+def test_a_token_is_redeemed_only_by_the_client_it_was_issued_to(ledger: Ledger) -> None:
+    token = ledger.issue_token("plan", ttl_s=600, client="session-a")
+    assert ledger.redeem_token(token, "plan", client="session-b") is Redeemed.OTHER_CLIENT
+    assert ledger.redeem_token(token, "plan") is Redeemed.OTHER_CLIENT
+    assert ledger.redeem_token(token, "plan", client="session-a") is Redeemed.OK
+
+
+def test_an_upload_is_remembered_per_backend_and_content(ledger: Ledger) -> None:
+    ledger.record_upload("http://b", "abc", "file-1")
+    assert ledger.uploaded("http://b", "abc") == "file-1"
+    assert ledger.uploaded("http://other", "abc") is None and ledger.uploaded("http://b", "def") is None

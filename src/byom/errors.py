@@ -12,7 +12,8 @@
     │   └── RateLimited
     ├── CatalogError             no Together base model fits, or an unknown base name
     ├── PreflightError           a plan cannot go ahead: something to fix before anything is spent or changed
-    │   ├── SpendingLimit        BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY would be broken
+    │   ├── SpendingLimit        BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY (or a token's default cap) would be broken
+    │   ├── PriceChanged         the backend's estimate after the upload is well above the figure confirmed
     │   └── CreateInFlight       the same create is being sent right now (another call, another window)
     ├── TogetherAPIError         Together's API (or the local engine) answered with an error
     │   └── RequestOutcomeUnknown  a create was sent but its answer was lost: it may have happened
@@ -60,6 +61,7 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "PreflightError",
+    "PriceChanged",
     "PrivateRepo",
     "QueueFull",
     "RateLimited",
@@ -137,6 +139,10 @@ class PreflightError(ByomError):
 
 class SpendingLimit(PreflightError):
     """A confirmed spend would break ``BYOM_MAX_USD`` or ``BYOM_MAX_USD_PER_DAY``; the message says by how much."""
+
+
+class PriceChanged(PreflightError):
+    """After the upload, the backend's estimate is more than 10% above the price the user confirmed."""
 
 
 class CreateInFlight(PreflightError):

@@ -8,7 +8,14 @@ Two tables:
   before it creates anything (at most one job per create, even under faults). The sum of the estimates of
   the last 24 h is what ``BYOM_MAX_USD_PER_DAY`` is checked against.
 - ``confirmations``: the single-use, short-lived tokens a host without elicitation passes back to confirm a
-  plan. Only a hash of each token is stored, bound to a hash of exactly the plan it confirms.
+  plan. Only a hash of each token is stored, bound to a hash of exactly the plan it confirms and of the client
+  it was shown to (an HTTP session or credential; stdio is one client).
+- ``uploads``: the local files a confirmed create uploaded (by content hash), so that the next plan for the
+  same bytes asks the backend for its own price instead of uploading again.
+
+The spending limits live here too (``SpendingLimits``, ``check_limits``): the user's ``BYOM_MAX_USD`` /
+``BYOM_MAX_USD_PER_DAY``, and for a plan confirmed by token (no form a person answered) default caps when
+the user set none.
 
 Rows never hold a secret: requests are stored without ``hf_api_token`` and ``wandb_key``.
 """
@@ -25,14 +32,28 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from byom.errors import CreateInFlight, SpendingLimit
 from byom.storage import Migration, SQLiteStore
 
-__all__ = ["DAY_S", "Claim", "Ledger", "Redeemed", "SpendRecord", "fingerprint"]
+__all__ = [
+    "DAY_S",
+    "TOKEN_MAX_USD",
+    "TOKEN_MAX_USD_PER_DAY",
+    "Claim",
+    "Ledger",
+    "Redeemed",
+    "SpendRecord",
+    "SpendingLimits",
+    "fingerprint",
+]
 
 DAY_S = 86_400.0
+# A token comes back from whatever holds the conversation, with no sign that a person saw the plan: when the
+# user set no limit of their own, these bound what token-confirmed plans spend (issue #14).
+TOKEN_MAX_USD = 25.0
+TOKEN_MAX_USD_PER_DAY = 100.0
 
 MIGRATIONS: list[Migration] = [
     (
@@ -61,6 +82,19 @@ MIGRATIONS: list[Migration] = [
             plan_hash TEXT NOT NULL,
             expires_at REAL NOT NULL,
             used_at REAL
+        )
+        """,
+    ),
+    (
+        "m003_token_clients_and_uploads",
+        """
+        ALTER TABLE confirmations ADD COLUMN client_hash TEXT NOT NULL DEFAULT '';
+        CREATE TABLE uploads (
+            backend TEXT NOT NULL,            -- the backend's base URL
+            sha256 TEXT NOT NULL,             -- the file's content
+            file_id TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (backend, sha256)
         )
         """,
     ),
@@ -101,6 +135,53 @@ class Redeemed(StrEnum):
     USED = "used"
     EXPIRED = "expired"
     OTHER_PLAN = "other_plan"  # issued for different arguments, file or price
+    OTHER_CLIENT = "other_client"  # issued to another MCP client (HTTP session or credential)
+
+
+class SpendingLimits(BaseModel):
+    """The limits one plan is held to (US dollars; None: none), and whether each is the token default."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_usd: float | None = None
+    max_usd_per_day: float | None = None
+    default_max_usd: bool = False
+    default_max_usd_per_day: bool = False
+
+    @classmethod
+    def of(cls, max_usd: float | None, max_usd_per_day: float | None, *, by_token: bool) -> SpendingLimits:
+        """The user's limits; for a plan confirmed by token, the default caps where the user set none."""
+        return cls(
+            max_usd=TOKEN_MAX_USD if by_token and max_usd is None else max_usd,
+            max_usd_per_day=TOKEN_MAX_USD_PER_DAY
+            if by_token and max_usd_per_day is None
+            else max_usd_per_day,
+            default_max_usd=by_token and max_usd is None,
+            default_max_usd_per_day=by_token and max_usd_per_day is None,
+        )
+
+    @property
+    def any(self) -> bool:
+        return self.max_usd is not None or self.max_usd_per_day is not None
+
+    def per_action(self) -> str:
+        assert self.max_usd is not None
+        return _limit_name("BYOM_MAX_USD", self.max_usd, default=self.default_max_usd, per="per action")
+
+    def per_day(self) -> str:
+        assert self.max_usd_per_day is not None
+        return _limit_name(
+            "BYOM_MAX_USD_PER_DAY", self.max_usd_per_day, default=self.default_max_usd_per_day, per="per 24 h"
+        )
+
+
+def _limit_name(variable: str, usd: float, *, default: bool, per: str) -> str:
+    if not default:
+        return f"{variable}=${usd:,.2f}"
+    return (
+        f"the default cap of ${usd:,.2f} {per} for plans confirmed by token (no form was shown to the user; set "
+        f"{variable} in the server's environment to raise it)"
+    )
 
 
 def _token_hash(token: str) -> str:
@@ -139,7 +220,7 @@ class Ledger:
         *,
         force_new: bool = False,
         in_flight_s: float = 300.0,
-        max_usd_per_day: float | None = None,
+        limits: SpendingLimits | None = None,
         within_s: float = DAY_S,
     ) -> Claim:
         """Decide, atomically, what a create of this fingerprint may do, and record it as being sent.
@@ -170,16 +251,16 @@ class Ledger:
             if previous is not None and not force_new and previous.state == "created":
                 return Claim(kind="created", row_id=previous.id, previous=previous)
             retry = previous is not None and not force_new and previous.state in ("unknown", "sending")
-            if max_usd_per_day is not None:
+            if limits is not None and limits.max_usd_per_day is not None:
                 spent = conn.execute(
                     "SELECT COALESCE(SUM(estimate_usd), 0) AS total FROM spends WHERE state != 'failed' "
                     "AND created_at >= ? AND id != ?",
                     (now - DAY_S, previous.id if retry and previous is not None else -1),
                 ).fetchone()["total"]
-                if spent + estimate_usd > max_usd_per_day:
+                if spent + estimate_usd > limits.max_usd_per_day:
                     raise SpendingLimit(
                         f"${spent:,.2f} was confirmed in the last 24 h; with this ${estimate_usd:,.2f} that is above "
-                        f"BYOM_MAX_USD_PER_DAY=${max_usd_per_day:,.2f}. Nothing was sent."
+                        f"{limits.per_day()}. Nothing was sent."
                     )
             if retry and previous is not None:
                 conn.execute(
@@ -231,61 +312,91 @@ class Ledger:
     def check_limits(
         self,
         usd: float | None,
+        limits: SpendingLimits,
         *,
-        max_usd: float | None,
-        max_usd_per_day: float | None,
         what: str,
         smaller: str,
         why_unknown: str = "",
+        unknown_checked_later: bool = False,
     ) -> list[str]:
-        """Apply the server's spending limits to ``usd`` (an estimate) before it is confirmed.
+        """Apply ``limits`` to ``usd`` (an estimate) before it is confirmed.
 
-        Returns what a plan should say about the limits; raises ``SpendingLimit`` when one would be broken,
-        or when a limit is set and the price is unknown (the server cannot check it then).
+        Returns what a plan should say about the limits; raises ``SpendingLimit`` when one would be broken, or
+        when a limit applies and the price is unknown (the server cannot check it then), unless
+        ``unknown_checked_later``: the backend's own estimate is checked before anything is created.
         """
-        if max_usd is None and max_usd_per_day is None:
+        if not limits.any:
             return []
         if usd is None:
+            applied = " and ".join(
+                n
+                for n in (
+                    limits.per_action() if limits.max_usd is not None else None,
+                    limits.per_day() if limits.max_usd_per_day is not None else None,
+                )
+                if n
+            )
+            if unknown_checked_later:
+                later = f"The price is not known yet: after the upload, the backend's estimate is checked against {applied}"
+                return [later + " before anything is created."]
             raise SpendingLimit(
-                f"A spending limit is set (BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY) and the server cannot check {what} "
-                f"against it: its price is unknown. {why_unknown} Nothing was created. Fix what the reason says (a "
-                "training file still being validated: wait a minute) and call again.".replace("  ", " ")
+                f"A spending limit applies ({applied}) and the server cannot check {what} against it: its price is "
+                f"unknown. {why_unknown} Nothing was created. Fix what the reason says (a training file still being "
+                "validated: wait a minute) and call again.".replace("  ", " ")
             )
         notes = []
-        if max_usd is not None:
-            if usd > max_usd:
+        if limits.max_usd is not None:
+            if usd > limits.max_usd:
                 raise SpendingLimit(
-                    f"{what.capitalize()} is estimated at ${usd:,.2f}, above this server's limit BYOM_MAX_USD="
-                    f"${max_usd:,.2f}. {smaller}, or ask the user to raise the limit."
+                    f"{what.capitalize()} is estimated at ${usd:,.2f}, above this server's limit "
+                    f"{limits.per_action()}. {smaller}, or ask the user to raise the limit. Nothing was created."
                 )
-            notes.append(f"Within BYOM_MAX_USD=${max_usd:,.2f}.")
-        if max_usd_per_day is not None:
+            notes.append(f"Within {limits.per_action()}.")
+        if limits.max_usd_per_day is not None:
             spent = self.spent_last_day()
-            if spent + usd > max_usd_per_day:
+            if spent + usd > limits.max_usd_per_day:
                 raise SpendingLimit(
                     f"${spent:,.2f} was confirmed in the last 24 h; with {what}'s ${usd:,.2f} that is above "
-                    f"BYOM_MAX_USD_PER_DAY=${max_usd_per_day:,.2f}. Wait, or ask the user to raise the limit."
+                    f"{limits.per_day()}. Wait, or ask the user to raise the limit. Nothing was created."
                 )
+            left = f"${limits.max_usd_per_day - spent - usd:,.2f}"
             notes.append(
-                f"${spent:,.2f} confirmed in the last 24 h; ${max_usd_per_day - spent - usd:,.2f} of "
-                "BYOM_MAX_USD_PER_DAY left after this."
+                f"${spent:,.2f} confirmed in the last 24 h; {left} of BYOM_MAX_USD_PER_DAY left after this."
+                if not limits.default_max_usd_per_day
+                else f"${spent:,.2f} confirmed in the last 24 h; {left} left after this under {limits.per_day()}."
             )
         return notes
 
+    # -- uploads --
+
+    def record_upload(self, backend: str, sha256: str, file_id: str) -> None:
+        """A confirmed create uploaded these bytes to ``backend`` as ``file_id``."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO uploads (backend, sha256, file_id, created_at) VALUES (?, ?, ?, ?)",
+            (backend, sha256, file_id, time.time()),
+        )
+
+    def uploaded(self, backend: str, sha256: str) -> str | None:
+        """The file id these bytes were uploaded to ``backend`` as, if a confirmed create uploaded them."""
+        row = self._db.one("SELECT file_id FROM uploads WHERE backend = ? AND sha256 = ?", (backend, sha256))
+        return None if row is None else str(row["file_id"])
+
     # -- confirmation tokens --
 
-    def issue_token(self, plan_hash: str, *, ttl_s: float) -> str:
+    def issue_token(self, plan_hash: str, *, ttl_s: float, client: str = "") -> str:
+        """A token for ``plan_hash``, redeemable once, before ``ttl_s``, by ``client`` only."""
         token = secrets.token_urlsafe(24)
         self._db.execute(
-            "INSERT INTO confirmations (token_hash, plan_hash, expires_at) VALUES (?, ?, ?)",
-            (_token_hash(token), plan_hash, time.time() + ttl_s),
+            "INSERT INTO confirmations (token_hash, plan_hash, client_hash, expires_at) VALUES (?, ?, ?, ?)",
+            (_token_hash(token), plan_hash, _token_hash(client), time.time() + ttl_s),
         )
         # Expired tokens are of no use to anyone: keep the table small.
         self._db.execute("DELETE FROM confirmations WHERE expires_at < ?", (time.time() - DAY_S,))
         return token
 
-    def redeem_token(self, token: str, plan_hash: str) -> Redeemed:
-        """Use a token for this plan, once: a compare-and-set, so two calls with one token start one thing."""
+    def redeem_token(self, token: str, plan_hash: str, *, client: str = "") -> Redeemed:
+        """Use a token for this plan, once, by the client it was issued to: a compare-and-set, so two calls
+        with one token start one thing."""
         key = _token_hash(token)
         with self._db.transaction() as conn:
             row = conn.execute("SELECT * FROM confirmations WHERE token_hash = ?", (key,)).fetchone()
@@ -295,6 +406,8 @@ class Ledger:
                 return Redeemed.USED
             if row["expires_at"] < time.time():
                 return Redeemed.EXPIRED
+            if not hmac.compare_digest(row["client_hash"], _token_hash(client)):
+                return Redeemed.OTHER_CLIENT
             if not hmac.compare_digest(row["plan_hash"], plan_hash):
                 return Redeemed.OTHER_PLAN
             conn.execute("UPDATE confirmations SET used_at = ? WHERE token_hash = ?", (time.time(), key))

@@ -31,6 +31,7 @@ __all__ = [
     "FaultTransport",
     "Sent",
     "answer",
+    "engine_files",
     "engine_jobs",
     "fail_unsent",
     "lose_answer",
@@ -164,3 +165,8 @@ def queued_engine(
 def engine_jobs(state: EngineState) -> list[str]:
     """The ids of every job the engine holds, read from its database (no HTTP, no byom client)."""
     return [row["id"] for row in state.db.query("SELECT id FROM jobs ORDER BY queue_seq")]
+
+
+def engine_files(state: EngineState) -> list[str]:
+    """The ids of every file uploaded to the engine, read from its database: what left the MCP server."""
+    return [row["id"] for row in state.db.query("SELECT id FROM files ORDER BY created_at, id")]

@@ -1,21 +1,28 @@
 """The confirm_token flow of hosts that cannot elicit: a plan first, then exactly that plan, once.
 
 The client declares no elicitation, so create_finetune and cancel_job answer with the plan and a token; the
-backend is the real engine (its runner not started, so a job stays queued and cancellable).
+backend is the real engine (its runner not started, so a job stays queued and cancellable). Over streamable
+HTTP (the app `byom mcp --http` serves, in process), a token is good only in the session it was issued to.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
+from pydantic import SecretStr
 
 from byom.config import Settings
 from byom.engine.state import EngineState
+from byom.http_auth import http_security
 from byom.ledger import Ledger
 from byom.server import build_server
-from support.faults import FaultTransport, engine_jobs
+from support.faults import FaultTransport, engine_files, engine_jobs
 from support.spends import spends
 from support.tool_calls import call_error, call_ok
 
@@ -146,3 +153,92 @@ async def test_cancel_asks_first_then_cancels_with_its_token(
         text = await call_error(c, "cancel_job", {"job_id": job_a, "confirm_token": asked["confirm_token"]})
         assert "nothing to cancel" in text
     assert job_row(engine, job_b) == "queued"
+
+
+# ---- a token is bound to the client it was shown to (#14 finding 17) -----------------------------------
+
+MCP_TOKEN = "mcp-test-token-0123456789abcdef"
+
+
+@asynccontextmanager
+async def http_app(settings: Settings, faults: FaultTransport) -> AsyncIterator[httpx2.AsyncClient]:
+    """byom's streamable HTTP app on loopback, in process; every request carries the server's bearer token."""
+    settings = settings.model_copy(update={"mcp_token": SecretStr(MCP_TOKEN)})
+    app = build_server(settings, transport=faults).streamable_http_app(
+        transport_security=http_security("127.0.0.1", settings), host="127.0.0.1"
+    )
+    headers = {
+        "accept": "application/json, text/event-stream",
+        "authorization": f"Bearer {MCP_TOKEN}",
+        "host": "127.0.0.1:8376",
+    }
+    async with (
+        app.router.lifespan_context(app),
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1:8376", headers=headers
+        ) as http,
+    ):
+        yield http
+
+
+class HttpSession:
+    """One MCP session over raw JSON-RPC (a client that declares no elicitation: the token flow)."""
+
+    def __init__(self, http: httpx2.AsyncClient) -> None:
+        self.http = http
+        self.headers: dict[str, str] = {}
+        self.ids = 0
+
+    async def post(self, method: str, params: dict[str, Any], *, notify: bool = False) -> Any:
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
+        if not notify:
+            self.ids += 1
+            message["id"] = self.ids
+        r = await self.http.post("/mcp", json=message, headers=self.headers)
+        assert r.status_code in (200, 202), r.text
+        if notify:
+            return None
+        self.headers.setdefault("mcp-session-id", r.headers["mcp-session-id"])
+        body = r.text
+        if r.headers["content-type"].startswith("text/event-stream"):  # the answer is the last data line
+            body = [line[5:] for line in body.splitlines() if line.startswith("data:")][-1]
+        return json.loads(body)["result"]
+
+    async def open(self) -> HttpSession:
+        await self.post(
+            "initialize",
+            {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "0"},
+            },
+        )
+        self.headers["mcp-protocol-version"] = "2025-06-18"
+        await self.post("notifications/initialized", {}, notify=True)
+        return self
+
+    async def create(self, args: dict[str, Any]) -> tuple[bool, dict[str, Any] | None, str]:
+        result = await self.post("tools/call", {"name": "create_finetune", "arguments": args})
+        text = "\n".join(block.get("text", "") for block in result["content"])
+        return bool(result.get("isError")), result.get("structuredContent"), text
+
+
+async def test_a_token_from_one_http_session_does_not_confirm_in_another(
+    byom_settings: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+) -> None:
+    async with http_app(byom_settings, faults) as http:
+        shown = await HttpSession(http).open()
+        other = await HttpSession(http).open()
+        assert shown.headers["mcp-session-id"] != other.headers["mcp-session-id"]
+        failed, asked, _ = await shown.create(tool_args)
+        assert not failed and asked is not None and asked["status"] == "confirmation_required"
+
+        failed, _, text = await other.create({**tool_args, "confirm_token": asked["confirm_token"]})
+        assert failed and "issued to another client" in text and "Nothing was started" in text
+        assert engine_jobs(engine) == [] and engine_files(engine) == []
+
+        # The session that was shown the plan still can: the foreign attempt did not burn the token.
+        failed, created, text = await shown.create({**tool_args, "confirm_token": asked["confirm_token"]})
+    assert not failed, text
+    assert created is not None and created["status"] == "created"
+    assert engine_jobs(engine) == [created["job_id"]]

@@ -3,6 +3,7 @@
 ``load_packaged_catalog()`` reads the table shipped as ``bases.json``; ``load_catalog()`` refreshes
 it from Together's API when a key is set. ``recommend()`` applies the BYOM docs' selection rule.
 ``base_limits()`` decides a row's limits once, for both ``recommend()`` and the engine's limits endpoint.
+``offline_price()`` prices a job from its token count at the rates shipped as ``prices.json``.
 """
 
 from byom.catalog._families import normalize_family, related_families
@@ -17,6 +18,7 @@ from byom.catalog._payloads import (
     limits_payload,
     supported_model_payload,
 )
+from byom.catalog._prices import OfflinePrice, PriceTable, load_price_table, offline_price
 from byom.catalog._select import (
     RULE,
     Candidate,
@@ -39,14 +41,18 @@ __all__ = [
     "CustomModelFacts",
     "FullLimits",
     "LoraLimits",
+    "OfflinePrice",
+    "PriceTable",
     "Recommendation",
     "base_limits",
     "facts_from_report",
     "limits_payload",
     "load_catalog",
     "load_packaged_catalog",
+    "load_price_table",
     "merge_live",
     "normalize_family",
+    "offline_price",
     "recommend",
     "recommend_for_report",
     "related_families",

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from byom.backend import Backend, Project
 from byom.errors import PreflightError, RequestOutcomeUnknown, TogetherAPIError
 from byom.jobs.launch import Progress
-from byom.ledger import Ledger, fingerprint
+from byom.ledger import Ledger, SpendingLimits, fingerprint
 from byom.together import (
     AutoscalingSpec,
     Deployment,
@@ -117,6 +117,7 @@ class DeployPlan(BaseModel):
     estimate_usd: float = Field(
         description="What the spending limits count: the hourly cost until auto-stop."
     )
+    limits: SpendingLimits = Field(description="The spending limits this plan is held to.")
     spending: list[str] = Field(default_factory=list)
     request: dict[str, Any] = Field(description="What will be created, as the ledger records it.")
     fingerprint: str
@@ -226,7 +227,14 @@ async def _weights_of(
     raise PreflightError("Pass job_id (a completed fine-tune) or model (a registry model id, ml_…).")
 
 
-async def plan_deploy(args: DeployArgs, *, backend: Backend, ledger: Ledger) -> DeployPlan:
+async def plan_deploy(
+    args: DeployArgs, *, backend: Backend, ledger: Ledger, spend_limits: SpendingLimits | None = None
+) -> DeployPlan:
+    """The deploy's plan: a config that fits, its cost until auto-stop, and ``spend_limits`` applied (by default the
+    user's own)."""
+    limits = spend_limits or SpendingLimits.of(
+        backend.settings.max_usd, backend.settings.max_usd_per_day, by_token=False
+    )
     if not 0 <= args.min_replicas <= args.max_replicas or args.max_replicas < 1:
         raise PreflightError("Replicas: need 0 ≤ min_replicas ≤ max_replicas and max_replicas ≥ 1.")
     if args.inactive_timeout != 0 and not 30 <= args.inactive_timeout <= 1440:
@@ -301,7 +309,7 @@ async def plan_deploy(args: DeployArgs, *, backend: Backend, ledger: Ledger) -> 
         hourly = 0.0
     hours = max(1.0, args.inactive_timeout / 60) if args.inactive_timeout else 24.0
     estimate = (hourly or 0.0) * hours
-    spending = _check_spending(backend, ledger, estimate, hourly)
+    spending = _check_spending(backend, ledger, estimate, hourly, limits)
     name = args.endpoint_name or _endpoint_name(job, model)
     request = {
         "model": resource,
@@ -337,6 +345,7 @@ async def plan_deploy(args: DeployArgs, *, backend: Backend, ledger: Ledger) -> 
         endpoint_name=name,
         usd_per_hour=hourly,
         estimate_usd=estimate,
+        limits=limits,
         spending=spending,
         request=request,
         fingerprint=print_,
@@ -382,15 +391,15 @@ async def _adapter_mode(backend: Backend, project: Project, dep: Deployment) -> 
     return None
 
 
-def _check_spending(backend: Backend, ledger: Ledger, estimate: float, hourly: float | None) -> list[str]:
-    """Apply BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY to the cost until auto-stop; local serving costs nothing."""
+def _check_spending(
+    backend: Backend, ledger: Ledger, estimate: float, hourly: float | None, limits: SpendingLimits
+) -> list[str]:
+    """Apply the spending limits to the cost until auto-stop; local serving costs nothing."""
     if not backend.costs_money:
         return []
-    settings = backend.settings
     return ledger.check_limits(
         estimate if hourly is not None else None,
-        max_usd=settings.max_usd,
-        max_usd_per_day=settings.max_usd_per_day,
+        limits,
         what="this deployment (until auto-stop)",
         smaller="Use fewer replicas, a shorter inactive_timeout or a cheaper config",
     )
@@ -446,7 +455,7 @@ async def deploy(
         plan.request,
         plan.estimate_usd,
         force_new=True,
-        max_usd_per_day=backend.settings.max_usd_per_day if backend.costs_money else None,
+        limits=plan.limits if backend.costs_money else None,
     ).row_id
     if plan.lora == "attach":
         assert plan.attach_to is not None

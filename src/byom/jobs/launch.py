@@ -4,12 +4,20 @@
                  inspect the model (incompatible: refuse with the findings)
                  the base: given, or the recommend rule's pick (said so)
                  the base's limits: every hyperparameter checked before anything is sent
-                 the data: a local file checked, uploaded (deduplicated by hash); a file id's status checked
-                 the price: estimated, with its basis; the spending caps applied
+                 the data: a local file checked and hashed here, NOT uploaded; a file id's status checked
+                 the price: a local file's tokens × the packaged rate (offline), else the backend's
+                 estimate; the spending limits applied
+                                                        launch(): upload the local files (the bytes the plan
+                                                        was bound to), ask the backend's estimate, and stop if
+                                                        it is above a limit or >10% above the confirmed price
 
-A plan is a pure function of the arguments and the backend's answers, so building it twice gives the same
-``plan_hash``: what a confirmation token is bound to. ``launch`` records the request in the ledger before it
-is sent; an answer lost in transit is recovered from the backend's job list before anything is re-created.
+Nothing leaves the machine before the user confirms: a refused or declined plan uploaded nothing. A local file
+appears in the planned request as ``sha256:<hash>`` (what the fingerprint and the confirmation bind); once a
+confirmed create uploaded it, the ledger remembers its id and the next plan for the same bytes asks the
+backend for its price instead. A plan is a pure function of the arguments, the files and the backend's
+answers, so building it twice gives the same ``plan_hash``: what a confirmation token is bound to. ``launch``
+records the request in the ledger before it is sent; an answer lost in transit is recovered from the
+backend's job list before anything is re-created.
 """
 
 from __future__ import annotations
@@ -20,20 +28,28 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from byom.backend import Backend
-from byom.catalog import Catalog, recommend_for_report
-from byom.data import check_file
-from byom.errors import PreflightError, RequestOutcomeUnknown, TogetherAPIError
+from byom.catalog import Catalog, offline_price, recommend_for_report
+from byom.data import check_file, iter_rows, load_tokenizer, token_stats
+from byom.errors import PreflightError, PriceChanged, RequestOutcomeUnknown, TogetherAPIError
 from byom.hub import InspectReport
 from byom.jobs.uploaded import find_file
-from byom.ledger import Ledger, fingerprint
-from byom.together import FileObject, FinetuneRequest, FinetuneResponse, check_request, finetune_request
+from byom.ledger import Ledger, SpendingLimits, fingerprint
+from byom.together import (
+    FileObject,
+    FinetuneRequest,
+    FinetuneResponse,
+    check_request,
+    file_checksum,
+    finetune_request,
+)
 
 if TYPE_CHECKING:
     from byom.hub import HubInspector  # huggingface_hub loads on the first inspection, not at start-up
@@ -60,6 +76,8 @@ _SKEW_S = 300.0
 # The Together CLI's default learning rates when none is given: 1e-3 for LoRA, the SDK's 1e-5 for full.
 _DEFAULT_LR = {"lora": 1e-3, "full": 1e-5}
 _DATA_SUFFIXES = (".jsonl", ".parquet", ".csv")
+# How far the backend's estimate after the upload may exceed the confirmed price before the user is asked again.
+PRICE_TOLERANCE = 0.10
 
 
 class LaunchArgs(BaseModel):
@@ -101,20 +119,37 @@ class FilePlan(BaseModel):
     """A training or validation file as the job will use it."""
 
     given: str = Field(description="What was passed: a local path or a file id.")
-    file_id: str
+    file_id: str | None = Field(
+        description="The backend's id; None: a local file uploaded only once the user confirms."
+    )
     filename: str | None = None
     bytes: int | None = None
     rows: int | None = None
     dataset_format: str | None = None
+    sha256: str | None = Field(None, description="A local file's content, which the plan is bound to.")
     uploaded: bool = Field(
-        description="True: this call uploaded it (or found the same bytes already uploaded)."
+        description="True: already on the backend (a file id, or these bytes uploaded by an earlier confirmed "
+        "create); False: uploaded only once the user confirms."
     )
     processing_status: str | None = None
+    _path: Path | None = PrivateAttr(None)
+
+    @property
+    def planned_id(self) -> str:
+        """What the planned request names: the file id, or a local file's content hash."""
+        if self.sha256 is not None:
+            return f"sha256:{self.sha256}"
+        assert self.file_id is not None
+        return self.file_id
 
 
 class PricePlan(BaseModel):
     usd: float | None = Field(description="Estimated total price in US dollars; None when not available.")
     basis: str
+    source: Literal["estimate", "offline", "free"] = Field(
+        description="The backend's estimate; the packaged rate table (checked against the backend's estimate "
+        "after the upload); or free (the local engine)."
+    )
     train_tokens: float | None = None
 
 
@@ -132,8 +167,12 @@ class LaunchPlan(BaseModel):
     model_reason: str | None = None
     training_file: FilePlan
     validation_file: FilePlan | None = None
-    request: dict[str, Any] = Field(description="The create request as it will be sent, secrets removed.")
+    request: dict[str, Any] = Field(
+        description="The create request as it will be sent, secrets removed; a local file appears as "
+        "sha256:<hash> until it is uploaded."
+    )
     price: PricePlan
+    limits: SpendingLimits = Field(description="The spending limits this plan is held to.")
     spending: list[str] = Field(
         default_factory=list, description="The server's spending limits as they apply."
     )
@@ -178,9 +217,12 @@ async def plan_launch(
     inspector: HubInspector,
     catalog: Catalog,
     ledger: Ledger,
-    progress: Progress | None = None,
+    spend_limits: SpendingLimits | None = None,
 ) -> LaunchPlan:
-    """The pre-flight: every check that can fail before money is spent, then the plan to confirm."""
+    """The pre-flight: every check that can fail before money is spent, then the plan to confirm.
+
+    Nothing is uploaded: a local file is checked and priced here. ``spend_limits``: what the plan is held to (by
+    default the user's own)."""
     settings = backend.settings
     if bool(args.from_hf_model) == bool(args.from_checkpoint):
         raise PreflightError(
@@ -214,16 +256,18 @@ async def plan_launch(
     client = backend.client
     limits = await client.model_limits(model)
     hf_token = settings.hf_token if report is not None and (report.gated or report.private) else None
-    training = await _file_plan(args.training_file, backend, progress, "training")
+    if spend_limits is None:
+        spend_limits = SpendingLimits.of(settings.max_usd, settings.max_usd_per_day, by_token=False)
+    training = await _file_plan(args.training_file, backend, ledger, "training")
     validation = (
-        await _file_plan(args.validation_file, backend, progress, "validation")
+        await _file_plan(args.validation_file, backend, ledger, "validation")
         if args.validation_file
         else None
     )
     learning_rate = args.learning_rate if args.learning_rate is not None else _DEFAULT_LR[args.training_type]
     request = finetune_request(
-        training_file=training.file_id,
-        validation_file=validation.file_id if validation else None,
+        training_file=training.planned_id,
+        validation_file=validation.planned_id if validation else None,
         model=None if args.from_checkpoint else model,
         limits=limits,
         n_epochs=args.n_epochs,
@@ -261,8 +305,8 @@ async def plan_launch(
             + "\nNothing was created. Change them and call create_finetune again."
         )
 
-    price = await _price(backend, request, model)
-    spending = _check_spending(backend, ledger, price)
+    price = await _price(backend, args, request, model, catalog, training, validation, hf_token)
+    spending = _check_spending(backend, ledger, price, spend_limits)
     public = request.public()
     print_ = fingerprint(backend.base_url, public)
     existing = None if args.force_new else ledger.recent("finetune", print_, within_s=SAME_REQUEST_S)
@@ -280,6 +324,7 @@ async def plan_launch(
         validation_file=validation,
         request=public,
         price=price,
+        limits=spend_limits,
         spending=spending,
         existing_job_id=existing.resource_id
         if existing is not None and existing.state == "created"
@@ -357,12 +402,13 @@ def local_data_path(given: str, role: str) -> Path:
     return path
 
 
-async def _file_plan(given: str, backend: Backend, progress: Progress | None, role: str) -> FilePlan:
-    client = backend.client
+async def _file_plan(given: str, backend: Backend, ledger: Ledger, role: str) -> FilePlan:
+    """A local file checked and hashed on this machine (never uploaded here), or a file id's status."""
     if _is_local_path(given):
         path = local_data_path(given, role)
         try:
             report = await anyio.to_thread.run_sync(lambda: check_file(path))
+            sha256 = await anyio.to_thread.run_sync(file_checksum, path)
         except OSError as exc:
             raise PreflightError(
                 f"The {role} file {path.name} cannot be read ({exc.strerror or exc}). Check its permissions."
@@ -372,26 +418,21 @@ async def _file_plan(given: str, backend: Backend, progress: Progress | None, ro
                 f"The {role} file {path.name} is not valid training data: {report.error}. Fix it (check_training_data "
                 "shows every problem), then call again. Nothing was uploaded."
             )
-        size = path.stat().st_size
-
-        async def sent(done: int, total: int) -> None:
-            if progress is not None:
-                await progress(
-                    done, total, f"uploading {path.name}: {done / 2**20:.1f} of {total / 2**20:.1f} MiB"
-                )
-
-        uploaded = await client.upload_file(path, progress=sent)
-        ready = await _ready(backend, uploaded, role)
-        return FilePlan(
+        # The same bytes uploaded by an earlier confirmed create: the backend can price them as they are.
+        known = await _known_upload(backend, ledger, sha256)
+        plan = FilePlan(
             given=given,
-            file_id=ready.id,
+            file_id=known.id if known is not None else None,
             filename=path.name,
-            bytes=size,
+            bytes=path.stat().st_size,
             rows=report.nlines,
             dataset_format=report.dataset_format,
-            uploaded=True,
-            processing_status=ready.processing_status,
+            sha256=sha256,
+            uploaded=known is not None,
+            processing_status=known.processing_status if known is not None else None,
         )
+        plan._path = path
+        return plan
     found = await find_file(backend, given)
     ready = await _ready(backend, found, role)
     vr = ready.validation_report
@@ -402,9 +443,22 @@ async def _file_plan(given: str, backend: Backend, progress: Progress | None, ro
         bytes=ready.bytes,
         rows=vr.nlines if vr else None,
         dataset_format=vr.dataset_format if vr else None,
-        uploaded=False,
+        uploaded=True,
         processing_status=ready.processing_status,
     )
+
+
+async def _known_upload(backend: Backend, ledger: Ledger, sha256: str) -> FileObject | None:
+    """The backend's file for these bytes, if a confirmed create uploaded them and the backend still has them
+    ready; anything else (deleted, rejected, not answering) means: upload again once confirmed."""
+    file_id = ledger.uploaded(backend.base_url, sha256)
+    if file_id is None:
+        return None
+    try:
+        found = await backend.client.retrieve_file(file_id)
+    except TogetherAPIError:
+        return None
+    return found if found.is_ready else None
 
 
 async def _ready(backend: Backend, file: FileObject, role: str) -> FileObject:
@@ -428,19 +482,114 @@ async def _ready(backend: Backend, file: FileObject, role: str) -> FileObject:
     return file
 
 
-async def _price(backend: Backend, request: FinetuneRequest, model: str) -> PricePlan:
+async def _price(
+    backend: Backend,
+    args: LaunchArgs,
+    request: FinetuneRequest,
+    model: str,
+    catalog: Catalog,
+    training: FilePlan,
+    validation: FilePlan | None,
+    hf_token: SecretStr | None,
+) -> PricePlan:
+    files = [f for f in (training, validation) if f is not None]
+    on_backend = all(f.file_id is not None for f in files)
     if not backend.costs_money:
-        est = await backend.client.estimate_price(request)
+        tokens = None
+        if on_backend:  # the engine counts the tokens of files it holds
+            tokens = (
+                await backend.client.estimate_price(_with_ids(request, training, validation))
+            ).estimated_train_token_count
         return PricePlan(
             usd=0.0,
             basis="The local engine trains on this machine: it costs nothing.",
-            train_tokens=est.estimated_train_token_count,
+            source="free",
+            train_tokens=tokens,
         )
+    if on_backend:
+        return await _estimate(backend, _with_ids(request, training, validation), model)
+    # A local file is priced here, from its exact token count, before anything is uploaded.
+    counted = await anyio.to_thread.run_sync(
+        lambda: _billed_tokens(args, model, request, training, validation, hf_token)
+    )
+    if isinstance(counted, str):
+        return PricePlan(usd=None, basis=counted + _AFTER_UPLOAD_UNKNOWN, source="offline")
+    price = offline_price(counted, catalog.get(model), method=args.method, training_type=args.training_type)
+    if price.usd is None:
+        return PricePlan(usd=None, basis=price.basis + _AFTER_UPLOAD_UNKNOWN, source="offline")
+    basis = (
+        price.basis
+        + " Together's own estimate is asked after the upload; if it is more than 10% higher, nothing "
+        "is created and you are asked again."
+    )
+    return PricePlan(usd=price.usd, basis=basis, source="offline", train_tokens=float(counted))
+
+
+_AFTER_UPLOAD_UNKNOWN = (
+    " Once confirmed, the data is uploaded and Together's estimate is held to the spending limits before the job "
+    "is created."
+)
+
+
+def _billed_tokens(
+    args: LaunchArgs,
+    model: str,
+    request: FinetuneRequest,
+    training: FilePlan,
+    validation: FilePlan | None,
+    hf_token: SecretStr | None,
+) -> int | str:
+    """Tokens processed: n_epochs × training tokens + n_evals × validation tokens (Together's pricing rule,
+    ref together-2026-12.md), counted with the model's tokenizer and chat template before truncation (an upper
+    bound where rows are cut); or why they cannot be counted here."""
+    source = args.from_hf_model or (None if args.from_checkpoint else model)
+    unknown = "The price is not known before the upload: "
+    if source is None:
+        return unknown + "a continued job's tokenizer is not at hand."
+    total = 0
+    for plan, times in ((training, request.n_epochs), (validation, request.n_evals or 0)):
+        if plan is None or not times:
+            continue
+        if plan.file_id is not None or plan._path is None:
+            return unknown + "one file is a file id and the other a local file."
+        if plan.dataset_format == "tokenized" or plan._path.suffix.lower() != ".jsonl":
+            return unknown + f"{plan.filename} is not JSONL text, which the tokenizer counts."
+        try:
+            total += times * _count_tokens(plan._path, plan.sha256 or "", source, hf_token)
+        except Exception as exc:  # noqa: BLE001 - any tokenizer failure: the price is then the backend's
+            return unknown + (
+                f"the tokenizer of {source} could not count {plan.filename} ({type(exc).__name__}); "
+                "Together's estimate after the upload is the price."
+            )
+    return total
+
+
+@lru_cache(maxsize=32)
+def _count_tokens(path: Path, sha256: str, source: str, token: SecretStr | None) -> int:
+    """All tokens of a JSONL file with ``source``'s tokenizer (cached by content: resolvers re-run per round)."""
+    del sha256  # only part of the cache key
+    tokenizer = load_tokenizer(source, token=token.get_secret_value() if token is not None else None)
+    return token_stats(tokenizer, iter_rows(path), max_seq_length=1 << 30).total_tokens
+
+
+def _with_ids(request: FinetuneRequest, training: FilePlan, validation: FilePlan | None) -> FinetuneRequest:
+    """The planned request with the backend's file ids in place of local content hashes."""
+    assert training.file_id is not None
+    update: dict[str, Any] = {"training_file": training.file_id}
+    if validation is not None:
+        assert validation.file_id is not None
+        update["validation_file"] = validation.file_id
+    return request.model_copy(update=update)
+
+
+async def _estimate(backend: Backend, request: FinetuneRequest, model: str) -> PricePlan:
+    """The backend's own estimate for ``request`` (its files on the backend)."""
     est = await backend.client.estimate_price(request)
     if not est.estimation_available:
         return PricePlan(
             usd=None,
             basis=f"Together could not estimate the price ({est.unavailable_reason or 'no reason given'}).",
+            source="estimate",
         )
     tokens = est.estimated_train_token_count
     basis = (
@@ -451,22 +600,25 @@ async def _price(backend: Backend, request: FinetuneRequest, model: str) -> Pric
     )
     if est.allowed_to_proceed is False:
         basis += " Together says this is above the account's credit limit and balance: the job would likely be cancelled."
-    return PricePlan(usd=est.estimated_total_price, basis=basis, train_tokens=tokens)
+    return PricePlan(usd=est.estimated_total_price, basis=basis, source="estimate", train_tokens=tokens)
 
 
-def _check_spending(backend: Backend, ledger: Ledger, price: PricePlan) -> list[str]:
-    """Apply BYOM_MAX_USD / BYOM_MAX_USD_PER_DAY to the estimate; local jobs cost nothing."""
+def _check_spending(backend: Backend, ledger: Ledger, price: PricePlan, limits: SpendingLimits) -> list[str]:
+    """Apply the spending limits to the plan's price; local jobs cost nothing. A price not known offline is
+    checked against the limits after the upload, before the create."""
     if not backend.costs_money:
         return []
-    settings = backend.settings
     return ledger.check_limits(
         price.usd,
-        max_usd=settings.max_usd,
-        max_usd_per_day=settings.max_usd_per_day,
+        limits,
         what="this job",
-        smaller="Use fewer epochs, a shorter max_seq_length or less data",
+        smaller=_SMALLER,
         why_unknown=price.basis,
+        unknown_checked_later=price.source == "offline",
     )
+
+
+_SMALLER = "Use fewer epochs, a shorter max_seq_length or less data"
 
 
 def _plan_hash(backend_url: str, request: dict[str, Any], price: PricePlan) -> str:
@@ -487,10 +639,14 @@ def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
             f"learning rate {req.get('learning_rate')}{' (default)' if learning_rate_defaulted else ''}, "
             f"batch size {req.get('batch_size')}."
         ),
-        f"Data: {plan.training_file.filename or plan.training_file.file_id} ({plan.training_file.file_id}"
+        f"Data: {plan.training_file.filename or plan.training_file.file_id} ({_where(plan.training_file)}"
         + (f", {plan.training_file.rows} rows" if plan.training_file.rows else "")
         + ")"
-        + (f"; validation {plan.validation_file.file_id}" if plan.validation_file else "")
+        + (
+            f"; validation {plan.validation_file.filename} ({_where(plan.validation_file)})"
+            if plan.validation_file
+            else ""
+        )
         + ".",
         f"Runs on {plan.backend_url} ({'Together AI cloud' if plan.costs_money else 'this machine'}).",
     ]
@@ -525,10 +681,22 @@ def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
     return "\n".join(lines)
 
 
+def _where(file: FilePlan) -> str:
+    return file.file_id if file.file_id is not None else "uploaded only once you confirm"
+
+
 async def launch(
-    plan: LaunchPlan, *, backend: Backend, ledger: Ledger, force_new: bool = False
+    plan: LaunchPlan,
+    *,
+    backend: Backend,
+    ledger: Ledger,
+    force_new: bool = False,
+    confirmed_price: bool = True,
+    progress: Progress | None = None,
 ) -> LaunchOutcome:
-    """Create the planned job, at most once: the ledger claims the request before it is sent."""
+    """Create the planned job, at most once: upload its local files, hold the backend's estimate to the price
+    confirmed (``confirmed_price``: a person or a token confirmed the figure, not BYOM_AUTO_CONFIRM) and to the
+    limits, then claim the request in the ledger before it is sent."""
     client = backend.client
     if plan.existing_job_id is not None:
         job = await client.retrieve_finetune(plan.existing_job_id)
@@ -537,26 +705,36 @@ async def launch(
             reused=True,
             note="The same request created this job in the last 24 h (force_new=true for another).",
         )
+    training = await _upload(plan.training_file, backend, ledger, progress, "training")
+    validation = (
+        await _upload(plan.validation_file, backend, ledger, progress, "validation")
+        if plan.validation_file is not None
+        else None
+    )
+    request = _with_ids(plan._request, training, validation)
+    usd = plan.price.usd
+    if backend.costs_money and plan.price.source == "offline":
+        usd = await _hold_to_confirmed(plan, backend, ledger, request, compare=confirmed_price)
     claim = ledger.claim(
         "finetune",
         plan.fingerprint,
         plan.backend_url,
-        plan.request,
-        plan.price.usd or 0.0,
+        request.public(),
+        usd or 0.0,
         force_new=force_new,
-        max_usd_per_day=backend.settings.max_usd_per_day if backend.costs_money else None,
+        limits=plan.limits if backend.costs_money else None,
     )
     if claim.kind == "created" and claim.previous is not None and claim.previous.resource_id:
         job = await client.retrieve_finetune(claim.previous.resource_id)
         return LaunchOutcome(job=job, reused=True, note="The same request created this job in the last 24 h.")
     if claim.kind == "retry" and claim.previous is not None:
-        found = await _find_or_hold(backend, plan, ledger, claim.row_id, since=claim.previous.created_at)
+        found = await _find_or_hold(backend, request, ledger, claim.row_id, since=claim.previous.created_at)
         if found is not None:
             return LaunchOutcome(
                 job=found, reused=True, note="An earlier create's answer was lost; this is its job."
             )
     try:
-        job = await client.create_finetune(plan._request)
+        job = await client.create_finetune(request)
     except TogetherAPIError as exc:
         # Only a 4xx is a definite no. No answer, a timeout, or a 5xx (a gateway's, after the origin may have
         # stored the job) leaves the create's outcome unknown: look for the job before anything is sent again.
@@ -564,7 +742,7 @@ async def launch(
         if definite and not isinstance(exc, RequestOutcomeUnknown):
             ledger.fail(claim.row_id)
             raise
-        found = await _find_or_hold(backend, plan, ledger, claim.row_id, since=time.time() - _SKEW_S)
+        found = await _find_or_hold(backend, request, ledger, claim.row_id, since=time.time() - _SKEW_S)
         if found is not None:
             return LaunchOutcome(
                 job=found, reused=True, note="The create's answer was lost; the job was found."
@@ -579,13 +757,70 @@ async def launch(
     return LaunchOutcome(job=job, reused=False)
 
 
+async def _upload(
+    file: FilePlan, backend: Backend, ledger: Ledger, progress: Progress | None, role: str
+) -> FilePlan:
+    """The confirmed plan's file on the backend: a local one uploaded now, if its bytes are still the ones
+    the plan was bound to."""
+    if file.file_id is not None:
+        return file
+    path = file._path
+    assert path is not None and file.sha256 is not None
+    try:
+        now = await anyio.to_thread.run_sync(file_checksum, path)
+    except OSError as exc:
+        raise PreflightError(
+            f"The {role} file {path.name} cannot be read ({exc.strerror or exc}). Nothing was uploaded or created."
+        ) from None
+    if now != file.sha256:
+        raise PreflightError(
+            f"The {role} file {path.name} changed after the plan was made, so it is not what was confirmed. Nothing "
+            "was uploaded or created. Call create_finetune again (without confirm_token) for a plan of the file as "
+            "it is now."
+        )
+
+    async def sent(done: int, total: int) -> None:
+        if progress is not None:
+            await progress(
+                done, total, f"uploading {path.name}: {done / 2**20:.1f} of {total / 2**20:.1f} MiB"
+            )
+
+    ready = await _ready(backend, await backend.client.upload_file(path, progress=sent), role)
+    ledger.record_upload(backend.base_url, now, ready.id)
+    return file.model_copy(
+        update={"file_id": ready.id, "uploaded": True, "processing_status": ready.processing_status}
+    )
+
+
+async def _hold_to_confirmed(
+    plan: LaunchPlan, backend: Backend, ledger: Ledger, request: FinetuneRequest, *, compare: bool
+) -> float | None:
+    """The backend's estimate once the files are up, held to the limits and (``compare``) to the price the
+    user confirmed: more than 10% above it, nothing is created and the user is asked again."""
+    estimate = await _estimate(backend, request, plan.model)
+    ledger.check_limits(
+        estimate.usd, plan.limits, what="this job", smaller=_SMALLER, why_unknown=estimate.basis
+    )
+    confirmed = plan.price.usd
+    if estimate.usd is None:
+        return confirmed  # no limit applies (else check_limits refused): the figure confirmed stands
+    if compare and confirmed is not None and estimate.usd > confirmed * (1 + PRICE_TOLERANCE):
+        raise PriceChanged(
+            f"After the upload, Together estimates this job at ${estimate.usd:,.2f}: more than 10% above the "
+            f"${confirmed:,.2f} the user confirmed (from the packaged rate table). Nothing was created (the data is "
+            "uploaded). Call create_finetune again with the same arguments and without confirm_token: the new plan "
+            "shows Together's figure. Ask the user again before going ahead."
+        )
+    return estimate.usd
+
+
 async def _find_or_hold(
-    backend: Backend, plan: LaunchPlan, ledger: Ledger, row_id: int, *, since: float
+    backend: Backend, request: FinetuneRequest, ledger: Ledger, row_id: int, *, since: float
 ) -> FinetuneResponse | None:
     """The job a lost create made (recorded on ``row_id``), or None; when the backend cannot be asked, the row
     stays lost and nothing is sent: creating blind is how a second job happens."""
     try:
-        found = await _find_created(backend, plan, ledger, since=since)
+        found = await _find_created(backend, request.public(), ledger, since=since)
     except TogetherAPIError as exc:
         ledger.lost(row_id)
         raise PreflightError(
@@ -598,10 +833,9 @@ async def _find_or_hold(
 
 
 async def _find_created(
-    backend: Backend, plan: LaunchPlan, ledger: Ledger, *, since: float
+    backend: Backend, req: dict[str, Any], ledger: Ledger, *, since: float
 ) -> FinetuneResponse | None:
     """The job a lost create made, if the backend has it: same files, base, custom model and suffix."""
-    req = plan.request
     jobs = await backend.client.list_finetunes()
     # A job an earlier create made (the same request with force_new, say) matches too, but is not this one.
     known = ledger.resource_ids("finetune", within_s=SAME_REQUEST_S + _SKEW_S)

@@ -71,6 +71,7 @@ from byom.together._requests import (
     finetune_request,
     traffic_split_body,
 )
+from byom.together._upload import file_checksum
 from byom.together.errors import error_from_response, error_from_transport
 
 __all__ = [
@@ -142,6 +143,7 @@ __all__ = [
     "check_request",
     "error_from_response",
     "error_from_transport",
+    "file_checksum",
     "finetune_request",
     "traffic_split_body",
 ]

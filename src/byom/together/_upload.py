@@ -29,7 +29,7 @@ from byom.together.errors import error_from_response
 if TYPE_CHECKING:
     from byom.together._client import TogetherClient
 
-__all__ = ["CHUNK_BYTES", "FILE_TYPES", "Progress", "upload_file"]
+__all__ = ["CHUNK_BYTES", "FILE_TYPES", "Progress", "file_checksum", "upload_file"]
 
 Progress = Callable[[int, int], Awaitable[None]]
 
@@ -46,7 +46,7 @@ async def upload_file(
 ) -> FileObject:
     """Upload ``path``; the file already stored when the server has the same bytes (409)."""
     file_type, size = _check_local(path, purpose)
-    checksum = await anyio.to_thread.run_sync(_sha256, path)
+    checksum = await anyio.to_thread.run_sync(file_checksum, path)
     form = {"purpose": purpose, "file_name": path.name, "file_type": file_type, "checksum": checksum}
     # Safe to repeat: a repeat leaves at most an empty upload slot behind (the SDK retries it too).
     response = await client.request(
@@ -122,7 +122,8 @@ def _check_local(path: Path, purpose: str) -> tuple[str, int]:
     return file_type, size
 
 
-def _sha256(path: Path) -> str:
+def file_checksum(path: Path) -> str:
+    """The SHA-256 hex of a file's bytes: the checksum the upload announces, and what a plan is bound to."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(CHUNK_BYTES):

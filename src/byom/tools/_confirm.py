@@ -9,9 +9,12 @@
 Elicitation goes through the SDK's ``Resolve``/``Elicit`` dependencies, which pick the transport per
 protocol era: a mid-call ``elicitation/create`` on legacy sessions, a multi-round-trip ``input_required``
 result on 2026-07-28 ones (where ``ctx.elicit()`` would fail). A token is bound to a hash of exactly the
-plan it was issued with (arguments, base, file ids, price), single-use and short-lived, so a model cannot
+plan it was issued with (arguments, base, files, price) and to the client it was shown to (over HTTP: the
+session and the bearer credential; stdio is one client), single-use and short-lived, so a model cannot
 confirm a plan the user never saw; a bare ``confirm=true`` does not exist. None of this stops a client that
-fakes the user's answer: the spending limits (``BYOM_MAX_USD``, ``BYOM_MAX_USD_PER_DAY``) are the boundary.
+fakes the user's answer: the spending limits are the boundary. A plan confirmed by token (no form a person
+answered) is held to default caps where the user set no ``BYOM_MAX_USD`` / ``BYOM_MAX_USD_PER_DAY``
+(``spending_limits``); an elicited one to the user's own limits only.
 """
 
 from __future__ import annotations
@@ -23,10 +26,20 @@ from mcp.server.mcpserver import Context, Elicit
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from byom.ledger import Redeemed
+from byom.ledger import Redeemed, SpendingLimits
 from byom.tools._common import AppState, state
 
-__all__ = ["TOKEN_TTL_S", "Confirm", "ConfirmTokenArg", "Decision", "Plannable", "Settled", "ask", "settle"]
+__all__ = [
+    "TOKEN_TTL_S",
+    "Confirm",
+    "ConfirmTokenArg",
+    "Decision",
+    "Plannable",
+    "Settled",
+    "ask",
+    "settle",
+    "spending_limits",
+]
 
 TOKEN_TTL_S = 600.0
 ConfirmTokenArg = Annotated[
@@ -78,6 +91,32 @@ def _can_elicit(ctx: Context[AppState, Any]) -> bool:
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
+def _by_token(ctx: Context[AppState, Any], confirm_token: str | None) -> bool:
+    """Whether this call's plan is (or will be) confirmed by a token rather than a form a person answered:
+    ``ask``'s rule, which ``spending_limits`` shares."""
+    if state(ctx).settings.auto_confirm:
+        return False  # the user chose to confirm nothing: their own limits apply
+    return bool(confirm_token) or not _can_elicit(ctx)
+
+
+def spending_limits(ctx: Context[AppState, Any], confirm_token: str | None) -> SpendingLimits:
+    """The limits this call's plan is held to: the user's, plus the token defaults where confirmed by token."""
+    settings = state(ctx).settings
+    return SpendingLimits.of(
+        settings.max_usd, settings.max_usd_per_day, by_token=_by_token(ctx, confirm_token)
+    )
+
+
+def _client(ctx: Context[AppState, Any]) -> str:
+    """The MCP client as far as the transport tells it apart: over HTTP its session id and bearer credential
+    (the SDK routes a session id only to its own session; the credential is checked before any tool runs);
+    on stdio and in memory there is one client."""
+    headers = ctx.headers
+    if headers is None:
+        return ""
+    return "\n".join((headers.get("authorization", ""), headers.get("mcp-session-id", "")))
+
+
 def ask(
     ctx: Context[AppState, Any], plan: Plannable, confirm_token: str | None
 ) -> Elicit[Confirm] | Decision:
@@ -86,11 +125,9 @@ def ask(
         return Decision(how="not_needed")
     if state(ctx).settings.auto_confirm:
         return Decision(how="auto")
-    if confirm_token:
-        return Decision(how="token")
-    if _can_elicit(ctx):
-        return Elicit(plan.summary, Confirm)
-    return Decision(how="needs_token")
+    if _by_token(ctx, confirm_token):
+        return Decision(how="token" if confirm_token else "needs_token")
+    return Elicit(plan.summary, Confirm)
 
 
 def settle(
@@ -118,7 +155,7 @@ def settle(
         )
     ledger = state(ctx).ledger
     if data.how == "needs_token":
-        token = ledger.issue_token(plan.plan_hash, ttl_s=TOKEN_TTL_S)
+        token = ledger.issue_token(plan.plan_hash, ttl_s=TOKEN_TTL_S, client=_client(ctx))
         return Settled(
             go=False,
             status="confirmation_required",
@@ -130,7 +167,7 @@ def settle(
             ),
         )
     assert confirm_token is not None
-    outcome = ledger.redeem_token(confirm_token, plan.plan_hash)
+    outcome = ledger.redeem_token(confirm_token, plan.plan_hash, client=_client(ctx))
     if outcome is Redeemed.OK:
         return Settled(go=True, status="confirmed", note="Confirmed with the token issued for this plan.")
     why = {
@@ -138,6 +175,10 @@ def settle(
         Redeemed.USED: "was already used: a token confirms one plan once",
         Redeemed.EXPIRED: f"expired (tokens last {TOKEN_TTL_S / 60:.0f} minutes)",
         Redeemed.OTHER_PLAN: "was issued for a different plan: the arguments, the data or the price changed",
+        Redeemed.OTHER_CLIENT: (
+            "was issued to another client (another MCP session or credential): a token confirms a plan only for "
+            "the client that was shown it"
+        ),
     }[outcome]
     raise ToolError(
         f"The confirm_token {why}. Nothing was started or changed. {retry_hint} without confirm_token to get the "

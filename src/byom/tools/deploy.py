@@ -23,7 +23,7 @@ from byom.endpoints import (
 from byom.endpoints.manage import ManagePlan, render_report
 from byom.tools._arguments import takes_arguments_of
 from byom.tools._common import MAX_WAIT_S, AppState, domain_errors, progress_reporter, state, tool_result
-from byom.tools._confirm import Confirm, ConfirmTokenArg, Decision, ask, settle
+from byom.tools._confirm import Confirm, ConfirmTokenArg, Decision, ask, settle, spending_limits
 
 __all__ = ["deploy_endpoint", "manage_endpoint"]
 
@@ -40,7 +40,10 @@ async def _plan(ctx: Context[AppState, Any], **arguments: Any) -> DeployPlan:
     app = state(ctx)
     with domain_errors():
         return await plan_deploy(
-            DeployArgs.model_validate(arguments), backend=await app.backend(), ledger=app.ledger
+            DeployArgs.model_validate(arguments),
+            backend=await app.backend(),
+            ledger=app.ledger,
+            spend_limits=spending_limits(ctx, arguments.get("confirm_token")),
         )
 
 

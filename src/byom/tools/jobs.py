@@ -39,7 +39,7 @@ from byom.tools._common import (
     state,
     tool_result,
 )
-from byom.tools._confirm import Confirm, ConfirmTokenArg, Decision, Settled, ask, settle
+from byom.tools._confirm import Confirm, ConfirmTokenArg, Decision, Settled, ask, settle, spending_limits
 
 __all__ = ["cancel_job", "create_finetune", "job_status", "list_jobs"]
 
@@ -87,7 +87,7 @@ async def _plan_create(ctx: Context[AppState, Any], **arguments: Any) -> LaunchP
             inspector=app.inspector,
             catalog=await app.catalog(),
             ledger=app.ledger,
-            progress=progress_reporter(ctx),
+            spend_limits=spending_limits(ctx, arguments.get("confirm_token")),
         )
 
 
@@ -106,7 +106,7 @@ async def create_finetune(
     training_file: Annotated[
         str,
         Field(
-            description="A local .jsonl path (checked and uploaded for you) or a file id.",
+            description="A local .jsonl path (checked here; uploaded once the user confirms) or a file id.",
             min_length=1,
             max_length=4096,
         ),
@@ -185,8 +185,8 @@ async def create_finetune(
 ) -> Annotated[CallToolResult, CreateFinetuneResult]:
     """Launch a BYOM fine-tune of a Hugging Face model in one call, after the user confirms the plan.
 
-    Checks the model, picks the base when omitted, checks every setting against its limits, validates and
-    uploads the data, estimates the price, then asks the user. Returns the job id; follow it with job_status.
+    Checks the model, picks the base when omitted, checks every setting against its limits, validates the data
+    and prices it, then asks the user; only then uploads the data. Returns the job id; follow it with job_status.
     """
     settled = settle(
         ctx, plan, answer, confirm_token, retry_hint="Call create_finetune with the same arguments"
@@ -202,7 +202,14 @@ async def create_finetune(
         return tool_result(result, _render_plan(plan, settled))
     app = state(ctx)
     with domain_errors():
-        outcome = await launch(plan, backend=await app.backend(), ledger=app.ledger, force_new=force_new)
+        outcome = await launch(
+            plan,
+            backend=await app.backend(),
+            ledger=app.ledger,
+            force_new=force_new,
+            confirmed_price=settled.status == "confirmed",
+            progress=progress_reporter(ctx),
+        )
     job = outcome.job
     note = " ".join(n for n in (settled.note if settled.status != "not_needed" else None, outcome.note) if n)
     result = CreateFinetuneResult(
