@@ -23,7 +23,14 @@ from byom.config import Settings
 from byom.server import build_server
 from byom.tools import AppState
 from support.engine import HANG_S
-from support.model_dirs import CANARY, LOADER_FILES, as_hub_snapshot, model_copy, replace_with_link, secret_file
+from support.model_dirs import (
+    CANARY,
+    LOADER_FILES,
+    as_hub_snapshot,
+    model_copy,
+    replace_with_link,
+    secret_file,
+)
 from support.tool_calls import call_ok, text_of
 
 pytestmark = pytest.mark.anyio
@@ -53,7 +60,9 @@ async def test_a_loader_file_linked_out_is_refused_in_one_set_of_words_and_never
     secret = secret_file(tmp_path / "home" / ".ssh")
     model = model_copy(tiny_model, tmp_path / "model")
     replace_with_link(model, name, secret)
-    words = f"{name} in the model directory {model} is a symbolic link to {secret}, outside the model directory"
+    words = (
+        f"{name} in the model directory {model} is a symbolic link to {secret}, outside the model directory"
+    )
     async with Client(server) as client:
         checked = await _data_check(client, train_file, model)
         inspected = await client.call_tool("inspect_hf_model", {"model": str(model)})
@@ -121,7 +130,9 @@ async def test_a_hugging_face_cache_snapshot_still_works(
 ) -> None:
     snapshot = as_hub_snapshot(tiny_model, tmp_path / "hub")
     async with Client(server) as client:
-        check = await call_ok(client, "check_training_data", {"path": str(train_file), "model": str(snapshot)})
+        check = await call_ok(
+            client, "check_training_data", {"path": str(train_file), "model": str(snapshot)}
+        )
         report = await call_ok(client, "inspect_hf_model", {"model": str(snapshot)})
     assert check["preview"] and check["token_stats"]["trained_tokens"] > 0
     assert report["verdict"] != "incompatible", report["findings"]

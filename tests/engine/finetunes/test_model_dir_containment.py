@@ -18,7 +18,14 @@ import httpx2
 import pytest
 
 from support.engine import HANG_S, assert_together_error, job_body, upload
-from support.model_dirs import CANARY, LOADER_FILES, as_hub_snapshot, model_copy, replace_with_link, secret_file
+from support.model_dirs import (
+    CANARY,
+    LOADER_FILES,
+    as_hub_snapshot,
+    model_copy,
+    replace_with_link,
+    secret_file,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -56,7 +63,9 @@ async def test_preview_estimate_and_create_refuse_a_loader_file_linked_out(
     model = model_copy(tiny_model, tmp_path / "model")
     replace_with_link(model, name, secret)
     file_id = (await upload(client, overfit_bytes))["id"]
-    words = f"{name} in the model directory {model} is a symbolic link to {secret}, outside the model directory"
+    words = (
+        f"{name} in the model directory {model} is a symbolic link to {secret}, outside the model directory"
+    )
     for response in await _answers(client, model, file_id):
         body = assert_together_error(response, 400)
         assert words in body["error"]["message"], body
@@ -98,7 +107,9 @@ async def test_links_that_stay_inside_still_preview(
         (model / "tokenizer.json").rename(model / "tokenizer.real.json")
         replace_with_link(model, "tokenizer.json", "tokenizer.real.json")
     file_id = (await upload(client, overfit_bytes))["id"]
-    r = await client.post("/v1/fine-tunes/preview", json={"model": str(model), "training_file": file_id, "top_k": 1})
+    r = await client.post(
+        "/v1/fine-tunes/preview", json={"model": str(model), "training_file": file_id, "top_k": 1}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["rows"][0]["num_trained_tokens"] > 0
     r = await client.post(
