@@ -37,6 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     "data": set(),
     "together": set(),
     "storage": set(),
+    "contained": set(),  # foundational: errors only, so every package can use it
     "ledger": {"storage"},
     "backend": {"together", "storage"},
     "jobs": {"hub", "catalog", "together", "data", "ledger", "backend", "triage"},
