@@ -150,3 +150,21 @@ async def test_create_finetune_refuses_before_anything_is_uploaded(
     assert refused.is_error and "Nothing was uploaded or created" in text, text
     assert f"chat_template.jinja in the model directory {model} is a symbolic link to {secret}" in text
     assert CANARY not in _everything(refused)
+
+
+async def test_a_tokenizer_config_naming_a_path_out_is_refused(
+    server: MCPServer[AppState], tiny_model: Path, train_file: Path, tmp_path: Path
+) -> None:
+    # transformers joins fast_tokenizer_files' names to the directory: "../x/tokenizer.4.0.0.json" reads x's file.
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "tokenizer.4.0.0.json").write_bytes((tiny_model / "tokenizer.json").read_bytes())
+    model = model_copy(tiny_model, tmp_path / "model")
+    (model / "tokenizer.json").unlink()
+    config = json.loads((model / "tokenizer_config.json").read_text())
+    config["fast_tokenizer_files"] = ["../elsewhere/tokenizer.4.0.0.json"]
+    (model / "tokenizer_config.json").write_text(json.dumps(config))
+    async with Client(server) as client:
+        checked = await _data_check(client, train_file, model)
+    assert checked.is_error, text_of(checked)
+    assert "names '../elsewhere/tokenizer.4.0.0.json' in fast_tokenizer_files" in text_of(checked)

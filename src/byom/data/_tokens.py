@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from byom.contained import vetted_copy
-from byom.errors import HubError, TrainingError
+from byom.errors import HubError, TrainingError, UnsafeModelFile
 
 __all__ = [
     "IGNORE",
@@ -64,6 +64,23 @@ def _local(model: str | Path) -> Path | None:
     return None
 
 
+def _names_stay_inside(copy: Path, shown: Path) -> None:
+    """Refuse a tokenizer_config.json whose ``fast_tokenizer_files`` name a path, not a file of the directory:
+    transformers joins that name to the directory, so ``../../x/tokenizer.4.0.json`` would be read from outside."""
+    config = copy / "tokenizer_config.json"
+    try:
+        names = json.loads(config.read_bytes()).get("fast_tokenizer_files") if config.is_file() else None
+    except (ValueError, AttributeError):
+        return  # not a JSON object: transformers' own error says so
+    for name in names if isinstance(names, list) else []:
+        if not isinstance(name, str) or Path(name).name != name or name in ("..", "."):
+            raise UnsafeModelFile(
+                f"tokenizer_config.json in the model directory {str(shown)[:200]} names {str(name)[:100]!r} in "
+                "fast_tokenizer_files, a path rather than a file of the directory, so it was not read. Remove "
+                "fast_tokenizer_files (or list plain file names), then try again."
+            )
+
+
 def load_tokenizer(model: str | Path, *, token: str | None = None) -> Any:
     """A model's tokenizer (a local directory, or a Hub id with ``token`` for gated repos), never with remote
     code; a missing pad token becomes eos (padding is only ever masked out: labels -100, right padding).
@@ -84,6 +101,7 @@ def load_tokenizer(model: str | Path, *, token: str | None = None) -> Any:
         )
     else:
         with vetted_copy(local) as copy:
+            _names_stay_inside(copy, local)
             tokenizer = AutoTokenizer.from_pretrained(copy, trust_remote_code=False)
         tokenizer.name_or_path = str(local)
     if tokenizer.pad_token_id is None:
