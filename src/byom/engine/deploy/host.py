@@ -24,6 +24,7 @@ from typing import Any
 import anyio
 
 from byom.contained import require_contained
+from byom.data import load_tokenizer
 from byom.engine.trainer import context_length
 from byom.errors import EngineError, UnsafeModelFile, root_error_line
 
@@ -101,6 +102,15 @@ def _from_pretrained(cls: Any, source: str, **kwargs: Any) -> Any:
         return cls.from_pretrained(source, trust_remote_code=False, **kwargs)
 
 
+def _tokenizer(source: str) -> Any:
+    """A local directory's tokenizer from byom.contained's vetted copy; a Hub id's as ``_from_pretrained`` finds it."""
+    if Path(source).is_dir():
+        return load_tokenizer(Path(_contained(source)))
+    from transformers import AutoTokenizer
+
+    return _from_pretrained(AutoTokenizer, source)
+
+
 def _serving_dtype(torch: Any, device: str) -> Any:
     """fp32 on the CPU, bf16 on CUDA, fp16 on Apple's mps (whose bf16 support depends on the macOS version)."""
     if device.startswith("cuda"):
@@ -115,7 +125,7 @@ class LoadedModel:
 
     def __init__(self, spec: LoadSpec) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         self.spec = spec
         self.lock = threading.Lock()
@@ -129,12 +139,10 @@ class LoadedModel:
                 base = _from_pretrained(AutoModelForCausalLM, spec.base_path, dtype=dtype)
                 model = PeftModel.from_pretrained(base, _contained(spec.path))
                 has_tokenizer = (Path(spec.path) / "tokenizer_config.json").exists()
-                self.tokenizer = _from_pretrained(
-                    AutoTokenizer, spec.path if has_tokenizer else spec.base_path
-                )
+                self.tokenizer = _tokenizer(spec.path if has_tokenizer else spec.base_path)
             else:
                 model = _from_pretrained(AutoModelForCausalLM, spec.path, dtype=dtype)
-                self.tokenizer = _from_pretrained(AutoTokenizer, spec.path)
+                self.tokenizer = _tokenizer(spec.path)
         self.model = model.to(spec.device)
         self.model.eval()
         config = getattr(self.model, "config", None)
