@@ -75,7 +75,8 @@ async def test_a_loader_file_linked_out_is_refused_in_one_set_of_words_and_never
     assert report["verdict"] == "incompatible", report
     fails = [f for f in report["findings"] if f["check"] == "model_files"]
     assert [f["status"] for f in fails] == ["fail"] and words in fails[0]["evidence"], fails
-    assert "[FAIL] model_files" in text_of(inspected) or words in text_of(inspected)
+    assert f"[FAIL] model_files: {words}" in text_of(inspected)
+    assert "[PASS] chat_template" not in text_of(inspected) or name != "chat_template.jinja"
 
 
 async def test_a_template_linked_to_proc_self_environ_is_never_read(
