@@ -8,6 +8,7 @@
     │   ├── PrivateRepo
     │   ├── RevisionNotFound
     │   ├── EntryNotFound        a file the check needs (config.json, ...) is missing
+    │   ├── UnsafeModelFile      a file of a local model directory leads out of it, or is no regular file
     │   ├── HubUnreachable       offline, DNS, timeout
     │   └── RateLimited
     ├── CatalogError             no Together base model fits, or an unknown base name
@@ -72,6 +73,7 @@ __all__ = [
     "TogetherAPIError",
     "TrainingError",
     "Unauthorized",
+    "UnsafeModelFile",
     "describe_validation_error",
     "root_error_line",
 ]
@@ -117,6 +119,11 @@ class RevisionNotFound(HubError):
 
 class EntryNotFound(HubError):
     pass
+
+
+class UnsafeModelFile(HubError):
+    """A model directory's file is a link that leads out of it (or into /proc, /sys, /dev), or a FIFO, socket
+    or device: byom never opens it (``byom.contained``)."""
 
 
 class HubUnreachable(HubError):

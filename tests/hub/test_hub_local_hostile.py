@@ -76,16 +76,30 @@ def test_readme_symlink_out_of_the_directory_is_not_read(inspector: HubInspector
     assert report.model_card_excerpt is None and "SECRET" not in json.dumps(report.model_dump())
 
 
-@pytest.mark.parametrize("name", ["config.json", "tokenizer_config.json", "model.safetensors"])
-def test_other_symlinks_out_of_the_directory_are_refused(
+def test_a_config_symlink_out_of_the_directory_is_refused(inspector: HubInspector, tmp_path: Path) -> None:
+    directory = _write_model(tmp_path / "m")
+    outside = tmp_path / "outside"
+    (directory / "config.json").rename(outside)
+    (directory / "config.json").symlink_to(outside)
+    with pytest.raises(HubError, match=f"config.json .* is a symbolic link to {outside}, outside the model"):
+        inspector.inspect(str(directory))
+
+
+@pytest.mark.parametrize("name", ["tokenizer_config.json", "model.safetensors", "README.md"])
+def test_other_symlinks_out_of_the_directory_are_a_fail_finding(
     inspector: HubInspector, tmp_path: Path, name: str
 ) -> None:
     directory = _write_model(tmp_path / "m")
     outside = tmp_path / "outside"
-    (directory / name).rename(outside)
+    if (directory / name).exists():
+        (directory / name).rename(outside)
+    else:
+        outside.write_text("x")
     (directory / name).symlink_to(outside)
-    with pytest.raises(HubError, match="points outside the model directory"):
-        inspector.inspect(str(directory))
+    report = inspector.inspect(str(directory))
+    found = [f for f in report.findings if f.check == "model_files"]
+    assert report.verdict == "incompatible" and [f.status for f in found] == ["fail"]
+    assert f"{name} in the model directory" in found[0].evidence and str(outside) in found[0].evidence
 
 
 def test_symlinks_inside_the_directory_are_followed(inspector: HubInspector, tmp_path: Path) -> None:

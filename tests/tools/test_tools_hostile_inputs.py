@@ -123,7 +123,7 @@ CASES = [
     ),
     pytest.param(_config("\xff\xfe"), "not valid JSON", id="config-not-utf8-text"),
     pytest.param(_symlink_out, "outside the model directory", id="config-symlink-out"),
-    pytest.param(_loop, "Cannot resolve", id="symlink-loop"),
+    pytest.param(_loop, "symbolic link that loops", id="symlink-loop"),
     pytest.param(_fifo, "not a regular file", id="config-fifo"),
     pytest.param(_typo, "did you mean", id="relative-typo"),
 ]

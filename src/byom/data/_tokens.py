@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from byom.errors import TrainingError
+from byom.contained import vetted_copy
+from byom.errors import HubError, TrainingError, UnsafeModelFile
 
 __all__ = [
     "IGNORE",
@@ -55,12 +56,54 @@ def _train_inputs(train_on_inputs: TrainOnInputs) -> bool:
     return train_on_inputs is True
 
 
+def _local(model: str | Path) -> Path | None:
+    """The local path ``model`` names (``~`` expanded), or None for a Hub id."""
+    path = Path(model).expanduser()
+    if isinstance(model, Path) or str(model).startswith(("/", "~", ".")) or path.exists():
+        return path
+    return None
+
+
+def _names_stay_inside(copy: Path, shown: Path) -> None:
+    """Refuse a tokenizer_config.json whose ``fast_tokenizer_files`` name a path, not a file of the directory:
+    transformers joins that name to the directory, so ``../../x/tokenizer.4.0.json`` would be read from outside."""
+    config = copy / "tokenizer_config.json"
+    try:
+        names = json.loads(config.read_bytes()).get("fast_tokenizer_files") if config.is_file() else None
+    except (ValueError, AttributeError):
+        return  # not a JSON object: transformers' own error says so
+    for name in names if isinstance(names, list) else []:
+        if not isinstance(name, str) or Path(name).name != name or name in ("..", "."):
+            raise UnsafeModelFile(
+                f"tokenizer_config.json in the model directory {str(shown)[:200]} names {str(name)[:100]!r} in "
+                "fast_tokenizer_files, a path rather than a file of the directory, so it was not read. Remove "
+                "fast_tokenizer_files (or list plain file names), then try again."
+            )
+
+
 def load_tokenizer(model: str | Path, *, token: str | None = None) -> Any:
     """A model's tokenizer (a local directory, or a Hub id with ``token`` for gated repos), never with remote
-    code; a missing pad token becomes eos (padding is only ever masked out: labels -100, right padding)."""
+    code; a missing pad token becomes eos (padding is only ever masked out: labels -100, right padding).
+
+    A local directory is loaded from ``byom.contained.vetted_copy``: a private copy of its regular files, so
+    a link in it to a file outside (``chat_template.jinja`` -> ``~/.ssh/id_rsa``) is refused, never read.
+    Raises UnsafeModelFile for such a directory, HubError for a path that is not a directory.
+    """
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=False, token=token)
+    local = _local(model)
+    if local is None:
+        tokenizer = AutoTokenizer.from_pretrained(str(model), trust_remote_code=False, token=token)
+    elif not local.is_dir():
+        raise HubError(
+            f"{str(local)[:200]} is not a model directory. Give the directory save_pretrained wrote (with its "
+            "tokenizer files), or a Hub repo id such as org/name."
+        )
+    else:
+        with vetted_copy(local) as copy:
+            _names_stay_inside(copy, local)
+            tokenizer = AutoTokenizer.from_pretrained(copy, trust_remote_code=False)
+        tokenizer.name_or_path = str(local)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

@@ -12,6 +12,8 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from byom.contained import FIX as CONTAINMENT_FIX
+
 from ._data import causal_lm_types, config_model_types, families
 from ._models import Finding, InspectReport, MemoryEstimate, Verdict
 from ._params import count_from_config, moe_active_params
@@ -534,6 +536,8 @@ def _verdict(findings: list[Finding]) -> Verdict:
 def analyze(snap: RepoSnapshot, ceiling: str) -> InspectReport:
     """Run every check on ``snap`` and return the report with its verdict."""
     judge = _Judge(snap, ceiling)
+    for what in snap.unsafe_files:  # a link out of the directory, a FIFO, ...: never opened (byom.contained)
+        judge.add("model_files", "fail", what, CONTAINMENT_FIX)
     model_type = judge.model_type()
     raw_archs = judge.cfg.get("architectures")
     archs = [a[:_MAX_NAME] for a in (raw_archs if isinstance(raw_archs, list) else []) if isinstance(a, str)][

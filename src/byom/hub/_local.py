@@ -1,8 +1,9 @@
 """Gather a RepoSnapshot from a local model directory (headers only, no tensor data).
 
 The directory is untrusted input: config.json is looked for before anything is listed, only the top
-level is listed (bounded), every read is capped, and no file is read through a symlink that leads out
-of the directory (the Hugging Face cache layout, snapshots/<rev>/ -> ../../blobs/, is the one exception).
+level is listed (bounded), every read is capped, and every file is read under ``byom.contained``'s rule
+(no link out of the directory, nothing under /proc, /sys, /dev, no FIFO, socket or device); what the rule
+refuses is listed in ``RepoSnapshot.unsafe_files`` and judged a FAIL.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import errno
 import json
 import os
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from byom.errors import EntryNotFound, HubError
+from byom.contained import MAX_LISTED_ENTRIES, contained_file, problems, read_bytes
+from byom.errors import EntryNotFound, HubError, UnsafeModelFile
 
 from ._safetensors import HeaderCounts, read_local_header
 from ._snapshot import RepoSnapshot, card_excerpt, card_license
@@ -39,7 +40,6 @@ MAX_CONFIG_BYTES = 4 * 1024 * 1024
 _MAX_TOKENIZER_CONFIG_BYTES = 16 * 1024 * 1024
 _MAX_TEMPLATE_FILE_BYTES = 1024 * 1024
 _README_BYTES = 65_536  # only the start of the card is shown
-MAX_LISTED_ENTRIES = 10_000  # top-level entries looked at; a model directory holds a few dozen
 _MAX_SHOWN_PATH = 200
 
 
@@ -93,29 +93,10 @@ class _ModelDir:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        # huggingface_hub's cache: models--org--name/snapshots/<rev>/file -> ../../blobs/<hash>.
-        repo = root.parent.parent
-        cached = root.parent.name == "snapshots" and repo.name.startswith("models--")
-        self.allowed = repo / "blobs" if cached else root
 
     def path(self, name: str) -> Path | None:
-        """``root/name`` resolved, or None when absent; HubError when it escapes or is not a regular file."""
-        candidate = self.root / name
-        if not os.path.lexists(candidate):
-            return None
-        resolved = candidate.resolve()
-        if not (resolved.is_relative_to(self.root) or resolved.is_relative_to(self.allowed)):
-            raise HubError(
-                f"{name} in {_shown(self.root)} is a symlink that points outside the model directory, so it "
-                "was not read. Copy the real file into the directory (or inspect the directory it belongs to)."
-            )
-        if not resolved.exists():
-            return None  # dangling link: same as a missing file
-        if not stat.S_ISREG(resolved.stat().st_mode):
-            raise HubError(
-                f"{name} in {_shown(self.root)} is not a regular file. Replace it with the file save_pretrained writes."
-            )
-        return resolved
+        """``root/name`` resolved, or None when absent; UnsafeModelFile when it leads out or is no regular file."""
+        return contained_file(self.root, name)
 
     def has(self, name: str) -> bool:
         try:
@@ -125,11 +106,7 @@ class _ModelDir:
 
     def read(self, name: str, limit: int) -> bytes | None:
         """At most ``limit + 1`` bytes of ``name`` (one more than allowed tells the caller it is too big)."""
-        path = self.path(name)
-        if path is None:
-            return None
-        with path.open("rb") as fh:
-            return fh.read(limit + 1)
+        return read_bytes(self.root, name, limit)
 
     def json(self, name: str, limit: int = MAX_CONFIG_BYTES) -> dict[str, Any] | None:
         raw = self.read(name, limit)
@@ -170,11 +147,7 @@ class _ModelDir:
             for i, entry in enumerate(entries):
                 if i >= MAX_LISTED_ENTRIES:
                     break
-                try:
-                    regular = entry.is_file()
-                except OSError:
-                    continue
-                if regular:
+                if self.has(entry.name):  # a contained regular file
                     # Undecodable bytes in a name (surrogate escapes) cannot be sent as JSON: show them replaced.
                     names.append(entry.name.encode("utf-8", "replace").decode("utf-8"))
         return sorted(names)
@@ -272,8 +245,12 @@ def _read(model_dir: _ModelDir) -> RepoSnapshot:
         )
     files = model_dir.top_files()
     snap = RepoSnapshot(model=str(root), source="local", files=files)
+    snap.unsafe_files = [escape.what for escape in problems(root)]
     snap.config, snap.adapter_config = config, adapter_config
-    snap.tokenizer_config = model_dir.json("tokenizer_config.json", _MAX_TOKENIZER_CONFIG_BYTES)
+    try:
+        snap.tokenizer_config = model_dir.json("tokenizer_config.json", _MAX_TOKENIZER_CONFIG_BYTES)
+    except UnsafeModelFile:
+        snap.tokenizer_config = None  # never read; unsafe_files says why
 
     totals, adapter_total = _weight_counts(model_dir, files)
     if totals:

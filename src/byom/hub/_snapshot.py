@@ -33,6 +33,8 @@ class RepoSnapshot(BaseModel):
     license: str | None = None
     card_excerpt: str | None = None
     token_available: bool = False
+    # Entries of a local directory never read (byom.contained): a link out of it, a FIFO, ... (what and where).
+    unsafe_files: list[str] = Field(default_factory=list)
     # Things not fetched to stay inside the request budget.
     skipped: list[str] = Field(default_factory=list)
 

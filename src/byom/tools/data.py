@@ -73,7 +73,10 @@ async def check_training_data(
     if who:
         token = app.settings.hf_token.get_secret_value() if app.settings.hf_token else None
         try:
-            tokenizer = await anyio.to_thread.run_sync(lambda: load_tokenizer(who, token=token))
+            with domain_errors():  # a link out of the model directory, ...: refused in its own words
+                tokenizer = await anyio.to_thread.run_sync(lambda: load_tokenizer(who, token=token))
+        except ToolError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any loader failure is the model's (missing files, no access)
             raise ToolError(
                 f"The tokenizer of {who!r} could not be loaded ({type(exc).__name__}). Check the name or directory "

@@ -174,3 +174,21 @@ def test_tiny_model_loads_with_auto_classes(tiny_model: Any) -> None:
     assert tok.chat_template and tok.bos_token == "<|bos|>" and tok.pad_token == "<|pad|>"
     assert AutoConfig.from_pretrained(tiny_model).model_type == "llama"
     assert (tiny_model / "model.safetensors").is_file()
+
+
+def test_a_model_directory_with_a_link_out_is_refused_before_anything_loads(
+    tmp_path: Any, tiny_model: Any
+) -> None:
+    from byom.engine.trainer import _model
+    from support.model_dirs import model_copy, replace_with_link, secret_file
+
+    secret = secret_file(tmp_path / "home")
+    model = model_copy(tiny_model, tmp_path / "model")
+    replace_with_link(model, "chat_template.jinja", secret)
+    spec = TrainSpec(
+        job_id="j", job_dir=tmp_path, from_hf_model=str(model), training_file=tmp_path / "t.jsonl"
+    )
+    with pytest.raises(
+        TrainingError, match=f"chat_template.jinja in the model directory .* link to {secret}"
+    ):
+        _model.resolve_model_dir(spec, None)

@@ -15,7 +15,6 @@ adapter model's registry name, ``<slug>/<name>`` (``inference.py``): the API doc
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -95,15 +94,6 @@ def _same_dir(a: str | None, b: str | None) -> bool:
         return False
 
 
-def _recorded_base(path: Path) -> str | None:
-    try:
-        config = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    value = config.get("base_model_name_or_path") if isinstance(config, dict) else None
-    return str(value) if value else None
-
-
 def _check_adapter(
     request: Request, model: dict[str, Any], revision: dict[str, Any], dep: dict[str, Any]
 ) -> None:
@@ -124,7 +114,7 @@ def _check_adapter(
             "adapter directory here. Register the adapter's directory again.",
             param="adapterRevisionId",
         )
-    recorded = _recorded_base(path)
+    recorded = registry.recorded_base(path)
     base_id = model.get("base_model_id")
     base = registry.get_model(db, project["id"], str(base_id)) if base_id else None
     base_rev = registry.latest_revision(db, str(base_id)) if base_id else None

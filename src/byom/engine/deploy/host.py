@@ -23,8 +23,10 @@ from typing import Any
 
 import anyio
 
+from byom.contained import require_contained
+from byom.data import load_tokenizer
 from byom.engine.trainer import context_length
-from byom.errors import EngineError, root_error_line
+from byom.errors import EngineError, UnsafeModelFile, root_error_line
 
 __all__ = [
     "GENERATION_THREADS",
@@ -82,14 +84,31 @@ class Generation:
 _LOAD_LOCK = threading.Lock()
 
 
+def _contained(directory: str) -> str:
+    """``directory`` when no file in it leads out of it (byom.contained): from_pretrained follows links."""
+    try:
+        return str(require_contained(Path(directory)))
+    except UnsafeModelFile as exc:
+        raise EngineError(str(exc)) from None
+
+
 def _from_pretrained(cls: Any, source: str, **kwargs: Any) -> Any:
     if Path(source).is_dir():
-        return cls.from_pretrained(source, trust_remote_code=False, **kwargs)
+        return cls.from_pretrained(_contained(source), trust_remote_code=False, **kwargs)
     # A Hub id: the weights a job trained from sit in the HF cache; only download when they do not.
     try:
         return cls.from_pretrained(source, trust_remote_code=False, local_files_only=True, **kwargs)
     except OSError:
         return cls.from_pretrained(source, trust_remote_code=False, **kwargs)
+
+
+def _tokenizer(source: str) -> Any:
+    """A local directory's tokenizer from byom.contained's vetted copy; a Hub id's as ``_from_pretrained`` finds it."""
+    if Path(source).is_dir():
+        return load_tokenizer(Path(_contained(source)))
+    from transformers import AutoTokenizer
+
+    return _from_pretrained(AutoTokenizer, source)
 
 
 def _serving_dtype(torch: Any, device: str) -> Any:
@@ -106,7 +125,7 @@ class LoadedModel:
 
     def __init__(self, spec: LoadSpec) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         self.spec = spec
         self.lock = threading.Lock()
@@ -118,14 +137,12 @@ class LoadedModel:
                 from peft import PeftModel
 
                 base = _from_pretrained(AutoModelForCausalLM, spec.base_path, dtype=dtype)
-                model = PeftModel.from_pretrained(base, spec.path)
+                model = PeftModel.from_pretrained(base, _contained(spec.path))
                 has_tokenizer = (Path(spec.path) / "tokenizer_config.json").exists()
-                self.tokenizer = _from_pretrained(
-                    AutoTokenizer, spec.path if has_tokenizer else spec.base_path
-                )
+                self.tokenizer = _tokenizer(spec.path if has_tokenizer else spec.base_path)
             else:
                 model = _from_pretrained(AutoModelForCausalLM, spec.path, dtype=dtype)
-                self.tokenizer = _from_pretrained(AutoTokenizer, spec.path)
+                self.tokenizer = _tokenizer(spec.path)
         self.model = model.to(spec.device)
         self.model.eval()
         config = getattr(self.model, "config", None)
@@ -142,6 +159,7 @@ class LoadedModel:
             raise EngineError(
                 "This deployment serves an adapter merged onto its base; attach to a base model."
             )
+        path = _contained(path)
         config = PeftConfig.from_pretrained(path)
         config.inference_mode = True
         with _LOAD_LOCK, self.lock:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from byom.contained import read_bytes
 from byom.engine.db import Database, new_id, now
 from byom.engine.trainer import context_length
 from byom.errors import HubError
@@ -28,6 +29,7 @@ __all__ = [
     "latest_revision",
     "list_models",
     "list_revisions",
+    "recorded_base",
     "register_job_outputs",
     "register_model",
     "safe_model_name",
@@ -68,6 +70,20 @@ def _safetensors_counts(directory: Path) -> tuple[int, dict[str, int]] | None:
         return local_safetensors_params(directory)
     except HubError:
         return None
+
+
+_MAX_ADAPTER_CONFIG_BYTES = 4 * 1024 * 1024
+
+
+def recorded_base(adapter_dir: Path) -> str | None:
+    """The base PEFT recorded in an adapter's adapter_config.json (read under byom.contained's rule), or None."""
+    try:
+        raw = read_bytes(adapter_dir, "adapter_config.json", _MAX_ADAPTER_CONFIG_BYTES)
+        config = json.loads(raw) if raw is not None and len(raw) <= _MAX_ADAPTER_CONFIG_BYTES else None
+    except (OSError, ValueError, HubError):
+        return None
+    value = config.get("base_model_name_or_path") if isinstance(config, dict) else None
+    return str(value) if value else None
 
 
 def _read_json(path: Path) -> dict[str, object]:

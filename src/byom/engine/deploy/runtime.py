@@ -265,11 +265,7 @@ class DeployRuntime:
     def _adapter_base(self, model: dict[str, Any], adapter_path: str) -> str:
         # What PEFT recorded at save time is what the adapter was trained on; prefer it when it is a
         # directory here, then the registry's baseModel, then the recorded Hub id.
-        try:
-            recorded = json.loads((Path(adapter_path) / "adapter_config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            recorded = {}
-        saved = recorded.get("base_model_name_or_path") if isinstance(recorded, dict) else None
+        saved = registry.recorded_base(Path(adapter_path))
         registered = None
         if model.get("base_model_id"):
             base = registry.latest_revision(self.db, str(model["base_model_id"]))

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from byom.contained import require_contained
 from byom.engine.files import file_blob
 from byom.engine.finetunes.request import CreateFineTune, TrainingMethod, TrainingType
 from byom.engine.state import EngineState
 from byom.engine.templates import limits_for
 from byom.engine.trainer import LoraSpec, TrainSpec, context_length, unsupported_reason
-from byom.errors import HubError, InvalidRequest
+from byom.errors import HubError, InvalidRequest, UnsafeModelFile
 from byom.hub import chat_template_present, tokenizer_problem
 
 __all__ = ["JobPlan", "local_tokenizer_dir", "plan_job", "training_stack_missing"]
@@ -408,7 +409,7 @@ def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        return Path(
+        path = Path(
             snapshot_download(
                 repo_id,
                 revision=revision,
@@ -418,6 +419,15 @@ def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
         )
     except (LocalEntryNotFoundError, ValueError, OSError):
         return None
+    return _contained(path)
+
+
+def _contained(directory: Path) -> Path:
+    """``directory`` when no file in it leads out of it (byom.contained), else a 400 in the rule's own words."""
+    try:
+        return require_contained(directory)
+    except UnsafeModelFile as exc:
+        raise InvalidRequest(str(exc), param="from_hf_model") from None
 
 
 def _local_model_dir(state: EngineState, value: str) -> Path | None:
@@ -445,7 +455,7 @@ def _local_model_dir(state: EngineState, value: str) -> Path | None:
             f"{shown} is not a model directory (no config.json). Point at a saved model.",
             param="from_hf_model",
         )
-    return path
+    return _contained(path)
 
 
 def _unusable_path(shown: str, exc: Exception) -> InvalidRequest:

@@ -27,7 +27,7 @@ from byom.engine.http import answer, parse_body
 from byom.engine.state import EngineState, engine_of
 from byom.engine.templates import limits_for
 from byom.engine.trainer import context_length
-from byom.errors import InvalidRequest, TrainingError
+from byom.errors import HubError, InvalidRequest, TrainingError
 
 __all__ = ["PreviewBody", "PreviewRequest", "preview_finetune"]
 
@@ -112,6 +112,8 @@ def _render(directory: Path, data: Path, req: PreviewRequest, max_seq_length: in
 
     try:
         tokenizer = load_tokenizer(directory)
+    except HubError as exc:  # a link out of the directory (byom.contained), ...: a 400 in its own words
+        raise InvalidRequest(str(exc), param="from_hf_model" if req.from_hf_model else "model") from None
     except Exception as exc:  # noqa: BLE001 - any loader failure is the model directory's problem, a 400
         log.info("preview: tokenizer of %s did not load: %r", directory, exc)
         raise InvalidRequest(

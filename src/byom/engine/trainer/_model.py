@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from byom.contained import require_contained
 from byom.engine.trainer.spec import TrainSpec
-from byom.errors import TrainingError
+from byom.errors import TrainingError, UnsafeModelFile
 
 __all__ = ["check_no_remote_code", "load_model", "pick_device", "resolve_model_dir"]
 
@@ -19,7 +20,7 @@ def resolve_model_dir(spec: TrainSpec, hf_token: str | None) -> Path:
     """A local directory is used in place; a Hub id is snapshot-downloaded (weights as safetensors only)."""
     local = Path(spec.from_hf_model).expanduser()
     if local.is_dir():
-        return local
+        return _contained(local)
     from huggingface_hub import errors as hf_errors
     from huggingface_hub import snapshot_download
 
@@ -53,7 +54,15 @@ def resolve_model_dir(spec: TrainSpec, hf_token: str | None) -> Path:
             f"{spec.from_hf_model} has no .safetensors weights; byom never loads pickle (.bin) weights. "
             "Pick a revision or a repo that ships safetensors."
         )
-    return model_dir
+    return _contained(model_dir)
+
+
+def _contained(model_dir: Path) -> Path:
+    """The directory, when no file in it leads out of it (byom.contained): transformers follows links."""
+    try:
+        return require_contained(model_dir)
+    except UnsafeModelFile as exc:
+        raise TrainingError(str(exc)) from None
 
 
 def check_no_remote_code(model_dir: Path) -> dict[str, Any]:
