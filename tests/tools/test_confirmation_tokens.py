@@ -19,7 +19,8 @@ from pydantic import SecretStr
 
 from byom.config import Settings
 from byom.engine.state import EngineState
-from byom.http_auth import http_security
+from byom.http_auth import HttpAuth
+from byom.http_auth import http_app as serve_http
 from byom.ledger import Ledger
 from byom.server import build_server
 from support.faults import FaultTransport, engine_files, engine_jobs
@@ -164,8 +165,12 @@ MCP_TOKEN = "mcp-test-token-0123456789abcdef"
 async def http_app(settings: Settings, faults: FaultTransport) -> AsyncIterator[httpx2.AsyncClient]:
     """byom's streamable HTTP app on loopback, in process; every request carries the server's bearer token."""
     settings = settings.model_copy(update={"mcp_token": SecretStr(MCP_TOKEN)})
-    app = build_server(settings, transport=faults).streamable_http_app(
-        transport_security=http_security("127.0.0.1", settings), host="127.0.0.1"
+    app = serve_http(
+        build_server(settings, transport=faults),
+        "127.0.0.1",
+        8376,
+        HttpAuth(token=SecretStr(MCP_TOKEN), source="BYOM_MCP_TOKEN"),
+        settings,
     )
     headers = {
         "accept": "application/json, text/event-stream",
