@@ -116,7 +116,9 @@ def test_quote_is_one_safe_clipped_redacted_excerpt() -> None:
     out = quote(text, 300)
     assert len(out) <= 300 and "\x1b" not in out and "```" not in out and "AKIA" not in out
     cut = int(out.rsplit("[", 1)[1].split(" ")[0].replace(",", ""))
-    assert out.endswith(" more characters]") and cut > 99_000  # counted over the whole text, not the head read
+    assert (
+        out.endswith(" more characters]") and cut > 99_000
+    )  # counted over the whole text, not the head read
 
 
 def test_name_is_one_line_marked_and_clipped() -> None:
