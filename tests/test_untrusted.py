@@ -89,6 +89,10 @@ OURS = [
     "confirm_token='Zq3xW9kLp0aB7cD2eF5gH8iJ1kL4mN6o'",
     "Pass confirm_token: Zq3xW9kLp0aB7cD2eF5gH8iJ1kL4mN6o to create the job",
     "A basic understanding of tokenization; the bearer of the message",
+    # deploy_endpoint's snippets name where the key is, never the key
+    "client = Together(base_url='http://127.0.0.1:8765', api_key=os.environ['TOGETHER_API_KEY'])",
+    'curl http://127.0.0.1:8765/v1/chat/completions -H "Authorization: Bearer $TOGETHER_API_KEY"',
+    "HF_TOKEN=${HF_TOKEN} api_key = settings.api_key() token: $BYOM_ENGINE_API_KEY",
     base64.b64encode(bytes(range(256)) * 4).decode(),  # image bytes as base64
 ]
 

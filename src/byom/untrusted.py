@@ -84,15 +84,17 @@ _SHAPES: list[tuple[str, re.Pattern[str]]] = [
 _AWS_SECRET = re.compile(
     r"(aws.{0,20}?(?:key|pwd|pw|password|pass|token).{0,20}?)\b[0-9a-zA-Z/+]{40}\b", re.IGNORECASE
 )
+# A value that names where the secret is ($TOGETHER_API_KEY, ${HF_TOKEN}: gitleaks' global allowlist) is none.
 _BEARER = re.compile(
-    r"\b((?:proxy-)?authorization\s*[:=]\s*(?:(?:bearer|basic|token)\s+)?|bearer\s+)[^\s,;'\"\[]{8,}",
+    r"\b((?:proxy-)?authorization\s*[:=]\s*(?:(?:bearer|basic|token)\s+)?|bearer\s+)(?!\$)[^\s,;'\"\[]{8,}",
     re.IGNORECASE,
 )
-# detect-secrets keyword.py: a name ending in a secret word, then = / : / := / =>, then the value (quoted or not).
+# detect-secrets keyword.py: a name ending in a secret word, then = / : / := / =>, then the value (quoted or not);
+# not a $reference nor code (keyword.py's heuristics: a value followed by "(" or "[" is a call or an index).
 _ASSIGNMENT = re.compile(
     r"""(?<![\w.-])(?P<name>[\w.-]*?(?:api[_-]?key|apikey|[_.-]key|secret|token|passw(?:or)?d|pwd|db_pass|credentials?))
         (?P<sep>["']?[ \t]*(?::=|=>|=|:)[ \t]*["']?)
-        (?P<value>[^\s"'`,;<>{}()\[\]\x00]{6,})""",
+        (?P<value>(?!\$)[^\s"'`,;<>{}()\[\]\x00]{6,})(?![(\[\w.-])""",
     re.IGNORECASE | re.VERBOSE,
 )
 # Names whose values are not secrets: tokenizer special tokens, our own confirmation token (the user must see it),
