@@ -3,7 +3,7 @@
     redact(text)          generic secret shapes replaced by "[redacted: <kind>]"; needs no knowledge of the secret
     clip(text, limit)     at most ``limit`` characters, ending with what was cut ("… [1,234 more characters]")
     fence(text, label)    a ```untrusted-<label> block that its content cannot close
-    quote(text, limit)    one line for a message: control characters out, redacted, no fence marker, clipped
+    quote(text, limit)    an excerpt for a message: control characters out, redacted, no fence marker, clipped
     name(text)            a repo-controlled name (model_type, a class, a file) as «name»: one line, clipped
 
 Every use states its budget: the constants below, in characters. Hosts cap a tool result near 25k tokens; the
