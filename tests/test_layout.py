@@ -10,7 +10,8 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "byom"
 
 # Which top-level packages each package may import (besides itself and the foundational modules every package
-# may use: ``byom.errors``, ``byom.config`` and ``byom.contained``, the one rule for reading a model directory).
+# may use: ``byom.errors``, ``byom.config``, ``byom.contained`` (the one rule for reading a model directory) and
+# ``byom.untrusted`` (redaction, clipping and fencing of untrusted text)).
 ALLOWED: dict[str, set[str]] = {
     "cli": {
         "server",
@@ -95,7 +96,7 @@ def test_imports_point_one_way(module: str, path: Path) -> None:
     own = _package(module)
     if own not in ALLOWED:
         return
-    allowed = ALLOWED[own] | {own, "errors", "config", "contained"}
+    allowed = ALLOWED[own] | {own, "errors", "config", "contained", "untrusted"}
     for name in _imports(path):
         if not name.startswith("byom."):
             continue

@@ -97,11 +97,11 @@ def test_instruction_and_general_rules() -> None:
     assert check_file(jsonl({"text": "x"}, {"text": "x", "weight": -2})).problems[0].kind == "bad_weight"
 
 
-def test_binary_input_is_an_encoding_problem_not_a_crash(tmp_path: Path) -> None:
+def test_binary_input_is_not_a_data_file_not_a_crash(tmp_path: Path) -> None:
     blob = bytes(range(256)) * 64 + b"\n" + os.urandom(4096)
     report = check_file(write(tmp_path, blob, "train.jsonl"))
     assert not report.valid
-    assert set(report.problem_counts) <= {"encoding", "json"} and report.problem_counts
+    assert report.problem_counts == {"file": 1} and "a binary file" in report.problems[0].message
 
 
 def test_empty_and_blank_files(tmp_path: Path) -> None:
@@ -167,3 +167,31 @@ def test_parquet_problems(tmp_path: Path) -> None:
     assert check_file(_parquet(tmp_path, {"input_ids": [[1]]}), purpose="eval").problems[0].kind == "parquet"
     not_parquet = check_file(write(tmp_path, b"PAR1 not really", "x.parquet"))
     assert not not_parquet.valid and not_parquet.problems[0].kind == "parquet"
+
+
+@pytest.mark.parametrize(
+    ("content", "looks"),
+    [
+        (
+            b"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx4bq9Yz\n-----END RSA PRIVATE KEY-----\n",
+            "a private key",
+        ),
+        (b"-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIE\n-----END CERTIFICATE-----\n", "a PEM block"),
+        (b"HOME=/home/me\nAWS_SECRET_ACCESS_KEY=abc\nexport X=1\nY=2\n", "shell variables"),
+        (b"<html>\n<body>\n<p>hi</p>\n</body>\n", "HTML or XML"),
+        (b"Dear diary,\ntoday I trained\na model\nand it worked\n", "plain text"),
+    ],
+)
+def test_a_file_that_is_not_data_is_named_and_not_quoted(tmp_path: Path, content: bytes, looks: str) -> None:
+    report = check_file(write(tmp_path, content, "train.jsonl"))
+    assert not report.valid and report.problem_counts == {"file": 1}
+    (problem,) = report.problems
+    assert "not a JSONL data file" in problem.message and looks in problem.message
+    lines = [line for line in content.decode().splitlines() if len(line) > 4]
+    assert not [line for line in lines if line in problem.message]
+
+
+def test_broken_json_lines_stay_data_problems_with_their_quotes(tmp_path: Path) -> None:
+    rows = b"{'messages': []}\n{'messages': []}\n{'messages': []}\n{'messages': []}\n"
+    report = check_file(write(tmp_path, rows, "train.jsonl"))
+    assert report.problem_counts == {"json": 4} and "'messages'" in report.problems[0].message

@@ -43,7 +43,7 @@ async def test_an_uploaded_file_is_checked_and_previewed_by_the_backend(
     assert "the backend's preview" in check["tokenizer"]
     assert any(file_id in note for note in check["notes"])
     text = text_of(result)
-    assert "What the loss sees (untrusted dataset text):\n```text" in text
+    assert "What the loss sees (untrusted dataset text):\n```untrusted-dataset" in text
 
 
 async def test_a_file_the_backend_rejected_says_so_with_the_way_out(

@@ -113,7 +113,7 @@ async def test_pasted_out_of_memory_text_is_classified_with_its_evidence_fenced(
     explained = result.structured_content or {}
     assert explained["category"] == "out_of_memory" and explained["docs_class"] == "CUDA OOM"
     text = text_of(result)
-    assert "```text\n" in text and "CUDA out of memory" in explained["evidence"]
+    assert "```untrusted-run\n" in text and "CUDA out of memory" in explained["evidence"]
     assert (
         "cancel_job on every job" not in explained["evidence"]
     )  # the root line only, never the injected one

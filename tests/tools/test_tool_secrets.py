@@ -18,7 +18,8 @@ from typing import Any
 import httpx2
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ImageContent, TextContent
 from pydantic import SecretStr
 
 from byom.config import Settings
@@ -167,3 +168,73 @@ async def test_a_secret_pasted_into_a_tool_never_comes_back(tmp_path: Path) -> N
     for result in (explained, refused):
         dumped = result.model_dump_json()
         assert hf not in dumped and together_key not in dumped, dumped
+
+
+# A process environment as /proc/self/environ holds it: NUL-separated, the secrets among ordinary variables.
+ENVIRON = (
+    "PATH=/usr/local/bin:/usr/bin\x00HOME=/home/me\x00AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\x00"
+    "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\x00"
+    "SLACK_BOT=xoxb-1234567890-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx\x00LANG=C.UTF-8"
+)
+UNTOLD = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG", "xoxb-1234567890")
+
+
+async def test_the_last_seam_removes_secrets_it_was_never_told_about(tmp_path: Path) -> None:
+    """Issue 14, finding 2: an unrelated AWS_SECRET_ACCESS_KEY came through the last seam, which knew only the
+    configured values. Text, structured content and errors are searched; our ids and hashes and an image's
+    base64 data (which here happens to spell a key id) are left exactly as they were."""
+    server = build_server(
+        Settings(data_dir=tmp_path / "byom", backend_choice="local", engine_autostart=False)
+    )
+    job_id = "ft-3f2a9c1e-0b7d-4e55-9a61-2c8d7e4f1a03"
+    digest = "sha256:" + "0123456789abcdef" * 4
+    image = "AKIAIOSFODNN7EXAMPLE"  # valid base64; never read as text
+
+    def leaky(fail: bool) -> CallToolResult:
+        if fail:
+            raise ToolError(f"the backend said: {ENVIRON}")
+        return CallToolResult(
+            content=[
+                TextContent(type="text", text=ENVIRON),
+                ImageContent(type="image", data=image, mime_type="image/png"),
+            ],
+            structured_content={"rows": [{"text": ENVIRON}], "job_id": job_id, "file": digest},
+        )
+
+    server.add_tool(leaky, name="leaky")
+    async with Client(server) as client:
+        ok = await client.call_tool("leaky", {"fail": False})
+        failed = await client.call_tool("leaky", {"fail": True})
+    assert failed.is_error
+    for result in (ok, failed):
+        text = text_of(result)
+        assert not [s for s in UNTOLD if s in text], text
+        assert "PATH=/usr/local/bin:/usr/bin" in text and "LANG=C.UTF-8" in text
+    structured = ok.structured_content or {}
+    assert not [s for s in UNTOLD if s in json.dumps(structured)]
+    assert structured["job_id"] == job_id and structured["file"] == digest
+    assert [b.data for b in ok.content if isinstance(b, ImageContent)] == [image]
+
+
+async def test_an_environment_in_the_loss_preview_comes_back_without_its_secrets(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    """Finding 2 end to end: the text a symlinked file put into the loss preview (here a dataset row holding
+    the environment) reaches the client with its secrets removed."""
+    row = {
+        "messages": [
+            {"role": "user", "content": ENVIRON.replace("\x00", "\n")},
+            {"role": "assistant", "content": "ok"},
+        ]
+    }
+    data = tmp_path / "env.jsonl"
+    data.write_text(json.dumps(row) + "\n")
+    server = build_server(
+        Settings(data_dir=tmp_path / "byom", backend_choice="local", engine_autostart=False)
+    )
+    async with Client(server) as client:
+        result = await client.call_tool("check_training_data", {"path": str(data), "model": str(tiny_model)})
+    assert not result.is_error, text_of(result)
+    dumped = result.model_dump_json()
+    assert "HOME=/home/me" in text_of(result)  # the row really is in the preview
+    assert not [s for s in UNTOLD if s in dumped], dumped[:3000]

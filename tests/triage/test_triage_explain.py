@@ -225,7 +225,20 @@ def test_secrets_in_the_evidence_are_redacted() -> None:
         "https://huggingface.co/x/y token=hf_abcdefghijklmnopqrstuvwxyz0123 Authorization: Bearer tgp_v1_secretsecretsecret\n"
     )
     evidence = explain_text(text).evidence or ""
-    assert "hf_abcdefghij" not in evidence and "tgp_v1_secret" not in evidence and "[redacted]" in evidence
+    assert "hf_abcdefghij" not in evidence and "tgp_v1_secret" not in evidence and "[redacted: " in evidence
+
+
+def test_secrets_the_server_was_never_told_about_are_redacted_in_the_evidence() -> None:
+    """Finding 10 of issue 14: an AWS secret, an AKIA key id and a Slack bot token came back verbatim."""
+    text = (
+        "botocore.exceptions.ClientError: An error occurred (InvalidClientTokenId) calling GetObject with "
+        "AKIAIOSFODNN7EXAMPLE, aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY, "
+        "notify xoxb-1234567890-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx\n"
+    )
+    evidence = explain_text(text).evidence or ""
+    for secret in ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI", "xoxb-1234567890"):
+        assert secret not in evidence, evidence
+    assert "InvalidClientTokenId" in evidence and evidence.count("[redacted: ") == 3
 
 
 def test_evidence_is_truncated() -> None:

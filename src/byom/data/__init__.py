@@ -5,6 +5,7 @@ from byom.data._check import MAX_FILE_BYTES, MAX_LINE_BYTES, check_file, check_j
 from byom.data._checkup import (
     DataCheck,
     PreviewShown,
+    bounded_previews,
     check_training_file,
     default_max_seq_length,
     render_data_check,
@@ -43,6 +44,7 @@ __all__ = [
     "TokenStats",
     "TrainOnInputs",
     "ValidationReport",
+    "bounded_previews",
     "check_file",
     "check_jsonl",
     "check_training_file",

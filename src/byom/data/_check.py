@@ -31,6 +31,11 @@ MAX_LINE_BYTES = MAX_IMAGES * MAX_IMAGE_BYTES * 4 // 3 + 16 * 2**20
 _BOM = b"\xef\xbb\xbf"
 _MAX_WARNINGS = 20
 _INDEX = re.compile(r"\[\d+\]")
+# Lines at the head that are not JSON nor start like it, none before them JSON: the file is not training data (a
+# key, an .env file, a binary). The check stops there and quotes none of it; a PEM block stops it at once.
+_NOT_DATA_AFTER = 3
+_NOT_JSON = ("json", "encoding")
+_ENV_LINE = re.compile(rb"(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=")
 
 
 class _Problems:
@@ -158,6 +163,9 @@ class _Scanner:
         self.need_assistant = purpose != "eval"
         self.fast: FastCheck | None = None
         self.bits = self.nlines = self.blank = self.bad = 0
+        self.saw_json = False  # some line decoded as JSON: the file is data, however broken
+        self.head_bad = 0  # lines that are not JSON before any that is
+        self.not_data: Problem | None = None  # set when the file is not data at all: the scan stops
 
     def line(self, lineno: int, raw: bytes | int) -> None:
         if self.fast is not None and raw.__class__ is bytes:
@@ -193,6 +201,12 @@ class _Scanner:
                 "Save it as UTF-8 without BOM.",
             )
         error = _slow_line(rules, lineno, raw)
+        if error is None or error.kind not in _NOT_JSON or raw.lstrip().startswith((b"{", b"[")):
+            self.saw_json = True  # JSON, or an attempt at it: data, however broken, and quoted as such
+        elif not self.saw_json:
+            self.head_bad += 1
+            if self.head_bad >= _NOT_DATA_AFTER or raw.lstrip().startswith(b"-----BEGIN"):
+                self.not_data = _not_data(raw, lineno)
         if error is not None:
             self.bad += 1
             problems.add(
@@ -206,6 +220,9 @@ class _Scanner:
 
     def report(self, size: int) -> DataReport:
         report = DataReport(valid=False, nbytes=size)
+        if self.not_data is not None:  # what the head's lines said would quote the file: say only what it is
+            self.problems = _Problems(self.problems.limit)
+            self.problems.add(self.not_data)
         if self.nlines == 0 and not self.problems.has_errors:
             self.problems.add(
                 Problem(
@@ -248,13 +265,15 @@ def _check_jsonl_stream(
         for lineno, raw in lines:
             pos += raw if isinstance(raw, int) else len(raw)
             scan.line(lineno, raw)
-            if scan.fast is not None:
+            if scan.fast is not None or scan.not_data is not None:
                 break
         if scan.fast is not None and scan.rules.fmt is not None and pos < size:
             _check_in_parallel(scan, stream, path, pos, size, lineno, workers)
             return scan.report(size)
     for lineno, raw in lines:
         scan.line(lineno, raw)
+        if scan.not_data is not None:
+            break
     return scan.report(size)
 
 
@@ -280,6 +299,32 @@ def _check_in_parallel(
                 pos += raw if isinstance(raw, int) else len(raw)
                 lineno += 1
                 scan.line(lineno, raw)
+
+
+def _not_data(raw: bytes, lineno: int) -> Problem:
+    """The whole-file problem for a file that is not JSONL: what it looks like, quoting none of it."""
+    return Problem(
+        kind="file",
+        message=(
+            f"This is not a JSONL data file: it looks like {_looks_like(raw.lstrip())}. No line up to line {lineno} "
+            "is JSON, so the check stopped there (nothing of the file is quoted)."
+        ),
+        fix="Pass your training data: one JSON object per line (.jsonl), or a .parquet file.",
+    )
+
+
+def _looks_like(head: bytes) -> str:
+    if head.startswith(b"-----BEGIN"):
+        return "a private key (PEM)" if b"PRIVATE KEY" in head[:100] else "a PEM block (a certificate or key)"
+    if head.startswith((b"ssh-", b"ecdsa-")):
+        return "an SSH key"
+    if head.startswith(b"<"):
+        return "HTML or XML"
+    if b"\x00" in head[:4096]:
+        return "a binary file"
+    if _ENV_LINE.match(head):
+        return "shell variables (an .env file)"
+    return "plain text"
 
 
 def _slow_line(rules: Rules, lineno: int, raw: bytes) -> LineError | None:

@@ -16,8 +16,16 @@ from byom.data._check import check_file
 from byom.data._render import render_data_report, render_previews, render_token_stats
 from byom.data._report import DataReport
 from byom.data._tokens import RowPreview, TokenStats, iter_rows, preview, token_stats
+from byom.untrusted import PREVIEW_ROW_CHARS, PREVIEW_TOTAL_CHARS, clip, fence
 
-__all__ = ["DataCheck", "PreviewShown", "check_training_file", "default_max_seq_length", "render_data_check"]
+__all__ = [
+    "DataCheck",
+    "PreviewShown",
+    "bounded_previews",
+    "check_training_file",
+    "default_max_seq_length",
+    "render_data_check",
+]
 
 
 class PreviewShown(BaseModel):
@@ -76,17 +84,28 @@ def check_training_file(
     check.tokens_per_epoch = stats.trained_tokens
     if report.dataset_format != "preference" and preview_rows > 0:
         rows: list[RowPreview] = preview(iter_rows(path), tokenizer, max_seq_length=seq, top_k=preview_rows)
-        check.preview = [
-            PreviewShown(
-                num_tokens=r.num_tokens,
-                num_trained_tokens=r.num_trained_tokens,
-                truncated=r.truncated,
-                rendered=r.rendered,
-                notes=r.notes,
-            )
-            for r in rows
-        ]
+        check.preview = bounded_previews(
+            [
+                PreviewShown(
+                    num_tokens=r.num_tokens,
+                    num_trained_tokens=r.num_trained_tokens,
+                    truncated=r.truncated,
+                    rendered=r.rendered,
+                    notes=r.notes,
+                )
+                for r in rows
+            ]
+        )
     return check
+
+
+def bounded_previews(rows: list[PreviewShown]) -> list[PreviewShown]:
+    """``rows`` with each text clipped to its share of ``PREVIEW_TOTAL_CHARS`` (at most ``PREVIEW_ROW_CHARS``): a
+    36 KB row, or a million-token max_seq_length, must not fill the host's result cap with untrusted text."""
+    if not rows:
+        return rows
+    each = min(PREVIEW_ROW_CHARS, PREVIEW_TOTAL_CHARS // len(rows))
+    return [r.model_copy(update={"rendered": clip(r.rendered, each)}) for r in rows]
 
 
 def default_max_seq_length(tokenizer: Any) -> int:
@@ -105,7 +124,9 @@ def render_data_check(check: DataCheck) -> str:
             "Together prices BYOM training by tokens × epochs at the base template's rate)."
         )
     if check.preview:
-        shown = render_previews(check.preview).replace("```", "'''")
-        parts.append("What the loss sees (untrusted dataset text):\n```text\n" + shown + "\n```")
+        parts.append(
+            "What the loss sees (untrusted dataset text):\n"
+            + fence(render_previews(check.preview), "dataset")
+        )
     parts.extend(check.notes)
     return "\n".join(parts)

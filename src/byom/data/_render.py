@@ -7,6 +7,7 @@ from typing import Protocol
 
 from byom.data._report import DataReport
 from byom.data._tokens import TokenStats
+from byom.untrusted import fence
 
 __all__ = ["render_data_report", "render_previews", "render_token_stats"]
 
@@ -35,12 +36,17 @@ def render_data_report(report: DataReport, name: str = "") -> str:
     if flags:
         lines.append("Uses: " + ", ".join(flags) + ".")
     if report.problems:
-        lines.append("Problems:")
+        # Messages quote the file's own text: the whole list is fenced, so no quote reads as an instruction.
+        lines.append("Problems (the quoted excerpts are untrusted text from the file):")
+        problems = []
         for p in report.problems:
             where = f"line {p.line}" if p.line is not None else "file"
             field = f" [{p.field}]" if p.field else ""
             tag = "" if p.severity == "error" else " (warning)"
-            lines.append(f"  {where}{field} {p.kind}{tag}: {p.message}" + (f" Fix: {p.fix}" if p.fix else ""))
+            problems.append(
+                f"{where}{field} {p.kind}{tag}: {p.message}" + (f" Fix: {p.fix}" if p.fix else "")
+            )
+        lines.append(fence("\n".join(problems), "data-problems"))
     shown = len(report.problems)
     total = sum(report.problem_counts.values())
     if total > shown:

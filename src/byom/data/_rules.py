@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from byom.data._report import DatasetFormat, Problem, ProblemKind
+from byom.untrusted import PROBLEM_QUOTE_CHARS, clip
 
 __all__ = [
     "FLAG_NAMES",
@@ -28,7 +29,6 @@ __all__ = [
 
 MAX_IMAGES = 10  # MAX_IMAGES_PER_EXAMPLE (v1 SDK constants.py)
 MAX_IMAGE_BYTES = 10 * 2**20  # 10 MB per image (v1 SDK), decoded size estimated from the base64 length
-_QUOTE = 80
 
 ROLES = ("system", "user", "assistant", "tool")
 FORMAT_KEYS: dict[DatasetFormat, tuple[str, ...]] = {
@@ -67,10 +67,9 @@ class LineError(Exception):
 
 
 def quote(value: Any) -> str:
-    """A short, safe rendering of untrusted content for a message."""
+    """A short, safe rendering of untrusted content for a message (``PROBLEM_QUOTE_CHARS``, saying what was cut)."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    text = text.replace("\n", "\\n")
-    return repr(text[:_QUOTE] + ("…" if len(text) > _QUOTE else ""))
+    return repr(clip(text.replace("\n", "\\n"), PROBLEM_QUOTE_CHARS))
 
 
 def detect(obj: dict[str, Any]) -> DatasetFormat:

@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 
 from byom.backend import Backend, Project
 from byom.errors import PreflightError, TogetherAPIError
-from byom.jobs.status import clip_untrusted
 from byom.together import Endpoint
+from byom.untrusted import EVENT_CHARS, fence, quote
 
 __all__ = [
     "DeploymentLine",
@@ -66,10 +66,6 @@ class ManagePlan(BaseModel):
     @property
     def needs_confirmation(self) -> bool:
         return self.action != "status" and not (self.action == "start" and not self.costs_money)
-
-
-def _clip_or_none(text: str | None) -> str | None:
-    return clip_untrusted(text) if text else None
 
 
 async def find_endpoint(backend: Backend, project: Project, endpoint: str) -> Endpoint:
@@ -173,7 +169,7 @@ async def _report(
             min_replicas=d.autoscaling.min_replicas if d.autoscaling else None,
             max_replicas=d.autoscaling.max_replicas if d.autoscaling else None,
             hardware=d.hardware,
-            message=_clip_or_none(d.status.message if d.status else None),
+            message=quote(d.status.message, EVENT_CHARS) if d.status and d.status.message else None,
         )
         for d in deps
     ]
@@ -191,7 +187,7 @@ async def _report(
         done=done,
         deployments=lines,
         traffic_split={e.deployment_id: e.weight for e in ep.traffic_split},
-        warnings=[w for w in (_clip_or_none(e.message or e.reason) for e in events) if w],
+        warnings=[quote(m, EVENT_CHARS) for m in (e.message or e.reason for e in events) if m],
         next_step=nxt,
     )
 
@@ -204,8 +200,9 @@ def render_report(report: EndpointReport) -> str:
             f"{d.max_replicas}, {d.hardware or '-'}"
         )
     if report.warnings:
-        lines.append("Recent warnings (untrusted text from the backend):\n```text")
-        lines.extend(report.warnings)
-        lines.append("```")
+        lines.append(
+            "Recent warnings (untrusted text from the backend):\n"
+            + fence("\n".join(report.warnings), "backend")
+        )
     lines.append(f"Next: {report.next_step}")
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from byom.contained import FIX as CONTAINMENT_FIX
+from byom.untrusted import NAME_CHARS, clip, name
 
 from ._data import causal_lm_types, config_model_types, families
 from ._models import Finding, InspectReport, MemoryEstimate, Verdict
@@ -38,7 +39,7 @@ _CONTEXT_KEYS = (
 )
 _EXPERT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts")
 _MAX_EVIDENCE = 400
-_MAX_NAME = 100  # longer model_type / architecture names are not real transformers names
+_MAX_NAME = NAME_CHARS  # longer model_type / architecture names are not real transformers names
 _BIN_WEIGHTS = re.compile(r"^(pytorch_model|model|adapter_model)(-\d+-of-\d+|\.\w+)*\.bin$")
 
 
@@ -48,6 +49,13 @@ def _get(cfg: dict[str, Any], key: str) -> Any:
         return cfg[key]
     text = cfg.get("text_config")
     return text.get(key) if isinstance(text, dict) else None
+
+
+def _names(values: list[Any]) -> str:
+    """Repo-controlled names (model_type, classes, file names) for evidence: the first five, each as «name»."""
+    shown = [name(v if isinstance(v, str) else repr(v)) for v in values[:5] if v is not None]
+    more = f" and {len(values) - 5} more" if len(values) > 5 else ""
+    return ", ".join(shown) + more if shown else "none"
 
 
 def _int(value: Any) -> int | None:
@@ -63,9 +71,8 @@ class _Judge:
         self.top_files = [f for f in snap.files if "/" not in f]
 
     def add(self, check: str, status: str, evidence: str, fix: str | None = None) -> None:
-        # Evidence quotes repo-controlled strings (model_type, file names, targets): keep it bounded.
-        if len(evidence) > _MAX_EVIDENCE:
-            evidence = evidence[: _MAX_EVIDENCE - 1] + "…"
+        # Evidence quotes repo-controlled strings (model_type, file names, targets) as «name»: keep it bounded.
+        evidence = clip(evidence, _MAX_EVIDENCE)
         self.findings.append(Finding(check=check, status=status, evidence=evidence, fix=fix))
 
     # -- identity -------------------------------------------------------------------------------------------
@@ -89,7 +96,7 @@ class _Judge:
             self.add(
                 "causal_lm",
                 "pass" if ok else "fail",
-                f"adapter task_type is {task!r} (base config not read)",
+                f"adapter task_type is {_names([task])} (base config not read)",
                 None if ok else "Together BYOM trains causal LMs only: use an adapter trained for CAUSAL_LM.",
             )
             return ok
@@ -104,7 +111,7 @@ class _Judge:
             self.add(
                 "causal_lm",
                 "pass",
-                f"no architectures recorded; model_type {model_type!r} is in transformers {version} "
+                f"no architectures recorded; model_type {_names([model_type])} is in transformers {version} "
                 f"MODEL_FOR_CAUSAL_LM_MAPPING ({table.mapping[model_type]})",
             )
             return True
@@ -112,13 +119,13 @@ class _Judge:
             self.add(
                 "causal_lm",
                 "pass",
-                f"auto_map registers AutoModelForCausalLM -> {auto_map['AutoModelForCausalLM']}",
+                f"auto_map registers AutoModelForCausalLM -> {_names([auto_map['AutoModelForCausalLM']])}",
             )
             return True
         self.add(
             "causal_lm",
             "fail",
-            f"model_type {model_type!r} / architectures {archs or 'none'} are not causal LMs in transformers "
+            f"model_type {_names([model_type])} / architectures {_names(archs)} are not causal LMs in transformers "
             f"{version} (e.g. an encoder, classifier or seq2seq model)",
             "Together BYOM fine-tunes text-generation (CausalLM) models only: pick a decoder-only checkpoint.",
         )
@@ -133,13 +140,13 @@ class _Judge:
         reasons = []
         if auto_map and model_type not in known:
             reasons.append(
-                f"config.json auto_map points at custom classes and model_type {model_type!r} is unknown "
+                f"config.json auto_map points at custom classes and model_type {_names([model_type])} is unknown "
                 f"to transformers {version}"
             )
         if tok_map:
             reasons.append("tokenizer_config.json auto_map points at a custom tokenizer class")
         if reasons:
-            files = f"; code files: {', '.join(py_files[:5])}" if py_files else ""
+            files = f"; code files: {_names(py_files)}" if py_files else ""
             self.add(
                 "remote_code",
                 "fail",
@@ -152,14 +159,14 @@ class _Judge:
             self.add(
                 "remote_code",
                 "pass",
-                f"auto_map present but model_type {model_type!r} is native in transformers {version}, "
+                f"auto_map present but model_type {_names([model_type])} is native in transformers {version}, "
                 "so no custom code runs",
             )
         elif py_files:
             self.add(
                 "remote_code",
                 "warn",
-                f"repo ships code files {', '.join(py_files[:5])} that no auto_map uses",
+                f"repo ships code files {_names(py_files)} that no auto_map uses",
                 "Check that the model loads without trust_remote_code=True before training.",
             )
         else:
@@ -168,7 +175,7 @@ class _Judge:
             self.add(
                 "architecture_known",
                 "fail",
-                f"transformers {version} does not know model_type {model_type!r}",
+                f"transformers {version} does not know model_type {_names([model_type])}",
                 "Use a checkpoint whose architecture transformers supports natively.",
             )
         elif model_type is None and self.cfg:

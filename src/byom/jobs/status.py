@@ -25,21 +25,19 @@ from byom.together import (
     TogetherClient,
 )
 from byom.triage import explain_job
+from byom.untrusted import EVENT_CHARS, FAILURE_CHARS, fence, quote
 
 __all__ = [
     "CheckpointLine",
     "EventLine",
     "JobLine",
     "JobSummary",
-    "clip_untrusted",
     "fetch_details",
     "job_line",
     "render_summary",
     "stage_of",
     "summarize",
 ]
-
-MAX_EVENT_CHARS = 300  # of one untrusted line (an event, a status message)
 
 # The BYOM docs' five stages (Troubleshooting → Understanding Training Stages), by event type.
 _STAGE_BY_EVENT = {
@@ -160,12 +158,6 @@ def _trend(points: list[tuple[float, float]]) -> Literal["falling", "flat", "ris
     return "falling" if last < first else "rising"
 
 
-def clip_untrusted(text: str | None, limit: int = MAX_EVENT_CHARS) -> str:
-    """Untrusted text for a fenced block: no fence of its own, stripped, truncated with an ellipsis."""
-    text = (text or "").replace("```", "'''").strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def summarize(
     job: FinetuneResponse,
     events: list[FinetuneEvent],
@@ -193,10 +185,11 @@ def summarize(
             diagnosis = f"{found.category}: {found.cause}"
     if status in ("error", "user_error"):
         errors = [e for e in ordered if e.severity == "error" and e.message]
-        failure = clip_untrusted(
+        failure = quote(
             (job.error.message if job.error else None)
-            or (errors[-1].message if errors else "no reason given"),
-            600,
+            or (errors[-1].message if errors else None)
+            or "no reason given",
+            FAILURE_CHARS,
         )
     summary = JobSummary(
         job_id=job.id,
@@ -218,7 +211,12 @@ def summarize(
         loss_trend=_trend(train),
         latest_eval_loss=evals[-1][1] if evals else None,
         events=[
-            EventLine(at=_iso(e.created_at), type=e.type, level=e.severity, message=clip_untrusted(e.message))
+            EventLine(
+                at=_iso(e.created_at),
+                type=e.type,
+                level=e.severity,
+                message=quote(e.message or "", EVENT_CHARS),
+            )
             for e in shown
         ],
         checkpoints=[
@@ -288,11 +286,10 @@ def render_summary(s: JobSummary) -> str:
     if s.diagnosis:
         lines.append(f"Diagnosis: {s.diagnosis}")
     if s.failure:
-        lines.append("Failure (untrusted text from the run):\n```text\n" + s.failure + "\n```")
+        lines.append("Failure (untrusted text from the run):\n" + fence(s.failure, "run"))
     if s.events:
-        lines.append("Recent events (untrusted text from the run):\n```text")
-        lines.extend(f"{e.at or '-'} {e.type or '-'} [{e.level}] {e.message}" for e in s.events)
-        lines.append("```")
+        events = "\n".join(f"{e.at or '-'} {e.type or '-'} [{e.level}] {e.message}" for e in s.events)
+        lines.append("Recent events (untrusted text from the run):\n" + fence(events, "run"))
     lines.append(f"Next: {s.next_step}")
     return "\n".join(lines)
 

@@ -8,13 +8,11 @@ answer is the backend's own (Together's cloud, or the local engine, which implem
 from __future__ import annotations
 
 from byom.backend import Backend
-from byom.data import DataCheck, DataReport, PreviewShown, Problem
+from byom.data import DataCheck, DataReport, PreviewShown, Problem, bounded_previews
 from byom.errors import PreflightError, TogetherAPIError
 from byom.together import FileObject, FinetunePreviewRow
 
 __all__ = ["check_uploaded", "find_file", "is_file_id"]
-
-_RENDER_CHARS = 2_000  # a previewed row as text: enough to see the template and the trained spans
 
 
 def is_file_id(value: str) -> bool:
@@ -68,7 +66,7 @@ async def check_uploaded(
         return check
     preview = await client.preview_finetune(model=model, training_file=file_id, top_k=max(1, preview_rows))
     check.tokenizer = f"{preview.model or model} (the backend's preview)"
-    check.preview = [_shown(row) for row in preview.rows[:preview_rows]]
+    check.preview = bounded_previews([_shown(row) for row in preview.rows[:preview_rows]])
     if backend.costs_money:
         check.notes.append(
             "Together's preview tokenizes with the base template's tokenizer; its docs do not say whether a BYOM job "
@@ -111,9 +109,6 @@ def _shown(row: FinetunePreviewRow) -> PreviewShown:
         out.append("⟧")
     text = "".join(out)
     notes = ["Truncated at the max sequence length."] if row.truncated else []
-    if len(text) > _RENDER_CHARS:
-        text = text[:_RENDER_CHARS] + "…"
-        notes.append(f"Shown up to {_RENDER_CHARS} characters.")
     return PreviewShown(
         num_tokens=row.num_tokens,
         num_trained_tokens=row.num_trained_tokens,

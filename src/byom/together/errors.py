@@ -18,20 +18,19 @@ import httpx2
 
 from byom.config import is_loopback
 from byom.errors import QueueFull, TogetherAPIError
+from byom.untrusted import ERROR_BODY_CHARS, NAME_CHARS, quote
 
-__all__ = ["MAX_SERVER_MESSAGE", "error_from_response", "error_from_transport", "retry_after_seconds"]
-
-MAX_SERVER_MESSAGE = 500
+__all__ = ["error_from_response", "error_from_transport", "retry_after_seconds"]
 
 
 def _server_message(response: httpx2.Response) -> tuple[str, str | None, str | None]:
-    """(message, code, param) from a Together error body; tolerant of any shape."""
+    """(message, code, param) from a Together error body, unclipped; tolerant of any shape."""
     body: Any
     try:
         body = response.json()
     except ValueError:
         text = response.text.strip()
-        return (text[:MAX_SERVER_MESSAGE] or response.reason_phrase), None, None
+        return (text or response.reason_phrase), None, None
     code = param = None
     message: Any = None
     if isinstance(body, dict):
@@ -45,7 +44,7 @@ def _server_message(response: httpx2.Response) -> tuple[str, str | None, str | N
     if not isinstance(message, str) or not message:
         message = response.reason_phrase or "no message"
     return (
-        message[:MAX_SERVER_MESSAGE],
+        message,
         code if isinstance(code, str) else None,
         param if isinstance(param, str) else None,
     )
@@ -92,10 +91,11 @@ def error_from_response(response: httpx2.Response, *, secret: str | None = None)
     message, code, param = _server_message(response)
     if secret:
         message = message.replace(secret, "[redacted]")
+    message = quote(message, ERROR_BODY_CHARS)  # the server's words: untrusted, clipped, generic secrets out
     where = f"{response.request.method} {response.request.url.path}"
     said = f"{where} → {status}: {message}"
     if param:
-        said += f" (param: {param})"
+        said += f" (param: {quote(param, NAME_CHARS)})"
     if status == 401:
         hint = (
             "The API key was rejected. Check TOGETHER_API_KEY (or BYOM_ENGINE_API_KEY for the local engine) "

@@ -11,12 +11,21 @@ import anyio
 import httpx2
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.types import CallToolResult, ContentBlock, InputRequiredResult, TextContent, ToolAnnotations
+from mcp.types import (
+    CallToolResult,
+    ContentBlock,
+    EmbeddedResource,
+    InputRequiredResult,
+    TextContent,
+    TextResourceContents,
+    ToolAnnotations,
+)
 from mcp.types import Tool as MCPTool
 from pydantic import BaseModel, ValidationError
 
 from byom.config import Settings
 from byom.errors import ByomError, describe_validation_error
+from byom.untrusted import redact
 
 if TYPE_CHECKING:
     from byom.backend import Backend
@@ -188,13 +197,27 @@ def _without_titles(schema: Any) -> Any:
     return out
 
 
+def _strings(value: Any, change: Callable[[str], str]) -> Any:
+    """``value`` (JSON-shaped) with ``change`` applied to every string in it; keys are ours and stay."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, list):
+        return [_strings(v, change) for v in value]
+    if isinstance(value, dict):
+        return {k: _strings(v, change) for k, v in value.items()}
+    return value
+
+
 class ByomMCPServer(MCPServer[AppState]):
     """``MCPServer`` whose rejected tool arguments read ``field: message``, not pydantic's dump, whose input
-    schemas carry no generated titles, and whose every tool answer and error has the configured secrets removed.
+    schemas carry no generated titles, and whose every tool answer and error has secrets removed: the configured
+    values, and every generic secret shape (``byom.untrusted.redact``).
 
     The SDK renders argument errors with ``str(ValidationError)``: the caller's input echoed back and
     a link to pydantic's docs per field, which the model cannot act on. Secrets (TOGETHER_API_KEY, HF_TOKEN,
-    WANDB_API_KEY, the engine key) should never reach a message in the first place; this is the last seam.
+    WANDB_API_KEY, the engine key) should never reach a message in the first place; this is the last seam. It
+    also catches the secrets it was never told about: a key in a log line, a dataset row, the environment of a
+    process. It reads text and structured content only: image and audio data (base64) are never matched.
     """
 
     def __init__(self, *args: Any, secrets: tuple[str, ...] = (), **kwargs: Any) -> None:
@@ -202,9 +225,18 @@ class ByomMCPServer(MCPServer[AppState]):
         self._secrets = tuple(s for s in secrets if len(s) >= 8)
 
     def _redact(self, text: str) -> str:
+        """The configured values first (their mark, ``[redacted]``, says the server knew them), then the shapes."""
         for secret in self._secrets:
             text = text.replace(secret, "[redacted]")
-        return text
+        return redact(text)
+
+    def _redact_block(self, block: ContentBlock) -> ContentBlock:
+        if isinstance(block, TextContent):
+            return block.model_copy(update={"text": self._redact(block.text)})
+        if isinstance(block, EmbeddedResource) and isinstance(block.resource, TextResourceContents):
+            resource = block.resource.model_copy(update={"text": self._redact(block.resource.text)})
+            return block.model_copy(update={"resource": resource})
+        return block  # an image, audio or a link: binary data is not text and is not searched
 
     async def list_tools(self) -> list[MCPTool]:
         tools = await super().list_tools()
@@ -220,15 +252,18 @@ class ByomMCPServer(MCPServer[AppState]):
             if isinstance(exc, UnexpectedToolError):
                 raise
             if not isinstance(cause, ValidationError):
-                if self._secrets and self._redact(str(exc)) != str(exc):
+                if self._redact(str(exc)) != str(exc):
                     raise ToolError(self._redact(str(exc))) from None
                 raise
             raise ToolError(
                 f"Invalid arguments for {name}: {describe_validation_error(cause)}. "
                 "Fix them as the input schema says and call again."
             ) from cause
-        if self._secrets and isinstance(result, CallToolResult):
-            dumped = result.model_dump_json()
-            if self._redact(dumped) != dumped:
-                result = CallToolResult.model_validate_json(self._redact(dumped))
+        if isinstance(result, CallToolResult):
+            result = result.model_copy(
+                update={
+                    "content": [self._redact_block(b) for b in result.content],
+                    "structured_content": _strings(result.structured_content, self._redact),
+                }
+            )
         return result

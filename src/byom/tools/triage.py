@@ -15,6 +15,7 @@ from byom.errors import ByomError, TogetherAPIError
 from byom.hub import InspectReport
 from byom.tools._common import AppState, connected_backend, domain_errors, state, tool_result
 from byom.triage import Explanation, explain_job, explain_text
+from byom.untrusted import fence
 
 __all__ = ["explain_error"]
 
@@ -29,7 +30,7 @@ def render_explanation(e: Explanation) -> str:
     )
     lines = [f"{'Job ' + e.job_id + ': ' if e.job_id else ''}{head}. {e.cause}"]
     if e.evidence:
-        lines.append("Evidence (untrusted text from the run):\n```text\n" + e.evidence + "\n```")
+        lines.append("Evidence (untrusted text from the run):\n" + fence(e.evidence, "run"))
     if e.fixes:
         lines.append("Fixes, most likely first:")
         lines.extend(f"{i}. {fix}" for i, fix in enumerate(e.fixes, 1))

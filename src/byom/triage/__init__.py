@@ -17,7 +17,6 @@ from byom.triage._catalog import (
     load_patterns,
     parse_patterns,
 )
-from byom.triage._evidence import quote_evidence, redact
 from byom.triage._explain import explain_job, explain_text
 from byom.triage._models import Confidence, CorrectedCall, Explanation, JobContext
 from byom.triage._root import Block, Root, find_root
@@ -41,6 +40,4 @@ __all__ = [
     "find_root",
     "load_patterns",
     "parse_patterns",
-    "quote_evidence",
-    "redact",
 ]

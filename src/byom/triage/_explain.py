@@ -11,9 +11,9 @@ from byom.hub import InspectReport
 from byom.together import FinetuneEvent, FinetuneResponse
 from byom.triage._catalog import Pattern, PatternCatalog, Stage, load_patterns
 from byom.triage._corrections import corrected_call, data_lines
-from byom.triage._evidence import quote_evidence
 from byom.triage._models import CorrectedCall, Explanation, JobContext
 from byom.triage._root import Block, Root, find_root
+from byom.untrusted import EVIDENCE_CHARS, quote
 
 __all__ = ["explain_job", "explain_text"]
 
@@ -82,7 +82,7 @@ def explain_text(
             docs_class=hint.docs_class,
             stage=stage or hint.stage,
             cause=hint.cause,
-            evidence=quote_evidence(line) if line else None,
+            evidence=quote(line, EVIDENCE_CHARS) if line else None,
             pattern_id=hint.id,
             fixes=[_filled(fix, ctx) for fix in hint.fixes],
             retryable=hint.retryable,
@@ -95,7 +95,7 @@ def explain_text(
         category="unknown",
         stage=stage,
         cause="No known failure pattern matches this error; the root line is quoted as evidence.",
-        evidence=quote_evidence(line) if line else None,
+        evidence=quote(line, EVIDENCE_CHARS) if line else None,
         fixes=[_filled(fix, ctx) for fix in _GENERIC_FIXES],
         retryable=False,
         confidence="unknown",
@@ -166,7 +166,7 @@ def _explained(
         docs_class=pattern.docs_class,
         stage=stage or pattern.stage,
         cause=pattern.cause,
-        evidence=quote_evidence(shown),
+        evidence=quote(shown, EVIDENCE_CHARS),
         pattern_id=pattern.id,
         fixes=fixes,
         retryable=pattern.retryable,
