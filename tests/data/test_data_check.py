@@ -216,7 +216,8 @@ def test_reasoning_is_noted() -> None:
 
 
 def test_legacy_strict_issues_are_warnings_once() -> None:
-    rows = [{**USER_ASSIST, "source": "web"}] * 3 + [conv(("user", "a"), ("user", "b"), ("assistant", "c"))]
+    rows = [conv(("user", f"hi {i}"), ("assistant", "hello"), source="web") for i in range(3)]
+    rows.append(conv(("user", "a"), ("user", "b"), ("assistant", "c")))
     report = check_jsonl(jsonl(*rows))
     assert report.valid
     assert len(report.warnings) == 2

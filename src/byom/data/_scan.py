@@ -41,6 +41,7 @@ _MAX_WORKERS = 8
 # A worker keeps at most this many positions of lines it did not pass (16 bytes each), then stops and leaves
 # the rest of its range to the parent: memory stays flat however bad the file is.
 MAX_FAILS = 10_000
+_NO_KEYS = (0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,8 @@ class Chunk:
 
 @dataclass
 class ChunkScan:
-    """What the fast path saw in one chunk: the lines it read, their flag bits, and where each line it did not
-    pass starts (its index within the chunk and its offset). ``stop``: the offset it stopped at, having
+    """What the fast path saw in one chunk: the lines it read, their flag bits and hashes, and where each line it
+    did not pass starts (its index within the chunk and its offset). ``stop``: the offset it stopped at, having
     recorded ``MAX_FAILS`` lines; the parent checks from there to the chunk's end."""
 
     chunk: Chunk
@@ -60,6 +61,7 @@ class ChunkScan:
     bits: int = 0
     fail_index: array[int] = field(default_factory=lambda: array("q"))
     fail_offset: array[int] = field(default_factory=lambda: array("q"))
+    keys: array[int] = field(default_factory=lambda: array("Q"))  # 3 a line (byom.data._repeats), 0s if failed
     stop: int | None = None
 
 
@@ -107,14 +109,15 @@ def scan_chunk(path: str, chunk: Chunk, fmt: DatasetFormat, need_assistant: bool
     assert fast is not None
     scan = ChunkScan(chunk)
     pos, index, bits = chunk.start, 0, 0
-    fails_i, fails_o = scan.fail_index, scan.fail_offset
+    fails_i, fails_o, keys = scan.fail_index, scan.fail_offset, scan.keys
+    line_keys = [0, 0, 0]
     with open(path, "rb", buffering=READ_BUFFER) as stream:
         stream.seek(pos)
         for _, raw in iter_lines(stream, max_line):
             if pos >= chunk.end:
                 break
             if isinstance(raw, bytes):
-                line_bits, length = fast(raw, need_assistant), len(raw)
+                line_bits, length = fast(raw, need_assistant, line_keys), len(raw)
             else:
                 line_bits, length = None, raw  # over max_line: its length
             if line_bits is None:
@@ -123,8 +126,10 @@ def scan_chunk(path: str, chunk: Chunk, fmt: DatasetFormat, need_assistant: bool
                     break
                 fails_i.append(index)
                 fails_o.append(pos)
+                keys.extend(_NO_KEYS)
             else:
                 bits |= line_bits
+                keys.extend(line_keys)
             pos += length
             index += 1
     scan.lines, scan.bits = index, bits

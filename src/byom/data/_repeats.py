@@ -1,0 +1,168 @@
+"""Repeated rows and conflicting answers (one prompt, two different answers), counted with 64-bit hashes.
+
+A row's keys are three hashes: the whole line (exact repeats), its prompt (everything before the trained
+answer: the messages before the last assistant turn, or the instruction's prompt) and that answer. The fast path
+computes them from the values it has already decoded (``msgspec.Raw`` views of the line, so no text is built);
+the rules' lines are decoded the same lax way here, so both paths give one line the same keys.
+
+Memory stays flat: at most ``MAX_DISTINCT`` rows and prompts are remembered (about 100 bytes each); past that,
+later rows are still compared with the ones remembered, and the warning says so.
+"""
+
+from __future__ import annotations
+
+from hashlib import blake2b
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, Raw, Struct, UnsetType
+
+from byom.data._report import DatasetFormat, Problem
+
+__all__ = ["MAX_DISTINCT", "Repeats", "keys_of_line", "keys_of_row"]
+
+MAX_DISTINCT = 1 << 18
+_EXAMPLES = 3
+_LINE = 0xFFFFFFFF  # the low 32 bits of a remembered prompt hold its line; the high 32 its answer's hash
+
+
+def _hash(data: Any) -> int:
+    return int.from_bytes(blake2b(data, digest_size=8).digest()) or 1
+
+
+def keys_of_row(fmt: DatasetFormat, line: bytes, row: Any) -> tuple[int, int, int]:
+    """``(line, prompt, answer)`` hashes of a decoded row (prompt and answer 0 where the format has none)."""
+    key = _hash(line.strip())
+    if fmt == "instruction":
+        return key, _hash(row.prompt), _hash(row.completion)
+    if fmt != "conversation":
+        return key, 0, 0
+    msgs = row.messages
+    last = msgs[-1]
+    if _role(last) != "assistant" or last.content is UNSET:
+        return key, 0, 0
+    prompt = blake2b(digest_size=8)
+    for m in msgs[:-1]:
+        prompt.update(_role(m).encode())
+        prompt.update(m.content if m.content is not UNSET else b"null")
+        prompt.update(b"\x00")
+    return key, int.from_bytes(prompt.digest()) or 1, _hash(last.content)
+
+
+_TAGS: dict[type, str] = {}
+
+
+def _role(message: Any) -> str:
+    """The role of a fast-path message (its struct's tag) or of a lax one (its field)."""
+    cls = message.__class__
+    if cls is _LaxMessage:
+        return str(message.role)
+    tag = _TAGS.get(cls)
+    if tag is None:
+        tag = _TAGS[cls] = str(cls.__struct_config__.tag)
+    return tag
+
+
+class _LaxMessage(Struct, gc=False):
+    role: Any = None
+    content: Raw | UnsetType = UNSET
+
+
+class _LaxConversation(Struct, gc=False):
+    messages: list[_LaxMessage]
+
+
+class _LaxInstruction(Struct, gc=False):
+    prompt: Raw
+    completion: Raw
+
+
+_LAX = {
+    "conversation": msgspec.json.Decoder(_LaxConversation).decode,
+    "instruction": msgspec.json.Decoder(_LaxInstruction).decode,
+}
+
+
+def keys_of_line(fmt: DatasetFormat, line: bytes, row_json: bytes | None = None) -> tuple[int, int, int]:
+    """The keys of a line the rules accepted (``row_json``: the row converted from another layout, as JSON)."""
+    decode = _LAX.get(fmt)
+    if decode is None:
+        return _hash(line.strip()), 0, 0
+    try:
+        row = decode(row_json if row_json is not None else line)
+    except (msgspec.DecodeError, ValueError):  # a shape only the rules accept (duplicate keys): the line alone
+        return _hash(line.strip()), 0, 0
+    return keys_of_row(fmt, line, row)
+
+
+class Repeats:
+    """Rows seen so far, in file order: counts repeats and conflicting answers, keeps a few examples of each."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, int] = {}
+        self.prompts: dict[int, int] = {}
+        self.duplicates = self.conflicts = 0
+        self.duplicate_examples: list[tuple[int, int]] = []
+        self.conflict_examples: list[tuple[int, int]] = []
+        self.full = False
+
+    def add(self, lineno: int, row: int, prompt: int, answer: int) -> None:
+        first = self.rows.get(row)
+        if first is not None:
+            self.duplicates += 1
+            if len(self.duplicate_examples) < _EXAMPLES:
+                self.duplicate_examples.append((lineno, first))
+            return
+        if len(self.rows) < MAX_DISTINCT:
+            self.rows[row] = lineno
+        else:
+            self.full = True
+        if not prompt:
+            return
+        seen = self.prompts.get(prompt)
+        if seen is None:
+            if len(self.prompts) < MAX_DISTINCT:
+                self.prompts[prompt] = (answer & ~_LINE) | (lineno & _LINE)
+        elif seen & ~_LINE != answer & ~_LINE:
+            self.conflicts += 1
+            if len(self.conflict_examples) < _EXAMPLES:
+                self.conflict_examples.append((lineno, seen & _LINE))
+
+    def problems(self, nlines: int) -> list[tuple[Problem, int]]:
+        """The warnings, each with how many rows it stands for."""
+        out: list[tuple[Problem, int]] = []
+        limit = f" (compared with the first {MAX_DISTINCT:,} distinct rows)" if self.full else ""
+        if self.duplicates:
+            examples = ", ".join(f"line {a} repeats line {b}" for a, b in self.duplicate_examples)
+            more = ", …" if self.duplicates > len(self.duplicate_examples) else ""
+            out.append(
+                (
+                    Problem(
+                        line=self.duplicate_examples[0][0],
+                        kind="duplicate",
+                        severity="warning",
+                        message=f"{self.duplicates} of {nlines} rows repeat an earlier row exactly ({examples}{more})"
+                        f"{limit}: each copy trains that example once more.",
+                        fix='Remove the repeats, unless you mean to weight those examples (a sample "weight" does '
+                        "that without copies).",
+                    ),
+                    self.duplicates,
+                )
+            )
+        if self.conflicts:
+            examples = ", ".join(f"line {a} vs line {b}" for a, b in self.conflict_examples)
+            more = ", …" if self.conflicts > len(self.conflict_examples) else ""
+            out.append(
+                (
+                    Problem(
+                        line=self.conflict_examples[0][0],
+                        kind="conflict",
+                        severity="warning",
+                        message=f"{self.conflicts} row{'s' if self.conflicts != 1 else ''} answer a prompt an earlier "
+                        f"row answered differently ({examples}{more}){limit}: the model is taught both answers.",
+                        fix="Keep the answer you want for each prompt, unless the variety is meant.",
+                    ),
+                    self.conflicts,
+                )
+            )
+        return out
