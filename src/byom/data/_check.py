@@ -402,7 +402,8 @@ def _layout_problem(layout_id: str, conversion: Conversion | None) -> Problem:
     return Problem(
         kind="layout",
         message=f"the rows are in the {layout.name} layout, not one of Together's formats; each row converts "
-        f"to Together's {layout.target} format without loss{shown}.",
+        f"to Together's {layout.target} format{' (both answers kept)' if layout.target == 'preference' else ''}"
+        f"{shown}.",
         fix="Write a converted copy and upload that: check_training_data with write_converted=PATH "
         "(CLI: byom check-data FILE --write-converted PATH). The original is left as it is.",
     )

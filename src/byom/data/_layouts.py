@@ -19,14 +19,20 @@ goes through Together's rules like any other.
 
 from __future__ import annotations
 
+import filecmp
+import json
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from byom.data._report import DatasetFormat
 from byom.data._rules import FORMAT_KEYS, LineError, quote
+from byom.errors import PreflightError
 
-__all__ = ["LAYOUTS", "Layout", "recognise"]
+__all__ = ["LAYOUTS", "Layout", "recognise", "write_converted"]
 
 Row = dict[str, Any]
 
@@ -226,3 +232,77 @@ def recognise(row: Row) -> Layout | None:
                 continue  # strings (or content parts): Together's own instruction format
             return layout
     return None
+
+
+def write_converted(source: Path, target: Path) -> tuple[Layout, int]:
+    """Write ``source``'s rows converted into Together's format to ``target`` (blank lines kept, so line numbers
+    match); ``source`` is only read. Refuses to replace a ``target`` that exists with other content.
+
+    Returns the layout and the number of rows written; ``PreflightError`` says why nothing was written."""
+    if target.suffix.lower() != ".jsonl":
+        raise PreflightError(f"The converted copy must be a .jsonl file, not {target.name}. Pick a path ending in .jsonl.")
+    if not target.parent.is_dir():
+        raise PreflightError(f"The folder for the converted copy does not exist: {target.parent}. Create it or pick another.")
+    if target.exists() and target.resolve() == source.resolve():
+        raise PreflightError("The converted copy would replace the original. Pick another path; the original stays.")
+    layout: Layout | None = None
+    rows = 0
+    part = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, linked into place or removed
+        "wb", dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
+    )
+    try:
+        with part, source.open("rb") as lines:
+            for lineno, raw in enumerate(lines, 1):
+                if not raw.strip():
+                    part.write(b"\n")
+                    continue
+                layout = _convert_line(lineno, raw, layout, part)
+                rows += 1
+        if layout is None:
+            raise PreflightError(f"{source.name} has no rows to convert. Add rows, one JSON object per line.")
+        _put(Path(part.name), target)
+    finally:
+        Path(part.name).unlink(missing_ok=True)
+    return layout, rows
+
+
+def _convert_line(lineno: int, raw: bytes, layout: Layout | None, out: IO[bytes]) -> Layout:
+    try:
+        row = json.loads(raw.removeprefix(b"\xef\xbb\xbf"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise PreflightError(
+            f"Line {lineno} is not valid JSON, so it cannot be converted. Fix it first (the check names the "
+            "problem); nothing was written."
+        ) from None
+    found = recognise(row) if isinstance(row, dict) else None
+    if found is None or (layout is not None and found is not layout):
+        expected = layout.name if layout is not None else "a layout byom converts"
+        raise PreflightError(
+            f"Line {lineno} is not in {expected}, so the file cannot be converted as one. Fix that line first; "
+            "nothing was written."
+        )
+    try:
+        converted = found.convert(row)
+    except LineError as exc:
+        raise PreflightError(
+            f"Line {lineno} cannot be converted: {exc.message} {exc.fix} Nothing was written.".replace("  ", " ")
+        ) from None
+    out.write(json.dumps(converted, ensure_ascii=False).encode() + b"\n")
+    return found
+
+
+def _put(part: Path, target: Path) -> None:
+    """``part`` becomes ``target``, unless ``target`` exists: then it must already hold the same bytes."""
+    try:
+        os.link(part, target)  # fails if target exists: never replaces a file
+    except FileExistsError:
+        if filecmp.cmp(part, target, shallow=False):
+            return
+        raise PreflightError(
+            f"{target} already exists with other content. Pick a new path, or remove that file yourself first."
+        ) from None
+    except OSError as exc:
+        raise PreflightError(
+            f"The converted copy could not be written to {target} ({exc.strerror or type(exc).__name__}). Check "
+            "the folder's permissions."
+        ) from None

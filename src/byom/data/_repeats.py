@@ -141,7 +141,8 @@ class Repeats:
                         line=self.duplicate_examples[0][0],
                         kind="duplicate",
                         severity="warning",
-                        message=f"{self.duplicates} of {nlines} rows repeat an earlier row exactly ({examples}{more})"
+                        message=f"{self.duplicates} of {nlines} rows {'repeats' if self.duplicates == 1 else 'repeat'} "
+                        f"an earlier row exactly ({examples}{more})"
                         f"{limit}: each copy trains that example once more.",
                         fix='Remove the repeats, unless you mean to weight those examples (a sample "weight" does '
                         "that without copies).",
@@ -158,7 +159,7 @@ class Repeats:
                         line=self.conflict_examples[0][0],
                         kind="conflict",
                         severity="warning",
-                        message=f"{self.conflicts} row{'s' if self.conflicts != 1 else ''} answer a prompt an earlier "
+                        message=f"{self.conflicts} row{' answers' if self.conflicts == 1 else 's answer'} a prompt an earlier "
                         f"row answered differently ({examples}{more}){limit}: the model is taught both answers.",
                         fix="Keep the answer you want for each prompt, unless the variety is meant.",
                     ),
