@@ -4,6 +4,7 @@ warnings."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,17 @@ def test_the_parallel_check_counts_what_the_sequential_one_does(tmp_path: Path, 
     parallel = check_file(path, workers=workers, max_problems=50)
     assert parallel.model_dump() == sequential.model_dump()
     assert sequential.duplicate_rows > 2_000 and sequential.conflicting_answers > 10
+
+
+def test_spawned_workers_count_what_the_sequential_check_does(tmp_path: Path) -> None:
+    """From a threaded process (the MCP server) workers are spawned, with their own hash salt: the keys are then
+    computed the stable way in every process of the check."""
+    rows = [qa(f"q{i % 50}", f"a{i % 50}" if i % 9 else f"b{i}", **({"id": i} if i % 7 == 0 else {})) for i in range(600)]
+    path = tmp_path / "spawned.jsonl"
+    path.write_bytes(jsonl(*rows))
+    expected = check_file(path, workers=1).model_dump()
+    seen: list[dict[str, Any]] = []
+    thread = threading.Thread(target=lambda: seen.append(check_file(path, workers=2).model_dump()))
+    thread.start()
+    thread.join()
+    assert seen == [expected] and expected["conflicting_answers"] > 0 and expected["duplicate_rows"] > 0

@@ -22,7 +22,7 @@ from byom.data._layouts import LAYOUTS, Layout, recognise
 from byom.data._repeats import Repeats, keys_of_line
 from byom.data._report import Conversion, DataReport, DatasetFormat, Problem
 from byom.data._rules import FLAG_NAMES, MAX_IMAGE_BYTES, MAX_IMAGES, LineError, Rules, quote
-from byom.data._scan import READ_BUFFER, auto_workers, line_at, scan_chunks, split
+from byom.data._scan import READ_BUFFER, auto_workers, forks, line_at, scan_chunks, split
 
 __all__ = ["MAX_FILE_BYTES", "MAX_LINE_BYTES", "check_file", "check_jsonl"]
 
@@ -175,7 +175,9 @@ def _finish(report: DataReport, problems: _Problems, extra: Problem | None = Non
 class _Scanner:
     """The sequential check, one line at a time: the fast path once the format is known, else the rules."""
 
-    def __init__(self, purpose: str, problems: _Problems, method: Method | None = None) -> None:
+    def __init__(
+        self, purpose: str, problems: _Problems, method: Method | None = None, stable: bool = False
+    ) -> None:
         self.rules = Rules(purpose, method)
         self.problems = problems
         self.method = method
@@ -184,11 +186,12 @@ class _Scanner:
         self.bits = self.nlines = self.blank = self.bad = 0
         self.repeats = Repeats()
         self.keys = [0, 0, 0]
+        self.stable = stable  # keys the same in every process: the check runs on spawned workers
         self.conversion: Conversion | None = None
 
     def line(self, lineno: int, raw: bytes | int) -> None:
         if self.fast is not None and raw.__class__ is bytes:
-            line_bits = self.fast(raw, self.need_assistant, self.keys)
+            line_bits = self.fast(raw, self.need_assistant, self.keys, self.stable)
             if line_bits is not None:
                 self.nlines += 1
                 self.bits |= line_bits
@@ -240,7 +243,7 @@ class _Scanner:
                         row=_clipped(row),
                         converted=_clipped(together),
                     )
-            self.repeats.add(lineno, *keys_of_line(rules.fmt, raw, row_json))
+            self.repeats.add(lineno, *keys_of_line(rules.fmt, raw, row_json, self.stable))
         for warning in rules.warnings:
             problems.add(warning)
         rules.warnings.clear()
@@ -295,10 +298,12 @@ def _check_jsonl_stream(
                 fix="Add at least one example, one JSON object per line.",
             ),
         )
-    scan = _Scanner(purpose, problems, method)
+    parallel = path is not None and workers > 1
+    scan = _Scanner(purpose, problems, method, stable=parallel and not forks())
     lines = iter_lines(stream, MAX_LINE_BYTES)
     lineno = pos = 0
-    if path is not None and workers > 1:
+    if parallel:
+        assert path is not None
         # The head in order until the format is known (line 1, as a rule), then the rest on all workers.
         for lineno, raw in lines:
             pos += raw if isinstance(raw, int) else len(raw)
@@ -321,7 +326,7 @@ def _check_in_parallel(
     assert scan.rules.fmt is not None
     chunks = split(stream, start, size, workers)
     add = scan.repeats.add
-    for chunk in scan_chunks(path, chunks, scan.rules.fmt, scan.need_assistant, MAX_LINE_BYTES):
+    for chunk in scan_chunks(path, chunks, scan.rules.fmt, scan.need_assistant, MAX_LINE_BYTES, scan.stable):
         scan.nlines += chunk.lines - len(chunk.fail_index)
         scan.bits |= chunk.bits
         # In file order, as the sequential check: repeats are counted against the rows before them.

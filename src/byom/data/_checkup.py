@@ -87,7 +87,7 @@ def check_training_file(
             path = write_converted
             report = check_file(path, purpose=purpose, max_problems=max_problems, method=method)
             note = (
-                f"Wrote {rows} rows converted from the {layout.name} layout to {write_converted} (the original is "
+                f"Wrote {rows} row{'s' if rows != 1 else ''} converted from the {layout.name} layout to {write_converted} (the original is "
                 "unchanged); the report above is of that copy: upload it."
             )
     check = DataCheck(

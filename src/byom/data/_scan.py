@@ -30,7 +30,7 @@ from byom.data._fast import fast_checker
 from byom.data._lines import iter_lines
 from byom.data._report import DatasetFormat
 
-__all__ = ["READ_BUFFER", "Chunk", "ChunkScan", "auto_workers", "line_at", "scan_chunks", "split"]
+__all__ = ["READ_BUFFER", "Chunk", "ChunkScan", "auto_workers", "forks", "line_at", "scan_chunks", "split"]
 
 # readline() on the default 8 KiB buffer costs 3x more than on 64 KiB (measured: 0.21 s vs 0.07 s for 200 MB).
 READ_BUFFER = 1 << 16
@@ -103,8 +103,10 @@ def line_at(stream: IO[bytes], offset: int, max_line: int) -> bytes | int:
     return b""
 
 
-def scan_chunk(path: str, chunk: Chunk, fmt: DatasetFormat, need_assistant: bool, max_line: int) -> ChunkScan:
-    """The fast path over one chunk (in a worker, or in the parent)."""
+def scan_chunk(
+    path: str, chunk: Chunk, fmt: DatasetFormat, need_assistant: bool, max_line: int, stable: bool = False
+) -> ChunkScan:
+    """The fast path over one chunk (in a worker, or in the parent); ``stable``: hash keys for spawned workers."""
     fast = fast_checker(fmt)
     assert fast is not None
     scan = ChunkScan(chunk)
@@ -117,7 +119,7 @@ def scan_chunk(path: str, chunk: Chunk, fmt: DatasetFormat, need_assistant: bool
             if pos >= chunk.end:
                 break
             if isinstance(raw, bytes):
-                line_bits, length = fast(raw, need_assistant, line_keys), len(raw)
+                line_bits, length = fast(raw, need_assistant, line_keys, stable), len(raw)
             else:
                 line_bits, length = None, raw  # over max_line: its length
             if line_bits is None:
@@ -136,18 +138,21 @@ def scan_chunk(path: str, chunk: Chunk, fmt: DatasetFormat, need_assistant: bool
     return scan
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def forks() -> bool:
+    """Are workers forked here (sharing this process's hash salt), or spawned?"""
     # fork is fast (no re-import) but unsafe in a threaded process, and on macOS whatever the threads.
-    if sys.platform == "linux" and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
+    return sys.platform == "linux" and threading.active_count() == 1
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    return multiprocessing.get_context("fork" if forks() else "spawn")
 
 
 def scan_chunks(
-    path: Path, chunks: list[Chunk], fmt: DatasetFormat, need_assistant: bool, max_line: int
+    path: Path, chunks: list[Chunk], fmt: DatasetFormat, need_assistant: bool, max_line: int, stable: bool = False
 ) -> Iterator[ChunkScan]:
     """Each chunk's scan, in file order: the first in this process while workers take the others."""
-    args = (fmt, need_assistant, max_line)
+    args = (fmt, need_assistant, max_line, stable)
     futures: list[Future[ChunkScan] | None] = [None] * len(chunks)
     pool: ProcessPoolExecutor | None = None
     if len(chunks) > 1:

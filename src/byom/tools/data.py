@@ -25,8 +25,7 @@ async def check_training_data(
     path: Annotated[
         str,
         Field(
-            description="Absolute path of a local .jsonl or .parquet file, or an uploaded file id (file-…).",
-            min_length=1,
+            description="Absolute path of a .jsonl or .parquet file, or a file id (file-…).",
             max_length=4096,
         ),
     ],
@@ -45,26 +44,14 @@ async def check_training_data(
         int | None, Field(ge=1, le=1_048_576, description="Default: the base's, else the tokenizer's.")
     ] = None,
     preview_rows: Annotated[int, Field(ge=0, le=10, description="Rows to preview.")] = 3,
-    purpose: Annotated[
-        Literal["fine-tune", "eval"], Field(description="Training data, or a validation file.")
-    ] = "fine-tune",
-    method: Annotated[
-        Literal["sft", "dpo"] | None,
-        Field(description="The training method the file is for: dpo needs preference pairs."),
-    ] = None,
+    purpose: Annotated[Literal["fine-tune", "eval"], Field(description="eval: a validation file.")] = "fine-tune",
+    method: Annotated[Literal["sft", "dpo"] | None, Field(description="dpo: preference pairs.")] = None,
     write_converted: Annotated[
-        str | None,
-        Field(
-            description="Absolute path of a new .jsonl: rows in another layout (TRL, ShareGPT, Alpaca…) are "
-            "written there in Together's format, and that copy is checked.",
-            min_length=1,
-            max_length=4096,
-        ),
+        str | None, Field(description="New .jsonl for a converted copy.")
     ] = None,
 ) -> Annotated[CallToolResult, DataCheck]:
-    """Validate a training file in every Together format (problems with line numbers and fixes); rows in
-    another layout (TRL, ShareGPT, Alpaca…) are named with one row converted. With model or base: token
-    statistics and what the loss sees. A file id: the backend's own report and preview."""
+    """Validate a training file or file id: each problem's line and fix; TRL, ShareGPT, Alpaca… converted.
+    With model or base: tokens and a loss preview."""
     app = state(ctx)
     if is_file_id(path) and write_converted is not None:
         raise ToolError("write_converted needs a local file: an uploaded file is already in Together's format.")
