@@ -202,7 +202,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     chk.add_argument("--purpose", choices=["fine-tune", "eval"], default="fine-tune")
     chk.add_argument(
-        "--method", choices=["sft", "dpo"], default=None, help="the training method (dpo needs preference pairs)"
+        "--method",
+        choices=["sft", "dpo"],
+        default=None,
+        help="the training method (dpo needs preference pairs)",
     )
     chk.add_argument(
         "--write-converted",

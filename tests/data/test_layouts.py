@@ -26,14 +26,22 @@ def bot(text: str) -> dict[str, str]:
 
 
 def pair(prompt: list[dict[str, str]], chosen: str, rejected: str) -> dict[str, Any]:
-    return {"input": {"messages": prompt}, "preferred_output": [bot(chosen)], "non_preferred_output": [bot(rejected)]}
+    return {
+        "input": {"messages": prompt},
+        "preferred_output": [bot(chosen)],
+        "non_preferred_output": [bot(rejected)],
+    }
 
 
 CASES = [
     ("trl_preference", {"prompt": "2+2?", "chosen": "4", "rejected": "5"}, pair([user("2+2?")], "4", "5")),
     (
         "trl_preference",
-        {"prompt": [{"role": "system", "content": "Be brief."}, user("2+2?")], "chosen": [bot("4")], "rejected": [bot("5")]},
+        {
+            "prompt": [{"role": "system", "content": "Be brief."}, user("2+2?")],
+            "chosen": [bot("4")],
+            "rejected": [bot("5")],
+        },
         pair([{"role": "system", "content": "Be brief."}, user("2+2?")], "4", "5"),
     ),
     (
@@ -48,12 +56,22 @@ CASES = [
     ),
     (
         "sharegpt",
-        {"conversations": [{"from": "system", "value": "Be brief."}, {"from": "human", "value": "2+2?"}, {"from": "gpt", "value": "4"}]},
+        {
+            "conversations": [
+                {"from": "system", "value": "Be brief."},
+                {"from": "human", "value": "2+2?"},
+                {"from": "gpt", "value": "4"},
+            ]
+        },
         {"messages": [{"role": "system", "content": "Be brief."}, user("2+2?"), bot("4")]},
     ),
     (
         "sharegpt_preference",
-        {"conversations": [{"from": "human", "value": "2+2?"}], "chosen": {"from": "gpt", "value": "4"}, "rejected": {"from": "gpt", "value": "5"}},
+        {
+            "conversations": [{"from": "human", "value": "2+2?"}],
+            "chosen": {"from": "gpt", "value": "4"},
+            "rejected": {"from": "gpt", "value": "5"},
+        },
         pair([user("2+2?")], "4", "5"),
     ),
     (
@@ -61,18 +79,31 @@ CASES = [
         {"instruction": "Add the numbers.", "input": "2 and 2", "output": "4"},
         {"messages": [user("Add the numbers.\n\n2 and 2"), bot("4")]},
     ),
-    ("alpaca", {"instruction": "Say hi.", "input": "", "output": "hi"}, {"messages": [user("Say hi."), bot("hi")]}),
+    (
+        "alpaca",
+        {"instruction": "Say hi.", "input": "", "output": "hi"},
+        {"messages": [user("Say hi."), bot("hi")]},
+    ),
     (
         "dolly",
-        {"instruction": "Summarise.", "context": "A long text.", "response": "Short.", "category": "summarization"},
+        {
+            "instruction": "Summarise.",
+            "context": "A long text.",
+            "response": "Short.",
+            "category": "summarization",
+        },
         {"messages": [user("Summarise.\n\nA long text."), bot("Short.")]},
     ),
     ("question_answer", {"question": "2+2?", "answer": "4"}, {"messages": [user("2+2?"), bot("4")]}),
 ]
 
 
-@pytest.mark.parametrize(("layout", "row", "together"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_each_layout_is_named_with_its_exact_conversion(layout: str, row: dict[str, Any], together: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("layout", "row", "together"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
+def test_each_layout_is_named_with_its_exact_conversion(
+    layout: str, row: dict[str, Any], together: dict[str, Any]
+) -> None:
     report = check_file(jsonl(row))
     assert not report.valid and report.bad_lines == 0
     assert report.conversion is not None
@@ -114,7 +145,9 @@ def test_a_converted_row_breaking_togethers_rules_says_so_in_both_terms() -> Non
     row = {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": ""}]}
     report = check_file(jsonl(row))
     error = next(p for p in report.problems if p.severity == "error" and p.line == 1)
-    assert error.message.startswith("converted to Together's conversation format, messages[1].content is empty")
+    assert error.message.startswith(
+        "converted to Together's conversation format, messages[1].content is empty"
+    )
     bad_speaker = check_file(jsonl({"conversations": [{"from": "robot", "value": "q"}]})).problems[1]
     assert bad_speaker.field == "conversations[0].from" and "human, gpt and system" in bad_speaker.message
 
@@ -147,9 +180,15 @@ def test_the_converted_copy_is_written_and_checked_like_any_other(tmp_path: Path
     lines = target.read_text().splitlines()
     assert json.loads(lines[0]) == pair([user("2+2?")], "4", "5") and lines[1] == ""  # line numbers kept
     assert json.loads(lines[2]) == pair([user("Capital of France?")], "Paris", "Lyon")
-    assert check.file == "together.jsonl" and check.report.valid and check.report.dataset_format == "preference"
+    assert (
+        check.file == "together.jsonl" and check.report.valid and check.report.dataset_format == "preference"
+    )
     assert check.converted is not None
-    assert (check.converted.layout, check.converted.rows, check.converted.source) == ("trl_preference", 2, "trl.jsonl")
+    assert (check.converted.layout, check.converted.rows, check.converted.source) == (
+        "trl_preference",
+        2,
+        "trl.jsonl",
+    )
     assert "Wrote 2 rows converted from the TRL preference" in render_data_check(check)
     again = check_training_file(source, write_converted=target)  # the same content: allowed
     assert again.report.valid
@@ -173,7 +212,9 @@ def test_the_converted_copy_never_replaces_another_file(tmp_path: Path) -> None:
 def test_a_row_that_does_not_convert_writes_nothing(tmp_path: Path) -> None:
     source = tmp_path / "trl.jsonl"
     source.write_bytes(jsonl(TRL[0], {"prompt": "q", "chosen": [bot("a"), bot("b")], "rejected": "c"}))
-    with pytest.raises(PreflightError, match="Line 2 cannot be converted: \"chosen\" must be one assistant answer"):
+    with pytest.raises(
+        PreflightError, match='Line 2 cannot be converted: "chosen" must be one assistant answer'
+    ):
         check_training_file(source, write_converted=tmp_path / "out.jsonl")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["trl.jsonl"]
 

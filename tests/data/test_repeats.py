@@ -18,7 +18,10 @@ def jsonl(*rows: Any) -> bytes:
 
 
 def qa(question: str, answer: str, **extra: Any) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}], **extra}
+    return {
+        "messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}],
+        **extra,
+    }
 
 
 def test_repeats_and_a_conflicting_answer_are_counted_with_examples() -> None:
@@ -30,16 +33,22 @@ def test_repeats_and_a_conflicting_answer_are_counted_with_examples() -> None:
     assert report.problem_counts == {"duplicate": 35, "conflict": 1}
     dup, conflict = report.problems
     assert (dup.kind, dup.severity, dup.line) == ("duplicate", "warning", 12)
-    assert dup.message.startswith("35 of 46 rows repeat an earlier row exactly (line 12 repeats line 1, line 13")
+    assert dup.message.startswith(
+        "35 of 46 rows repeat an earlier row exactly (line 12 repeats line 1, line 13"
+    )
     assert (conflict.kind, conflict.line) == ("conflict", 11)
-    assert "1 row answers a prompt an earlier row answered differently (line 11 vs line 1)" in conflict.message
+    assert (
+        "1 row answers a prompt an earlier row answered differently (line 11 vs line 1)" in conflict.message
+    )
 
 
 def test_a_fast_line_and_a_rules_line_share_their_keys() -> None:
     # The second row has an extra key, so the rules (not the fast path) read it; its prompt is still the first's.
     report = check_file(jsonl(qa("q", "a"), qa("q", "b", source="web"), {"prompt": "p", "completion": "c"}))
     assert report.conflicting_answers == 1
-    instruction = check_file(jsonl({"prompt": "p", "completion": "c"}, {"prompt": "p", "completion": "d", "id": 2}))
+    instruction = check_file(
+        jsonl({"prompt": "p", "completion": "c"}, {"prompt": "p", "completion": "d", "id": 2})
+    )
     assert instruction.conflicting_answers == 1 and instruction.duplicate_rows == 0
 
 
@@ -77,7 +86,10 @@ def test_the_parallel_check_counts_what_the_sequential_one_does(tmp_path: Path, 
 def test_spawned_workers_count_what_the_sequential_check_does(tmp_path: Path) -> None:
     """From a threaded process (the MCP server) workers are spawned, with their own hash salt: the keys are then
     computed the stable way in every process of the check."""
-    rows = [qa(f"q{i % 50}", f"a{i % 50}" if i % 9 else f"b{i}", **({"id": i} if i % 7 == 0 else {})) for i in range(600)]
+    rows = [
+        qa(f"q{i % 50}", f"a{i % 50}" if i % 9 else f"b{i}", **({"id": i} if i % 7 == 0 else {}))
+        for i in range(600)
+    ]
     path = tmp_path / "spawned.jsonl"
     path.write_bytes(jsonl(*rows))
     expected = check_file(path, workers=1).model_dump()

@@ -153,14 +153,23 @@ async def test_trl_preference_pairs_are_named_and_a_converted_copy_is_checked_wi
     assert not result.is_error, text_of(result)
     check = result.structured_content or {}
     assert source.read_bytes() == original
-    assert check["converted"] == {"path": str(target), "source": "trl.jsonl", "layout": "trl_preference", "rows": 2}
+    assert check["converted"] == {
+        "path": str(target),
+        "source": "trl.jsonl",
+        "layout": "trl_preference",
+        "rows": 2,
+    }
     assert check["report"]["valid"] and check["report"]["dataset_format"] == "preference"
     assert check["token_stats"]["samples"] == 2
     chosen, rejected = check["preview"]
     assert (chosen["side"], rejected["side"]) == ("chosen", "rejected")
     assert "⟦4." in chosen["rendered"] and "⟦5." in rejected["rendered"]
     text = text_of(result)
-    assert "-- row 1 chosen:" in text and "-- row 1 rejected:" in text and "the report above is of that copy" in text
+    assert (
+        "-- row 1 chosen:" in text
+        and "-- row 1 rejected:" in text
+        and "the report above is of that copy" in text
+    )
 
 
 async def test_with_dpo_fixes_speak_of_preference_pairs(server: MCPServer[AppState], tmp_path: Path) -> None:
@@ -175,7 +184,9 @@ async def test_with_dpo_fixes_speak_of_preference_pairs(server: MCPServer[AppSta
     assert sft_rows["report"]["problems"][0]["kind"] == "method"
 
 
-async def test_write_converted_refuses_what_it_must_not_write(server: MCPServer[AppState], tmp_path: Path) -> None:
+async def test_write_converted_refuses_what_it_must_not_write(
+    server: MCPServer[AppState], tmp_path: Path
+) -> None:
     source = _write(tmp_path / "trl.jsonl", list(TRL_PAIRS))
     taken = _write(tmp_path / "taken.jsonl", [{"text": "mine"}])
     async with Client(server) as client:
@@ -186,7 +197,9 @@ async def test_write_converted_refuses_what_it_must_not_write(server: MCPServer[
             client, "check_training_data", {"path": str(source), "write_converted": str(taken)}
         )
         uploaded = await call_error(
-            client, "check_training_data", {"path": "file-abc123", "write_converted": str(tmp_path / "x.jsonl")}
+            client,
+            "check_training_data",
+            {"path": "file-abc123", "write_converted": str(tmp_path / "x.jsonl")},
         )
     assert "absolute path" in relative
     assert "already exists with other content" in exists and taken.read_text() == '{"text": "mine"}\n'

@@ -16,9 +16,9 @@ from typing import IO, Any, Literal
 
 from byom.data._fast import FLAG_BITS, FastCheck, fast_checker
 from byom.data._json_errors import describe_json_error
+from byom.data._layouts import LAYOUTS, Layout, recognise
 from byom.data._lines import iter_lines
 from byom.data._parquet import check_parquet
-from byom.data._layouts import LAYOUTS, Layout, recognise
 from byom.data._repeats import Repeats, keys_of_line
 from byom.data._report import Conversion, DataReport, DatasetFormat, Problem
 from byom.data._rules import FLAG_NAMES, MAX_IMAGE_BYTES, MAX_IMAGES, LineError, Rules, quote
@@ -403,12 +403,12 @@ def _clipped(value: Any) -> Any:
 
 def _layout_problem(layout_id: str, conversion: Conversion | None) -> Problem:
     layout = next(lay for lay in LAYOUTS if lay.id == layout_id)
-    shown = f" (conversion shows line {conversion.line} before and after)" if conversion is not None else ""
+    kept = ", both answers kept" if layout.target == "preference" else ""
+    shown = f"; conversion shows line {conversion.line} before and after" if conversion is not None else ""
     return Problem(
         kind="layout",
-        message=f"the rows are in the {layout.name} layout, not one of Together's formats; each row converts "
-        f"to Together's {layout.target} format{' (both answers kept)' if layout.target == 'preference' else ''}"
-        f"{shown}.",
+        message=f"the rows are in the {layout.name} layout, not one of Together's formats: each row converts "
+        f"to Together's {layout.target} format{kept}{shown}.",
         fix="Write a converted copy and upload that: check_training_data with write_converted=PATH "
         "(CLI: byom check-data FILE --write-converted PATH). The original is left as it is.",
     )

@@ -7,8 +7,8 @@ when rendered.
 
 from __future__ import annotations
 
-from pathlib import Path
 from itertools import islice
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -19,7 +19,14 @@ from byom.data._render import render_data_report, render_previews, render_token_
 from byom.data._report import DataReport
 from byom.data._tokens import RowPreview, TokenStats, iter_rows, preview, preview_pair, token_stats
 
-__all__ = ["ConvertedCopy", "DataCheck", "PreviewShown", "check_training_file", "default_max_seq_length", "render_data_check"]
+__all__ = [
+    "ConvertedCopy",
+    "DataCheck",
+    "PreviewShown",
+    "check_training_file",
+    "default_max_seq_length",
+    "render_data_check",
+]
 
 
 class PreviewShown(BaseModel):
@@ -79,11 +86,15 @@ def check_training_file(
     if write_converted is not None:
         if report.conversion is None:
             note = f"Nothing converted: {path.name} is not in a layout byom converts" + (
-                f" (it is already Together's {report.dataset_format} format)." if report.dataset_format else "."
+                f" (it is already Together's {report.dataset_format} format)."
+                if report.dataset_format
+                else "."
             )
         else:
             layout, rows = write_converted_copy(path, write_converted)
-            converted = ConvertedCopy(path=str(write_converted), source=path.name, layout=layout.id, rows=rows)
+            converted = ConvertedCopy(
+                path=str(write_converted), source=path.name, layout=layout.id, rows=rows
+            )
             path = write_converted
             report = check_file(path, purpose=purpose, max_problems=max_problems, method=method)
             note = (
@@ -121,8 +132,8 @@ def check_training_file(
                 chosen, rejected = preview_pair(tokenizer, row, max_seq_length=seq)
                 shown += [(chosen, "chosen"), (rejected, "rejected")]
         else:
-            rows = preview(iter_rows(path), tokenizer, max_seq_length=seq, top_k=preview_rows)
-            shown = [(r, None) for r in rows]
+            previews = preview(iter_rows(path), tokenizer, max_seq_length=seq, top_k=preview_rows)
+            shown = [(r, None) for r in previews]
         check.preview = [
             PreviewShown(
                 side=side,

@@ -257,7 +257,6 @@ class FastCheck(Protocol):
     ) -> int | None: ...
 
 
-
 _FORMATS: dict[DatasetFormat, tuple[type, Callable[[Any, bool], int | None]]] = {
     "general": (_General, _general),
     "conversation": (_Conversation, _conversation),

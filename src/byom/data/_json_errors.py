@@ -41,8 +41,10 @@ def describe_json_error(text: str, exc: json.JSONDecodeError) -> tuple[str, str]
     if exc.msg.startswith("Expecting property name enclosed in double quotes"):
         return (
             where,
-            "JSON needs double quotes and no trailing commas (a Python dict repr is not JSON): write each row "
-            "with json.dumps.",
+            (
+                "JSON needs double quotes and no trailing commas (a Python dict repr is not JSON): write each "
+                "row with json.dumps."
+            ),
         )
     return where, "Each line must be one complete JSON object."
 

@@ -92,7 +92,9 @@ def _trl_preference(row: Row) -> Row:
     messages = (
         [{"role": "user", "content": prompt}] if isinstance(prompt, str) else _messages(prompt, "prompt")
     )
-    return _preference(messages, _one_answer(row["chosen"], "chosen"), _one_answer(row["rejected"], "rejected"))
+    return _preference(
+        messages, _one_answer(row["chosen"], "chosen"), _one_answer(row["rejected"], "rejected")
+    )
 
 
 def _trl_implicit(row: Row) -> Row:
@@ -104,7 +106,9 @@ def _trl_implicit(row: Row) -> Row:
             "chosen and rejected must be the same conversation up to their last (assistant) message.",
             'Give the shared turns as "prompt" and only the final answers in chosen and rejected.',
         )
-    return _preference(chosen[:-1], _one_answer(chosen[-1:], "chosen"), _one_answer(rejected[-1:], "rejected"))
+    return _preference(
+        chosen[:-1], _one_answer(chosen[-1:], "chosen"), _one_answer(rejected[-1:], "rejected")
+    )
 
 
 def _trl_prompt_completion(row: Row) -> Row:
@@ -112,7 +116,13 @@ def _trl_prompt_completion(row: Row) -> Row:
     return out
 
 
-_SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
+_SHAREGPT_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+}
 
 
 def _sharegpt_turns(value: Any, where: str) -> list[Row]:
@@ -124,7 +134,9 @@ def _sharegpt_turns(value: Any, where: str) -> list[Row]:
     for i, turn in enumerate(value):
         at = f"{where}[{i}]"
         if not isinstance(turn, dict):
-            raise LineError("wrong_type", at, f'{at} must be {{"from": ..., "value": ...}}, got {quote(turn)}.', "")
+            raise LineError(
+                "wrong_type", at, f'{at} must be {{"from": ..., "value": ...}}, got {quote(turn)}.', ""
+            )
         speaker = turn.get("from", turn.get("role"))
         role = _SHAREGPT_ROLES.get(speaker) if isinstance(speaker, str) else None
         if role is None:
@@ -166,17 +178,31 @@ def _alpaca(row: Row) -> Row:
         isinstance(p, list) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in history
     ):
         raise LineError(
-            "wrong_type", "history", f'"history" must be a list of [question, answer] pairs, got {quote(history)}.', ""
+            "wrong_type",
+            "history",
+            f'"history" must be a list of [question, answer] pairs, got {quote(history)}.',
+            "",
         )
     for question, answer in history:
         messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
     user = _ask(_str(row, "instruction"), _str(row, "input", optional=True))
-    return {"messages": [*messages, {"role": "user", "content": user}, {"role": "assistant", "content": _str(row, "output")}]}
+    return {
+        "messages": [
+            *messages,
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": _str(row, "output")},
+        ]
+    }
 
 
 def _dolly(row: Row) -> Row:
     user = _ask(_str(row, "instruction"), _str(row, "context", optional=True))
-    return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": _str(row, "response")}]}
+    return {
+        "messages": [
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": _str(row, "response")},
+        ]
+    }
 
 
 def _question_answer(row: Row) -> Row:
@@ -196,7 +222,13 @@ LAYOUTS = (
         "preference",
         _sharegpt_preference,
     ),
-    Layout("trl_preference", "TRL preference (prompt/chosen/rejected)", ("prompt", "chosen", "rejected"), "preference", _trl_preference),
+    Layout(
+        "trl_preference",
+        "TRL preference (prompt/chosen/rejected)",
+        ("prompt", "chosen", "rejected"),
+        "preference",
+        _trl_preference,
+    ),
     Layout(
         "trl_implicit_preference",
         "TRL preference with an implicit prompt (chosen/rejected conversations)",
@@ -211,9 +243,13 @@ LAYOUTS = (
         "conversation",
         _trl_prompt_completion,
     ),
-    Layout("sharegpt", "ShareGPT (conversations with from/value)", ("conversations",), "conversation", _sharegpt),
+    Layout(
+        "sharegpt", "ShareGPT (conversations with from/value)", ("conversations",), "conversation", _sharegpt
+    ),
     Layout("alpaca", "Alpaca (instruction/input/output)", ("instruction", "output"), "conversation", _alpaca),
-    Layout("dolly", "Dolly (instruction/context/response)", ("instruction", "response"), "conversation", _dolly),
+    Layout(
+        "dolly", "Dolly (instruction/context/response)", ("instruction", "response"), "conversation", _dolly
+    ),
     Layout("question_answer", "question/answer", ("question", "answer"), "conversation", _question_answer),
 )
 
@@ -226,7 +262,8 @@ def recognise(row: Row) -> Layout | None:
             if together and layout.id != "trl_prompt_completion":
                 return None
             if layout.id == "trl_prompt_completion" and not (
-                isinstance(row["prompt"], list) and isinstance(row["completion"], list)
+                isinstance(row["prompt"], list)
+                and isinstance(row["completion"], list)
                 and all(isinstance(m, dict) and "role" in m for m in row["prompt"] + row["completion"])
             ):
                 continue  # strings (or content parts): Together's own instruction format
@@ -240,11 +277,17 @@ def write_converted(source: Path, target: Path) -> tuple[Layout, int]:
 
     Returns the layout and the number of rows written; ``PreflightError`` says why nothing was written."""
     if target.suffix.lower() != ".jsonl":
-        raise PreflightError(f"The converted copy must be a .jsonl file, not {target.name}. Pick a path ending in .jsonl.")
+        raise PreflightError(
+            f"The converted copy must be a .jsonl file, not {target.name}. Pick a path ending in .jsonl."
+        )
     if not target.parent.is_dir():
-        raise PreflightError(f"The folder for the converted copy does not exist: {target.parent}. Create it or pick another.")
+        raise PreflightError(
+            f"The folder for the converted copy does not exist: {target.parent}. Create it or pick another."
+        )
     if target.exists() and target.resolve() == source.resolve():
-        raise PreflightError("The converted copy would replace the original. Pick another path; the original stays.")
+        raise PreflightError(
+            "The converted copy would replace the original. Pick another path; the original stays."
+        )
     layout: Layout | None = None
     rows = 0
     part = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, linked into place or removed
@@ -285,7 +328,9 @@ def _convert_line(lineno: int, raw: bytes, layout: Layout | None, out: IO[bytes]
         converted = found.convert(row)
     except LineError as exc:
         raise PreflightError(
-            f"Line {lineno} cannot be converted: {exc.message} {exc.fix} Nothing was written.".replace("  ", " ")
+            f"Line {lineno} cannot be converted: {exc.message} {exc.fix} Nothing was written.".replace(
+                "  ", " "
+            )
         ) from None
     out.write(json.dumps(converted, ensure_ascii=False).encode() + b"\n")
     return found

@@ -15,7 +15,7 @@ __all__ = ["render_data_report", "render_previews", "render_token_stats"]
 def render_data_report(report: DataReport, name: str = "") -> str:
     verdict = "valid" if report.valid else "NOT valid"
     head = f"{name}: {verdict}" if name else verdict.capitalize()
-    fmt = report.dataset_format or "unknown"
+    fmt: str = report.dataset_format or "unknown"
     if report.conversion is not None:
         fmt = f"{report.conversion.name} (not Together's; converts to {report.conversion.to_format})"
     lines = [
@@ -43,7 +43,9 @@ def render_data_report(report: DataReport, name: str = "") -> str:
         example = "\n".join(json.dumps(r, ensure_ascii=False) for r in (conv.row, conv.converted))
         lines.append(
             f"Line {conv.line} as found, then in Together's {conv.to_format} format (untrusted dataset text):\n"
-            + "```json\n" + example.replace("```", "'''") + "\n```"
+            + "```json\n"
+            + example.replace("```", "'''")
+            + "\n```"
         )
     if report.problems:
         lines.append("Problems:")

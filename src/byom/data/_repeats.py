@@ -33,8 +33,8 @@ _LINE = 0xFFFFFFFF  # the low 32 bits of a remembered prompt hold its line; the 
 
 def _fast_hash(data: Any) -> int:
     """Python's own hash of the bytes (SipHash, ~1.3 GB/s here): salted per process, so only for keys that one
-    process, or processes forked from it, compute."""
-    return hash(bytes(data)) & _MASK or 1
+    process, or processes forked from it, compute. (Only b"" hashes to 0, "no key": an empty text has none.)"""
+    return hash(bytes(data)) & _MASK  # unsigned: the parallel check ships keys in array("Q")
 
 
 def _stable_hash(data: Any) -> int:
@@ -50,26 +50,28 @@ def keys_of_row(fmt: DatasetFormat, line: bytes, row: Any, stable: bool = False)
     h = _stable_hash if stable else _fast_hash
     if fmt == "instruction":
         prompt, answer = h(row.prompt), h(row.completion)
-    elif fmt == "conversation" and _role(row.messages[-1]) == "assistant" and row.messages[-1].content is not UNSET:
+    elif fmt == "conversation" and _is_answer(last := row.messages[-1]):
         prompt = h(b"\x00".join([m.content if m.content is not UNSET else b"" for m in row.messages[:-1]]))
-        answer = h(row.messages[-1].content)
+        answer = h(last.content)
     else:
         return h(line.strip()), 0, 0
     return (prompt * 0x9E3779B97F4A7C15 ^ answer ^ len(line.strip())) & _MASK or 1, prompt, answer
 
 
-_TAGS: dict[type, str] = {}
+_ANSWERS: dict[type, bool] = {}
 
 
-def _role(message: Any) -> str:
-    """The role of a fast-path message (its struct's tag) or of a lax one (its field)."""
+def _is_answer(message: Any) -> bool:
+    """An assistant message with content: a fast-path struct (its tag says the role) or a lax one (its field)."""
+    if message.content is UNSET:
+        return False
     cls = message.__class__
     if cls is _LaxMessage:
-        return str(message.role)
-    tag = _TAGS.get(cls)
-    if tag is None:
-        tag = _TAGS[cls] = str(cls.__struct_config__.tag)
-    return tag
+        return bool(message.role == "assistant")
+    answer = _ANSWERS.get(cls)
+    if answer is None:
+        answer = _ANSWERS[cls] = cls.__struct_config__.tag == "assistant"
+    return answer
 
 
 class _LaxMessage(Struct, gc=False):
@@ -101,7 +103,10 @@ def keys_of_line(
     if decode is not None:
         try:
             row = decode(row_json if row_json is not None else line)
-        except (msgspec.DecodeError, ValueError):  # a shape only the rules accept (duplicate keys): the line alone
+        except (
+            msgspec.DecodeError,
+            ValueError,
+        ):  # a shape only the rules accept (duplicate keys): the line alone
             row = None
     return keys_of_row(fmt if row is not None else "general", line, row, stable)
 

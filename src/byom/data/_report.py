@@ -6,7 +6,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Conversion", "DataReport", "DatasetFormat", "Problem", "ProblemKind", "Severity", "ValidationReport"]
+__all__ = [
+    "Conversion",
+    "DataReport",
+    "DatasetFormat",
+    "Problem",
+    "ProblemKind",
+    "Severity",
+    "ValidationReport",
+]
 
 DatasetFormat = Literal["general", "conversation", "instruction", "preference", "tokenized"]
 Severity = Literal["error", "warning"]

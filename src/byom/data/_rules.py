@@ -147,7 +147,9 @@ def _fill(role: str, where: str) -> str:
             "Write the user's turn, or remove the whole example: without its question, the answer after it "
             "teaches nothing."
         )
-    return "Write the answer, or remove the whole example: a question left without its answer teaches nothing."
+    return (
+        "Write the answer, or remove the whole example: a question left without its answer teaches nothing."
+    )
 
 
 class Rules:

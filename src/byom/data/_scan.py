@@ -61,7 +61,9 @@ class ChunkScan:
     bits: int = 0
     fail_index: array[int] = field(default_factory=lambda: array("q"))
     fail_offset: array[int] = field(default_factory=lambda: array("q"))
-    keys: array[int] = field(default_factory=lambda: array("Q"))  # 3 a line (byom.data._repeats), 0s if failed
+    keys: array[int] = field(
+        default_factory=lambda: array("Q")
+    )  # 3 a line (byom.data._repeats), 0s if failed
     stop: int | None = None
 
 
@@ -149,7 +151,12 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def scan_chunks(
-    path: Path, chunks: list[Chunk], fmt: DatasetFormat, need_assistant: bool, max_line: int, stable: bool = False
+    path: Path,
+    chunks: list[Chunk],
+    fmt: DatasetFormat,
+    need_assistant: bool,
+    max_line: int,
+    stable: bool = False,
 ) -> Iterator[ChunkScan]:
     """Each chunk's scan, in file order: the first in this process while workers take the others."""
     args = (fmt, need_assistant, max_line, stable)

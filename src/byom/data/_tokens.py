@@ -327,7 +327,9 @@ def preview_row(
     return _preview_encoded(tokenizer, enc, max_seq_length, chat="messages" in row)
 
 
-def preview_pair(tokenizer: Any, row: dict[str, Any], *, max_seq_length: int) -> tuple[RowPreview, RowPreview]:
+def preview_pair(
+    tokenizer: Any, row: dict[str, Any], *, max_seq_length: int
+) -> tuple[RowPreview, RowPreview]:
     """What each side's loss sees for one preference row (chosen, rejected), truncated as in training."""
     chosen, rejected = encode_preference(tokenizer, row)
     return (

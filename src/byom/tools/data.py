@@ -44,17 +44,19 @@ async def check_training_data(
         int | None, Field(ge=1, le=1_048_576, description="Default: the base's, else the tokenizer's.")
     ] = None,
     preview_rows: Annotated[int, Field(ge=0, le=10, description="Rows to preview.")] = 3,
-    purpose: Annotated[Literal["fine-tune", "eval"], Field(description="eval: a validation file.")] = "fine-tune",
+    purpose: Annotated[
+        Literal["fine-tune", "eval"], Field(description="eval: a validation file.")
+    ] = "fine-tune",
     method: Annotated[Literal["sft", "dpo"] | None, Field(description="dpo: preference pairs.")] = None,
-    write_converted: Annotated[
-        str | None, Field(description="New .jsonl for a converted copy.")
-    ] = None,
+    write_converted: Annotated[str | None, Field(description="New .jsonl for a converted copy.")] = None,
 ) -> Annotated[CallToolResult, DataCheck]:
     """Validate a training file or file id: each problem's line and fix; TRL, ShareGPT, Alpaca… converted.
     With model or base: tokens and a loss preview."""
     app = state(ctx)
     if is_file_id(path) and write_converted is not None:
-        raise ToolError("write_converted needs a local file: an uploaded file is already in Together's format.")
+        raise ToolError(
+            "write_converted needs a local file: an uploaded file is already in Together's format."
+        )
     if is_file_id(path):  # already uploaded: the backend's own report and preview
         backend = await connected_backend(ctx)
         with domain_errors():
