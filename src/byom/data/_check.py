@@ -331,13 +331,13 @@ def _check_in_parallel(
         scan.bits |= chunk.bits
         # In file order, as the sequential check: repeats are counted against the rows before them.
         fails = dict(zip(chunk.fail_index, chunk.fail_offset, strict=True))
-        keys = chunk.keys
-        for index in range(chunk.lines):
-            offset = fails.get(index)
+        keys = iter(chunk.keys)
+        for number, (row, prompt, answer) in enumerate(zip(keys, keys, keys), lineno + 1):
+            offset = fails.get(number - lineno - 1) if fails else None
             if offset is None:
-                add(lineno + index + 1, keys[3 * index], keys[3 * index + 1], keys[3 * index + 2])
+                add(number, row, prompt, answer)
             else:
-                scan.line(lineno + index + 1, line_at(stream, offset, MAX_LINE_BYTES))
+                scan.line(number, line_at(stream, offset, MAX_LINE_BYTES))
         lineno += chunk.lines
         if chunk.stop is not None:  # the worker left the rest of its range to this process
             stream.seek(chunk.stop)

@@ -84,7 +84,7 @@ def check_training_file(
     converted: ConvertedCopy | None = None
     note = None
     if write_converted is not None:
-        if report.conversion is None:
+        if report.conversion is None and "layout" not in report.problem_counts:
             note = f"Nothing converted: {path.name} is not in a layout byom converts" + (
                 f" (it is already Together's {report.dataset_format} format)."
                 if report.dataset_format

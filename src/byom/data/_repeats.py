@@ -33,13 +33,14 @@ _LINE = 0xFFFFFFFF  # the low 32 bits of a remembered prompt hold its line; the 
 
 def _fast_hash(data: Any) -> int:
     """Python's own hash of the bytes (SipHash, ~1.3 GB/s here): salted per process, so only for keys that one
-    process, or processes forked from it, compute. (Only b"" hashes to 0, "no key": an empty text has none.)"""
-    return hash(bytes(data)) & _MASK  # unsigned: the parallel check ships keys in array("Q")
+    process, or processes forked from it, compute. Unsigned (the parallel check ships keys in array("Q")), and
+    never 0, which means "no key"."""
+    return hash(bytes(data)) & _MASK or 1
 
 
 def _stable_hash(data: Any) -> int:
     """64 bits from CRC-32 and Adler-32: the same in every process (spawned workers have their own hash salt),
-    at about a third of the speed."""
+    at about a third of the speed; never 0."""
     return (crc32(data) << 32 | adler32(data)) or 1
 
 
