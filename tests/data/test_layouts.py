@@ -230,5 +230,7 @@ def test_a_together_file_is_not_converted(tmp_path: Path) -> None:
 def test_a_file_whose_rows_all_fail_to_convert_says_which_line(tmp_path: Path) -> None:
     source = tmp_path / "sharegpt.jsonl"
     source.write_bytes(jsonl({"conversations": [{"from": "robot", "value": "q"}]}))
-    with pytest.raises(PreflightError, match="Line 1 cannot be converted: conversations\\[0\\] is from 'robot'"):
+    with pytest.raises(
+        PreflightError, match="Line 1 cannot be converted: conversations\\[0\\] is from 'robot'"
+    ):
         check_training_file(source, write_converted=tmp_path / "out.jsonl")
