@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import Client
@@ -204,3 +205,16 @@ async def test_write_converted_refuses_what_it_must_not_write(
     assert "absolute path" in relative
     assert "already exists with other content" in exists and taken.read_text() == '{"text": "mine"}\n'
     assert "local file" in uploaded
+
+
+async def test_create_finetunes_pre_flight_speaks_of_preference_pairs_for_dpo(
+    byom_settings: Settings, queued: Any, tool_args: dict[str, Any], tmp_path: Path
+) -> None:
+    pairs = _write(tmp_path / "pairs.jsonl", list(TRL_PAIRS))
+    async with Client(build_server(byom_settings, transport=queued[0])) as client:
+        trl = await call_error(
+            client, "create_finetune", {**tool_args, "training_file": str(pairs), "method": "dpo"}
+        )
+        sft_rows = await call_error(client, "create_finetune", {**tool_args, "method": "dpo"})
+    assert "TRL preference" in trl and "write_converted" in trl and "completion" not in trl
+    assert "DPO trains on preference pairs" in sft_rows and "Nothing was uploaded" in sft_rows

@@ -214,9 +214,9 @@ async def plan_launch(
     client = backend.client
     limits = await client.model_limits(model)
     hf_token = settings.hf_token if report is not None and (report.gated or report.private) else None
-    training = await _file_plan(args.training_file, backend, progress, "training")
+    training = await _file_plan(args.training_file, backend, progress, "training", args.method)
     validation = (
-        await _file_plan(args.validation_file, backend, progress, "validation")
+        await _file_plan(args.validation_file, backend, progress, "validation", args.method)
         if args.validation_file
         else None
     )
@@ -357,12 +357,15 @@ def local_data_path(given: str, role: str) -> Path:
     return path
 
 
-async def _file_plan(given: str, backend: Backend, progress: Progress | None, role: str) -> FilePlan:
+async def _file_plan(
+    given: str, backend: Backend, progress: Progress | None, role: str, method: Literal["sft", "dpo"]
+) -> FilePlan:
     client = backend.client
     if _is_local_path(given):
         path = local_data_path(given, role)
         try:
-            report = await anyio.to_thread.run_sync(lambda: check_file(path))
+            # method: DPO wants preference pairs and SFT cannot use them; the fixes say so.
+            report = await anyio.to_thread.run_sync(lambda: check_file(path, method=method))
         except OSError as exc:
             raise PreflightError(
                 f"The {role} file {path.name} cannot be read ({exc.strerror or exc}). Check its permissions."
