@@ -104,6 +104,8 @@ def _cmd_check_data(args: argparse.Namespace) -> None:
         preview_rows=args.preview_rows,
         purpose=args.purpose,
         max_problems=args.max_problems,
+        method=args.method,
+        write_converted=args.write_converted,
     )
     print(check.model_dump_json(indent=2) if args.json else render_data_check(check))
     if not check.report.valid:
@@ -215,6 +217,20 @@ def _parser() -> argparse.ArgumentParser:
         help="for the token statistics (default: the tokenizer's maximum)",
     )
     chk.add_argument("--purpose", choices=["fine-tune", "eval"], default="fine-tune")
+    chk.add_argument(
+        "--method",
+        choices=["sft", "dpo"],
+        default=None,
+        help="the training method (dpo needs preference pairs)",
+    )
+    chk.add_argument(
+        "--write-converted",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="rows in another layout (TRL, ShareGPT, Alpaca…): write them in Together's format to this new .jsonl "
+        "and check that copy (the original is left as it is)",
+    )
     chk.add_argument("--max-problems", type=int, default=20, help="problems shown in full (all are counted)")
     chk.add_argument(
         "--preview-rows", type=int, default=2, help="rows shown in the loss preview (with --model)"

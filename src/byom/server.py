@@ -17,6 +17,7 @@ from byom.tools import (
     DESTRUCTIVE,
     READ_ONLY_OPEN_WORLD,
     SPENDS,
+    WRITES_NEW_FILE,
     AppState,
     ByomMCPServer,
     app_state,
@@ -50,7 +51,7 @@ class _Tool:
 TOOLS: tuple[_Tool, ...] = (
     _Tool(inspect_hf_model, "Inspect a Hugging Face model", READ_ONLY_OPEN_WORLD, False),
     _Tool(recommend_base, "Recommend a Together base model", READ_ONLY_OPEN_WORLD, False),
-    _Tool(check_training_data, "Check training data", READ_ONLY_OPEN_WORLD, False),
+    _Tool(check_training_data, "Check training data", WRITES_NEW_FILE, False),
     _Tool(create_finetune, "Launch a fine-tune", SPENDS, True),
     _Tool(job_status, "Fine-tune job status", READ_ONLY_OPEN_WORLD, False),
     _Tool(list_jobs, "List fine-tune jobs", READ_ONLY_OPEN_WORLD, False),

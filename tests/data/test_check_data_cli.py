@@ -37,3 +37,15 @@ def test_json_with_token_stats_and_preview(
     assert body["report"]["valid"] is True and body["report"]["nlines"] == 2
     assert body["token_stats"]["samples"] == 2 and body["token_stats"]["over_max_seq_length"] == 0
     assert "⟦yo<|eos|>" in body["preview"][0]["rendered"]
+
+
+def test_write_converted_and_method(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _file(tmp_path, json.dumps({"prompt": "2+2?", "chosen": "4", "rejected": "5"}))
+    with pytest.raises(SystemExit):
+        main(["check-data", str(path), "--method", "dpo"])
+    assert "TRL preference" in capsys.readouterr().out
+    target = tmp_path / "together.jsonl"
+    main(["check-data", str(path), "--method", "dpo", "--write-converted", str(target)])
+    out = capsys.readouterr().out
+    assert "together.jsonl: valid" in out and "format preference" in out and "Wrote 1 row converted" in out
+    assert json.loads(target.read_text())["preferred_output"] == [{"role": "assistant", "content": "4"}]

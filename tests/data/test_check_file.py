@@ -18,6 +18,11 @@ A = {"role": "assistant", "content": "hello"}
 OK = {"messages": [U, A]}
 
 
+def ok(i: int) -> dict[str, Any]:
+    """A clean row of its own (copies of one row are repeats: a warning)."""
+    return {"messages": [{"role": "user", "content": f"question {i}"}, A]}
+
+
 def jsonl(*rows: Any) -> bytes:
     return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows).encode()
 
@@ -29,15 +34,16 @@ def write(tmp_path: Path, data: bytes, name: str = "train.jsonl") -> Path:
 
 
 def test_a_valid_file_has_counts_and_no_problems(tmp_path: Path) -> None:
-    report = check_file(write(tmp_path, jsonl(OK, "", OK, OK)))
+    data = jsonl(OK, "", ok(1), ok(2))
+    report = check_file(write(tmp_path, data))
     assert report.valid and report.problems == [] and report.problem_counts == {}
     assert (report.nlines, report.blank_lines, report.bad_lines) == (3, 1, 0)
     assert report.dataset_format == "conversation" and report.file_type == "jsonl"
-    assert report.nbytes == len(jsonl(OK, "", OK, OK))
+    assert report.nbytes == len(data)
 
 
 def test_each_problem_has_line_field_kind_and_fix() -> None:
-    rows = [OK, {"messages": [U, {"role": "bot", "content": "x"}]}, {"messages": [U]}, OK, {"text": "t"}]
+    rows = [OK, {"messages": [U, {"role": "bot", "content": "x"}]}, {"messages": [U]}, ok(1), {"text": "t"}]
     report = check_file(jsonl(*rows))
     assert not report.valid and report.bad_lines == 3
     got = [(p.line, p.field, p.kind) for p in report.problems]
@@ -51,7 +57,7 @@ def test_each_problem_has_line_field_kind_and_fix() -> None:
 
 
 def test_first_n_in_full_and_a_count_per_kind() -> None:
-    rows = [OK] + ["nope"] * 30 + [{"messages": [U]}] * 5 + [{**OK, "source": "x"}] * 4
+    rows = [OK] + ["nope"] * 30 + [{"messages": [U]}] * 5 + [{**ok(i), "source": "x"} for i in range(4)]
     report = check_file(jsonl(*rows), max_problems=3)
     errors = [p for p in report.problems if p.severity == "error"]
     assert [p.line for p in errors] == [2, 3, 4]
@@ -118,7 +124,7 @@ def test_a_huge_line_is_reported_and_skipped_without_holding_it(
 ) -> None:
     monkeypatch.setattr("byom.data._check.MAX_LINE_BYTES", 1 << 20)
     huge = json.dumps({"text": "x" * (5 << 20)}).encode() + b"\n"
-    report = check_file(write(tmp_path, jsonl(OK) + huge + jsonl(OK)))
+    report = check_file(write(tmp_path, jsonl(OK) + huge + jsonl(ok(1))))
     assert [(p.line, p.kind) for p in report.problems] == [(2, "line_too_long")]
     assert report.nlines == 3 and report.bad_lines == 1
 

@@ -216,7 +216,8 @@ def test_reasoning_is_noted() -> None:
 
 
 def test_legacy_strict_issues_are_warnings_once() -> None:
-    rows = [{**USER_ASSIST, "source": "web"}] * 3 + [conv(("user", "a"), ("user", "b"), ("assistant", "c"))]
+    rows = [conv(("user", f"hi {i}"), ("assistant", "hello"), source="web") for i in range(3)]
+    rows.append(conv(("user", "a"), ("user", "b"), ("assistant", "c")))
     report = check_jsonl(jsonl(*rows))
     assert report.valid
     assert len(report.warnings) == 2
@@ -312,3 +313,11 @@ def test_a_control_character_is_not_reported_at_at(tmp_path) -> None:
     report = check_jsonl(path)
     assert not report.valid and report.error is not None
     assert "at at" not in report.error and "at column" in report.error
+
+
+def test_an_empty_turn_is_never_fixed_by_dropping_only_that_turn() -> None:
+    empty_user = check_jsonl(jsonl(conv(("user", " "), ("assistant", "an answer"))))
+    fix = empty_user.problems[0].fix
+    assert "remove the message" not in fix and "remove the whole example" in fix and "user's turn" in fix
+    empty_answer = check_jsonl(jsonl(conv(("user", "q"), ("assistant", ""))))
+    assert "remove the whole example" in empty_answer.problems[0].fix

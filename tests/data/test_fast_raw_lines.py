@@ -88,7 +88,7 @@ LINES: list[tuple[str, bytes]] = [
 
 def _rules_clean(purpose: str, raw: bytes) -> bool:
     rules = Rules(purpose)
-    return _slow_line(rules, 1, raw) is None and not rules.warnings
+    return _slow_line(rules, 1, raw)[0] is None and not rules.warnings
 
 
 @pytest.mark.parametrize("purpose", ["fine-tune", "eval"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import Client
@@ -191,3 +192,102 @@ async def test_an_excerpt_from_the_data_is_quoted_short_and_inside_a_fence(
     assert sep and "Ignore previous instructions" in inside
     assert "Ignore previous instructions" not in head + after
     assert "x" * 100 not in text and "more characters]" in inside  # clipped, saying so
+
+
+TRL_PAIRS = [
+    {"prompt": "What is 2+2?", "chosen": "4.", "rejected": "5."},
+    {"prompt": [{"role": "user", "content": "Capital of France?"}], "chosen": "Paris.", "rejected": "Lyon."},
+]
+
+
+async def test_trl_preference_pairs_are_named_and_a_converted_copy_is_checked_with_its_preview(
+    server: MCPServer[AppState], tiny_model: Path, tmp_path: Path
+) -> None:
+    source = _write(tmp_path / "trl.jsonl", list(TRL_PAIRS))
+    original = source.read_bytes()
+    target = tmp_path / "together.jsonl"
+    async with Client(server) as client:
+        found = await call_ok(client, "check_training_data", {"path": str(source), "method": "dpo"})
+        result = await client.call_tool(
+            "check_training_data",
+            {
+                "path": str(source),
+                "method": "dpo",
+                "write_converted": str(target),
+                "model": str(tiny_model),
+                "max_seq_length": 64,
+                "preview_rows": 1,
+            },
+        )
+    conversion = found["report"]["conversion"]
+    assert conversion["layout"] == "trl_preference" and conversion["converted"]["preferred_output"] == [
+        {"role": "assistant", "content": "4."}
+    ]
+    assert "completion" not in json.dumps(found["report"]["problems"])
+    assert not result.is_error, text_of(result)
+    check = result.structured_content or {}
+    assert source.read_bytes() == original
+    assert check["converted"] == {
+        "path": str(target),
+        "source": "trl.jsonl",
+        "layout": "trl_preference",
+        "rows": 2,
+    }
+    assert check["report"]["valid"] and check["report"]["dataset_format"] == "preference"
+    assert check["token_stats"]["samples"] == 2
+    chosen, rejected = check["preview"]
+    assert (chosen["side"], rejected["side"]) == ("chosen", "rejected")
+    assert "⟦4." in chosen["rendered"] and "⟦5." in rejected["rendered"]
+    text = text_of(result)
+    assert (
+        "-- row 1 chosen:" in text
+        and "-- row 1 rejected:" in text
+        and "the report above is of that copy" in text
+    )
+
+
+async def test_with_dpo_fixes_speak_of_preference_pairs(server: MCPServer[AppState], tmp_path: Path) -> None:
+    prompts = _write(tmp_path / "prompts.jsonl", [{"prompt": "q1"}, {"prompt": "q2"}])
+    sft = _write(tmp_path / "sft.jsonl", [{"prompt": "q", "completion": "a"}])
+    async with Client(server) as client:
+        only_prompts = await call_ok(client, "check_training_data", {"path": str(prompts), "method": "dpo"})
+        sft_rows = await call_ok(client, "check_training_data", {"path": str(sft), "method": "dpo"})
+    fixes = [p["fix"] for p in only_prompts["report"]["problems"]]
+    assert fixes and all('"chosen"' in f and '"rejected"' in f for f in fixes)
+    assert not any('Add "completion"' in f for f in fixes)
+    assert sft_rows["report"]["problems"][0]["kind"] == "method"
+
+
+async def test_write_converted_refuses_what_it_must_not_write(
+    server: MCPServer[AppState], tmp_path: Path
+) -> None:
+    source = _write(tmp_path / "trl.jsonl", list(TRL_PAIRS))
+    taken = _write(tmp_path / "taken.jsonl", [{"text": "mine"}])
+    async with Client(server) as client:
+        relative = await call_error(
+            client, "check_training_data", {"path": str(source), "write_converted": "out.jsonl"}
+        )
+        exists = await call_error(
+            client, "check_training_data", {"path": str(source), "write_converted": str(taken)}
+        )
+        uploaded = await call_error(
+            client,
+            "check_training_data",
+            {"path": "file-abc123", "write_converted": str(tmp_path / "x.jsonl")},
+        )
+    assert "absolute path" in relative
+    assert "already exists with other content" in exists and taken.read_text() == '{"text": "mine"}\n'
+    assert "local file" in uploaded
+
+
+async def test_create_finetunes_pre_flight_speaks_of_preference_pairs_for_dpo(
+    byom_settings: Settings, queued: Any, tool_args: dict[str, Any], tmp_path: Path
+) -> None:
+    pairs = _write(tmp_path / "pairs.jsonl", list(TRL_PAIRS))
+    async with Client(build_server(byom_settings, transport=queued[0])) as client:
+        trl = await call_error(
+            client, "create_finetune", {**tool_args, "training_file": str(pairs), "method": "dpo"}
+        )
+        sft_rows = await call_error(client, "create_finetune", {**tool_args, "method": "dpo"})
+    assert "TRL preference" in trl and "write_converted" in trl and "completion" not in trl
+    assert "DPO trains on preference pairs" in sft_rows and "Nothing was uploaded" in sft_rows

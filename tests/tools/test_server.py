@@ -35,11 +35,12 @@ WORKFLOW = [
     "manage_endpoint",
 ]
 # (read_only, destructive, idempotent, open_world): spending tools are not idempotent (a repeat is
-# deduplicated, not free); stopping or deleting is destructive; reads change nothing.
+# deduplicated, not free); stopping or deleting is destructive; reads change nothing; check_training_data
+# writes a new file when asked (a converted copy), never replacing one.
 ANNOTATIONS = {
     "inspect_hf_model": (True, False, True, True),
     "recommend_base": (True, False, True, True),
-    "check_training_data": (True, False, True, True),
+    "check_training_data": (False, False, True, True),
     "create_finetune": (False, False, False, True),
     "job_status": (True, False, True, True),
     "list_jobs": (True, False, True, True),

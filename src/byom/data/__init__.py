@@ -3,6 +3,7 @@ preview, shared by the MCP tools, the CLI, the local engine and its trainer."""
 
 from byom.data._check import MAX_FILE_BYTES, MAX_LINE_BYTES, check_file, check_jsonl
 from byom.data._checkup import (
+    ConvertedCopy,
     DataCheck,
     PreviewShown,
     bounded_previews,
@@ -11,7 +12,7 @@ from byom.data._checkup import (
     render_data_check,
 )
 from byom.data._render import render_data_report, render_previews, render_token_stats
-from byom.data._report import DataReport, DatasetFormat, Problem, ProblemKind, ValidationReport
+from byom.data._report import Conversion, DataReport, DatasetFormat, Problem, ProblemKind, ValidationReport
 from byom.data._tokens import (
     IGNORE,
     Encoded,
@@ -32,6 +33,8 @@ __all__ = [
     "IGNORE",
     "MAX_FILE_BYTES",
     "MAX_LINE_BYTES",
+    "Conversion",
+    "ConvertedCopy",
     "DataCheck",
     "DataReport",
     "DatasetFormat",

@@ -12,14 +12,17 @@ import io
 import json
 import re
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Literal
 
 from byom.data._fast import FLAG_BITS, FastCheck, fast_checker
+from byom.data._json_errors import describe_json_error
+from byom.data._layouts import LAYOUTS, Layout, recognise
 from byom.data._lines import iter_lines
 from byom.data._parquet import check_parquet
-from byom.data._report import DataReport, Problem
+from byom.data._repeats import Repeats, keys_of_line
+from byom.data._report import Conversion, DataReport, DatasetFormat, Problem
 from byom.data._rules import FLAG_NAMES, MAX_IMAGE_BYTES, MAX_IMAGES, LineError, Rules, quote
-from byom.data._scan import READ_BUFFER, auto_workers, line_at, scan_chunks, split
+from byom.data._scan import READ_BUFFER, auto_workers, forks, line_at, scan_chunks, split
 
 __all__ = ["MAX_FILE_BYTES", "MAX_LINE_BYTES", "check_file", "check_jsonl"]
 
@@ -36,6 +39,7 @@ _INDEX = re.compile(r"\[\d+\]")
 _NOT_DATA_AFTER = 3
 _NOT_JSON = ("json", "encoding")
 _ENV_LINE = re.compile(rb"(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=")
+Method = Literal["sft", "dpo"]
 
 
 class _Problems:
@@ -60,6 +64,17 @@ class _Problems:
             self._warned.add(key)
             self.warnings.append(problem)
 
+    def add_first(self, problem: Problem) -> None:
+        """A file-level error, shown before the lines' errors."""
+        self.counts[problem.kind] = self.counts.get(problem.kind, 0) + 1
+        self.errors.insert(0, problem)
+        del self.errors[self.limit :]
+
+    def add_counted(self, problem: Problem, count: int) -> None:
+        """A warning that stands for ``count`` rows."""
+        self.counts[problem.kind] = self.counts.get(problem.kind, 0) + count
+        self.warnings.append(problem)
+
     @property
     def has_errors(self) -> bool:
         return bool(self.errors)
@@ -71,14 +86,16 @@ def check_file(
     purpose: str = "fine-tune",
     max_problems: int = 20,
     workers: int | None = None,
+    method: Method | None = None,
 ) -> DataReport:
     """Check a training file (a path: ``.parquet`` by extension, else JSONL; or JSONL ``bytes``).
 
     ``workers``: processes for a JSONL file (None: one a core for a file over 64 MiB, else 1); the report is
-    the same whatever the number."""
+    the same whatever the number. ``method``: the training method the file is for ("dpo" needs preference
+    pairs, "sft" cannot use them; None: either)."""
     problems = _Problems(max_problems)
     if isinstance(source, (bytes, bytearray)):
-        report = _check_jsonl_stream(io.BytesIO(source), purpose, problems, len(source))
+        report = _check_jsonl_stream(io.BytesIO(source), purpose, problems, len(source), method=method)
         return report.model_copy(update={"purpose": purpose})
     path = Path(source)
     file_type = "parquet" if path.suffix.lower() == ".parquet" else "jsonl"
@@ -121,7 +138,13 @@ def check_file(
     try:
         with path.open("rb", buffering=READ_BUFFER) as stream:
             report = _check_jsonl_stream(
-                stream, purpose, problems, size, path, auto_workers(size) if workers is None else workers
+                stream,
+                purpose,
+                problems,
+                size,
+                path,
+                auto_workers(size) if workers is None else workers,
+                method=method,
             )
     except OSError as exc:
         return _finish(
@@ -157,22 +180,30 @@ def _finish(report: DataReport, problems: _Problems, extra: Problem | None = Non
 class _Scanner:
     """The sequential check, one line at a time: the fast path once the format is known, else the rules."""
 
-    def __init__(self, purpose: str, problems: _Problems) -> None:
-        self.rules = Rules(purpose)
+    def __init__(
+        self, purpose: str, problems: _Problems, method: Method | None = None, stable: bool = False
+    ) -> None:
+        self.rules = Rules(purpose, method)
         self.problems = problems
+        self.method = method
         self.need_assistant = purpose != "eval"
         self.fast: FastCheck | None = None
         self.bits = self.nlines = self.blank = self.bad = 0
         self.saw_json = False  # some line decoded as JSON: the file is data, however broken
         self.head_bad = 0  # lines that are not JSON before any that is
         self.not_data: Problem | None = None  # set when the file is not data at all: the scan stops
+        self.repeats = Repeats()
+        self.keys = [0, 0, 0]
+        self.stable = stable  # keys the same in every process: the check runs on spawned workers
+        self.conversion: Conversion | None = None
 
     def line(self, lineno: int, raw: bytes | int) -> None:
         if self.fast is not None and raw.__class__ is bytes:
-            line_bits = self.fast(raw, self.need_assistant)
+            line_bits = self.fast(raw, self.need_assistant, self.keys, self.stable)
             if line_bits is not None:
                 self.nlines += 1
                 self.bits |= line_bits
+                self.repeats.add(lineno, *self.keys)
                 return
         problems, rules = self.problems, self.rules
         if isinstance(raw, int):
@@ -200,7 +231,7 @@ class _Scanner:
                 "the file starts with a UTF-8 byte-order mark; some tools reject it.",
                 "Save it as UTF-8 without BOM.",
             )
-        error = _slow_line(rules, lineno, raw)
+        error, converted = _slow_line(rules, lineno, raw)
         if error is None or error.kind not in _NOT_JSON or raw.lstrip().startswith((b"{", b"[")):
             self.saw_json = True  # JSON, or an attempt at it: data, however broken, and quoted as such
         elif not self.saw_json:
@@ -212,10 +243,25 @@ class _Scanner:
             problems.add(
                 Problem(line=lineno, field=error.field, kind=error.kind, message=error.message, fix=error.fix)
             )
+        elif rules.fmt is not None:
+            row_json = None
+            if converted is not None:
+                layout, row, together = converted
+                row_json = json.dumps(together).encode()
+                if self.conversion is None:
+                    self.conversion = Conversion(
+                        layout=layout.id,
+                        name=layout.name,
+                        to_format=layout.target,
+                        line=lineno,
+                        row=_clipped(row),
+                        converted=_clipped(together),
+                    )
+            self.repeats.add(lineno, *keys_of_line(rules.fmt, raw, row_json, self.stable))
         for warning in rules.warnings:
             problems.add(warning)
         rules.warnings.clear()
-        if self.fast is None and rules.fmt is not None:
+        if self.fast is None and rules.fmt is not None and rules.layout is None:
             self.fast = fast_checker(rules.fmt)
 
     def report(self, size: int) -> DataReport:
@@ -231,8 +277,18 @@ class _Scanner:
                     fix="Add at least one JSON object per line.",
                 )
             )
-        report.dataset_format = self.rules.fmt
+        rules = self.rules
+        report.dataset_format = rules.fmt if rules.layout is None else None
         report.nlines, report.blank_lines, report.bad_lines = self.nlines, self.blank, self.bad
+        report.conversion = self.conversion
+        if rules.layout is not None:
+            self.problems.add_first(_layout_problem(rules.layout, self.conversion))
+        method_problem = _method_problem(self.method, rules.fmt)
+        if method_problem is not None:
+            self.problems.add_first(method_problem)
+        for problem, count in self.repeats.problems(self.nlines):
+            self.problems.add_counted(problem, count)
+        report.duplicate_rows, report.conflicting_answers = self.repeats.duplicates, self.repeats.conflicts
         for name, bit in zip(FLAG_NAMES, FLAG_BITS, strict=True):
             setattr(report, name, self.rules.flags[name] or bool(self.bits & bit))
         return _finish(report, self.problems)
@@ -245,6 +301,8 @@ def _check_jsonl_stream(
     size: int,
     path: Path | None = None,
     workers: int = 1,
+    *,
+    method: Method | None = None,
 ) -> DataReport:
     """The check of a JSONL stream; of a file on ``workers`` processes when ``path`` is its path."""
     if size == 0:
@@ -257,10 +315,12 @@ def _check_jsonl_stream(
                 fix="Add at least one example, one JSON object per line.",
             ),
         )
-    scan = _Scanner(purpose, problems)
+    parallel = path is not None and workers > 1
+    scan = _Scanner(purpose, problems, method, stable=parallel and not forks())
     lines = iter_lines(stream, MAX_LINE_BYTES)
     lineno = pos = 0
-    if path is not None and workers > 1:
+    if parallel:
+        assert path is not None
         # The head in order until the format is known (line 1, as a rule), then the rest on all workers.
         for lineno, raw in lines:
             pos += raw if isinstance(raw, int) else len(raw)
@@ -284,11 +344,19 @@ def _check_in_parallel(
     file order, with the line numbers they have in the file."""
     assert scan.rules.fmt is not None
     chunks = split(stream, start, size, workers)
-    for chunk in scan_chunks(path, chunks, scan.rules.fmt, scan.need_assistant, MAX_LINE_BYTES):
+    add = scan.repeats.add
+    for chunk in scan_chunks(path, chunks, scan.rules.fmt, scan.need_assistant, MAX_LINE_BYTES, scan.stable):
         scan.nlines += chunk.lines - len(chunk.fail_index)
         scan.bits |= chunk.bits
-        for index, offset in zip(chunk.fail_index, chunk.fail_offset, strict=True):
-            scan.line(lineno + index + 1, line_at(stream, offset, MAX_LINE_BYTES))
+        # In file order, as the sequential check: repeats are counted against the rows before them.
+        fails = dict(zip(chunk.fail_index, chunk.fail_offset, strict=True))
+        keys = iter(chunk.keys)
+        for number, (row, prompt, answer) in enumerate(zip(keys, keys, keys), lineno + 1):
+            offset = fails.get(number - lineno - 1) if fails else None
+            if offset is None:
+                add(number, row, prompt, answer)
+            else:
+                scan.line(number, line_at(stream, offset, MAX_LINE_BYTES))
         lineno += chunk.lines
         if chunk.stop is not None:  # the worker left the rest of its range to this process
             stream.seek(chunk.stop)
@@ -327,7 +395,11 @@ def _looks_like(head: bytes) -> str:
     return "plain text"
 
 
-def _slow_line(rules: Rules, lineno: int, raw: bytes) -> LineError | None:
+def _slow_line(
+    rules: Rules, lineno: int, raw: bytes
+) -> tuple[LineError | None, tuple[Layout, dict[str, Any], dict[str, Any]] | None]:
+    """The line's first error, or None and (for a row in another layout) the layout, the row and the row
+    converted."""
     try:
         try:
             text = raw.decode("utf-8")
@@ -335,18 +407,71 @@ def _slow_line(rules: Rules, lineno: int, raw: bytes) -> LineError | None:
             raise LineError(
                 "encoding", None, f"not valid UTF-8 (byte {exc.start}).", "Save the file as UTF-8."
             ) from exc
+        text = text.rstrip("\r\n")  # with its newline, a line cut short would break "at line 2 column 1"
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise LineError(
-                "json",
-                None,
-                f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno}): {quote(text.rstrip())}.",
-                "Each line must be one complete JSON object.",
-            ) from exc
+            what, fix = describe_json_error(text, exc)
+            raise LineError("json", None, f"not valid JSON ({what}): {quote(text.rstrip())}.", fix) from exc
         except RecursionError as exc:
             raise LineError("json", None, "JSON nested too deeply.", "Flatten the object.") from exc
-        rules.sample(lineno, obj)
+        layout = recognise(obj) if isinstance(obj, dict) else None
+        if layout is None:
+            rules.sample(lineno, obj)
+            return None, None
+        rules.layout_of(lineno, layout.id)
+        together = layout.convert(obj)
+        try:
+            rules.sample(lineno, together, converted=True)
+        except LineError as exc:
+            exc.message = f"converted to Together's {layout.target} format, {exc.message}"
+            raise
     except LineError as exc:
-        return exc
+        return exc, None
+    return None, (layout, obj, together)
+
+
+_CLIP = 200
+
+
+def _clipped(value: Any) -> Any:
+    """A row for the conversion example: every string over 200 characters cut (rows are untrusted and can be
+    long); the shape stays."""
+    if isinstance(value, str):
+        return value if len(value) <= _CLIP else value[:_CLIP] + "…"
+    if isinstance(value, list):
+        return [_clipped(v) for v in value[:20]]
+    if isinstance(value, dict):
+        return {str(k): _clipped(v) for k, v in list(value.items())[:20]}
+    return value
+
+
+def _layout_problem(layout_id: str, conversion: Conversion | None) -> Problem:
+    layout = next(lay for lay in LAYOUTS if lay.id == layout_id)
+    kept = ", both answers kept" if layout.target == "preference" else ""
+    shown = f"; conversion shows line {conversion.line} before and after" if conversion is not None else ""
+    return Problem(
+        kind="layout",
+        message=f"the rows are in the {layout.name} layout, not one of Together's formats: each row converts "
+        f"to Together's {layout.target} format{kept}{shown}.",
+        fix="Write a converted copy and upload that: check_training_data with write_converted=PATH "
+        "(CLI: byom check-data FILE --write-converted PATH). The original is left as it is.",
+    )
+
+
+def _method_problem(method: Method | None, fmt: DatasetFormat | None) -> Problem | None:
+    if method == "dpo" and fmt is not None and fmt != "preference":
+        return Problem(
+            kind="method",
+            message=f"DPO trains on preference pairs, but these rows are {fmt} data (one answer each).",
+            fix='Give each prompt a chosen and a rejected answer ({"prompt": ..., "chosen": ..., "rejected": ...} '
+            'converts; Together\'s own is {"input": {"messages": [...]}, "preferred_output": [...], '
+            '"non_preferred_output": [...]}), or train this file with method "sft".',
+        )
+    if method == "sft" and fmt == "preference":
+        return Problem(
+            kind="method",
+            message="these rows are preference pairs, which only DPO trains on.",
+            fix='Use method "dpo" for this file.',
+        )
     return None

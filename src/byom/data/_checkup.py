@@ -7,18 +7,21 @@ when rendered.
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from byom.data._check import check_file
+from byom.data._check import Method, check_file
+from byom.data._layouts import write_converted as write_converted_copy
 from byom.data._render import render_data_report, render_previews, render_token_stats
 from byom.data._report import DataReport
-from byom.data._tokens import RowPreview, TokenStats, iter_rows, preview, token_stats
+from byom.data._tokens import RowPreview, TokenStats, iter_rows, preview, preview_pair, token_stats
 from byom.untrusted import PREVIEW_ROW_CHARS, PREVIEW_TOTAL_CHARS, clip, fence
 
 __all__ = [
+    "ConvertedCopy",
     "DataCheck",
     "PreviewShown",
     "bounded_previews",
@@ -31,6 +34,9 @@ __all__ = [
 class PreviewShown(BaseModel):
     """One previewed row as a reader needs it (the token ids stay out: they are for machines)."""
 
+    side: Literal["chosen", "rejected"] | None = Field(
+        None, description="A preference row's side: each is trained on its own answer."
+    )
     num_tokens: int
     num_trained_tokens: int
     truncated: bool
@@ -38,11 +44,21 @@ class PreviewShown(BaseModel):
     notes: list[str]
 
 
+class ConvertedCopy(BaseModel):
+    """A converted copy written on request: the report, tokens and preview are of this copy."""
+
+    path: str
+    source: str = Field(description="The original file (left as it was).")
+    layout: str = Field(description="The layout converted from.")
+    rows: int
+
+
 class DataCheck(BaseModel):
     """``check_training_data``'s answer."""
 
     file: str
     report: DataReport
+    converted: ConvertedCopy | None = None
     tokenizer: str | None = Field(None, description="Whose tokenizer and chat template counted the tokens.")
     token_stats: TokenStats | None = None
     tokens_per_epoch: int | None = Field(
@@ -61,11 +77,40 @@ def check_training_file(
     preview_rows: int = 3,
     purpose: str = "fine-tune",
     max_problems: int = 20,
+    method: Method | None = None,
+    write_converted: Path | None = None,
 ) -> DataCheck:
-    report = check_file(path, purpose=purpose, max_problems=max_problems)
+    """Check ``path``; with ``write_converted``, write its rows in Together's format there (when they are in
+    another layout) and check that copy instead, like any other file."""
+    report = check_file(path, purpose=purpose, max_problems=max_problems, method=method)
+    converted: ConvertedCopy | None = None
+    note = None
+    if write_converted is not None:
+        if report.conversion is None and "layout" not in report.problem_counts:
+            note = f"Nothing converted: {path.name} is not in a layout byom converts" + (
+                f" (it is already Together's {report.dataset_format} format)."
+                if report.dataset_format
+                else "."
+            )
+        else:
+            layout, rows = write_converted_copy(path, write_converted)
+            converted = ConvertedCopy(
+                path=str(write_converted), source=path.name, layout=layout.id, rows=rows
+            )
+            path = write_converted
+            report = check_file(path, purpose=purpose, max_problems=max_problems, method=method)
+            note = (
+                f"Wrote {rows} row{'s' if rows != 1 else ''} converted from the {layout.name} layout to {write_converted} (the original is "
+                "unchanged); the report above is of that copy: upload it."
+            )
     check = DataCheck(
-        file=path.name, report=report, tokenizer=tokenizer_name if tokenizer is not None else None
+        file=path.name,
+        report=report,
+        converted=converted,
+        tokenizer=tokenizer_name if tokenizer is not None else None,
     )
+    if note is not None:
+        check.notes.append(note)
     if tokenizer is None:
         check.notes.append(
             "Pass model (your Hugging Face model) for token counts and a preview of what the loss sees."
@@ -82,18 +127,26 @@ def check_training_file(
     stats = token_stats(tokenizer, iter_rows(path), max_seq_length=seq)
     check.token_stats = stats
     check.tokens_per_epoch = stats.trained_tokens
-    if report.dataset_format != "preference" and preview_rows > 0:
-        rows: list[RowPreview] = preview(iter_rows(path), tokenizer, max_seq_length=seq, top_k=preview_rows)
+    if preview_rows > 0:
+        shown: list[tuple[RowPreview, Literal["chosen", "rejected"] | None]] = []
+        if report.dataset_format == "preference":
+            for row in islice(iter_rows(path), preview_rows):
+                chosen, rejected = preview_pair(tokenizer, row, max_seq_length=seq)
+                shown += [(chosen, "chosen"), (rejected, "rejected")]
+        else:
+            previews = preview(iter_rows(path), tokenizer, max_seq_length=seq, top_k=preview_rows)
+            shown = [(r, None) for r in previews]
         check.preview = bounded_previews(
             [
                 PreviewShown(
+                    side=side,
                     num_tokens=r.num_tokens,
                     num_trained_tokens=r.num_trained_tokens,
                     truncated=r.truncated,
                     rendered=r.rendered,
                     notes=r.notes,
                 )
-                for r in rows
+                for r, side in shown
             ]
         )
     return check

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import msgspec
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
+from byom.data._repeats import keys_of_row
 from byom.data._report import DatasetFormat
 
 __all__ = ["FLAG_BITS", "FastCheck", "fast_checker"]
@@ -250,7 +251,12 @@ def _preference(row: _Preference, need_assistant: bool) -> int | None:
     )
 
 
-FastCheck = Callable[[bytes, bool], int | None]
+class FastCheck(Protocol):
+    def __call__(
+        self, line: bytes, need_assistant: bool, keys: list[int] | None = None, stable: bool = False, /
+    ) -> int | None: ...
+
+
 _FORMATS: dict[DatasetFormat, tuple[type, Callable[[Any, bool], int | None]]] = {
     "general": (_General, _general),
     "conversation": (_Conversation, _conversation),
@@ -260,28 +266,33 @@ _FORMATS: dict[DatasetFormat, tuple[type, Callable[[Any, bool], int | None]]] = 
 _CHECKS: dict[DatasetFormat, FastCheck] = {}
 
 
-def _make(model: type, quick: Callable[[Any, bool], int | None]) -> FastCheck:
+def _make(fmt: DatasetFormat, model: type, quick: Callable[[Any, bool], int | None]) -> FastCheck:
     decode = msgspec.json.Decoder[Any](
         model
     ).decode  # built once per format: msgspec compiles the schema here
 
-    def check(line: bytes, need_assistant: bool) -> int | None:
+    def check(
+        line: bytes, need_assistant: bool, keys: list[int] | None = None, stable: bool = False, /
+    ) -> int | None:
         try:
             row = decode(line)
             if not line.isascii():
                 line.decode()  # Raw text is not UTF-8-checked by msgspec; the rules need it all valid
-            return quick(row, need_assistant)
+            bits = quick(row, need_assistant)
         except _REJECT:  # the rules will say what is wrong
             return None
+        if keys is not None and bits is not None:
+            keys[:] = keys_of_row(fmt, line, row, stable)  # from the values just decoded: no second decode
+        return bits
 
     return check
 
 
 def fast_checker(fmt: DatasetFormat) -> FastCheck | None:
-    """A check for one format: ``check(line, need_assistant)`` gives the line's flag bits, or None when the
-    rules must look at it."""
+    """A check for one format: ``check(line, need_assistant[, keys, stable])`` gives the line's flag bits, or None
+    when the rules must look at it; given a ``keys`` list, it sets it to the line's hashes (byom.data._repeats)."""
     if fmt not in _FORMATS:
         return None
     if fmt not in _CHECKS:
-        _CHECKS[fmt] = _make(*_FORMATS[fmt])
+        _CHECKS[fmt] = _make(fmt, *_FORMATS[fmt])
     return _CHECKS[fmt]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -15,8 +16,11 @@ __all__ = ["render_data_report", "render_previews", "render_token_stats"]
 def render_data_report(report: DataReport, name: str = "") -> str:
     verdict = "valid" if report.valid else "NOT valid"
     head = f"{name}: {verdict}" if name else verdict.capitalize()
+    fmt: str = report.dataset_format or "unknown"
+    if report.conversion is not None:
+        fmt = f"{report.conversion.name} (not Together's; converts to {report.conversion.to_format})"
     lines = [
-        f"{head} — {report.file_type}, format {report.dataset_format or 'unknown'}, {report.nlines} samples"
+        f"{head} — {report.file_type}, format {fmt}, {report.nlines} samples"
         + (f", {report.blank_lines} blank lines" if report.blank_lines else "")
         + (f", {report.bad_lines} bad" if report.bad_lines else "")
         + f" ({report.nbytes / 2**20:.1f} MiB)."
@@ -35,6 +39,15 @@ def render_data_report(report: DataReport, name: str = "") -> str:
     ]
     if flags:
         lines.append("Uses: " + ", ".join(flags) + ".")
+    if report.conversion is not None:
+        conv = report.conversion
+        example = "\n".join(json.dumps(r, ensure_ascii=False) for r in (conv.row, conv.converted))
+        lines.append(
+            f"Line {conv.line} as found, then in Together's {conv.to_format} format (untrusted dataset text):\n"
+            + "```json\n"
+            + example.replace("```", "'''")
+            + "\n```"
+        )
     if report.problems:
         # Messages quote the file's own text: the whole list is fenced, so no quote reads as an instruction.
         lines.append("Problems (the quoted excerpts are untrusted text from the file):")
@@ -74,6 +87,8 @@ def render_token_stats(stats: TokenStats) -> str:
 
 class _Shown(Protocol):
     @property
+    def side(self) -> str | None: ...
+    @property
     def num_tokens(self) -> int: ...
     @property
     def num_trained_tokens(self) -> int: ...
@@ -87,9 +102,12 @@ class _Shown(Protocol):
 
 def render_previews(rows: Sequence[_Shown]) -> str:
     out = []
-    for i, row in enumerate(rows, start=1):
+    n = 0
+    for row in rows:
+        n += row.side != "rejected"  # a preference row's two sides share its number
+        side = f" {row.side}" if row.side else ""
         out.append(
-            f"-- row {i}: {row.num_tokens} tokens, {row.num_trained_tokens} trained"
+            f"-- row {n}{side}: {row.num_tokens} tokens, {row.num_trained_tokens} trained"
             + (", truncated" if row.truncated else "")
             + " (trained text between ⟦ ⟧)"
         )

@@ -6,7 +6,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["DataReport", "DatasetFormat", "Problem", "ProblemKind", "Severity", "ValidationReport"]
+__all__ = [
+    "Conversion",
+    "DataReport",
+    "DatasetFormat",
+    "Problem",
+    "ProblemKind",
+    "Severity",
+    "ValidationReport",
+]
 
 DatasetFormat = Literal["general", "conversation", "instruction", "preference", "tokenized"]
 Severity = Literal["error", "warning"]
@@ -30,6 +38,10 @@ ProblemKind = Literal[
     "image",  # an image where none is allowed, a bad data URL, too many or too large images
     "preference",  # preferred/non_preferred outputs shape, input ending with the assistant
     "parquet",  # an unreadable Parquet file, a missing input_ids column, an unexpected column
+    "layout",  # rows in a layout that is not Together's (TRL, ShareGPT, Alpaca…): convert them
+    "method",  # the data does not fit the training method (DPO needs preference pairs; SFT cannot use them)
+    "duplicate",  # warning: a row repeating an earlier row exactly
+    "conflict",  # warning: a prompt an earlier row answered differently
 ]
 
 
@@ -51,6 +63,17 @@ class Problem(BaseModel):
         return f"{where}{self.message} {self.fix}".strip()
 
 
+class Conversion(BaseModel):
+    """How the file's first row converts from the layout found into Together's format (untrusted text, clipped)."""
+
+    layout: str = Field(description="The layout found, e.g. trl_preference, sharegpt, alpaca.")
+    name: str = Field(description="The layout in words.")
+    to_format: DatasetFormat = Field(description="Together's format the rows convert to.")
+    line: int
+    row: dict[str, Any] = Field(description="The row as found.")
+    converted: dict[str, Any] = Field(description="The same row in Together's format.")
+
+
 class DataReport(BaseModel):
     """What ``check_file`` found: valid or not, the format, counts, and the problems (first N in full)."""
 
@@ -69,6 +92,11 @@ class DataReport(BaseModel):
     problem_counts: dict[str, int] = Field(
         default_factory=dict, description="How many times each problem kind occurred in the whole file."
     )
+    conversion: Conversion | None = Field(
+        None, description="Rows in another layout (TRL, ShareGPT, Alpaca…): the layout and one row converted."
+    )
+    duplicate_rows: int = Field(0, description="Rows repeating an earlier row exactly.")
+    conflicting_answers: int = Field(0, description="Rows answering an earlier row's prompt differently.")
     has_message_weights: bool = False
     has_sample_weights: bool = False
     has_tools: bool = False

@@ -72,8 +72,15 @@ def quote(value: Any) -> str:
     return repr(clip(text.replace("\n", "\\n"), PROBLEM_QUOTE_CHARS))
 
 
-def detect(obj: dict[str, Any]) -> DatasetFormat:
-    """The sample's format from its keys; LineError when none or several match."""
+_TOGETHER_PREFERENCE = (
+    '{"input": {"messages": [...]}, "preferred_output": [{"role": "assistant", ...}], '
+    '"non_preferred_output": [{"role": "assistant", ...}]}'
+)
+
+
+def detect(obj: dict[str, Any], method: str | None = None) -> DatasetFormat:
+    """The sample's format from its keys; LineError when none or several match (``method`` "dpo": the fix
+    speaks of preference pairs)."""
     found = [f for f, keys in FORMAT_KEYS.items() if all(k in obj for k in keys)]
     if len(found) > 1:
         raise LineError(
@@ -84,6 +91,24 @@ def detect(obj: dict[str, Any]) -> DatasetFormat:
         )
     if found:
         return found[0]
+    if "chosen" in obj or "rejected" in obj:
+        need = [k for k in ("prompt", "chosen", "rejected") if k not in obj]
+        raise LineError(
+            "missing_key",
+            need[0],
+            f"a preference pair needs a prompt, a chosen and a rejected answer; {' and '.join(need)} "
+            f"{'is' if len(need) == 1 else 'are'} missing.",
+            f"Add {' and '.join(need)} (TRL's layout, which converts to Together's preference format).",
+        )
+    if method == "dpo" and "input" not in obj:
+        keys = ", ".join(quote(k) for k in list(obj)[:5]) or "none"
+        raise LineError(
+            "missing_key",
+            "chosen",
+            f"DPO trains on preference pairs, and this row has none (keys found: {keys}).",
+            'Give each prompt a preferred and a rejected answer: {"prompt": ..., "chosen": ..., "rejected": ...} '
+            f"(TRL's layout, converted for you) or Together's {_TOGETHER_PREFERENCE}.",
+        )
     if "prompt" in obj or "completion" in obj:
         missing = "completion" if "prompt" in obj else "prompt"
         raise LineError(
@@ -110,15 +135,49 @@ def detect(obj: dict[str, Any]) -> DatasetFormat:
     )
 
 
+def _fill(role: str, where: str) -> str:
+    """How to fix an empty turn without leaving a broken example behind."""
+    if where.endswith("_output[0].content"):
+        return "Write that answer, or remove the whole pair."
+    if not where.startswith("messages") and not where.startswith("input."):
+        return "Write it, or remove the whole example."
+    if role == "user":
+        return (
+            "Write the user's turn, or remove the whole example: without its question, the answer after it "
+            "teaches nothing."
+        )
+    return (
+        "Write the answer, or remove the whole example: a question left without its answer teaches nothing."
+    )
+
+
 class Rules:
     """Checks samples one at a time; remembers the file's format and which flags it has shown."""
 
-    def __init__(self, purpose: str) -> None:
+    def __init__(self, purpose: str, method: str | None = None) -> None:
         self.purpose = purpose
+        self.method = method
         self.fmt: DatasetFormat | None = None
         self.fmt_line = 0
         self.flags = dict.fromkeys(FLAG_NAMES, False)
         self.warnings: list[Problem] = []
+        # The layout of the file's first sample when it is not Together's (byom.data._layouts), by its name.
+        self.layout: str | None = None
+        self.layout_seen = False
+
+    def layout_of(self, lineno: int, layout: str | None) -> None:
+        """Note the layout of a sample (None: one of Together's formats); LineError when the file mixes them."""
+        if not self.layout_seen:
+            self.layout, self.layout_seen = layout, True
+            self.fmt_line = lineno
+        elif layout != self.layout:
+            raise LineError(
+                "mixed_formats",
+                None,
+                f"this line is in the {layout or 'Together'} layout but line {self.fmt_line} is in the "
+                f"{self.layout or 'Together'} layout.",
+                "Use one layout for the whole file.",
+            )
 
     def warn(self, line: int, kind: ProblemKind, field: str | None, message: str, fix: str) -> None:
         self.warnings.append(
@@ -126,8 +185,9 @@ class Rules:
         )
 
     # -- one sample ---------------------------------------------------------------------------
-    def sample(self, lineno: int, obj: Any) -> None:
-        """Check one parsed line; raise LineError for its first error, record warnings and flags."""
+    def sample(self, lineno: int, obj: Any, *, converted: bool = False) -> None:
+        """Check one parsed line (``converted``: a row byom.data._layouts converted); raise LineError for its first
+        error, record warnings and flags."""
         if not isinstance(obj, dict):
             raise LineError(
                 "not_object",
@@ -135,7 +195,9 @@ class Rules:
                 f"expected a JSON object, got {type(obj).__name__} {quote(obj)}.",
                 'Write one object per line, e.g. {"messages": [...]}.',
             )
-        fmt = detect(obj)
+        fmt = detect(obj, self.method)
+        if not converted:
+            self.layout_of(lineno, None)
         if self.fmt is None:
             self.fmt, self.fmt_line = fmt, lineno
         elif fmt != self.fmt:
@@ -341,9 +403,7 @@ class Rules:
         """Check a content value (string or multimodal parts); return how many images it holds."""
         if isinstance(content, str):
             if required and not content.strip():
-                raise LineError(
-                    "empty_content", where, f"{where} is empty.", "Give it some text or remove the message."
-                )
+                raise LineError("empty_content", where, f"{where} is empty.", _fill(role, where))
             return 0
         if not isinstance(content, list) or not content:
             raise LineError(

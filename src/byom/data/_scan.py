@@ -30,7 +30,7 @@ from byom.data._fast import fast_checker
 from byom.data._lines import iter_lines
 from byom.data._report import DatasetFormat
 
-__all__ = ["READ_BUFFER", "Chunk", "ChunkScan", "auto_workers", "line_at", "scan_chunks", "split"]
+__all__ = ["READ_BUFFER", "Chunk", "ChunkScan", "auto_workers", "forks", "line_at", "scan_chunks", "split"]
 
 # readline() on the default 8 KiB buffer costs 3x more than on 64 KiB (measured: 0.21 s vs 0.07 s for 200 MB).
 READ_BUFFER = 1 << 16
@@ -41,6 +41,7 @@ _MAX_WORKERS = 8
 # A worker keeps at most this many positions of lines it did not pass (16 bytes each), then stops and leaves
 # the rest of its range to the parent: memory stays flat however bad the file is.
 MAX_FAILS = 10_000
+_NO_KEYS = (0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,8 @@ class Chunk:
 
 @dataclass
 class ChunkScan:
-    """What the fast path saw in one chunk: the lines it read, their flag bits, and where each line it did not
-    pass starts (its index within the chunk and its offset). ``stop``: the offset it stopped at, having
+    """What the fast path saw in one chunk: the lines it read, their flag bits and hashes, and where each line it
+    did not pass starts (its index within the chunk and its offset). ``stop``: the offset it stopped at, having
     recorded ``MAX_FAILS`` lines; the parent checks from there to the chunk's end."""
 
     chunk: Chunk
@@ -60,6 +61,9 @@ class ChunkScan:
     bits: int = 0
     fail_index: array[int] = field(default_factory=lambda: array("q"))
     fail_offset: array[int] = field(default_factory=lambda: array("q"))
+    # 3 a line (byom.data._repeats), 0s where the fast path failed: 24 bytes a line, the one part of a chunk's
+    # answer that grows with the file (about 20 MB for the 2 GB benchmark file).
+    keys: array[int] = field(default_factory=lambda: array("Q"))
     stop: int | None = None
 
 
@@ -101,20 +105,23 @@ def line_at(stream: IO[bytes], offset: int, max_line: int) -> bytes | int:
     return b""
 
 
-def scan_chunk(path: str, chunk: Chunk, fmt: DatasetFormat, need_assistant: bool, max_line: int) -> ChunkScan:
-    """The fast path over one chunk (in a worker, or in the parent)."""
+def scan_chunk(
+    path: str, chunk: Chunk, fmt: DatasetFormat, need_assistant: bool, max_line: int, stable: bool = False
+) -> ChunkScan:
+    """The fast path over one chunk (in a worker, or in the parent); ``stable``: hash keys for spawned workers."""
     fast = fast_checker(fmt)
     assert fast is not None
     scan = ChunkScan(chunk)
     pos, index, bits = chunk.start, 0, 0
-    fails_i, fails_o = scan.fail_index, scan.fail_offset
+    fails_i, fails_o, keys = scan.fail_index, scan.fail_offset, scan.keys
+    line_keys = [0, 0, 0]
     with open(path, "rb", buffering=READ_BUFFER) as stream:
         stream.seek(pos)
         for _, raw in iter_lines(stream, max_line):
             if pos >= chunk.end:
                 break
             if isinstance(raw, bytes):
-                line_bits, length = fast(raw, need_assistant), len(raw)
+                line_bits, length = fast(raw, need_assistant, line_keys, stable), len(raw)
             else:
                 line_bits, length = None, raw  # over max_line: its length
             if line_bits is None:
@@ -123,26 +130,36 @@ def scan_chunk(path: str, chunk: Chunk, fmt: DatasetFormat, need_assistant: bool
                     break
                 fails_i.append(index)
                 fails_o.append(pos)
+                keys.extend(_NO_KEYS)
             else:
                 bits |= line_bits
+                keys.extend(line_keys)
             pos += length
             index += 1
     scan.lines, scan.bits = index, bits
     return scan
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def forks() -> bool:
+    """Are workers forked here (sharing this process's hash salt), or spawned?"""
     # fork is fast (no re-import) but unsafe in a threaded process, and on macOS whatever the threads.
-    if sys.platform == "linux" and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
+    return sys.platform == "linux" and threading.active_count() == 1
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    return multiprocessing.get_context("fork" if forks() else "spawn")
 
 
 def scan_chunks(
-    path: Path, chunks: list[Chunk], fmt: DatasetFormat, need_assistant: bool, max_line: int
+    path: Path,
+    chunks: list[Chunk],
+    fmt: DatasetFormat,
+    need_assistant: bool,
+    max_line: int,
+    stable: bool = False,
 ) -> Iterator[ChunkScan]:
     """Each chunk's scan, in file order: the first in this process while workers take the others."""
-    args = (fmt, need_assistant, max_line)
+    args = (fmt, need_assistant, max_line, stable)
     futures: list[Future[ChunkScan] | None] = [None] * len(chunks)
     pool: ProcessPoolExecutor | None = None
     if len(chunks) > 1:

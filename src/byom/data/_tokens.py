@@ -33,6 +33,7 @@ __all__ = [
     "iter_rows",
     "load_tokenizer",
     "preview",
+    "preview_pair",
     "preview_row",
     "require_template",
     "token_stats",
@@ -366,6 +367,21 @@ def preview_row(
 ) -> RowPreview:
     """What the loss sees for one SFT row, truncated at max_seq_length as in training."""
     enc = encode_row(tokenizer, row, train_on_inputs=train_on_inputs)
+    return _preview_encoded(tokenizer, enc, max_seq_length, chat="messages" in row)
+
+
+def preview_pair(
+    tokenizer: Any, row: dict[str, Any], *, max_seq_length: int
+) -> tuple[RowPreview, RowPreview]:
+    """What each side's loss sees for one preference row (chosen, rejected), truncated as in training."""
+    chosen, rejected = encode_preference(tokenizer, row)
+    return (
+        _preview_encoded(tokenizer, chosen, max_seq_length, chat=True),
+        _preview_encoded(tokenizer, rejected, max_seq_length, chat=True),
+    )
+
+
+def _preview_encoded(tokenizer: Any, enc: Encoded, max_seq_length: int, *, chat: bool) -> RowPreview:
     notes = list(enc.notes)
     truncated = len(enc.input_ids) > max_seq_length
     ids, labels = enc.input_ids[:max_seq_length], enc.labels[:max_seq_length]
@@ -379,7 +395,7 @@ def preview_row(
     elif not spans:
         notes.append("No token carries a loss label: training drops this row.")
     eos = getattr(tokenizer, "eos_token_id", None)
-    if eos is not None and "messages" in row:
+    if eos is not None and chat:
         # A trained assistant turn should end with EOS (or the template's end-of-turn token, usually the
         # instruct tokenizer's EOS), or the tuned model never learns to stop.
         for start, end in spans:

@@ -258,9 +258,9 @@ async def plan_launch(
     hf_token = settings.hf_token if report is not None and (report.gated or report.private) else None
     if spend_limits is None:
         spend_limits = SpendingLimits.of(settings.max_usd, settings.max_usd_per_day, by_token=False)
-    training = await _file_plan(args.training_file, backend, ledger, "training")
+    training = await _file_plan(args.training_file, backend, ledger, "training", args.method)
     validation = (
-        await _file_plan(args.validation_file, backend, ledger, "validation")
+        await _file_plan(args.validation_file, backend, ledger, "validation", args.method)
         if args.validation_file
         else None
     )
@@ -402,12 +402,15 @@ def local_data_path(given: str, role: str) -> Path:
     return path
 
 
-async def _file_plan(given: str, backend: Backend, ledger: Ledger, role: str) -> FilePlan:
+async def _file_plan(
+    given: str, backend: Backend, ledger: Ledger, role: str, method: Literal["sft", "dpo"]
+) -> FilePlan:
     """A local file checked and hashed on this machine (never uploaded here), or a file id's status."""
     if _is_local_path(given):
         path = local_data_path(given, role)
         try:
-            report = await anyio.to_thread.run_sync(lambda: check_file(path))
+            # method: DPO wants preference pairs and SFT cannot use them; the fixes say so.
+            report = await anyio.to_thread.run_sync(lambda: check_file(path, method=method))
             sha256 = await anyio.to_thread.run_sync(file_checksum, path)
         except OSError as exc:
             raise PreflightError(

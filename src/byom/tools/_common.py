@@ -40,6 +40,7 @@ __all__ = [
     "MAX_WAIT_S",
     "READ_ONLY_OPEN_WORLD",
     "SPENDS",
+    "WRITES_NEW_FILE",
     "AppState",
     "ByomMCPServer",
     "app_state",
@@ -53,6 +54,10 @@ __all__ = [
 # Reads the Hub, Together or the engine: no side effects, safe to repeat; what comes back is untrusted text.
 READ_ONLY_OPEN_WORLD = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+# Reads, and writes a new local file only when asked (check_training_data's write_converted): never replaces one.
+WRITES_NEW_FILE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
 # Creates something that costs money (a job, a deployment); a repeat is deduplicated, not free.
 SPENDS = ToolAnnotations(

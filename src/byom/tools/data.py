@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -24,8 +25,7 @@ async def check_training_data(
     path: Annotated[
         str,
         Field(
-            description="Absolute path of a local .jsonl or .parquet file, or an uploaded file id (file-…).",
-            min_length=1,
+            description="Absolute path of a .jsonl or .parquet file, or a file id (file-…).",
             max_length=4096,
         ),
     ],
@@ -45,13 +45,18 @@ async def check_training_data(
     ] = None,
     preview_rows: Annotated[int, Field(ge=0, le=10, description="Rows to preview.")] = 3,
     purpose: Annotated[
-        Literal["fine-tune", "eval"], Field(description="Training data, or a validation file.")
+        Literal["fine-tune", "eval"], Field(description="eval: a validation file.")
     ] = "fine-tune",
+    method: Annotated[Literal["sft", "dpo"] | None, Field(description="dpo: preference pairs.")] = None,
+    write_converted: Annotated[str | None, Field(description="New .jsonl for a converted copy.")] = None,
 ) -> Annotated[CallToolResult, DataCheck]:
-    """Validate a training file in every Together format (problems with line numbers and fixes). With model or
-    base: token statistics, truncation and a preview of what the loss sees (trained spans marked). A file id:
-    the backend's own report and preview."""
+    """Validate a training file or file id: each problem's line and fix; TRL, ShareGPT, Alpaca… converted.
+    With model or base: tokens and a loss preview."""
     app = state(ctx)
+    if is_file_id(path) and write_converted is not None:
+        raise ToolError(
+            "write_converted needs a local file: an uploaded file is already in Together's format."
+        )
     if is_file_id(path):  # already uploaded: the backend's own report and preview
         backend = await connected_backend(ctx)
         with domain_errors():
@@ -61,6 +66,7 @@ async def check_training_data(
         return tool_result(check, render_data_check(check))
     with domain_errors():
         file = local_data_path(path, "training" if purpose == "fine-tune" else "validation")
+        target = _converted_path(write_converted) if write_converted is not None else None
     seq = max_seq_length
     if seq is None and base:
         catalog = await app.catalog()
@@ -92,6 +98,19 @@ async def check_training_data(
                 max_seq_length=seq,
                 preview_rows=preview_rows,
                 purpose=purpose,
+                method=method,
+                write_converted=target,
             )
         )
     return tool_result(check, render_data_check(check))
+
+
+def _converted_path(given: str) -> Path:
+    """Where a converted copy may go: an absolute path (the server's working directory is not the user's),
+    outside hidden directories; write_converted checks the rest (.jsonl, the folder, no overwrite)."""
+    target = Path(given).expanduser()
+    if "\0" in given or not target.is_absolute():
+        raise ToolError(f"write_converted {given!r} must be an absolute path to a new .jsonl file.")
+    if any(part.startswith(".") and part not in (".", "..") for part in target.parts):
+        raise ToolError(f"write_converted {given!r} is inside a hidden directory; pick a normal folder.")
+    return target

@@ -106,7 +106,7 @@ async def create_finetune(
     training_file: Annotated[
         str,
         Field(
-            description="A local .jsonl path (checked here; uploaded once the user confirms) or a file id.",
+            description="A local .jsonl path (uploaded only once the user confirms) or a file id.",
             min_length=1,
             max_length=4096,
         ),

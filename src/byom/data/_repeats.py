@@ -1,0 +1,186 @@
+"""Repeated rows and conflicting answers (one prompt, two different answers), counted with 64-bit hashes.
+
+Hashes are Python's own (fast) unless the check spreads over spawned workers, whose hash salt differs: then
+CRC-32 + Adler-32 in every process of that check (``stable``).
+
+A row's keys are three hashes: its prompt (everything before the trained answer: the messages before the last
+assistant turn, or the instruction's prompt), that answer, and the row (both, and the line's length: exact
+repeats; the whole line where the format has no prompt). The fast path
+computes them from the values it has already decoded (``msgspec.Raw`` views of the line, so no text is built);
+the rules' lines are decoded the same lax way here, so both paths give one line the same keys.
+
+Memory stays flat: at most ``MAX_DISTINCT`` rows and prompts are remembered (about 100 bytes each); past that,
+later rows are still compared with the ones remembered, and the warning says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zlib import adler32, crc32
+
+import msgspec
+from msgspec import UNSET, Raw, Struct, UnsetType
+
+from byom.data._report import DatasetFormat, Problem
+
+__all__ = ["MAX_DISTINCT", "Repeats", "keys_of_line", "keys_of_row"]
+
+MAX_DISTINCT = 1 << 18
+_EXAMPLES = 3
+_MASK = 2**64 - 1
+_LINE = 0xFFFFFFFF  # the low 32 bits of a remembered prompt hold its line; the high 32 its answer's hash
+
+
+def _fast_hash(data: Any) -> int:
+    """Python's own hash of the bytes (SipHash, ~1.3 GB/s here): salted per process, so only for keys that one
+    process, or processes forked from it, compute. Unsigned (the parallel check ships keys in array("Q")), and
+    never 0, which means "no key"."""
+    return hash(bytes(data)) & _MASK or 1
+
+
+def _stable_hash(data: Any) -> int:
+    """64 bits from CRC-32 and Adler-32: the same in every process (spawned workers have their own hash salt),
+    at about a third of the speed; never 0."""
+    return (crc32(data) << 32 | adler32(data)) or 1
+
+
+def keys_of_row(fmt: DatasetFormat, line: bytes, row: Any, stable: bool = False) -> tuple[int, int, int]:
+    """``(row, prompt, answer)`` hashes of a decoded row (prompt and answer 0 where the format has none). The row
+    key mixes the prompt's, the answer's and the line's length: the text is hashed once. ``stable``: the same
+    keys in every process (a check spread over spawned workers)."""
+    h = _stable_hash if stable else _fast_hash
+    if fmt == "instruction":
+        prompt, answer = h(row.prompt), h(row.completion)
+    elif fmt == "conversation" and _is_answer(last := row.messages[-1]):
+        prompt = h(b"\x00".join([m.content if m.content is not UNSET else b"" for m in row.messages[:-1]]))
+        answer = h(last.content)
+    else:
+        return h(line.strip()), 0, 0
+    return (prompt * 0x9E3779B97F4A7C15 ^ answer ^ len(line.strip())) & _MASK or 1, prompt, answer
+
+
+_ANSWERS: dict[type, bool] = {}
+
+
+def _is_answer(message: Any) -> bool:
+    """An assistant message with content: a fast-path struct (its tag says the role) or a lax one (its field)."""
+    if message.content is UNSET:
+        return False
+    cls = message.__class__
+    if cls is _LaxMessage:
+        return bool(message.role == "assistant")
+    answer = _ANSWERS.get(cls)
+    if answer is None:
+        answer = _ANSWERS[cls] = cls.__struct_config__.tag == "assistant"
+    return answer
+
+
+class _LaxMessage(Struct, gc=False):
+    role: Any = None
+    content: Raw | UnsetType = UNSET
+
+
+class _LaxConversation(Struct, gc=False):
+    messages: list[_LaxMessage]
+
+
+class _LaxInstruction(Struct, gc=False):
+    prompt: Raw
+    completion: Raw
+
+
+_LAX = {
+    "conversation": msgspec.json.Decoder(_LaxConversation).decode,
+    "instruction": msgspec.json.Decoder(_LaxInstruction).decode,
+}
+
+
+def keys_of_line(
+    fmt: DatasetFormat, line: bytes, row_json: bytes | None = None, stable: bool = False
+) -> tuple[int, int, int]:
+    """The keys of a line the rules accepted (``row_json``: the row converted from another layout, as JSON)."""
+    decode = _LAX.get(fmt)
+    row = None
+    if decode is not None:
+        try:
+            row = decode(row_json if row_json is not None else line)
+        except (
+            msgspec.DecodeError,
+            ValueError,
+        ):  # a shape only the rules accept (duplicate keys): the line alone
+            row = None
+    return keys_of_row(fmt if row is not None else "general", line, row, stable)
+
+
+class Repeats:
+    """Rows seen so far, in file order: counts repeats and conflicting answers, keeps a few examples of each."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, int] = {}
+        self.prompts: dict[int, int] = {}
+        self.duplicates = self.conflicts = 0
+        self.duplicate_examples: list[tuple[int, int]] = []
+        self.conflict_examples: list[tuple[int, int]] = []
+        self.full = False
+
+    def add(self, lineno: int, row: int, prompt: int, answer: int) -> None:
+        first = self.rows.get(row)
+        if first is not None:
+            self.duplicates += 1
+            if len(self.duplicate_examples) < _EXAMPLES:
+                self.duplicate_examples.append((lineno, first))
+            return
+        if len(self.rows) < MAX_DISTINCT:
+            self.rows[row] = lineno
+        else:
+            self.full = True
+        if not prompt:
+            return
+        seen = self.prompts.get(prompt)
+        if seen is None:
+            if len(self.prompts) < MAX_DISTINCT:
+                self.prompts[prompt] = (answer & ~_LINE) | (lineno & _LINE)
+        elif seen & ~_LINE != answer & ~_LINE:
+            self.conflicts += 1
+            if len(self.conflict_examples) < _EXAMPLES:
+                self.conflict_examples.append((lineno, seen & _LINE))
+
+    def problems(self, nlines: int) -> list[tuple[Problem, int]]:
+        """The warnings, each with how many rows it stands for."""
+        out: list[tuple[Problem, int]] = []
+        limit = f" (compared with the first {MAX_DISTINCT:,} distinct rows)" if self.full else ""
+        if self.duplicates:
+            examples = ", ".join(f"line {a} repeats line {b}" for a, b in self.duplicate_examples)
+            more = ", …" if self.duplicates > len(self.duplicate_examples) else ""
+            out.append(
+                (
+                    Problem(
+                        line=self.duplicate_examples[0][0],
+                        kind="duplicate",
+                        severity="warning",
+                        message=f"{self.duplicates} of {nlines} rows {'repeats' if self.duplicates == 1 else 'repeat'} "
+                        f"an earlier row exactly ({examples}{more})"
+                        f"{limit}: each copy trains that example once more.",
+                        fix='Remove the repeats, unless you mean to weight those examples (a sample "weight" does '
+                        "that without copies).",
+                    ),
+                    self.duplicates,
+                )
+            )
+        if self.conflicts:
+            examples = ", ".join(f"line {a} vs line {b}" for a, b in self.conflict_examples)
+            more = ", …" if self.conflicts > len(self.conflict_examples) else ""
+            out.append(
+                (
+                    Problem(
+                        line=self.conflict_examples[0][0],
+                        kind="conflict",
+                        severity="warning",
+                        message=f"{self.conflicts} row{' answers' if self.conflicts == 1 else 's answer'} a prompt an earlier "
+                        f"row answered differently ({examples}{more}){limit}: the model is taught both answers.",
+                        fix="Keep the answer you want for each prompt, unless the variety is meant.",
+                    ),
+                    self.conflicts,
+                )
+            )
+        return out
