@@ -27,6 +27,7 @@ from byom.jobs.status import (
     job_line,
     render_summary,
     summarize,
+    vocab_of,
 )
 from byom.together import FinetuneResponse
 from byom.tools._arguments import takes_arguments_of
@@ -232,7 +233,8 @@ async def job_status(
     events: Annotated[int, Field(ge=0, le=50, description="How many recent events to include.")] = 10,
     plot: Annotated[bool, Field(description="Add a PNG of the loss curve.")] = False,
 ) -> Annotated[CallToolResult, JobSummary]:
-    """State, stage, progress, loss, recent events and outputs of a fine-tune job.
+    """State, stage, progress, recent events and outputs of a fine-tune job, and its loss history as numbers with
+    a judgment (falling / flat / at chance level / rising; DPO reward accuracy and margin).
 
     With wait_seconds it returns early on any change. A failed job points to explain_error.
     """
@@ -242,7 +244,13 @@ async def job_status(
     backend = await connected_backend(ctx)
     with domain_errors():
         found, checkpoints, metrics = await fetch_details(backend.client, job.id)
-    summary = summarize(job, found, checkpoints, metrics, n_events=events)
+    app = state(ctx)
+    vocab = (
+        await anyio.to_thread.run_sync(vocab_of, app.inspector, job.from_hf_model)
+        if metrics.metrics
+        else None
+    )
+    summary = summarize(job, found, checkpoints, metrics, n_events=events, vocab_size=vocab)
     extra = []
     if plot:
         train = metrics.series("train/loss")

@@ -107,6 +107,11 @@ def plan_job(state: EngineState, req: CreateFineTune, job_id: str, device: str) 
         from_hf_model=str(base.local_dir) if base.local_dir else base.from_hf_model,
         hf_model_revision=base.revision,
         init_checkpoint=Path(base.checkpoint["path"]) if base.checkpoint is not None else None,
+        init_from=(
+            f"job {base.checkpoint['job_id']} step {base.checkpoint['step']}"
+            if base.checkpoint is not None
+            else None
+        ),
         training_file=file_blob(state, training),
         validation_file=file_blob(state, validation) if validation is not None else None,
         n_epochs=req.n_epochs,

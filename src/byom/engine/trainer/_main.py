@@ -123,6 +123,12 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
         # The engine caps at plan time when the model is on disk; a Hub model's context is only known here.
         ready += f" max_seq_length {spec.max_seq_length} is over this model's context ({context}); training at {context}."
         spec = spec.model_copy(update={"max_seq_length": context})
+    if spec.init_checkpoint is not None:
+        # A continued job says what it continues from, so its events alone tell its lineage.
+        ready += (
+            f" Continuing from {spec.init_from or 'a checkpoint'} ({spec.init_checkpoint.name}): "
+            "training starts from its weights."
+        )
     progress.event("model_download_complete", ready)
     files = [("training", spec.training_file)] + (
         [("validation", spec.validation_file)] if spec.validation_file else []
@@ -173,9 +179,10 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
 
     # -- saving ------------------------------------------------------------------------------
     stage.name = "saving"
-    progress.event("model_uploading", "Saving the outputs.")
+    # Saving is Together's "compressing" step; "uploading" is the engine's, registering what was saved.
+    progress.event("model_compressing", "Saving the outputs.")
     outputs = _save_outputs(spec, model, tokenizer)
-    progress.event("model_upload_complete", "Outputs saved.", model_path=str(spec.job_dir / "output"))
+    progress.event("model_compression_complete", "Outputs saved.", model_path=str(spec.job_dir / "output"))
     progress.write(
         "result",
         outputs=outputs,

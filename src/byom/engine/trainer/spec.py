@@ -51,6 +51,7 @@ class TrainSpec(BaseModel):
     from_hf_model: str
     hf_model_revision: str | None = None
     init_checkpoint: Path | None = None  # from_checkpoint: a saved checkpoint dir of another job
+    init_from: str | None = None  # that checkpoint as a person names it: "ft-… step 24", for the job's events
     resume_checkpoint: Path | None = None  # restart after a crash: this job's own last checkpoint
     # Data: paths of validated JSONL files.
     training_file: Path
