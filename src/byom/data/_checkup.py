@@ -15,9 +15,10 @@ from pydantic import BaseModel, Field
 from byom.data._check import check_file
 from byom.data._render import render_data_report, render_previews, render_token_stats
 from byom.data._report import DataReport
+from byom.data._seqlen import decide_max_seq_length
 from byom.data._tokens import RowPreview, TokenStats, iter_rows, preview, token_stats
 
-__all__ = ["DataCheck", "PreviewShown", "check_training_file", "default_max_seq_length", "render_data_check"]
+__all__ = ["DataCheck", "PreviewShown", "check_training_file", "render_data_check"]
 
 
 class PreviewShown(BaseModel):
@@ -37,8 +38,14 @@ class DataCheck(BaseModel):
     report: DataReport
     tokenizer: str | None = Field(None, description="Whose tokenizer and chat template counted the tokens.")
     token_stats: TokenStats | None = None
+    max_seq_length: int | None = Field(
+        None,
+        description="The length training cuts rows at: min(requested, the model's context, the base's limit).",
+    )
     tokens_per_epoch: int | None = Field(
-        None, description="Trained tokens in one pass: what training is priced by."
+        None,
+        description="Tokens training reads in one pass (after truncation, dropped rows left out). × n_epochs: the "
+        "plan's training tokens, the job's token_count and what Together bills.",
     )
     preview: list[PreviewShown] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
@@ -49,11 +56,15 @@ def check_training_file(
     *,
     tokenizer: Any = None,
     tokenizer_name: str | None = None,
+    model_config: dict[str, Any] | None = None,
     max_seq_length: int | None = None,
+    base_limits: tuple[int, int] | None = None,
     preview_rows: int = 3,
     purpose: str = "fine-tune",
     max_problems: int = 20,
 ) -> DataCheck:
+    """Check ``path``; with a tokenizer, count tokens and preview rows at the length training will use
+    (``decide_max_seq_length``: the request, the model's config, and the base's (SFT, DPO) limits)."""
     report = check_file(path, purpose=purpose, max_problems=max_problems)
     check = DataCheck(
         file=path.name, report=report, tokenizer=tokenizer_name if tokenizer is not None else None
@@ -66,16 +77,21 @@ def check_training_file(
     if not report.valid or report.file_type != "jsonl":
         check.notes.append("Token statistics need a valid JSONL file: fix the problems first.")
         return check
-    seq = max_seq_length or default_max_seq_length(tokenizer)
-    if max_seq_length is None:
-        check.notes.append(
-            f"max_seq_length {seq}: the tokenizer's model maximum (pass max_seq_length to change it)."
-        )
-    stats = token_stats(tokenizer, iter_rows(path), max_seq_length=seq)
+    base_limit = None
+    if base_limits is not None:
+        base_limit = base_limits[1] if report.dataset_format == "preference" else base_limits[0]
+    seq = decide_max_seq_length(
+        max_seq_length, config=model_config, tokenizer=tokenizer, base_limit=base_limit
+    )
+    check.max_seq_length = seq.value
+    check.notes.append(seq.explain() + ("" if base_limit else " Pass base for its limit too."))
+    stats = token_stats(tokenizer, iter_rows(path), max_seq_length=seq.value)
     check.token_stats = stats
-    check.tokens_per_epoch = stats.trained_tokens
+    check.tokens_per_epoch = stats.processed_tokens
     if report.dataset_format != "preference" and preview_rows > 0:
-        rows: list[RowPreview] = preview(iter_rows(path), tokenizer, max_seq_length=seq, top_k=preview_rows)
+        rows: list[RowPreview] = preview(
+            iter_rows(path), tokenizer, max_seq_length=seq.value, top_k=preview_rows
+        )
         check.preview = [
             PreviewShown(
                 num_tokens=r.num_tokens,
@@ -89,20 +105,17 @@ def check_training_file(
     return check
 
 
-def default_max_seq_length(tokenizer: Any) -> int:
-    """The tokenizer's model maximum when it states a real one (some say 1e30 for "unlimited"), else 4096."""
-    value = getattr(tokenizer, "model_max_length", None)
-    return int(value) if isinstance(value, int) and 0 < value < 1_000_000 else 4096
-
-
 def render_data_check(check: DataCheck) -> str:
     parts = [render_data_report(check.report, check.file)]
     if check.token_stats is not None:
         parts.append(f"Tokens with {check.tokenizer}'s tokenizer and chat template:")
         parts.append(render_token_stats(check.token_stats))
+        stats = check.token_stats
         parts.append(
-            f"About {check.tokens_per_epoch:,} trained tokens per epoch (approximate: the service counts its own; "
-            "Together prices BYOM training by tokens × epochs at the base template's rate)."
+            f"Tokens per epoch: {check.tokens_per_epoch:,} read by training (after truncation at "
+            f"{stats.max_seq_length:,}), {stats.trained_tokens:,} of them trained (with a loss label). "
+            "Times n_epochs this is the plan's training-token count and the job's token_count; Together bills the "
+            "tokens processed (all of them, not only the trained ones) × epochs, counted by its own tokenizer run."
         )
     if check.preview:
         shown = render_previews(check.preview).replace("```", "'''")

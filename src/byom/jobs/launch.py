@@ -28,9 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from byom.backend import Backend
 from byom.catalog import Catalog, recommend_for_report
-from byom.data import check_file
+from byom.data import SeqLength, check_file, decide_max_seq_length
 from byom.errors import PreflightError, RequestOutcomeUnknown, TogetherAPIError
 from byom.hub import InspectReport
+from byom.jobs.tokens import PlanTokens, count_plan_tokens
 from byom.jobs.uploaded import find_file
 from byom.ledger import Ledger, fingerprint
 from byom.together import FileObject, FinetuneRequest, FinetuneResponse, check_request, finetune_request
@@ -115,7 +116,13 @@ class FilePlan(BaseModel):
 class PricePlan(BaseModel):
     usd: float | None = Field(description="Estimated total price in US dollars; None when not available.")
     basis: str
-    train_tokens: float | None = None
+    train_tokens: float | None = Field(
+        None, description="The backend's estimate of training tokens, all epochs."
+    )
+    tokens: PlanTokens | None = Field(
+        None,
+        description="byom's count with your model's tokenizer (check_training_data's): per epoch and in all.",
+    )
 
 
 class LaunchPlan(BaseModel):
@@ -128,6 +135,10 @@ class LaunchPlan(BaseModel):
     verdict: str | None = Field(description="inspect_hf_model's verdict for from_hf_model.")
     warnings: list[str] = Field(default_factory=list)
     model: str = Field(description="The Together base model (template) the job is priced and limited by.")
+    max_seq_length: int | None = Field(
+        None, description="The length rows are cut at: min(requested, the model's context, the base's limit)."
+    )
+    max_seq_length_basis: str | None = None
     model_source: Literal["given", "recommended", "checkpoint"]
     model_reason: str | None = None
     training_file: FilePlan
@@ -213,6 +224,9 @@ async def plan_launch(
     model, source, reason = _choose_base(args, report, catalog)
     client = backend.client
     limits = await client.model_limits(model)
+    seq = _seq_length(
+        args, report, limits.max_seq_length_dpo if args.method == "dpo" else limits.max_seq_length_sft
+    )
     hf_token = settings.hf_token if report is not None and (report.gated or report.private) else None
     training = await _file_plan(args.training_file, backend, progress, "training")
     validation = (
@@ -234,7 +248,7 @@ async def plan_launch(
         lora_alpha=args.lora_alpha,
         lora_dropout=args.lora_dropout,
         lora_trainable_modules=args.lora_trainable_modules,
-        max_seq_length=args.max_seq_length,
+        max_seq_length=_sent_seq_length(args, seq),
         train_on_inputs=args.train_on_inputs,
         training_method=args.method,
         dpo_beta=args.dpo_beta,
@@ -262,6 +276,13 @@ async def plan_launch(
         )
 
     price = await _price(backend, request, model)
+    if args.from_hf_model and _is_local_path(args.training_file):
+        data = local_data_path(args.training_file, "training")
+        price.tokens = await anyio.to_thread.run_sync(
+            lambda: count_plan_tokens(
+                str(args.from_hf_model), data, max_seq_length=seq.value, n_epochs=args.n_epochs
+            )
+        )
     spending = _check_spending(backend, ledger, price)
     public = request.public()
     print_ = fingerprint(backend.base_url, public)
@@ -274,6 +295,8 @@ async def plan_launch(
         verdict=report.verdict if report is not None else None,
         warnings=warnings,
         model=model,
+        max_seq_length=seq.value if args.from_hf_model else args.max_seq_length,
+        max_seq_length_basis=seq.explain() if args.from_hf_model else None,
         model_source=source,
         model_reason=reason,
         training_file=training,
@@ -291,6 +314,31 @@ async def plan_launch(
     plan.summary = _summary(plan, learning_rate_defaulted=args.learning_rate is None)
     plan._request = request
     return plan
+
+
+def _seq_length(args: LaunchArgs, report: InspectReport | None, base_limit: int | None) -> SeqLength:
+    """The one rule (``decide_max_seq_length``) with the context inspect_hf_model read from the model's config;
+    a requested length over that context is refused here, as the engine refuses it, before anything is created."""
+    seq = decide_max_seq_length(
+        args.max_seq_length, context=report.max_context if report else None, base_limit=base_limit
+    )
+    if seq.over_context:
+        raise PreflightError(
+            f"max_seq_length={args.max_seq_length} is over the context of {args.from_hf_model} ({seq.context:,} "
+            f"tokens, from its config.json): rows would be cut at {seq.context:,} anyway. Set max_seq_length ≤ "
+            f"{seq.context}, or leave it out (the plan takes the model's context and the base's limit)."
+        )
+    return seq
+
+
+def _sent_seq_length(args: LaunchArgs, seq: SeqLength) -> int | None:
+    """What the request carries: the user's value; else the decided one when the model's context is shorter than
+    the base's limit (so the backend trains at the length the check and the plan counted); else the default."""
+    if args.max_seq_length is not None:
+        return args.max_seq_length
+    if seq.context is not None and seq.base_limit is not None and seq.context < seq.base_limit:
+        return seq.value
+    return None
 
 
 def _choose_base(
@@ -513,11 +561,27 @@ def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
         lines.append(f"Pushes the trained weights to the Hugging Face repo {req['hf_output_repo_name']}.")
     if req.get("wandb_project_name"):
         lines.append(f"Logs the run to the Weights & Biases project {req['wandb_project_name']}.")
+    if plan.max_seq_length_basis:
+        lines.append(plan.max_seq_length_basis[0].upper() + plan.max_seq_length_basis[1:])
     if plan.costs_money:
         cost = f"${plan.price.usd:,.2f}" if plan.price.usd is not None else "an unknown amount"
         lines.append(f"Estimated cost: {cost}. {plan.price.basis}")
     else:
         lines.append(plan.price.basis)
+    if plan.price.tokens is not None:
+        t = plan.price.tokens
+        lines.append(
+            f"Tokens: {t.per_epoch:,} per epoch ({t.trained_per_epoch:,} of them trained) × {req.get('n_epochs')} "
+            f"epoch(s) = {t.total:,}, counted with your model's tokenizer at max_seq_length {t.max_seq_length:,} as "
+            "check_training_data counts them; the job's token_count will be this total"
+            + (
+                f". The backend's estimate says {plan.price.train_tokens:,.0f} (its own count"
+                + ("; Together bills by its count of tokens processed)" if plan.costs_money else ")")
+                if plan.price.train_tokens
+                else ""
+            )
+            + "."
+        )
     lines.extend(plan.spending)
     if plan.warnings:
         lines.append("Warnings: " + "; ".join(w[:200] for w in plan.warnings[:5]))

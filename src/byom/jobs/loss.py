@@ -125,10 +125,11 @@ def _judge(
             )
         return direction, f"Loss {latest:.4g} ({direction or 'one point'}). {start}"
     if chance is not None and latest >= chance * (1 - _CHANCE):
+        moving = " It is falling, so more steps may take it below." if direction == "falling" else ""
         return "at chance level", (
             f"Loss {latest:.4g} is at chance level (ln {vocab:,} ≈ {chance:.2f}, the vocabulary size): the model "
-            "predicts no better than guessing. Check the learning rate (too low, or so high it diverged) and "
-            "that the trained tokens are the ones you mean (check_training_data's preview)."
+            f"predicts no better than guessing.{moving} If it stays there, check the learning rate (too low, or so "
+            "high it diverged) and that the trained tokens are the ones you mean (check_training_data's preview)."
         )
     words = {
         "falling": "it is learning",

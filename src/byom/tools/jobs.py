@@ -233,8 +233,8 @@ async def job_status(
     events: Annotated[int, Field(ge=0, le=50, description="How many recent events to include.")] = 10,
     plot: Annotated[bool, Field(description="Add a PNG of the loss curve.")] = False,
 ) -> Annotated[CallToolResult, JobSummary]:
-    """State, stage, progress, recent events and outputs of a fine-tune job, and its loss history as numbers with
-    a judgment (falling / flat / at chance level / rising; DPO reward accuracy and margin).
+    """State, stage, progress, events and outputs of a fine-tune job; its loss history and whether it is learning
+    (falling / flat / at chance / rising).
 
     With wait_seconds it returns early on any change. A failed job points to explain_error.
     """
