@@ -116,25 +116,23 @@ def watch_loss(metrics: FinetuneMetrics | None, *, dpo: bool, vocab_size: int | 
 def _judge(
     latest: float, direction: Trend | None, chance: float | None, dpo: bool, vocab: int | None
 ) -> tuple[Judgment | None, str]:
+    """The judgment and a sentence that explains it (the renderer puts the latest loss before it)."""
     if dpo:
         start = f"DPO starts at ln 2 ≈ {DPO_START:.3f} (no preference yet); below it the model prefers the chosen answers."
         if direction != "falling" and abs(latest - DPO_START) <= 0.01:
-            return (
-                "at chance level",
-                f"Loss {latest:.4g} is still at ln 2: no preference learned yet. {start}",
-            )
-        return direction, f"Loss {latest:.4g} ({direction or 'one point'}). {start}"
+            return "at chance level", f"still at ln 2: no preference learned yet. {start}"
+        return direction, start
     if chance is not None and latest >= chance * (1 - _CHANCE):
         moving = " It is falling, so more steps may take it below." if direction == "falling" else ""
         return "at chance level", (
-            f"Loss {latest:.4g} is at chance level (ln {vocab:,} ≈ {chance:.2f}, the vocabulary size): the model "
+            f"ln {vocab:,} ≈ {chance:.2f} (the vocabulary size) is the loss of a model that learned nothing: it "
             f"predicts no better than guessing.{moving} If it stays there, check the learning rate (too low, or so "
             "high it diverged) and that the trained tokens are the ones you mean (check_training_data's preview)."
         )
     words = {
-        "falling": "it is learning",
-        "flat": "it has stopped improving: more steps at this learning rate gain little",
-        "rising": "it is getting worse: the learning rate may be too high; consider cancelling",
-        None: "one point so far: call again for a trend",
+        "falling": "it is learning.",
+        "flat": "it has stopped improving: more steps at this learning rate gain little.",
+        "rising": "it is getting worse: the learning rate may be too high; consider cancelling.",
+        None: "one point so far: call again for a trend.",
     }
-    return direction, f"Loss {latest:.4g}: {words[direction]}."
+    return direction, words[direction]

@@ -304,7 +304,7 @@ def render_summary(s: JobSummary) -> str:
 def _render_loss(w: LossWatch) -> list[str]:
     if not w.train:
         return []
-    lines = [f"Loss: {w.judgment or '-'}: {w.explanation}"]
+    lines = [f"Loss {w.train[-1].value:.4g} ({w.judgment or 'one point'}): {w.explanation}"]
     shown = ", ".join(f"{p.step:g}: {p.value:.4g}" for p in w.train)
     sampled = f" ({len(w.train)} of {w.train_points} points)" if w.train_points > len(w.train) else ""
     lines.append(f"Loss history, step: loss{sampled}: {shown}")
