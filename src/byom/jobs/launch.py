@@ -562,7 +562,7 @@ def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
     if req.get("wandb_project_name"):
         lines.append(f"Logs the run to the Weights & Biases project {req['wandb_project_name']}.")
     if plan.max_seq_length_basis:
-        lines.append(plan.max_seq_length_basis[0].upper() + plan.max_seq_length_basis[1:])
+        lines.append(plan.max_seq_length_basis)
     if plan.costs_money:
         cost = f"${plan.price.usd:,.2f}" if plan.price.usd is not None else "an unknown amount"
         lines.append(f"Estimated cost: {cost}. {plan.price.basis}")
