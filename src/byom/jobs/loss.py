@@ -17,12 +17,23 @@ from pydantic import BaseModel, Field
 
 from byom.together import FinetuneMetrics
 
-__all__ = ["DPO_START", "MAX_POINTS", "LossPoint", "LossWatch", "downsample", "trend", "watch_loss"]
+__all__ = [
+    "DPO_START",
+    "MAX_POINTS",
+    "LossPoint",
+    "LossWatch",
+    "downsample",
+    "needs_vocab",
+    "trend",
+    "watch_loss",
+]
 
 MAX_POINTS = 40  # of each history in an answer: enough to see a curve, small enough to read
 DPO_START = math.log(2)
 _FLAT = 0.02  # a relative change below 2% is flat
 _CHANCE = 0.05  # within 5% of ln(vocab), or above it, is chance level
+# ln 20: a loss below it is below chance for any real vocabulary, so the model's config need not be read.
+_NEVER_CHANCE = math.log(20)
 
 Trend = Literal["falling", "flat", "rising"]
 Judgment = Literal["falling", "flat", "at chance level", "rising"]
@@ -88,6 +99,12 @@ def _latest(metrics: FinetuneMetrics, suffix: str) -> float | None:
         if series:
             return series[-1][1]
     return None
+
+
+def needs_vocab(metrics: FinetuneMetrics | None) -> bool:
+    """Whether chance level could apply: a latest training loss high enough that the vocabulary size matters."""
+    train = metrics.series("train/loss") if metrics is not None else []
+    return bool(train) and train[-1][1] >= _NEVER_CHANCE * (1 - _CHANCE)
 
 
 def watch_loss(metrics: FinetuneMetrics | None, *, dpo: bool, vocab_size: int | None) -> LossWatch:

@@ -15,7 +15,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from byom.errors import ByomError
-from byom.jobs.loss import LossWatch, watch_loss
+from byom.jobs.loss import LossWatch, needs_vocab, watch_loss
 from byom.together import (
     TERMINAL_STATUSES,
     FinetuneCheckpoint,
@@ -343,9 +343,10 @@ async def fetch_details(
     return got["events"], got["checkpoints"], got["metrics"]
 
 
-def vocab_of(inspector: HubInspector, model: str | None) -> int | None:
-    """The vocabulary size in the model's config (as inspect_hf_model reads it); None when it cannot be read."""
-    if not model:
+def vocab_of(inspector: HubInspector, model: str | None, metrics: FinetuneMetrics) -> int | None:
+    """The vocabulary size in the model's config (as inspect_hf_model reads it), read only when the loss is high
+    enough for chance level to matter; None when it cannot be read."""
+    if not model or not needs_vocab(metrics):
         return None
     try:
         return inspector.inspect(model).vocab_size

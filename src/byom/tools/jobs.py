@@ -245,11 +245,7 @@ async def job_status(
     with domain_errors():
         found, checkpoints, metrics = await fetch_details(backend.client, job.id)
     app = state(ctx)
-    vocab = (
-        await anyio.to_thread.run_sync(vocab_of, app.inspector, job.from_hf_model)
-        if metrics.metrics
-        else None
-    )
+    vocab = await anyio.to_thread.run_sync(vocab_of, app.inspector, job.from_hf_model, metrics)
     summary = summarize(job, found, checkpoints, metrics, n_events=events, vocab_size=vocab)
     extra = []
     if plot:
