@@ -93,13 +93,14 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
 
 
 def _cmd_check_data(args: argparse.Namespace) -> None:
-    from byom.data import check_training_file, load_tokenizer, render_data_check
+    from byom.data import check_training_file, load_model_config, load_tokenizer, render_data_check
 
     tokenizer = load_tokenizer(args.model) if args.model else None
     check = check_training_file(
         args.file,
         tokenizer=tokenizer,
         tokenizer_name=args.model,
+        model_config=load_model_config(args.model) if args.model else None,
         max_seq_length=args.max_seq_length,
         preview_rows=args.preview_rows,
         purpose=args.purpose,

@@ -112,3 +112,25 @@ def test_token_stats(tok: Any, tmp_path: Path) -> None:
     assert stats.total_tokens == 3 * stats.min + stats.max
     empty = token_stats(tok, [], max_seq_length=64)
     assert empty.samples == 0 and empty.mean == 0
+
+
+def test_processed_tokens_are_what_the_trainer_reads(tok: Any, tmp_path: Path) -> None:
+    """After truncation, without the rows training drops (nothing left to learn, weight 0): the same count as the
+    trainer's examples, so the check's tokens per epoch × epochs is the job's token_count."""
+    import json
+
+    from byom.engine.trainer._tokenize import load_examples
+
+    path = tmp_path / "t.jsonl"
+    short = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}
+    cut = {"messages": [{"role": "user", "content": "word " * 200}, {"role": "assistant", "content": "ok"}]}
+    long_answer = {
+        "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "word " * 200}]
+    }
+    skipped = {**short, "weight": 0}
+    path.write_text("\n".join(json.dumps(r) for r in [short, cut, long_answer, skipped]) + "\n")
+    stats = token_stats(tok, iter_rows(path), max_seq_length=64)
+    examples, dropped = load_examples(tok, path, train_on_inputs="auto", max_seq_length=64)
+    assert dropped == stats.no_trained_tokens == 2
+    assert stats.processed_tokens == sum(len(e.input_ids) for e in examples) < stats.total_tokens
+    assert stats.trained_tokens == sum(e.n_label_tokens for e in examples)

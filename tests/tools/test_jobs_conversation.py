@@ -119,6 +119,19 @@ async def test_create_follow_deploy_chat_manage(
         done = await _follow_until_done(client, job_id, progress)
         assert done["status"] == "completed", done
         assert progress.seen, "no progress notification arrived while job_status waited"
+        # One token count: the check's tokens per epoch, the plan's total and the job's token_count agree.
+        check = _ok(
+            await client.call_tool("check_training_data", {"path": str(train_file), "model": str(tiny_model)})
+        )
+        tokens = created["plan"]["price"]["tokens"]
+        assert tokens["max_seq_length"] == check["max_seq_length"] == created["plan"]["max_seq_length"]
+        assert tokens["per_epoch"] == check["tokens_per_epoch"]
+        finished = json.loads((await client.read_resource(f"byom://jobs/{job_id}")).contents[0].text)["job"]
+        assert finished["token_count"] == tokens["total"] == check["tokens_per_epoch"] * FAST_JOB["n_epochs"]
+        # And job_status reads the finished run's loss as numbers, with a judgment.
+        # (A few steps of the random tiny model start at ln(vocab), so it may still read as chance level.)
+        assert done["loss"]["train"] and done["loss"]["trend"] == "falling", done["loss"]
+        assert done["loss"]["judgment"] in ("falling", "at chance level") and done["loss"]["chance_loss"]
 
         plotted = await client.call_tool("job_status", {"job_id": job_id, "plot": True})
         _ok(plotted)

@@ -1,4 +1,5 @@
-"""Hostile inspect_hf_model inputs end as error results that say what to fix, never the opaque SDK error."""
+"""Hostile inspect_hf_model inputs end as error results that say what to fix, never the opaque SDK error; hostile
+weights files end as an INCOMPATIBLE finding beside the other checks."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def _typo(tmp: Path) -> str:
 _root = hasattr(os, "geteuid") and os.geteuid() == 0
 _skip_as_root = pytest.mark.skipif(_root, reason="root reads files whatever their mode")
 
-CASES = [
+WEIGHT_CASES = [
     pytest.param(_shape("[1" + "0" * 30 + ", 4]"), "corrupt", id="huge-dim"),
     pytest.param(
         _weights('{"w": {"dtype": "F32", "shape": [1' + "0" * 5000 + '], "data_offsets": [0, 4]}}'),
@@ -107,6 +108,8 @@ CASES = [
         "truncated",
         id="tensor-past-eof",
     ),
+]
+CASES = [
     pytest.param(_unreadable, "Permission denied", id="chmod-000-config", marks=_skip_as_root),
     pytest.param(_unreadable_dir, "Permission denied", id="chmod-000-dir", marks=_skip_as_root),
     pytest.param(lambda tmp: str(tmp / ("x" * 300)), "too long", id="name-too-long"),
@@ -127,6 +130,19 @@ CASES = [
     pytest.param(_fifo, "not a regular file", id="config-fifo"),
     pytest.param(_typo, "did you mean", id="relative-typo"),
 ]
+
+
+@pytest.mark.parametrize(("build", "expected"), WEIGHT_CASES)
+async def test_hostile_weights_are_an_incompatible_finding(
+    tmp_path: Path, build: Callable[[Path], str], expected: str
+) -> None:
+    settings = Settings(cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
+    async with Client(build_server(settings, inspector=make_inspector(settings))) as client:
+        result = await client.call_tool("inspect_hf_model", {"model": build(tmp_path)})
+    assert not result.is_error and result.structured_content is not None
+    report = result.structured_content
+    (finding,) = [f for f in report["findings"] if f["check"] == "weights_integrity"]
+    assert report["verdict"] == "incompatible" and expected in finding["evidence"] and finding["fix"]
 
 
 @pytest.mark.parametrize(("build", "expected"), CASES)

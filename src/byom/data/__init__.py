@@ -8,11 +8,11 @@ from byom.data._checkup import (
     PreviewShown,
     bounded_previews,
     check_training_file,
-    default_max_seq_length,
     render_data_check,
 )
 from byom.data._render import render_data_report, render_previews, render_token_stats
 from byom.data._report import Conversion, DataReport, DatasetFormat, Problem, ProblemKind, ValidationReport
+from byom.data._seqlen import DEFAULT_SEQ, SeqLength, context_length, decide_max_seq_length, tokenizer_limit
 from byom.data._tokens import (
     IGNORE,
     Encoded,
@@ -23,6 +23,7 @@ from byom.data._tokens import (
     encode_preference,
     encode_row,
     iter_rows,
+    load_model_config,
     load_tokenizer,
     preview,
     preview_row,
@@ -30,6 +31,7 @@ from byom.data._tokens import (
 )
 
 __all__ = [
+    "DEFAULT_SEQ",
     "IGNORE",
     "MAX_FILE_BYTES",
     "MAX_LINE_BYTES",
@@ -44,6 +46,7 @@ __all__ = [
     "Problem",
     "ProblemKind",
     "RowPreview",
+    "SeqLength",
     "TokenStats",
     "TrainOnInputs",
     "ValidationReport",
@@ -51,10 +54,12 @@ __all__ = [
     "check_file",
     "check_jsonl",
     "check_training_file",
-    "default_max_seq_length",
+    "context_length",
+    "decide_max_seq_length",
     "encode_preference",
     "encode_row",
     "iter_rows",
+    "load_model_config",
     "load_tokenizer",
     "preview",
     "preview_row",
@@ -63,4 +68,5 @@ __all__ = [
     "render_previews",
     "render_token_stats",
     "token_stats",
+    "tokenizer_limit",
 ]

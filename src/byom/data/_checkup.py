@@ -17,6 +17,7 @@ from byom.data._check import Method, check_file
 from byom.data._layouts import write_converted as write_converted_copy
 from byom.data._render import render_data_report, render_previews, render_token_stats
 from byom.data._report import DataReport
+from byom.data._seqlen import decide_max_seq_length
 from byom.data._tokens import RowPreview, TokenStats, iter_rows, preview, preview_pair, token_stats
 from byom.untrusted import PREVIEW_ROW_CHARS, PREVIEW_TOTAL_CHARS, clip, fence
 
@@ -26,7 +27,6 @@ __all__ = [
     "PreviewShown",
     "bounded_previews",
     "check_training_file",
-    "default_max_seq_length",
     "render_data_check",
 ]
 
@@ -61,8 +61,14 @@ class DataCheck(BaseModel):
     converted: ConvertedCopy | None = None
     tokenizer: str | None = Field(None, description="Whose tokenizer and chat template counted the tokens.")
     token_stats: TokenStats | None = None
+    max_seq_length: int | None = Field(
+        None,
+        description="The length training cuts rows at: min(requested, the model's context, the base's limit).",
+    )
     tokens_per_epoch: int | None = Field(
-        None, description="Trained tokens in one pass: what training is priced by."
+        None,
+        description="Tokens training reads in one pass (after truncation, dropped rows left out). × n_epochs: the "
+        "plan's training tokens, the job's token_count and what Together bills.",
     )
     preview: list[PreviewShown] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
@@ -73,7 +79,9 @@ def check_training_file(
     *,
     tokenizer: Any = None,
     tokenizer_name: str | None = None,
+    model_config: dict[str, Any] | None = None,
     max_seq_length: int | None = None,
+    base_limits: tuple[int, int] | None = None,
     preview_rows: int = 3,
     purpose: str = "fine-tune",
     max_problems: int = 20,
@@ -81,7 +89,9 @@ def check_training_file(
     write_converted: Path | None = None,
 ) -> DataCheck:
     """Check ``path``; with ``write_converted``, write its rows in Together's format there (when they are in
-    another layout) and check that copy instead, like any other file."""
+    another layout) and check that copy instead, like any other file. With a tokenizer, count tokens and preview
+    rows at the length training will use (``decide_max_seq_length``: the request, the model's config, and the
+    base's (SFT, DPO) limits)."""
     report = check_file(path, purpose=purpose, max_problems=max_problems, method=method)
     converted: ConvertedCopy | None = None
     note = None
@@ -119,22 +129,25 @@ def check_training_file(
     if not report.valid or report.file_type != "jsonl":
         check.notes.append("Token statistics need a valid JSONL file: fix the problems first.")
         return check
-    seq = max_seq_length or default_max_seq_length(tokenizer)
-    if max_seq_length is None:
-        check.notes.append(
-            f"max_seq_length {seq}: the tokenizer's model maximum (pass max_seq_length to change it)."
-        )
-    stats = token_stats(tokenizer, iter_rows(path), max_seq_length=seq)
+    base_limit = None
+    if base_limits is not None:
+        base_limit = base_limits[1] if report.dataset_format == "preference" else base_limits[0]
+    seq = decide_max_seq_length(
+        max_seq_length, config=model_config, tokenizer=tokenizer, base_limit=base_limit
+    )
+    check.max_seq_length = seq.value
+    check.notes.append(seq.explain() + ("" if base_limit else " Pass base for its limit too."))
+    stats = token_stats(tokenizer, iter_rows(path), max_seq_length=seq.value)
     check.token_stats = stats
-    check.tokens_per_epoch = stats.trained_tokens
+    check.tokens_per_epoch = stats.processed_tokens
     if preview_rows > 0:
         shown: list[tuple[RowPreview, Literal["chosen", "rejected"] | None]] = []
         if report.dataset_format == "preference":
             for row in islice(iter_rows(path), preview_rows):
-                chosen, rejected = preview_pair(tokenizer, row, max_seq_length=seq)
+                chosen, rejected = preview_pair(tokenizer, row, max_seq_length=seq.value)
                 shown += [(chosen, "chosen"), (rejected, "rejected")]
         else:
-            previews = preview(iter_rows(path), tokenizer, max_seq_length=seq, top_k=preview_rows)
+            previews = preview(iter_rows(path), tokenizer, max_seq_length=seq.value, top_k=preview_rows)
             shown = [(r, None) for r in previews]
         check.preview = bounded_previews(
             [
@@ -161,20 +174,17 @@ def bounded_previews(rows: list[PreviewShown]) -> list[PreviewShown]:
     return [r.model_copy(update={"rendered": clip(r.rendered, each)}) for r in rows]
 
 
-def default_max_seq_length(tokenizer: Any) -> int:
-    """The tokenizer's model maximum when it states a real one (some say 1e30 for "unlimited"), else 4096."""
-    value = getattr(tokenizer, "model_max_length", None)
-    return int(value) if isinstance(value, int) and 0 < value < 1_000_000 else 4096
-
-
 def render_data_check(check: DataCheck) -> str:
     parts = [render_data_report(check.report, check.file)]
     if check.token_stats is not None:
         parts.append(f"Tokens with {check.tokenizer}'s tokenizer and chat template:")
         parts.append(render_token_stats(check.token_stats))
+        stats = check.token_stats
         parts.append(
-            f"About {check.tokens_per_epoch:,} trained tokens per epoch (approximate: the service counts its own; "
-            "Together prices BYOM training by tokens × epochs at the base template's rate)."
+            f"Tokens per epoch: {check.tokens_per_epoch:,} read by training (after truncation at "
+            f"{stats.max_seq_length:,}), {stats.trained_tokens:,} of them trained (with a loss label). "
+            "Times n_epochs this is the plan's training-token count and the job's token_count; Together bills the "
+            "tokens processed (all of them, not only the trained ones) × epochs, counted by its own tokenizer run."
         )
     if check.preview:
         parts.append(

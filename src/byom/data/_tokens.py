@@ -31,6 +31,7 @@ __all__ = [
     "encode_preference",
     "encode_row",
     "iter_rows",
+    "load_model_config",
     "load_tokenizer",
     "preview",
     "preview_pair",
@@ -82,9 +83,9 @@ def _names_stay_inside(copy: Path, shown: Path) -> None:
             )
 
 
-def load_tokenizer(model: str | Path, *, token: str | None = None) -> Any:
-    """A model's tokenizer (a local directory, or a Hub id with ``token`` for gated repos), never with remote
-    code; a missing pad token becomes eos (padding is only ever masked out: labels -100, right padding).
+def load_tokenizer(model: str | Path, *, token: str | None = None, local_files_only: bool = False) -> Any:
+    """A model's tokenizer (a local directory, or a Hub id with ``token`` for gated repos; with
+    ``local_files_only`` a Hub id only from the Hub cache), never with remote code; a missing pad token becomes eos (padding is only ever masked out: labels -100, right padding).
 
     A local directory is loaded from ``byom.contained.vetted_copy``: a private copy of its regular files, so
     a link in it to a file outside (``chat_template.jinja`` -> ``~/.ssh/id_rsa``) is refused, never read.
@@ -94,7 +95,9 @@ def load_tokenizer(model: str | Path, *, token: str | None = None) -> Any:
 
     local = _local(model)
     if local is None:
-        tokenizer = AutoTokenizer.from_pretrained(str(model), trust_remote_code=False, token=token)
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(model), trust_remote_code=False, token=token, local_files_only=local_files_only
+        )
     elif not local.is_dir():
         raise HubError(
             f"{str(local)[:200]} is not a model directory. Give the directory save_pretrained wrote (with its "
@@ -108,6 +111,22 @@ def load_tokenizer(model: str | Path, *, token: str | None = None) -> Any:
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+def load_model_config(model: str | Path, *, token: str | None = None) -> dict[str, Any] | None:
+    """A model's config.json as a dict (a local directory, or a Hub id: one small file, cached by
+    huggingface_hub); None when it cannot be read, so the caller falls back to what else it knows."""
+    path = Path(model).expanduser()
+    try:
+        if not path.is_dir():
+            from huggingface_hub import hf_hub_download
+
+            path = Path(hf_hub_download(str(model), "config.json", token=token)).parent
+        with (path / "config.json").open("rb") as fh:
+            config = json.loads(fh.read(4 * 1024 * 1024))
+    except Exception:  # noqa: BLE001 - any failure (no file, no access, bad JSON) means "context unknown"
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def require_template(tokenizer: Any) -> None:
@@ -251,7 +270,11 @@ class TokenStats(BaseModel):
 
     samples: int
     total_tokens: int = Field(description="All tokens before truncation.")
-    trained_tokens: int = Field(description="Tokens with a loss label, after truncation.")
+    processed_tokens: int = Field(
+        description="Tokens training reads in one epoch: after truncation, without the rows it drops. Times "
+        "n_epochs, the job's token_count and the training tokens of a price estimate."
+    )
+    trained_tokens: int = Field(description="Of those, the tokens with a loss label.")
     min: int
     mean: float
     p95: int
@@ -272,23 +295,29 @@ def token_stats(
 ) -> TokenStats:
     """min/mean/p95/max tokens per sample, totals, and how many samples truncation cuts or empties."""
     lengths = array("I")  # 4 bytes a sample: the percentile needs them all
-    total = trained = over = empty = 0
+    total = processed = trained = over = empty = 0
     for row in rows:
         if "preferred_output" in row:
             sides = list(encode_preference(tokenizer, row))
         else:
             sides = [encode_row(tokenizer, row, train_on_inputs=train_on_inputs)]
         n = sum(len(s.input_ids) for s in sides)
-        kept = sum(sum(1 for x in s.labels[:max_seq_length] if x != IGNORE) for s in sides)
+        per_side = [sum(1 for x in s.labels[:max_seq_length] if x != IGNORE) for s in sides]
+        kept = sum(per_side)
         lengths.append(n)
         total += n
-        trained += kept
         over += any(len(s.input_ids) > max_seq_length for s in sides)
-        empty += kept == 0 or float(row.get("weight", 1.0)) == 0
+        # As the trainer drops them: a row (or a preference side) with nothing left to learn, or weight 0.
+        dropped = min(per_side) == 0 or float(row.get("weight", 1.0)) == 0
+        empty += dropped
+        if not dropped:
+            processed += sum(min(len(s.input_ids), max_seq_length) for s in sides)
+            trained += kept
     if not lengths:
         return TokenStats(
             samples=0,
             total_tokens=0,
+            processed_tokens=0,
             trained_tokens=0,
             min=0,
             mean=0.0,
@@ -303,6 +332,7 @@ def token_stats(
     return TokenStats(
         samples=len(lengths),
         total_tokens=total,
+        processed_tokens=processed,
         trained_tokens=trained,
         min=ordered[0],
         mean=round(total / len(lengths), 1),

@@ -18,7 +18,7 @@ from byom.untrusted import NAME_CHARS, clip, name
 from ._data import causal_lm_types, config_model_types, families
 from ._models import Finding, InspectReport, MemoryEstimate, Verdict
 from ._params import count_from_config, moe_active_params
-from ._snapshot import RepoSnapshot
+from ._snapshot import DamagedWeights, RepoSnapshot
 from ._tokenizer import has_chat_template, has_tokenizer
 from ._units import human_bytes, human_params
 
@@ -272,6 +272,14 @@ class _Judge:
                 "Use the original transformers checkpoint with .safetensors weights.",
             )
         return fmt
+
+    def weights_integrity(self) -> None:
+        """A weights file cut short or with a corrupt header fails to load: a finding, the other checks still run."""
+        for d in self.snap.damaged:
+            evidence = d.problem
+            if d.expected_bytes is not None:
+                evidence += f" (expected {d.expected_bytes:,} bytes, found {d.actual_bytes:,})"
+            self.add("weights_integrity", "fail", evidence, _fresh_copy(d, self.snap.model))
 
     def transformers_version(self) -> str | None:
         saved = self.cfg.get("transformers_version")
@@ -533,6 +541,35 @@ def _memory(count: int | None) -> MemoryEstimate | None:
     )
 
 
+def _fresh_copy(d: DamagedWeights, folder: str) -> str:
+    """How to get an intact copy of a damaged file and how to verify it, from what the folder says of its origin."""
+    size = (
+        f"exactly {d.expected_bytes:,} bytes (`ls -l {d.file}`)"
+        if d.expected_bytes
+        else "the original's size"
+    )
+    sha = f" and its sha256 is {d.sha256} (`sha256sum {d.file}`)" if d.sha256 else ""
+    if d.hub_repo:
+        rev = f" --revision {d.hub_revision}" if d.hub_revision else ""
+        return (
+            f"It came from the Hub repo {d.hub_repo}: fetch it again with `hf download {d.hub_repo} {d.file}{rev} "
+            f"--force-download` (older clients: `huggingface-cli download ... --force-download`), then check it is "
+            f"{size}{sha}; the Hub's file listing shows the size and sha256 of the good copy."
+        )
+    if d.hub_revision or d.sha256:
+        at = f" at commit {d.hub_revision}" if d.hub_revision else ""
+        return (
+            f"This folder was filled by `hf download --local-dir`{at}: run the same command again for {d.file} with "
+            f"`--force-download`, then check it is {size}{sha}."
+        )
+    return (
+        f"This folder ({folder}) names no source for {d.file}. Copy the file again from where it came from (the run "
+        f"that saved it, or its Hub repo: `hf download ORG/NAME {d.file} --force-download --local-dir DIR`), then "
+        f"check the new copy is {size} — the size this file's own header requires — or compare its sha256 with the "
+        "Hub's file listing (`sha256sum`)."
+    )
+
+
 def _verdict(findings: list[Finding]) -> Verdict:
     statuses = {f.status for f in findings}
     if "fail" in statuses:
@@ -556,6 +593,7 @@ def analyze(snap: RepoSnapshot, ceiling: str) -> InspectReport:
     count, count_source = judge.params(quant)
     judge.size(count, count_source)
     fmt = judge.weight_format()
+    judge.weights_integrity()
     saved_version = judge.transformers_version()
     judge.access()
     max_ctx, rope, window = judge.context()

@@ -19,8 +19,9 @@ from typing import Any
 from byom.contained import MAX_LISTED_ENTRIES, contained_file, problems, read_bytes
 from byom.errors import EntryNotFound, HubError, UnsafeModelFile
 
-from ._safetensors import HeaderCounts, read_local_header
-from ._snapshot import RepoSnapshot, card_excerpt, card_license
+from ._provenance import provenance
+from ._safetensors import HeaderCounts, read_local_weights
+from ._snapshot import DamagedWeights, RepoSnapshot, card_excerpt, card_license
 from ._tokenizer import has_chat_template, has_tokenizer
 
 __all__ = [
@@ -189,23 +190,49 @@ def chat_template_present(directory: Path) -> bool:
         return _chat_template_present(_ModelDir(root))
 
 
-def _weight_counts(model_dir: _ModelDir, files: list[str]) -> tuple[HeaderCounts, int]:
-    """Parameters per dtype of the model weights, and the adapter's total, from the top-level headers."""
+def _damage(model_dir: _ModelDir, path: Path, name: str) -> tuple[HeaderCounts, DamagedWeights | None]:
+    """The header's counts, and what is wrong with the file: a file cut short still has a readable header, so its
+    parameters count and the report lists it as damaged beside every other check."""
+    source = provenance(model_dir.root, name)
+    where = {"hub_repo": source.repo, "hub_revision": source.revision, "sha256": source.sha256}
+    try:
+        weights = read_local_weights(path)
+    except HubError as exc:
+        # The message's own advice is for a raised error; the finding gives advice that fits the folder.
+        return {}, DamagedWeights(file=name, problem=str(exc).split(". Re", 1)[0].rstrip("."), **where)
+    if not weights.truncated:
+        return weights.counts, None
+    return weights.counts, DamagedWeights(
+        file=name,
+        problem=weights.describe(),
+        expected_bytes=weights.expected_bytes,
+        actual_bytes=weights.file_bytes,
+        tensors_affected=weights.tensors_cut,
+        tensors_total=weights.tensors_total,
+        **where,
+    )
+
+
+def _weight_counts(model_dir: _ModelDir, files: list[str]) -> tuple[HeaderCounts, int, list[DamagedWeights]]:
+    """Parameters per dtype of the model weights, the adapter's total, and the damaged files, from the headers."""
     totals: HeaderCounts = {}
     adapter_total = 0
+    damaged: list[DamagedWeights] = []
     for name in files:
         if not name.endswith(".safetensors"):
             continue
         path = model_dir.path(name)
         if path is None:
             continue
-        counts = read_local_header(path)
+        counts, damage = _damage(model_dir, path, name)
+        if damage is not None:
+            damaged.append(damage)
         if name.startswith("adapter_model"):
             adapter_total += sum(counts.values())
             continue
         for dtype, n in counts.items():
             totals[dtype] = totals.get(dtype, 0) + n
-    return totals, adapter_total
+    return totals, adapter_total, damaged
 
 
 def local_safetensors_params(directory: Path) -> tuple[int, dict[str, int]] | None:
@@ -222,7 +249,11 @@ def local_safetensors_params(directory: Path) -> tuple[int, dict[str, int]] | No
         files = [f for f in weights if not f.startswith("adapter_model")] or weights
         if not files:
             return None
-        totals, _ = _weight_counts(model_dir, files)
+        totals, _, damaged = _weight_counts(model_dir, files)
+    if damaged:
+        raise HubError(
+            f"{damaged[0].problem}. Replace it with an intact copy (inspect_hf_model on {_shown(root)} says how)."
+        )
     return sum(totals.values()), totals
 
 
@@ -252,7 +283,7 @@ def _read(model_dir: _ModelDir) -> RepoSnapshot:
     except UnsafeModelFile:
         snap.tokenizer_config = None  # never read; unsafe_files says why
 
-    totals, adapter_total = _weight_counts(model_dir, files)
+    totals, adapter_total, snap.damaged = _weight_counts(model_dir, files)
     if totals:
         snap.st_params, snap.st_total, snap.st_source = totals, sum(totals.values()), "headers"
     if adapter_total:

@@ -7,6 +7,7 @@ import math
 import os
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from byom.errors import HubError
@@ -14,9 +15,10 @@ from byom.errors import HubError
 __all__ = [
     "MAX_HEADER_LENGTH",
     "HeaderCounts",
+    "LocalWeights",
     "count_params",
     "header_length",
-    "read_local_header",
+    "read_local_weights",
     "read_streamed_header",
 ]
 
@@ -81,8 +83,9 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _tensor_elements(key: str, info: dict[str, object], name: str, data_len: int | None) -> tuple[str, int]:
-    """(dtype, element count) of one header entry, after the checks safetensors itself makes on load."""
+def _tensor_elements(key: str, info: dict[str, object], name: str) -> tuple[str, int, int]:
+    """(dtype, element count, end data offset) of one header entry, after the checks safetensors itself makes on
+    load."""
     label = repr(key[:80])
     dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
     if not isinstance(dtype, str) or not dtype:
@@ -110,12 +113,53 @@ def _tensor_elements(key: str, info: dict[str, object], name: str, data_len: int
             f"tensor {label} spans {offsets[1] - offsets[0]} bytes but shape {shape} of {dtype} needs "
             f"{(n * bits + 7) // 8}",
         )
-    if data_len is not None and offsets[1] > data_len:
+    return dtype, n, int(offsets[1])
+
+
+def _parse(header: bytes, name: str) -> tuple[HeaderCounts, list[int]]:
+    """Elements per dtype and each tensor's end data offset; HubError when the header is not safetensors'."""
+    try:
+        tensors = json.loads(header)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and integers longer than Python's 4300-digit limit.
         raise HubError(
-            f"{name} is truncated: tensor {label} ends at data byte {offsets[1]}, but the file holds only "
-            f"{max(data_len, 0)}. Re-download or re-save the file."
+            f"{name} has an unreadable safetensors header. Re-save the weights with safetensors."
+        ) from exc
+    counts: HeaderCounts = {}
+    ends: list[int] = []
+    if not isinstance(tensors, dict):
+        raise HubError(f"{name} has a safetensors header that is not a JSON object. Re-save the weights.")
+    for key, info in tensors.items():
+        if key == "__metadata__":
+            continue
+        if not isinstance(info, dict):
+            raise _corrupt(name, f"entry {key[:80]!r} is not a tensor description")
+        dtype, n, end = _tensor_elements(key, info, name)
+        counts[dtype] = counts.get(dtype, 0) + n
+        ends.append(end)
+    return counts, ends
+
+
+@dataclass(frozen=True)
+class LocalWeights:
+    """A local safetensors file as its header describes it, and how much of it is really there."""
+
+    name: str
+    counts: HeaderCounts
+    file_bytes: int
+    expected_bytes: int  # 8 + header + the data the header's offsets reach
+    tensors_total: int
+    tensors_cut: int  # tensors whose data runs past the end of the file
+
+    @property
+    def truncated(self) -> bool:
+        return self.file_bytes < self.expected_bytes
+
+    def describe(self) -> str:
+        return (
+            f"{self.name} is truncated: {self.file_bytes:,} bytes on disk, but its own header needs "
+            f"{self.expected_bytes:,}; {self.tensors_cut} of {self.tensors_total} tensors are cut off or missing"
         )
-    return dtype, n
 
 
 def count_params(header: bytes, name: str, *, data_len: int | None = None) -> HeaderCounts:
@@ -125,35 +169,39 @@ def count_params(header: bytes, name: str, *, data_len: int | None = None) -> He
     absurd dimensions, offsets that are not integers or disagree with the shape, or (with ``data_len``,
     the bytes after the header) tensors past the end of the file.
     """
-    try:
-        tensors = json.loads(header)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        # ValueError covers JSONDecodeError and integers longer than Python's 4300-digit limit.
+    counts, ends = _parse(header, name)
+    if data_len is not None and any(end > data_len for end in ends):
         raise HubError(
-            f"{name} has an unreadable safetensors header. Re-save the weights with safetensors."
-        ) from exc
-    counts: HeaderCounts = {}
-    if not isinstance(tensors, dict):
-        raise HubError(f"{name} has a safetensors header that is not a JSON object. Re-save the weights.")
-    for key, info in tensors.items():
-        if key == "__metadata__":
-            continue
-        if not isinstance(info, dict):
-            raise _corrupt(name, f"entry {key[:80]!r} is not a tensor description")
-        dtype, n = _tensor_elements(key, info, name, data_len)
-        counts[dtype] = counts.get(dtype, 0) + n
+            f"{name} is truncated: its data ends at byte {max(ends):,} of the tensor data, but the file holds only "
+            f"{max(data_len, 0):,}. Replace it with an intact copy (its size must match the original's)."
+        )
     return counts
 
 
-def read_local_header(path: Path) -> HeaderCounts:
-    """Read only the header of a local safetensors file (never the tensor data)."""
+def read_local_weights(path: Path) -> LocalWeights:
+    """Read only the header of a local safetensors file (never the tensor data) and measure the file against it.
+
+    A file cut short is an answer (``truncated``), not an error; HubError when the header itself is unreadable.
+    """
     with path.open("rb") as fh:
         length = header_length(fh.read(8), path.name)
         header = fh.read(length)
         size = os.fstat(fh.fileno()).st_size
     if len(header) < length:
-        raise HubError(f"{path.name} is truncated (incomplete metadata). Re-download or re-save the file.")
-    return count_params(header, path.name, data_len=size - 8 - length)
+        raise HubError(
+            f"{path.name} is truncated: {size:,} bytes on disk, shorter than its own {length:,}-byte header "
+            "(incomplete metadata). Replace it with an intact copy."
+        )
+    counts, ends = _parse(header, path.name)
+    data_len = size - 8 - length
+    return LocalWeights(
+        name=path.name,
+        counts=counts,
+        file_bytes=size,
+        expected_bytes=8 + length + max(ends, default=0),
+        tensors_total=len(ends),
+        tensors_cut=sum(1 for end in ends if end > data_len),
+    )
 
 
 def read_streamed_header(chunks: Iterator[bytes], name: str) -> HeaderCounts:

@@ -7,9 +7,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["CARD_EXCERPT_CHARS", "RepoSnapshot", "card_excerpt", "card_license"]
+__all__ = ["CARD_EXCERPT_CHARS", "DamagedWeights", "RepoSnapshot", "card_excerpt", "card_license"]
 
 CARD_EXCERPT_CHARS = 500
+
+
+class DamagedWeights(BaseModel):
+    """A weights file that cannot be loaded as it is (cut short, or a corrupt header), and where a good copy is."""
+
+    file: str
+    problem: str
+    expected_bytes: int | None = None
+    actual_bytes: int | None = None
+    tensors_affected: int | None = None
+    tensors_total: int | None = None
+    # Where the folder says the file came from (a Hugging Face cache snapshot or a --local-dir download).
+    hub_repo: str | None = None
+    hub_revision: str | None = None
+    sha256: str | None = None
 
 
 class RepoSnapshot(BaseModel):
@@ -28,6 +43,7 @@ class RepoSnapshot(BaseModel):
     st_total: int | None = None
     st_source: Literal["hub_summary", "headers"] | None = None
     adapter_st_total: int | None = None
+    damaged: list[DamagedWeights] = Field(default_factory=list)
     gated: bool | str = False
     private: bool | None = None
     license: str | None = None

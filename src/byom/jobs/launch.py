@@ -28,7 +28,6 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,9 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from byom.backend import Backend
 from byom.catalog import Catalog, offline_price, recommend_for_report
-from byom.data import check_file, iter_rows, load_tokenizer, token_stats
+from byom.data import SeqLength, check_file, decide_max_seq_length
 from byom.errors import PreflightError, PriceChanged, RequestOutcomeUnknown, TogetherAPIError
 from byom.hub import InspectReport
+from byom.jobs.tokens import PlanTokens, count_plan_tokens, count_tokens
 from byom.jobs.uploaded import find_file
 from byom.ledger import Ledger, SpendingLimits, fingerprint
 from byom.together import (
@@ -135,6 +135,11 @@ class FilePlan(BaseModel):
     _path: Path | None = PrivateAttr(None)
 
     @property
+    def path(self) -> Path | None:
+        """A local file's path on this machine (None for a file id)."""
+        return self._path
+
+    @property
     def planned_id(self) -> str:
         """What the planned request names: the file id, or a local file's content hash."""
         if self.sha256 is not None:
@@ -150,7 +155,14 @@ class PricePlan(BaseModel):
         description="The backend's estimate; the packaged rate table (checked against the backend's estimate "
         "after the upload); or free (the local engine)."
     )
-    train_tokens: float | None = None
+    train_tokens: float | None = Field(
+        None,
+        description="Training tokens, all epochs: the backend's estimate, or byom's count priced offline.",
+    )
+    tokens: PlanTokens | None = Field(
+        None,
+        description="byom's count with your model's tokenizer (check_training_data's): per epoch and in all.",
+    )
 
 
 class LaunchPlan(BaseModel):
@@ -163,6 +175,10 @@ class LaunchPlan(BaseModel):
     verdict: str | None = Field(description="inspect_hf_model's verdict for from_hf_model.")
     warnings: list[str] = Field(default_factory=list)
     model: str = Field(description="The Together base model (template) the job is priced and limited by.")
+    max_seq_length: int | None = Field(
+        None, description="The length rows are cut at: min(requested, the model's context, the base's limit)."
+    )
+    max_seq_length_basis: str | None = None
     model_source: Literal["given", "recommended", "checkpoint"]
     model_reason: str | None = None
     training_file: FilePlan
@@ -255,6 +271,9 @@ async def plan_launch(
     model, source, reason = _choose_base(args, report, catalog)
     client = backend.client
     limits = await client.model_limits(model)
+    seq = _seq_length(
+        args, report, limits.max_seq_length_dpo if args.method == "dpo" else limits.max_seq_length_sft
+    )
     hf_token = settings.hf_token if report is not None and (report.gated or report.private) else None
     if spend_limits is None:
         spend_limits = SpendingLimits.of(settings.max_usd, settings.max_usd_per_day, by_token=False)
@@ -278,7 +297,7 @@ async def plan_launch(
         lora_alpha=args.lora_alpha,
         lora_dropout=args.lora_dropout,
         lora_trainable_modules=args.lora_trainable_modules,
-        max_seq_length=args.max_seq_length,
+        max_seq_length=_sent_seq_length(args, seq),
         train_on_inputs=args.train_on_inputs,
         training_method=args.method,
         dpo_beta=args.dpo_beta,
@@ -305,7 +324,18 @@ async def plan_launch(
             + "\nNothing was created. Change them and call create_finetune again."
         )
 
-    price = await _price(backend, args, request, model, catalog, training, validation, hf_token)
+    price = await _price(backend, args, request, model, catalog, training, validation, hf_token, seq.value)
+    if price.tokens is None and args.from_hf_model and training.path is not None:
+        path = training.path
+        price.tokens = await anyio.to_thread.run_sync(
+            lambda: count_plan_tokens(
+                str(args.from_hf_model),
+                path,
+                max_seq_length=seq.value,
+                n_epochs=args.n_epochs,
+                sha256=training.sha256 or "",
+            )
+        )
     spending = _check_spending(backend, ledger, price, spend_limits)
     public = request.public()
     print_ = fingerprint(backend.base_url, public)
@@ -318,6 +348,8 @@ async def plan_launch(
         verdict=report.verdict if report is not None else None,
         warnings=warnings,
         model=model,
+        max_seq_length=seq.value if args.from_hf_model else args.max_seq_length,
+        max_seq_length_basis=seq.explain() if args.from_hf_model else None,
         model_source=source,
         model_reason=reason,
         training_file=training,
@@ -336,6 +368,31 @@ async def plan_launch(
     plan.summary = _summary(plan, learning_rate_defaulted=args.learning_rate is None)
     plan._request = request
     return plan
+
+
+def _seq_length(args: LaunchArgs, report: InspectReport | None, base_limit: int | None) -> SeqLength:
+    """The one rule (``decide_max_seq_length``) with the context inspect_hf_model read from the model's config;
+    a requested length over that context is refused here, as the engine refuses it, before anything is created."""
+    seq = decide_max_seq_length(
+        args.max_seq_length, context=report.max_context if report else None, base_limit=base_limit
+    )
+    if seq.over_context:
+        raise PreflightError(
+            f"max_seq_length={args.max_seq_length} is over the context of {args.from_hf_model} ({seq.context:,} "
+            f"tokens, from its config.json): rows would be cut at {seq.context:,} anyway. Set max_seq_length ≤ "
+            f"{seq.context}, or leave it out (the plan takes the model's context and the base's limit)."
+        )
+    return seq
+
+
+def _sent_seq_length(args: LaunchArgs, seq: SeqLength) -> int | None:
+    """What the request carries: the user's value; else the decided one when the model's context is shorter than
+    the base's limit (so the backend trains at the length the check and the plan counted); else the default."""
+    if args.max_seq_length is not None:
+        return args.max_seq_length
+    if seq.context is not None and seq.base_limit is not None and seq.context < seq.base_limit:
+        return seq.value
+    return None
 
 
 def _choose_base(
@@ -494,6 +551,7 @@ async def _price(
     training: FilePlan,
     validation: FilePlan | None,
     hf_token: SecretStr | None,
+    max_seq_length: int,
 ) -> PricePlan:
     files = [f for f in (training, validation) if f is not None]
     on_backend = all(f.file_id is not None for f in files)
@@ -513,19 +571,20 @@ async def _price(
         return await _estimate(backend, _with_ids(request, training, validation), model)
     # A local file is priced here, from its exact token count, before anything is uploaded.
     counted = await anyio.to_thread.run_sync(
-        lambda: _billed_tokens(args, model, request, training, validation, hf_token)
+        lambda: _billed_tokens(args, model, request, training, validation, hf_token, max_seq_length)
     )
     if isinstance(counted, str):
         return PricePlan(usd=None, basis=counted + _AFTER_UPLOAD_UNKNOWN, source="offline")
-    price = offline_price(counted, catalog.get(model), method=args.method, training_type=args.training_type)
+    billed, counts = counted
+    price = offline_price(billed, catalog.get(model), method=args.method, training_type=args.training_type)
     if price.usd is None:
-        return PricePlan(usd=None, basis=price.basis + _AFTER_UPLOAD_UNKNOWN, source="offline")
+        return PricePlan(usd=None, basis=price.basis + _AFTER_UPLOAD_UNKNOWN, source="offline", tokens=counts)
     basis = (
         price.basis
         + " Together's own estimate is asked after the upload; if it is more than 10% higher, nothing "
         "is created and you are asked again."
     )
-    return PricePlan(usd=price.usd, basis=basis, source="offline", train_tokens=float(counted))
+    return PricePlan(usd=price.usd, basis=basis, source="offline", train_tokens=float(billed), tokens=counts)
 
 
 _AFTER_UPLOAD_UNKNOWN = (
@@ -541,38 +600,46 @@ def _billed_tokens(
     training: FilePlan,
     validation: FilePlan | None,
     hf_token: SecretStr | None,
-) -> int | str:
-    """Tokens processed: n_epochs × training tokens + n_evals × validation tokens (Together's pricing rule,
-    ref together-2026-12.md), counted with the model's tokenizer and chat template before truncation (an upper
-    bound where rows are cut); or why they cannot be counted here."""
+    max_seq_length: int,
+) -> tuple[int, PlanTokens] | str:
+    """Tokens processed, n_epochs × training tokens + n_evals × validation tokens (Together's pricing rule, ref
+    together-2026-12.md), counted as training reads them (the model's tokenizer and chat template, rows cut at
+    ``max_seq_length``: the plan's and the check's one count), with the training file's count; or why they cannot
+    be counted here."""
     source = args.from_hf_model or (None if args.from_checkpoint else model)
     unknown = "The price is not known before the upload: "
     if source is None:
         return unknown + "a continued job's tokenizer is not at hand."
+    token = hf_token.get_secret_value() if hf_token is not None else None
     total = 0
+    shown: PlanTokens | None = None
     for plan, times in ((training, request.n_epochs), (validation, request.n_evals or 0)):
         if plan is None or not times:
             continue
-        if plan.file_id is not None or plan._path is None:
+        if plan.path is None:
             return unknown + "one file is a file id and the other a local file."
-        if plan.dataset_format == "tokenized" or plan._path.suffix.lower() != ".jsonl":
+        if plan.dataset_format == "tokenized" or plan.path.suffix.lower() != ".jsonl":
             return unknown + f"{plan.filename} is not JSONL text, which the tokenizer counts."
         try:
-            total += times * _count_tokens(plan._path, plan.sha256 or "", source, hf_token)
+            stats = count_tokens(
+                source,
+                plan.path,
+                max_seq_length=max_seq_length,
+                sha256=plan.sha256 or "",
+                token=token,
+                download=True,
+            )
         except Exception as exc:  # noqa: BLE001 - any tokenizer failure: the price is then the backend's
             return unknown + (
-                f"the tokenizer of {source} could not count {plan.filename} ({type(exc).__name__}); "
+                f"the tokenizer of {source} could not count {plan.filename} "
+                f"({exc if isinstance(exc, ValueError) else type(exc).__name__}); "
                 "Together's estimate after the upload is the price."
             )
-    return total
-
-
-@lru_cache(maxsize=32)
-def _count_tokens(path: Path, sha256: str, source: str, token: SecretStr | None) -> int:
-    """All tokens of a JSONL file with ``source``'s tokenizer (cached by content: resolvers re-run per round)."""
-    del sha256  # only part of the cache key
-    tokenizer = load_tokenizer(source, token=token.get_secret_value() if token is not None else None)
-    return token_stats(tokenizer, iter_rows(path), max_seq_length=1 << 30).total_tokens
+        total += times * stats.processed_tokens
+        if plan is training:
+            shown = PlanTokens.of(stats, n_epochs=times, max_seq_length=max_seq_length)
+    assert shown is not None
+    return total, shown
 
 
 def _with_ids(request: FinetuneRequest, training: FilePlan, validation: FilePlan | None) -> FinetuneRequest:
@@ -672,11 +739,27 @@ def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
         lines.append(f"Pushes the trained weights to the Hugging Face repo {req['hf_output_repo_name']}.")
     if req.get("wandb_project_name"):
         lines.append(f"Logs the run to the Weights & Biases project {req['wandb_project_name']}.")
+    if plan.max_seq_length_basis:
+        lines.append(plan.max_seq_length_basis)
     if plan.costs_money:
         cost = f"${plan.price.usd:,.2f}" if plan.price.usd is not None else "an unknown amount"
         lines.append(f"Estimated cost: {cost}. {plan.price.basis}")
     else:
         lines.append(plan.price.basis)
+    if plan.price.tokens is not None:
+        t = plan.price.tokens
+        lines.append(
+            f"Tokens: {t.per_epoch:,} per epoch ({t.trained_per_epoch:,} of them trained) × {req.get('n_epochs')} "
+            f"epoch(s) = {t.total:,}, counted with your model's tokenizer at max_seq_length {t.max_seq_length:,} as "
+            "check_training_data counts them; the job's token_count will be this total"
+            + (
+                f". The backend's estimate says {plan.price.train_tokens:,.0f} (its own count"
+                + ("; Together bills by its count of tokens processed)" if plan.costs_money else ")")
+                if plan.price.train_tokens
+                else ""
+            )
+            + "."
+        )
     lines.extend(plan.spending)
     if plan.warnings:
         lines.append("Warnings: " + "; ".join(w[:200] for w in plan.warnings[:5]))

@@ -7,15 +7,15 @@ truncated and rendered fenced, never as instructions.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from pydantic import BaseModel, Field
 
 from byom.errors import ByomError
+from byom.jobs.loss import LossWatch, needs_vocab, watch_loss
 from byom.together import (
     TERMINAL_STATUSES,
     FinetuneCheckpoint,
@@ -27,6 +27,9 @@ from byom.together import (
 from byom.triage import explain_job
 from byom.untrusted import EVENT_CHARS, FAILURE_CHARS, fence, quote
 
+if TYPE_CHECKING:
+    from byom.hub import HubInspector
+
 __all__ = [
     "CheckpointLine",
     "EventLine",
@@ -37,6 +40,7 @@ __all__ = [
     "render_summary",
     "stage_of",
     "summarize",
+    "vocab_of",
 ]
 
 # The BYOM docs' five stages (Troubleshooting → Understanding Training Stages), by event type.
@@ -101,6 +105,13 @@ class JobSummary(BaseModel):
     latest_loss: float | None = None
     loss_trend: Literal["falling", "flat", "rising"] | None = None
     latest_eval_loss: float | None = None
+    loss: LossWatch = Field(
+        default_factory=LossWatch,
+        description="Loss history as numbers, its trend and a judgment: is it learning?",
+    )
+    latest_event: str | None = Field(
+        None, description="The type of the latest event: what the stage is read from."
+    )
     events: list[EventLine] = Field(default_factory=list)
     checkpoints: list[CheckpointLine] = Field(default_factory=list)
     output_name: str | None = Field(
@@ -131,31 +142,24 @@ def _iso(ts: datetime | None) -> str | None:
 
 
 def stage_of(job: FinetuneResponse, events: list[FinetuneEvent]) -> Stage:
+    """The stage of the latest event that names one, so the stage always agrees with the events shown; the
+    status decides only before any such event, and once the job is done or waiting in the queue."""
     status = job.status or ""
     if status == "completed":
         return "done"
     if status in ("pending", "queued"):
         return "queued"
-    if status == "compressing":
-        return "saving"
-    if status == "uploading":
-        return "upload"
     for event in sorted(events, key=lambda e: e.created_at or datetime.min.replace(tzinfo=UTC), reverse=True):
         stage = _STAGE_BY_EVENT.get(event.type or "")
         if stage is not None:
             return stage  # type: ignore[return-value]
+    if status == "compressing":
+        return "saving"
+    if status == "uploading":
+        return "upload"
     return "initialization" if status == "running" else "queued"
 
 
-def _trend(points: list[tuple[float, float]]) -> Literal["falling", "flat", "rising"] | None:
-    values = [v for _, v in points if math.isfinite(v)]
-    if len(values) < 4:
-        return None
-    half = len(values) // 2
-    first, last = sum(values[:half]) / half, sum(values[half:]) / (len(values) - half)
-    if abs(last - first) <= 0.02 * max(abs(first), 1e-9):
-        return "flat"
-    return "falling" if last < first else "rising"
 
 
 def summarize(
@@ -165,10 +169,12 @@ def summarize(
     metrics: FinetuneMetrics | None,
     *,
     n_events: int = 10,
+    vocab_size: int | None = None,
 ) -> JobSummary:
+    """The job as ``job_status`` shows it; ``vocab_size`` (the model's config) sets the loss's chance level."""
     status = job.status or "unknown"
-    train = metrics.series("train/loss") if metrics is not None else []
-    evals = metrics.series("eval/loss") if metrics is not None else []
+    dpo = job.training_method is not None and job.training_method.method == "dpo"
+    loss = watch_loss(metrics, dpo=dpo, vocab_size=vocab_size)
     percent = None
     if job.total_steps:
         percent = round(100.0 * (job.steps_completed or 0) / job.total_steps, 1)
@@ -207,9 +213,11 @@ def summarize(
         if job.progress and job.progress.estimate_available
         else None,
         queue_position=job.queue_depth,
-        latest_loss=train[-1][1] if train else None,
-        loss_trend=_trend(train),
-        latest_eval_loss=evals[-1][1] if evals else None,
+        latest_loss=loss.train[-1].value if loss.train else None,
+        loss_trend=loss.trend,
+        latest_eval_loss=loss.eval[-1].value if loss.eval else None,
+        loss=loss,
+        latest_event=next((e.type for e in reversed(ordered) if e.type in _STAGE_BY_EVENT), None),
         events=[
             EventLine(
                 at=_iso(e.created_at),
@@ -254,6 +262,8 @@ def render_summary(s: JobSummary) -> str:
         if s.status in ("error", "user_error", "cancelled")
         else f"stage: {s.stage}"
     )
+    if s.latest_event:
+        where += f", latest event {s.latest_event}"
     lines = [f"Job {s.job_id}: {s.status} ({where})"]
     if s.from_hf_model or s.model:
         lines.append(f"Model: {s.from_hf_model or '-'} on base {s.model or '-'}")
@@ -270,11 +280,7 @@ def render_summary(s: JobSummary) -> str:
         progress.append(f"queue position {s.queue_position}")
     if progress:
         lines.append("Progress: " + ", ".join(progress))
-    if s.latest_loss is not None:
-        loss = f"Loss: {s.latest_loss:.4g}" + (f" ({s.loss_trend})" if s.loss_trend else "")
-        if s.latest_eval_loss is not None:
-            loss += f", eval {s.latest_eval_loss:.4g}"
-        lines.append(loss)
+    lines.extend(_render_loss(s.loss))
     if s.checkpoints:
         lines.append("Checkpoints: " + ", ".join(f"step {c.step} ({c.kind})" for c in s.checkpoints[-5:]))
     if s.model_object_name or s.adapter_object_name:
@@ -292,6 +298,25 @@ def render_summary(s: JobSummary) -> str:
         lines.append("Recent events (untrusted text from the run):\n" + fence(events, "run"))
     lines.append(f"Next: {s.next_step}")
     return "\n".join(lines)
+
+
+def _render_loss(w: LossWatch) -> list[str]:
+    if not w.train:
+        return []
+    lines = [f"Loss {w.train[-1].value:.4g} ({w.judgment or 'one point'}): {w.explanation}"]
+    shown = ", ".join(f"{p.step:g}: {p.value:.4g}" for p in w.train)
+    sampled = f" ({len(w.train)} of {w.train_points} points)" if w.train_points > len(w.train) else ""
+    lines.append(f"Loss history, step: loss{sampled}: {shown}")
+    if w.eval:
+        lines.append("Eval loss history: " + ", ".join(f"{p.step:g}: {p.value:.4g}" for p in w.eval))
+    if w.reward_accuracy is not None or w.reward_margin is not None:
+        parts = []
+        if w.reward_accuracy is not None:
+            parts.append(f"reward accuracy {w.reward_accuracy:.0%} (50% = no preference)")
+        if w.reward_margin is not None:
+            parts.append(f"reward margin {w.reward_margin:.4g} (0 at the start)")
+        lines.append("DPO: " + ", ".join(parts))
+    return lines
 
 
 async def fetch_details(
@@ -315,6 +340,17 @@ async def fetch_details(
     if failed:
         raise failed[0]
     return got["events"], got["checkpoints"], got["metrics"]
+
+
+def vocab_of(inspector: HubInspector, model: str | None, metrics: FinetuneMetrics) -> int | None:
+    """The vocabulary size in the model's config (as inspect_hf_model reads it), read only when the loss is high
+    enough for chance level to matter; None when it cannot be read."""
+    if not model or not needs_vocab(metrics):
+        return None
+    try:
+        return inspector.inspect(model).vocab_size
+    except ByomError:
+        return None
 
 
 def job_line(job: FinetuneResponse) -> JobLine:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -245,7 +246,16 @@ class ByomMCPServer(MCPServer[AppState]):
 
     async def list_tools(self) -> list[MCPTool]:
         tools = await super().list_tools()
-        return [t.model_copy(update={"input_schema": _without_titles(t.input_schema)}) for t in tools]
+        # A docstring's indentation is whitespace every host pays for on every turn: send it dedented.
+        return [
+            t.model_copy(
+                update={
+                    "input_schema": _without_titles(t.input_schema),
+                    "description": inspect.cleandoc(t.description) if t.description else t.description,
+                }
+            )
+            for t in tools
+        ]
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None

@@ -12,7 +12,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from byom.catalog import base_limits
-from byom.data import DataCheck, check_training_file, load_tokenizer, render_data_check
+from byom.data import DataCheck, check_training_file, load_model_config, load_tokenizer, render_data_check
 from byom.jobs.launch import local_data_path
 from byom.jobs.uploaded import check_uploaded, is_file_id
 from byom.tools._common import AppState, connected_backend, domain_errors, state, tool_result
@@ -41,7 +41,12 @@ async def check_training_data(
         ),
     ] = None,
     max_seq_length: Annotated[
-        int | None, Field(ge=1, le=1_048_576, description="Default: the base's, else the tokenizer's.")
+        int | None,
+        Field(
+            ge=1,
+            le=1_048_576,
+            description="Default: the smaller of your model's context and the base's limit.",
+        ),
     ] = None,
     preview_rows: Annotated[int, Field(ge=0, le=10, description="Rows to preview.")] = 3,
     purpose: Annotated[
@@ -51,7 +56,7 @@ async def check_training_data(
     write_converted: Annotated[str | None, Field(description="New .jsonl for a converted copy.")] = None,
 ) -> Annotated[CallToolResult, DataCheck]:
     """Validate a training file or file id: each problem's line and fix; TRL, ShareGPT, Alpaca… converted.
-    With model or base: tokens and a loss preview."""
+    With model or base: tokens at the length training will use, and a loss preview."""
     app = state(ctx)
     if is_file_id(path) and write_converted is not None:
         raise ToolError(
@@ -67,17 +72,19 @@ async def check_training_data(
     with domain_errors():
         file = local_data_path(path, "training" if purpose == "fine-tune" else "validation")
         target = _converted_path(write_converted) if write_converted is not None else None
-    seq = max_seq_length
-    if seq is None and base:
+    limits: tuple[int, int] | None = None
+    if base:
         catalog = await app.catalog()
         found = next((b for b in catalog.bases if b.name == base), None)
         if found is None:
             raise ToolError(f"{base!r} is not a Together base model. recommend_base names the right one.")
-        seq = base_limits(found).max_seq_length_sft
+        facts = base_limits(found)
+        limits = (facts.max_seq_length_sft, facts.max_seq_length_dpo)
     who = model or base
-    tokenizer = None
+    tokenizer = config = None
     if who:
         token = app.settings.hf_token.get_secret_value() if app.settings.hf_token else None
+        config = await anyio.to_thread.run_sync(lambda: load_model_config(who, token=token))
         try:
             with domain_errors():  # a link out of the model directory, ...: refused in its own words
                 tokenizer = await anyio.to_thread.run_sync(lambda: load_tokenizer(who, token=token))
@@ -95,7 +102,9 @@ async def check_training_data(
                 file,
                 tokenizer=tokenizer,
                 tokenizer_name=who,
-                max_seq_length=seq,
+                model_config=config,
+                max_seq_length=max_seq_length,
+                base_limits=limits,
                 preview_rows=preview_rows,
                 purpose=purpose,
                 method=method,

@@ -27,6 +27,7 @@ from byom.jobs.status import (
     job_line,
     render_summary,
     summarize,
+    vocab_of,
 )
 from byom.together import FinetuneResponse
 from byom.tools._arguments import takes_arguments_of
@@ -183,10 +184,10 @@ async def create_finetune(
     plan: Annotated[LaunchPlan, Resolve(_plan_create)],
     answer: Annotated[ElicitationResult[Confirm], Resolve(_confirm_create)],
 ) -> Annotated[CallToolResult, CreateFinetuneResult]:
-    """Launch a BYOM fine-tune of a Hugging Face model in one call, after the user confirms the plan.
+    """Launch a BYOM fine-tune of a Hugging Face model, after the user confirms the plan.
 
-    Checks the model, picks the base when omitted, checks every setting against its limits, validates the data
-    and prices it, then asks the user; only then uploads the data. Returns the job id; follow it with job_status.
+    Checks the model, the base (picked when omitted), every setting and the data, prices it and asks the user;
+    only then uploads. Returns the job id; follow it with job_status.
     """
     settled = settle(
         ctx, plan, answer, confirm_token, retry_hint="Call create_finetune with the same arguments"
@@ -239,7 +240,8 @@ async def job_status(
     events: Annotated[int, Field(ge=0, le=50, description="How many recent events to include.")] = 10,
     plot: Annotated[bool, Field(description="Add a PNG of the loss curve.")] = False,
 ) -> Annotated[CallToolResult, JobSummary]:
-    """State, stage, progress, loss, recent events and outputs of a fine-tune job.
+    """State, stage, progress, events and outputs of a fine-tune job; its loss history and whether it is learning
+    (falling / flat / at chance / rising).
 
     With wait_seconds it returns early on any change. A failed job points to explain_error.
     """
@@ -249,7 +251,9 @@ async def job_status(
     backend = await connected_backend(ctx)
     with domain_errors():
         found, checkpoints, metrics = await fetch_details(backend.client, job.id)
-    summary = summarize(job, found, checkpoints, metrics, n_events=events)
+    app = state(ctx)
+    vocab = await anyio.to_thread.run_sync(vocab_of, app.inspector, job.from_hf_model, metrics)
+    summary = summarize(job, found, checkpoints, metrics, n_events=events, vocab_size=vocab)
     extra = []
     if plot:
         train = metrics.series("train/loss")

@@ -57,6 +57,13 @@ async def test_lora_job_completes_then_continues_from_a_checkpoint(
     events = (await client.get(f"/v1/fine-tunes/{job['id']}/events")).json()["data"]
     types = [e["type"] for e in events]
     assert types[0] == "job_pending" and types[-1] == "job_complete"
+    # The status "uploading" (registering the outputs) has its own event: the stage never lags the events.
+    assert types[-4:] == [
+        "model_compressing",
+        "model_compression_complete",
+        "model_uploading",
+        "job_complete",
+    ]
     assert {"job_start", "training_start", "checkpoint_save", "warning"} <= set(types)
     assert all(e["object"] == "fine-tune-event" and e["created_at"] for e in events)
     assert any("Weights & Biases" in e["message"] for e in events if e["type"] == "warning")
@@ -136,6 +143,9 @@ async def test_lora_job_completes_then_continues_from_a_checkpoint(
     child_losses = _losses((await client.get(f"/v1/fine-tunes/{child_done['id']}/metrics")).json()["metrics"])
     # It starts where the parent had got to, not from the random base.
     assert child_losses[0] < _losses(metrics)[0]
+    # And its events say which job and step it loaded.
+    child_events = (await client.get(f"/v1/fine-tunes/{child_done['id']}/events")).json()["data"]
+    assert any(f"Continuing from job {job['id']} step 8" in e["message"] for e in child_events), child_events
 
 
 async def test_full_job_completes_with_falling_loss(

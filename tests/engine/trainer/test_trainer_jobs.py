@@ -107,7 +107,12 @@ def test_lora_job_completes_with_falling_loss(lora_job: dict[str, Any]) -> None:
         "training_start",
     ]
     assert types[: len(expected)] == expected
-    assert types[-4:] == ["training_complete", "model_uploading", "model_upload_complete", "job_complete"]
+    assert types[-4:] == [
+        "training_complete",
+        "model_compressing",
+        "model_compression_complete",
+        "job_complete",
+    ]
     assert types.count("epoch_complete") == 3 and types.count("checkpoint_save") == 2
     metrics = [ln for ln in lines if ln["kind"] == "metric" and "train/loss" in ln["values"]]
     assert [m["step"] for m in metrics] == list(range(1, 25))  # 32 examples / batch 4 x 3 epochs
@@ -187,11 +192,15 @@ def test_init_checkpoint_starts_from_the_trained_adapter(lora_job: dict[str, Any
             "n_evals": 0,
             "validation_file": None,
             "init_checkpoint": first.job_dir / "checkpoints" / "step-24",
+            "init_from": "job ft-lora step 24",
         }
     )
     rc, lines, out = run_trainer(spec)
     assert rc == 0, out
     assert losses(lines)[0] < losses(lora_job["lines"])[0] - 0.2
+    # The continued job's own events say what it continues from.
+    (ready,) = [ln for ln in lines if ln["kind"] == "event" and ln["type"] == "model_download_complete"]
+    assert "Continuing from job ft-lora step 24 (step-24)" in ready["message"]
 
 
 def test_full_job_with_instruction_data_and_packing(tiny_model: Path, tmp_path: Path) -> None:
@@ -353,6 +362,12 @@ def test_dpo_job_learns_the_preference(tiny_model: Path, tmp_path: Path) -> None
     assert loss[0] == pytest.approx(math.log(2), abs=1e-3)
     assert mean(loss[-4:]) < math.log(2) - 0.05
     assert any("eval/loss" in ln["values"] for ln in lines if ln["kind"] == "metric")
+    # TRL's reward metrics: none preferred at the start (policy = reference), the chosen side wins at the end.
+    train = [ln["values"] for ln in lines if ln["kind"] == "metric" and "train/loss" in ln["values"]]
+    assert train[0]["train/rewards/margins"] == pytest.approx(0.0, abs=1e-4)
+    assert train[-1]["train/rewards/accuracies"] >= 0.75 and train[-1]["train/rewards/margins"] > 0
+    evals = [ln["values"] for ln in lines if ln["kind"] == "metric" and "eval/loss" in ln["values"]]
+    assert 0.0 <= evals[-1]["eval/rewards/accuracies"] <= 1.0 and "eval/rewards/margins" in evals[-1]
     (result,) = [ln for ln in lines if ln["kind"] == "result"]
     assert result["outputs"]["adapter"]
 

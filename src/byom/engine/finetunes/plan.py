@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from byom.contained import require_contained
+from byom.data import decide_max_seq_length
 from byom.engine.files import file_blob
 from byom.engine.finetunes.request import CreateFineTune, TrainingMethod, TrainingType
 from byom.engine.state import EngineState
@@ -21,7 +22,7 @@ from byom.engine.trainer import LoraSpec, TrainSpec, context_length, unsupported
 from byom.errors import HubError, InvalidRequest, UnsafeModelFile
 from byom.hub import chat_template_present, tokenizer_problem
 
-__all__ = ["JobPlan", "local_tokenizer_dir", "plan_job", "training_stack_missing"]
+__all__ = ["JobPlan", "local_tokenizer_dir", "model_config", "plan_job", "training_stack_missing"]
 
 log = logging.getLogger("byom.engine.finetunes")
 
@@ -108,6 +109,11 @@ def plan_job(state: EngineState, req: CreateFineTune, job_id: str, device: str) 
         from_hf_model=str(base.local_dir) if base.local_dir else base.from_hf_model,
         hf_model_revision=base.revision,
         init_checkpoint=Path(base.checkpoint["path"]) if base.checkpoint is not None else None,
+        init_from=(
+            f"job {base.checkpoint['job_id']} step {base.checkpoint['step']}"
+            if base.checkpoint is not None
+            else None
+        ),
         training_file=file_blob(state, training),
         validation_file=file_blob(state, validation) if validation is not None else None,
         n_epochs=req.n_epochs,
@@ -268,24 +274,27 @@ def _dataset_format(file_row: Any) -> str:
 
 
 def _max_seq_length(req: CreateFineTune, base: _Base, method: TrainingMethod) -> tuple[int, str | None]:
-    """The sequence length to train at, never over the custom model's context; and a note when capped."""
+    """The sequence length to train at (``decide_max_seq_length``: never over the custom model's context nor the
+    base's limit); and a note when a default was capped."""
     limits = base.limits
     seq_max = limits["max_seq_length_dpo" if method.method == "dpo" else "max_seq_length_sft"]
-    value = req.max_seq_length or min(SDK_DEFAULT_SEQ, seq_max)
-    context = _model_context(base)
+    # The SDK sends 2048 whether or not the user chose it, so only another value is a choice to refuse.
+    chosen = req.max_seq_length not in (None, SDK_DEFAULT_SEQ)
+    seq = decide_max_seq_length(
+        req.max_seq_length if chosen else None, context=_model_context(base), base_limit=seq_max
+    )
+    if seq.over_context:
+        raise InvalidRequest(
+            f"max_seq_length={req.max_seq_length} is over the context of {base.from_hf_model} ({seq.context} tokens, "
+            f"from its config.json). Set max_seq_length ≤ {seq.context}.",
+            param="max_seq_length",
+        )
+    value = seq.value if chosen or req.max_seq_length is None else min(SDK_DEFAULT_SEQ, seq.value)
     note = None
-    if context is not None and value > context:
-        # The SDK sends 2048 whether or not the user chose it, so only another value is a choice to refuse.
-        if req.max_seq_length not in (None, SDK_DEFAULT_SEQ):
-            raise InvalidRequest(
-                f"max_seq_length={value} is over the context of {base.from_hf_model} ({context} tokens, from"
-                f" its config.json). Set max_seq_length ≤ {context}.",
-                param="max_seq_length",
-            )
-        note = f"max_seq_length {value} is over this model's context ({context}); training at {context}."
-        value = context
+    if req.max_seq_length and value < req.max_seq_length and seq.context is not None and value == seq.context:
+        note = f"max_seq_length {req.max_seq_length} is over this model's context ({seq.context}); training at {value}."
     # Together's minimum is for its own templates; a custom model with a shorter context still trains.
-    _check_range("max_seq_length", value, min(limits["min_max_seq_length"], context or seq_max), seq_max)
+    _check_range("max_seq_length", value, min(limits["min_max_seq_length"], seq.context or seq_max), seq_max)
     return value, note
 
 
@@ -297,6 +306,11 @@ def _model_context(base: _Base) -> int | None:
     model_dir = base.local_dir or _cached_snapshot(base.from_hf_model, base.revision)
     config = _read_json(model_dir / "config.json") if model_dir is not None else None
     return context_length(config) if config is not None else None
+
+
+def model_config(directory: Path) -> dict[str, Any] | None:
+    """The config.json of a model directory on disk (None when absent or unreadable)."""
+    return _read_json(directory / "config.json")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -20,13 +20,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from byom.data import PreviewRow, iter_rows, preview
+from byom.data import PreviewRow, decide_max_seq_length, iter_rows, preview
 from byom.engine.files import file_blob
-from byom.engine.finetunes.plan import SDK_DEFAULT_SEQ, local_tokenizer_dir
+from byom.engine.finetunes.plan import local_tokenizer_dir, model_config
 from byom.engine.http import answer, parse_body
 from byom.engine.state import EngineState, engine_of
 from byom.engine.templates import limits_for
-from byom.engine.trainer import context_length
 from byom.errors import HubError, InvalidRequest, TrainingError
 
 __all__ = ["PreviewBody", "PreviewRequest", "preview_finetune"]
@@ -61,7 +60,7 @@ class PreviewBody(BaseModel):
 
 
 def _tokenizer_dir(state: EngineState, req: PreviewRequest) -> tuple[Path, int]:
-    """Where the tokenizer is and the max_seq_length to preview at (the catalog's, capped at the model's)."""
+    """Where the tokenizer is and the max_seq_length to preview at (the base's, capped at the model's context)."""
     limits = limits_for(req.model)
     source = req.from_hf_model or req.model
     param = "from_hf_model" if req.from_hf_model else "model"
@@ -73,14 +72,12 @@ def _tokenizer_dir(state: EngineState, req: PreviewRequest) -> tuple[Path, int]:
             "for a preview). Pass a local model directory, or download the model first (a job downloads it).",
             param=param,
         )
-    config_path = directory / "config.json"
-    try:
-        config = json.loads(config_path.read_text()) if config_path.is_file() else {}
-    except (OSError, ValueError):
-        config = {}
-    context = context_length(config) if isinstance(config, dict) else None
-    seq = int(limits["max_seq_length_sft"]) if limits else (context or SDK_DEFAULT_SEQ)
-    return directory, min(seq, context) if context else seq
+    seq = decide_max_seq_length(
+        None,
+        config=model_config(directory),
+        base_limit=int(limits["max_seq_length_sft"]) if limits else None,
+    )
+    return directory, seq.value
 
 
 def _training_rows(state: EngineState, file_id: str) -> tuple[Path, str]:

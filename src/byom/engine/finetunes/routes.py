@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from byom.data import decide_max_seq_length
 from byom.engine.db import iso, new_id
 from byom.engine.files import file_blob
 from byom.engine.finetunes.bodies import (
@@ -37,7 +38,7 @@ from byom.engine.finetunes.jobs import (
     event_payload,
     job_payload,
 )
-from byom.engine.finetunes.plan import local_tokenizer_dir, plan_job
+from byom.engine.finetunes.plan import local_tokenizer_dir, model_config, plan_job
 from byom.engine.finetunes.preview import preview_finetune
 from byom.engine.finetunes.request import CreateFineTune, EstimatePrice
 from byom.engine.finetunes.tokens import count_file_tokens, count_file_tokens_exact
@@ -270,7 +271,10 @@ async def estimate_price(request: Request) -> JSONResponse:
         local_tokenizer_dir(state, req.from_hf_model, req.hf_model_revision) if req.from_hf_model else None
     )
     limits = limits_for(req.model) if req.model else None
-    max_seq_length = int(limits["max_seq_length_sft"]) if limits else 2048
+    config = model_config(tokenizer_dir) if tokenizer_dir is not None else None
+    max_seq_length = decide_max_seq_length(
+        None, config=config, base_limit=int(limits["max_seq_length_sft"]) if limits else None
+    ).value
     notes: list[str] = []
 
     def count(path: Path | None) -> float:

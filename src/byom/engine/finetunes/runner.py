@@ -469,7 +469,14 @@ class JobRunner:
                     job_id,
                 ),
             )
-            transition(conn, job_id, ("running",), "uploading")
+            # The status and the latest event move together: "uploading" is the registering of the outputs.
+            transition(
+                conn,
+                job_id,
+                ("running",),
+                "uploading",
+                Event("model_uploading", "Registering the saved outputs in the model registry."),
+            )
         elif kind == "error":
             conn.execute(
                 "UPDATE jobs SET error_message = ?, error_stage = ?, error_type = ? WHERE id = ?",

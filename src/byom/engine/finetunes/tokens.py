@@ -1,7 +1,7 @@
 """Token counts for the price estimate.
 
 Exact when the model's tokenizer is at hand (a local model directory, or a Hub model already in the
-cache): rows are tokenized exactly as the trainer tokenizes them. Otherwise approximate: word
+cache): rows are tokenized exactly as the trainer tokenizes them, by the data check's token statistics. Otherwise approximate: word
 pieces of every string in each row (Together's estimate request names no model to tokenize with).
 """
 
@@ -51,20 +51,10 @@ def count_file_tokens(path: Path | None) -> float:
 
 
 def count_file_tokens_exact(path: Path, model_dir: Path, *, max_seq_length: int) -> int:
-    """Tokens the trainer would process for this file with the model at ``model_dir`` (after truncation)."""
-    from byom.data import load_tokenizer
-    from byom.engine.trainer._tokenize import tokenize_preference, tokenize_row
+    """Tokens the trainer reads in one epoch of this file with the model at ``model_dir``: the data check's
+    ``processed_tokens`` (after truncation, without the rows training drops), so check, plan and job agree."""
+    from byom.data import iter_rows, load_tokenizer, token_stats
 
-    tokenizer = load_tokenizer(model_dir)
-    total = 0
-    with path.open("rb") as fh:
-        for raw in fh:
-            if not raw.strip():
-                continue
-            row = json.loads(raw)
-            if "preferred_output" in row:
-                pair = tokenize_preference(tokenizer, row, max_seq_length=max_seq_length)
-                total += len(pair.chosen.input_ids) + len(pair.rejected.input_ids)
-            else:
-                total += len(tokenize_row(tokenizer, row, max_seq_length=max_seq_length).input_ids)
-    return total
+    return token_stats(
+        load_tokenizer(model_dir), iter_rows(path), max_seq_length=max_seq_length
+    ).processed_tokens

@@ -187,11 +187,13 @@ def train(
                 "train/global_step": done,
                 "train/epoch": epoch + (idx + 1) / per_epoch,
                 "train/tokens": n_tokens,
+                **{f"train/{k}": v for k, v in objective.take_metrics().items()},
             },
         )
         if done in eval_steps:
             eval_loss = evaluate(model, eval_set, objective, spec.batch_size)
-            progress.write("metric", step=done, total_steps=total, values={"eval/loss": eval_loss})
+            extra = {f"eval/{k}": v for k, v in objective.take_metrics().items()}
+            progress.write("metric", step=done, total_steps=total, values={"eval/loss": eval_loss, **extra})
         if done in ckpt_steps:
             path = spec.job_dir / "checkpoints" / f"step-{done}"
             save_checkpoint(

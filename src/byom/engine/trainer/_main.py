@@ -11,11 +11,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from byom.data import load_tokenizer
+from byom.data import decide_max_seq_length, load_tokenizer
 from byom.engine.private import PRIVATE_UMASK
 from byom.engine.trainer._progress import ProgressWriter
 from byom.engine.trainer._watchdog import EXIT_ORPHANED
-from byom.engine.trainer.spec import TrainSpec, context_length
+from byom.engine.trainer.spec import TrainSpec
 from byom.errors import TrainingError, root_error_line
 
 __all__ = ["EXIT_BAD_SPEC", "EXIT_CANCELLED", "EXIT_FAILED", "EXIT_ORPHANED", "main", "unsupported_reason"]
@@ -118,11 +118,17 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
     model_dir = _model.resolve_model_dir(spec, token.get_secret_value() if token else None)
     config = _model.check_no_remote_code(model_dir)
     ready = f"Model ready ({config.get('model_type')})."
-    context = context_length(config)
-    if context is not None and spec.max_seq_length > context:
+    seq = decide_max_seq_length(spec.max_seq_length, config=config)
+    if seq.value < spec.max_seq_length:
         # The engine caps at plan time when the model is on disk; a Hub model's context is only known here.
-        ready += f" max_seq_length {spec.max_seq_length} is over this model's context ({context}); training at {context}."
-        spec = spec.model_copy(update={"max_seq_length": context})
+        ready += f" max_seq_length {spec.max_seq_length} is over this model's context ({seq.context}); training at {seq.value}."
+        spec = spec.model_copy(update={"max_seq_length": seq.value})
+    if spec.init_checkpoint is not None:
+        # A continued job says what it continues from, so its events alone tell its lineage.
+        ready += (
+            f" Continuing from {spec.init_from or 'a checkpoint'} ({spec.init_checkpoint.name}): "
+            "training starts from its weights."
+        )
     progress.event("model_download_complete", ready)
     files = [("training", spec.training_file)] + (
         [("validation", spec.validation_file)] if spec.validation_file else []
@@ -173,9 +179,10 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
 
     # -- saving ------------------------------------------------------------------------------
     stage.name = "saving"
-    progress.event("model_uploading", "Saving the outputs.")
+    # Saving is Together's "compressing" step; "uploading" is the engine's, registering what was saved.
+    progress.event("model_compressing", "Saving the outputs.")
     outputs = _save_outputs(spec, model, tokenizer)
-    progress.event("model_upload_complete", "Outputs saved.", model_path=str(spec.job_dir / "output"))
+    progress.event("model_compression_complete", "Outputs saved.", model_path=str(spec.job_dir / "output"))
     progress.write(
         "result",
         outputs=outputs,

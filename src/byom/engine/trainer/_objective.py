@@ -61,6 +61,9 @@ class Objective(Protocol):
     def prepare(self, model: Any, items: list[Any]) -> None: ...
     def normalizer(self, items: list[Any]) -> int: ...
     def loss_sum(self, model: Any, items: list[Any]) -> tuple[Any, int]: ...
+    def take_metrics(self) -> dict[str, float]:
+        """Metrics of the loss_sum calls since the last take (names without the train/ or eval/ prefix)."""
+        ...
 
 
 class SFTObjective:
@@ -74,6 +77,9 @@ class SFTObjective:
 
     def normalizer(self, items: list[Example]) -> int:
         return sum(sum(1 for x in ex.labels[1:] if x != IGNORE) for ex in items)
+
+    def take_metrics(self) -> dict[str, float]:
+        return {}
 
     def loss_sum(self, model: Any, items: list[Example]) -> tuple[Any, int]:
         import torch.nn.functional as F
@@ -90,10 +96,14 @@ class DPOObjective:
 
     The reference is the model as it starts (base with fresh LoRA adapters, or the init checkpoint);
     its log-probs are computed once before training, so full fine-tuning needs no second model copy.
+    Reports TRL's reward metrics: a side's implicit reward is beta x (policy - reference log-prob);
+    ``rewards/accuracies`` is the share of pairs whose chosen side gets the higher reward, ``rewards/margins``
+    the mean of chosen minus rejected.
     """
 
     def __init__(self, beta: float, pad_id: int, device: Any, batch_size: int) -> None:
         self.beta, self.pad_id, self.device, self.batch_size = beta, pad_id, device, batch_size
+        self._pairs, self._wins, self._margins = 0, 0, 0.0
 
     def _logps(self, model: Any, pairs: list[PreferencePair]) -> tuple[Any, Any, int]:
         batch = collate([p.chosen for p in pairs] + [p.rejected for p in pairs], self.pad_id, self.device)
@@ -124,5 +134,16 @@ class DPOObjective:
         chosen, rejected, n_tokens = self._logps(model, items)
         ref = torch.tensor([p.ref_logps for p in items], dtype=chosen.dtype, device=chosen.device)
         margin = (chosen - ref[:, 0]) - (rejected - ref[:, 1])
+        rewards = (self.beta * margin).detach()
+        self._pairs += len(items)
+        self._wins += int((rewards > 0).sum())
+        self._margins += float(rewards.sum())
         weights = torch.tensor([p.weight for p in items], dtype=chosen.dtype, device=chosen.device)
         return (-F.logsigmoid(self.beta * margin) * weights).sum(), n_tokens
+
+    def take_metrics(self) -> dict[str, float]:
+        if not self._pairs:
+            return {}
+        out = {"rewards/accuracies": self._wins / self._pairs, "rewards/margins": self._margins / self._pairs}
+        self._pairs, self._wins, self._margins = 0, 0, 0.0
+        return out

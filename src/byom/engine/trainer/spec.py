@@ -9,30 +9,14 @@ the spec: an HF token reaches the subprocess only through its ``HF_TOKEN`` envir
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from byom.data import context_length  # the one reading of a config's context, re-exported for the engine
+
 __all__ = ["LoraSpec", "ProgressLine", "TrainSpec", "context_length"]
-
-# The config.json keys that give a model's context, by architecture family (Llama/Qwen/Mistral,
-# GPT-2, T5-style, ChatGLM). ``sliding_window`` is an attention span, not a limit on the sequence.
-_CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
-
-
-def context_length(config: Mapping[str, Any]) -> int | None:
-    """The longest sequence a model supports according to its config.json; None if it does not say."""
-    # Multimodal configs (Gemma 3, Llava) keep the language model's settings under text_config.
-    for section in (config, config.get("text_config")):
-        if not isinstance(section, Mapping):
-            continue
-        for key in _CONTEXT_KEYS:
-            value = section.get(key)
-            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-                return value
-    return None
 
 
 class LoraSpec(BaseModel):
@@ -51,6 +35,7 @@ class TrainSpec(BaseModel):
     from_hf_model: str
     hf_model_revision: str | None = None
     init_checkpoint: Path | None = None  # from_checkpoint: a saved checkpoint dir of another job
+    init_from: str | None = None  # that checkpoint as a person names it: "ft-… step 24", for the job's events
     resume_checkpoint: Path | None = None  # restart after a crash: this job's own last checkpoint
     # Data: paths of validated JSONL files.
     training_file: Path

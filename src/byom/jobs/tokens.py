@@ -1,0 +1,86 @@
+"""The plan's token count, the data check's own: the model's tokenizer and chat template at the job's
+max_seq_length. The same count prices a local file before anything is uploaded.
+
+Three figures name tokens, and they are the same count seen at different times: the check's ``tokens_per_epoch``
+and this count (tokens training reads in one pass, after truncation), the plan's total (× n_epochs, the figure
+the offline price multiplies), and the job's ``token_count`` once it has run (what it actually read). Together's
+estimate is Together's own count of the same thing, and its bill counts tokens processed × epochs (ref
+together-api.md "Total tokens").
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from byom.data import TokenStats, iter_rows, load_tokenizer, token_stats
+
+__all__ = ["MAX_COUNTED_BYTES", "PlanTokens", "count_plan_tokens", "count_tokens"]
+
+# A plan must answer well inside a host's ~60 s tool timeout: a bigger file is counted by check_training_data
+# (and priced by Together's estimate after the upload, held to the limits), not here.
+MAX_COUNTED_BYTES = 16 * 2**20
+
+
+class PlanTokens(BaseModel):
+    per_epoch: int = Field(
+        description="Tokens training reads in one pass (after truncation): the check's count."
+    )
+    trained_per_epoch: int = Field(description="Of those, the tokens with a loss label.")
+    total: int = Field(description="per_epoch × n_epochs: what the job's token_count will be.")
+    max_seq_length: int
+
+    @classmethod
+    def of(cls, stats: TokenStats, *, n_epochs: int, max_seq_length: int) -> PlanTokens:
+        return cls(
+            per_epoch=stats.processed_tokens,
+            trained_per_epoch=stats.trained_tokens,
+            total=stats.processed_tokens * n_epochs,
+            max_seq_length=max_seq_length,
+        )
+
+
+def count_tokens(
+    model: str,
+    data: Path,
+    *,
+    max_seq_length: int,
+    sha256: str = "",
+    token: str | None = None,
+    download: bool = False,
+) -> TokenStats:
+    """``data``'s tokens with ``model``'s tokenizer at ``max_seq_length``; the tokenizer is taken from disk (a
+    folder, or the Hub cache) unless ``download``.
+
+    Raises:
+        ValueError: ``data`` is larger than ``MAX_COUNTED_BYTES``.
+        Exception: whatever loading the tokenizer or rendering a row raises.
+    """
+    if data.stat().st_size > MAX_COUNTED_BYTES:
+        raise ValueError(
+            f"{data.name} is over {MAX_COUNTED_BYTES // 2**20} MiB, too large to count during a plan"
+        )
+    return _stats(model, data, sha256 or str(data.stat().st_mtime_ns), max_seq_length, token, download)
+
+
+@lru_cache(maxsize=32)
+def _stats(
+    model: str, data: Path, version: str, max_seq_length: int, token: str | None, download: bool
+) -> TokenStats:
+    """Cached by content (``version``): a confirmation's later rounds plan again and must not count again."""
+    del version  # only part of the cache key
+    tokenizer = load_tokenizer(model, token=token, local_files_only=not download)
+    return token_stats(tokenizer, iter_rows(data), max_seq_length=max_seq_length)
+
+
+def count_plan_tokens(
+    model: str, data: Path, *, max_seq_length: int, n_epochs: int, sha256: str = ""
+) -> PlanTokens | None:
+    """The count when ``model``'s tokenizer is on disk and ``data`` is small enough; else None."""
+    try:
+        stats = count_tokens(model, data, max_seq_length=max_seq_length, sha256=sha256)
+    except Exception:  # noqa: BLE001 - no tokenizer here (or it cannot render the rows): the plan goes without
+        return None
+    return PlanTokens.of(stats, n_epochs=n_epochs, max_seq_length=max_seq_length)
