@@ -216,7 +216,7 @@ def _strings(value: Any, change: Callable[[str], str]) -> Any:
 
 class ByomMCPServer(MCPServer[AppState]):
     """``MCPServer`` whose rejected tool arguments read ``field: message``, not pydantic's dump, whose input
-    schemas carry no generated titles, and whose every tool answer and error has secrets removed: the configured
+    schemas (input and output) carry no generated titles, whose descriptions are dedented, and whose every tool answer and error has secrets removed: the configured
     values, and every generic secret shape (``byom.untrusted.redact``).
 
     The SDK renders argument errors with ``str(ValidationError)``: the caller's input echoed back and
@@ -251,6 +251,7 @@ class ByomMCPServer(MCPServer[AppState]):
             t.model_copy(
                 update={
                     "input_schema": _without_titles(t.input_schema),
+                    "output_schema": _without_titles(t.output_schema) if t.output_schema else t.output_schema,
                     "description": inspect.cleandoc(t.description) if t.description else t.description,
                 }
             )
