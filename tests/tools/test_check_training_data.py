@@ -13,6 +13,7 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
 from byom.config import Settings
+from byom.engine.tiny import make_tiny_llama
 from byom.server import build_server
 from byom.tools import AppState
 from support.tool_calls import call_error, call_ok, text_of
@@ -122,9 +123,13 @@ async def test_an_unknown_base_and_a_tokenizer_that_does_not_load(
 
 
 async def test_the_loss_preview_stays_far_below_the_hosts_result_cap(
-    server: MCPServer[AppState], tiny_model: Path, tmp_path: Path
+    server: MCPServer[AppState], tmp_path: Path
 ) -> None:
-    """Issue 14, finding 6: six 36 KB rows came back whole (217,699 characters with max_seq_length=1048576)."""
+    """Issue 14, finding 6: six 36 KB rows came back whole (217,699 characters with max_seq_length=1048576).
+
+    The model's context is a million tokens here, so rows are not cut by truncation: only the budget bounds them.
+    """
+    tiny_model = make_tiny_llama(tmp_path / "long-context", max_position=1_048_576)
     long = " ".join(f"word{i}" for i in range(6_000))  # about 36 KB
     rows = [
         {"messages": [{"role": "user", "content": f"{n} {long}"}, {"role": "assistant", "content": long}]}

@@ -108,7 +108,7 @@ def _says_something(text: str) -> bool:
 def test_the_enumeration_finds_the_messages_it_should() -> None:
     texts = list(MESSAGES.values())
     assert len(texts) > 250  # every subsystem's errors, not a handful
-    assert any("is truncated: tensor" in t for t in texts)  # hub/_safetensors.py
+    assert any("is truncated: its data ends at byte" in t for t in texts)  # hub/_safetensors.py
     assert any(t.startswith("Invalid API key.") for t in texts)  # engine/auth.py (a conditional message)
     assert any(t.startswith("[FAIL] tokenizer:") for t in texts)  # hub/_analyze.py findings
     assert any("must start with a system or user message" in t for t in texts)  # data/_rules.py
