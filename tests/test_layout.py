@@ -28,7 +28,10 @@ ALLOWED: dict[str, set[str]] = {
         "doctor",
         "__init__",
     },
-    "demo": {"engine", "together"},  # drives byom-mcp as a host does; the tiny model comes from the engine's kit
+    "demo": {
+        "engine",
+        "together",
+    },  # drives byom-mcp as a host does; the tiny model comes from the engine's kit
     "doctor": {"backend", "engine"},  # reads the engine's lock holder and device probe, never starts it
     "server": {"http_auth", "tools", "prompts", "hub", "catalog", "together", "data", "backend", "__init__"},
     "tools": {"hub", "catalog", "together", "data", "backend", "ledger", "jobs", "endpoints", "triage"},

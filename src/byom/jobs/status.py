@@ -160,8 +160,6 @@ def stage_of(job: FinetuneResponse, events: list[FinetuneEvent]) -> Stage:
     return "initialization" if status == "running" else "queued"
 
 
-
-
 def summarize(
     job: FinetuneResponse,
     events: list[FinetuneEvent],
