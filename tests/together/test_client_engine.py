@@ -79,10 +79,15 @@ async def test_the_client_drives_the_engine(
         assert check_request(request, limits) == []
         estimate = await client.estimate_price(request)
         assert estimate.estimation_available and estimate.estimated_train_token_count
+        assert estimate.token_count_method == "approximate"  # Together's body names no model to count with
+        exact = await client.estimate_price(request, with_model=True)
+        assert exact.token_count_method == "tokenizer"
         created = await client.create_finetune(request)
         assert created.status in ("pending", "queued", "running") and created.training_type
         done = await _wait_terminal(client, created.id)
         assert done.status == "completed", done.error
+        # The engine's count with the model is what the job then reads: one token count (issue #17).
+        assert done.token_count == exact.estimated_train_token_count
         assert [j.id for j in await client.list_finetunes()] == [done.id]
         types = [e.type for e in await client.finetune_events(done.id)]
         assert types[0] == "job_pending" and "job_complete" in types

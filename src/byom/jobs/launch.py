@@ -559,7 +559,7 @@ async def _price(
         tokens = None
         if on_backend:  # the engine counts the tokens of files it holds
             tokens = (
-                await backend.client.estimate_price(_with_ids(request, training, validation))
+                await backend.client.estimate_price(_with_ids(request, training, validation), with_model=True)
             ).estimated_train_token_count
         return PricePlan(
             usd=0.0,
@@ -755,7 +755,7 @@ def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
             + (
                 f". The backend's estimate says {plan.price.train_tokens:,.0f} (its own count"
                 + ("; Together bills by its count of tokens processed)" if plan.costs_money else ")")
-                if plan.price.train_tokens
+                if plan.price.train_tokens and round(plan.price.train_tokens) != t.total
                 else ""
             )
             + "."

@@ -326,9 +326,16 @@ class TogetherClient:
 
     # -- fine-tunes (ref §2) --
 
-    async def estimate_price(self, request: FinetuneRequest) -> PriceEstimate:
-        """``POST /v1/fine-tunes/estimate-price`` with the body the SDK sends for ``request`` (read-only: retried)."""
+    async def estimate_price(self, request: FinetuneRequest, *, with_model: bool = False) -> PriceEstimate:
+        """``POST /v1/fine-tunes/estimate-price`` with the body the SDK sends for ``request`` (read-only: retried).
+
+        ``with_model`` adds ``from_hf_model`` (a byom engine extension: the engine then counts with the custom
+        model's tokenizer, exactly as its trainer will; Together's route names no such field)."""
         body = request.estimate_body()
+        if with_model and request.from_hf_model:
+            body["from_hf_model"] = request.from_hf_model
+            if request.hf_model_revision:
+                body["hf_model_revision"] = request.hf_model_revision
         return await self._call(PriceEstimate, "POST", "/v1/fine-tunes/estimate-price", json=body, retry=True)
 
     async def create_finetune(self, request: FinetuneRequest) -> FinetuneResponse:
