@@ -127,7 +127,23 @@ def watch_loss(metrics: FinetuneMetrics | None, *, dpo: bool, vocab_size: int | 
         return out
     latest = out.train[-1].value
     out.judgment, out.explanation = _judge(latest, out.trend, out.chance_loss, dpo, vocab_size)
+    tail = _levelled_off([v for _, v in train])
+    if out.judgment == "falling" and tail:
+        out.judgment = "flat"
+        out.explanation = (
+            f"it fell from {train[0][1]:.4g} and has levelled off over its last {tail} points: more steps at this "
+            "learning rate gain little." + (f" {out.explanation}" if dpo and out.explanation else "")
+        )
     return out
+
+
+def _levelled_off(values: list[float]) -> int:
+    """How many of the latest points are flat after a fall (the last quarter, at least 6 points), else 0."""
+    values = [v for v in values if math.isfinite(v)]
+    n = max(6, len(values) // 4)
+    if len(values) < 2 * n:
+        return 0
+    return n if trend(values[-n:]) == "flat" else 0
 
 
 def _judge(

@@ -243,7 +243,16 @@ def summarize(
 
 def _next_step(s: JobSummary) -> str:
     if s.status not in TERMINAL_STATUSES:
-        return f"Still {s.stage}: call job_status(job_id={s.job_id!r}, wait_seconds=30) to follow it."
+        return f"Not finished (stage: {s.stage}): call job_status(job_id={s.job_id!r}, wait_seconds=30) to follow it."
+    learned_nothing = s.loss.judgment in ("at chance level", "rising") or (
+        s.loss.judgment == "flat" and s.loss.trend == "flat"
+    )
+    if s.status == "completed" and learned_nothing:
+        return (
+            f"Done, but the loss is {s.loss.judgment}: the model did not learn, and deploying it would serve one no "
+            "better than before. Change the settings (more epochs or steps, a higher learning rate; full "
+            "fine-tuning for a model that starts at chance level) and call create_finetune again."
+        )
     if s.status == "completed":
         return f"Done: deploy it with deploy_endpoint(job_id={s.job_id!r})."
     if s.status in ("error", "user_error"):

@@ -1,0 +1,39 @@
+"""Is it learning? The judgment job_status gives, from the loss history (byom.jobs.loss), and what it suggests."""
+
+from __future__ import annotations
+
+from byom.jobs.loss import watch_loss
+from byom.jobs.status import summarize
+from byom.together import FinetuneMetrics, FinetuneResponse
+
+
+def _metrics(values: list[float]) -> FinetuneMetrics:
+    return FinetuneMetrics(
+        metrics=[{"train/global_step": float(i), "train/loss": v} for i, v in enumerate(values, 1)]
+    )
+
+
+def test_a_loss_that_fell_and_then_levelled_off_is_judged_flat_not_falling() -> None:
+    """Trial: 0.693 → 0.387 with the last 8 steps between 0.385 and 0.39 was still called "falling"."""
+    fell = [6.0 - 0.25 * i for i in range(16)]
+    values = fell + [2.2, 2.21, 2.19, 2.2, 2.2, 2.21, 2.19, 2.2]
+    watch = watch_loss(_metrics(values), dpo=False, vocab_size=None)
+    assert watch.trend == "falling" and watch.judgment == "flat"
+    assert watch.explanation and "levelled off over its last" in watch.explanation
+
+
+def test_a_steady_fall_and_a_short_run_are_falling() -> None:
+    assert watch_loss(_metrics([3.0 - 0.05 * i for i in range(30)]), dpo=False, vocab_size=None).judgment == (
+        "falling"
+    )
+    assert watch_loss(_metrics([3.0, 2.8, 2.6]), dpo=False, vocab_size=None).judgment == "falling"
+
+
+def test_a_completed_job_that_learned_nothing_is_not_sent_to_deploy() -> None:
+    """Trial: a job at chance level the whole run (6.216 → 6.165, ln 512 ≈ 6.24) was told "Done: deploy it"."""
+    job = FinetuneResponse(id="ft-1", status="completed")
+    stuck = summarize(job, [], [], _metrics([6.216, 6.208, 6.19, 6.175, 6.165]), vocab_size=512)
+    assert stuck.loss.judgment == "at chance level"
+    assert "did not learn" in stuck.next_step and "deploy_endpoint" not in stuck.next_step
+    learned = summarize(job, [], [], _metrics([6.2, 5.0, 4.1, 3.6]), vocab_size=512)
+    assert learned.next_step.startswith("Done: deploy it")
