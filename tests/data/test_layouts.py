@@ -174,9 +174,11 @@ TRL = [
 def test_the_converted_copy_is_written_and_checked_like_any_other(tmp_path: Path) -> None:
     source = tmp_path / "trl.jsonl"
     source.write_bytes(original := jsonl(*TRL))
+    source.chmod(0o644)
     target = tmp_path / "together.jsonl"
     check = check_training_file(source, write_converted=target, method="dpo")
     assert source.read_bytes() == original  # never touched
+    assert target.stat().st_mode & 0o777 == 0o644  # the original's permissions, not the temp file's 0600
     lines = target.read_text().splitlines()
     assert json.loads(lines[0]) == pair([user("2+2?")], "4", "5") and lines[1] == ""  # line numbers kept
     assert json.loads(lines[2]) == pair([user("Capital of France?")], "Paris", "Lyon")

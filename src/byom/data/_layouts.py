@@ -22,6 +22,7 @@ from __future__ import annotations
 import filecmp
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -303,6 +304,8 @@ def write_converted(source: Path, target: Path) -> tuple[Layout, int]:
                 rows += 1
         if layout is None:
             raise PreflightError(f"{source.name} has no rows to convert. Add rows, one JSON object per line.")
+        # The copy is the user's data as much as the original: the same permissions (a temp file is 0600).
+        os.chmod(part.name, stat.S_IMODE(source.stat().st_mode))
         _put(Path(part.name), target)
     finally:
         Path(part.name).unlink(missing_ok=True)
