@@ -2,6 +2,10 @@
 
 ``base_url`` is the server root (``https://api.together.ai`` or ``http://127.0.0.1:8377``): every
 path carries its own ``/v1``, ``/v2`` or ``/v3`` prefix, as in SDK 3.1.1 (ref 2026-11 §0.1).
+
+Over 600 lines on purpose: it is the one seam to the API (retries, error translation, parsing), and the
+rest is one short method per REST call (about 45, each a line or three around ``_call``); the shapes they
+parse into live in their own modules, one a resource family.
 """
 
 from __future__ import annotations
