@@ -280,3 +280,18 @@ def test_doctor_points_http_hosts_at_the_data_dirs_token_file(offline_hub: None,
     report = diagnose(_env(BYOM_DATA_DIR=str(tmp_path / "data")), probe=lambda: NO_TORCH)
     (claude,) = [h for h in report.hosts if h.host == "Claude Code (byom mcp --http)"]
     assert str(tmp_path / "data" / "mcp_token") in claude.text
+
+
+def test_the_engine_data_dir_is_judged_once_by_the_engines_own_rule(
+    offline_hub: None, tmp_path: Path
+) -> None:
+    """Doctor had a second private-dir rule beside the engine's: a folder of the user's own files showed as
+    two "engine data dir" checks, one ok and one problem whose fix repeated its detail."""
+    data = tmp_path / "byom"
+    (data / "engine").mkdir(parents=True, mode=0o700)
+    data.chmod(0o700)
+    (data / "engine" / "notes.txt").write_text("mine")
+    report = diagnose(_env(BYOM_DATA_DIR=str(data)), probe=lambda: NO_TORCH)
+    [check] = _check(report, "engine data dir")
+    assert check.status == "problem" and "not an engine data dir" in check.detail
+    assert check.fix is not None and check.fix != check.detail and "--data-dir" in check.fix

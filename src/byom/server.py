@@ -27,7 +27,7 @@ from byom.tools.deploy import deploy_endpoint, manage_endpoint
 from byom.tools.inspect import inspect_hf_model
 from byom.tools.jobs import cancel_job, create_finetune, job_status, list_jobs
 from byom.tools.recommend import recommend_base
-from byom.tools.resources import backend_resource, catalog_resource, job_resource
+from byom.tools.resources import Running, backend_resource, catalog_resource, job_resource
 from byom.tools.triage import explain_error
 
 if TYPE_CHECKING:
@@ -66,7 +66,9 @@ TOOLS: tuple[_Tool, ...] = (
 class _Resource:
     uri: str
     title: str
-    reader: Callable[[Settings], Callable[..., Any]]  # given the settings, the function that reads it
+    reader: Callable[
+        [Running], Callable[..., Any]
+    ]  # given the running server's state, the function that reads it
     tool: str | None  # offered only with this tool (its data); None: the server's own setup, always
 
 
@@ -140,10 +142,19 @@ def build_server(
     resolved = settings or load_settings()
     tools = _selected(resolved)
 
+    states: list[AppState] = []  # the lifespan's (entered once per run), for the static resources' readers
+
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with app_state(resolved, inspector=inspector, transport=transport) as app:
-            yield app
+            states.append(app)
+            try:
+                yield app
+            finally:
+                states.remove(app)
+
+    def running() -> AppState:
+        return states[-1]
 
     server: MCPServer[AppState] = ByomMCPServer(
         "byom-mcp",
@@ -164,6 +175,6 @@ def build_server(
     for resource in RESOURCES:
         if resource.tool is None or resource.tool in offered:
             server.resource(resource.uri, title=resource.title, mime_type="application/json")(
-                resource.reader(resolved)
+                resource.reader(running)
             )
     return server

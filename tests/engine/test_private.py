@@ -107,3 +107,13 @@ def test_only_the_engines_own_entries_are_made_private(tmp_path: Path) -> None:
     if os.name == "posix":
         assert (data_dir / "jobs" / "ft-1" / "trainer.log").stat().st_mode & 0o077 == 0
         assert (data_dir / "README.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_file_where_the_data_dir_should_be_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    """The engine's rule is doctor's too (``data_dir_problem``): a file in the way was a FileExistsError."""
+    from byom.errors import ConfigError
+
+    path = tmp_path / "engine"
+    path.write_text("not a directory")
+    with pytest.raises(ConfigError, match="is not a directory. Move it away"):
+        ensure_engine_key(path)

@@ -1,149 +1,59 @@
-"""Async client for Together's fine-tuning REST API (and the local engine, which speaks it)."""
+"""Async client for Together's fine-tuning REST API (and the local engine, which speaks it).
 
-from byom.together._client import DEFAULT_BASE_URL, TogetherClient
-from byom.together._models import (
-    TERMINAL_STATUSES,
-    AdapterClusterState,
-    Autoscaling,
-    ChatChoice,
-    ChatCompletion,
-    ChatMessage,
-    CompletionChunk,
-    CompletionUsage,
-    DeleteResult,
-    Deployment,
-    DeploymentAdapter,
-    DeploymentAdapterList,
-    DeploymentList,
-    DeploymentStatus,
-    Endpoint,
-    EndpointDeploymentSummary,
-    EndpointEvent,
-    EndpointEventList,
-    EndpointList,
-    ErrorBody,
-    ErrorDetail,
-    FileList,
-    FileObject,
-    FinetuneCheckpoint,
-    FinetuneCheckpointList,
-    FinetuneEvent,
-    FinetuneEventList,
-    FinetuneList,
-    FinetuneMetrics,
-    FinetuneModelLimits,
-    FinetunePreview,
-    FinetunePreviewRow,
-    FinetuneResponse,
-    FullTrainingLimits,
-    InstanceType,
-    InstanceTypeList,
-    JobError,
-    JobProgress,
-    LoraTrainingLimits,
-    LrScheduler,
-    ModelFile,
-    ModelFileList,
-    ModelRevision,
-    ModelRevisionList,
-    PriceEstimate,
-    RegistryModel,
-    RegistryModelList,
-    ServingConfig,
-    ServingConfigList,
-    StreamDelta,
-    SupportedModel,
-    SupportedModelPage,
-    TextChoice,
-    TextCompletion,
-    TrafficSplitEntry,
-    TrainingMethod,
-    TrainingType,
-    ValidationReport,
-    Whoami,
-)
-from byom.together._requests import (
-    AutoscalingSpec,
-    DeploymentCreate,
-    FinetuneRequest,
-    autoscaling_update_body,
-    check_request,
-    finetune_request,
-    traffic_split_body,
-)
-from byom.together._upload import file_checksum
-from byom.together.errors import error_from_response, error_from_transport
+One concern per private module, httpx-style; each declares in ``__all__`` what it gives the package, and the
+package's export list is built from those (``tests/together/test_exports.py`` holds every module to it):
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "TERMINAL_STATUSES",
-    "AdapterClusterState",
-    "Autoscaling",
-    "AutoscalingSpec",
-    "ChatChoice",
-    "ChatCompletion",
-    "ChatMessage",
-    "CompletionChunk",
-    "CompletionUsage",
-    "DeleteResult",
-    "Deployment",
-    "DeploymentAdapter",
-    "DeploymentAdapterList",
-    "DeploymentCreate",
-    "DeploymentList",
-    "DeploymentStatus",
-    "Endpoint",
-    "EndpointDeploymentSummary",
-    "EndpointEvent",
-    "EndpointEventList",
-    "EndpointList",
-    "ErrorBody",
-    "ErrorDetail",
-    "FileList",
-    "FileObject",
-    "FinetuneCheckpoint",
-    "FinetuneCheckpointList",
-    "FinetuneEvent",
-    "FinetuneEventList",
-    "FinetuneList",
-    "FinetuneMetrics",
-    "FinetuneModelLimits",
-    "FinetunePreview",
-    "FinetunePreviewRow",
-    "FinetuneRequest",
-    "FinetuneResponse",
-    "FullTrainingLimits",
-    "InstanceType",
-    "InstanceTypeList",
-    "JobError",
-    "JobProgress",
-    "LoraTrainingLimits",
-    "LrScheduler",
-    "ModelFile",
-    "ModelFileList",
-    "ModelRevision",
-    "ModelRevisionList",
-    "PriceEstimate",
-    "RegistryModel",
-    "RegistryModelList",
-    "ServingConfig",
-    "ServingConfigList",
-    "StreamDelta",
-    "SupportedModel",
-    "SupportedModelPage",
-    "TextChoice",
-    "TextCompletion",
-    "TogetherClient",
-    "TrafficSplitEntry",
-    "TrainingMethod",
-    "TrainingType",
-    "ValidationReport",
-    "Whoami",
-    "autoscaling_update_body",
-    "check_request",
-    "error_from_response",
-    "error_from_transport",
-    "file_checksum",
-    "finetune_request",
-    "traffic_split_body",
-]
+- ``_client``: ``TogetherClient``, the one HTTP seam (retries, errors, parsing into the shapes below);
+- ``_requests``: the bodies the client sends (fine-tune create, deployments, autoscaling, traffic split);
+- ``_upload``: the multipart upload of a training file;
+- ``errors``: Together's error answers and transport failures as ``byom.errors``;
+- the answers' shapes, one module a resource family: ``_supported_models`` (bases and their limits),
+  ``_files``, ``_finetunes`` (jobs, estimates, previews), ``_job_records`` (events, checkpoints, metrics),
+  ``_identity``, ``_registry`` (the ``/v2`` model registry, configs, hardware), ``_endpoints`` (``/v2``
+  endpoints, deployments, adapters), ``_inference`` and ``_error_body``; ``_shapes`` holds their bases.
+"""
+
+from byom.together import (
+    _client,
+    _endpoints,
+    _error_body,
+    _files,
+    _finetunes,
+    _identity,
+    _inference,
+    _job_records,
+    _registry,
+    _requests,
+    _supported_models,
+    _upload,
+    errors,
+)
+from byom.together._client import *
+from byom.together._endpoints import *
+from byom.together._error_body import *
+from byom.together._files import *
+from byom.together._finetunes import *
+from byom.together._identity import *
+from byom.together._inference import *
+from byom.together._job_records import *
+from byom.together._registry import *
+from byom.together._requests import *
+from byom.together._supported_models import *
+from byom.together._upload import *
+from byom.together.errors import *
+
+# Built, never written out: a name joins the package's exports by joining its module's ``__all__``.
+__all__: list[str] = []
+__all__ += _client.__all__
+__all__ += _requests.__all__
+__all__ += _upload.__all__
+__all__ += errors.__all__
+__all__ += _supported_models.__all__
+__all__ += _files.__all__
+__all__ += _finetunes.__all__
+__all__ += _job_records.__all__
+__all__ += _identity.__all__
+__all__ += _registry.__all__
+__all__ += _endpoints.__all__
+__all__ += _inference.__all__
+__all__ += _error_body.__all__

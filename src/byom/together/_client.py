@@ -2,6 +2,10 @@
 
 ``base_url`` is the server root (``https://api.together.ai`` or ``http://127.0.0.1:8377``): every
 path carries its own ``/v1``, ``/v2`` or ``/v3`` prefix, as in SDK 3.1.1 (ref 2026-11 §0.1).
+
+Over 600 lines on purpose: it is the one seam to the API (retries, error translation, parsing), and the
+rest is one short method per REST call (about 45, each a line or three around ``_call``); the shapes they
+parse into live in their own modules, one a resource family.
 """
 
 from __future__ import annotations
@@ -21,8 +25,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from byom.config import Settings, engine_data_dir, read_engine_key
 from byom.errors import RequestOutcomeUnknown, TogetherAPIError, describe_validation_error
-from byom.together._models import (
-    ChatCompletion,
+from byom.together._endpoints import (
     Deployment,
     DeploymentAdapter,
     DeploymentAdapterList,
@@ -31,27 +34,37 @@ from byom.together._models import (
     EndpointEvent,
     EndpointEventList,
     EndpointList,
+    TrafficSplitEntry,
+)
+from byom.together._files import (
     FileList,
     FileObject,
+)
+from byom.together._finetunes import (
+    FinetuneList,
+    FinetunePreview,
+    FinetuneResponse,
+    PriceEstimate,
+)
+from byom.together._identity import (
+    Whoami,
+)
+from byom.together._inference import (
+    ChatCompletion,
+)
+from byom.together._job_records import (
     FinetuneCheckpoint,
     FinetuneCheckpointList,
     FinetuneEvent,
     FinetuneEventList,
-    FinetuneList,
     FinetuneMetrics,
-    FinetuneModelLimits,
-    FinetunePreview,
-    FinetuneResponse,
+)
+from byom.together._registry import (
     InstanceType,
     InstanceTypeList,
-    PriceEstimate,
     RegistryModel,
     ServingConfig,
     ServingConfigList,
-    SupportedModel,
-    SupportedModelPage,
-    TrafficSplitEntry,
-    Whoami,
 )
 from byom.together._requests import (
     AUTOSCALING_MASK,
@@ -61,11 +74,16 @@ from byom.together._requests import (
     autoscaling_update_body,
     traffic_split_body,
 )
+from byom.together._supported_models import (
+    FinetuneModelLimits,
+    SupportedModel,
+    SupportedModelPage,
+)
 from byom.together._upload import Progress
 from byom.together._upload import upload_file as _upload_file
 from byom.together.errors import error_from_response, error_from_transport, retry_after_seconds
 
-__all__ = ["DEFAULT_BASE_URL", "RETRY_STATUSES", "TogetherClient"]
+__all__ = ["DEFAULT_BASE_URL", "TogetherClient"]
 
 logger = logging.getLogger(__name__)
 

@@ -19,11 +19,10 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from pydantic.alias_generators import to_camel
 
 from byom.errors import InvalidRequest
-from byom.together._models import FinetuneModelLimits, TrafficSplitEntry
+from byom.together._endpoints import TrafficSplitEntry
+from byom.together._supported_models import FinetuneModelLimits
 
 __all__ = [
-    "AUTOSCALING_MASK",
-    "TRAFFIC_SPLIT_MASK",
     "AutoscalingSpec",
     "DeploymentCreate",
     "DpoMethod",

@@ -23,13 +23,14 @@ import httpx2
 from pydantic import ValidationError
 
 from byom.errors import InvalidRequest, TogetherAPIError
-from byom.together._models import ErrorBody, FileObject
+from byom.together._error_body import ErrorBody
+from byom.together._files import FileObject
 from byom.together.errors import error_from_response
 
 if TYPE_CHECKING:
     from byom.together._client import TogetherClient
 
-__all__ = ["CHUNK_BYTES", "FILE_TYPES", "Progress", "file_checksum", "upload_file"]
+__all__ = ["file_checksum"]
 
 Progress = Callable[[int, int], Awaitable[None]]
 

@@ -20,7 +20,7 @@ from byom.config import is_loopback
 from byom.errors import QueueFull, TogetherAPIError
 from byom.untrusted import ERROR_BODY_CHARS, NAME_CHARS, quote
 
-__all__ = ["error_from_response", "error_from_transport", "retry_after_seconds"]
+__all__ = ["error_from_response", "error_from_transport"]
 
 
 def _server_message(response: httpx2.Response) -> tuple[str, str | None, str | None]:

@@ -10,13 +10,11 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
 
 from byom.backend import describe_backend
-from byom.catalog import load_catalog
-from byom.config import Settings
 from byom.errors import ByomError, TogetherAPIError
 from byom.jobs.status import fetch_details, summarize
 from byom.tools._common import AppState
 
-__all__ = ["backend_resource", "catalog_resource", "job_resource"]
+__all__ = ["Running", "backend_resource", "catalog_resource", "job_resource"]
 
 
 def _app(ctx: Context[Any, Any]) -> AppState:
@@ -25,22 +23,31 @@ def _app(ctx: Context[Any, Any]) -> AppState:
     return app
 
 
-def backend_resource(settings: Settings) -> Callable[[], str]:
-    """The ``byom://backend`` reader (static resources get no Context: the settings are bound here)."""
+# Static resources get no Context (the SDK refuses one): their readers are given the running server's state.
+Running = Callable[[], AppState]
+
+
+def backend_resource(running: Running) -> Callable[[], str]:
+    """The ``byom://backend`` reader."""
 
     def backend() -> str:
         """Which backend the job tools use, and which credentials are set (never their values)."""
-        return describe_backend(settings).model_dump_json(indent=2)
+        return describe_backend(running().settings).model_dump_json(indent=2)
 
     return backend
 
 
-def catalog_resource(settings: Settings) -> Callable[[], Awaitable[str]]:
-    """The ``byom://catalog/bases`` reader."""
+def catalog_resource(running: Running) -> Callable[[], Awaitable[str]]:
+    """The ``byom://catalog/bases`` reader: the catalog the tools use (``AppState.catalog``), so Together's live
+    list comes through the backend's own client, its transport and pool."""
 
     async def bases() -> str:
         """Together's fine-tunable base models (the BYOM templates) with their limits."""
-        return (await load_catalog(settings)).model_dump_json(indent=2)
+        try:
+            catalog = await running().catalog()
+        except ByomError as exc:  # the backend cannot be reached (no key, no engine): say what to do
+            raise ResourceError(str(exc)) from exc
+        return catalog.model_dump_json(indent=2)
 
     return bases
 
