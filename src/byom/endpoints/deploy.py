@@ -194,14 +194,7 @@ async def _weights_of(
     """The job (if any), the registry model id and revision to deploy."""
     client = backend.client
     if args.job_id:
-        try:
-            job = await client.retrieve_finetune(args.job_id)
-        except TogetherAPIError as exc:
-            if exc.status_code == 404:
-                raise PreflightError(
-                    f"No job {args.job_id!r} on {backend.label}. list_jobs shows the jobs."
-                ) from exc
-            raise
+        job = await client.retrieve_finetune(args.job_id)
         if job.status != "completed":
             raise PreflightError(
                 f"Job {job.id} is {job.status}: only a completed job can be deployed. Follow it with job_status."
@@ -242,12 +235,7 @@ async def plan_deploy(
     client = backend.client
     project = await backend.project()
     job, model_id, revision = await _weights_of(args, backend, project)
-    try:
-        model = await client.retrieve_model(project.id, model_id)
-    except TogetherAPIError as exc:
-        if exc.status_code == 404:
-            raise PreflightError(f"The registry has no model {model_id} in project {project.id}.") from exc
-        raise
+    model = await client.retrieve_model(project.id, model_id)
     is_adapter = model.weights is not None and model.weights.is_adapter
     resource = model.resource_name(revision)
     needed = _weights_gib(model)

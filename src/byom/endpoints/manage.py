@@ -72,11 +72,7 @@ async def find_endpoint(backend: Backend, project: Project, endpoint: str) -> En
     """An endpoint by id (``ep_…``) or name (``<slug>/<name>`` or the bare name)."""
     client = backend.client
     if endpoint.startswith("ep_"):
-        try:
-            return await client.retrieve_endpoint(project.id, endpoint)
-        except TogetherAPIError as exc:
-            if exc.status_code != 404:
-                raise
+        return await client.retrieve_endpoint(project.id, endpoint)  # an unknown id: EndpointNotFound
     else:
         found = await client.list_endpoints(project.id, name=endpoint.rsplit("/", 1)[-1])
         if found:

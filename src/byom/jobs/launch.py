@@ -40,7 +40,6 @@ from byom.data import SeqLength, check_file, decide_max_seq_length
 from byom.errors import PreflightError, PriceChanged, RequestOutcomeUnknown, TogetherAPIError
 from byom.hub import InspectReport
 from byom.jobs.tokens import PlanTokens, count_plan_tokens, count_tokens
-from byom.jobs.uploaded import find_file
 from byom.ledger import Ledger, SpendingLimits, fingerprint
 from byom.together import (
     FileObject,
@@ -493,7 +492,7 @@ async def _file_plan(
         )
         plan._path = path
         return plan
-    found = await find_file(backend, given)
+    found = await backend.client.retrieve_file(given)
     ready = await _ready(backend, found, role)
     vr = ready.validation_report
     return FilePlan(

@@ -17,7 +17,6 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ImageContent
 from pydantic import BaseModel, Field
 
-from byom.errors import TogetherAPIError
 from byom.jobs import loss_curve_png
 from byom.jobs.launch import LaunchArgs, LaunchPlan, launch, plan_launch
 from byom.jobs.status import (
@@ -56,14 +55,8 @@ JobIdArg = Annotated[
 
 async def _job(ctx: Context[AppState, Any], job_id: str) -> FinetuneResponse:
     backend = await connected_backend(ctx)
-    try:
+    with domain_errors():
         return await backend.client.retrieve_finetune(job_id)
-    except TogetherAPIError as exc:
-        if exc.status_code in (400, 404):
-            raise ToolError(
-                f"No job {job_id!r} on {backend.label}. Call list_jobs to see the recent jobs and their ids."
-            ) from exc
-        raise ToolError(str(exc)) from exc
 
 
 # ---- create_finetune ---------------------------------------------------------------------------------
