@@ -22,12 +22,8 @@ backend's job list before anything is re-created.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,8 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from byom.backend import Backend
 from byom.catalog import Catalog, offline_price, recommend_for_report
-from byom.data import SeqLength, check_file, decide_max_seq_length
-from byom.errors import PreflightError, PriceChanged, RequestOutcomeUnknown, TogetherAPIError
+from byom.confirmed import ConfirmedPlan, Progress, check_spending, create_or_find, outcome_unknown
+from byom.data import SeqLength, check_file, decide_max_seq_length, is_local_path, local_data_path
+from byom.errors import PreflightError, PriceChanged, TogetherAPIError
 from byom.hub import InspectReport
 from byom.jobs.tokens import PlanTokens, count_plan_tokens, count_tokens
 from byom.ledger import Ledger, SpendingLimits, fingerprint
@@ -65,7 +62,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[float, float | None, str], Awaitable[None]]
 # How long the pre-flight waits for the backend to validate an uploaded file before it says "call again".
 FILE_WAIT_S = 20.0
 # A job created from the same request within this window is the same job (unless force_new).
@@ -74,7 +70,6 @@ SAME_REQUEST_S = 86_400.0
 _SKEW_S = 300.0
 # The Together CLI's default learning rates when none is given: 1e-3 for LoRA, the SDK's 1e-5 for full.
 _DEFAULT_LR = {"lora": 1e-3, "full": 1e-5}
-_DATA_SUFFIXES = (".jsonl", ".parquet", ".csv")
 # How far the backend's estimate after the upload may exceed the confirmed price before the user is asked again.
 PRICE_TOLERANCE = 0.10
 
@@ -82,7 +77,7 @@ PRICE_TOLERANCE = 0.10
 class LaunchArgs(BaseModel):
     """``create_finetune``'s arguments, as the model gave them (``confirm_token`` excluded)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     from_hf_model: str | None = None
     training_file: str
@@ -164,11 +159,10 @@ class PricePlan(BaseModel):
     )
 
 
-class LaunchPlan(BaseModel):
+class LaunchPlan(ConfirmedPlan):
     """Everything the job will be, before it is created: what a confirmation confirms."""
 
     backend: Literal["local", "together"]
-    backend_url: str
     costs_money: bool
     from_hf_model: str | None
     verdict: str | None = Field(description="inspect_hf_model's verdict for from_hf_model.")
@@ -186,6 +180,9 @@ class LaunchPlan(BaseModel):
         description="The create request as it will be sent, secrets removed; a local file appears as "
         "sha256:<hash> until it is uploaded."
     )
+    learning_rate_defaulted: bool = Field(
+        False, description="The learning rate is the training type's default."
+    )
     price: PricePlan
     limits: SpendingLimits = Field(description="The spending limits this plan is held to.")
     spending: list[str] = Field(
@@ -195,14 +192,32 @@ class LaunchPlan(BaseModel):
         None,
         description="A job created from this same request in the last 24 h: it is returned, not re-created.",
     )
-    fingerprint: str
-    plan_hash: str
-    summary: str = Field(description="The plan in words, to show the user before they confirm.")
-    _request: FinetuneRequest = PrivateAttr()
+
+    # The request as sent, secrets included (the plan's fields are what the user sees): set by plan_launch.
+    _sent: FinetuneRequest | None = PrivateAttr(None)
+
+    @property
+    def typed_request(self) -> FinetuneRequest:
+        """The public request, typed (what the summary reads)."""
+        return FinetuneRequest.model_validate(self.request)
+
+    @property
+    def sent(self) -> FinetuneRequest:
+        """The request to send, secrets included; only a plan built by ``plan_launch`` has one."""
+        if self._sent is None:
+            raise PreflightError("This plan was not built by plan_launch: call create_finetune again.")
+        return self._sent
+
+    @property
+    def bound_usd(self) -> float | None:
+        return self.price.usd
 
     @property
     def needs_confirmation(self) -> bool:
         return self.existing_job_id is None
+
+    def describe(self) -> str:
+        return _summary(self)
 
 
 class LaunchOutcome(BaseModel):
@@ -211,18 +226,6 @@ class LaunchOutcome(BaseModel):
         description="True: the job already existed (same request within 24 h, or a lost answer)."
     )
     note: str | None = None
-
-
-def _is_local_path(value: str) -> bool:
-    return value.lower().endswith(_DATA_SUFFIXES) or os.sep in value or "/" in value or _exists(value)
-
-
-def _exists(value: str) -> bool:
-    # A name no file system can hold (over NAME_MAX: ENAMETOOLONG) is no local file; it is looked up as a file id.
-    try:
-        return Path(value).exists()
-    except (OSError, ValueError):
-        return False
 
 
 async def plan_launch(
@@ -335,9 +338,17 @@ async def plan_launch(
                 sha256=training.sha256 or "",
             )
         )
-    spending = _check_spending(backend, ledger, price, spend_limits)
-    public = request.public()
-    print_ = fingerprint(backend.base_url, public)
+    spending = check_spending(
+        backend,
+        ledger,
+        price.usd,
+        spend_limits,
+        what="this job",
+        smaller=_SMALLER,
+        why_unknown=price.basis,
+        unknown_checked_later=price.source == "offline",
+    )
+    print_ = fingerprint(backend.base_url, request.public())
     existing = None if args.force_new else ledger.recent("finetune", print_, within_s=SAME_REQUEST_S)
     plan = LaunchPlan(
         backend=backend.kind,
@@ -353,7 +364,8 @@ async def plan_launch(
         model_reason=reason,
         training_file=training,
         validation_file=validation,
-        request=public,
+        request=request.public(),
+        learning_rate_defaulted=args.learning_rate is None,
         price=price,
         limits=spend_limits,
         spending=spending,
@@ -361,11 +373,8 @@ async def plan_launch(
         if existing is not None and existing.state == "created"
         else None,
         fingerprint=print_,
-        plan_hash=_plan_hash(backend.base_url, public, price),
-        summary="",
     )
-    plan.summary = _summary(plan, learning_rate_defaulted=args.learning_rate is None)
-    plan._request = request
+    plan._sent = request
     return plan
 
 
@@ -419,50 +428,11 @@ def _choose_base(
     return rec.base_model, "recommended", rec.explanation or None
 
 
-def local_data_path(given: str, role: str) -> Path:
-    """A local training file, resolved (symlinks followed) and refused when it cannot be training data.
-
-    Only ``.jsonl``/``.parquet`` files outside hidden directories are read: a prompt-injected request to
-    "upload ~/.aws/credentials" or "~/.ssh/id_rsa" fails here, before anything is read or sent.
-    """
-    if "\0" in given:
-        raise PreflightError(
-            f"The {role} file path contains a NUL character, which no file name can hold. "
-            "Pass the absolute path of a .jsonl file, or a file id."
-        )
-    raw = Path(given).expanduser()
-    if not raw.is_absolute():
-        raise PreflightError(
-            f"The {role} file {given!r} is a relative path, and the server's working directory is not the user's "
-            f"({Path.cwd()}). Pass an absolute path."
-        )
-    try:
-        path = raw.resolve(strict=True)
-    except (OSError, RuntimeError):
-        raise PreflightError(
-            f"The {role} file {given!r} does not exist. Pass an absolute path to a .jsonl file, or a file id."
-        ) from None
-    if not path.is_file():
-        raise PreflightError(
-            f"The {role} file {given!r} is not a regular file. Pass a .jsonl file, or a file id."
-        )
-    if path.suffix.lower() not in (".jsonl", ".parquet"):
-        raise PreflightError(
-            f"The {role} file {path.name} is not .jsonl or .parquet: Together trains on those only."
-        )
-    if any(part.startswith(".") and part not in (".", "..") for part in path.parts):
-        raise PreflightError(
-            f"The {role} file {given!r} is inside a hidden directory; byom does not read or upload files from there. "
-            "Copy the data to a normal folder and pass that path."
-        )
-    return path
-
-
 async def _file_plan(
     given: str, backend: Backend, ledger: Ledger, role: str, method: Literal["sft", "dpo"]
 ) -> FilePlan:
     """A local file checked and hashed on this machine (never uploaded here), or a file id's status."""
-    if _is_local_path(given):
+    if is_local_path(given):
         path = local_data_path(given, role)
         try:
             # method: DPO wants preference pairs and SFT cannot use them; the fixes say so.
@@ -672,41 +642,21 @@ async def _estimate(backend: Backend, request: FinetuneRequest, model: str) -> P
     return PricePlan(usd=est.estimated_total_price, basis=basis, source="estimate", train_tokens=tokens)
 
 
-def _check_spending(backend: Backend, ledger: Ledger, price: PricePlan, limits: SpendingLimits) -> list[str]:
-    """Apply the spending limits to the plan's price; local jobs cost nothing. A price not known offline is
-    checked against the limits after the upload, before the create."""
-    if not backend.costs_money:
-        return []
-    return ledger.check_limits(
-        price.usd,
-        limits,
-        what="this job",
-        smaller=_SMALLER,
-        why_unknown=price.basis,
-        unknown_checked_later=price.source == "offline",
-    )
-
-
 _SMALLER = "Use fewer epochs, a shorter max_seq_length or less data"
 
 
-def _plan_hash(backend_url: str, request: dict[str, Any], price: PricePlan) -> str:
-    canonical = json.dumps(
-        {"backend": backend_url, "request": request, "usd": price.usd}, sort_keys=True, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
-    req = plan.request
-    kind = (req.get("training_type") or {}).get("type", "Lora")
+def _summary(plan: LaunchPlan) -> str:
+    req = plan.typed_request
+    tt = req.training_type
+    lora = tt if tt is not None and tt.type == "Lora" else None
+    kind = tt.type if tt is not None else "Lora"
     lines = [
         (
-            f"Fine-tune {plan.from_hf_model or plan.request.get('from_checkpoint')} on {plan.model} "
+            f"Fine-tune {plan.from_hf_model or req.from_checkpoint} on {plan.model} "
             f"({'the recommended base' if plan.model_source == 'recommended' else 'base'}) with {kind} "
-            f"({(req.get('training_method') or {}).get('method', 'sft')}), {req.get('n_epochs')} epoch(s), "
-            f"learning rate {req.get('learning_rate')}{' (default)' if learning_rate_defaulted else ''}, "
-            f"batch size {req.get('batch_size')}."
+            f"({req.training_method.method}), {req.n_epochs} epoch(s), "
+            f"learning rate {req.learning_rate}{' (default)' if plan.learning_rate_defaulted else ''}, "
+            f"batch size {req.batch_size}."
         ),
         f"Data: {plan.training_file.filename or plan.training_file.file_id} ({_where(plan.training_file)}"
         + (f", {plan.training_file.rows} rows" if plan.training_file.rows else "")
@@ -720,24 +670,21 @@ def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
         f"Runs on {plan.backend_url} ({'Together AI cloud' if plan.costs_money else 'this machine'}).",
     ]
     # Whatever else the call changes is said too: a confirmation covers what the user was shown, nothing more.
-    tt = req.get("training_type") or {}
     details = [
-        f"max_seq_length {req['max_seq_length']}" if req.get("max_seq_length") else None,
-        f"LoRA r={tt.get('lora_r')} alpha={tt.get('lora_alpha')} on {tt.get('lora_trainable_modules')}"
-        if tt.get("type") == "Lora"
-        else None,
-        f"{req.get('n_checkpoints')} checkpoint(s)" if (req.get("n_checkpoints") or 1) != 1 else None,
-        f"{req.get('n_evals')} evaluation(s)" if req.get("n_evals") else None,
-        f"continues from {req['from_checkpoint']}" if req.get("from_checkpoint") else None,
-        f"revision {req['hf_model_revision']}" if req.get("hf_model_revision") else None,
-        f"suffix {req['suffix']}" if req.get("suffix") else None,
+        f"max_seq_length {req.max_seq_length}" if req.max_seq_length else None,
+        f"LoRA r={lora.lora_r} alpha={lora.lora_alpha} on {lora.lora_trainable_modules}" if lora else None,
+        f"{req.n_checkpoints} checkpoint(s)" if (req.n_checkpoints or 1) != 1 else None,
+        f"{req.n_evals} evaluation(s)" if req.n_evals else None,
+        f"continues from {req.from_checkpoint}" if req.from_checkpoint else None,
+        f"revision {req.hf_model_revision}" if req.hf_model_revision else None,
+        f"suffix {req.suffix}" if req.suffix else None,
     ]
     if any(details):
         lines.append("Settings: " + ", ".join(d for d in details if d) + ".")
-    if req.get("hf_output_repo_name"):
-        lines.append(f"Pushes the trained weights to the Hugging Face repo {req['hf_output_repo_name']}.")
-    if req.get("wandb_project_name"):
-        lines.append(f"Logs the run to the Weights & Biases project {req['wandb_project_name']}.")
+    if req.hf_output_repo_name:
+        lines.append(f"Pushes the trained weights to the Hugging Face repo {req.hf_output_repo_name}.")
+    if req.wandb_project_name:
+        lines.append(f"Logs the run to the Weights & Biases project {req.wandb_project_name}.")
     if plan.max_seq_length_basis:
         lines.append(plan.max_seq_length_basis)
     if plan.costs_money:
@@ -748,7 +695,7 @@ def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
     if plan.price.tokens is not None:
         t = plan.price.tokens
         lines.append(
-            f"Tokens: {t.per_epoch:,} per epoch ({t.trained_per_epoch:,} of them trained) × {req.get('n_epochs')} "
+            f"Tokens: {t.per_epoch:,} per epoch ({t.trained_per_epoch:,} of them trained) × {req.n_epochs} "
             f"epoch(s) = {t.total:,}, counted with your model's tokenizer at max_seq_length {t.max_seq_length:,} as "
             "check_training_data counts them; the job's token_count will be this total"
             + (
@@ -796,7 +743,7 @@ async def launch(
         if plan.validation_file is not None
         else None
     )
-    request = _with_ids(plan._request, training, validation)
+    request = _with_ids(plan.sent, training, validation)
     usd = plan.price.usd
     if backend.costs_money and plan.price.source == "offline":
         usd = await _hold_to_confirmed(plan, backend, ledger, request, compare=confirmed_price)
@@ -813,31 +760,28 @@ async def launch(
         job = await client.retrieve_finetune(claim.previous.resource_id)
         return LaunchOutcome(job=job, reused=True, note="The same request created this job in the last 24 h.")
     if claim.kind == "retry" and claim.previous is not None:
-        found = await _find_or_hold(backend, request, ledger, claim.row_id, since=claim.previous.created_at)
-        if found is not None:
+        earlier = await _find_or_hold(backend, request, ledger, claim.row_id, since=claim.previous.created_at)
+        if earlier is not None:
             return LaunchOutcome(
-                job=found, reused=True, note="An earlier create's answer was lost; this is its job."
+                job=earlier, reused=True, note="An earlier create's answer was lost; this is its job."
             )
     try:
-        job = await client.create_finetune(request)
+        job, lost = await create_or_find(
+            lambda: client.create_finetune(request),
+            lambda: _find_or_hold(backend, request, ledger, claim.row_id, since=time.time() - _SKEW_S),
+        )
     except TogetherAPIError as exc:
-        # Only a 4xx is a definite no. No answer, a timeout, or a 5xx (a gateway's, after the origin may have
-        # stored the job) leaves the create's outcome unknown: look for the job before anything is sent again.
-        definite = exc.status_code is not None and exc.status_code < 500 and exc.status_code != 408
-        if definite and not isinstance(exc, RequestOutcomeUnknown):
+        if not outcome_unknown(exc):
             ledger.fail(claim.row_id)
             raise
-        found = await _find_or_hold(backend, request, ledger, claim.row_id, since=time.time() - _SKEW_S)
-        if found is not None:
-            return LaunchOutcome(
-                job=found, reused=True, note="The create's answer was lost; the job was found."
-            )
         ledger.lost(claim.row_id)
         raise PreflightError(
             f"The create request was sent to {backend.label}, but its answer was lost or failed ({exc}), so the "
             "job may or may not exist, and none shows up yet. Call create_finetune again with the same arguments: it "
             "looks for that job first and creates one only if there is none (list_jobs shows the jobs)."
         ) from None
+    if lost:  # found by _find_or_hold, which recorded it
+        return LaunchOutcome(job=job, reused=True, note="The create's answer was lost; the job was found.")
     ledger.finish(claim.row_id, job.id)
     return LaunchOutcome(job=job, reused=False)
 
