@@ -34,6 +34,7 @@ from byom.tools._arguments import takes_arguments_of
 from byom.tools._common import AppState, domain_errors, state
 
 __all__ = [
+    "BOUND",
     "TOKEN_TTL_S",
     "Confirm",
     "ConfirmTokenArg",
@@ -46,6 +47,8 @@ __all__ = [
 ]
 
 A = TypeVar("A", bound=BaseModel)
+# Every bound confirmed tool by name (tests check each against its workflow's model).
+BOUND: dict[str, Confirmation[Any, Any]] = {}
 P = TypeVar("P", bound=ConfirmedPlan)
 
 TOKEN_TTL_S = 600.0
@@ -245,6 +248,7 @@ class Confirmation(Generic[A, P]):
                 f"{sorted(declared - model)}, only the model has {sorted(model - declared)}."
             )
         takes_arguments_of(self.plan, tool, resolved=("plan", "answer"))
+        BOUND[self.tool_name] = self
 
     def settle(
         self,
