@@ -15,6 +15,20 @@ confirm a plan the user never saw; a bare ``confirm=true`` does not exist. None 
 fakes the user's answer: the spending limits are the boundary. A plan confirmed by token (no form a person
 answered) is held to default caps where the user set no ``BYOM_MAX_USD`` / ``BYOM_MAX_USD_PER_DAY``
 (``spending_limits``); an elicited one to the user's own limits only.
+
+A confirmed tool is wired by ``Confirmation`` (its plan function and its arguments' model; the plan itself,
+its hash and summary, are ``byom.confirmed.ConfirmedPlan``)::
+
+    _cancel = Confirmation("cancel_job", CancelArgs, _plan_cancel, CancelPlan)
+
+    async def cancel_job(ctx, job_id: JobIdArg, confirm_token: ConfirmTokenArg = None, *,
+                         plan: Annotated[CancelPlan, Resolve(_cancel.plan)],
+                         answer: Annotated[ElicitationResult[Confirm], Resolve(_cancel.answer)]):
+        settled = _cancel.settle(ctx, plan, answer, confirm_token)
+        if not settled.go: ...   # the stopped result: settled.stopped
+        ...                      # the action
+
+    _cancel.bind(cancel_job)     # refuses a parameter the model lacks (or the reverse)
 """
 
 from __future__ import annotations
