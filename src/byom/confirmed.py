@@ -130,10 +130,11 @@ async def poll_until(
     *,
     wait_seconds: float,
     progress: Progress | None = None,
-    message: Callable[[T], str] = lambda _: "waiting",
+    report: Callable[[T, int], tuple[float, float | None, str]] = lambda _, tick: (tick, None, "waiting"),
     interval: float = 1.0,
 ) -> T:
-    """``fetch()`` until ``done`` says so or ``wait_seconds`` run out; the last value either way."""
+    """``fetch()`` until ``done`` says so or ``wait_seconds`` run out; the last value either way. Between tries,
+    ``progress`` gets what ``report(value, tries)`` says: (progress, total, message)."""
     deadline = time.monotonic() + max(0.0, wait_seconds)
     tick = 0
     while True:
@@ -142,5 +143,5 @@ async def poll_until(
             return value
         tick += 1
         if progress is not None:
-            await progress(tick, None, message(value))
+            await progress(*report(value, tick))
         await anyio.sleep(min(interval, max(0.0, deadline - time.monotonic())))

@@ -33,7 +33,9 @@ async def test_a_plan_is_computed_from_itself_and_binds_its_request_and_price(
 async def test_a_deploy_serves_and_finishes_its_ledger_row(
     backend: Backend, ledger: Ledger, model_id: str
 ) -> None:
-    plan = await plan_deploy(DeployArgs(model=model_id, endpoint_name="unit-serve"), backend=backend, ledger=ledger)
+    plan = await plan_deploy(
+        DeployArgs(model=model_id, endpoint_name="unit-serve"), backend=backend, ledger=ledger
+    )
     done = await deploy(plan, backend=backend, ledger=ledger, wait_seconds=30)
     assert done.ready and done.state == "DEPLOYMENT_STATE_READY", done
     assert done.endpoint_name == "local/unit-serve" and not done.reused_endpoint
@@ -50,6 +52,8 @@ async def test_unknown_ids_are_the_clients_typed_not_found_with_the_next_step(
         await plan_deploy(DeployArgs(model="ml_nope"), backend=backend, ledger=ledger)
 
 
-async def test_attach_refuses_a_model_that_is_no_adapter(backend: Backend, ledger: Ledger, model_id: str) -> None:
+async def test_attach_refuses_a_model_that_is_no_adapter(
+    backend: Backend, ledger: Ledger, model_id: str
+) -> None:
     with pytest.raises(PreflightError, match="not a LoRA adapter"):
         await plan_deploy(DeployArgs(model=model_id, lora="attach"), backend=backend, ledger=ledger)

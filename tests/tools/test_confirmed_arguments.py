@@ -59,7 +59,7 @@ def test_a_tool_parameter_missing_from_the_workflow_model_is_refused_at_import()
 def test_the_create_request_reads_every_launch_argument() -> None:
     """The third declaration, ``finetune_request(...)``'s keywords, is fed from ``LaunchArgs``: a field nobody
     reads is an argument the model can pass and the plan silently ignores."""
-    import byom.jobs.launch as launch
+    from byom.jobs import launch
 
     source = Path(launch.__file__).read_text(encoding="utf-8")
     unread = [f for f in LaunchArgs.model_fields if not re.search(rf"\bargs\.{f}\b", source)]

@@ -97,7 +97,7 @@ async def attach(
             lambda a: a.state in (_READY, _FAILED),
             wait_seconds=wait_seconds,
             progress=progress,
-            message=lambda _: "adapter loading",
+            report=lambda _, tick: (tick, None, "adapter loading"),
         )
         if loaded.state == _FAILED:
             raise PreflightError(

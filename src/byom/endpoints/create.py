@@ -148,6 +148,6 @@ async def wait_ready(
         lambda d: d.status is not None and (d.status.is_ready or d.status.is_failed),
         wait_seconds=wait_seconds,
         progress=progress,
-        message=lambda d: f"deployment {d.state or 'starting'}",
+        report=lambda d, tick: (tick, None, f"deployment {d.state or 'starting'}"),
         interval=_POLL_S,
     )

@@ -7,7 +7,6 @@ A job is a handle: ``create_finetune`` returns its id at once, ``job_status`` fo
 from __future__ import annotations
 
 import base64
-import time
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -16,6 +15,7 @@ from mcp.server.mcpserver import Context, Resolve
 from mcp.types import CallToolResult, ImageContent
 from pydantic import BaseModel, Field
 
+from byom.confirmed import poll_until
 from byom.jobs import loss_curve_png
 from byom.jobs.cancel import CancelArgs, CancelPlan, cancel, plan_cancel
 from byom.jobs.launch import LaunchArgs, LaunchPlan, launch, plan_launch
@@ -255,24 +255,24 @@ async def _wait_for_change(
 ) -> FinetuneResponse:
     """Poll until the status, step or epoch changes, or the time is up; progress notifications meanwhile."""
     backend = await connected_backend(ctx)
-    interval = 0.5 if backend.kind == "local" else 3.0
-    report = progress_reporter(ctx)
     seen = (job.status, job.steps_completed, job.epochs_completed)
-    deadline = time.monotonic() + wait_seconds
-    tick = 0
-    while time.monotonic() < deadline:
-        await anyio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-        job = await _job(ctx, job.id)
-        tick += 1
-        done = job.steps_completed or 0
-        await report(
+
+    def report(now: FinetuneResponse, tick: int) -> tuple[float, float | None, str]:
+        done = now.steps_completed or 0
+        return (
             done + tick * 1e-3,
-            float(job.total_steps) if job.total_steps else None,
-            f"{job.status}: step {done}",
+            float(now.total_steps) if now.total_steps else None,
+            f"{now.status}: step {done}",
         )
-        if (job.status, job.steps_completed, job.epochs_completed) != seen:
-            break
-    return job
+
+    return await poll_until(
+        lambda: _job(ctx, job.id),
+        lambda now: (now.status, now.steps_completed, now.epochs_completed) != seen,
+        wait_seconds=wait_seconds,
+        progress=progress_reporter(ctx),
+        report=report,
+        interval=0.5 if backend.kind == "local" else 3.0,
+    )
 
 
 # ---- list_jobs ---------------------------------------------------------------------------------------
