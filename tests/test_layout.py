@@ -34,7 +34,18 @@ ALLOWED: dict[str, set[str]] = {
     },  # drives byom-mcp as a host does; the tiny model comes from the engine's kit
     "doctor": {"backend", "engine"},  # reads the engine's lock holder and device probe, never starts it
     "server": {"http_auth", "tools", "prompts", "hub", "catalog", "together", "data", "backend", "__init__"},
-    "tools": {"hub", "catalog", "together", "data", "backend", "ledger", "jobs", "endpoints", "triage"},
+    "tools": {
+        "hub",
+        "catalog",
+        "together",
+        "data",
+        "backend",
+        "ledger",
+        "confirmed",
+        "jobs",
+        "endpoints",
+        "triage",
+    },
     "prompts": set(),
     "hub": set(),
     "catalog": {"hub", "together"},  # the live catalog refresh asks Together's API
@@ -45,8 +56,10 @@ ALLOWED: dict[str, set[str]] = {
     "contained": set(),  # foundational: errors only, so every package can use it
     "ledger": {"storage"},
     "backend": {"together", "storage"},
-    "jobs": {"hub", "catalog", "together", "data", "ledger", "backend", "triage"},
-    "endpoints": {"together", "ledger", "backend", "jobs"},
+    # The confirmed operations' plan base, spending check, lost-create recovery and polling.
+    "confirmed": {"backend", "ledger", "together"},
+    "jobs": {"hub", "catalog", "together", "data", "ledger", "backend", "confirmed", "triage"},
+    "endpoints": {"together", "ledger", "backend", "confirmed"},
     "engine": {"catalog", "data", "hub", "storage"},
     "triage": {"together", "hub", "catalog"},
 }
@@ -59,6 +72,7 @@ DOMAIN = (
     "storage",
     "ledger",
     "backend",
+    "confirmed",
     "jobs",
     "endpoints",
     "triage",

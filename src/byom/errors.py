@@ -17,7 +17,9 @@
     │   ├── PriceChanged         the backend's estimate after the upload is well above the figure confirmed
     │   └── CreateInFlight       the same create is being sent right now (another call, another window)
     ├── TogetherAPIError         Together's API (or the local engine) answered with an error
-    │   └── RequestOutcomeUnknown  a create was sent but its answer was lost: it may have happened
+    │   ├── RequestOutcomeUnknown  a create was sent but its answer was lost: it may have happened
+    │   └── ResourceNotFound     an id the backend does not know (the client's 404, once)
+    │       ├── JobNotFound, FileNotFound, EndpointNotFound, RegistryModelNotFound
     └── EngineError              the local engine could not do what was asked (Together's error body, 500)
         ├── InvalidRequest       400: the request names a bad value; ``param`` says which
         ├── Unauthorized         401: no key, or the wrong one
@@ -50,13 +52,16 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "CreateInFlight",
+    "EndpointNotFound",
     "EngineError",
     "EntryNotFound",
+    "FileNotFound",
     "GatedRepo",
     "HubError",
     "HubUnreachable",
     "InsufficientStorage",
     "InvalidRequest",
+    "JobNotFound",
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
@@ -66,8 +71,10 @@ __all__ = [
     "PrivateRepo",
     "QueueFull",
     "RateLimited",
+    "RegistryModelNotFound",
     "RepoNotFound",
     "RequestOutcomeUnknown",
+    "ResourceNotFound",
     "RevisionNotFound",
     "SpendingLimit",
     "TogetherAPIError",
@@ -177,6 +184,27 @@ class RequestOutcomeUnknown(TogetherAPIError):
     """A request that is not safe to repeat (``POST /v1/fine-tunes``, a create) may have reached the server,
     but its answer was lost (read timeout, reset connection). It was not retried: the resource may exist.
     Look it up (list the jobs, endpoints or deployments) before sending it again."""
+
+
+class ResourceNotFound(TogetherAPIError):
+    """The backend does not know this id: raised by the client's ``retrieve_*`` (one translation of a 404), with
+    the message that says where to find a real one."""
+
+
+class JobNotFound(ResourceNotFound):
+    """No fine-tune job with this id (a 404, or the 400 an id of the wrong shape gets)."""
+
+
+class FileNotFound(ResourceNotFound):
+    """No uploaded file with this id."""
+
+
+class EndpointNotFound(ResourceNotFound):
+    """No dedicated endpoint with this id."""
+
+
+class RegistryModelNotFound(ResourceNotFound):
+    """No model with this id in the project's registry."""
 
 
 class EngineError(ByomError):

@@ -10,6 +10,7 @@ from byom.data._checkup import (
     check_training_file,
     render_data_check,
 )
+from byom.data._paths import is_local_path, local_data_path
 from byom.data._render import render_data_report, render_previews, render_token_stats
 from byom.data._report import Conversion, DataReport, DatasetFormat, Problem, ProblemKind, ValidationReport
 from byom.data._seqlen import DEFAULT_SEQ, SeqLength, context_length, decide_max_seq_length, tokenizer_limit
@@ -58,9 +59,11 @@ __all__ = [
     "decide_max_seq_length",
     "encode_preference",
     "encode_row",
+    "is_local_path",
     "iter_rows",
     "load_model_config",
     "load_tokenizer",
+    "local_data_path",
     "preview",
     "preview_row",
     "render_data_check",

@@ -1,11 +1,14 @@
 """Serving a fine-tuned model behind a dedicated endpoint: the v2 deploy flow, and managing what it made.
 
-``deploy.py`` plans a deployment (weights, a config with enough memory, the hourly cost) and carries it
-out with rollback; ``manage.py`` reports on, stops, starts and deletes endpoints (ref 2026-11 §3.12–3.13).
+``serving.py`` says what a deploy is (arguments, plan, result); ``deploy.py`` plans one (weights, a config with
+enough memory, the hourly cost) and runs it: ``attach.py`` (a LoRA adapter onto a running deployment of its
+base) or ``create.py`` (endpoint, deployment, traffic split), each undone by ``rollback.py`` on failure;
+``manage.py`` reports on, stops, starts and deletes endpoints (ref 2026-11 §3.12–3.13).
 """
 
-from byom.endpoints.deploy import DeployArgs, DeployPlan, DeployResult, deploy, plan_deploy
+from byom.endpoints.deploy import deploy, plan_deploy
 from byom.endpoints.manage import EndpointAction, EndpointReport, ManagePlan, manage, plan_manage
+from byom.endpoints.serving import DeployArgs, DeployPlan, DeployResult
 
 __all__ = [
     "DeployArgs",

@@ -7,13 +7,14 @@ delete  the traffic split emptied, the deployments deleted, then the endpoint
 
 from __future__ import annotations
 
-import hashlib
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from byom.backend import Backend, Project
+from byom.confirmed import ConfirmedPlan
 from byom.errors import PreflightError, TogetherAPIError
+from byom.ledger import fingerprint
 from byom.together import Endpoint
 from byom.untrusted import EVENT_CHARS, fence, quote
 
@@ -21,6 +22,7 @@ __all__ = [
     "DeploymentLine",
     "EndpointAction",
     "EndpointReport",
+    "ManageArgs",
     "ManagePlan",
     "find_endpoint",
     "manage",
@@ -54,29 +56,48 @@ class EndpointReport(BaseModel):
     next_step: str
 
 
-class ManagePlan(BaseModel):
+class ManageArgs(BaseModel):
+    """``manage_endpoint``'s arguments (``confirm_token`` excluded)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    endpoint: str
+    action: EndpointAction = "status"
+
+
+class ManagePlan(ConfirmedPlan):
     endpoint_id: str
     endpoint_name: str | None
     action: EndpointAction
     deployments: list[str]
     costs_money: bool
-    plan_hash: str
-    summary: str
 
     @property
     def needs_confirmation(self) -> bool:
         return self.action != "status" and not (self.action == "start" and not self.costs_money)
+
+    def describe(self) -> str:
+        words = {
+            "status": "Show the status of",
+            "stop": "Stop (scale to 0 replicas)",
+            "start": "Start (scale to 1 replica)",
+            "delete": "Delete, with its deployments,",
+        }[self.action]
+        summary = f"{words} endpoint {self.endpoint_name or self.endpoint_id} ({len(self.deployments)} deployment(s))."
+        if self.action == "delete":
+            summary += " Its name stops answering; the fine-tuned model stays in the registry."
+        if self.action == "start" and self.costs_money:
+            summary += " Billing resumes per running replica."
+        if self.action != "status":
+            summary += f" {self.action.capitalize()} it?"
+        return summary
 
 
 async def find_endpoint(backend: Backend, project: Project, endpoint: str) -> Endpoint:
     """An endpoint by id (``ep_…``) or name (``<slug>/<name>`` or the bare name)."""
     client = backend.client
     if endpoint.startswith("ep_"):
-        try:
-            return await client.retrieve_endpoint(project.id, endpoint)
-        except TogetherAPIError as exc:
-            if exc.status_code != 404:
-                raise
+        return await client.retrieve_endpoint(project.id, endpoint)  # an unknown id: EndpointNotFound
     else:
         found = await client.list_endpoints(project.id, name=endpoint.rsplit("/", 1)[-1])
         if found:
@@ -87,34 +108,20 @@ async def find_endpoint(backend: Backend, project: Project, endpoint: str) -> En
     )
 
 
-async def plan_manage(backend: Backend, endpoint: str, action: EndpointAction) -> ManagePlan:
+async def plan_manage(backend: Backend, args: ManageArgs) -> ManagePlan:
     project = await backend.project()
-    ep = await find_endpoint(backend, project, endpoint)
-    deps = await backend.client.list_deployments(project.id, ep.id)
-    words = {
-        "status": "Show the status of",
-        "stop": "Stop (scale to 0 replicas)",
-        "start": "Start (scale to 1 replica)",
-        "delete": "Delete, with its deployments,",
-    }[action]
-    summary = f"{words} endpoint {ep.name or ep.id} ({len(deps)} deployment(s))."
-    if action == "delete":
-        summary += " Its name stops answering; the fine-tuned model stays in the registry."
-    if action == "start" and backend.costs_money:
-        summary += " Billing resumes per running replica."
-    if action != "status":
-        summary += f" {action.capitalize()} it?"
-    digest = hashlib.sha256(
-        f"{backend.base_url}|{ep.id}|{action}|{','.join(sorted(d.id for d in deps))}".encode()
-    )
+    ep = await find_endpoint(backend, project, args.endpoint)
+    deps = sorted(d.id for d in await backend.client.list_deployments(project.id, ep.id))
     return ManagePlan(
+        backend_url=backend.base_url,
+        fingerprint=fingerprint(
+            backend.base_url, {"endpoint": ep.id, "action": args.action, "deployments": deps}
+        ),
         endpoint_id=ep.id,
         endpoint_name=ep.name,
-        action=action,
-        deployments=[d.id for d in deps],
+        action=args.action,
+        deployments=deps,
         costs_money=backend.costs_money,
-        plan_hash=digest.hexdigest(),
-        summary=summary,
     )
 
 

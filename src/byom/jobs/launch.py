@@ -17,37 +17,34 @@ confirmed create uploaded it, the ledger remembers its id and the next plan for 
 backend for its price instead. A plan is a pure function of the arguments, the files and the backend's
 answers, so building it twice gives the same ``plan_hash``: what a confirmation token is bound to. ``launch``
 records the request in the ledger before it is sent; an answer lost in transit is recovered from the
-backend's job list before anything is re-created.
+backend's job list before anything is re-created (``byom.confirmed.create_or_find``).
+
+The data files' plan and upload are ``files.py``; the price before the upload is ``pricing.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
 import time
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from byom.backend import Backend
-from byom.catalog import Catalog, offline_price, recommend_for_report
-from byom.data import SeqLength, check_file, decide_max_seq_length
-from byom.errors import PreflightError, PriceChanged, RequestOutcomeUnknown, TogetherAPIError
+from byom.catalog import Catalog, recommend_for_report
+from byom.confirmed import ConfirmedPlan, Progress, check_spending, create_or_find, outcome_unknown
+from byom.data import SeqLength, decide_max_seq_length
+from byom.errors import PreflightError, PriceChanged, TogetherAPIError
 from byom.hub import InspectReport
-from byom.jobs.tokens import PlanTokens, count_plan_tokens, count_tokens
-from byom.jobs.uploaded import find_file
+from byom.jobs.files import FilePlan, file_plan, upload, with_ids
+from byom.jobs.pricing import PricePlan, backend_estimate, price_plan
+from byom.jobs.tokens import count_plan_tokens
 from byom.ledger import Ledger, SpendingLimits, fingerprint
 from byom.together import (
-    FileObject,
     FinetuneRequest,
     FinetuneResponse,
     check_request,
-    file_checksum,
     finetune_request,
 )
 
@@ -66,16 +63,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[float, float | None, str], Awaitable[None]]
-# How long the pre-flight waits for the backend to validate an uploaded file before it says "call again".
-FILE_WAIT_S = 20.0
 # A job created from the same request within this window is the same job (unless force_new).
 SAME_REQUEST_S = 86_400.0
 # Clock skew allowed when matching a lost create against the backend's jobs.
 _SKEW_S = 300.0
 # The Together CLI's default learning rates when none is given: 1e-3 for LoRA, the SDK's 1e-5 for full.
 _DEFAULT_LR = {"lora": 1e-3, "full": 1e-5}
-_DATA_SUFFIXES = (".jsonl", ".parquet", ".csv")
 # How far the backend's estimate after the upload may exceed the confirmed price before the user is asked again.
 PRICE_TOLERANCE = 0.10
 
@@ -83,7 +76,7 @@ PRICE_TOLERANCE = 0.10
 class LaunchArgs(BaseModel):
     """``create_finetune``'s arguments, as the model gave them (``confirm_token`` excluded)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     from_hf_model: str | None = None
     training_file: str
@@ -115,61 +108,10 @@ class LaunchArgs(BaseModel):
     force_new: bool = False
 
 
-class FilePlan(BaseModel):
-    """A training or validation file as the job will use it."""
-
-    given: str = Field(description="What was passed: a local path or a file id.")
-    file_id: str | None = Field(
-        description="The backend's id; None: a local file uploaded only once the user confirms."
-    )
-    filename: str | None = None
-    bytes: int | None = None
-    rows: int | None = None
-    dataset_format: str | None = None
-    sha256: str | None = Field(None, description="A local file's content, which the plan is bound to.")
-    uploaded: bool = Field(
-        description="True: already on the backend (a file id, or these bytes uploaded by an earlier confirmed "
-        "create); False: uploaded only once the user confirms."
-    )
-    processing_status: str | None = None
-    _path: Path | None = PrivateAttr(None)
-
-    @property
-    def path(self) -> Path | None:
-        """A local file's path on this machine (None for a file id)."""
-        return self._path
-
-    @property
-    def planned_id(self) -> str:
-        """What the planned request names: the file id, or a local file's content hash."""
-        if self.sha256 is not None:
-            return f"sha256:{self.sha256}"
-        assert self.file_id is not None
-        return self.file_id
-
-
-class PricePlan(BaseModel):
-    usd: float | None = Field(description="Estimated total price in US dollars; None when not available.")
-    basis: str
-    source: Literal["estimate", "offline", "free"] = Field(
-        description="The backend's estimate; the packaged rate table (checked against the backend's estimate "
-        "after the upload); or free (the local engine)."
-    )
-    train_tokens: float | None = Field(
-        None,
-        description="Training tokens, all epochs: the backend's estimate, or byom's count priced offline.",
-    )
-    tokens: PlanTokens | None = Field(
-        None,
-        description="byom's count with your model's tokenizer (check_training_data's): per epoch and in all.",
-    )
-
-
-class LaunchPlan(BaseModel):
+class LaunchPlan(ConfirmedPlan):
     """Everything the job will be, before it is created: what a confirmation confirms."""
 
     backend: Literal["local", "together"]
-    backend_url: str
     costs_money: bool
     from_hf_model: str | None
     verdict: str | None = Field(description="inspect_hf_model's verdict for from_hf_model.")
@@ -187,6 +129,9 @@ class LaunchPlan(BaseModel):
         description="The create request as it will be sent, secrets removed; a local file appears as "
         "sha256:<hash> until it is uploaded."
     )
+    learning_rate_defaulted: bool = Field(
+        False, description="The learning rate is the training type's default."
+    )
     price: PricePlan
     limits: SpendingLimits = Field(description="The spending limits this plan is held to.")
     spending: list[str] = Field(
@@ -196,14 +141,32 @@ class LaunchPlan(BaseModel):
         None,
         description="A job created from this same request in the last 24 h: it is returned, not re-created.",
     )
-    fingerprint: str
-    plan_hash: str
-    summary: str = Field(description="The plan in words, to show the user before they confirm.")
-    _request: FinetuneRequest = PrivateAttr()
+
+    # The request as sent, secrets included (the plan's fields are what the user sees): set by plan_launch.
+    _sent: FinetuneRequest | None = PrivateAttr(None)
+
+    @property
+    def typed_request(self) -> FinetuneRequest:
+        """The public request, typed (what the summary reads)."""
+        return FinetuneRequest.model_validate(self.request)
+
+    @property
+    def sent(self) -> FinetuneRequest:
+        """The request to send, secrets included; only a plan built by ``plan_launch`` has one."""
+        if self._sent is None:
+            raise PreflightError("This plan was not built by plan_launch: call create_finetune again.")
+        return self._sent
+
+    @property
+    def bound_usd(self) -> float | None:
+        return self.price.usd
 
     @property
     def needs_confirmation(self) -> bool:
         return self.existing_job_id is None
+
+    def describe(self) -> str:
+        return _summary(self)
 
 
 class LaunchOutcome(BaseModel):
@@ -212,18 +175,6 @@ class LaunchOutcome(BaseModel):
         description="True: the job already existed (same request within 24 h, or a lost answer)."
     )
     note: str | None = None
-
-
-def _is_local_path(value: str) -> bool:
-    return value.lower().endswith(_DATA_SUFFIXES) or os.sep in value or "/" in value or _exists(value)
-
-
-def _exists(value: str) -> bool:
-    # A name no file system can hold (over NAME_MAX: ENAMETOOLONG) is no local file; it is looked up as a file id.
-    try:
-        return Path(value).exists()
-    except (OSError, ValueError):
-        return False
 
 
 async def plan_launch(
@@ -277,9 +228,9 @@ async def plan_launch(
     hf_token = settings.hf_token if report is not None and (report.gated or report.private) else None
     if spend_limits is None:
         spend_limits = SpendingLimits.of(settings.max_usd, settings.max_usd_per_day, by_token=False)
-    training = await _file_plan(args.training_file, backend, ledger, "training", args.method)
+    training = await file_plan(args.training_file, backend, ledger, "training", args.method)
     validation = (
-        await _file_plan(args.validation_file, backend, ledger, "validation", args.method)
+        await file_plan(args.validation_file, backend, ledger, "validation", args.method)
         if args.validation_file
         else None
     )
@@ -324,7 +275,9 @@ async def plan_launch(
             + "\nNothing was created. Change them and call create_finetune again."
         )
 
-    price = await _price(backend, args, request, model, catalog, training, validation, hf_token, seq.value)
+    price = await price_plan(
+        backend, args, request, model, catalog, training, validation, hf_token, seq.value
+    )
     if price.tokens is None and args.from_hf_model and training.path is not None:
         path = training.path
         price.tokens = await anyio.to_thread.run_sync(
@@ -336,9 +289,17 @@ async def plan_launch(
                 sha256=training.sha256 or "",
             )
         )
-    spending = _check_spending(backend, ledger, price, spend_limits)
-    public = request.public()
-    print_ = fingerprint(backend.base_url, public)
+    spending = check_spending(
+        backend,
+        ledger,
+        price.usd,
+        spend_limits,
+        what="this job",
+        smaller=_SMALLER,
+        why_unknown=price.basis,
+        unknown_checked_later=price.source == "offline",
+    )
+    print_ = fingerprint(backend.base_url, request.public())
     existing = None if args.force_new else ledger.recent("finetune", print_, within_s=SAME_REQUEST_S)
     plan = LaunchPlan(
         backend=backend.kind,
@@ -354,7 +315,8 @@ async def plan_launch(
         model_reason=reason,
         training_file=training,
         validation_file=validation,
-        request=public,
+        request=request.public(),
+        learning_rate_defaulted=args.learning_rate is None,
         price=price,
         limits=spend_limits,
         spending=spending,
@@ -362,11 +324,8 @@ async def plan_launch(
         if existing is not None and existing.state == "created"
         else None,
         fingerprint=print_,
-        plan_hash=_plan_hash(backend.base_url, public, price),
-        summary="",
     )
-    plan.summary = _summary(plan, learning_rate_defaulted=args.learning_rate is None)
-    plan._request = request
+    plan._sent = request
     return plan
 
 
@@ -420,294 +379,21 @@ def _choose_base(
     return rec.base_model, "recommended", rec.explanation or None
 
 
-def local_data_path(given: str, role: str) -> Path:
-    """A local training file, resolved (symlinks followed) and refused when it cannot be training data.
-
-    Only ``.jsonl``/``.parquet`` files outside hidden directories are read: a prompt-injected request to
-    "upload ~/.aws/credentials" or "~/.ssh/id_rsa" fails here, before anything is read or sent.
-    """
-    if "\0" in given:
-        raise PreflightError(
-            f"The {role} file path contains a NUL character, which no file name can hold. "
-            "Pass the absolute path of a .jsonl file, or a file id."
-        )
-    raw = Path(given).expanduser()
-    if not raw.is_absolute():
-        raise PreflightError(
-            f"The {role} file {given!r} is a relative path, and the server's working directory is not the user's "
-            f"({Path.cwd()}). Pass an absolute path."
-        )
-    try:
-        path = raw.resolve(strict=True)
-    except (OSError, RuntimeError):
-        raise PreflightError(
-            f"The {role} file {given!r} does not exist. Pass an absolute path to a .jsonl file, or a file id."
-        ) from None
-    if not path.is_file():
-        raise PreflightError(
-            f"The {role} file {given!r} is not a regular file. Pass a .jsonl file, or a file id."
-        )
-    if path.suffix.lower() not in (".jsonl", ".parquet"):
-        raise PreflightError(
-            f"The {role} file {path.name} is not .jsonl or .parquet: Together trains on those only."
-        )
-    if any(part.startswith(".") and part not in (".", "..") for part in path.parts):
-        raise PreflightError(
-            f"The {role} file {given!r} is inside a hidden directory; byom does not read or upload files from there. "
-            "Copy the data to a normal folder and pass that path."
-        )
-    return path
-
-
-async def _file_plan(
-    given: str, backend: Backend, ledger: Ledger, role: str, method: Literal["sft", "dpo"]
-) -> FilePlan:
-    """A local file checked and hashed on this machine (never uploaded here), or a file id's status."""
-    if _is_local_path(given):
-        path = local_data_path(given, role)
-        try:
-            # method: DPO wants preference pairs and SFT cannot use them; the fixes say so.
-            report = await anyio.to_thread.run_sync(lambda: check_file(path, method=method))
-            sha256 = await anyio.to_thread.run_sync(file_checksum, path)
-        except OSError as exc:
-            raise PreflightError(
-                f"The {role} file {path.name} cannot be read ({exc.strerror or exc}). Check its permissions."
-            ) from None
-        if not report.valid:
-            raise PreflightError(
-                f"The {role} file {path.name} is not valid training data: {report.error}. Fix it (check_training_data "
-                "shows every problem), then call again. Nothing was uploaded."
-            )
-        # The same bytes uploaded by an earlier confirmed create: the backend can price them as they are.
-        known = await _known_upload(backend, ledger, sha256)
-        plan = FilePlan(
-            given=given,
-            file_id=known.id if known is not None else None,
-            filename=path.name,
-            bytes=path.stat().st_size,
-            rows=report.nlines,
-            dataset_format=report.dataset_format,
-            sha256=sha256,
-            uploaded=known is not None,
-            processing_status=known.processing_status if known is not None else None,
-        )
-        plan._path = path
-        return plan
-    found = await find_file(backend, given)
-    ready = await _ready(backend, found, role)
-    vr = ready.validation_report
-    return FilePlan(
-        given=given,
-        file_id=ready.id,
-        filename=ready.filename,
-        bytes=ready.bytes,
-        rows=vr.nlines if vr else None,
-        dataset_format=vr.dataset_format if vr else None,
-        uploaded=True,
-        processing_status=ready.processing_status,
-    )
-
-
-async def _known_upload(backend: Backend, ledger: Ledger, sha256: str) -> FileObject | None:
-    """The backend's file for these bytes, if a confirmed create uploaded them and the backend still has them
-    ready; anything else (deleted, rejected, not answering) means: upload again once confirmed."""
-    file_id = ledger.uploaded(backend.base_url, sha256)
-    if file_id is None:
-        return None
-    try:
-        found = await backend.client.retrieve_file(file_id)
-    except TogetherAPIError:
-        return None
-    return found if found.is_ready else None
-
-
-async def _ready(backend: Backend, file: FileObject, role: str) -> FileObject:
-    if file.is_pending:
-        file = await backend.client.wait_file(file.id, timeout=FILE_WAIT_S)
-    if file.is_rejected:
-        why = (
-            file.validation_report.error
-            if file.validation_report and file.validation_report.error
-            else "no reason given"
-        )
-        raise PreflightError(
-            f"{backend.label} rejected the {role} file {file.id} ({file.processing_status}): {why[:300]}. Fix the "
-            "data (check_training_data) and pass the corrected local file."
-        )
-    if file.is_pending:
-        raise PreflightError(
-            f"The {role} file {file.id} is still being validated by {backend.label} ({file.processing_status}). "
-            "Call create_finetune again in a minute with the file id."
-        )
-    return file
-
-
-async def _price(
-    backend: Backend,
-    args: LaunchArgs,
-    request: FinetuneRequest,
-    model: str,
-    catalog: Catalog,
-    training: FilePlan,
-    validation: FilePlan | None,
-    hf_token: SecretStr | None,
-    max_seq_length: int,
-) -> PricePlan:
-    files = [f for f in (training, validation) if f is not None]
-    on_backend = all(f.file_id is not None for f in files)
-    if not backend.costs_money:
-        tokens = None
-        if on_backend:  # the engine counts the tokens of files it holds
-            tokens = (
-                await backend.client.estimate_price(_with_ids(request, training, validation), with_model=True)
-            ).estimated_train_token_count
-        return PricePlan(
-            usd=0.0,
-            basis="The local engine trains on this machine: it costs nothing.",
-            source="free",
-            train_tokens=tokens,
-        )
-    if on_backend:
-        return await _estimate(backend, _with_ids(request, training, validation), model)
-    # A local file is priced here, from its exact token count, before anything is uploaded.
-    counted = await anyio.to_thread.run_sync(
-        lambda: _billed_tokens(args, model, request, training, validation, hf_token, max_seq_length)
-    )
-    if isinstance(counted, str):
-        return PricePlan(usd=None, basis=counted + _AFTER_UPLOAD_UNKNOWN, source="offline")
-    billed, counts = counted
-    price = offline_price(billed, catalog.get(model), method=args.method, training_type=args.training_type)
-    if price.usd is None:
-        return PricePlan(usd=None, basis=price.basis + _AFTER_UPLOAD_UNKNOWN, source="offline", tokens=counts)
-    basis = (
-        price.basis
-        + " Together's own estimate is asked after the upload; if it is more than 10% higher, nothing "
-        "is created and you are asked again."
-    )
-    return PricePlan(usd=price.usd, basis=basis, source="offline", train_tokens=float(billed), tokens=counts)
-
-
-_AFTER_UPLOAD_UNKNOWN = (
-    " Once confirmed, the data is uploaded and Together's estimate is held to the spending limits before the job "
-    "is created."
-)
-
-
-def _billed_tokens(
-    args: LaunchArgs,
-    model: str,
-    request: FinetuneRequest,
-    training: FilePlan,
-    validation: FilePlan | None,
-    hf_token: SecretStr | None,
-    max_seq_length: int,
-) -> tuple[int, PlanTokens] | str:
-    """Tokens processed, n_epochs × training tokens + n_evals × validation tokens (Together's pricing rule, ref
-    together-2026-12.md), counted as training reads them (the model's tokenizer and chat template, rows cut at
-    ``max_seq_length``: the plan's and the check's one count), with the training file's count; or why they cannot
-    be counted here."""
-    source = args.from_hf_model or (None if args.from_checkpoint else model)
-    unknown = "The price is not known before the upload: "
-    if source is None:
-        return unknown + "a continued job's tokenizer is not at hand."
-    token = hf_token.get_secret_value() if hf_token is not None else None
-    total = 0
-    shown: PlanTokens | None = None
-    for plan, times in ((training, request.n_epochs), (validation, request.n_evals or 0)):
-        if plan is None or not times:
-            continue
-        if plan.path is None:
-            return unknown + "one file is a file id and the other a local file."
-        if plan.dataset_format == "tokenized" or plan.path.suffix.lower() != ".jsonl":
-            return unknown + f"{plan.filename} is not JSONL text, which the tokenizer counts."
-        try:
-            stats = count_tokens(
-                source,
-                plan.path,
-                max_seq_length=max_seq_length,
-                sha256=plan.sha256 or "",
-                token=token,
-                download=True,
-            )
-        except Exception as exc:  # noqa: BLE001 - any tokenizer failure: the price is then the backend's
-            return unknown + (
-                f"the tokenizer of {source} could not count {plan.filename} "
-                f"({exc if isinstance(exc, ValueError) else type(exc).__name__}); "
-                "Together's estimate after the upload is the price."
-            )
-        total += times * stats.processed_tokens
-        if plan is training:
-            shown = PlanTokens.of(stats, n_epochs=times, max_seq_length=max_seq_length)
-    assert shown is not None
-    return total, shown
-
-
-def _with_ids(request: FinetuneRequest, training: FilePlan, validation: FilePlan | None) -> FinetuneRequest:
-    """The planned request with the backend's file ids in place of local content hashes."""
-    assert training.file_id is not None
-    update: dict[str, Any] = {"training_file": training.file_id}
-    if validation is not None:
-        assert validation.file_id is not None
-        update["validation_file"] = validation.file_id
-    return request.model_copy(update=update)
-
-
-async def _estimate(backend: Backend, request: FinetuneRequest, model: str) -> PricePlan:
-    """The backend's own estimate for ``request`` (its files on the backend)."""
-    est = await backend.client.estimate_price(request)
-    if not est.estimation_available:
-        return PricePlan(
-            usd=None,
-            basis=f"Together could not estimate the price ({est.unavailable_reason or 'no reason given'}).",
-            source="estimate",
-        )
-    tokens = est.estimated_train_token_count
-    basis = (
-        f"Together's estimate for base {model}: BYOM jobs are priced by the base template, not by the custom "
-        "model's size"
-        + (f", for about {tokens:,.0f} training tokens" if tokens else "")
-        + ". The final bill counts the tokens actually trained."
-    )
-    if est.allowed_to_proceed is False:
-        basis += " Together says this is above the account's credit limit and balance: the job would likely be cancelled."
-    return PricePlan(usd=est.estimated_total_price, basis=basis, source="estimate", train_tokens=tokens)
-
-
-def _check_spending(backend: Backend, ledger: Ledger, price: PricePlan, limits: SpendingLimits) -> list[str]:
-    """Apply the spending limits to the plan's price; local jobs cost nothing. A price not known offline is
-    checked against the limits after the upload, before the create."""
-    if not backend.costs_money:
-        return []
-    return ledger.check_limits(
-        price.usd,
-        limits,
-        what="this job",
-        smaller=_SMALLER,
-        why_unknown=price.basis,
-        unknown_checked_later=price.source == "offline",
-    )
-
-
 _SMALLER = "Use fewer epochs, a shorter max_seq_length or less data"
 
 
-def _plan_hash(backend_url: str, request: dict[str, Any], price: PricePlan) -> str:
-    canonical = json.dumps(
-        {"backend": backend_url, "request": request, "usd": price.usd}, sort_keys=True, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
-    req = plan.request
-    kind = (req.get("training_type") or {}).get("type", "Lora")
+def _summary(plan: LaunchPlan) -> str:
+    req = plan.typed_request
+    tt = req.training_type
+    lora = tt if tt is not None and tt.type == "Lora" else None
+    kind = tt.type if tt is not None else "Lora"
     lines = [
         (
-            f"Fine-tune {plan.from_hf_model or plan.request.get('from_checkpoint')} on {plan.model} "
+            f"Fine-tune {plan.from_hf_model or req.from_checkpoint} on {plan.model} "
             f"({'the recommended base' if plan.model_source == 'recommended' else 'base'}) with {kind} "
-            f"({(req.get('training_method') or {}).get('method', 'sft')}), {req.get('n_epochs')} epoch(s), "
-            f"learning rate {req.get('learning_rate')}{' (default)' if learning_rate_defaulted else ''}, "
-            f"batch size {req.get('batch_size')}."
+            f"({req.training_method.method}), {req.n_epochs} epoch(s), "
+            f"learning rate {req.learning_rate}{' (default)' if plan.learning_rate_defaulted else ''}, "
+            f"batch size {req.batch_size}."
         ),
         f"Data: {plan.training_file.filename or plan.training_file.file_id} ({_where(plan.training_file)}"
         + (f", {plan.training_file.rows} rows" if plan.training_file.rows else "")
@@ -721,24 +407,21 @@ def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
         f"Runs on {plan.backend_url} ({'Together AI cloud' if plan.costs_money else 'this machine'}).",
     ]
     # Whatever else the call changes is said too: a confirmation covers what the user was shown, nothing more.
-    tt = req.get("training_type") or {}
     details = [
-        f"max_seq_length {req['max_seq_length']}" if req.get("max_seq_length") else None,
-        f"LoRA r={tt.get('lora_r')} alpha={tt.get('lora_alpha')} on {tt.get('lora_trainable_modules')}"
-        if tt.get("type") == "Lora"
-        else None,
-        f"{req.get('n_checkpoints')} checkpoint(s)" if (req.get("n_checkpoints") or 1) != 1 else None,
-        f"{req.get('n_evals')} evaluation(s)" if req.get("n_evals") else None,
-        f"continues from {req['from_checkpoint']}" if req.get("from_checkpoint") else None,
-        f"revision {req['hf_model_revision']}" if req.get("hf_model_revision") else None,
-        f"suffix {req['suffix']}" if req.get("suffix") else None,
+        f"max_seq_length {req.max_seq_length}" if req.max_seq_length else None,
+        f"LoRA r={lora.lora_r} alpha={lora.lora_alpha} on {lora.lora_trainable_modules}" if lora else None,
+        f"{req.n_checkpoints} checkpoint(s)" if (req.n_checkpoints or 1) != 1 else None,
+        f"{req.n_evals} evaluation(s)" if req.n_evals else None,
+        f"continues from {req.from_checkpoint}" if req.from_checkpoint else None,
+        f"revision {req.hf_model_revision}" if req.hf_model_revision else None,
+        f"suffix {req.suffix}" if req.suffix else None,
     ]
     if any(details):
         lines.append("Settings: " + ", ".join(d for d in details if d) + ".")
-    if req.get("hf_output_repo_name"):
-        lines.append(f"Pushes the trained weights to the Hugging Face repo {req['hf_output_repo_name']}.")
-    if req.get("wandb_project_name"):
-        lines.append(f"Logs the run to the Weights & Biases project {req['wandb_project_name']}.")
+    if req.hf_output_repo_name:
+        lines.append(f"Pushes the trained weights to the Hugging Face repo {req.hf_output_repo_name}.")
+    if req.wandb_project_name:
+        lines.append(f"Logs the run to the Weights & Biases project {req.wandb_project_name}.")
     if plan.max_seq_length_basis:
         lines.append(plan.max_seq_length_basis)
     if plan.costs_money:
@@ -749,7 +432,7 @@ def _summary(plan: LaunchPlan, *, learning_rate_defaulted: bool) -> str:
     if plan.price.tokens is not None:
         t = plan.price.tokens
         lines.append(
-            f"Tokens: {t.per_epoch:,} per epoch ({t.trained_per_epoch:,} of them trained) × {req.get('n_epochs')} "
+            f"Tokens: {t.per_epoch:,} per epoch ({t.trained_per_epoch:,} of them trained) × {req.n_epochs} "
             f"epoch(s) = {t.total:,}, counted with your model's tokenizer at max_seq_length {t.max_seq_length:,} as "
             "check_training_data counts them; the job's token_count will be this total"
             + (
@@ -791,13 +474,13 @@ async def launch(
             reused=True,
             note="The same request created this job in the last 24 h (force_new=true for another).",
         )
-    training = await _upload(plan.training_file, backend, ledger, progress, "training")
+    training = await upload(plan.training_file, backend, ledger, progress, "training")
     validation = (
-        await _upload(plan.validation_file, backend, ledger, progress, "validation")
+        await upload(plan.validation_file, backend, ledger, progress, "validation")
         if plan.validation_file is not None
         else None
     )
-    request = _with_ids(plan._request, training, validation)
+    request = with_ids(plan.sent, training, validation)
     usd = plan.price.usd
     if backend.costs_money and plan.price.source == "offline":
         usd = await _hold_to_confirmed(plan, backend, ledger, request, compare=confirmed_price)
@@ -814,68 +497,30 @@ async def launch(
         job = await client.retrieve_finetune(claim.previous.resource_id)
         return LaunchOutcome(job=job, reused=True, note="The same request created this job in the last 24 h.")
     if claim.kind == "retry" and claim.previous is not None:
-        found = await _find_or_hold(backend, request, ledger, claim.row_id, since=claim.previous.created_at)
-        if found is not None:
+        earlier = await _find_or_hold(backend, request, ledger, claim.row_id, since=claim.previous.created_at)
+        if earlier is not None:
             return LaunchOutcome(
-                job=found, reused=True, note="An earlier create's answer was lost; this is its job."
+                job=earlier, reused=True, note="An earlier create's answer was lost; this is its job."
             )
     try:
-        job = await client.create_finetune(request)
+        job, lost = await create_or_find(
+            lambda: client.create_finetune(request),
+            lambda: _find_or_hold(backend, request, ledger, claim.row_id, since=time.time() - _SKEW_S),
+        )
     except TogetherAPIError as exc:
-        # Only a 4xx is a definite no. No answer, a timeout, or a 5xx (a gateway's, after the origin may have
-        # stored the job) leaves the create's outcome unknown: look for the job before anything is sent again.
-        definite = exc.status_code is not None and exc.status_code < 500 and exc.status_code != 408
-        if definite and not isinstance(exc, RequestOutcomeUnknown):
+        if not outcome_unknown(exc):
             ledger.fail(claim.row_id)
             raise
-        found = await _find_or_hold(backend, request, ledger, claim.row_id, since=time.time() - _SKEW_S)
-        if found is not None:
-            return LaunchOutcome(
-                job=found, reused=True, note="The create's answer was lost; the job was found."
-            )
         ledger.lost(claim.row_id)
         raise PreflightError(
             f"The create request was sent to {backend.label}, but its answer was lost or failed ({exc}), so the "
             "job may or may not exist, and none shows up yet. Call create_finetune again with the same arguments: it "
             "looks for that job first and creates one only if there is none (list_jobs shows the jobs)."
         ) from None
+    if lost:  # found by _find_or_hold, which recorded it
+        return LaunchOutcome(job=job, reused=True, note="The create's answer was lost; the job was found.")
     ledger.finish(claim.row_id, job.id)
     return LaunchOutcome(job=job, reused=False)
-
-
-async def _upload(
-    file: FilePlan, backend: Backend, ledger: Ledger, progress: Progress | None, role: str
-) -> FilePlan:
-    """The confirmed plan's file on the backend: a local one uploaded now, if its bytes are still the ones
-    the plan was bound to."""
-    if file.file_id is not None:
-        return file
-    path = file._path
-    assert path is not None and file.sha256 is not None
-    try:
-        now = await anyio.to_thread.run_sync(file_checksum, path)
-    except OSError as exc:
-        raise PreflightError(
-            f"The {role} file {path.name} cannot be read ({exc.strerror or exc}). Nothing was uploaded or created."
-        ) from None
-    if now != file.sha256:
-        raise PreflightError(
-            f"The {role} file {path.name} changed after the plan was made, so it is not what was confirmed. Nothing "
-            "was uploaded or created. Call create_finetune again (without confirm_token) for a plan of the file as "
-            "it is now."
-        )
-
-    async def sent(done: int, total: int) -> None:
-        if progress is not None:
-            await progress(
-                done, total, f"uploading {path.name}: {done / 2**20:.1f} of {total / 2**20:.1f} MiB"
-            )
-
-    ready = await _ready(backend, await backend.client.upload_file(path, progress=sent), role)
-    ledger.record_upload(backend.base_url, now, ready.id)
-    return file.model_copy(
-        update={"file_id": ready.id, "uploaded": True, "processing_status": ready.processing_status}
-    )
 
 
 async def _hold_to_confirmed(
@@ -883,7 +528,7 @@ async def _hold_to_confirmed(
 ) -> float | None:
     """The backend's estimate once the files are up, held to the limits and (``compare``) to the price the
     user confirmed: more than 10% above it, nothing is created and the user is asked again."""
-    estimate = await _estimate(backend, request, plan.model)
+    estimate = await backend_estimate(backend, request, plan.model)
     ledger.check_limits(
         estimate.usd, plan.limits, what="this job", smaller=_SMALLER, why_unknown=estimate.basis
     )

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from byom.backend import Backend
 from byom.data import DataCheck, DataReport, PreviewShown, Problem, bounded_previews
-from byom.errors import PreflightError, TogetherAPIError
-from byom.together import FileObject, FinetunePreviewRow
+from byom.together import FinetunePreviewRow
 
-__all__ = ["check_uploaded", "find_file", "is_file_id"]
+__all__ = ["check_uploaded", "is_file_id"]
 
 
 def is_file_id(value: str) -> bool:
@@ -25,7 +24,7 @@ async def check_uploaded(
 ) -> DataCheck:
     """The backend's report on ``file_id``; with ``model``, its preview of the first ``preview_rows`` rows."""
     client = backend.client
-    found = await find_file(backend, file_id)
+    found = await client.retrieve_file(file_id)  # an unknown id: FileNotFound, with what to pass
     vr = found.validation_report
     fmt = (vr.dataset_format or "").lower() if vr else ""
     report = DataReport(
@@ -73,19 +72,6 @@ async def check_uploaded(
             "uses your model's. check_training_data on the local file with model= shows yours."
         )
     return check
-
-
-async def find_file(backend: Backend, file_id: str) -> FileObject:
-    """The backend's file ``file_id``; an unknown id is a PreflightError that says what to pass instead."""
-    try:
-        return await backend.client.retrieve_file(file_id)
-    except TogetherAPIError as exc:
-        if exc.status_code == 404:
-            raise PreflightError(
-                f"No file {file_id!r} on {backend.label}. Pass the absolute path of a local .jsonl/.parquet file (it "
-                "is uploaded for you), or an id from an earlier upload."
-            ) from exc
-        raise
 
 
 def _problem(report: DataReport, message: str, fix: str) -> None:

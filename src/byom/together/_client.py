@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -24,7 +25,16 @@ import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from byom.config import Settings, engine_data_dir, read_engine_key
-from byom.errors import RequestOutcomeUnknown, TogetherAPIError, describe_validation_error
+from byom.errors import (
+    EndpointNotFound,
+    FileNotFound,
+    JobNotFound,
+    RegistryModelNotFound,
+    RequestOutcomeUnknown,
+    ResourceNotFound,
+    TogetherAPIError,
+    describe_validation_error,
+)
 from byom.together._endpoints import (
     Deployment,
     DeploymentAdapter,
@@ -324,7 +334,12 @@ class TogetherClient:
 
     async def retrieve_file(self, file_id: str) -> FileObject:
         """``GET /v1/files/{id}``, with its ``processing_status`` and ``validation_report``."""
-        return await self._call(FileObject, "GET", f"/v1/files/{_q(file_id)}")
+        with _not_found_as(
+            FileNotFound,
+            f"No file {file_id!r} on {self.base_url}. Pass the absolute path of a local .jsonl/.parquet file (it is "
+            "uploaded for you), or an id from an earlier upload.",
+        ):
+            return await self._call(FileObject, "GET", f"/v1/files/{_q(file_id)}")
 
     async def list_files(self) -> list[FileObject]:
         """``GET /v1/files`` (unpaginated)."""
@@ -369,7 +384,12 @@ class TogetherClient:
         )
 
     async def retrieve_finetune(self, job_id: str) -> FinetuneResponse:
-        return await self._call(FinetuneResponse, "GET", f"/v1/fine-tunes/{_q(job_id)}")
+        with _not_found_as(
+            JobNotFound,
+            f"No job {job_id!r} on {self.base_url}. Call list_jobs to see the recent jobs and their ids.",
+            also=(400,),
+        ):
+            return await self._call(FinetuneResponse, "GET", f"/v1/fine-tunes/{_q(job_id)}")
 
     async def list_finetunes(self) -> list[FinetuneResponse]:
         """``GET /v1/fine-tunes``, newest first (jobs without ``created_at`` last)."""
@@ -399,7 +419,12 @@ class TogetherClient:
         return await self._call(Whoami, "GET", "/v3/whoami")
 
     async def retrieve_model(self, project_id: str, model_id: str) -> RegistryModel:
-        return await self._call(RegistryModel, "GET", f"{_project(project_id)}/models/{_q(model_id)}")
+        with _not_found_as(
+            RegistryModelNotFound,
+            f"The registry has no model {model_id} in project {project_id}. job_status shows a completed job's "
+            "model ids.",
+        ):
+            return await self._call(RegistryModel, "GET", f"{_project(project_id)}/models/{_q(model_id)}")
 
     async def list_configs(
         self, project_id: str, *, reference_model: str | None = None, reference_model_id: str | None = None
@@ -430,7 +455,12 @@ class TogetherClient:
         )
 
     async def retrieve_endpoint(self, project_id: str, endpoint_id: str) -> Endpoint:
-        return await self._call(Endpoint, "GET", _endpoint(project_id, endpoint_id))
+        with _not_found_as(
+            EndpointNotFound,
+            f"No endpoint {endpoint_id!r} in project {project_id} on {self.base_url}. Pass the endpoint id (ep_…) or "
+            "name that deploy_endpoint returned.",
+        ):
+            return await self._call(Endpoint, "GET", _endpoint(project_id, endpoint_id))
 
     async def list_endpoints(self, project_id: str, *, name: str | None = None) -> list[Endpoint]:
         """The project's endpoints; ``name`` (bare or ``slug/name``) filters to that one."""
@@ -612,6 +642,17 @@ class TogetherClient:
             if value is not None:
                 body[key] = value
         return await self._call(FinetunePreview, "POST", "/v1/fine-tunes/preview", json=body, retry=True)
+
+
+@contextmanager
+def _not_found_as(kind: type[ResourceNotFound], message: str, also: tuple[int, ...] = ()) -> Iterator[None]:
+    """A 404 (and ``also``) of one ``retrieve_*`` as the typed not-found error, with its next step."""
+    try:
+        yield
+    except TogetherAPIError as exc:
+        if exc.status_code == 404 or exc.status_code in also:
+            raise kind(message, status_code=exc.status_code, request_id=exc.request_id) from exc
+        raise
 
 
 def _q(segment: str) -> str:

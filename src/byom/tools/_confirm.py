@@ -15,31 +15,55 @@ confirm a plan the user never saw; a bare ``confirm=true`` does not exist. None 
 fakes the user's answer: the spending limits are the boundary. A plan confirmed by token (no form a person
 answered) is held to default caps where the user set no ``BYOM_MAX_USD`` / ``BYOM_MAX_USD_PER_DAY``
 (``spending_limits``); an elicited one to the user's own limits only.
+
+A confirmed tool is wired by ``Confirmation`` (its plan function and its arguments' model; the plan itself,
+its hash and summary, are ``byom.confirmed.ConfirmedPlan``)::
+
+    _cancel = Confirmation("cancel_job", CancelArgs, _plan_cancel, CancelPlan)
+
+    async def cancel_job(ctx, job_id: JobIdArg, confirm_token: ConfirmTokenArg = None, *,
+                         plan: Annotated[CancelPlan, Resolve(_cancel.plan)],
+                         answer: Annotated[ElicitationResult[Confirm], Resolve(_cancel.answer)]):
+        settled = _cancel.settle(ctx, plan, answer, confirm_token)
+        if not settled.go: ...   # the stopped result: settled.stopped
+        ...                      # the action
+
+    _cancel.bind(cancel_job)     # refuses a parameter the model lacks (or the reverse)
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Protocol
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
-from mcp.server.mcpserver import Context, Elicit
+from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
+from byom.confirmed import ConfirmedPlan
 from byom.ledger import Redeemed, SpendingLimits
-from byom.tools._common import AppState, state
+from byom.tools._arguments import takes_arguments_of
+from byom.tools._common import AppState, domain_errors, state
 
 __all__ = [
+    "BOUND",
     "TOKEN_TTL_S",
     "Confirm",
     "ConfirmTokenArg",
+    "Confirmation",
     "Decision",
-    "Plannable",
     "Settled",
     "ask",
     "settle",
     "spending_limits",
 ]
+
+A = TypeVar("A", bound=BaseModel)
+# Every bound confirmed tool by name (tests check each against its workflow's model).
+BOUND: dict[str, Confirmation[Any, Any]] = {}
+P = TypeVar("P", bound=ConfirmedPlan)
 
 TOKEN_TTL_S = 600.0
 ConfirmTokenArg = Annotated[
@@ -58,15 +82,6 @@ class Decision(BaseModel):
     """How a plan is confirmed when nobody is asked."""
 
     how: Literal["not_needed", "auto", "token", "needs_token"]
-
-
-class Plannable(Protocol):
-    @property
-    def plan_hash(self) -> str: ...
-    @property
-    def summary(self) -> str: ...
-    @property
-    def needs_confirmation(self) -> bool: ...
 
 
 class Settled(BaseModel):
@@ -118,7 +133,7 @@ def _client(ctx: Context[AppState, Any]) -> str:
 
 
 def ask(
-    ctx: Context[AppState, Any], plan: Plannable, confirm_token: str | None
+    ctx: Context[AppState, Any], plan: ConfirmedPlan, confirm_token: str | None
 ) -> Elicit[Confirm] | Decision:
     """What the confirmation resolver returns; deterministic in the plan, as resolvers re-run each round."""
     if not plan.needs_confirmation:
@@ -132,7 +147,7 @@ def ask(
 
 def settle(
     ctx: Context[AppState, Any],
-    plan: Plannable,
+    plan: ConfirmedPlan,
     answer: ElicitationResult[Confirm],
     confirm_token: str | None,
     *,
@@ -184,3 +199,78 @@ def settle(
         f"The confirm_token {why}. Nothing was started or changed. {retry_hint} without confirm_token to get the "
         "current plan and a new token, show it to the user, and pass that token only if they agree."
     )
+
+
+class Confirmation(Generic[A, P]):
+    """The resolve/confirm pair of one confirmed tool, written once.
+
+    ``plan(ctx, args, limits)`` builds the plan from the tool's arguments, validated into ``args`` (the workflow's
+    model, ``extra="forbid"``: the one declaration the plan reads; ``bind`` refuses a tool whose parameters and
+    that model differ); ``limits`` are the spending limits this call's plan is held to. The tool declares
+    ``plan: Annotated[ThePlan, Resolve(x.plan)]`` and ``answer: Annotated[ElicitationResult[Confirm],
+    Resolve(x.answer)]``, calls ``x.settle(...)`` first, and ``x.bind(tool)`` follows its definition.
+    """
+
+    def __init__(
+        self,
+        tool_name: str,
+        args: type[A],
+        plan: Callable[[Context[AppState, Any], A, SpendingLimits], Awaitable[P]],
+        plan_type: type[P],
+        *,
+        tool_only: tuple[str, ...] = (),
+    ) -> None:
+        self.tool_name = tool_name
+        self.args = args
+        self.tool_only = tool_only
+
+        async def resolve_plan(ctx: Context[AppState, Any], **arguments: Any) -> P:
+            given = {k: v for k, v in arguments.items() if k in args.model_fields}
+            limits = spending_limits(ctx, arguments.get("confirm_token"))
+            with domain_errors():
+                return await plan(ctx, args.model_validate(given), limits)
+
+        def resolve_answer(
+            ctx: Context[AppState, Any], plan: P, confirm_token: str | None
+        ) -> Elicit[Confirm] | Decision:
+            return ask(ctx, plan, confirm_token)
+
+        resolve_plan.__annotations__ = {"ctx": Context, "return": plan_type}
+        # Real objects, not strings: the SDK reads them with get_type_hints, and Resolve(resolve_plan) is local.
+        resolve_answer.__annotations__ = {
+            "ctx": Context,
+            "plan": Annotated[plan_type, Resolve(resolve_plan)],
+            "confirm_token": str | None,
+            "return": Elicit[Confirm] | Decision,
+        }
+        self.plan = resolve_plan
+        self.answer = resolve_answer
+
+    def parameters(self, tool: Callable[..., Any]) -> set[str]:
+        """The tool's parameters that its plan reads (all but the context, the token, the resolved ones and
+        ``tool_only``)."""
+        skip = {"ctx", "confirm_token", "plan", "answer", *self.tool_only}
+        return {name for name in inspect.signature(tool).parameters if name not in skip}
+
+    def bind(self, tool: Callable[..., Any]) -> None:
+        """Give the plan resolver the tool's arguments; a tool parameter the workflow's model lacks (or the reverse)
+        fails here, at import, rather than being dropped silently."""
+        declared, model = self.parameters(tool), set(self.args.model_fields)
+        if declared != model:
+            raise TypeError(
+                f"{self.tool_name}'s parameters and {self.args.__name__} differ: only the tool has "
+                f"{sorted(declared - model)}, only the model has {sorted(model - declared)}."
+            )
+        takes_arguments_of(self.plan, tool, resolved=("plan", "answer"))
+        BOUND[self.tool_name] = self
+
+    def settle(
+        self,
+        ctx: Context[AppState, Any],
+        plan: ConfirmedPlan,
+        answer: ElicitationResult[Confirm],
+        confirm_token: str | None,
+    ) -> Settled:
+        return settle(
+            ctx, plan, answer, confirm_token, retry_hint=f"Call {self.tool_name} with the same arguments"
+        )

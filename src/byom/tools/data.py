@@ -12,8 +12,14 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from byom.catalog import base_limits
-from byom.data import DataCheck, check_training_file, load_model_config, load_tokenizer, render_data_check
-from byom.jobs.launch import local_data_path
+from byom.data import (
+    DataCheck,
+    check_training_file,
+    load_model_config,
+    load_tokenizer,
+    local_data_path,
+    render_data_check,
+)
 from byom.jobs.uploaded import check_uploaded, is_file_id
 from byom.tools._common import AppState, connected_backend, domain_errors, state, tool_result
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from mcp.server.elicitation import ElicitationResult
-from mcp.server.mcpserver import Context, Elicit, Resolve
+from mcp.server.mcpserver import Context, Resolve
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
@@ -20,10 +20,10 @@ from byom.endpoints import (
     plan_deploy,
     plan_manage,
 )
-from byom.endpoints.manage import ManagePlan, render_report
-from byom.tools._arguments import takes_arguments_of
+from byom.endpoints.manage import ManageArgs, ManagePlan, render_report
+from byom.ledger import SpendingLimits
 from byom.tools._common import MAX_WAIT_S, AppState, domain_errors, progress_reporter, state, tool_result
-from byom.tools._confirm import Confirm, ConfirmTokenArg, Decision, ask, settle, spending_limits
+from byom.tools._confirm import Confirm, Confirmation, ConfirmTokenArg
 
 __all__ = ["deploy_endpoint", "manage_endpoint"]
 
@@ -36,21 +36,12 @@ class DeployEndpointResult(BaseModel):
     note: str
 
 
-async def _plan(ctx: Context[AppState, Any], **arguments: Any) -> DeployPlan:
+async def _plan_deploy(ctx: Context[AppState, Any], args: DeployArgs, limits: SpendingLimits) -> DeployPlan:
     app = state(ctx)
-    with domain_errors():
-        return await plan_deploy(
-            DeployArgs.model_validate(arguments),
-            backend=await app.backend(),
-            ledger=app.ledger,
-            spend_limits=spending_limits(ctx, arguments.get("confirm_token")),
-        )
+    return await plan_deploy(args, backend=await app.backend(), ledger=app.ledger, spend_limits=limits)
 
 
-def _confirm(
-    ctx: Context[AppState, Any], plan: Annotated[DeployPlan, Resolve(_plan)], confirm_token: str | None
-) -> Elicit[Confirm] | Decision:
-    return ask(ctx, plan, confirm_token)
+_deploy = Confirmation("deploy_endpoint", DeployArgs, _plan_deploy, DeployPlan, tool_only=("wait_seconds",))
 
 
 async def deploy_endpoint(
@@ -83,17 +74,15 @@ async def deploy_endpoint(
     ] = 0,
     confirm_token: ConfirmTokenArg = None,
     *,
-    plan: Annotated[DeployPlan, Resolve(_plan)],
-    answer: Annotated[ElicitationResult[Confirm], Resolve(_confirm)],
+    plan: Annotated[DeployPlan, Resolve(_deploy.plan)],
+    answer: Annotated[ElicitationResult[Confirm], Resolve(_deploy.answer)],
 ) -> Annotated[CallToolResult, DeployEndpointResult]:
     """Deploy a completed fine-tune behind a dedicated endpoint after the user confirms the hourly cost.
 
     Picks a config with enough memory, creates endpoint, deployment and traffic split (rolled back on failure)
     and returns the endpoint name to call, with Python and curl.
     """
-    settled = settle(
-        ctx, plan, answer, confirm_token, retry_hint="Call deploy_endpoint with the same arguments"
-    )
+    settled = _deploy.settle(ctx, plan, answer, confirm_token)
     if not settled.go:
         result = DeployEndpointResult(
             **settled.stopped,
@@ -118,7 +107,7 @@ async def deploy_endpoint(
     return tool_result(result, text)
 
 
-takes_arguments_of(_plan, deploy_endpoint, resolved=("plan", "answer"))
+_deploy.bind(deploy_endpoint)
 
 
 class ManageEndpointResult(BaseModel):
@@ -129,15 +118,11 @@ class ManageEndpointResult(BaseModel):
     note: str
 
 
-async def _plan_manage(ctx: Context[AppState, Any], endpoint: str, action: EndpointAction) -> ManagePlan:
-    with domain_errors():
-        return await plan_manage(await state(ctx).backend(), endpoint, action)
+async def _plan_manage(ctx: Context[AppState, Any], args: ManageArgs, _: SpendingLimits) -> ManagePlan:
+    return await plan_manage(await state(ctx).backend(), args)
 
 
-def _confirm_manage(
-    ctx: Context[AppState, Any], plan: Annotated[ManagePlan, Resolve(_plan_manage)], confirm_token: str | None
-) -> Elicit[Confirm] | Decision:
-    return ask(ctx, plan, confirm_token)
+_manage = Confirmation("manage_endpoint", ManageArgs, _plan_manage, ManagePlan)
 
 
 async def manage_endpoint(
@@ -151,13 +136,11 @@ async def manage_endpoint(
     ] = "status",
     confirm_token: ConfirmTokenArg = None,
     *,
-    plan: Annotated[ManagePlan, Resolve(_plan_manage)],
-    answer: Annotated[ElicitationResult[Confirm], Resolve(_confirm_manage)],
+    plan: Annotated[ManagePlan, Resolve(_manage.plan)],
+    answer: Annotated[ElicitationResult[Confirm], Resolve(_manage.answer)],
 ) -> Annotated[CallToolResult, ManageEndpointResult]:
     """Status of an endpoint (state, replicas, recent warnings), or stop, start or delete it (confirmed)."""
-    settled = settle(
-        ctx, plan, answer, confirm_token, retry_hint="Call manage_endpoint with the same arguments"
-    )
+    settled = _manage.settle(ctx, plan, answer, confirm_token)
     if not settled.go:
         result = ManageEndpointResult(
             **settled.stopped,
@@ -169,3 +152,6 @@ async def manage_endpoint(
     note = settled.note if settled.status != "not_needed" else ""
     result = ManageEndpointResult(status="done", report=report, plan=plan, note=note)
     return tool_result(result, render_report(report) + (f"\n{note}" if note else ""))
+
+
+_manage.bind(manage_endpoint)

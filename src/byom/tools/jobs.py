@@ -7,18 +7,17 @@ A job is a handle: ``create_finetune`` returns its id at once, ``job_status`` fo
 from __future__ import annotations
 
 import base64
-import time
 from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.elicitation import ElicitationResult
-from mcp.server.mcpserver import Context, Elicit, Resolve
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver import Context, Resolve
 from mcp.types import CallToolResult, ImageContent
 from pydantic import BaseModel, Field
 
-from byom.errors import TogetherAPIError
+from byom.confirmed import poll_until
 from byom.jobs import loss_curve_png
+from byom.jobs.cancel import CancelArgs, CancelPlan, cancel, plan_cancel
 from byom.jobs.launch import LaunchArgs, LaunchPlan, launch, plan_launch
 from byom.jobs.status import (
     JobLine,
@@ -29,8 +28,8 @@ from byom.jobs.status import (
     summarize,
     vocab_of,
 )
+from byom.ledger import SpendingLimits
 from byom.together import FinetuneResponse
-from byom.tools._arguments import takes_arguments_of
 from byom.tools._common import (
     MAX_WAIT_S,
     AppState,
@@ -40,7 +39,7 @@ from byom.tools._common import (
     state,
     tool_result,
 )
-from byom.tools._confirm import Confirm, ConfirmTokenArg, Decision, Settled, ask, settle, spending_limits
+from byom.tools._confirm import Confirm, Confirmation, ConfirmTokenArg, Settled
 
 __all__ = ["cancel_job", "create_finetune", "job_status", "list_jobs"]
 
@@ -56,14 +55,8 @@ JobIdArg = Annotated[
 
 async def _job(ctx: Context[AppState, Any], job_id: str) -> FinetuneResponse:
     backend = await connected_backend(ctx)
-    try:
+    with domain_errors():
         return await backend.client.retrieve_finetune(job_id)
-    except TogetherAPIError as exc:
-        if exc.status_code in (400, 404):
-            raise ToolError(
-                f"No job {job_id!r} on {backend.label}. Call list_jobs to see the recent jobs and their ids."
-            ) from exc
-        raise ToolError(str(exc)) from exc
 
 
 # ---- create_finetune ---------------------------------------------------------------------------------
@@ -79,23 +72,19 @@ class CreateFinetuneResult(BaseModel):
     next_step: str
 
 
-async def _plan_create(ctx: Context[AppState, Any], **arguments: Any) -> LaunchPlan:
+async def _plan_create(ctx: Context[AppState, Any], args: LaunchArgs, limits: SpendingLimits) -> LaunchPlan:
     app = state(ctx)
-    with domain_errors():
-        return await plan_launch(
-            LaunchArgs.model_validate(arguments),
-            backend=await app.backend(),
-            inspector=app.inspector,
-            catalog=await app.catalog(),
-            ledger=app.ledger,
-            spend_limits=spending_limits(ctx, arguments.get("confirm_token")),
-        )
+    return await plan_launch(
+        args,
+        backend=await app.backend(),
+        inspector=app.inspector,
+        catalog=await app.catalog(),
+        ledger=app.ledger,
+        spend_limits=limits,
+    )
 
 
-def _confirm_create(
-    ctx: Context[AppState, Any], plan: Annotated[LaunchPlan, Resolve(_plan_create)], confirm_token: str | None
-) -> Elicit[Confirm] | Decision:
-    return ask(ctx, plan, confirm_token)
+_create = Confirmation("create_finetune", LaunchArgs, _plan_create, LaunchPlan)
 
 
 def _render_plan(plan: LaunchPlan, settled: Settled) -> str:
@@ -181,17 +170,15 @@ async def create_finetune(
     ] = False,
     confirm_token: ConfirmTokenArg = None,
     *,
-    plan: Annotated[LaunchPlan, Resolve(_plan_create)],
-    answer: Annotated[ElicitationResult[Confirm], Resolve(_confirm_create)],
+    plan: Annotated[LaunchPlan, Resolve(_create.plan)],
+    answer: Annotated[ElicitationResult[Confirm], Resolve(_create.answer)],
 ) -> Annotated[CallToolResult, CreateFinetuneResult]:
     """Launch a BYOM fine-tune of a Hugging Face model, after the user confirms the plan.
 
     Checks the model, the base (picked when omitted), every setting and the data, prices it and asks the user;
     only then uploads. Returns the job id; follow it with job_status.
     """
-    settled = settle(
-        ctx, plan, answer, confirm_token, retry_hint="Call create_finetune with the same arguments"
-    )
+    settled = _create.settle(ctx, plan, answer, confirm_token)
     if not settled.go:
         result = CreateFinetuneResult(
             **settled.stopped,
@@ -225,7 +212,7 @@ async def create_finetune(
     return tool_result(result, f"{head} {note}\nNext: {result.next_step}\n\nPlan:\n{plan.summary}")
 
 
-takes_arguments_of(_plan_create, create_finetune, resolved=("plan", "answer"))
+_create.bind(create_finetune)
 
 
 # ---- job_status --------------------------------------------------------------------------------------
@@ -268,24 +255,24 @@ async def _wait_for_change(
 ) -> FinetuneResponse:
     """Poll until the status, step or epoch changes, or the time is up; progress notifications meanwhile."""
     backend = await connected_backend(ctx)
-    interval = 0.5 if backend.kind == "local" else 3.0
-    report = progress_reporter(ctx)
     seen = (job.status, job.steps_completed, job.epochs_completed)
-    deadline = time.monotonic() + wait_seconds
-    tick = 0
-    while time.monotonic() < deadline:
-        await anyio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-        job = await _job(ctx, job.id)
-        tick += 1
-        done = job.steps_completed or 0
-        await report(
+
+    def report(now: FinetuneResponse, tick: int) -> tuple[float, float | None, str]:
+        done = now.steps_completed or 0
+        return (
             done + tick * 1e-3,
-            float(job.total_steps) if job.total_steps else None,
-            f"{job.status}: step {done}",
+            float(now.total_steps) if now.total_steps else None,
+            f"{now.status}: step {done}",
         )
-        if (job.status, job.steps_completed, job.epochs_completed) != seen:
-            break
-    return job
+
+    return await poll_until(
+        lambda: _job(ctx, job.id),
+        lambda now: (now.status, now.steps_completed, now.epochs_completed) != seen,
+        wait_seconds=wait_seconds,
+        progress=progress_reporter(ctx),
+        report=report,
+        interval=0.5 if backend.kind == "local" else 3.0,
+    )
 
 
 # ---- list_jobs ---------------------------------------------------------------------------------------
@@ -325,19 +312,6 @@ async def list_jobs(
 # ---- cancel_job --------------------------------------------------------------------------------------
 
 
-class CancelPlan(BaseModel):
-    job_id: str
-    status: str
-    kept: list[str]
-    billed_usd: float | None
-    plan_hash: str
-    summary: str
-
-    @property
-    def needs_confirmation(self) -> bool:
-        return True
-
-
 class CancelResult(BaseModel):
     status: Literal["cancel_requested", "cancelled", "confirmation_required", "declined"]
     job_id: str
@@ -348,40 +322,11 @@ class CancelResult(BaseModel):
     note: str
 
 
-async def _plan_cancel(ctx: Context[AppState, Any], job_id: str) -> CancelPlan:
-    job = await _job(ctx, job_id)
-    if job.is_terminal or job.status == "cancel_requested":
-        raise ToolError(
-            f"Job {job.id} is {job.status}: there is nothing to cancel. job_status shows its outcome."
-        )
-    backend = await connected_backend(ctx)
-    with domain_errors():
-        checkpoints = await backend.client.finetune_checkpoints(job.id)
-    kept = [f"step {c.step} ({c.checkpoint_type or c.checkpoint})" for c in checkpoints]
-    price = job.price_usd
-    summary = (
-        f"Cancel job {job.id} ({job.status}, step {job.steps_completed or 0}/{job.total_steps or '?'})? "
-        + (
-            f"Completed checkpoints are kept: {', '.join(kept)}. "
-            if kept
-            else "No checkpoint has been saved yet. "
-        )
-        + (f"Billed so far: ${price:,.2f}." if backend.costs_money and price is not None else "")
-    ).strip()
-    return CancelPlan(
-        job_id=job.id,
-        status=job.status or "",
-        kept=kept,
-        billed_usd=price,
-        plan_hash=f"cancel|{backend.base_url}|{job.id}",
-        summary=summary,
-    )
+async def _plan_cancel(ctx: Context[AppState, Any], args: CancelArgs, _: SpendingLimits) -> CancelPlan:
+    return await plan_cancel(await state(ctx).backend(), args)
 
 
-def _confirm_cancel(
-    ctx: Context[AppState, Any], plan: Annotated[CancelPlan, Resolve(_plan_cancel)], confirm_token: str | None
-) -> Elicit[Confirm] | Decision:
-    return ask(ctx, plan, confirm_token)
+_cancel = Confirmation("cancel_job", CancelArgs, _plan_cancel, CancelPlan)
 
 
 async def cancel_job(
@@ -389,11 +334,11 @@ async def cancel_job(
     job_id: JobIdArg,
     confirm_token: ConfirmTokenArg = None,
     *,
-    plan: Annotated[CancelPlan, Resolve(_plan_cancel)],
-    answer: Annotated[ElicitationResult[Confirm], Resolve(_confirm_cancel)],
+    plan: Annotated[CancelPlan, Resolve(_cancel.plan)],
+    answer: Annotated[ElicitationResult[Confirm], Resolve(_cancel.answer)],
 ) -> Annotated[CallToolResult, CancelResult]:
     """Cancel a running or queued fine-tune after the user confirms; completed checkpoints are kept."""
-    settled = settle(ctx, plan, answer, confirm_token, retry_hint="Call cancel_job")
+    settled = _cancel.settle(ctx, plan, answer, confirm_token)
     if not settled.go:
         result = CancelResult(
             **settled.stopped,
@@ -402,7 +347,7 @@ async def cancel_job(
         return tool_result(result, f"{settled.note}\n\n{plan.summary}")
     backend = await connected_backend(ctx)
     with domain_errors():
-        job = await backend.client.cancel_finetune(plan.job_id)
+        job = await cancel(backend, plan)
     result = CancelResult(
         status="cancelled" if job.status == "cancelled" else "cancel_requested",
         job_id=job.id,
@@ -419,3 +364,6 @@ async def cancel_job(
     return tool_result(
         result, f"Job {job.id}: {job.status}.{kept} {settled.note}\nNext: job_status(job_id={job.id!r})."
     )
+
+
+_cancel.bind(cancel_job)

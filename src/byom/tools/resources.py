@@ -10,7 +10,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
 
 from byom.backend import describe_backend
-from byom.errors import ByomError, TogetherAPIError
+from byom.errors import ByomError
 from byom.jobs.status import fetch_details, summarize
 from byom.tools._common import AppState
 
@@ -61,10 +61,6 @@ async def job_resource(job_id: str, ctx: Context[Any, Any]) -> str:
         job = await client.retrieve_finetune(job_id)
         events, checkpoints, metrics = await fetch_details(client, job_id)
         summary = summarize(job, events, checkpoints, metrics, n_events=1000)
-    except TogetherAPIError as exc:
-        if exc.status_code in (400, 404):
-            raise ResourceError(f"No job {job_id!r}; list_jobs shows the jobs.") from exc
-        raise ResourceError(str(exc)) from exc
     except ByomError as exc:
         raise ResourceError(str(exc)) from exc
     return json.dumps(

@@ -11,7 +11,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from byom.errors import ByomError, TogetherAPIError
+from byom.errors import ByomError
 from byom.hub import InspectReport
 from byom.tools._common import AppState, connected_backend, domain_errors, state, tool_result
 from byom.triage import Explanation, explain_job, explain_text
@@ -83,14 +83,7 @@ async def explain_error(
     assert job_id is not None
     backend = await connected_backend(ctx)
     with domain_errors():
-        try:
-            job = await backend.client.retrieve_finetune(job_id)
-        except TogetherAPIError as exc:
-            if exc.status_code in (400, 404):
-                raise ToolError(
-                    f"No job {job_id!r} on {backend.label}. list_jobs shows the jobs and their ids."
-                ) from exc
-            raise
+        job = await backend.client.retrieve_finetune(job_id)
         events = await backend.client.finetune_events(job.id)
         report = await _report(app, job.from_hf_model, job.hf_model_revision)
         catalog = await app.catalog()

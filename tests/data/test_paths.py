@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from byom.data import is_local_path, local_data_path
 from byom.errors import PreflightError
-from byom.jobs.launch import _is_local_path, local_data_path
 
 
 @pytest.mark.parametrize("given", ["/tmp/a\0b.jsonl", "a\0b.jsonl", "\0"])
@@ -22,6 +22,6 @@ def test_a_bare_name_too_long_for_a_file_is_not_a_local_path(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "file-abc").write_text("")
-    assert _is_local_path("file-abc")  # an existing bare name is still a local file
-    assert not _is_local_path("x" * 300)  # over NAME_MAX: a file id to look up, not an OSError
-    assert not _is_local_path("file-\0")
+    assert is_local_path("file-abc")  # an existing bare name is still a local file
+    assert not is_local_path("x" * 300)  # over NAME_MAX: a file id to look up, not an OSError
+    assert not is_local_path("file-\0")

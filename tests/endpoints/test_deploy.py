@@ -1,0 +1,59 @@
+"""plan_deploy and deploy as plain functions: the plan binds what it shows, and a deploy serves."""
+
+from __future__ import annotations
+
+import pytest
+
+from byom.backend import Backend
+from byom.confirmed import plan_hash
+from byom.endpoints import DeployArgs, deploy, plan_deploy
+from byom.errors import JobNotFound, PreflightError, RegistryModelNotFound
+from byom.ledger import Ledger
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_plan_is_computed_from_itself_and_binds_its_request_and_price(
+    backend: Backend, ledger: Ledger, model_id: str
+) -> None:
+    args = DeployArgs(model=model_id, endpoint_name="unit-plan")
+    plan = await plan_deploy(args, backend=backend, ledger=ledger)
+    assert plan.config is not None and plan.lora == "merge"
+    assert plan.plan_hash == plan_hash(plan.fingerprint, plan.usd_per_hour)
+    assert plan.summary.startswith(f"Deploy {plan.model_name or model_id} as endpoint 'unit-plan'")
+    assert plan.summary.endswith("Deploy it?")
+    again = await plan_deploy(args, backend=backend, ledger=ledger)
+    assert again.plan_hash == plan.plan_hash  # a plan is a pure function of its inputs: what a token binds
+    other = await plan_deploy(args.model_copy(update={"max_replicas": 2}), backend=backend, ledger=ledger)
+    assert other.plan_hash != plan.plan_hash
+    # What a tool's output validation does to it: the computed fields come back the same.
+    assert type(plan).model_validate(plan.model_dump(mode="json")) == plan
+
+
+async def test_a_deploy_serves_and_finishes_its_ledger_row(
+    backend: Backend, ledger: Ledger, model_id: str
+) -> None:
+    plan = await plan_deploy(
+        DeployArgs(model=model_id, endpoint_name="unit-serve"), backend=backend, ledger=ledger
+    )
+    done = await deploy(plan, backend=backend, ledger=ledger, wait_seconds=30)
+    assert done.ready and done.state == "DEPLOYMENT_STATE_READY", done
+    assert done.endpoint_name == "local/unit-serve" and not done.reused_endpoint
+    row = ledger.recent("deployment", plan.fingerprint)
+    assert row is not None and row.state == "created" and row.resource_id == done.deployment_id
+
+
+async def test_unknown_ids_are_the_clients_typed_not_found_with_the_next_step(
+    backend: Backend, ledger: Ledger
+) -> None:
+    with pytest.raises(JobNotFound, match="list_jobs"):
+        await plan_deploy(DeployArgs(job_id="ft-nope"), backend=backend, ledger=ledger)
+    with pytest.raises(RegistryModelNotFound, match="no model ml_nope"):
+        await plan_deploy(DeployArgs(model="ml_nope"), backend=backend, ledger=ledger)
+
+
+async def test_attach_refuses_a_model_that_is_no_adapter(
+    backend: Backend, ledger: Ledger, model_id: str
+) -> None:
+    with pytest.raises(PreflightError, match="not a LoRA adapter"):
+        await plan_deploy(DeployArgs(model=model_id, lora="attach"), backend=backend, ledger=ledger)
