@@ -282,7 +282,10 @@ def render_summary(s: JobSummary) -> str:
     if s.percent is not None:
         progress.append(f"{s.percent:g}%")
     if s.eta_seconds:
-        progress.append(f"about {s.eta_seconds / 60:.0f} min to the next state")
+        minutes = round(s.eta_seconds / 60)
+        progress.append(
+            f"about {minutes} min to the next state" if minutes >= 1 else "under a minute to the next state"
+        )
     if s.queue_position:
         progress.append(f"queue position {s.queue_position}")
     if progress:
