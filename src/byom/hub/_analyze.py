@@ -16,9 +16,11 @@ from byom.contained import FIX as CONTAINMENT_FIX
 from byom.untrusted import NAME_CHARS, clip, name
 
 from ._data import causal_lm_types, config_model_types, families
-from ._models import Finding, InspectReport, MemoryEstimate, Verdict
+from ._memory import memory_estimate
+from ._models import Finding, InspectReport, Verdict
 from ._params import count_from_config, moe_active_params
-from ._snapshot import DamagedWeights, RepoSnapshot
+from ._repair import fresh_copy
+from ._snapshot import RepoSnapshot
 from ._tokenizer import has_chat_template, has_tokenizer
 from ._units import human_bytes, human_params
 
@@ -279,7 +281,7 @@ class _Judge:
             evidence = d.problem
             if d.expected_bytes is not None:
                 evidence += f" (expected {d.expected_bytes:,} bytes, found {d.actual_bytes:,})"
-            self.add("weights_integrity", "fail", evidence, _fresh_copy(d, self.snap.model))
+            self.add("weights_integrity", "fail", evidence, fresh_copy(d, self.snap.model))
 
     def transformers_version(self) -> str | None:
         saved = self.cfg.get("transformers_version")
@@ -521,55 +523,6 @@ class _Judge:
         return has
 
 
-def _round_gb(gb: float) -> float:
-    # Two decimals, unless that rounds to 0: then three significant figures, so a 4K-parameter model is not 0 GB.
-    return round(gb, 2) or float(f"{gb:.3g}")
-
-
-def _memory(count: int | None) -> MemoryEstimate | None:
-    if not count:
-        return None
-    gb = count / 1e9
-    return MemoryEstimate(
-        full_finetune_gb=_round_gb(gb * 16),
-        lora_gb=_round_gb(gb * 2),
-        inference_gb=_round_gb(gb * 2 * 1.2),
-        formula="full = params x 16 B (Adam, mixed precision); LoRA = params x 2 B (frozen bf16 base) + adapter; "
-        "inference = params x 2 B (bf16) x 1.2; activations excluded (they grow with sequence length and batch)",
-        source="accelerate estimate-memory (Adam, 16 B/param); LLaMA-Factory hardware table (LoRA 2x GB per B params); "
-        "bf16 weights + 20% overhead",
-    )
-
-
-def _fresh_copy(d: DamagedWeights, folder: str) -> str:
-    """How to get an intact copy of a damaged file and how to verify it, from what the folder says of its origin."""
-    size = (
-        f"exactly {d.expected_bytes:,} bytes (`ls -l {d.file}`)"
-        if d.expected_bytes
-        else "the original's size"
-    )
-    sha = f" and its sha256 is {d.sha256} (`sha256sum {d.file}`)" if d.sha256 else ""
-    if d.hub_repo:
-        rev = f" --revision {d.hub_revision}" if d.hub_revision else ""
-        return (
-            f"It came from the Hub repo {d.hub_repo}: fetch it again with `hf download {d.hub_repo} {d.file}{rev} "
-            f"--force-download` (older clients: `huggingface-cli download ... --force-download`), then check it is "
-            f"{size}{sha}; the Hub's file listing shows the size and sha256 of the good copy."
-        )
-    if d.hub_revision or d.sha256:
-        at = f" at commit {d.hub_revision}" if d.hub_revision else ""
-        return (
-            f"This folder was filled by `hf download --local-dir`{at}: run the same command again for {d.file} with "
-            f"`--force-download`, then check it is {size}{sha}."
-        )
-    return (
-        f"This folder ({folder}) names no source for {d.file}. Copy the file again from where it came from (the run "
-        f"that saved it, or its Hub repo: `hf download ORG/NAME {d.file} --force-download --local-dir DIR`), then "
-        f"check the new copy is {size} — the size this file's own header requires — or compare its sha256 with the "
-        "Hub's file listing (`sha256sum`)."
-    )
-
-
 def _verdict(findings: list[Finding]) -> Verdict:
     statuses = {f.status for f in findings}
     if "fail" in statuses:
@@ -610,7 +563,7 @@ def analyze(snap: RepoSnapshot, ceiling: str) -> InspectReport:
             "skipped to stay within the request budget: " + "; ".join(snap.skipped),
             None,
         )
-    memory = _memory(count)
+    memory = memory_estimate(count)
     if memory and count:
         judge.add(
             "memory",
