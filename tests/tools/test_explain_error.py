@@ -54,6 +54,7 @@ def auto_server(engine_transport: tuple[httpx2.ASGITransport, EngineState], byom
     )
 
 
+@pytest.mark.slow  # trains a job
 async def test_a_job_with_nothing_to_learn_is_explained_and_the_corrected_call_trains(
     auto_server: Any, tiny_model: Path, tmp_path: Path
 ) -> None:
@@ -78,6 +79,7 @@ async def test_a_job_with_nothing_to_learn_is_explained_and_the_corrected_call_t
         assert (await _until_done(client, fixed["job_id"]))["status"] == "completed"
 
 
+@pytest.mark.slow  # trains a job
 async def test_a_context_the_model_cannot_take_is_explained_and_the_corrected_call_is_accepted(
     auto_server: Any, tiny_model: Path, train_file: Path
 ) -> None:
@@ -163,6 +165,7 @@ async def test_a_model_without_its_tokenizer_is_refused_before_launch_and_explai
     assert explained["retryable"] is False and explained["fixes"]
 
 
+@pytest.mark.slow  # trains a job
 async def test_a_job_without_a_chat_template_is_explained(
     auto_server: Any, tiny_model: Path, train_file: Path, tmp_path: Path
 ) -> None:
