@@ -19,19 +19,17 @@ from byom.config import Settings, read_engine_key
 from byom.engine.service import ensure_engine_key, serve
 from byom.errors import ConfigError
 from support.engine import HANG_S, TEMPLATE, EngineProcess, job_body
+from support.poll import until_sync
 
 pytestmark = pytest.mark.slow
 
 
 def _wait(get: Any, job_id: str, done: tuple[str, ...], timeout: float = HANG_S) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
+    def ended() -> Any:
         job = get(job_id)
-        status = job["status"] if isinstance(job, dict) else job.status
-        if status in done:
-            return job
-        assert time.monotonic() < deadline, f"job stuck in {status}"
-        time.sleep(0.2)
+        return job if (job["status"] if isinstance(job, dict) else job.status) in done else None
+
+    return until_sync(ended, f"job {job_id} to reach {done}", timeout=timeout, interval=0.2)
 
 
 def _trainer(data_dir: Path, job_id: str) -> tuple[int, Path]:

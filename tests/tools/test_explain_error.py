@@ -4,7 +4,6 @@ create_finetune call it proposes gets past the failure when it is run."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,8 @@ from mcp import Client
 from byom.config import Settings
 from byom.engine.state import EngineState
 from byom.server import build_server
-from support.engine import FAST_JOB, HANG_S
+from support.engine import FAST_JOB
+from support.poll import until
 from support.tool_calls import call_error, call_ok, text_of
 
 pytestmark = pytest.mark.anyio
@@ -24,12 +24,11 @@ TERMINAL = ("completed", "error", "user_error", "cancelled")
 
 
 async def _until_done(client: Client, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + HANG_S
-    while time.monotonic() < deadline:
-        status = await call_ok(client, "job_status", {"job_id": job_id, "wait_seconds": 20})
-        if status["status"] in TERMINAL:
-            return status
-    raise AssertionError(f"job {job_id} did not finish within {HANG_S} s")
+    async def ended() -> dict[str, Any] | None:
+        status: dict[str, Any] = await call_ok(client, "job_status", {"job_id": job_id, "wait_seconds": 20})
+        return status if status["status"] in TERMINAL else None
+
+    return await until(ended, f"job {job_id} to end", interval=0)
 
 
 def _no_loss_rows(path: Path) -> Path:
