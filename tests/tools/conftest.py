@@ -151,6 +151,18 @@ def queued(
 
 
 @pytest.fixture
+def faults(queued: tuple[FaultTransport, EngineState]) -> FaultTransport:
+    """The wire to the ``queued`` engine: inject faults, count what was sent."""
+    return queued[0]
+
+
+@pytest.fixture
+def queued_state(queued: tuple[FaultTransport, EngineState]) -> EngineState:
+    """The ``queued`` engine's state: its database, settings and runner (not started)."""
+    return queued[1]
+
+
+@pytest.fixture
 def tool_args(train_file: Path, tiny_model: Path) -> dict[str, Any]:
     """create_finetune's arguments for the tiny model and its overfit data (a seconds-long CPU job)."""
     return {"training_file": str(train_file), "from_hf_model": str(tiny_model), **FAST_JOB}

@@ -40,7 +40,7 @@ CANARIES = (TOGETHER_KEY, HF_TOKEN, WANDB_KEY, WRONG_KEY)
 
 
 @pytest.fixture
-async def engine(
+async def canary_engine(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[FaultTransport, EngineState]]:
     """The engine, keyed with the Together canary, its runner started (the job trains), behind a recorder."""
@@ -89,14 +89,14 @@ async def _wait_done(c: Client, job_id: str, results: list[CallToolResult]) -> d
 
 async def test_no_secret_reaches_a_result_a_log_the_ledger_or_a_file(
     settings: Settings,
-    engine: tuple[FaultTransport, EngineState],
+    canary_engine: tuple[FaultTransport, EngineState],
     tool_args: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     for name in ("byom", "httpx2", "mcp"):
         caplog.set_level(logging.DEBUG, logger=name)
-    wire, state = engine
+    wire, state = canary_engine
     args = {**tool_args, "wandb_project_name": "canary-project"}
     results: list[CallToolResult] = []
 
