@@ -89,11 +89,11 @@ def test_together_sdk_drives_the_engine(
     posts.clear()
     again = client.files.upload(file=path, purpose="fine-tune")
     assert again.id == uploaded.id and len(posts) == 1, posts
-    deadline = time.monotonic() + HANG_S
-    while (
-        file := client.files.retrieve(uploaded.id)
-    ).processing_status == "PENDING" and time.monotonic() < deadline:
-        time.sleep(0.1)
+    file = until_sync(
+        lambda: f if (f := client.files.retrieve(uploaded.id)).processing_status != "PENDING" else None,
+        "the upload to be validated",
+        interval=0.1,
+    )
     assert file.processing_status == "COMPLETED"
     assert [f.id for f in client.files.list().data] == [uploaded.id]
 
@@ -112,10 +112,7 @@ def test_together_sdk_drives_the_engine(
     )
     assert job.id.startswith("ft-") and job.status in ("queued", "running", "pending")
     _wait(lambda i: client.fine_tuning.retrieve(i), job.id, ("running",))
-    deadline = time.monotonic() + HANG_S
-    while not client.fine_tuning.list_checkpoints(job.id).data:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    until_sync(lambda: client.fine_tuning.list_checkpoints(job.id).data, "a checkpoint", interval=0.2)
     retrieved = client.fine_tuning.retrieve(job.id)
     assert retrieved.user_id and retrieved.from_hf_model == str(tiny_model)
     assert [j.id for j in client.fine_tuning.list().data] == [job.id]
