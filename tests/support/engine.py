@@ -1,5 +1,6 @@
-"""The one engine harness of the tests: request bodies, polling, the Together error shape, the engine as an
-in-process app (with its lifespan) or as a real process, and the deploy helpers around a tiny real model."""
+"""The one engine harness of the tests: every engine state opens through ``_open`` (one key, the CPU), as an
+in-process app (with its lifespan) or a real process; request bodies, polling, the Together error shape, and the
+deploy helpers around a tiny real model."""
 
 from __future__ import annotations
 
@@ -64,11 +65,19 @@ def job_body(training_file: str, model_dir: Path, **overrides: Any) -> dict[str,
 
 def make_state(root: Path, *allowed: Path, api_key: str = KEY, **config: Any) -> EngineState:
     """An opened engine state under ``root``; ``allowed`` dirs may hold local models (the tiny one)."""
-    config = {"poll_interval_s": 0.1, "cancel_grace_s": 3.0, "device": "cpu", **config}
-    cfg = EngineConfig(allowed_roots=(root, *allowed), **config)
+    config = {"poll_interval_s": 0.1, "cancel_grace_s": 3.0, **config}
     settings = Settings(data_dir=root / "data", cache_dir=root / "cache")
+    return _open(root / "engine", api_key, BASE_URL, settings, allowed_roots=(root, *allowed), **config)
+
+
+def _open(engine_dir: Path, api_key: str, base_url: str, settings: Settings, **config: Any) -> EngineState:
+    """The one way the tests open an engine: on the CPU, whatever this machine has."""
     return EngineState.open(
-        root / "engine", api_key=api_key, base_url=BASE_URL, settings=settings, config=cfg
+        engine_dir,
+        api_key=api_key,
+        base_url=base_url,
+        settings=settings,
+        config=EngineConfig(**{"device": "cpu", **config}),
     )
 
 
@@ -196,20 +205,15 @@ def read_json(path: Path) -> Any:
 
 
 # ---- deploy and serving -----------------------------------------------------------------------------
-API_KEY = "test-engine-key"
+API_KEY = KEY  # one key for every engine the tests open
 PID = "proj_local"
 P = f"/v2/projects/{PID}"
 
 
 def open_state(data_dir: Path) -> EngineState:
+    """The engine state the deploy tests serve from ``data_dir`` (the user's settings, a ``TestClient`` base URL)."""
     # No background auto-stop thread in tests: they drive the clock with reap_once(now=...).
-    return EngineState.open(
-        data_dir,
-        api_key=API_KEY,
-        base_url="http://testserver",
-        settings=load_settings(),
-        config=EngineConfig(autostop_interval_s=0, device="cpu"),
-    )
+    return _open(data_dir, API_KEY, "http://testserver", load_settings(), autostop_interval_s=0)
 
 
 @contextmanager
