@@ -161,7 +161,6 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: Stage) -> int:
     return 0
 
 
-
 @dataclass
 class Prepared:
     """What ``prepare`` checked and loaded: everything training needs but the model's weights."""
