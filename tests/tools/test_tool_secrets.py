@@ -87,6 +87,7 @@ async def _wait_done(c: Client, job_id: str, results: list[CallToolResult]) -> d
     return await until(ended, f"job {job_id} to end", interval=0)
 
 
+@pytest.mark.slow  # trains a job end to end
 async def test_no_secret_reaches_a_result_a_log_the_ledger_or_a_file(
     settings: Settings,
     canary_engine: tuple[FaultTransport, EngineState],
