@@ -28,7 +28,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from support.engine import API_KEY, HANG_S, TERMINAL, EngineProcess, P, job_body
+from support.engine import API_KEY, TERMINAL, EngineProcess, P, job_body
+from support.poll import until_sync
 
 pytestmark = pytest.mark.slow
 
@@ -56,17 +57,6 @@ def _point(phase: str, seed: int, what: str, value: Any) -> None:
     print(f"[{phase}] seed {seed}: SIGKILL at {what} {value}")
 
 
-def _until(check: Any, what: str, timeout: float = HANG_S, interval: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` (a hang, not a timing)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(interval)
-
-
 def _engine(data_dir: Path, allow_dir: Path, port: int | None = None) -> EngineProcess:
     return EngineProcess(data_dir, allow_dir, port=port, api_key=API_KEY).start()
 
@@ -85,7 +75,9 @@ def _upload(http: httpx2.Client, data: bytes, name: str) -> str:
     assert put.status_code == 200, put.text
     file_id = r.headers["x-together-file-id"]
     assert http.post(f"/v1/files/{file_id}/preprocess").status_code == 200
-    _until(lambda: http.get(f"/v1/files/{file_id}").json()["processing_status"] != "PENDING", "validation")
+    until_sync(
+        lambda: http.get(f"/v1/files/{file_id}").json()["processing_status"] != "PENDING", "validation"
+    )
     return file_id
 
 
@@ -168,7 +160,7 @@ class Scenario:
         assert blobs == {hashlib.sha256(d).hexdigest() for d in self.sent.values()}, "a half blob was kept"
         for job in http.get("/v1/fine-tunes").json()["data"]:
             if wait_jobs:
-                job = _until(
+                job = until_sync(
                     lambda j=job: (
                         (b := http.get(f"/v1/fine-tunes/{j['id']}").json())["status"] in TERMINAL and b
                     ),
@@ -216,7 +208,7 @@ class Scenario:
             for i in range(n_chunks):
                 if i == at:
                     # The engine has the upload's temp file open and written to: kill it there.
-                    _until(lambda: _temp_uploads(engine.data_dir), "the upload's temp file")
+                    until_sync(lambda: _temp_uploads(engine.data_dir), "the upload's temp file")
                     engine.kill()
                     return
                 yield big[i * chunk : (i + 1) * chunk]
@@ -230,7 +222,7 @@ class Scenario:
         FAULTS["upload (PUT)"][1] += 1
         assert self.http.put(location, content=big, headers={"Authorization": ""}).status_code == 200
         assert self.http.post(f"/v1/files/{cut_id}/preprocess").status_code == 200
-        _until(
+        until_sync(
             lambda: self.http.get(f"/v1/files/{cut_id}").json()["processing_status"] != "PENDING",
             "validation",
         )
@@ -278,7 +270,7 @@ class Scenario:
         job_id, total = job["id"], 24
         at = self.rng.randrange(1, 7)  # from step 1: before the first checkpoint too
         _point("training", self.seed, "step", f"{at}/{total}")
-        _until(
+        until_sync(
             lambda: self.http.get(f"/v1/fine-tunes/{job_id}").json()["steps_completed"] >= at,
             f"step {at}",
             interval=0.02,
@@ -301,7 +293,7 @@ class Scenario:
         saving, saved = job_dir / "checkpoints" / f"step-{step}.tmp", job_dir / "checkpoints" / f"step-{step}"
         # Tight polling: the save of a tiny adapter lasts a few hundred ms at most. A poll that misses it sees the
         # saved checkpoint instead, and the kill lands just after the save: still a point of the phase.
-        _until(lambda: saving.exists() or saved.exists(), saving.name, interval=0.001)
+        until_sync(lambda: saving.exists() or saved.exists(), saving.name, interval=0.001)
         # The trainer first, as a crash of the machine would: the save stops where it is.
         _killpg(_trainer_pid(self.data_dir, job_id))
         landed = "mid-save" if saving.exists() and not saved.exists() else "just after the save"
@@ -347,7 +339,7 @@ class Scenario:
         )
         self.crash_and_restart()
         self.check(wait_jobs=True)
-        got = _until(
+        got = until_sync(
             lambda: (d := self.http.get(route).json())["status"]["state"] != PROVISIONING and d,
             "the deployment to leave PROVISIONING",
             interval=0.1,

@@ -19,19 +19,17 @@ from byom.config import Settings, read_engine_key
 from byom.engine.service import ensure_engine_key, serve
 from byom.errors import ConfigError
 from support.engine import HANG_S, TEMPLATE, EngineProcess, job_body
+from support.poll import until_sync
 
 pytestmark = pytest.mark.slow
 
 
 def _wait(get: Any, job_id: str, done: tuple[str, ...], timeout: float = HANG_S) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
+    def ended() -> Any:
         job = get(job_id)
-        status = job["status"] if isinstance(job, dict) else job.status
-        if status in done:
-            return job
-        assert time.monotonic() < deadline, f"job stuck in {status}"
-        time.sleep(0.2)
+        return job if (job["status"] if isinstance(job, dict) else job.status) in done else None
+
+    return until_sync(ended, f"job {job_id} to reach {done}", timeout=timeout, interval=0.2)
 
 
 def _trainer(data_dir: Path, job_id: str) -> tuple[int, Path]:
@@ -91,11 +89,11 @@ def test_together_sdk_drives_the_engine(
     posts.clear()
     again = client.files.upload(file=path, purpose="fine-tune")
     assert again.id == uploaded.id and len(posts) == 1, posts
-    deadline = time.monotonic() + HANG_S
-    while (
-        file := client.files.retrieve(uploaded.id)
-    ).processing_status == "PENDING" and time.monotonic() < deadline:
-        time.sleep(0.1)
+    file = until_sync(
+        lambda: f if (f := client.files.retrieve(uploaded.id)).processing_status != "PENDING" else None,
+        "the upload to be validated",
+        interval=0.1,
+    )
     assert file.processing_status == "COMPLETED"
     assert [f.id for f in client.files.list().data] == [uploaded.id]
 
@@ -114,10 +112,7 @@ def test_together_sdk_drives_the_engine(
     )
     assert job.id.startswith("ft-") and job.status in ("queued", "running", "pending")
     _wait(lambda i: client.fine_tuning.retrieve(i), job.id, ("running",))
-    deadline = time.monotonic() + HANG_S
-    while not client.fine_tuning.list_checkpoints(job.id).data:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    until_sync(lambda: client.fine_tuning.list_checkpoints(job.id).data, "a checkpoint", interval=0.2)
     retrieved = client.fine_tuning.retrieve(job.id)
     assert retrieved.user_id and retrieved.from_hf_model == str(tiny_model)
     assert [j.id for j in client.fine_tuning.list().data] == [job.id]

@@ -1,16 +1,15 @@
-"""The one engine harness of the tests: request bodies, polling, the Together error shape, the engine as an
-in-process app (with its lifespan) or as a real process, and the deploy helpers around a tiny real model."""
+"""The one engine harness of the tests: every engine state opens through ``_open`` (one key, the CPU), as an
+in-process app (with its lifespan) or a real process; request bodies, polling, the Together error shape, and the
+deploy helpers around a tiny real model."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +17,13 @@ import httpx2
 
 from byom.config import Settings
 from byom.engine.state import EngineConfig, EngineState
+from support.poll import HANG_S, until, until_sync
 
 KEY = "engine-test-key"
 BASE_URL = "http://127.0.0.1:8377"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 TEMPLATE = "Qwen/Qwen3-0.6B"  # any catalog base works as the template of a local job
 TERMINAL = ("completed", "error", "cancelled", "user_error")
-# How long any wait may last before a test calls it a hang: a failsafe on slow, loaded CI machines, never a
-# timing expectation (every wait returns as soon as its event happens).
-HANG_S = 600.0
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -68,11 +65,19 @@ def job_body(training_file: str, model_dir: Path, **overrides: Any) -> dict[str,
 
 def make_state(root: Path, *allowed: Path, api_key: str = KEY, **config: Any) -> EngineState:
     """An opened engine state under ``root``; ``allowed`` dirs may hold local models (the tiny one)."""
-    config = {"poll_interval_s": 0.1, "cancel_grace_s": 3.0, "device": "cpu", **config}
-    cfg = EngineConfig(allowed_roots=(root, *allowed), **config)
+    config = {"poll_interval_s": 0.1, "cancel_grace_s": 3.0, **config}
     settings = Settings(data_dir=root / "data", cache_dir=root / "cache")
+    return _open(root / "engine", api_key, BASE_URL, settings, allowed_roots=(root, *allowed), **config)
+
+
+def _open(engine_dir: Path, api_key: str, base_url: str, settings: Settings, **config: Any) -> EngineState:
+    """The one way the tests open an engine: on the CPU, whatever this machine has."""
     return EngineState.open(
-        root / "engine", api_key=api_key, base_url=BASE_URL, settings=settings, config=cfg
+        engine_dir,
+        api_key=api_key,
+        base_url=base_url,
+        settings=settings,
+        config=EngineConfig(**{"device": "cpu", **config}),
     )
 
 
@@ -93,24 +98,25 @@ async def upload(
 
 
 async def wait_file(client: httpx2.AsyncClient, file_id: str, timeout: float = HANG_S) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = (await client.get(f"/v1/files/{file_id}")).json()
-        if body["processing_status"] != "PENDING" or time.monotonic() > deadline:
-            return body
-        await asyncio.sleep(0.05)
+    """The file once its validation has finished (any processing status but PENDING)."""
+
+    async def done() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await client.get(f"/v1/files/{file_id}")).json()
+        return body if body["processing_status"] != "PENDING" else None
+
+    return await until(done, f"file {file_id} to be validated", timeout=timeout)
 
 
 async def wait_job(
     client: httpx2.AsyncClient, job_id: str, statuses: tuple[str, ...] = TERMINAL, timeout: float = HANG_S
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = (await client.get(f"/v1/fine-tunes/{job_id}")).json()
-        if body["status"] in statuses:
-            return body
-        assert time.monotonic() < deadline, f"job stuck in {body['status']}"
-        await asyncio.sleep(0.1)
+    """The job once its status is one of ``statuses`` (by default: it ended)."""
+
+    async def reached() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await client.get(f"/v1/fine-tunes/{job_id}")).json()
+        return body if body["status"] in statuses else None
+
+    return await until(reached, f"job {job_id} to reach {statuses}", timeout=timeout, interval=0.1)
 
 
 def assert_together_error(response: httpx2.Response, status: int, param: str | None = None) -> dict[str, Any]:
@@ -163,16 +169,17 @@ class EngineProcess:
         ]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + HANG_S
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()
+        proc = self.proc
+
+        def answers() -> bool:
+            assert proc.poll() is None, self.log.read_text()  # died: say why at once, not at the failsafe
             try:
-                if httpx2.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
+                return httpx2.get(f"{self.url}/health", timeout=1).status_code == 200
             except httpx2.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"engine did not start: {self.log.read_text()}")
+                return False
+
+        until_sync(answers, f"the engine on {self.url} to answer /health", interval=0.1)
+        return self
 
     @property
     def key(self) -> str:
@@ -198,20 +205,15 @@ def read_json(path: Path) -> Any:
 
 
 # ---- deploy and serving -----------------------------------------------------------------------------
-API_KEY = "test-engine-key"
+API_KEY = KEY  # one key for every engine the tests open
 PID = "proj_local"
 P = f"/v2/projects/{PID}"
 
 
 def open_state(data_dir: Path) -> EngineState:
+    """The engine state the deploy tests serve from ``data_dir`` (the user's settings, a ``TestClient`` base URL)."""
     # No background auto-stop thread in tests: they drive the clock with reap_once(now=...).
-    return EngineState.open(
-        data_dir,
-        api_key=API_KEY,
-        base_url="http://testserver",
-        settings=load_settings(),
-        config=EngineConfig(autostop_interval_s=0, device="cpu"),
-    )
+    return _open(data_dir, API_KEY, "http://testserver", load_settings(), autostop_interval_s=0)
 
 
 @contextmanager
@@ -243,14 +245,13 @@ def deploy(client: TestClient, ep_id: str, model_id: str, name: str = "d1", **ex
 
 
 def wait_state(client: TestClient, ep: str, dep: str, *want: str, timeout: float = HANG_S) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = client.get(f"{P}/endpoints/{ep}/deployments/{dep}").json()
-        if body["status"]["state"] in want:
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"deployment stuck in {body['status']}")
-        time.sleep(0.05)
+    """The deployment once its state is one of ``want``."""
+
+    def reached() -> dict[str, Any] | None:
+        body: dict[str, Any] = client.get(f"{P}/endpoints/{ep}/deployments/{dep}").json()
+        return body if body["status"]["state"] in want else None
+
+    return until_sync(reached, f"deployment {dep} to reach {want}", timeout=timeout)
 
 
 def make_adapter(base: Path, dest: Path, *, active: bool = False) -> Path:

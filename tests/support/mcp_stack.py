@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
 import byom
 from byom.together import TogetherClient
 from support.engine import FAST_JOB, HANG_S, free_port
+from support.poll import listening, until, until_sync
 from support.tool_calls import text_of
 
 __all__ = ["TERMINAL", "Conversation", "Session", "Stack", "alive", "converse", "healthy", "ok", "wait_ready"]
@@ -167,15 +167,13 @@ class Stack:
 
 
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll (bounded) until the port accepts; a server that died says why at once instead of at the deadline."""
-    deadline = time.monotonic() + HANG_S
-    while time.monotonic() < deadline:
+    """Until the port accepts; a server that died says why at once instead of at the failsafe."""
+
+    def accepts() -> bool:
         assert proc.poll() is None, f"byom mcp --http exited {proc.returncode}: {log.read_text()}"
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {HANG_S} s: {log.read_text()}")
+        return listening(port)
+
+    until_sync(accepts, f"byom mcp --http to listen on 127.0.0.1:{port}", interval=0.1)
 
 
 def alive(pid: int) -> bool:
@@ -267,11 +265,11 @@ async def converse(client: Client, seen: Session, stack: Stack, model: Path, tra
 
 async def wait_ready(client: Client, endpoint: str) -> None:
     """deploy_endpoint waited 45 s; a loaded machine may need longer: poll its status up to the failsafe."""
-    deadline = time.monotonic() + HANG_S
-    while True:
+
+    async def ready() -> bool:
         report = ok(await client.call_tool("manage_endpoint", {"endpoint": endpoint}))["report"]
         states = [d["state"] for d in report["deployments"]]
-        if "DEPLOYMENT_STATE_READY" in states:
-            return
         assert "DEPLOYMENT_STATE_FAILED" not in states, report
-        assert time.monotonic() < deadline, f"endpoint stuck in {states}"
+        return "DEPLOYMENT_STATE_READY" in states
+
+    await until(ready, f"endpoint {endpoint} to be ready")

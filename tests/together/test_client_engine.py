@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import anyio
 import httpx2
 import pytest
 
@@ -16,17 +15,17 @@ from byom.engine.state import EngineState
 from byom.errors import TogetherAPIError
 from byom.together import FinetuneResponse, TogetherClient, check_request, finetune_request
 from support.engine import BASE_URL, HANG_S, KEY, TEMPLATE
+from support.poll import until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 async def _wait_terminal(client: TogetherClient, job_id: str) -> FinetuneResponse:
-    with anyio.fail_after(HANG_S):  # a hang failsafe: returns as soon as the job ends
-        while True:
-            job = await client.retrieve_finetune(job_id)
-            if job.is_terminal:
-                return job
-            await anyio.sleep(0.1)
+    async def ended() -> FinetuneResponse | None:
+        job = await client.retrieve_finetune(job_id)
+        return job if job.is_terminal else None
+
+    return await until(ended, f"job {job_id} to end", interval=0.1)
 
 
 async def test_the_client_drives_the_engine(

@@ -53,6 +53,7 @@ from byom.together import (
     Whoami,
 )
 from support.engine import HANG_S, PID, TEMPLATE, P, job_body, upload, wait_file, wait_job
+from support.poll import until
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -133,14 +134,14 @@ def sse_chunks(response: httpx2.Response) -> list[CompletionChunk]:
 async def wait_ready(
     client: httpx2.AsyncClient, ep_id: str, dep_id: str, timeout: float = HANG_S
 ) -> Deployment:
-    """Poll the deployment until it leaves PROVISIONING (bounded)."""
-    with anyio.fail_after(timeout):
-        while True:
-            dep = parse(Deployment, await client.get(f"{P}/endpoints/{ep_id}/deployments/{dep_id}"))
-            assert dep.status is not None
-            if dep.status.state != "DEPLOYMENT_STATE_PROVISIONING":
-                return dep
-            await anyio.sleep(0.05)
+    """The deployment once it leaves PROVISIONING."""
+
+    async def left() -> Deployment | None:
+        dep = parse(Deployment, await client.get(f"{P}/endpoints/{ep_id}/deployments/{dep_id}"))
+        assert dep.status is not None
+        return dep if dep.status.state != "DEPLOYMENT_STATE_PROVISIONING" else None
+
+    return await until(left, f"deployment {dep_id} to leave PROVISIONING", timeout=timeout)
 
 
 @pytest.mark.anyio

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
-import numpy as np
 import pytest
 from mcp.server.mcpserver import MCPServer
 from pydantic import SecretStr
-from safetensors.numpy import save_file
 
 from byom.config import Settings
 from byom.engine.state import EngineState
@@ -57,58 +56,28 @@ def smollm2_dir(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def tiny_llama_dir(tmp_path: Path) -> Path:
-    """A real (tiny, random) Llama checkpoint in safetensors: 2 layers, hidden 16, vocab 64."""
-    root = tmp_path / "tiny-llama"
-    root.mkdir()
-    h, inter, layers, vocab = 16, 32, 2, 64
-    config = {
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
-        "hidden_size": h,
-        "intermediate_size": inter,
-        "num_hidden_layers": layers,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "vocab_size": vocab,
-        "max_position_embeddings": 2048,
-        "tie_word_embeddings": False,
-        "transformers_version": "4.55.0",
-    }
-    (root / "config.json").write_text(json.dumps(config))
-    (root / "tokenizer.json").write_text("{}")  # presence is what inspection checks
-    (root / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 2048}))
-    rng = np.random.default_rng(0)
-    tensors: dict[str, np.ndarray] = {
-        "model.embed_tokens.weight": rng.standard_normal((vocab, h), dtype=np.float32),
-        "model.norm.weight": np.ones(h, dtype=np.float32),
-        "lm_head.weight": rng.standard_normal((vocab, h), dtype=np.float32),
-    }
-    kv = h // 4 * 2
-    for i in range(layers):
-        p = f"model.layers.{i}."
-        tensors |= {
-            p + "self_attn.q_proj.weight": rng.standard_normal((h, h), dtype=np.float32),
-            p + "self_attn.k_proj.weight": rng.standard_normal((kv, h), dtype=np.float32),
-            p + "self_attn.v_proj.weight": rng.standard_normal((kv, h), dtype=np.float32),
-            p + "self_attn.o_proj.weight": rng.standard_normal((h, h), dtype=np.float32),
-            p + "mlp.gate_proj.weight": rng.standard_normal((inter, h), dtype=np.float32),
-            p + "mlp.up_proj.weight": rng.standard_normal((inter, h), dtype=np.float32),
-            p + "mlp.down_proj.weight": rng.standard_normal((h, inter), dtype=np.float32),
-            p + "input_layernorm.weight": np.ones(h, dtype=np.float32),
-            p + "post_attention_layernorm.weight": np.ones(h, dtype=np.float32),
-        }
-    save_file(tensors, str(root / "model.safetensors"))
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (tiny, random) Llama checkpoint to inspect: the session's ``tiny_model`` with a 2,048-token context."""
+    root = Path(shutil.copytree(tiny_model, tmp_path_factory.mktemp("inspect") / "tiny-llama"))
+    config = json.loads((root / "config.json").read_text())
+    (root / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 2048}))
     return root
 
 
-@pytest.fixture
-def tiny_llama_params() -> int:
-    """The exact parameter count of ``tiny_llama_dir``."""
-    h, inter, layers, vocab, kv = 16, 32, 2, 64, 8
+@pytest.fixture(scope="session")
+def tiny_llama_params(tiny_llama_dir: Path) -> int:
+    """The exact parameter count of ``tiny_llama_dir``, from its config (Llama's shapes; tied head saved once)."""
+    c = json.loads((tiny_llama_dir / "config.json").read_text())
+    h, inter, layers, vocab = (
+        c["hidden_size"],
+        c["intermediate_size"],
+        c["num_hidden_layers"],
+        c["vocab_size"],
+    )
+    kv = h // c["num_attention_heads"] * c["num_key_value_heads"]
     per_layer = h * h * 2 + 2 * kv * h + 3 * h * inter + 2 * h
-    return 2 * vocab * h + h + layers * per_layer
+    return (1 if c.get("tie_word_embeddings", True) else 2) * vocab * h + h + layers * per_layer
 
 
 # ---- the job tools against the real engine (in-process, over ASGI) ------------------------------------
@@ -148,6 +117,18 @@ def queued(
     """The real engine (its runner not started: jobs stay queued) behind a transport that injects faults."""
     with queued_engine(tmp_path, tmp_path_factory.getbasetemp()) as engine:
         yield engine
+
+
+@pytest.fixture
+def faults(queued: tuple[FaultTransport, EngineState]) -> FaultTransport:
+    """The wire to the ``queued`` engine: inject faults, count what was sent."""
+    return queued[0]
+
+
+@pytest.fixture
+def queued_state(queued: tuple[FaultTransport, EngineState]) -> EngineState:
+    """The ``queued`` engine's state: its database, settings and runner (not started)."""
+    return queued[1]
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ create_finetune call it proposes gets past the failure when it is run."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,8 @@ from mcp import Client
 from byom.config import Settings
 from byom.engine.state import EngineState
 from byom.server import build_server
-from support.engine import FAST_JOB, HANG_S
+from support.engine import FAST_JOB
+from support.poll import until
 from support.tool_calls import call_error, call_ok, text_of
 
 pytestmark = pytest.mark.anyio
@@ -24,12 +24,11 @@ TERMINAL = ("completed", "error", "user_error", "cancelled")
 
 
 async def _until_done(client: Client, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + HANG_S
-    while time.monotonic() < deadline:
-        status = await call_ok(client, "job_status", {"job_id": job_id, "wait_seconds": 20})
-        if status["status"] in TERMINAL:
-            return status
-    raise AssertionError(f"job {job_id} did not finish within {HANG_S} s")
+    async def ended() -> dict[str, Any] | None:
+        status: dict[str, Any] = await call_ok(client, "job_status", {"job_id": job_id, "wait_seconds": 20})
+        return status if status["status"] in TERMINAL else None
+
+    return await until(ended, f"job {job_id} to end", interval=0)
 
 
 def _no_loss_rows(path: Path) -> Path:
@@ -54,6 +53,7 @@ def auto_server(engine_transport: tuple[httpx2.ASGITransport, EngineState], byom
     )
 
 
+@pytest.mark.slow  # trains a job
 async def test_a_job_with_nothing_to_learn_is_explained_and_the_corrected_call_trains(
     auto_server: Any, tiny_model: Path, tmp_path: Path
 ) -> None:
@@ -78,6 +78,7 @@ async def test_a_job_with_nothing_to_learn_is_explained_and_the_corrected_call_t
         assert (await _until_done(client, fixed["job_id"]))["status"] == "completed"
 
 
+@pytest.mark.slow  # trains a job
 async def test_a_context_the_model_cannot_take_is_explained_and_the_corrected_call_is_accepted(
     auto_server: Any, tiny_model: Path, train_file: Path
 ) -> None:
@@ -163,6 +164,7 @@ async def test_a_model_without_its_tokenizer_is_refused_before_launch_and_explai
     assert explained["retryable"] is False and explained["fixes"]
 
 
+@pytest.mark.slow  # trains a job
 async def test_a_job_without_a_chat_template_is_explained(
     auto_server: Any, tiny_model: Path, train_file: Path, tmp_path: Path
 ) -> None:

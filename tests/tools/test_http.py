@@ -6,7 +6,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from byom.config import load_settings
 from byom.server import TOOLS
+from support.poll import listening, until_sync
 
 pytestmark = pytest.mark.anyio
 
@@ -30,13 +30,7 @@ def _free_port() -> int:
 
 
 def _wait_listening(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+    until_sync(lambda: listening(port), f"a server on 127.0.0.1:{port}", timeout=timeout, interval=0.1)
 
 
 @pytest.fixture

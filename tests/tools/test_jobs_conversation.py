@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,9 @@ from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ImageCo
 from byom.engine.state import EngineState
 from byom.together import TogetherClient
 from byom.tools import AppState
-from support.engine import BASE_URL, FAST_JOB, HANG_S, KEY
+from support.engine import BASE_URL, FAST_JOB, KEY
 from support.mcp_stack import wait_ready
+from support.poll import until
 
 pytestmark = pytest.mark.anyio
 
@@ -78,16 +78,16 @@ def _engine_jobs(state: EngineState) -> list[Any]:
 
 async def _follow_until_done(client: Client, job_id: str, progress: Progress) -> dict[str, Any]:
     """job_status with waits until the job is terminal; the deadline is a hang failsafe, not a timing."""
-    deadline = time.monotonic() + HANG_S
-    while True:
+
+    async def ended() -> dict[str, Any] | None:
         data = _ok(
             await client.call_tool(
                 "job_status", {"job_id": job_id, "wait_seconds": 10}, progress_callback=progress
             )
         )
-        if data["status"] in ("completed", "error", "cancelled", "user_error"):
-            return data
-        assert time.monotonic() < deadline, f"job stuck in {data['status']}"
+        return data if data["status"] in ("completed", "error", "cancelled", "user_error") else None
+
+    return await until(ended, f"job {job_id} to end", interval=0)
 
 
 @pytest.mark.slow

@@ -30,16 +30,6 @@ def auto(byom_settings: Settings) -> Settings:
     return byom_settings.model_copy(update={"auto_confirm": True})
 
 
-@pytest.fixture
-def faults(queued: tuple[FaultTransport, EngineState]) -> FaultTransport:
-    return queued[0]
-
-
-@pytest.fixture
-def engine(queued: tuple[FaultTransport, EngineState]) -> EngineState:
-    return queued[1]
-
-
 def client(settings: Settings, faults: FaultTransport) -> Client:
     return Client(build_server(settings, transport=faults))
 
@@ -97,21 +87,21 @@ async def test_a_job_status_that_keeps_failing_is_a_clear_tool_error_and_the_ser
 
 
 async def test_a_create_refused_at_connect_is_sent_again_and_makes_one_job(
-    auto: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    auto: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     faults.inject("POST", CREATE, fail_unsent(httpx2.ConnectError))
     async with client(auto, faults) as c:
         created = await _create(c, tool_args)
     assert created["status"] == "created"
     assert faults.count("POST", CREATE) == 2
-    assert engine_jobs(engine) == [created["job_id"]]
+    assert engine_jobs(queued_state) == [created["job_id"]]
 
 
 @pytest.mark.parametrize("lost", [httpx2.ReadError, httpx2.ReadTimeout], ids=["reset", "read-timeout"])
 async def test_a_create_whose_answer_is_lost_returns_the_job_the_engine_made(
     auto: Settings,
     faults: FaultTransport,
-    engine: EngineState,
+    queued_state: EngineState,
     tool_args: dict[str, Any],
     lost: type[httpx2.TransportError],
 ) -> None:
@@ -119,7 +109,7 @@ async def test_a_create_whose_answer_is_lost_returns_the_job_the_engine_made(
     async with client(auto, faults) as c:
         created = await _create(c, tool_args)
         assert faults.count("POST", CREATE) == 1  # never sent again
-        (job_id,) = engine_jobs(engine)
+        (job_id,) = engine_jobs(queued_state)
         assert created["job_id"] == job_id
         assert created["status"] == "existing"
         assert "lost" in created["note"]
@@ -127,44 +117,44 @@ async def test_a_create_whose_answer_is_lost_returns_the_job_the_engine_made(
         again = await _create(c, tool_args)
     assert (again["status"], again["job_id"]) == ("existing", job_id)
     assert faults.count("POST", CREATE) == 1
-    assert engine_jobs(engine) == [job_id]
+    assert engine_jobs(queued_state) == [job_id]
 
 
 async def test_a_lost_create_the_engine_never_saw_is_an_error_then_the_next_call_makes_one_job(
-    auto: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    auto: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     # A reset before the engine read the request looks the same as one after it: the outcome is unknown.
     faults.inject("POST", CREATE, fail_unsent(httpx2.ReadError))
     async with client(auto, faults) as c:
         text = await call_error(c, "create_finetune", tool_args)
         assert "answer was lost" in text and "create_finetune again" in text
-        assert engine_jobs(engine) == []
+        assert engine_jobs(queued_state) == []
         created = await _create(c, tool_args)
     assert created["status"] == "created"
-    assert engine_jobs(engine) == [created["job_id"]]
+    assert engine_jobs(queued_state) == [created["job_id"]]
     assert faults.count("POST", CREATE) == 2
 
 
 async def test_a_create_answered_500_is_a_tool_error_sent_once_and_a_later_call_makes_one_job(
-    auto: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    auto: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     faults.inject("POST", CREATE, answer(500, message="scheduler unavailable"))
     async with client(auto, faults) as c:
         text = await call_error(c, "create_finetune", tool_args)
         assert "500" in text and "scheduler unavailable" in text and "Retry" in text
         assert faults.count("POST", CREATE) == 1  # a POST create is never retried on an answer
-        assert engine_jobs(engine) == []
+        assert engine_jobs(queued_state) == []
         created = await _create(c, tool_args)
     assert created["status"] == "created"
     assert faults.count("POST", CREATE) == 2
-    assert engine_jobs(engine) == [created["job_id"]]
+    assert engine_jobs(queued_state) == [created["job_id"]]
 
 
 # ---- the same create twice --------------------------------------------------------------------------
 
 
 async def test_the_same_create_twice_returns_the_first_job_and_force_new_makes_another(
-    auto: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    auto: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     async with client(auto, faults) as c:
         first = await _create(c, tool_args)
@@ -172,16 +162,16 @@ async def test_the_same_create_twice_returns_the_first_job_and_force_new_makes_a
         assert first["status"] == "created"
         assert (second["status"], second["job_id"]) == ("existing", first["job_id"])
         assert second["plan"]["existing_job_id"] == first["job_id"]
-        assert engine_jobs(engine) == [first["job_id"]]
+        assert engine_jobs(queued_state) == [first["job_id"]]
         third = await _create(c, {**tool_args, "force_new": True})
     assert third["status"] == "created"
     assert third["job_id"] != first["job_id"]
-    assert engine_jobs(engine) == [first["job_id"], third["job_id"]]
+    assert engine_jobs(queued_state) == [first["job_id"], third["job_id"]]
     assert faults.count("POST", CREATE) == 2
 
 
 async def test_a_second_server_sees_the_first_servers_job_in_the_ledger(
-    auto: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    auto: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     """Hosts restart MCP servers often: the ledger, not the process, remembers the create."""
     async with client(auto, faults) as c:
@@ -189,11 +179,11 @@ async def test_a_second_server_sees_the_first_servers_job_in_the_ledger(
     async with client(auto, faults) as c:
         again = await _create(c, tool_args)
     assert (again["status"], again["job_id"]) == ("existing", first["job_id"])
-    assert engine_jobs(engine) == [first["job_id"]]
+    assert engine_jobs(queued_state) == [first["job_id"]]
 
 
 async def test_a_lost_force_new_create_is_never_answered_with_the_older_job(
-    auto: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    auto: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     """The older job of the same request matches the lost create's files and model, but the ledger already
     accounts for it: it is not the job this create made."""
@@ -202,22 +192,22 @@ async def test_a_lost_force_new_create_is_never_answered_with_the_older_job(
         faults.inject("POST", CREATE, fail_unsent(httpx2.ReadError))
         text = await call_error(c, "create_finetune", {**tool_args, "force_new": True})
         assert "answer was lost" in text and "create_finetune again" in text
-        assert engine_jobs(engine) == [first["job_id"]]
+        assert engine_jobs(queued_state) == [first["job_id"]]
         retried = await _create(c, {**tool_args, "force_new": True})
     assert retried["status"] == "created"
     assert retried["job_id"] != first["job_id"]
-    assert engine_jobs(engine) == [first["job_id"], retried["job_id"]]
+    assert engine_jobs(queued_state) == [first["job_id"], retried["job_id"]]
 
 
 async def test_a_create_refused_by_a_full_engine_queue_is_a_clear_tool_error_sent_once(
-    auto: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    auto: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
-    engine.settings = engine.settings.model_copy(update={"engine_max_queued": 1})
+    queued_state.settings = queued_state.settings.model_copy(update={"engine_max_queued": 1})
     async with client(auto, faults) as c:
         first = await _create(c, tool_args)
         text = await call_error(c, "create_finetune", {**tool_args, "n_epochs": 2})
     assert faults.count("POST", CREATE) == 2  # the refused create was not sent again
-    assert engine_jobs(engine) == [first["job_id"]]
+    assert engine_jobs(queued_state) == [first["job_id"]]
     assert (
         "holds 1 fine-tune job waiting to start" in text
         and "Cancel queued jobs" in text

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,9 @@ from byom.config import Settings
 from byom.engine.app import create_app
 from byom.engine.state import EngineState
 from byom.server import build_server
-from support.engine import BASE_URL, HANG_S, TERMINAL, make_state
+from support.engine import BASE_URL, TERMINAL, make_state
 from support.faults import FaultTransport
+from support.poll import until
 from support.tool_calls import text_of
 
 pytestmark = pytest.mark.anyio
@@ -40,7 +40,7 @@ CANARIES = (TOGETHER_KEY, HF_TOKEN, WANDB_KEY, WRONG_KEY)
 
 
 @pytest.fixture
-async def engine(
+async def canary_engine(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[FaultTransport, EngineState]]:
     """The engine, keyed with the Together canary, its runner started (the job trains), behind a recorder."""
@@ -77,27 +77,27 @@ def _leaks(haystack: str | bytes) -> list[str]:
 
 
 async def _wait_done(c: Client, job_id: str, results: list[CallToolResult]) -> dict[str, Any]:
-    deadline = time.monotonic() + HANG_S
-    while True:
+    async def ended() -> dict[str, Any] | None:
         result = await c.call_tool("job_status", {"job_id": job_id, "wait_seconds": 5, "plot": True})
         results.append(result)
         assert not result.is_error, text_of(result)
         assert result.structured_content is not None
-        if result.structured_content["status"] in TERMINAL:
-            return dict(result.structured_content)
-        assert time.monotonic() < deadline, f"job stuck in {result.structured_content['status']}"
+        return dict(result.structured_content) if result.structured_content["status"] in TERMINAL else None
+
+    return await until(ended, f"job {job_id} to end", interval=0)
 
 
+@pytest.mark.slow  # trains a job end to end
 async def test_no_secret_reaches_a_result_a_log_the_ledger_or_a_file(
     settings: Settings,
-    engine: tuple[FaultTransport, EngineState],
+    canary_engine: tuple[FaultTransport, EngineState],
     tool_args: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     for name in ("byom", "httpx2", "mcp"):
         caplog.set_level(logging.DEBUG, logger=name)
-    wire, state = engine
+    wire, state = canary_engine
     args = {**tool_args, "wandb_project_name": "canary-project"}
     results: list[CallToolResult] = []
 

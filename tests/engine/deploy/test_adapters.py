@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ from starlette.testclient import TestClient
 from byom.engine.deploy.registry import register_model
 from byom.engine.state import EngineState
 from support.engine import (
-    HANG_S,
     PID,
     P,
     assert_together_error,
@@ -23,6 +21,7 @@ from support.engine import (
     register_tiny,
     wait_state,
 )
+from support.poll import until_sync
 
 DYNAMIC = f"projects/{PID}/configs/cr_local_cpu_dynamic"
 READY = "DEPLOYMENT_STATE_READY"
@@ -46,13 +45,11 @@ def _adapters(ep: str, dep: str) -> str:
 
 
 def _wait_adapter(client: TestClient, ep: str, dep: str, dad: str, *want: str) -> dict[str, Any]:
-    deadline = time.monotonic() + HANG_S
-    while True:
-        body = client.get(f"{_adapters(ep, dep)}/{dad}").json()
-        if body["perCluster"][0]["state"] in want:
-            return body
-        assert time.monotonic() < deadline, f"adapter stuck in {body['perCluster']}"
-        time.sleep(0.05)
+    def reached() -> dict[str, Any] | None:
+        body: dict[str, Any] = client.get(f"{_adapters(ep, dep)}/{dad}").json()
+        return body if body["perCluster"][0]["state"] in want else None
+
+    return until_sync(reached, f"adapter {dad} to reach {want}")
 
 
 def _text(client: TestClient, model: str) -> str:

@@ -3,9 +3,9 @@ response validation) and byom's own ``TogetherClient``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -13,7 +13,8 @@ import together
 
 from byom.engine.deploy.registry import register_model
 from byom.together import TogetherClient
-from support.engine import API_KEY, HANG_S, PID, EngineProcess, make_adapter, open_state, register_tiny
+from support.engine import API_KEY, PID, EngineProcess, make_adapter, open_state, register_tiny
+from support.poll import until_sync
 
 pytestmark = pytest.mark.slow
 
@@ -60,12 +61,13 @@ def test_sdk_and_client_attach_an_adapter(engine_url: tuple[str, str, str]) -> N
     where = {"endpoint_id": endpoint.id, "deployment_id": deployment.id}
     attached = client.endpoints.adapters.create(adapter_model_id=adapter_id, **where)
     assert attached.id.startswith("dad_") and attached.adapter_model_id == adapter_id
-    deadline = time.monotonic() + HANG_S
-    while attached.per_cluster[0].state != "ADAPTER_LOAD_STATE_READY":
-        assert attached.per_cluster[0].state != "ADAPTER_LOAD_STATE_FAILED", attached.per_cluster[0].message
-        assert time.monotonic() < deadline, attached.per_cluster
-        time.sleep(0.1)
-        attached = client.endpoints.adapters.retrieve(attached.id, **where)
+
+    def loaded() -> Any:
+        got = client.endpoints.adapters.retrieve(attached.id, **where)
+        assert got.per_cluster[0].state != "ADAPTER_LOAD_STATE_FAILED", got.per_cluster[0].message
+        return got if got.per_cluster[0].state == "ADAPTER_LOAD_STATE_READY" else None
+
+    attached = until_sync(loaded, "the adapter to load", interval=0.1)
     assert attached.per_cluster[0].loaded_at is not None
     assert [a.id for a in client.endpoints.adapters.list(**where)] == [attached.id]
 

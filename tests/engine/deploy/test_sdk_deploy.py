@@ -6,14 +6,15 @@ by the SDK's own response models with strict validation, and read through typed 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import together
 
-from support.engine import API_KEY, HANG_S, PID, EngineProcess, open_state, register_tiny
+from support.engine import API_KEY, PID, EngineProcess, open_state, register_tiny
+from support.poll import until_sync
 
 pytestmark = pytest.mark.slow
 
@@ -99,14 +100,14 @@ def test_sdk_deploys_and_chats(engine_url: tuple[str, str, str]) -> None:
     )
     assert [(e.deployment_id, e.weight) for e in routed.traffic_split] == [(deployment.id, 1.0)]
 
-    deadline = time.monotonic() + HANG_S
-    while True:
+    def ready() -> Any:
         got = client.endpoints.deployments.retrieve(deployment.id, endpoint_id=endpoint.id, **project)
-        if got.status.state == "DEPLOYMENT_STATE_READY":
-            break
-        assert got.status.state == "DEPLOYMENT_STATE_PROVISIONING", got.status.message
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+        assert got.status.state in ("DEPLOYMENT_STATE_READY", "DEPLOYMENT_STATE_PROVISIONING"), (
+            got.status.message
+        )
+        return got if got.status.state == "DEPLOYMENT_STATE_READY" else None
+
+    got = until_sync(ready, "the deployment to be ready", interval=0.2)
     assert got.status.ready_replicas == 1
     assert [d.id for d in client.endpoints.deployments.list(endpoint.id)] == [deployment.id]
     assert [e.name for e in client.endpoints.list()] == [endpoint.name]

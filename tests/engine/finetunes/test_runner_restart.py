@@ -113,3 +113,31 @@ async def test_restart_after_the_final_checkpoint_lists_it_once(
     assert [c["step"] for c in listed] == [4]
     steps = [r["step"] for r in state.db.query("SELECT step FROM job_metrics WHERE job_id = ?", (job_id,))]
     assert steps == [1, 2, 3, 4]
+
+
+async def test_an_ending_not_recorded_at_shutdown_is_logged_and_recovered_at_the_next_start(
+    stepped: tuple[httpx2.AsyncClient, EngineState],
+    tiny_model: Path,
+    overfit_bytes: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client, state = stepped
+    job_dir = await _running_job(client, state, tiny_model, overfit_bytes)
+    job_id = str(state.db.one("SELECT id FROM jobs")["id"])
+    state.runner._launch(state.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,)))
+    state.runner.cancel(job_id)  # the trainer stops for the cancel...
+    state.runner._current.proc.wait(30)
+    # ...and the engine shuts down before its runner records the ending, with the progress file unreadable.
+    progress = job_dir / "progress.jsonl"
+    progress.unlink(missing_ok=True)
+    progress.mkdir()
+    state.runner._stop.set()
+    state.runner._shutdown_current()
+    # Not lost silently: the log and the job's own events say the ending is still to be recorded.
+    assert any(job_id in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+    events = (await client.get(f"/v1/fine-tunes/{job_id}/events")).json()["data"]
+    assert any("records the job's final state when it starts again" in e["message"] for e in events)
+    assert state.db.one("SELECT status FROM jobs WHERE id = ?", (job_id,))["status"] == "cancel_requested"
+    progress.rmdir()
+    state.runner.recover()  # the next start
+    assert state.db.one("SELECT status FROM jobs WHERE id = ?", (job_id,))["status"] == "cancelled"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,24 +18,9 @@ import pytest
 from byom.engine.tiny import write_overfit_dataset
 from byom.engine.trainer import EXIT_CANCELLED, EXIT_FAILED, TrainSpec
 from support.engine import HANG_S
+from support.trainer import make_spec
 
 pytestmark = pytest.mark.slow
-
-
-def make_spec(job_dir: Path, model: Path | str, data: Path, **overrides: Any) -> TrainSpec:
-    base: dict[str, Any] = {
-        "job_id": job_dir.name,
-        "job_dir": job_dir,
-        "from_hf_model": str(model),
-        "training_file": data,
-        "n_epochs": 3,
-        "batch_size": 4,
-        "learning_rate": 1e-2,
-        "packing": False,
-        "lr_scheduler_type": "linear",
-        "merge_lora": False,
-    }
-    return TrainSpec(**{**base, **overrides})
 
 
 def start_trainer(spec: TrainSpec, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -303,32 +287,6 @@ def _error_line(lines: list[dict[str, Any]]) -> dict[str, Any]:
     return error
 
 
-def test_missing_chat_template_fails_with_a_clear_root_line(
-    tiny_model: Path, conv_data: Path, tmp_path: Path
-) -> None:
-    base = shutil.copytree(tiny_model, tmp_path / "base-no-template")
-    (base / "chat_template.jinja").unlink()
-    cfg = json.loads((base / "tokenizer_config.json").read_text())
-    cfg.pop("chat_template", None)
-    (base / "tokenizer_config.json").write_text(json.dumps(cfg))
-    rc, lines, _ = run_trainer(make_spec(tmp_path / "ft", base, conv_data))
-    assert rc == EXIT_FAILED
-    error = _error_line(lines)
-    assert error["stage"] == "initialization"
-    assert error["message"].startswith("TrainingError: Tokenizer has no chat template")
-
-
-def test_remote_code_model_is_refused(tiny_model: Path, conv_data: Path, tmp_path: Path) -> None:
-    base = shutil.copytree(tiny_model, tmp_path / "base-custom")
-    cfg = json.loads((base / "config.json").read_text())
-    cfg.update(model_type="byom_custom_arch", auto_map={"AutoModelForCausalLM": "modeling_custom.CustomLM"})
-    (base / "config.json").write_text(json.dumps(cfg))
-    rc, lines, _ = run_trainer(make_spec(tmp_path / "ft", base, conv_data))
-    assert rc == EXIT_FAILED
-    error = _error_line(lines)
-    assert error["stage"] == "download" and "trust_remote_code" in error["message"]
-
-
 def test_unreachable_hub_model_fails_in_download_without_leaking_the_token(
     conv_data: Path, tmp_path: Path
 ) -> None:
@@ -370,18 +328,3 @@ def test_dpo_job_learns_the_preference(tiny_model: Path, tmp_path: Path) -> None
     assert 0.0 <= evals[-1]["eval/rewards/accuracies"] <= 1.0 and "eval/rewards/margins" in evals[-1]
     (result,) = [ln for ln in lines if ln["kind"] == "result"]
     assert result["outputs"]["adapter"]
-
-
-def test_preference_data_with_sft_is_refused(tiny_model: Path, tmp_path: Path) -> None:
-    data = write_overfit_dataset(tmp_path / "pref.jsonl", n=4, fmt="preference")
-    rc, lines, _ = run_trainer(make_spec(tmp_path / "ft", tiny_model, data))
-    assert rc == EXIT_FAILED
-    assert "preference data, which trains with DPO" in _error_line(lines)["message"]
-
-
-def test_invalid_training_file_names_the_line(tiny_model: Path, tmp_path: Path) -> None:
-    data = tmp_path / "bad.jsonl"
-    data.write_text('{"text": "ok"}\n{"text": 5}\n')
-    rc, lines, _ = run_trainer(make_spec(tmp_path / "ft", tiny_model, data))
-    assert rc == EXIT_FAILED
-    assert "Line 2:" in _error_line(lines)["message"]

@@ -9,7 +9,7 @@ resume from their last checkpoint.
 Every status change is a compare-and-set (``jobs.transition``), so an API cancel and the runner never
 overwrite each other: the runner claims a job (queued → running) before it spawns anything, a job
 whose cancel answered ``cancelled`` never gets a trainer, and a cancel that lands while the trainer
-starts stops it as soon as the process exists. Process handling is portable (psutil): the trainer
+starts stops it as soon as the process exists. Process handling is portable (psutil, ``process.py``): the trainer
 leads its own process group and watches the engine's pid itself, so it never outlives the engine.
 """
 
@@ -26,13 +26,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psutil
-
 from byom.engine import devices
 from byom.engine.deploy.registry import register_job_outputs
 from byom.engine.disk import storage_error
 from byom.engine.finetunes.jobs import Event, add_event, transition
-from byom.engine.trainer import PARENT_PID_ENV, TrainSpec
+from byom.engine.finetunes.process import kill_stale, signal_trainer, spawn_trainer
+from byom.engine.finetunes.progress import Rate, apply_line
+from byom.engine.trainer import PARENT_PID_ENV, TrainSpec, parse_progress_line
 from byom.errors import root_error_line
 from byom.storage import open_private, private_dir
 
@@ -68,7 +68,7 @@ class _Running:
         self.proc = proc
         self.job_dir = job_dir
         self.signalled_at: float | None = None
-        self.rate_origin: tuple[float, int] | None = None  # (time, step) of the first metric of this attempt
+        self.rate = Rate()
 
 
 class JobRunner:
@@ -175,7 +175,7 @@ class JobRunner:
     def _recover_one(self, row: Any) -> None:
         job_id = row["id"]
         job_dir = Path(json.loads(row["spec"])["job_dir"])
-        _kill_stale(row["pid"], job_dir)
+        kill_stale(row["pid"], job_dir)
         self._drain(job_id, job_dir, None)
         row = self.db.one_or_fail("SELECT * FROM jobs WHERE id = ?", (job_id,))
         if row["status"] == "pending":
@@ -250,9 +250,9 @@ class JobRunner:
             return
         if current.signalled_at is None:
             current.signalled_at = time.monotonic()
-            _signal(current.proc, kill=False)
+            signal_trainer(current.proc, kill=False)
         elif time.monotonic() - current.signalled_at > self.config.cancel_grace_s:
-            _signal(current.proc, kill=True)
+            signal_trainer(current.proc, kill=True)
 
     def _start_next(self) -> None:
         row = self._claim_next()
@@ -359,22 +359,7 @@ class JobRunner:
         self._maybe_signal(current)
 
     def _spawn(self, argv: list[str], job_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        """Start the trainer as the leader of its own process group, its output into trainer.log."""
-        group: dict[str, Any] = (
-            {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
-            if sys.platform == "win32"
-            else {"start_new_session": True}
-        )
-        with os.fdopen(open_private(job_dir / "trainer.log"), "ab") as log_file:
-            return subprocess.Popen(
-                argv,
-                cwd=job_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                **group,
-            )
+        return spawn_trainer(argv, job_dir, env)
 
     # ---- progress ---------------------------------------------------------------------------------
     def _drain(self, job_id: str, job_dir: Path, current: _Running | None) -> None:
@@ -391,96 +376,19 @@ class JobRunner:
         if end < 0:
             return
         lines = data[: end + 1].splitlines()
+        rate = current.rate if current is not None else None
         with self.db.transaction() as conn:
             for raw in lines:
-                self._apply(conn, job_id, raw, current)
+                line = parse_progress_line(raw)
+                if line is None:
+                    log.warning(
+                        "job %s: skipped a progress line that is not a ProgressLine: %.200r", job_id, raw
+                    )
+                    continue
+                apply_line(conn, job_id, line, rate)
             conn.execute(
                 "UPDATE jobs SET progress_offset = ?, updated_at = ? WHERE id = ?",
                 (offset + end + 1, time.time(), job_id),
-            )
-
-    def _apply(self, conn: Any, job_id: str, raw: bytes, current: _Running | None) -> None:
-        try:
-            line = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return  # a torn line from a killed trainer
-        if not isinstance(line, dict):
-            return
-        kind = line.get("kind")
-        when = float(line.get("time") or time.time())
-        step = line.get("step")
-        if kind == "event":
-            if line.get("type") == "job_complete":
-                return  # the engine says so itself, once the outputs are registered
-            add_event(
-                conn,
-                job_id,
-                str(line.get("type", "info"))[:64],
-                str(line.get("message", "")),
-                level=str(line.get("level") or "info"),
-                step=step if isinstance(step, int) else None,
-                when=when,
-            )
-        elif kind == "metric" and isinstance(step, int):
-            values = {
-                k: float(v) for k, v in (line.get("values") or {}).items() if isinstance(v, int | float)
-            }
-            conn.execute(
-                "INSERT INTO job_metrics (job_id, step, logged_at, metrics) VALUES (?, ?, ?, ?)",
-                (job_id, step, when, json.dumps(values)),
-            )
-            total = line.get("total_steps")
-            remaining = None
-            if current is not None and isinstance(total, int):
-                if current.rate_origin is None:
-                    current.rate_origin = (when, step)
-                t0, s0 = current.rate_origin
-                if step > s0 and when > t0:
-                    remaining = (total - step) * (when - t0) / (step - s0)
-            epoch = values.get("train/epoch")
-            conn.execute(
-                "UPDATE jobs SET steps_completed = ?, total_steps = COALESCE(?, total_steps),"
-                " epochs_completed = COALESCE(?, epochs_completed), seconds_remaining = COALESCE(?, seconds_remaining)"
-                " WHERE id = ?",
-                (step, total, epoch, remaining, job_id),
-            )
-        elif kind == "checkpoint" and isinstance(step, int) and line.get("path"):
-            conn.execute(
-                "INSERT INTO job_checkpoints (job_id, step, created_at, path, checkpoint, final) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    job_id,
-                    step,
-                    when,
-                    str(line["path"]),
-                    line.get("checkpoint") or "adapter",
-                    int(bool(line.get("final"))),
-                ),
-            )
-        elif kind == "result":
-            outputs = {k: v for k, v in (line.get("outputs") or {}).items() if v}
-            conn.execute(
-                "UPDATE jobs SET outputs = ?, token_count = COALESCE(?, token_count), param_count = COALESCE(?, param_count),"
-                " total_steps = COALESCE(?, total_steps) WHERE id = ?",
-                (
-                    json.dumps(outputs),
-                    line.get("token_count"),
-                    line.get("param_count"),
-                    line.get("total_steps"),
-                    job_id,
-                ),
-            )
-            # The status and the latest event move together: "uploading" is the registering of the outputs.
-            transition(
-                conn,
-                job_id,
-                ("running",),
-                "uploading",
-                Event("model_uploading", "Registering the saved outputs in the model registry."),
-            )
-        elif kind == "error":
-            conn.execute(
-                "UPDATE jobs SET error_message = ?, error_stage = ?, error_type = ? WHERE id = ?",
-                (str(line.get("message", ""))[:2000], line.get("stage"), line.get("error_type"), job_id),
             )
 
     # ---- endings ----------------------------------------------------------------------------------
@@ -635,55 +543,33 @@ class JobRunner:
                 " engine starts again.",
                 level="warning",
             )
-        _signal(current.proc, kill=False)
+        signal_trainer(current.proc, kill=False)
         try:
             current.proc.wait(self.config.cancel_grace_s)
         except subprocess.TimeoutExpired:
-            _signal(current.proc, kill=True)
+            signal_trainer(current.proc, kill=True)
             current.proc.wait(5)
-        with contextlib.suppress(Exception):
+        try:
             self._finish(current, current.proc.returncode)
+        except Exception as exc:
+            # The job keeps its started status, so the next start's recover() reads its progress again and
+            # records how it ended; until then it must not look like it simply stopped.
+            log.exception(
+                "could not record how job %s ended while the engine shut down; the next engine start recovers it",
+                current.job_id,
+            )
+            self._note_unrecorded_end(current.job_id, exc)
         self._current = None
 
-
-def _tree(pid: int) -> list[psutil.Process]:
-    """The process and its descendants (dataloader workers), leader first; gone ones are skipped."""
-    try:
-        leader = psutil.Process(pid)
-        return [leader, *leader.children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
-def _signal(proc: subprocess.Popen[bytes] | int, *, kill: bool) -> None:
-    """Stop the trainer and its children: SIGTERM (or SIGKILL) to its group on POSIX, the tree elsewhere."""
-    pid = proc if isinstance(proc, int) else proc.pid
-    if os.name == "posix":
-        import signal
-
-        # The trainer leads its own session: the group reaches workers that left the tree.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL if kill else signal.SIGTERM)
-            return
-    for process in _tree(pid):
-        with contextlib.suppress(psutil.Error):
-            (process.kill if kill else process.terminate)()
-
-
-def _kill_stale(pid: int | None, job_dir: Path) -> None:
-    """Kill a trainer left by a dead engine, if that pid still is our trainer for this job."""
-    if not pid:
-        return
-    try:
-        process = psutil.Process(pid)
-        cmdline = " ".join(process.cmdline())
-    except psutil.Error:
-        return  # gone, or not ours to look at
-    if "byom.engine.trainer" not in cmdline or str(job_dir) not in cmdline:
-        return  # the pid was reused by another program
-    tree = _tree(pid)
-    _signal(pid, kill=True)
-    for process in tree:  # the tree may outlive a group kill on Windows: kill each member too
-        with contextlib.suppress(psutil.Error):
-            process.kill()
-    psutil.wait_procs(tree, timeout=5)
+    def _note_unrecorded_end(self, job_id: str, exc: Exception) -> None:
+        try:
+            add_event(
+                self.db,
+                job_id,
+                "warning",
+                f"The engine stopped before it could record how this job ended ({root_error_line(exc)[:300]});"
+                " it records the job's final state when it starts again.",
+                level="warning",
+            )
+        except Exception:
+            log.exception("could not note the unrecorded end of job %s either", job_id)

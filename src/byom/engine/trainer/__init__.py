@@ -6,7 +6,7 @@ Light to import (no torch): the engine uses ``TrainSpec``, ``ProgressLine`` and
 
 from byom.engine.trainer._main import EXIT_BAD_SPEC, EXIT_CANCELLED, EXIT_FAILED, unsupported_reason
 from byom.engine.trainer._watchdog import EXIT_ORPHANED, PARENT_PID_ENV
-from byom.engine.trainer.spec import LoraSpec, ProgressLine, TrainSpec, context_length
+from byom.engine.trainer.spec import LoraSpec, ProgressLine, TrainSpec, context_length, parse_progress_line
 
 __all__ = [
     "EXIT_BAD_SPEC",
@@ -18,5 +18,6 @@ __all__ = [
     "ProgressLine",
     "TrainSpec",
     "context_length",
+    "parse_progress_line",
     "unsupported_reason",
 ]

@@ -8,6 +8,7 @@ import shutil
 import sys
 import traceback
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,17 @@ from byom.engine.trainer._watchdog import EXIT_ORPHANED
 from byom.engine.trainer.spec import TrainSpec
 from byom.errors import TrainingError, root_error_line
 
-__all__ = ["EXIT_BAD_SPEC", "EXIT_CANCELLED", "EXIT_FAILED", "EXIT_ORPHANED", "main", "unsupported_reason"]
+__all__ = [
+    "EXIT_BAD_SPEC",
+    "EXIT_CANCELLED",
+    "EXIT_FAILED",
+    "EXIT_ORPHANED",
+    "Prepared",
+    "Stage",
+    "main",
+    "prepare",
+    "unsupported_reason",
+]
 
 log = logging.getLogger("byom.engine.trainer")
 
@@ -38,7 +49,7 @@ def unsupported_reason(spec: TrainSpec) -> str | None:
     return None
 
 
-class _Stage:
+class Stage:
     """Which stage failed, for the error line (download|initialization|training|saving)."""
 
     name = "initialization"
@@ -58,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("bad spec: %s", root_error_line(exc))
         return EXIT_BAD_SPEC
     progress = ProgressWriter(spec.job_dir / "progress.jsonl")
-    stage = _Stage()
+    stage = Stage()
     try:
         return _run(spec, progress, stage)
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the engine as a clear line
@@ -93,7 +104,7 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
+def _run(spec: TrainSpec, progress: ProgressWriter, stage: Stage) -> int:
     from byom.engine.trainer._loop import Stopper
 
     # First: SIGTERM, or the engine's death, during the heavy imports also stops us. An orphan that
@@ -106,10 +117,72 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
     _quiet_libraries()
     import torch
 
+    from byom.engine.trainer import _model
+    from byom.engine.trainer._loop import train
+
+    torch.manual_seed(spec.random_seed)
+    ready = prepare(spec, progress, stage)
+    spec, model_dir, device, tokenizer = ready.spec, ready.model_dir, ready.device, ready.tokenizer
+    train_set, eval_set, objective = ready.train_set, ready.eval_set, ready.objective
+    model = _model.load_model(spec, model_dir, device)
+    param_count = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    stopper.check()
+
+    # -- training ----------------------------------------------------------------------------
+    stage.name = "training"
+    progress.event(
+        "training_start",
+        f"Training {trainable:,} of {param_count:,} parameters on {device.type}, {len(train_set)} sequences.",
+        param_count=param_count,
+    )
+    result = train(spec, model, tokenizer, train_set, eval_set, objective, progress, stopper)
+    progress.event(
+        "training_complete",
+        f"Training complete after {result.total_steps} steps.",
+        total_steps=result.total_steps,
+        token_count=result.tokens_seen,
+    )
+
+    # -- saving ------------------------------------------------------------------------------
+    stage.name = "saving"
+    # Saving is Together's "compressing" step; "uploading" is the engine's, registering what was saved.
+    progress.event("model_compressing", "Saving the outputs.")
+    outputs = _save_outputs(spec, model, tokenizer)
+    progress.event("model_compression_complete", "Outputs saved.", model_path=str(spec.job_dir / "output"))
+    progress.write(
+        "result",
+        outputs=outputs,
+        token_count=result.tokens_seen,
+        param_count=param_count,
+        total_steps=result.total_steps,
+    )
+    progress.event("job_complete", f"Job {spec.job_id} complete.")
+    return 0
+
+
+@dataclass
+class Prepared:
+    """What ``prepare`` checked and loaded: everything training needs but the model's weights."""
+
+    spec: TrainSpec
+    model_dir: Path
+    device: Any
+    tokenizer: Any
+    train_set: list[Any]
+    eval_set: list[Any]
+    objective: Any
+
+
+def prepare(spec: TrainSpec, progress: ProgressWriter, stage: Stage) -> Prepared:
+    """The trainer's checks, in its order: fetch and vet the model, check the files, tokenize them.
+
+    Raises ``TrainingError`` with what is wrong and what to do; ``stage`` names where it stopped. It loads no
+    weights and starts nothing, so a refused job is tested in-process.
+    """
     from byom.config import load_settings
     from byom.data import check_file
     from byom.engine.trainer import _model
-    from byom.engine.trainer._loop import train
 
     # -- download ----------------------------------------------------------------------------
     stage.name = "download"
@@ -149,49 +222,13 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: _Stage) -> int:
             f"{kind}_data_download_complete",
             f"{kind.capitalize()} file OK: {report.nlines} lines, {report.dataset_format} format.",
         )
-    stopper.check()
 
     # -- initialization ----------------------------------------------------------------------
     stage.name = "initialization"
-    torch.manual_seed(spec.random_seed)
     device = _model.pick_device(spec.device)
     tokenizer = load_tokenizer(model_dir)
     train_set, eval_set, objective = _datasets(spec, tokenizer, device, progress)
-    model = _model.load_model(spec, model_dir, device)
-    param_count = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    stopper.check()
-
-    # -- training ----------------------------------------------------------------------------
-    stage.name = "training"
-    progress.event(
-        "training_start",
-        f"Training {trainable:,} of {param_count:,} parameters on {device.type}, {len(train_set)} sequences.",
-        param_count=param_count,
-    )
-    result = train(spec, model, tokenizer, train_set, eval_set, objective, progress, stopper)
-    progress.event(
-        "training_complete",
-        f"Training complete after {result.total_steps} steps.",
-        total_steps=result.total_steps,
-        token_count=result.tokens_seen,
-    )
-
-    # -- saving ------------------------------------------------------------------------------
-    stage.name = "saving"
-    # Saving is Together's "compressing" step; "uploading" is the engine's, registering what was saved.
-    progress.event("model_compressing", "Saving the outputs.")
-    outputs = _save_outputs(spec, model, tokenizer)
-    progress.event("model_compression_complete", "Outputs saved.", model_path=str(spec.job_dir / "output"))
-    progress.write(
-        "result",
-        outputs=outputs,
-        token_count=result.tokens_seen,
-        param_count=param_count,
-        total_steps=result.total_steps,
-    )
-    progress.event("job_complete", f"Job {spec.job_id} complete.")
-    return 0
+    return Prepared(spec, model_dir, device, tokenizer, train_set, eval_set, objective)
 
 
 def _datasets(

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from byom.engine.trainer.spec import ProgressLine
+from byom.engine.trainer.spec import progress_line
 from byom.storage import open_private, private_dir
 
 __all__ = ["ProgressWriter"]
@@ -22,7 +22,7 @@ class ProgressWriter:
         self._file = os.fdopen(open_private(path), "a", encoding="utf-8")
 
     def write(self, kind: str, **fields: Any) -> None:
-        line = ProgressLine(kind=kind, time=time.time(), **fields)
+        line = progress_line({"kind": kind, "time": time.time(), **fields})
         self._file.write(json.dumps(line.model_dump(mode="json"), default=str) + "\n")
         self._file.flush()
         # fsync-light: flush every line (the engine tails the file); fsync only the lines that

@@ -3,20 +3,32 @@
 The engine writes a ``TrainSpec`` as ``<job_dir>/spec.json`` and starts
 ``python -m byom.engine.trainer <job_dir>/spec.json``. The trainer appends one JSON
 object per line to ``<job_dir>/progress.jsonl`` (flushed after each line) — a
-``ProgressLine`` — and exits 0 on success, non-zero on failure. Secrets never go into
+``ProgressLine``, one of the typed lines below, told apart by ``kind`` — and exits 0 on success, non-zero on failure. Secrets never go into
 the spec: an HF token reaches the subprocess only through its ``HF_TOKEN`` environment.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from byom.data import context_length  # the one reading of a config's context, re-exported for the engine
 
-__all__ = ["LoraSpec", "ProgressLine", "TrainSpec", "context_length"]
+__all__ = [
+    "CheckpointLine",
+    "ErrorLine",
+    "EventLine",
+    "LoraSpec",
+    "MetricLine",
+    "ProgressLine",
+    "ResultLine",
+    "TrainSpec",
+    "context_length",
+    "parse_progress_line",
+    "progress_line",
+]
 
 
 class LoraSpec(BaseModel):
@@ -65,21 +77,85 @@ class TrainSpec(BaseModel):
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
 
 
-class ProgressLine(BaseModel):
-    """One line of ``progress.jsonl``.
-
-    kind="event":      type (Together's lowercase event type), message, level
-    kind="metric":     step, values (e.g. {"train/loss": 1.2, "train/learning_rate": 1e-5,
-                       "train/tokens_per_second": 900.0, "eval/loss": ...}), total_steps
-    kind="checkpoint": step, path (dir with safetensors), checkpoint ("adapter" | "model"),
-                       final (bool)
-    kind="result":     outputs {"adapter": path|None, "model": path|None, "merged": path|None},
-                       token_count, param_count, total_steps
-    kind="error":      stage (download|initialization|training|saving), message (the root
-                       error line), error_type (e.g. "OutOfMemoryError")
-    """
-
+class _Line(BaseModel):
+    # Extra fields are kept (an event's checkpoint_path, model_path, total_steps): the engine stores only the
+    # fields below, and a newer trainer may add more.
     model_config = ConfigDict(extra="allow")
 
-    kind: Annotated[str, Field(pattern="^(event|metric|checkpoint|result|error)$")]
     time: float
+
+
+class EventLine(_Line):
+    """Something happened: ``type`` is Together's lowercase event type."""
+
+    kind: Literal["event"]
+    type: str = "info"
+    message: str = ""
+    level: str = "info"
+    step: int | None = None
+
+
+class MetricLine(_Line):
+    """Values logged at ``step`` (e.g. ``train/loss``, ``train/learning_rate``, ``eval/loss``)."""
+
+    kind: Literal["metric"]
+    step: int
+    values: dict[str, float] = Field(default_factory=dict)
+    total_steps: int | None = None
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _numbers_only(cls, values: object) -> object:
+        # A value that is not a number (a trainer's None, a string) is dropped, not the whole line.
+        if not isinstance(values, dict):
+            return values
+        return {k: v for k, v in values.items() if isinstance(v, int | float)}
+
+
+class CheckpointLine(_Line):
+    """A checkpoint saved at ``step`` in ``path`` (a dir with safetensors)."""
+
+    kind: Literal["checkpoint"]
+    step: int
+    path: Annotated[str, Field(min_length=1)]
+    checkpoint: Literal["adapter", "model"] = "adapter"
+    final: bool = False
+
+
+class ResultLine(_Line):
+    """Training finished and the outputs are saved: ``outputs`` maps adapter/model/merged to a path or None."""
+
+    kind: Literal["result"]
+    outputs: dict[str, str | None] = Field(default_factory=dict)
+    token_count: int | None = None
+    param_count: int | None = None
+    total_steps: int | None = None
+
+
+class ErrorLine(_Line):
+    """The trainer failed: ``stage`` (download|initialization|training|saving), the root error line, its type."""
+
+    kind: Literal["error"]
+    stage: str | None = None
+    message: str = ""
+    error_type: str | None = None
+
+
+# One line of ``progress.jsonl``, told apart by ``kind``.
+ProgressLine = Annotated[
+    EventLine | MetricLine | CheckpointLine | ResultLine | ErrorLine, Field(discriminator="kind")
+]
+_PROGRESS_LINE: TypeAdapter[ProgressLine] = TypeAdapter(ProgressLine)
+
+
+def progress_line(fields: dict[str, Any]) -> ProgressLine:
+    """Validate one line's fields (raises ``pydantic.ValidationError``): what the trainer writes."""
+    return _PROGRESS_LINE.validate_python(fields)
+
+
+def parse_progress_line(raw: bytes) -> ProgressLine | None:
+    """One line read back from ``progress.jsonl``; ``None`` for a torn or unknown line (a killed trainer)."""
+    try:
+        return _PROGRESS_LINE.validate_json(raw)
+    except ValidationError:
+        return None
