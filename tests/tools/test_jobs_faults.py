@@ -60,7 +60,9 @@ async def test_job_status_rides_out_a_500_then_a_503(
     async with client(auto, faults) as c:
         job_id = (await _create(c, tool_args))["job_id"]
         path = f"{CREATE}/{job_id}"
-        faults.inject("GET", path, answer(500), answer(503))
+        # Together's retry-after-ms: the same retries, without the default backoff's seconds of waiting.
+        soon = {"retry-after-ms": "20"}
+        faults.inject("GET", path, answer(500, headers=soon), answer(503, headers=soon))
         before = faults.count("GET", path)
         status = await call_ok(c, "job_status", {"job_id": job_id})
     assert status["status"] == "queued"
@@ -73,7 +75,8 @@ async def test_a_job_status_that_keeps_failing_is_a_clear_tool_error_and_the_ser
     async with client(auto, faults) as c:
         job_id = (await _create(c, tool_args))["job_id"]
         path = f"{CREATE}/{job_id}"
-        faults.inject("GET", path, answer(500, message="the disk is on fire"), forever=True)
+        soon = {"retry-after-ms": "20"}  # the same retries, without the default backoff's seconds of waiting
+        faults.inject("GET", path, answer(500, headers=soon, message="the disk is on fire"), forever=True)
         before = faults.count("GET", path)
         text = await call_error(c, "job_status", {"job_id": job_id})
         assert faults.count("GET", path) - before == 3  # one try and two retries, then it gives up
