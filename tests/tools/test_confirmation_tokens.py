@@ -32,16 +32,6 @@ pytestmark = pytest.mark.anyio
 CREATE = "/v1/fine-tunes"
 
 
-@pytest.fixture
-def faults(queued: tuple[FaultTransport, EngineState]) -> FaultTransport:
-    return queued[0]
-
-
-@pytest.fixture
-def engine(queued: tuple[FaultTransport, EngineState]) -> EngineState:
-    return queued[1]
-
-
 def client(settings: Settings, faults: FaultTransport) -> Client:
     return Client(build_server(settings, transport=faults))  # no elicitation_callback: the token flow
 
@@ -53,7 +43,7 @@ def job_row(engine: EngineState, job_id: str) -> str:
 
 
 async def test_a_create_asks_first_then_runs_with_its_token_and_the_token_works_once(
-    byom_settings: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    byom_settings: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     # force_new throughout: a plan that already made a job needs no confirmation at all (it is returned).
     args = {**tool_args, "force_new": True}
@@ -63,32 +53,32 @@ async def test_a_create_asks_first_then_runs_with_its_token_and_the_token_works_
         token = asked["confirm_token"]
         assert token and token in asked["note"]
         assert asked["job_id"] is None
-        assert faults.count("POST", CREATE) == 0 and engine_jobs(engine) == []
+        assert faults.count("POST", CREATE) == 0 and engine_jobs(queued_state) == []
         assert spends(byom_settings) == []  # not even a ledger row before the user agreed
 
         created = await call_ok(c, "create_finetune", {**args, "confirm_token": token})
         assert created["status"] == "created"
-        assert engine_jobs(engine) == [created["job_id"]]
+        assert engine_jobs(queued_state) == [created["job_id"]]
 
         text = await call_error(c, "create_finetune", {**args, "confirm_token": token})
     assert "already used" in text and "Nothing was started" in text
     assert faults.count("POST", CREATE) == 1
-    assert engine_jobs(engine) == [created["job_id"]]
+    assert engine_jobs(queued_state) == [created["job_id"]]
 
 
 async def test_the_same_arguments_after_the_create_return_its_job_whatever_the_token(
-    byom_settings: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    byom_settings: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     async with client(byom_settings, faults) as c:
         token = (await call_ok(c, "create_finetune", tool_args))["confirm_token"]
         created = await call_ok(c, "create_finetune", {**tool_args, "confirm_token": token})
         again = await call_ok(c, "create_finetune", {**tool_args, "confirm_token": token})
     assert (again["status"], again["job_id"]) == ("existing", created["job_id"])
-    assert engine_jobs(engine) == [created["job_id"]]
+    assert engine_jobs(queued_state) == [created["job_id"]]
 
 
 async def test_a_tampered_token_is_refused(
-    byom_settings: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    byom_settings: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     async with client(byom_settings, faults) as c:
         token = (await call_ok(c, "create_finetune", tool_args))["confirm_token"]
@@ -98,11 +88,11 @@ async def test_a_tampered_token_is_refused(
         # The real one still holds: a refused guess does not burn it.
         created = await call_ok(c, "create_finetune", {**tool_args, "confirm_token": token})
     assert created["status"] == "created"
-    assert engine_jobs(engine) == [created["job_id"]]
+    assert engine_jobs(queued_state) == [created["job_id"]]
 
 
 async def test_a_token_confirms_only_the_plan_it_came_with(
-    byom_settings: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    byom_settings: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     async with client(byom_settings, faults) as c:
         token = (await call_ok(c, "create_finetune", tool_args))["confirm_token"]
@@ -110,11 +100,11 @@ async def test_a_token_confirms_only_the_plan_it_came_with(
         text = await call_error(c, "create_finetune", changed)
     assert "different plan" in text
     assert "without confirm_token" in text  # the next step: get the current plan and a new token
-    assert faults.count("POST", CREATE) == 0 and engine_jobs(engine) == []
+    assert faults.count("POST", CREATE) == 0 and engine_jobs(queued_state) == []
 
 
 async def test_an_expired_token_is_refused(
-    byom_settings: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    byom_settings: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     async with client(byom_settings, faults) as c:
         plan_hash = (await call_ok(c, "create_finetune", tool_args))["plan"]["plan_hash"]
@@ -125,11 +115,11 @@ async def test_an_expired_token_is_refused(
             ledger.close()
         text = await call_error(c, "create_finetune", {**tool_args, "confirm_token": stale})
     assert "expired" in text
-    assert faults.count("POST", CREATE) == 0 and engine_jobs(engine) == []
+    assert faults.count("POST", CREATE) == 0 and engine_jobs(queued_state) == []
 
 
 async def test_cancel_asks_first_then_cancels_with_its_token(
-    byom_settings: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    byom_settings: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     auto = byom_settings.model_copy(update={"auto_confirm": True})
     async with client(auto, faults) as c:
@@ -138,22 +128,22 @@ async def test_cancel_asks_first_then_cancels_with_its_token(
     async with client(byom_settings, faults) as c:
         asked = await call_ok(c, "cancel_job", {"job_id": job_a})
         assert asked["status"] == "confirmation_required" and asked["confirm_token"]
-        assert job_row(engine, job_a) == "queued"  # nothing was cancelled yet
+        assert job_row(queued_state, job_a) == "queued"  # nothing was cancelled yet
 
         # A's token cannot cancel B: it is bound to the job it was shown with.
         text = await call_error(c, "cancel_job", {"job_id": job_b, "confirm_token": asked["confirm_token"]})
         assert "different plan" in text
-        assert job_row(engine, job_b) == "queued"
+        assert job_row(queued_state, job_b) == "queued"
 
         done = await call_ok(c, "cancel_job", {"job_id": job_a, "confirm_token": asked["confirm_token"]})
         assert (done["status"], done["job_status"]) == ("cancelled", "cancelled")
-        assert job_row(engine, job_a) == "cancelled"
+        assert job_row(queued_state, job_a) == "cancelled"
         status = await call_ok(c, "job_status", {"job_id": job_a})
         assert status["status"] == "cancelled"
 
         text = await call_error(c, "cancel_job", {"job_id": job_a, "confirm_token": asked["confirm_token"]})
         assert "nothing to cancel" in text
-    assert job_row(engine, job_b) == "queued"
+    assert job_row(queued_state, job_b) == "queued"
 
 
 # ---- a token is bound to the client it was shown to (#14 finding 17) -----------------------------------
@@ -229,7 +219,7 @@ class HttpSession:
 
 
 async def test_a_token_from_one_http_session_does_not_confirm_in_another(
-    byom_settings: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    byom_settings: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     async with http_app(byom_settings, faults) as http:
         shown = await HttpSession(http).open()
@@ -240,10 +230,10 @@ async def test_a_token_from_one_http_session_does_not_confirm_in_another(
 
         failed, _, text = await other.create({**tool_args, "confirm_token": asked["confirm_token"]})
         assert failed and "issued to another client" in text and "Nothing was started" in text
-        assert engine_jobs(engine) == [] and engine_files(engine) == []
+        assert engine_jobs(queued_state) == [] and engine_files(queued_state) == []
 
         # The session that was shown the plan still can: the foreign attempt did not burn the token.
         failed, created, text = await shown.create({**tool_args, "confirm_token": asked["confirm_token"]})
     assert not failed, text
     assert created is not None and created["status"] == "created"
-    assert engine_jobs(engine) == [created["job_id"]]
+    assert engine_jobs(queued_state) == [created["job_id"]]

@@ -55,16 +55,6 @@ def paid(byom_settings: Settings) -> Settings:
     )
 
 
-@pytest.fixture
-def faults(queued: tuple[FaultTransport, EngineState]) -> FaultTransport:
-    return queued[0]
-
-
-@pytest.fixture
-def engine(queued: tuple[FaultTransport, EngineState]) -> EngineState:
-    return queued[1]
-
-
 def client(settings: Settings, faults: FaultTransport, elicit: bool | None = None, **limits: Any) -> Client:
     """A client of byom over ``faults``; ``elicit``: answers forms (True yes, False no), None: cannot show one."""
 
@@ -82,18 +72,18 @@ async def uploaded(faults: FaultTransport, train_file: Path) -> str:
 
 
 async def test_an_estimate_above_max_usd_is_refused_naming_the_limit_and_nothing_is_created(
-    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    paid: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     faults.inject("POST", ESTIMATE, priced(12.5), forever=True)
     async with client(paid, faults, max_usd=10.0, auto_confirm=True) as c:
         text = await call_error(c, "create_finetune", tool_args)
     assert "BYOM_MAX_USD=$10.00" in text and "$12.50" in text
     assert faults.count("POST", CREATE) == 0
-    assert engine_jobs(engine) == []
+    assert engine_jobs(queued_state) == []
 
 
 async def test_the_per_day_limit_counts_the_estimates_already_confirmed(
-    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    paid: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     faults.inject("POST", ESTIMATE, priced(6.0), forever=True)
     async with client(paid, faults, max_usd_per_day=10.0, auto_confirm=True) as c:
@@ -103,25 +93,25 @@ async def test_the_per_day_limit_counts_the_estimates_already_confirmed(
         text = await call_error(c, "create_finetune", {**tool_args, "n_epochs": tool_args["n_epochs"] + 1})
     assert "BYOM_MAX_USD_PER_DAY=$10.00" in text and "$6.00 was confirmed" in text
     assert faults.count("POST", CREATE) == 1
-    assert engine_jobs(engine) == [first["job_id"]]
+    assert engine_jobs(queued_state) == [first["job_id"]]
 
 
 async def test_a_create_the_backend_refused_does_not_count_against_the_day(
-    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    paid: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     faults.inject("POST", ESTIMATE, priced(6.0), forever=True)
     async with client(paid, faults, max_usd_per_day=10.0, auto_confirm=True) as c:
         # A definite "no" from the backend: nothing was created, so its $6 is not spent.
         faults.inject("POST", CREATE, answer(400, message="rejected"))
         await call_error(c, "create_finetune", tool_args)
-        assert engine_jobs(engine) == []
+        assert engine_jobs(queued_state) == []
         created = await call_ok(c, "create_finetune", tool_args)
     assert created["status"] == "created"
     assert faults.count("POST", CREATE) == 2
 
 
 async def test_a_plan_within_the_limits_states_its_cost_the_limits_and_the_template_pricing(
-    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    paid: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     # Before #14 the plan's price was Together's estimate, asked after an upload; now it is worked out here.
     async with client(paid, faults, max_usd=10.0, max_usd_per_day=25.0) as c:
@@ -136,20 +126,20 @@ async def test_a_plan_within_the_limits_states_its_cost_the_limits_and_the_templ
         assert "Within BYOM_MAX_USD=$10.00" in shown
         assert "$21.00 of BYOM_MAX_USD_PER_DAY left" in shown
         assert "priced by the base template" in shown
-    assert engine_jobs(engine) == []
+    assert engine_jobs(queued_state) == []
 
 
 # ---- nothing leaves the machine before the user confirms (#14 finding 5) ------------------------------
 
 
 async def test_a_plan_uploads_nothing_and_prices_a_local_file_from_its_tokens(
-    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    paid: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     async with client(paid, faults) as c:
         result = await call_ok(c, "create_finetune", tool_args)
     assert result["status"] == "confirmation_required"
     price, training = result["plan"]["price"], result["plan"]["training_file"]
-    assert engine_files(engine) == [] and faults.count("POST", FILES) == 0
+    assert engine_files(queued_state) == [] and faults.count("POST", FILES) == 0
     assert faults.count("POST", ESTIMATE) == 0  # Together cannot price a file it does not have
     assert (training["file_id"], training["uploaded"]) == (None, False)
     assert result["plan"]["request"]["training_file"] == f"sha256:{training['sha256']}"
@@ -162,7 +152,7 @@ async def test_a_plan_uploads_nothing_and_prices_a_local_file_from_its_tokens(
 
 
 async def test_a_refused_or_declined_plan_uploads_nothing(
-    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    paid: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     async with client(paid, faults, max_usd=1.0, auto_confirm=True) as c:
         over_limit = await call_error(c, "create_finetune", tool_args)
@@ -173,41 +163,45 @@ async def test_a_refused_or_declined_plan_uploads_nothing(
     async with client(paid, faults, elicit=False) as c:
         declined = await call_ok(c, "create_finetune", tool_args)
     assert declined["status"] == "declined"
-    assert engine_files(engine) == [] and faults.count("POST", FILES) == 0
-    assert engine_jobs(engine) == []
+    assert engine_files(queued_state) == [] and faults.count("POST", FILES) == 0
+    assert engine_jobs(queued_state) == []
 
 
 async def test_a_confirmed_plan_uploads_then_creates_within_ten_percent_of_the_confirmed_price(
-    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    paid: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     faults.inject("POST", ESTIMATE, priced(MINIMUM * 1.1), forever=True)
     async with client(paid, faults, elicit=True) as c:
         created = await call_ok(c, "create_finetune", tool_args)
-    assert created["status"] == "created" and engine_jobs(engine) == [created["job_id"]]
-    assert len(engine_files(engine)) == 1 and faults.count("POST", ESTIMATE) == 1
+    assert created["status"] == "created" and engine_jobs(queued_state) == [created["job_id"]]
+    assert len(engine_files(queued_state)) == 1 and faults.count("POST", ESTIMATE) == 1
 
 
 async def test_an_estimate_over_ten_percent_above_the_confirmed_price_asks_again_with_the_new_figure(
-    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    paid: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     faults.inject("POST", ESTIMATE, priced(5.0), forever=True)
     async with client(paid, faults) as c:
         token = (await call_ok(c, "create_finetune", tool_args))["confirm_token"]
         text = await call_error(c, "create_finetune", {**tool_args, "confirm_token": token})
         assert "$5.00" in text and "more than 10% above the $4.00" in text and "Nothing was created" in text
-        assert engine_jobs(engine) == [] and faults.count("POST", CREATE) == 0
+        assert engine_jobs(queued_state) == [] and faults.count("POST", CREATE) == 0
         # Asked again: the plan now carries Together's figure for the uploaded bytes, with a token for it.
         again = await call_ok(c, "create_finetune", tool_args)
         assert again["status"] == "confirmation_required"
         assert (again["plan"]["price"]["usd"], again["plan"]["price"]["source"]) == (5.0, "estimate")
         assert again["plan"]["training_file"]["uploaded"] is True
         created = await call_ok(c, "create_finetune", {**tool_args, "confirm_token": again["confirm_token"]})
-    assert created["status"] == "created" and engine_jobs(engine) == [created["job_id"]]
-    assert len(engine_files(engine)) == 1  # uploaded once
+    assert created["status"] == "created" and engine_jobs(queued_state) == [created["job_id"]]
+    assert len(engine_files(queued_state)) == 1  # uploaded once
 
 
 async def test_with_no_price_offline_the_plan_says_so_and_the_limits_bound_the_estimate(
-    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any], train_file: Path
+    paid: Settings,
+    faults: FaultTransport,
+    queued_state: EngineState,
+    tool_args: dict[str, Any],
+    train_file: Path,
 ) -> None:
     # Training data on the backend, validation data local: no offline figure covers both.
     file_id = await uploaded(faults, train_file)
@@ -218,21 +212,25 @@ async def test_with_no_price_offline_the_plan_says_so_and_the_limits_bound_the_e
     assert plan["price"]["usd"] is None and "not known before the upload" in plan["price"]["basis"]
     assert any("checked against BYOM_MAX_USD=$10.00" in note for note in plan["spending"])
     assert "Estimated cost: an unknown amount" in plan["summary"]
-    assert engine_files(engine) == [file_id] and faults.count("POST", ESTIMATE) == 0
+    assert engine_files(queued_state) == [file_id] and faults.count("POST", ESTIMATE) == 0
     async with client(paid, faults, max_usd=10.0, auto_confirm=True) as c:
         text = await call_error(c, "create_finetune", args)
     assert "$12.00" in text and "BYOM_MAX_USD=$10.00" in text
-    assert engine_jobs(engine) == []
+    assert engine_jobs(queued_state) == []
     async with client(paid, faults, max_usd=20.0, auto_confirm=True) as c:
         created = await call_ok(c, "create_finetune", args)
-    assert created["status"] == "created" and engine_jobs(engine) == [created["job_id"]]
+    assert created["status"] == "created" and engine_jobs(queued_state) == [created["job_id"]]
 
 
 # ---- plans confirmed by token: default caps (#14 finding 7) ---------------------------------------------
 
 
 async def test_a_token_confirmed_plan_is_capped_at_25_dollars_by_default_naming_the_variable(
-    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any], train_file: Path
+    paid: Settings,
+    faults: FaultTransport,
+    queued_state: EngineState,
+    tool_args: dict[str, Any],
+    train_file: Path,
 ) -> None:
     file_id = await uploaded(faults, train_file)
     faults.inject("POST", ESTIMATE, priced(30.0), forever=True)
@@ -246,22 +244,26 @@ async def test_a_token_confirmed_plan_is_capped_at_25_dollars_by_default_naming_
         assert (await call_ok(c, "create_finetune", args))["status"] == "confirmation_required"
     async with client(paid, faults, elicit=True) as c:
         created = await call_ok(c, "create_finetune", args)
-    assert created["status"] == "created" and engine_jobs(engine) == [created["job_id"]]
+    assert created["status"] == "created" and engine_jobs(queued_state) == [created["job_id"]]
 
 
 async def test_a_token_confirmed_plan_is_held_to_the_default_cap_after_the_upload_too(
-    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    paid: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     faults.inject("POST", ESTIMATE, priced(30.0), forever=True)
     async with client(paid, faults) as c:
         token = (await call_ok(c, "create_finetune", tool_args))["confirm_token"]
         text = await call_error(c, "create_finetune", {**tool_args, "confirm_token": token})
     assert "default cap of $25.00 per action" in text and "BYOM_MAX_USD" in text
-    assert engine_jobs(engine) == [] and faults.count("POST", CREATE) == 0
+    assert engine_jobs(queued_state) == [] and faults.count("POST", CREATE) == 0
 
 
 async def test_token_confirmed_plans_are_capped_at_100_dollars_a_day_by_default(
-    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any], train_file: Path
+    paid: Settings,
+    faults: FaultTransport,
+    queued_state: EngineState,
+    tool_args: dict[str, Any],
+    train_file: Path,
 ) -> None:
     file_id = await uploaded(faults, train_file)
     faults.inject("POST", ESTIMATE, priced(20.0), forever=True)
@@ -275,11 +277,11 @@ async def test_token_confirmed_plans_are_capped_at_100_dollars_a_day_by_default(
         text = await call_error(c, "create_finetune", {**tool_args, "training_file": file_id, "n_epochs": 6})
     assert "$100.00 was confirmed in the last 24 h" in text
     assert "default cap of $100.00 per 24 h" in text and "BYOM_MAX_USD_PER_DAY" in text
-    assert len(engine_jobs(engine)) == 5
+    assert len(engine_jobs(queued_state)) == 5
 
 
 async def test_an_unavailable_estimate_with_a_limit_set_is_refused_with_the_reason(
-    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    paid: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     faults.inject("POST", ESTIMATE, unavailable("train_file_not_validated"), forever=True)
     async with client(paid, faults, max_usd=10.0, auto_confirm=True) as c:
@@ -288,7 +290,7 @@ async def test_an_unavailable_estimate_with_a_limit_set_is_refused_with_the_reas
     assert "train_file_not_validated" in text  # Together's reason, not a guess at it
     assert "BYOM_MAX_USD" in text
     assert faults.count("POST", CREATE) == 0
-    assert engine_jobs(engine) == []
+    assert engine_jobs(queued_state) == []
 
 
 async def test_an_unavailable_estimate_without_limits_is_shown_as_unknown(
@@ -306,14 +308,14 @@ async def test_an_unavailable_estimate_without_limits_is_shown_as_unknown(
 
 
 async def test_auto_confirm_says_it_confirmed_without_asking(
-    paid: Settings, faults: FaultTransport, engine: EngineState, tool_args: dict[str, Any]
+    paid: Settings, faults: FaultTransport, queued_state: EngineState, tool_args: dict[str, Any]
 ) -> None:
     faults.inject("POST", ESTIMATE, priced(3.0), forever=True)
     async with client(paid, faults, max_usd=10.0, auto_confirm=True) as c:
         result = await c.call_tool("create_finetune", tool_args)
     assert not result.is_error, text_of(result)
     content = result.structured_content
-    assert content["status"] == "created" and engine_jobs(engine) == [content["job_id"]]
+    assert content["status"] == "created" and engine_jobs(queued_state) == [content["job_id"]]
     assert "BYOM_AUTO_CONFIRM" in content["note"] and "without asking" in content["note"]
     assert "BYOM_AUTO_CONFIRM" in text_of(result)
 
