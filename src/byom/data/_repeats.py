@@ -15,7 +15,7 @@ later rows are still compared with the ones remembered, and the warning says so.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from zlib import adler32, crc32
 
 import msgspec
@@ -147,40 +147,50 @@ class Repeats:
 
     def problems(self, nlines: int) -> list[tuple[Problem, int]]:
         """The warnings, each with how many rows it stands for."""
-        out: list[tuple[Problem, int]] = []
         limit = f" (compared with the first {MAX_DISTINCT:,} distinct rows)" if self.full else ""
+        out: list[tuple[Problem, int]] = []
         if self.duplicates:
             examples = ", ".join(f"line {a} repeats line {b}" for a, b in self.duplicate_examples)
-            more = ", …" if self.duplicates > len(self.duplicate_examples) else ""
+            verb = "repeats" if self.duplicates == 1 else "repeat"
             out.append(
-                (
-                    Problem(
-                        line=self.duplicate_examples[0][0],
-                        kind="duplicate",
-                        severity="warning",
-                        message=f"{self.duplicates} of {nlines} rows {'repeats' if self.duplicates == 1 else 'repeat'} "
-                        f"an earlier row exactly ({examples}{more})"
-                        f"{limit}: each copy trains that example once more.",
-                        fix='Remove the repeats, unless you mean to weight those examples (a sample "weight" does '
-                        "that without copies).",
-                    ),
+                _warning(
+                    "duplicate",
                     self.duplicates,
+                    self.duplicate_examples,
+                    f"{self.duplicates} of {nlines} rows {verb} an earlier row exactly",
+                    examples,
+                    f"{limit}: each copy trains that example once more.",
+                    'Remove the repeats, unless you mean to weight those examples (a sample "weight" does that '
+                    "without copies).",
                 )
             )
         if self.conflicts:
             examples = ", ".join(f"line {a} vs line {b}" for a, b in self.conflict_examples)
-            more = ", …" if self.conflicts > len(self.conflict_examples) else ""
+            rows = f"{self.conflicts} row{' answers' if self.conflicts == 1 else 's answer'}"
             out.append(
-                (
-                    Problem(
-                        line=self.conflict_examples[0][0],
-                        kind="conflict",
-                        severity="warning",
-                        message=f"{self.conflicts} row{' answers' if self.conflicts == 1 else 's answer'} a prompt an earlier "
-                        f"row answered differently ({examples}{more}){limit}: the model is taught both answers.",
-                        fix="Keep the answer you want for each prompt, unless the variety is meant.",
-                    ),
+                _warning(
+                    "conflict",
                     self.conflicts,
+                    self.conflict_examples,
+                    f"{rows} a prompt an earlier row answered differently",
+                    examples,
+                    f"{limit}: the model is taught both answers.",
+                    "Keep the answer you want for each prompt, unless the variety is meant.",
                 )
             )
         return out
+
+
+def _warning(
+    kind: Literal["duplicate", "conflict"],
+    count: int,
+    shown: list[tuple[int, int]],
+    what: str,
+    examples: str,
+    tail: str,
+    fix: str,
+) -> tuple[Problem, int]:
+    """One repeat warning: what, its examples (``…`` when more exist than are shown), why it matters, the fix."""
+    more = ", …" if count > len(shown) else ""
+    message = f"{what} ({examples}{more}){tail}"
+    return Problem(line=shown[0][0], kind=kind, severity="warning", message=message, fix=fix), count
