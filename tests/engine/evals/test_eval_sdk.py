@@ -15,7 +15,7 @@ import pytest
 import together
 from together.types import EvaluationJob
 
-from support.evals import judge, upload_rows, wait_finished
+from support.evals import FINISHED, judge, upload_rows, wait_finished, wait_status
 
 ROWS = [
     {"prompt": "What is the capital of France?", "answer_a": "Paris.", "answer_b": "Lyon."},
@@ -171,3 +171,31 @@ def test_model_list_names_the_served_models(served: Served) -> None:
     response = client.get("/v1/evaluation/model-list", params={"model_source": "all"})
     assert response.status_code == 200
     assert response.json() == {"model_list": ["local/judge-7", "local/judge-a", "local/tiny"]}
+
+
+def test_a_template_naming_a_missing_column_is_the_users_error(served: Served) -> None:
+    client, sdk = served
+    generating = {
+        "model": "local/tiny",
+        "model_source": "dedicated",
+        "max_tokens": 2,
+        "temperature": 0,
+        "system_template": "",
+        "input_template": "{{question}}",
+    }
+    eval_id = _compare(sdk, upload_rows(client, ROWS), "local/judge-a", model_a=generating)
+    assert wait_finished(sdk, eval_id).status == "user_error"
+    error = sdk.evals.retrieve(eval_id).results.model_dump()["error"]
+    assert "{{question}}" in error and "line 1" in error and "'prompt'" in error
+
+
+def test_a_running_evaluation_stops_after_its_current_sample_when_cancelled(served: Served) -> None:
+    client, sdk = served
+    eval_id = _compare(sdk, upload_rows(client, ROWS * 2000), "local/judge-a")  # 6,000 samples: minutes
+    wait_status(client, eval_id, "running")
+    response = client.post(f"/v1/evaluation/{eval_id}/cancel")
+    assert response.status_code == 200, response.text
+    ended = wait_status(client, eval_id, *FINISHED)
+    assert ended["status"] == "user_error"
+    assert ended["results"]["error"].startswith("Cancelled at the user's request after")
+    assert ended["status_updates"][-1]["status"] == "user_error"
