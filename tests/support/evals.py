@@ -19,11 +19,13 @@ def sdk_for(url: str) -> together.Together:
     return together.Together(api_key=API_KEY, base_url=url, max_retries=0, _strict_response_validation=True)
 
 
-def serve(http: Any, model_id: str, name: str) -> None:
-    """Serve registered model ``model_id`` as endpoint ``local/<name>`` (one deployment), once it is READY."""
+def serve(http: Any, model_id: str, name: str) -> tuple[str, str]:
+    """Serve registered model ``model_id`` as endpoint ``local/<name>`` (one deployment), once it is READY; the
+    endpoint's and the deployment's ids."""
     ep = http.post(f"{P}/endpoints", json={"name": name}).json()
     dep = deploy(http, ep["id"], model_id)
     wait_state(http, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
+    return ep["id"], dep["id"]
 
 
 def upload_rows(http: Any, rows: list[dict[str, Any]], name: str = "eval.jsonl") -> str:
