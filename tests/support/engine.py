@@ -278,3 +278,29 @@ def make_adapter(base: Path, dest: Path, *, active: bool = False) -> Path:
 
 def runtime(state: EngineState) -> DeployRuntime:
     return state.deploy
+
+
+def make_constant_model(base: Path, dest: Path, token: str) -> Path:
+    """A copy of the tiny model that answers ``token`` (one token of its vocabulary) at every step, whatever the
+    prompt: attention and MLP outputs are zeroed, every embedding is the first unit vector, and only ``token``'s
+    row of the LM head reads it. A real model for the judge's part (with ``max_tokens`` 1: exactly ``token``)."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    token_id = tokenizer.convert_tokens_to_ids(token)
+    assert token_id is not None and token_id != tokenizer.unk_token_id, token
+    model = AutoModelForCausalLM.from_pretrained(base)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        model.model.embed_tokens.weight.zero_()
+        model.model.embed_tokens.weight[:, 0] = 1.0
+        model.lm_head.weight.zero_()
+        model.lm_head.weight[token_id, 0] = 1.0
+    shutil.copytree(base, dest)
+    model.save_pretrained(dest)
+    return dest

@@ -18,6 +18,7 @@ from byom.engine import files, identity, templates
 from byom.engine.auth import AccessLogMiddleware, AuthMiddleware, UnexpectedErrorMiddleware, loggable
 from byom.engine.deploy import adapters, deployments, endpoints, inference, models
 from byom.engine.disk import storage_error
+from byom.engine.evals import routes as evals
 from byom.engine.finetunes import download
 from byom.engine.finetunes import routes as finetunes
 from byom.engine.http import engine_error_handler, error_for_status, error_response
@@ -60,16 +61,19 @@ async def _storage_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(state: EngineState) -> Starlette:
-    """Build the engine app around an opened ``EngineState``; its lifespan runs the job runner and deploy runtime."""
+    """Build the engine app around an opened ``EngineState``; its lifespan runs the job runner, the deploy runtime
+    and the evaluation runner."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         files.resume_pending_validation(state)
         state.runner.start()
         state.deploy.start()  # re-provisions deployments that were running
+        state.evals.start()  # ends, with the reason, an evaluation that was running
         try:
             yield
         finally:
+            state.evals.stop()
             state.deploy.close()
             state.runner.stop()
 
@@ -85,6 +89,7 @@ def create_app(state: EngineState) -> Starlette:
         *deployments.routes,
         *adapters.routes,
         *inference.routes,
+        *evals.routes,
     ]
     middleware = [
         Middleware(AccessLogMiddleware),  # outermost: it logs the 401s and 500s too

@@ -8,6 +8,7 @@ is a new entry at the end of the list; never edit one that has shipped.
     m010-m011  the model registry, endpoints, deployments and endpoint events
     m012       every timestamp stored as epoch seconds (REAL); the API renders them (``iso``)
     m013       LoRA adapters attached to deployments
+    m014       evaluation jobs (``/v1/evaluation``) and their status updates
 """
 
 from __future__ import annotations
@@ -337,6 +338,34 @@ CREATE INDEX IF NOT EXISTS endpoint_events_by_endpoint ON endpoint_events (endpo
         CREATE INDEX deployment_adapters_by_model ON deployment_adapters (adapter_model_id)
         """,
     ),
+    (
+        # Evaluation jobs (``engine/evals``): the accepted parameters, the input file, the results once done.
+        "m014_evaluations",
+        """
+        CREATE TABLE evaluations (
+            id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            status TEXT NOT NULL,          -- pending, running, completed, error, user_error
+            parameters TEXT NOT NULL,      -- JSON of the accepted parameters
+            input_file TEXT NOT NULL,
+            queue_seq INTEGER NOT NULL,    -- FIFO order
+            samples_done INTEGER NOT NULL DEFAULT 0,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            results TEXT,                  -- JSON: the type's counts, or {"error": ...}
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX evaluations_status ON evaluations (status, queue_seq);
+        CREATE TABLE evaluation_updates (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            evaluation_id TEXT NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
+            status TEXT NOT NULL,
+            message TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX evaluation_updates_by_evaluation ON evaluation_updates (evaluation_id, seq)
+        """,
+    ),
 ]
 
 
@@ -357,8 +386,9 @@ def iso(ts: float | None) -> str | None:
 
 
 def new_id(prefix: str) -> str:
-    """A fresh row id in Together's style for its kind: ``file-<uuid>``/``ft-<uuid>`` (v1), ``ml_<hex>`` (v2)."""
-    if prefix in ("file", "ft"):
+    """A fresh row id in Together's style for its kind: ``file-<uuid>``/``ft-<uuid>``/``eval-<uuid>`` (v1),
+    ``ml_<hex>`` (v2)."""
+    if prefix in ("file", "ft", "eval"):
         return f"{prefix}-{uuid.uuid4()}"
     return f"{prefix}_{secrets.token_hex(10)}"
 

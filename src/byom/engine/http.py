@@ -36,6 +36,7 @@ __all__ = [
     "page",
     "parse_body",
     "parse_json",
+    "validated",
     "wire",
 ]
 
@@ -137,11 +138,16 @@ async def parse_body(request: Request, model: type[M]) -> M:
     data = parse_json(await request.body())
     if not isinstance(data, dict):
         raise InvalidRequest("Request body must be a JSON object.")
+    return validated(model, data)
+
+
+def validated(model: type[M], data: Any, *, at: str = "") -> M:
+    """``data`` as ``model``; any problem is a 400 that names the field (under ``at``, e.g. "parameters")."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        param = ".".join(str(p) for p in first["loc"]) or None
+        param = ".".join(str(p) for p in (*([at] if at else []), *first["loc"])) or None
         more = f" ({exc.error_count() - 1} more problem(s) after this one)" if exc.error_count() > 1 else ""
         raise InvalidRequest(
             f"Invalid value for '{param}': {_field_message(first)}{more}.", param=param

@@ -1,8 +1,9 @@
 """What every endpoint of the engine reads: ``request.app.state.engine`` is an ``EngineState``.
 
 ``EngineState.open`` builds the engine's parts in one place and hands each what it needs: the
-database, the job runner (``finetunes/runner.py``) and the deploy runtime (``deploy/runtime.py``).
-The app's lifespan starts and stops the two background parts; nothing is created on first use.
+database, the job runner (``finetunes/runner.py``), the deploy runtime (``deploy/runtime.py``) and the
+evaluation runner (``evals/runner.py``). The app's lifespan starts and stops the three background parts;
+nothing is created on first use.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from byom.config import Settings
 from byom.engine.blobs import UPLOAD_TMP_PREFIX
 from byom.engine.db import Database
 from byom.engine.deploy.runtime import DeployRuntime
+from byom.engine.evals.runner import EvalRunner
 from byom.engine.finetunes.runner import JobRunner
 from byom.engine.private import check_data_dir, make_private
 from byom.storage import private_dir
@@ -56,6 +58,7 @@ class EngineState:
     config: EngineConfig
     runner: JobRunner
     deploy: DeployRuntime
+    evals: EvalRunner
     project: dict[str, str] = field(default_factory=lambda: dict(LOCAL_PROJECT))
 
     @classmethod
@@ -82,6 +85,7 @@ class EngineState:
             cfg = cfg.model_copy(update={"allowed_roots": (Path.home(), data_dir)})
         db = Database(data_dir / "engine.db")
         project = dict(LOCAL_PROJECT)
+        deploy = DeployRuntime(db, project, reap_interval_s=cfg.autostop_interval_s)
         return cls(
             db=db,
             data_dir=data_dir,
@@ -90,7 +94,14 @@ class EngineState:
             settings=settings,
             config=cfg,
             runner=JobRunner(db, cfg, project, data_dir),
-            deploy=DeployRuntime(db, project, reap_interval_s=cfg.autostop_interval_s),
+            deploy=deploy,
+            evals=EvalRunner(
+                db,
+                data_dir,
+                deploy,
+                max_result_bytes=cfg.max_upload_bytes,
+                poll_interval_s=cfg.poll_interval_s,
+            ),
             project=project,
         )
 

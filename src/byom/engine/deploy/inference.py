@@ -13,7 +13,6 @@ threads; a stream's reads use that limiter, its generation thread does not (yet)
 from __future__ import annotations
 
 import json
-import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -25,18 +24,17 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from byom.engine.deploy.host import AdapterGone, Generation, SamplingParams, StreamHandle
+from byom.engine.deploy.generate import MAX_TOKENS_CAP, encode_prompt, route, run_generation
+from byom.engine.deploy.host import Generation, SamplingParams, StreamHandle
 from byom.engine.deploy.runtime import Target
 from byom.engine.http import answer, omitted, parse_body, wire
 from byom.engine.state import engine_of
-from byom.errors import EngineError, InvalidRequest, NotFound, root_error_line
+from byom.errors import InvalidRequest, root_error_line
 
 __all__ = ["DEFAULT_MAX_TOKENS", "MAX_TOKENS_CAP", "routes"]
 
-log = logging.getLogger("byom.engine.deploy.inference")
 
 DEFAULT_MAX_TOKENS = 256
-MAX_TOKENS_CAP = 4096  # a local engine on a laptop: keep one request from holding the model for hours
 
 
 class _TextPart(BaseModel):
@@ -225,36 +223,20 @@ def _messages(request: ChatRequest) -> list[dict[str, str]]:
 
 
 def _target(request: Request, model: str) -> Target:
-    runtime = engine_of(request).deploy
-    target = runtime.resolve(model)
-    runtime.touch(str(target.deployment["id"]))
-    return target
+    return route(engine_of(request).deploy, model)
 
 
 async def _encode(target: Target, fn: Any, arg: Any) -> list[int]:
-    try:
-        ids: list[int] = await anyio.to_thread.run_sync(fn, arg, limiter=target.model.limiter)
-    except EngineError as exc:
-        raise InvalidRequest(str(exc), param="messages") from None
-    if len(ids) >= target.model.context_length:
-        raise InvalidRequest(
-            f"The prompt is {len(ids)} tokens; this model's context is {target.model.context_length}. "
-            "Shorten the prompt.",
-            code="context_length_exceeded",
-        )
+    ids: list[int] = await anyio.to_thread.run_sync(
+        encode_prompt, target, fn, arg, limiter=target.model.limiter
+    )
     return ids
 
 
 async def _generate(target: Target, ids: list[int], params: SamplingParams) -> Generation:
-    try:
-        result: Generation = await anyio.to_thread.run_sync(
-            target.model.generate, ids, params, target.adapter, limiter=target.model.limiter
-        )
-    except AdapterGone as exc:  # detached between routing and generation
-        raise NotFound(str(exc), code="model_not_available", param="model") from None
-    except Exception as exc:  # noqa: BLE001 - a generation error is the server's fault, told in one line
-        log.warning("generation failed: %s", root_error_line(exc))
-        raise EngineError(f"Generation failed: {root_error_line(exc)}", type="server_error") from None
+    result: Generation = await anyio.to_thread.run_sync(
+        run_generation, target, ids, params, limiter=target.model.limiter
+    )
     return result
 
 
