@@ -546,8 +546,8 @@ def recommend(
         support = _support_warning(s, own.family, training_type, source)
         warnings.extend([support] if support else [])
         explanation = (
-            f"{own.name} is itself a Together fine-tuning base: fine-tune it directly, no BYOM needed "
-            "(no from_hf_model, no template)."
+            "It is in Together's fine-tuning catalog: pass it as model=, without from_hf_model, and Together "
+            "trains its own copy."
         )
         return result(_candidate(s, 1, custom, family, method, source), [], explanation, direct=True)
 
