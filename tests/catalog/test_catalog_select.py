@@ -225,7 +225,9 @@ def test_local_engine_trains_the_model_itself(catalog: Catalog) -> None:
     assert rec.base_model == recommend(facts, catalog).base_model
     # A Together base itself: the same direct call on both backends.
     qwen = CustomModelFacts(model="Qwen/Qwen3-8B", model_type="qwen3", max_context=40960)
-    assert recommend(qwen, catalog, local_engine=True).next_step == recommend(qwen, catalog).next_step
+    local_qwen = recommend(qwen, catalog, local_engine=True)
+    assert local_qwen.direct and local_qwen.backend == "local"
+    assert local_qwen.next_step == recommend(qwen, catalog).next_step
 
 
 def test_family_with_no_template(catalog: Catalog) -> None:

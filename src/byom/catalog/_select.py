@@ -158,7 +158,8 @@ class Recommendation(BaseModel):
     )
     backend: Literal["together", "local"] = Field(
         default="together",
-        description="local: the local engine trains the custom model itself; the base only lends its limits",
+        description="the backend the advice is for; local: the engine trains the custom model itself and the "
+        "base only lends its limits",
     )
     next_step: str = Field(default="", description="the create_finetune call this advice leads to")
 
@@ -505,7 +506,7 @@ def recommend(
         breaks: list[str] | None = None,
         direct: bool = False,
     ) -> Recommendation:
-        local = local_engine and not direct and pick is not None
+        local = local_engine and not direct
         return Recommendation(
             base_model=pick.base_model if pick else None,
             pick=pick,
@@ -524,7 +525,7 @@ def recommend(
             rule=RULE,
             rule_breaks=breaks or [],
             direct=direct,
-            backend="local" if local else "together",
+            backend="local" if local_engine else "together",
             next_step=_next_step(
                 custom,
                 pick.base_model,
