@@ -67,10 +67,13 @@ def _emit(model: object, text: str, as_json: bool) -> None:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> None:
+    from byom.catalog import load_catalog, with_template_finding
     from byom.config import load_settings
     from byom.hub import HubInspector, render_report
 
-    report = HubInspector(load_settings()).inspect(args.model, args.revision)
+    settings = load_settings()
+    report = HubInspector(settings).inspect(args.model, args.revision)
+    report = with_template_finding(report, asyncio.run(load_catalog(settings)))
     _emit(report, render_report(report), args.json)
 
 
@@ -88,6 +91,7 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
         training_type=args.training_type,
         max_seq_length=args.max_seq_length,
         method=args.method,
+        local_engine=settings.backend == "local" and not args.together,
     )
     _emit(rec, render_recommendation(rec), args.json)
 
@@ -201,6 +205,11 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--training-type", choices=["lora", "full"], default="lora")
     rec.add_argument("--max-seq-length", type=int, default=None)
     rec.add_argument("--method", choices=["sft", "dpo"], default="sft")
+    rec.add_argument(
+        "--together",
+        action="store_true",
+        help="rank Together's bases even when the local engine is the backend",
+    )
     rec.add_argument("--json", action="store_true", help="print the structured recommendation as JSON")
     rec.set_defaults(func=_cmd_recommend)
 

@@ -41,9 +41,9 @@ def test_docs_worked_example_smollm2_gets_llama2_not_llama32(catalog: Catalog) -
     assert len(rec.alternatives) <= 4
     assert [a.rank for a in rec.alternatives] == list(range(2, 2 + len(rec.alternatives)))
     assert rec.catalog_origin == "packaged" and "FAQ" in rec.rule
-    # Every known-fit candidate ranks above every unknown-context one.
+    # Known limits rank first (fits, then violations), then the unknown-context ones.
     fits = [c.context_fits for c in [rec.pick, *rec.alternatives]]
-    assert fits == sorted(fits, key=lambda f: {True: 0, None: 1, False: 2}[f])
+    assert fits == sorted(fits, key=lambda f: {True: 0, False: 1, None: 2}[f])
 
 
 def test_smollm2_17b_docs_quick_start(catalog: Catalog) -> None:
@@ -99,12 +99,135 @@ def test_gemma2_falls_back_to_gemma3_with_warnings(catalog: Catalog) -> None:
     assert rec.family == "gemma2" and rec.matched_family == "gemma3"
     assert rec.pick is not None and rec.pick.family == "gemma3"
     assert any("closest family, gemma3" in w for w in rec.warnings)
-    # Every gemma3 base is longer than 8k: the shortest-context one is picked, with a warning.
-    assert rec.pick.context == min(
-        b.sft_context for b in catalog.bases if b.family == "gemma3" and b.sft_context
+    # Issue #16: not the 16,384-context image+text gemma-3-12b-it. Every gemma3 base is longer than 8k, so
+    # the context rule cannot hold; the text-only architecture like the custom model's comes first, then
+    # the least violation among those (32,768), then the closest size, then the instruct variant.
+    assert rec.base_model == "google/gemma-3-1b-it"
+    assert (
+        rec.pick.context_fits is False
+        and "text-only architecture (gemma3_text) like yours" in rec.pick.reasons
     )
-    assert any("picked the shortest" in w for w in rec.warnings)
-    assert rec.pick.context_fits is False
+    twelve = next(a for a in catalog.bases if a.name == "google/gemma-3-12b-it")
+    assert twelve.sft_context == 16384 and twelve.model_type == "gemma3"
+    # Never silent: the broken clauses are listed, the warning names the least violation and what to set.
+    assert rec.rule_breaks[0] == "different family: gemma3 for your gemma2"
+    assert any("least violation" in b and "32768 exceeds your 8192" in b for b in rec.rule_breaks)
+    assert any("the pick is the least violation, google/gemma-3-1b-it at 32768" in w for w in rec.warnings)
+    assert "least violation of the context rule" in rec.explanation
+
+
+def test_cross_family_pick_says_what_it_risks(catalog: Catalog) -> None:
+    facts = CustomModelFacts(
+        model="google/gemma-2-2b-it", model_type="gemma2", param_count=2_614_341_888, max_context=8192
+    )
+    cross = next(w for w in recommend(facts, catalog).warnings if "closest family" in w)
+    for risk in ("architecture (", "tokenizer (", "chat template ("):
+        assert risk in cross
+    # A same-family pick carries no such warning.
+    assert not any("closest family" in w for w in recommend(SMOLLM2_135M, catalog).warnings)
+
+
+def test_an_image_text_model_keeps_an_image_text_template(catalog: Catalog) -> None:
+    facts = CustomModelFacts(
+        model="org/gemma-3-4b-tune", model_type="gemma3", param_count=4_300_000_000, max_context=131072
+    )
+    rec = recommend(facts, catalog)
+    assert rec.base_model is not None and rec.base_model.startswith("google/gemma-3-4b")
+    assert rec.rule_breaks == []
+
+
+def test_known_limits_beat_unknown_limits_and_the_least_violation_is_said(catalog: Catalog) -> None:
+    # Issue #16: a 512-context Llama got DeepSeek-R1-Distill-Llama-8B (limits not on record) over
+    # togethercomputer/llama-2-7b-chat (4,096, known): the rule's "if every base is larger, the smallest".
+    facts = CustomModelFacts(
+        model="org/llama-512", model_type="llama", param_count=8_000_000_000, max_context=512
+    )
+    rec = recommend(facts, catalog)
+    assert rec.base_model == "togethercomputer/llama-2-7b-chat"
+    assert rec.pick is not None and rec.pick.context == 4096 and rec.pick.context_on_record
+    assert rec.rule_breaks == [
+        "SFT context 4096 exceeds your 512: no llama base fits, this is the least violation"
+    ]
+    warning = next(w for w in rec.warnings if "least violation" in w)
+    assert "Keep max_seq_length ≤ 512" in warning
+    assert "2 llama base(s) whose context is not on record (the packaged list dated" in warning
+    # Limits on record rank first (the violations, shortest context first), then the unknown.
+    assert [a.context_fits for a in rec.alternatives][-1] is None or all(
+        a.context_on_record for a in rec.alternatives
+    )
+    assert [a.context for a in rec.alternatives if a.context_on_record] == sorted(
+        a.context for a in rec.alternatives if a.context_on_record
+    )
+
+
+def test_no_advice_to_ask_an_endpoint_no_tool_calls(catalog: Catalog) -> None:
+    only_unknown = Catalog(
+        source="t",
+        retrieved="2026-11-28",
+        bases=[CatalogBase(name="a/unknown-ctx", family="llama", param_count=135_000_000)],
+    )
+    for rec in (
+        recommend(SMOLLM2_135M, only_unknown),
+        recommend(SMOLLM2_135M, catalog, training_type="full"),
+        recommend(SMOLLM2_135M, only_unknown, training_type="full"),
+    ):
+        text = render_recommendation(rec)
+        assert "limits endpoint" not in text and "GET /v1" not in text
+        # Offline: the limits are the packaged, dated list, and the way to live ones is said.
+        assert "Limits: the packaged list dated 2026-11-28" in text
+        assert "recommend_base reads Together's live limits itself" in text
+    rec = recommend(SMOLLM2_135M, only_unknown)
+    assert rec.rule_breaks == ["SFT context not on record: the context rule is unchecked"]
+    live = only_unknown.model_copy(update={"origin": "live", "retrieved": "2026-12-06T11:00:00+00:00"})
+    text = render_recommendation(recommend(SMOLLM2_135M, live))
+    assert "Limits: Together's live limits (fetched 2026-12-06T11:00:00+00:00)" in text
+    assert "TOGETHER_API_KEY" not in text
+
+
+@pytest.mark.parametrize(
+    ("model", "model_type", "params", "context"),
+    [
+        ("Qwen/Qwen3-8B", "qwen3", 8_190_735_360, 40960),
+        ("meta-llama/Llama-3.2-1B-Instruct", "llama", 1_235_814_400, 131072),
+        ("mistralai/Mixtral-8x7B-Instruct-v0.1", "mixtral", 46_702_792_704, 32768),
+    ],
+)
+def test_a_together_base_is_fine_tuned_directly(
+    catalog: Catalog, model: str, model_type: str, params: int, context: int
+) -> None:
+    facts = CustomModelFacts(model=model, model_type=model_type, param_count=params, max_context=context)
+    rec = recommend(facts, catalog)
+    assert rec.direct and rec.base_model == model and rec.alternatives == []
+    assert rec.next_step == f'create_finetune(model="{model}", training_file="<your .jsonl>")'
+    text = render_recommendation(rec)
+    assert "fine-tune it directly, no BYOM needed" in text and rec.next_step in text
+    # A pinned revision is not Together's copy: that stays BYOM.
+    pinned = recommend(facts.model_copy(update={"revision": "abc123"}), catalog)
+    assert not pinned.direct and 'hf_model_revision="abc123"' in pinned.next_step
+
+
+def test_local_engine_trains_the_model_itself(catalog: Catalog) -> None:
+    facts = CustomModelFacts(
+        model="google/gemma-2-2b-it", model_type="gemma2", param_count=2_614_341_888, max_context=8192
+    )
+    rec = recommend(facts, catalog, local_engine=True)
+    assert rec.backend == "local" and rec.alternatives == [] and rec.rule_breaks == []
+    assert rec.explanation.startswith("The local engine trains google/gemma-2-2b-it itself: no Together base")
+    assert (
+        rec.next_step
+        == 'create_finetune(from_hf_model="google/gemma-2-2b-it", training_file="<your .jsonl>")'
+    )
+    # Together's template warnings do not apply to a model the engine trains itself.
+    assert not any("closest family" in w or "least violation" in w for w in rec.warnings)
+    text = render_recommendation(rec)
+    assert "Alternatives" not in text and "Rule:" not in text and "together=true" in text
+    # The base the local engine borrows limits from is the one create_finetune picks when model= is omitted.
+    assert rec.base_model == recommend(facts, catalog).base_model
+    # A Together base itself: the same direct call on both backends.
+    qwen = CustomModelFacts(model="Qwen/Qwen3-8B", model_type="qwen3", max_context=40960)
+    local_qwen = recommend(qwen, catalog, local_engine=True)
+    assert local_qwen.direct and local_qwen.backend == "local"
+    assert local_qwen.next_step == recommend(qwen, catalog).next_step
 
 
 def test_family_with_no_template(catalog: Catalog) -> None:

@@ -28,3 +28,19 @@ async def test_cli_recommend_and_the_tool_give_the_same_recommendation(
     assert from_cli["base_model"] == "togethercomputer/llama-2-7b-chat"
     # The tokenizer's chat template reaches the selection on both paths.
     assert from_cli["custom"]["has_chat_template"] is True
+
+
+async def test_cli_recommend_together_ranks_togethers_bases_on_the_local_engine(
+    smollm2_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await anyio.to_thread.run_sync(main, ["recommend", str(smollm2_dir), "--json", "--together"])
+    cloud = json.loads(capsys.readouterr().out)
+    await anyio.to_thread.run_sync(main, ["recommend", str(smollm2_dir), "--json"])
+    local = json.loads(capsys.readouterr().out)
+    assert (
+        cloud["backend"] == "together"
+        and cloud["alternatives"]
+        and '"togethercomputer/llama-2-7b-chat"' in (cloud["next_step"])
+    )
+    assert local["backend"] == "local" and local["alternatives"] == []
+    assert local["base_model"] == cloud["base_model"]

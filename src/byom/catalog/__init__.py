@@ -2,11 +2,13 @@
 
 ``load_packaged_catalog()`` reads the table shipped as ``bases.json``; ``load_catalog()`` refreshes
 it from Together's API when a key is set. ``recommend()`` applies the BYOM docs' selection rule.
+``with_template_finding()`` adds that pick to an inspection report, so both tools say the same.
 ``base_limits()`` decides a row's limits once, for both ``recommend()`` and the engine's limits endpoint.
 ``offline_price()`` prices a job from its token count at the rates shipped as ``prices.json``.
 """
 
 from byom.catalog._families import normalize_family, related_families
+from byom.catalog._finding import template_finding, with_template_finding
 from byom.catalog._live import load_catalog, merge_live
 from byom.catalog._models import Catalog, CatalogBase, FullLimits, LoraLimits
 from byom.catalog._packaged import load_packaged_catalog
@@ -58,4 +60,6 @@ __all__ = [
     "related_families",
     "render_recommendation",
     "supported_model_payload",
+    "template_finding",
+    "with_template_finding",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["is_chat_name", "normalize_family", "related_families", "vendor_orgs"]
+__all__ = ["is_chat_name", "is_multimodal_type", "normalize_family", "related_families", "vendor_orgs"]
 
 # HF config.json model_type → catalog family. The BYOM docs decide the template by architecture:
 # CodeLlama and SmolLM2 carry model_type "llama", so they land in "llama" with no special case.
@@ -28,6 +28,13 @@ _MODEL_TYPE_TO_FAMILY: dict[str, str] = {
     "deepseek_v3": "deepseek",
     "deepseek_v2": "deepseek",
 }
+
+# HF model_types whose checkpoint is an image+text model (a *ForConditionalGeneration with a vision tower);
+# their text-only siblings (gemma3_text, llama4_text) are plain causal LMs. google/gemma-3-4b/12b/27b are
+# "gemma3", gemma-3-270m/1b are "gemma3_text" (their config.json files).
+_MULTIMODAL_TYPES = frozenset(
+    {"gemma3", "llama4", "mllama", "mistral3", "llava", "qwen2_vl", "qwen2_5_vl", "qwen3_vl", "idefics3"}
+)
 
 # Fallbacks when the catalog has no base of the exact family. The docs' rule for "No exact architecture
 # match available" is "choose the closest architecture family"; their own Qwen example trains
@@ -53,6 +60,13 @@ def normalize_family(family_or_model_type: str | None, *, known_only: bool = Fal
         return None
     key = family_or_model_type.strip().lower().replace("-", "_")
     return _MODEL_TYPE_TO_FAMILY.get(key, None if known_only else key)
+
+
+def is_multimodal_type(model_type: str | None) -> bool | None:
+    """Whether an HF ``model_type`` is an image+text architecture; ``None`` when the type is unknown."""
+    if not model_type:
+        return None
+    return model_type.strip().lower() in _MULTIMODAL_TYPES
 
 
 def related_families(family: str) -> tuple[str, ...]:

@@ -5,18 +5,33 @@ The rule is the BYOM docs FAQ "How to choose the base model?"
 must not exceed the custom model's, then the closest parameter count; if every base is larger, the
 smallest. "No exact architecture match" → the closest family.
 
-Among bases equally close by that rule (sizes within 2%, same context), the vendor's own base beats a
-community fine-tune, then the variant (instruct/chat or base) that matches the custom model.
+How the rule is applied, in order:
+    a base that supports the training type (the API refuses the others)
+    the same architecture: text-only or image+text, as the model's config.json says (gemma3_text ≠ gemma3)
+    limits on record before limits unknown: an unknown context cannot be checked against the rule
+    a context ≤ the custom model's; if none has one, the least violation (shortest context), said so
+    the closest size; among bases equally close (sizes within 2%, same context), the vendor's own base
+    before a community fine-tune, then the variant (instruct/chat or base) that matches the custom model.
+
+Two cases need no template: a model that is itself a Together base is fine-tuned directly, and the local
+engine trains the custom model itself (the base only lends its limits).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from byom.catalog._families import is_chat_name, normalize_family, related_families, vendor_orgs
+from byom.catalog._families import (
+    is_chat_name,
+    is_multimodal_type,
+    normalize_family,
+    related_families,
+    vendor_orgs,
+)
 from byom.catalog._models import Catalog, CatalogBase
 from byom.catalog._payloads import BaseLimits, base_limits
 from byom.hub import MAX_PARAMS, human_params
@@ -52,6 +67,7 @@ class CustomModelFacts(BaseModel):
     """What we know about the user's model (filled from the hub inspection)."""
 
     model: str
+    revision: str | None = None
     family: str | None = None
     model_type: str | None = None
     param_count: int | None = None
@@ -68,6 +84,7 @@ class CustomModelFacts(BaseModel):
 class _ReportLike(Protocol):
     # The fields of byom.hub.InspectReport that selection needs.
     model: str
+    revision: str | None
     family: str | None
     model_type: str | None
     param_count: int | None
@@ -80,6 +97,7 @@ def facts_from_report(report: _ReportLike) -> CustomModelFacts:
     """The selection facts from a hub ``InspectReport``."""
     return CustomModelFacts(
         model=report.model,
+        revision=report.revision,
         family=report.family,
         model_type=report.model_type,
         param_count=report.param_count,
@@ -127,22 +145,52 @@ class Recommendation(BaseModel):
     warnings: list[str]
     catalog_origin: Literal["packaged", "live"]
     catalog_retrieved: str
+    limits_source: str = Field(default="", description="where the bases' limits come from, and how fresh")
     explanation: str = Field(default="", description="why the pick was chosen over the alternatives")
     rule: str = RULE
+    rule_breaks: list[str] = Field(
+        default_factory=list,
+        description="each clause of the rule the pick breaks (empty: it follows the rule)",
+    )
+    direct: bool = Field(
+        default=False,
+        description="the model is itself a Together base: fine-tune it directly, no BYOM needed",
+    )
+    backend: Literal["together", "local"] = Field(
+        default="together",
+        description="the backend the advice is for; local: the engine trains the custom model itself and the "
+        "base only lends its limits",
+    )
+    next_step: str = Field(default="", description="the create_finetune call this advice leads to")
 
 
 def _fmt_params(n: int | None) -> str:
     return "unknown size" if n is None else human_params(n)
 
 
+_LIVE_HINT = "with TOGETHER_API_KEY set, recommend_base reads Together's live limits itself"
+
+
+def _limits_source(catalog: Catalog) -> str:
+    """Where the bases' limits come from: Together's live answer, or the packaged list and its date."""
+    if catalog.origin == "live":
+        return f"Together's live limits (fetched {catalog.retrieved})"
+    return f"the packaged list dated {catalog.retrieved}"
+
+
+def _architecture(model_type: str | None) -> str:
+    return f"{model_type} ({'image+text' if is_multimodal_type(model_type) else 'text-only'})"
+
+
 class _Scored(BaseModel):
     base: CatalogBase
     limits: BaseLimits
     context: int | None  # on record only: an unknown context is not compared
-    context_tier: int  # 0 fits, 1 unknown, 2 too long
+    fits: bool | None  # context ≤ the custom model's; None: either is unknown
     seq_ok: bool
     support_ok: bool
     full_pref: int  # training_type=full: 0 supported, 1 unconfirmed
+    arch_mismatch: bool  # text-only vs image+text, where both model_types are known
     distance: float  # |log(base/custom)|; inf when unknown
     size_tier: float  # distance in 2% steps: equal tiers are equally close
     vendor: bool  # published by the family's vendor, not a community fine-tune
@@ -159,10 +207,7 @@ def _score(
     max_seq_length: int | None,
 ) -> _Scored:
     context = base.context(method)
-    if context is None or custom.max_context is None:
-        tier = 1
-    else:
-        tier = 0 if context <= custom.max_context else 2
+    fits = None if context is None or custom.max_context is None else context <= custom.max_context
     seq_ok = max_seq_length is None or context is None or context >= max_seq_length
     limits = base_limits(base)
     support_ok = limits.supports_full_training if training_type == "full" else limits.lora_supported
@@ -171,6 +216,7 @@ def _score(
         distance = abs(math.log(base.param_count / custom.param_count))
     else:
         distance = math.inf
+    theirs, yours = is_multimodal_type(base.model_type), is_multimodal_type(custom.model_type)
     chat = is_chat_name(base.name, base.family)
     return _Scored(
         base=base,
@@ -180,34 +226,54 @@ def _score(
         chat=chat,
         variant_pref=0 if chat == custom.is_chat() else 1,
         context=context,
-        context_tier=tier,
+        fits=fits,
         seq_ok=seq_ok,
         support_ok=support_ok,
         full_pref=full_pref if training_type == "full" else 0,
+        arch_mismatch=theirs is not None and yours is not None and theirs != yours,
         distance=distance,
     )
 
 
+def _rank(s: _Scored) -> tuple[bool, ...]:
+    # Hard constraint first (the API refuses LoRA/full where unsupported), then the architecture (the docs'
+    # first clause), then limits on record (an unknown context cannot be checked against the rule), then the
+    # context rule, the requested training length and the full-FT preference.
+    return (
+        not s.support_ok,
+        s.arch_mismatch,
+        s.context is None,
+        s.fits is False,
+        not s.seq_ok,
+        s.full_pref == 1,
+    )
+
+
 def _sort_key(s: _Scored) -> tuple[object, ...]:
-    # Hard constraint first (the API refuses LoRA/full where unsupported), then the docs' context rule,
-    # then the requested training length, then full-FT preference, then size. When no base fits the
-    # context, the docs' spirit is "least over the limit": shortest context first.
+    # Then size. When no known base fits the context, the least violation: the shortest context first.
     # Equally close (same size tier and context): the vendor's base, then the matching variant.
-    if s.context_tier == 2:
+    if s.fits is False:
         inner: tuple[float, ...] = (float(s.context or 0), s.size_tier)
     else:
         inner = (s.size_tier, -float(s.context or 0))
     tie = (not s.vendor, s.variant_pref, s.distance)
-    return (not s.support_ok, s.context_tier, not s.seq_ok, s.full_pref, *inner, *tie, s.base.name)
+    return (*_rank(s), *inner, *tie, s.base.name)
 
 
-def _reasons(s: _Scored, custom: CustomModelFacts, family: str | None, method: Method) -> list[str]:
+def _reasons(
+    s: _Scored, custom: CustomModelFacts, family: str | None, method: Method, source: str
+) -> list[str]:
     base = s.base
     out: list[str] = []
     if family == base.family:
         out.append(f"same architecture family ({base.family})")
     else:
         out.append(f"different family: {base.family} (yours: {family or 'unknown'})")
+    if s.arch_mismatch:
+        out.append(f"architecture {_architecture(base.model_type)}, yours {_architecture(custom.model_type)}")
+    elif base.model_type and custom.model_type and base.model_type != custom.model_type:
+        kind = "image+text" if is_multimodal_type(base.model_type) else "text-only"
+        out.append(f"{kind} architecture ({base.model_type}) like yours")
     if base.param_count and custom.param_count:
         ratio = base.param_count / custom.param_count
         approx = "" if base.param_count_exact else " (nominal)"
@@ -225,12 +291,12 @@ def _reasons(s: _Scored, custom: CustomModelFacts, family: str | None, method: M
     limits = s.limits
     if s.context is None:
         out.append(
-            f"{label} context unknown: fit not checked (limits assume {limits.max_seq_length(method)}; "
-            "ask the limits endpoint)"
+            f"{label} context unknown (not on record in {source}): fit not checked, limits assume "
+            f"{limits.max_seq_length(method)}"
         )
     elif custom.max_context is None:
         out.append(f"{label} context {s.context}; your model's max context is unknown")
-    elif s.context_tier == 0:
+    elif s.fits:
         out.append(f"{label} context {s.context} ≤ your {custom.max_context}")
     else:
         out.append(f"{label} context {s.context} exceeds your {custom.max_context}")
@@ -264,7 +330,7 @@ def _reasons(s: _Scored, custom: CustomModelFacts, family: str | None, method: M
 
 
 def _candidate(
-    s: _Scored, rank: int, custom: CustomModelFacts, family: str | None, method: Method
+    s: _Scored, rank: int, custom: CustomModelFacts, family: str | None, method: Method, source: str
 ) -> Candidate:
     base = s.base
     limits = s.limits
@@ -277,7 +343,7 @@ def _candidate(
         size_ratio=round(ratio, 4) if ratio is not None else None,
         context=limits.max_seq_length(method),
         context_on_record=limits.context_on_record(method),
-        context_fits={0: True, 1: None, 2: False}[s.context_tier],
+        context_fits=s.fits,
         lora_supported=limits.lora_supported,
         full_supported=limits.supports_full_training,
         full_confirmed=limits.full_training_confirmed,
@@ -286,7 +352,7 @@ def _candidate(
         else None,
         min_batch_size=lora.min_batch_size if lora else None,
         rank=rank,
-        reasons=_reasons(s, custom, family, method),
+        reasons=_reasons(s, custom, family, method, source),
     )
 
 
@@ -296,23 +362,28 @@ def _explain(
     best = scored[0]
     label = "DPO" if method == "dpo" else "SFT"
     why = [f"same architecture family ({matched})" if matched == family else f"closest family ({matched})"]
+    if any(s.arch_mismatch for s in scored[1:]) and not best.arch_mismatch:
+        why.append(f"{_architecture(best.base.model_type)} like yours")
     if best.context is None:
         why.append(f"its {label} context is not on record")
     elif custom.max_context is None:
         why.append(f"{label} context {best.context} (yours is unknown)")
-    elif best.context_tier == 0:
+    elif best.fits:
         why.append(f"{label} context {best.context} fits your {custom.max_context}")
     else:
-        why.append(f"the shortest {label} context ({best.context}; yours is {custom.max_context})")
+        why.append(
+            f"the least violation of the context rule: the shortest {label} context ({best.context}; "
+            f"yours is {custom.max_context})"
+        )
     if math.isfinite(best.distance):
-        closest = "closest size" if best.context_tier != 2 else "size"
+        closest = "closest size" if best.fits is not False else "size"
         why.append(
             f"{closest} ({_fmt_params(best.base.param_count)} vs your {_fmt_params(custom.param_count)})"
         )
     text = f"{best.base.name} was chosen: " + "; ".join(why) + "."
 
     def rank(s: _Scored) -> tuple[object, ...]:
-        return (s.support_ok, s.context_tier, s.seq_ok, s.full_pref, s.size_tier, s.context)
+        return (*_rank(s), s.size_tier, s.context)
 
     tied = [s for s in scored[1:] if rank(s) == rank(best)]
     community = next((s for s in tied if best.vendor and not s.vendor), None)
@@ -331,6 +402,65 @@ def _explain(
     return text
 
 
+def _next_step(
+    custom: CustomModelFacts,
+    base: str,
+    *,
+    direct: bool,
+    local: bool,
+    training_type: TrainingType,
+    method: Method,
+    max_seq_length: int | None,
+) -> str:
+    """The create_finetune call the advice leads to, with only the arguments that differ from its defaults."""
+    args: dict[str, object] = {}
+    if direct:
+        args["model"] = base
+    else:
+        args["from_hf_model"] = custom.model
+        if custom.revision:
+            args["hf_model_revision"] = custom.revision
+        if not local:  # the local engine's create_finetune picks the same base for its limits
+            args["model"] = base
+    args["training_file"] = "<your .jsonl>"
+    if training_type != "lora":
+        args["training_type"] = training_type
+    if method != "sft":
+        args["method"] = method
+    if max_seq_length is not None:
+        args["max_seq_length"] = max_seq_length
+    shown = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in args.items())
+    return f"create_finetune({shown})"
+
+
+def _support_warning(s: _Scored, matched: str, training_type: TrainingType, source: str) -> str | None:
+    if not s.support_ok:
+        kind = "full fine-tuning" if training_type == "full" else "LoRA"
+        return (
+            f"No {matched} base supports {kind}. Use training_type="
+            f"{'lora' if training_type == 'full' else 'full'} instead, or another model."
+        )
+    if training_type == "full" and not s.limits.full_training_confirmed:
+        return (
+            f"Full fine-tuning on {s.base.name} is not confirmed in {source} (Together's docs say it covers "
+            "most dense models); create_finetune checks the base's limits for it before anything is spent."
+        )
+    return None
+
+
+def _cross_family_warning(family: str, matched: str) -> str:
+    # The template sets up training and serving (BYOM docs, "Key Concept"); a neighbour family differs in
+    # exactly what that set-up assumes.
+    return (
+        f"No base of your family ({family}); the pick is from the closest family, {matched}, as the docs advise "
+        f"for 'No exact architecture match'. Together sets up training and serving from the {matched} template, "
+        f"which risks: architecture (its layer names, attention and rope settings may not match yours: the job "
+        f"can fail loading your checkpoint); tokenizer (a different vocabulary and special tokens: the "
+        f"template's EOS and padding defaults may not fit); chat template (the endpoint may format prompts the "
+        f"{matched} way). Check a few generations before relying on the result."
+    )
+
+
 def recommend(
     custom: CustomModelFacts,
     catalog: Catalog,
@@ -338,8 +468,13 @@ def recommend(
     training_type: TrainingType = "lora",
     max_seq_length: int | None = None,
     method: Method = "sft",
+    local_engine: bool = False,
 ) -> Recommendation:
-    """Pick the base model for ``custom`` by the BYOM docs' rule, with up to 4 ranked alternatives."""
+    """Pick the base model for ``custom`` by the BYOM docs' rule, with up to 4 ranked alternatives.
+
+    ``local_engine``: the advice is for the local engine, which trains ``custom`` itself: the pick only lends
+    its limits, and Together's rule, alternatives and warnings about the template are left out.
+    """
     # model_type decides (the docs' rule is about architecture); the caller's family label is the fallback.
     family = (
         normalize_family(custom.model_type, known_only=True)
@@ -347,19 +482,31 @@ def recommend(
         or normalize_family(custom.model_type)
     )
     warnings: list[str] = list(catalog.warnings)
+    source = _limits_source(catalog)
+    label = "DPO" if method == "dpo" else "SFT"
     by_family: dict[str, list[CatalogBase]] = {}
     for base in catalog.bases:
         by_family.setdefault(base.family, []).append(base)
 
+    # A Together base itself (no revision pinned): no template, no BYOM.
+    own = catalog.get(custom.model) if custom.revision is None else None
     matched: str | None = None
-    if family is not None and family in by_family:
+    if own is not None:
+        matched = own.family
+    elif family is not None and family in by_family:
         matched = family
     elif family is not None:
         matched = next((f for f in related_families(family) if f in by_family), None)
 
     def result(
-        pick: Candidate | None, alternatives: list[Candidate], explanation: str = ""
+        pick: Candidate | None,
+        alternatives: list[Candidate],
+        explanation: str = "",
+        *,
+        breaks: list[str] | None = None,
+        direct: bool = False,
     ) -> Recommendation:
+        local = local_engine and not direct
         return Recommendation(
             base_model=pick.base_model if pick else None,
             pick=pick,
@@ -373,9 +520,37 @@ def recommend(
             warnings=warnings,
             catalog_origin=catalog.origin,
             catalog_retrieved=catalog.retrieved,
+            limits_source=source,
             explanation=explanation,
             rule=RULE,
+            rule_breaks=breaks or [],
+            direct=direct,
+            backend="local" if local_engine else "together",
+            next_step=_next_step(
+                custom,
+                pick.base_model,
+                direct=direct,
+                local=local,
+                training_type=training_type,
+                method=method,
+                max_seq_length=max_seq_length,
+            )
+            if pick is not None
+            else "",
         )
+
+    def score(base: CatalogBase) -> _Scored:
+        return _score(base, custom, method=method, training_type=training_type, max_seq_length=max_seq_length)
+
+    if own is not None:
+        s = score(own)
+        support = _support_warning(s, own.family, training_type, source)
+        warnings.extend([support] if support else [])
+        explanation = (
+            "It is in Together's fine-tuning catalog: pass it as model=, without from_hf_model, and Together "
+            "trains its own copy."
+        )
+        return result(_candidate(s, 1, custom, family, method, source), [], explanation, direct=True)
 
     families = ", ".join(sorted(by_family))
     if family is None:
@@ -385,86 +560,113 @@ def recommend(
         )
         return result(None, [])
     if matched is None:
+        local_note = (
+            " The local engine can still train it: pass model= a base of similar size (it lends only its limits)."
+            if local_engine
+            else ""
+        )
         warnings.append(
             f"No template: Together's catalog has no base of the {family!r} family or a close one, so BYOM "
             f"cannot be used for this model. Families with templates: {families}. Pick a model of one of "
-            "those architectures, or ask Together support to add the architecture."
+            "those architectures, or ask Together support to add the architecture." + local_note
         )
         return result(None, [])
-    if matched != family:
-        warnings.append(
-            f"No base of your family ({family}); using the closest family, {matched}, as the docs advise for "
-            "'No exact architecture match'. Together will warn that the architecture differs and inference "
-            "may not work: check the result before relying on it."
-        )
 
-    scored = sorted(
-        (
-            _score(b, custom, method=method, training_type=training_type, max_seq_length=max_seq_length)
-            for b in by_family[matched]
-        ),
-        key=_sort_key,
-    )
+    scored = sorted((score(b) for b in by_family[matched]), key=_sort_key)
     ranked = [
-        _candidate(s, i + 1, custom, family, method) for i, s in enumerate(scored[: 1 + MAX_ALTERNATIVES])
+        _candidate(s, i + 1, custom, family, method, source)
+        for i, s in enumerate(scored[: 1 + MAX_ALTERNATIVES])
     ]
     best = scored[0]
     pick = ranked[0]
-    label = "DPO" if method == "dpo" else "SFT"
+    name = best.base.name
+    # Rule warnings are about Together's template; requests and support hold on the local engine too.
+    rule: list[str] = []
+    breaks: list[str] = []
+    common: list[str] = []
 
-    if not best.support_ok:
-        kind = "full fine-tuning" if training_type == "full" else "LoRA"
-        warnings.append(
-            f"No {matched} base supports {kind}. Use training_type="
-            f"{'lora' if training_type == 'full' else 'full'} instead, or another model."
+    if matched != family:
+        breaks.append(f"different family: {matched} for your {family}")
+        rule.append(_cross_family_warning(family, matched))
+    if best.arch_mismatch:
+        breaks.append(
+            f"architecture {_architecture(best.base.model_type)} for your {_architecture(custom.model_type)}"
         )
-    elif training_type == "full" and not best.limits.full_training_confirmed:
-        warnings.append(
-            f"Full fine-tuning on {best.base.name} is not confirmed in Together's docs (they say it covers "
-            "most dense models); check supports_full_training "
-            "in its limits (GET /v1/fine-tunes/models/limits) before starting."
+        rule.append(
+            f"No {matched} base shares your model's architecture ({_architecture(custom.model_type)}); {name} "
+            f"is {_architecture(best.base.model_type)}. Together sets up training from the template: the job "
+            "may fail loading your checkpoint. Check the result before relying on it."
         )
+    support = _support_warning(best, matched, training_type, source)
+    common.extend([support] if support else [])
     if custom.max_context is None:
-        warnings.append(
+        rule.append(
             "Your model's max context (max_position_embeddings) is unknown, so context fit was not checked; "
             "set max_seq_length no higher than what your model supports."
         )
-    elif best.context_tier == 2:
-        warnings.append(
-            f"Every {matched} base has a {label} context longer than your model's {custom.max_context} tokens; "
-            f"picked the shortest ({best.context}). Set max_seq_length ≤ {custom.max_context} when you "
-            "create the job."
+    elif best.fits is False:
+        unknown = sum(1 for s in scored if s.context is None)
+        breaks.append(
+            f"{label} context {best.context} exceeds your {custom.max_context}: no {matched} base fits, this is "
+            "the least violation"
         )
-    elif best.context_tier == 1:
-        warnings.append(
-            f"No {matched} base has a known {label} context that fits; {best.base.name}'s context is not on "
-            "record. Check its limits (max_seq_length_sft/dpo) before starting."
+        rule.append(
+            f"Every {matched} base whose {label} context is on record is longer than your model's "
+            f"{custom.max_context} tokens, so the rule (base context ≤ yours) cannot hold: the pick is the least violation, {name} at "
+            f"{best.context}. Keep max_seq_length ≤ {custom.max_context} (create_finetune's default caps it "
+            "there)."
+            + (
+                f" {unknown} {matched} base(s) whose context is not on record ({source}) rank below it: their "
+                "fit cannot be checked."
+                if unknown
+                else ""
+            )
+        )
+    elif best.context is None:
+        breaks.append(f"{label} context not on record: the context rule is unchecked")
+        hint = f"; {_LIVE_HINT}" if catalog.origin == "packaged" else ""
+        rule.append(
+            f"{name}'s {label} context is not on record ({source}{hint}), nor any other {matched} base's, so "
+            f"its fit with your model's {custom.max_context} tokens is unchecked. Keep max_seq_length ≤ {custom.max_context} "
+            "(create_finetune's default caps it there)."
         )
     if max_seq_length is not None:
         if best.context is not None and max_seq_length > best.context:
-            warnings.append(
-                f"Requested max_seq_length {max_seq_length} exceeds {best.base.name}'s {label} limit of "
+            common.append(
+                f"Requested max_seq_length {max_seq_length} exceeds {name}'s {label} limit of "
                 f"{best.context}; lower it to ≤ {best.context}."
             )
         if custom.max_context is not None and max_seq_length > custom.max_context:
-            warnings.append(
+            common.append(
                 f"Requested max_seq_length {max_seq_length} exceeds your model's max context "
                 f"{custom.max_context}; lower it."
             )
     if custom.param_count is None:
-        warnings.append("Your model's parameter count is unknown, so sizes were not compared.")
+        rule.append("Your model's parameter count is unknown, so sizes were not compared.")
     elif custom.param_count > MAX_PARAMS:
-        warnings.append(
+        rule.append(
             f"Your model has {_fmt_params(custom.param_count)} parameters; BYOM accepts at most 100B. "
             "Use a smaller model."
         )
     elif best.base.param_count and best.base.param_count / custom.param_count > 8:
-        warnings.append(
+        rule.append(
             f"The template is much larger than your model ({_fmt_params(best.base.param_count)} vs "
             f"{_fmt_params(custom.param_count)}); that is expected when no closer base fits — the system "
             "adjusts to your checkpoint (docs: 'Use the smallest available base model')."
         )
-    return result(pick, ranked[1:], _explain(scored, custom, family, matched, method))
+
+    if local_engine:
+        limits = best.limits
+        warnings.extend(common)
+        explanation = (
+            f"The local engine trains {custom.model} itself: no Together base is needed and Together's rule "
+            f"does not apply. create_finetune borrows {name}'s limits only (LoRA rank ≤ {limits.lora_max_rank}, "
+            f"{label} max_seq_length ≤ {limits.max_seq_length(method)}, batch sizes). For a Together job, call "
+            "recommend_base with together=true."
+        )
+        return result(pick, [], explanation)
+    warnings.extend(rule + common)
+    return result(pick, ranked[1:], _explain(scored, custom, family, matched, method), breaks=breaks)
 
 
 def recommend_for_report(
@@ -474,6 +676,7 @@ def recommend_for_report(
     training_type: TrainingType = "lora",
     max_seq_length: int | None = None,
     method: Method = "sft",
+    local_engine: bool = False,
 ) -> Recommendation:
     """The base model for an inspected model: what ``byom recommend`` and ``recommend_base`` both call."""
     return recommend(
@@ -482,6 +685,7 @@ def recommend_for_report(
         training_type=training_type,
         max_seq_length=max_seq_length,
         method=method,
+        local_engine=local_engine,
     )
 
 
@@ -498,10 +702,21 @@ def render_recommendation(rec: Recommendation) -> str:
     if rec.pick is None:
         lines.append("No base model recommended.")
     else:
-        lines.append(f"Recommended base (model=): {rec.pick.base_model}")
+        if rec.direct:
+            lines.append(
+                f"{rec.pick.base_model} is itself a Together base: fine-tune it directly, no BYOM needed."
+            )
+        elif rec.backend == "local":
+            lines.append(
+                f"Local engine: it trains your model itself. Limits borrowed from (model=): {rec.pick.base_model}"
+            )
+        else:
+            lines.append(f"Recommended base (model=): {rec.pick.base_model}")
         if rec.explanation:
             lines.append(f"  {rec.explanation}")
         lines.append("  " + "; ".join(rec.pick.reasons))
+    if rec.next_step:
+        lines.append(f"Next: {rec.next_step}")
     if rec.alternatives:
         lines.append("Alternatives:")
         for alt in rec.alternatives:
@@ -509,14 +724,16 @@ def render_recommendation(rec: Recommendation) -> str:
     if rec.warnings:
         lines.append("Warnings:")
         lines.extend(f"  - {w}" for w in rec.warnings)
+    hint = f" ({_LIVE_HINT})" if rec.catalog_origin == "packaged" else ""
     lines.append(
         f"Training: {rec.training_type}, {rec.method}"
         + (f", max_seq_length {rec.max_seq_length}" if rec.max_seq_length else "")
-        + f". Catalog: {rec.catalog_origin}, retrieved {rec.catalog_retrieved}."
+        + f". Limits: {rec.limits_source}{hint}."
     )
-    # The docs' fallback clause only applies when the family did not match.
-    matched = rec.matched_family is not None and rec.matched_family == rec.family
-    lines.append(f"Rule: {rec.rule.removesuffix(_RULE_CLOSEST_FAMILY) if matched else rec.rule}")
+    if rec.backend == "together" and not rec.direct:
+        # The docs' fallback clause only applies when the family did not match.
+        matched = rec.matched_family is not None and rec.matched_family == rec.family
+        lines.append(f"Rule: {rec.rule.removesuffix(_RULE_CLOSEST_FAMILY) if matched else rec.rule}")
     text = "\n".join(lines)
     # Reasons and warnings are bounded, but cap anyway so a tool result stays small.
     return text if len(text) < 6000 else text[:5980] + "\n[truncated]"

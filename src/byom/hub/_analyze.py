@@ -17,7 +17,7 @@ from byom.untrusted import NAME_CHARS, clip, name
 
 from ._data import causal_lm_types, config_model_types, families
 from ._memory import memory_estimate
-from ._models import Finding, InspectReport, Verdict
+from ._models import Finding, InspectReport, verdict_of
 from ._params import count_from_config, moe_active_params
 from ._repair import fresh_copy
 from ._snapshot import RepoSnapshot
@@ -523,13 +523,6 @@ class _Judge:
         return has
 
 
-def _verdict(findings: list[Finding]) -> Verdict:
-    statuses = {f.status for f in findings}
-    if "fail" in statuses:
-        return "incompatible"
-    return "compatible_with_warnings" if "warn" in statuses else "compatible"
-
-
 def analyze(snap: RepoSnapshot, ceiling: str) -> InspectReport:
     """Run every check on ``snap`` and return the report with its verdict."""
     judge = _Judge(snap, ceiling)
@@ -577,7 +570,7 @@ def analyze(snap: RepoSnapshot, ceiling: str) -> InspectReport:
         source=snap.source,
         revision=snap.revision,
         commit_sha=snap.commit_sha,
-        verdict=_verdict(judge.findings),
+        verdict=verdict_of(judge.findings),
         findings=judge.findings,
         architectures=archs,
         model_type=model_type,

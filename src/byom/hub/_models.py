@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Finding", "InspectReport", "MemoryEstimate", "Status", "Verdict"]
+__all__ = ["Finding", "InspectReport", "MemoryEstimate", "Status", "Verdict", "verdict_of"]
 
 Status = Literal["pass", "warn", "fail", "info"]
 Verdict = Literal["compatible", "compatible_with_warnings", "incompatible"]
@@ -19,6 +19,14 @@ class Finding(BaseModel):
     status: Status
     evidence: str
     fix: str | None = None
+
+
+def verdict_of(findings: list[Finding]) -> Verdict:
+    """The verdict the findings add up to: any fail is incompatible, any warn compatible with warnings."""
+    statuses = {f.status for f in findings}
+    if "fail" in statuses:
+        return "incompatible"
+    return "compatible_with_warnings" if "warn" in statuses else "compatible"
 
 
 class MemoryEstimate(BaseModel):
@@ -88,3 +96,8 @@ class InspectReport(BaseModel):
     model_card_excerpt: str | None = Field(
         None, description="Start of the model card (README), at most 500 characters. Untrusted text."
     )
+
+    def with_findings(self, *extra: Finding) -> InspectReport:
+        """This report with ``extra`` findings added and the verdict decided again."""
+        findings = [*self.findings, *extra]
+        return self.model_copy(update={"findings": findings, "verdict": verdict_of(findings)})

@@ -9,6 +9,8 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from byom.catalog import with_template_finding
+from byom.errors import ByomError
 from byom.hub import InspectReport, render_report
 from byom.tools._common import AppState, domain_errors, state, tool_result
 
@@ -35,9 +37,15 @@ async def inspect_hf_model(
 
     Reads only metadata (config files and safetensors headers, never weights). Returns a verdict
     (compatible / compatible_with_warnings / incompatible), each finding with evidence and a fix,
-    parameter count, context length, adapter/MoE/quantization facts and memory estimates.
+    parameter count, context length, adapter/MoE/quantization facts, memory estimates and the template.
     """
-    inspector = state(ctx).inspector
+    app = state(ctx)
     with domain_errors():
-        report = await anyio.to_thread.run_sync(inspector.inspect, model, revision)
+        report = await anyio.to_thread.run_sync(app.inspector.inspect, model, revision)
+    try:
+        report = with_template_finding(report, await app.catalog())
+    except ByomError:
+        # No backend to ask (BYOM_BACKEND=together without a key): the inspection stands without the
+        # template, and recommend_base says what to set.
+        pass
     return tool_result(report, render_report(report))

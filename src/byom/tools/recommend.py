@@ -29,12 +29,13 @@ async def recommend_base(
     method: Annotated[
         Literal["sft", "dpo"], Field(description="Training method: supervised (sft) or preference (dpo).")
     ] = "sft",
+    together: Annotated[bool, Field(description="Rank Together's bases even on the local engine.")] = False,
 ) -> Annotated[CallToolResult, Recommendation]:
     """Choose the Together base model (the `model` template) to pair with a custom Hugging Face model.
 
-    Follows Together's BYOM rule: same architecture family, a base context no longer than the
-    custom model supports, then the closest size. Returns the pick as `base_model`, up to 4 ranked
-    alternatives with reasons, and warnings when nothing fits well.
+    Follows Together's BYOM rule: same architecture, a base context no longer than the model's, then the
+    closest size. Returns the pick as `base_model`, ranked alternatives with reasons, warnings and the
+    create_finetune call (a Together base itself needs no BYOM).
     """
     app = state(ctx)
     with domain_errors():
@@ -46,5 +47,6 @@ async def recommend_base(
             training_type=training_type,
             max_seq_length=max_seq_length,
             method=method,
+            local_engine=app.settings.backend == "local" and not together,
         )
     return tool_result(rec, render_recommendation(rec))
