@@ -100,9 +100,9 @@ async def deploy_endpoint(
         )
     result = DeployEndpointResult(status="deployed", endpoint=done, plan=plan, note=settled.note)
     text = (
-        f"Endpoint {done.endpoint_name} ({done.endpoint_id}): {done.state or 'starting'}. {settled.note}\n"
-        f"Call it with model={done.endpoint_name!r}.\nPython:\n```python\n{done.python}\n```\ncurl:\n```sh\n{done.curl}\n```\n"
-        f"Next: {done.next_step}"
+        f"Endpoint {done.endpoint_name} ({done.endpoint_id}): {done.headline} {settled.note}\n"
+        f"Call it with model={done.endpoint_name!r}. Python (needs `{done.install}`):\n```python\n{done.python}\n```\n"
+        f"curl:\n```sh\n{done.curl}\n```\nNext: {done.next_step}"
     )
     return tool_result(result, text)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from byom.catalog import Catalog
-from byom.config import ENGINE_KEY_FILE, Settings, engine_data_dir, load_settings
+from byom.config import Settings, engine_key_path, load_settings
 from byom.errors import ConfigError
 from byom.hub import InspectReport
 from byom.together import FinetuneEvent, FinetuneResponse
@@ -53,9 +53,9 @@ def _filled(fix: str, ctx: JobContext) -> str:
 def _engine_key_file() -> str:
     """Where byom reads the engine's key (BYOM_DATA_DIR/engine/api_key), as this environment sets it."""
     try:
-        return str(engine_data_dir(load_settings()) / ENGINE_KEY_FILE)
+        return str(engine_key_path(load_settings()))
     except ConfigError:  # another setting is malformed: still name the file, by its default place
-        return str(engine_data_dir(Settings()) / ENGINE_KEY_FILE)
+        return str(engine_key_path(Settings()))
 
 
 def explain_text(
