@@ -40,23 +40,18 @@ def _user_env(**extra: str) -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", os.defpath), "HOME": os.environ["HOME"], **extra}
 
 
+def _run(argv: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=HANG_S, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def _run_snippets(endpoint: dict[str, object], env: dict[str, str]) -> None:
     """Both snippets, as given, in ``env``: each prints a completion."""
     assert endpoint["install"] == "pip install together"  # installed in this venv, as the result tells a user
-    python = subprocess.run(
-        [sys.executable, "-c", str(endpoint["python"])],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=HANG_S,
-    )
-    assert python.returncode == 0, python.stderr
-    assert python.stdout.endswith("\n") and python.stdout != "None\n", python.stdout  # the message content
-    curl = subprocess.run(
-        ["sh", "-c", str(endpoint["curl"])], env=env, capture_output=True, text=True, timeout=HANG_S
-    )
-    assert curl.returncode == 0, curl.stderr
-    answer = json.loads(curl.stdout)
+    printed = _run([sys.executable, "-c", str(endpoint["python"])], env)
+    assert printed.endswith("\n") and printed != "None\n", printed  # the message content
+    answer = json.loads(_run(["sh", "-c", str(endpoint["curl"])], env))
     assert isinstance(answer["choices"][0]["message"]["content"], str), answer
     assert answer["usage"]["completion_tokens"] >= 1, answer
 
