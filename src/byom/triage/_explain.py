@@ -21,6 +21,10 @@ _STAGE_IN_TEXT = re.compile(
     r"(?:failed|failure) (?:during|in) (?:the )?(download|initiali[sz]ation|training|saving|upload)",
     re.IGNORECASE,
 )
+_ROUTE_IN_TEXT = re.compile(
+    r"/v1/(?:chat/)?completions\b|\bchat\.completions\.create\b|\bPOST \S*/v1/fine-tunes →",
+    re.IGNORECASE,
+)
 _STAGES: dict[str, Stage] = {
     "download": "download",
     "initialization": "initialization",
@@ -138,8 +142,15 @@ def _line_at(text: str, pos: int) -> str:
 
 
 def _stage_in(text: str) -> Stage | None:
-    found = _STAGE_IN_TEXT.search(text[-200_000:])
-    return _STAGES.get(found.group(1).lower()) if found else None
+    tail = text[-200_000:]
+    found = _STAGE_IN_TEXT.search(tail)
+    if found:
+        return _STAGES.get(found.group(1).lower())
+    # An API error names its route (byom's own: "POST /v1/fine-tunes → 401: …"; a snippet's: the URL it called).
+    route = _ROUTE_IN_TEXT.search(tail)
+    if route:
+        return "calling the model" if "completions" in route.group(0).lower() else "create"
+    return None
 
 
 def _explained(
