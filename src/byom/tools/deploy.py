@@ -21,6 +21,7 @@ from byom.endpoints import (
     plan_manage,
 )
 from byom.endpoints.manage import ManageArgs, ManagePlan, render_report
+from byom.jobs.iterate import continuation
 from byom.ledger import SpendingLimits
 from byom.tools._common import MAX_WAIT_S, AppState, domain_errors, progress_reporter, state, tool_result
 from byom.tools._confirm import Confirm, Confirmation, ConfirmTokenArg
@@ -33,6 +34,9 @@ class DeployEndpointResult(BaseModel):
     endpoint: DeployResult | None = None
     confirm_token: str | None = None
     plan: DeployPlan
+    continue_with: str | None = Field(
+        None, description="The create_finetune call that trains on from the deployed job's output."
+    )
     note: str
 
 
@@ -91,18 +95,23 @@ async def deploy_endpoint(
         return tool_result(result, f"{settled.note}\n\nPlan:\n{plan.summary}")
     app = state(ctx)
     with domain_errors():
+        backend = await app.backend()
         done = await deploy(
             plan,
-            backend=await app.backend(),
+            backend=backend,
             ledger=app.ledger,
             wait_seconds=wait_seconds,
             progress=progress_reporter(ctx),
         )
-    result = DeployEndpointResult(status="deployed", endpoint=done, plan=plan, note=settled.note)
+    continued = await continuation(backend, plan.job_id) if plan.job_id else None
+    result = DeployEndpointResult(
+        status="deployed", endpoint=done, plan=plan, continue_with=continued, note=settled.note
+    )
     text = (
         f"Endpoint {done.endpoint_name} ({done.endpoint_id}): {done.headline} {settled.note}\n"
         f"Call it with model={done.endpoint_name!r}. Python (needs `{done.install}`):\n```python\n{done.python}\n```\n"
         f"curl:\n```sh\n{done.curl}\n```\nNext: {done.next_step}"
+        + (f"\nTo train on from it: {continued}" if continued else "")
     )
     return tool_result(result, text)
 

@@ -240,7 +240,9 @@ async def job_status(
         found, checkpoints, metrics = await fetch_details(backend.client, job.id)
     app = state(ctx)
     vocab = await anyio.to_thread.run_sync(vocab_of, app.inspector, job.from_hf_model, metrics)
-    summary = summarize(job, found, checkpoints, metrics, n_events=events, vocab_size=vocab)
+    summary = summarize(
+        job, found, checkpoints, metrics, n_events=events, vocab_size=vocab, local=backend.kind == "local"
+    )
     extra = []
     if plot:
         train = metrics.series("train/loss")
