@@ -83,8 +83,8 @@ async def deploy_endpoint(
 ) -> Annotated[CallToolResult, DeployEndpointResult]:
     """Deploy a completed fine-tune behind a dedicated endpoint after the user confirms the hourly cost.
 
-    Picks a config with enough memory, creates endpoint, deployment and traffic split (rolled back on failure)
-    and returns the endpoint name to call, with Python and curl.
+    Picks a config with enough memory, creates endpoint, deployment and traffic split (rolled back on failure).
+    READY only after one completion through the Python and curl it returns (same URL and key source).
     """
     settled = _deploy.settle(ctx, plan, answer, confirm_token)
     if not settled.go:
