@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 import anyio
 import httpx2
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from byom.config import Settings, engine_data_dir, is_loopback
+from byom.config import Settings, engine_data_dir, engine_key_path, is_loopback
 from byom.errors import ConfigError, TogetherAPIError
 from byom.storage import open_private, private_dir
 from byom.together import TogetherClient
@@ -56,6 +56,9 @@ class BackendInfo(BaseModel):
     chosen_by: str
     costs_money: bool
     credentials: dict[str, bool]
+    engine_key_file: str | None = Field(
+        description="The local engine's key file, read by path (never shown): what your own code sends as its key."
+    )
     engine_autostart: bool
     spending_limits: dict[str, float | None]
     read_only: bool
@@ -82,6 +85,9 @@ def describe_backend(settings: Settings) -> BackendInfo:
             "WANDB_API_KEY": settings.wandb_api_key is not None,
             "BYOM_ENGINE_API_KEY": settings.engine_api_key is not None,
         },
+        engine_key_file=(
+            str(engine_key_path(settings)) if kind == "local" and settings.engine_api_key is None else None
+        ),
         engine_autostart=settings.engine_autostart,
         spending_limits={"BYOM_MAX_USD": settings.max_usd, "BYOM_MAX_USD_PER_DAY": settings.max_usd_per_day},
         read_only=settings.read_only,
@@ -97,6 +103,8 @@ class Backend:
     client: TogetherClient
     settings: Settings
     _project: Project | None = field(default=None, repr=False)
+    # What replaces the network (tests: the engine over ASGI); None: the real one.
+    transport: httpx2.AsyncBaseTransport | None = field(default=None, repr=False)
 
     @property
     def base_url(self) -> str:
@@ -155,10 +163,13 @@ async def connect(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
                 "BYOM_BACKEND=together needs TOGETHER_API_KEY in the server's environment (set it in the MCP host's "
                 "config and restart the server), or unset BYOM_BACKEND to use the local engine."
             )
-        return Backend("together", TogetherClient.from_settings(settings, transport=transport), settings)
+        client = TogetherClient.from_settings(settings, transport=transport)
+        return Backend("together", client, settings, transport=transport)
     if transport is None:
         await anyio.to_thread.run_sync(ensure_engine, settings)
-    return Backend("local", TogetherClient.for_engine(settings, transport=transport), settings)
+    return Backend(
+        "local", TogetherClient.for_engine(settings, transport=transport), settings, transport=transport
+    )
 
 
 def ensure_engine(settings: Settings) -> None:

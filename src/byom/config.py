@@ -21,6 +21,7 @@ __all__ = [
     "ENGINE_KEY_FILE",
     "Settings",
     "engine_data_dir",
+    "engine_key_path",
     "is_loopback",
     "load_settings",
     "read_engine_key",
@@ -211,6 +212,11 @@ ENGINE_KEY_FILE = "api_key"
 def engine_data_dir(settings: Settings) -> Path:
     """The engine's default data dir (``byom engine --data-dir`` overrides it)."""
     return settings.data_dir / "engine"
+
+
+def engine_key_path(settings: Settings) -> Path:
+    """The key file the engine at its default data dir writes on first start (what a user's code reads)."""
+    return engine_data_dir(settings).expanduser() / ENGINE_KEY_FILE
 
 
 def read_engine_key(data_dir: Path) -> str | None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import httpx2
 import pytest
 
-from byom.backend import Backend
+from byom.backend import Backend, connect
+from byom.config import Settings, engine_key_path
 from byom.confirmed import plan_hash
 from byom.endpoints import DeployArgs, deploy, plan_deploy
+from byom.engine.state import EngineState
 from byom.errors import JobNotFound, PreflightError, RegistryModelNotFound
 from byom.ledger import Ledger
+from support.engine import BASE_URL, KEY
 
 pytestmark = pytest.mark.anyio
 
@@ -57,3 +63,50 @@ async def test_attach_refuses_a_model_that_is_no_adapter(
 ) -> None:
     with pytest.raises(PreflightError, match="not a LoRA adapter"):
         await plan_deploy(DeployArgs(model=model_id, lora="attach"), backend=backend, ledger=ledger)
+
+
+async def test_a_deploy_is_ready_only_once_a_completion_came_back_the_way_its_snippets_call(
+    backend: Backend, ledger: Ledger, model_id: str
+) -> None:
+    plan = await plan_deploy(
+        DeployArgs(model=model_id, endpoint_name="unit-proof"), backend=backend, ledger=ledger
+    )
+    done = await deploy(plan, backend=backend, ledger=ledger, wait_seconds=30)
+    assert done.ready and done.check is not None and done.check.ok, done
+    assert done.check.route == f"POST {backend.base_url}/v1/chat/completions"
+    # The key the server was given as BYOM_ENGINE_API_KEY: the snippets read that variable, never a value.
+    assert done.check.key_from == "$BYOM_ENGINE_API_KEY" and done.check.ms is not None
+    assert done.check.line().startswith("verified: one completion through POST ")
+    assert "os.environ['BYOM_ENGINE_API_KEY']" in done.python and "$BYOM_ENGINE_API_KEY" in done.curl
+    assert done.install == "pip install together" and done.key_file is None
+    assert KEY not in done.model_dump_json()
+
+
+async def test_a_key_file_that_no_longer_holds_the_engines_key_is_not_ready_and_says_which_file(
+    engine_transport: tuple[httpx2.ASGITransport, EngineState], ledger: Ledger, model_id: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "byom",
+        cache_dir=tmp_path / "byom-cache",
+        engine_url=BASE_URL,
+        backend_choice="local",
+    )
+    key_file = engine_key_path(settings)
+    key_file.parent.mkdir(parents=True)
+    key_file.write_text(KEY)
+    backend = await connect(settings, transport=engine_transport[0])
+    try:
+        plan = await plan_deploy(
+            DeployArgs(model=model_id, endpoint_name="unit-stale"), backend=backend, ledger=ledger
+        )
+        # The engine was restarted on another data dir since: the file the snippets read holds another key.
+        key_file.write_text("a-stale-key")
+        done = await deploy(plan, backend=backend, ledger=ledger, wait_seconds=30)
+    finally:
+        await backend.aclose()
+    assert done.state == "DEPLOYMENT_STATE_READY" and not done.ready, done
+    assert done.check is not None and not done.check.ok and done.key_file == str(key_file)
+    assert f"does not take the key in {key_file}" in (done.check.problem or "")
+    assert done.next_step.startswith("Not ready to call:") and "action='stop'" in done.next_step
+    assert f"Path({str(key_file)!r}).read_text().strip()" in done.python
+    assert f"$(cat {key_file})" in done.curl and "a-stale-key" not in done.model_dump_json()

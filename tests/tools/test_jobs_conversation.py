@@ -142,6 +142,9 @@ async def test_create_follow_deploy_chat_manage(
         deployed = _ok(await client.call_tool("deploy_endpoint", {"job_id": job_id, "wait_seconds": 45}))
         assert deployed["status"] == "deployed", deployed
         assert len(user.shown) == 2  # the deploy's hourly cost was confirmed too
+        # And the call that trains on from the deployed job's output (its merged weights on this engine).
+        assert deployed["continue_with"].startswith("create_finetune(from_hf_model='"), deployed
+        assert f"/jobs/{job_id}/output/merged'" in deployed["continue_with"]
         endpoint = deployed["endpoint"]
         name = endpoint["endpoint_name"]
         if not endpoint["ready"]:
@@ -190,5 +193,6 @@ async def test_resources_and_prompts(mode: str, jobs_server: MCPServer[AppState]
     info = json.loads(backend)
     assert info["kind"] == "local" and info["base_url"] == BASE_URL
     assert info["credentials"]["BYOM_ENGINE_API_KEY"] is True  # whether it is set, never its value
+    assert info["engine_key_file"] is None  # the key is the one the server was given, not the engine's file
     assert KEY not in backend
     assert prompts == ["finetune_my_model", "why_did_my_job_fail"]

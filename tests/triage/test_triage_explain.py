@@ -330,6 +330,45 @@ def test_togethers_401_names_the_account_key() -> None:
     )
 
 
+def test_a_snippets_engine_401_is_at_calling_the_model_and_says_to_read_the_key_file_by_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # What the old snippet printed when run with a made-up key (the issue's conversation), via the together SDK.
+    monkeypatch.setenv("BYOM_DATA_DIR", str(tmp_path))
+    explanation = explain_text(
+        'Traceback (most recent call last):\n  File "<string>", line 4, in <module>\n'
+        "together.AuthenticationError: Error code: 401 - {'error': {'message': 'Invalid API key. Use the key the "
+        "engine printed the path of at start (file api_key in its data dir).', 'type': 'invalid_request_error', "
+        "'param': None, 'code': 'invalid_api_key'}}"
+    )
+    assert explanation.pattern_id == "engine-key-rejected" and explanation.stage == "calling the model"
+    key_file = str(tmp_path / "engine" / "api_key")
+    assert key_file in explanation.fixes[0] and f"$(cat {key_file})" in explanation.fixes[0]
+    advice = " ".join(explanation.fixes)
+    assert "restart the server" not in advice and "TOGETHER_API_KEY" not in advice
+
+
+def test_byoms_own_401_at_create_keeps_the_create_stage() -> None:
+    explanation = explain_text(
+        "POST /v1/fine-tunes → 401: Invalid API key. Use the key the engine printed the path of at start (file "
+        "api_key in its data dir). The API key was rejected."
+    )
+    assert explanation.pattern_id == "engine-key-rejected" and explanation.stage == "create"
+
+
+def test_togethers_401_from_a_chat_call_is_at_calling_the_model_and_names_where_to_get_a_key() -> None:
+    explanation = explain_text(
+        "curl https://api.together.ai/v1/chat/completions → 401\n"
+        '{"error": {"message": "Invalid API key provided. You can find your API key at '
+        'https://api.together.xyz/settings/api-keys.", "type": "invalid_request_error", "code": "invalid_api_key"}}'
+    )
+    assert explanation.pattern_id == "together-auth" and explanation.stage == "calling the model"
+    assert (
+        "api.together.ai/settings/api-keys" in explanation.fixes[0]
+        and "TOGETHER_API_KEY" in explanation.fixes[0]
+    )
+
+
 # ---- stack hints: no pattern knows the message, the traceback's modules still say where it broke -----------
 
 

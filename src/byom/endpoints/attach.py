@@ -12,6 +12,7 @@ import anyio
 
 from byom.backend import Backend, Project
 from byom.confirmed import Progress, create_or_find, poll_until
+from byom.endpoints.calling import Caller
 from byom.endpoints.rollback import detach
 from byom.endpoints.serving import DeployPlan, DeployResult, served
 from byom.errors import PreflightError, TogetherAPIError
@@ -120,6 +121,7 @@ async def attach(
         dep_id,
         ready,
         adapter_id=adapter.id,
+        caller=Caller.of(backend),
         reused=True,
         state=_READY if ready else "ADAPTER_LOAD_STATE_LOADING",
     )

@@ -13,6 +13,7 @@ import anyio
 
 from byom.backend import Backend, Project
 from byom.confirmed import Progress, create_or_find, poll_until
+from byom.endpoints.calling import Caller
 from byom.endpoints.rollback import remove_created
 from byom.endpoints.serving import DeployPlan, DeployResult, bare, served
 from byom.errors import PreflightError, RequestOutcomeUnknown, TogetherAPIError
@@ -129,6 +130,7 @@ async def create_serving(
         endpoint.name or endpoint.id,
         dep.id,
         dep.status is not None and dep.status.is_ready,
+        caller=Caller.of(backend),
         reused=created_endpoint is None,
         state=dep.state,
     )

@@ -4,7 +4,8 @@
                   its base → the cheapest config whose instance type holds the model (or the one asked for)
                   → the hourly cost and auto-stop → a plan to confirm
     deploy:       endpoint (reused on 409) → deployment → traffic split → (wait for READY); any failure
-                  rolls back what this call created
+                  rolls back what this call created → once READY, one completion through the route and key
+                  the snippets use (calling.py): READY to the user only if it answered
 
 LoRA: ``merge`` deploys the adapter model itself on a config of its base (the API merges it); ``attach``
 loads the adapter onto a running deployment of its base whose config accepts adapters. The base is the
@@ -19,8 +20,9 @@ import re
 from byom.backend import Backend, Project
 from byom.confirmed import Progress, check_spending
 from byom.endpoints.attach import attach, attach_target
+from byom.endpoints.calling import Caller, check_call
 from byom.endpoints.create import create_serving
-from byom.endpoints.serving import ConfigChoice, DeployArgs, DeployPlan, DeployResult, bare
+from byom.endpoints.serving import ConfigChoice, DeployArgs, DeployPlan, DeployResult, bare, next_step
 from byom.errors import PreflightError
 from byom.ledger import Ledger, SpendingLimits, fingerprint
 from byom.together import FinetuneResponse, InstanceType, RegistryModel, ServingConfig
@@ -246,7 +248,7 @@ async def deploy(
     wait_seconds: float = 0,
     progress: Progress | None = None,
 ) -> DeployResult:
-    """Carry out the plan; roll back what this call created if any step fails."""
+    """Carry out the plan; roll back what this call created if any step fails; once READY, prove it answers."""
     project = await backend.project()
     # Every deploy is a new one (no 24 h reuse: the last one may be deleted by now), but never two at once.
     row = ledger.claim(
@@ -259,7 +261,7 @@ async def deploy(
         limits=plan.limits if backend.costs_money else None,
     ).row_id
     run = attach if plan.lora == "attach" else create_serving
-    return await run(
+    done = await run(
         plan,
         backend=backend,
         project=project,
@@ -268,3 +270,9 @@ async def deploy(
         wait_seconds=wait_seconds,
         progress=progress,
     )
+    if not done.ready:
+        return done
+    # Not rolled back when it fails: the deployment is up, and the reason is often the caller's key.
+    check = await check_call(Caller.of(backend), done.endpoint_name, backend)
+    step = next_step(done.endpoint_name, done.endpoint_id, check.ok, check)
+    return done.model_copy(update={"check": check, "ready": check.ok, "next_step": step})

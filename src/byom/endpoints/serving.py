@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from byom.confirmed import ConfirmedPlan
+from byom.endpoints.calling import INSTALL, CallCheck, Caller
 from byom.ledger import SpendingLimits
 from byom.together import Endpoint
 
-__all__ = ["ConfigChoice", "DeployArgs", "DeployPlan", "DeployResult", "bare", "served"]
+__all__ = ["ConfigChoice", "DeployArgs", "DeployPlan", "DeployResult", "bare", "next_step", "served"]
 
 
 class DeployArgs(BaseModel):
@@ -86,9 +86,21 @@ class DeployResult(BaseModel):
     reused_endpoint: bool
     usd_per_hour: float | None
     auto_stop_minutes: int
-    python: str
+    python: str = Field(description="Runs as it is in a fresh shell once `install` is done.")
     curl: str
+    install: str = Field(description="What the Python snippet needs.")
+    key_file: str | None = Field(None, description="The local engine's key file the snippets read, by path.")
+    check: CallCheck | None = Field(
+        None, description="The completion made through the snippets' route and key before READY was reported."
+    )
     next_step: str
+
+    @property
+    def headline(self) -> str:
+        """Its state, and the proof (or why there is none) once the backend said READY."""
+        if self.check is None:
+            return f"{self.state or 'starting'}."
+        return ("READY, " if self.check.ok else f"{self.state}, ") + self.check.line()
 
 
 def bare(name: str) -> str:
@@ -133,27 +145,12 @@ def served(
     dep_id: str | None,
     ready: bool,
     *,
+    caller: Caller,
     reused: bool,
     state: str | None,
     adapter_id: str | None = None,
 ) -> DeployResult:
-    base = plan.backend_url.rstrip("/")
-    key_env = "TOGETHER_API_KEY" if plan.costs_money else "BYOM_ENGINE_API_KEY"
-    python = (
-        "import os\nfrom together import Together\n"
-        f"client = Together(base_url={base!r}, api_key=os.environ[{key_env!r}])\n"
-        f"reply = client.chat.completions.create(model={name!r}, messages=[{{'role': 'user', 'content': 'Hello'}}])\n"
-        "print(reply.choices[0].message.content)"
-    )
-    curl = (
-        f"curl {base}/v1/chat/completions -H \"Authorization: Bearer ${key_env}\" -H 'Content-Type: application/json' "
-        f"-d '{json.dumps({'model': name, 'messages': [{'role': 'user', 'content': 'Hello'}]})}'"
-    )
-    nxt = (
-        f"Ready: call it with model={name!r}. manage_endpoint(endpoint={endpoint.id!r}, action='stop') stops billing."
-        if ready
-        else f"Starting: manage_endpoint(endpoint={endpoint.id!r}, action='status') shows when it is READY."
-    )
+    """The result as the backend reports it; ``check`` (deploy.py) decides whether it is READY to the user."""
     return DeployResult(
         endpoint_name=name,
         endpoint_id=endpoint.id,
@@ -164,7 +161,18 @@ def served(
         reused_endpoint=reused,
         usd_per_hour=plan.usd_per_hour,
         auto_stop_minutes=plan.inactive_timeout,
-        python=python,
-        curl=curl,
-        next_step=nxt,
+        python=caller.python(name),
+        curl=caller.curl(name),
+        install=INSTALL,
+        key_file=str(caller.key_file) if caller.key_file is not None else None,
+        next_step=next_step(name, endpoint.id, ready, None),
     )
+
+
+def next_step(name: str, endpoint_id: str, ready: bool, check: CallCheck | None) -> str:
+    stop = f"manage_endpoint(endpoint={endpoint_id!r}, action='stop') stops it"
+    if check is not None and not check.ok:
+        return f"Not ready to call: {check.problem} Until then, {stop}."
+    if ready:
+        return f"Ready: call it with model={name!r}. {stop}."
+    return f"Starting: manage_endpoint(endpoint={endpoint_id!r}, action='status') shows when it is READY."

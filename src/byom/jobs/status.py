@@ -15,6 +15,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from byom.errors import ByomError
+from byom.jobs.iterate import continue_call
 from byom.jobs.loss import LossWatch, needs_vocab, watch_loss
 from byom.together import (
     TERMINAL_STATUSES,
@@ -124,6 +125,9 @@ class JobSummary(BaseModel):
     diagnosis: str | None = Field(
         None, description="The failure's category and likely cause (explain_error has more)."
     )
+    continue_with: str | None = Field(
+        None, description="The create_finetune call that trains on from this job's output (once completed)."
+    )
     next_step: str
 
 
@@ -168,8 +172,10 @@ def summarize(
     *,
     n_events: int = 10,
     vocab_size: int | None = None,
+    local: bool = False,
 ) -> JobSummary:
-    """The job as ``job_status`` shows it; ``vocab_size`` (the model's config) sets the loss's chance level."""
+    """The job as ``job_status`` shows it; ``vocab_size`` (the model's config) sets the loss's chance level;
+    ``local``: the backend is the local engine (how its output continues training)."""
     status = job.status or "unknown"
     dpo = job.training_method is not None and job.training_method.method == "dpo"
     loss = watch_loss(metrics, dpo=dpo, vocab_size=vocab_size)
@@ -235,6 +241,7 @@ def summarize(
         cost_usd=job.price_usd,
         failure=failure,
         diagnosis=diagnosis,
+        continue_with=continue_call(job, ordered, local=local),
         next_step="",
     )
     summary.next_step = _next_step(summary)
@@ -251,10 +258,11 @@ def _next_step(s: JobSummary) -> str:
         return (
             f"Done, but the loss is {s.loss.judgment}: the model did not learn, and deploying it would serve one no "
             "better than before. Change the settings (more epochs or steps, a higher learning rate; full "
-            "fine-tuning for a model that starts at chance level) and call create_finetune again."
+            "fine-tuning for a model that starts at chance level) and call create_finetune again; more epochs can "
+            f"also start from this output: {s.continue_with}."
         )
     if s.status == "completed":
-        return f"Done: deploy it with deploy_endpoint(job_id={s.job_id!r})."
+        return f"Done: deploy it with deploy_endpoint(job_id={s.job_id!r}); or train on from it: {s.continue_with}."
     if s.status in ("error", "user_error"):
         return f"It failed: call explain_error(job_id={s.job_id!r}) for the cause and a corrected create_finetune call."
     if s.status == "cancelled":

@@ -21,6 +21,7 @@ from byom.endpoints import (
     plan_manage,
 )
 from byom.endpoints.manage import ManageArgs, ManagePlan, render_report
+from byom.jobs.iterate import continuation
 from byom.ledger import SpendingLimits
 from byom.tools._common import MAX_WAIT_S, AppState, domain_errors, progress_reporter, state, tool_result
 from byom.tools._confirm import Confirm, Confirmation, ConfirmTokenArg
@@ -33,6 +34,9 @@ class DeployEndpointResult(BaseModel):
     endpoint: DeployResult | None = None
     confirm_token: str | None = None
     plan: DeployPlan
+    continue_with: str | None = Field(
+        None, description="The create_finetune call that trains on from the deployed job's output."
+    )
     note: str
 
 
@@ -79,8 +83,8 @@ async def deploy_endpoint(
 ) -> Annotated[CallToolResult, DeployEndpointResult]:
     """Deploy a completed fine-tune behind a dedicated endpoint after the user confirms the hourly cost.
 
-    Picks a config with enough memory, creates endpoint, deployment and traffic split (rolled back on failure)
-    and returns the endpoint name to call, with Python and curl.
+    Picks a config with enough memory, creates endpoint, deployment and traffic split (rolled back on failure).
+    READY only after one completion through the Python and curl it returns (same URL and key source).
     """
     settled = _deploy.settle(ctx, plan, answer, confirm_token)
     if not settled.go:
@@ -91,18 +95,23 @@ async def deploy_endpoint(
         return tool_result(result, f"{settled.note}\n\nPlan:\n{plan.summary}")
     app = state(ctx)
     with domain_errors():
+        backend = await app.backend()
         done = await deploy(
             plan,
-            backend=await app.backend(),
+            backend=backend,
             ledger=app.ledger,
             wait_seconds=wait_seconds,
             progress=progress_reporter(ctx),
         )
-    result = DeployEndpointResult(status="deployed", endpoint=done, plan=plan, note=settled.note)
+    continued = await continuation(backend, plan.job_id) if plan.job_id else None
+    result = DeployEndpointResult(
+        status="deployed", endpoint=done, plan=plan, continue_with=continued, note=settled.note
+    )
     text = (
-        f"Endpoint {done.endpoint_name} ({done.endpoint_id}): {done.state or 'starting'}. {settled.note}\n"
-        f"Call it with model={done.endpoint_name!r}.\nPython:\n```python\n{done.python}\n```\ncurl:\n```sh\n{done.curl}\n```\n"
-        f"Next: {done.next_step}"
+        f"Endpoint {done.endpoint_name} ({done.endpoint_id}): {done.headline} {settled.note}\n"
+        f"Call it with model={done.endpoint_name!r}. Python (needs `{done.install}`):\n```python\n{done.python}\n```\n"
+        f"curl:\n```sh\n{done.curl}\n```\nNext: {done.next_step}"
+        + (f"\nTo train on from it: {continued}" if continued else "")
     )
     return tool_result(result, text)
 

@@ -230,7 +230,8 @@ async def job_status(
     """State, stage, progress, events and outputs of a fine-tune job; its loss history and whether it is learning
     (falling / flat / at chance / rising).
 
-    With wait_seconds it returns early on any change. A failed job points to explain_error.
+    With wait_seconds it returns early on any change. A failed job points to explain_error; a completed one
+    names the create_finetune call that continues training from it.
     """
     job = await _job(ctx, job_id)
     if wait_seconds and not job.is_terminal:
@@ -240,7 +241,9 @@ async def job_status(
         found, checkpoints, metrics = await fetch_details(backend.client, job.id)
     app = state(ctx)
     vocab = await anyio.to_thread.run_sync(vocab_of, app.inspector, job.from_hf_model, metrics)
-    summary = summarize(job, found, checkpoints, metrics, n_events=events, vocab_size=vocab)
+    summary = summarize(
+        job, found, checkpoints, metrics, n_events=events, vocab_size=vocab, local=backend.kind == "local"
+    )
     extra = []
     if plot:
         train = metrics.series("train/loss")

@@ -60,7 +60,7 @@ async def job_resource(job_id: str, ctx: Context[Any, Any]) -> str:
         client = backend.client
         job = await client.retrieve_finetune(job_id)
         events, checkpoints, metrics = await fetch_details(client, job_id)
-        summary = summarize(job, events, checkpoints, metrics, n_events=1000)
+        summary = summarize(job, events, checkpoints, metrics, n_events=1000, local=backend.kind == "local")
     except ByomError as exc:
         raise ResourceError(str(exc)) from exc
     return json.dumps(

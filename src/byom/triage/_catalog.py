@@ -55,9 +55,11 @@ DocsClass = Literal[
     "Runtime error",
 ]
 
-# Together's five BYOM stages (data download → initialization → training → saving → upload), plus the two
-# moments outside a job's run: the create call itself and a deployment of the result.
-Stage = Literal["create", "download", "initialization", "training", "saving", "upload", "deployment"]
+# Together's five BYOM stages (data download → initialization → training → saving → upload), plus the three
+# moments outside a job's run: the create call itself, a deployment of the result, and a call to the served model.
+Stage = Literal[
+    "create", "download", "initialization", "training", "saving", "upload", "deployment", "calling the model"
+]
 
 # What the explainer can turn into a corrected create_finetune call or concrete steps (see _explain.py).
 Correction = Literal[

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from byom.catalog import Catalog
-from byom.config import ENGINE_KEY_FILE, Settings, engine_data_dir, load_settings
+from byom.config import Settings, engine_key_path, load_settings
 from byom.errors import ConfigError
 from byom.hub import InspectReport
 from byom.together import FinetuneEvent, FinetuneResponse
@@ -19,6 +19,10 @@ __all__ = ["explain_job", "explain_text"]
 
 _STAGE_IN_TEXT = re.compile(
     r"(?:failed|failure) (?:during|in) (?:the )?(download|initiali[sz]ation|training|saving|upload)",
+    re.IGNORECASE,
+)
+_ROUTE_IN_TEXT = re.compile(
+    r"/v1/(?:chat/)?completions\b|\bchat\.completions\.create\b|\bPOST \S*/v1/fine-tunes →",
     re.IGNORECASE,
 )
 _STAGES: dict[str, Stage] = {
@@ -53,9 +57,9 @@ def _filled(fix: str, ctx: JobContext) -> str:
 def _engine_key_file() -> str:
     """Where byom reads the engine's key (BYOM_DATA_DIR/engine/api_key), as this environment sets it."""
     try:
-        return str(engine_data_dir(load_settings()) / ENGINE_KEY_FILE)
+        return str(engine_key_path(load_settings()))
     except ConfigError:  # another setting is malformed: still name the file, by its default place
-        return str(engine_data_dir(Settings()) / ENGINE_KEY_FILE)
+        return str(engine_key_path(Settings()))
 
 
 def explain_text(
@@ -138,8 +142,15 @@ def _line_at(text: str, pos: int) -> str:
 
 
 def _stage_in(text: str) -> Stage | None:
-    found = _STAGE_IN_TEXT.search(text[-200_000:])
-    return _STAGES.get(found.group(1).lower()) if found else None
+    tail = text[-200_000:]
+    found = _STAGE_IN_TEXT.search(tail)
+    if found:
+        return _STAGES.get(found.group(1).lower())
+    # An API error names its route (byom's own: "POST /v1/fine-tunes → 401: …"; a snippet's: the URL it called).
+    route = _ROUTE_IN_TEXT.search(tail)
+    if route:
+        return "calling the model" if "completions" in route.group(0).lower() else "create"
+    return None
 
 
 def _explained(
