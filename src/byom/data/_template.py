@@ -12,7 +12,7 @@ half of the token statistics' time. Here transformers' own steps run once a row 
 Each conversion step works message by message, so a prefix of the converted list is the converted prefix, and
 the sandbox is immutable, so one render cannot change what the next one sees. Anything these steps do not cover
 (tools given as functions, a non-dict message, an empty prefix, transformers without these helpers) goes through
-``apply_chat_template`` itself. tests/data/test_template.py holds the two to the same text.
+``apply_chat_template`` itself. tests/data/test_token_paths.py holds the two to the same text.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def _names_stay_inside(copy: Path, shown: Path) -> None:
 # Model types whose folder AutoTokenizer loads as TokenizersBackend when tokenizer_config.json names that class
 # (or its alias PreTrainedTokenizerFast) and no remote code: such a folder is loaded by that class directly, which
 # skips AutoTokenizer's model registry and its torch import (about 2 s of a cold `byom check-data --model`).
-# tests/data/test_tokenizer_load.py holds AutoTokenizer to the same class for every type listed.
+# tests/data/test_token_paths.py holds AutoTokenizer to the same class for every type listed.
 DIRECT_MODEL_TYPES = frozenset(
     {"llama", "qwen3", "qwen3_moe", "olmo2", "granite", "smollm3", "gemma3_text", "deepseek_v3", "gpt_oss"}
 )
