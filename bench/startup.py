@@ -2,15 +2,17 @@
 
 Both servers are launched the way an MCP host launches them, alternately, N times each; the
 clock runs from process spawn to the line holding the tools/list response. Also prints the size
-of byom-mcp's tools/list payload (budget: 16,000 characters).
+of byom-mcp's tools/list payload (budget: 16,000 characters) and where ``import byom.server`` spends its time
+(``python -X importtime``, median self time per top-level package over the runs, and byom's heaviest modules).
 
-    python bench/startup.py [--runs 10]
+    python bench/startup.py [--runs 10] [--fetch-path DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -32,10 +34,10 @@ INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
 
 
-def time_to_tools_list(command: list[str]) -> tuple[float, str]:
+def time_to_tools_list(command: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
     start = time.perf_counter()
     proc = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
     )
     assert proc.stdin and proc.stdout
     for msg in (INIT, INITIALIZED, LIST):
@@ -54,20 +56,57 @@ def time_to_tools_list(command: list[str]) -> tuple[float, str]:
         proc.wait(timeout=10)
 
 
+def import_breakdown() -> tuple[dict[str, float], dict[str, float]]:
+    """Self time (ms) of ``import byom.server`` by top-level package, and cumulative ms of byom's own modules."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import byom.server"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    packages: dict[str, float] = {}
+    modules: dict[str, float] = {}
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, cumulative_us, name = (part.strip() for part in line[len("import time:") :].split("|"))
+        top = name.split(".")[0]
+        packages[top] = packages.get(top, 0.0) + int(self_us) / 1000
+        if top == "byom":
+            modules[name] = int(cumulative_us) / 1000
+    return packages, modules
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument(
+        "--fetch-path",
+        type=Path,
+        help="a folder holding mcp-server-fetch and the dependencies this venv lacks, installed with: pip install "
+        "--no-deps --target DIR mcp-server-fetch markdownify readabilipy protego beautifulsoup4 soupsieve html5lib "
+        "webencodings lxml regex requests socksio charset-normalizer urllib3 idna certifi six (it runs on this "
+        "venv's mcp SDK, as byom-mcp does)",
+    )
     args = parser.parse_args()
     bindir = Path(sys.executable).parent
-    servers = {
-        "byom-mcp": [str(bindir / "byom-mcp")],
-        "mcp-server-fetch": [shutil.which("mcp-server-fetch", path=str(bindir)) or "mcp-server-fetch"],
-    }
+    fetch_env = None
+    if args.fetch_path is not None:
+        fetch = [sys.executable, "-m", "mcp_server_fetch"]
+        fetch_env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(args.fetch_path), os.environ.get("PYTHONPATH", "")]),
+        }
+    elif found := shutil.which("mcp-server-fetch", path=str(bindir)) or shutil.which("mcp-server-fetch"):
+        fetch = [found]
+    else:
+        sys.exit("mcp-server-fetch is not installed here: pip install it, or see --fetch-path in --help")
+    servers = {"byom-mcp": ([str(bindir / "byom-mcp")], None), "mcp-server-fetch": (fetch, fetch_env)}
     times: dict[str, list[float]] = {name: [] for name in servers}
     payload = ""
     for _ in range(args.runs):
-        for name, cmd in servers.items():
-            elapsed, result = time_to_tools_list(cmd)
+        for name, (cmd, env) in servers.items():
+            elapsed, result = time_to_tools_list(cmd, env)
             times[name].append(elapsed)
             if name == "byom-mcp":
                 payload = result
@@ -80,6 +119,17 @@ def main() -> None:
     print(
         f"  ratio byom-mcp / mcp-server-fetch (median): {ratio:.2f}  ({'OK' if ratio <= 1.0 else 'SLOWER'})"
     )
+    runs = [import_breakdown() for _ in range(max(1, min(args.runs, 5)))]
+    every = {name for packages, _ in runs for name in packages}
+    median = {name: statistics.median(p.get(name, 0.0) for p, _ in runs) for name in every}
+    total = sum(median.values())
+    print(f"import byom.server (-X importtime, median of {len(runs)}): {total:.0f} ms of self time")
+    for name, ms in sorted(median.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"  {name:18s} {ms:7.0f} ms  ({ms / total:4.0%})")
+    heaviest = {name: statistics.median(m.get(name, 0.0) for _, m in runs) for name in runs[0][1]}
+    print("  byom's heaviest modules (cumulative, their imports included):")
+    for name, ms in sorted(heaviest.items(), key=lambda kv: -kv[1])[1:7]:  # [0] is byom.server itself
+        print(f"    {name:30s} {ms:7.0f} ms")
     tools = json.loads(payload)["tools"]
     print(f"byom-mcp tools/list payload: {len(payload)} characters for {len(tools)} tools (budget 16,000)")
 

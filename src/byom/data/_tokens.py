@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from byom.contained import vetted_copy
+from byom.data._template import prefix_renderer
 from byom.errors import HubError, TrainingError, UnsafeModelFile
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
 IGNORE = -100
 TrainOnInputs = bool | Literal["auto"]
 SPAN_OPEN, SPAN_CLOSE = "⟦", "⟧"  # marks trained text in RowPreview.rendered
+_BATCH_ROWS = 256  # rows rendered, then tokenized in one call: enough for every core, little memory
 
 
 @dataclass
@@ -83,6 +87,42 @@ def _names_stay_inside(copy: Path, shown: Path) -> None:
             )
 
 
+# Model types whose folder AutoTokenizer loads as TokenizersBackend when tokenizer_config.json names that class
+# (or its alias PreTrainedTokenizerFast) and no remote code: such a folder is loaded by that class directly, which
+# skips AutoTokenizer's model registry and its torch import (about 2 s of a cold `byom check-data --model`).
+# tests/data/test_token_paths.py holds AutoTokenizer to the same class for every type listed.
+DIRECT_MODEL_TYPES = frozenset(
+    {"llama", "qwen3", "qwen3_moe", "olmo2", "granite", "smollm3", "gemma3_text", "deepseek_v3", "gpt_oss"}
+)
+_BACKEND_CLASSES = ("TokenizersBackend", "PreTrainedTokenizerFast")
+
+
+def _loads_as_backend(folder: Path) -> bool:
+    try:
+        tokenizer = json.loads((folder / "tokenizer_config.json").read_bytes())
+        model = json.loads((folder / "config.json").read_bytes())
+    except (OSError, ValueError):
+        return False  # AutoTokenizer decides, and says what is wrong
+    return (
+        isinstance(tokenizer, dict)
+        and isinstance(model, dict)
+        and tokenizer.get("tokenizer_class") in _BACKEND_CLASSES
+        and "auto_map" not in tokenizer
+        and model.get("model_type") in DIRECT_MODEL_TYPES
+        and (folder / "tokenizer.json").is_file()
+    )
+
+
+def _load_copy(copy: Path) -> Any:
+    if _loads_as_backend(copy):
+        from transformers.tokenization_utils_tokenizers import TokenizersBackend
+
+        return TokenizersBackend.from_pretrained(copy, trust_remote_code=False)
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(copy, trust_remote_code=False)
+
+
 def load_tokenizer(model: str | Path, *, token: str | None = None, local_files_only: bool = False) -> Any:
     """A model's tokenizer (a local directory, or a Hub id with ``token`` for gated repos; with
     ``local_files_only`` a Hub id only from the Hub cache), never with remote code; a missing pad token becomes eos (padding is only ever masked out: labels -100, right padding).
@@ -91,10 +131,10 @@ def load_tokenizer(model: str | Path, *, token: str | None = None, local_files_o
     a link in it to a file outside (``chat_template.jinja`` -> ``~/.ssh/id_rsa``) is refused, never read.
     Raises UnsafeModelFile for such a directory, HubError for a path that is not a directory.
     """
-    from transformers import AutoTokenizer
-
     local = _local(model)
     if local is None:
+        from transformers import AutoTokenizer
+
         tokenizer = AutoTokenizer.from_pretrained(
             str(model), trust_remote_code=False, token=token, local_files_only=local_files_only
         )
@@ -106,7 +146,7 @@ def load_tokenizer(model: str | Path, *, token: str | None = None, local_files_o
     else:
         with vetted_copy(local) as copy:
             _names_stay_inside(copy, local)
-            tokenizer = AutoTokenizer.from_pretrained(copy, trust_remote_code=False)
+            tokenizer = _load_copy(copy)
         tokenizer.name_or_path = str(local)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -138,18 +178,21 @@ def require_template(tokenizer: Any) -> None:
         )
 
 
-def _render(tokenizer: Any, messages: list[dict[str, Any]], tools: Any, gen_prompt: bool) -> str:
-    return str(
-        tokenizer.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=gen_prompt)
-    )
+@dataclass
+class _Chat:
+    """A conversation rendered, before tokenizing: its text and the character spans that carry loss."""
+
+    text: str
+    spans: list[tuple[int, int]]
+    notes: list[str]
 
 
-def _conversation(tokenizer: Any, row: dict[str, Any], train_on_inputs: TrainOnInputs) -> Encoded:
+def _chat(tokenizer: Any, row: dict[str, Any], train_on_inputs: TrainOnInputs) -> _Chat:
     """Render with the chat template; label each message's span by rendering message prefixes."""
     require_template(tokenizer)
     messages: list[dict[str, Any]] = row["messages"]
-    tools = row.get("tools")
-    full = _render(tokenizer, messages, tools, gen_prompt=False)
+    render = prefix_renderer(tokenizer, messages, row.get("tools"))
+    full = render(len(messages), False)
     notes: list[str] = []
     # Character spans of trained messages. Rendering messages[:i] (+ the generation prompt for an
     # assistant turn) gives where message i's own text starts; rendering messages[:i+1] where it ends.
@@ -167,12 +210,12 @@ def _conversation(tokenizer: Any, row: dict[str, Any], train_on_inputs: TrainOnI
             notes.append(
                 f"The chat template dropped or rewrote message {i} ({role}): its content is not in the text."
             )
-        end_text = _render(tokenizer, messages[: i + 1], tools, gen_prompt=False)
+        end_text = render(i + 1, False)
         if role == "assistant" and not _train_inputs(train_on_inputs):
             # The assistant header (generation prompt) is input, not something to learn.
-            head = _render(tokenizer, messages[:i], tools, gen_prompt=True) if i else ""
+            head = render(i, True) if i else ""
         else:
-            head = _render(tokenizer, messages[:i], tools, gen_prompt=False) if i else ""
+            head = render(i, False) if i else ""
         if full.startswith(end_text) and full.startswith(head) and len(head) <= len(end_text):
             start, end = len(head), len(end_text)
         else:
@@ -195,13 +238,43 @@ def _conversation(tokenizer: Any, row: dict[str, Any], train_on_inputs: TrainOnI
     for role in sorted({str(m.get("role")) for m in messages}):
         if role not in full:
             notes.append(f"The chat template never writes the role '{role}': it merges or renames it.")
-    enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
-    ids: list[int] = list(enc["input_ids"])
+    return _Chat(full, spans, notes)
+
+
+def _labels(ids: list[int], offsets: list[tuple[int, int]], spans: list[tuple[int, int]]) -> list[int]:
+    """A token carries loss when it is not empty and starts inside a trained span."""
     labels = [IGNORE] * len(ids)
-    for t, (a, b) in enumerate(enc["offset_mapping"]):
+    if not spans:
+        return labels
+    starts, ends = map(list, zip(*offsets, strict=True)) if offsets else ([], [])
+    if starts == sorted(starts) and all(map(operator.lt, starts, ends)):
+        # The usual case, in slices: tokens in text order, none empty.
+        for s, e in spans:
+            lo, hi = bisect_left(starts, s), bisect_left(starts, e)
+            labels[lo:hi] = ids[lo:hi]
+        return labels
+    for t, (a, b) in enumerate(offsets):
         if b > a and any(s <= a < e for s, e in spans):
             labels[t] = ids[t]
-    return Encoded(ids, labels, notes)
+    return labels
+
+
+def _encoded(tokenizer: Any, chats: list[_Chat]) -> list[Encoded]:
+    """The rendered conversations tokenized in one batch (the fast tokenizer spreads it over the cores)."""
+    if not chats:
+        return []
+    enc = tokenizer(
+        [c.text for c in chats],
+        add_special_tokens=False,
+        return_offsets_mapping=True,
+        return_attention_mask=False,  # never read: building them was a tenth of the time
+        return_token_type_ids=False,
+    )
+    out = []
+    for chat, ids, offsets in zip(chats, enc["input_ids"], enc["offset_mapping"], strict=True):
+        ids = list(ids)
+        out.append(Encoded(ids, _labels(ids, offsets, chat.spans), chat.notes))
+    return out
 
 
 def _as_text(content: Any) -> str:
@@ -226,10 +299,10 @@ def _general(tokenizer: Any, row: dict[str, Any]) -> Encoded:
     return Encoded(ids, list(ids))
 
 
-def encode_row(tokenizer: Any, row: dict[str, Any], *, train_on_inputs: TrainOnInputs = "auto") -> Encoded:
-    """Tokenize one SFT row (conversation, instruction or general), not truncated."""
+def _sft(tokenizer: Any, row: dict[str, Any], train_on_inputs: TrainOnInputs) -> _Chat | Encoded:
+    """One SFT row, tokenized (instruction, general) or rendered for a batch to tokenize (conversation)."""
     if "messages" in row:
-        return _conversation(tokenizer, row, train_on_inputs)
+        return _chat(tokenizer, row, train_on_inputs)
     if "prompt" in row:
         return _instruction(tokenizer, row, train_on_inputs)
     if "text" in row:
@@ -240,18 +313,33 @@ def encode_row(tokenizer: Any, row: dict[str, Any], *, train_on_inputs: TrainOnI
     )
 
 
-def encode_preference(tokenizer: Any, row: dict[str, Any]) -> tuple[Encoded, Encoded]:
+def _preference(tokenizer: Any, row: dict[str, Any]) -> list[_Chat | Encoded]:
     """input.messages + each output rendered with the chat template; loss labels only on that output."""
     require_template(tokenizer)
     inp = row["input"]
     context = [{**m, "weight": 0} for m in inp["messages"]]
-    sides = []
+    sides: list[_Chat | Encoded] = []
     for key in ("preferred_output", "non_preferred_output"):
         answer = {**row[key][0], "weight": 1}
-        sides.append(
-            _conversation(tokenizer, {"messages": context + [answer], "tools": inp.get("tools")}, "auto")
-        )
-    return sides[0], sides[1]
+        sides.append(_chat(tokenizer, {"messages": context + [answer], "tools": inp.get("tools")}, "auto"))
+    return sides
+
+
+def _tokenized(tokenizer: Any, sides: list[_Chat | Encoded]) -> list[Encoded]:
+    """Every side tokenized, the conversations in one batch, in the order given."""
+    done = iter(_encoded(tokenizer, [s for s in sides if isinstance(s, _Chat)]))
+    return [next(done) if isinstance(s, _Chat) else s for s in sides]
+
+
+def encode_row(tokenizer: Any, row: dict[str, Any], *, train_on_inputs: TrainOnInputs = "auto") -> Encoded:
+    """Tokenize one SFT row (conversation, instruction or general), not truncated."""
+    return _tokenized(tokenizer, [_sft(tokenizer, row, train_on_inputs)])[0]
+
+
+def encode_preference(tokenizer: Any, row: dict[str, Any]) -> tuple[Encoded, Encoded]:
+    """input.messages + each output rendered with the chat template; loss labels only on that output."""
+    chosen, rejected = _tokenized(tokenizer, _preference(tokenizer, row))
+    return chosen, rejected
 
 
 def iter_rows(path: Path) -> Iterator[dict[str, Any]]:
@@ -286,6 +374,21 @@ class TokenStats(BaseModel):
     )
 
 
+def _trained(labels: list[int]) -> int:
+    return len(labels) - labels.count(IGNORE)
+
+
+def _batches(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == _BATCH_ROWS:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def token_stats(
     tokenizer: Any,
     rows: Iterable[dict[str, Any]],
@@ -296,23 +399,28 @@ def token_stats(
     """min/mean/p95/max tokens per sample, totals, and how many samples truncation cuts or empties."""
     lengths = array("I")  # 4 bytes a sample: the percentile needs them all
     total = processed = trained = over = empty = 0
-    for row in rows:
-        if "preferred_output" in row:
-            sides = list(encode_preference(tokenizer, row))
-        else:
-            sides = [encode_row(tokenizer, row, train_on_inputs=train_on_inputs)]
-        n = sum(len(s.input_ids) for s in sides)
-        per_side = [sum(1 for x in s.labels[:max_seq_length] if x != IGNORE) for s in sides]
-        kept = sum(per_side)
-        lengths.append(n)
-        total += n
-        over += any(len(s.input_ids) > max_seq_length for s in sides)
-        # As the trainer drops them: a row (or a preference side) with nothing left to learn, or weight 0.
-        dropped = min(per_side) == 0 or float(row.get("weight", 1.0)) == 0
-        empty += dropped
-        if not dropped:
-            processed += sum(min(len(s.input_ids), max_seq_length) for s in sides)
-            trained += kept
+    for batch in _batches(rows):
+        per_row = [
+            _preference(tokenizer, row)
+            if "preferred_output" in row
+            else [_sft(tokenizer, row, train_on_inputs)]
+            for row in batch
+        ]
+        flat = iter(_tokenized(tokenizer, [side for sides in per_row for side in sides]))
+        for row, rendered in zip(batch, per_row, strict=True):
+            sides = [next(flat) for _ in rendered]
+            n = sum(len(s.input_ids) for s in sides)
+            per_side = [_trained(s.labels[:max_seq_length]) for s in sides]
+            kept = sum(per_side)
+            lengths.append(n)
+            total += n
+            over += any(len(s.input_ids) > max_seq_length for s in sides)
+            # As the trainer drops them: a row (or a preference side) with nothing left to learn, or weight 0.
+            dropped = min(per_side) == 0 or float(row.get("weight", 1.0)) == 0
+            empty += dropped
+            if not dropped:
+                processed += sum(min(len(s.input_ids), max_seq_length) for s in sides)
+                trained += kept
     if not lengths:
         return TokenStats(
             samples=0,
