@@ -174,7 +174,7 @@ class Demo:
             console.step("Which base-model template fits it?")
             rec, _ = await self.call(client, "recommend_base", {"model": model})
             base = rec["base_model"]
-            console.result([f"base: {base}", *_first(rec.get("reason") or rec.get("why") or "", 2)])
+            console.result([f"base: {base}", *_first(rec.get("explanation") or "", 2)])
 
             console.step("Is the data right, and what does the loss see?")
             args = {"path": str(train), "model": model, "preview_rows": 1}

@@ -98,8 +98,9 @@ def error_from_response(response: httpx2.Response, *, secret: str | None = None)
         said += f" (param: {quote(param, NAME_CHARS)})"
     if status == 401:
         hint = (
-            "The API key was rejected. Check TOGETHER_API_KEY (or BYOM_ENGINE_API_KEY for the local engine) "
-            "and restart the server."
+            "The API key was rejected. Together: put a valid TOGETHER_API_KEY (api.together.ai → Settings → API "
+            "keys) in byom-mcp's env in your host's MCP config, then restart the host so the server reads it. "
+            "Local engine: the server reads the engine's key file itself; remove a stale BYOM_ENGINE_API_KEY."
         )
     elif status == 402:
         hint = "The account reached its spending limit. Adjust billing at api.together.ai, then retry."
