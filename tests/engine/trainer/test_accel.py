@@ -79,7 +79,9 @@ def test_a_flat_batch_restarts_positions_and_hides_each_boundary() -> None:
 
 
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
-def test_the_padding_free_loss_equals_the_padded_loss(tiny_model: Path, tmp_path: Path, attention: str) -> None:
+def test_the_padding_free_loss_equals_the_padded_loss(
+    tiny_model: Path, tmp_path: Path, attention: str
+) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -87,7 +89,9 @@ def test_the_padding_free_loss_equals_the_padded_loss(tiny_model: Path, tmp_path
     from byom.engine.trainer._tokenize import load_examples
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32, attn_implementation=attention)
+    model = AutoModelForCausalLM.from_pretrained(
+        tiny_model, dtype=torch.float32, attn_implementation=attention
+    )
     model.eval()
     data = write_overfit_dataset(tmp_path / "train.jsonl", n=6)
     examples, _ = load_examples(tokenizer, data, train_on_inputs="auto", max_seq_length=256)
