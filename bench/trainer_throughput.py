@@ -1,6 +1,6 @@
 """Training throughput: byom's trainer subprocess vs a plain TRL SFTTrainer script, with equal settings.
 
-    python bench/trainer_throughput.py [--size tiny|smol|both] [--steps N] [--repeats N]
+    python bench/trainer_throughput.py [--size tiny|smol|1b|both] [--steps N] [--repeats N] [--device cpu|cuda]
 
 Both sides run as subprocesses on the same random-weight Llama (made on the fly, nothing downloaded) with
 the same settings, set explicitly on both sides and printed in a settings table: fp32 on the CPU (TRL's
@@ -14,6 +14,12 @@ length, learning rate and number of steps. Two sizes:
 - smol: SmolLM2-135M's shape (hidden 576, intermediate 1536, 30 layers, 9 heads / 3 kv heads, vocab 49152,
   tied embeddings); conversations long enough to fill 512-token sequences, batch 1, 4 steps (so the
   whole bench stays near 10 minutes on 2 cores).
+- 1b: Llama-3.2-1B's shape (hidden 2048, intermediate 8192, 16 layers, 32 / 8 heads, vocab 128256, tied), for a
+  GPU (bench/gpu_check.sh): batch 4 of 1,024-token sequences.
+
+On ``--device cuda`` both sides train in bf16 (where the GPU has it) with the same attention kernel; with
+flash-attn installed both are padding-free (TRL's ``padding_free=True``, byom's flattened micro-batches), as
+byom.engine.trainer._accel decides for the engine.
 
 Throughput counts the same thing for both: non-pad tokens fed to the model in optimizer steps 2..N,
 divided by the wall time from the end of step 1 to the end of step N (step 1 is a warm-up, excluded).
@@ -55,6 +61,21 @@ SIZES: dict[str, dict[str, Any]] = {
         "steps": 32,
         "long": False,
     },
+    "1b": {
+        "shape": {
+            "hidden": 2048,
+            "intermediate": 8192,
+            "layers": 16,
+            "heads": 32,
+            "kv_heads": 8,
+            "vocab": 128256,
+        },
+        "tie": True,
+        "batch_size": 4,
+        "max_len": 1024,
+        "steps": 8,
+        "long": True,
+    },
     "smol": {
         "shape": {
             "hidden": 576,
@@ -93,12 +114,14 @@ TRL_SCRIPT = textwrap.dedent(
     tok = AutoTokenizer.from_pretrained(model_dir)
     # Every setting that matters for speed is explicit, TRL's own defaults included (trl 1.x defaults
     # gradient_checkpointing=True and bf16=True; the optimizer defaults to fused AdamW on torch >= 2.8).
+    gpu = hp["device"] == "cuda"
     config = SFTConfig(
-        output_dir=out, use_cpu=True, bf16=False, fp16=False, model_init_kwargs={"dtype": "float32"},
+        output_dir=out, use_cpu=not gpu, bf16=hp["dtype"] == "bfloat16", fp16=False,
+        model_init_kwargs={"dtype": hp["dtype"], "attn_implementation": hp["attention"]},
         gradient_checkpointing=False, activation_offloading=False, torch_compile=False, use_liger_kernel=False,
         per_device_train_batch_size=hp["batch_size"], gradient_accumulation_steps=1, num_train_epochs=1,
         max_steps=-1, max_length=hp["max_len"], truncation_mode="keep_start", packing=False,
-        padding_free=False, pad_to_multiple_of=None, assistant_only_loss=True, loss_type="nll",
+        padding_free=hp["padding_free"], pad_to_multiple_of=None, assistant_only_loss=True, loss_type="nll",
         learning_rate=hp["lr"], lr_scheduler_type=hp["scheduler"], warmup_steps=hp["warmup"],
         optim="adamw_torch", adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8,
         weight_decay=hp["weight_decay"], max_grad_norm=hp["max_grad_norm"], seed=hp["seed"],
@@ -114,6 +137,7 @@ TRL_SCRIPT = textwrap.dedent(
         "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
         "gradient checkpointing": bool(getattr(model, "is_gradient_checkpointing", False)),
         "bf16 / fp16": f"{config.bf16} / {config.fp16}", "packing": config.packing, "max length": config.max_length,
+        "attention": model.config._attn_implementation, "padding-free": config.padding_free,
         "batch size": config.per_device_train_batch_size, "learning rate": config.learning_rate,
         "schedule": f"{getattr(config.lr_scheduler_type, 'value', config.lr_scheduler_type)}, warmup {config.warmup_steps}",
         "optimizer": str(getattr(config.optim, "value", config.optim)),
@@ -158,7 +182,7 @@ def run_ours(work: Path, model: Path, data: Path, hp: dict) -> dict:
         job_dir=job,
         from_hf_model=str(model),
         training_file=data,
-        device="cpu",  # the engine loads fp32 on the CPU; it has no gradient checkpointing
+        device=hp["device"],  # byom.engine.trainer._accel picks dtype and attention, as in the engine
         training_type="lora",
         lora=LoraSpec(r=hp["lora"]["r"], alpha=hp["lora"]["alpha"], dropout=hp["lora"]["dropout"]),
         n_epochs=1,
@@ -200,11 +224,13 @@ def run_ours(work: Path, model: Path, data: Path, hp: dict) -> dict:
         "last_loss": steps[-1]["values"]["train/loss"],
         "total_s": time.time() - launch,
         "effective": {
-            "dtype": "float32",
+            "dtype": hp["dtype"],
             "gradient checkpointing": False,
-            "bf16 / fp16": "False / False",
+            "bf16 / fp16": f"{hp['dtype'] == 'bfloat16'} / False",
             "packing": spec.packing,
             "max length": spec.max_seq_length,
+            "attention": hp["attention"],
+            "padding-free": hp["padding_free"],
             "batch size": spec.batch_size,
             "learning rate": spec.learning_rate,
             "schedule": f"{spec.lr_scheduler_type}, warmup {spec.warmup_ratio:g}",
@@ -276,7 +302,12 @@ def make_model(dest: Path, size: str) -> Path:
         pad_token_id=tok.pad_token_id,
     )
     torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(dest)
+    model = LlamaForCausalLM(config)
+    if size == "1b":
+        model = model.to(
+            torch.bfloat16
+        )  # 2.5 GB on disk instead of 5; both sides load the dtype they train in
+    model.save_pretrained(dest)
     return dest
 
 
@@ -313,12 +344,34 @@ ROWS = [
 ]
 
 
-def bench_size(size: str, steps: int, repeats: int) -> None:
+def hardware(device: str) -> dict[str, Any]:
+    """What both sides get on this device: the engine's own choice (byom.engine.trainer._accel), given to TRL."""
+    import torch
+
+    from byom.engine.trainer._accel import probe
+
+    accel = probe(torch.device(device))
+    return {
+        "device": device,
+        "dtype": accel.dtype,
+        "attention": accel.attention,
+        "padding_free": accel.padding_free,
+    }
+
+
+def bench_size(size: str, steps: int, repeats: int, device: str = "cpu") -> tuple[dict, dict]:
+    """Run both sides; print the comparison; return each side's fastest run."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
     cfg = SIZES[size]
-    hp = {**COMMON, "lora": LORA, "batch_size": cfg["batch_size"], "max_len": cfg["max_len"]}
+    hp = {
+        **COMMON,
+        **hardware(device),
+        "lora": LORA,
+        "batch_size": cfg["batch_size"],
+        "max_len": cfg["max_len"],
+    }
     with tempfile.TemporaryDirectory(prefix="byom-bench-") as tmp:
         work = Path(tmp)
         model = make_model(work / "model", size)
@@ -336,7 +389,7 @@ def bench_size(size: str, steps: int, repeats: int) -> None:
     print(
         f"\n== {size}: Llama hidden {s['hidden']}, intermediate {s['intermediate']}, {s['layers']} layers, "
         f"{s['heads']}/{s['kv_heads']} heads, vocab {s['vocab']}, tied embeddings {cfg['tie']}; "
-        f"{steps} steps x batch {cfg['batch_size']}, max {cfg['max_len']} tokens; CPU ({os.cpu_count()} cores); "
+        f"{steps} steps x batch {cfg['batch_size']}, max {cfg['max_len']} tokens; {_where(device)}; "
         f"fastest of {repeats} alternating runs each =="
     )
     print(f"{'settings (as each side ran)':30} {'byom trainer':>22} {'TRL SFTTrainer':>22}")
@@ -354,21 +407,31 @@ def bench_size(size: str, steps: int, repeats: int) -> None:
     pairs = [f"{o['tps'] / t['tps']:.2f}x" for o, t in zip(runs["ours"], runs["trl"])]
     print(f"{'tokens/s ratio per pair':30} {', '.join(pairs)}")
     sys.stdout.flush()
+    return ours, trl
+
+
+def _where(device: str) -> str:
+    if device == "cuda":
+        import torch
+
+        return f"GPU {torch.cuda.get_device_name(0)}"
+    return f"CPU ({os.cpu_count()} cores)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=["tiny", "smol", "both"], default="both")
+    parser.add_argument("--size", choices=["tiny", "smol", "1b", "both"], default="both")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument(
         "--steps",
         type=int,
         default=None,
-        help="optimizer steps per run, step 1 an untimed warm-up (default: tiny 32, smol 4)",
+        help="optimizer steps per run, step 1 an untimed warm-up (default: tiny 32, smol 4, 1b 8)",
     )
     parser.add_argument("--repeats", type=int, default=2, help="alternate runs; report each side's fastest")
     args = parser.parse_args()
     for size in ("tiny", "smol") if args.size == "both" else (args.size,):
-        bench_size(size, args.steps or SIZES[size]["steps"], args.repeats)
+        bench_size(size, args.steps or SIZES[size]["steps"], args.repeats, args.device)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Any
 
 from byom.data import decide_max_seq_length, load_tokenizer
 from byom.engine.private import PRIVATE_UMASK
+from byom.engine.trainer._accel import Acceleration, probe
 from byom.engine.trainer._progress import ProgressWriter
 from byom.engine.trainer._watchdog import EXIT_ORPHANED
 from byom.engine.trainer.spec import TrainSpec
@@ -124,7 +125,7 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: Stage) -> int:
     ready = prepare(spec, progress, stage)
     spec, model_dir, device, tokenizer = ready.spec, ready.model_dir, ready.device, ready.tokenizer
     train_set, eval_set, objective = ready.train_set, ready.eval_set, ready.objective
-    model = _model.load_model(spec, model_dir, device)
+    model = _model.load_model(spec, model_dir, device, ready.accel)
     param_count = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     stopper.check()
@@ -133,7 +134,8 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: Stage) -> int:
     stage.name = "training"
     progress.event(
         "training_start",
-        f"Training {trainable:,} of {param_count:,} parameters on {device.type}, {len(train_set)} sequences.",
+        f"Training {trainable:,} of {param_count:,} parameters on {device.type} ({ready.accel.describe()}), "
+        f"{len(train_set)} sequences.",
         param_count=param_count,
     )
     result = train(spec, model, tokenizer, train_set, eval_set, objective, progress, stopper)
@@ -168,6 +170,7 @@ class Prepared:
     spec: TrainSpec
     model_dir: Path
     device: Any
+    accel: Acceleration
     tokenizer: Any
     train_set: list[Any]
     eval_set: list[Any]
@@ -226,13 +229,14 @@ def prepare(spec: TrainSpec, progress: ProgressWriter, stage: Stage) -> Prepared
     # -- initialization ----------------------------------------------------------------------
     stage.name = "initialization"
     device = _model.pick_device(spec.device)
+    accel = probe(device)
     tokenizer = load_tokenizer(model_dir)
-    train_set, eval_set, objective = _datasets(spec, tokenizer, device, progress)
-    return Prepared(spec, model_dir, device, tokenizer, train_set, eval_set, objective)
+    train_set, eval_set, objective = _datasets(spec, tokenizer, device, accel, progress)
+    return Prepared(spec, model_dir, device, accel, tokenizer, train_set, eval_set, objective)
 
 
 def _datasets(
-    spec: TrainSpec, tokenizer: Any, device: Any, progress: ProgressWriter
+    spec: TrainSpec, tokenizer: Any, device: Any, accel: Acceleration, progress: ProgressWriter
 ) -> tuple[list, list, Any]:
     """Tokenize the training (and validation) file for the spec's method; pick the objective."""
     from byom.engine.trainer._objective import DPOObjective, SFTObjective
@@ -267,7 +271,7 @@ def _datasets(
         )
     if spec.packing:
         train_set = pack(train_set, spec.max_seq_length)
-    return train_set, eval_set, SFTObjective(tokenizer.pad_token_id, device)
+    return train_set, eval_set, SFTObjective(tokenizer.pad_token_id, device, padding_free=accel.padding_free)
 
 
 def _save_outputs(spec: TrainSpec, model: object, tokenizer: object) -> dict[str, str | None]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from byom.contained import require_contained
+from byom.engine.trainer._accel import Acceleration, apply_liger
 from byom.engine.trainer.spec import TrainSpec
 from byom.errors import TrainingError, UnsafeModelFile
 
@@ -102,21 +103,28 @@ def pick_device(requested: str) -> Any:
     return device
 
 
-def load_model(spec: TrainSpec, model_dir: Path, device: Any) -> Any:
-    """Load the base (bf16 on a bf16-capable GPU, fp32 otherwise); wrap in LoRA; apply init_checkpoint."""
+def load_model(spec: TrainSpec, model_dir: Path, device: Any, accel: Acceleration) -> Any:
+    """Load the base with ``accel``'s dtype and attention kernel (byom.engine.trainer._accel); wrap in LoRA;
+    apply init_checkpoint."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    dtype = getattr(torch, accel.dtype)
     init = spec.init_checkpoint
     full_init = (
         init is not None and (init / "config.json").is_file() and not (init / "adapter_config.json").is_file()
     )
     source = init if full_init and init is not None else model_dir
     model = AutoModelForCausalLM.from_pretrained(
-        source, dtype=dtype, trust_remote_code=False, use_safetensors=True
+        source,
+        dtype=dtype,
+        attn_implementation=accel.attention,
+        trust_remote_code=False,
+        use_safetensors=True,
     )
     model.config.use_cache = False
+    if accel.liger:
+        apply_liger(model)
     model.to(device)
     if spec.training_type == "full":
         if init is not None and not full_init:

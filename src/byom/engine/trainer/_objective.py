@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from byom.engine.trainer._tokenize import IGNORE, Example, PreferencePair
 
-__all__ = ["DPOObjective", "Objective", "SFTObjective", "collate"]
+__all__ = ["DPOObjective", "Objective", "SFTObjective", "collate", "collate_flat"]
 
 
 def collate(batch: list[Example], pad_id: int, device: Any) -> dict[str, Any]:
@@ -27,12 +27,43 @@ def collate(batch: list[Example], pad_id: int, device: Any) -> dict[str, Any]:
             pos[b, s:e] = torch.arange(e - s)
         # Padding continues the last sequence's positions; nothing real attends to it (causal, right pad).
         pos[b, n:] = torch.arange(bounds[-1] - bounds[-2], bounds[-1] - bounds[-2] + width - n)
+    weights = torch.tensor([ex.weight for ex in batch], dtype=torch.float32)
     return {
         "input_ids": ids.to(device),
         "position_ids": pos.to(device),
         "labels": labels.to(device),
-        "weights": torch.tensor([ex.weight for ex in batch], dtype=torch.float32, device=device),
+        "token_weights": weights[:, None].expand(ids.shape).to(device),
         "n_tokens": sum(len(ex.input_ids) for ex in batch),
+    }
+
+
+def collate_flat(batch: list[Example], device: Any) -> dict[str, Any]:
+    """Padding-free: the whole micro-batch as one row, position ids restarting at every (sub-)sequence.
+
+    The first token of each example after the first gets no label (the previous example's last logit must not
+    learn to predict it), exactly as ``pack`` does; each token keeps its example's weight. With flash-attention
+    the kernel keeps the examples apart; transformers' packed-sequence mask does the same for SDPA and eager,
+    which is how the equality with ``collate`` is tested on the CPU.
+    """
+    import torch
+
+    ids: list[int] = []
+    labels: list[int] = []
+    pos: list[int] = []
+    token_weights: list[float] = []
+    for i, ex in enumerate(batch):
+        n = len(ex.input_ids)
+        ids.extend(ex.input_ids)
+        labels.extend(ex.labels if i == 0 else [IGNORE, *ex.labels[1:]])
+        for s, e in itertools.pairwise([*ex.starts, n]):
+            pos.extend(range(e - s))
+        token_weights.extend([ex.weight] * n)
+    return {
+        "input_ids": torch.tensor([ids], dtype=torch.long, device=device),
+        "position_ids": torch.tensor([pos], dtype=torch.long, device=device),
+        "labels": torch.tensor([labels], dtype=torch.long, device=device),
+        "token_weights": torch.tensor([token_weights], dtype=torch.float32, device=device),
+        "n_tokens": len(ids),
     }
 
 
@@ -67,10 +98,14 @@ class Objective(Protocol):
 
 
 class SFTObjective:
-    """Token-level cross-entropy (times the sample weight), averaged over the step's label tokens."""
+    """Token-level cross-entropy (times the sample weight), averaged over the step's label tokens.
 
-    def __init__(self, pad_id: int, device: Any) -> None:
-        self.pad_id, self.device = pad_id, device
+    ``padding_free``: each micro-batch is one flattened row (``collate_flat``; byom.engine.trainer._accel says
+    when); the loss is the same sum over the same label tokens.
+    """
+
+    def __init__(self, pad_id: int, device: Any, *, padding_free: bool = False) -> None:
+        self.pad_id, self.device, self.padding_free = pad_id, device, padding_free
 
     def prepare(self, model: Any, items: list[Example]) -> None:
         return None
@@ -84,10 +119,13 @@ class SFTObjective:
     def loss_sum(self, model: Any, items: list[Example]) -> tuple[Any, int]:
         import torch.nn.functional as F
 
-        batch = collate(items, self.pad_id, self.device)
+        if self.padding_free:
+            batch = collate_flat(items, self.device)
+        else:
+            batch = collate(items, self.pad_id, self.device)
         logits, labels, mask = _label_logits(model, batch)
         ce = F.cross_entropy(logits, labels, reduction="none")
-        weights = batch["weights"][:, None].expand(mask.shape)[mask]
+        weights = batch["token_weights"][:, 1:][mask]
         return (ce * weights).sum(), batch["n_tokens"]
 
 
