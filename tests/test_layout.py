@@ -33,7 +33,18 @@ ALLOWED: dict[str, set[str]] = {
         "together",
     },  # drives byom-mcp as a host does; the tiny model comes from the engine's kit
     "doctor": {"backend", "engine"},  # reads the engine's lock holder and device probe, never starts it
-    "server": {"http_auth", "tools", "prompts", "hub", "catalog", "together", "data", "backend", "__init__"},
+    "server": {
+        "http_auth",
+        "tools",
+        "prompts",
+        "apps",
+        "hub",
+        "catalog",
+        "together",
+        "data",
+        "backend",
+        "__init__",
+    },
     "tools": {
         "hub",
         "catalog",
@@ -47,6 +58,7 @@ ALLOWED: dict[str, set[str]] = {
         "triage",
     },
     "prompts": set(),
+    "apps": set(),  # the MCP App views: HTML documents, bound to tools by name
     "hub": set(),
     "catalog": {"hub", "together"},  # the live catalog refresh asks Together's API
     "data": set(),

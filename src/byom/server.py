@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mcp.server.mcpserver import MCPServer
 
 from byom import __version__
+from byom.apps import VIEW_OF_TOOL, apps_for
 from byom.config import Settings, load_settings
 from byom.errors import ConfigError
 from byom.prompts import finetune_my_model, why_did_my_job_fail
@@ -141,6 +142,7 @@ def build_server(
     """
     resolved = settings or load_settings()
     tools = _selected(resolved)
+    offered = {t.fn.__name__ for t in tools}
 
     states: list[AppState] = []  # the lifespan's (entered once per run), for the static resources' readers
 
@@ -165,10 +167,12 @@ def build_server(
         website_url="https://github.com/byom-mcp/byom-mcp",
         lifespan=lifespan,
         secrets=resolved.secret_values(),
+        extensions=[apps_for(offered)],
     )
     for tool in tools:
-        server.add_tool(tool.fn, title=tool.title, annotations=tool.annotations)
-    offered = {t.fn.__name__ for t in tools}
+        view = VIEW_OF_TOOL.get(tool.fn.__name__)
+        meta = {"ui": {"resourceUri": view}} if view else None
+        server.add_tool(tool.fn, title=tool.title, annotations=tool.annotations, meta=meta)
     for prompt in PROMPTS:
         if prompt.tool in offered:
             server.prompt(title=prompt.title)(prompt.fn)

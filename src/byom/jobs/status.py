@@ -90,6 +90,7 @@ class JobSummary(BaseModel):
 
     job_id: str
     status: str
+    ended: bool = Field(False, description="Completed, failed or cancelled: the job will not change any more.")
     stage: Stage = Field(description="Where the job is, in the BYOM docs' stage names.")
     model: str | None = None
     from_hf_model: str | None = None
@@ -204,6 +205,7 @@ def summarize(
     summary = JobSummary(
         job_id=job.id,
         status=status,
+        ended=job.is_terminal,
         stage=stage_of(job, events),
         model=job.model,
         from_hf_model=job.from_hf_model,
