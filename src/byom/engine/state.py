@@ -90,7 +90,13 @@ class EngineState:
             settings=settings,
             config=cfg,
             runner=JobRunner(db, cfg, project, data_dir),
-            deploy=DeployRuntime(db, project, reap_interval_s=cfg.autostop_interval_s),
+            deploy=DeployRuntime(
+                db,
+                project,
+                reap_interval_s=cfg.autostop_interval_s,
+                device=cfg.device,
+                allowed_roots=cfg.allowed_roots,
+            ),
             project=project,
         )
 
