@@ -22,7 +22,7 @@ from byom.engine.app import create_app
 from byom.engine.state import EngineState
 from byom.server import build_server
 from byom.tools import AppState
-from support.engine import AUTH, BASE_URL, KEY, P, PID, job_body, make_state, register_tiny, upload, wait_job
+from support.engine import BASE_URL, KEY, PID, P, job_body, make_state, register_tiny, upload, wait_job
 from support.faults import FaultTransport, HostRoutes, answer
 from support.poll import until
 from support.tool_calls import call_error, call_ok, text_of
@@ -210,7 +210,13 @@ async def test_a_model_too_large_for_this_machine_is_refused_before_any_download
     engine_transport[1].db.execute(
         "INSERT INTO jobs (id, status, created_at, updated_at, queue_seq, request, spec, model_output_name,"
         " training_file, param_count) VALUES ('ft-huge', 'completed', ?, ?, 1, ?, ?, 'local/huge', 'file-x', ?)",
-        (now, now, json.dumps({"model": "m", "training_type": {"type": "Lora"}}), '{"training_type": "lora"}', 10**13),
+        (
+            now,
+            now,
+            json.dumps({"model": "m", "training_type": {"type": "Lora"}}),
+            '{"training_type": "lora"}',
+            10**13,
+        ),
     )
     async with Client(together_server) as mcp:
         text = await call_error(mcp, "ask_model", {"job_id": "ft-huge", "where": "local", "prompt": QUESTION})

@@ -27,6 +27,8 @@ from byom.untrusted import ANSWER_CHARS, clip
 __all__ = ["MAX_ANSWER_TOKENS", "AskArgs", "AskResult", "ask"]
 
 MAX_ANSWER_TOKENS = 1024  # a chat answer, not a document: keeps a CPU generation inside one tool call
+MAX_PROMPT_CHARS = 20_000  # a prompt to try a model with; the engine still checks the model's context
+MAX_MESSAGES = 50
 _POLL_S = 2.0
 _LOADING = ModelLoading.CODE
 _NOT_SERVED = ("model_not_available", "dedicated_endpoint_not_running")
@@ -41,8 +43,8 @@ class AskArgs(BaseModel):
 
     model: str | None = None
     job_id: str | None = None
-    prompt: str | None = None
-    messages: list[dict[str, str]] | None = None
+    prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
+    messages: list[dict[str, str]] | None = Field(default=None, max_length=MAX_MESSAGES)
     max_tokens: int = Field(default=256, ge=1, le=MAX_ANSWER_TOKENS)
     temperature: float = Field(default=0.7, ge=0, le=2)
     where: Literal["auto", "local"] = "auto"
@@ -56,7 +58,9 @@ class AskArgs(BaseModel):
         return self
 
     def chat(self) -> list[dict[str, str]]:
-        return self.messages if self.messages is not None else [{"role": "user", "content": self.prompt or ""}]
+        return (
+            self.messages if self.messages is not None else [{"role": "user", "content": self.prompt or ""}]
+        )
 
 
 class AskResult(BaseModel):
@@ -83,22 +87,26 @@ async def ask(
 ) -> AskResult:
     """Send ``args`` to its model and return the answer, or say what is still loading within ``budget_s``."""
     deadline = anyio.current_time() + budget_s
-    if args.where == "local" and backend.kind == "together":
-        return await _ask_downloaded(args, backend, await local(), weights, deadline, progress)
-    if args.where == "local" and args.model is not None:
-        raise PreflightError(
-            "where='local' tries a Together fine-tune here and takes job_id; with a model name, call "
-            "ask_model(model=…) without where."
-        )
+    if args.where == "local":
+        if args.job_id is None:
+            raise PreflightError(
+                "where='local' tries a Together fine-tune here and takes job_id (ft-…); with a model name, call "
+                "ask_model(model=…) without where."
+            )
+        if backend.kind == "together":
+            return await _ask_downloaded(
+                args, args.job_id, backend, await local(), weights, deadline, progress
+            )
     if backend.kind == "local":  # a job id or output name: served on demand by the engine itself
         name = args.model or args.job_id or ""
         return await _complete(backend, name, "the local engine", args, deadline, progress)
     if args.job_id is None:
         return await _complete(backend, args.model or "", "Together", args, deadline, progress)
     job = await backend.client.retrieve_finetune(args.job_id)
-    name = job.output_model
-    if job.status != "completed" or not name:
+    output = job.output_model
+    if job.status != "completed" or not output:
         raise PreflightError(f"Job {args.job_id} is {job.status}; ask it once it has completed.")
+    name = output
     try:
         return await _complete(backend, name, "Together", args, deadline, progress)
     except TogetherAPIError as exc:
@@ -112,23 +120,27 @@ async def ask(
 
 
 async def _ask_downloaded(
-    args: AskArgs, together: Backend, local: Backend, weights: LocalWeights, deadline: float, progress: Progress
+    args: AskArgs,
+    job_id: str,
+    together: Backend,
+    local: Backend,
+    weights: LocalWeights,
+    deadline: float,
+    progress: Progress,
 ) -> AskResult:
-    if args.job_id is None:
-        raise PreflightError("where='local' takes job_id (a Together fine-tune, ft-…), not a model name.")
-    plan = await fetch_plan(together, local, args.job_id, weights.cache_root)
+    plan = await fetch_plan(together, local, job_id, weights.cache_root)
     await progress(0, None, plan.summary)
     fetch = weights.start(together, plan)
     with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
         while not fetch.done.is_set():
             with anyio.move_on_after(_POLL_S):
                 await fetch.done.wait()
-            await progress(fetch.received, fetch.total, f"Downloading job {args.job_id}'s weights")
+            await progress(fetch.received, fetch.total, f"Downloading job {job_id}'s weights")
     if not fetch.done.is_set():
         got = f"{fetch.received / 1e9:.2f}" + (f" of {fetch.total / 1e9:.2f}" if fetch.total else "")
         return AskResult(
             status="downloading",
-            model=args.job_id,
+            model=job_id,
             served_by="the local engine",
             download=plan,
             note=f"Still downloading ({got} GB). Call ask_model again with the same arguments to continue.",
@@ -136,10 +148,10 @@ async def _ask_downloaded(
     if fetch.error is not None:
         if isinstance(fetch.error, ByomError):
             raise fetch.error
-        raise TogetherAPIError(f"Downloading job {args.job_id}'s weights failed: {fetch.error}. Call again.")
+        raise TogetherAPIError(f"Downloading job {job_id}'s weights failed: {fetch.error}. Call again.")
     assert fetch.path is not None
     result = await _complete(local, str(fetch.path), "the local engine", args, deadline, progress)
-    return result.model_copy(update={"download": plan, "model": args.job_id})
+    return result.model_copy(update={"download": plan, "model": job_id})
 
 
 async def _complete(

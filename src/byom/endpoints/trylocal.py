@@ -17,10 +17,10 @@ import os
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 from pydantic import BaseModel
@@ -142,10 +142,14 @@ def unpack(archive: Path, dest: Path) -> Path:
                     "Together sent the weights as .tar.zst and the zstandard package is not installed. Install it "
                     "in the server's environment (pip install zstandard) and call again."
                 ) from None
-            with zstandard.ZstdDecompressor().stream_reader(raw) as stream:
-                _extract(tarfile.open(fileobj=stream, mode="r|"), dest)
+            with (
+                zstandard.ZstdDecompressor().stream_reader(raw) as stream,
+                tarfile.open(fileobj=stream, mode="r|") as tar,
+            ):
+                _extract(tar, dest)
         else:
-            _extract(tarfile.open(fileobj=raw, mode="r:*"), dest)
+            with tarfile.open(fileobj=raw, mode="r:*") as tar:
+                _extract(tar, dest)
     try:
         require_contained(dest)
     except UnsafeModelFile as exc:
@@ -154,15 +158,14 @@ def unpack(archive: Path, dest: Path) -> Path:
 
 
 def _extract(tar: tarfile.TarFile, dest: Path) -> None:
-    with tar:
-        for member in tar:
-            problem = _member_problem(member)
-            if problem is not None:
-                raise TogetherAPIError(
-                    f"The downloaded archive is unsafe: member {member.name[:120]!r} is {problem}. Nothing of it "
-                    "was kept; download it with Together's CLI and inspect it."
-                )
-            tar.extract(member, dest, filter="data")  # the stdlib's own rule too: modes sane, nothing outside
+    for member in tar:
+        problem = _member_problem(member)
+        if problem is not None:
+            raise TogetherAPIError(
+                f"The downloaded archive is unsafe: member {member.name[:120]!r} is {problem}. Nothing of it "
+                "was kept; download it with Together's CLI and inspect it."
+            )
+        tar.extract(member, dest, filter="data")  # the stdlib's own rule too: modes sane, nothing outside
 
 
 def _member_problem(member: tarfile.TarInfo) -> str | None:
@@ -191,7 +194,9 @@ class _Fetch:
 class LocalWeights:
     """Downloads that outlive one tool call (a model's weights take longer than a host waits): one per job."""
 
-    def __init__(self, cache_root: Path, spawn: Callable[[Callable[[], Awaitable[None]]], None]) -> None:
+    def __init__(
+        self, cache_root: Path, spawn: Callable[[Callable[[], Coroutine[Any, Any, None]]], object]
+    ) -> None:
         self.cache_root = cache_root
         self._spawn = spawn  # starts a task that outlives the call (the server's task group)
         self._fetches: dict[tuple[str, str], _Fetch] = {}
@@ -227,7 +232,9 @@ class LocalWeights:
         finally:
             fetch.done.set()
 
-    async def _download(self, together: Backend, plan: FetchPlan, slot: Path, limit: int, progress: Progress) -> Path:
+    async def _download(
+        self, together: Backend, plan: FetchPlan, slot: Path, limit: int, progress: Progress
+    ) -> Path:
         work = Path(tempfile.mkdtemp(prefix=".download-", dir=slot.parent))  # 0700, beside its final place
         try:
             archive = work / "weights.tar"

@@ -614,7 +614,9 @@ class TogetherClient:
                 raise error_from_transport(exc, self.base_url) from exc
             finally:
                 await response.aclose()
-        raise TogetherAPIError(f"GET /v1/finetune/download for {job_id} redirected more than {_MAX_REDIRECTS} times.")
+        raise TogetherAPIError(
+            f"GET /v1/finetune/download for {job_id} redirected more than {_MAX_REDIRECTS} times."
+        )
 
     # -- LoRA adapters attached to a deployment (ref 2026-11 §3.9) --
 

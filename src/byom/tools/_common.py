@@ -68,7 +68,9 @@ SPENDS = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
 # Sends a prompt (ask_model): deletes and bills nothing, but may download weights into the cache and load a model.
-ASKS = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
+ASKS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
 # Stops or deletes something the user made.
 DESTRUCTIVE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
@@ -135,7 +137,7 @@ class AppState:
 
             tasks = self._tasks
             assert tasks is not None, "app_state() starts the task group"
-            self._weights = LocalWeights(self.settings.data_dir, lambda work: tasks.start_soon(work))
+            self._weights = LocalWeights(self.settings.data_dir, tasks.start_soon)
         return self._weights
 
     async def catalog(self) -> Catalog:

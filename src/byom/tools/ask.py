@@ -18,18 +18,17 @@ __all__ = ["ask_model"]
 
 async def ask_model(
     ctx: Context[AppState, Any],
-    model: Annotated[str, Field(description="Endpoint/model name", max_length=300)] = "",
-    job_id: Annotated[str, Field(description="Or a job id", max_length=200)] = "",
-    prompt: Annotated[str, Field(max_length=20_000)] = "",
-    messages: Annotated[tuple[dict[str, str], ...], Field(max_length=50)] = (),
-    max_tokens: Annotated[int, Field(ge=1, le=MAX_ANSWER_TOKENS)] = 256,
-    temperature: Annotated[float, Field(ge=0, le=2)] = 0.7,
-    where: Annotated[Literal["auto", "local"], Field(description="local: run a Together job here")] = "auto",
+    model: Annotated[str, Field(description="Endpoint/model", max_length=300)] = "",
+    job_id: Annotated[str, Field(description="Or job id", max_length=200)] = "",
+    prompt: Annotated[str, Field(description="Text")] = "",
+    messages: Annotated[tuple[dict[str, str], ...], Field(description="Or chat")] = (),
+    max_tokens: Annotated[int, Field(description="Cap", ge=1, le=MAX_ANSWER_TOKENS)] = 256,
+    temperature: Annotated[float, Field(description="0: greedy", ge=0, le=2)] = 0.7,
+    where: Annotated[Literal["auto", "local"], Field(description="local: Together job here")] = "auto",
 ) -> Annotated[CallToolResult, AskResult]:
-    """Send a prompt (or messages) to a fine-tuned model: its answer, latency, tokens. Try an endpoint
-    (deploy_endpoint) or a completed job without one (loaded on demand; a Together job with where="local" runs
-    here). Never bills."""
-    try:
+    """Try a fine-tuned model: its reply, latency, tokens. An endpoint, or a completed job without one (loaded on
+    demand; where="local": a Together job runs here). Never bills."""
+    try:  # AskArgs bounds the prompt and messages (the schema stays short: every host reads it every turn)
         args = AskArgs(
             model=model or None,
             job_id=job_id or None,

@@ -70,8 +70,10 @@ class OnDemand:
             if entry is not None and entry.error is not None:
                 del self._entries[spec]  # told once; the next request tries again
                 error = entry.error
-                raise error if isinstance(error, EngineError) else EngineError(
-                    f"Loading {label} failed: {root_error_line(error)}"
+                raise (
+                    error
+                    if isinstance(error, EngineError)
+                    else EngineError(f"Loading {label} failed: {root_error_line(error)}")
                 )
             if entry is None:
                 need = estimate_bytes(parameters, device)
@@ -106,9 +108,7 @@ class OnDemand:
 
     def _make_room(self, need: int, device: Device) -> list[LoadSpec]:
         # Under self._lock: the least recently used loaded models leave until the new one fits (count and memory).
-        loaded = sorted(
-            (e for e in self._entries.values() if e.model is not None), key=lambda e: e.last_used
-        )
+        loaded = sorted((e for e in self._entries.values() if e.model is not None), key=lambda e: e.last_used)
         evicted: list[LoadSpec] = []
         for entry in loaded:
             on_device = sum(e.need_bytes for e in self._entries.values() if e.spec.device == device.key)

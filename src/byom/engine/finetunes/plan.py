@@ -14,8 +14,8 @@ from typing import Any
 
 from byom.data import decide_max_seq_length
 from byom.engine.files import file_blob
-from byom.engine.localdirs import contained_dir, local_model_dir
 from byom.engine.finetunes.request import CreateFineTune, TrainingMethod, TrainingType
+from byom.engine.localdirs import contained_dir, local_model_dir
 from byom.engine.state import EngineState
 from byom.engine.templates import limits_for
 from byom.engine.trainer import LoraSpec, TrainSpec, context_length, unsupported_reason
