@@ -83,3 +83,11 @@ def test_the_engine_answers_a_registered_model_on_demand_with_503_until_loaded(
         answered = client.post("/v1/chat/completions", json=chat)
         assert answered.status_code == 200, answered.text
         assert answered.json()["usage"]["completion_tokens"] > 0
+
+
+def test_resolve_may_wait_for_the_load_from_a_worker_thread(tmp_path: Path, tiny_model: Path) -> None:
+    """What code that generates outside the HTTP routes (evaluations) calls: one blocking resolve."""
+    with engine_client(tmp_path / "engine") as (state, _client):
+        register_tiny(state, tiny_model, name="waited")
+        target = state.deploy.resolve("local/waited", wait_s=HANG_S)
+        assert target.deployment is None and target.model.spec.path == str(tiny_model)

@@ -33,7 +33,7 @@ from byom.engine.deploy.host import LoadedModel, LoadSpec, ModelPool
 from byom.engine.deploy.ondemand import OnDemand
 from byom.engine.devices import Device, device_for_config, probe_devices, training_device
 from byom.engine.localdirs import local_model_dir
-from byom.errors import EngineError, HubError, InvalidRequest, NotFound, root_error_line
+from byom.errors import EngineError, HubError, InvalidRequest, ModelLoading, NotFound, root_error_line
 from byom.hub import local_safetensors_params
 
 __all__ = [
@@ -436,8 +436,10 @@ class DeployRuntime:
         with self._lock:  # ordered with the auto-stop's check of the same column
             self.db.execute("UPDATE deployments SET last_request_at = ? WHERE id = ?", (self.clock(), dep_id))
 
-    def resolve(self, model: str) -> Target:
-        """The deployment an inference ``model`` string reaches: a pinned deployment or the endpoint's split."""
+    def resolve(self, model: str, *, wait_s: float = 0.0) -> Target:
+        """The deployment an inference ``model`` string reaches: a pinned deployment or the endpoint's split; else
+        a model served on demand. ``wait_s`` > 0 blocks up to that long while such a model loads (call it from a
+        worker thread, never the event loop); 0 raises ``ModelLoading`` at once, as the HTTP routes want."""
         project = self.project
         slug, pid = project["slug"], project["id"]
         parts = model.split("/")
@@ -453,7 +455,7 @@ class DeployRuntime:
             if attached is not None:
                 return attached
         if found is None:
-            served = self._resolve_on_demand(model, "/".join(parts))
+            served = self._resolve_on_demand(model, "/".join(parts), wait_s)
             if served is not None:
                 return served
         if found is None:
@@ -549,13 +551,18 @@ class DeployRuntime:
 
     # --- served on demand (no deployment) ---------------------------------------------------
 
-    def _resolve_on_demand(self, model: str, bare: str) -> Target | None:
+    def _resolve_on_demand(self, model: str, bare: str, wait_s: float) -> Target | None:
         """A finished job, a registry model or an allowed model directory, loaded on demand; None if none."""
         found = self._on_demand_spec(model, bare)
         if found is None:
             return None
         spec, parameters, label = found
         device = self._device(spec.device)
+        try:
+            return Target(None, None, self.on_demand.get(spec, device, parameters, label))
+        except ModelLoading:
+            if wait_s <= 0 or not self.on_demand.wait(spec, wait_s):
+                raise
         return Target(None, None, self.on_demand.get(spec, device, parameters, label))
 
     def _on_demand_spec(self, model: str, bare: str) -> tuple[LoadSpec, int | None, str] | None:
