@@ -71,7 +71,14 @@ ALLOWED: dict[str, set[str]] = {
     # The confirmed operations' plan base, spending check, lost-create recovery and polling.
     "confirmed": {"backend", "ledger", "together"},
     "jobs": {"hub", "catalog", "together", "data", "ledger", "backend", "confirmed", "triage"},
-    "endpoints": {"together", "ledger", "backend", "confirmed"},
+    "endpoints": {
+        "together",
+        "ledger",
+        "backend",
+        "confirmed",
+        "hub",
+        "storage",
+    },  # hub: the memory a model needs
     "engine": {"catalog", "data", "hub", "storage"},
     "triage": {"together", "hub", "catalog"},
 }

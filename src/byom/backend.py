@@ -30,7 +30,7 @@ from byom.errors import ConfigError, TogetherAPIError
 from byom.storage import open_private, private_dir
 from byom.together import TogetherClient
 
-__all__ = ["ENGINE_LOG", "Backend", "BackendInfo", "Project", "connect", "describe_backend"]
+__all__ = ["ENGINE_LOG", "Backend", "BackendInfo", "Project", "connect", "connect_local", "describe_backend"]
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +165,12 @@ async def connect(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
             )
         client = TogetherClient.from_settings(settings, transport=transport)
         return Backend("together", client, settings, transport=transport)
+    return await connect_local(settings, transport=transport)
+
+
+async def connect_local(settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> Backend:
+    """The local engine, started first when it is not running: the job tools' backend, or where a Together
+    fine-tune is tried for free (``ask_model(where="local")``) whichever backend the job tools use."""
     if transport is None:
         await anyio.to_thread.run_sync(ensure_engine, settings)
     return Backend(

@@ -29,6 +29,7 @@
         ├── Conflict             409: a name taken, an etag gone stale, a state that forbids it
         ├── PayloadTooLarge      413: an upload over the engine's cap
         ├── QueueFull            429: the engine already holds its cap of queued jobs
+        ├── ModelLoading         503: a model served on demand is still loading; call again in a few seconds
         ├── InsufficientStorage  507: the engine cannot write its data dir (disk full, not writable)
         └── TrainingError        the trainer could not train (in the trainer process)
 
@@ -63,6 +64,7 @@ __all__ = [
     "InvalidRequest",
     "JobNotFound",
     "MethodNotAllowed",
+    "ModelLoading",
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
@@ -280,6 +282,14 @@ class QueueFull(EngineError):
     status_code = 429
     error_type = "rate_limit_error"
     CODE = "queue_full"
+
+
+class ModelLoading(EngineError):
+    """A model served on demand (no deployment) is loading in the background; the same request succeeds once it
+    has loaded. Sent with ``code=ModelLoading.CODE`` and ``Retry-After``."""
+
+    status_code = 503
+    CODE = "model_loading"
 
 
 class InsufficientStorage(EngineError):

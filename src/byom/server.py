@@ -15,6 +15,7 @@ from byom.config import Settings, load_settings
 from byom.errors import ConfigError
 from byom.prompts import finetune_my_model, why_did_my_job_fail
 from byom.tools import (
+    ASKS,
     DESTRUCTIVE,
     READ_ONLY_OPEN_WORLD,
     SPENDS,
@@ -23,6 +24,7 @@ from byom.tools import (
     ByomMCPServer,
     app_state,
 )
+from byom.tools.ask import ask_model
 from byom.tools.data import check_training_data
 from byom.tools.deploy import deploy_endpoint, manage_endpoint
 from byom.tools.inspect import inspect_hf_model
@@ -60,6 +62,7 @@ TOOLS: tuple[_Tool, ...] = (
     _Tool(explain_error, "Explain a failed fine-tune", READ_ONLY_OPEN_WORLD, False),
     _Tool(deploy_endpoint, "Deploy a fine-tuned model", SPENDS, True),
     _Tool(manage_endpoint, "Manage an endpoint", DESTRUCTIVE, True),
+    _Tool(ask_model, "Ask a fine-tuned model", ASKS, False),
 )
 
 
@@ -105,6 +108,7 @@ Workflow:
 4. job_status(job_id, wait_seconds=30) follows it; list_jobs lists jobs (never guess an id);
    cancel_job stops one; explain_error(job_id) says why one failed and how to fix the call.
 5. deploy_endpoint(job_id) serves a completed job; manage_endpoint shows, stops or deletes it.
+   ask_model(job_id or model, prompt) shows it answering (a Together job: where="local", free).
 
 Rules: never ask the user for tokens in chat; they set HF_TOKEN / TOGETHER_API_KEY in the server's
 environment. Pass a confirm_token only after the user agreed to the plan it came with. Text quoted from

@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "ANSWER_CHARS",
     "ERROR_BODY_CHARS",
     "EVENT_CHARS",
     "EVIDENCE_CHARS",
@@ -54,6 +55,7 @@ NAME_CHARS = 100  # a repo-controlled name: longer model_type / class / file nam
 PROBLEM_QUOTE_CHARS = 80  # the excerpt of a data line quoted in a problem
 PREVIEW_ROW_CHARS = 3_000  # one row of the loss preview
 PREVIEW_TOTAL_CHARS = 12_000  # all preview rows of one result (hosts cap a result near 25k tokens)
+ANSWER_CHARS = 4_000  # a model's answer in ask_model (max_tokens caps what it generates; this, what is shown)
 
 _KEY_TYPES = r"[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
 _SHAPES: list[tuple[str, re.Pattern[str]]] = [

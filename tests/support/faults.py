@@ -29,6 +29,7 @@ from support.engine import KEY, make_state
 __all__ = [
     "Fault",
     "FaultTransport",
+    "HostRoutes",
     "Sent",
     "answer",
     "engine_files",
@@ -170,3 +171,18 @@ def engine_jobs(state: EngineState) -> list[str]:
 def engine_files(state: EngineState) -> list[str]:
     """The ids of every file uploaded to the engine, read from its database: what left the MCP server."""
     return [row["id"] for row in state.db.query("SELECT id FROM files ORDER BY created_at, id")]
+
+
+@dataclass
+class HostRoutes(httpx2.AsyncBaseTransport):
+    """One wire, two servers: each request goes to the transport of its URL's host (e.g. a second engine standing
+    in for Together beside the local one), so the MCP server's one transport reaches both."""
+
+    routes: dict[str, httpx2.AsyncBaseTransport]
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        return await self.routes[request.url.host].handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for transport in self.routes.values():
+            await transport.aclose()

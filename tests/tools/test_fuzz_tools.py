@@ -117,6 +117,7 @@ VALID: dict[str, dict[str, Any]] = {
     "explain_error": {"error_text": "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"},
     "deploy_endpoint": {"job_id": FT},
     "manage_endpoint": {"endpoint": "ep_x"},
+    "ask_model": {"job_id": FT, "prompt": "What do bees make?", "max_tokens": 2},
 }
 STRINGS = hostile_strings(PLACEHOLDERS)
 COVERAGE = Coverage()

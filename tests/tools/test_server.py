@@ -33,10 +33,12 @@ WORKFLOW = [
     "explain_error",
     "deploy_endpoint",
     "manage_endpoint",
+    "ask_model",
 ]
 # (read_only, destructive, idempotent, open_world): spending tools are not idempotent (a repeat is
 # deduplicated, not free); stopping or deleting is destructive; reads change nothing; check_training_data
-# writes a new file when asked (a converted copy), never replacing one.
+# writes a new file when asked (a converted copy), never replacing one; ask_model bills and deletes nothing but may
+# download weights into the cache and load a model, and a sampled answer differs from call to call.
 ANNOTATIONS = {
     "inspect_hf_model": (True, False, True, True),
     "recommend_base": (True, False, True, True),
@@ -48,6 +50,7 @@ ANNOTATIONS = {
     "explain_error": (True, False, True, True),
     "deploy_endpoint": (False, False, False, True),
     "manage_endpoint": (False, True, True, True),
+    "ask_model": (False, False, False, True),
 }
 
 

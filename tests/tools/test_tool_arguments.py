@@ -104,6 +104,12 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
     ("manage_endpoint", {"endpoint": ""}, "endpoint"),
     ("manage_endpoint", {"endpoint": "ep_x", "action": "restart"}, "action"),
     ("manage_endpoint", {"endpoint": HUGE}, "endpoint"),
+    ("ask_model", {"job_id": HUGE, "prompt": "hi"}, "job_id"),
+    ("ask_model", {"job_id": FT, "prompt": "hi", "max_tokens": 1025}, "max_tokens"),
+    ("ask_model", {"job_id": FT, "prompt": "hi", "temperature": 3}, "temperature"),
+    ("ask_model", {"job_id": FT, "prompt": "hi", "where": "cloud"}, "where"),
+    ("ask_model", {"job_id": FT, "prompt": "x" * 20_001}, "prompt"),
+    ("ask_model", {"job_id": FT, "messages": [{"role": "user", "content": "hi"}] * 51}, "messages"),
 ]
 
 
@@ -214,6 +220,7 @@ async def test_read_only_hides_every_tool_that_spends_or_deletes() -> None:
         "job_status",
         "list_jobs",
         "explain_error",
+        "ask_model",  # it bills and deletes nothing
     ]
 
 

@@ -85,7 +85,13 @@ class EngineState:
             cfg = cfg.model_copy(update={"allowed_roots": (Path.home(), data_dir)})
         db = Database(data_dir / "engine.db")
         project = dict(LOCAL_PROJECT)
-        deploy = DeployRuntime(db, project, reap_interval_s=cfg.autostop_interval_s)
+        deploy = DeployRuntime(
+            db,
+            project,
+            reap_interval_s=cfg.autostop_interval_s,
+            device=cfg.device,
+            allowed_roots=cfg.allowed_roots,
+        )
         return cls(
             db=db,
             data_dir=data_dir,

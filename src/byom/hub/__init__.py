@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._analyze import MAX_PARAMS
 from ._local import chat_template_present, local_safetensors_params, tokenizer_problem
+from ._memory import memory_estimate
 from ._models import Finding, InspectReport, MemoryEstimate
 from ._render import render_report
 from ._units import human_bytes, human_params
@@ -21,6 +22,7 @@ __all__ = [
     "human_bytes",
     "human_params",
     "local_safetensors_params",
+    "memory_estimate",
     "parse_model_ref",
     "render_report",
     "tokenizer_problem",

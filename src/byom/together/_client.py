@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iter
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, BinaryIO, Self, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -117,6 +117,7 @@ _JOB_MAY_EXIST = (
 _MAX_RETRY_AFTER = 60.0
 # Guard against a server that keeps handing back cursors.
 _MAX_PAGES = 100
+_MAX_REDIRECTS = 3  # a download's presigned URL, and no loop
 
 Sleep = Callable[[float], Awaitable[None]]
 _M = TypeVar("_M", bound=BaseModel)
@@ -557,6 +558,65 @@ class TogetherClient:
         if temperature is not None:
             body["temperature"] = temperature
         return await self._call(ChatCompletion, "POST", "/v1/chat/completions", json=body)
+
+    # -- a job's weights (ref §2.1: GET /v1/finetune/download, the SDK's fine_tuning.content) --
+
+    async def download_finetune(
+        self,
+        job_id: str,
+        sink: BinaryIO,
+        *,
+        checkpoint: str,
+        max_bytes: int,
+        progress: Callable[[int, int | None], Awaitable[None]] | None = None,
+    ) -> int:
+        """Stream a completed job's ``checkpoint`` (adapter | merged | model_output_path) archive into ``sink``.
+
+        A redirect (a presigned URL) is followed without the API key. Returns the bytes written; raises
+        ``TogetherAPIError`` for an error answer, or an archive over ``max_bytes`` (announced or received).
+        """
+        url: str = "/v1/finetune/download"
+        params: dict[str, Any] | None = {"ft_id": job_id, "checkpoint": checkpoint}
+        secret = self._api_key.get_secret_value() if self._api_key is not None else None
+        timeout = httpx2.Timeout(max(self._timeout, 300.0), connect=self._connect_timeout)
+        for hop in range(_MAX_REDIRECTS + 1):
+            request = self._http.build_request("GET", url, params=params, timeout=timeout)
+            if hop:
+                request.headers.pop("Authorization", None)
+            try:
+                response = await self._http.send(request, stream=True)
+            except httpx2.TransportError as exc:
+                raise error_from_transport(exc, self.base_url) from exc
+            try:
+                location = response.headers.get("location")
+                if response.is_redirect and location:
+                    url, params = location, None
+                    continue
+                if not response.is_success:
+                    await response.aread()
+                    raise error_from_response(response, secret=secret)
+                announced = response.headers.get("content-length")
+                total = int(announced) if announced and announced.isdigit() else None
+                written = 0
+                async for chunk in response.aiter_bytes():
+                    written += len(chunk)
+                    if written > max_bytes or (total or 0) > max_bytes:
+                        raise TogetherAPIError(
+                            f"The weights of job {job_id} are over {max_bytes / 1024**3:.1f} GiB, more than this "
+                            "machine can serve; the download was stopped.",
+                            status_code=response.status_code,
+                        )
+                    sink.write(chunk)
+                    if progress is not None:
+                        await progress(written, total)
+                return written
+            except httpx2.TransportError as exc:
+                raise error_from_transport(exc, self.base_url) from exc
+            finally:
+                await response.aclose()
+        raise TogetherAPIError(
+            f"GET /v1/finetune/download for {job_id} redirected more than {_MAX_REDIRECTS} times."
+        )
 
     # -- LoRA adapters attached to a deployment (ref 2026-11 §3.9) --
 

@@ -1,6 +1,7 @@
 """MCP tools: thin wrappers, one module per workflow step."""
 
 from byom.tools._common import (
+    ASKS,
     DESTRUCTIVE,
     READ_ONLY_OPEN_WORLD,
     SPENDS,
@@ -11,6 +12,7 @@ from byom.tools._common import (
 )
 
 __all__ = [
+    "ASKS",
     "DESTRUCTIVE",
     "READ_ONLY_OPEN_WORLD",
     "SPENDS",

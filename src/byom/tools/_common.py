@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.abc
 import httpx2
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
@@ -31,12 +32,14 @@ from byom.untrusted import redact
 if TYPE_CHECKING:
     from byom.backend import Backend
     from byom.catalog import Catalog
+    from byom.endpoints.trylocal import LocalWeights
     from byom.hub import HubInspector
     from byom.ledger import Ledger
 
 MAX_WAIT_S = 45  # the longest wait a tool offers: hosts time a call out near 60 s
 
 __all__ = [
+    "ASKS",
     "DESTRUCTIVE",
     "MAX_WAIT_S",
     "READ_ONLY_OPEN_WORLD",
@@ -64,6 +67,10 @@ WRITES_NEW_FILE = ToolAnnotations(
 SPENDS = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
+# Sends a prompt (ask_model): deletes and bills nothing, but may download weights into the cache and load a model.
+ASKS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
 # Stops or deletes something the user made.
 DESTRUCTIVE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
@@ -80,6 +87,10 @@ class AppState:
     _transport: httpx2.AsyncBaseTransport | None = field(default=None, repr=False)
     _backend: Backend | None = field(default=None, repr=False)
     _ledger: Ledger | None = field(default=None, repr=False)
+    _local: Backend | None = field(default=None, repr=False)  # the local engine when Together is the backend
+    _weights: LocalWeights | None = field(default=None, repr=False)
+    # Work that outlives one tool call (a model's download): cancelled when the server stops.
+    _tasks: anyio.abc.TaskGroup | None = field(default=None, repr=False)
     _connect_lock: anyio.Lock = field(default_factory=anyio.Lock, repr=False)
 
     @property
@@ -107,6 +118,28 @@ class AppState:
                 self._backend = await connect(self.settings, transport=self._transport)
             return self._backend
 
+    async def local_backend(self) -> Backend:
+        """The local engine (started if it is not running), also when Together is the job tools' backend."""
+        if self.settings.backend == "local":
+            return await self.backend()
+        async with self._connect_lock:
+            if self._local is None:
+                from byom.backend import connect_local
+
+                self._local = await connect_local(self.settings, transport=self._transport)
+            return self._local
+
+    @property
+    def weights(self) -> LocalWeights:
+        """Together fine-tunes' weights downloaded to try here, cached under the data dir."""
+        if self._weights is None:
+            from byom.endpoints.trylocal import LocalWeights
+
+            tasks = self._tasks
+            assert tasks is not None, "app_state() starts the task group"
+            self._weights = LocalWeights(self.settings.data_dir, tasks.start_soon)
+        return self._weights
+
     async def catalog(self) -> Catalog:
         """The base catalog: Together's live one through the backend's own client (its transport and pool) when
         Together is the backend; otherwise as ``load_catalog`` decides (packaged without a key). Never starts
@@ -120,6 +153,8 @@ class AppState:
     async def aclose(self) -> None:
         if self._backend is not None:
             await self._backend.aclose()
+        if self._local is not None:
+            await self._local.aclose()
         if self._ledger is not None:
             self._ledger.close()
 
@@ -133,7 +168,12 @@ async def app_state(
 ) -> AsyncIterator[AppState]:
     app = AppState(settings=settings, _inspector=inspector, _transport=transport)
     try:
-        yield app
+        async with anyio.create_task_group() as tasks:
+            app._tasks = tasks
+            try:
+                yield app
+            finally:
+                tasks.cancel_scope.cancel()  # a download in flight stops; its partial files are removed
     finally:
         with anyio.CancelScope(shield=True):
             await app.aclose()

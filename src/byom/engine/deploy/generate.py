@@ -25,10 +25,16 @@ P = TypeVar("P")
 MAX_TOKENS_CAP = 4096  # a local engine on a laptop: keep one request from holding the model for hours
 
 
-def route(runtime: DeployRuntime, model: str) -> Target:
-    """The deployment that ``model`` reaches, marked as used now (auto-stop counts from here)."""
-    target = runtime.resolve(model)
-    runtime.touch(str(target.deployment["id"]))
+# How long an evaluation waits for a model the engine loads on demand (the HTTP routes never wait: 503).
+LOAD_WAIT_S = 600.0
+
+
+def route(runtime: DeployRuntime, model: str, *, wait_s: float = 0.0) -> Target:
+    """The deployment (or on-demand model) that ``model`` reaches, marked as used now (auto-stop counts from
+    here). ``wait_s``: block that long while an on-demand model loads (worker threads only)."""
+    target = runtime.resolve(model, wait_s=wait_s)
+    if target.deployment is not None:  # one served on demand stamps its own last use
+        runtime.touch(str(target.deployment["id"]))
     return target
 
 
@@ -61,7 +67,7 @@ def run_generation(target: Target, ids: list[int], params: SamplingParams) -> Ge
 def chat_answer(
     runtime: DeployRuntime, model: str, messages: list[dict[str, str]], params: SamplingParams
 ) -> Generation:
-    """The answer of served ``model`` to chat ``messages`` (blocking)."""
-    target = route(runtime, model)
+    """The answer of served ``model`` to chat ``messages`` (blocking; waits for an on-demand model to load)."""
+    target = route(runtime, model, wait_s=LOAD_WAIT_S)
     ids = encode_prompt(target, target.model.encode_chat, messages)
     return run_generation(target, ids, params)

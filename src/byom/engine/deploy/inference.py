@@ -1,7 +1,8 @@
 """Inference: ``POST /v1/chat/completions`` and ``POST /v1/completions`` on deployed models.
 
 ``model`` is an endpoint name (routed by its trafficSplit) or a deployment name (pinned), as on
-Together (ref together-api-2026-11 §4.3), or the registry name of an attached LoRA adapter
+Together (ref together-api-2026-11 §4.3); a finished job's id or output name, a registry model or an allowed
+model directory, served on demand (``runtime.py``: 503 ``model_loading`` until loaded); or the registry name of an attached LoRA adapter
 (``<slug>/<name>``, e.g. ``local/my-ft-adapter``): the API documents no inference name for an attached adapter
 (ref §7 #2), so the engine uses the adapter model's own name, and it reaches a READY deployment it is loaded on,
 generating with that adapter active. An endpoint of the same name wins. Responses are OpenAI/Together-shaped; ``stream: true``

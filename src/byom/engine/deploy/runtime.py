@@ -4,6 +4,10 @@ A deployment's state lives in SQLite; its loaded weights live in a ``ModelPool``
 one ``DeployRuntime`` of an ``EngineState`` (``state.deploy``), started and stopped by the app's lifespan. States and the auto-stop
 rule follow Together's v2 model (ref together-api-2026-11 §3.5, §3.10, §3.11).
 
+A request whose ``model`` names no endpoint, deployment or attached adapter may still name a finished job (its id
+or output name), a registry model, or a model directory under the engine's allowed roots: it is served on demand
+(``ondemand.py``: loaded in the background, unloaded when idle, never billed); its ``Target`` has no deployment.
+
 Attached LoRA adapters (``deployment_adapters`` rows, ref §3.9) load onto their deployment's loaded base in a
 background thread once it is READY: PENDING → LOADING → READY or FAILED. Stopping or re-provisioning the
 deployment unloads them and sets them PENDING again; the next READY loads them again. Bookkeeping happens under
@@ -26,8 +30,11 @@ from typing import Any
 from byom.engine.db import Database, new_id, now
 from byom.engine.deploy import registry
 from byom.engine.deploy.host import LoadedModel, LoadSpec, ModelPool
-from byom.engine.devices import device_for_config
-from byom.errors import EngineError, InvalidRequest, NotFound, root_error_line
+from byom.engine.deploy.ondemand import OnDemand
+from byom.engine.devices import Device, device_for_config, probe_devices, training_device
+from byom.engine.localdirs import local_model_dir
+from byom.errors import EngineError, HubError, InvalidRequest, ModelLoading, NotFound, root_error_line
+from byom.hub import local_safetensors_params
 
 __all__ = [
     "ADAPTER_FAILED",
@@ -79,10 +86,10 @@ def add_event(
 
 @dataclass
 class Target:
-    """Where one inference request goes."""
+    """Where one inference request goes; a model served on demand has no deployment or endpoint."""
 
-    deployment: dict[str, Any]
-    endpoint: dict[str, Any]
+    deployment: dict[str, Any] | None
+    endpoint: dict[str, Any] | None
     model: LoadedModel
     adapter: str | None = None  # the PEFT name of an attached adapter to generate with; None: the base alone
 
@@ -97,10 +104,15 @@ class DeployRuntime:
         *,
         reap_interval_s: float = 30.0,
         clock: Callable[[], float] = time.time,
+        device: str = "auto",
+        allowed_roots: tuple[Path, ...] = (),
     ) -> None:
         self.db = db
         self.project = project
         self.pool = ModelPool()
+        self.on_demand = OnDemand(self.pool, clock=clock)
+        self.device = device  # where on-demand models load: the engine's --device ("auto": as training picks)
+        self.allowed_roots = allowed_roots
         self.clock = clock
         self.reap_interval_s = reap_interval_s
         self._lock = threading.RLock()
@@ -143,6 +155,7 @@ class DeployRuntime:
                 self._generation[dep_id] += 1
         for _, (spec, _model) in active:
             self.pool.release(spec)
+        self.on_demand.close()
 
     # --- state changes ---------------------------------------------------------------------
 
@@ -423,8 +436,10 @@ class DeployRuntime:
         with self._lock:  # ordered with the auto-stop's check of the same column
             self.db.execute("UPDATE deployments SET last_request_at = ? WHERE id = ?", (self.clock(), dep_id))
 
-    def resolve(self, model: str) -> Target:
-        """The deployment an inference ``model`` string reaches: a pinned deployment or the endpoint's split."""
+    def resolve(self, model: str, *, wait_s: float = 0.0) -> Target:
+        """The deployment an inference ``model`` string reaches: a pinned deployment or the endpoint's split; else
+        a model served on demand. ``wait_s`` > 0 blocks up to that long while such a model loads (call it from a
+        worker thread, never the event loop); 0 raises ``ModelLoading`` at once, as the HTTP routes want."""
         project = self.project
         slug, pid = project["slug"], project["id"]
         parts = model.split("/")
@@ -439,6 +454,10 @@ class DeployRuntime:
             attached = self._resolve_adapter(model, parts[0])
             if attached is not None:
                 return attached
+        if found is None:
+            served = self._resolve_on_demand(model, "/".join(parts), wait_s)
+            if served is not None:
+                return served
         if found is None:
             raise NotFound(
                 f"Unable to access model {model!r}: no endpoint or deployment of that name. Use the endpoint name, "
@@ -530,6 +549,98 @@ class DeployRuntime:
             raise _not_running(model, [dict(dep)] if dep else [])
         return Target(dict(dep), dict(endpoint), loaded, adapter=name)
 
+    # --- served on demand (no deployment) ---------------------------------------------------
+
+    def _resolve_on_demand(self, model: str, bare: str, wait_s: float) -> Target | None:
+        """A finished job, a registry model or an allowed model directory, loaded on demand; None if none."""
+        found = self._on_demand_spec(model, bare)
+        if found is None:
+            return None
+        spec, parameters, label = found
+        device = self._device(spec.device)
+        try:
+            return Target(None, None, self.on_demand.get(spec, device, parameters, label))
+        except ModelLoading:
+            if wait_s <= 0 or not self.on_demand.wait(spec, wait_s):
+                raise
+        return Target(None, None, self.on_demand.get(spec, device, parameters, label))
+
+    def _on_demand_spec(self, model: str, bare: str) -> tuple[LoadSpec, int | None, str] | None:
+        job = self.db.one(
+            "SELECT id, status, registry, param_count FROM jobs WHERE id = ? OR model_output_name = ?",
+            (model, model),
+        )
+        if job is not None:
+            if job["status"] != "completed":
+                raise InvalidRequest(
+                    f"Job {job['id']} is {job['status']}; its model answers once the job has completed. "
+                    "Follow it with job_status.",
+                    code="model_not_available",
+                    param="model",
+                )
+            fields = json.loads(job["registry"] or "{}")
+            model_id = fields.get("model_object_id") or fields.get("adapter_object_id")
+            row = registry.get_model(self.db, self.project["id"], model_id) if model_id else None
+            if row is None:
+                raise NotFound(
+                    f"Job {job['id']} completed but its weights are not registered. Run a new job.",
+                    code="model_not_available",
+                    param="model",
+                )
+            return self._registry_spec(row, job["param_count"], f"The model of job {job['id']}")
+        local = local_model_dir(model, self.allowed_roots, param="model", adapter_ok=True)
+        if local is not None:
+            return self._directory_spec(local)
+        row = registry.find_model_by_name(self.db, self.project["id"], bare)
+        if row is not None and row["kind"] == "model":  # an adapter by name is the attached one (above)
+            return self._registry_spec(row, None, f"Model {row['name']}")
+        return None
+
+    def _registry_spec(
+        self, row: dict[str, Any], parameters: int | None, label: str
+    ) -> tuple[LoadSpec, int | None, str]:
+        revision = registry.latest_revision(self.db, str(row["id"]))
+        path = str(revision["path"]) if revision is not None else ""
+        if not Path(path).is_dir():
+            raise NotFound(
+                f"{label} has no weights on this machine ({path or 'no revision'}). Deploy it with a registered "
+                "revision instead.",
+                code="model_not_available",
+                param="model",
+            )
+        device = self._device_key()
+        base = self._adapter_base(row, path) if row["kind"] == "adapter" else None
+        return LoadSpec(path=path, device=device, base_path=base), parameters or row.get("parameters"), label
+
+    def _directory_spec(self, path: Path) -> tuple[LoadSpec, int | None, str]:
+        label = f"Model directory {path}"
+        base = None
+        if not (path / "config.json").is_file():  # an adapter: it loads on the base PEFT recorded
+            base = registry.recorded_base(path)
+            if base is None:
+                raise InvalidRequest(
+                    f"{label} is a LoRA adapter whose adapter_config.json names no base model. "
+                    "Give the merged model's directory instead.",
+                    param="model",
+                )
+        weights = Path(base) if base is not None else path
+        try:  # the base's count: the adapter's own is a rounding error beside it
+            counted = local_safetensors_params(weights) if weights.is_dir() else None
+        except HubError:
+            counted = None  # a corrupt file fails the load itself, with its own message
+        return (
+            LoadSpec(path=str(path), device=self._device_key(), base_path=base),
+            counted[0] if counted else None,
+            label,
+        )
+
+    def _device_key(self) -> str:
+        return self.device if self.device != "auto" else training_device(probe_devices())
+
+    def _device(self, key: str) -> Device:
+        devices = probe_devices()
+        return next((d for d in devices if d.key == key or d.key.split(":")[0] == key), devices[0])
+
     # --- auto-stop -------------------------------------------------------------------------
 
     def reap_once(self, now: float | None = None) -> list[str]:
@@ -565,6 +676,7 @@ class DeployRuntime:
                     deployment_id=row["id"],
                 )
                 stopped.append(row["id"])
+        self.on_demand.reap(now)
         return stopped
 
     def _reap_loop(self) -> None:

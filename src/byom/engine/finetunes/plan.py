@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from byom.contained import require_contained
 from byom.data import decide_max_seq_length
 from byom.engine.files import file_blob
 from byom.engine.finetunes.request import CreateFineTune, TrainingMethod, TrainingType
+from byom.engine.localdirs import contained_dir, local_model_dir
 from byom.engine.state import EngineState
 from byom.engine.templates import limits_for
 from byom.engine.trainer import LoraSpec, TrainSpec, context_length, unsupported_reason
-from byom.errors import HubError, InvalidRequest, UnsafeModelFile
+from byom.errors import HubError, InvalidRequest
 from byom.hub import chat_template_present, tokenizer_problem
 
 __all__ = ["JobPlan", "local_tokenizer_dir", "model_config", "plan_job", "training_stack_missing"]
@@ -177,7 +177,7 @@ def _base(state: EngineState, req: CreateFineTune) -> _Base:
             param="model",
         )
     from_hf_model = (req.from_hf_model or parent_request.get("from_hf_model") or model).strip()
-    local_dir = _local_model_dir(state, from_hf_model)
+    local_dir = local_model_dir(from_hf_model, state.config.allowed_roots, param="from_hf_model")
     if local_dir is None and not _HUB_ID.match(from_hf_model):
         raise InvalidRequest(
             f"'{from_hf_model}' is neither a Hub repo id (org/name) nor an absolute local directory.",
@@ -411,7 +411,7 @@ def _ready_file(state: EngineState, file_id: str, param: str) -> Any:
 
 def local_tokenizer_dir(state: EngineState, from_hf_model: str, revision: str | None) -> Path | None:
     """Where this model's tokenizer already is on disk (a local dir, or the Hub cache); None if not here."""
-    local = _local_model_dir(state, from_hf_model)
+    local = local_model_dir(from_hf_model, state.config.allowed_roots, param="from_hf_model")
     if local is not None:
         return local
     return _cached_snapshot(from_hf_model, revision)
@@ -433,52 +433,7 @@ def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
         )
     except (LocalEntryNotFoundError, ValueError, OSError):
         return None
-    return _contained(path)
-
-
-def _contained(directory: Path) -> Path:
-    """``directory`` when no file in it leads out of it (byom.contained), else a 400 in the rule's own words."""
-    try:
-        return require_contained(directory)
-    except UnsafeModelFile as exc:
-        raise InvalidRequest(str(exc), param="from_hf_model") from None
-
-
-def _local_model_dir(state: EngineState, value: str) -> Path | None:
-    """A local directory given as ``from_hf_model``, checked against the allowed roots; None for a Hub id."""
-    if not value.startswith(("/", "~", "./", "../")):
-        return None
-    shown = value[:300]
-    try:
-        path = Path(value).expanduser().resolve()
-    except (RuntimeError, ValueError, OSError) as exc:
-        raise _unusable_path(shown, exc) from None
-    roots = [Path(r).expanduser().resolve() for r in state.config.allowed_roots]
-    if not any(path == root or path.is_relative_to(root) for root in roots):
-        raise InvalidRequest(
-            f"Local model directory {shown} is outside the directories this engine may read. Move it under your"
-            " home or the engine's data dir, or start the engine with --allow-dir.",
-            param="from_hf_model",
-        )
-    try:
-        is_model = (path / "config.json").is_file()
-    except (ValueError, OSError) as exc:
-        raise _unusable_path(shown, exc) from None
-    if not is_model:
-        raise InvalidRequest(
-            f"{shown} is not a model directory (no config.json). Point at a saved model.",
-            param="from_hf_model",
-        )
-    return _contained(path)
-
-
-def _unusable_path(shown: str, exc: Exception) -> InvalidRequest:
-    # ~nosuchuser (RuntimeError), a NUL byte (ValueError), a name over the OS's limit (ENAMETOOLONG).
-    return InvalidRequest(
-        f"from_hf_model {shown!r} is not a usable local path ({type(exc).__name__}: {str(exc)[:120]})."
-        " Give an absolute path to a saved model directory.",
-        param="from_hf_model",
-    )
+    return contained_dir(path, param="from_hf_model")
 
 
 def _resolve_checkpoint(state: EngineState, ref: str) -> tuple[Any, Any]:
