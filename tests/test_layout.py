@@ -45,6 +45,7 @@ ALLOWED: dict[str, set[str]] = {
         "jobs",
         "endpoints",
         "triage",
+        "evaluate",
     },
     "prompts": set(),
     "hub": set(),
@@ -60,6 +61,9 @@ ALLOWED: dict[str, set[str]] = {
     "confirmed": {"backend", "ledger", "together"},
     "jobs": {"hub", "catalog", "together", "data", "ledger", "backend", "confirmed", "triage"},
     "endpoints": {"together", "ledger", "backend", "confirmed"},
+    # evaluate_model's workflow: the plan (its data files as a create's, via jobs; a judged one's prompts, a
+    # private cache file), the run and the report.
+    "evaluate": {"together", "data", "storage", "ledger", "backend", "confirmed", "jobs"},
     "engine": {"catalog", "data", "hub", "storage"},
     "triage": {"together", "hub", "catalog"},
 }
@@ -75,6 +79,7 @@ DOMAIN = (
     "confirmed",
     "jobs",
     "endpoints",
+    "evaluate",
     "triage",
 )
 
