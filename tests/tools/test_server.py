@@ -31,6 +31,7 @@ WORKFLOW = [
     "list_jobs",
     "cancel_job",
     "explain_error",
+    "evaluate_model",
     "deploy_endpoint",
     "manage_endpoint",
 ]
@@ -46,6 +47,7 @@ ANNOTATIONS = {
     "list_jobs": (True, False, True, True),
     "cancel_job": (False, True, True, True),
     "explain_error": (True, False, True, True),
+    "evaluate_model": (False, False, False, True),
     "deploy_endpoint": (False, False, False, True),
     "manage_endpoint": (False, True, True, True),
 }
