@@ -17,9 +17,11 @@ from mcp import Client
 from pydantic import SecretStr
 
 from byom.config import Settings
+from byom.engine.evals.loss import LossParameters
 from byom.server import build_server
 from support.engine import BASE_URL, KEY
 from support.faults import FaultTransport, respond, rewrite_json
+from support.spends import spends
 from support.tool_calls import call_error, call_ok, text_of
 
 pytestmark = pytest.mark.anyio
@@ -98,6 +100,7 @@ async def test_loss_on_the_local_engine_is_free_and_asks_the_engine_for_both_mod
     sent = json.loads(body)
     assert sent["type"] == "loss"
     params = sent["parameters"]
+    LossParameters.model_validate(params)  # what the engine's loss type accepts
     assert params["model_a"] == str(tiny_model) and params["model_b"] == f"byom/tiny-{job_id}"
     assert params["forgetting"] is True and params["input_data_file_path"].startswith("file-")
 
@@ -162,3 +165,6 @@ async def test_a_judged_compare_on_together_asks_for_confirmation_with_a_price_b
         and params["model_b"]["model_source"] == "dedicated"
     )
     assert params["input_data_file_path"].startswith("file-")
+    # The paid evaluation was recorded before it was sent (the daily limit counts it): the job's row, then its own.
+    rows = spends(paid)
+    assert len(rows) == 2 and rows[1][0] in ("created", "failed")

@@ -93,6 +93,7 @@ class EvaluatePlan(ConfirmedPlan):
     )
     price_note: str = ""
     limit_notes: list[str] = Field(default_factory=list)
+    limits: SpendingLimits | None = Field(None, description="The spending limits this plan is held to.")
     request: dict[str, Any] = Field(
         default_factory=dict, description="type + parameters; the file is its planned id until uploaded."
     )
@@ -354,6 +355,7 @@ async def plan_evaluate(
         usd=usd if backend.costs_money else None,
         price_note=note,
         limit_notes=limit_notes,
+        limits=spend_limits,
         request=request,
         **common,
     )

@@ -1,13 +1,16 @@
 """Carry out a confirmed evaluation plan: upload its data, create the evaluation, wait a bounded while, report.
 
 An evaluation outlives the call that starts it: when ``wait_seconds`` run out first, the report says it is still
-running and how to read it (``evaluation_id``), never blocking the host.
+running and how to read it (``evaluate_model(model="eval-…")``), never blocking the host.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from byom.backend import Backend
-from byom.confirmed import Progress, poll_until
+from byom.confirmed import Progress, outcome_unknown, poll_until
+from byom.errors import TogetherAPIError
 from byom.evaluate.plan import EvaluatePlan
 from byom.evaluate.report import EvaluationReport, metrics_report, report_of
 from byom.jobs.files import upload
@@ -37,8 +40,7 @@ async def run_evaluation(
         data = await upload(plan.data, backend, ledger, progress, "evaluation")
         assert data.file_id is not None
         parameters = {**plan.request["parameters"], "input_data_file_path": data.file_id}
-        created = await client.create_evaluation(plan.request["type"], parameters)
-        evaluation_id = created.workflow_id
+        evaluation_id = await _create(plan, backend, ledger, parameters)
 
     def report(job: EvaluationJob, tick: int) -> tuple[float, float | None, str]:
         return tick, None, f"evaluation {evaluation_id}: {job.status or 'pending'}"
@@ -51,3 +53,26 @@ async def run_evaluation(
         report=report,
     )
     return report_of(job, plan.job_id)
+
+
+async def _create(plan: EvaluatePlan, backend: Backend, ledger: Ledger, parameters: dict[str, Any]) -> str:
+    """Create the evaluation; one that costs money is recorded in the ledger first, so the daily limit counts it
+    (and is checked again, with what was confirmed since the plan was made)."""
+    if not backend.costs_money:
+        return (await backend.client.create_evaluation(plan.request["type"], parameters)).workflow_id
+    row = ledger.claim(
+        "evaluation",
+        plan.fingerprint,
+        plan.backend_url,
+        plan.request,
+        plan.usd or 0.0,
+        force_new=True,
+        limits=plan.limits,
+    ).row_id
+    try:
+        created = await backend.client.create_evaluation(plan.request["type"], parameters)
+    except TogetherAPIError as exc:
+        (ledger.lost if outcome_unknown(exc) else ledger.fail)(row)
+        raise
+    ledger.finish(row, created.workflow_id)
+    return created.workflow_id

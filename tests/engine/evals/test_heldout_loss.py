@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from byom.engine.evals.loss import HeldoutLoss, compare, general_text, heldout_loss, loss_results
+from byom.engine.deploy.host import LoadedModel, LoadSpec
+from byom.engine.evals.loss import (
+    HeldoutLoss,
+    LossParameters,
+    compare,
+    general_text,
+    heldout_loss,
+    run_loss,
+)
 from byom.engine.tiny import write_overfit_dataset
 from byom.errors import EngineError
 from support.trainer import make_spec, run_trainer
@@ -66,12 +74,22 @@ def test_the_loss_is_trainings_eval_loss_on_the_same_file(trained: dict[str, Any
 
 
 @pytest.mark.slow
-def test_forgetting_reads_the_packaged_general_text(trained: dict[str, Any], tiny_model: Path) -> None:
-    base = heldout_loss(tiny_model, general_text())
-    tuned = heldout_loss(tiny_model, general_text(), adapter_dir=trained["adapter"])
-    results = loss_results(base, tuned, forgetting=(base, tuned))
-    assert results["forgetting"]["model_a"]["n_examples"] == 40
-    assert results["forgetting"]["difference"]["difference"] == pytest.approx(tuned.loss - base.loss)
+def test_the_loss_evaluation_scores_both_models_on_the_file_and_on_general_text(
+    trained: dict[str, Any], tiny_model: Path
+) -> None:
+    """``run_loss`` as the engine's runner calls it: names resolved to loaded models, the results' shape."""
+    specs = {
+        "base": LoadSpec(path=str(tiny_model)),
+        "tuned": LoadSpec(path=str(trained["adapter"]), base_path=str(tiny_model)),
+    }
+    params = LossParameters(input_data_file_path="file-1", model_a="base", model_b="tuned")
+    results = run_loss(params, trained["data"], lambda name: LoadedModel(specs[name]))
+    assert results["task"]["difference"]["difference"] < 0
+    forgetting = results["forgetting"]
+    assert forgetting["model_a"]["n_examples"] == forgetting["model_b"]["n_examples"] == 40
+    assert forgetting["difference"]["difference"] == pytest.approx(
+        forgetting["model_b"]["loss"] - forgetting["model_a"]["loss"]
+    )
 
 
 def test_the_general_text_sample_is_forty_text_rows() -> None:

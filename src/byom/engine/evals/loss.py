@@ -35,17 +35,19 @@ The evaluation type ``"loss"`` (a byom extension of Together's ``/v1/evaluation`
     L = {"loss", "perplexity", "std_error", "n_examples", "n_dropped", "tokens"}   (``HeldoutLoss.summary``)
     D = {"difference": B − A, "std_error", "n_examples"}                         (``LossDifference``)
 
-``loss_results(a, b, forgetting=(fa, fb) | None)`` builds that ``results`` object.
+``LossParameters`` validates those parameters; ``run_loss(parameters, data, load)`` is the type's run: ``load``
+turns a served name into a ``LoadedModel`` (the engine's model resolution), and the answer is ``loss_results``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from byom.data import decide_max_seq_length
 from byom.engine.deploy.host import LoadedModel, LoadSpec
@@ -55,12 +57,14 @@ __all__ = [
     "DEFAULT_MAX_EXAMPLES",
     "HeldoutLoss",
     "LossDifference",
+    "LossParameters",
     "LossSummary",
     "compare",
     "general_text",
     "heldout_loss",
     "loss_of_loaded",
     "loss_results",
+    "run_loss",
 ]
 
 DEFAULT_MAX_EXAMPLES = 500
@@ -228,3 +232,37 @@ def heldout_loss(
         max_examples=max_examples,
         batch_size=batch_size,
     )
+
+
+class LossParameters(BaseModel):
+    """The ``parameters`` of a ``"loss"`` evaluation (this module's docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_data_file_path: str = Field(min_length=1, max_length=200)
+    model_a: str = Field(min_length=1, max_length=1000, description="The baseline (A).")
+    model_b: str = Field(min_length=1, max_length=1000, description="The fine-tune (B).")
+    forgetting: bool = True
+    max_examples: int = Field(DEFAULT_MAX_EXAMPLES, ge=1, le=10_000)
+    max_seq_length: int | None = Field(None, ge=2)
+    train_on_inputs: bool | Literal["auto"] = "auto"
+
+
+def run_loss(parameters: LossParameters, data: Path, load: Callable[[str], LoadedModel]) -> dict[str, Any]:
+    """A ``"loss"`` evaluation: both models on ``data`` (the input file) and, with ``forgetting``, on the
+    general-text sample (whole rows trained: it is text); the evaluation's ``results``."""
+    a, b = load(parameters.model_a), load(parameters.model_b)
+    options: dict[str, Any] = {
+        "max_seq_length": parameters.max_seq_length,
+        "max_examples": parameters.max_examples,
+    }
+    task = (
+        loss_of_loaded(a, data, train_on_inputs=parameters.train_on_inputs, **options),
+        loss_of_loaded(b, data, train_on_inputs=parameters.train_on_inputs, **options),
+    )
+    forgetting = (
+        (loss_of_loaded(a, general_text(), **options), loss_of_loaded(b, general_text(), **options))
+        if parameters.forgetting
+        else None
+    )
+    return loss_results(*task, forgetting=forgetting)
