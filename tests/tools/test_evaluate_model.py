@@ -12,15 +12,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
 from pydantic import SecretStr
 
 from byom.config import Settings
 from byom.engine.evals.loss import LossParameters
+from byom.engine.state import EngineState
 from byom.server import build_server
 from support.engine import BASE_URL, KEY
 from support.faults import FaultTransport, respond, rewrite_json
+from support.poll import until
 from support.spends import spends
 from support.tool_calls import call_error, call_ok, text_of
 
@@ -168,3 +171,35 @@ async def test_a_judged_compare_on_together_asks_for_confirmation_with_a_price_b
     # The paid evaluation was recorded before it was sent (the daily limit counts it): the job's row, then its own.
     rows = spends(paid)
     assert len(rows) == 2 and rows[1][0] in ("created", "failed")
+
+
+@pytest.mark.slow
+@pytest.mark.skip(reason="needs /v1/evaluation routes (evalengine19) with the loss type wired to run_loss")
+async def test_a_job_that_fits_its_data_has_a_lower_heldout_loss_than_its_base_and_a_forgetting_figure(
+    engine_transport: tuple[httpx2.ASGITransport, EngineState],
+    byom_settings: Settings,
+    tool_args: dict[str, Any],
+    train_file: Path,
+) -> None:
+    """Issue #19's done-when: a few epochs on a small Q&A set, then evaluate_model(method="loss") on that set."""
+    auto = byom_settings.model_copy(update={"auto_confirm": True})
+    async with Client(build_server(auto, transport=engine_transport[0])) as c:
+        job_id = (await call_ok(c, "create_finetune", tool_args))["job_id"]
+
+        async def job_done() -> dict[str, Any] | None:
+            status = await call_ok(c, "job_status", {"job_id": job_id, "wait_seconds": 10})
+            return status if status["status"] in ("completed", "error", "cancelled", "user_error") else None
+
+        assert (await until(job_done, f"job {job_id} to end", interval=0))["status"] == "completed"
+        first = await call_ok(c, "evaluate_model", {"model": job_id, "data": str(train_file)})
+
+        async def evaluated() -> dict[str, Any] | None:
+            out = await call_ok(c, "evaluate_model", {"model": first["report"]["evaluation_id"]})
+            return out if out["report"]["status"] not in ("pending", "queued", "running") else None
+
+        done = first if first["report"]["status"] == "completed" else await until(evaluated, "the evaluation")
+    report = done["report"]
+    assert report["status"] == "completed" and report["outcome"] == "better", report
+    assert report["forgetting"], report
+    measures = [row["measure"] for row in report["table"]]
+    assert measures == ["task loss", "task perplexity", "general text loss", "general text perplexity"]
