@@ -8,22 +8,28 @@ apart. A judge whose answers could not be used is said, and no winner is named f
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from byom.together import EvaluationJob, LossPair
+from byom.untrusted import SAMPLE_CHARS, fence, quote
 
 __all__ = [
     "EvaluationReport",
+    "Sample",
     "TableRow",
     "loss_report",
     "metrics_report",
     "render",
     "report_of",
+    "samples",
     "sign_test",
 ]
+
+SAMPLES = 3  # side-by-side rows shown of a judged comparison
 
 Outcome = Literal["better", "worse", "same", "unknown", "running", "failed"]
 
@@ -35,6 +41,15 @@ class TableRow(BaseModel):
     difference: str
 
 
+class Sample(BaseModel):
+    """One row of a judged comparison, side by side (untrusted: model output, clipped to ``SAMPLE_CHARS``)."""
+
+    prompt: str
+    baseline: str
+    fine_tuned: str
+    decision: str = Field(description="A (baseline), B (fine-tune), Tie, or a failure.")
+
+
 class EvaluationReport(BaseModel):
     evaluation_id: str | None = Field(description="The backend's evaluation id (eval-…), to read it again.")
     method: str
@@ -43,6 +58,7 @@ class EvaluationReport(BaseModel):
     table: list[TableRow] = Field(default_factory=list)
     verdict: str
     forgetting: str | None = None
+    samples: list[Sample] = Field(default_factory=list, description="A few judged rows side by side.")
     next_step: str
 
 
@@ -305,6 +321,30 @@ def _next_step(outcome: Outcome, forgot: bool, job_id: str | None, method: str) 
     return "Fix what the verdict says and call evaluate_model again."
 
 
+def samples(result_file: bytes, n: int = SAMPLES) -> list[Sample]:
+    """The first ``n`` judged rows of a compare's result file (the input row plus ``model_a_output``,
+    ``model_b_output`` and ``final_decision``), each part clipped; rows of another shape are skipped."""
+    found: list[Sample] = []
+    for line in result_file.splitlines():
+        try:
+            row: Any = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(row, dict) or "model_a_output" not in row or "model_b_output" not in row:
+            continue
+        found.append(
+            Sample(
+                prompt=quote(str(row.get("prompt", "")), SAMPLE_CHARS),
+                baseline=quote(str(row.get("model_a_output") or "(no answer)"), SAMPLE_CHARS),
+                fine_tuned=quote(str(row.get("model_b_output") or "(no answer)"), SAMPLE_CHARS),
+                decision=quote(str(row.get("final_decision", "?")), 40),
+            )
+        )
+        if len(found) >= n:
+            break
+    return found
+
+
 def render(report: EvaluationReport) -> str:
     """The report as the model reads it: the table, the verdict, forgetting and the next call."""
     lines = []
@@ -315,6 +355,9 @@ def render(report: EvaluationReport) -> str:
     lines.append(report.verdict)
     if report.forgetting:
         lines.append(report.forgetting)
+    for i, sample in enumerate(report.samples, 1):
+        text = f"prompt: {sample.prompt}\nA (baseline): {sample.baseline}\nB (fine-tune): {sample.fine_tuned}"
+        lines.append(f"Sample {i} (judge: {sample.decision}):\n{fence(text, 'model-output')}")
     if report.evaluation_id:
         lines.append(f"Evaluation {report.evaluation_id} ({report.method}, {report.status}).")
     lines.append(f"Next: {report.next_step}")

@@ -12,7 +12,7 @@ from byom.backend import Backend
 from byom.confirmed import Progress, outcome_unknown, poll_until
 from byom.errors import TogetherAPIError
 from byom.evaluate.plan import EvaluatePlan
-from byom.evaluate.report import EvaluationReport, metrics_report, report_of
+from byom.evaluate.report import EvaluationReport, metrics_report, report_of, samples
 from byom.jobs.files import upload
 from byom.ledger import Ledger
 from byom.together import EvaluationJob
@@ -42,17 +42,24 @@ async def run_evaluation(
         parameters = {**plan.request["parameters"], "input_data_file_path": data.file_id}
         evaluation_id = await _create(plan, backend, ledger, parameters)
 
-    def report(job: EvaluationJob, tick: int) -> tuple[float, float | None, str]:
-        return tick, None, f"evaluation {evaluation_id}: {job.status or 'pending'}"
+    def progress_line(job: EvaluationJob, tries: int) -> tuple[float, float | None, str]:
+        return tries, None, f"evaluation {evaluation_id}: {job.status or 'pending'}"
 
     job = await poll_until(
         lambda: client.retrieve_evaluation(evaluation_id),
         lambda j: j.done,
         wait_seconds=wait_seconds,
         progress=progress,
-        report=report,
+        report=progress_line,
     )
-    return report_of(job, plan.job_id)
+    report = report_of(job, plan.job_id)
+    result_file = job.results.result_file_id if job.results is not None else None
+    if report.method == "compare" and report.status == "completed" and result_file:
+        try:
+            report.samples = samples(await client.file_content(result_file))
+        except TogetherAPIError:
+            pass  # the counts stand without samples; the result file is the backend's to keep
+    return report
 
 
 async def _create(plan: EvaluatePlan, backend: Backend, ledger: Ledger, parameters: dict[str, Any]) -> str:

@@ -342,6 +342,10 @@ class TogetherClient:
         ):
             return await self._call(FileObject, "GET", f"/v1/files/{_q(file_id)}")
 
+    async def file_content(self, file_id: str) -> bytes:
+        """``GET /v1/files/{id}/content``: the file's bytes (an evaluation's result file)."""
+        return (await self.request("GET", f"/v1/files/{_q(file_id)}/content")).content
+
     async def list_files(self) -> list[FileObject]:
         """``GET /v1/files`` (unpaginated)."""
         return (await self._call(FileList, "GET", "/v1/files")).data
