@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from byom.backend import Backend
 from byom.confirmed import ConfirmedPlan, check_spending
@@ -87,13 +87,15 @@ class EvaluatePlan(ConfirmedPlan):
     model: Contestant | None = None
     baseline: Contestant | None = None
     judge: Contestant | None = None
-    data: FilePlan | None = None
+    data: str | None = Field(None, description="The data: file, rows, whether uploaded yet.")
     usd: float | None = Field(
         None, description="At most this (judge and serverless tokens); None: not estimated."
     )
     price_note: str = ""
     limit_notes: list[str] = Field(default_factory=list)
-    limits: SpendingLimits | None = Field(None, description="The spending limits this plan is held to.")
+    # What the run needs and the user need not read (kept out of the output schema, which hosts load once).
+    _file: FilePlan | None = PrivateAttr(None)
+    _limits: SpendingLimits | None = PrivateAttr(None)
     request: dict[str, Any] = Field(
         default_factory=dict, description="type + parameters; the file is its planned id until uploaded."
     )
@@ -101,6 +103,15 @@ class EvaluatePlan(ConfirmedPlan):
     @property
     def bound_usd(self) -> float | None:
         return self.usd
+
+    @property
+    def file(self) -> FilePlan | None:
+        """The data file as the run uploads it (None: nothing to upload)."""
+        return self._file
+
+    @property
+    def limits(self) -> SpendingLimits | None:
+        return self._limits
 
     @property
     def needs_confirmation(self) -> bool:
@@ -124,9 +135,7 @@ class EvaluatePlan(ConfirmedPlan):
                 f"- judge: {self.judge.name}, {'both orders' if self.method == 'compare' else 'once'} per row"
             )
         if self.data:
-            rows = f", {self.data.rows} rows" if self.data.rows else ""
-            upload = "" if self.data.uploaded else " (uploaded once confirmed)"
-            lines.append(f"- data: {self.data.filename or self.data.given}{rows}{upload}")
+            lines.append(f"- data: {self.data}")
         if self.method == "loss":
             lines.append("- and the same on a general-text sample (forgetting)")
         lines.append(f"- price: {self.price_note}")
@@ -147,6 +156,12 @@ async def _prompts(data: FilePlan, backend: Backend, ledger: Ledger) -> FilePlan
             "data=<the local .jsonl file> (its prompts are extracted here), or a file id of prompt/completion rows."
         )
     return data
+
+
+def _describe_file(data: FilePlan) -> str:
+    rows = f", {data.rows} rows" if data.rows else ""
+    upload = "" if data.uploaded else " (uploaded once confirmed)"
+    return f"{data.filename or data.given}{rows}{upload}"
 
 
 def _job_name(job: FinetuneResponse) -> str:
@@ -344,18 +359,19 @@ async def plan_evaluate(
         smaller="Use a smaller data file or a cheaper judge",
         why_unknown=note,
     )
-    return EvaluatePlan(
+    plan = EvaluatePlan(
         backend_url=backend.base_url,
         fingerprint=fingerprint(backend.base_url, request),
         job_id=job.id if job is not None else None,
         model=model,
         baseline=baseline,
         judge=judge,
-        data=data,
+        data=_describe_file(data),
         usd=usd if backend.costs_money else None,
         price_note=note,
         limit_notes=limit_notes,
-        limits=spend_limits,
         request=request,
         **common,
     )
+    plan._file, plan._limits = data, spend_limits
+    return plan

@@ -36,8 +36,8 @@ async def run_evaluation(
     if plan.evaluation_id is not None:
         evaluation_id = plan.evaluation_id
     else:
-        assert plan.data is not None
-        data = await upload(plan.data, backend, ledger, progress, "evaluation")
+        assert plan.file is not None
+        data = await upload(plan.file, backend, ledger, progress, "evaluation")
         assert data.file_id is not None
         parameters = {**plan.request["parameters"], "input_data_file_path": data.file_id}
         evaluation_id = await _create(plan, backend, ledger, parameters)
