@@ -138,6 +138,12 @@ class EvaluatePlan(ConfirmedPlan):
             lines.append(f"- data: {self.data}")
         if self.method == "loss":
             lines.append("- and the same on a general-text sample (forgetting)")
+        dedicated = [c.name for c in (self.baseline, self.model) if c is not None and c.source == "dedicated"]
+        if dedicated and self.costs_money:
+            lines.append(
+                f"- {', '.join(dedicated)}: answered by a running endpoint of that name (deploy_endpoint first; "
+                "pass the endpoint's name as model= or baseline=)"
+            )
         lines.append(f"- price: {self.price_note}")
         lines += self.limit_notes
         return "\n".join(lines)
