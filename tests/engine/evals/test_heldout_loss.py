@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,14 @@ from byom.engine.evals.loss import (
 from byom.engine.tiny import write_overfit_dataset
 from byom.errors import EngineError
 from support.trainer import make_spec, run_trainer
+
+
+@dataclass
+class Resolved:
+    """A served name resolved, as the runtime's ``Target`` carries it (here: no attached adapter)."""
+
+    model: LoadedModel
+    adapter: str | None = None
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +92,7 @@ def test_the_loss_evaluation_scores_both_models_on_the_file_and_on_general_text(
         "tuned": LoadSpec(path=str(trained["adapter"]), base_path=str(tiny_model)),
     }
     params = LossParameters(input_data_file_path="file-1", model_a="base", model_b="tuned")
-    results = run_loss(params, trained["data"], lambda name: LoadedModel(specs[name]))
+    results = run_loss(params, trained["data"], lambda name: Resolved(LoadedModel(specs[name])))
     assert results["task"]["difference"]["difference"] < 0
     forgetting = results["forgetting"]
     assert forgetting["model_a"]["n_examples"] == forgetting["model_b"]["n_examples"] == 40

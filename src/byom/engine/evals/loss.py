@@ -35,8 +35,9 @@ The evaluation type ``"loss"`` (a byom extension of Together's ``/v1/evaluation`
     L = {"loss", "perplexity", "std_error", "n_examples", "n_dropped", "tokens"}   (``HeldoutLoss.summary``)
     D = {"difference": B − A, "std_error", "n_examples"}                         (``LossDifference``)
 
-``LossParameters`` validates those parameters; ``run_loss(parameters, data, load)`` is the type's run: ``load``
-turns a served name into a ``LoadedModel`` (the engine's model resolution), and the answer is ``loss_results``.
+``LossParameters`` validates those parameters; ``run_loss(parameters, data, resolve)`` is the type's run:
+``resolve`` turns a served name into its loaded model and adapter (the engine's ``DeployRuntime.resolve``), and
+the answer is ``loss_results``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ import math
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,6 +60,7 @@ __all__ = [
     "LossDifference",
     "LossParameters",
     "LossSummary",
+    "Served",
     "compare",
     "general_text",
     "heldout_loss",
@@ -168,12 +170,14 @@ def loss_of_loaded(
     loaded: LoadedModel,
     data: Path,
     *,
+    adapter: str | None = None,
     train_on_inputs: bool | Literal["auto"] = "auto",
     max_seq_length: int | None = None,
     max_examples: int = DEFAULT_MAX_EXAMPLES,
     batch_size: int = 4,
 ) -> HeldoutLoss:
-    """The held-out loss of a model already loaded (``LoadedModel``: the engine's serving runtime holds one)."""
+    """The held-out loss of a model already loaded (``LoadedModel``: the engine's serving runtime holds one), with
+    ``adapter`` (an attached PEFT adapter's name) active, or the loaded model alone."""
     import torch
 
     from byom.engine.trainer._objective import SFTObjective
@@ -188,11 +192,12 @@ def loss_of_loaded(
             f"No row of {data.name} has a token the loss sees (all masked, truncated or weight 0). "
             "Use the job's validation data, or rows with an assistant answer."
         )
-    objective = SFTObjective(loaded.tokenizer.pad_token_id, loaded.model.device)
     sums: list[float] = []
-    with loaded.lock, torch.no_grad():  # the lock: serving generates on the same weights
+    # Under the model's lock, as a generation: serving uses the same weights (and the same adapter choice).
+    with loaded.using(adapter) as model, torch.no_grad():
+        objective = SFTObjective(loaded.tokenizer.pad_token_id, model.device)
         for i in range(0, len(examples), batch_size):
-            per_example, _ = objective.sequence_losses(loaded.model, examples[i : i + batch_size])
+            per_example, _ = objective.sequence_losses(model, examples[i : i + batch_size])
             sums.extend(float(x) for x in per_example.tolist())
     return HeldoutLoss(
         example_sums=sums, example_tokens=[ex.n_loss_tokens for ex in examples], n_dropped=dropped
@@ -248,21 +253,27 @@ class LossParameters(BaseModel):
     train_on_inputs: bool | Literal["auto"] = "auto"
 
 
-def run_loss(parameters: LossParameters, data: Path, load: Callable[[str], LoadedModel]) -> dict[str, Any]:
+class Served(Protocol):
+    """A served name resolved (the runtime's ``Target``): the loaded model and the adapter to use on it."""
+
+    model: LoadedModel
+    adapter: str | None
+
+
+def run_loss(parameters: LossParameters, data: Path, resolve: Callable[[str], Served]) -> dict[str, Any]:
     """A ``"loss"`` evaluation: both models on ``data`` (the input file) and, with ``forgetting``, on the
-    general-text sample (whole rows trained: it is text); the evaluation's ``results``."""
-    a, b = load(parameters.model_a), load(parameters.model_b)
+    general-text sample (whole rows trained: it is text); the evaluation's ``results``. ``resolve`` is the
+    engine's model resolution (``DeployRuntime.resolve``)."""
+    a, b = resolve(parameters.model_a), resolve(parameters.model_b)
     options: dict[str, Any] = {
         "max_seq_length": parameters.max_seq_length,
         "max_examples": parameters.max_examples,
     }
-    task = (
-        loss_of_loaded(a, data, train_on_inputs=parameters.train_on_inputs, **options),
-        loss_of_loaded(b, data, train_on_inputs=parameters.train_on_inputs, **options),
-    )
-    forgetting = (
-        (loss_of_loaded(a, general_text(), **options), loss_of_loaded(b, general_text(), **options))
-        if parameters.forgetting
-        else None
-    )
+
+    def on(served: Served, path: Path, **more: Any) -> HeldoutLoss:
+        return loss_of_loaded(served.model, path, adapter=served.adapter, **options, **more)
+
+    tio = parameters.train_on_inputs
+    task = (on(a, data, train_on_inputs=tio), on(b, data, train_on_inputs=tio))
+    forgetting = (on(a, general_text()), on(b, general_text())) if parameters.forgetting else None
     return loss_results(*task, forgetting=forgetting)
