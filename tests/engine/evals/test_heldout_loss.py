@@ -18,6 +18,7 @@ from byom.engine.evals.loss import (
     compare,
     general_text,
     heldout_loss,
+    loss_of_loaded,
     run_loss,
 )
 from byom.engine.tiny import write_overfit_dataset
@@ -131,3 +132,18 @@ def test_models_that_scored_different_tokens_are_not_compared() -> None:
     b = HeldoutLoss(example_sums=[1.0], example_tokens=[4])
     with pytest.raises(EngineError, match="different tokens"):
         compare(a, b)
+
+
+@pytest.mark.slow
+def test_an_attached_adapter_is_scored_as_the_served_model_answers(
+    trained: dict[str, Any], tiny_model: Path
+) -> None:
+    """On a base with an attached adapter (a deployment's), the adapter counts only when named: as generation."""
+    loaded = LoadedModel(LoadSpec(path=str(tiny_model)))
+    loaded.load_adapter("tuned", str(trained["adapter"]))
+    with_adapter = loss_of_loaded(loaded, trained["data"], adapter="tuned")
+    base_alone = loss_of_loaded(loaded, trained["data"])
+    assert with_adapter.loss == pytest.approx(
+        heldout_loss(tiny_model, trained["data"], adapter_dir=trained["adapter"]).loss, rel=1e-5
+    )
+    assert base_alone.loss == pytest.approx(heldout_loss(tiny_model, trained["data"]).loss, rel=1e-5)
