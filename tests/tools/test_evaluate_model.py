@@ -174,7 +174,10 @@ async def test_a_judged_compare_on_together_asks_for_confirmation_with_a_price_b
 
 
 @pytest.mark.slow
-@pytest.mark.skip(reason="needs /v1/evaluation routes (evalengine19) with the loss type wired to run_loss")
+@pytest.mark.skip(
+    reason="needs /v1/evaluation routes (evalengine19) with the loss type wired to run_loss, and a finished job's "
+    "model and its base served on demand (ask18)"
+)
 async def test_a_job_that_fits_its_data_has_a_lower_heldout_loss_than_its_base_and_a_forgetting_figure(
     engine_transport: tuple[httpx2.ASGITransport, EngineState],
     byom_settings: Settings,
