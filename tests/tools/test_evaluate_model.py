@@ -99,6 +99,8 @@ async def test_loss_on_the_local_engine_is_free_and_asks_the_engine_for_both_mod
             job_id = await _completed_job(a, faults, tool_args)
         result = await c.call_tool("evaluate_model", {"model": job_id, "data": str(train_file)})
     assert "Traceback" not in text_of(result)
+    if not result.is_error:  # once the engine runs the loss type: the answer says it cost nothing
+        assert "Free: the local engine ran it" in text_of(result)
     [body] = faults.bodies("POST", EVALS)
     sent = json.loads(body)
     assert sent["type"] == "loss"
@@ -120,6 +122,7 @@ async def test_together_loss_of_a_job_reads_its_own_validation_loss(
         faults.inject("GET", f"/v1/fine-tunes/{job_id}/metrics", rewrite_json(lambda _: {"metrics": points}))
         out = await call_ok(c, "evaluate_model", {"model": job_id})
     assert "went from 2.000 to 1.250 over 2 evaluations" in out["report"]["verdict"]
+    assert "Free" not in out["note"]  # Together: never called free
     assert faults.count("POST", EVALS) == 0
 
 

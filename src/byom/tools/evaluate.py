@@ -73,6 +73,8 @@ async def evaluate_model(
             progress=progress_reporter(ctx),
         )
     note = settled.note if settled.status != "not_needed" else ""
+    if not plan.costs_money and plan.evaluation_id is None:
+        note = f"{note} Free: the local engine ran it, nothing was billed.".strip()
     result = EvaluateModelResult(status="done", report=report, plan=plan, note=note)
     return tool_result(result, render(report) + (f"\n{note}" if note else ""))
 
