@@ -56,6 +56,7 @@ ALLOWED: dict[str, set[str]] = {
         "jobs",
         "endpoints",
         "triage",
+        "evaluate",
     },
     "prompts": set(),
     "apps": set(),  # the MCP App views: HTML documents, bound to tools by name
@@ -79,6 +80,9 @@ ALLOWED: dict[str, set[str]] = {
         "hub",
         "storage",
     },  # hub: the memory a model needs
+    # evaluate_model's workflow: the plan (its data files as a create's, via jobs; a judged one's prompts, a
+    # private cache file), the run and the report.
+    "evaluate": {"together", "data", "storage", "ledger", "backend", "confirmed", "jobs"},
     "engine": {"catalog", "data", "hub", "storage"},
     "triage": {"together", "hub", "catalog"},
 }
@@ -94,6 +98,7 @@ DOMAIN = (
     "confirmed",
     "jobs",
     "endpoints",
+    "evaluate",
     "triage",
 )
 

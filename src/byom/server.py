@@ -27,6 +27,7 @@ from byom.tools import (
 from byom.tools.ask import ask_model
 from byom.tools.data import check_training_data
 from byom.tools.deploy import deploy_endpoint, manage_endpoint
+from byom.tools.evaluate import evaluate_model
 from byom.tools.inspect import inspect_hf_model
 from byom.tools.jobs import cancel_job, create_finetune, job_status, list_jobs
 from byom.tools.recommend import recommend_base
@@ -60,6 +61,7 @@ TOOLS: tuple[_Tool, ...] = (
     _Tool(list_jobs, "List fine-tune jobs", READ_ONLY_OPEN_WORLD, False),
     _Tool(cancel_job, "Cancel a fine-tune job", DESTRUCTIVE, True),
     _Tool(explain_error, "Explain a failed fine-tune", READ_ONLY_OPEN_WORLD, False),
+    _Tool(evaluate_model, "Evaluate a fine-tune against its base", SPENDS, True),
     _Tool(deploy_endpoint, "Deploy a fine-tuned model", SPENDS, True),
     _Tool(manage_endpoint, "Manage an endpoint", DESTRUCTIVE, True),
     _Tool(ask_model, "Ask a fine-tuned model", ASKS, False),
@@ -107,7 +109,8 @@ Workflow:
    and starts the job only once the user confirms. It returns the job id.
 4. job_status(job_id, wait_seconds=30) follows it; list_jobs lists jobs (never guess an id);
    cancel_job stops one; explain_error(job_id) says why one failed and how to fix the call.
-5. deploy_endpoint(job_id) serves a completed job; manage_endpoint shows, stops or deletes it.
+5. evaluate_model(job_id) compares a completed job with its base (held-out loss, forgetting; or a
+   judge); deploy_endpoint(job_id) serves it; manage_endpoint shows, stops or deletes it.
    ask_model(job_id or model, prompt) shows it answering (a Together job: where="local", free).
 
 Rules: never ask the user for tokens in chat; they set HF_TOKEN / TOGETHER_API_KEY in the server's

@@ -39,6 +39,7 @@ __all__ = [
     "PREVIEW_ROW_CHARS",
     "PREVIEW_TOTAL_CHARS",
     "PROBLEM_QUOTE_CHARS",
+    "SAMPLE_CHARS",
     "clip",
     "fence",
     "name",
@@ -56,6 +57,7 @@ PROBLEM_QUOTE_CHARS = 80  # the excerpt of a data line quoted in a problem
 PREVIEW_ROW_CHARS = 3_000  # one row of the loss preview
 PREVIEW_TOTAL_CHARS = 12_000  # all preview rows of one result (hosts cap a result near 25k tokens)
 ANSWER_CHARS = 4_000  # a model's answer in ask_model (max_tokens caps what it generates; this, what is shown)
+SAMPLE_CHARS = 400  # one prompt or answer of an evaluation's side-by-side samples (3 samples, 3 parts each)
 
 _KEY_TYPES = r"[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
 _SHAPES: list[tuple[str, re.Pattern[str]]] = [

@@ -37,6 +37,7 @@ __all__ = [
     "fail_unsent",
     "lose_answer",
     "queued_engine",
+    "respond",
     "rewrite_json",
 ]
 
@@ -50,6 +51,16 @@ def answer(status: int, *, headers: dict[str, str] | None = None, message: str =
     async def fault(request: httpx2.Request, inner: httpx2.AsyncBaseTransport) -> httpx2.Response:
         body = {"error": {"message": message, "type": "server_error", "param": None, "code": None}}
         return httpx2.Response(status, headers=headers, json=body, request=request)
+
+    return fault
+
+
+def respond(body: Any, status: int = 200) -> Fault:
+    """Answer ``body`` as JSON: Together's answer to a route the engine standing in for it does not serve (its
+    price list, its evaluation model list); the engine never sees the request."""
+
+    async def fault(request: httpx2.Request, inner: httpx2.AsyncBaseTransport) -> httpx2.Response:
+        return httpx2.Response(status, json=body, request=request)
 
     return fault
 

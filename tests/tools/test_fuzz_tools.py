@@ -115,6 +115,7 @@ VALID: dict[str, dict[str, Any]] = {
     "list_jobs": {"limit": 5},
     "cancel_job": {"job_id": FT},
     "explain_error": {"error_text": "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"},
+    "evaluate_model": {"model": FT, "data": "@@train.jsonl@@"},
     "deploy_endpoint": {"job_id": FT},
     "manage_endpoint": {"endpoint": "ep_x"},
     "ask_model": {"job_id": FT, "prompt": "What do bees make?", "max_tokens": 2},

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.anyio
 
 HUGE = "x" * 100_000
 ALL_TOOLS = [t.fn.__name__ for t in TOOLS]
-SPENDS_OR_DELETES = {"create_finetune", "cancel_job", "deploy_endpoint", "manage_endpoint"}
+SPENDS_OR_DELETES = {"create_finetune", "cancel_job", "evaluate_model", "deploy_endpoint", "manage_endpoint"}
 FT = "ft-00000000-0000-0000-0000-000000000000"
 
 
@@ -92,6 +92,12 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
     ("explain_error", {"job_id": 12}, "job_id"),
     ("explain_error", {"error_text": ["a", "list"]}, "error_text"),
     ("explain_error", {"error_text": "x" * 1_000_001}, "error_text"),
+    ("evaluate_model", {"model": 7}, "model"),
+    ("evaluate_model", {"model": HUGE}, "model"),
+    ("evaluate_model", {"model": FT, "method": "bleu"}, "method"),
+    ("evaluate_model", {"model": FT, "judge": HUGE}, "judge"),
+    ("evaluate_model", {"model": FT, "data": ["a.jsonl"]}, "data"),
+    ("evaluate_model", {"model": FT, "confirm_token": HUGE}, "confirm_token"),
     ("deploy_endpoint", {"job_id": FT, "min_replicas": -1}, "min_replicas"),
     ("deploy_endpoint", {"job_id": FT, "max_replicas": 0}, "max_replicas"),
     ("deploy_endpoint", {"job_id": FT, "max_replicas": 17}, "max_replicas"),

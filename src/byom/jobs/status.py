@@ -264,7 +264,10 @@ def _next_step(s: JobSummary) -> str:
             f"also start from this output: {s.continue_with}."
         )
     if s.status == "completed":
-        return f"Done: deploy it with deploy_endpoint(job_id={s.job_id!r}); or train on from it: {s.continue_with}."
+        return (
+            f"Done: see whether it beats its base with evaluate_model(model={s.job_id!r}), then deploy it with "
+            f"deploy_endpoint(job_id={s.job_id!r}); or train on from it: {s.continue_with}."
+        )
     if s.status in ("error", "user_error"):
         return f"It failed: call explain_error(job_id={s.job_id!r}) for the cause and a corrected create_finetune call."
     if s.status == "cancelled":

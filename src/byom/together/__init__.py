@@ -9,7 +9,7 @@ package's export list is built from those (``tests/together/test_exports.py`` ho
 - ``errors``: Together's error answers and transport failures as ``byom.errors``;
 - the answers' shapes, one module a resource family: ``_supported_models`` (bases and their limits),
   ``_files``, ``_finetunes`` (jobs, estimates, previews), ``_job_records`` (events, checkpoints, metrics),
-  ``_identity``, ``_registry`` (the ``/v2`` model registry, configs, hardware), ``_endpoints`` (``/v2``
+  ``_identity``, ``_evals`` (evaluations), ``_registry`` (the ``/v2`` model registry, configs, hardware), ``_endpoints`` (``/v2``
   endpoints, deployments, adapters), ``_inference`` and ``_error_body``; ``_shapes`` holds their bases.
 """
 
@@ -17,6 +17,7 @@ from byom.together import (
     _client,
     _endpoints,
     _error_body,
+    _evals,
     _files,
     _finetunes,
     _identity,
@@ -31,6 +32,7 @@ from byom.together import (
 from byom.together._client import *
 from byom.together._endpoints import *
 from byom.together._error_body import *
+from byom.together._evals import *
 from byom.together._files import *
 from byom.together._finetunes import *
 from byom.together._identity import *
@@ -57,3 +59,4 @@ __all__ += _registry.__all__
 __all__ += _endpoints.__all__
 __all__ += _inference.__all__
 __all__ += _error_body.__all__
+__all__ += _evals.__all__

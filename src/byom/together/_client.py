@@ -46,6 +46,7 @@ from byom.together._endpoints import (
     EndpointList,
     TrafficSplitEntry,
 )
+from byom.together._evals import EvaluationCreated, EvaluationJob, EvaluationModelList, ServerlessModelPage
 from byom.together._files import (
     FileList,
     FileObject,
@@ -342,6 +343,10 @@ class TogetherClient:
         ):
             return await self._call(FileObject, "GET", f"/v1/files/{_q(file_id)}")
 
+    async def file_content(self, file_id: str) -> bytes:
+        """``GET /v1/files/{id}/content``: the file's bytes (an evaluation's result file)."""
+        return (await self.request("GET", f"/v1/files/{_q(file_id)}/content")).content
+
     async def list_files(self) -> list[FileObject]:
         """``GET /v1/files`` (unpaginated)."""
         return (await self._call(FileList, "GET", "/v1/files")).data
@@ -617,6 +622,25 @@ class TogetherClient:
         raise TogetherAPIError(
             f"GET /v1/finetune/download for {job_id} redirected more than {_MAX_REDIRECTS} times."
         )
+    # -- evaluations (ref 2026-12: Together's Evaluations API; the engine adds type "loss") --
+
+    async def create_evaluation(self, type: str, parameters: dict[str, Any]) -> EvaluationCreated:
+        """``POST /v1/evaluation``: ``type`` compare, score, classify (or the engine's loss) and its parameters."""
+        body = {"type": type, "parameters": parameters}
+        return await self._call(EvaluationCreated, "POST", "/v1/evaluation", json=body)
+
+    async def retrieve_evaluation(self, evaluation_id: str) -> EvaluationJob:
+        """``GET /v1/evaluation/{id}``: the job, its parameters, status and results."""
+        return await self._call(EvaluationJob, "GET", f"/v1/evaluation/{quote(evaluation_id, safe='')}")
+
+    async def evaluation_models(self) -> list[str]:
+        """``GET /v1/evaluation/model-list``: the models an evaluation may use (judge or model)."""
+        answer = await self._call(EvaluationModelList, "GET", "/v1/evaluation/model-list")
+        return answer.model_list
+
+    async def serverless_models(self) -> ServerlessModelPage:
+        """``GET /v1/models``: Together's serverless models with their per-token prices."""
+        return await self._call(ServerlessModelPage, "GET", "/v1/models")
 
     # -- LoRA adapters attached to a deployment (ref 2026-11 §3.9) --
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -16,39 +14,11 @@ from typing import Any
 import pytest
 
 from byom.engine.tiny import write_overfit_dataset
-from byom.engine.trainer import EXIT_CANCELLED, EXIT_FAILED, TrainSpec
+from byom.engine.trainer import EXIT_CANCELLED, EXIT_FAILED
 from support.engine import HANG_S
-from support.trainer import make_spec
+from support.trainer import make_spec, read_progress, run_trainer, start_trainer
 
 pytestmark = pytest.mark.slow
-
-
-def start_trainer(spec: TrainSpec, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    spec.job_dir.mkdir(parents=True, exist_ok=True)
-    path = spec.job_dir / "spec.json"
-    path.write_text(spec.model_dump_json(), encoding="utf-8")
-    return subprocess.Popen(
-        [sys.executable, "-m", "byom.engine.trainer", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def run_trainer(
-    spec: TrainSpec, timeout: float = HANG_S, env: dict[str, str] | None = None
-) -> tuple[int, list[dict[str, Any]], str]:
-    """Run one job to the end; return (exit code, progress lines, combined output)."""
-    proc = start_trainer(spec, env)
-    out, _ = proc.communicate(timeout=timeout)
-    return proc.returncode, read_progress(spec.job_dir), out.decode(errors="replace")
-
-
-def read_progress(job_dir: Path) -> list[dict[str, Any]]:
-    path = job_dir / "progress.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def events(lines: list[dict[str, Any]]) -> list[str]:

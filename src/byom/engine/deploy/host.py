@@ -197,6 +197,13 @@ class LoadedModel:
             self.model = self.model.unload()  # the base again, LoRA layers swapped back for the originals
         gc.collect()
 
+    @contextlib.contextmanager
+    def using(self, adapter: str | None = None) -> Iterator[Any]:
+        """The model under its lock with ``adapter`` active (or the base alone), for work other than generating
+        (a held-out loss): the same choice a generation makes, held for the whole block."""
+        with self.lock, self._adapter_context(adapter):
+            yield self.model
+
     def _adapter_context(self, adapter: str | None) -> contextlib.AbstractContextManager[Any]:
         # Called under self.lock: the choice holds for exactly one generation.
         if adapter is not None:

@@ -7,4 +7,5 @@ runner.py   the background runner: one evaluation at a time, recovery after a re
 kinds.py    type → parameters and run function (the one dispatch point), and the runs themselves
 judging.py  the judge's questions and how its answers are read
 samples.py  input rows streamed from the file, templates, answer columns
+loss.py     held-out loss of a model (and an adapter) with training's masking: the byom type "loss"
 """

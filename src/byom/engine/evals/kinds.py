@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from byom.engine.deploy.generate import MAX_TOKENS_CAP
+from byom.engine.deploy.generate import LOAD_WAIT_S, MAX_TOKENS_CAP
 from byom.engine.deploy.host import SamplingParams
 from byom.engine.deploy.runtime import DeployRuntime
-from byom.engine.evals import judging
+from byom.engine.evals import judging, loss
 from byom.engine.evals.bodies import (
     ClassifyParameters,
     CompareParameters,
@@ -245,8 +245,16 @@ def run_classify(p: ClassifyParameters, ctx: EvalContext) -> dict[str, Any]:
     }
 
 
+def run_loss(p: loss.LossParameters, ctx: EvalContext) -> dict[str, Any]:
+    """byom's ``"loss"``: held-out loss of both models (and forgetting), one step for the whole file."""
+    results = loss.run_loss(p, ctx.input_path, lambda name: ctx.runtime.resolve(name, wait_s=LOAD_WAIT_S))
+    ctx.step()
+    return results
+
+
 KINDS: dict[str, Kind] = {
     "classify": Kind(ClassifyParameters, run_classify),
     "score": Kind(ScoreParameters, run_score),
     "compare": Kind(CompareParameters, run_compare),
+    "loss": Kind(loss.LossParameters, run_loss),
 }

@@ -21,7 +21,7 @@ from typing import Any
 
 from byom.engine.blobs import BlobWriter, blob_path
 from byom.engine.db import Database, new_id
-from byom.engine.deploy.generate import chat_answer
+from byom.engine.deploy.generate import LOAD_WAIT_S, chat_answer
 from byom.engine.deploy.host import SamplingParams
 from byom.engine.deploy.runtime import DeployRuntime
 from byom.engine.evals import jobs
@@ -238,7 +238,7 @@ class EvalRunner:
 
     def _check_served(self, model: str) -> None:
         try:
-            self.runtime.resolve(model)
+            self.runtime.resolve(model, wait_s=LOAD_WAIT_S)  # a model served on demand may still be loading
         except EngineError as exc:
             raise InvalidRequest(
                 f"The evaluation names model {model[:200]!r}, which cannot answer: {exc.message}"

@@ -111,12 +111,16 @@ class SFTObjective:
         return None
 
     def normalizer(self, items: list[Example]) -> int:
-        return sum(sum(1 for x in ex.labels[1:] if x != IGNORE) for ex in items)
+        return sum(ex.n_loss_tokens for ex in items)
 
     def take_metrics(self) -> dict[str, float]:
         return {}
 
-    def loss_sum(self, model: Any, items: list[Example]) -> tuple[Any, int]:
+    def sequence_losses(self, model: Any, items: list[Example]) -> tuple[Any, int]:
+        """Weighted cross-entropy summed per example, shape [batch] (each over ``n_loss_tokens`` tokens), and
+        the batch's token count: what ``loss_sum`` adds up, kept apart for a held-out loss's noise. Padding-free,
+        the micro-batch is one row: one sum for it all (a held-out loss uses the padded objective)."""
+        import torch
         import torch.nn.functional as F
 
         if self.padding_free:
@@ -126,7 +130,13 @@ class SFTObjective:
         logits, labels, mask = _label_logits(model, batch)
         ce = F.cross_entropy(logits, labels, reduction="none")
         weights = batch["token_weights"][:, 1:][mask]
-        return (ce * weights).sum(), batch["n_tokens"]
+        per_token = torch.zeros(mask.shape, dtype=ce.dtype, device=ce.device)
+        per_token[mask] = ce * weights
+        return per_token.sum(-1), batch["n_tokens"]
+
+    def loss_sum(self, model: Any, items: list[Example]) -> tuple[Any, int]:
+        per_example, n_tokens = self.sequence_losses(model, items)
+        return per_example.sum(), n_tokens
 
 
 class DPOObjective:

@@ -36,6 +36,11 @@ class Example:
     def n_label_tokens(self) -> int:
         return sum(1 for x in self.labels if x != IGNORE)
 
+    @property
+    def n_loss_tokens(self) -> int:
+        """Tokens the loss is computed on: labels after the first (each token predicts the next)."""
+        return sum(1 for x in self.labels[1:] if x != IGNORE)
+
 
 def tokenize_row(
     tokenizer: Any,
@@ -56,11 +61,17 @@ def load_examples(
     *,
     train_on_inputs: bool | Literal["auto"],
     max_seq_length: int,
+    limit: int | None = None,
 ) -> tuple[list[Example], int]:
-    """Tokenize a JSONL file; return the examples with something to learn and how many were dropped."""
+    """Tokenize a JSONL file; return the examples with something to learn and how many were dropped.
+
+    ``limit``: stop once that many are kept (an evaluation reads a sample, not a whole large file).
+    """
     kept: list[Example] = []
     dropped = 0
     for row in iter_rows(path):
+        if limit is not None and len(kept) >= limit:
+            break
         ex = tokenize_row(tokenizer, row, train_on_inputs=train_on_inputs, max_seq_length=max_seq_length)
         if ex.n_label_tokens == 0 or ex.weight == 0:
             dropped += 1
