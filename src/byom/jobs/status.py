@@ -135,6 +135,10 @@ class JobLine(BaseModel):
     model: str | None
     suffix: str | None = None
     output_name: str | None = None
+    cost_usd: float | None = Field(
+        None, description="What the backend bills for it so far (None: not reported)."
+    )
+    continued_from: str | None = Field(None, description="The job (or job:step) this one continued.")
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -372,4 +376,6 @@ def job_line(job: FinetuneResponse) -> JobLine:
         model=job.model,
         suffix=job.suffix,
         output_name=job.output_model,
+        cost_usd=job.price_usd,
+        continued_from=job.from_checkpoint or None,
     )

@@ -29,7 +29,7 @@ __all__ = ["deploy_endpoint", "manage_endpoint"]
 
 
 class DeployEndpointResult(BaseModel):
-    status: Literal["deployed", "confirmation_required", "declined"]
+    status: Literal["deployed", "confirmation_required", "declined", "dry_run"]
     endpoint: DeployResult | None = None
     confirm_token: str | None = None
     plan: DeployPlan
@@ -72,6 +72,9 @@ async def deploy_endpoint(
     wait_seconds: Annotated[
         int, Field(ge=0, le=MAX_WAIT_S, description="Wait up to this long for READY (≤ 45).")
     ] = 0,
+    dry_run: Annotated[
+        bool, Field(description="Only the plan (hardware, $/hour, auto-stop): nothing asked or created.")
+    ] = False,
     confirm_token: ConfirmTokenArg = None,
     *,
     plan: Annotated[DeployPlan, Resolve(_deploy.plan)],
@@ -80,7 +83,7 @@ async def deploy_endpoint(
     """Deploy a completed fine-tune behind a dedicated endpoint after the user confirms the hourly cost.
 
     Picks a config with enough memory, creates endpoint, deployment and traffic split (rolled back on failure)
-    and returns the endpoint name to call, with Python and curl.
+    and returns the endpoint name to call, with Python and curl. "What would it cost?": dry_run=true.
     """
     settled = _deploy.settle(ctx, plan, answer, confirm_token)
     if not settled.go:
