@@ -227,7 +227,7 @@ def local_limits_payload() -> dict[str, Any]:
         "model_name": LOCAL_TEMPLATE,
         "default_gradient_accumulation_steps": 1,
         "lora_training": {
-            "default_rank": 8,
+            "default_rank": 64,  # Together's usual; a plan derives a smaller one from the hidden size
             **batch,
             "max_rank": 256,
             "target_modules": list(d["target_modules"]),
