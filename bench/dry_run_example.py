@@ -54,7 +54,21 @@ QWEN3_8B = {
     "transformers_version": "4.51.0",
 }
 ROWS, TOKENS, EPOCHS = 2_000, 600, 3
-_WORDS = "the model learns to answer questions about orders shipping returns and invoices politely".split()
+_WORDS = [
+    "the",
+    "model",
+    "learns",
+    "to",
+    "answer",
+    "questions",
+    "about",
+    "orders",
+    "shipping",
+    "returns",
+    "and",
+    "invoices",
+    "politely",
+]
 
 
 def sparse_weights(path: Path, config: dict[str, Any]) -> None:

@@ -56,7 +56,10 @@ def test_without_a_known_rate_the_price_is_none_and_says_why(base: CatalogBase |
     price = offline_price(1_000_000, base, method="sft", training_type="lora")
     assert price.usd is None and why in price.basis
     # #16: the formula filled in as far as it is known, and what failing or cancelling costs.
-    assert "Rate not known offline: the price is 1,000,000 tokens × the base's SFT lora rate per 1M" in price.basis
+    assert (
+        "Rate not known offline: the price is 1,000,000 tokens × the base's SFT lora rate per 1M"
+        in price.basis
+    )
     assert "fails is refunded" in price.basis and "pays for the steps it completed" in price.basis
 
 

@@ -69,7 +69,12 @@ async def test_a_dry_run_on_the_local_engine_creates_uploads_and_asks_nothing(
         result = await c.call_tool("create_finetune", {**tool_args, "dry_run": True})
     assert not result.is_error, text_of(result)
     out = result.structured_content
-    assert out is not None and out["status"] == "dry_run" and out["confirm_token"] is None and out["job_id"] is None
+    assert (
+        out is not None
+        and out["status"] == "dry_run"
+        and out["confirm_token"] is None
+        and out["job_id"] is None
+    )
     assert asked.forms == []
     assert engine_jobs(queued_state) == [] and engine_files(queued_state) == []
     nothing_sent(faults)
@@ -96,7 +101,10 @@ async def test_a_local_plan_is_held_to_no_together_base_and_says_its_steps_and_t
     assert schedule["sequences"] < schedule["examples"]  # short rows pack: that is the effect stated
     assert schedule["total_steps"] == schedule["steps_per_epoch"] * 3 < 10
     assert f"16 example(s) packed into {schedule['sequences']} sequence(s)" in plan["summary"]
-    assert any(w.startswith(f"Only {schedule['total_steps']} optimizer step(s)") and "Fix:" in w for w in plan["warnings"])
+    assert any(
+        w.startswith(f"Only {schedule['total_steps']} optimizer step(s)") and "Fix:" in w
+        for w in plan["warnings"]
+    )
     assert any("Only 16 example(s)" in w for w in plan["warnings"])
     hidden = json.loads((Path(tool_args["from_hf_model"]) / "config.json").read_text())["hidden_size"]
     rank = setting(plan, "lora_r")
@@ -113,7 +121,9 @@ async def test_a_rank_large_against_the_hidden_size_is_a_warning_with_the_fix(
     async with client(byom_settings, faults, Asked()) as c:
         plan = (await call_ok(c, "create_finetune", {**tool_args, "dry_run": True, "lora_r": 64}))["plan"]
     assert setting(plan, "lora_r") == {"name": "lora_r", "value": 64, "source": "you", "why": None}
-    assert any(w.startswith("lora_r 64 is large for hidden size") and "Fix: lora_r=" in w for w in plan["warnings"])
+    assert any(
+        w.startswith("lora_r 64 is large for hidden size") and "Fix: lora_r=" in w for w in plan["warnings"]
+    )
 
 
 @pytest.fixture
@@ -132,12 +142,22 @@ async def test_dpo_defaults_are_a_practitioners_and_stated_with_their_source(
     byom_settings: Settings, faults: FaultTransport, pairs_file: Path, tiny_model: Path
 ) -> None:
     # Before #16 DPO got the SFT LoRA default 1e-3, and neither beta nor warmup was shown.
-    args = {"training_file": str(pairs_file), "from_hf_model": str(tiny_model), "method": "dpo", "dry_run": True}
+    args = {
+        "training_file": str(pairs_file),
+        "from_hf_model": str(tiny_model),
+        "method": "dpo",
+        "dry_run": True,
+    }
     async with client(byom_settings, faults, Asked()) as c:
         plan = (await call_ok(c, "create_finetune", args))["plan"]
         aggressive = (await call_ok(c, "create_finetune", {**args, "learning_rate": 1e-3}))["plan"]
     assert setting(plan, "learning_rate")["value"] == 5e-6 and "DPO" in setting(plan, "learning_rate")["why"]
-    assert setting(plan, "dpo_beta") == {"name": "dpo_beta", "value": 0.1, "source": "default", "why": "default: TRL's DPOConfig"}
+    assert setting(plan, "dpo_beta") == {
+        "name": "dpo_beta",
+        "value": 0.1,
+        "source": "default",
+        "why": "default: TRL's DPOConfig",
+    }
     assert "warmup_ratio 0 (default)" in plan["summary"]
     assert plan["request"]["training_method"]["dpo_beta"] == 0.1
     # A pair is one sequence: DPO never packs.
@@ -172,7 +192,10 @@ async def test_a_continued_job_reads_as_a_continuation_from_its_parent(
         cont = {"training_file": tool_args["training_file"], "from_checkpoint": f"{parent}:2", "n_epochs": 2}
         plan = (await call_ok(c, "create_finetune", {**cont, "dry_run": True}))["plan"]
     assert plan["summary"].startswith(f"Continue {parent} from step 2 (that checkpoint), 2 more epoch(s)")
-    assert plan["continues"]["job_id"] == parent and plan["continues"]["from_hf_model"] == tool_args["from_hf_model"]
+    assert (
+        plan["continues"]["job_id"] == parent
+        and plan["continues"]["from_hf_model"] == tool_args["from_hf_model"]
+    )
     # The parent's tokenizer counts the data: the steps are known for a continuation too.
     assert plan["schedule"] is not None and plan["schedule"]["n_epochs"] == 2
     assert engine_jobs(queued_state) == [parent]
@@ -181,7 +204,12 @@ async def test_a_continued_job_reads_as_a_continuation_from_its_parent(
 def test_list_jobs_lines_carry_each_jobs_cost_and_lineage() -> None:
     # The job as Together's API answers it (total_price in nano-dollars, from_checkpoint as sent).
     job = FinetuneResponse.model_validate(
-        {"id": "ft-child", "status": "completed", "total_price": 4_250_000_000, "from_checkpoint": "ft-parent:12"}
+        {
+            "id": "ft-child",
+            "status": "completed",
+            "total_price": 4_250_000_000,
+            "from_checkpoint": "ft-parent:12",
+        }
     )
     line = job_line(job)
     assert line.cost_usd == 4.25 and line.continued_from == "ft-parent:12"
@@ -218,7 +246,11 @@ async def test_a_deploy_dry_run_creates_no_endpoint_and_states_hardware_hourly_c
 @pytest.fixture
 def paid(byom_settings: Settings) -> Settings:
     return byom_settings.model_copy(
-        update={"backend_choice": "together", "together_api_key": SecretStr(KEY), "together_base_url": BASE_URL}
+        update={
+            "backend_choice": "together",
+            "together_api_key": SecretStr(KEY),
+            "together_base_url": BASE_URL,
+        }
     )
 
 
@@ -235,10 +267,11 @@ async def test_a_dry_run_on_together_prices_from_the_packaged_rates_and_shows_th
     assert plan["price"]["usd"] == 4.0 and plan["price"]["source"] == "offline"
     assert plan["model_source"] == "recommended"  # on Together the base is the rule's pick, as before
     # Before #16, with no limit set, "spending" was [] and the user's budget was the assistant's arithmetic.
-    assert plan["spending"] == [
+    (spent,) = plan["spending"]
+    assert spent == (
         "Spent: $0.00 confirmed by this server in the last 24 h; this plan adds $4.00: $4.00 in all. No spending "
         "limit is set (BYOM_MAX_USD, BYOM_MAX_USD_PER_DAY in the server's config set one)."
-    ]
+    )
     assert plan["duration"]["basis"].startswith("Time: Together publishes no throughput")
 
 
@@ -248,7 +281,11 @@ async def test_a_continued_job_on_together_is_priced_at_its_parents_base(
     faults.inject("POST", ESTIMATE, rewrite_json(lambda b: {**b, "estimated_total_price": 4.0}), forever=True)
     async with client(paid.model_copy(update={"auto_confirm": True}), faults, Asked()) as c:
         first = await call_ok(c, "create_finetune", tool_args)
-        cont = {"training_file": tool_args["training_file"], "from_checkpoint": first["job_id"], "n_epochs": 2}
+        cont = {
+            "training_file": tool_args["training_file"],
+            "from_checkpoint": first["job_id"],
+            "n_epochs": 2,
+        }
         plan = (await call_ok(c, "create_finetune", {**cont, "dry_run": True}))["plan"]
     base = first["plan"]["model"]
     assert plan["continues"]["base"] == base

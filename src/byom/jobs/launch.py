@@ -368,7 +368,9 @@ async def plan_launch(
         derived["batch_size"] = (
             "derived: the base's largest" if source != "local" else "derived: this engine's largest"
         )
-    method_settings = plan_settings(args, request, batch=batch_shown, max_seq_length=seq.value, derived=derived)
+    method_settings = plan_settings(
+        args, request, batch=batch_shown, max_seq_length=seq.value, derived=derived
+    )
     duration = await plan_duration(
         backend, tokenizer, price.tokens.total if price.tokens is not None else None
     )
