@@ -287,7 +287,7 @@ async def plan_launch(
     rank = args.lora_r
     if rank is None and args.training_type == "lora" and not args.from_checkpoint:
         rank, derived["lora_r"] = lora_rank(hidden, limits)
-        if rank is not None:
+        if rank is not None and args.lora_alpha is None:
             derived["lora_alpha"] = "default: 2 × rank"
     dpo_beta = args.dpo_beta
     if args.method == "dpo" and dpo_beta is None:
