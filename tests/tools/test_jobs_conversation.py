@@ -134,7 +134,9 @@ async def test_create_follow_deploy_chat_manage(
         assert done["loss"]["judgment"] in ("falling", "at chance level") and done["loss"]["chance_loss"]
         # #16: the next plan of this model times itself from this machine's measured throughput (this job's).
         again = _ok(
-            await client.call_tool("create_finetune", {**_create_args(train_file, tiny_model), "dry_run": True})
+            await client.call_tool(
+                "create_finetune", {**_create_args(train_file, tiny_model), "dry_run": True}
+            )
         )
         duration = again["plan"]["duration"]
         assert again["status"] == "dry_run" and duration["tokens_per_second"] > 0 and duration["seconds"] > 0
