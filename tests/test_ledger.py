@@ -322,7 +322,10 @@ def test_a_token_confirmation_gets_default_caps_only_where_the_user_set_none() -
 
 def test_an_unknown_price_checked_after_the_upload_is_a_note_not_a_refusal(ledger: Ledger) -> None:
     limits = SpendingLimits(max_usd=10.0)
-    (note,) = ledger.check_limits(None, limits, what="this job", smaller="Less", unknown_checked_later=True)
+    spent, note = ledger.check_limits(
+        None, limits, what="this job", smaller="Less", unknown_checked_later=True
+    )
+    assert "this plan adds an amount not known yet" in spent
     assert "after the upload" in note and "BYOM_MAX_USD=$10.00" in note
     with pytest.raises(SpendingLimit, match="price is unknown"):
         ledger.check_limits(None, limits, what="this job", smaller="Less")
@@ -339,3 +342,22 @@ def test_an_upload_is_remembered_per_backend_and_content(ledger: Ledger) -> None
     ledger.record_upload("http://b", "abc", "file-1")
     assert ledger.uploaded("http://b", "abc") == "file-1"
     assert ledger.uploaded("http://other", "abc") is None and ledger.uploaded("http://b", "def") is None
+
+
+def test_every_plan_shows_the_last_day_s_spend_and_what_it_adds_even_with_no_limit_set(
+    ledger: Ledger,
+) -> None:
+    # Before #16 a plan with no limit set said nothing: the assistant kept a $10 budget's tally by hand.
+    row = ledger.claim("finetune", "fp", "http://b", {}, 3.5).row_id
+    ledger.finish(row, "ft-1")
+    (line,) = ledger.check_limits(4.0, SpendingLimits(), what="this job", smaller="Less")
+    assert "$3.50 confirmed by this server in the last 24 h; this plan adds $4.00: $7.50 in all" in line
+    assert "No spending limit is set" in line
+    running, within, left = ledger.check_limits(
+        4.0, SpendingLimits(max_usd=5.0, max_usd_per_day=10.0), what="this job", smaller="Less"
+    )
+    assert (
+        "$7.50 in all" in running
+        and "BYOM_MAX_USD=$5.00" in within
+        and "$2.50 of BYOM_MAX_USD_PER_DAY" in left
+    )

@@ -59,6 +59,7 @@ class ConfirmedPlan(BaseModel):
     # computed fields out. Their defaults are placeholders that model_post_init replaces.
     plan_hash: str = Field("", description="What a confirmation binds: the request and its price.")
     summary: str = Field("", description="The plan in words, to show the user before they confirm.")
+    dry_run: bool = Field(False, description="A dry run: the plan only, nothing asked, created or uploaded.")
 
     def describe(self) -> str:
         raise NotImplementedError

@@ -321,12 +321,23 @@ class Ledger:
     ) -> list[str]:
         """Apply ``limits`` to ``usd`` (an estimate) before it is confirmed.
 
-        Returns what a plan should say about the limits; raises ``SpendingLimit`` when one would be broken, or
-        when a limit applies and the price is unknown (the server cannot check it then), unless
-        ``unknown_checked_later``: the backend's own estimate is checked before anything is created.
+        Returns what a plan should say about the money: the last 24 h's spend and what this plan adds, then the
+        limits; raises ``SpendingLimit`` when one would be broken, or when a limit applies and the price is unknown
+        (the server cannot check it then), unless ``unknown_checked_later``: the backend's own estimate is checked
+        before anything is created.
         """
+        spent = self.spent_last_day()
+        adds = f"${usd:,.2f}" if usd is not None else "an amount not known yet"
+        total = f": ${spent + usd:,.2f} in all" if usd is not None else ""
+        running = (
+            f"Spent: ${spent:,.2f} confirmed by this server in the last 24 h; this plan adds {adds}{total}."
+        )
         if not limits.any:
-            return []
+            return [
+                running
+                + " No spending limit is set (BYOM_MAX_USD, BYOM_MAX_USD_PER_DAY in the server's config "
+                "set one)."
+            ]
         if usd is None:
             applied = " and ".join(
                 n
@@ -338,13 +349,13 @@ class Ledger:
             )
             if unknown_checked_later:
                 later = f"The price is not known yet: after the upload, the backend's estimate is checked against {applied}"
-                return [later + " before anything is created."]
+                return [running, later + " before anything is created."]
             raise SpendingLimit(
                 f"A spending limit applies ({applied}) and the server cannot check {what} against it: its price is "
                 f"unknown. {why_unknown} Nothing was created. Fix what the reason says (a training file still being "
                 "validated: wait a minute) and call again.".replace("  ", " ")
             )
-        notes = []
+        notes = [running]
         if limits.max_usd is not None:
             if usd > limits.max_usd:
                 raise SpendingLimit(
@@ -353,7 +364,6 @@ class Ledger:
                 )
             notes.append(f"Within {limits.per_action()}.")
         if limits.max_usd_per_day is not None:
-            spent = self.spent_last_day()
             if spent + usd > limits.max_usd_per_day:
                 raise SpendingLimit(
                     f"${spent:,.2f} was confirmed in the last 24 h; with {what}'s ${usd:,.2f} that is above "
@@ -361,9 +371,9 @@ class Ledger:
                 )
             left = f"${limits.max_usd_per_day - spent - usd:,.2f}"
             notes.append(
-                f"${spent:,.2f} confirmed in the last 24 h; {left} of BYOM_MAX_USD_PER_DAY left after this."
+                f"{left} of BYOM_MAX_USD_PER_DAY left after this."
                 if not limits.default_max_usd_per_day
-                else f"${spent:,.2f} confirmed in the last 24 h; {left} left after this under {limits.per_day()}."
+                else f"{left} left after this under {limits.per_day()}."
             )
         return notes
 

@@ -55,6 +55,18 @@ def test_a_price_is_tokens_times_the_rate_of_the_base_method_and_type(
 def test_without_a_known_rate_the_price_is_none_and_says_why(base: CatalogBase | None, why: str) -> None:
     price = offline_price(1_000_000, base, method="sft", training_type="lora")
     assert price.usd is None and why in price.basis
+    # #16: the formula filled in as far as it is known, and what failing or cancelling costs.
+    assert (
+        "Rate not known offline: the price is 1,000,000 tokens × the base's SFT lora rate per 1M"
+        in price.basis
+    )
+    assert "fails is refunded" in price.basis and "pays for the steps it completed" in price.basis
+
+
+def test_a_known_rate_says_what_a_failed_or_cancelled_job_costs() -> None:
+    base = load_packaged_catalog().get("togethercomputer/llama-2-7b-chat")
+    price = offline_price(1_000, base, method="sft", training_type="lora")
+    assert "fails is refunded" in price.basis and "pays for the steps it completed" in price.basis
 
 
 def test_a_lora_only_model_has_no_full_training_rate() -> None:

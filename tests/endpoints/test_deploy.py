@@ -110,3 +110,31 @@ async def test_a_key_file_that_no_longer_holds_the_engines_key_is_not_ready_and_
     assert done.next_step.startswith("Not ready to call:") and "action='stop'" in done.next_step
     assert f"Path({str(key_file)!r}).read_text().strip()" in done.python
     assert f"$(cat {key_file})" in done.curl and "a-stale-key" not in done.model_dump_json()
+
+
+async def test_a_paid_plan_states_the_hourly_cost_at_min_and_max_replicas_and_until_auto_stop(
+    backend: Backend, ledger: Ledger, model_id: str
+) -> None:
+    # #16: "what would the endpoint cost per hour?" — the price at both ends of the autoscaling range.
+    plan = await plan_deploy(
+        DeployArgs(model=model_id, min_replicas=0, max_replicas=2, dry_run=True),
+        backend=backend,
+        ledger=ledger,
+    )
+    assert plan.usd_per_hour_min == plan.usd_per_hour == 0.0 and plan.dry_run
+    # The same plan as Together prices it ($5.49/h an H100, ref together-2026-12.md): fields in, summary computed.
+    paid = type(plan).model_validate(
+        {
+            **plan.model_dump(),
+            "costs_money": True,
+            "usd_per_hour": 10.98,
+            "usd_per_hour_min": 0.0,
+            "estimate_usd": 10.98,
+        }
+    )
+    assert (
+        "Cost: $0.00/hour at 0 replica(s), $10.98/hour at 2 (billed per minute while it runs" in paid.summary
+    )
+    assert "up to $10.98 until auto-stop." in paid.summary and paid.summary.endswith(
+        "the user confirms this first."
+    )

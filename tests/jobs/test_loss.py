@@ -36,7 +36,7 @@ def test_a_completed_job_that_learned_nothing_is_not_sent_to_deploy() -> None:
     assert stuck.loss.judgment == "at chance level"
     assert "did not learn" in stuck.next_step and "deploy_endpoint" not in stuck.next_step
     learned = summarize(job, [], [], _metrics([6.2, 5.0, 4.1, 3.6]), vocab_size=512)
-    assert learned.next_step == (
+    assert learned.next_step.startswith(
         "Done: see whether it beats its base with evaluate_model(model='ft-1'), then deploy it with "
-        "deploy_endpoint(job_id='ft-1')."
+        "deploy_endpoint(job_id='ft-1'); or train on from it: create_finetune(from_checkpoint='ft-1'"
     )

@@ -71,7 +71,9 @@ window.addEventListener("message", async (event) => {
 
 def chromium_or_skip() -> None:
     """Skip where no Chromium is installed, unless CI said it must be there."""
-    pytest.importorskip("playwright.async_api", reason="the browser tests need playwright (pip install playwright)")
+    pytest.importorskip(
+        "playwright.async_api", reason="the browser tests need playwright (pip install playwright)"
+    )
     if shutil.which(CHROMIUM) is None and not os.path.exists(CHROMIUM):
         if os.environ.get("BYOM_BROWSER_REQUIRED"):
             pytest.fail(f"BYOM_BROWSER_REQUIRED is set but {CHROMIUM} is missing (apt-get install chromium)")

@@ -53,5 +53,7 @@ async def test_the_model_reads_nothing_more_for_the_views() -> None:
     """What hosts put in the model's context (name, description, input schema) has no trace of the views."""
     async with Client(build_server()) as client:
         tools = (await client.list_tools()).tools
-    seen = json.dumps([{"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in tools])
+    seen = json.dumps(
+        [{"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in tools]
+    )
     assert "ui://" not in seen

@@ -132,6 +132,15 @@ async def test_create_follow_deploy_chat_manage(
         # (A few steps of the random tiny model start at ln(vocab), so it may still read as chance level.)
         assert done["loss"]["train"] and done["loss"]["trend"] == "falling", done["loss"]
         assert done["loss"]["judgment"] in ("falling", "at chance level") and done["loss"]["chance_loss"]
+        # #16: the next plan of this model times itself from this machine's measured throughput (this job's).
+        again = _ok(
+            await client.call_tool(
+                "create_finetune", {**_create_args(train_file, tiny_model), "dry_run": True}
+            )
+        )
+        duration = again["plan"]["duration"]
+        assert again["status"] == "dry_run" and duration["tokens_per_second"] > 0 and duration["seconds"] > 0
+        assert f"measured on this machine by job {job_id}" in duration["basis"]
 
         plotted = await client.call_tool("job_status", {"job_id": job_id, "plot": True})
         _ok(plotted)

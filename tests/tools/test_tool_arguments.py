@@ -298,7 +298,8 @@ async def test_each_prompt_is_offered_only_with_its_tool(prompt: Any) -> None:
 
 async def test_read_only_keeps_what_reads_and_drops_the_fine_tune_prompt() -> None:
     uris, prompts = await _offered(load_settings({"BYOM_READ_ONLY": "1"}))
-    assert uris == {"byom://backend", "byom://catalog/bases", "byom://jobs/{job_id}"}
+    # The job view goes with job_status, which reads; the evaluation view with evaluate_model, which can spend.
+    assert uris == {"byom://backend", "byom://catalog/bases", "byom://jobs/{job_id}", "ui://byom/job"}
     assert prompts == {"why_did_my_job_fail"}  # the fine-tune prompt walks through create_finetune
 
 

@@ -46,7 +46,12 @@ async def test_the_job_view_follows_a_real_training_job_to_its_end(
         with stack.http_server() as url:
             async with stack.http_session(url, Session()) as client:
                 base = ok(await client.call_tool("recommend_base", {"model": str(tiny_model)}))["base_model"]
-                args = {"training_file": str(train), "from_hf_model": str(tiny_model), "model": base, **FAST_JOB}
+                args = {
+                    "training_file": str(train),
+                    "from_hf_model": str(tiny_model),
+                    "model": base,
+                    **FAST_JOB,
+                }
                 created = await client.call_tool("create_finetune", args)
                 job_id = ok(created)["job_id"]
 

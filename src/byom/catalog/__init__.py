@@ -14,10 +14,12 @@ from byom.catalog._models import Catalog, CatalogBase, FullLimits, LoraLimits
 from byom.catalog._packaged import load_packaged_catalog
 from byom.catalog._payloads import (
     LIMIT_DEFAULTS,
+    LOCAL_TEMPLATE,
     BaseLimits,
     BatchLimits,
     base_limits,
     limits_payload,
+    local_limits_payload,
     supported_model_payload,
 )
 from byom.catalog._prices import OfflinePrice, PriceTable, load_price_table, offline_price
@@ -34,6 +36,7 @@ from byom.catalog._select import (
 
 __all__ = [
     "LIMIT_DEFAULTS",
+    "LOCAL_TEMPLATE",
     "RULE",
     "BaseLimits",
     "BatchLimits",
@@ -52,6 +55,7 @@ __all__ = [
     "load_catalog",
     "load_packaged_catalog",
     "load_price_table",
+    "local_limits_payload",
     "merge_live",
     "normalize_family",
     "offline_price",

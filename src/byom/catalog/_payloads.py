@@ -14,10 +14,12 @@ from byom.catalog._models import CatalogBase
 
 __all__ = [
     "LIMIT_DEFAULTS",
+    "LOCAL_TEMPLATE",
     "BaseLimits",
     "BatchLimits",
     "base_limits",
     "limits_payload",
+    "local_limits_payload",
     "supported_model_payload",
 ]
 
@@ -207,3 +209,42 @@ def supported_model_payload(base: CatalogBase, *, timestamp: str = "2026-11-28T0
     if features:
         payload["features"] = features
     return payload
+
+
+# The local engine's own template: a job of your model on this machine, held to no Together base's limits (a
+# Together base would impose its batch sizes and sequence limits on a model it has nothing to do with).
+LOCAL_TEMPLATE = "byom/local"
+# The engine's largest batch for batch_size="max" on a CPU (engine/finetunes/plan.py caps "max" per device).
+_LOCAL_MAX_BATCH = 8
+
+
+def local_limits_payload() -> dict[str, Any]:
+    """The ``FinetuneModelLimits`` JSON of ``LOCAL_TEMPLATE``: the model's own context bounds the sequence
+    length, this machine's memory the batch; the learning-rate, epoch and rank bounds are the defaults'."""
+    d = LIMIT_DEFAULTS
+    batch = {"min_batch_size": 1, "max_batch_size": _LOCAL_MAX_BATCH, "max_batch_size_dpo": _LOCAL_MAX_BATCH}
+    return {
+        "model_name": LOCAL_TEMPLATE,
+        "default_gradient_accumulation_steps": 1,
+        "lora_training": {
+            "default_rank": 64,  # Together's usual; a plan derives a smaller one from the hidden size
+            **batch,
+            "max_rank": 256,
+            "target_modules": list(d["target_modules"]),
+        },
+        "full_training": dict(batch),
+        "max_learning_rate": d["max_learning_rate"],
+        "min_learning_rate": d["min_learning_rate"],
+        "max_num_checkpoints": d["max_num_checkpoints"],
+        "max_num_epochs": d["max_num_epochs"],
+        "max_num_evals": d["max_num_evals"],
+        # No template limit: decide_max_seq_length takes the model's context.
+        "max_seq_length_sft": 131_072,
+        "max_seq_length_dpo": 131_072,
+        "min_max_seq_length": 1,
+        "merge_output_lora": True,
+        "supports_full_training": True,
+        "supports_reasoning": True,
+        "supports_tools": True,
+        "supports_vision": False,
+    }

@@ -65,6 +65,8 @@ class PriceTable(BaseModel):
     as_of: str
     notes: str
     minimum_usd: float
+    failed_jobs: str = Field(description="What a job that fails costs.")
+    cancelled_jobs: str = Field(description="What a cancelled job costs.")
     brackets: list[_Bracket]
     models: list[_ModelRates]
 
@@ -95,33 +97,36 @@ def offline_price(
     """The price of processing ``tokens`` (epochs and evaluations included) on ``base`` at the packaged rates."""
     table = table or load_price_table()
     dated = f"the rate table packaged with byom (together.ai/pricing, {table.as_of}; read {table.retrieved})"
+    terms = f" {table.failed_jobs} {table.cancelled_jobs}"
+
+    def unknown(why: str) -> OfflinePrice:
+        # The formula filled in as far as it is known: the user can look the rate up and finish it.
+        formula = (
+            f" Rate not known offline: the price is {tokens:,} tokens × the base's {method.upper()} {training_type} "
+            f"rate per 1M tokens (together.ai/pricing), at least ${table.minimum_usd:,.2f} a job."
+        )
+        return OfflinePrice(usd=None, basis=why + formula + terms)
+
     if base is None:
-        return OfflinePrice(usd=None, basis="The base is not in the catalog, so no rate is known offline.")
+        return unknown("The base is not in the catalog, so no rate is known offline.")
     rates: _Rates | None = next((m for m in table.models if m.matches(base.name)), None)
     minimum = rates.minimum_usd if isinstance(rates, _ModelRates) else table.minimum_usd
     if rates is None:
         if base.param_count is None:
-            return OfflinePrice(
-                usd=None, basis=f"The size of base {base.name} is unknown, so no rate is known offline."
-            )
+            return unknown(f"The size of base {base.name} is unknown, so no rate is known offline.")
         rates = next((b for b in table.brackets if base.param_count <= b.up_to_params), None)
         if rates is None:
-            return OfflinePrice(
-                usd=None,
-                basis=f"Base {base.name} is larger than every size bracket of the packaged rate table.",
-            )
+            return unknown(f"Base {base.name} is larger than every size bracket of the packaged rate table.")
     rate = rates.per_million(method, training_type)
     if rate is None:
-        return OfflinePrice(
-            usd=None, basis=f"The packaged rate table has no {training_type} training rate for {rates.label}."
-        )
+        return unknown(f"The packaged rate table has no {training_type} training rate for {rates.label}.")
     usd = round(max(tokens * rate / 1e6, minimum), 2)
     floor = f", at least ${minimum:,.2f} a job" if minimum else ""
     return OfflinePrice(
         usd=usd,
         basis=(
             f"{tokens:,} tokens × ${rate:,.2f} per 1M ({rates.label}, {method.upper()} {training_type}{floor}): "
-            f"{dated}. BYOM jobs are priced by the base template, not by the custom model's size."
+            f"{dated}. BYOM jobs are priced by the base template, not by the custom model's size.{terms}"
         ),
         rate_per_million=rate,
     )

@@ -14,6 +14,7 @@ from byom.data._paths import is_local_path, local_data_path
 from byom.data._render import render_data_report, render_previews, render_token_stats
 from byom.data._report import Conversion, DataReport, DatasetFormat, Problem, ProblemKind, ValidationReport
 from byom.data._seqlen import DEFAULT_SEQ, SeqLength, context_length, decide_max_seq_length, tokenizer_limit
+from byom.data._steps import optimizer_steps
 from byom.data._tokens import (
     IGNORE,
     Encoded,
@@ -64,6 +65,7 @@ __all__ = [
     "load_model_config",
     "load_tokenizer",
     "local_data_path",
+    "optimizer_steps",
     "preview",
     "preview_row",
     "render_data_check",

@@ -372,6 +372,11 @@ class TokenStats(BaseModel):
     no_trained_tokens: int = Field(
         description="Samples with no loss label left after truncation: dropped in training."
     )
+    packed_sequences: int = Field(
+        0,
+        description="The sequences of max_seq_length the kept samples pack into, in file order, as the trainer "
+        "packs them (no sample split; a preference pair is never packed: one sequence a pair).",
+    )
 
 
 def _trained(labels: list[int]) -> int:
@@ -399,6 +404,7 @@ def token_stats(
     """min/mean/p95/max tokens per sample, totals, and how many samples truncation cuts or empties."""
     lengths = array("I")  # 4 bytes a sample: the percentile needs them all
     total = processed = trained = over = empty = 0
+    packed, block, block_weight = 0, 0, None  # the trainer's greedy packing (engine/trainer/_tokenize.pack)
     for batch in _batches(rows):
         per_row = [
             _preference(tokenizer, row)
@@ -419,8 +425,14 @@ def token_stats(
             dropped = min(per_side) == 0 or float(row.get("weight", 1.0)) == 0
             empty += dropped
             if not dropped:
-                processed += sum(min(len(s.input_ids), max_seq_length) for s in sides)
+                length = sum(min(len(s.input_ids), max_seq_length) for s in sides)
+                processed += length
                 trained += kept
+                weight = float(row.get("weight", 1.0))
+                if len(sides) == 1 and block and block + length <= max_seq_length and weight == block_weight:
+                    block += length
+                else:
+                    packed, block, block_weight = packed + 1, length if len(sides) == 1 else 0, weight
     if not lengths:
         return TokenStats(
             samples=0,
@@ -449,6 +461,7 @@ def token_stats(
         max_seq_length=max_seq_length,
         over_max_seq_length=over,
         no_trained_tokens=empty,
+        packed_sequences=packed,
     )
 
 

@@ -186,11 +186,12 @@ async def plan_deploy(
                 )
             )
             config, others = fitting[0], fitting[1:4]
-    hourly = None
+    hourly = hourly_min = None
     if config is not None and config.usd_per_hour is not None:
         hourly = config.usd_per_hour * args.max_replicas
+        hourly_min = config.usd_per_hour * args.min_replicas
     if not backend.costs_money:
-        hourly = 0.0
+        hourly = hourly_min = 0.0
     hours = max(1.0, args.inactive_timeout / 60) if args.inactive_timeout else 24.0
     estimate = (hourly or 0.0) * hours
     spending = check_spending(
@@ -232,11 +233,13 @@ async def plan_deploy(
         inactive_timeout=args.inactive_timeout,
         endpoint_name=name,
         usd_per_hour=hourly,
+        usd_per_hour_min=hourly_min,
         estimate_usd=estimate,
         limits=limits,
         spending=spending,
         request=request,
         fingerprint=print_,
+        dry_run=args.dry_run,
     )
 
 

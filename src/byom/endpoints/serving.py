@@ -27,6 +27,7 @@ class DeployArgs(BaseModel):
     inactive_timeout: int = 60
     lora: Literal["merge", "attach"] = "merge"
     endpoint_name: str | None = None
+    dry_run: bool = False
 
 
 class ConfigChoice(BaseModel):
@@ -60,7 +61,8 @@ class DeployPlan(ConfirmedPlan):
     max_replicas: int
     inactive_timeout: int
     endpoint_name: str
-    usd_per_hour: float | None
+    usd_per_hour: float | None = Field(description="$/hour at max_replicas: what a confirmation binds.")
+    usd_per_hour_min: float | None = Field(None, description="$/hour at min_replicas (idle, not stopped).")
     estimate_usd: float = Field(
         description="What the spending limits count: the hourly cost until auto-stop."
     )
@@ -122,10 +124,16 @@ def _summary(plan: DeployPlan) -> str:
             + f", {plan.min_replicas}–{plan.max_replicas} replica(s).",
         ]
     if plan.costs_money:
-        hourly = (
-            f"${plan.usd_per_hour:,.2f}/hour" if plan.usd_per_hour is not None else "an unknown hourly price"
-        )
-        lines.append(f"Cost: {hourly} while it runs (price × max replicas).")
+        if plan.usd_per_hour is None:
+            lines.append("Cost: an unknown hourly price while it runs.")
+        else:
+            low = plan.usd_per_hour_min if plan.usd_per_hour_min is not None else plan.usd_per_hour
+            lines.append(
+                f"Cost: ${low:,.2f}/hour at {plan.min_replicas} replica(s), ${plan.usd_per_hour:,.2f}/hour at "
+                f"{plan.max_replicas} (billed per minute while it runs, idle or not); up to "
+                f"${plan.estimate_usd:,.2f} until "
+                + ("auto-stop." if plan.inactive_timeout else "a day has passed (it never auto-stops).")
+            )
     else:
         lines.append("Serves on this machine: it costs nothing.")
     lines.append(
@@ -134,7 +142,11 @@ def _summary(plan: DeployPlan) -> str:
         else "Auto-stop is off: it runs until stopped."
     )
     lines.extend(plan.spending)
-    lines.append("Deploy it?")
+    lines.append(
+        "Dry run: nothing was created or asked; without dry_run the user confirms this first."
+        if plan.dry_run
+        else "Deploy it?"
+    )
     return "\n".join(lines)
 
 

@@ -28,8 +28,10 @@ def catalog_base(name: str):  # type: ignore[no-untyped-def]
 
 def limits_for(name: str) -> dict[str, Any] | None:
     """``FinetuneModelLimits`` for the template ``name``, or None when it is not in the catalog."""
-    from byom.catalog import limits_payload
+    from byom.catalog import LOCAL_TEMPLATE, limits_payload, local_limits_payload
 
+    if name == LOCAL_TEMPLATE:
+        return local_limits_payload()
     base = catalog_base(name)
     # The same facts recommend_base reports (byom.catalog.base_limits).
     return limits_payload(base) if base is not None else None

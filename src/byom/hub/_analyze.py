@@ -587,6 +587,7 @@ def analyze(snap: RepoSnapshot, ceiling: str) -> InspectReport:
         rope_scaling=rope,
         sliding_window=window,
         vocab_size=vocab,
+        hidden_size=_int(_get(judge.cfg, "hidden_size")),
         is_adapter=judge.is_adapter,
         adapter_param_count=snap.adapter_st_total if judge.is_adapter else None,
         quantization=quant,

@@ -71,6 +71,9 @@ class InspectReport(BaseModel):
     rope_scaling: dict[str, object] | None = None
     sliding_window: int | None = None
     vocab_size: int | None = None
+    hidden_size: int | None = Field(
+        None, description="config.json's hidden size (a LoRA rank is sized by it)."
+    )
 
     is_adapter: bool = False
     base_model: str | None = None

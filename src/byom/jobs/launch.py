@@ -32,13 +32,24 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from byom.backend import Backend
-from byom.catalog import Catalog, recommend_for_report
+from byom.catalog import LOCAL_TEMPLATE, Catalog, recommend_for_report
 from byom.confirmed import ConfirmedPlan, Progress, check_spending, create_or_find, outcome_unknown
 from byom.data import SeqLength, decide_max_seq_length
 from byom.errors import PreflightError, PriceChanged, TogetherAPIError
 from byom.hub import InspectReport
+from byom.jobs.duration import Duration, plan_duration
 from byom.jobs.files import FilePlan, file_plan, upload, with_ids
 from byom.jobs.pricing import PricePlan, backend_estimate, price_plan
+from byom.jobs.schedule import Schedule, batch_of, plan_schedule, schedule_warnings
+from byom.jobs.settings import (
+    DPO_BETA,
+    Setting,
+    default_learning_rate,
+    dpo_rate_warning,
+    lora_rank,
+    plan_settings,
+    rank_warning,
+)
 from byom.jobs.tokens import count_plan_tokens
 from byom.ledger import Ledger, SpendingLimits, fingerprint
 from byom.together import (
@@ -52,6 +63,7 @@ if TYPE_CHECKING:
     from byom.hub import HubInspector  # huggingface_hub loads on the first inspection, not at start-up
 
 __all__ = [
+    "Continuation",
     "FilePlan",
     "LaunchArgs",
     "LaunchOutcome",
@@ -67,8 +79,6 @@ log = logging.getLogger(__name__)
 SAME_REQUEST_S = 86_400.0
 # Clock skew allowed when matching a lost create against the backend's jobs.
 _SKEW_S = 300.0
-# The Together CLI's default learning rates when none is given: 1e-3 for LoRA, the SDK's 1e-5 for full.
-_DEFAULT_LR = {"lora": 1e-3, "full": 1e-5}
 # How far the backend's estimate after the upload may exceed the confirmed price before the user is asked again.
 PRICE_TOLERANCE = 0.10
 
@@ -106,6 +116,22 @@ class LaunchArgs(BaseModel):
     from_checkpoint: str | None = None
     wandb_project_name: str | None = None
     force_new: bool = False
+    dry_run: bool = False
+
+
+class Continuation(BaseModel):
+    """A job continued from another's checkpoint: what it starts from, priced by the parent's base."""
+
+    job_id: str
+    step: int | None = Field(description="The step it starts from; None when the parent does not say.")
+    step_given: bool = Field(description="True: 'ft-…:step' named the step; False: the parent's output.")
+    from_hf_model: str | None = Field(None, description="The parent's model (its tokenizer counts the data).")
+    base: str | None = Field(None, description="The parent's Together base: the rate it is priced at.")
+
+    def render(self, n_epochs: int) -> str:
+        start = f"step {self.step}" if self.step is not None else "its last checkpoint"
+        what = "that checkpoint" if self.step_given else "its output"
+        return f"Continue {self.job_id} from {start} ({what}), {n_epochs} more epoch(s)"
 
 
 class LaunchPlan(ConfirmedPlan):
@@ -121,7 +147,7 @@ class LaunchPlan(ConfirmedPlan):
         None, description="The length rows are cut at: min(requested, the model's context, the base's limit)."
     )
     max_seq_length_basis: str | None = None
-    model_source: Literal["given", "recommended", "checkpoint"]
+    model_source: Literal["given", "recommended", "checkpoint", "local"]
     model_reason: str | None = None
     training_file: FilePlan
     validation_file: FilePlan | None = None
@@ -132,6 +158,14 @@ class LaunchPlan(ConfirmedPlan):
     learning_rate_defaulted: bool = Field(
         False, description="The learning rate is the training type's default."
     )
+    settings: list[Setting] = Field(
+        default_factory=list, description="Every method parameter: value and source (you, default, derived)."
+    )
+    schedule: Schedule | None = Field(
+        None, description="Examples → sequences → optimizer steps; None when the tokens are not counted here."
+    )
+    continues: Continuation | None = None
+    duration: Duration | None = None
     price: PricePlan
     limits: SpendingLimits = Field(description="The spending limits this plan is held to.")
     spending: list[str] = Field(
@@ -166,11 +200,21 @@ class LaunchPlan(ConfirmedPlan):
         return self.existing_job_id is None
 
     def describe(self) -> str:
+        if self.dry_run:
+            end = "Dry run: nothing was created, uploaded or asked; without dry_run the user confirms this first."
+        else:
+            end = "Start this fine-tune?"
+        return f"{self.details()}\n{end}"
+
+    def details(self) -> str:
+        """The plan in words, without its question: what a started job reports."""
         return _summary(self)
 
 
 class LaunchOutcome(BaseModel):
     job: FinetuneResponse
+    training_file: FilePlan | None = Field(None, description="The training file as sent (uploaded by now).")
+    validation_file: FilePlan | None = None
     reused: bool = Field(
         description="True: the job already existed (same request within 24 h, or a lost answer)."
     )
@@ -219,8 +263,9 @@ async def plan_launch(
             )
         warnings = [f"{f.check}: {f.evidence}" for f in report.findings if f.status == "warn"]
 
-    model, source, reason = _choose_base(args, report, catalog)
+    model, source, reason = _choose_base(args, report, catalog, backend)
     client = backend.client
+    continues = await _continuation(backend, args.from_checkpoint) if args.from_checkpoint else None
     limits = await client.model_limits(model)
     seq = _seq_length(
         args, report, limits.max_seq_length_dpo if args.method == "dpo" else limits.max_seq_length_sft
@@ -234,7 +279,26 @@ async def plan_launch(
         if args.validation_file
         else None
     )
-    learning_rate = args.learning_rate if args.learning_rate is not None else _DEFAULT_LR[args.training_type]
+    derived: dict[str, str] = {}
+    learning_rate = args.learning_rate
+    if learning_rate is None:
+        learning_rate, derived["learning_rate"] = default_learning_rate(args.method, args.training_type)
+    hidden = report.hidden_size if report is not None else None
+    rank = args.lora_r
+    if rank is None and args.training_type == "lora" and not args.from_checkpoint:
+        rank, derived["lora_r"] = lora_rank(hidden, limits)
+        if rank is not None and args.lora_alpha is None:
+            derived["lora_alpha"] = "default: 2 × rank"
+    dpo_beta = args.dpo_beta
+    if args.method == "dpo" and dpo_beta is None:
+        dpo_beta, derived["dpo_beta"] = DPO_BETA, "default: TRL's DPOConfig"
+    if args.max_seq_length is None:
+        derived["max_seq_length"] = "derived: " + (
+            "the model's context and the base's limit" if args.from_hf_model else "the base's limit"
+        )
+    warnings += [
+        w for w in (rank_warning(args.lora_r, hidden), dpo_rate_warning(args.method, learning_rate)) if w
+    ]
     request = finetune_request(
         training_file=training.planned_id,
         validation_file=validation.planned_id if validation else None,
@@ -244,14 +308,14 @@ async def plan_launch(
         learning_rate=learning_rate,
         batch_size=args.batch_size,
         lora=args.training_type == "lora",
-        lora_r=args.lora_r,
+        lora_r=rank,
         lora_alpha=args.lora_alpha,
         lora_dropout=args.lora_dropout,
         lora_trainable_modules=args.lora_trainable_modules,
         max_seq_length=_sent_seq_length(args, seq),
         train_on_inputs=args.train_on_inputs,
         training_method=args.method,
-        dpo_beta=args.dpo_beta,
+        dpo_beta=dpo_beta,
         n_checkpoints=args.n_checkpoints,
         n_evals=args.n_evals,
         warmup_ratio=args.warmup_ratio,
@@ -275,20 +339,41 @@ async def plan_launch(
             + "\nNothing was created. Change them and call create_finetune again."
         )
 
+    # A continued job trains the parent's model and is priced by the parent's base (Together's rule).
+    tokenizer = args.from_hf_model or (continues.from_hf_model if continues else None)
+    price_base = continues.base if continues is not None and continues.base else model
     price = await price_plan(
-        backend, args, request, model, catalog, training, validation, hf_token, seq.value
+        backend, args, request, price_base, catalog, training, validation, hf_token, seq.value, tokenizer
     )
-    if price.tokens is None and args.from_hf_model and training.path is not None:
-        path = training.path
+    if price.tokens is None and tokenizer and training.path is not None:
+        path, source_model = training.path, tokenizer
         price.tokens = await anyio.to_thread.run_sync(
             lambda: count_plan_tokens(
-                str(args.from_hf_model),
+                source_model,
                 path,
                 max_seq_length=seq.value,
                 n_epochs=args.n_epochs,
                 sha256=training.sha256 or "",
             )
         )
+    batch, smallest = batch_of(request, limits)
+    schedule = None
+    if price.tokens is not None and batch is not None:
+        schedule = plan_schedule(
+            price.tokens, request, batch, limits.default_gradient_accumulation_steps or 1
+        )
+        warnings += schedule_warnings(schedule, smallest)
+    batch_shown = f"{request.batch_size} → {batch}" if request.batch_size in (None, "max") else str(batch)
+    if request.batch_size in (None, "max"):
+        derived["batch_size"] = (
+            "derived: the base's largest" if source != "local" else "derived: this engine's largest"
+        )
+    method_settings = plan_settings(
+        args, request, batch=batch_shown, max_seq_length=seq.value, derived=derived
+    )
+    duration = await plan_duration(
+        backend, tokenizer, price.tokens.total if price.tokens is not None else None
+    )
     spending = check_spending(
         backend,
         ledger,
@@ -317,6 +402,10 @@ async def plan_launch(
         validation_file=validation,
         request=request.public(),
         learning_rate_defaulted=args.learning_rate is None,
+        settings=method_settings,
+        schedule=schedule,
+        continues=continues,
+        duration=duration,
         price=price,
         limits=spend_limits,
         spending=spending,
@@ -324,9 +413,29 @@ async def plan_launch(
         if existing is not None and existing.state == "created"
         else None,
         fingerprint=print_,
+        dry_run=args.dry_run,
     )
     plan._sent = request
     return plan
+
+
+async def _continuation(backend: Backend, from_checkpoint: str) -> Continuation:
+    """What a continued job starts from: the parent job, and the step (given, or the parent's last)."""
+    job_id, _, step = from_checkpoint.partition(":")
+    try:
+        parent = await backend.client.retrieve_finetune(job_id)
+    except TogetherAPIError:
+        # An output model name, say: the backend resolves it at create; the plan says less.
+        return Continuation(
+            job_id=job_id, step=int(step) if step.isdigit() else None, step_given=step.isdigit()
+        )
+    return Continuation(
+        job_id=parent.id,
+        step=int(step) if step.isdigit() else parent.steps_completed,
+        step_given=step.isdigit(),
+        from_hf_model=parent.from_hf_model,
+        base=parent.model,
+    )
 
 
 def _seq_length(args: LaunchArgs, report: InspectReport | None, base_limit: int | None) -> SeqLength:
@@ -355,13 +464,20 @@ def _sent_seq_length(args: LaunchArgs, seq: SeqLength) -> int | None:
 
 
 def _choose_base(
-    args: LaunchArgs, report: InspectReport | None, catalog: Catalog
-) -> tuple[str, Literal["given", "recommended", "checkpoint"], str | None]:
+    args: LaunchArgs, report: InspectReport | None, catalog: Catalog, backend: Backend
+) -> tuple[str, Literal["given", "recommended", "checkpoint", "local"], str | None]:
     if args.from_checkpoint:
         # Limits of a continued job are the parent's (the SDK asks for the job id before the ':').
         return args.from_checkpoint.split(":", 1)[0], "checkpoint", None
     if args.model:
         return args.model, "given", None
+    if backend.kind == "local":
+        # A Together base would impose its batch and sequence limits on a model it has nothing to do with.
+        return (
+            LOCAL_TEMPLATE,
+            "local",
+            _LOCAL_REASON,
+        )
     assert report is not None
     rec = recommend_for_report(
         report,
@@ -379,22 +495,27 @@ def _choose_base(
     return rec.base_model, "recommended", rec.explanation or None
 
 
+_LOCAL_REASON = (
+    "The local engine trains your model as it is: its context bounds the sequence length, this machine the batch; "
+    "no Together base's limits apply."
+)
 _SMALLER = "Use fewer epochs, a shorter max_seq_length or less data"
 
 
 def _summary(plan: LaunchPlan) -> str:
     req = plan.typed_request
     tt = req.training_type
-    lora = tt if tt is not None and tt.type == "Lora" else None
     kind = tt.type if tt is not None else "Lora"
+    how = f"with {kind} ({req.training_method.method})"
+    if plan.continues is not None:
+        head = f"{plan.continues.render(req.n_epochs)}, {how}."
+    elif plan.model_source == "local":
+        head = f"Fine-tune {plan.from_hf_model} {how}, {req.n_epochs} epoch(s), on the local engine's own template."
+    else:
+        which = "the recommended base" if plan.model_source == "recommended" else "base"
+        head = f"Fine-tune {plan.from_hf_model} on {plan.model} ({which}) {how}, {req.n_epochs} epoch(s)."
     lines = [
-        (
-            f"Fine-tune {plan.from_hf_model or req.from_checkpoint} on {plan.model} "
-            f"({'the recommended base' if plan.model_source == 'recommended' else 'base'}) with {kind} "
-            f"({req.training_method.method}), {req.n_epochs} epoch(s), "
-            f"learning rate {req.learning_rate}{' (default)' if plan.learning_rate_defaulted else ''}, "
-            f"batch size {req.batch_size}."
-        ),
+        head,
         f"Data: {plan.training_file.filename or plan.training_file.file_id} ({_where(plan.training_file)}"
         + (f", {plan.training_file.rows} rows" if plan.training_file.rows else "")
         + ")"
@@ -406,24 +527,29 @@ def _summary(plan: LaunchPlan) -> str:
         + ".",
         f"Runs on {plan.backend_url} ({'Together AI cloud' if plan.costs_money else 'this machine'}).",
     ]
+    if plan.schedule is not None:
+        lines.append(plan.schedule.render())
+    else:
+        lines.append(
+            "Steps: not known before the upload (the data's tokens are not counted on this machine); job_status "
+            "shows them once the job runs."
+        )
     # Whatever else the call changes is said too: a confirmation covers what the user was shown, nothing more.
+    lines.append("Settings: " + "; ".join(s.render() for s in plan.settings) + ".")
     details = [
-        f"max_seq_length {req.max_seq_length}" if req.max_seq_length else None,
-        f"LoRA r={lora.lora_r} alpha={lora.lora_alpha} on {lora.lora_trainable_modules}" if lora else None,
-        f"{req.n_checkpoints} checkpoint(s)" if (req.n_checkpoints or 1) != 1 else None,
-        f"{req.n_evals} evaluation(s)" if req.n_evals else None,
-        f"continues from {req.from_checkpoint}" if req.from_checkpoint else None,
         f"revision {req.hf_model_revision}" if req.hf_model_revision else None,
         f"suffix {req.suffix}" if req.suffix else None,
     ]
     if any(details):
-        lines.append("Settings: " + ", ".join(d for d in details if d) + ".")
+        lines.append("Also: " + ", ".join(d for d in details if d) + ".")
     if req.hf_output_repo_name:
         lines.append(f"Pushes the trained weights to the Hugging Face repo {req.hf_output_repo_name}.")
     if req.wandb_project_name:
         lines.append(f"Logs the run to the Weights & Biases project {req.wandb_project_name}.")
     if plan.max_seq_length_basis:
         lines.append(plan.max_seq_length_basis)
+    if plan.model_reason and plan.model_source == "local":
+        lines.append(plan.model_reason)
     if plan.costs_money:
         cost = f"${plan.price.usd:,.2f}" if plan.price.usd is not None else "an unknown amount"
         lines.append(f"Estimated cost: {cost}. {plan.price.basis}")
@@ -443,10 +569,11 @@ def _summary(plan: LaunchPlan) -> str:
             )
             + "."
         )
+    if plan.duration is not None:
+        lines.append(plan.duration.basis)
     lines.extend(plan.spending)
     if plan.warnings:
-        lines.append("Warnings: " + "; ".join(w[:200] for w in plan.warnings[:5]))
-    lines.append("Start this fine-tune?")
+        lines.append("Warnings:\n" + "\n".join(f"- {w[:300]}" for w in plan.warnings[:8]))
     return "\n".join(lines)
 
 
@@ -495,12 +622,22 @@ async def launch(
     )
     if claim.kind == "created" and claim.previous is not None and claim.previous.resource_id:
         job = await client.retrieve_finetune(claim.previous.resource_id)
-        return LaunchOutcome(job=job, reused=True, note="The same request created this job in the last 24 h.")
+        return LaunchOutcome(
+            job=job,
+            reused=True,
+            note="The same request created this job in the last 24 h.",
+            training_file=training,
+            validation_file=validation,
+        )
     if claim.kind == "retry" and claim.previous is not None:
         earlier = await _find_or_hold(backend, request, ledger, claim.row_id, since=claim.previous.created_at)
         if earlier is not None:
             return LaunchOutcome(
-                job=earlier, reused=True, note="An earlier create's answer was lost; this is its job."
+                job=earlier,
+                reused=True,
+                note="An earlier create's answer was lost; this is its job.",
+                training_file=training,
+                validation_file=validation,
             )
     try:
         job, lost = await create_or_find(
@@ -518,9 +655,15 @@ async def launch(
             "looks for that job first and creates one only if there is none (list_jobs shows the jobs)."
         ) from None
     if lost:  # found by _find_or_hold, which recorded it
-        return LaunchOutcome(job=job, reused=True, note="The create's answer was lost; the job was found.")
+        return LaunchOutcome(
+            job=job,
+            reused=True,
+            note="The create's answer was lost; the job was found.",
+            training_file=training,
+            validation_file=validation,
+        )
     ledger.finish(claim.row_id, job.id)
-    return LaunchOutcome(job=job, reused=False)
+    return LaunchOutcome(job=job, reused=False, training_file=training, validation_file=validation)
 
 
 async def _hold_to_confirmed(

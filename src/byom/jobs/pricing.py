@@ -47,7 +47,10 @@ async def price_plan(
     validation: FilePlan | None,
     hf_token: SecretStr | None,
     max_seq_length: int,
+    tokenizer: str | None = None,
 ) -> PricePlan:
+    """The plan's price; ``model``: the base it is priced at; ``tokenizer``: the model whose tokenizer counts the
+    data (your model, or a continued job's), None when not at hand."""
     files = [f for f in (training, validation) if f is not None]
     on_backend = all(f.file_id is not None for f in files)
     if not backend.costs_money:
@@ -66,7 +69,7 @@ async def price_plan(
         return await backend_estimate(backend, with_ids(request, training, validation), model)
     # A local file is priced here, from its exact token count, before anything is uploaded.
     counted = await anyio.to_thread.run_sync(
-        lambda: _billed_tokens(args, model, request, training, validation, hf_token, max_seq_length)
+        lambda: _billed_tokens(tokenizer, request, training, validation, hf_token, max_seq_length)
     )
     if isinstance(counted, str):
         return PricePlan(usd=None, basis=counted + _AFTER_UPLOAD_UNKNOWN, source="offline")
@@ -89,8 +92,7 @@ _AFTER_UPLOAD_UNKNOWN = (
 
 
 def _billed_tokens(
-    args: LaunchArgs,
-    model: str,
+    source: str | None,
     request: FinetuneRequest,
     training: FilePlan,
     validation: FilePlan | None,
@@ -101,10 +103,9 @@ def _billed_tokens(
     together-2026-12.md), counted as training reads them (the model's tokenizer and chat template, rows cut at
     ``max_seq_length``: the plan's and the check's one count), with the training file's count; or why they cannot
     be counted here."""
-    source = args.from_hf_model or (None if args.from_checkpoint else model)
     unknown = "The price is not known before the upload: "
     if source is None:
-        return unknown + "a continued job's tokenizer is not at hand."
+        return unknown + "the tokenizer of the model trained is not at hand."
     token = hf_token.get_secret_value() if hf_token is not None else None
     total = 0
     shown: PlanTokens | None = None

@@ -90,7 +90,9 @@ class JobSummary(BaseModel):
 
     job_id: str
     status: str
-    ended: bool = Field(False, description="Completed, failed or cancelled: the job will not change any more.")
+    ended: bool = Field(
+        False, description="Completed, failed or cancelled: the job will not change any more."
+    )
     stage: Stage = Field(description="Where the job is, in the BYOM docs' stage names.")
     model: str | None = None
     from_hf_model: str | None = None
@@ -140,6 +142,10 @@ class JobLine(BaseModel):
     model: str | None
     suffix: str | None = None
     output_name: str | None = None
+    cost_usd: float | None = Field(
+        None, description="What the backend bills for it so far (None: not reported)."
+    )
+    continued_from: str | None = Field(None, description="The job (or job:step) this one continued.")
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -264,9 +270,10 @@ def _next_step(s: JobSummary) -> str:
             f"also start from this output: {s.continue_with}."
         )
     if s.status == "completed":
+        more = f"; or train on from it: {s.continue_with}" if s.continue_with else ""
         return (
             f"Done: see whether it beats its base with evaluate_model(model={s.job_id!r}), then deploy it with "
-            f"deploy_endpoint(job_id={s.job_id!r}); or train on from it: {s.continue_with}."
+            f"deploy_endpoint(job_id={s.job_id!r}){more}."
         )
     if s.status in ("error", "user_error"):
         return f"It failed: call explain_error(job_id={s.job_id!r}) for the cause and a corrected create_finetune call."
@@ -385,4 +392,6 @@ def job_line(job: FinetuneResponse) -> JobLine:
         model=job.model,
         suffix=job.suffix,
         output_name=job.output_model,
+        cost_usd=job.price_usd,
+        continued_from=job.from_checkpoint or None,
     )

@@ -31,6 +31,8 @@ class PlanTokens(BaseModel):
     trained_per_epoch: int = Field(description="Of those, the tokens with a loss label.")
     total: int = Field(description="per_epoch × n_epochs: what the job's token_count will be.")
     max_seq_length: int
+    examples: int = Field(0, description="Rows training keeps (a row with nothing to learn is dropped).")
+    packed_sequences: int = Field(0, description="The sequences the kept rows pack into at max_seq_length.")
 
     @classmethod
     def of(cls, stats: TokenStats, *, n_epochs: int, max_seq_length: int) -> PlanTokens:
@@ -39,6 +41,8 @@ class PlanTokens(BaseModel):
             trained_per_epoch=stats.trained_tokens,
             total=stats.processed_tokens * n_epochs,
             max_seq_length=max_seq_length,
+            examples=stats.samples - stats.no_trained_tokens,
+            packed_sequences=stats.packed_sequences,
         )
 
 

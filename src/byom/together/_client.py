@@ -622,6 +622,7 @@ class TogetherClient:
         raise TogetherAPIError(
             f"GET /v1/finetune/download for {job_id} redirected more than {_MAX_REDIRECTS} times."
         )
+
     # -- evaluations (ref 2026-12: Together's Evaluations API; the engine adds type "loss") --
 
     async def create_evaluation(self, type: str, parameters: dict[str, Any]) -> EvaluationCreated:

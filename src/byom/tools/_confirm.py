@@ -1,6 +1,7 @@
 """Confirmation before anything spends or deletes: elicitation where the host can ask, a token where it can't.
 
-    the plan's resolver ─► ask() ─┬─ nothing to confirm (an existing job)      → go
+    the plan's resolver ─► ask() ─┬─ a dry run (dry_run=true)                  → stop: the plan, nothing asked
+                                  ├─ nothing to confirm (an existing job)      → go
                                   ├─ BYOM_AUTO_CONFIRM=1                       → go, and the result says so
                                   ├─ confirm_token given                       → settle() redeems it
                                   ├─ the client declared form elicitation      → Elicit(plan.summary, Confirm)
@@ -68,7 +69,7 @@ P = TypeVar("P", bound=ConfirmedPlan)
 TOKEN_TTL_S = 600.0
 ConfirmTokenArg = Annotated[
     str | None,
-    Field(description="From a plan the user agreed to (hosts that cannot ask only).", max_length=200),
+    Field(description="Of a plan the user agreed to (hosts without forms).", max_length=200),
 ]
 
 
@@ -81,21 +82,24 @@ class Confirm(BaseModel):
 class Decision(BaseModel):
     """How a plan is confirmed when nobody is asked."""
 
-    how: Literal["not_needed", "auto", "token", "needs_token"]
+    how: Literal["dry_run", "not_needed", "auto", "token", "needs_token"]
 
 
 class Settled(BaseModel):
     """The outcome of confirming: go, or stop with this status (nothing was done)."""
 
     go: bool
-    status: Literal["confirmed", "auto_confirmed", "not_needed", "confirmation_required", "declined"]
+    status: Literal[
+        "confirmed", "auto_confirmed", "not_needed", "confirmation_required", "declined", "dry_run"
+    ]
     confirm_token: str | None = None
     note: str
 
     @property
     def stopped(self) -> dict[str, Any]:
-        """The fields of a result that did nothing: the user said no, or the host must ask them (and the token)."""
-        status = "declined" if self.status == "declined" else "confirmation_required"
+        """The fields of a result that did nothing: a dry run, the user said no, or the host must ask them (and
+        the token)."""
+        status = self.status if self.status in ("declined", "dry_run") else "confirmation_required"
         return {"status": status, "confirm_token": self.confirm_token, "note": self.note}
 
 
@@ -136,6 +140,8 @@ def ask(
     ctx: Context[AppState, Any], plan: ConfirmedPlan, confirm_token: str | None
 ) -> Elicit[Confirm] | Decision:
     """What the confirmation resolver returns; deterministic in the plan, as resolvers re-run each round."""
+    if plan.dry_run:  # before anything else: a dry run asks nobody, issues no token, starts nothing
+        return Decision(how="dry_run")
     if not plan.needs_confirmation:
         return Decision(how="not_needed")
     if state(ctx).settings.auto_confirm:
@@ -162,6 +168,13 @@ def settle(
             return Settled(go=True, status="confirmed", note="The user confirmed it.")
         return Settled(go=False, status="declined", note="The user said no: nothing was created or changed.")
     assert isinstance(data, Decision)
+    if data.how == "dry_run":
+        return Settled(
+            go=False,
+            status="dry_run",
+            note="Dry run: nothing was created, uploaded or asked. To go ahead, call again without dry_run "
+            "(the user confirms the plan first).",
+        )
     if data.how == "not_needed":
         return Settled(go=True, status="not_needed", note="Nothing new to confirm.")
     if data.how == "auto":

@@ -30,7 +30,7 @@ __all__ = ["deploy_endpoint", "manage_endpoint"]
 
 
 class DeployEndpointResult(BaseModel):
-    status: Literal["deployed", "confirmation_required", "declined"]
+    status: Literal["deployed", "confirmation_required", "declined", "dry_run"]
     endpoint: DeployResult | None = None
     confirm_token: str | None = None
     plan: DeployPlan
@@ -76,6 +76,7 @@ async def deploy_endpoint(
     wait_seconds: Annotated[
         int, Field(ge=0, le=MAX_WAIT_S, description="Wait up to this long for READY (≤ 45).")
     ] = 0,
+    dry_run: Annotated[bool, Field(description="Plan only (hardware, $/hour); nothing created.")] = False,
     confirm_token: ConfirmTokenArg = None,
     *,
     plan: Annotated[DeployPlan, Resolve(_deploy.plan)],
@@ -83,8 +84,8 @@ async def deploy_endpoint(
 ) -> Annotated[CallToolResult, DeployEndpointResult]:
     """Deploy a completed fine-tune behind a dedicated endpoint after the user confirms the hourly cost.
 
-    Picks a config with enough memory, creates endpoint, deployment and traffic split (rolled back on failure).
-    READY only after one completion through the Python and curl it returns (same URL and key source).
+    Picks a config with enough memory (rolled back on failure). READY only after one completion through the
+    Python and curl it returns. "What would it cost?": dry_run=true.
     """
     settled = _deploy.settle(ctx, plan, answer, confirm_token)
     if not settled.go:

@@ -17,7 +17,7 @@ from byom.tools._common import AppState, domain_errors, state, tool_result
 ModelArg = Annotated[
     str,
     Field(
-        description="Hugging Face repo id ('org/name', optionally 'org/name@revision') or a local model directory.",
+        description="HF repo id ('org/name', optionally '@revision') or a local model directory.",
         min_length=1,
         max_length=512,
     ),

@@ -63,7 +63,7 @@ async def _job(ctx: Context[AppState, Any], job_id: str) -> FinetuneResponse:
 
 
 class CreateFinetuneResult(BaseModel):
-    status: Literal["created", "existing", "confirmation_required", "declined"]
+    status: Literal["created", "existing", "confirmation_required", "declined", "dry_run"]
     job_id: str | None = Field(None, description="The job to follow with job_status.")
     job_status: str | None = None
     confirm_token: str | None = Field(None, description="Pass back only after the user agreed to this plan.")
@@ -125,7 +125,9 @@ async def create_finetune(
     batch_size: Annotated[
         int | Literal["max"], Field(description="An int, or 'max' for the base's largest.")
     ] = "max",
-    lora_r: Annotated[int | None, Field(ge=1, le=1024, description="LoRA rank. Default: the base's.")] = None,
+    lora_r: Annotated[
+        int | None, Field(ge=1, le=1024, description="LoRA rank. Default: scaled to the model.")
+    ] = None,
     lora_alpha: Annotated[
         int | None, Field(ge=1, le=4096, description="LoRA alpha. Default: 2 × rank.")
     ] = None,
@@ -140,7 +142,9 @@ async def create_finetune(
     train_on_inputs: Annotated[
         bool | Literal["auto"] | None, Field(description="Loss on prompts too. Default auto.")
     ] = None,
-    dpo_beta: Annotated[float | None, Field(gt=0, le=100, description="DPO only.")] = None,
+    dpo_beta: Annotated[
+        float | None, Field(gt=0, le=100, description="DPO's KL strength. Default 0.1.")
+    ] = None,
     n_checkpoints: Annotated[int, Field(ge=1, le=100, description="Checkpoints to keep.")] = 1,
     n_evals: Annotated[int, Field(ge=0, le=100, description="Evaluations on validation_file.")] = 0,
     warmup_ratio: Annotated[float, Field(ge=0, le=1, description="Share of steps warming up.")] = 0.0,
@@ -165,9 +169,8 @@ async def create_finetune(
     wandb_project_name: Annotated[
         str | None, Field(max_length=128, description="Log to W&B (needs WANDB_API_KEY set).")
     ] = None,
-    force_new: Annotated[
-        bool, Field(description="Create again even if the same request made a job in the last 24 h.")
-    ] = False,
+    force_new: Annotated[bool, Field(description="Repeat a request already made in the last 24 h.")] = False,
+    dry_run: Annotated[bool, Field(description="Plan only (price, steps, time); nothing created.")] = False,
     confirm_token: ConfirmTokenArg = None,
     *,
     plan: Annotated[LaunchPlan, Resolve(_create.plan)],
@@ -176,17 +179,17 @@ async def create_finetune(
     """Launch a BYOM fine-tune of a Hugging Face model, after the user confirms the plan.
 
     Checks the model, the base (picked when omitted), every setting and the data, prices it and asks the user;
-    only then uploads. Returns the job id; follow it with job_status.
+    only then uploads. Returns the job id; follow it with job_status. "What would it cost?": dry_run=true.
     """
     settled = _create.settle(ctx, plan, answer, confirm_token)
     if not settled.go:
-        result = CreateFinetuneResult(
-            **settled.stopped,
-            plan=plan,
-            next_step="Ask the user; nothing was created."
-            if settled.confirm_token
-            else "Nothing was created.",
-        )
+        if settled.status == "dry_run":
+            next_step = "Show the user the plan; to start it, call again without dry_run."
+        elif settled.confirm_token:
+            next_step = "Ask the user; nothing was created."
+        else:
+            next_step = "Nothing was created."
+        result = CreateFinetuneResult(**settled.stopped, plan=plan, next_step=next_step)
         return tool_result(result, _render_plan(plan, settled))
     app = state(ctx)
     with domain_errors():
@@ -200,16 +203,33 @@ async def create_finetune(
         )
     job = outcome.job
     note = " ".join(n for n in (settled.note if settled.status != "not_needed" else None, outcome.note) if n)
+    # The plan as carried out: its files as sent (uploaded by now), not as they were before the confirmation.
+    sent = plan.model_copy(
+        update={
+            "training_file": outcome.training_file or plan.training_file,
+            "validation_file": outcome.validation_file or plan.validation_file,
+        }
+    )
     result = CreateFinetuneResult(
         status="existing" if outcome.reused else "created",
         job_id=job.id,
         job_status=job.status,
-        plan=plan,
+        plan=sent,
         note=note,
         next_step=f"Follow it: job_status(job_id={job.id!r}, wait_seconds=30).",
     )
-    head = f"Job {job.id} {'already exists' if outcome.reused else 'created'} ({job.status})."
-    return tool_result(result, f"{head} {note}\nNext: {result.next_step}\n\nPlan:\n{plan.summary}")
+    head = (
+        f"Started: job {job.id} ({job.status})."
+        if not outcome.reused
+        else f"Job {job.id} already exists ({job.status})."
+    )
+    files = ", ".join(
+        f.file_id or f.given for f in (sent.training_file, sent.validation_file) if f is not None
+    )
+    return tool_result(
+        result,
+        f"{head} {note}\nNext: {result.next_step}\n\nWhat was started (data: {files}):\n{sent.details()}",
+    )
 
 
 _create.bind(create_finetune)
@@ -231,7 +251,7 @@ async def job_status(
     (falling / flat / at chance / rising).
 
     With wait_seconds it returns early on any change. A failed job points to explain_error; a completed one
-    names the create_finetune call that continues training from it.
+    to its next calls.
     """
     job = await _job(ctx, job_id)
     if wait_seconds and not job.is_terminal:
@@ -295,7 +315,8 @@ async def list_jobs(
         Field(description="Only jobs in this status (e.g. running, completed, error).", max_length=40),
     ] = None,
 ) -> Annotated[CallToolResult, JobList]:
-    """Recent fine-tune jobs of the active backend, newest first, one line each: use these ids, never guess."""
+    """Recent fine-tune jobs of the active backend, newest first, one line each (cost, lineage): use these ids,
+    never guess."""
     backend = await connected_backend(ctx)
     with domain_errors():
         jobs = await backend.client.list_finetunes()
@@ -304,12 +325,26 @@ async def list_jobs(
     lines = [job_line(j) for j in jobs[:limit]]
     result = JobList(backend=backend.label, jobs=lines, total=len(jobs))
     text = [f"{len(lines)} of {len(jobs)} job(s) on {backend.label}:"] + [
-        f"- {j.job_id} {j.status} {j.created_at or '-'} {j.from_hf_model or '-'} on {j.model or '-'}"
-        for j in lines
+        _list_line(j, backend.costs_money) for j in lines
     ]
+    billed = [j.cost_usd for j in lines if j.cost_usd is not None]
+    if backend.costs_money and billed:
+        text.append(f"Billed for these {len(billed)} job(s): ${sum(billed):,.2f} in all.")
     if not lines:
         text.append("None yet: create_finetune starts one.")
     return tool_result(result, "\n".join(text))
+
+
+def _list_line(job: JobLine, costs_money: bool) -> str:
+    what = (
+        f"continued from {job.continued_from}"
+        if job.continued_from
+        else f"{job.from_hf_model or '-'} on {job.model or '-'}"
+    )
+    cost = ""
+    if costs_money:
+        cost = f", ${job.cost_usd:,.2f}" if job.cost_usd is not None else ", cost not reported yet"
+    return f"- {job.job_id} {job.status} {job.created_at or '-'} {what}{cost}"
 
 
 # ---- cancel_job --------------------------------------------------------------------------------------

@@ -22,20 +22,17 @@ async def recommend_base(
     ] = "lora",
     max_seq_length: Annotated[
         int | None,
-        Field(
-            description="Sequence length you plan to train with, if known; checked against each base.", ge=1
-        ),
+        Field(description="Sequence length you plan to train with, if known.", ge=1),
     ] = None,
     method: Annotated[
         Literal["sft", "dpo"], Field(description="Training method: supervised (sft) or preference (dpo).")
     ] = "sft",
     together: Annotated[bool, Field(description="Rank Together's bases even on the local engine.")] = False,
 ) -> Annotated[CallToolResult, Recommendation]:
-    """Choose the Together base model (the `model` template) to pair with a custom Hugging Face model.
+    """Pick the Together base model (the `model` template) for a custom Hugging Face model.
 
-    Follows Together's BYOM rule: same architecture, a base context no longer than the model's, then the
-    closest size. Returns the pick as `base_model`, ranked alternatives with reasons, warnings and the
-    create_finetune call (a Together base itself needs no BYOM).
+    Together's BYOM rule: same architecture, base context ≤ the model's, closest size. Returns `base_model`,
+    ranked alternatives, warnings and the create_finetune call (a Together base itself needs no BYOM).
     """
     app = state(ctx)
     with domain_errors():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import signal
 import time
 from collections.abc import Callable
@@ -10,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from byom.data import optimizer_steps
 from byom.engine.trainer._checkpoint import load_resume_state, save_checkpoint
 from byom.engine.trainer._objective import Objective
 from byom.engine.trainer._progress import ProgressWriter
@@ -66,9 +66,12 @@ def spread(n: int, total: int) -> list[int]:
 
 def plan_steps(n_examples: int, spec: TrainSpec) -> tuple[int, int]:
     """(optimizer steps per epoch, total steps): one step = batch_size x gradient_accumulation_steps examples."""
-    micro = math.ceil(n_examples / spec.batch_size)
-    per_epoch = math.ceil(micro / spec.gradient_accumulation_steps)
-    return per_epoch, per_epoch * spec.n_epochs
+    return optimizer_steps(
+        n_examples,
+        batch_size=spec.batch_size,
+        gradient_accumulation_steps=spec.gradient_accumulation_steps,
+        n_epochs=spec.n_epochs,
+    )
 
 
 def _epoch_groups(n: int, spec: TrainSpec, epoch: int) -> list[list[list[int]]]:
