@@ -136,7 +136,9 @@ def test_a_running_job_has_nothing_to_explain() -> None:
 def test_a_failure_after_the_compression_is_in_the_upload_where_job_status_puts_the_job() -> None:
     """One table for both: the compression done ends the saving, so what fails next fails in the upload."""
     events = _events(
-        ("training_complete", "Trained"), ("model_compressing", "Saving"), ("model_compression_complete", "Saved")
+        ("training_complete", "Trained"),
+        ("model_compressing", "Saving"),
+        ("model_compression_complete", "Saved"),
     )
     assert explain_job(_job("error"), events).stage == "upload"
     assert stage_of(_job("running"), events) == "upload"
