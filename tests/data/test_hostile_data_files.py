@@ -29,7 +29,7 @@ from byom.data import check_file
 from byom.data._lines import iter_lines
 from byom.data._parquet import MAX_ROW_TOKENS
 from byom.server import build_server
-from support.engine import HANG_S, EngineProcess
+from support.engine import HANG_S, EngineProcess, wait_file_sync
 from support.tool_calls import text_of
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="peak RSS read from /proc")
@@ -178,10 +178,7 @@ def test_the_engine_validates_a_500_mb_line_upload_with_bounded_memory(
             start = time.monotonic()
             r = http.post(f"/v1/files/{file_id}/preprocess")
             assert r.status_code == 200, r.text
-            deadline = time.monotonic() + HANG_S
-            while (got := http.get(f"/v1/files/{file_id}").json())["processing_status"] == "PENDING":
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+            got = wait_file_sync(http, file_id)
             took = time.monotonic() - start
             peak = _status("VmHWM", engine.proc.pid)
     finally:

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 from byom.config import Settings, read_engine_key
 from byom.engine.service import ensure_engine_key, serve
 from byom.errors import ConfigError
-from support.engine import HANG_S, TEMPLATE, EngineProcess, job_body
+from support.engine import HANG_S, TEMPLATE, EngineProcess, job_body, wait_file_sync
 from support.poll import until_sync
 
 pytestmark = pytest.mark.slow
@@ -43,10 +42,11 @@ def _trainer(data_dir: Path, job_id: str) -> tuple[int, Path]:
 def _freeze(pid: int, job_dir: Path) -> int:
     """Stop the trainer's process group where it is; the last step its progress file records."""
     os.killpg(pid, signal.SIGSTOP)
-    deadline = time.monotonic() + 60
-    while "\tT" not in Path(f"/proc/{pid}/status").read_text().split("State:")[1][:4]:
-        assert time.monotonic() < deadline, "the trainer did not stop"
-        time.sleep(0.05)
+    until_sync(
+        lambda: "\tT" in Path(f"/proc/{pid}/status").read_text().split("State:")[1][:4],
+        "the trainer to stop",
+        timeout=60,
+    )
     steps = [0]
     for raw in (job_dir / "progress.jsonl").read_text().splitlines():
         with contextlib.suppress(json.JSONDecodeError):  # a line cut short by the stop
@@ -162,19 +162,18 @@ def test_kill_9_mid_job_then_restart_finishes_the_job(
             )
             file_id = r.headers["x-together-file-id"]
             http.post(f"/v1/files/{file_id}/preprocess")
-            while http.get(f"/v1/files/{file_id}").json()["processing_status"] == "PENDING":
-                time.sleep(0.05)
+            wait_file_sync(http, file_id)
             # 96 steps, a checkpoint every 24.
             body = job_body(file_id, tiny_model, n_epochs=12, n_checkpoints=4, batch_size=2)
             job = http.post("/v1/fine-tunes", json=body).json()
             assert "id" in job, job
-            deadline = time.monotonic() + HANG_S
-            while True:
+
+            def past_a_checkpoint() -> bool:
                 state = http.get(f"/v1/fine-tunes/{job['id']}").json()
-                assert state["status"] in ("queued", "running") and time.monotonic() < deadline, state
-                if state["steps_completed"] >= 25:  # a checkpoint is on disk
-                    break
-                time.sleep(0.1)
+                assert state["status"] in ("queued", "running"), state
+                return bool(state["steps_completed"] >= 25)  # a checkpoint is on disk
+
+            until_sync(past_a_checkpoint, f"job {job['id']} to pass its first checkpoint", interval=0.1)
             # Freeze the trainer where it is, so the kill lands mid-training however fast this machine is.
             frozen_at = _freeze(*_trainer(tmp_path / "engine", job["id"]))
             assert frozen_at < 96, f"the trainer finished before it could be frozen (step {frozen_at})"

@@ -107,6 +107,16 @@ async def wait_file(client: httpx2.AsyncClient, file_id: str, timeout: float = H
     return await until(done, f"file {file_id} to be validated", timeout=timeout)
 
 
+def wait_file_sync(client: TestClient | httpx2.Client, file_id: str) -> dict[str, Any]:
+    """``wait_file`` for a blocking client (a ``TestClient``; an ``httpx2.Client`` on an engine process)."""
+
+    def done() -> dict[str, Any] | None:
+        body: dict[str, Any] = client.get(f"/v1/files/{file_id}").json()
+        return body if body["processing_status"] != "PENDING" else None
+
+    return until_sync(done, f"file {file_id} to be validated")
+
+
 async def wait_job(
     client: httpx2.AsyncClient, job_id: str, statuses: tuple[str, ...] = TERMINAL, timeout: float = HANG_S
 ) -> dict[str, Any]:
@@ -117,6 +127,18 @@ async def wait_job(
         return body if body["status"] in statuses else None
 
     return await until(reached, f"job {job_id} to reach {statuses}", timeout=timeout, interval=0.1)
+
+
+async def wait_deployment(
+    client: httpx2.AsyncClient, ep: str, dep: str, timeout: float = HANG_S
+) -> dict[str, Any]:
+    """The deployment once it has left PROVISIONING (ready, failed or stopped): the caller asserts which."""
+
+    async def settled() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await client.get(f"{P}/endpoints/{ep}/deployments/{dep}")).json()
+        return body if body["status"]["state"] != "DEPLOYMENT_STATE_PROVISIONING" else None
+
+    return await until(settled, f"deployment {dep} to leave PROVISIONING", timeout=timeout)
 
 
 def assert_together_error(response: httpx2.Response, status: int, param: str | None = None) -> dict[str, Any]:

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -24,10 +23,10 @@ from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
 import byom
 from byom.together import TogetherClient
 from support.engine import FAST_JOB, HANG_S, free_port
-from support.poll import listening, until, until_sync
+from support.poll import alive, listening, until, until_sync
 from support.tool_calls import text_of
 
-__all__ = ["TERMINAL", "Conversation", "Session", "Stack", "alive", "converse", "healthy", "ok", "wait_ready"]
+__all__ = ["TERMINAL", "Conversation", "Session", "Stack", "converse", "healthy", "ok", "wait_ready"]
 
 TERMINAL = ("completed", "error", "cancelled", "user_error")
 
@@ -158,12 +157,10 @@ class Stack:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             return
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if not alive(pid):
-                return
-            time.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
+        try:
+            until_sync(lambda: not alive(pid), f"engine {pid} to stop on SIGTERM", timeout=60, interval=0.1)
+        except AssertionError:  # a teardown: a stuck engine is killed, not reported
+            os.kill(pid, signal.SIGKILL)
 
 
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -174,21 +171,6 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None
         return listening(port)
 
     until_sync(accepts, f"byom mcp --http to listen on 127.0.0.1:{port}", interval=0.1)
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie, exited but not yet reaped by whoever adopted it, counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def healthy(url: str) -> bool:
@@ -232,16 +214,12 @@ async def converse(client: Client, seen: Session, stack: Stack, model: Path, tra
     assert str(model) in asked and base in asked and train.name in asked
 
     # The trainer is a fresh subprocess importing torch, so the first wait starts on an active job.
-    deadline = time.monotonic() + HANG_S
-    while True:
-        status = ok(
-            await client.call_tool(
-                "job_status", {"job_id": job_id, "wait_seconds": 15}, progress_callback=seen.on_progress
-            )
-        )
-        if status["status"] in TERMINAL:
-            break
-        assert time.monotonic() < deadline, f"job stuck in {status['status']}"
+    async def ended() -> dict[str, Any] | None:
+        args = {"job_id": job_id, "wait_seconds": 15}
+        status = ok(await client.call_tool("job_status", args, progress_callback=seen.on_progress))
+        return status if status["status"] in TERMINAL else None
+
+    status = await until(ended, f"job {job_id} to end", interval=0)  # each call waits up to 15 s itself
     assert status["status"] == "completed", status
     assert seen.progress, "no progress notification arrived while job_status waited"
 

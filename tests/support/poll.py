@@ -5,18 +5,21 @@ timing expectation. ``check`` returns what was awaited, or something falsy (``No
 
     job = await until(lambda: job_if_done(client, job_id), f"job {job_id} to end")
     port = until_sync(lambda: listening(port), "the server to listen")
+    until_sync(lambda: not alive(pid), f"process {pid} to exit")
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import anyio
 
-__all__ = ["HANG_S", "listening", "until", "until_sync"]
+__all__ = ["HANG_S", "alive", "listening", "until", "until_sync"]
 
 T = TypeVar("T")
 
@@ -53,3 +56,18 @@ def listening(port: int) -> bool:
     """Whether something accepts connections on 127.0.0.1:``port``."""
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, exited but not yet reaped by whoever adopted it, counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (macOS): ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")

@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Any, TypeVar
 
-import anyio
 import httpx2
 import pytest
 from pydantic import BaseModel
@@ -52,7 +51,7 @@ from byom.together import (
     TextCompletion,
     Whoami,
 )
-from support.engine import HANG_S, PID, TEMPLATE, P, job_body, upload, wait_file, wait_job
+from support.engine import PID, TEMPLATE, P, job_body, upload, wait_deployment, wait_file, wait_job
 from support.poll import until
 
 M = TypeVar("M", bound=BaseModel)
@@ -131,17 +130,10 @@ def sse_chunks(response: httpx2.Response) -> list[CompletionChunk]:
     return chunks
 
 
-async def wait_ready(
-    client: httpx2.AsyncClient, ep_id: str, dep_id: str, timeout: float = HANG_S
-) -> Deployment:
-    """The deployment once it leaves PROVISIONING."""
-
-    async def left() -> Deployment | None:
-        dep = parse(Deployment, await client.get(f"{P}/endpoints/{ep_id}/deployments/{dep_id}"))
-        assert dep.status is not None
-        return dep if dep.status.state != "DEPLOYMENT_STATE_PROVISIONING" else None
-
-    return await until(left, f"deployment {dep_id} to leave PROVISIONING", timeout=timeout)
+async def wait_ready(client: httpx2.AsyncClient, ep_id: str, dep_id: str) -> Deployment:
+    """The deployment once it leaves PROVISIONING, parsed."""
+    await wait_deployment(client, ep_id, dep_id)
+    return parse(Deployment, await client.get(f"{P}/endpoints/{ep_id}/deployments/{dep_id}"))
 
 
 @pytest.mark.anyio
@@ -350,10 +342,12 @@ async def test_every_engine_answer_parses_into_the_client_models(
     attached = parse(DeploymentAdapter, await client.post(adapters_url, json={"adapterModelId": adapter.id}))
     assert attached.id.startswith("dad_") and attached.etag and attached.per_cluster
     assert attached.desired_revision_id == done.adapter_object_revision_id
-    with anyio.fail_after(HANG_S):
-        while attached.state not in ("ADAPTER_LOAD_STATE_READY", "ADAPTER_LOAD_STATE_FAILED"):
-            await anyio.sleep(0.05)
-            attached = parse(DeploymentAdapter, await client.get(f"{adapters_url}/{attached.id}"))
+
+    async def loaded() -> DeploymentAdapter | None:
+        got = parse(DeploymentAdapter, await client.get(f"{adapters_url}/{attached.id}"))
+        return got if got.state in ("ADAPTER_LOAD_STATE_READY", "ADAPTER_LOAD_STATE_FAILED") else None
+
+    attached = await until(loaded, f"adapter {attached.id} to load")
     assert attached.state == "ADAPTER_LOAD_STATE_READY", attached.per_cluster
     assert attached.per_cluster[0].loaded_at and attached.per_cluster[0].realized_revision_id
     assert [a.id for a in parse(DeploymentAdapterList, await client.get(adapters_url)).data] == [attached.id]

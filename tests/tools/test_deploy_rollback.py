@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx2
 import pytest
 from mcp import Client
@@ -23,7 +21,7 @@ from byom.config import Settings
 from byom.engine.deploy.registry import register_model
 from byom.engine.state import EngineState
 from byom.server import build_server
-from support.engine import HANG_S, PID, P, make_adapter, register_tiny
+from support.engine import PID, P, make_adapter, register_tiny, wait_deployment
 from support.faults import FaultTransport, answer, lose_answer
 from support.spends import spends
 from support.tool_calls import call_error
@@ -77,17 +75,6 @@ async def deploy_on(http: httpx2.AsyncClient, ep_id: str, model_id: str, config:
     created = await http.post(f"{ENDPOINTS}/{ep_id}/deployments", json=body)
     assert created.status_code == 200, created.text
     return str(created.json()["id"])
-
-
-async def wait_ready(http: httpx2.AsyncClient, ep_id: str, dep_id: str) -> None:
-    deadline = time.monotonic() + HANG_S
-    while True:
-        status = (await http.get(f"{ENDPOINTS}/{ep_id}/deployments/{dep_id}")).json()["status"]
-        if status["state"] == "DEPLOYMENT_STATE_READY":
-            return
-        assert status["state"] == "DEPLOYMENT_STATE_PROVISIONING", status
-        assert time.monotonic() < deadline, f"deployment stuck in {status}"
-        await anyio.sleep(0.05)
 
 
 def states(settings: Settings) -> list[str]:
@@ -255,7 +242,7 @@ async def test_an_adapter_that_fails_to_load_is_detached_and_its_base_keeps_serv
     corrupt(lora / "adapter_model.safetensors")
     ep = (await http.post(ENDPOINTS, json={"name": "rb-base"})).json()
     dep = await deploy_on(http, ep["id"], base.id, config=DYNAMIC)
-    await wait_ready(http, ep["id"], dep)
+    assert (await wait_deployment(http, ep["id"], dep))["status"]["state"] == "DEPLOYMENT_STATE_READY"
     adapters = f"{ENDPOINTS}/{ep['id']}/deployments/{dep}/adapters"
     if answer_lost:
         faults.inject("POST", adapters, lose_answer(httpx2.ReadError))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,8 @@ from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
 
 from byom.engine.state import EngineState
 from byom.tools import AppState
-from support.engine import FAST_JOB, HANG_S, job_body, upload, wait_job
+from support.engine import FAST_JOB, job_body, upload, wait_job
+from support.mcp_stack import wait_ready
 from support.tool_calls import text_of
 
 pytestmark = pytest.mark.anyio
@@ -155,14 +155,7 @@ async def test_training_and_serving_the_repo_never_import_its_code(
         deployed = _ok(await client.call_tool("deploy_endpoint", {"job_id": done["id"], "wait_seconds": 45}))
         assert deployed["status"] == "deployed", deployed
         name = deployed["endpoint"]["endpoint_name"]
-        deadline = time.monotonic() + HANG_S
-        while True:
-            report = _ok(await client.call_tool("manage_endpoint", {"endpoint": name}))["report"]
-            states = [d["state"] for d in report["deployments"]]
-            if "DEPLOYMENT_STATE_READY" in states or "DEPLOYMENT_STATE_FAILED" in states:
-                break
-            assert time.monotonic() < deadline, f"endpoint stuck in {states}"
+        await wait_ready(client, name)  # serving it imported none of the repo's code either
         assert not marker.exists()
-        assert "DEPLOYMENT_STATE_READY" in states, report
         _ok(await client.call_tool("manage_endpoint", {"endpoint": name, "action": "delete"}))
     assert not marker.exists()

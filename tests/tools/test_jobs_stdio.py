@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from support.mcp_stack import Session, Stack, alive, converse, healthy, ok
+from support.mcp_stack import Session, Stack, converse, healthy, ok
+from support.poll import alive
 from support.tool_calls import text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from byom.hub import InspectReport, MemoryEstimate
+from byom.jobs.status import stage_of
 from byom.together import FinetuneEvent, FinetuneResponse
 from byom.triage import explain_job
 
@@ -130,3 +131,14 @@ def test_an_unexplained_error_is_unknown_with_its_root_line() -> None:
 def test_a_running_job_has_nothing_to_explain() -> None:
     explanation = explain_job(_job("running"), _events(("training_start", "t")))
     assert explanation.category == "unknown" and "running" in explanation.cause
+
+
+def test_a_failure_after_the_compression_is_in_the_upload_where_job_status_puts_the_job() -> None:
+    """One table for both: the compression done ends the saving, so what fails next fails in the upload."""
+    events = _events(
+        ("training_complete", "Trained"),
+        ("model_compressing", "Saving"),
+        ("model_compression_complete", "Saved"),
+    )
+    assert explain_job(_job("error"), events).stage == "upload"
+    assert stage_of(_job("running"), events) == "upload"

@@ -61,7 +61,7 @@ class ManageArgs(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    endpoint: str
+    endpoint: str = Field(min_length=1, max_length=300)
     action: EndpointAction = "status"
 
 

@@ -19,14 +19,15 @@ class DeployArgs(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    job_id: str | None = None
-    model: str | None = None
-    config: str | None = None
-    min_replicas: int = 1
-    max_replicas: int = 1
-    inactive_timeout: int = 60
+    # The tool's bounds, so a deploy planned without the tool refuses what the tool refuses.
+    job_id: str | None = Field(None, max_length=200)
+    model: str | None = Field(None, max_length=200)
+    config: str | None = Field(None, max_length=300)
+    min_replicas: int = Field(1, ge=0, le=16)
+    max_replicas: int = Field(1, ge=1, le=16)
+    inactive_timeout: int = Field(60, ge=0, le=1440)
     lora: Literal["merge", "attach"] = "merge"
-    endpoint_name: str | None = None
+    endpoint_name: str | None = Field(None, max_length=60, pattern=r"^[a-z0-9][a-z0-9-]*$")
     dry_run: bool = False
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from starlette.requests import Request
@@ -15,7 +16,10 @@ from byom.errors import InvalidRequest, NotFound
 __all__ = ["catalog_base", "limits_for", "routes"]
 
 
+@functools.cache
 def _catalog():  # type: ignore[no-untyped-def]
+    """The packaged table, copied once: the engine only reads it, and a copy per request (one per base in a
+    catalog refresh) deep-copied every base each time."""
     from byom.catalog import load_packaged_catalog
 
     return load_packaged_catalog()

@@ -3,6 +3,9 @@
 Prerequisites (together-byom-docs.md "Prerequisites"; together-api.md section 8): CausalLM only, at most 100B
 parameters, ``.safetensors`` weights, no ``trust_remote_code``, transformers version at most the platform ceiling,
 public repo or a token with access. The other checks inform the choice of base model and hardware.
+
+About 600 lines on purpose: ``_Judge`` holds one short method per check, all reading one snapshot into one
+list of findings; split, one report's rules would be spread over several modules.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from byom.backend import Backend
 from byom.confirmed import ConfirmedPlan
@@ -18,7 +18,7 @@ class CancelArgs(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    job_id: str
+    job_id: str = Field(min_length=1, max_length=200)
 
 
 class CancelPlan(ConfirmedPlan):

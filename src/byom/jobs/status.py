@@ -25,7 +25,7 @@ from byom.together import (
     FinetuneResponse,
     TogetherClient,
 )
-from byom.triage import explain_job
+from byom.triage import EVENT_STAGES, explain_job
 from byom.untrusted import EVENT_CHARS, FAILURE_CHARS, fence, quote
 
 if TYPE_CHECKING:
@@ -44,32 +44,25 @@ __all__ = [
     "vocab_of",
 ]
 
-# The BYOM docs' five stages (Troubleshooting → Understanding Training Stages), by event type.
-_STAGE_BY_EVENT = {
-    "job_pending": "queued",
-    "job_start": "data download",
-    "model_downloading": "data download",
-    "training_data_downloading": "data download",
-    "validation_data_downloading": "data download",
-    "model_download_complete": "data download",
-    "training_data_download_complete": "initialization",
-    "validation_data_download_complete": "initialization",
-    "wandb_init": "initialization",
-    "training_start": "training",
-    "epoch_complete": "training",
-    "eval_complete": "training",
-    "checkpoint_save": "training",
-    "training_complete": "saving",
-    "model_compressing": "saving",
-    "model_compression_complete": "upload",
-    "model_uploading": "upload",
-    "model_uploading_to_hf": "upload",
-    "model_upload_complete": "upload",
-    "job_complete": "done",
-}
 Stage = Literal[
     "queued", "data download", "initialization", "training", "saving", "upload", "done", "stopped"
 ]
+
+# Where the job is, by its latest event that names a stage: triage's one table, in job_status's words.
+_SHOWN: dict[str, Stage] = {
+    "create": "queued",
+    "download": "data download",
+    "initialization": "initialization",
+    "training": "training",
+    "saving": "saving",
+    "upload": "upload",
+}
+
+
+def _event_stage(event_type: str | None) -> Stage | None:
+    if event_type == "job_complete":
+        return "done"
+    return _SHOWN.get(EVENT_STAGES.get(event_type or "", ""))
 
 
 class EventLine(BaseModel):
@@ -161,9 +154,9 @@ def stage_of(job: FinetuneResponse, events: list[FinetuneEvent]) -> Stage:
     if status in ("pending", "queued"):
         return "queued"
     for event in sorted(events, key=lambda e: e.created_at or datetime.min.replace(tzinfo=UTC), reverse=True):
-        stage = _STAGE_BY_EVENT.get(event.type or "")
+        stage = _event_stage(event.type)
         if stage is not None:
-            return stage  # type: ignore[return-value]
+            return stage
     if status == "compressing":
         return "saving"
     if status == "uploading":
@@ -229,7 +222,7 @@ def summarize(
         loss_trend=loss.trend,
         latest_eval_loss=loss.eval[-1].value if loss.eval else None,
         loss=loss,
-        latest_event=next((e.type for e in reversed(ordered) if e.type in _STAGE_BY_EVENT), None),
+        latest_event=next((e.type for e in reversed(ordered) if _event_stage(e.type)), None),
         events=[
             EventLine(
                 at=_iso(e.created_at),

@@ -20,9 +20,11 @@ from byom.triage._catalog import (
 from byom.triage._explain import explain_job, explain_text
 from byom.triage._models import Confidence, CorrectedCall, Explanation, JobContext
 from byom.triage._root import Block, Root, find_root
+from byom.triage._stages import EVENT_STAGES
 
 __all__ = [
     "CATEGORIES",
+    "EVENT_STAGES",
     "Block",
     "Category",
     "Confidence",

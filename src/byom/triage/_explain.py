@@ -13,6 +13,7 @@ from byom.triage._catalog import Pattern, PatternCatalog, Stage, load_patterns
 from byom.triage._corrections import corrected_call, data_lines
 from byom.triage._models import CorrectedCall, Explanation, JobContext
 from byom.triage._root import Block, Root, find_root
+from byom.triage._stages import EVENT_STAGES
 from byom.untrusted import EVIDENCE_CHARS, quote
 
 __all__ = ["explain_job", "explain_text"]
@@ -194,28 +195,6 @@ def _call_fix(call: CorrectedCall) -> str:
 
 # ---- jobs ------------------------------------------------------------------------------------------
 
-# The last progress event before a failure says the stage it failed in (Together's five stages).
-_EVENT_STAGE: dict[str, Stage] = {
-    "job_pending": "create",
-    "job_start": "download",
-    "model_downloading": "download",
-    "model_download_complete": "download",
-    "training_data_downloading": "download",
-    "training_data_download_complete": "initialization",
-    "validation_data_downloading": "download",
-    "validation_data_download_complete": "initialization",
-    "wandb_init": "initialization",
-    "training_start": "training",
-    "epoch_complete": "training",
-    "checkpoint_save": "training",
-    "eval_complete": "training",
-    "training_complete": "saving",
-    "model_compressing": "saving",
-    "model_compression_complete": "saving",
-    "model_uploading": "upload",
-    "model_upload_complete": "upload",
-    "model_uploading_to_hf": "upload",
-}
 # Events after which a failure is "right after data download": Together's troubleshooting says user errors
 # there are data validation.
 _DATA_EVENTS = {
@@ -304,14 +283,14 @@ def _job_stage(job: FinetuneResponse, events: list[FinetuneEvent]) -> Stage | No
     for named in (job.error.stage if job.error else None, *(e.stage for e in reversed(events))):
         if named and named.lower() in _STAGES:
             return _STAGES[named.lower()]
-    progress = [e.type for e in events if e.type in _EVENT_STAGE]
-    return _EVENT_STAGE[progress[-1]] if progress else None
+    progress = [e.type for e in events if e.type in EVENT_STAGES]
+    return EVENT_STAGES[progress[-1]] if progress else None
 
 
 def _from_status(job: FinetuneResponse, events: list[FinetuneEvent], ctx: JobContext) -> Explanation | None:
     """What Together's statuses and event types mean when no message matched (troubleshooting, ref §2.9)."""
     types = [e.type or "" for e in events]
-    progress = [t for t in types if t in _EVENT_STAGE]
+    progress = [t for t in types if t in EVENT_STAGES]
     trained = any(t in _TRAINING_EVENTS for t in types)
     status = job.status or ""
 

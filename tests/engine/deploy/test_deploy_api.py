@@ -347,9 +347,7 @@ async def test_a_finished_jobs_merged_model_and_adapterdeploy(
     engine_async, tiny_model: Path, overfit_bytes: bytes
 ) -> None:
     """The job runner registers its outputs; both the merged model and the adapter deploy and answer."""
-    import anyio
-
-    from support.engine import job_body, upload, wait_job
+    from support.engine import job_body, upload, wait_deployment, wait_job
 
     client, _state = engine_async
     file = await upload(client, overfit_bytes)
@@ -379,12 +377,7 @@ async def test_a_finished_jobs_merged_model_and_adapterdeploy(
         assert response.status_code == 200, response.text
         deps[name] = response.json()["id"]
     for dep_id in deps.values():
-        with anyio.fail_after(60):
-            while True:
-                status = (await client.get(f"{P}/endpoints/{ep['id']}/deployments/{dep_id}")).json()["status"]
-                if status["state"] != "DEPLOYMENT_STATE_PROVISIONING":
-                    break
-                await anyio.sleep(0.05)
+        status = (await wait_deployment(client, ep["id"], dep_id))["status"]
         assert status["state"] == "DEPLOYMENT_STATE_READY", status
     for name in deps:
         chat = {

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 
 from byom.engine.deploy.host import LoadedModel
-from support.engine import HANG_S, TEMPLATE, P, deploy, engine_client, register_tiny, wait_state
+from support.engine import TEMPLATE, P, deploy, engine_client, register_tiny, wait_file_sync, wait_state
 
 GOOD = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n' * 4
 CHATS = 2  # as many as the default thread limiter is given below, and no more than a model's own limiter
@@ -33,10 +32,7 @@ def test_blocked_generations_leave_estimate_price_its_threads(
         file_id = client.post(
             "/v1/files/upload", files={"file": ("t.jsonl", GOOD)}, data={"purpose": "fine-tune"}
         ).json()["id"]
-        deadline = time.monotonic() + HANG_S
-        while client.get(f"/v1/files/{file_id}").json()["processing_status"] == "PENDING":
-            assert time.monotonic() < deadline, "validation did not finish"
-            time.sleep(0.05)
+        wait_file_sync(client, file_id)
 
         entered = threading.Semaphore(0)
         release = threading.Event()

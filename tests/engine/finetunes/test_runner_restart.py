@@ -8,6 +8,7 @@ crash lands exactly where each test puts it. The relaunched trainer is a no-op p
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -141,3 +142,27 @@ async def test_an_ending_not_recorded_at_shutdown_is_logged_and_recovered_at_the
     progress.rmdir()
     state.runner.recover()  # the next start
     assert state.db.one("SELECT status FROM jobs WHERE id = ?", (job_id,))["status"] == "cancelled"
+
+
+async def test_an_ending_the_runner_could_not_record_is_recorded_at_its_next_tick(
+    stepped: tuple[httpx2.AsyncClient, EngineState], tiny_model: Path, overfit_bytes: bytes
+) -> None:
+    client, state = stepped
+    await _running_job(client, state, tiny_model, overfit_bytes)
+    job_id = str(state.db.one("SELECT id FROM jobs")["id"])
+    state.runner._launch(state.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,)))
+    state.runner.cancel(job_id)  # the trainer stops for the cancel...
+    state.runner._current.proc.wait(30)
+    # ...and the store refuses the write that records the ending (a full disk, an I/O error) once.
+    with state.db.transaction() as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse_the_ending BEFORE UPDATE OF status ON jobs WHEN NEW.status = 'cancelled'"
+            " BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+    with pytest.raises(sqlite3.Error, match="disk I/O error"):
+        state.runner._tick()
+    with state.db.transaction() as conn:
+        conn.execute("DROP TRIGGER refuse_the_ending")
+    state.runner._tick()  # the runner still holds the job, so this tick records how it ended
+    assert state.db.one("SELECT status FROM jobs WHERE id = ?", (job_id,))["status"] == "cancelled"
+    assert state.runner._current is None

@@ -7,15 +7,15 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from byom.engine.tiny import write_overfit_dataset
-from byom.engine.trainer import EXIT_CANCELLED, EXIT_FAILED
+from byom.engine.trainer import EXIT_CANCELLED, EXIT_FAILED, TrainSpec
 from support.engine import HANG_S
+from support.poll import alive, until_sync
 from support.trainer import make_spec, read_progress, run_trainer, start_trainer
 
 pytestmark = pytest.mark.slow
@@ -187,16 +187,19 @@ def test_general_text_job(tiny_model: Path, tmp_path: Path) -> None:
     assert len(losses(lines)) == 4
 
 
+def _checkpointed(spec: TrainSpec, trainer_pid: int) -> bool:
+    """Whether the trainer has written a checkpoint; one that exited first never will."""
+    assert alive(trainer_pid), "the trainer exited before its first checkpoint"
+    return any(ln["kind"] == "checkpoint" for ln in read_progress(spec.job_dir))
+
+
 def test_sigterm_stops_at_a_step_boundary_keeping_checkpoints(
     tiny_model: Path, conv_data: Path, tmp_path: Path
 ) -> None:
     spec = make_spec(tmp_path / "ft-cancel", tiny_model, conv_data, n_epochs=200, n_checkpoints=200)
     proc = start_trainer(spec)
     try:
-        deadline = time.monotonic() + HANG_S
-        while not any(ln["kind"] == "checkpoint" for ln in read_progress(spec.job_dir)):
-            assert time.monotonic() < deadline and proc.poll() is None, "no checkpoint before the deadline"
-            time.sleep(0.1)
+        until_sync(lambda: _checkpointed(spec, proc.pid), "the trainer's first checkpoint", interval=0.1)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     finally:
@@ -210,42 +213,32 @@ def test_sigterm_stops_at_a_step_boundary_keeping_checkpoints(
     assert kept and all((Path(c["path"]) / "adapter_model.safetensors").is_file() for c in kept)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
 def test_trainer_exits_when_the_engine_dies(tiny_model: Path, conv_data: Path, tmp_path: Path) -> None:
     spec = make_spec(tmp_path / "ft-orphan", tiny_model, conv_data, n_epochs=200, n_checkpoints=200)
     spec.job_dir.mkdir(parents=True)
     (spec.job_dir / "spec.json").write_text(spec.model_dump_json())
-    # A stand-in engine: starts the trainer, waits for its first checkpoint, then dies abruptly.
+    # A stand-in engine: starts the trainer, then dies abruptly when told (once the trainer has a checkpoint).
     engine = textwrap.dedent(
         f"""
-        import os, subprocess, sys, time
-        from pathlib import Path
+        import os, subprocess, sys
         p = subprocess.Popen([sys.executable, "-m", "byom.engine.trainer", {str(spec.job_dir / "spec.json")!r}],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         print(p.pid, flush=True)
-        progress = Path({str(spec.job_dir / "progress.jsonl")!r})
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and '"checkpoint"' not in (progress.read_text() if progress.exists() else ""):
-            time.sleep(0.1)
+        sys.stdin.readline()
         os._exit(0)
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", engine], capture_output=True, text=True, timeout=HANG_S, check=True
-    )
-    trainer_pid = int(out.stdout.split()[0])
-    deadline = time.monotonic() + 120
-    while _alive(trainer_pid):
-        assert time.monotonic() < deadline, "trainer outlived its engine"
-        time.sleep(0.1)
+    with subprocess.Popen(
+        [sys.executable, "-c", engine], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as stand_in:
+        assert stand_in.stdin is not None and stand_in.stdout is not None
+        trainer_pid = int(stand_in.stdout.readline())
+        until_sync(lambda: _checkpointed(spec, trainer_pid), "the trainer's first checkpoint", interval=0.1)
+        stand_in.stdin.write("die\n")
+        stand_in.stdin.flush()
+        assert stand_in.wait(HANG_S) == 0
+    until_sync(lambda: not alive(trainer_pid), "the orphaned trainer to exit", interval=0.1)
     lines = read_progress(spec.job_dir)
     assert events(lines)[-1] == "job_stopped"
     assert not any(ln["kind"] == "result" for ln in lines)

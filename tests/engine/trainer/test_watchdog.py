@@ -6,14 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from byom.engine.tiny import write_overfit_dataset
 from byom.engine.trainer._watchdog import EXIT_ORPHANED, PARENT_PID_ENV
-from support.engine import HANG_S
+from support.poll import until_sync
 
 _WATCH = (
     "import time; from byom.engine.trainer._watchdog import watch_parent;"
@@ -76,12 +75,14 @@ def test_a_trainer_whose_engine_dies_exits_by_itself(tmp_path: Path, tiny_model:
     try:
         # job_start is written once the watchdog runs.
         progress = job_dir / "progress.jsonl"
-        deadline = time.monotonic() + HANG_S
-        while not (
-            progress.exists() and "job_start" in [line.get("type") for line in _complete_lines(progress)]
-        ):
-            assert trainer.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
+
+        def watching() -> bool:
+            assert trainer.poll() is None, f"the trainer exited {trainer.returncode} before it started"
+            return progress.exists() and "job_start" in [
+                line.get("type") for line in _complete_lines(progress)
+            ]
+
+        until_sync(watching, "the trainer's job_start", interval=0.1)
         engine.kill()
         engine.wait(30)
         assert trainer.wait(timeout=60) == EXIT_ORPHANED

@@ -237,8 +237,9 @@ class JobRunner:
             self._drain(current.job_id, current.job_dir, current)
             code = current.proc.poll()
             if code is not None:
-                self._current = None
+                # Released only once its ending is recorded: if _finish raises, the next tick records it again.
                 self._finish(current, code)
+                self._current = None
             else:
                 self._maybe_signal(current)
         if self._current is None:
