@@ -109,8 +109,17 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: Stage) -> int:
     from byom.engine.trainer._loop import Stopper
 
     # First: SIGTERM, or the engine's death, during the heavy imports also stops us. An orphan that
-    # cannot reach a step boundary in time closes (flushes) its progress file before it is ended.
-    stopper = Stopper(on_orphaned_exit=progress.close)
+    # cannot reach a step boundary in time says so in its progress file and flushes it before it is ended.
+    def orphaned_exit() -> None:  # the watchdog's last act before it ends the process: say why, then flush
+        progress.event(
+            "job_stopped",
+            "Training stopped: the engine process exited before a step boundary was reached. "
+            "Completed checkpoints are kept.",
+            level="warning",
+        )
+        progress.close()
+
+    stopper = Stopper(on_orphaned_exit=orphaned_exit)
     reason = unsupported_reason(spec)
     if reason:
         raise TrainingError(reason)
