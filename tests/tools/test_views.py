@@ -135,3 +135,67 @@ async def test_cancel_in_the_view_asks_the_user_and_does_nothing_else(
     assert engine_jobs(state) == [job_id]
     row = state.db.query("SELECT status FROM jobs WHERE id = ?", (job_id,))[0]
     assert row["status"] == "queued"
+
+
+async def test_the_evaluation_view_shows_a_real_loss_evaluation_and_escapes_samples(
+    engine_transport: tuple[Any, EngineState],
+    byom_settings: Any,
+    tool_args: dict[str, Any],
+    train_file: Path,
+) -> None:
+    """A job trained on the local engine, evaluated against its base (held-out loss and forgetting); the view
+    shows the same table and verdict as the result, and a judged sample's hostile text as text."""
+    chromium_or_skip()
+    from playwright.async_api import expect
+
+    from byom.apps import EVALUATION_VIEW
+    from byom.server import build_server
+    from support.poll import until
+    from support.tool_calls import call_ok
+
+    auto = byom_settings.model_copy(update={"auto_confirm": True})
+    async with Client(build_server(auto, transport=engine_transport[0])) as client:
+        job_id = (await call_ok(client, "create_finetune", tool_args))["job_id"]
+
+        async def ended() -> bool:
+            status = await call_ok(client, "job_status", {"job_id": job_id, "wait_seconds": 10})
+            return bool(status["ended"])
+
+        await until(ended, f"job {job_id} to end", interval=0)
+        arguments = {"model": job_id, "data": str(train_file)}
+        result = await client.call_tool("evaluate_model", arguments)
+        first = ok(result)
+
+        async def evaluated() -> CallToolResult | None:
+            again = await client.call_tool("evaluate_model", {"model": first["report"]["evaluation_id"]})
+            return again if ok(again)["report"]["status"] not in ("pending", "queued", "running") else None
+
+        if first["report"]["status"] != "completed":
+            result = await until(evaluated, "the evaluation")
+        report = ok(result)["report"]
+        assert report["status"] == "completed", report
+
+        async with open_host(view_html(EVALUATION_VIEW), client.call_tool) as host:
+            await host.deliver(arguments, result)
+            view = host.frame
+            await expect(view.locator("#outcome")).to_have_text(report["outcome"])
+            await expect(view.locator("#table tr")).to_have_count(len(report["table"]))
+            first_row = report["table"][0]
+            await expect(view.locator("#table tr").first).to_contain_text(first_row["measure"])
+            await expect(view.locator("#verdict")).to_have_text(report["verdict"])
+            assert not host.console_errors, host.console_errors
+            if where := _shot(host.page, "evaluation-view.png"):
+                await host.page.locator("#view").screenshot(path=where)
+
+            # A judged comparison's samples are model output: hostile text must stay text.
+            shown = ok(result)
+            shown["report"] = {
+                **report,
+                "method": "compare",
+                "samples": [{"prompt": HOSTILE, "baseline": HOSTILE, "fine_tuned": "fine", "decision": "B"}],
+            }
+            await host.deliver(arguments, CallToolResult(content=result.content, structured_content=shown))
+            await expect(view.locator("#samples")).to_contain_text(HOSTILE)
+            assert await view.locator("#samples img, #samples script").count() == 0
+            assert await host.page.title() == "host"
+            assert not host.console_errors, host.console_errors
