@@ -12,10 +12,10 @@ from byom.backend import Backend
 from byom.catalog import Catalog, offline_price
 from byom.jobs.files import FilePlan, with_ids
 from byom.jobs.tokens import PlanTokens, count_tokens
-from byom.together import FinetuneRequest
 
 if TYPE_CHECKING:
     from byom.jobs.launch import LaunchArgs
+    from byom.together import FinetuneRequest
 
 __all__ = ["PricePlan", "backend_estimate", "price_plan"]
 

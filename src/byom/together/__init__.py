@@ -1,7 +1,9 @@
 """Async client for Together's fine-tuning REST API (and the local engine, which speaks it).
 
 One concern per private module, httpx-style; each declares in ``__all__`` what it gives the package, and the
-package's export list is built from those (``tests/together/test_exports.py`` holds every module to it):
+package's export list is built from those (``tests/together/test_exports.py`` holds every module to it).
+The package imports a module on the first use of one of its names, never at import: the shapes cost a tenth of
+a second of pydantic class building, which a server that has not called Together yet should not pay at start.
 
 - ``_client``: ``TogetherClient``, the one HTTP seam (retries, errors, parsing into the shapes below);
 - ``_requests``: the bodies the client sends (fine-tune create, deployments, autoscaling, traffic split);
@@ -13,47 +15,55 @@ package's export list is built from those (``tests/together/test_exports.py`` ho
   endpoints, deployments, adapters), ``_inference`` and ``_error_body``; ``_shapes`` holds their bases.
 """
 
-from byom.together import (
-    _client,
-    _endpoints,
-    _error_body,
-    _files,
-    _finetunes,
-    _identity,
-    _inference,
-    _job_records,
-    _registry,
-    _requests,
-    _supported_models,
-    _upload,
-    errors,
-)
-from byom.together._client import *
-from byom.together._endpoints import *
-from byom.together._error_body import *
-from byom.together._files import *
-from byom.together._finetunes import *
-from byom.together._identity import *
-from byom.together._inference import *
-from byom.together._job_records import *
-from byom.together._registry import *
-from byom.together._requests import *
-from byom.together._supported_models import *
-from byom.together._upload import *
-from byom.together.errors import *
+import importlib
+from typing import TYPE_CHECKING, Any
 
-# Built, never written out: a name joins the package's exports by joining its module's ``__all__``.
-__all__: list[str] = []
-__all__ += _client.__all__
-__all__ += _requests.__all__
-__all__ += _upload.__all__
-__all__ += errors.__all__
-__all__ += _supported_models.__all__
-__all__ += _files.__all__
-__all__ += _finetunes.__all__
-__all__ += _job_records.__all__
-__all__ += _identity.__all__
-__all__ += _registry.__all__
-__all__ += _endpoints.__all__
-__all__ += _inference.__all__
-__all__ += _error_body.__all__
+if TYPE_CHECKING:  # what type checkers read; at run time ``__getattr__`` imports the one module a name needs
+    from byom.together._client import *
+    from byom.together._endpoints import *
+    from byom.together._error_body import *
+    from byom.together._files import *
+    from byom.together._finetunes import *
+    from byom.together._identity import *
+    from byom.together._inference import *
+    from byom.together._job_records import *
+    from byom.together._registry import *
+    from byom.together._requests import *
+    from byom.together._supported_models import *
+    from byom.together._upload import *
+    from byom.together.errors import *
+
+# Searched in this order for a name: first what the tools' result types need at start (a job), the client last,
+# so a shape never loads the client and every other shape.
+_MODULES = (
+    "_job_records",
+    "_finetunes",
+    "errors",
+    "_error_body",
+    "_supported_models",
+    "_files",
+    "_identity",
+    "_registry",
+    "_endpoints",
+    "_inference",
+    "_requests",
+    "_upload",
+    "_client",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("__"):  # __all__ is built, never written out: a name joins it by joining its module's
+        if name != "__all__":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value: Any = [n for m in _MODULES for n in importlib.import_module(f"{__name__}.{m}").__all__]
+    else:
+        for m in _MODULES:
+            module = importlib.import_module(f"{__name__}.{m}")
+            if name in module.__all__:
+                value = getattr(module, name)
+                break
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # found once
+    return value
