@@ -19,6 +19,7 @@ DEFERRED = {
     "byom.together._inference": "the completion shapes: the first deploy's proof",
     "byom.together._upload": "the multipart upload: the first create",
     "byom.catalog._live": "the live catalog refresh (Together's client)",
+    "byom.catalog._prices": "the rate table: the first price",
     "byom.data._check": "the data checker: the first check",
     "byom.data._fast": "the msgspec fast path: the first check",
     "byom.data._layouts": "the layout converters: the first check",
@@ -47,7 +48,9 @@ print(json.dumps(sorted(sys.modules)))
 
 @pytest.mark.slow  # a fresh interpreter: sys.modules of this one holds whatever earlier tests imported
 def test_start_up_and_the_first_tools_list_import_nothing_deferred() -> None:
-    done = subprocess.run([sys.executable, "-c", _START], capture_output=True, text=True, check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _START], capture_output=True, text=True, check=True, timeout=120
+    )
     loaded = set(json.loads(done.stdout))
     early = {name: why for name, why in DEFERRED.items() if name in loaded}
     assert not early, f"loaded at start, but each should load on first use: {early}"

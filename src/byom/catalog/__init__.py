@@ -21,7 +21,6 @@ from byom.catalog._payloads import (
     limits_payload,
     supported_model_payload,
 )
-from byom.catalog._prices import OfflinePrice, PriceTable, load_price_table, offline_price
 from byom.catalog._select import (
     RULE,
     Candidate,
@@ -35,6 +34,7 @@ from byom.catalog._select import (
 
 if TYPE_CHECKING:
     from byom.catalog._live import load_catalog, merge_live
+    from byom.catalog._prices import OfflinePrice, PriceTable, load_price_table, offline_price
 
 __all__ = [
     "LIMIT_DEFAULTS",
@@ -70,9 +70,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The live refresh needs Together's client (~0.3 s of imports): load it on the first refresh, not at start-up.
+    # The live refresh needs Together's client (~0.3 s of imports): load it on the first refresh, not at start-up;
+    # the rate table on the first price.
     if name in ("load_catalog", "merge_live"):
         from byom.catalog import _live
 
         return getattr(_live, name)
+    if name in ("OfflinePrice", "PriceTable", "load_price_table", "offline_price"):
+        from byom.catalog import _prices
+
+        return getattr(_prices, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

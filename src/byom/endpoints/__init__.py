@@ -6,7 +6,7 @@ base) or ``create.py`` (endpoint, deployment, traffic split), each undone by ``r
 ``manage.py`` reports on, stops, starts and deletes endpoints (ref 2026-11 §3.12–3.13).
 """
 
-import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from byom.endpoints.manage import EndpointAction, EndpointReport, ManagePlan, manage, plan_manage
@@ -33,7 +33,8 @@ def __getattr__(name: str) -> Any:
     # Planning a deploy needs Together's client and shapes: load them on the first deploy, not at start-up.
     # The module shares the name ``deploy`` with its function: the package attribute is the function.
     if name in ("deploy", "plan_deploy"):
-        module = importlib.import_module(f"{__name__}.deploy")
+        __import__(f"{__name__}.deploy")  # not ``from . import deploy``: that asks this function again
+        module = sys.modules[f"{__name__}.deploy"]
         globals().update(deploy=module.deploy, plan_deploy=module.plan_deploy)
         return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

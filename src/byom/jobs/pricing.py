@@ -9,7 +9,7 @@ import anyio
 from pydantic import BaseModel, Field, SecretStr
 
 from byom.backend import Backend
-from byom.catalog import Catalog, offline_price
+from byom.catalog import Catalog
 from byom.jobs.files import FilePlan, with_ids
 from byom.jobs.tokens import PlanTokens, count_tokens
 
@@ -48,6 +48,8 @@ async def price_plan(
     hf_token: SecretStr | None,
     max_seq_length: int,
 ) -> PricePlan:
+    from byom.catalog import offline_price  # the rate table loads on the first plan, not at start-up
+
     files = [f for f in (training, validation) if f is not None]
     on_backend = all(f.file_id is not None for f in files)
     if not backend.costs_money:

@@ -15,7 +15,8 @@ a second of pydantic class building, which a server that has not called Together
   endpoints, deployments, adapters), ``_inference`` and ``_error_body``; ``_shapes`` holds their bases.
 """
 
-import importlib
+import sys
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers read; at run time ``__getattr__`` imports the one module a name needs
@@ -52,18 +53,22 @@ _MODULES = (
 )
 
 
+def _module(name: str) -> ModuleType:
+    # __import__ is the C import path, which ``python -X importtime`` (bench/startup.py) times; importlib's
+    # import_module is not, and would count a module's cost to whoever first used one of its names.
+    __import__(f"{__name__}.{name}")
+    return sys.modules[f"{__name__}.{name}"]
+
+
 def __getattr__(name: str) -> Any:
-    if name.startswith("__"):  # __all__ is built, never written out: a name joins it by joining its module's
-        if name != "__all__":
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value: Any = [n for m in _MODULES for n in importlib.import_module(f"{__name__}.{m}").__all__]
+    if name == "__all__":  # built, never written out: a name joins it by joining its module's ``__all__``
+        value: Any = [n for m in _MODULES for n in _module(m).__all__]
+    elif name.startswith("__"):  # a probe (copy, pickle, doctest...) never loads the modules
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     else:
-        for m in _MODULES:
-            module = importlib.import_module(f"{__name__}.{m}")
-            if name in module.__all__:
-                value = getattr(module, name)
-                break
-        else:
+        found = next((module for m in _MODULES if name in (module := _module(m)).__all__), None)
+        if found is None:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # found once
+        value = getattr(found, name)
+    globals()[name] = value  # looked up once
     return value
