@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 import anyio
@@ -28,7 +28,9 @@ from pydantic import BaseModel, Field
 from byom.config import Settings, engine_data_dir, engine_key_path, is_loopback
 from byom.errors import ConfigError, TogetherAPIError
 from byom.storage import open_private, private_dir
-from byom.together import TogetherClient
+
+if TYPE_CHECKING:
+    from byom.together import TogetherClient
 
 __all__ = ["ENGINE_LOG", "Backend", "BackendInfo", "Project", "connect", "connect_local", "describe_backend"]
 
@@ -157,6 +159,10 @@ async def connect(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
 
     ``transport`` replaces the network (tests pass the engine app over ASGI); no engine is started then.
     """
+    from byom.together import (
+        TogetherClient,  # the client and its shapes load on the first connect, not at start
+    )
+
     if settings.backend == "together":
         if settings.together_api_key is None:
             raise ConfigError(
@@ -171,6 +177,8 @@ async def connect(settings: Settings, *, transport: httpx2.AsyncBaseTransport | 
 async def connect_local(settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> Backend:
     """The local engine, started first when it is not running: the job tools' backend, or where a Together
     fine-tune is tried for free (``ask_model(where="local")``) whichever backend the job tools use."""
+    from byom.together import TogetherClient  # as in connect: loaded on the first connect
+
     if transport is None:
         await anyio.to_thread.run_sync(ensure_engine, settings)
     return Backend(

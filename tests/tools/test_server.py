@@ -117,6 +117,16 @@ async def test_tool_schemas_match_the_snapshot() -> None:
     assert current == json.loads(SNAPSHOT.read_text())
 
 
+async def test_tool_definitions_are_built_once_and_again_only_when_the_tools_change() -> None:
+    """Hosts list tools on every connection: the titles stripped and the docstrings dedented once, not per list."""
+    server = build_server()
+    first = await server.list_tools()
+    again = await server.list_tools()
+    assert [a is b for a, b in zip(first, again, strict=True)] == [True] * len(first)
+    server.remove_tool("list_jobs")
+    assert [t.name for t in await server.list_tools()] == [n for n in WORKFLOW if n != "list_jobs"]
+
+
 async def test_server_tells_the_model_the_workflow() -> None:
     assert "inspect_hf_model" in INSTRUCTIONS and "recommend_base" in INSTRUCTIONS
     for mode in MODES:

@@ -7,9 +7,10 @@ it from Together's API when a key is set. ``recommend()`` applies the BYOM docs'
 ``offline_price()`` prices a job from its token count at the rates shipped as ``prices.json``.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from byom.catalog._families import normalize_family, related_families
 from byom.catalog._finding import template_finding, with_template_finding
-from byom.catalog._live import load_catalog, merge_live
 from byom.catalog._models import Catalog, CatalogBase, FullLimits, LoraLimits
 from byom.catalog._packaged import load_packaged_catalog
 from byom.catalog._payloads import (
@@ -22,7 +23,6 @@ from byom.catalog._payloads import (
     local_limits_payload,
     supported_model_payload,
 )
-from byom.catalog._prices import OfflinePrice, PriceTable, load_price_table, offline_price
 from byom.catalog._select import (
     RULE,
     Candidate,
@@ -33,6 +33,10 @@ from byom.catalog._select import (
     recommend_for_report,
     render_recommendation,
 )
+
+if TYPE_CHECKING:
+    from byom.catalog._live import load_catalog, merge_live
+    from byom.catalog._prices import OfflinePrice, PriceTable, load_price_table, offline_price
 
 __all__ = [
     "LIMIT_DEFAULTS",
@@ -67,3 +71,17 @@ __all__ = [
     "template_finding",
     "with_template_finding",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The live refresh needs Together's client (~0.3 s of imports): load it on the first refresh, not at start-up;
+    # the rate table on the first price.
+    if name in ("load_catalog", "merge_live"):
+        from byom.catalog import _live
+
+        return getattr(_live, name)
+    if name in ("OfflinePrice", "PriceTable", "load_price_table", "offline_price"):
+        from byom.catalog import _prices
+
+        return getattr(_prices, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -34,7 +34,7 @@ from byom.catalog._families import (
 )
 from byom.catalog._models import Catalog, CatalogBase
 from byom.catalog._payloads import BaseLimits, base_limits
-from byom.hub import MAX_PARAMS, human_params
+from byom.hub import human_params
 
 __all__ = [
     "RULE",
@@ -475,6 +475,8 @@ def recommend(
     ``local_engine``: the advice is for the local engine, which trains ``custom`` itself: the pick only lends
     its limits, and Together's rule, alternatives and warnings about the template are left out.
     """
+    from byom.hub import MAX_PARAMS  # the Hub analyser loads on the first recommendation, not at start-up
+
     # model_type decides (the docs' rule is about architecture); the caller's family label is the fallback.
     family = (
         normalize_family(custom.model_type, known_only=True)

@@ -1,7 +1,8 @@
 """Training data: one checker (JSONL and Parquet), and rows → tokens/labels, token statistics and the loss
 preview, shared by the MCP tools, the CLI, the local engine and its trainer."""
 
-from byom.data._check import MAX_FILE_BYTES, MAX_LINE_BYTES, check_file, check_jsonl
+from typing import TYPE_CHECKING, Any
+
 from byom.data._checkup import (
     ConvertedCopy,
     DataCheck,
@@ -31,6 +32,9 @@ from byom.data._tokens import (
     preview_row,
     token_stats,
 )
+
+if TYPE_CHECKING:
+    from byom.data._check import MAX_FILE_BYTES, MAX_LINE_BYTES, check_file, check_jsonl
 
 __all__ = [
     "DEFAULT_SEQ",
@@ -75,3 +79,12 @@ __all__ = [
     "token_stats",
     "tokenizer_limit",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The checker (msgspec, the layouts, the parallel scan) loads on the first check, not at server start-up.
+    if name in ("MAX_FILE_BYTES", "MAX_LINE_BYTES", "check_file", "check_jsonl"):
+        from byom.data import _check
+
+        return getattr(_check, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

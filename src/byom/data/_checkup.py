@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from itertools import islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from byom.data._check import Method, check_file
-from byom.data._layouts import write_converted as write_converted_copy
 from byom.data._render import render_data_report, render_previews, render_token_stats
 from byom.data._report import DataReport
 from byom.data._seqlen import decide_max_seq_length
 from byom.data._tokens import RowPreview, TokenStats, iter_rows, preview, preview_pair, token_stats
 from byom.untrusted import PREVIEW_ROW_CHARS, PREVIEW_TOTAL_CHARS, clip, fence
+
+if TYPE_CHECKING:
+    from byom.data._check import Method
 
 __all__ = [
     "ConvertedCopy",
@@ -92,6 +93,10 @@ def check_training_file(
     another layout) and check that copy instead, like any other file. With a tokenizer, count tokens and preview
     rows at the length training will use (``decide_max_seq_length``: the request, the model's config, and the
     base's (SFT, DPO) limits)."""
+    # The checker (msgspec, the layouts, the parallel scan) loads on the first check, not at server start.
+    from byom.data._check import check_file
+    from byom.data._layouts import write_converted as write_converted_copy
+
     report = check_file(path, purpose=purpose, max_problems=max_problems, method=method)
     converted: ConvertedCopy | None = None
     note = None

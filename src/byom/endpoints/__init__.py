@@ -7,9 +7,14 @@ base) or ``create.py`` (endpoint, deployment, traffic split), each undone by ``r
 prompt to a served model (ask_model); ``trylocal.py`` downloads a Together job's weights to serve them here.
 """
 
-from byom.endpoints.deploy import deploy, plan_deploy
+import sys
+from typing import TYPE_CHECKING, Any
+
 from byom.endpoints.manage import EndpointAction, EndpointReport, ManagePlan, manage, plan_manage
 from byom.endpoints.serving import DeployArgs, DeployPlan, DeployResult
+
+if TYPE_CHECKING:
+    from byom.endpoints.deploy import deploy, plan_deploy
 
 __all__ = [
     "DeployArgs",
@@ -23,3 +28,14 @@ __all__ = [
     "plan_deploy",
     "plan_manage",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Planning a deploy needs Together's client and shapes: load them on the first deploy, not at start-up.
+    # The module shares the name ``deploy`` with its function: the package attribute is the function.
+    if name in ("deploy", "plan_deploy"):
+        __import__(f"{__name__}.deploy")  # not ``from . import deploy``: that asks this function again
+        module = sys.modules[f"{__name__}.deploy"]
+        globals().update(deploy=module.deploy, plan_deploy=module.plan_deploy)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

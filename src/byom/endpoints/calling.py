@@ -21,7 +21,6 @@ from pydantic import BaseModel, Field
 from byom.backend import Backend
 from byom.config import Settings, engine_key_path
 from byom.errors import ByomError, TogetherAPIError
-from byom.together import TogetherClient
 from byom.untrusted import ERROR_BODY_CHARS, quote
 
 __all__ = ["INSTALL", "CallCheck", "Caller", "check_call"]
@@ -135,6 +134,10 @@ async def check_call(caller: Caller, model: str, backend: Backend) -> CallCheck:
             **found,
             problem=f"There is no key at {caller.key_from}. " + caller.refused(),
         )
+    from byom.together import (
+        TogetherClient,  # its own client, as a user's snippet makes one; loaded on first use
+    )
+
     started = time.perf_counter()
     try:
         async with TogetherClient(

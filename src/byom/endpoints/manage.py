@@ -7,7 +7,7 @@ delete  the traffic split emptied, the deployments deleted, then the endpoint
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,8 +15,10 @@ from byom.backend import Backend, Project
 from byom.confirmed import ConfirmedPlan
 from byom.errors import PreflightError, TogetherAPIError
 from byom.ledger import fingerprint
-from byom.together import Endpoint
 from byom.untrusted import EVENT_CHARS, fence, quote
+
+if TYPE_CHECKING:
+    from byom.together import Endpoint
 
 __all__ = [
     "DeploymentLine",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from byom.confirmed import ConfirmedPlan
 from byom.endpoints.calling import INSTALL, CallCheck, Caller
 from byom.ledger import SpendingLimits
-from byom.together import Endpoint
+
+if TYPE_CHECKING:
+    from byom.together import Endpoint
 
 __all__ = ["ConfigChoice", "DeployArgs", "DeployPlan", "DeployResult", "bare", "next_step", "served"]
 

@@ -16,7 +16,6 @@ from typing import Any
 from byom.data import iter_rows
 from byom.errors import PreflightError
 from byom.storage import private_dir
-from byom.together import file_checksum
 
 __all__ = ["MAX_JUDGED_ROWS", "prompt_file"]
 
@@ -46,6 +45,8 @@ def prompt_file(source: Path, cache_dir: Path) -> Path:
             f"A judged evaluation reads its prompts from a .jsonl file, and {source.name} is not one. Pass the "
             "validation data as .jsonl (conversation or instruction rows)."
         )
+    from byom.together import file_checksum  # the upload module loads on the first judged evaluation
+
     out = private_dir(cache_dir / "evaluations") / f"prompts-{file_checksum(source)[:16]}.jsonl"
     rows = []
     for row in iter_rows(source):

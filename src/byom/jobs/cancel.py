@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from byom.backend import Backend
 from byom.confirmed import ConfirmedPlan
 from byom.errors import PreflightError
 from byom.ledger import fingerprint
-from byom.together import FinetuneResponse
+
+if TYPE_CHECKING:
+    from byom.together import FinetuneResponse
 
 __all__ = ["CancelArgs", "CancelPlan", "cancel", "plan_cancel"]
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from pydantic import BaseModel, Field, PrivateAttr
 
 from byom.backend import Backend
 from byom.confirmed import Progress
-from byom.data import check_file, is_local_path, local_data_path
+from byom.data import is_local_path, local_data_path
 from byom.errors import PreflightError, TogetherAPIError
 from byom.ledger import Ledger
-from byom.together import FileObject, FinetuneRequest, file_checksum
+
+if TYPE_CHECKING:
+    from byom.together import FileObject, FinetuneRequest
 
 __all__ = ["FILE_WAIT_S", "FilePlan", "file_plan", "upload", "with_ids"]
 
@@ -58,6 +60,9 @@ async def file_plan(
     given: str, backend: Backend, ledger: Ledger, role: str, method: Literal["sft", "dpo"]
 ) -> FilePlan:
     """A local file checked and hashed on this machine (never uploaded here), or a file id's status."""
+    from byom.data import check_file
+    from byom.together import file_checksum
+
     if is_local_path(given):
         path = local_data_path(given, role)
         try:
@@ -154,6 +159,8 @@ async def upload(
     the plan was bound to."""
     if file.file_id is not None:
         return file
+    from byom.together import file_checksum
+
     path = file._path
     assert path is not None and file.sha256 is not None
     try:

@@ -8,9 +8,13 @@ Together          from_checkpoint=<job id> continues its final checkpoint; a job
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from byom.backend import Backend
 from byom.errors import ByomError
-from byom.together import FinetuneEvent, FinetuneResponse
+
+if TYPE_CHECKING:
+    from byom.together import FinetuneEvent, FinetuneResponse
 
 __all__ = ["continuation", "continue_call"]
 

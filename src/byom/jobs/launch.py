@@ -52,15 +52,11 @@ from byom.jobs.settings import (
 )
 from byom.jobs.tokens import count_plan_tokens
 from byom.ledger import Ledger, SpendingLimits, fingerprint
-from byom.together import (
-    FinetuneRequest,
-    FinetuneResponse,
-    check_request,
-    finetune_request,
-)
+from byom.together import FinetuneResponse
 
 if TYPE_CHECKING:
     from byom.hub import HubInspector  # huggingface_hub loads on the first inspection, not at start-up
+    from byom.together import FinetuneRequest
 
 __all__ = [
     "Continuation",
@@ -182,6 +178,8 @@ class LaunchPlan(ConfirmedPlan):
     @property
     def typed_request(self) -> FinetuneRequest:
         """The public request, typed (what the summary reads)."""
+        from byom.together import FinetuneRequest
+
         return FinetuneRequest.model_validate(self.request)
 
     @property
@@ -234,6 +232,8 @@ async def plan_launch(
 
     Nothing is uploaded: a local file is checked and priced here. ``spend_limits``: what the plan is held to (by
     default the user's own)."""
+    from byom.together import check_request, finetune_request  # the request bodies load on the first plan
+
     settings = backend.settings
     if bool(args.from_hf_model) == bool(args.from_checkpoint):
         raise PreflightError(

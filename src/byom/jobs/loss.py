@@ -11,11 +11,12 @@ the local engine's trainer reports too.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from byom.together import FinetuneMetrics
+if TYPE_CHECKING:
+    from byom.together import FinetuneMetrics
 
 __all__ = [
     "DPO_START",

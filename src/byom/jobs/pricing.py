@@ -9,13 +9,13 @@ import anyio
 from pydantic import BaseModel, Field, SecretStr
 
 from byom.backend import Backend
-from byom.catalog import Catalog, offline_price
+from byom.catalog import Catalog
 from byom.jobs.files import FilePlan, with_ids
 from byom.jobs.tokens import PlanTokens, count_tokens
-from byom.together import FinetuneRequest
 
 if TYPE_CHECKING:
     from byom.jobs.launch import LaunchArgs
+    from byom.together import FinetuneRequest
 
 __all__ = ["PricePlan", "backend_estimate", "price_plan"]
 
@@ -51,6 +51,8 @@ async def price_plan(
 ) -> PricePlan:
     """The plan's price; ``model``: the base it is priced at; ``tokenizer``: the model whose tokenizer counts the
     data (your model, or a continued job's), None when not at hand."""
+    from byom.catalog import offline_price  # the rate table loads on the first plan, not at start-up
+
     files = [f for f in (training, validation) if f is not None]
     on_backend = all(f.file_id is not None for f in files)
     if not backend.costs_money:

@@ -3,11 +3,15 @@ and the warnings, each with its fix, when that is too little to train."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, Field
 
 from byom.data import optimizer_steps
 from byom.jobs.tokens import PlanTokens
-from byom.together import FinetuneModelLimits, FinetuneRequest
+
+if TYPE_CHECKING:
+    from byom.together import FinetuneModelLimits, FinetuneRequest
 
 __all__ = ["MIN_STEPS", "Schedule", "batch_of", "plan_schedule", "schedule_warnings"]
 

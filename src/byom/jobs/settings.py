@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
-from byom.together import FinetuneModelLimits, FinetuneRequest
-
 if TYPE_CHECKING:
     from byom.jobs.launch import LaunchArgs
+    from byom.together import FinetuneModelLimits, FinetuneRequest
 
 __all__ = [
     "DPO_BETA",

@@ -17,19 +17,18 @@ from pydantic import BaseModel, Field
 from byom.errors import ByomError
 from byom.jobs.iterate import continue_call
 from byom.jobs.loss import LossWatch, needs_vocab, watch_loss
-from byom.together import (
-    TERMINAL_STATUSES,
-    FinetuneCheckpoint,
-    FinetuneEvent,
-    FinetuneMetrics,
-    FinetuneResponse,
-    TogetherClient,
-)
-from byom.triage import EVENT_STAGES, explain_job
+from byom.triage import EVENT_STAGES
 from byom.untrusted import EVENT_CHARS, FAILURE_CHARS, fence, quote
 
 if TYPE_CHECKING:
     from byom.hub import HubInspector
+    from byom.together import (
+        FinetuneCheckpoint,
+        FinetuneEvent,
+        FinetuneMetrics,
+        FinetuneResponse,
+        TogetherClient,
+    )
 
 __all__ = [
     "CheckpointLine",
@@ -190,6 +189,10 @@ def summarize(
     shown = ordered[-n_events:] if n_events > 0 else []
     failure = diagnosis = None
     if status in ("error", "user_error", "cancelled"):
+        from byom.triage import (
+            explain_job,  # the pattern catalogue loads on the first failed job, not at start
+        )
+
         found = explain_job(job, ordered)
         if found.category != "unknown" or status != "cancelled":
             diagnosis = f"{found.category}: {found.cause}"
@@ -250,6 +253,8 @@ def summarize(
 
 
 def _next_step(s: JobSummary) -> str:
+    from byom.together import TERMINAL_STATUSES
+
     if s.status not in TERMINAL_STATUSES:
         return f"Not finished (stage: {s.stage}): call job_status(job_id={s.job_id!r}, wait_seconds=30) to follow it."
     learned_nothing = s.loss.judgment in ("at chance level", "rising") or (

@@ -7,9 +7,13 @@ answer is the backend's own (Together's cloud, or the local engine, which implem
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from byom.backend import Backend
 from byom.data import DataCheck, DataReport, PreviewShown, Problem, bounded_previews
-from byom.together import FinetunePreviewRow
+
+if TYPE_CHECKING:
+    from byom.together import FinetunePreviewRow
 
 __all__ = ["check_uploaded", "is_file_id"]
 

@@ -31,7 +31,9 @@ __all__: list[str] = []  # bases of the shape modules (``_files``, ``_finetunes`
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # defer_build: a shape's validator is built on its first answer, not at import (no tool schema holds one;
+    # half the import cost of the shapes a server loads at start).
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class _Camel(_Lenient):

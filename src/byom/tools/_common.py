@@ -269,6 +269,15 @@ class ByomMCPServer(MCPServer[AppState]):
     def __init__(self, *args: Any, secrets: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._secrets = tuple(s for s in secrets if len(s) >= 8)
+        self._listed: list[MCPTool] | None = None  # the definitions, built once per set of tools
+
+    def add_tool(self, *args: Any, **kwargs: Any) -> None:
+        super().add_tool(*args, **kwargs)
+        self._listed = None
+
+    def remove_tool(self, name: str) -> None:
+        super().remove_tool(name)
+        self._listed = None
 
     def _redact(self, text: str) -> str:
         """The configured values first (their mark, ``[redacted]``, says the server knew them), then the shapes."""
@@ -285,9 +294,12 @@ class ByomMCPServer(MCPServer[AppState]):
         return block  # an image, audio or a link: binary data is not text and is not searched
 
     async def list_tools(self) -> list[MCPTool]:
+        # Hosts list on every connection and often more; the definitions change only with the set of tools.
+        if self._listed is not None:
+            return list(self._listed)
         tools = await super().list_tools()
         # A docstring's indentation is whitespace every host pays for on every turn: send it dedented.
-        return [
+        self._listed = [
             t.model_copy(
                 update={
                     "input_schema": _without_titles(t.input_schema),
@@ -297,6 +309,7 @@ class ByomMCPServer(MCPServer[AppState]):
             )
             for t in tools
         ]
+        return list(self._listed)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None

@@ -15,9 +15,7 @@ from byom.endpoints import (
     DeployResult,
     EndpointAction,
     EndpointReport,
-    deploy,
     manage,
-    plan_deploy,
     plan_manage,
 )
 from byom.endpoints.manage import ManageArgs, ManagePlan, render_report
@@ -41,6 +39,8 @@ class DeployEndpointResult(BaseModel):
 
 
 async def _plan_deploy(ctx: Context[AppState, Any], args: DeployArgs, limits: SpendingLimits) -> DeployPlan:
+    from byom.endpoints import plan_deploy  # Together's client and shapes load on the first deploy
+
     app = state(ctx)
     return await plan_deploy(args, backend=await app.backend(), ledger=app.ledger, spend_limits=limits)
 
@@ -94,6 +94,8 @@ async def deploy_endpoint(
             plan=plan,
         )
         return tool_result(result, f"{settled.note}\n\nPlan:\n{plan.summary}")
+    from byom.endpoints import deploy
+
     app = state(ctx)
     with domain_errors():
         backend = await app.backend()

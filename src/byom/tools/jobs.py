@@ -7,7 +7,7 @@ A job is a handle: ``create_finetune`` returns its id at once, ``job_status`` fo
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 from mcp.server.elicitation import ElicitationResult
@@ -29,7 +29,6 @@ from byom.jobs.status import (
     vocab_of,
 )
 from byom.ledger import SpendingLimits
-from byom.together import FinetuneResponse
 from byom.tools._common import (
     MAX_WAIT_S,
     AppState,
@@ -40,6 +39,9 @@ from byom.tools._common import (
     tool_result,
 )
 from byom.tools._confirm import Confirm, Confirmation, ConfirmTokenArg, Settled
+
+if TYPE_CHECKING:
+    from byom.together import FinetuneResponse
 
 __all__ = ["cancel_job", "create_finetune", "job_status", "list_jobs"]
 

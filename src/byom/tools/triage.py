@@ -14,7 +14,7 @@ from pydantic import Field
 from byom.errors import ByomError
 from byom.hub import InspectReport
 from byom.tools._common import AppState, connected_backend, domain_errors, state, tool_result
-from byom.triage import Explanation, explain_job, explain_text
+from byom.triage import Explanation
 from byom.untrusted import fence
 
 __all__ = ["explain_error"]
@@ -72,6 +72,8 @@ async def explain_error(
 ) -> Annotated[CallToolResult, Explanation]:
     """Explain a failed fine-tune (or pasted error text): category, cause, evidence, ordered fixes, whether a
     retry can help, and where it can be computed a corrected create_finetune call."""
+    from byom.triage import explain_job, explain_text  # the root finder and corrections load on first use
+
     if bool(job_id) == bool(error_text):
         raise ToolError(
             "Pass job_id (a failed job; list_jobs shows them) or error_text (pasted log), exactly one."
