@@ -21,7 +21,9 @@ CALLS = [
     "check_training_data",
     "create_finetune",
     "job_status",
+    "evaluate_model",
     "deploy_endpoint",
+    "ask_model",
     "manage_endpoint",
 ]
 
@@ -48,7 +50,8 @@ def test_demo_runs_the_whole_conversation_and_cleans_up(tmp_path: Path) -> None:
     assert [name for name in CALLS if f"→ {name}(" in out] == CALLS, out
     positions = [out.index(f"→ {name}(") for name in CALLS]
     assert positions == sorted(positions), out
-    assert "11 tools" in out and "BYOM_AUTO_CONFIRM=1" in out, out
+    assert "12 tools" in out and "BYOM_AUTO_CONFIRM=1" in out, out
+    assert "| task loss |" in out and "untrusted-model-output" in out, out
     assert "endpoint deleted" in out and re.search(r"Done in \d+ s", out), out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and str(png) in out
 

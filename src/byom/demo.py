@@ -200,6 +200,10 @@ class Demo:
             self.save_plot(result)
             console.result([f"loss curve: {self.png}"])
 
+            console.step("Did it get better than the model it started from?")
+            report = await self.evaluate(client, {"model": job_id, "data": str(train)})
+            console.result(_first(report, 8))
+
             console.step("Deploying the fine-tuned model behind an endpoint")
             deployed, result = await self.call(
                 client, "deploy_endpoint", {"job_id": job_id, "wait_seconds": 45}
@@ -212,8 +216,10 @@ class Demo:
             console.result([f"endpoint {name} is ready"])
 
             console.step("Asking it a question")
-            answer = await self.ask(name)
-            console.result([f"Q: {QUESTION}", f"A: {answer!r}  (a tiny model: the point is that it answers)"])
+            _, result = await self.call(
+                client, "ask_model", {"model": name, "prompt": QUESTION, "max_tokens": 12}
+            )
+            console.result([*_first(_text(result), 4), "(a tiny model: the point is that it answers)"])
 
             console.step("Cleaning up")
             await self.call(client, "manage_endpoint", {"endpoint": name, "action": "delete"})
@@ -249,19 +255,19 @@ class Demo:
                 raise DemoError(f"the deployment failed: {json.dumps(report)[:2000]}")
         raise DemoError(f"the endpoint was not ready after {_FAILSAFE_S} s")
 
-    async def ask(self, endpoint: str) -> str:
-        from byom.config import read_engine_key
-        from byom.together import TogetherClient
-
-        key = read_engine_key(self.work / "data" / "engine")
-        if key is None:
-            raise DemoError("the engine's key file is missing")
-        async with TogetherClient(api_key=key, base_url=self.engine_url) as engine:
-            reply = await engine.chat_completion(
-                endpoint, [{"role": "user", "content": QUESTION}], max_tokens=12
+    async def evaluate(self, client: Any, args: dict[str, Any]) -> str:
+        """evaluate_model (held-out loss against the base, and forgetting), read again until it has ended."""
+        done, result = await self.call(client, "evaluate_model", args)
+        deadline = time.monotonic() + _FAILSAFE_S
+        while done["report"]["status"] in ("pending", "queued", "running"):
+            if time.monotonic() > deadline:
+                raise DemoError(f"the evaluation is still {done['report']['status']} after {_FAILSAFE_S} s")
+            done, result = await self.call(
+                client, "evaluate_model", {"model": done["report"]["evaluation_id"]}
             )
-        message = reply.choices[0].message if reply.choices else None
-        return (message.content or "") if message is not None else ""
+        if done["report"]["status"] != "completed":
+            raise DemoError(f"the evaluation ended {done['report']['status']}: {_text(result)[:2000]}")
+        return _text(result)
 
     def save_plot(self, result: Any) -> None:
         from mcp.types import ImageContent

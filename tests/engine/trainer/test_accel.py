@@ -44,7 +44,7 @@ def test_a_gpu_without_bf16_trains_in_fp32() -> None:
 def test_the_cpu_keeps_fp32_sdpa_and_padding_even_with_flash_attn_installed() -> None:
     accel = choose(**_facts(device_type="cpu", bf16_supported=False))
     assert accel == Acceleration("float32", "sdpa", padding_free=False, liger=False)
-    assert accel.describe() == "fp32, sdpa, padded batches"
+    assert accel.describe() == "fp32, sdpa, each batch padded to its longest sequence"
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ def test_the_gpu_check_runs_dry_on_the_cpu(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     table = done.stdout.split("\ncheck ")[-1]
-    assert "byom trainer path" in table and "fp32, sdpa, padded batches" in table
+    assert "byom trainer path" in table and "fp32, sdpa, each batch padded to its longest sequence" in table
     assert "serve tiny: 4 concurrent completions" in table
     if importlib.util.find_spec("trl") is not None:
         assert "train tiny: tokens/s" in table and "x\n" in table
