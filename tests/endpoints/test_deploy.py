@@ -8,13 +8,12 @@ import httpx2
 import pytest
 
 from byom.backend import Backend, connect
-from byom.config import Settings, engine_key_path
 from byom.confirmed import plan_hash
 from byom.endpoints import DeployArgs, deploy, plan_deploy
 from byom.engine.state import EngineState
 from byom.errors import JobNotFound, PreflightError, RegistryModelNotFound
 from byom.ledger import Ledger
-from support.engine import BASE_URL, KEY
+from support.engine import KEY, keyed_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -85,15 +84,7 @@ async def test_a_deploy_is_ready_only_once_a_completion_came_back_the_way_its_sn
 async def test_a_key_file_that_no_longer_holds_the_engines_key_is_not_ready_and_says_which_file(
     engine_transport: tuple[httpx2.ASGITransport, EngineState], ledger: Ledger, model_id: str, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "byom",
-        cache_dir=tmp_path / "byom-cache",
-        engine_url=BASE_URL,
-        backend_choice="local",
-    )
-    key_file = engine_key_path(settings)
-    key_file.parent.mkdir(parents=True)
-    key_file.write_text(KEY)
+    settings, key_file = keyed_settings(tmp_path)
     backend = await connect(settings, transport=engine_transport[0])
     try:
         plan = await plan_deploy(

@@ -63,6 +63,20 @@ def job_body(training_file: str, model_dir: Path, **overrides: Any) -> dict[str,
     return body
 
 
+def keyed_settings(root: Path) -> tuple[Settings, Path]:
+    """byom's settings for the local engine with no BYOM_ENGINE_API_KEY: the key is read from the engine's key
+    file, which holds ``KEY`` (the path is returned, for a test that changes it)."""
+    from byom.config import engine_key_path
+
+    settings = Settings(
+        data_dir=root / "byom", cache_dir=root / "byom-cache", engine_url=BASE_URL, backend_choice="local"
+    )
+    key_file = engine_key_path(settings)
+    key_file.parent.mkdir(parents=True)
+    key_file.write_text(KEY)
+    return settings, key_file
+
+
 def make_state(root: Path, *allowed: Path, api_key: str = KEY, **config: Any) -> EngineState:
     """An opened engine state under ``root``; ``allowed`` dirs may hold local models (the tiny one)."""
     config = {"poll_interval_s": 0.1, "cancel_grace_s": 3.0, **config}

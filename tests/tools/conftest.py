@@ -96,6 +96,18 @@ def byom_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def paid(byom_settings: Settings) -> Settings:
+    """byom configured for Together's cloud, with the engine standing in for api.together.ai."""
+    return byom_settings.model_copy(
+        update={
+            "backend_choice": "together",
+            "together_api_key": SecretStr(KEY),
+            "together_base_url": BASE_URL,
+        }
+    )
+
+
+@pytest.fixture
 def jobs_server(
     engine_transport: tuple[httpx2.ASGITransport, EngineState], byom_settings: Settings
 ) -> MCPServer[AppState]:

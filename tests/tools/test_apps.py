@@ -35,7 +35,7 @@ def test_each_view_is_one_self_contained_document(uri: str) -> None:
     if uri == EVALUATION_VIEW:
         pytest.importorskip("byom.tools.evaluate", reason="evaluate_model is not built yet")
     html = view_html(uri)
-    assert "/*BASE_CSS*/" not in html and "/*BRIDGE_JS*/" not in html
+    assert "/*BASE_CSS*/" not in html and "/*BRIDGE_JS*/" not in html and "<!--HEAD-->" not in html
     assert "default-src 'none'" in html
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "no external resources"
     assert "fetch(" not in html and "XMLHttpRequest" not in html and ".innerHTML" not in html

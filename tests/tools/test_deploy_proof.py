@@ -14,10 +14,9 @@ import pytest
 from mcp import Client
 from mcp.types import ElicitRequestParams, ElicitResult
 
-from byom.config import Settings, engine_key_path
 from byom.engine.state import EngineState
 from byom.server import build_server
-from support.engine import BASE_URL, KEY, register_tiny
+from support.engine import KEY, keyed_settings, register_tiny
 from support.tool_calls import text_of
 
 pytestmark = pytest.mark.anyio
@@ -26,15 +25,7 @@ pytestmark = pytest.mark.anyio
 async def test_a_key_file_that_changed_under_the_server_is_not_ready_and_names_the_file(
     engine_transport: tuple[httpx2.ASGITransport, EngineState], tiny_model: Path, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "byom",
-        cache_dir=tmp_path / "byom-cache",
-        engine_url=BASE_URL,
-        backend_choice="local",
-    )
-    key_file = engine_key_path(settings)
-    key_file.parent.mkdir(parents=True)
-    key_file.write_text(KEY)
+    settings, key_file = keyed_settings(tmp_path)
     model_id = register_tiny(engine_transport[1], tiny_model).id
 
     async def confirm_and_lose_the_key(_context: Any, _params: ElicitRequestParams) -> ElicitResult:

@@ -16,7 +16,6 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.types import ElicitRequestParams, ElicitResult
-from pydantic import SecretStr
 
 from byom.catalog import LOCAL_TEMPLATE
 from byom.config import Settings
@@ -24,7 +23,7 @@ from byom.engine.state import EngineState
 from byom.jobs.status import job_line
 from byom.server import build_server
 from byom.together import FinetuneResponse
-from support.engine import BASE_URL, KEY, P, register_tiny
+from support.engine import P, register_tiny
 from support.faults import FaultTransport, engine_files, engine_jobs, rewrite_json
 from support.spends import spends
 from support.tool_calls import call_ok, text_of
@@ -241,17 +240,6 @@ async def test_a_deploy_dry_run_creates_no_endpoint_and_states_hardware_hourly_c
 
 
 # ---- on Together (the engine standing in; only the estimate's price is Together's to say) ------------
-
-
-@pytest.fixture
-def paid(byom_settings: Settings) -> Settings:
-    return byom_settings.model_copy(
-        update={
-            "backend_choice": "together",
-            "together_api_key": SecretStr(KEY),
-            "together_base_url": BASE_URL,
-        }
-    )
 
 
 async def test_a_dry_run_on_together_prices_from_the_packaged_rates_and_shows_the_days_spend(

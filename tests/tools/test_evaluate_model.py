@@ -15,13 +15,11 @@ from typing import Any
 import httpx2
 import pytest
 from mcp import Client
-from pydantic import SecretStr
 
 from byom.config import Settings
 from byom.engine.evals.loss import LossParameters
 from byom.engine.state import EngineState
 from byom.server import build_server
-from support.engine import BASE_URL, KEY
 from support.faults import FaultTransport, respond, rewrite_json
 from support.poll import until
 from support.spends import spends
@@ -31,18 +29,6 @@ pytestmark = pytest.mark.anyio
 
 EVALS = "/v1/evaluation"
 JUDGE = "openai/gpt-oss-120b"
-
-
-@pytest.fixture
-def paid(byom_settings: Settings) -> Settings:
-    """byom configured for Together's cloud, with the engine standing in for api.together.ai."""
-    return byom_settings.model_copy(
-        update={
-            "backend_choice": "together",
-            "together_api_key": SecretStr(KEY),
-            "together_base_url": BASE_URL,
-        }
-    )
 
 
 async def _completed_job(c: Client, faults: FaultTransport, tool_args: dict[str, Any], **fields: Any) -> str:

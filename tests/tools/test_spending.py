@@ -18,12 +18,11 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.types import ElicitRequestParams, ElicitResult
-from pydantic import SecretStr
 
 from byom.config import Settings
 from byom.engine.state import EngineState
 from byom.server import build_server
-from support.engine import AUTH, BASE_URL, KEY, upload
+from support.engine import AUTH, BASE_URL, upload
 from support.faults import FaultTransport, answer, engine_files, engine_jobs, rewrite_json
 from support.tool_calls import call_error, call_ok, text_of
 
@@ -41,18 +40,6 @@ def priced(usd: float) -> Any:
 
 def unavailable(reason: str) -> Any:
     return rewrite_json(lambda _: {"estimation_available": False, "unavailable_reason": reason})
-
-
-@pytest.fixture
-def paid(byom_settings: Settings) -> Settings:
-    """byom configured for Together's cloud, with the engine standing in for api.together.ai."""
-    return byom_settings.model_copy(
-        update={
-            "backend_choice": "together",
-            "together_api_key": SecretStr(KEY),
-            "together_base_url": BASE_URL,
-        }
-    )
 
 
 def client(settings: Settings, faults: FaultTransport, elicit: bool | None = None, **limits: Any) -> Client:

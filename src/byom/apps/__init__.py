@@ -8,8 +8,8 @@ answers with cancel_job's own confirmation: a view never goes around it.
 Hosts without Apps ignore ``_meta.ui`` and see the tools exactly as before; the views add nothing to what the
 model reads (names, descriptions, input schemas).
 
-    job.html / evaluation.html   the views, with /*BASE_CSS*/ and /*BRIDGE_JS*/ filled in from
-    base.css / bridge.js         what both share: the theme, and the postMessage JSON-RPC bridge
+    job.html / evaluation.html   the views, with <!--HEAD-->, /*BASE_CSS*/ and /*BRIDGE_JS*/ filled in from
+    _HEAD, base.css, bridge.js   what both share: the CSP and viewport, the theme, the postMessage JSON-RPC bridge
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ VIEW_OF_TOOL = {
     "job_status": JOB_VIEW,
     "evaluate_model": EVALUATION_VIEW,
 }
+# What every view's <head> starts with: no network at all (inline style and script only, images as data: URLs).
+_HEAD = """<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy"
+      content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">"""
 _DOCUMENTS = {JOB_VIEW: ("job.html", "Fine-tune job"), EVALUATION_VIEW: ("evaluation.html", "Evaluation")}
 
 
@@ -41,6 +46,7 @@ def view_html(uri: str) -> str:
     return (
         (here / name)
         .read_text(encoding="utf-8")
+        .replace("<!--HEAD-->", _HEAD)
         .replace("/*BASE_CSS*/", (here / "base.css").read_text(encoding="utf-8"))
         .replace("/*BRIDGE_JS*/", (here / "bridge.js").read_text(encoding="utf-8"))
     )
