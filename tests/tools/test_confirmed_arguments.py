@@ -78,10 +78,7 @@ def _limits(schema: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(
-            "create_finetune",
-            marks=pytest.mark.xfail(strict=True, reason="LaunchArgs declares no bounds yet (jobs/launch.py)"),
-        ),
+        "create_finetune",
         "cancel_job",
         "deploy_endpoint",
         "manage_endpoint",

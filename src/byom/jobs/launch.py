@@ -84,33 +84,34 @@ class LaunchArgs(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    from_hf_model: str | None = None
-    training_file: str
-    model: str | None = None
-    validation_file: str | None = None
+    # The bounds are the tool's (tools/jobs.py); tests/tools/test_confirmed_arguments.py holds them equal.
+    from_hf_model: str | None = Field(None, max_length=512)
+    training_file: str = Field(min_length=1, max_length=4096)
+    model: str | None = Field(None, max_length=256)
+    validation_file: str | None = Field(None, max_length=4096)
     training_type: Literal["lora", "full"] = "lora"
     method: Literal["sft", "dpo"] = "sft"
-    n_epochs: int = 1
-    learning_rate: float | None = None
+    n_epochs: int = Field(1, ge=1, le=100)
+    learning_rate: float | None = Field(None, gt=0, le=1)
     batch_size: int | Literal["max"] = "max"
-    lora_r: int | None = None
-    lora_alpha: int | None = None
-    lora_dropout: float = 0.0
-    lora_trainable_modules: str = "all-linear"
-    max_seq_length: int | None = None
+    lora_r: int | None = Field(None, ge=1, le=1024)
+    lora_alpha: int | None = Field(None, ge=1, le=4096)
+    lora_dropout: float = Field(0.0, ge=0, lt=1)
+    lora_trainable_modules: str = Field("all-linear", max_length=500)
+    max_seq_length: int | None = Field(None, ge=1, le=1_048_576)
     train_on_inputs: bool | Literal["auto"] | None = None
-    dpo_beta: float | None = None
-    n_checkpoints: int = 1
-    n_evals: int = 0
-    warmup_ratio: float = 0.0
+    dpo_beta: float | None = Field(None, gt=0, le=100)
+    n_checkpoints: int = Field(1, ge=1, le=100)
+    n_evals: int = Field(0, ge=0, le=100)
+    warmup_ratio: float = Field(0.0, ge=0, le=1)
     lr_scheduler: Literal["cosine", "linear"] = "cosine"
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    suffix: str | None = None
-    hf_model_revision: str | None = None
-    hf_output_repo_name: str | None = None
-    from_checkpoint: str | None = None
-    wandb_project_name: str | None = None
+    weight_decay: float = Field(0.0, ge=0, le=10)
+    max_grad_norm: float = Field(1.0, ge=0, le=1000)
+    suffix: str | None = Field(None, max_length=40, pattern=r"^[A-Za-z0-9._-]*$")
+    hf_model_revision: str | None = Field(None, max_length=256)
+    hf_output_repo_name: str | None = Field(None, max_length=256)
+    from_checkpoint: str | None = Field(None, max_length=256)
+    wandb_project_name: str | None = Field(None, max_length=128)
     force_new: bool = False
     dry_run: bool = False
 
