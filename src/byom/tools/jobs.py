@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field
 from byom.confirmed import poll_until
 from byom.jobs import loss_curve_png
 from byom.jobs.cancel import CancelArgs, CancelPlan, cancel, plan_cancel
-from byom.jobs.launch import LaunchArgs, LaunchPlan, launch, plan_launch
+from byom.jobs.create import launch
+from byom.jobs.launch import LaunchArgs, LaunchPlan, plan_launch
 from byom.jobs.status import (
     JobLine,
     JobSummary,

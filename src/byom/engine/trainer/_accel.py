@@ -33,7 +33,9 @@ class Acceleration:
 
     def describe(self) -> str:
         parts = ["bf16" if self.dtype == "bfloat16" else "fp32", self.attention.replace("_", "-")]
-        parts.append("padding-free batches" if self.padding_free else "each batch padded to its longest sequence")
+        parts.append(
+            "padding-free batches" if self.padding_free else "each batch padded to its longest sequence"
+        )
         if self.liger:
             parts.append("Liger kernels")
         said = ", ".join(parts)
