@@ -12,6 +12,10 @@ Attached LoRA adapters (``deployment_adapters`` rows, ref §3.9) load onto their
 background thread once it is READY: PENDING → LOADING → READY or FAILED. Stopping or re-provisioning the
 deployment unloads them and sets them PENDING again; the next READY loads them again. Bookkeeping happens under
 the runtime lock; the loads themselves run outside it, under the loaded model's own lock (``host.py``).
+
+Over 600 lines on purpose: loading, stopping, auto-stop, adapters and routing all change the same state under the
+one runtime lock (a load generation, the pool, the adapter rows), so their interleavings are read in one class;
+what needs no lock lives apart (``ondemand.py``, ``host.py``, ``registry.py``).
 """
 
 from __future__ import annotations
