@@ -212,6 +212,11 @@ def test_list_jobs_lines_carry_each_jobs_cost_and_lineage() -> None:
     )
     line = job_line(job)
     assert line.cost_usd == 4.25 and line.continued_from == "ft-parent:12"
+    from byom.tools.jobs import _list_line
+
+    assert _list_line(line, costs_money=True).endswith("continued from ft-parent:12, $4.25")
+    # On the local engine a job's line says it cost nothing, rather than saying nothing about cost.
+    assert _list_line(line, costs_money=False).endswith(", free (trained on this machine)")
 
 
 # ---- deploy_endpoint ---------------------------------------------------------------------------------

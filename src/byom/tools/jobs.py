@@ -344,7 +344,7 @@ def _list_line(job: JobLine, costs_money: bool) -> str:
         if job.continued_from
         else f"{job.from_hf_model or '-'} on {job.model or '-'}"
     )
-    cost = ""
+    cost = ", free (trained on this machine)"
     if costs_money:
         cost = f", ${job.cost_usd:,.2f}" if job.cost_usd is not None else ", cost not reported yet"
     return f"- {job.job_id} {job.status} {job.created_at or '-'} {what}{cost}"
