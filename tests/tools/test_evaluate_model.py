@@ -70,6 +70,12 @@ async def test_a_job_without_validation_data_asks_for_data(
     assert "No data to evaluate on: pass data=" in text
 
 
+def _end_at_once(faults: FaultTransport) -> None:
+    """The ``queued`` engine runs no evaluation: its answer says it ended, so the tool reports at once instead of
+    waiting out its bound (these tests check what was asked, not a result)."""
+    faults.inject("GET", f"{EVALS}/eval-*", rewrite_json(lambda job: {**job, "status": "error"}), forever=True)
+
+
 async def test_loss_on_the_local_engine_is_free_and_asks_the_engine_for_both_models_and_forgetting(
     byom_settings: Settings,
     faults: FaultTransport,
@@ -77,6 +83,7 @@ async def test_loss_on_the_local_engine_is_free_and_asks_the_engine_for_both_mod
     train_file: Path,
     tiny_model: Path,
 ) -> None:
+    _end_at_once(faults)
     # No auto-confirm and no elicitation: a free plan needs no confirmation.
     async with Client(build_server(byom_settings, transport=faults)) as c:
         async with Client(
@@ -131,6 +138,7 @@ async def test_a_judged_compare_on_together_asks_for_confirmation_with_a_price_b
     faults.inject(
         "GET", "/v1/models", respond([{"id": JUDGE, "pricing": {"input": 0.15, "output": 0.6}}]), forever=True
     )
+    _end_at_once(faults)
     async with Client(build_server(paid.model_copy(update={"auto_confirm": True}), transport=faults)) as a:
         job_id = await _completed_job(a, faults, tool_args)
     files_before = faults.count("POST", "/v1/files")
