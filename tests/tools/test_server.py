@@ -196,7 +196,7 @@ async def test_inspect_rejects_an_empty_model_argument() -> None:
 
 async def test_recommend_reproduces_the_byom_docs_example(mode: str, smollm2_dir: Path) -> None:
     async with Client(build_server(), mode=mode) as client:
-        result = await client.call_tool("recommend_base", {"model": str(smollm2_dir)})
+        result = await client.call_tool("recommend_base", {"model": str(smollm2_dir), "together": True})
     assert not result.is_error, result.content
     data = result.structured_content
     assert data["base_model"] == "togethercomputer/llama-2-7b-chat"

@@ -124,9 +124,7 @@ async def create_finetune(
     learning_rate: Annotated[
         float | None, Field(gt=0, le=1, description="Default LoRA/full: SFT 1e-3/1e-5, DPO 5e-6/5e-7.")
     ] = None,
-    batch_size: Annotated[
-        int | Literal["max"], Field(description="Or 'max': the base's largest.")
-    ] = "max",
+    batch_size: Annotated[int | Literal["max"], Field(description="Or 'max': the base's largest.")] = "max",
     lora_r: Annotated[
         int | None, Field(ge=1, le=1024, description="LoRA rank. Default: scaled to the model.")
     ] = None,
