@@ -250,3 +250,21 @@ async def test_a_loss_on_preference_pairs_says_what_works_instead(
     assert "A loss evaluation scores one answer per prompt" in text and "method='compare'" in text
     assert '"dpo"' not in text and "SFT .jsonl of the same prompts" in text
     assert faults.count("POST", EVALS) == 0
+
+
+async def test_no_judge_on_the_local_engine_says_how_to_get_one_and_explain_error_agrees(
+    byom_settings: Settings, faults: FaultTransport, tool_args: dict[str, Any], train_file: Path
+) -> None:
+    """A local-only machine serves no third model: the trial's assistant was told to pass 'a model it serves'."""
+    async with Client(
+        build_server(byom_settings.model_copy(update={"auto_confirm": True}), transport=faults)
+    ) as c:
+        job_id = await _completed_job(c, faults, tool_args)
+        text = await call_error(
+            c, "evaluate_model", {"model": job_id, "data": str(train_file), "method": "compare"}
+        )
+        explained = text_of(await c.call_tool("explain_error", {"error_text": text}))
+    assert "No judge to use" in text and 'judge="/path/to/an-instruct-model"' in text
+    assert "loads it on demand" in text and "BYOM_ENGINE_ALLOW_DIRS" in text
+    assert "/path/to/an-instruct-model" in explained and "on demand" in explained
+    assert faults.count("POST", EVALS) == 0

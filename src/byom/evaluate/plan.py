@@ -200,9 +200,16 @@ def _pick_judge(given: str | None, allowed: list[str], contestants: set[str], ba
     for name in (*PREFERRED_JUDGES, *allowed) if backend.costs_money else allowed:
         if name in allowed and name not in contestants:
             return Contestant(name=name, source="serverless", origin="default judge")
+    if backend.kind == "local":
+        how = (
+            "Any instruct model directory the engine may read (under your home, its data dir or BYOM_ENGINE_ALLOW_DIRS) "
+            'can judge: the engine loads it on demand, nothing to deploy. Pass judge="/path/to/an-instruct-model", '
+            "or judge=<a deployed endpoint's name>."
+        )
+    else:
+        how = "Pass judge=<a model from its evaluation model list (GET /v1/evaluation/model-list)>."
     raise PreflightError(
-        f"No judge to use: {backend.label} lists no evaluation model besides the two compared. Pass judge=<a model "
-        "it serves> (on the local engine: a deployed model, or a finished job's model)."
+        f"No judge to use: {backend.label} lists no evaluation model besides the two compared. {how}"
     )
 
 
