@@ -121,10 +121,8 @@ def keys_of_line(
             ValueError,
         ):  # a shape only the rules accept (duplicate keys): the line alone
             row = None
-    if (
-        fmt == "preference"
-        and row is not None
-        and (not row.non_preferred_output or row.non_preferred_output[0].content is UNSET)
+    if isinstance(row, _LaxPreference) and (
+        not row.non_preferred_output or row.non_preferred_output[0].content is UNSET
     ):
         row = None
     return keys_of_row(fmt if row is not None else "general", line, row, stable)
@@ -148,9 +146,9 @@ class Repeats:
     def add(self, lineno: int, row: int, prompt: int, answer: int) -> None:
         if not prompt and answer:  # a preference pair: its rejected answer
             self.pairs += 1
-            seen = self.rejected.get(answer)
-            if seen is not None:
-                seen[0] += 1
+            counted = self.rejected.get(answer)
+            if counted is not None:
+                counted[0] += 1
             elif len(self.rejected) < MAX_DISTINCT:
                 self.rejected[answer] = [1, lineno]
         first = self.rows.get(row)
