@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from byom.catalog import (
+    LOCAL_TEMPLATE,
     Catalog,
     CatalogBase,
     CustomModelFacts,
@@ -212,7 +213,10 @@ def test_local_engine_trains_the_model_itself(catalog: Catalog) -> None:
     )
     rec = recommend(facts, catalog, local_engine=True)
     assert rec.backend == "local" and rec.alternatives == [] and rec.rule_breaks == []
-    assert rec.explanation.startswith("The local engine trains google/gemma-2-2b-it itself: no Together base")
+    assert rec.explanation.startswith(
+        "The local engine trains google/gemma-2-2b-it itself with its own template"
+    )
+    assert "max_seq_length up to your model's context (8192), batch size 1–8" in rec.explanation
     assert (
         rec.next_step
         == 'create_finetune(from_hf_model="google/gemma-2-2b-it", training_file="<your .jsonl>")'
@@ -221,8 +225,8 @@ def test_local_engine_trains_the_model_itself(catalog: Catalog) -> None:
     assert not any("closest family" in w or "least violation" in w for w in rec.warnings)
     text = render_recommendation(rec)
     assert "Alternatives" not in text and "Rule:" not in text and "together=true" in text
-    # The base the local engine borrows limits from is the one create_finetune picks when model= is omitted.
-    assert rec.base_model == recommend(facts, catalog).base_model
+    # The template create_finetune takes on the local engine when model= is omitted; no Together base's limits.
+    assert rec.base_model == LOCAL_TEMPLATE and "borrow" not in text and "llama-2-7b-chat" not in text
     # A Together base itself: the same direct call on both backends.
     qwen = CustomModelFacts(model="Qwen/Qwen3-8B", model_type="qwen3", max_context=40960)
     local_qwen = recommend(qwen, catalog, local_engine=True)

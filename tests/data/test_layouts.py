@@ -114,7 +114,7 @@ def test_each_layout_is_named_with_its_exact_conversion(
 
 
 def test_trl_preference_pairs_are_not_a_broken_instruction_file() -> None:
-    rows = [{"prompt": f"q{i}", "chosen": "good", "rejected": "bad"} for i in range(24)]
+    rows = [{"prompt": f"q{i}", "chosen": "good", "rejected": f"bad {i}"} for i in range(24)]
     for method in (None, "dpo"):
         report = check_file(jsonl(*rows), method=method)  # type: ignore[arg-type]
         text = " ".join(p.message + " " + p.fix for p in report.problems)

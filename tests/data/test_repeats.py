@@ -98,3 +98,34 @@ def test_spawned_workers_count_what_the_sequential_check_does(tmp_path: Path) ->
     thread.start()
     thread.join()
     assert seen == [expected] and expected["conflicting_answers"] > 0 and expected["duplicate_rows"] > 0
+
+
+def pair(question: str, chosen: str, rejected: str) -> dict[str, Any]:
+    return {
+        "input": {"messages": [{"role": "user", "content": question}]},
+        "preferred_output": [{"role": "assistant", "content": chosen}],
+        "non_preferred_output": [{"role": "assistant", "content": rejected}],
+    }
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_pairs_that_all_reject_one_phrase_are_a_warning_on_every_path(tmp_path: Path, workers: int) -> None:
+    """The trial's DPO file: all 16 rejected answers were "I am not sure."."""
+    rows = [pair(f"question {i}", f"answer {i}", "I am not sure.") for i in range(16)]
+    path = tmp_path / "pairs.jsonl"
+    path.write_bytes(jsonl(*rows) * 2000)  # big enough for the parallel scan to split it
+    report = check_file(path, workers=workers)
+    [same] = [p for p in report.problems if p.kind == "same_rejected"]
+    assert same.severity == "warning" and report.valid and report.problem_counts["same_rejected"] == 32_000
+    assert same.message.startswith("all 32000 preference pairs reject the same answer (the one on line 1)")
+    assert "realistic bad answer" in same.fix
+    # The rules' path (TRL's layout, converted row by row) counts the same.
+    trl = [{"prompt": f"q{i}", "chosen": f"a{i}", "rejected": "I am not sure."} for i in range(16)]
+    assert "same_rejected" in check_file(jsonl(*trl)).problem_counts
+
+
+def test_varied_rejected_answers_and_a_few_pairs_say_nothing() -> None:
+    varied = [pair(f"question {i}", f"answer {i}", f"wrong answer {i}") for i in range(16)]
+    assert "same_rejected" not in check_file(jsonl(*varied)).problem_counts
+    few = [pair(f"question {i}", f"answer {i}", "no") for i in range(3)]
+    assert "same_rejected" not in check_file(jsonl(*few)).problem_counts

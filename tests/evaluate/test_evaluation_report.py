@@ -4,6 +4,7 @@ and the noise allow, a judge whose answers cannot be used said as such, and the 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
@@ -154,3 +155,42 @@ def test_side_by_side_samples_are_clipped_fenced_and_never_acted_on() -> None:
     text = render(report)
     assert text.count("```untrusted-model-output") == 2
     assert "```\nbreak out" not in text  # a fence inside the output cannot close ours
+
+
+def _at_perplexity_500(shift: list[float], vocab_size: int | None = None) -> HeldoutLoss:
+    """Four 10-token examples at a loss of ln(500) per token, each example's sum moved by ``shift``."""
+    base = 10 * math.log(500)
+    return HeldoutLoss(
+        example_sums=[base + s for s in shift], example_tokens=[10] * len(shift), vocab_size=vocab_size
+    )
+
+
+def test_a_negligible_general_text_rise_is_no_forgetting_however_small_its_noise() -> None:
+    """A trial run: +0.001 loss at perplexity ~500 (standard error ~0.00004) read as 'lost general ability'."""
+    task = (_loss([20, 22, 21, 23]), _loss([10, 12, 11, 12]))
+    general = (_at_perplexity_500([0, 0, 0, 0]), _at_perplexity_500([0.010, 0.011, 0.009, 0.010]))
+    report = report_of(_loss_job(task, general), "ft-1")
+    assert report.forgetting is not None and report.forgetting.startswith("No measurable forgetting")
+    assert "+0.001" in report.forgetting
+    assert "lost general ability" not in report.next_step and "deploy_endpoint" in report.next_step
+
+
+def test_a_perplexity_near_the_vocabulary_size_says_the_model_is_essentially_untrained() -> None:
+    task = (_loss([20, 22, 21, 23]), _loss([10, 12, 11, 12]))
+    general = (_at_perplexity_500([0, 1, 2, 1], 512), _at_perplexity_500([0, 1, 2, 1], 512))
+    report = report_of(_loss_job(task, general), "ft-1")
+    assert report.verdict.startswith("Essentially untrained: the baseline (perplexity")
+    assert "and the fine-tune (perplexity" in report.verdict and "vocabulary 512" in report.verdict
+    assert "deploy_endpoint" not in report.next_step and "trained checkpoint" in report.next_step
+    # A trained model's perplexity, far below its vocabulary: nothing said.
+    trained = (_at_perplexity_500([0, 1, 2, 1], 32_000), _at_perplexity_500([0, 1, 2, 1], 32_000))
+    assert "untrained" not in report_of(_loss_job(task, trained), "ft-1").verdict
+
+
+def test_a_loss_on_the_jobs_own_training_data_is_not_called_held_out() -> None:
+    job = _loss_job((_loss([20, 22, 21, 23]), _loss([10, 12, 11, 12])), None)
+    report = report_of(job, "ft-1", on_training_data=True)
+    assert "held-out" not in report.verdict and "loss on its training data is lower" in report.verdict
+    assert "how well the fine-tune fits it, not whether it generalises" in report.verdict
+    assert "validation_file" in report.next_step
+    assert "held-out loss" in report_of(job, "ft-1").verdict

@@ -46,3 +46,16 @@ def test_no_prompt_at_all_is_refused(tmp_path: Path) -> None:
     src = _write(tmp_path / "text.jsonl", [{"text": "just prose"}])
     with pytest.raises(PreflightError, match="No row of text.jsonl has a user prompt"):
         prompt_file(src, tmp_path / "cache")
+
+
+def test_preference_pairs_become_prompts_with_the_chosen_answer(tmp_path: Path) -> None:
+    """DPO data is judged with method='compare': each pair's prompt is asked, its chosen answer the reference."""
+    pair = {
+        "input": {"messages": [{"role": "user", "content": "capital of France?"}]},
+        "preferred_output": [{"role": "assistant", "content": "Paris."}],
+        "non_preferred_output": [{"role": "assistant", "content": "I am not sure."}],
+    }
+    out = prompt_file(_write(tmp_path / "pairs.jsonl", [pair]), tmp_path / "cache")
+    assert [json.loads(line) for line in out.read_text().splitlines()] == [
+        {"prompt": "capital of France?", "completion": "Paris."}
+    ]

@@ -296,3 +296,20 @@ async def test_create_finetunes_pre_flight_speaks_of_preference_pairs_for_dpo(
         sft_rows = await call_error(client, "create_finetune", {**tool_args, "method": "dpo"})
     assert "TRL preference" in trl and "write_converted" in trl and "completion" not in trl
     assert "DPO trains on preference pairs" in sft_rows and "Nothing was uploaded" in sft_rows
+
+
+async def test_pairs_that_all_reject_one_phrase_get_a_warning_with_the_fix(
+    server: MCPServer[AppState], tmp_path: Path
+) -> None:
+    rows = [{"prompt": f"q{i}", "chosen": f"a{i}", "rejected": "I am not sure."} for i in range(16)]
+    source = _write(tmp_path / "trl.jsonl", rows)
+    target = tmp_path / "together.jsonl"
+    async with Client(server) as client:
+        found = await call_ok(
+            client,
+            "check_training_data",
+            {"path": str(source), "method": "dpo", "write_converted": str(target)},
+        )
+    [same] = [p for p in found["report"]["problems"] if p["kind"] == "same_rejected"]
+    assert same["message"].startswith("all 16 preference pairs reject the same answer")
+    assert "only learns to avoid that one phrase" in same["message"] and "realistic bad answer" in same["fix"]

@@ -25,7 +25,7 @@ async def test_cli_recommend_and_the_tool_give_the_same_recommendation(
         result = await client.call_tool("recommend_base", {"model": str(smollm2_dir)})
     assert not result.is_error, result.content
     assert from_cli == result.structured_content
-    assert from_cli["base_model"] == "togethercomputer/llama-2-7b-chat"
+    assert from_cli["base_model"] == "byom/local"  # the local engine's own template
     # The tokenizer's chat template reaches the selection on both paths.
     assert from_cli["custom"]["has_chat_template"] is True
 
@@ -43,4 +43,4 @@ async def test_cli_recommend_together_ranks_togethers_bases_on_the_local_engine(
         and '"togethercomputer/llama-2-7b-chat"' in (cloud["next_step"])
     )
     assert local["backend"] == "local" and local["alternatives"] == []
-    assert local["base_model"] == cloud["base_model"]
+    assert local["base_model"] == "byom/local" and "together=true" in local["explanation"]

@@ -17,7 +17,7 @@ import pytest
 from mcp import Client
 
 from byom.config import Settings
-from byom.engine.evals.loss import LossParameters
+from byom.engine.evals.loss import HeldoutLoss, LossParameters, loss_results
 from byom.engine.state import EngineState
 from byom.server import build_server
 from support.faults import FaultTransport, respond, rewrite_json
@@ -199,3 +199,66 @@ async def test_a_job_that_fits_its_data_has_a_lower_heldout_loss_than_its_base_a
     assert report["forgetting"], report
     measures = [row["measure"] for row in report["table"]]
     assert measures == ["task loss", "task perplexity", "general text loss", "general text perplexity"]
+
+
+async def test_a_loss_on_the_jobs_own_training_file_says_so_in_the_plan(
+    byom_settings: Settings, faults: FaultTransport, tool_args: dict[str, Any], train_file: Path
+) -> None:
+    """The trial's user evaluated on the file the job trained on, and the report called it held-out."""
+    async with Client(
+        build_server(byom_settings.model_copy(update={"auto_confirm": True}), transport=faults)
+    ) as c:
+        job_id = await _completed_job(c, faults, tool_args)
+        # The engine's answer once it ran (its runner is stopped here): the fine-tune fits the file better.
+        fitted = loss_results(
+            HeldoutLoss(example_sums=[20, 22, 21, 23], example_tokens=[10] * 4),
+            HeldoutLoss(example_sums=[10, 12, 11, 12], example_tokens=[10] * 4),
+        )
+        done = {"status": "completed", "results": fitted}
+        faults.inject("GET", "/v1/evaluation/eval-*", rewrite_json(lambda b: {**b, **done}), forever=True)
+        result = await c.call_tool("evaluate_model", {"model": job_id, "data": str(train_file)})
+    assert result.structured_content is not None, text_of(result)
+    plan = result.structured_content["plan"]
+    assert plan["on_training_data"] is True and "(the job's own training file)" in plan["summary"]
+    text = text_of(result)
+    assert "held-out" not in text and "loss on its training data is lower" in text
+    assert "not whether it generalises" in text and "validation_file" in text
+
+
+async def test_a_loss_on_preference_pairs_says_what_works_instead(
+    byom_settings: Settings, faults: FaultTransport, tool_args: dict[str, Any], tmp_path: Path
+) -> None:
+    pair = {
+        "input": {"messages": [{"role": "user", "content": "capital of France?"}]},
+        "preferred_output": [{"role": "assistant", "content": "Paris."}],
+        "non_preferred_output": [{"role": "assistant", "content": "I am not sure."}],
+    }
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps(pair) + "\n")
+    async with Client(
+        build_server(byom_settings.model_copy(update={"auto_confirm": True}), transport=faults)
+    ) as c:
+        job_id = await _completed_job(c, faults, tool_args)
+        text = await call_error(c, "evaluate_model", {"model": job_id, "data": str(pairs)})
+    # Before: 'Use method "dpo" for this file.', a value evaluate_model's method does not have.
+    assert "A loss evaluation scores one answer per prompt" in text and "method='compare'" in text
+    assert '"dpo"' not in text and "SFT .jsonl of the same prompts" in text
+    assert faults.count("POST", EVALS) == 0
+
+
+async def test_no_judge_on_the_local_engine_says_how_to_get_one_and_explain_error_agrees(
+    byom_settings: Settings, faults: FaultTransport, tool_args: dict[str, Any], train_file: Path
+) -> None:
+    """A local-only machine serves no third model: the trial's assistant was told to pass 'a model it serves'."""
+    async with Client(
+        build_server(byom_settings.model_copy(update={"auto_confirm": True}), transport=faults)
+    ) as c:
+        job_id = await _completed_job(c, faults, tool_args)
+        text = await call_error(
+            c, "evaluate_model", {"model": job_id, "data": str(train_file), "method": "compare"}
+        )
+        explained = text_of(await c.call_tool("explain_error", {"error_text": text}))
+    assert "No judge to use" in text and 'judge="/path/to/an-instruct-model"' in text
+    assert "loads it on demand" in text and "BYOM_ENGINE_ALLOW_DIRS" in text
+    assert "/path/to/an-instruct-model" in explained and "on demand" in explained
+    assert faults.count("POST", EVALS) == 0

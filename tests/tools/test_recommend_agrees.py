@@ -71,6 +71,19 @@ def _settings(tmp_path: Path, **changes: Any) -> Settings:
     ).model_copy(update=changes)
 
 
+@pytest.fixture
+def together(hub: FakeHub, queued: tuple[FaultTransport, EngineState], byom_settings: Settings) -> Client:
+    """A client of byom-mcp on Together (the real local engine standing in, its limits read live)."""
+    settings = byom_settings.model_copy(
+        update={
+            "backend_choice": "together",
+            "together_api_key": SecretStr(KEY),
+            "together_base_url": BASE_URL,
+        }
+    )
+    return Client(build_server(settings, inspector=make_inspector(settings), transport=queued[0]))
+
+
 async def _both(client: Client, model: str, **rec_args: Any) -> tuple[dict[str, Any], dict[str, Any], str]:
     inspected = await client.call_tool("inspect_hf_model", {"model": model})
     rec = await client.call_tool("recommend_base", {"model": model, **rec_args})
@@ -83,10 +96,9 @@ def _template(report: dict[str, Any]) -> dict[str, Any]:
     return next(f for f in report["findings"] if f["check"] == "together_base")
 
 
-async def test_a_template_that_breaks_the_rule_is_not_plain_compatible(hub: FakeHub, tmp_path: Path) -> None:
-    settings = _settings(tmp_path)
-    async with Client(build_server(settings, inspector=make_inspector(settings))) as client:
-        report, rec, _ = await _both(client, "google/gemma-2-2b-it", together=True)
+async def test_a_template_that_breaks_the_rule_is_not_plain_compatible(together: Client) -> None:
+    async with together as client:
+        report, rec, _ = await _both(client, "google/gemma-2-2b-it")
     # Before: COMPATIBLE, while recommend_base picked a 16,384-context image+text Gemma-3-12B.
     assert report["verdict"] == "compatible_with_warnings"
     finding = _template(report)
@@ -96,10 +108,9 @@ async def test_a_template_that_breaks_the_rule_is_not_plain_compatible(hub: Fake
     assert "least violation" in finding["evidence"]
 
 
-async def test_the_two_tools_agree_on_a_base_that_follows_the_rule(hub: FakeHub, tmp_path: Path) -> None:
-    settings = _settings(tmp_path)
-    async with Client(build_server(settings, inspector=make_inspector(settings))) as client:
-        report, rec, _ = await _both(client, "HuggingFaceTB/SmolLM2-135M-Instruct", together=True)
+async def test_the_two_tools_agree_on_a_base_that_follows_the_rule(together: Client) -> None:
+    async with together as client:
+        report, rec, _ = await _both(client, "HuggingFaceTB/SmolLM2-135M-Instruct")
     finding = _template(report)
     assert finding["status"] == "pass" and rec["rule_breaks"] == []
     assert rec["next_step"] in finding["evidence"] and "togethercomputer/llama-2-7b-chat" in rec["next_step"]
@@ -108,15 +119,15 @@ async def test_the_two_tools_agree_on_a_base_that_follows_the_rule(hub: FakeHub,
 async def test_known_limits_win_for_a_512_context_llama(hub: FakeHub, tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     async with Client(build_server(settings, inspector=make_inspector(settings))) as client:
-        report, rec, text = await _both(client, "org/llama-512", together=True)
-    assert rec["base_model"] == "togethercomputer/llama-2-7b-chat"  # not DeepSeek-R1-Distill-Llama-8B
-    assert "least violation" in _template(report)["evidence"]
+        result = await client.call_tool("recommend_base", {"model": "org/llama-512", "together": True})
+    rec, text = result.structured_content, result.content[0].text  # type: ignore[union-attr]
+    assert rec is not None and rec["base_model"] == "togethercomputer/llama-2-7b-chat"  # not DeepSeek-R1-…
+    assert any("least violation" in w for w in rec["rule_breaks"])
     assert "limits endpoint" not in text and "Limits: the packaged list dated" in text
 
 
-async def test_no_base_of_the_family_is_a_warning(hub: FakeHub, tmp_path: Path) -> None:
-    settings = _settings(tmp_path)
-    async with Client(build_server(settings, inspector=make_inspector(settings))) as client:
+async def test_no_base_of_the_family_is_a_warning(together: Client) -> None:
+    async with together as client:
         result = await client.call_tool("inspect_hf_model", {"model": "org/olmo-tiny"})
     report = result.structured_content
     assert report is not None and report["verdict"] == "compatible_with_warnings"
@@ -141,11 +152,15 @@ async def test_the_local_engine_trains_the_model_itself_unless_together_is_asked
 ) -> None:
     settings = _settings(tmp_path)
     async with Client(build_server(settings, inspector=make_inspector(settings))) as client:
-        local = await client.call_tool("recommend_base", {"model": "google/gemma-2-2b-it"})
+        report, data, text = await _both(client, "google/gemma-2-2b-it")
         cloud = await client.call_tool("recommend_base", {"model": "google/gemma-2-2b-it", "together": True})
-    data, text = local.structured_content, local.content[0].text  # type: ignore[union-attr]
-    assert data is not None and data["backend"] == "local" and data["alternatives"] == []
-    assert "trains google/gemma-2-2b-it itself: no Together base is needed" in text
+    assert data["backend"] == "local" and data["alternatives"] == [] and data["base_model"] == "byom/local"
+    assert "trains google/gemma-2-2b-it itself with its own template byom/local: no Together base" in text
+    assert "Together's BYOM rule does not apply" in text and "batch size 1–8" in text and "borrow" not in text
+    # inspect_hf_model says the same (before: "the Together base … breaks the BYOM rule", a gemma-3 pick).
+    finding = _template(report)
+    assert finding["status"] == "pass" and data["explanation"] in finding["evidence"]
+    assert "breaks the BYOM rule" not in finding["evidence"] and report["verdict"] == "compatible"
     assert (
         data["next_step"]
         == 'create_finetune(from_hf_model="google/gemma-2-2b-it", training_file="<your .jsonl>")'

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from byom.jobs.settings import default_learning_rate
 from byom.server import INSTRUCTIONS, build_server
 
 pytestmark = pytest.mark.anyio
@@ -94,6 +95,17 @@ async def test_tool_definitions_the_model_reads_stay_under_budget() -> None:
     assert len(for_the_model) < 16_000
     payload = json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools])
     assert len(payload) < 72_000
+
+
+async def test_the_learning_rate_description_names_every_default_the_plan_uses() -> None:
+    """A DPO run took 5e-6 while the description promised 1e-3: the model told the user the wrong setting."""
+    async with Client(build_server()) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    described = tools["create_finetune"].input_schema["properties"]["learning_rate"]["description"]
+    for method in ("sft", "dpo"):
+        for training_type in ("lora", "full"):
+            rate, _ = default_learning_rate(method, training_type)
+            assert f"{rate:.0e}".replace("e-0", "e-") in described, (method, training_type, described)
 
 
 async def test_tool_schemas_match_the_snapshot() -> None:
@@ -184,7 +196,7 @@ async def test_inspect_rejects_an_empty_model_argument() -> None:
 
 async def test_recommend_reproduces_the_byom_docs_example(mode: str, smollm2_dir: Path) -> None:
     async with Client(build_server(), mode=mode) as client:
-        result = await client.call_tool("recommend_base", {"model": str(smollm2_dir)})
+        result = await client.call_tool("recommend_base", {"model": str(smollm2_dir), "together": True})
     assert not result.is_error, result.content
     data = result.structured_content
     assert data["base_model"] == "togethercomputer/llama-2-7b-chat"

@@ -71,6 +71,8 @@ async def test_gated_repo_with_token_is_inspected_and_token_never_echoed(
 
 async def test_recommend_for_a_hub_repo_follows_the_docs(hub: FakeHub, tmp_path: Path) -> None:
     async with Client(_server(tmp_path)) as client:
-        result = await client.call_tool("recommend_base", {"model": "HuggingFaceTB/SmolLM2-135M-Instruct"})
+        result = await client.call_tool(
+            "recommend_base", {"model": "HuggingFaceTB/SmolLM2-135M-Instruct", "together": True}
+        )
     assert not result.is_error
     assert result.structured_content["base_model"] == "togethercomputer/llama-2-7b-chat"

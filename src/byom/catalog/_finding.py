@@ -2,6 +2,7 @@
 
     InspectReport ──recommend_for_report()──► Recommendation ──template_finding()──► Finding "together_base"
         direct (the model is a Together base)      pass: fine-tune it directly, with the call
+        the local engine trains the model itself   pass: its own template, Together's rule does not apply
         no base of the family or a close one       warn: BYOM has no template for it
         the pick breaks a clause of the rule       warn: which clause, and where the risks are told
         the pick follows the rule                  pass: the base and the call
@@ -21,7 +22,7 @@ CHECK = "together_base"
 
 
 def template_finding(rec: Recommendation) -> Finding | None:
-    """The finding for ``rec`` (a Together recommendation); ``None`` when the architecture is unknown (the
+    """The finding for ``rec``; ``None`` when the architecture is unknown (the
     inspection's own findings say so)."""
     if rec.family is None:
         return None
@@ -32,6 +33,8 @@ def template_finding(rec: Recommendation) -> Finding | None:
             evidence=f"{rec.base_model} is itself a Together fine-tuning base: fine-tune it directly, no BYOM "
             f"needed: {rec.next_step}",
         )
+    if rec.backend == "local":
+        return Finding(check=CHECK, status="pass", evidence=f"{rec.explanation} Next: {rec.next_step}")
     if rec.pick is None:
         return Finding(
             check=CHECK,
@@ -57,9 +60,12 @@ def template_finding(rec: Recommendation) -> Finding | None:
     )
 
 
-def with_template_finding(report: InspectReport, catalog: Catalog) -> InspectReport:
-    """``report`` with the template finding added (its verdict decided again); a non-causal model unchanged."""
+def with_template_finding(
+    report: InspectReport, catalog: Catalog, *, local_engine: bool = False
+) -> InspectReport:
+    """``report`` with the template finding added (its verdict decided again); a non-causal model unchanged.
+    ``local_engine``: the advice recommend_base gives there (the engine trains the model itself)."""
     if not report.is_causal_lm:
         return report
-    finding = template_finding(recommend_for_report(report, catalog))
+    finding = template_finding(recommend_for_report(report, catalog, local_engine=local_engine))
     return report.with_findings(finding) if finding is not None else report

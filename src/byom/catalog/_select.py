@@ -14,7 +14,7 @@ How the rule is applied, in order:
     before a community fine-tune, then the variant (instruct/chat or base) that matches the custom model.
 
 Two cases need no template: a model that is itself a Together base is fine-tuned directly, and the local
-engine trains the custom model itself (the base only lends its limits).
+engine trains the custom model itself with its own template, ``LOCAL_TEMPLATE`` (no Together base).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from byom.catalog._families import (
     vendor_orgs,
 )
 from byom.catalog._models import Catalog, CatalogBase
-from byom.catalog._payloads import BaseLimits, base_limits
+from byom.catalog._payloads import LOCAL_TEMPLATE, BaseLimits, base_limits, local_limits_payload
 from byom.hub import human_params
 
 __all__ = [
@@ -158,8 +158,8 @@ class Recommendation(BaseModel):
     )
     backend: Literal["together", "local"] = Field(
         default="together",
-        description="the backend the advice is for; local: the engine trains the custom model itself and the "
-        "base only lends its limits",
+        description="the backend the advice is for; local: the engine trains the custom model itself with its "
+        "own template (base_model byom/local)",
     )
     next_step: str = Field(default="", description="the create_finetune call this advice leads to")
 
@@ -420,7 +420,7 @@ def _next_step(
         args["from_hf_model"] = custom.model
         if custom.revision:
             args["hf_model_revision"] = custom.revision
-        if not local:  # the local engine's create_finetune picks the same base for its limits
+        if not local:  # the local engine's create_finetune takes its own template
             args["model"] = base
     args["training_file"] = "<your .jsonl>"
     if training_type != "lora":
@@ -461,6 +461,24 @@ def _cross_family_warning(family: str, matched: str) -> str:
     )
 
 
+def _local_explanation(custom: CustomModelFacts, max_seq_length: int | None, warnings: list[str]) -> str:
+    """What the local engine does with ``custom`` (its own template, no Together base), adding to ``warnings``
+    a requested length past the model's context."""
+    limits = local_limits_payload()["lora_training"]
+    context = custom.max_context
+    if max_seq_length is not None and context is not None and max_seq_length > context:
+        warnings.append(
+            f"Requested max_seq_length {max_seq_length} exceeds your model's max context {context}; lower it."
+        )
+    return (
+        f"The local engine trains {custom.model} itself with its own template {LOCAL_TEMPLATE}: no Together base "
+        "is needed and Together's BYOM rule does not apply. Limits: max_seq_length up to your model's context "
+        f"({context if context is not None else 'unknown'}), batch size {limits['min_batch_size']}–"
+        f"{limits['max_batch_size']}, LoRA rank ≤ {limits['max_rank']}. For a Together job, call recommend_base "
+        "with together=true."
+    )
+
+
 def recommend(
     custom: CustomModelFacts,
     catalog: Catalog,
@@ -472,8 +490,8 @@ def recommend(
 ) -> Recommendation:
     """Pick the base model for ``custom`` by the BYOM docs' rule, with up to 4 ranked alternatives.
 
-    ``local_engine``: the advice is for the local engine, which trains ``custom`` itself: the pick only lends
-    its limits, and Together's rule, alternatives and warnings about the template are left out.
+    ``local_engine``: the advice is for the local engine, which trains ``custom`` itself with its own template
+    (``LOCAL_TEMPLATE``): no Together base, rule, alternatives or template warnings.
     """
     from byom.hub import MAX_PARAMS  # the Hub analyser loads on the first recommendation, not at start-up
 
@@ -508,9 +526,11 @@ def recommend(
         breaks: list[str] | None = None,
         direct: bool = False,
     ) -> Recommendation:
-        local = local_engine and not direct
+        # The engine trains a model of a known architecture itself, with its own template.
+        local = local_engine and not direct and family is not None
+        base_model = LOCAL_TEMPLATE if local else pick.base_model if pick else None
         return Recommendation(
-            base_model=pick.base_model if pick else None,
+            base_model=base_model,
             pick=pick,
             alternatives=alternatives,
             custom=custom,
@@ -530,14 +550,14 @@ def recommend(
             backend="local" if local_engine else "together",
             next_step=_next_step(
                 custom,
-                pick.base_model,
+                base_model,
                 direct=direct,
                 local=local,
                 training_type=training_type,
                 method=method,
                 max_seq_length=max_seq_length,
             )
-            if pick is not None
+            if base_model is not None
             else "",
         )
 
@@ -561,16 +581,13 @@ def recommend(
             f"Inspect the model first; Together has templates for: {families}."
         )
         return result(None, [])
+    if local_engine:
+        return result(None, [], _local_explanation(custom, max_seq_length, warnings))
     if matched is None:
-        local_note = (
-            " The local engine can still train it: pass model= a base of similar size (it lends only its limits)."
-            if local_engine
-            else ""
-        )
         warnings.append(
             f"No template: Together's catalog has no base of the {family!r} family or a close one, so BYOM "
             f"cannot be used for this model. Families with templates: {families}. Pick a model of one of "
-            "those architectures, or ask Together support to add the architecture." + local_note
+            "those architectures, or ask Together support to add the architecture."
         )
         return result(None, [])
 
@@ -582,7 +599,7 @@ def recommend(
     best = scored[0]
     pick = ranked[0]
     name = best.base.name
-    # Rule warnings are about Together's template; requests and support hold on the local engine too.
+    # Rule warnings are about Together's template; requests and support are the common ones.
     rule: list[str] = []
     breaks: list[str] = []
     common: list[str] = []
@@ -657,16 +674,6 @@ def recommend(
             "adjusts to your checkpoint (docs: 'Use the smallest available base model')."
         )
 
-    if local_engine:
-        limits = best.limits
-        warnings.extend(common)
-        explanation = (
-            f"The local engine trains {custom.model} itself: no Together base is needed and Together's rule "
-            f"does not apply. create_finetune borrows {name}'s limits only (LoRA rank ≤ {limits.lora_max_rank}, "
-            f"{label} max_seq_length ≤ {limits.max_seq_length(method)}, batch sizes). For a Together job, call "
-            "recommend_base with together=true."
-        )
-        return result(pick, [], explanation)
     warnings.extend(rule + common)
     return result(pick, ranked[1:], _explain(scored, custom, family, matched, method), breaks=breaks)
 
@@ -701,16 +708,15 @@ def render_recommendation(rec: Recommendation) -> str:
             f"{_fmt_params(custom.param_count)} params, max context {ctx}."
         ),
     ]
-    if rec.pick is None:
+    if rec.backend == "local" and not rec.direct and rec.base_model is not None:
+        lines.append(f"Local engine: it trains your model itself (template {rec.base_model}).")
+        lines.append(f"  {rec.explanation}")
+    elif rec.pick is None:
         lines.append("No base model recommended.")
     else:
         if rec.direct:
             lines.append(
                 f"{rec.pick.base_model} is itself a Together base: fine-tune it directly, no BYOM needed."
-            )
-        elif rec.backend == "local":
-            lines.append(
-                f"Local engine: it trains your model itself. Limits borrowed from (model=): {rec.pick.base_model}"
             )
         else:
             lines.append(f"Recommended base (model=): {rec.pick.base_model}")

@@ -5,7 +5,9 @@ CRC-32 + Adler-32 in every process of that check (``stable``).
 
 A row's keys are three hashes: its prompt (everything before the trained answer: the messages before the last
 assistant turn, or the instruction's prompt), that answer, and the row (both, and the line's length: exact
-repeats; the whole line where the format has no prompt). The fast path
+repeats; the whole line where the format has no prompt). A preference pair's keys are the whole line, no prompt
+(several pairs per prompt are normal) and its rejected answer: counted, since pairs that all reject one phrase
+teach only to avoid that phrase. The fast path
 computes them from the values it has already decoded (``msgspec.Raw`` views of the line, so no text is built);
 the rules' lines are decoded the same lax way here, so both paths give one line the same keys.
 
@@ -27,6 +29,9 @@ __all__ = ["MAX_DISTINCT", "Repeats", "keys_of_line", "keys_of_row"]
 
 MAX_DISTINCT = 1 << 18
 _EXAMPLES = 3
+# Pairs that mostly reject one text: at least this share of the pairs, and this many pairs to say so.
+_SAME_REJECTED_SHARE = 0.5
+_SAME_REJECTED_MIN_PAIRS = 4
 _MASK = 2**64 - 1
 _LINE = 0xFFFFFFFF  # the low 32 bits of a remembered prompt hold its line; the high 32 its answer's hash
 
@@ -51,6 +56,8 @@ def keys_of_row(fmt: DatasetFormat, line: bytes, row: Any, stable: bool = False)
     h = _stable_hash if stable else _fast_hash
     if fmt == "instruction":
         prompt, answer = h(row.prompt), h(row.completion)
+    elif fmt == "preference":
+        return h(line.strip()), 0, h(row.non_preferred_output[0].content)
     elif fmt == "conversation" and _is_answer(last := row.messages[-1]):
         prompt = h(b"\x00".join([m.content if m.content is not UNSET else b"" for m in row.messages[:-1]]))
         answer = h(last.content)
@@ -89,9 +96,14 @@ class _LaxInstruction(Struct, gc=False):
     completion: Raw
 
 
+class _LaxPreference(Struct, gc=False):
+    non_preferred_output: list[_LaxMessage]
+
+
 _LAX = {
     "conversation": msgspec.json.Decoder(_LaxConversation).decode,
     "instruction": msgspec.json.Decoder(_LaxInstruction).decode,
+    "preference": msgspec.json.Decoder(_LaxPreference).decode,
 }
 
 
@@ -109,6 +121,10 @@ def keys_of_line(
             ValueError,
         ):  # a shape only the rules accept (duplicate keys): the line alone
             row = None
+    if isinstance(row, _LaxPreference) and (
+        not row.non_preferred_output or row.non_preferred_output[0].content is UNSET
+    ):
+        row = None
     return keys_of_row(fmt if row is not None else "general", line, row, stable)
 
 
@@ -122,8 +138,19 @@ class Repeats:
         self.duplicate_examples: list[tuple[int, int]] = []
         self.conflict_examples: list[tuple[int, int]] = []
         self.full = False
+        self.pairs = 0
+        self.rejected: dict[
+            int, list[int]
+        ] = {}  # a preference pair's rejected answer → [count, its first line]
 
     def add(self, lineno: int, row: int, prompt: int, answer: int) -> None:
+        if not prompt and answer:  # a preference pair: its rejected answer
+            self.pairs += 1
+            counted = self.rejected.get(answer)
+            if counted is not None:
+                counted[0] += 1
+            elif len(self.rejected) < MAX_DISTINCT:
+                self.rejected[answer] = [1, lineno]
         first = self.rows.get(row)
         if first is not None:
             self.duplicates += 1
@@ -178,7 +205,29 @@ class Repeats:
                     "Keep the answer you want for each prompt, unless the variety is meant.",
                 )
             )
+        same = self._same_rejected()
+        if same is not None:
+            out.append(same)
         return out
+
+    def _same_rejected(self) -> tuple[Problem, int] | None:
+        """A warning when at least ``_SAME_REJECTED_SHARE`` of the pairs reject the same answer text."""
+        if self.pairs < _SAME_REJECTED_MIN_PAIRS or not self.rejected:
+            return None
+        count, line = max(self.rejected.values())
+        if count < _SAME_REJECTED_SHARE * self.pairs:
+            return None
+        which = "all" if count == self.pairs else f"{count} of"
+        problem = Problem(
+            line=line,
+            kind="same_rejected",
+            severity="warning",
+            message=f"{which} {self.pairs} preference pairs reject the same answer (the one on line {line}): DPO "
+            "then only learns to avoid that one phrase, not what makes an answer worse for each prompt.",
+            fix="Give each prompt a realistic bad answer of its own (plausible but wrong, unhelpful or off-topic "
+            "for that prompt, e.g. a weaker model's answer), as varied as the prompts.",
+        )
+        return problem, count
 
 
 def _warning(

@@ -42,6 +42,7 @@ ProblemKind = Literal[
     "method",  # the data does not fit the training method (DPO needs preference pairs; SFT cannot use them)
     "duplicate",  # warning: a row repeating an earlier row exactly
     "conflict",  # warning: a prompt an earlier row answered differently
+    "same_rejected",  # warning: most preference pairs reject the same answer text
 ]
 
 

@@ -88,6 +88,9 @@ class EvaluatePlan(ConfirmedPlan):
     baseline: Contestant | None = None
     judge: Contestant | None = None
     data: str | None = Field(None, description="The data: file, rows, whether uploaded yet.")
+    on_training_data: bool = Field(
+        False, description="The data is the job's own training file (not held out)."
+    )
     usd: float | None = Field(
         None, description="At most this (judge and serverless tokens); None: not estimated."
     )
@@ -135,7 +138,9 @@ class EvaluatePlan(ConfirmedPlan):
                 f"- judge: {self.judge.name}, {'both orders' if self.method == 'compare' else 'once'} per row"
             )
         if self.data:
-            lines.append(f"- data: {self.data}")
+            lines.append(
+                f"- data: {self.data}" + (" (the job's own training file)" if self.on_training_data else "")
+            )
         if self.method == "loss":
             lines.append("- and the same on a general-text sample (forgetting)")
         dedicated = [c.name for c in (self.baseline, self.model) if c is not None and c.source == "dedicated"]
@@ -195,9 +200,16 @@ def _pick_judge(given: str | None, allowed: list[str], contestants: set[str], ba
     for name in (*PREFERRED_JUDGES, *allowed) if backend.costs_money else allowed:
         if name in allowed and name not in contestants:
             return Contestant(name=name, source="serverless", origin="default judge")
+    if backend.kind == "local":
+        how = (
+            "Any instruct model directory the engine may read (under your home, its data dir or BYOM_ENGINE_ALLOW_DIRS) "
+            'can judge: the engine loads it on demand, nothing to deploy. Pass judge="/path/to/an-instruct-model", '
+            "or judge=<a deployed endpoint's name>."
+        )
+    else:
+        how = "Pass judge=<a model from its evaluation model list (GET /v1/evaluation/model-list)>."
     raise PreflightError(
-        f"No judge to use: {backend.label} lists no evaluation model besides the two compared. Pass judge=<a model "
-        "it serves> (on the local engine: a deployed model, or a finished job's model)."
+        f"No judge to use: {backend.label} lists no evaluation model besides the two compared. {how}"
     )
 
 
@@ -291,9 +303,18 @@ async def plan_evaluate(
             "No data to evaluate on: pass data=<a local .jsonl file or a file id> (for a job id it defaults to the "
             "job's validation file, and this job had none)."
         )
-    data = await file_plan(data_given, backend, ledger, "evaluation", "sft")
+    # Any layout: a judged evaluation asks each row's prompt (preference pairs included); a loss needs one answer.
+    data = await file_plan(data_given, backend, ledger, "evaluation", None)
+    if args.method == "loss" and data.dataset_format == "preference":
+        raise PreflightError(
+            f"A loss evaluation scores one answer per prompt, and {data.filename or data.given} holds preference "
+            "pairs (chosen/rejected). Use method='compare' with a judge (both models answer each row's prompt), or "
+            "pass data=<an SFT .jsonl of the same prompts> (prompt/completion rows, or conversations)."
+        )
     if args.method != "loss":
         data = await _prompts(data, backend, ledger)
+    # The job's own training file (same id, or the same bytes this machine uploaded as it): a fit, not held out.
+    on_training = job is not None and job.training_file is not None and data.file_id == job.training_file
     allowed = await backend.client.evaluation_models() if args.method != "loss" else []
     model = Contestant(
         name=_job_name(job) if job is not None else args.model,
@@ -373,6 +394,7 @@ async def plan_evaluate(
         baseline=baseline,
         judge=judge,
         data=_describe_file(data),
+        on_training_data=on_training,
         usd=usd if backend.costs_money else None,
         price_note=note,
         limit_notes=limit_notes,

@@ -2,7 +2,7 @@
 
 Together renders ``input_template`` with Jinja over each row's columns and the local engine with plain
 ``{{column}}`` substitution; a ``prompt`` column is what both read the same way. So a conversation file (or an
-instruction one) becomes an instruction-format copy: the prompt is the last user turn before the final assistant
+instruction one, or preference pairs: their chosen answer) becomes an instruction-format copy: the prompt is the last user turn before the final assistant
 answer, the completion that answer (kept as the reference). At most ``MAX_JUDGED_ROWS`` rows: the judge's price
 grows with every row.
 """
@@ -24,6 +24,10 @@ MAX_JUDGED_ROWS = 200
 
 def _prompt_of(row: dict[str, Any]) -> dict[str, str] | None:
     messages = row.get("messages")
+    source, preferred = row.get("input"), row.get("preferred_output")
+    if isinstance(source, dict) and isinstance(source.get("messages"), list) and isinstance(preferred, list):
+        # A preference pair: its conversation so far, the chosen answer kept as the reference.
+        messages = [*source["messages"], *preferred]
     if isinstance(messages, list):
         turns = [m for m in messages if isinstance(m, dict) and isinstance(m.get("content"), str)]
         last = max((i for i, m in enumerate(turns) if m.get("role") == "assistant"), default=None)

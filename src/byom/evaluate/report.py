@@ -30,6 +30,10 @@ __all__ = [
 ]
 
 SAMPLES = 3  # side-by-side rows shown of a judged comparison
+# A general-text loss rise under log(1.01) (1% of perplexity) is no forgetting worth a claim, however small its noise.
+_FORGET_MIN = math.log(1.01)
+# A perplexity at or above this share of the vocabulary size: the model predicts about as well as a uniform guess.
+_CHANCE_SHARE = 0.8
 
 Outcome = Literal["better", "worse", "same", "unknown", "running", "failed"]
 
@@ -104,18 +108,53 @@ def _loss_outcome(pair: LossPair) -> Outcome:
     return "better" if d.difference < 0 else "worse"
 
 
+def _untrained(task: LossPair, forgetting: LossPair | None) -> tuple[str, bool] | None:
+    """What to say when a model's perplexity is near its vocabulary size (it predicts no better than chance),
+    and whether the fine-tune is one; None when neither model is."""
+    found: list[tuple[str, float, int]] = []
+    for who, pick in (("baseline", lambda p: p.model_a), ("fine-tune", lambda p: p.model_b)):
+        for pair in (task, forgetting):
+            m = pick(pair) if pair is not None else None
+            if (
+                m is not None
+                and m.vocab_size
+                and m.perplexity
+                and m.perplexity >= _CHANCE_SHARE * m.vocab_size
+            ):
+                found.append((who, m.perplexity, m.vocab_size))
+                break
+    if not found:
+        return None
+    shown = " and the ".join(
+        f"{who} (perplexity {ppl:,.0f}, vocabulary {vocab:,})" for who, ppl, vocab in found
+    )
+    message = (
+        f"Essentially untrained: the {shown} {'predict' if len(found) > 1 else 'predicts'} no better than chance (a uniform guess over the vocabulary "
+        "has a perplexity equal to its size). Nothing below says it answers well; start from a trained "
+        "checkpoint (an instruct model) before judging the fine-tune."
+    )
+    return message, any(who == "fine-tune" for who, _, _ in found)
+
+
 def loss_report(
-    evaluation_id: str | None, task: LossPair, forgetting: LossPair | None, job_id: str | None
+    evaluation_id: str | None,
+    task: LossPair,
+    forgetting: LossPair | None,
+    job_id: str | None,
+    *,
+    on_training_data: bool = False,
 ) -> EvaluationReport:
-    """A ``loss`` evaluation's report: the task's loss (lower is better) and, when measured, the general-text loss."""
+    """A ``loss`` evaluation's report: the task's loss (lower is better) and, when measured, the general-text loss.
+    ``on_training_data``: the data is the job's own training file (a fit, not a held-out figure)."""
     n, tokens = task.difference.n_examples, task.model_a.tokens
     outcome = _loss_outcome(task)
     d = task.difference
     counted = f"on {n} examples ({tokens:,} loss tokens)"
+    what = "loss on its training data" if on_training_data else "held-out loss"
     verdict = {
-        "better": f"The fine-tune's held-out loss is lower by {-d.difference:.3f} {counted}: more than twice its "
+        "better": f"The fine-tune's {what} is lower by {-d.difference:.3f} {counted}: more than twice its "
         f"noise (standard error {_fmt(d.std_error)}).",
-        "worse": f"The fine-tune's held-out loss is higher by {d.difference:.3f} {counted}: more than twice its "
+        "worse": f"The fine-tune's {what} is higher by {d.difference:.3f} {counted}: more than twice its "
         f"noise (standard error {_fmt(d.std_error)}). It fits this data worse than the baseline.",
         "same": f"The two are not told apart {counted}: the difference {d.difference:+.3f} is within twice its "
         f"noise (standard error {_fmt(d.std_error)}).",
@@ -128,13 +167,33 @@ def loss_report(
         table += _loss_rows("general text", forgetting)
         forgot_outcome = _loss_outcome(forgetting)
         f = forgetting.difference
+        if forgot_outcome == "worse" and f.difference < _FORGET_MIN:
+            forgot_outcome = "same"  # beyond its noise, but under 1% of perplexity: nothing lost that matters
         forgot = {
             "worse": f"Forgetting: its loss on general English text rose by {f.difference:.3f} (perplexity "
             f"{_fmt(forgetting.model_a.perplexity, 2)} → {_fmt(forgetting.model_b.perplexity, 2)}), more than its noise.",
             "better": "No forgetting: its loss on general English text fell.",
-            "same": "No measurable forgetting: its loss on general English text is unchanged within noise.",
+            "same": f"No measurable forgetting: its loss on general English text moved {f.difference:+.3f}, within "
+            "twice its noise or under 1% of perplexity.",
             "unknown": "Forgetting not measured: too few general-text examples.",
         }[forgot_outcome]
+    next_step = _next_step(outcome, forgot_outcome == "worse", job_id, "loss")
+    if on_training_data:
+        verdict += (
+            " This is the job's own training data: it shows how well the fine-tune fits it, not whether it "
+            "generalises."
+        )
+        next_step = (
+            "For whether it generalises, evaluate on rows it never saw: evaluate_model(model=…, data=<a validation "
+            ".jsonl>), and pass validation_file to create_finetune next time. " + next_step
+        )
+    untrained = _untrained(task, forgetting)
+    if untrained is not None:
+        verdict = f"{untrained[0]} {verdict}"
+        if untrained[1]:
+            next_step = (
+                "Train again from a trained checkpoint (inspect_hf_model, recommend_base), then evaluate."
+            )
     return EvaluationReport(
         evaluation_id=evaluation_id,
         method="loss",
@@ -143,7 +202,7 @@ def loss_report(
         table=table,
         verdict=verdict,
         forgetting=forgot,
-        next_step=_next_step(outcome, forgot_outcome == "worse", job_id, "loss"),
+        next_step=next_step,
     )
 
 
@@ -234,8 +293,9 @@ def _score_report(job: EvaluationJob, job_id: str | None) -> EvaluationReport:
     )
 
 
-def report_of(job: EvaluationJob, job_id: str | None) -> EvaluationReport:
-    """The report of an evaluation job as the backend returned it (finished or not)."""
+def report_of(job: EvaluationJob, job_id: str | None, *, on_training_data: bool = False) -> EvaluationReport:
+    """The report of an evaluation job as the backend returned it (finished or not); ``on_training_data``: a loss
+    evaluation on the job's own training file."""
     kind, status = job.type or "?", job.status or "unknown"
     again = f"evaluate_model(model={job.workflow_id!r})" if job.workflow_id else "evaluate_model"
     if status in ("error", "user_error"):
@@ -258,7 +318,13 @@ def report_of(job: EvaluationJob, job_id: str | None) -> EvaluationReport:
             next_step=f"Call {again} to follow it.",
         )
     if kind == "loss" and job.results.task is not None:
-        return loss_report(job.workflow_id, job.results.task, job.results.forgetting, job_id)
+        return loss_report(
+            job.workflow_id,
+            job.results.task,
+            job.results.forgetting,
+            job_id,
+            on_training_data=on_training_data,
+        )
     if kind == "score":
         return _score_report(job, job_id)
     return _compare_report(job, job_id)

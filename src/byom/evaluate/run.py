@@ -52,7 +52,7 @@ async def run_evaluation(
         progress=progress,
         report=progress_line,
     )
-    report = report_of(job, plan.job_id)
+    report = report_of(job, plan.job_id, on_training_data=plan.on_training_data)
     result_file = job.results.result_file_id if job.results is not None else None
     if report.method == "compare" and report.status == "completed" and result_file:
         try:

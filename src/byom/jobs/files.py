@@ -57,9 +57,10 @@ class FilePlan(BaseModel):
 
 
 async def file_plan(
-    given: str, backend: Backend, ledger: Ledger, role: str, method: Literal["sft", "dpo"]
+    given: str, backend: Backend, ledger: Ledger, role: str, method: Literal["sft", "dpo"] | None
 ) -> FilePlan:
-    """A local file checked and hashed on this machine (never uploaded here), or a file id's status."""
+    """A local file checked and hashed on this machine (never uploaded here), or a file id's status; ``method``
+    None: rows of either method."""
     from byom.data import check_file
     from byom.together import file_checksum
 

@@ -48,6 +48,7 @@ class LossSummary(_Lenient):
     n_examples: int = 0
     n_dropped: int = 0
     tokens: int = 0
+    vocab_size: int | None = None
 
 
 class LossDifference(_Lenient):

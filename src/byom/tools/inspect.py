@@ -43,7 +43,9 @@ async def inspect_hf_model(
     with domain_errors():
         report = await anyio.to_thread.run_sync(app.inspector.inspect, model, revision)
     try:
-        report = with_template_finding(report, await app.catalog())
+        report = with_template_finding(
+            report, await app.catalog(), local_engine=app.settings.backend == "local"
+        )
     except ByomError:
         # No backend to ask (BYOM_BACKEND=together without a key): the inspection stands without the
         # template, and recommend_base says what to set.

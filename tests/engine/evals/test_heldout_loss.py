@@ -107,6 +107,13 @@ def test_the_general_text_sample_is_forty_text_rows() -> None:
     assert len(rows) == 40 and all(set(r) == {"text"} and len(r["text"]) > 100 for r in rows)
 
 
+def test_an_untrained_models_perplexity_is_about_its_vocabulary_size(tiny_model: Path) -> None:
+    """The tiny model is random weights: the summary carries the vocabulary, so the report can say so."""
+    summary = heldout_loss(tiny_model, general_text(), max_examples=4).summary
+    assert summary.vocab_size is not None and summary.vocab_size > 100
+    assert summary.perplexity >= 0.8 * summary.vocab_size
+
+
 def test_rows_with_nothing_to_learn_are_refused(tiny_model: Path, tmp_path: Path) -> None:
     data = tmp_path / "empty.jsonl"
     row = {

@@ -32,7 +32,7 @@ The evaluation type ``"loss"`` (a byom extension of Together's ``/v1/evaluation`
     GET /v1/evaluation/{id}  → {..., "type": "loss", "status": "completed",
      "results": {"task":       {"model_a": L, "model_b": L, "difference": D},
                  "forgetting": {"model_a": L, "model_b": L, "difference": D} | null}}
-    L = {"loss", "perplexity", "std_error", "n_examples", "n_dropped", "tokens"}   (``HeldoutLoss.summary``)
+    L = {"loss", "perplexity", "std_error", "n_examples", "n_dropped", "tokens", "vocab_size"}   (``.summary``)
     D = {"difference": B − A, "std_error", "n_examples"}                         (``LossDifference``)
 
 ``LossParameters`` validates those parameters; ``run_loss(parameters, data, resolve)`` is the type's run:
@@ -87,6 +87,10 @@ class LossSummary(BaseModel):
     n_examples: int = Field(description="Examples scored (rows with at least one loss token).")
     n_dropped: int = Field(description="Rows skipped: nothing to learn from after masking or truncation.")
     tokens: int = Field(description="Loss tokens scored.")
+    vocab_size: int | None = Field(
+        None,
+        description="The tokenizer's vocabulary: a perplexity near it is a uniform guess (an untrained model).",
+    )
 
 
 class HeldoutLoss(BaseModel):
@@ -95,6 +99,7 @@ class HeldoutLoss(BaseModel):
     example_sums: list[float]
     example_tokens: list[int]
     n_dropped: int = 0
+    vocab_size: int | None = None
 
     @property
     def tokens(self) -> int:
@@ -113,6 +118,7 @@ class HeldoutLoss(BaseModel):
             n_examples=len(self.example_sums),
             n_dropped=self.n_dropped,
             tokens=self.tokens,
+            vocab_size=self.vocab_size,
         )
 
 
@@ -201,7 +207,10 @@ def loss_of_loaded(
             per_example, _ = objective.sequence_losses(model, examples[i : i + batch_size])
             sums.extend(float(x) for x in per_example.tolist())
     return HeldoutLoss(
-        example_sums=sums, example_tokens=[ex.n_loss_tokens for ex in examples], n_dropped=dropped
+        example_sums=sums,
+        example_tokens=[ex.n_loss_tokens for ex in examples],
+        n_dropped=dropped,
+        vocab_size=len(loaded.tokenizer),
     )
 
 
