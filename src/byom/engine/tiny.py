@@ -155,7 +155,9 @@ def write_overfit_dataset(
                 row = {
                     "input": {"messages": [{"role": "user", "content": q}]},
                     "preferred_output": [{"role": "assistant", "content": a}],
-                    "non_preferred_output": [{"role": "assistant", "content": "I do not know, sorry."}],
+                    # A bad answer of its own per row (one phrase rejected everywhere teaches only to avoid it):
+                    # the right words in the wrong order.
+                    "non_preferred_output": [{"role": "assistant", "content": " ".join(reversed(a.split()))}],
                 }
             else:
                 raise ValueError(
