@@ -48,7 +48,7 @@ def test_a_lower_loss_beyond_its_noise_is_better_and_says_deploy() -> None:
     assert "on 4 examples (40 loss tokens)" in report.verdict
     assert "deploy_endpoint(job_id='ft-1')" in report.next_step
     text = render(report)
-    assert "| task loss | 2.150 | 1.125 | -1.025 ±" in text and "Next: " in text
+    assert "| task loss | 2.150 | 1.125 | -1.025 (SE 0.025) |" in text and "Next: " in text
 
 
 def test_a_difference_within_its_noise_is_not_called_a_win() -> None:

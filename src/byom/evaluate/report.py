@@ -82,7 +82,8 @@ def sign_test(wins: int, losses: int) -> float:
 
 def _loss_rows(label: str, pair: LossPair) -> list[TableRow]:
     a, b, d = pair.model_a, pair.model_b, pair.difference
-    noise = f" ± {2 * d.std_error:.3f}" if d.std_error is not None else ""
+    # The standard error itself, labelled: a bare "± x" reads as one SE, and the verdict speaks of SEs.
+    noise = f" (SE {d.std_error:.3f})" if d.std_error is not None else ""
     return [
         TableRow(
             measure=f"{label} loss",
