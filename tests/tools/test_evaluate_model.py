@@ -252,7 +252,10 @@ async def test_a_loss_on_preference_pairs_says_what_works_instead(
 async def test_no_judge_on_the_local_engine_says_how_to_get_one_and_explain_error_agrees(
     byom_settings: Settings, faults: FaultTransport, tool_args: dict[str, Any], train_file: Path
 ) -> None:
-    """A local-only machine serves no third model: the trial's assistant was told to pass 'a model it serves'."""
+    """A local-only machine serves no third model: the trial's assistant was told to pass 'a model it serves'. And
+    what it does serve is the user's own (a later trial's default judge was the fine-tune compared, deployed under
+    its endpoint's name): the local engine never picks a judge by itself."""
+    faults.inject("GET", f"{EVALS}/model-list", respond({"model_list": ["local/byom-my-fine-tune"]}), forever=True)
     async with Client(
         build_server(byom_settings.model_copy(update={"auto_confirm": True}), transport=faults)
     ) as c:
@@ -262,6 +265,7 @@ async def test_no_judge_on_the_local_engine_says_how_to_get_one_and_explain_erro
         )
         explained = text_of(await c.call_tool("explain_error", {"error_text": text}))
     assert "No judge to use" in text and 'judge="/path/to/an-instruct-model"' in text
+    assert "a model judging itself proves nothing" in text
     assert "loads it on demand" in text and "BYOM_ENGINE_ALLOW_DIRS" in text
     assert "/path/to/an-instruct-model" in explained and "on demand" in explained
     assert faults.count("POST", EVALS) == 0
