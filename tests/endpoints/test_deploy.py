@@ -48,6 +48,29 @@ async def test_a_deploy_serves_and_finishes_its_ledger_row(
     assert row is not None and row.state == "created" and row.resource_id == done.deployment_id
 
 
+async def test_deploying_a_model_its_endpoint_already_serves_creates_nothing_and_says_how_to_call_it(
+    backend: Backend, ledger: Ledger, model_id: str
+) -> None:
+    """A trial's user asked again for the Python snippet and deploy_endpoint quietly added a second deployment of
+    the same weights (on Together, billed twice). Now the plan refuses, naming the endpoint to call."""
+    args = DeployArgs(model=model_id)  # the default name, as the trial's assistant called it
+    plan = await plan_deploy(args, backend=backend, ledger=ledger)
+    done = await deploy(plan, backend=backend, ledger=ledger, wait_seconds=30)
+    assert done.ready, done
+    with pytest.raises(PreflightError, match="already serves this model") as refused:
+        await plan_deploy(args, backend=backend, ledger=ledger)
+    said = str(refused.value)
+    assert f"model='local/{plan.endpoint_name}'" in said and f"endpoint_name='{plan.endpoint_name}'" in said
+    project = await backend.project()
+    (endpoint,) = await backend.client.list_endpoints(project.id, name=plan.endpoint_name)
+    assert len(endpoint.deployments) == 1
+    # Naming the endpoint is a deployment added on purpose (a new revision, more capacity): planned as usual.
+    again = await plan_deploy(
+        DeployArgs(model=model_id, endpoint_name=plan.endpoint_name), backend=backend, ledger=ledger
+    )
+    assert again.endpoint_name == plan.endpoint_name
+
+
 async def test_unknown_ids_are_the_clients_typed_not_found_with_the_next_step(
     backend: Backend, ledger: Ledger
 ) -> None:

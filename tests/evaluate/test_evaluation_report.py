@@ -176,15 +176,24 @@ def test_a_negligible_general_text_rise_is_no_forgetting_however_small_its_noise
 
 
 def test_a_perplexity_near_the_vocabulary_size_says_the_model_is_essentially_untrained() -> None:
-    task = (_loss([20, 22, 21, 23]), _loss([10, 12, 11, 12]))
-    general = (_at_perplexity_500([0, 1, 2, 1], 512), _at_perplexity_500([0, 1, 2, 1], 512))
-    report = report_of(_loss_job(task, general), "ft-1")
+    chance = (_at_perplexity_500([0, 1, 2, 1], 512), _at_perplexity_500([0, 1, 2, 1], 512))
+    report = report_of(_loss_job(chance, None), "ft-1")
     assert report.verdict.startswith("Essentially untrained: the baseline (perplexity")
     assert "and the fine-tune (perplexity" in report.verdict and "vocabulary 512" in report.verdict
     assert "deploy_endpoint" not in report.next_step and "trained checkpoint" in report.next_step
     # A trained model's perplexity, far below its vocabulary: nothing said.
     trained = (_at_perplexity_500([0, 1, 2, 1], 32_000), _at_perplexity_500([0, 1, 2, 1], 32_000))
-    assert "untrained" not in report_of(_loss_job(task, trained), "ft-1").verdict
+    assert "untrained" not in report_of(_loss_job(trained, None), "ft-1").verdict
+
+
+def test_a_fine_tune_that_learned_its_task_is_not_called_untrained_for_its_general_text() -> None:
+    """A later trial: a fine-tune at perplexity 132 on its task was called 'no better than chance' from its
+    general-text perplexity (518 of a 512-token vocabulary). Only the task's data decides it."""
+    task = (_at_perplexity_500([0, 1, 2, 1], 512), _loss([10, 12, 11, 12]))
+    general = (_at_perplexity_500([0, 1, 2, 1], 512), _at_perplexity_500([0, 1, 2, 1], 512))
+    verdict = report_of(_loss_job(task, general), "ft-1").verdict
+    assert verdict.startswith("Essentially untrained: the baseline (perplexity")
+    assert "fine-tune (perplexity" not in verdict
 
 
 def test_a_loss_on_the_jobs_own_training_data_is_not_called_held_out() -> None:

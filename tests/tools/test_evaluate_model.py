@@ -20,6 +20,7 @@ from byom.config import Settings
 from byom.engine.evals.loss import HeldoutLoss, LossParameters, loss_results
 from byom.engine.state import EngineState
 from byom.server import build_server
+from support.engine import make_constant_model
 from support.faults import FaultTransport, respond, rewrite_json
 from support.poll import until
 from support.spends import spends
@@ -73,7 +74,9 @@ async def test_a_job_without_validation_data_asks_for_data(
 def _end_at_once(faults: FaultTransport) -> None:
     """The ``queued`` engine runs no evaluation: its answer says it ended, so the tool reports at once instead of
     waiting out its bound (these tests check what was asked, not a result)."""
-    faults.inject("GET", f"{EVALS}/eval-*", rewrite_json(lambda job: {**job, "status": "error"}), forever=True)
+    faults.inject(
+        "GET", f"{EVALS}/eval-*", rewrite_json(lambda job: {**job, "status": "error"}), forever=True
+    )
 
 
 async def test_loss_on_the_local_engine_is_free_and_asks_the_engine_for_both_models_and_forgetting(
@@ -249,7 +252,10 @@ async def test_a_loss_on_preference_pairs_says_what_works_instead(
 async def test_no_judge_on_the_local_engine_says_how_to_get_one_and_explain_error_agrees(
     byom_settings: Settings, faults: FaultTransport, tool_args: dict[str, Any], train_file: Path
 ) -> None:
-    """A local-only machine serves no third model: the trial's assistant was told to pass 'a model it serves'."""
+    """A local-only machine serves no third model: the trial's assistant was told to pass 'a model it serves'. And
+    what it does serve is the user's own (a later trial's default judge was the fine-tune compared, deployed under
+    its endpoint's name): the local engine never picks a judge by itself."""
+    faults.inject("GET", f"{EVALS}/model-list", respond({"model_list": ["local/byom-my-fine-tune"]}), forever=True)
     async with Client(
         build_server(byom_settings.model_copy(update={"auto_confirm": True}), transport=faults)
     ) as c:
@@ -259,6 +265,61 @@ async def test_no_judge_on_the_local_engine_says_how_to_get_one_and_explain_erro
         )
         explained = text_of(await c.call_tool("explain_error", {"error_text": text}))
     assert "No judge to use" in text and 'judge="/path/to/an-instruct-model"' in text
+    assert "a model judging itself proves nothing" in text
     assert "loads it on demand" in text and "BYOM_ENGINE_ALLOW_DIRS" in text
     assert "/path/to/an-instruct-model" in explained and "on demand" in explained
     assert faults.count("POST", EVALS) == 0
+
+
+@pytest.mark.slow
+async def test_a_judged_compare_on_together_runs_once_confirmed_and_its_counts_add_up(
+    engine_transport: tuple[httpx2.ASGITransport, EngineState],
+    paid: Settings,
+    tool_args: dict[str, Any],
+    train_file: Path,
+    tiny_model: Path,
+    tmp_path: Path,
+) -> None:
+    """Issue #19's done-when: evaluate_model(method="compare") on Together (the engine standing in, its runners
+    running) asks for confirmation with a price, then returns the judge's counts: A wins, B wins, ties and both
+    kinds of failure add up to the samples. The judge is a real tiny model that always answers "A"."""
+    judge = str(make_constant_model(tiny_model, tmp_path / "judge-a", "A"))
+    wire = FaultTransport(engine_transport[0])
+    # Together's own answers that the engine does not serve: its evaluation model list and its price list.
+    wire.inject("GET", f"{EVALS}/model-list", respond({"model_list": [judge]}), forever=True)
+    wire.inject(
+        "GET", "/v1/models", respond([{"id": judge, "pricing": {"input": 0.1, "output": 0.1}}]), forever=True
+    )
+    async with Client(build_server(paid.model_copy(update={"auto_confirm": True}), transport=wire)) as a:
+        job_id = (await call_ok(a, "create_finetune", tool_args))["job_id"]
+
+        async def job_done() -> dict[str, Any] | None:
+            status = await call_ok(a, "job_status", {"job_id": job_id, "wait_seconds": 10})
+            return status if status["ended"] else None
+
+        assert (await until(job_done, f"job {job_id} to end", interval=0))["status"] == "completed"
+    args = {"model": job_id, "method": "compare", "data": str(train_file), "judge": judge}
+    async with Client(build_server(paid, transport=wire)) as c:  # a host without forms: the token path
+        first = await call_ok(c, "evaluate_model", args)
+        assert first["status"] == "confirmation_required" and first["plan"]["usd"] > 0
+        assert wire.count("POST", EVALS) == 0
+        out = await call_ok(c, "evaluate_model", {**args, "confirm_token": first["confirm_token"]})
+
+        async def evaluated() -> dict[str, Any] | None:
+            again = await call_ok(c, "evaluate_model", {"model": out["report"]["evaluation_id"]})
+            return again if again["report"]["status"] not in ("pending", "queued", "running") else None
+
+        if out["report"]["status"] in ("pending", "queued", "running"):
+            out = await until(evaluated, "the evaluation")
+    report = out["report"]
+    assert report["status"] == "completed", report
+    prefers, unusable = report["table"]
+    a_wins, b_wins, ties = (
+        int(prefers["baseline"]),
+        int(prefers["fine_tuned"]),
+        int(prefers["difference"].split()[0]),
+    )
+    gen_fail, judge_fail = int(unusable["baseline"].split()[0]), int(unusable["fine_tuned"].split()[0])
+    n = int(unusable["difference"].split()[1])
+    assert n > 0 and a_wins + b_wins + ties + gen_fail + judge_fail == n, report
+    assert report["verdict"] and report["outcome"] in ("better", "worse", "same", "unknown")

@@ -15,6 +15,10 @@ How the rule is applied, in order:
 
 Two cases need no template: a model that is itself a Together base is fine-tuned directly, and the local
 engine trains the custom model itself with its own template, ``LOCAL_TEMPLATE`` (no Together base).
+
+Over 600 lines on purpose: the rule and the words that justify each of its steps (reasons, warnings, the
+explanation, the next call) read the same scored facts (``_Scored``), so a change to one step and to how it is
+said are made together; the data (``bases.json``, families, prices) and the live refresh live apart.
 """
 
 from __future__ import annotations

@@ -116,6 +116,38 @@ async def _weights_of(
     raise PreflightError("Pass job_id (a completed fine-tune) or model (a registry model id, ml_…).")
 
 
+_STOPPED = ("DEPLOYMENT_STATE_STOPPED", "DEPLOYMENT_STATE_FAILED")
+
+
+async def _not_served_already(backend: Backend, project: Project, name: str, resource: str) -> None:
+    """Refuse a deploy by default name that would add a second deployment of the same weights to the endpoint that
+    already serves them: a trial's user asked again for the Python snippet and got a duplicate (on Together, billed
+    twice). Naming the endpoint explicitly still adds one (a rollout of a new revision, more capacity)."""
+    found = await backend.client.list_endpoints(project.id, name=name)
+    same = [
+        d
+        for endpoint in found
+        for d in endpoint.deployments
+        if (d.model or "").split("/revisions/")[0] == resource.split("/revisions/")[0]
+    ]
+    if not same:
+        return
+    endpoint = found[0].name or name
+    running = [d for d in same if d.state not in _STOPPED]
+    if running:
+        raise PreflightError(
+            f"Endpoint {endpoint} already serves this model ({running[0].name or running[0].id}, "
+            f"{running[0].state or 'state unknown'}): nothing was created. Call it with model={endpoint!r} "
+            f"(ask_model(model={endpoint!r}) tries it; manage_endpoint(endpoint={endpoint!r}) shows its state). "
+            f"To add a deployment on purpose (a new revision, more capacity; billed too), pass "
+            f"endpoint_name={name!r}; for a separate endpoint, another name."
+        )
+    raise PreflightError(
+        f"Endpoint {endpoint} already has this model, stopped: nothing was created. Start it with "
+        f"manage_endpoint(endpoint={endpoint!r}, action='start') instead of deploying it again."
+    )
+
+
 async def plan_deploy(
     args: DeployArgs, *, backend: Backend, ledger: Ledger, spend_limits: SpendingLimits | None = None
 ) -> DeployPlan:
@@ -203,6 +235,8 @@ async def plan_deploy(
         smaller="Use fewer replicas, a shorter inactive_timeout or a cheaper config",
     )
     name = args.endpoint_name or _endpoint_name(job, model)
+    if args.endpoint_name is None:  # a name given is a deliberate choice (a new revision, more capacity)
+        await _not_served_already(backend, project, name, resource)
     request = {
         "model": resource,
         "config": config.resource_name if config else None,

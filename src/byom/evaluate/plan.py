@@ -197,19 +197,23 @@ def _source(name: str, allowed: list[str]) -> Literal["serverless", "dedicated"]
 def _pick_judge(given: str | None, allowed: list[str], contestants: set[str], backend: Backend) -> Contestant:
     if given:
         return Contestant(name=given, source=_source(given, allowed), origin="given")
-    for name in (*PREFERRED_JUDGES, *allowed) if backend.costs_money else allowed:
+    # Together's list is its own serverless models. The local engine's is what the user deployed — their own
+    # fine-tunes, perhaps the very one compared under another name: a model judging itself proves nothing, so the
+    # local engine has no default judge.
+    for name in (*PREFERRED_JUDGES, *allowed) if backend.costs_money else ():
         if name in allowed and name not in contestants:
             return Contestant(name=name, source="serverless", origin="default judge")
     if backend.kind == "local":
-        how = (
-            "Any instruct model directory the engine may read (under your home, its data dir or BYOM_ENGINE_ALLOW_DIRS) "
-            'can judge: the engine loads it on demand, nothing to deploy. Pass judge="/path/to/an-instruct-model", '
-            "or judge=<a deployed endpoint's name>."
+        raise PreflightError(
+            "No judge to use: the local engine has no judge of its own (the models it serves are yours, and a model "
+            "judging itself proves nothing). Any instruct model directory the engine may read (under your home, its "
+            "data dir or BYOM_ENGINE_ALLOW_DIRS) can judge: the engine loads it on demand, nothing to deploy. Pass "
+            'judge="/path/to/an-instruct-model" (a capable one: it must follow the judging instructions), or '
+            "judge=<a deployed endpoint's name>. Or compare without a judge: method='loss'."
         )
-    else:
-        how = "Pass judge=<a model from its evaluation model list (GET /v1/evaluation/model-list)>."
     raise PreflightError(
-        f"No judge to use: {backend.label} lists no evaluation model besides the two compared. {how}"
+        f"No judge to use: {backend.label} lists no evaluation model besides the two compared. Pass "
+        "judge=<a model from its evaluation model list (GET /v1/evaluation/model-list)>."
     )
 
 

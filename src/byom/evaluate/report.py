@@ -109,21 +109,14 @@ def _loss_outcome(pair: LossPair) -> Outcome:
     return "better" if d.difference < 0 else "worse"
 
 
-def _untrained(task: LossPair, forgetting: LossPair | None) -> tuple[str, bool] | None:
-    """What to say when a model's perplexity is near its vocabulary size (it predicts no better than chance),
-    and whether the fine-tune is one; None when neither model is."""
+def _untrained(task: LossPair) -> tuple[str, bool] | None:
+    """What to say when a model's perplexity on the task's data is near its vocabulary size (it predicts no better
+    than chance), and whether the fine-tune is one; None when neither model is. The general text is not asked: a
+    fine-tune that learned its task may still know little else, which the forgetting line says on its own."""
     found: list[tuple[str, float, int]] = []
-    for who, pick in (("baseline", lambda p: p.model_a), ("fine-tune", lambda p: p.model_b)):
-        for pair in (task, forgetting):
-            m = pick(pair) if pair is not None else None
-            if (
-                m is not None
-                and m.vocab_size
-                and m.perplexity
-                and m.perplexity >= _CHANCE_SHARE * m.vocab_size
-            ):
-                found.append((who, m.perplexity, m.vocab_size))
-                break
+    for who, m in (("baseline", task.model_a), ("fine-tune", task.model_b)):
+        if m.vocab_size and m.perplexity and m.perplexity >= _CHANCE_SHARE * m.vocab_size:
+            found.append((who, m.perplexity, m.vocab_size))
     if not found:
         return None
     shown = " and the ".join(
@@ -188,7 +181,7 @@ def loss_report(
             "For whether it generalises, evaluate on rows it never saw: evaluate_model(model=…, data=<a validation "
             ".jsonl>), and pass validation_file to create_finetune next time. " + next_step
         )
-    untrained = _untrained(task, forgetting)
+    untrained = _untrained(task)
     if untrained is not None:
         verdict = f"{untrained[0]} {verdict}"
         if untrained[1]:

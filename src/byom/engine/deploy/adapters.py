@@ -33,6 +33,7 @@ from byom.engine.deploy.endpoints import endpoint_row
 from byom.engine.deploy.project import (
     NO_RETRY,
     PROJECT_ROUTE,
+    already_exists,
     check_etag,
     find_model,
     project_of,
@@ -239,12 +240,10 @@ async def create_adapter(request: Request) -> JSONResponse:
             (dep["id"], model["id"]),
         ).fetchone()
         if taken is not None:
-            raise Conflict(
+            raise already_exists(
                 f"Adapter {model['id']} is already attached to deployment {dep['name']} as {taken['id']}. "
                 "PATCH that attachment to change its revision.",
-                code="already_exists",
                 param="adapterModelId",
-                headers=NO_RETRY,
             )
         attached = conn.execute(
             "SELECT id FROM deployment_adapters WHERE deployment_id = ? ORDER BY created_at, rowid",

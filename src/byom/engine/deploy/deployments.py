@@ -27,8 +27,8 @@ from byom.engine.deploy.endpoints import (
     traffic_shares,
 )
 from byom.engine.deploy.project import (
-    NO_RETRY,
     PROJECT_ROUTE,
+    already_exists,
     bare_name,
     check_etag,
     etag_update,
@@ -50,7 +50,7 @@ from byom.engine.deploy.runtime import (
 from byom.engine.devices import device_for_config, fits, probe_devices
 from byom.engine.http import answer, page, parse_body, wire
 from byom.engine.state import engine_of
-from byom.errors import Conflict, InvalidRequest, NotFound
+from byom.errors import InvalidRequest, NotFound
 
 __all__ = ["deployment_row", "routes"]
 
@@ -239,12 +239,9 @@ async def create_deployment(request: Request) -> JSONResponse:
         if conn.execute(
             "SELECT 1 FROM deployments WHERE endpoint_id = ? AND name = ?", (endpoint["id"], name)
         ).fetchone():
-            raise Conflict(
+            raise already_exists(
                 f"Endpoint {project['slug']}/{endpoint['name']} already has a deployment named {name!r}. "
                 "Pick another name or update that deployment.",
-                code="already_exists",
-                param="name",
-                headers=NO_RETRY,
             )
         if request.query_params.get("validateOnly", "").lower() in ("true", "1"):
             return answer(deployment_body(dep, endpoint, project, 0.0))
@@ -356,11 +353,8 @@ async def update_deployment(request: Request) -> JSONResponse:
             "SELECT id FROM deployments WHERE endpoint_id = ? AND name = ?", (endpoint["id"], name)
         )
         if other is not None and other["id"] != dep["id"]:
-            raise Conflict(
+            raise already_exists(
                 f"Another deployment of this endpoint is named {name!r}.",
-                code="already_exists",
-                param="name",
-                headers=NO_RETRY,
             )
         changes["name"] = name
     scaling = autoscaling_of(dep)

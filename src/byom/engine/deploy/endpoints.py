@@ -29,8 +29,8 @@ from byom.engine.deploy.bodies import (
     TrafficEntry,
 )
 from byom.engine.deploy.project import (
-    NO_RETRY,
     PROJECT_ROUTE,
+    already_exists,
     bare_name,
     check_etag,
     etag_update,
@@ -46,7 +46,7 @@ from byom.engine.deploy.runtime import (
 from byom.engine.devices import device_for_config, probe_devices
 from byom.engine.http import answer, int_query, page, parse_body, wire
 from byom.engine.state import engine_of
-from byom.errors import Conflict, InvalidRequest, NotFound
+from byom.errors import InvalidRequest, NotFound
 
 __all__ = [
     "autoscaling_of",
@@ -209,12 +209,9 @@ async def create_endpoint(request: Request) -> JSONResponse:
         if conn.execute(
             "SELECT 1 FROM endpoints WHERE project_id = ? AND name = ?", (project["id"], name)
         ).fetchone():
-            raise Conflict(
+            raise already_exists(
                 f"An endpoint named {project['slug']}/{name} already exists. Reuse it (GET "
                 f'/v2/projects/{project["id"]}/endpoints?filter=name="{name}") or pick another name.',
-                code="already_exists",
-                param="name",
-                headers=NO_RETRY,
             )
         conn.execute(
             "INSERT INTO endpoints (id, project_id, name, visibility, traffic_split, etag, created_at, updated_at)"
@@ -271,11 +268,8 @@ async def update_endpoint(request: Request) -> JSONResponse:
             raise InvalidRequest("updateMask includes 'name' but the body has no name.", param="name")
         name = bare_name(body.name, project["slug"], "Endpoint")
         if _name_taken(db, project["id"], name, exclude=endpoint["id"]):
-            raise Conflict(
+            raise already_exists(
                 f"An endpoint named {project['slug']}/{name} already exists; pick another name.",
-                code="already_exists",
-                param="name",
-                headers=NO_RETRY,
             )
         changes["name"] = name
     if "visibility" in fields and body.visibility:

@@ -20,6 +20,7 @@ from byom.errors import Conflict, InvalidRequest, NotFound
 __all__ = [
     "NO_RETRY",
     "PROJECT_ROUTE",
+    "already_exists",
     "bare_name",
     "check_etag",
     "etag_update",
@@ -36,6 +37,13 @@ __all__ = [
 
 PROJECT_ROUTE = "/v2/projects/{pid}"  # every project-scoped v2 route starts here
 NO_RETRY = {"x-should-retry": "false"}  # the SDK retries 409s unless told not to (ref §5.5)
+
+
+def already_exists(message: str, *, param: str = "name") -> Conflict:
+    """A 409 for a name (or an attachment) that is taken: the SDK is told not to retry it."""
+    return Conflict(message, code="already_exists", param=param, headers=NO_RETRY)
+
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
