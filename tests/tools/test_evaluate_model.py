@@ -255,7 +255,9 @@ async def test_no_judge_on_the_local_engine_says_how_to_get_one_and_explain_erro
     """A local-only machine serves no third model: the trial's assistant was told to pass 'a model it serves'. And
     what it does serve is the user's own (a later trial's default judge was the fine-tune compared, deployed under
     its endpoint's name): the local engine never picks a judge by itself."""
-    faults.inject("GET", f"{EVALS}/model-list", respond({"model_list": ["local/byom-my-fine-tune"]}), forever=True)
+    faults.inject(
+        "GET", f"{EVALS}/model-list", respond({"model_list": ["local/byom-my-fine-tune"]}), forever=True
+    )
     async with Client(
         build_server(byom_settings.model_copy(update={"auto_confirm": True}), transport=faults)
     ) as c:
