@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from byom.server import TOOLS
+
 BYOM_MCP = Path(sys.executable).parent / "byom-mcp"
 
 
@@ -69,18 +71,8 @@ def test_stdio_carries_only_json_rpc(tiny_llama_dir: Path, tmp_path: Path) -> No
                 assert json.loads(line).get("jsonrpc") == "2.0"
         returncode = proc.wait(timeout=30)
     assert set(replies) >= {1, 2, 3, 4}
-    assert [t["name"] for t in replies[2]["result"]["tools"]] == [
-        "inspect_hf_model",
-        "recommend_base",
-        "check_training_data",
-        "create_finetune",
-        "job_status",
-        "list_jobs",
-        "cancel_job",
-        "explain_error",
-        "deploy_endpoint",
-        "manage_endpoint",
-    ]
+    # Every tool, in the server's workflow order (one list: byom.server.TOOLS).
+    assert [t["name"] for t in replies[2]["result"]["tools"]] == [t.fn.__name__ for t in TOOLS]
     assert replies[3]["result"]["isError"] is False
     assert replies[3]["result"]["structuredContent"]["is_causal_lm"] is True
     assert replies[4]["result"]["isError"] is True
