@@ -57,6 +57,7 @@ ALLOWED: dict[str, set[str]] = {
         "endpoints",
         "triage",
         "evaluate",
+        "storage",  # the stored tools/list answer is a private file
     },
     "prompts": set(),
     "apps": set(),  # the MCP App views: HTML documents, bound to tools by name

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-import platformdirs
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 __all__ = [
     "DEFAULT_ENGINE_PORT",
@@ -58,6 +57,12 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _user_dir(kind: str) -> Path:
+    import platformdirs  # a few ms at every start, for a default most runs never read
+
+    return Path(platformdirs.user_data_dir("byom") if kind == "data" else platformdirs.user_cache_dir("byom"))
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -70,8 +75,9 @@ class Settings(BaseModel):
     # The local engine.
     engine_url: str = f"http://127.0.0.1:{DEFAULT_ENGINE_PORT}"
     engine_api_key: SecretStr | None = None
-    data_dir: Path = Path(platformdirs.user_data_dir("byom"))
-    cache_dir: Path = Path(platformdirs.user_cache_dir("byom"))
+    # Read when a Settings is made, not at import: the home and XDG variables of that moment decide.
+    data_dir: Path = Field(default_factory=lambda: _user_dir("data"))
+    cache_dir: Path = Field(default_factory=lambda: _user_dir("cache"))
     # Together's BYOM page states both ceilings in different versions; default to the newer.
     transformers_ceiling: str = "5.10"
     # How long Hub answers and the live catalog stay fresh.

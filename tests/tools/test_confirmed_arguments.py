@@ -28,15 +28,15 @@ SPENDS_OR_DELETES = {"create_finetune", "cancel_job", "deploy_endpoint", "manage
 LIMITS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern")
 
 
-@pytest.mark.parametrize("tool", TOOLS, ids=[t.fn.__name__ for t in TOOLS])
+@pytest.mark.parametrize("tool", TOOLS, ids=[t.name for t in TOOLS])
 def test_every_tool_that_plans_reads_its_arguments_through_one_model(tool: Any) -> None:
-    name = tool.fn.__name__
-    if "plan" not in inspect.signature(tool.fn).parameters:
+    name, fn = tool.name, tool.load()
+    if "plan" not in inspect.signature(fn).parameters:
         assert name not in SPENDS_OR_DELETES, f"{name} spends or deletes without a confirmed plan"
         return
     confirmation = BOUND[name]
     assert confirmation.args.model_config.get("extra") == "forbid", confirmation.args
-    assert confirmation.parameters(tool.fn) == set(confirmation.args.model_fields)
+    assert confirmation.parameters(fn) == set(confirmation.args.model_fields)
 
 
 def test_a_tool_parameter_missing_from_the_workflow_model_is_refused_at_import() -> None:

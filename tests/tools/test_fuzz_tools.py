@@ -54,7 +54,7 @@ from support.tool_calls import text_of
 
 pytestmark = pytest.mark.anyio
 
-TOOL_NAMES = [t.fn.__name__ for t in TOOLS]
+TOOL_NAMES = [t.name for t in TOOLS]
 # Sized for CI (~1 s of calls per tool); BYOM_FUZZ_EXAMPLES=500 runs a longer, still deterministic, hunt.
 EXAMPLES_PER_TOOL = int(os.environ.get("BYOM_FUZZ_EXAMPLES", "25"))
 # Generous on a loaded 2-core machine (a tokenizer load, a data check); a hang is what it catches.
@@ -304,7 +304,7 @@ def test_every_tool_was_fuzzed(request: pytest.FixtureRequest, capsys: pytest.Ca
     }
     if not ran:
         pytest.skip("run together with the fuzz tests")
-    assert set(TOOL_NAMES) == {t.fn.__name__ for t in TOOLS}
+    assert set(TOOL_NAMES) == {t.name for t in TOOLS}
     with capsys.disabled():
         print(f"\nfuzz_tools cases ({sum(COVERAGE.cases.values())}):", COVERAGE.summary(sorted(ran)))
         print("fuzz_tools wall s:", {t: round(WALL_S.get(t, 0.0), 1) for t in sorted(ran)})

@@ -69,7 +69,7 @@ async def test_streamable_http_on_loopback(http_server: int, tiny_llama_dir: Pat
     ):
         tools = (await client.list_tools()).tools
         result = await client.call_tool("inspect_hf_model", {"model": str(tiny_llama_dir)})
-    assert [t.name for t in tools] == [t.fn.__name__ for t in TOOLS]
+    assert [t.name for t in tools] == [t.name for t in TOOLS]
     assert not result.is_error and result.structured_content["is_causal_lm"] is True
     log = (tmp_path / "stderr.log").read_text()
     assert "127.0.0.1" in log and str(token_file) in log  # where it listens, where the token is

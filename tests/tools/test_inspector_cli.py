@@ -131,7 +131,7 @@ def inspector(request: pytest.FixtureRequest, launcher: Path, stack: Stack) -> I
 
 def test_lists_the_twelve_tools_in_order(inspector: Inspector) -> None:
     tools = inspector.run("tools/list")["tools"]
-    assert [t["name"] for t in tools] == [t.fn.__name__ for t in TOOLS]
+    assert [t["name"] for t in tools] == [t.name for t in TOOLS]
     assert len(tools) == 12
     assert all(t["inputSchema"]["type"] == "object" and t["description"] for t in tools)
 

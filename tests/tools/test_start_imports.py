@@ -5,8 +5,10 @@ module below loads on the first call that uses it (issue #20: start no slower th
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +56,41 @@ def test_start_up_and_the_first_tools_list_import_nothing_deferred() -> None:
     loaded = set(json.loads(done.stdout))
     early = {name: why for name, why in DEFERRED.items() if name in loaded}
     assert not early, f"loaded at start, but each should load on first use: {early}"
+
+
+# With the definitions stored by an earlier start, not even the tools' own modules load before the first call.
+TOOL_MODULES = (
+    "byom.tools.inspect",
+    "byom.tools.recommend",
+    "byom.tools.data",
+    "byom.tools.jobs",
+    "byom.tools.triage",
+    "byom.tools.evaluate",
+    "byom.tools.deploy",
+    "byom.tools.ask",
+    "byom.jobs.status",
+    "byom.jobs.launch",
+    "byom.catalog",
+    "byom.evaluate",
+    "byom.endpoints",
+)
+
+
+@pytest.mark.slow  # two fresh interpreters
+def test_a_start_after_the_first_lists_the_stored_definitions_and_imports_no_tool(tmp_path: Path) -> None:
+    env = {**os.environ, "BYOM_CACHE_DIR": str(tmp_path)}
+    listed = (
+        _START
+        + "print(json.dumps([t.model_dump(mode='json') for t in anyio.run(build_server().list_tools)]))\n"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", listed], capture_output=True, text=True, check=True, timeout=120, env=env
+        )
+        for _ in range(2)
+    ]
+    first, second = ([json.loads(line) for line in run.stdout.splitlines()] for run in runs)
+    assert first[1] == second[1] and len(second[1]) == 12  # the same twelve definitions
+    assert {"byom.tools.jobs", "byom.jobs.status"} <= set(first[0])  # the first start built them
+    early = [name for name in TOOL_MODULES if name in set(second[0])]
+    assert not early, f"loaded at a start with stored definitions: {early}"

@@ -72,7 +72,7 @@ def test_stdio_carries_only_json_rpc(tiny_llama_dir: Path, tmp_path: Path) -> No
         returncode = proc.wait(timeout=30)
     assert set(replies) >= {1, 2, 3, 4}
     # Every tool, in the server's workflow order (one list: byom.server.TOOLS).
-    assert [t["name"] for t in replies[2]["result"]["tools"]] == [t.fn.__name__ for t in TOOLS]
+    assert [t["name"] for t in replies[2]["result"]["tools"]] == [t.name for t in TOOLS]
     assert replies[3]["result"]["isError"] is False
     assert replies[3]["result"]["structuredContent"]["is_causal_lm"] is True
     assert replies[4]["result"]["isError"] is True

@@ -28,7 +28,7 @@ from support.tool_calls import call_ok
 pytestmark = pytest.mark.anyio
 
 HUGE = "x" * 100_000
-ALL_TOOLS = [t.fn.__name__ for t in TOOLS]
+ALL_TOOLS = [t.name for t in TOOLS]
 SPENDS_OR_DELETES = {"create_finetune", "cancel_job", "evaluate_model", "deploy_endpoint", "manage_endpoint"}
 FT = "ft-00000000-0000-0000-0000-000000000000"
 

@@ -10,6 +10,7 @@ from byom.tools._common import (
     ByomMCPServer,
     app_state,
 )
+from byom.tools._listing import StoredToolList, ToolEntry
 
 __all__ = [
     "ASKS",
@@ -19,5 +20,7 @@ __all__ = [
     "WRITES_NEW_FILE",
     "AppState",
     "ByomMCPServer",
+    "StoredToolList",
+    "ToolEntry",
     "app_state",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from byom.config import Settings
 from byom.errors import ByomError, describe_validation_error
+from byom.tools._listing import StoredToolList, ToolEntry
 from byom.untrusted import redact
 
 if TYPE_CHECKING:
@@ -270,14 +271,35 @@ class ByomMCPServer(MCPServer[AppState]):
         super().__init__(*args, **kwargs)
         self._secrets = tuple(s for s in secrets if len(s) >= 8)
         self._listed: list[MCPTool] | None = None  # the definitions, built once per set of tools
+        self._deferred: tuple[ToolEntry, ...] = ()  # registered when a call first needs them
+        self._stored: StoredToolList | None = None
+
+    def defer_tools(self, entries: Sequence[ToolEntry], stored: StoredToolList | None = None) -> None:
+        """Offer ``entries`` without importing them: ``tools/list`` answers from ``stored`` when it holds this
+        code's definitions; the first call (or a listing ``stored`` cannot answer) imports and registers them."""
+        self._deferred = (*self._deferred, *entries)
+        self._stored = stored
+        self._listed = None
+
+    def _register_deferred(self) -> None:
+        entries, self._deferred = self._deferred, ()
+        for entry in entries:
+            super().add_tool(entry.load(), title=entry.title, annotations=entry.annotations, meta=entry.meta)
 
     def add_tool(self, *args: Any, **kwargs: Any) -> None:
+        self._register_deferred()
         super().add_tool(*args, **kwargs)
-        self._listed = None
+        self._listed, self._stored = None, None  # a set of tools no stored answer was made for
 
     def remove_tool(self, name: str) -> None:
+        self._register_deferred()
         super().remove_tool(name)
-        self._listed = None
+        self._listed, self._stored = None, None
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        # The SDK asks for a tool's input schema before a call (streamable HTTP's Mcp-Param check).
+        self._register_deferred()
+        return super()._tool_input_schema(name)
 
     def _redact(self, text: str) -> str:
         """The configured values first (their mark, ``[redacted]``, says the server knew them), then the shapes."""
@@ -295,8 +317,11 @@ class ByomMCPServer(MCPServer[AppState]):
 
     async def list_tools(self) -> list[MCPTool]:
         # Hosts list on every connection and often more; the definitions change only with the set of tools.
+        if self._listed is None and self._stored is not None:
+            self._listed = self._stored.load()
         if self._listed is not None:
             return list(self._listed)
+        self._register_deferred()
         tools = await super().list_tools()
         # A docstring's indentation is whitespace every host pays for on every turn: send it dedented.
         self._listed = [
@@ -309,11 +334,14 @@ class ByomMCPServer(MCPServer[AppState]):
             )
             for t in tools
         ]
+        if self._stored is not None:
+            self._stored.save(self._listed)
         return list(self._listed)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        self._register_deferred()
         try:
             result = await super().call_tool(name, arguments, context)
         except ToolError as exc:

@@ -9,9 +9,7 @@ from typing import Any
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from byom.backend import describe_backend
 from byom.errors import ByomError
-from byom.jobs.status import fetch_details, summarize
 from byom.tools._common import AppState
 
 __all__ = ["Running", "backend_resource", "catalog_resource", "job_resource"]
@@ -32,6 +30,8 @@ def backend_resource(running: Running) -> Callable[[], str]:
 
     def backend() -> str:
         """Which backend the job tools use, and which credentials are set (never their values)."""
+        from byom.backend import describe_backend  # the readers import their workflow when read, not at start
+
         return describe_backend(running().settings).model_dump_json(indent=2)
 
     return backend
@@ -54,6 +54,8 @@ def catalog_resource(running: Running) -> Callable[[], Awaitable[str]]:
 
 async def job_resource(job_id: str, ctx: Context[Any, Any]) -> str:
     """One fine-tune job in full: every event, checkpoint and metric summary."""
+    from byom.jobs.status import fetch_details, summarize
+
     app = _app(ctx)
     try:
         backend = await app.backend()
