@@ -24,6 +24,7 @@ from byom.tools import AppState
 from support.engine import BASE_URL, FAST_JOB, KEY
 from support.mcp_stack import wait_ready
 from support.poll import until
+from support.tool_calls import text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -140,7 +141,23 @@ async def test_create_follow_deploy_chat_manage(
         )
         duration = again["plan"]["duration"]
         assert again["status"] == "dry_run" and duration["tokens_per_second"] > 0 and duration["seconds"] > 0
-        assert f"measured on this machine by job {job_id}" in duration["basis"]
+        assert f"measured on this machine by LoRA job {job_id} over its whole training" in duration["basis"]
+        # One rate: the job's tokens over its training time, as job_status shows it (not a per-step median).
+        rate = done["training_rate"]
+        assert duration["tokens_per_second"] == rate["tokens_per_second"] > 0
+        assert rate["tokens_per_second"] * rate["seconds"] == pytest.approx(finished["token_count"])
+        assert f"Speed: {rate['tokens_per_second']:,.0f} tokens/s" in text_of(
+            await client.call_tool("job_status", {"job_id": job_id})
+        )
+        # A full fine-tune trains at another speed: a LoRA job's rate is not its time.
+        full = _ok(
+            await client.call_tool(
+                "create_finetune",
+                {**_create_args(train_file, tiny_model), "dry_run": True, "training_type": "full"},
+            )
+        )
+        assert full["plan"]["duration"]["seconds"] is None
+        assert "no completed full fine-tuning job of this model" in full["plan"]["duration"]["basis"]
 
         plotted = await client.call_tool("job_status", {"job_id": job_id, "plot": True})
         _ok(plotted)

@@ -3,14 +3,18 @@ job of the same model); on Together, what its docs publish, honestly bounded."""
 
 from __future__ import annotations
 
-import statistics
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from byom.backend import Backend
 from byom.errors import TogetherAPIError
 
-__all__ = ["Duration", "plan_duration"]
+if TYPE_CHECKING:
+    from byom.backend import Backend
+    from byom.together import FinetuneEvent, FinetuneResponse
+
+__all__ = ["Duration", "TrainingRate", "plan_duration", "training_rate"]
 
 # docs.together.ai/docs/fine-tuning/monitoring (ref together-api.md §7): no per-token throughput is published.
 _TOGETHER = (
@@ -28,48 +32,65 @@ class Duration(BaseModel):
     basis: str
 
 
-async def plan_duration(backend: Backend, model: str | None, tokens: int | None) -> Duration:
-    """The expected time to train ``tokens`` (all epochs) of ``model`` on ``backend``."""
+class TrainingRate(BaseModel):
+    tokens_per_second: float = Field(description="The tokens trained over the seconds spent training.")
+    seconds: float = Field(description="From the training_start event to training_complete (no load, no save).")
+
+
+def training_rate(job: FinetuneResponse, events: Sequence[FinetuneEvent]) -> TrainingRate | None:
+    """How fast a completed job trained: its ``token_count`` (every epoch) over the time from its first
+    ``training_start`` event to its last ``training_complete``; loading the model and saving it are not in it.
+    None when the job or its events do not say (a running job, a backend that reports no token count)."""
+    started = [e.created_at for e in events if e.type == "training_start" and e.created_at]
+    ended = [e.created_at for e in events if e.type == "training_complete" and e.created_at]
+    if not (job.token_count and started and ended):
+        return None
+    seconds = (max(ended) - min(started)).total_seconds()
+    if seconds <= 0:
+        return None
+    return TrainingRate(tokens_per_second=job.token_count / seconds, seconds=seconds)
+
+
+async def plan_duration(backend: Backend, model: str | None, tokens: int | None, *, lora: bool) -> Duration:
+    """The expected time to train ``tokens`` (all epochs) of ``model`` with LoRA (``lora``) or every weight on
+    ``backend``: from the newest completed job of the same model and method on this engine."""
     if backend.costs_money:
         return Duration(seconds=None, basis=_TOGETHER)
-    measured = await _measured(backend, model) if model else None
+    method = "LoRA" if lora else "full fine-tuning"
+    measured = await _measured(backend, model, lora) if model else None
     if measured is None:
         return Duration(
             seconds=None,
-            basis="Time: not measured on this machine yet (no completed job of this model); the first job's "
-            "job_status shows its tokens per second, and the next plan uses it.",
+            basis=f"Time: not measured on this machine yet (no completed {method} job of this model); the first "
+            "job's job_status shows the tokens per second it trained at, and the next plan uses it.",
         )
     tps, job_id = measured
     if tokens is None:
         return Duration(
             seconds=None,
             tokens_per_second=tps,
-            basis=f"Time: this machine trains this model at about {tps:,.0f} tokens/s (job {job_id}), but the "
-            "tokens are not counted here.",
+            basis=f"Time: this machine trains this model ({method}) at about {tps:,.0f} tokens/s (job {job_id}), but "
+            "the tokens are not counted here.",
         )
     seconds = tokens / tps
     return Duration(
         seconds=seconds,
         tokens_per_second=tps,
         basis=f"Time: about {_human(seconds)} for {tokens:,} tokens at {tps:,.0f} tokens/s, measured on this "
-        f"machine by job {job_id} (the model's loading and saving come on top).",
+        f"machine by {method} job {job_id} over its whole training (the model's loading and saving come on top).",
     )
 
 
-async def _measured(backend: Backend, model: str) -> tuple[float, str] | None:
-    """The median tokens/s of the newest completed job of ``model`` on this engine, and its id."""
+async def _measured(backend: Backend, model: str, lora: bool) -> tuple[float, str] | None:
+    """The training rate of the newest completed job of ``model`` and the same method on this engine, and its id."""
     try:
         jobs = await backend.client.list_finetunes()
         for job in jobs[:_RECENT_JOBS]:
-            if job.status != "completed" or (job.from_hf_model or "") != model:
+            if job.status != "completed" or (job.from_hf_model or "") != model or job.is_lora is not lora:
                 continue
-            rates = [
-                v
-                for _, v in (await backend.client.finetune_metrics(job.id)).series("train/tokens_per_second")
-            ]
-            rates = [r for r in rates if r > 0]
-            if rates:
-                return statistics.median(rates), job.id
+            rate = training_rate(job, await backend.client.finetune_events(job.id))
+            if rate is not None:
+                return rate.tokens_per_second, job.id
     except TogetherAPIError:
         return None  # the time is then unknown; the plan still stands
     return None

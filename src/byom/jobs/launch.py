@@ -356,7 +356,10 @@ async def plan_launch(
         args, request, batch=batch_shown, max_seq_length=seq.value, derived=derived
     )
     duration = await plan_duration(
-        backend, tokenizer, price.tokens.total if price.tokens is not None else None
+        backend,
+        tokenizer,
+        price.tokens.total if price.tokens is not None else None,
+        lora=args.training_type == "lora",
     )
     spending = check_spending(
         backend,

@@ -15,6 +15,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from byom.errors import ByomError
+from byom.jobs.duration import TrainingRate, training_rate
 from byom.jobs.iterate import continue_call
 from byom.jobs.loss import LossWatch, needs_vocab, watch_loss
 from byom.triage import EVENT_STAGES
@@ -98,6 +99,10 @@ class JobSummary(BaseModel):
         None, description="Seconds to the next state, when the backend can tell."
     )
     queue_position: int | None = None
+    training_rate: TrainingRate | None = Field(
+        None,
+        description="How fast it trained, once completed (what the next plan of this model and method here uses).",
+    )
     latest_loss: float | None = None
     loss_trend: Literal["falling", "flat", "rising"] | None = None
     latest_eval_loss: float | None = None
@@ -221,6 +226,7 @@ def summarize(
         if job.progress and job.progress.estimate_available
         else None,
         queue_position=job.queue_depth,
+        training_rate=training_rate(job, ordered) if status == "completed" else None,
         latest_loss=loss.train[-1].value if loss.train else None,
         loss_trend=loss.trend,
         latest_eval_loss=loss.eval[-1].value if loss.eval else None,
@@ -308,6 +314,12 @@ def render_summary(s: JobSummary) -> str:
         progress.append(f"queue position {s.queue_position}")
     if progress:
         lines.append("Progress: " + ", ".join(progress))
+    if s.training_rate:
+        rate = s.training_rate
+        lines.append(
+            f"Speed: {rate.tokens_per_second:,.0f} tokens/s over {rate.seconds:,.1f} s of training (loading and "
+            "saving not included)"
+        )
     lines.extend(_render_loss(s.loss))
     if s.checkpoints:
         lines.append("Checkpoints: " + ", ".join(f"step {c.step} ({c.kind})" for c in s.checkpoints[-5:]))
