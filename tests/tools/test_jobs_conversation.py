@@ -183,10 +183,14 @@ async def test_create_follow_deploy_chat_manage(
         status = _ok(await client.call_tool("manage_endpoint", {"endpoint": name}))
         assert status["status"] == "done" and status["report"] is not None
         assert len(user.shown) == 2  # reading a status asks nobody
+        # The local engine bills nothing: stopping it is said for what it does here (trial D).
+        assert "frees this machine's memory" in status["report"]["next_step"]
+        assert "billing" not in status["report"]["next_step"]
         stopped = _ok(await client.call_tool("manage_endpoint", {"endpoint": name, "action": "stop"}))
         assert stopped["status"] == "done", stopped
         deleted = _ok(await client.call_tool("manage_endpoint", {"endpoint": name, "action": "delete"}))
         assert deleted["status"] == "done", deleted
+        assert deleted["report"]["next_step"].startswith("Its memory on this machine is freed.")
         assert len(user.shown) == 4
 
 

@@ -152,7 +152,12 @@ async def manage(backend: Backend, plan: ManagePlan) -> EndpointReport:
             done=f"Deleted endpoint {plan.endpoint_name or ep_id} and {len(plan.deployments)} deployment(s).",
             deployments=[],
             traffic_split={},
-            next_step="Nothing is billed for it any more. deploy_endpoint(job_id=…) deploys again.",
+            next_step=(
+                "Nothing is billed for it any more."
+                if backend.costs_money
+                else "Its memory on this machine is freed."
+            )
+            + " deploy_endpoint(job_id=…) deploys again.",
         )
     else:
         done = "Status read."
@@ -184,7 +189,10 @@ async def _report(
     ]
     ready = any(d.state == "DEPLOYMENT_STATE_READY" for d in deps)
     if ready:
-        nxt = f"Call it with model={ep.name!r}; action='stop' stops billing, 'delete' removes it."
+        stop = (
+            "stops billing" if backend.costs_money else "frees this machine's memory (it is free either way)"
+        )
+        nxt = f"Call it with model={ep.name!r}; action='stop' {stop}, 'delete' removes it."
     elif deps and all(d.state == "DEPLOYMENT_STATE_STOPPED" for d in deps):
         nxt = "Stopped: action='start' starts it again, 'delete' removes it."
     else:

@@ -34,7 +34,9 @@ class Duration(BaseModel):
 
 class TrainingRate(BaseModel):
     tokens_per_second: float = Field(description="The tokens trained over the seconds spent training.")
-    seconds: float = Field(description="From the training_start event to training_complete (no load, no save).")
+    seconds: float = Field(
+        description="From the training_start event to training_complete (no load, no save)."
+    )
 
 
 def training_rate(job: FinetuneResponse, events: Sequence[FinetuneEvent]) -> TrainingRate | None:
