@@ -35,8 +35,17 @@ def test_a_completed_job_that_learned_nothing_is_not_sent_to_deploy() -> None:
     stuck = summarize(job, [], [], _metrics([6.216, 6.208, 6.19, 6.175, 6.165]), vocab_size=512)
     assert stuck.loss.judgment == "at chance level"
     assert "did not learn" in stuck.next_step and "deploy_endpoint" not in stuck.next_step
-    learned = summarize(job, [], [], _metrics([6.2, 5.0, 4.1, 3.6]), vocab_size=512)
+    validated = job.model_copy(update={"validation_file": "file-val"})
+    learned = summarize(validated, [], [], _metrics([6.2, 5.0, 4.1, 3.6]), vocab_size=512)
     assert learned.next_step.startswith(
         "Done: see whether it beats its base with evaluate_model(model='ft-1'), then deploy it with "
         "deploy_endpoint(job_id='ft-1'); or train on from it: create_finetune(from_checkpoint='ft-1'"
     )
+
+
+def test_a_job_without_a_validation_file_is_sent_to_evaluate_on_rows_it_did_not_train_on() -> None:
+    """Trial D: job_status said evaluate_model(model=job), which then failed: the job had no validation file."""
+    job = FinetuneResponse(id="ft-1", status="completed")
+    learned = summarize(job, [], [], _metrics([6.2, 5.0, 4.1, 3.6]), vocab_size=512)
+    assert "evaluate_model(model='ft-1', data=<a .jsonl of rows it did not train on>)" in learned.next_step
+    assert "no validation file" in learned.next_step

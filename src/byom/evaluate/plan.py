@@ -304,8 +304,9 @@ async def plan_evaluate(
     data_given = args.data or (job.validation_file if job is not None else None)
     if not data_given:
         raise PreflightError(
-            "No data to evaluate on: pass data=<a local .jsonl file or a file id> (for a job id it defaults to the "
-            "job's validation file, and this job had none)."
+            "No data to evaluate on: pass data=<a local .jsonl file or a file id> of rows the model did not train "
+            "on (for a job id it defaults to the job's validation file, and this job had none; its training file "
+            "would only show how well it memorised)."
         )
     # Any layout: a judged evaluation asks each row's prompt (preference pairs included); a loss needs one answer.
     data = await file_plan(data_given, backend, ledger, "evaluation", None)

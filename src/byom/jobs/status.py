@@ -89,6 +89,9 @@ class JobSummary(BaseModel):
     stage: Stage = Field(description="Where the job is, in the BYOM docs' stage names.")
     model: str | None = None
     from_hf_model: str | None = None
+    validation_file: str | None = Field(
+        None, description="The held-out rows evaluate_model scores by default."
+    )
     created_at: str | None = None
     steps_completed: int | None = None
     total_steps: int | None = None
@@ -216,6 +219,7 @@ def summarize(
         stage=stage_of(job, events),
         model=job.model,
         from_hf_model=job.from_hf_model,
+        validation_file=job.validation_file,
         created_at=_iso(job.created_at),
         steps_completed=job.steps_completed,
         total_steps=job.total_steps,
@@ -275,8 +279,14 @@ def _next_step(s: JobSummary) -> str:
         )
     if s.status == "completed":
         more = f"; or train on from it: {s.continue_with}" if s.continue_with else ""
+        evaluate = (
+            f"evaluate_model(model={s.job_id!r})"
+            if s.validation_file
+            else f"evaluate_model(model={s.job_id!r}, data=<a .jsonl of rows it did not train on>) (it had no "
+            "validation file; its own training rows would only show memorisation)"
+        )
         return (
-            f"Done: see whether it beats its base with evaluate_model(model={s.job_id!r}), then deploy it with "
+            f"Done: see whether it beats its base with {evaluate}, then deploy it with "
             f"deploy_endpoint(job_id={s.job_id!r}){more}."
         )
     if s.status in ("error", "user_error"):
