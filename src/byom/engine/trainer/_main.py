@@ -141,10 +141,14 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: Stage) -> int:
 
     # -- training ----------------------------------------------------------------------------
     stage.name = "training"
+    what = (
+        f"{trainable:,} LoRA adapter parameters beside the model's {param_count - trainable:,} frozen ones"
+        if spec.training_type == "lora"
+        else f"{trainable:,} of the model's {param_count:,} parameters"
+    )
     progress.event(
         "training_start",
-        f"Training {trainable:,} of {param_count:,} parameters on {device.type} ({ready.accel.describe()}), "
-        f"{len(train_set)} sequences.",
+        f"Training {what} on {device.type} ({ready.accel.describe()}), {len(train_set)} sequences.",
         param_count=param_count,
     )
     result = train(spec, model, tokenizer, train_set, eval_set, objective, progress, stopper)
