@@ -31,8 +31,7 @@ async def _list(env: dict[str, str]) -> list[dict]:
 async def test_a_second_server_lists_the_stored_definitions_equal_to_a_fresh_build(tmp_path: Path) -> None:
     env = {"BYOM_CACHE_DIR": str(tmp_path)}
     fresh = await _list(env)
-    stored_file = tmp_path / "tools-list.json"
-    assert stored_file.exists()
+    assert len(list(tmp_path.glob("tools-list-*.json"))) == 1
 
     server = build_server(load_settings(env))
     async with Client(server) as client:
@@ -52,6 +51,7 @@ async def test_each_set_of_tools_gets_its_own_definitions(tmp_path: Path) -> Non
     everything = await _list({"BYOM_CACHE_DIR": str(tmp_path)})
     read_only = await _list({"BYOM_CACHE_DIR": str(tmp_path), "BYOM_READ_ONLY": "1"})
     assert len(read_only) < len(everything)
+    assert len(list(tmp_path.glob("tools-list-*.json"))) == 2  # one file each: neither overwrites the other
     assert await _list({"BYOM_CACHE_DIR": str(tmp_path)}) == everything
     assert await _list({"BYOM_CACHE_DIR": str(tmp_path), "BYOM_TOOLS": "job_status"}) == [
         t for t in everything if t["name"] == "job_status"
@@ -64,7 +64,7 @@ async def test_each_set_of_tools_gets_its_own_definitions(tmp_path: Path) -> Non
 async def test_a_damaged_or_foreign_file_is_ignored_and_rewritten(tmp_path: Path, content: bytes) -> None:
     env = {"BYOM_CACHE_DIR": str(tmp_path)}
     fresh = await _list(env)
-    stored_file = tmp_path / "tools-list.json"
+    (stored_file,) = tmp_path.glob("tools-list-*.json")
     key = json.loads(stored_file.read_bytes())["key"]
     stored_file.write_bytes(content.replace(b"KEY", key.encode()))
     assert await _list(env) == fresh
@@ -76,7 +76,8 @@ async def test_the_stored_file_is_private(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     await _list({"BYOM_CACHE_DIR": str(cache)})
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700
-    assert stat.S_IMODE((cache / "tools-list.json").stat().st_mode) == 0o600
+    (stored_file,) = cache.glob("tools-list-*.json")
+    assert stat.S_IMODE(stored_file.stat().st_mode) == 0o600
 
 
 async def test_a_cache_dir_that_cannot_be_written_costs_nothing(tmp_path: Path) -> None:

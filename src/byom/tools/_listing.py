@@ -80,8 +80,10 @@ class StoredToolList:
     """The ``tools/list`` answer for one set of tools, in one file under the cache dir (0600, in a 0700 dir)."""
 
     def __init__(self, cache_dir: Path, entries: Sequence[ToolEntry]) -> None:
-        self.path = cache_dir / "tools-list.json"
-        key = "\n".join([str(_FORMAT), code_fingerprint(), *(e.identity() for e in entries)])
+        tools = "\n".join(e.identity() for e in entries)
+        # One file per set of tools: two hosts configured with different BYOM_TOOLS do not overwrite each other.
+        self.path = cache_dir / f"tools-list-{hashlib.sha256(tools.encode()).hexdigest()[:12]}.json"
+        key = "\n".join([str(_FORMAT), code_fingerprint(), tools])
         self.key = hashlib.sha256(key.encode()).hexdigest()
 
     def load(self) -> list[MCPTool] | None:
