@@ -217,6 +217,8 @@ def test_local_engine_trains_the_model_itself(catalog: Catalog) -> None:
         "The local engine trains google/gemma-2-2b-it itself with its own template"
     )
     assert "max_seq_length up to your model's context (8192), batch size 1–8" in rec.explanation
+    # Every limit a create_finetune call can run into is stated before it does (trial D met n_epochs ≤ 20 as an error).
+    assert "n_epochs ≤ 20, learning rate 1e-08–0.01" in rec.explanation
     assert (
         rec.next_step
         == 'create_finetune(from_hf_model="google/gemma-2-2b-it", training_file="<your .jsonl>")'

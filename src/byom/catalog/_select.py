@@ -468,7 +468,8 @@ def _cross_family_warning(family: str, matched: str) -> str:
 def _local_explanation(custom: CustomModelFacts, max_seq_length: int | None, warnings: list[str]) -> str:
     """What the local engine does with ``custom`` (its own template, no Together base), adding to ``warnings``
     a requested length past the model's context."""
-    limits = local_limits_payload()["lora_training"]
+    payload = local_limits_payload()
+    limits = payload["lora_training"]
     context = custom.max_context
     if max_seq_length is not None and context is not None and max_seq_length > context:
         warnings.append(
@@ -478,7 +479,9 @@ def _local_explanation(custom: CustomModelFacts, max_seq_length: int | None, war
         f"The local engine trains {custom.model} itself with its own template {LOCAL_TEMPLATE}: no Together base "
         "is needed and Together's BYOM rule does not apply. Limits: max_seq_length up to your model's context "
         f"({context if context is not None else 'unknown'}), batch size {limits['min_batch_size']}–"
-        f"{limits['max_batch_size']}, LoRA rank ≤ {limits['max_rank']}. For a Together job, call recommend_base "
+        f"{limits['max_batch_size']}, LoRA rank ≤ {limits['max_rank']}, n_epochs ≤ {payload['max_num_epochs']}, "
+        f"learning rate {payload['min_learning_rate']:g}–{payload['max_learning_rate']:g}. For a Together job, "
+        "call recommend_base "
         "with together=true."
     )
 
