@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from byom.jobs.loss import watch_loss
 from byom.jobs.status import summarize
 from byom.together import FinetuneMetrics, FinetuneResponse
@@ -49,3 +51,29 @@ def test_a_job_without_a_validation_file_is_sent_to_evaluate_on_rows_it_did_not_
     learned = summarize(job, [], [], _metrics([6.2, 5.0, 4.1, 3.6]), vocab_size=512)
     assert "evaluate_model(model='ft-1', data=<a .jsonl of rows it did not train on>)" in learned.next_step
     assert "no validation file" in learned.next_step
+
+
+def test_a_loss_that_levelled_off_as_the_schedule_decayed_says_the_schedule_slowed_it() -> None:
+    """Trial D: "(flat) … more steps at this learning rate gain little" after a cosine schedule had taken the
+    learning rate to ~0: the levelling was the schedule's, and the advice pointed the wrong way."""
+    fell = [6.0 - 0.25 * i for i in range(16)]
+    values = fell + [2.2, 2.21, 2.19, 2.2, 2.2, 2.21, 2.19, 2.2]
+    n = len(values)
+    cosine = [1e-3 * 0.5 * (1 + math.cos(math.pi * i / n)) for i in range(1, n + 1)]
+    metrics = FinetuneMetrics(
+        metrics=[
+            {"train/global_step": float(i), "train/loss": v, "train/learning_rate": lr}
+            for i, (v, lr) in enumerate(zip(values, cosine, strict=True), 1)
+        ]
+    )
+    watch = watch_loss(metrics, dpo=False, vocab_size=None)
+    assert watch.judgment == "flat" and watch.explanation
+    assert (
+        "while the learning rate decayed to" in watch.explanation
+        and "schedule slowed it" in watch.explanation
+    )
+    assert "gain little" not in watch.explanation
+    # A constant learning rate: the model itself stopped improving.
+    constant = FinetuneMetrics(metrics=[{**m, "train/learning_rate": 1e-3} for m in metrics.metrics])
+    steady = watch_loss(constant, dpo=False, vocab_size=None)
+    assert steady.explanation and "gain little" in steady.explanation and "decayed" not in steady.explanation

@@ -131,11 +131,29 @@ def watch_loss(metrics: FinetuneMetrics | None, *, dpo: bool, vocab_size: int | 
     tail = _levelled_off([v for _, v in train])
     if out.judgment == "falling" and tail:
         out.judgment = "flat"
+        why = _decayed(metrics.series("train/learning_rate"), tail)
         out.explanation = (
-            f"it fell from {train[0][1]:.4g} and has levelled off over its last {tail} points: more steps at this "
-            "learning rate gain little." + (f" {out.explanation}" if dpo and out.explanation else "")
+            f"it fell from {train[0][1]:.4g} and has levelled off over its last {tail} points"
+            + (
+                f", while the learning rate decayed to {why[1]:.2g} (from {why[0]:.2g}): the schedule slowed it, so "
+                "more epochs (or a higher learning rate) may still lower it; a validation file shows whether that "
+                "generalises."
+                if why
+                else ": more steps at this learning rate gain little."
+            )
         )
+        out.explanation += dpo_note
     return out
+
+
+def _decayed(rates: list[tuple[float, float]], tail: int) -> tuple[float, float] | None:
+    """(peak, latest) learning rate when the schedule brought it below a fifth of its peak over the last ``tail``
+    points: the loss levelled off because the steps shrank, not because the model stopped learning."""
+    values = [v for _, v in rates if math.isfinite(v)]
+    if len(values) < tail:
+        return None
+    peak, latest = max(values), values[-1]
+    return (peak, latest) if peak > 0 and latest < peak / 5 and values[-tail] > latest else None
 
 
 def _levelled_off(values: list[float]) -> int:
