@@ -131,6 +131,7 @@ def watch_loss(metrics: FinetuneMetrics | None, *, dpo: bool, vocab_size: int | 
     tail = _levelled_off([v for _, v in train])
     if out.judgment == "falling" and tail:
         out.judgment = "flat"
+        dpo_note = f" {out.explanation}" if dpo and out.explanation else ""
         why = _decayed(metrics.series("train/learning_rate"), tail)
         out.explanation = (
             f"it fell from {train[0][1]:.4g} and has levelled off over its last {tail} points"
