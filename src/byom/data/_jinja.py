@@ -36,7 +36,7 @@ _REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
 class _Generation(jinja2.ext.Extension):
     """``{% generation %}…{% endgeneration %}``: the body as written (transformers' tracker, never tracking)."""
 
-    tags = {"generation"}
+    tags: set[str] = {"generation"}  # noqa: RUF012 - declared so by jinja2.ext.Extension
 
     def parse(self, parser: Any) -> jinja2.nodes.Node:
         lineno = next(parser.stream).lineno
@@ -60,7 +60,8 @@ class _TemplateDict:
 class _Namespace(jinja2.utils.Namespace):
     """``namespace`` that refuses underscore-prefixed names (transformers' TemplateNamespace)."""
 
-    def __init__(*args: Any, **kwargs: Any) -> None:  # noqa: N805 - Jinja's own signature trick (namespace(self=…))
+    def __init__(*args: Any, **kwargs: Any) -> None:
+        # No named self, as Jinja's Namespace: a template may pass namespace(self=...).
         self, rest = args[0], args[1:]
         attrs = dict(*rest, **kwargs)
         for name in attrs:
@@ -91,7 +92,7 @@ def _tojson(
     return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
 
-def _strftime_now(format: str) -> str:  # noqa: A002 - the name templates call it with
+def _strftime_now(format: str) -> str:
     return datetime.now().strftime(format)
 
 

@@ -53,7 +53,12 @@ _KEYS = frozenset(
     }
 )
 # Files transformers reads besides these (legacy special tokens and added tokens, named templates).
-_OTHER_FILES = ("special_tokens_map.json", "added_tokens.json", "chat_template.json", "additional_chat_templates")
+_OTHER_FILES = (
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "chat_template.json",
+    "additional_chat_templates",
+)
 _NO_LIMIT = int(1e30)  # transformers' VERY_LARGE_INTEGER: model_max_length when the config gives none
 _TOKEN_FLAGS = ("content", "lstrip", "rstrip", "normalized", "single_word", "special")
 
@@ -68,7 +73,8 @@ class PlainTokenizer:
     chat_template: str | None
     special_tokens_map: dict[str, str]
     model_max_length: int
-    offsets_in_order: bool  # every token's offsets non-empty and in text order: labels can be read at span edges
+    # Every token's offsets non-empty and in text order: the trained mask can be read at span edges.
+    offsets_in_order: bool
     load_transformers: Callable[[], Any] = field(repr=False)
     name_or_path: str = ""
     _transformers: Any = field(default=None, init=False, repr=False)
@@ -142,10 +148,12 @@ def plain_tokenizer(folder: Path, load_transformers: Callable[[], Any]) -> Plain
     if not isinstance(config, dict) or any((folder / name).exists() for name in _OTHER_FILES):
         return None
     tokens = _special_tokens(config)
-    template = _template(folder, config)
     limit = config.get("model_max_length", _NO_LIMIT)
-    if tokens is None or template is False or type(limit) is not int:
-        return None
+    template = config.get("chat_template")
+    if (folder / "chat_template.jinja").is_file():  # before the config's, as transformers reads them
+        template = (folder / "chat_template.jinja").read_text(encoding="utf-8")
+    if tokens is None or type(limit) is not int or not isinstance(template, str | None):
+        return None  # (a list of named templates: transformers picks one by the tools given)
     named, extra = tokens
     try:
         backend = Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -157,8 +165,10 @@ def plain_tokenizer(folder: Path, load_transformers: Callable[[], Any]) -> Plain
         return None
     if config.get("clean_up_tokenization_spaces") and type(backend.model).__name__ != "BPE":
         return None  # transformers cleans decoded text then (it skips the clean-up for BPE)
-    if backend.post_processor is None:  # what transformers' update_post_processor writes, add_bos/eos_token off
-        backend.post_processor = processors.TemplateProcessing(single="$A:0", pair="$A:0 $B:1", special_tokens=[])
+    if backend.post_processor is None:  # what transformers' update_post_processor writes (add_bos_token off)
+        backend.post_processor = processors.TemplateProcessing(
+            single="$A:0", pair="$A:0 $B:1", special_tokens=[]
+        )
     backend.encode_special_tokens = False  # transformers' split_special_tokens, off
     return PlainTokenizer(
         backend=backend,
@@ -185,16 +195,6 @@ def _special_tokens(config: dict[str, Any]) -> tuple[dict[str, str], list[str]] 
     return named, extra
 
 
-def _template(folder: Path, config: dict[str, Any]) -> str | None | bool:
-    """The chat template (chat_template.jinja before the config's, as transformers), None without one, False
-    for a list of named templates."""
-    path = folder / "chat_template.jinja"
-    if path.is_file():
-        return path.read_text(encoding="utf-8")
-    template = config.get("chat_template")
-    return template if template is None or isinstance(template, str) else False
-
-
 def _tokens_kept(backend: Tokenizer, config: dict[str, Any], special: list[str]) -> bool:
     """True when transformers would add or rewrite no token: each special token is already an added token of
     tokenizer.json, special and matched as written (transformers adds it so), and the config's
@@ -205,7 +205,11 @@ def _tokens_kept(backend: Tokenizer, config: dict[str, Any], special: list[str])
     by_content = {token.content: token for token in added.values()}
     for content in special:
         token = by_content.get(content)
-        if token is None or not token.special or any((token.normalized, token.lstrip, token.rstrip, token.single_word)):
+        if (
+            token is None
+            or not token.special
+            or any((token.normalized, token.lstrip, token.rstrip, token.single_word))
+        ):
             return False
     written = config.get("added_tokens_decoder") or {}
     if not isinstance(written, dict):

@@ -55,10 +55,16 @@ def _plain(tokenizer: PlainTokenizer, messages: list[dict[str, Any]], tools: Any
 
     def render(k: int, gen_prompt: bool) -> str:
         if k == 0:  # as apply_chat_template refuses it
-            raise ValueError("Cannot apply chat template to an empty conversation. Provide at least one message.")
+            raise ValueError(
+                "Cannot apply chat template to an empty conversation. Provide at least one message."
+            )
         return str(
             compiled.render(
-                messages=converted[:k], tools=tools, documents=None, add_generation_prompt=gen_prompt, **special
+                messages=converted[:k],
+                tools=tools,
+                documents=None,
+                add_generation_prompt=gen_prompt,
+                **special,
             )
         )
 

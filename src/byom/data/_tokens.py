@@ -148,6 +148,7 @@ def load_counting_tokenizer(
 
 def _load(model: str | Path, *, token: str | None, local_files_only: bool, plain: bool) -> Any:
     local = _local(model)
+    tokenizer: Any
     if local is None:
         from transformers import AutoTokenizer
 
@@ -162,7 +163,11 @@ def _load(model: str | Path, *, token: str | None, local_files_only: bool, plain
     else:
         with vetted_copy(local) as copy:
             _names_stay_inside(copy, local)
-            found = plain_tokenizer(copy, lambda: load_tokenizer(local)) if plain and _loads_as_backend(copy) else None
+            found = (
+                plain_tokenizer(copy, lambda: load_tokenizer(local))
+                if plain and _loads_as_backend(copy)
+                else None
+            )
             tokenizer = found if found is not None else _load_copy(copy)
         tokenizer.name_or_path = str(local)
     if tokenizer.pad_token_id is None:
