@@ -252,6 +252,36 @@ SANDBOX_TEMPLATE = (  # what transformers' sandbox offers templates: each must r
 )
 
 
+def _outcome(compiled: Any) -> tuple[str, str]:
+    try:
+        return "text", compiled.render(messages=[{"role": "user", "content": "hi"}])
+    except Exception as exc:  # noqa: BLE001 - the refusal itself is what is compared
+        return type(exc).__name__, str(exc)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ''.__class__.__mro__ }}",  # attribute access into CPython internals
+        "{{ dict.__init__ }}{{ dict.fromkeys(['a'], 1) }}{{ dict(a=1) }}",
+        "{% set ns = namespace(_hidden=1) %}",  # an underscore name on a namespace
+        "{% set ns = namespace(a=1) %}{% set ns._hidden = 1 %}{{ ns.a }}",
+        "{{ messages.append(1) }}",  # the data is immutable: one render cannot change the next
+        "{{ messages[0].update({'content': 'x'}) }}",
+        "{{ raise_exception('a template refusal') }}",
+    ],
+)
+def test_the_copied_sandbox_refuses_what_transformers_refuses(template: str) -> None:
+    """Chat templates are untrusted code: the copy must refuse each escape as transformers' sandbox does."""
+    from transformers.utils.chat_template_utils import _cached_compile_jinja_template
+
+    from byom.data._jinja import compile_template
+
+    ours, theirs = _outcome(compile_template(template)), _outcome(_cached_compile_jinja_template(template))
+    assert ours == theirs
+    assert ours[0] != "text" or "dict" in template  # each escape is refused, not rendered
+
+
 def _config(edit: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
     def apply(folder: Path) -> None:
         path = folder / "tokenizer_config.json"
