@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    from byom.data import iter_rows, load_tokenizer, token_stats
+    from byom.data import iter_rows, load_counting_tokenizer, token_stats
     from byom.engine.tiny import make_tiny_llama
 
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "true"}
@@ -187,7 +187,7 @@ def main() -> None:
             )
 
         limit = stats["max_seq_length"]
-        tokenizer = load_tokenizer(model)
+        tokenizer = load_counting_tokenizer(model)
         token_stats(tokenizer, iter_rows(data), max_seq_length=limit)  # the first call compiles the template
         start, cpu = time.perf_counter(), time.process_time()
         warm = token_stats(tokenizer, iter_rows(data), max_seq_length=limit)

@@ -97,9 +97,9 @@ def _cmd_recommend(args: argparse.Namespace) -> None:
 
 
 def _cmd_check_data(args: argparse.Namespace) -> None:
-    from byom.data import check_training_file, load_model_config, load_tokenizer, render_data_check
+    from byom.data import check_training_file, load_counting_tokenizer, load_model_config, render_data_check
 
-    tokenizer = load_tokenizer(args.model) if args.model else None
+    tokenizer = load_counting_tokenizer(args.model) if args.model else None
     check = check_training_file(
         args.file,
         tokenizer=tokenizer,

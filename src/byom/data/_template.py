@@ -12,13 +12,17 @@ half of the token statistics' time. Here transformers' own steps run once a row 
 Each conversion step works message by message, so a prefix of the converted list is the converted prefix, and
 the sandbox is immutable, so one render cannot change what the next one sees. Anything these steps do not cover
 (tools given as functions, a non-dict message, an empty prefix, transformers without these helpers) goes through
-``apply_chat_template`` itself. tests/data/test_token_paths.py holds the two to the same text.
+``apply_chat_template`` itself. A ``PlainTokenizer`` renders the same steps with ``byom.data._jinja`` (no
+transformers import); a row outside them goes to transformers' tokenizer of its folder.
+tests/data/test_token_paths.py holds all of them to the same text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from byom.data._plain import PlainTokenizer
 
 __all__ = ["prefix_renderer"]
 
@@ -36,9 +40,44 @@ def _slow(tokenizer: Any, messages: list[dict[str, Any]], tools: Any) -> Render:
     return render
 
 
+def _json_chat(messages: list[dict[str, Any]], tools: Any) -> bool:
+    """Messages and tools as a JSON file gives them: what ``byom.data._jinja`` renders as transformers does."""
+    plain_tools = tools is None or (isinstance(tools, list) and all(isinstance(t, dict) for t in tools))
+    return plain_tools and bool(messages) and all(isinstance(m, dict) for m in messages)
+
+
+def _plain(tokenizer: PlainTokenizer, messages: list[dict[str, Any]], tools: Any) -> Render:
+    from byom.data._jinja import compile_template, template_messages
+
+    compiled = compile_template(str(tokenizer.chat_template))
+    converted = template_messages(messages)
+    special = dict(tokenizer.special_tokens_map)
+
+    def render(k: int, gen_prompt: bool) -> str:
+        if k == 0:  # as apply_chat_template refuses it
+            raise ValueError(
+                "Cannot apply chat template to an empty conversation. Provide at least one message."
+            )
+        return str(
+            compiled.render(
+                messages=converted[:k],
+                tools=tools,
+                documents=None,
+                add_generation_prompt=gen_prompt,
+                **special,
+            )
+        )
+
+    return render
+
+
 def prefix_renderer(tokenizer: Any, messages: list[dict[str, Any]], tools: Any) -> Render:
     """``render(k, gen_prompt)``: ``messages[:k]`` as ``tokenizer.apply_chat_template(messages[:k], tools=tools,
     tokenize=False, add_generation_prompt=gen_prompt)`` writes it; each prefix rendered once (memoised)."""
+    if isinstance(tokenizer, PlainTokenizer):
+        if _json_chat(messages, tools):
+            return _memoised(_plain(tokenizer, messages, tools))
+        tokenizer = tokenizer.transformers()
     try:
         from transformers.utils.chat_template_utils import (
             _alias_reasoning_fields,

@@ -1,5 +1,6 @@
 """Rows → token ids and loss labels (-100 = no loss): the one implementation the trainer, token statistics
-and the loss preview share. ``transformers`` is never imported here; callers pass a loaded tokenizer.
+and the loss preview share. Two loaders: ``load_tokenizer`` (transformers' tokenizer: the trainer, serving) and
+``load_counting_tokenizer`` (the data check: a ``PlainTokenizer`` where a folder allows, no transformers import).
 
 Masking follows Together's meaning of ``train_on_inputs`` (ref together-api.md §3.4): "auto" trains on
 assistant turns (conversation) or the completion (instruction) and on everything for plain text; a
@@ -21,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from byom.contained import vetted_copy
+from byom.data._plain import PlainTokenizer, plain_tokenizer
 from byom.data._template import prefix_renderer
 from byom.errors import HubError, TrainingError, UnsafeModelFile
 
@@ -34,6 +36,7 @@ __all__ = [
     "encode_preference",
     "encode_row",
     "iter_rows",
+    "load_counting_tokenizer",
     "load_model_config",
     "load_tokenizer",
     "preview",
@@ -131,7 +134,21 @@ def load_tokenizer(model: str | Path, *, token: str | None = None, local_files_o
     a link in it to a file outside (``chat_template.jinja`` -> ``~/.ssh/id_rsa``) is refused, never read.
     Raises UnsafeModelFile for such a directory, HubError for a path that is not a directory.
     """
+    return _load(model, token=token, local_files_only=local_files_only, plain=False)
+
+
+def load_counting_tokenizer(
+    model: str | Path, *, token: str | None = None, local_files_only: bool = False
+) -> Any:
+    """The tokenizer the data check counts and previews with: ``load_tokenizer``'s, except that a local folder
+    ``byom.data._plain`` reproduces exactly loads as a ``PlainTokenizer`` (``tokenizers`` and jinja2, no
+    transformers import). Not for training or serving: it cannot pad, batch tensors or generate."""
+    return _load(model, token=token, local_files_only=local_files_only, plain=True)
+
+
+def _load(model: str | Path, *, token: str | None, local_files_only: bool, plain: bool) -> Any:
     local = _local(model)
+    tokenizer: Any
     if local is None:
         from transformers import AutoTokenizer
 
@@ -146,7 +163,12 @@ def load_tokenizer(model: str | Path, *, token: str | None = None, local_files_o
     else:
         with vetted_copy(local) as copy:
             _names_stay_inside(copy, local)
-            tokenizer = _load_copy(copy)
+            found = (
+                plain_tokenizer(copy, lambda: load_tokenizer(local))
+                if plain and _loads_as_backend(copy)
+                else None
+            )
+            tokenizer = found if found is not None else _load_copy(copy)
         tokenizer.name_or_path = str(local)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -259,10 +281,48 @@ def _labels(ids: list[int], offsets: list[tuple[int, int]], spans: list[tuple[in
     return labels
 
 
+def _first_at(enc: Any, pos: int, length: int) -> int | None:
+    """The first token starting at or after character ``pos`` (``bisect_left`` over the tokens' starts), read
+    at that edge only; None where the tokens there overlap or leave the character out."""
+    if pos >= length:
+        return len(enc)
+    t = enc.char_to_token(pos)  # the first token whose offsets hold pos
+    if t is None:
+        return None
+    if enc.token_to_chars(t)[0] == pos:
+        return int(t)
+    if t + 1 < len(enc) and enc.token_to_chars(t + 1)[0] < pos:
+        return None
+    return int(t) + 1
+
+
+def _labels_at_edges(enc: Any, ids: list[int], spans: list[tuple[int, int]], length: int) -> list[int]:
+    """``_labels`` from an Encoding: with tokens in text order and none empty (``offsets_in_order``), the tokens
+    starting inside a span are one slice, found at the span's edges without reading every token's offsets."""
+    labels = [IGNORE] * len(ids)
+    for s, e in spans:
+        lo, hi = _first_at(enc, s, length), _first_at(enc, e, length)
+        if lo is None or hi is None:
+            return _labels(ids, enc.offsets, spans)
+        labels[lo:hi] = ids[lo:hi]
+    return labels
+
+
 def _encoded(tokenizer: Any, chats: list[_Chat]) -> list[Encoded]:
     """The rendered conversations tokenized in one batch (the fast tokenizer spreads it over the cores)."""
     if not chats:
         return []
+    if isinstance(tokenizer, PlainTokenizer):
+        out = []
+        for chat, enc in zip(chats, tokenizer.encode_batch([c.text for c in chats]), strict=True):
+            ids = enc.ids
+            labels = (
+                _labels_at_edges(enc, ids, chat.spans, len(chat.text))
+                if tokenizer.offsets_in_order
+                else _labels(ids, enc.offsets, chat.spans)
+            )
+            out.append(Encoded(ids, labels, chat.notes))
+        return out
     enc = tokenizer(
         [c.text for c in chats],
         add_special_tokens=False,
@@ -283,9 +343,15 @@ def _as_text(content: Any) -> str:
     return "".join(p.get("text", "") for p in content if isinstance(p, dict))
 
 
+def _ids(tokenizer: Any, text: str, *, special: bool) -> list[int]:
+    if isinstance(tokenizer, PlainTokenizer):
+        return tokenizer.encode(text, add_special_tokens=special)
+    return list(tokenizer(text, add_special_tokens=special)["input_ids"])
+
+
 def _instruction(tokenizer: Any, row: dict[str, Any], train_on_inputs: TrainOnInputs) -> Encoded:
-    prompt = list(tokenizer(_as_text(row["prompt"]), add_special_tokens=True)["input_ids"])
-    completion = list(tokenizer(_as_text(row["completion"]), add_special_tokens=False)["input_ids"])
+    prompt = _ids(tokenizer, _as_text(row["prompt"]), special=True)
+    completion = _ids(tokenizer, _as_text(row["completion"]), special=False)
     if tokenizer.eos_token_id is not None:
         completion = completion + [tokenizer.eos_token_id]
     prompt_labels = list(prompt) if _train_inputs(train_on_inputs) else [IGNORE] * len(prompt)
@@ -293,7 +359,7 @@ def _instruction(tokenizer: Any, row: dict[str, Any], train_on_inputs: TrainOnIn
 
 
 def _general(tokenizer: Any, row: dict[str, Any]) -> Encoded:
-    ids = list(tokenizer(row["text"], add_special_tokens=True)["input_ids"])
+    ids = _ids(tokenizer, row["text"], special=True)
     if tokenizer.eos_token_id is not None:
         ids = ids + [tokenizer.eos_token_id]
     return Encoded(ids, list(ids))

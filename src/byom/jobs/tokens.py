@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from byom.data import TokenStats, iter_rows, load_tokenizer, token_stats
+from byom.data import TokenStats, iter_rows, load_counting_tokenizer, token_stats
 
 __all__ = ["MAX_COUNTED_BYTES", "PlanTokens", "count_plan_tokens", "count_tokens"]
 
@@ -75,7 +75,7 @@ def _stats(
 ) -> TokenStats:
     """Cached by content (``version``): a confirmation's later rounds plan again and must not count again."""
     del version  # only part of the cache key
-    tokenizer = load_tokenizer(model, token=token, local_files_only=not download)
+    tokenizer = load_counting_tokenizer(model, token=token, local_files_only=not download)
     return token_stats(tokenizer, iter_rows(data), max_seq_length=max_seq_length)
 
 

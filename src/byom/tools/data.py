@@ -15,8 +15,8 @@ from byom.catalog import base_limits
 from byom.data import (
     DataCheck,
     check_training_file,
+    load_counting_tokenizer,
     load_model_config,
-    load_tokenizer,
     local_data_path,
     render_data_check,
 )
@@ -93,7 +93,7 @@ async def check_training_data(
         config = await anyio.to_thread.run_sync(lambda: load_model_config(who, token=token))
         try:
             with domain_errors():  # a link out of the model directory, ...: refused in its own words
-                tokenizer = await anyio.to_thread.run_sync(lambda: load_tokenizer(who, token=token))
+                tokenizer = await anyio.to_thread.run_sync(lambda: load_counting_tokenizer(who, token=token))
         except ToolError:
             raise
         except Exception as exc:  # noqa: BLE001 - any loader failure is the model's (missing files, no access)

@@ -105,10 +105,10 @@ def _training_rows(state: EngineState, file_id: str) -> tuple[Path, str]:
 
 
 def _render(directory: Path, data: Path, req: PreviewRequest, max_seq_length: int) -> list[PreviewRow]:
-    from byom.data import load_tokenizer
+    from byom.data import load_counting_tokenizer
 
     try:
-        tokenizer = load_tokenizer(directory)
+        tokenizer = load_counting_tokenizer(directory)
     except HubError as exc:  # a link out of the directory (byom.contained), ...: a 400 in its own words
         raise InvalidRequest(str(exc), param="from_hf_model" if req.from_hf_model else "model") from None
     except Exception as exc:  # noqa: BLE001 - any loader failure is the model directory's problem, a 400

@@ -53,8 +53,8 @@ def count_file_tokens(path: Path | None) -> float:
 def count_file_tokens_exact(path: Path, model_dir: Path, *, max_seq_length: int) -> int:
     """Tokens the trainer reads in one epoch of this file with the model at ``model_dir``: the data check's
     ``processed_tokens`` (after truncation, without the rows training drops), so check, plan and job agree."""
-    from byom.data import iter_rows, load_tokenizer, token_stats
+    from byom.data import iter_rows, load_counting_tokenizer, token_stats
 
     return token_stats(
-        load_tokenizer(model_dir), iter_rows(path), max_seq_length=max_seq_length
+        load_counting_tokenizer(model_dir), iter_rows(path), max_seq_length=max_seq_length
     ).processed_tokens
