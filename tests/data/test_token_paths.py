@@ -282,24 +282,24 @@ def test_the_copied_sandbox_refuses_what_transformers_refuses(template: str) -> 
     assert ours[0] != "text" or "dict" in template  # each escape is refused, not rendered
 
 
-def _config(edit: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
+def _edit(name: str, edit: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
+    """A folder variant: the JSON file ``name`` of the model folder, changed by ``edit``."""
+
     def apply(folder: Path) -> None:
-        path = folder / "tokenizer_config.json"
-        config = json.loads(path.read_text())
-        edit(config)
-        path.write_text(json.dumps(config))
-
-    return apply
-
-
-def _tokenizer_json(edit: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
-    def apply(folder: Path) -> None:
-        path = folder / "tokenizer.json"
+        path = folder / name
         data = json.loads(path.read_text())
         edit(data)
         path.write_text(json.dumps(data))
 
     return apply
+
+
+def _config(edit: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
+    return _edit("tokenizer_config.json", edit)
+
+
+def _tokenizer_json(edit: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
+    return _edit("tokenizer.json", edit)
 
 
 def _template_in_config(folder: Path) -> None:

@@ -46,18 +46,15 @@ def _json_chat(messages: list[dict[str, Any]], tools: Any) -> bool:
     return plain_tools and bool(messages) and all(isinstance(m, dict) for m in messages)
 
 
-def _plain(tokenizer: PlainTokenizer, messages: list[dict[str, Any]], tools: Any) -> Render:
-    from byom.data._jinja import compile_template, template_messages
-
-    compiled = compile_template(str(tokenizer.chat_template))
-    converted = template_messages(messages)
-    special = dict(tokenizer.special_tokens_map)
+def _prefixes(
+    compiled: Any, converted: list[Any], tools: Any, special: dict[str, Any], empty: Render
+) -> Render:
+    """Each prefix of ``converted`` rendered by ``compiled`` with what ``apply_chat_template`` passes a template;
+    ``empty`` answers for no message at all (apply_chat_template refuses it)."""
 
     def render(k: int, gen_prompt: bool) -> str:
-        if k == 0:  # as apply_chat_template refuses it
-            raise ValueError(
-                "Cannot apply chat template to an empty conversation. Provide at least one message."
-            )
+        if k == 0:
+            return empty(k, gen_prompt)
         return str(
             compiled.render(
                 messages=converted[:k],
@@ -69,6 +66,18 @@ def _plain(tokenizer: PlainTokenizer, messages: list[dict[str, Any]], tools: Any
         )
 
     return render
+
+
+def _refuse_empty(k: int, gen_prompt: bool) -> str:
+    raise ValueError("Cannot apply chat template to an empty conversation. Provide at least one message.")
+
+
+def _plain(tokenizer: PlainTokenizer, messages: list[dict[str, Any]], tools: Any) -> Render:
+    from byom.data._jinja import compile_template, template_messages
+
+    compiled = compile_template(str(tokenizer.chat_template))
+    special = dict(tokenizer.special_tokens_map)
+    return _prefixes(compiled, template_messages(messages), tools, special, _refuse_empty)
 
 
 def prefix_renderer(tokenizer: Any, messages: list[dict[str, Any]], tools: Any) -> Render:
@@ -92,24 +101,9 @@ def prefix_renderer(tokenizer: Any, messages: list[dict[str, Any]], tools: Any) 
         return _memoised(_slow(tokenizer, messages, tools))
     compiled = _compile_jinja_template(tokenizer.get_chat_template(None, tools))
     converted = _alias_reasoning_fields(_plain_template_data(_normalize_chat_messages(messages)))
-    schemas = _plain_template_data(tools)
     special = _plain_template_data(tokenizer.special_tokens_map)
     slow = _slow(tokenizer, messages, tools)
-
-    def render(k: int, gen_prompt: bool) -> str:
-        if k == 0:  # apply_chat_template refuses an empty conversation: its error, not a render of nothing
-            return slow(k, gen_prompt)
-        return str(
-            compiled.render(
-                messages=converted[:k],
-                tools=schemas,
-                documents=None,
-                add_generation_prompt=gen_prompt,
-                **special,
-            )
-        )
-
-    return _memoised(render)
+    return _memoised(_prefixes(compiled, converted, _plain_template_data(tools), special, slow))
 
 
 def _memoised(render: Render) -> Render:
