@@ -58,6 +58,7 @@ def test_demo_runs_the_whole_conversation_and_cleans_up(tmp_path: Path) -> None:
     # The engine the demo's byom-mcp started is stopped: its holder file is gone, nothing of it runs.
     (work,) = tmp_path.glob("byom-demo-*")
     assert not (work / "data" / "engine" / "engine.pid").exists()
+    assert re.search(r"engine \(pid \d+\) stopped", out), out[-2000:]  # and it says so
     server_log = (work / "byom-mcp.log").read_text()
     assert "canary-together-key" not in out + proc.stderr + server_log
     assert "Traceback" not in out

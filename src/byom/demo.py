@@ -278,23 +278,25 @@ class Demo:
         self.png.parent.mkdir(parents=True, exist_ok=True)
         self.png.write_bytes(base64.b64decode(images[0].data))
 
-    def stop_engine(self) -> None:
-        """Stop the engine byom-mcp started for the demo (it outlives the server by design)."""
+    def stop_engine(self) -> str | None:
+        """Stop the engine byom-mcp started for the demo (it outlives the server by design); what was done."""
         import psutil
 
         from byom.engine.service import read_holder
 
         holder = read_holder(self.work / "data" / "engine")
         if holder is None:
-            return  # it never started
+            return None  # it never started
         try:
             process = psutil.Process(holder[0])
             process.terminate()  # SIGTERM: it finishes its requests, stops its jobs, gives up the data dir
             process.wait(60)
         except psutil.NoSuchProcess:
-            return
+            return None
         except psutil.TimeoutExpired:
             process.kill()
+            return f"engine (pid {holder[0]}) killed: it did not stop within 60 s"
+        return f"engine (pid {holder[0]}) stopped"
 
 
 def _progress_text(status: dict[str, Any]) -> str:
@@ -346,11 +348,14 @@ def run_demo(png: Path, keep: bool = False, out: TextIO = sys.stdout) -> float:
             raise _first_demo_error(group) from None
         ok = True
     finally:
-        demo.stop_engine()
+        stopped = demo.stop_engine()
         if keep or not ok:
-            console.result([f"work dir kept: {work} (server log: {demo.server_log})"])
+            console.result(
+                [*([stopped] if stopped else []), f"work dir kept: {work} (server log: {demo.server_log})"]
+            )
         else:
             shutil.rmtree(work, ignore_errors=True)
+            console.result([*([stopped] if stopped else []), f"work dir removed: {work}"])
     elapsed = time.monotonic() - console.started
     console.step(f"Done in {elapsed:.0f} s. Next: `byom doctor` prints the config snippet for your MCP host.")
     return elapsed

@@ -44,3 +44,29 @@ async def test_cli_recommend_together_ranks_togethers_bases_on_the_local_engine(
     )
     assert local["backend"] == "local" and local["alternatives"] == []
     assert local["base_model"] == "byom/local" and "together=true" in local["explanation"]
+
+
+@pytest.mark.slow  # a fresh interpreter
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """Newcomer run: `byom check-data F --json | head -c 600` ended in a BrokenPipeError traceback."""
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "rows.jsonl"
+    data.write_text(json.dumps({"text": "hello"}) + "\n", encoding="utf-8")
+    read, write = os.pipe()
+    os.close(read)  # no reader at all: the command's first write meets a closed pipe, whenever it comes
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "byom", "check-data", str(data), "--json"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 141, done.stderr
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr

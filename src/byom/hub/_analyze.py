@@ -109,15 +109,17 @@ class _Judge:
         # (BertLMHeadModel), but a BertForMaskedLM checkpoint is still an encoder.
         if archs and archs[0] in table.class_names:
             self.add(
-                "causal_lm", "pass", f"architecture {archs[0]} is a causal-LM class in transformers {version}"
+                "causal_lm",
+                "pass",
+                f"architecture {archs[0]} is a causal-LM class (byom's table of transformers {version})",
             )
             return True
         if not archs and model_type in table.mapping:
             self.add(
                 "causal_lm",
                 "pass",
-                f"no architectures recorded; model_type {_names([model_type])} is in transformers {version} "
-                f"MODEL_FOR_CAUSAL_LM_MAPPING ({table.mapping[model_type]})",
+                f"no architectures recorded; model_type {_names([model_type])} is in MODEL_FOR_CAUSAL_LM_MAPPING "
+                f"({table.mapping[model_type]}; byom's table of transformers {version})",
             )
             return True
         if "AutoModelForCausalLM" in auto_map:
