@@ -26,6 +26,8 @@ async def test_a_plan_is_computed_from_itself_and_binds_its_request_and_price(
     assert plan.config is not None and plan.lora == "merge"
     assert plan.plan_hash == plan_hash(plan.fingerprint, plan.usd_per_hour)
     assert plan.summary.startswith(f"Deploy {plan.model_name or model_id} as endpoint 'unit-plan'")
+    # The name requests will use, as the deploy's result then says it (trial D saw two names for one endpoint).
+    assert plan.call_as == "local/unit-plan" and "(called as model 'local/unit-plan')" in plan.summary
     assert plan.summary.endswith("Deploy it?")
     again = await plan_deploy(args, backend=backend, ledger=ledger)
     assert again.plan_hash == plan.plan_hash  # a plan is a pure function of its inputs: what a token binds

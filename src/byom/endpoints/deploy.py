@@ -266,6 +266,7 @@ async def plan_deploy(
         max_replicas=args.max_replicas,
         inactive_timeout=args.inactive_timeout,
         endpoint_name=name,
+        call_as=f"{project.slug}/{name}" if project.slug and "/" not in name else name,
         usd_per_hour=hourly,
         usd_per_hour_min=hourly_min,
         estimate_usd=estimate,

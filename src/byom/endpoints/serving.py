@@ -64,6 +64,9 @@ class DeployPlan(ConfirmedPlan):
     max_replicas: int
     inactive_timeout: int
     endpoint_name: str
+    call_as: str | None = Field(
+        None, description="The model name requests will use: the endpoint's name behind the project's prefix."
+    )
     usd_per_hour: float | None = Field(description="$/hour at max_replicas: what a confirmation binds.")
     usd_per_hour_min: float | None = Field(None, description="$/hour at min_replicas (idle, not stopped).")
     estimate_usd: float = Field(
@@ -121,7 +124,13 @@ def _summary(plan: DeployPlan) -> str:
     else:
         assert plan.config is not None
         lines = [
-            f"Deploy {what} as endpoint {plan.endpoint_name!r} on {plan.config.instance_type or plan.config.config_id}"
+            f"Deploy {what} as endpoint {plan.endpoint_name!r}"
+            + (
+                f" (called as model {plan.call_as!r})"
+                if plan.call_as and plan.call_as != plan.endpoint_name
+                else ""
+            )
+            + f" on {plan.config.instance_type or plan.config.config_id}"
             + (f" ({plan.config.memory_gib:g} GiB" if plan.config.memory_gib else " (")
             + (f"; needs about {plan.needed_gib:g} GiB)" if plan.needed_gib else ")")
             + f", {plan.min_replicas}–{plan.max_replicas} replica(s).",
