@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
+from byom.cli import main
 from byom.engine.deploy.batching import Batching
 from byom.engine.deploy.generate import run_generation
 from byom.engine.deploy.host import AdapterGone, Generation, LoadedModel, LoadSpec, SamplingParams
 from byom.engine.deploy.runtime import Target
 from byom.errors import EngineError, NotFound
-from support.engine import P, deploy, engine_client, make_adapter, register_tiny, wait_state
+from support.engine import P, deploy, engine_client, make_adapter, make_state, register_tiny, wait_state
 from support.poll import until_sync
 
 # Prompts of different lengths (left padding matters) whose greedy answers on the tiny model end differently:
@@ -203,3 +204,20 @@ def test_concurrent_chat_requests_over_http_are_batched_with_their_own_answers(
         assert loaded.batcher.sizes - before == {len(bodies): 1}
         for one, batched in zip(alone, together, strict=True):
             assert batched["choices"] == one["choices"] and batched["usage"] == one["usage"]
+
+
+def test_the_engine_takes_its_batching_from_its_config_and_refuses_bad_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = make_state(tmp_path, max_batch_size=1, batch_window_s=0)
+    try:
+        assert state.deploy.pool.batching == Batching(max_size=1, window_s=0)
+    finally:
+        state.close()
+    for flag, value, told in [
+        ("--max-batch-size", "0", "a whole number of at least 1"),
+        ("--batch-window-ms", "-1", "a number of at least 0"),
+    ]:
+        with pytest.raises(SystemExit) as exit_:
+            main(["engine", flag, value])
+        assert exit_.value.code == 2 and told in capsys.readouterr().err
