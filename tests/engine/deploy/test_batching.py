@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,13 +17,13 @@ from typing import Any
 import pytest
 
 from byom.cli import main
-from byom.engine.deploy.batching import Batching
+from byom.engine.deploy.batching import Batcher, Batching
 from byom.engine.deploy.generate import run_generation
 from byom.engine.deploy.host import AdapterGone, Generation, LoadedModel, LoadSpec, SamplingParams
 from byom.engine.deploy.runtime import Target
 from byom.errors import EngineError, NotFound
 from support.engine import P, deploy, engine_client, make_adapter, make_state, register_tiny, wait_state
-from support.poll import until_sync
+from support.poll import HANG_S, until_sync
 
 # Prompts of different lengths (left padding matters) whose greedy answers on the tiny model end differently:
 # at EOS after a few tokens, at EOS at once (an empty answer), and at max_tokens.
@@ -41,8 +42,8 @@ def model(tiny_model: Path) -> LoadedModel:
 class _Calls:
     """Calls started in threads, each queued behind the model's lock before the next starts (FIFO order)."""
 
-    def __init__(self, model: LoadedModel) -> None:
-        self.model = model
+    def __init__(self, batcher: Batcher[Any, Any]) -> None:
+        self.batcher = batcher
         self.results: dict[int, Any] = {}
         self.threads: list[threading.Thread] = []
         self.outcomes: list[Any] = []  # each call's return value or exception, in order, once joined
@@ -58,22 +59,54 @@ class _Calls:
 
         self.threads.append(threading.Thread(target=work, daemon=True))
         self.threads[-1].start()
-        until_sync(lambda: self.model.batcher.queued() == index + 1, f"request {index} to queue")
+        until_sync(lambda: self.batcher.queued() == index + 1, f"request {index} to queue")
 
     def join(self) -> None:
         for thread in self.threads:
-            thread.join(600)
+            thread.join(HANG_S)
         assert not any(t.is_alive() for t in self.threads), "a request hangs"
+        # An answer delivered early returns before its batch ends: the batch is counted once it has.
+        assert self.batcher.wait_idle(HANG_S), "the batch thread hangs"
         self.outcomes = [self.results[i] for i in range(len(self.threads))]
+
+
+def _sizes(model: LoadedModel) -> Counter[int]:
+    """The sizes of the batches the model has run, once the last one has been counted."""
+    assert model.batcher.wait_idle(HANG_S), "the batch thread hangs"
+    return model.batcher.sizes.copy()
 
 
 @contextmanager
 def queued(model: LoadedModel) -> Iterator[_Calls]:
     """Calls queue while the model's lock is held; on exit the lock is let go and every call's outcome is in."""
-    calls = _Calls(model)
+    calls = _Calls(model.batcher)
     with model.lock:
         yield calls
     calls.join()
+
+
+def test_an_answer_ready_early_goes_back_while_its_batch_runs_on() -> None:
+    lock = threading.Lock()
+    returned = threading.Event()
+
+    def run(items: list[str], deliver: Callable[[int, str], None]) -> list[str]:
+        deliver(0, "short answer")  # its row ended; the longer one goes on
+        assert returned.wait(HANG_S), "the early answer was held back until the batch ended"
+        return ["ignored: delivered already", "long answer"]
+
+    batcher: Batcher[str, str] = Batcher(run, lock, Batching(max_size=2, window_s=0))
+    calls = _Calls(batcher)
+    with lock:
+
+        def short() -> str:
+            answer = batcher.submit("short", "key")
+            returned.set()
+            return answer
+
+        calls.start(short)
+        calls.start(lambda: batcher.submit("long", "key"))
+    calls.join()
+    assert calls.outcomes == ["short answer", "long answer"] and batcher.sizes == {2: 1}
 
 
 def test_concurrent_greedy_requests_run_as_one_batch_with_the_answers_they_get_alone(
@@ -91,7 +124,7 @@ def test_concurrent_greedy_requests_run_as_one_batch_with_the_answers_they_get_a
     assert alone[2].finish_reason == "length" and alone[2].completion_tokens == 5
     assert alone[3].finish_reason == "stop" and alone[3].completion_tokens < 24
     assert not alone[3].text.endswith(stop.group()) and alone[3].text in long_answer
-    before = model.batcher.sizes.copy()
+    before = _sizes(model)
 
     with queued(model) as calls:
         for i, p in zip(ids, params, strict=True):
@@ -116,7 +149,7 @@ def test_only_compatible_requests_share_a_batch(tmp_path: Path, tiny_model: Path
     ]
     alone = [model.generate(i, p, a) for i, p, a in requests[:4]]
     assert alone[0] != alone[1]  # the adapter changes the answer, so a mixed batch would show
-    before = model.batcher.sizes.copy()
+    before = _sizes(model)
 
     with queued(model) as calls:
         for i, p, a in requests:
@@ -196,7 +229,7 @@ def test_concurrent_chat_requests_over_http_are_batched_with_their_own_answers(
         ]
         bodies.append({**bodies[0], "stop": ["a"]})
         alone = [client.post("/v1/chat/completions", json=b).json() for b in bodies]
-        before = loaded.batcher.sizes.copy()
+        before = _sizes(loaded)
         with queued(loaded) as calls:
             for body in bodies:
                 calls.start(lambda body=body: client.post("/v1/chat/completions", json=body).json())

@@ -21,7 +21,7 @@ import gc
 import logging
 import threading
 import warnings
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -304,10 +304,12 @@ class LoadedModel:
         params: list[SamplingParams],
         extra: tuple[Any, ...] = (),
         streamer: Any = None,
+        on_end: Callable[[int, list[int]], None] | None = None,
     ) -> list[list[int]]:
         """Each prompt's new token ids from one ``model.generate``, called under ``self.lock`` with the adapter
         chosen. Prompts are left-padded with an attention mask; each row is cut where its own rule ended it
-        (``_RowStops``). Sampling settings are ``params[0]``'s: equal across a batch (``batch_key``)."""
+        (``_RowStops``, which calls ``on_end`` with a row's ids when it ends). Sampling settings are ``params[0]``'s:
+        equal across a batch (``batch_key``)."""
         import torch
 
         width = max(len(ids) for ids in prompts)
@@ -319,7 +321,7 @@ class LoadedModel:
             [[0] * (width - len(ids)) + [1] * len(ids) for ids in prompts], device=self.spec.device
         )
         limits = [self._limit(len(ids), p) for ids, p in zip(prompts, params, strict=True)]
-        rows = _RowStops(self.tokenizer, width, limits, [p.stop for p in params], self._eos_ids())
+        rows = _RowStops(self.tokenizer, width, limits, [p.stop for p in params], self._eos_ids(), on_end)
         kwargs = self._kwargs(params[0], max(limits), [rows, *extra])
         with torch.inference_mode():
             if params[0].seed is not None:
@@ -349,10 +351,17 @@ class LoadedModel:
         Concurrent calls that may share a batch (``batch_key``) run together (``batching.py``)."""
         return self.batcher.submit(_Request(ids, params, adapter), batch_key(params, adapter))
 
-    def _generate_batch(self, requests: list[_Request]) -> list[Generation]:
-        """The batcher's run, under ``self.lock``: one generation for requests of one adapter."""
+    def _generate_batch(
+        self, requests: list[_Request], deliver: Callable[[int, Generation], None]
+    ) -> list[Generation]:
+        """The batcher's run, under ``self.lock``: one generation for requests of one adapter; each answer is
+        delivered as soon as its row ends, not when the longest one does."""
+
+        def ended(row: int, new_ids: list[int]) -> None:
+            deliver(row, self._answer(requests[row], new_ids))
+
         with self._adapter_context(requests[0].adapter):
-            new = self._run([r.ids for r in requests], [r.params for r in requests])
+            new = self._run([r.ids for r in requests], [r.params for r in requests], on_end=ended)
         return [self._answer(r, ids) for r, ids in zip(requests, new, strict=True)]
 
     def stream(self, ids: list[int], params: SamplingParams, adapter: str | None = None) -> StreamHandle:
@@ -457,12 +466,20 @@ def _held_back(text: str, stops: list[str]) -> int:
 
 class _RowStops:
     """Each row of one ``model.generate`` ends on its own: at its token limit, at an EOS, or at a stop string in
-    its decoded tail. ``ends`` holds the length where each row ended (``generate`` pads a row after that)."""
+    its decoded tail. ``ends`` holds the length where each row ended (``generate`` pads a row after that), and
+    ``on_end`` gets the row's new ids then: its answer is final while the others go on."""
 
     def __init__(
-        self, tokenizer: Any, prompt_len: int, limits: list[int], stops: list[list[str]], eos: set[int]
+        self,
+        tokenizer: Any,
+        prompt_len: int,
+        limits: list[int],
+        stops: list[list[str]],
+        eos: set[int],
+        on_end: Callable[[int, list[int]], None] | None = None,
     ) -> None:
         self.tokenizer, self.prompt_len, self.limits, self.eos = tokenizer, prompt_len, limits, eos
+        self.on_end = on_end
         self.stops = [[s for s in row if s] for row in stops]
         self.windows = [max((len(s) for s in row), default=1) + 16 for row in self.stops]
         self.ends: list[int | None] = [None] * len(limits)
@@ -475,6 +492,8 @@ class _RowStops:
         for row, end in enumerate(self.ends):
             if end is None and self._ended(row, input_ids, length - self.prompt_len, last[row]):
                 self.ends[row] = length
+                if self.on_end is not None:
+                    self.on_end(row, input_ids[row, self.prompt_len :].tolist())
         return torch.tensor([end is not None for end in self.ends], dtype=torch.bool, device=input_ids.device)
 
     def _ended(self, row: int, input_ids: Any, new: int, last: int) -> bool:
