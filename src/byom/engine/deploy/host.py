@@ -357,12 +357,15 @@ class LoadedModel:
         """The batcher's run, under ``self.lock``: one generation for requests of one adapter; each answer is
         delivered as soon as its row ends, not when the longest one does."""
 
+        answers: dict[int, Generation] = {}
+
         def ended(row: int, new_ids: list[int]) -> None:
-            deliver(row, self._answer(requests[row], new_ids))
+            answers[row] = self._answer(requests[row], new_ids)
+            deliver(row, answers[row])
 
         with self._adapter_context(requests[0].adapter):
             new = self._run([r.ids for r in requests], [r.params for r in requests], on_end=ended)
-        return [self._answer(r, ids) for r, ids in zip(requests, new, strict=True)]
+        return [answers.get(row) or self._answer(r, new[row]) for row, r in enumerate(requests)]
 
     def stream(self, ids: list[int], params: SamplingParams, adapter: str | None = None) -> StreamHandle:
         """Start generating in a thread; iterate the handle for text pieces (blocking iterator). Never batched:
