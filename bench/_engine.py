@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,9 +23,10 @@ def free_port() -> int:
 
 @contextmanager
 def engine_process(
-    root: Path, *, allow_dir: Path | None = None
+    root: Path, *, allow_dir: Path | None = None, flags: Sequence[str] = ()
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``python -m byom engine`` with data under ``root``; yields its URL (key: ``KEY``) once /health answers."""
+    """``python -m byom engine`` (with ``flags``) and data under ``root``; yields its URL (key: ``KEY``) once
+    /health answers."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     args = [
@@ -42,6 +43,7 @@ def engine_process(
     ]
     if allow_dir is not None:
         args += ["--allow-dir", str(allow_dir)]
+    args += flags
     engine = subprocess.Popen(args, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120

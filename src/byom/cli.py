@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from byom import __version__
@@ -142,6 +142,8 @@ def _cmd_engine(args: argparse.Namespace) -> None:
         settings=load_settings(),
         allow_dirs=tuple(args.allow_dir),
         device=args.device,
+        max_batch_size=args.max_batch_size,
+        batch_window_s=args.batch_window_ms / 1000,
     )
 
 
@@ -152,6 +154,22 @@ def _cmd_doctor(args: argparse.Namespace) -> None:
     _emit(report, render_doctor(report), args.json)
     if not report.ok:
         sys.exit(1)
+
+
+def _at_least(minimum: int, kind: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type: a number of ``kind`` no less than ``minimum``."""
+
+    def parse(raw: str) -> float:
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            whole = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{raw!r}: give {whole} of at least {minimum}")
+        return value
+
+    return parse
 
 
 def _add_http_flags(parser: argparse.ArgumentParser) -> None:
@@ -267,6 +285,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     eng.add_argument(
         "--device", default="auto", help="auto (a CUDA GPU when present), cpu, cuda, cuda:1, ..."
+    )
+    from byom.engine.deploy.batching import DEFAULT_MAX_BATCH, DEFAULT_WINDOW_S
+
+    eng.add_argument(
+        "--max-batch-size",
+        type=_at_least(1, int),
+        default=DEFAULT_MAX_BATCH,
+        help=f"concurrent completions of one model generated together (default {DEFAULT_MAX_BATCH}; 1: one at a time)",
+    )
+    eng.add_argument(
+        "--batch-window-ms",
+        type=_at_least(0, float),
+        default=DEFAULT_WINDOW_S * 1000,
+        help="how long a free model waits for more requests to batch (default %(default)s; 0: no wait)",
     )
     eng.set_defaults(func=_cmd_engine)
 

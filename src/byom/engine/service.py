@@ -105,6 +105,8 @@ def serve(
     allow_dirs: tuple[Path, ...] = (),
     device: str = "auto",
     max_upload_bytes: int | None = None,
+    max_batch_size: int | None = None,
+    batch_window_s: float | None = None,
 ) -> None:
     """Start the engine and block until it stops (Ctrl-C / SIGTERM)."""
     from byom.engine.app import create_app
@@ -132,8 +134,12 @@ def serve(
         key = explicit or ensure_engine_key(data_dir)
         allowed_roots = (Path.home().resolve(), data_dir, *(p.expanduser().resolve() for p in allow_dirs))
         config_fields: dict[str, object] = {"allowed_roots": allowed_roots, "device": device}
-        if max_upload_bytes is not None:
-            config_fields["max_upload_bytes"] = max_upload_bytes
+        optional = {
+            "max_upload_bytes": max_upload_bytes,
+            "max_batch_size": max_batch_size,
+            "batch_window_s": batch_window_s,
+        }
+        config_fields.update({name: value for name, value in optional.items() if value is not None})
         sock = _bind(host, port)
         state = EngineState.open(
             data_dir,

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from byom.config import Settings
 from byom.engine.blobs import UPLOAD_TMP_PREFIX
 from byom.engine.db import Database
+from byom.engine.deploy.batching import DEFAULT_MAX_BATCH, DEFAULT_WINDOW_S, Batching
 from byom.engine.deploy.runtime import DeployRuntime
 from byom.engine.evals.runner import EvalRunner
 from byom.engine.finetunes.runner import JobRunner
@@ -46,6 +47,10 @@ class EngineConfig(BaseModel):
     poll_interval_s: float = Field(default=0.5, gt=0)
     # How often idle deployments are checked against their inactiveTimeout; 0 turns the clock off.
     autostop_interval_s: float = Field(default=30.0, ge=0)
+    # Concurrent generations of one served model run as one batch of up to this many (1: one at a time), gathered
+    # for up to batch_window_s once the model is free (engine/deploy/batching.py).
+    max_batch_size: int = Field(default=DEFAULT_MAX_BATCH, ge=1)
+    batch_window_s: float = Field(default=DEFAULT_WINDOW_S, ge=0)
 
 
 @dataclass
@@ -91,6 +96,7 @@ class EngineState:
             reap_interval_s=cfg.autostop_interval_s,
             device=cfg.device,
             allowed_roots=cfg.allowed_roots,
+            batching=Batching(cfg.max_batch_size, cfg.batch_window_s),
         )
         return cls(
             db=db,

@@ -8,6 +8,7 @@ deployments.py  routes: deployments (create, scale, stop, delete)
 adapters.py     routes: LoRA adapters attached to a running base deployment (attach mode)
 runtime.py      background loading/unloading, auto-stop, routing a request to a ready deployment
 host.py         loaded weights (full or LoRA on its base) and generation in threads
+batching.py     concurrent generations of one loaded model gathered into one batch
 generate.py     one answer of a served model (route, encode, generate): inference's and evaluations' one path
 inference.py    routes: ``/v1/chat/completions`` and ``/v1/completions`` by endpoint name (or attached adapter's name)
 """

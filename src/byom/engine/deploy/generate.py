@@ -1,7 +1,8 @@
 """One chat answer from a model the engine serves: route, encode, generate — blocking, for any caller.
 
 The inference routes (``inference.py``) run these steps in worker threads under the model's limiter; the
-evaluation runner (``engine/evals``) calls ``chat_answer`` from its own thread. Both reach a model through
+evaluation runner (``engine/evals``) calls ``chat_answer`` from its own thread. Concurrent generations of one
+model, from either, are batched by ``LoadedModel.generate`` (``batching.py``). Both reach a model through
 ``DeployRuntime.resolve`` and fail the same way: a prompt the model cannot take is an ``InvalidRequest``, an
 adapter detached meanwhile a ``NotFound``, any other generation error a one-line ``server_error``.
 """

@@ -3,6 +3,11 @@
 Generation is blocking and runs in worker threads; one lock per loaded model keeps requests
 to the same weights in order. Remote code is never trusted.
 
+Concurrent whole-answer generations (``generate``) are batched (``batching.py``): requests with the same adapter
+and compatible sampling (``batch_key``) run in one left-padded ``model.generate``, each row stopping at its own
+max tokens, stop strings or EOS (``_RowStops``), so a greedy answer is the one the prompt gets alone. Streams
+(``stream``) keep one generation at a time: their tokens go to one reader as they come.
+
 Attached LoRA adapters (``load_adapter``) live on the loaded base as named PEFT adapters. The model's one lock
 covers a whole generation *and* its adapter choice (``set_adapter`` for an adapter request, ``disable_adapter()``
 for a base one), and every load or unload: base and adapter requests on one loaded model are serialised, so
@@ -16,7 +21,7 @@ import gc
 import logging
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,7 @@ import anyio
 
 from byom.contained import require_contained
 from byom.data import load_tokenizer
+from byom.engine.deploy.batching import DEFAULT_BATCHING, Batcher, Batching
 from byom.engine.trainer import context_length
 from byom.errors import EngineError, UnsafeModelFile, root_error_line
 
@@ -37,12 +43,14 @@ __all__ = [
     "ModelPool",
     "SamplingParams",
     "StreamHandle",
+    "batch_key",
 ]
 
 log = logging.getLogger("byom.engine.deploy.inference")
 
 # Tokenizing and generating take worker threads from their model's own limiter, never from anyio's
 # default one (shared by every route): sixty chat requests then wait here, not in front of estimate-price.
+# The limiter has these plus two batches' worth (``LoadedModel.__init__``): a full batch can gather while one runs.
 GENERATION_THREADS = 4
 
 
@@ -76,6 +84,30 @@ class Generation:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str  # "stop" | "length"
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One whole-answer generation waiting for its batch."""
+
+    ids: list[int]
+    params: SamplingParams
+    adapter: str | None
+
+
+def batch_key(params: SamplingParams, adapter: str | None) -> Hashable:
+    """Requests with equal keys may share one ``model.generate``; a fresh object runs alone.
+
+    Greedy answers do not depend on their batch-mates (temperature, top_p, top_k unused; seeds irrelevant).
+    Sampled ones share a batch at equal temperature, top_p and top_k, except with a seed: the answer a seed gives
+    must not depend on who else was asking. A repetition penalty also reads the padding of a shorter prompt, so
+    it runs alone too.
+    """
+    if params.repetition_penalty or (params.temperature > 0 and params.seed is not None):
+        return object()
+    if params.temperature <= 0:
+        return (adapter, "greedy")
+    return (adapter, params.temperature, params.top_p, params.top_k or None)
 
 
 # transformers' from_pretrained is not thread-safe: it swaps methods on PreTrainedModel for the length of a
@@ -123,14 +155,15 @@ def _serving_dtype(torch: Any, device: str) -> Any:
 class LoadedModel:
     """A model and tokenizer on one device, with the lock that serialises generation."""
 
-    def __init__(self, spec: LoadSpec) -> None:
+    def __init__(self, spec: LoadSpec, batching: Batching = DEFAULT_BATCHING) -> None:
         import torch
         from transformers import AutoModelForCausalLM
 
         self.spec = spec
         self.lock = threading.Lock()
         self.adapters: set[str] = set()  # names of attached PEFT adapters (``load_adapter``)
-        self.limiter = anyio.CapacityLimiter(GENERATION_THREADS)
+        self.batcher: Batcher[_Request, Generation] = Batcher(self._generate_batch, self.lock, batching)
+        self.limiter = anyio.CapacityLimiter(GENERATION_THREADS + 2 * batching.max_size)
         dtype = _serving_dtype(torch, spec.device)
         with _LOAD_LOCK:
             if spec.base_path is not None:
@@ -230,17 +263,18 @@ class LoadedModel:
 
     # --- generation ------------------------------------------------------------------------
 
-    def _kwargs(self, prompt_len: int, params: SamplingParams, criteria: list[Any]) -> dict[str, Any]:
+    def _limit(self, prompt_len: int, params: SamplingParams) -> int:
+        """The most new tokens a prompt of ``prompt_len`` tokens gets: its max_tokens, within the context."""
+        return max(1, min(params.max_tokens, self.context_length - prompt_len))
+
+    def _kwargs(self, params: SamplingParams, max_new: int, criteria: list[Any]) -> dict[str, Any]:
         from transformers import StoppingCriteriaList
 
-        room = max(1, self.context_length - prompt_len)
         kwargs: dict[str, Any] = {
-            "max_new_tokens": max(1, min(params.max_tokens, room)),
+            "max_new_tokens": max_new,
             "do_sample": params.temperature > 0,
             "stopping_criteria": StoppingCriteriaList(criteria),
-            "pad_token_id": self.tokenizer.pad_token_id
-            if self.tokenizer.pad_token_id is not None
-            else self.tokenizer.eos_token_id,
+            "pad_token_id": self._pad_id(),
         }
         if params.temperature > 0:
             kwargs.update(temperature=params.temperature, top_p=params.top_p)
@@ -250,25 +284,56 @@ class LoadedModel:
             kwargs["repetition_penalty"] = params.repetition_penalty
         return kwargs
 
+    def _pad_id(self) -> int:
+        """What fills a shorter prompt's left and a finished row's tail (masked or cut: any id would do)."""
+        for token in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id):
+            if token is not None:
+                return int(token)
+        return 0
+
+    def _eos_ids(self) -> set[int]:
+        """The ids ``model.generate`` ends a row at: its generation config's (int, list or none)."""
+        eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        if eos is None:
+            return set()
+        return {int(e) for e in eos} if isinstance(eos, list | tuple) else {int(eos)}
+
     def _run(
         self,
-        ids: list[int],
-        params: SamplingParams,
-        criteria: list[Any],
+        prompts: list[list[int]],
+        params: list[SamplingParams],
+        extra: tuple[Any, ...] = (),
         streamer: Any = None,
-        adapter: str | None = None,
-    ) -> list[int]:
+        on_end: Callable[[int, list[int]], None] | None = None,
+    ) -> list[list[int]]:
+        """Each prompt's new token ids from one ``model.generate``, called under ``self.lock`` with the adapter
+        chosen. Prompts are left-padded with an attention mask; each row is cut where its own rule ended it
+        (``_RowStops``, which calls ``on_end`` with a row's ids when it ends). Sampling settings are ``params[0]``'s:
+        equal across a batch (``batch_key``)."""
         import torch
 
-        input_ids = torch.tensor([ids], device=self.spec.device)
-        kwargs = self._kwargs(len(ids), params, criteria)
-        with self.lock, torch.inference_mode(), self._adapter_context(adapter):
-            if params.seed is not None:
-                torch.manual_seed(params.seed)
-            out = self.model.generate(
-                input_ids=input_ids, attention_mask=torch.ones_like(input_ids), streamer=streamer, **kwargs
-            )
-        return [int(t) for t in out[0][len(ids) :]]
+        width = max(len(ids) for ids in prompts)
+        pad = self._pad_id()
+        input_ids = torch.tensor(
+            [[pad] * (width - len(ids)) + ids for ids in prompts], device=self.spec.device
+        )
+        mask = torch.tensor(
+            [[0] * (width - len(ids)) + [1] * len(ids) for ids in prompts], device=self.spec.device
+        )
+        limits = [self._limit(len(ids), p) for ids, p in zip(prompts, params, strict=True)]
+        rows = _RowStops(self.tokenizer, width, limits, [p.stop for p in params], self._eos_ids(), on_end)
+        kwargs = self._kwargs(params[0], max(limits), [rows, *extra])
+        with torch.inference_mode():
+            if params[0].seed is not None:
+                torch.manual_seed(params[0].seed)
+            out = self.model.generate(input_ids=input_ids, attention_mask=mask, streamer=streamer, **kwargs)
+        ends = [out.shape[1] if end is None else end for end in rows.ends]
+        return [[int(t) for t in out[row, width:end].tolist()] for row, end in enumerate(ends)]
+
+    def _answer(self, request: _Request, new_ids: list[int]) -> Generation:
+        text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
+        text, reason = self._finish(new_ids, request.params, text, len(request.ids))
+        return Generation(text, len(request.ids), len(new_ids), reason)
 
     def _finish(
         self, new_ids: list[int], params: SamplingParams, text: str, prompt_len: int
@@ -279,19 +344,32 @@ class LoadedModel:
         eos = self.tokenizer.eos_token_id
         if new_ids and eos is not None and new_ids[-1] == eos:
             return text, "stop"
-        limit = max(1, min(params.max_tokens, self.context_length - prompt_len))
-        return text, "length" if len(new_ids) >= limit else "stop"
+        return text, "length" if len(new_ids) >= self._limit(prompt_len, params) else "stop"
 
     def generate(self, ids: list[int], params: SamplingParams, adapter: str | None = None) -> Generation:
-        """Generate a reply for prompt token ids (blocking), with attached ``adapter`` active or the base alone."""
-        criteria = [_StopOnStrings(self.tokenizer, len(ids), params.stop)] if params.stop else []
-        new_ids = self._run(ids, params, criteria, adapter=adapter)
-        text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
-        text, reason = self._finish(new_ids, params, text, len(ids))
-        return Generation(text, len(ids), len(new_ids), reason)
+        """Generate a reply for prompt token ids (blocking), with attached ``adapter`` active or the base alone.
+        Concurrent calls that may share a batch (``batch_key``) run together (``batching.py``)."""
+        return self.batcher.submit(_Request(ids, params, adapter), batch_key(params, adapter))
+
+    def _generate_batch(
+        self, requests: list[_Request], deliver: Callable[[int, Generation], None]
+    ) -> list[Generation]:
+        """The batcher's run, under ``self.lock``: one generation for requests of one adapter; each answer is
+        delivered as soon as its row ends, not when the longest one does."""
+
+        answers: dict[int, Generation] = {}
+
+        def ended(row: int, new_ids: list[int]) -> None:
+            answers[row] = self._answer(requests[row], new_ids)
+            deliver(row, answers[row])
+
+        with self._adapter_context(requests[0].adapter):
+            new = self._run([r.ids for r in requests], [r.params for r in requests], on_end=ended)
+        return [answers.get(row) or self._answer(r, new[row]) for row, r in enumerate(requests)]
 
     def stream(self, ids: list[int], params: SamplingParams, adapter: str | None = None) -> StreamHandle:
-        """Start generating in a thread; iterate the handle for text pieces (blocking iterator)."""
+        """Start generating in a thread; iterate the handle for text pieces (blocking iterator). Never batched:
+        a stream runs alone under the model's lock, between batches."""
         from transformers import TextIteratorStreamer
 
         streamer = TextIteratorStreamer(
@@ -329,13 +407,12 @@ class StreamHandle:
         self._thread.start()
 
     def _work(self) -> None:
-        criteria: list[Any] = [_StopOnEvent(self.cancelled)]
-        if self._params.stop:
-            criteria.append(_StopOnStrings(self._owner.tokenizer, len(self._ids), self._params.stop))
+        owner = self._owner
         try:
-            self._new_ids = self._owner._run(
-                self._ids, self._params, criteria, streamer=self._streamer, adapter=self._adapter
-            )
+            with owner.lock, owner._adapter_context(self._adapter):
+                self._new_ids = owner._run(
+                    [self._ids], [self._params], (_StopOnEvent(self.cancelled),), self._streamer
+                )[0]
         except BaseException as exc:  # noqa: BLE001 - reported to the reader; never lost in a thread
             self._error = exc
             self._streamer.end()
@@ -390,20 +467,46 @@ def _held_back(text: str, stops: list[str]) -> int:
     return best
 
 
-class _StopOnStrings:
-    """Stop when the decoded continuation contains a stop string (checked on the tail only)."""
+class _RowStops:
+    """Each row of one ``model.generate`` ends on its own: at its token limit, at an EOS, or at a stop string in
+    its decoded tail. ``ends`` holds the length where each row ended (``generate`` pads a row after that), and
+    ``on_end`` gets the row's new ids then: its answer is final while the others go on."""
 
-    def __init__(self, tokenizer: Any, prompt_len: int, stops: list[str]) -> None:
-        self.tokenizer, self.prompt_len, self.stops = tokenizer, prompt_len, [s for s in stops if s]
-        self.window = max((len(s) for s in self.stops), default=1) + 16
+    def __init__(
+        self,
+        tokenizer: Any,
+        prompt_len: int,
+        limits: list[int],
+        stops: list[list[str]],
+        eos: set[int],
+        on_end: Callable[[int, list[int]], None] | None = None,
+    ) -> None:
+        self.tokenizer, self.prompt_len, self.limits, self.eos = tokenizer, prompt_len, limits, eos
+        self.on_end = on_end
+        self.stops = [[s for s in row if s] for row in stops]
+        self.windows = [max((len(s) for s in row), default=1) + 16 for row in self.stops]
+        self.ends: list[int | None] = [None] * len(limits)
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
-        tail = input_ids[0][self.prompt_len :][-self.window :]
+        length = input_ids.shape[1]
+        last = input_ids[:, -1].tolist()  # one read per step, not one per row (a GPU sync each)
+        for row, end in enumerate(self.ends):
+            if end is None and self._ended(row, input_ids, length - self.prompt_len, last[row]):
+                self.ends[row] = length
+                if self.on_end is not None:
+                    self.on_end(row, input_ids[row, self.prompt_len :].tolist())
+        return torch.tensor([end is not None for end in self.ends], dtype=torch.bool, device=input_ids.device)
+
+    def _ended(self, row: int, input_ids: Any, new: int, last: int) -> bool:
+        if new >= self.limits[row] or last in self.eos:
+            return True
+        if not self.stops[row]:
+            return False
+        tail = input_ids[row, self.prompt_len :][-self.windows[row] :]
         text = self.tokenizer.decode(tail, skip_special_tokens=True)
-        done = any(s in text for s in self.stops)
-        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+        return any(s in text for s in self.stops[row])
 
 
 class _StopOnEvent:
@@ -423,7 +526,8 @@ class _StopOnEvent:
 class ModelPool:
     """Loaded models shared by deployments with the same weights and device (reference-counted)."""
 
-    def __init__(self) -> None:
+    def __init__(self, batching: Batching = DEFAULT_BATCHING) -> None:
+        self.batching = batching  # how each loaded model batches concurrent generations
         self._lock = threading.Lock()
         self._models: dict[LoadSpec, LoadedModel] = {}
         self._refs: dict[LoadSpec, int] = {}
@@ -438,7 +542,7 @@ class ModelPool:
                 if spec in self._models:
                     self._refs[spec] += 1
                     return self._models[spec]
-            loaded = LoadedModel(spec)
+            loaded = LoadedModel(spec, self.batching)
             with self._lock:
                 self._models[spec] = loaded
                 self._refs[spec] = 1

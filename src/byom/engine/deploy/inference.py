@@ -8,7 +8,8 @@ model directory, served on demand (``runtime.py``: 503 ``model_loading`` until l
 generating with that adapter active. An endpoint of the same name wins. Responses are OpenAI/Together-shaped; ``stream: true``
 answers with SSE ``data:`` chunks ending in ``data: [DONE]``. Generation runs in threads: a whole
 answer under its model's own limiter (``LoadedModel.limiter``), so that other routes keep their worker
-threads; a stream's reads use that limiter, its generation thread does not (yet).
+threads, and batched with the model's other concurrent answers (``batching.py``); a stream generates alone, its
+reads use that limiter, its generation thread does not (yet).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from typing import Any
 
 from byom.engine.db import Database, new_id, now
 from byom.engine.deploy import registry
+from byom.engine.deploy.batching import DEFAULT_BATCHING, Batching
 from byom.engine.deploy.host import LoadedModel, LoadSpec, ModelPool
 from byom.engine.deploy.ondemand import OnDemand
 from byom.engine.devices import Device, device_for_config, probe_devices, training_device
@@ -110,10 +111,11 @@ class DeployRuntime:
         clock: Callable[[], float] = time.time,
         device: str = "auto",
         allowed_roots: tuple[Path, ...] = (),
+        batching: Batching = DEFAULT_BATCHING,
     ) -> None:
         self.db = db
         self.project = project
-        self.pool = ModelPool()
+        self.pool = ModelPool(batching)
         self.on_demand = OnDemand(self.pool, clock=clock)
         self.device = device  # where on-demand models load: the engine's --device ("auto": as training picks)
         self.allowed_roots = allowed_roots
