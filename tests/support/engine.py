@@ -280,6 +280,15 @@ def deploy(client: TestClient, ep_id: str, model_id: str, name: str = "d1", **ex
     return response.json()
 
 
+def serve(
+    client: TestClient, model_id: str, endpoint: str = "chat", **extra: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new endpoint ``endpoint`` with one deployment of a registered model, once it is READY: (endpoint, deployment)."""
+    ep: dict[str, Any] = client.post(f"{P}/endpoints", json={"name": endpoint}).json()
+    dep = deploy(client, ep["id"], model_id, **extra)
+    return ep, wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
+
+
 def wait_state(client: TestClient, ep: str, dep: str, *want: str, timeout: float = HANG_S) -> dict[str, Any]:
     """The deployment once its state is one of ``want``."""
 

@@ -22,7 +22,13 @@ from byom.engine.deploy.generate import run_generation
 from byom.engine.deploy.host import AdapterGone, Generation, LoadedModel, LoadSpec, SamplingParams
 from byom.engine.deploy.runtime import Target
 from byom.errors import EngineError, NotFound
-from support.engine import P, deploy, engine_client, make_adapter, make_state, register_tiny, wait_state
+from support.engine import (
+    engine_client,
+    make_adapter,
+    make_state,
+    register_tiny,
+    serve,
+)
 from support.poll import HANG_S, until_sync
 
 # Prompts of different lengths (left padding matters) whose greedy answers on the tiny model end differently:
@@ -213,9 +219,7 @@ def test_concurrent_chat_requests_over_http_are_batched_with_their_own_answers(
 ) -> None:
     with engine_client(tmp_path / "engine") as (state, client):
         registered = register_tiny(state, tiny_model)
-        ep = client.post(f"{P}/endpoints", json={"name": "chat"}).json()
-        dep = deploy(client, ep["id"], registered.id)
-        wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
+        _, dep = serve(client, registered.id)
         loaded = state.deploy.loaded(dep["id"])
         assert loaded is not None
         bodies = [

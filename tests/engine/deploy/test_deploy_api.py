@@ -17,6 +17,7 @@ from support.engine import (
     make_adapter,
     register_tiny,
     runtime,
+    serve,
     wait_state,
 )
 
@@ -257,9 +258,7 @@ def test_deployment_validation(served_engine, tiny_model: Path) -> None:
 def test_inactive_timeout_stops_an_idle_deployment(served_engine, tiny_model: Path) -> None:
     state, client = served_engine
     model = register_tiny(state, tiny_model)
-    ep = client.post(f"{P}/endpoints", json={"name": "idle"}).json()
-    dep = deploy(client, ep["id"], model.id, inactiveTimeout=30)
-    wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
+    ep, dep = serve(client, model.id, "idle", inactiveTimeout=30)
     rt = runtime(state)
     assert rt.reap_once(now=time.time() + 29 * 60) == []
     chat = {"model": "local/idle", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2}
@@ -309,9 +308,7 @@ def test_adapter_deploys_on_its_base(served_engine, tiny_model: Path, tmp_path: 
         got["weights"]["type"] == "WEIGHTS_TYPE_ADAPTER"
         and got["baseModel"] == f"projects/{PID}/models/{base.id}"
     )
-    ep = client.post(f"{P}/endpoints", json={"name": "lora"}).json()
-    dep = deploy(client, ep["id"], adapter.id)
-    wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
+    ep, dep = serve(client, adapter.id, "lora")
     chat = {"model": "local/lora", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3}
     assert client.post("/v1/chat/completions", json=chat).status_code == 200
 
@@ -331,9 +328,7 @@ def test_ready_deployments_come_back_after_a_restart(tmp_path: Path, tiny_model:
     data_dir = tmp_path / "engine"
     with engine_client(data_dir) as (state, client):
         model = register_tiny(state, tiny_model)
-        ep = client.post(f"{P}/endpoints", json={"name": "again"}).json()
-        dep = deploy(client, ep["id"], model.id)
-        wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
+        ep, dep = serve(client, model.id, "again")
     with engine_client(data_dir) as (state, client):
         back = wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
         assert back["id"] == dep["id"]

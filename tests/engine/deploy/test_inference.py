@@ -8,16 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from support.engine import PID, P, deploy, engine_client, register_tiny, wait_state
+from support.engine import PID, P, deploy, engine_client, register_tiny, serve, wait_state
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
     with engine_client(tmp_path_factory.mktemp("engine")) as (state, client):
         model = register_tiny(state, tiny_model)
-        ep = client.post(f"{P}/endpoints", json={"name": "chat"}).json()
-        dep = deploy(client, ep["id"], model.id)
-        wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
+        serve(client, model.id)
         # The same weights without a chat template: chat must say so, text completions still work.
         plain_dir = tmp_path_factory.mktemp("plain") / "tiny-plain"
         shutil.copytree(tiny_model, plain_dir)

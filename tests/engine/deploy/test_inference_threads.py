@@ -9,7 +9,13 @@ from typing import Any
 import anyio.to_thread
 
 from byom.engine.deploy.host import LoadedModel
-from support.engine import TEMPLATE, P, deploy, engine_client, register_tiny, wait_file_sync, wait_state
+from support.engine import (
+    TEMPLATE,
+    engine_client,
+    register_tiny,
+    serve,
+    wait_file_sync,
+)
 
 GOOD = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n' * 4
 CHATS = 2  # as many as the default thread limiter is given below, and no more than a model's own limiter
@@ -26,9 +32,7 @@ def test_blocked_generations_leave_estimate_price_its_threads(
 ) -> None:
     with engine_client(tmp_path / "engine") as (state, client):
         model = register_tiny(state, tiny_model)
-        ep = client.post(f"{P}/endpoints", json={"name": "chat"}).json()
-        dep = deploy(client, ep["id"], model.id)
-        wait_state(client, ep["id"], dep["id"], "DEPLOYMENT_STATE_READY")
+        serve(client, model.id)
         file_id = client.post(
             "/v1/files/upload", files={"file": ("t.jsonl", GOOD)}, data={"purpose": "fine-tune"}
         ).json()["id"]
