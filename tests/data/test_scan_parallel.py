@@ -92,7 +92,7 @@ def test_a_worker_that_meets_too_many_bad_lines_leaves_the_rest_to_the_parent(tm
     ]
     path = _write(tmp_path / "bad.jsonl", lines)
     chunk = Chunk(0, path.stat().st_size)
-    scan = scan_chunk(str(path), chunk, "conversation", True, 2**20)
+    scan = scan_chunk(str(path), chunk, "conversation", True, 2**20, str(tmp_path / "keys"))
     assert scan.stop is not None and len(scan.fail_index) == MAX_FAILS and scan.lines == MAX_FAILS + 1
     _same_report(path, 2, max_problems=5)
     assert check_file(path, workers=2).problem_counts == check_file(path, workers=1).problem_counts
@@ -126,7 +126,9 @@ def test_an_over_long_line_is_skipped_whole_and_the_next_line_starts_where_it_sh
     good = json.dumps(GOOD).encode() + b"\n"
     long = b'{"text": "' + b"x" * (3 * 2**20) + b'"}\n'
     path = _write(tmp_path / "long.jsonl", [good, long, good, long, good])
-    scan = scan_chunk(str(path), Chunk(0, path.stat().st_size), "conversation", True, 2**20)
+    scan = scan_chunk(
+        str(path), Chunk(0, path.stat().st_size), "conversation", True, 2**20, str(tmp_path / "keys")
+    )
     assert scan.lines == 5 and scan.stop is None
     assert list(scan.fail_index) == [1, 3]
     assert list(scan.fail_offset) == [len(good), 2 * len(good) + len(long)]

@@ -253,7 +253,7 @@ def _preference(row: _Preference, need_assistant: bool) -> int | None:
 
 class FastCheck(Protocol):
     def __call__(
-        self, line: bytes, need_assistant: bool, keys: list[int] | None = None, stable: bool = False, /
+        self, line: bytes, need_assistant: bool, keys: list[int] | None = None, /
     ) -> int | None: ...
 
 
@@ -272,7 +272,7 @@ def _make(fmt: DatasetFormat, model: type, quick: Callable[[Any, bool], int | No
     ).decode  # built once per format: msgspec compiles the schema here
 
     def check(
-        line: bytes, need_assistant: bool, keys: list[int] | None = None, stable: bool = False, /
+        line: bytes, need_assistant: bool, keys: list[int] | None = None, /
     ) -> int | None:
         try:
             row = decode(line)
@@ -282,14 +282,14 @@ def _make(fmt: DatasetFormat, model: type, quick: Callable[[Any, bool], int | No
         except _REJECT:  # the rules will say what is wrong
             return None
         if keys is not None and bits is not None:
-            keys[:] = keys_of_row(fmt, line, row, stable)  # from the values just decoded: no second decode
+            keys[:] = keys_of_row(fmt, line, row)  # from the values just decoded: no second decode
         return bits
 
     return check
 
 
 def fast_checker(fmt: DatasetFormat) -> FastCheck | None:
-    """A check for one format: ``check(line, need_assistant[, keys, stable])`` gives the line's flag bits, or None
+    """A check for one format: ``check(line, need_assistant[, keys])`` gives the line's flag bits, or None
     when the rules must look at it; given a ``keys`` list, it sets it to the line's hashes (byom.data._repeats)."""
     if fmt not in _FORMATS:
         return None
