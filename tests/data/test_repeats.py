@@ -84,8 +84,8 @@ def test_the_parallel_check_counts_what_the_sequential_one_does(tmp_path: Path, 
 
 
 def test_spawned_workers_count_what_the_sequential_check_does(tmp_path: Path) -> None:
-    """From a threaded process (the MCP server) workers are spawned, with their own hash salt: the keys are then
-    computed the stable way in every process of the check."""
+    """From a threaded process (the MCP server) workers are spawned, with their own hash salt: the keys (XXH3) are
+    the same in every process of the check all the same."""
     rows = [
         qa(f"q{i % 50}", f"a{i % 50}" if i % 9 else f"b{i}", **({"id": i} if i % 7 == 0 else {}))
         for i in range(600)

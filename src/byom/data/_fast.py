@@ -252,9 +252,7 @@ def _preference(row: _Preference, need_assistant: bool) -> int | None:
 
 
 class FastCheck(Protocol):
-    def __call__(
-        self, line: bytes, need_assistant: bool, keys: list[int] | None = None, /
-    ) -> int | None: ...
+    def __call__(self, line: bytes, need_assistant: bool, keys: list[int] | None = None, /) -> int | None: ...
 
 
 _FORMATS: dict[DatasetFormat, tuple[type, Callable[[Any, bool], int | None]]] = {
@@ -271,9 +269,7 @@ def _make(fmt: DatasetFormat, model: type, quick: Callable[[Any, bool], int | No
         model
     ).decode  # built once per format: msgspec compiles the schema here
 
-    def check(
-        line: bytes, need_assistant: bool, keys: list[int] | None = None, /
-    ) -> int | None:
+    def check(line: bytes, need_assistant: bool, keys: list[int] | None = None, /) -> int | None:
         try:
             row = decode(line)
             if not line.isascii():

@@ -50,7 +50,9 @@ def keys_of_row(fmt: DatasetFormat, line: bytes, row: Any) -> tuple[int, int, in
     elif fmt == "preference":
         return _hash(line.strip()), 0, _hash(row.non_preferred_output[0].content)
     elif fmt == "conversation" and _is_answer(last := row.messages[-1]):
-        prompt = _hash(b"\x00".join([m.content if m.content is not UNSET else b"" for m in row.messages[:-1]]))
+        prompt = _hash(
+            b"\x00".join([m.content if m.content is not UNSET else b"" for m in row.messages[:-1]])
+        )
         answer = _hash(last.content)
     else:
         return _hash(line.strip()), 0, 0

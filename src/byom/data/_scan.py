@@ -37,7 +37,16 @@ from byom.data._fast import fast_checker
 from byom.data._lines import iter_lines
 from byom.data._report import DatasetFormat
 
-__all__ = ["READ_BUFFER", "Chunk", "ChunkScan", "auto_workers", "chunk_keys", "line_at", "split", "worker_scans"]
+__all__ = [
+    "READ_BUFFER",
+    "Chunk",
+    "ChunkScan",
+    "auto_workers",
+    "chunk_keys",
+    "line_at",
+    "split",
+    "worker_scans",
+]
 
 # readline() on the default 8 KiB buffer costs 3x more than on 64 KiB (measured: 0.21 s vs 0.07 s for 200 MB).
 READ_BUFFER = 1 << 16
@@ -193,8 +202,13 @@ def worker_scans(
             try:
                 pool = ProcessPoolExecutor(len(chunks), mp_context=_context())
                 for i, (chunk, keys_path) in enumerate(zip(chunks, keys_paths, strict=True)):
-                    futures[i] = pool.submit(scan_chunk, str(path), chunk, fmt, need_assistant, max_line, keys_path)
-            except (OSError, RuntimeError):  # no processes here (a sandbox, a frozen app): this process does all
+                    futures[i] = pool.submit(
+                        scan_chunk, str(path), chunk, fmt, need_assistant, max_line, keys_path
+                    )
+            except (
+                OSError,
+                RuntimeError,
+            ):  # no processes here (a sandbox, a frozen app): this process does all
                 pass
 
         def scans() -> Iterator[ChunkScan]:
@@ -205,8 +219,10 @@ def worker_scans(
                         scan = future.result()
                     except (BrokenProcessPool, OSError):  # a worker died (killed, out of memory): check here
                         scan = None
-                yield scan if scan is not None else scan_chunk(
-                    str(path), chunk, fmt, need_assistant, max_line, keys_path
+                yield (
+                    scan
+                    if scan is not None
+                    else scan_chunk(str(path), chunk, fmt, need_assistant, max_line, keys_path)
                 )
 
         try:
