@@ -205,11 +205,8 @@ def worker_scans(
                     futures[i] = pool.submit(
                         scan_chunk, str(path), chunk, fmt, need_assistant, max_line, keys_path
                     )
-            except (
-                OSError,
-                RuntimeError,
-            ):  # no processes here (a sandbox, a frozen app): this process does all
-                pass
+            except (OSError, RuntimeError):
+                pass  # no processes here (a sandbox, a frozen app): this process does all
 
         def scans() -> Iterator[ChunkScan]:
             for chunk, future, keys_path in zip(chunks, futures, keys_paths, strict=True):
@@ -219,11 +216,9 @@ def worker_scans(
                         scan = future.result()
                     except (BrokenProcessPool, OSError):  # a worker died (killed, out of memory): check here
                         scan = None
-                yield (
-                    scan
-                    if scan is not None
-                    else scan_chunk(str(path), chunk, fmt, need_assistant, max_line, keys_path)
-                )
+                if scan is None:
+                    scan = scan_chunk(str(path), chunk, fmt, need_assistant, max_line, keys_path)
+                yield scan
 
         try:
             yield scans()
