@@ -52,6 +52,11 @@ def test_a_fast_line_and_a_rules_line_share_their_keys() -> None:
     assert instruction.conflicting_answers == 1 and instruction.duplicate_rows == 0
 
 
+def test_the_last_line_repeats_an_earlier_one_without_its_newline() -> None:
+    report = check_file(jsonl(qa("q", "a"), qa("r", "b"), qa("q", "a")).rstrip(b"\n"))
+    assert report.duplicate_rows == 1 and report.problems[0].message.startswith("1 of 3 rows repeats")
+
+
 def test_a_row_with_an_error_is_not_counted() -> None:
     report = check_file(jsonl(qa("q", ""), qa("q", "")))
     assert report.duplicate_rows == 0 and "duplicate" not in report.problem_counts

@@ -40,6 +40,9 @@ _NOT_DATA_AFTER = 3
 _NOT_JSON = ("json", "encoding")
 _ENV_LINE = re.compile(rb"(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=")
 Method = Literal["sft", "dpo"]
+# The parallel check's own range, against a worker's: this process also starts the pool and counts the workers'
+# keys (measured on 2 cores, equal halves: 0.42 s of CPU here, 0.38 s in the worker).
+_PARENT_SHARE = 0.9
 
 
 class _Problems:
@@ -341,7 +344,7 @@ def _check_in_parallel(
     processes take the others; then theirs in file order: each line's keys counted, and the lines the fast path did
     not pass through the rules here, with the line numbers they have in the file."""
     assert scan.rules.fmt is not None
-    first, *later = split(stream, start, size, workers)
+    first, *later = split(stream, start, size, workers, _PARENT_SHARE)
     add = scan.repeats.add
     with worker_scans(path, later, scan.rules.fmt, scan.need_assistant, MAX_LINE_BYTES) as scans:
         lineno = _check_range(scan, stream, first.start, first.end, lineno)

@@ -4,12 +4,10 @@ Hashes are XXH3-64 (``xxhash``): the same in every process, so forked and spawne
 compute the keys the sequential check does, and fast (measured: 0.12 µs for a 3 KB line; Python's own ``hash()``
 of a copy of the bytes made the keys 2.5x dearer, and is salted per process).
 
-A row's keys are three hashes: its prompt (everything before the trained answer: the messages before the last
-assistant turn, or the instruction's prompt), that answer, and the row (both, and the line's length: exact
-repeats; the whole line where the format has no prompt). A preference pair's keys are the whole line, no prompt
-(several pairs per prompt are normal) and its rejected answer: counted, since pairs that all reject one phrase
-teach only to avoid that phrase. The fast path
-computes them from the values it has already decoded (``msgspec.Raw`` views of the line, so no text is built);
+A row's keys are three hashes: the row (the whole line: exact repeats), its prompt (everything before
+the trained answer: the messages before the last assistant turn, or the instruction's prompt) and that answer. A
+preference pair's keys are the line, no prompt (several pairs per prompt are normal) and its rejected answer:
+counted, since pairs that all reject one phrase teach only to avoid that phrase. The fast path computes them from the values it has already decoded (``msgspec.Raw`` views of the line, so no text is built);
 the rules' lines are decoded the same lax way here, so both paths give one line the same keys.
 
 Memory stays flat: at most ``MAX_DISTINCT`` rows and prompts are remembered (about 100 bytes each); past that,
@@ -33,7 +31,6 @@ _EXAMPLES = 3
 # Pairs that mostly reject one text: at least this share of the pairs, and this many pairs to say so.
 _SAME_REJECTED_SHARE = 0.5
 _SAME_REJECTED_MIN_PAIRS = 4
-_MASK = 2**64 - 1
 _LINE = 0xFFFFFFFF  # the low 32 bits of a remembered prompt hold its line; the high 32 its answer's hash
 
 
@@ -43,20 +40,19 @@ def _hash(data: Any) -> int:
 
 
 def keys_of_row(fmt: DatasetFormat, line: bytes, row: Any) -> tuple[int, int, int]:
-    """``(row, prompt, answer)`` hashes of a decoded row (prompt and answer 0 where the format has none). The row
-    key mixes the prompt's, the answer's and the line's length: the text is hashed once."""
+    """``(row, prompt, answer)`` hashes of a decoded row (prompt and answer 0 where the format has none)."""
+    whole = _hash(line if line.endswith(b"\n") else line + b"\n")  # the last line may have no newline
+    if fmt == "conversation":
+        last = row.messages[-1]
+        if not _is_answer(last):
+            return whole, 0, 0
+        prompt = b"\x00".join([m.content if m.content is not UNSET else b"" for m in row.messages[:-1]])
+        return whole, _hash(prompt), _hash(last.content)
     if fmt == "instruction":
-        prompt, answer = _hash(row.prompt), _hash(row.completion)
-    elif fmt == "preference":
-        return _hash(line.strip()), 0, _hash(row.non_preferred_output[0].content)
-    elif fmt == "conversation" and _is_answer(last := row.messages[-1]):
-        prompt = _hash(
-            b"\x00".join([m.content if m.content is not UNSET else b"" for m in row.messages[:-1]])
-        )
-        answer = _hash(last.content)
-    else:
-        return _hash(line.strip()), 0, 0
-    return (prompt * 0x9E3779B97F4A7C15 ^ answer ^ len(line.strip())) & _MASK or 1, prompt, answer
+        return whole, _hash(row.prompt), _hash(row.completion)
+    if fmt == "preference":
+        return whole, 0, _hash(row.non_preferred_output[0].content)
+    return whole, 0, 0
 
 
 _ANSWERS: dict[type, bool] = {}

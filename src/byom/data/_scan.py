@@ -96,11 +96,13 @@ def auto_workers(size: int) -> int:
     return max(1, min(cores, _MAX_WORKERS, size // _MIN_CHUNK_BYTES))
 
 
-def split(stream: IO[bytes], start: int, size: int, parts: int) -> list[Chunk]:
-    """``[start, size)`` cut into ``parts`` ranges of whole lines (fewer when lines are long)."""
+def split(stream: IO[bytes], start: int, size: int, parts: int, first: float = 1.0) -> list[Chunk]:
+    """``[start, size)`` cut into ``parts`` ranges of whole lines (fewer when lines are long), the first ``first``
+    times as long as each of the others."""
     cuts = [start]
+    whole = first + parts - 1
     for i in range(1, parts):
-        target = start + (size - start) * i // parts
+        target = start + int((size - start) * (first + i - 1) / whole)
         if target <= cuts[-1]:
             continue
         stream.seek(target - 1)
