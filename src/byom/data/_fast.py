@@ -132,6 +132,8 @@ class _Preference(_Strict):
 
 
 _QUOTE, _BACKSLASH = 0x22, 0x5C
+# A text's first byte that settles "not blank" by itself: visible ASCII, not a quote (the end: empty) nor an escape.
+_VISIBLE = bytes(32 < c < 127 and c != _QUOTE and c != _BACKSLASH for c in range(256))
 _to_str = msgspec.json.Decoder(str).decode
 
 
@@ -147,7 +149,7 @@ def _filled(value: Raw) -> bool:
     if head[0] != _QUOTE:
         return False
     c = head[1]
-    if 32 < c < 127 and c != _QUOTE and c != _BACKSLASH:
+    if _VISIBLE[c]:
         return True
     text = _to_str(value)
     return text != "" and not text.isspace()
@@ -171,7 +173,7 @@ def _messages(msgs: list[Any], need_assistant: bool, last_not_assistant: bool) -
             if head[0] != _QUOTE:
                 return None
             c = head[1]
-            if not (32 < c < 127 and c != _QUOTE and c != _BACKSLASH) and not _filled(m.content):
+            if not _VISIBLE[c] and not _filled(m.content):
                 return None
         elif cls is _Assistant:
             seen_assistant = True
@@ -184,7 +186,7 @@ def _messages(msgs: list[Any], need_assistant: bool, last_not_assistant: bool) -
                 if head[0] != _QUOTE:
                     return None  # null, a list (images) or a number: the rules say which
                 c = head[1]
-                if not (32 < c < 127 and c != _QUOTE and c != _BACKSLASH) and not _filled(content):
+                if not _VISIBLE[c] and not _filled(content):
                     return None
             elif content is not UNSET and not _is_str(content) and bytes(content) != b"null":
                 return None
