@@ -52,9 +52,14 @@ def test_a_fast_line_and_a_rules_line_share_their_keys() -> None:
     assert instruction.conflicting_answers == 1 and instruction.duplicate_rows == 0
 
 
-def test_the_last_line_repeats_an_earlier_one_without_its_newline() -> None:
-    report = check_file(jsonl(qa("q", "a"), qa("r", "b"), qa("q", "a")).rstrip(b"\n"))
-    assert report.duplicate_rows == 1 and report.problems[0].message.startswith("1 of 3 rows repeats")
+def test_a_repeat_is_the_same_line_but_for_the_spaces_around_it() -> None:
+    same = json.dumps(qa("q", "a")).encode()
+    lines = [same, b"  " + same + b"\r", json.dumps(qa("r", "b")).encode(), same]  # the last with no newline
+    report = check_file(b"\n".join(lines))
+    assert report.duplicate_rows == 2 and report.problems[0].message.startswith("2 of 4 rows repeat")
+    # One answer's weight differs, at the same length: not a repeat (the row key hashes the whole line).
+    weighted = [qa("q", "a", weight=0.5), qa("q", "a", weight=1.5)]
+    assert check_file(jsonl(*weighted)).duplicate_rows == 0
 
 
 def test_a_row_with_an_error_is_not_counted() -> None:

@@ -4,7 +4,7 @@ Hashes are XXH3-64 (``xxhash``): the same in every process, so forked and spawne
 compute the keys the sequential check does, and fast (measured: 0.12 µs for a 3 KB line; Python's own ``hash()``
 of a copy of the bytes made the keys 2.5x dearer, and is salted per process).
 
-A row's keys are three hashes: the row (the whole line: exact repeats), its prompt (everything before
+A row's keys are three hashes: the row (the whole line, stripped: exact repeats), its prompt (everything before
 the trained answer: the messages before the last assistant turn, or the instruction's prompt) and that answer. A
 preference pair's keys are the line, no prompt (several pairs per prompt are normal) and its rejected answer:
 counted, since pairs that all reject one phrase teach only to avoid that phrase. The fast path computes them from the values it has already decoded (``msgspec.Raw`` views of the line, so no text is built);
@@ -41,7 +41,9 @@ def _hash(data: Any) -> int:
 
 def keys_of_row(fmt: DatasetFormat, line: bytes, row: Any) -> tuple[int, int, int]:
     """``(row, prompt, answer)`` hashes of a decoded row (prompt and answer 0 where the format has none)."""
-    whole = _hash(line if line.endswith(b"\n") else line + b"\n")  # the last line may have no newline
+    # The stripped line's hash (spaces and CRLF aside); a line that is "{...}" and its newline is hashed as it is,
+    # with no copy of it stripped (0.4 µs a 3 KB line).
+    whole = _hash(line if line.startswith(b"{") and line.endswith(b"}\n") else line.strip() + b"\n")
     if fmt == "conversation":
         last = row.messages[-1]
         if not _is_answer(last):
