@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import tempfile
 import threading
 from itertools import pairwise
 from pathlib import Path
@@ -195,3 +196,13 @@ def test_repeats_across_ranges_and_key_batches_are_counted_exactly(
     # Each pass after the first repeats all 165 rows; the first repeats 40 and answers 25 prompts again.
     assert (report.duplicate_rows, report.conflicting_answers) == (40 + 2 * 165, 25)
     _same_report(path, workers)
+
+
+def test_with_no_temporary_folder_the_check_runs_in_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers' keys need a temporary folder; where there is none (gone, read-only) the report is the same."""
+    path = _write(tmp_path / "mixed.jsonl", _mixed(1_000, every=37))
+    expected = check_file(path, workers=1).model_dump()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    assert check_file(path, workers=3).model_dump() == expected

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import tempfile
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -344,9 +345,17 @@ def _check_in_parallel(
     processes take the others; then theirs in file order: each line's keys counted, and the lines the fast path did
     not pass through the rules here, with the line numbers they have in the file."""
     assert scan.rules.fmt is not None
+    try:
+        spill = tempfile.TemporaryDirectory(prefix="byom-check-")  # for the workers' keys
+    except OSError:  # no temporary folder to write to: this process checks it all
+        _check_range(scan, stream, start, size, lineno)
+        return
     first, *later = split(stream, start, size, workers, _PARENT_SHARE)
     add = scan.repeats.add
-    with worker_scans(path, later, scan.rules.fmt, scan.need_assistant, MAX_LINE_BYTES) as scans:
+    with (
+        spill,
+        worker_scans(path, later, scan.rules.fmt, scan.need_assistant, MAX_LINE_BYTES, spill.name) as scans,
+    ):
         lineno = _check_range(scan, stream, first.start, first.end, lineno)
         for chunk in scans:
             scan.nlines += chunk.lines - len(chunk.fail_index)

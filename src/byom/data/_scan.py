@@ -8,7 +8,7 @@ numbers, problems and their order are exactly the sequential check's (``tests/da
 compares the two on the same files).
 
 Memory stays flat however big the file: a worker writes each line's repeat keys (``byom.data._repeats``, 24
-bytes a line) to a file in a temporary folder, ``KEYS_BATCH`` lines at a time, and the parent reads them back a
+bytes a line) to a file in a temporary folder (1% of the file's size), ``KEYS_BATCH`` lines at a time, and the parent reads them back a
 batch at a time (they had been held, and pickled, whole: +34 MB for the parent and +26 MB a worker at 2 GB).
 
 Workers are forked where that is safe (Linux, a single-threaded process: the CLI and the benchmark), else
@@ -21,7 +21,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-import tempfile
 import threading
 from array import array
 from collections.abc import Iterator
@@ -191,39 +190,37 @@ def _context() -> multiprocessing.context.BaseContext:
 
 @contextmanager
 def worker_scans(
-    path: Path, chunks: list[Chunk], fmt: DatasetFormat, need_assistant: bool, max_line: int
+    path: Path, chunks: list[Chunk], fmt: DatasetFormat, need_assistant: bool, max_line: int, spill: str
 ) -> Iterator[Iterator[ChunkScan]]:
     """Start a worker process on each chunk at once; give the chunks' scans, in file order, as they are needed
-    (a chunk whose worker could not run is scanned in this process then). Their key files are removed at the
-    end."""
-    with tempfile.TemporaryDirectory(prefix="byom-check-") as spill:
-        keys_paths = [os.path.join(spill, f"keys-{i}") for i in range(len(chunks))]
-        futures: list[Future[ChunkScan] | None] = [None] * len(chunks)
-        pool: ProcessPoolExecutor | None = None
-        if chunks:
-            try:
-                pool = ProcessPoolExecutor(len(chunks), mp_context=_context())
-                for i, (chunk, keys_path) in enumerate(zip(chunks, keys_paths, strict=True)):
-                    futures[i] = pool.submit(
-                        scan_chunk, str(path), chunk, fmt, need_assistant, max_line, keys_path
-                    )
-            except (OSError, RuntimeError):
-                pass  # no processes here (a sandbox, a frozen app): this process does all
-
-        def scans() -> Iterator[ChunkScan]:
-            for chunk, future, keys_path in zip(chunks, futures, keys_paths, strict=True):
-                scan: ChunkScan | None = None
-                if future is not None:
-                    try:
-                        scan = future.result()
-                    except (BrokenProcessPool, OSError):  # a worker died (killed, out of memory): check here
-                        scan = None
-                if scan is None:
-                    scan = scan_chunk(str(path), chunk, fmt, need_assistant, max_line, keys_path)
-                yield scan
-
+    (a chunk whose worker could not run is scanned in this process then). Their keys go to files in ``spill``."""
+    keys_paths = [os.path.join(spill, f"keys-{i}") for i in range(len(chunks))]
+    futures: list[Future[ChunkScan] | None] = [None] * len(chunks)
+    pool: ProcessPoolExecutor | None = None
+    if chunks:
         try:
-            yield scans()
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            pool = ProcessPoolExecutor(len(chunks), mp_context=_context())
+            for i, (chunk, keys_path) in enumerate(zip(chunks, keys_paths, strict=True)):
+                futures[i] = pool.submit(
+                    scan_chunk, str(path), chunk, fmt, need_assistant, max_line, keys_path
+                )
+        except (OSError, RuntimeError):
+            pass  # no processes here (a sandbox, a frozen app): this process does all
+
+    def scans() -> Iterator[ChunkScan]:
+        for chunk, future, keys_path in zip(chunks, futures, keys_paths, strict=True):
+            scan: ChunkScan | None = None
+            if future is not None:
+                try:
+                    scan = future.result()
+                except (BrokenProcessPool, OSError):  # a worker died (killed, out of memory): check here
+                    scan = None
+            if scan is None:
+                scan = scan_chunk(str(path), chunk, fmt, need_assistant, max_line, keys_path)
+            yield scan
+
+    try:
+        yield scans()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
