@@ -7,8 +7,9 @@ of a copy of the bytes made the keys 2.5x dearer, and is salted per process).
 A row's keys are three hashes: the row (the whole line, stripped: exact repeats), its prompt (everything before
 the trained answer: the messages before the last assistant turn, or the instruction's prompt) and that answer. A
 preference pair's keys are the line, no prompt (several pairs per prompt are normal) and its rejected answer:
-counted, since pairs that all reject one phrase teach only to avoid that phrase. The fast path computes them from the values it has already decoded (``msgspec.Raw`` views of the line, so no text is built);
-the rules' lines are decoded the same lax way here, so both paths give one line the same keys.
+counted, since pairs that all reject one phrase teach only to avoid that phrase. The fast path computes them
+from the values it has already decoded (``msgspec.Raw`` views of the line, so no text is built); the rules'
+lines are decoded the same lax way here, so both paths give one line the same keys.
 
 Memory stays flat: at most ``MAX_DISTINCT`` rows and prompts are remembered (about 100 bytes each); past that,
 later rows are still compared with the ones remembered, and the warning says so.
