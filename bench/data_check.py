@@ -142,6 +142,7 @@ def _run(which: str, path: Path) -> dict[str, float]:
 
 def bench(path: Path, repeats: int) -> None:
     mb = path.stat().st_size / 2**20
+    load = os.getloadavg()[0]
     # byom-1: one process (workers=1); byom: the default (one worker a core above 64 MiB).
     runs: dict[str, list[dict[str, float]]] = {"sdk": [], "byom-1": [], "byom": []}
     for _ in range(repeats):  # interleaved, so all see the same machine load
@@ -149,7 +150,9 @@ def bench(path: Path, repeats: int) -> None:
             results.append(_run(which, path))
     keys = ("wall", "cpu", "rss_mb", "child_rss_mb")
     med = {w: {k: statistics.median(r[k] for r in rs) for k in keys} for w, rs in runs.items()}
-    print(f"\n{path.name}: {mb:.0f} MiB, median of {repeats}, {os.cpu_count()} cores")
+    # The load average says how quiet the machine was (a shared one: wall times move with it, CPU times less).
+    load_range = f"load average {load:.2f} → {os.getloadavg()[0]:.2f}"
+    print(f"\n{path.name}: {mb:.0f} MiB, median of {repeats}, {os.cpu_count()} cores, {load_range}")
     print(
         f"{'checker':10s} {'wall s':>8s} {'MB/s':>7s} {'x sdk':>6s} {'cpu s':>8s} {'x sdk':>6s}"
         f" {'peak RSS MB':>12s} {'worker MB':>10s}"

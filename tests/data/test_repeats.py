@@ -52,6 +52,16 @@ def test_a_fast_line_and_a_rules_line_share_their_keys() -> None:
     assert instruction.conflicting_answers == 1 and instruction.duplicate_rows == 0
 
 
+def test_a_repeat_is_the_same_line_but_for_the_spaces_around_it() -> None:
+    same = json.dumps(qa("q", "a")).encode()
+    lines = [same, b"  " + same + b"\r", json.dumps(qa("r", "b")).encode(), same]  # the last with no newline
+    report = check_file(b"\n".join(lines))
+    assert report.duplicate_rows == 2 and report.problems[0].message.startswith("2 of 4 rows repeat")
+    # One answer's weight differs, at the same length: not a repeat (the row key hashes the whole line).
+    weighted = [qa("q", "a", weight=0.5), qa("q", "a", weight=1.5)]
+    assert check_file(jsonl(*weighted)).duplicate_rows == 0
+
+
 def test_a_row_with_an_error_is_not_counted() -> None:
     report = check_file(jsonl(qa("q", ""), qa("q", "")))
     assert report.duplicate_rows == 0 and "duplicate" not in report.problem_counts
@@ -84,8 +94,8 @@ def test_the_parallel_check_counts_what_the_sequential_one_does(tmp_path: Path, 
 
 
 def test_spawned_workers_count_what_the_sequential_check_does(tmp_path: Path) -> None:
-    """From a threaded process (the MCP server) workers are spawned, with their own hash salt: the keys are then
-    computed the stable way in every process of the check."""
+    """From a threaded process (the MCP server) workers are spawned, with their own hash salt: the keys (XXH3) are
+    the same in every process of the check all the same."""
     rows = [
         qa(f"q{i % 50}", f"a{i % 50}" if i % 9 else f"b{i}", **({"id": i} if i % 7 == 0 else {}))
         for i in range(600)

@@ -4,6 +4,8 @@ problems, line numbers and order, wherever the chunks are cut."""
 from __future__ import annotations
 
 import json
+import pickle
+import tempfile
 import threading
 from itertools import pairwise
 from pathlib import Path
@@ -11,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from byom.data import check_file
-from byom.data._scan import MAX_FAILS, Chunk, scan_chunk, split
+from byom.data._fast import fast_checker
+from byom.data._scan import MAX_FAILS, Chunk, chunk_keys, scan_chunk, split
 
 GOOD = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
 TOOLS = {
@@ -92,7 +95,7 @@ def test_a_worker_that_meets_too_many_bad_lines_leaves_the_rest_to_the_parent(tm
     ]
     path = _write(tmp_path / "bad.jsonl", lines)
     chunk = Chunk(0, path.stat().st_size)
-    scan = scan_chunk(str(path), chunk, "conversation", True, 2**20)
+    scan = scan_chunk(str(path), chunk, "conversation", True, 2**20, str(tmp_path / "keys"))
     assert scan.stop is not None and len(scan.fail_index) == MAX_FAILS and scan.lines == MAX_FAILS + 1
     _same_report(path, 2, max_problems=5)
     assert check_file(path, workers=2).problem_counts == check_file(path, workers=1).problem_counts
@@ -126,7 +129,80 @@ def test_an_over_long_line_is_skipped_whole_and_the_next_line_starts_where_it_sh
     good = json.dumps(GOOD).encode() + b"\n"
     long = b'{"text": "' + b"x" * (3 * 2**20) + b'"}\n'
     path = _write(tmp_path / "long.jsonl", [good, long, good, long, good])
-    scan = scan_chunk(str(path), Chunk(0, path.stat().st_size), "conversation", True, 2**20)
+    scan = scan_chunk(
+        str(path), Chunk(0, path.stat().st_size), "conversation", True, 2**20, str(tmp_path / "keys")
+    )
     assert scan.lines == 5 and scan.stop is None
     assert list(scan.fail_index) == [1, 3]
     assert list(scan.fail_offset) == [len(good), 2 * len(good) + len(long)]
+
+
+def test_what_a_worker_sends_back_does_not_grow_with_its_range(tmp_path: Path) -> None:
+    """Memory flat to any size: a worker's answer is counts and failed lines, its keys go through a file."""
+    sizes = []
+    for n in (1_000, 20_000):
+        path = _write(tmp_path / f"clean-{n}.jsonl", _mixed(n, every=10**9))
+        scan = scan_chunk(
+            str(path), Chunk(0, path.stat().st_size), "conversation", True, 2**20, str(tmp_path / "k")
+        )
+        assert scan.lines == n and Path(scan.keys_path).stat().st_size == 24 * n
+        sizes.append(len(pickle.dumps(scan)))
+    assert sizes[0] == sizes[1]
+
+
+def test_keys_read_back_in_batches_are_the_keys_of_each_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("byom.data._scan.KEYS_BATCH", 4)  # 10 lines: batches of 4, 4 and 2
+    lines = [
+        json.dumps(
+            {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]}
+        ).encode()
+        + b"\n"
+        for i in range(10)
+    ]
+    lines[5] = b"{}\n"  # the fast path fails it: its keys are 0s, it keeps its place
+    path = _write(tmp_path / "ten.jsonl", lines)
+    scan = scan_chunk(
+        str(path), Chunk(0, path.stat().st_size), "conversation", True, 2**20, str(tmp_path / "k")
+    )
+    check = fast_checker("conversation")
+    assert check is not None
+    expected = []
+    for line in lines:
+        keys = [0, 0, 0]
+        check(line, True, keys)
+        expected.append(tuple(keys))
+    assert list(chunk_keys(scan)) == expected and expected[5] == (0, 0, 0) and list(scan.fail_index) == [5]
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_repeats_across_ranges_and_key_batches_are_counted_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """Rows repeated and prompts answered again far apart, in other ranges, past several key batches."""
+    monkeypatch.setattr("byom.data._scan.KEYS_BATCH", 7)
+    qa = [
+        {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]}
+        for i in range(100)
+    ]
+    rows = [
+        *qa,
+        *qa[:40],
+        *[{"messages": [*r["messages"][:1], {"role": "assistant", "content": "other"}]} for r in qa[:25]],
+    ]
+    path = _write(tmp_path / "repeats.jsonl", [json.dumps(r).encode() + b"\n" for r in rows * 3])
+    report = check_file(path, workers=workers)
+    # Each pass after the first repeats all 165 rows; the first repeats 40 and answers 25 prompts again.
+    assert (report.duplicate_rows, report.conflicting_answers) == (40 + 2 * 165, 25)
+    _same_report(path, workers)
+
+
+def test_with_no_temporary_folder_the_check_runs_in_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers' keys need a temporary folder; where there is none (gone, read-only) the report is the same."""
+    path = _write(tmp_path / "mixed.jsonl", _mixed(1_000, every=37))
+    expected = check_file(path, workers=1).model_dump()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    assert check_file(path, workers=3).model_dump() == expected

@@ -132,6 +132,8 @@ class _Preference(_Strict):
 
 
 _QUOTE, _BACKSLASH = 0x22, 0x5C
+# A text's first byte that settles "not blank" by itself: visible ASCII, not a quote (the end: empty) nor an escape.
+_VISIBLE = bytes(32 < c < 127 and c != _QUOTE and c != _BACKSLASH for c in range(256))
 _to_str = msgspec.json.Decoder(str).decode
 
 
@@ -147,7 +149,7 @@ def _filled(value: Raw) -> bool:
     if head[0] != _QUOTE:
         return False
     c = head[1]
-    if 32 < c < 127 and c != _QUOTE and c != _BACKSLASH:
+    if _VISIBLE[c]:
         return True
     text = _to_str(value)
     return text != "" and not text.isspace()
@@ -171,7 +173,7 @@ def _messages(msgs: list[Any], need_assistant: bool, last_not_assistant: bool) -
             if head[0] != _QUOTE:
                 return None
             c = head[1]
-            if not (32 < c < 127 and c != _QUOTE and c != _BACKSLASH) and not _filled(m.content):
+            if not _VISIBLE[c] and not _filled(m.content):
                 return None
         elif cls is _Assistant:
             seen_assistant = True
@@ -184,7 +186,7 @@ def _messages(msgs: list[Any], need_assistant: bool, last_not_assistant: bool) -
                 if head[0] != _QUOTE:
                     return None  # null, a list (images) or a number: the rules say which
                 c = head[1]
-                if not (32 < c < 127 and c != _QUOTE and c != _BACKSLASH) and not _filled(content):
+                if not _VISIBLE[c] and not _filled(content):
                     return None
             elif content is not UNSET and not _is_str(content) and bytes(content) != b"null":
                 return None
@@ -252,9 +254,7 @@ def _preference(row: _Preference, need_assistant: bool) -> int | None:
 
 
 class FastCheck(Protocol):
-    def __call__(
-        self, line: bytes, need_assistant: bool, keys: list[int] | None = None, stable: bool = False, /
-    ) -> int | None: ...
+    def __call__(self, line: bytes, need_assistant: bool, keys: list[int] | None = None, /) -> int | None: ...
 
 
 _FORMATS: dict[DatasetFormat, tuple[type, Callable[[Any, bool], int | None]]] = {
@@ -271,9 +271,7 @@ def _make(fmt: DatasetFormat, model: type, quick: Callable[[Any, bool], int | No
         model
     ).decode  # built once per format: msgspec compiles the schema here
 
-    def check(
-        line: bytes, need_assistant: bool, keys: list[int] | None = None, stable: bool = False, /
-    ) -> int | None:
+    def check(line: bytes, need_assistant: bool, keys: list[int] | None = None, /) -> int | None:
         try:
             row = decode(line)
             if not line.isascii():
@@ -282,14 +280,14 @@ def _make(fmt: DatasetFormat, model: type, quick: Callable[[Any, bool], int | No
         except _REJECT:  # the rules will say what is wrong
             return None
         if keys is not None and bits is not None:
-            keys[:] = keys_of_row(fmt, line, row, stable)  # from the values just decoded: no second decode
+            keys[:] = keys_of_row(fmt, line, row)  # from the values just decoded: no second decode
         return bits
 
     return check
 
 
 def fast_checker(fmt: DatasetFormat) -> FastCheck | None:
-    """A check for one format: ``check(line, need_assistant[, keys, stable])`` gives the line's flag bits, or None
+    """A check for one format: ``check(line, need_assistant[, keys])`` gives the line's flag bits, or None
     when the rules must look at it; given a ``keys`` list, it sets it to the line's hashes (byom.data._repeats)."""
     if fmt not in _FORMATS:
         return None

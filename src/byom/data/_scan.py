@@ -1,10 +1,15 @@
-"""A big JSONL file checked on several cores: the fast path (``byom.data._fast``) over byte ranges in worker
-processes; the lines it does not pass go back to the parent, which runs the rules over them in file order.
+"""A big JSONL file checked on several cores: the parent checks the first byte range the sequential way while
+worker processes run the fast path (``byom.data._fast``) over the others; the lines a worker did not pass go back
+to the parent, which runs the rules over them in file order.
 
-Why: the fast path is CPU-bound Python around a C decoder (about 0.55 s per 200 MiB here); one core cannot do
-much better, and a 2 GB file took 8 s on one. Each worker returns only counts and the positions of the lines it
-did not pass, so the parent's line numbers, problems and their order are exactly the sequential check's
-(``tests/data/test_scan_parallel.py`` compares the two on the same files).
+Why: the fast path is CPU-bound Python around a C decoder; one core cannot do much better, and a 2 GB file took
+8 s on one. Each worker returns only counts and the positions of the lines it did not pass, so the parent's line
+numbers, problems and their order are exactly the sequential check's (``tests/data/test_scan_parallel.py``
+compares the two on the same files).
+
+Memory stays flat however big the file: a worker writes each line's repeat keys (``byom.data._repeats``, 24
+bytes a line) to a file in a temporary folder (1% of the file's size), ``KEYS_BATCH`` lines at a time, and the parent reads them back a
+batch at a time (they had been held, and pickled, whole: +34 MB for the parent and +26 MB a worker at 2 GB).
 
 Workers are forked where that is safe (Linux, a single-threaded process: the CLI and the benchmark), else
 spawned (the MCP server and the engine check files from a worker thread); anything that goes wrong with the
@@ -21,6 +26,7 @@ from array import array
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -30,7 +36,16 @@ from byom.data._fast import fast_checker
 from byom.data._lines import iter_lines
 from byom.data._report import DatasetFormat
 
-__all__ = ["READ_BUFFER", "Chunk", "ChunkScan", "auto_workers", "forks", "line_at", "scan_chunks", "split"]
+__all__ = [
+    "READ_BUFFER",
+    "Chunk",
+    "ChunkScan",
+    "auto_workers",
+    "chunk_keys",
+    "line_at",
+    "split",
+    "worker_scans",
+]
 
 # readline() on the default 8 KiB buffer costs 3x more than on 64 KiB (measured: 0.21 s vs 0.07 s for 200 MB).
 READ_BUFFER = 1 << 16
@@ -41,6 +56,8 @@ _MAX_WORKERS = 8
 # A worker keeps at most this many positions of lines it did not pass (16 bytes each), then stops and leaves
 # the rest of its range to the parent: memory stays flat however bad the file is.
 MAX_FAILS = 10_000
+# Keys go through the spill file this many lines at a time (1.5 MiB of them in memory at once).
+KEYS_BATCH = 1 << 16
 _NO_KEYS = (0, 0, 0)
 
 
@@ -52,18 +69,17 @@ class Chunk:
 
 @dataclass
 class ChunkScan:
-    """What the fast path saw in one chunk: the lines it read, their flag bits and hashes, and where each line it
-    did not pass starts (its index within the chunk and its offset). ``stop``: the offset it stopped at, having
+    """What the fast path saw in one chunk: the lines it read, their flag bits, and where each line it did not
+    pass starts (its index within the chunk and its offset); ``keys_path``: the file with each line's 3 repeat
+    keys (0s where the fast path failed; ``chunk_keys`` reads them). ``stop``: the offset it stopped at, having
     recorded ``MAX_FAILS`` lines; the parent checks from there to the chunk's end."""
 
     chunk: Chunk
+    keys_path: str
     lines: int = 0
     bits: int = 0
     fail_index: array[int] = field(default_factory=lambda: array("q"))
     fail_offset: array[int] = field(default_factory=lambda: array("q"))
-    # 3 a line (byom.data._repeats), 0s where the fast path failed: 24 bytes a line, the one part of a chunk's
-    # answer that grows with the file (about 20 MB for the 2 GB benchmark file).
-    keys: array[int] = field(default_factory=lambda: array("Q"))
     stop: int | None = None
 
 
@@ -79,11 +95,13 @@ def auto_workers(size: int) -> int:
     return max(1, min(cores, _MAX_WORKERS, size // _MIN_CHUNK_BYTES))
 
 
-def split(stream: IO[bytes], start: int, size: int, parts: int) -> list[Chunk]:
-    """``[start, size)`` cut into ``parts`` ranges of whole lines (fewer when lines are long)."""
+def split(stream: IO[bytes], start: int, size: int, parts: int, first: float = 1.0) -> list[Chunk]:
+    """``[start, size)`` cut into ``parts`` ranges of whole lines (fewer when lines are long), the first ``first``
+    times as long as each of the others."""
     cuts = [start]
+    whole = first + parts - 1
     for i in range(1, parts):
-        target = start + (size - start) * i // parts
+        target = start + int((size - start) * (first + i - 1) / whole)
         if target <= cuts[-1]:
             continue
         stream.seek(target - 1)
@@ -106,22 +124,23 @@ def line_at(stream: IO[bytes], offset: int, max_line: int) -> bytes | int:
 
 
 def scan_chunk(
-    path: str, chunk: Chunk, fmt: DatasetFormat, need_assistant: bool, max_line: int, stable: bool = False
+    path: str, chunk: Chunk, fmt: DatasetFormat, need_assistant: bool, max_line: int, keys_path: str
 ) -> ChunkScan:
-    """The fast path over one chunk (in a worker, or in the parent); ``stable``: hash keys for spawned workers."""
+    """The fast path over one chunk (in a worker, or in the parent), its keys written to ``keys_path``."""
     fast = fast_checker(fmt)
     assert fast is not None
-    scan = ChunkScan(chunk)
+    scan = ChunkScan(chunk, keys_path)
     pos, index, bits = chunk.start, 0, 0
-    fails_i, fails_o, keys = scan.fail_index, scan.fail_offset, scan.keys
+    fails_i, fails_o, keys = scan.fail_index, scan.fail_offset, array("Q")
     line_keys = [0, 0, 0]
-    with open(path, "rb", buffering=READ_BUFFER) as stream:
+    batch = 3 * KEYS_BATCH
+    with open(path, "rb", buffering=READ_BUFFER) as stream, open(keys_path, "wb") as sink:
         stream.seek(pos)
         for _, raw in iter_lines(stream, max_line):
             if pos >= chunk.end:
                 break
             if isinstance(raw, bytes):
-                line_bits, length = fast(raw, need_assistant, line_keys, stable), len(raw)
+                line_bits, length = fast(raw, need_assistant, line_keys), len(raw)
             else:
                 line_bits, length = None, raw  # over max_line: its length
             if line_bits is None:
@@ -134,50 +153,74 @@ def scan_chunk(
             else:
                 bits |= line_bits
                 keys.extend(line_keys)
+            if len(keys) == batch:
+                keys.tofile(sink)
+                del keys[:]
             pos += length
             index += 1
+        keys.tofile(sink)
     scan.lines, scan.bits = index, bits
     return scan
 
 
-def forks() -> bool:
-    """Are workers forked here (sharing this process's hash salt), or spawned?"""
+def chunk_keys(scan: ChunkScan) -> Iterator[tuple[int, int, int]]:
+    """The ``(row, prompt, answer)`` keys of each line of a scanned chunk, read back ``KEYS_BATCH`` at a time."""
+    with open(scan.keys_path, "rb") as source:
+        while True:
+            keys = array("Q")
+            try:
+                keys.fromfile(source, 3 * KEYS_BATCH)
+            except EOFError:  # the last batch is shorter: what there was is read all the same
+                pass
+            if not keys:
+                return
+            it = iter(keys)
+            yield from zip(it, it, it)
+
+
+def _forks() -> bool:
+    """Are workers forked here, or spawned?"""
     # fork is fast (no re-import) but unsafe in a threaded process, and on macOS whatever the threads.
     return sys.platform == "linux" and threading.active_count() == 1
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    return multiprocessing.get_context("fork" if forks() else "spawn")
+    return multiprocessing.get_context("fork" if _forks() else "spawn")
 
 
-def scan_chunks(
-    path: Path,
-    chunks: list[Chunk],
-    fmt: DatasetFormat,
-    need_assistant: bool,
-    max_line: int,
-    stable: bool = False,
-) -> Iterator[ChunkScan]:
-    """Each chunk's scan, in file order: the first in this process while workers take the others."""
-    args = (fmt, need_assistant, max_line, stable)
+@contextmanager
+def worker_scans(
+    path: Path, chunks: list[Chunk], fmt: DatasetFormat, need_assistant: bool, max_line: int, spill: str
+) -> Iterator[Iterator[ChunkScan]]:
+    """Start a worker process on each chunk at once; give the chunks' scans, in file order, as they are needed
+    (a chunk whose worker could not run is scanned in this process then). Their keys go to files in ``spill``."""
+    keys_paths = [os.path.join(spill, f"keys-{i}") for i in range(len(chunks))]
     futures: list[Future[ChunkScan] | None] = [None] * len(chunks)
     pool: ProcessPoolExecutor | None = None
-    if len(chunks) > 1:
+    if chunks:
         try:
-            pool = ProcessPoolExecutor(len(chunks) - 1, mp_context=_context())
-            for i, chunk in enumerate(chunks[1:], 1):
-                futures[i] = pool.submit(scan_chunk, str(path), chunk, *args)
-        except (OSError, RuntimeError):  # no processes here (a sandbox, a frozen app): this process does all
-            pass
-    try:
-        for chunk, future in zip(chunks, futures, strict=True):
+            pool = ProcessPoolExecutor(len(chunks), mp_context=_context())
+            for i, (chunk, keys_path) in enumerate(zip(chunks, keys_paths, strict=True)):
+                futures[i] = pool.submit(
+                    scan_chunk, str(path), chunk, fmt, need_assistant, max_line, keys_path
+                )
+        except (OSError, RuntimeError):
+            pass  # no processes here (a sandbox, a frozen app): this process does all
+
+    def scans() -> Iterator[ChunkScan]:
+        for chunk, future, keys_path in zip(chunks, futures, keys_paths, strict=True):
             scan: ChunkScan | None = None
             if future is not None:
                 try:
                     scan = future.result()
                 except (BrokenProcessPool, OSError):  # a worker died (killed, out of memory): check here
                     scan = None
-            yield scan if scan is not None else scan_chunk(str(path), chunk, *args)
+            if scan is None:
+                scan = scan_chunk(str(path), chunk, fmt, need_assistant, max_line, keys_path)
+            yield scan
+
+    try:
+        yield scans()
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
