@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -215,7 +214,7 @@ def run_ours(work: Path, model: Path, data: Path, hp: dict) -> dict:
         raise SystemExit(f"our trainer failed: {[ln for ln in lines if ln['kind'] == 'error']}")
     steps = [ln for ln in lines if ln["kind"] == "metric" and "train/loss" in ln["values"]]
     start = next(ln for ln in lines if ln.get("type") == "training_start")
-    trainable = int(re.search(r"Training ([\d,]+) of", start["message"]).group(1).replace(",", ""))
+    trainable = int(start["trainable"])
     return {
         **_timed([(s["time"], s["values"]["train/tokens"]) for s in steps], launch),
         "rss": rss,

@@ -150,6 +150,7 @@ def _run(spec: TrainSpec, progress: ProgressWriter, stage: Stage) -> int:
         "training_start",
         f"Training {what} on {device.type} ({ready.accel.describe()}), {len(train_set)} sequences.",
         param_count=param_count,
+        trainable=trainable,
     )
     result = train(spec, model, tokenizer, train_set, eval_set, objective, progress, stopper)
     progress.event(
