@@ -1,6 +1,6 @@
 """Serving throughput: N concurrent chat completions against the real engine, batching on vs off, one run.
 
-    PYTHONPATH=src python bench/serving.py [--sizes tiny,smol] [--clients 1,4,8] [--requests 3] [--max-tokens 32]
+    python bench/serving.py [--sizes tiny,smol] [--clients 1,4,8] [--requests 3] [--max-tokens 32]
                                            [--device auto|cpu|cuda] [--rounds 1]
 
 For each model size two engines run as processes on loopback ports, side by side: one with batching as it ships

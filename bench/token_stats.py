@@ -10,7 +10,7 @@ is a fresh process, the two sides interleaved; printed: medians and the ratio. T
 The model is the tiny Llama (``byom.engine.tiny``: a byte-level BPE with a ChatML template); the file holds
 2,000 conversations of ~1,340 tokens (a system prompt and four user/assistant turns).
 
-    PYTHONPATH=src python bench/token_stats.py [--rows 2000] [--runs 3]
+    python bench/token_stats.py [--rows 2000] [--runs 3]
 """
 
 from __future__ import annotations
