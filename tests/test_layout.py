@@ -175,3 +175,12 @@ def test_together_and_engine_import_each_other_nowhere() -> None:
                 assert not name.startswith(("byom.together", "byom.cli", "byom.server", "byom.tools")), (
                     f"{module} imports {name}"
                 )
+
+
+def test_no_two_test_files_share_a_name() -> None:
+    """The tests folders are not packages: pytest collects two files of one name in one run only by failing
+    ("import file mismatch"), which a run of a single folder never shows."""
+    names: dict[str, list[str]] = {}
+    for path in Path(__file__).parent.rglob("test_*.py"):
+        names.setdefault(path.name, []).append(str(path.relative_to(Path(__file__).parent)))
+    assert not {name: paths for name, paths in names.items() if len(paths) > 1}

@@ -72,7 +72,9 @@ def test_lora_job_completes_with_falling_loss(lora_job: dict[str, Any]) -> None:
     # 155,968 as a share of the model, whose own count is 139,584).
     (start,) = [ln for ln in lines if ln["kind"] == "event" and ln["type"] == "training_start"]
     assert "LoRA adapter parameters beside the model's" in start["message"], start
-    assert 0 < start["trainable"] < start["param_count"]  # as numbers too (bench/trainer_throughput.py reads them)
+    assert (
+        0 < start["trainable"] < start["param_count"]
+    )  # as numbers too (bench/trainer_throughput.py reads them)
     metrics = [ln for ln in lines if ln["kind"] == "metric" and "train/loss" in ln["values"]]
     assert [m["step"] for m in metrics] == list(range(1, 25))  # 32 examples / batch 4 x 3 epochs
     assert all(m["total_steps"] == 24 for m in metrics)
