@@ -299,9 +299,9 @@ for _tool in TOOL_NAMES:
 
 def test_every_tool_was_fuzzed(request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]) -> None:
     """The report (cases and wall time per tool), and every fuzzed tool ran its full example budget."""
-    ran = {
-        t for t in TOOL_NAMES for item in request.session.items if item.name.startswith(f"test_fuzzed_{t}_")
-    }
+    # The tools whose tests ran in this process (under pytest-xdist the others ran in another worker, whose
+    # counts are not here): each ran its full budget.
+    ran = {t for t in TOOL_NAMES if t in WALL_S}
     if not ran:
         pytest.skip("run together with the fuzz tests")
     assert set(TOOL_NAMES) == {t.name for t in TOOLS}
