@@ -288,9 +288,7 @@ for _path, _method in ROUTES:
     globals()[_test_name(_method, _path)] = _fuzz_test(_method, _path)
 
 
-async def test_every_route_was_fuzzed(
-    fuzz: RouteFuzz, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
-) -> None:
+async def test_every_route_was_fuzzed(fuzz: RouteFuzz, capsys: pytest.CaptureFixture[str]) -> None:
     """The route table the tests were generated from is the served app's, and each route ran its examples."""
     app = fuzz.client._transport.app  # type: ignore[attr-defined]
     served = sorted(

@@ -297,7 +297,7 @@ for _tool in TOOL_NAMES:
     globals()[f"test_fuzzed_{_tool}_ends_in_a_result_or_a_clear_error"] = _fuzz_test(_tool)
 
 
-def test_every_tool_was_fuzzed(request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_tool_was_fuzzed(capsys: pytest.CaptureFixture[str]) -> None:
     """The report (cases and wall time per tool), and every fuzzed tool ran its full example budget."""
     # The tools whose tests ran in this process (under pytest-xdist the others ran in another worker, whose
     # counts are not here): each ran its full budget.
