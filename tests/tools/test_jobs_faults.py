@@ -165,6 +165,10 @@ async def test_the_same_create_twice_returns_the_first_job_and_force_new_makes_a
         assert first["status"] == "created"
         assert (second["status"], second["job_id"]) == ("existing", first["job_id"])
         assert second["plan"]["existing_job_id"] == first["job_id"]
+        # A dry run of the same request says so in its text, not only in a field (trial E).
+        again = await call_ok(c, "create_finetune", {**tool_args, "dry_run": True})
+        assert f"This exact request already created job {first['job_id']}" in again["plan"]["summary"]
+        assert "force_new=true" in again["plan"]["summary"]
         assert engine_jobs(queued_state) == [first["job_id"]]
         third = await _create(c, {**tool_args, "force_new": True})
     assert third["status"] == "created"

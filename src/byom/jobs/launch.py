@@ -192,7 +192,13 @@ class LaunchPlan(ConfirmedPlan):
         return self.existing_job_id is None
 
     def describe(self) -> str:
-        if self.dry_run:
+        if self.existing_job_id is not None:  # the same request ran in the last 24 h: it is not created again
+            end = (
+                f"This exact request already created job {self.existing_job_id} (in the last 24 h): calling "
+                f"without dry_run returns that job, creates nothing and asks nothing. job_status(job_id="
+                f"{self.existing_job_id!r}) follows it; force_new=true trains another."
+            )
+        elif self.dry_run:
             end = "Dry run: nothing was created, uploaded or asked; without dry_run the user confirms this first."
         else:
             end = "Start this fine-tune?"
