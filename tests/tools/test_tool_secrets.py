@@ -25,7 +25,7 @@ from byom.config import Settings
 from byom.engine.app import create_app
 from byom.engine.state import EngineState
 from byom.server import build_server
-from support.engine import BASE_URL, TERMINAL, make_state
+from support.engine import TERMINAL, make_state
 from support.faults import FaultTransport
 from support.poll import until
 from support.tool_calls import text_of
@@ -58,12 +58,11 @@ async def canary_engine(
 
 
 @pytest.fixture
-def settings(byom_settings: Settings) -> Settings:
-    return byom_settings.model_copy(
+def settings(paid: Settings) -> Settings:
+    """The Together stand-in (``paid``) with every secret set to a value of its own, to look for in answers."""
+    return paid.model_copy(
         update={
-            "backend_choice": "together",
             "together_api_key": SecretStr(TOGETHER_KEY),
-            "together_base_url": BASE_URL,
             "hf_token": SecretStr(HF_TOKEN),
             "wandb_api_key": SecretStr(WANDB_KEY),
         }
