@@ -122,7 +122,7 @@ def test_empty_and_blank_files(tmp_path: Path) -> None:
 def test_a_huge_line_is_reported_and_skipped_without_holding_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("byom.data._check.MAX_LINE_BYTES", 1 << 20)
+    monkeypatch.setattr("byom.data._checker.MAX_LINE_BYTES", 1 << 20)
     huge = json.dumps({"text": "x" * (5 << 20)}).encode() + b"\n"
     report = check_file(write(tmp_path, jsonl(OK) + huge + jsonl(ok(1))))
     assert [(p.line, p.kind) for p in report.problems] == [(2, "line_too_long")]

@@ -33,3 +33,19 @@ def test_the_checker_alone_loads_neither_token_statistics_nor_previews() -> None
     loaded = set(json.loads(done.stdout))
     assert "byom.data._check" in loaded
     assert not loaded & {"byom.data._tokens", "byom.data._checkup", "byom.data._render", "jinja2"}
+
+
+@pytest.mark.slow  # a fresh interpreter
+def test_a_checks_workers_start_before_pydantic_and_the_rules_are_loaded() -> None:
+    """``check_file`` starts a big file's workers first and loads the rest of the checker while they scan: its
+    module and the workers' (forked from it, or spawned) load neither pydantic nor the rules."""
+    code = (
+        "import json, sys\nfrom byom.data import check_file\nimport byom.data._scan\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = set(json.loads(done.stdout))
+    assert {"byom.data._check", "byom.data._scan", "byom.data._fast", "msgspec"} <= loaded
+    assert not loaded & {"pydantic", "byom.data._report", "byom.data._rules", "byom.data._checker"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from byom.data._check import _slow_line
+from byom.data._checker import _slow_line
 from byom.data._fast import fast_checker
 from byom.data._rules import Rules
 

@@ -14,7 +14,7 @@ import pytest
 
 from byom.data import check_file
 from byom.data._fast import fast_checker
-from byom.data._scan import MAX_FAILS, Chunk, chunk_keys, scan_chunk, split
+from byom.data._scan import MAX_FAILS, Chunk, chunk_keys, early_workers, scan_chunk, split
 
 GOOD = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
 TOOLS = {
@@ -206,3 +206,63 @@ def test_with_no_temporary_folder_the_check_runs_in_this_process(
     expected = check_file(path, workers=1).model_dump()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
     assert check_file(path, workers=3).model_dump() == expected
+
+
+def _early(source: Path | bytes, workers: int | None = 2, need_assistant: bool = True) -> str | None:
+    """The format early_workers started workers in, or None where it started none."""
+    with early_workers(source, workers, need_assistant) as started:
+        return None if started is None else started.fmt
+
+
+def test_workers_start_from_a_first_line_the_fast_path_passes(tmp_path: Path) -> None:
+    """check_file starts them before the rules load; the report is the one the late start gives."""
+    path = _write(tmp_path / "clean.jsonl", _mixed(400, every=10**9))
+    assert _early(path) == "conversation"
+    text = _write(
+        tmp_path / "text.jsonl", [json.dumps({"text": f"t{i}"}).encode() + b"\n" for i in range(50)]
+    )
+    assert _early(text) == "general"
+    _same_report(path, 2)
+
+
+@pytest.mark.parametrize(
+    "name, first",
+    [
+        (
+            "bom.jsonl",
+            b"\xef\xbb\xbf" + json.dumps(GOOD).encode() + b"\n",
+        ),  # a warning: the rules must see it
+        ("warn.jsonl", json.dumps({**GOOD, "extra": 1}).encode() + b"\n"),
+        ("alpaca.jsonl", json.dumps({"instruction": "i", "input": "", "output": "o"}).encode() + b"\n"),
+        ("blank.jsonl", b"\n"),
+        ("data.parquet", json.dumps(GOOD).encode() + b"\n"),  # read as Parquet, whatever it holds
+        ("data.csv", json.dumps(GOOD).encode() + b"\n"),
+    ],
+)
+def test_no_early_workers_where_the_rules_must_read_the_head_first(
+    tmp_path: Path, name: str, first: bytes
+) -> None:
+    path = _write(tmp_path / name, [first, *_mixed(200, every=10**9)])
+    assert _early(path) is None
+    if name.endswith(".jsonl"):
+        _same_report(path, 2)
+
+
+def test_no_early_workers_for_bytes_one_worker_a_small_file_or_no_file(tmp_path: Path) -> None:
+    path = _write(tmp_path / "clean.jsonl", _mixed(100, every=10**9))
+    assert _early(path.read_bytes()) is None
+    assert _early(path, workers=1) is None
+    assert _early(path, workers=None) is None  # under PARALLEL_MIN_BYTES: one process
+    assert _early(tmp_path / "missing.jsonl") is None
+    assert _early(tmp_path) is None  # a folder
+
+
+def test_an_eval_file_with_no_assistant_turn_starts_early_only_for_eval(tmp_path: Path) -> None:
+    row = json.dumps({"messages": [{"role": "user", "content": "q"}]}).encode() + b"\n"
+    path = _write(tmp_path / "eval.jsonl", [row] * 300)
+    assert _early(path, need_assistant=False) == "conversation"
+    assert _early(path, need_assistant=True) is None
+    assert (
+        check_file(path, purpose="eval", workers=2).model_dump()
+        == check_file(path, purpose="eval", workers=1).model_dump()
+    )

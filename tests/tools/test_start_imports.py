@@ -23,6 +23,7 @@ DEFERRED = {
     "byom.catalog._live": "the live catalog refresh (Together's client)",
     "byom.catalog._prices": "the rate table: the first price",
     "byom.data._check": "the data checker: the first check",
+    "byom.data._checker": "the rules and the report around them: the first check",
     "byom.data._fast": "the msgspec fast path: the first check",
     "byom.data._layouts": "the layout converters: the first check",
     "byom.triage._explain": "the explanation: the first failed job",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # what type checkers read; at run time ``__getattr__`` imports the one module a name needs
     from byom.data._check import *
     from byom.data._checkup import *
+    from byom.data._limits import *
     from byom.data._paths import *
     from byom.data._render import *
     from byom.data._report import *
@@ -22,7 +23,7 @@ if TYPE_CHECKING:  # what type checkers read; at run time ``__getattr__`` import
 
 # The package's names, by the module that holds them (each also in that module's ``__all__``).
 _HOMES = {
-    "_check": ("MAX_FILE_BYTES", "MAX_LINE_BYTES", "check_file", "check_jsonl"),
+    "_check": ("check_file", "check_jsonl"),
     "_checkup": (
         "ConvertedCopy",
         "DataCheck",
@@ -31,6 +32,7 @@ _HOMES = {
         "check_training_file",
         "render_data_check",
     ),
+    "_limits": ("MAX_FILE_BYTES", "MAX_LINE_BYTES"),
     "_paths": ("is_local_path", "local_data_path"),
     "_render": ("render_data_report", "render_previews", "render_token_stats"),
     "_report": ("Conversion", "DataReport", "DatasetFormat", "Problem", "ProblemKind", "ValidationReport"),

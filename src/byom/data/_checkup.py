@@ -20,7 +20,7 @@ from byom.data._tokens import RowPreview, TokenStats, iter_rows, preview, previe
 from byom.untrusted import PREVIEW_ROW_CHARS, PREVIEW_TOTAL_CHARS, clip, fence
 
 if TYPE_CHECKING:
-    from byom.data._check import Method
+    from byom.data._checker import Method
 
 __all__ = [
     "ConvertedCopy",

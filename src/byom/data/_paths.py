@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from byom.errors import PreflightError
 
-__all__ = ["is_local_path", "local_data_path"]
+__all__ = ["data_file_type", "is_local_path", "local_data_path"]
 
 _DATA_SUFFIXES = (".jsonl", ".parquet", ".csv")
+
+
+def data_file_type(path: Path) -> Literal["jsonl", "parquet", "csv"]:
+    """How a data file is read, by its extension: Parquet, CSV (evaluation data only), else JSONL."""
+    suffix = path.suffix.lower()
+    return "parquet" if suffix == ".parquet" else "csv" if suffix == ".csv" else "jsonl"
 
 
 def is_local_path(value: str) -> bool:

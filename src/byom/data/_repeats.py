@@ -17,15 +17,17 @@ later rows are still compared with the ones remembered, and the warning says so.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Raw, Struct, UnsetType
 from xxhash import xxh3_64_intdigest
 
-from byom.data._report import DatasetFormat, Problem
+if TYPE_CHECKING:
+    from byom.data._report import DatasetFormat, Problem
 
-__all__ = ["MAX_DISTINCT", "Repeats", "keys_of_line", "keys_of_row"]
+__all__ = ["MAX_DISTINCT", "Repeats", "keys_of_line", "row_keys"]
 
 MAX_DISTINCT = 1 << 18
 _EXAMPLES = 3
@@ -40,22 +42,48 @@ def _hash(data: Any) -> int:
     return xxh3_64_intdigest(data) or 1
 
 
-def keys_of_row(fmt: DatasetFormat, line: bytes, row: Any) -> tuple[int, int, int]:
-    """``(row, prompt, answer)`` hashes of a decoded row (prompt and answer 0 where the format has none)."""
-    # The stripped line's hash (spaces and CRLF aside); a line that is "{...}" and its newline is hashed as it is,
-    # with no copy of it stripped (0.4 µs a 3 KB line).
-    whole = _hash(line if line.startswith(b"{") and line.endswith(b"}\n") else line.strip() + b"\n")
-    if fmt == "conversation":
-        last = row.messages[-1]
-        if not _is_answer(last):
-            return whole, 0, 0
-        prompt = b"\x00".join([m.content if m.content is not UNSET else b"" for m in row.messages[:-1]])
-        return whole, _hash(prompt), _hash(last.content)
-    if fmt == "instruction":
-        return whole, _hash(row.prompt), _hash(row.completion)
-    if fmt == "preference":
-        return whole, 0, _hash(row.non_preferred_output[0].content)
-    return whole, 0, 0
+def _line_key(line: bytes) -> int:
+    """The stripped line's hash (spaces and CRLF aside); a line that is "{...}" and its newline is hashed as it
+    is, with no copy of it stripped (0.4 µs a 3 KB line)."""
+    return _hash(line if line.startswith(b"{") and line.endswith(b"}\n") else line.strip() + b"\n")
+
+
+def _conversation_keys(line: bytes, row: Any) -> tuple[int, int, int]:
+    whole = _line_key(line)
+    messages = row.messages
+    if not _is_answer(messages[-1]):
+        return whole, 0, 0
+    contents = [m.content for m in messages]
+    answer = contents.pop()
+    if UNSET in contents:  # an assistant turn with tool calls only
+        contents = [b"" if c is UNSET else c for c in contents]
+    return whole, _hash(b"\x00".join(contents)), _hash(answer)
+
+
+def _instruction_keys(line: bytes, row: Any) -> tuple[int, int, int]:
+    return _line_key(line), _hash(row.prompt), _hash(row.completion)
+
+
+def _preference_keys(line: bytes, row: Any) -> tuple[int, int, int]:
+    return _line_key(line), 0, _hash(row.non_preferred_output[0].content)
+
+
+def _general_keys(line: bytes, row: Any) -> tuple[int, int, int]:
+    return _line_key(line), 0, 0
+
+
+_KEYS = {
+    "conversation": _conversation_keys,
+    "instruction": _instruction_keys,
+    "preference": _preference_keys,
+    "general": _general_keys,
+}
+
+
+def row_keys(fmt: DatasetFormat) -> Callable[[bytes, Any], tuple[int, int, int]]:
+    """``keys(line, row)``: the ``(row, prompt, answer)`` hashes of a decoded row of ``fmt`` (prompt and answer 0
+    where the format has none); chosen once for a file (measured: 0.25 µs a row less than asking each row)."""
+    return _KEYS.get(fmt, _general_keys)
 
 
 _ANSWERS: dict[type, bool] = {}
@@ -115,7 +143,9 @@ def keys_of_line(fmt: DatasetFormat, line: bytes, row_json: bytes | None = None)
         not row.non_preferred_output or row.non_preferred_output[0].content is UNSET
     ):
         row = None
-    return keys_of_row(fmt if row is not None else "general", line, row)
+    if row is None:  # the line alone
+        return _line_key(line), 0, 0
+    return row_keys(fmt)(line, row)
 
 
 class Repeats:
@@ -208,6 +238,9 @@ class Repeats:
         if count < _SAME_REJECTED_SHARE * self.pairs:
             return None
         which = "all" if count == self.pairs else f"{count} of"
+        # The report's models load with the rest of the checker, never in a worker (byom.data._scan).
+        from byom.data._report import Problem
+
         problem = Problem(
             line=line,
             kind="same_rejected",
@@ -232,4 +265,7 @@ def _warning(
     """One repeat warning: what, its examples (``…`` when more exist than are shown), why it matters, the fix."""
     more = ", …" if count > len(shown) else ""
     message = f"{what} ({examples}{more}){tail}"
+    # The report's models load with the rest of the checker, never in a worker (byom.data._scan).
+    from byom.data._report import Problem
+
     return Problem(line=shown[0][0], kind=kind, severity="warning", message=message, fix=fix), count

@@ -13,22 +13,18 @@ import json
 import math
 from typing import Any
 
+from byom.data._limits import MAX_IMAGE_BYTES, MAX_IMAGES
 from byom.data._report import DatasetFormat, Problem, ProblemKind
 from byom.untrusted import PROBLEM_QUOTE_CHARS, clip
 
 __all__ = [
     "FLAG_NAMES",
     "FORMAT_KEYS",
-    "MAX_IMAGES",
-    "MAX_IMAGE_BYTES",
     "LineError",
     "Rules",
     "detect",
     "quote",
 ]
-
-MAX_IMAGES = 10  # MAX_IMAGES_PER_EXAMPLE (v1 SDK constants.py)
-MAX_IMAGE_BYTES = 10 * 2**20  # 10 MB per image (v1 SDK), decoded size estimated from the base64 length
 
 ROLES = ("system", "user", "assistant", "tool")
 FORMAT_KEYS: dict[DatasetFormat, tuple[str, ...]] = {
