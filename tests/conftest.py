@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import pytest
 
 # The engine fixtures (engine, client, tiny_model, ...) for tests/engine and tests/together alike.
@@ -29,6 +32,19 @@ def _isolated_user_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     for name in _SECRET_ENV + ("TOGETHER_BASE_URL", "TOGETHER_PROJECT_ID", "BYOM_ENGINE_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """The CLI's commands set the "byom" logger to INFO and add a root handler (``byom engine`` and ``byom mcp
+    --http`` announce where they listen); a test that runs one in-process must not leave that to the tests after
+    it (the engine's access log then reached another test's ``caplog``)."""
+    root, byom = logging.getLogger(), logging.getLogger("byom")
+    levels, handlers = (root.level, byom.level), list(root.handlers)
+    yield
+    root.setLevel(levels[0])
+    byom.setLevel(levels[1])
+    root.handlers[:] = handlers
 
 
 @pytest.fixture
