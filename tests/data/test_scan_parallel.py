@@ -4,7 +4,10 @@ problems, line numbers and order, wherever the chunks are cut."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import signal
+import sys
 import tempfile
 import threading
 from itertools import pairwise
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from byom.data import check_file
+from byom.data import _scan, check_file
 from byom.data._fast import fast_checker
 from byom.data._scan import MAX_FAILS, Chunk, chunk_keys, early_workers, scan_chunk, split
 
@@ -266,3 +269,43 @@ def test_an_eval_file_with_no_assistant_turn_starts_early_only_for_eval(tmp_path
         check_file(path, purpose="eval", workers=2).model_dump()
         == check_file(path, purpose="eval", workers=1).model_dump()
     )
+
+
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+
+
+@linux_only
+def test_a_forked_worker_that_dies_leaves_its_range_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path / "mixed.jsonl", _mixed(1_500, every=41))
+    expected = check_file(path, workers=1).model_dump()
+    parent, real, here = os.getpid(), _scan.scan_chunk, []
+
+    def killed_in_a_child(*args: object) -> _scan.ChunkScan:
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+        here.append(args[1])
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_scan, "scan_chunk", killed_in_a_child)
+    monkeypatch.setattr(_scan, "_forks", lambda: True)
+    assert check_file(path, workers=3).model_dump() == expected
+    assert len(here) == 3  # its own chunk, then the two the children did not finish
+
+
+@linux_only
+def test_forked_workers_whose_scans_are_not_read_are_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check that ends before it reads its workers' scans (an error, the file was Parquet after all) leaves
+    no process behind, running or unreaped."""
+    monkeypatch.setattr(_scan, "_forks", lambda: True)
+    path = _write(tmp_path / "clean.jsonl", _mixed(2_000, every=10**9))
+    with early_workers(path, 3, True) as started:
+        assert started is not None and isinstance(started._workers, _scan._Forked)
+        pids = [pid for pid, _ in started._workers._children]
+        assert len(pids) == 2
+    for pid in pids:
+        with pytest.raises(ChildProcessError):  # reaped: no such child any more
+            os.waitpid(pid, os.WNOHANG)

@@ -1,6 +1,6 @@
-"""A big JSONL file checked on several cores: the parent checks the first byte range the sequential way while
-worker processes run the fast path (``byom.data._fast``) over the others; the lines a worker did not pass go back
-to the parent, which runs the rules over them in file order.
+"""A big JSONL file checked on several cores: the parent runs the fast path (``byom.data._fast``) over the first
+byte range while worker processes run it over the others; the lines the fast path did not pass go to the rules
+in the parent, in file order.
 
 Why: the fast path is CPU-bound Python around a C decoder; one core cannot do much better, and a 2 GB file took
 8 s on one. Each worker returns only counts and the positions of the lines it did not pass, so the parent's line
@@ -12,21 +12,22 @@ bytes a line) to a file in a temporary folder (1% of the file's size), ``KEYS_BA
 batch at a time (they had been held, and pickled, whole: +34 MB for the parent and +26 MB a worker at 2 GB).
 
 Workers are forked where that is safe (Linux, a single-threaded process: the CLI and the benchmark), else
-spawned (the MCP server and the engine check files from a worker thread); anything that goes wrong with the
-pool (no processes allowed, a worker killed) falls back to checking that range in the parent.
+spawned (the MCP server and the engine check files from a worker thread); anything that goes wrong with them
+(no processes allowed, a worker killed) falls back to checking that range in the parent. ``check_file`` starts
+them from the file's first line, before the rest of the checker loads (``early_workers``): this module and the
+fast path import neither pydantic nor the rules.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import pickle
+import signal
 import sys
 import tempfile
 import threading
 from array import array
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -195,49 +196,116 @@ def _forks() -> bool:
     return sys.platform == "linux" and threading.active_count() == 1
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    return multiprocessing.get_context("fork" if _forks() else "spawn")
+_Job = tuple[str, Chunk, "DatasetFormat", bool, int, str]  # scan_chunk's arguments
+
+
+class _Forked:
+    """Chunks scanned in forked child processes, each ``ChunkScan`` sent back pickled through a pipe: this
+    process needs neither ``multiprocessing`` nor ``concurrent.futures`` (17 ms to import, before the first
+    worker could start: 4% of the 200 MB check)."""
+
+    def __init__(self, jobs: list[_Job]) -> None:
+        self._children: list[tuple[int, int | None]] = []  # (pid, the pipe's read end until read)
+        try:
+            for job in jobs:
+                self._fork(job)
+        except OSError:  # no more processes: end the ones started, and let this process scan it all
+            self.close()
+            raise
+
+    def _fork(self, job: _Job) -> None:
+        read_end, write_end = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            raise
+        if pid == 0:  # the child: scan, send, and leave without the parent's exit handlers or buffers
+            code = 1
+            try:
+                os.close(read_end)
+                with open(write_end, "wb") as out:
+                    out.write(pickle.dumps(scan_chunk(*job)))
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        self._children.append((pid, read_end))
+
+    def result(self, i: int) -> ChunkScan | None:
+        """Chunk ``i``'s scan; None where its child did not finish (killed, out of memory)."""
+        pid, read_end = self._children[i]
+        if read_end is None:
+            return None
+        self._children[i] = (pid, None)
+        with open(read_end, "rb") as source:
+            data = source.read()
+        _, status = os.waitpid(pid, 0)
+        return pickle.loads(data) if status == 0 and data else None
+
+    def close(self) -> None:
+        """Children whose results were not read (the check ended early) are killed; every one is reaped."""
+        for i, (pid, read_end) in enumerate(self._children):
+            if read_end is not None:
+                os.close(read_end)
+                self._children[i] = (pid, None)
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+
+
+class _Spawned:
+    """Chunks scanned by a pool of spawned processes (a threaded process must not fork; macOS and Windows do
+    not), each re-importing only this module and the fast path."""
+
+    def __init__(self, jobs: list[_Job]) -> None:
+        import multiprocessing  # 17 ms: loaded only where workers are spawned
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._pool = ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn"))
+        self._futures = [self._pool.submit(scan_chunk, *job) for job in jobs]
+
+    def result(self, i: int) -> ChunkScan | None:
+        """Chunk ``i``'s scan; None where its worker died (killed, out of memory: BrokenProcessPool)."""
+        try:
+            return self._futures[i].result()
+        except (RuntimeError, OSError):
+            return None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Workers:
     """Worker processes scanning the chunks of a range after the first, which this process scans itself (its
     workers' share is bigger: this process also loads the checker and counts every chunk's keys); ``scans()``
     gives the chunks' scans in file order (a chunk whose worker could not run is scanned in this process then).
-    Made by ``start_workers``, which shuts the pool down and removes the keys' folder on leaving."""
+    Made by ``start_workers``, which ends the workers and removes the keys' folder on leaving."""
 
     def __init__(
         self, path: Path, chunks: list[Chunk], fmt: DatasetFormat, need_assistant: bool, spill: str
     ) -> None:
         self.path, self.chunks, self.fmt = path, chunks, fmt
         self.start = chunks[0].start
-        self._need_assistant = need_assistant
-        self._keys_paths = [os.path.join(spill, f"keys-{i}") for i in range(len(chunks))]
-        self._futures: list[Future[ChunkScan] | None] = [None] * len(chunks)
-        self.pool: ProcessPoolExecutor | None = None
-        if len(chunks) < 2:
-            return
-        try:
-            self.pool = ProcessPoolExecutor(len(chunks) - 1, mp_context=_context())
-            for i in range(1, len(chunks)):
-                self._futures[i] = self.pool.submit(
-                    scan_chunk, str(path), chunks[i], fmt, need_assistant, MAX_LINE_BYTES, self._keys_paths[i]
-                )
-        except (OSError, RuntimeError):
-            pass  # no processes here (a sandbox, a frozen app): this process does all
+        self._jobs: list[_Job] = [
+            (str(path), chunk, fmt, need_assistant, MAX_LINE_BYTES, os.path.join(spill, f"keys-{i}"))
+            for i, chunk in enumerate(chunks)
+        ]
+        self._workers: _Forked | _Spawned | None = None
+        if len(chunks) > 1:
+            try:
+                self._workers = (_Forked if _forks() else _Spawned)(self._jobs[1:])
+            except (OSError, RuntimeError):
+                pass  # no processes here (a sandbox, a frozen app): this process does all
 
     def scans(self) -> Iterator[ChunkScan]:
-        for chunk, future, keys_path in zip(self.chunks, self._futures, self._keys_paths, strict=True):
-            scan: ChunkScan | None = None
-            if future is not None:
-                try:
-                    scan = future.result()
-                except (BrokenProcessPool, OSError):  # a worker died (killed, out of memory): check here
-                    scan = None
-            if scan is None:
-                scan = scan_chunk(
-                    str(self.path), chunk, self.fmt, self._need_assistant, MAX_LINE_BYTES, keys_path
-                )
-            yield scan
+        for i, job in enumerate(self._jobs):
+            scan = self._workers.result(i - 1) if i and self._workers is not None else None
+            yield scan_chunk(*job) if scan is None else scan
+
+    def close(self) -> None:
+        if self._workers is not None:
+            self._workers.close()
 
 
 @contextmanager
@@ -245,8 +313,8 @@ def start_workers(
     path: Path, stream: IO[bytes], start: int, size: int, parts: int, fmt: DatasetFormat, need_assistant: bool
 ) -> Iterator[Workers | None]:
     """``[start, size)`` of the file at ``path`` (open as ``stream``) cut into ``parts`` chunks, a worker process
-    started on each but the first (``Workers``); None where there is no temporary folder for their keys (this process then
-    checks it all)."""
+    started on each but the first (``Workers``); None where there is no temporary folder for their keys (this
+    process then checks it all)."""
     try:
         spill = tempfile.TemporaryDirectory(prefix="byom-check-")
     except OSError:  # gone, read-only
@@ -259,8 +327,7 @@ def start_workers(
         try:
             yield workers
         finally:
-            if workers.pool is not None:
-                workers.pool.shutdown(wait=True, cancel_futures=True)
+            workers.close()
 
 
 @contextmanager
