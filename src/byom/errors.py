@@ -300,6 +300,13 @@ class TrainingError(EngineError):
     pass
 
 
+class ChatTemplateError(TrainingError):
+    """A row the model's chat template cannot render: training renders every row with it and would stop there.
+    ``sample``: the row's index among the file's samples, where the caller knows it."""
+
+    sample: int | None = None
+
+
 def root_error_line(exc: BaseException) -> str:
     """'torch.OutOfMemoryError: CUDA out of memory. ...': the type and the first line of the message, truncated.
 

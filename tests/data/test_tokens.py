@@ -134,3 +134,23 @@ def test_processed_tokens_are_what_the_trainer_reads(tok: Any, tmp_path: Path) -
     assert dropped == stats.no_trained_tokens == 2
     assert stats.processed_tokens == sum(len(e.input_ids) for e in examples) < stats.total_tokens
     assert stats.trained_tokens == sum(e.n_label_tokens for e in examples)
+
+
+def test_a_row_the_template_cannot_render_stops_the_count_as_training_would(tok: Any) -> None:
+    """Without ``unrenderable`` (the plan's count, the engine's): a ChatTemplateError naming the row; with it
+    (the data check): the row is counted there and the statistics are of the others."""
+    from byom.data import Unrenderable
+    from byom.errors import ChatTemplateError
+
+    good = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    call = {"type": "function", "function": {"name": "w", "arguments": "{}"}}
+    bare = {"messages": [{"role": "user", "content": "w?"}, {"role": "assistant", "tool_calls": [call]}]}
+    with pytest.raises(ChatTemplateError, match="cannot render this row") as caught:
+        token_stats(tok, [good, good, bare], max_seq_length=64)
+    assert caught.value.sample == 2
+    skipped = Unrenderable()
+    stats = token_stats(tok, [good, bare, good], max_seq_length=64, unrenderable=skipped)
+    assert stats.samples == 2 and skipped.count == 1 and skipped.first[0][0] == 1
+    assert [r.num_tokens for r in preview([bare, good], tok, max_seq_length=64)] == [
+        token_stats(tok, [good], max_seq_length=64).total_tokens
+    ]

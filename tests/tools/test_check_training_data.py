@@ -313,3 +313,38 @@ async def test_pairs_that_all_reject_one_phrase_get_a_warning_with_the_fix(
     [same] = [p for p in found["report"]["problems"] if p["kind"] == "same_rejected"]
     assert same["message"].startswith("all 16 preference pairs reject the same answer")
     assert "only learns to avoid that one phrase" in same["message"] and "realistic bad answer" in same["fix"]
+
+
+async def test_rows_the_models_chat_template_cannot_render_are_a_problem_with_their_lines(
+    server: MCPServer[AppState], tiny_model: Path, tmp_path: Path
+) -> None:
+    """The tiny model's template reads message['content'] on every turn; an assistant turn with only tool_calls
+    has none. Training would stop on that row: the check says so, where, and why, and counts the others."""
+    qa = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    call = {"type": "function", "function": {"name": "w", "arguments": "{}"}}
+    tool_turn = {
+        "messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "tool_calls": [call]},
+            {"role": "tool", "content": "21"},
+            {"role": "assistant", "content": "21 degrees"},
+        ]
+    }
+    data = _write(tmp_path / "tools.jsonl", [qa, "", tool_turn, qa, tool_turn, qa])  # a blank line 2
+    async with Client(server) as client:
+        result = await client.call_tool(
+            "check_training_data", {"path": str(data), "model": str(tiny_model), "preview_rows": 3}
+        )
+    assert not result.is_error, text_of(result)
+    check = result.structured_content or {}
+    report = check["report"]
+    assert not report["valid"] and report["problem_counts"] == {"template": 2, "duplicate": 3}
+    problem = report["problems"][0]
+    assert (problem["kind"], problem["line"]) == ("template", 3)
+    assert (
+        "2 of 5 rows cannot be rendered by the model's chat template (line 3, line 5)" in problem["message"]
+    )
+    assert "message 1 (assistant) has no text content" in problem["message"]
+    assert '"content": ""' in problem["fix"]
+    assert check["token_stats"]["samples"] == 3  # the rows it can render
+    assert len(check["preview"]) == 3

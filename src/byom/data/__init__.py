@@ -45,6 +45,7 @@ _HOMES = {
         "RowPreview",
         "TokenStats",
         "TrainOnInputs",
+        "Unrenderable",
         "encode_preference",
         "encode_row",
         "iter_rows",

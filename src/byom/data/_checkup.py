@@ -14,9 +14,18 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from byom.data._render import render_data_report, render_previews, render_token_stats
-from byom.data._report import DataReport
+from byom.data._report import DataReport, Problem
 from byom.data._seqlen import decide_max_seq_length
-from byom.data._tokens import RowPreview, TokenStats, iter_rows, preview, preview_pair, token_stats
+from byom.data._tokens import (
+    RowPreview,
+    TokenStats,
+    Unrenderable,
+    iter_rows,
+    preview,
+    preview_pair,
+    token_stats,
+)
+from byom.errors import ChatTemplateError
 from byom.untrusted import PREVIEW_ROW_CHARS, PREVIEW_TOTAL_CHARS, clip, fence
 
 if TYPE_CHECKING:
@@ -142,14 +151,20 @@ def check_training_file(
     )
     check.max_seq_length = seq.value
     check.notes.append(seq.explain() + ("" if base_limit else " Pass base for its limit too."))
-    stats = token_stats(tokenizer, iter_rows(path), max_seq_length=seq.value)
+    unrenderable = Unrenderable()
+    stats = token_stats(tokenizer, iter_rows(path), max_seq_length=seq.value, unrenderable=unrenderable)
+    if unrenderable.count:
+        check.report = _with_unrenderable(report, path, unrenderable, stats.samples)
     check.token_stats = stats
     check.tokens_per_epoch = stats.processed_tokens
     if preview_rows > 0:
         shown: list[tuple[RowPreview, Literal["chosen", "rejected"] | None]] = []
         if report.dataset_format == "preference":
             for row in islice(iter_rows(path), preview_rows):
-                chosen, rejected = preview_pair(tokenizer, row, max_seq_length=seq.value)
+                try:
+                    chosen, rejected = preview_pair(tokenizer, row, max_seq_length=seq.value)
+                except ChatTemplateError:  # reported above
+                    continue
                 shown += [(chosen, "chosen"), (rejected, "rejected")]
         else:
             previews = preview(iter_rows(path), tokenizer, max_seq_length=seq.value, top_k=preview_rows)
@@ -168,6 +183,43 @@ def check_training_file(
             ]
         )
     return check
+
+
+def _with_unrenderable(
+    report: DataReport, path: Path, unrenderable: Unrenderable, rendered: int
+) -> DataReport:
+    """``report`` with the rows the chat template cannot render as one error at the first of them (training
+    would stop there): how many, where, why, and what to do."""
+    lines = _sample_lines(path, [sample for sample, _ in unrenderable.first])
+    where = ", ".join(f"line {n}" for n in lines) + (", …" if unrenderable.count > len(lines) else "")
+    rows = f"{unrenderable.count:,} of {unrenderable.count + rendered:,} rows"
+    problem = Problem(
+        line=lines[0],
+        kind="template",
+        message=f"{rows} cannot be rendered by the model's chat template ({where}); the first: "
+        f"{unrenderable.first[0][1]} The token statistics below are of the other rows.",
+        fix='Give those rows what the template reads (for an assistant turn with only tool_calls, a "content": '
+        '"" beside them), drop them, or train a model whose chat template renders them (tools, tool_calls, '
+        "reasoning); inspect_hf_model shows the template's source file.",
+    )
+    counts = {"template": unrenderable.count, **report.problem_counts}
+    return report.model_copy(
+        update={"valid": False, "problems": [problem, *report.problems], "problem_counts": counts}
+    )
+
+
+def _sample_lines(path: Path, samples: list[int]) -> list[int]:
+    """The 1-based lines of the given samples (``iter_rows`` skips blank lines, so a sample's index is not its line)."""
+    wanted, out, sample = set(samples), [], -1
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if raw.strip():
+                sample += 1
+                if sample in wanted:
+                    out.append(lineno)
+                    if len(out) == len(wanted):
+                        break
+    return out
 
 
 def bounded_previews(rows: list[PreviewShown]) -> list[PreviewShown]:

@@ -206,7 +206,8 @@ class Repeats:
                     self.duplicate_examples,
                     f"{self.duplicates} of {nlines} rows {verb} an earlier row exactly",
                     examples,
-                    f"{limit}: each copy trains that example once more.",
+                    f"{limit}: each copy trains that example once more ({nlines - self.duplicates:,} distinct rows "
+                    "remain once they are removed).",
                     'Remove the repeats, unless you mean to weight those examples (a sample "weight" does that '
                     "without copies).",
                 )

@@ -43,6 +43,7 @@ ProblemKind = Literal[
     "duplicate",  # warning: a row repeating an earlier row exactly
     "conflict",  # warning: a prompt an earlier row answered differently
     "same_rejected",  # warning: most preference pairs reject the same answer text
+    "template",  # rows the model's chat template cannot render (a check with a model only)
 ]
 
 

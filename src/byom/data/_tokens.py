@@ -23,8 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from byom.contained import vetted_copy
 from byom.data._plain import PlainTokenizer, plain_tokenizer
-from byom.data._template import prefix_renderer
-from byom.errors import HubError, TrainingError, UnsafeModelFile
+from byom.data._template import Render, prefix_renderer
+from byom.errors import ChatTemplateError, HubError, TrainingError, UnsafeModelFile
+from byom.untrusted import clip
 
 __all__ = [
     "IGNORE",
@@ -33,6 +34,7 @@ __all__ = [
     "RowPreview",
     "TokenStats",
     "TrainOnInputs",
+    "Unrenderable",
     "encode_preference",
     "encode_row",
     "iter_rows",
@@ -209,11 +211,31 @@ class _Chat:
     notes: list[str]
 
 
+def _guarded(render: Render, messages: list[dict[str, Any]]) -> Render:
+    """``render``, with whatever the template raises (an undefined field, its own raise_exception, a type error)
+    said as a ``ChatTemplateError`` about this row."""
+
+    def call(k: int, gen_prompt: bool) -> str:
+        try:
+            return render(k, gen_prompt)
+        except Exception as exc:
+            why = f"{type(exc).__name__}: {clip(str(exc), 160)}"
+            bare = next((i for i, m in enumerate(messages) if not isinstance(m.get("content"), str)), None)
+            if bare is not None and "content" in str(exc):
+                why += f"; message {bare} ({clip(str(messages[bare].get('role')), 20)}) has no text content"
+            raise ChatTemplateError(
+                f"The model's chat template cannot render this row ({why}): training renders every row with it "
+                "and would stop there."
+            ) from exc
+
+    return call
+
+
 def _chat(tokenizer: Any, row: dict[str, Any], train_on_inputs: TrainOnInputs) -> _Chat:
     """Render with the chat template; label each message's span by rendering message prefixes."""
     require_template(tokenizer)
     messages: list[dict[str, Any]] = row["messages"]
-    render = prefix_renderer(tokenizer, messages, row.get("tools"))
+    render = _guarded(prefix_renderer(tokenizer, messages, row.get("tools")), messages)
     full = render(len(messages), False)
     notes: list[str] = []
     # Character spans of trained messages. Rendering messages[:i] (+ the generation prompt for an
@@ -460,24 +482,50 @@ def _batches(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
+@dataclass
+class Unrenderable:
+    """The rows ``token_stats`` left out because the chat template cannot render them: how many, and the first
+    few (the row's index among the samples, and why)."""
+
+    count: int = 0
+    first: list[tuple[int, str]] = field(default_factory=list)
+
+
 def token_stats(
     tokenizer: Any,
     rows: Iterable[dict[str, Any]],
     *,
     max_seq_length: int,
     train_on_inputs: TrainOnInputs = "auto",
+    unrenderable: Unrenderable | None = None,
 ) -> TokenStats:
-    """min/mean/p95/max tokens per sample, totals, and how many samples truncation cuts or empties."""
+    """min/mean/p95/max tokens per sample, totals, and how many samples truncation cuts or empties.
+
+    A row the chat template cannot render raises ``ChatTemplateError`` (its ``sample`` set), as training would
+    stop there; given ``unrenderable``, such rows are counted in it instead and the statistics are of the others."""
     lengths = array("I")  # 4 bytes a sample: the percentile needs them all
     total = processed = trained = over = empty = 0
     packed, block, block_weight = 0, 0, None  # the trainer's greedy packing (engine/trainer/_tokenize.pack)
-    for batch in _batches(rows):
-        per_row = [
-            _preference(tokenizer, row)
-            if "preferred_output" in row
-            else [_sft(tokenizer, row, train_on_inputs)]
-            for row in batch
-        ]
+    sample = -1
+    for rows_in in _batches(rows):
+        batch, per_row = [], []
+        for row in rows_in:
+            sample += 1
+            try:
+                per_row.append(
+                    _preference(tokenizer, row)
+                    if "preferred_output" in row
+                    else [_sft(tokenizer, row, train_on_inputs)]
+                )
+            except ChatTemplateError as exc:
+                exc.sample = sample
+                if unrenderable is None:
+                    raise
+                unrenderable.count += 1
+                if len(unrenderable.first) < 3:
+                    unrenderable.first.append((sample, str(exc)))
+                continue
+            batch.append(row)
         flat = iter(_tokenized(tokenizer, [side for sides in per_row for side in sides]))
         for row, rendered in zip(batch, per_row, strict=True):
             sides = [next(flat) for _ in rendered]
@@ -650,7 +698,10 @@ def preview(
     for row in rows:
         if len(out) >= top_k:
             break
-        out.append(
-            preview_row(tokenizer, row, max_seq_length=max_seq_length, train_on_inputs=train_on_inputs)
-        )
+        try:
+            out.append(
+                preview_row(tokenizer, row, max_seq_length=max_seq_length, train_on_inputs=train_on_inputs)
+            )
+        except ChatTemplateError:  # the check reports it (token_stats' unrenderable); the next row is shown
+            continue
     return out
