@@ -257,10 +257,9 @@ async def plan_launch(
     client = backend.client
     continues = await _continuation(backend, args.from_checkpoint) if args.from_checkpoint else None
     limits = await client.model_limits(model)
-    # The local engine's template has no sequence limit of its own (its 131,072 is a placeholder): the model's
-    # context decides, and the plan does not cite a "base's limit" there.
-    base_limit = limits.max_seq_length_dpo if args.method == "dpo" else limits.max_seq_length_sft
-    seq = _seq_length(args, report, None if source == "local" else base_limit)
+    seq = _seq_length(
+        args, report, limits.max_seq_length_dpo if args.method == "dpo" else limits.max_seq_length_sft
+    )
     hf_token = settings.hf_token if report is not None and (report.gated or report.private) else None
     if spend_limits is None:
         spend_limits = SpendingLimits.of(settings.max_usd, settings.max_usd_per_day, by_token=False)
@@ -285,11 +284,7 @@ async def plan_launch(
         dpo_beta, derived["dpo_beta"] = DPO_BETA, "default: TRL's DPOConfig"
     if args.max_seq_length is None:
         derived["max_seq_length"] = "derived: " + (
-            "the model's context"
-            if seq.base_limit is None
-            else "the model's context and the base's limit"
-            if args.from_hf_model
-            else "the base's limit"
+            "the model's context and the base's limit" if args.from_hf_model else "the base's limit"
         )
     warnings += [
         w for w in (rank_warning(args.lora_r, hidden), dpo_rate_warning(args.method, learning_rate)) if w
@@ -453,11 +448,10 @@ def _seq_length(args: LaunchArgs, report: InspectReport | None, base_limit: int 
 
 def _sent_seq_length(args: LaunchArgs, seq: SeqLength) -> int | None:
     """What the request carries: the user's value; else the decided one when the model's context is shorter than
-    the base's limit, or there is none (so the backend trains at the length the check and the plan counted); else
-    the default."""
+    the base's limit (so the backend trains at the length the check and the plan counted); else the default."""
     if args.max_seq_length is not None:
         return args.max_seq_length
-    if seq.context is not None and (seq.base_limit is None or seq.context < seq.base_limit):
+    if seq.context is not None and seq.base_limit is not None and seq.context < seq.base_limit:
         return seq.value
     return None
 
