@@ -112,6 +112,16 @@ async def test_a_local_plan_is_held_to_no_together_base_and_says_its_steps_and_t
     assert setting(plan, "batch_size")["value"] == f"max → {schedule['batch_size']}"
     assert setting(plan, "n_epochs")["source"] == "you"
     assert plan["duration"]["basis"].startswith("Time: not measured on this machine yet")
+    # The length's limits named as what they are: no Together base here, the local engine's own cap.
+    context = json.loads((Path(tool_args["from_hf_model"]) / "config.json").read_text())[
+        "max_position_embeddings"
+    ]
+    assert plan["max_seq_length"] == context
+    assert plan["max_seq_length_basis"] == (
+        f"max_seq_length {context:,}: the smallest of the model's context {context:,} (config.json), "
+        "the local engine's limit 131,072."
+    )
+    assert "the base's limit" not in plan["summary"]
 
 
 async def test_a_rank_large_against_the_hidden_size_is_a_warning_with_the_fix(

@@ -53,6 +53,7 @@ class SeqLength:
     context: int | None
     context_source: str | None
     base_limit: int | None
+    limit_name: str = "the base's limit"  # what ``base_limit`` is, as explain() names it
 
     @property
     def over_context(self) -> bool:
@@ -67,7 +68,7 @@ class SeqLength:
         if self.context is not None:
             parts.append(f"the model's context {self.context:,} ({self.context_source})")
         if self.base_limit is not None:
-            parts.append(f"the base's limit {self.base_limit:,}")
+            parts.append(f"{self.limit_name} {self.base_limit:,}")
         if not parts:
             return f"max_seq_length {self.value:,}: nothing else known, Together's SDK default."
         return f"max_seq_length {self.value:,}: the smallest of " + ", ".join(parts) + "."

@@ -26,6 +26,7 @@ confirmed plan (``launch``: upload, hold the price, create at most once) is ``cr
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -260,6 +261,8 @@ async def plan_launch(
     seq = _seq_length(
         args, report, limits.max_seq_length_dpo if args.method == "dpo" else limits.max_seq_length_sft
     )
+    if model == LOCAL_TEMPLATE:  # no Together base: the cap is the local engine's own (trials D, E, G asked)
+        seq = replace(seq, limit_name="the local engine's limit")
     hf_token = settings.hf_token if report is not None and (report.gated or report.private) else None
     if spend_limits is None:
         spend_limits = SpendingLimits.of(settings.max_usd, settings.max_usd_per_day, by_token=False)
@@ -284,7 +287,7 @@ async def plan_launch(
         dpo_beta, derived["dpo_beta"] = DPO_BETA, "default: TRL's DPOConfig"
     if args.max_seq_length is None:
         derived["max_seq_length"] = "derived: " + (
-            "the model's context and the base's limit" if args.from_hf_model else "the base's limit"
+            f"the model's context and {seq.limit_name}" if args.from_hf_model else seq.limit_name
         )
     warnings += [
         w for w in (rank_warning(args.lora_r, hidden), dpo_rate_warning(args.method, learning_rate)) if w
