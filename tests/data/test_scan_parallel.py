@@ -304,8 +304,58 @@ def test_forked_workers_whose_scans_are_not_read_are_ended(
     path = _write(tmp_path / "clean.jsonl", _mixed(2_000, every=10**9))
     with early_workers(path, 3, True) as started:
         assert started is not None and isinstance(started._workers, _scan._Forked)
-        pids = [pid for pid, _ in started._workers._children]
+        pids = list(started._workers._pids)
         assert len(pids) == 2
     for pid in pids:
         with pytest.raises(ChildProcessError):  # reaped: no such child any more
             os.waitpid(pid, os.WNOHANG)
+
+
+@linux_only
+def test_a_child_whose_pipe_was_read_but_not_waited_for_is_reaped_on_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As after Ctrl-C between reading a worker's scan and reaping it: close() still reaps it."""
+    monkeypatch.setattr(_scan, "_forks", lambda: True)
+    path = _write(tmp_path / "clean.jsonl", _mixed(2_000, every=10**9))
+    with early_workers(path, 2, True) as started:
+        assert started is not None and isinstance(started._workers, _scan._Forked)
+        forked = started._workers
+        [pid], [read_end] = forked._pids, forked._reads
+        assert pid is not None and read_end is not None
+        with open(read_end, "rb") as source:  # what result() does before waitpid
+            source.read()
+        forked._reads[0] = None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_early_workers_for_a_file_that_changed_since_are_ended_and_the_check_reads_it_as_it_is(
+    tmp_path: Path,
+) -> None:
+    """A writer still appending: the workers cut the file at its old size, the check finds the new one."""
+    from byom.data._checker import check_source
+
+    path = _write(tmp_path / "growing.jsonl", _mixed(1_000, every=10**9))
+    with early_workers(path, 2, True) as started:
+        assert started is not None
+        with path.open("ab") as out:
+            out.write(json.dumps(TOOLS).encode() + b"\n" + b"not json\n")
+        report = check_source(
+            path, purpose="fine-tune", max_problems=20, workers=2, method=None, started=started
+        )
+        assert started._workers is None  # ended at once, not at the end of the check
+    assert report.model_dump() == check_file(path, workers=1).model_dump()
+    assert report.nlines == 1_002 and report.bad_lines == 1
+
+
+def test_a_first_line_that_cannot_be_read_starts_no_early_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path / "clean.jsonl", _mixed(300, every=10**9))
+
+    def unreadable(*_: object) -> object:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(_scan, "iter_lines", unreadable)
+    assert _early(path) is None

@@ -151,6 +151,10 @@ def test_a_row_the_template_cannot_render_stops_the_count_as_training_would(tok:
     skipped = Unrenderable()
     stats = token_stats(tok, [good, bare, good], max_seq_length=64, unrenderable=skipped)
     assert stats.samples == 2 and skipped.count == 1 and skipped.first[0][0] == 1
-    assert [r.num_tokens for r in preview([bare, good], tok, max_seq_length=64)] == [
-        token_stats(tok, [good], max_seq_length=64).total_tokens
-    ]
+    [shown] = preview([bare, good], tok, max_seq_length=64)
+    assert shown.num_tokens == token_stats(tok, [good], max_seq_length=64).total_tokens
+    assert shown.notes[0].startswith(
+        "1 row(s) before this one are not shown: The model's chat template cannot"
+    )
+    with pytest.raises(ChatTemplateError):  # nothing renders: the reason, not an empty preview
+        preview([bare, bare], tok, max_seq_length=64)

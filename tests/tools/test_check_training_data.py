@@ -344,8 +344,30 @@ async def test_rows_the_models_chat_template_cannot_render_are_a_problem_with_th
     assert (
         "2 of 5 rows cannot be rendered by the model's chat template (line 3, line 5)" in problem["message"]
     )
-    assert "message 1 (assistant) has no text content" in problem["message"]
+    assert "messages[1] (assistant) has no text content" in problem["message"]
     assert "This template never renders tool_calls" in problem["message"]
     assert problem["fix"].startswith("Train a model whose chat template renders tool calls")
     assert check["token_stats"]["samples"] == 3  # the rows it can render
     assert len(check["preview"]) == 3
+
+
+async def test_a_template_failure_that_is_not_about_tool_calls_gets_the_general_fix(
+    server: MCPServer[AppState], tiny_model: Path, tmp_path: Path
+) -> None:
+    """Content given as parts: the tiny template adds a list to a string. No word about tool calls then."""
+    parts = {
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+            {"role": "assistant", "content": "ok"},
+        ]
+    }
+    qa = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    data = _write(tmp_path / "parts.jsonl", [qa, parts])
+    async with Client(server) as client:
+        result = await client.call_tool("check_training_data", {"path": str(data), "model": str(tiny_model)})
+    assert not result.is_error, text_of(result)
+    problem = (result.structured_content or {})["report"]["problems"][0]
+    assert (problem["kind"], problem["line"]) == ("template", 2)
+    assert "tool_calls" not in problem["message"] and problem["fix"].startswith(
+        "Give those rows what the template"
+    )

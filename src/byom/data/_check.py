@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from byom.data._limits import needs_assistant
 from byom.data._scan import early_workers
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def check_file(
     ``workers``: processes for a JSONL file (None: one a core for a file over 64 MiB, else 1); the report is
     the same whatever the number. ``method``: the training method the file is for ("dpo" needs preference
     pairs, "sft" cannot use them; None: either)."""
-    with early_workers(source, workers, need_assistant=purpose != "eval") as started:
+    with early_workers(source, workers, needs_assistant(purpose)) as started:
         from byom.data._checker import check_source  # loads while the workers scan
 
         return check_source(

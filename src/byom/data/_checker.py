@@ -18,7 +18,7 @@ from typing import IO, Any, Literal
 from byom.data._fast import FLAG_BITS, FastCheck, fast_checker
 from byom.data._json_errors import describe_json_error
 from byom.data._layouts import LAYOUTS, Layout, recognise
-from byom.data._limits import MAX_FILE_BYTES, MAX_LINE_BYTES
+from byom.data._limits import MAX_FILE_BYTES, MAX_LINE_BYTES, needs_assistant
 from byom.data._lines import iter_lines
 from byom.data._parquet import check_parquet
 from byom.data._paths import data_file_type
@@ -175,7 +175,7 @@ class _Scanner:
         self.rules = Rules(purpose, method)
         self.problems = problems
         self.method = method
-        self.need_assistant = purpose != "eval"
+        self.need_assistant = needs_assistant(purpose)
         self.fast: FastCheck | None = None
         self.bits = self.nlines = self.blank = self.bad = 0
         self.saw_json = False  # some line decoded as JSON: the file is data, however broken
@@ -320,7 +320,9 @@ def _check_jsonl_stream(
         fmt = scan.rules.fmt
         if scan.fast is not None and fmt is not None and pos < size:
             # Workers started from line 1 alone scan what is left now; otherwise they start here.
-            fits = started is not None and started.fmt == fmt and started.start == pos
+            fits = started is not None and started.matches(fmt, pos, size, scan.need_assistant)
+            if started is not None and not fits:
+                started.close(wait=False)  # not what this check needs: they must not hold a core meanwhile
             with (
                 nullcontext(started)
                 if fits

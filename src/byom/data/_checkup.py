@@ -154,8 +154,10 @@ def check_training_file(
     unrenderable = Unrenderable()
     stats = token_stats(tokenizer, iter_rows(path), max_seq_length=seq.value, unrenderable=unrenderable)
     if unrenderable.count:
-        renders_calls = "tool_calls" in str(getattr(tokenizer, "chat_template", None) or "")
-        check.report = _with_unrenderable(report, path, unrenderable, stats.samples, renders_calls)
+        drops_calls = bool(unrenderable.tool_calls_only) and "tool_calls" not in str(
+            getattr(tokenizer, "chat_template", None) or ""
+        )
+        check.report = _with_unrenderable(report, path, unrenderable, stats.samples, drops_calls)
     check.token_stats = stats
     check.tokens_per_epoch = stats.processed_tokens
     if preview_rows > 0:
@@ -187,29 +189,29 @@ def check_training_file(
 
 
 def _with_unrenderable(
-    report: DataReport, path: Path, unrenderable: Unrenderable, rendered: int, renders_calls: bool
+    report: DataReport, path: Path, unrenderable: Unrenderable, rendered: int, drops_calls: bool
 ) -> DataReport:
     """``report`` with the rows the chat template cannot render as one error at the first of them (training
-    would stop there): how many, where, why, and what to do (``renders_calls``: the template's source names
-    tool_calls; one that does not would drop them even from a row it can render)."""
+    would stop there): how many, where, why, and what to do (``drops_calls``: some of them are tool-calling turns
+    and the template's source never names tool_calls, so even a row it could render would lose the call)."""
     lines = _sample_lines(path, [sample for sample, _ in unrenderable.first])
     where = ", ".join(f"line {n}" for n in lines) + (", …" if unrenderable.count > len(lines) else "")
     rows = f"{unrenderable.count:,} of {unrenderable.count + rendered:,} rows"
     problem = Problem(
-        line=lines[0],
+        line=lines[0] if lines else None,
         kind="template",
         message=f"{rows} cannot be rendered by the model's chat template ({where}); the first: "
         f"{unrenderable.first[0][1]} The token statistics below are of the other rows."
         + (
-            ""
-            if renders_calls
-            else " This template never renders tool_calls: a tool-calling turn given empty content would train "
+            " This template never renders tool_calls: a tool-calling turn given empty content would train "
             "an empty answer, not the call."
+            if drops_calls
+            else ""
         ),
         fix=(
             "Give those rows what the template reads, drop them, or train a model whose chat template renders "
             "them (tools, tool_calls, reasoning: most recent instruct models)"
-            if renders_calls
+            if not drops_calls
             else "Train a model whose chat template renders tool calls (most recent instruct models' do), or drop "
             "those rows; or, if your app parses calls out of plain text, write each call into that turn's content "
             "in the form it parses"

@@ -13,7 +13,7 @@ import json
 import math
 from typing import Any
 
-from byom.data._limits import MAX_IMAGE_BYTES, MAX_IMAGES
+from byom.data._limits import MAX_IMAGE_BYTES, MAX_IMAGES, needs_assistant
 from byom.data._report import DatasetFormat, Problem, ProblemKind
 from byom.untrusted import PROBLEM_QUOTE_CHARS, clip
 
@@ -221,7 +221,7 @@ class Rules:
         elif fmt == "conversation":
             if "tools" in obj:
                 self._tools(obj["tools"], "tools")
-            self._messages(obj["messages"], lineno, "messages", need_assistant=self.purpose != "eval")
+            self._messages(obj["messages"], lineno, "messages", need_assistant=needs_assistant(self.purpose))
         elif fmt == "instruction":
             self._content(obj["prompt"], "prompt", "user", required=False)
             self._content(obj["completion"], "completion", "assistant", required=True)

@@ -28,7 +28,7 @@ import tempfile
 import threading
 from array import array
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -205,7 +205,8 @@ class _Forked:
     worker could start: 4% of the 200 MB check)."""
 
     def __init__(self, jobs: list[_Job]) -> None:
-        self._children: list[tuple[int, int | None]] = []  # (pid, the pipe's read end until read)
+        self._pids: list[int | None] = []  # None once reaped
+        self._reads: list[int | None] = []  # each pipe's read end; None once read or closed
         try:
             for job in jobs:
                 self._fork(job)
@@ -224,34 +225,43 @@ class _Forked:
         if pid == 0:  # the child: scan, send, and leave without the parent's exit handlers or buffers
             code = 1
             try:
-                os.close(read_end)
+                for sibling in [read_end, *(r for r in self._reads if r is not None)]:
+                    os.close(sibling)
                 with open(write_end, "wb") as out:
                     out.write(pickle.dumps(scan_chunk(*job)))
                 code = 0
             finally:
                 os._exit(code)
         os.close(write_end)
-        self._children.append((pid, read_end))
+        self._pids.append(pid)
+        self._reads.append(read_end)
 
     def result(self, i: int) -> ChunkScan | None:
         """Chunk ``i``'s scan; None where its child did not finish (killed, out of memory)."""
-        pid, read_end = self._children[i]
-        if read_end is None:
+        read_end, pid = self._reads[i], self._pids[i]
+        if read_end is None or pid is None:
             return None
-        self._children[i] = (pid, None)
+        self._reads[i] = None  # the with below closes it, whatever happens
         with open(read_end, "rb") as source:
             data = source.read()
         _, status = os.waitpid(pid, 0)
+        self._pids[i] = None
         return pickle.loads(data) if status == 0 and data else None
 
-    def close(self) -> None:
-        """Children whose results were not read (the check ended early) are killed; every one is reaped."""
-        for i, (pid, read_end) in enumerate(self._children):
+    def close(self, wait: bool = True) -> None:
+        """Every child not yet reaped (its result unread: the check ended early, or was interrupted reading it) is
+        killed and reaped; at once, whatever ``wait``."""
+        for i, read_end in enumerate(self._reads):
             if read_end is not None:
                 os.close(read_end)
-                self._children[i] = (pid, None)
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+                self._reads[i] = None
+        for i, pid in enumerate(self._pids):
+            if pid is not None:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                with suppress(ChildProcessError):  # reaped already (a SIGCHLD handler of the host's)
+                    os.waitpid(pid, 0)
+                self._pids[i] = None
 
 
 class _Spawned:
@@ -263,7 +273,11 @@ class _Spawned:
         from concurrent.futures import ProcessPoolExecutor
 
         self._pool = ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn"))
-        self._futures = [self._pool.submit(scan_chunk, *job) for job in jobs]
+        try:
+            self._futures = [self._pool.submit(scan_chunk, *job) for job in jobs]
+        except BaseException:  # the pool started some processes, then could not start another
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
     def result(self, i: int) -> ChunkScan | None:
         """Chunk ``i``'s scan; None where its worker died (killed, out of memory: BrokenProcessPool)."""
@@ -272,8 +286,9 @@ class _Spawned:
         except (RuntimeError, OSError):
             return None
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        """End the pool; ``wait=False``: without waiting for scans already running (they end on their own)."""
+        self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
 class Workers:
@@ -285,8 +300,7 @@ class Workers:
     def __init__(
         self, path: Path, chunks: list[Chunk], fmt: DatasetFormat, need_assistant: bool, spill: str
     ) -> None:
-        self.path, self.chunks, self.fmt = path, chunks, fmt
-        self.start = chunks[0].start
+        self.path, self.chunks, self.fmt, self.need_assistant = path, chunks, fmt, need_assistant
         self._jobs: list[_Job] = [
             (str(path), chunk, fmt, need_assistant, MAX_LINE_BYTES, os.path.join(spill, f"keys-{i}"))
             for i, chunk in enumerate(chunks)
@@ -298,14 +312,27 @@ class Workers:
             except (OSError, RuntimeError):
                 pass  # no processes here (a sandbox, a frozen app): this process does all
 
+    def matches(self, fmt: DatasetFormat, start: int, size: int, need_assistant: bool) -> bool:
+        """Do these workers scan what a check that has read up to ``start`` of a ``size``-byte file in ``fmt``
+        would start them on? (Not where the file grew or shrank meanwhile, or the check decided otherwise.)"""
+        return (self.fmt, self.chunks[0].start, self.chunks[-1].end, self.need_assistant) == (
+            fmt,
+            start,
+            size,
+            need_assistant,
+        )
+
     def scans(self) -> Iterator[ChunkScan]:
         for i, job in enumerate(self._jobs):
             scan = self._workers.result(i - 1) if i and self._workers is not None else None
             yield scan_chunk(*job) if scan is None else scan
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """End the workers (at once where forked; a spawned pool's running scans waited for unless not ``wait``).
+        The first call decides; scans() after it are made in this process."""
         if self._workers is not None:
-            self._workers.close()
+            self._workers.close(wait)
+            self._workers = None
 
 
 @contextmanager
@@ -313,17 +340,22 @@ def start_workers(
     path: Path, stream: IO[bytes], start: int, size: int, parts: int, fmt: DatasetFormat, need_assistant: bool
 ) -> Iterator[Workers | None]:
     """``[start, size)`` of the file at ``path`` (open as ``stream``) cut into ``parts`` chunks, a worker process
-    started on each but the first (``Workers``); None where there is no temporary folder for their keys (this
-    process then checks it all)."""
+    started on each but the first (``Workers``); None where there is no temporary folder for their keys, or the
+    file cannot be read where it is cut (this process then checks it all, and says what its own read met)."""
     try:
         spill = tempfile.TemporaryDirectory(prefix="byom-check-")
     except OSError:  # gone, read-only
         yield None
         return
     with spill:
-        workers = Workers(
-            path, split(stream, start, size, parts, PARENT_SHARE), fmt, need_assistant, spill.name
-        )
+        try:
+            chunks = split(stream, start, size, parts, PARENT_SHARE)
+        except OSError:
+            chunks = []
+        if not chunks:
+            yield None
+            return
+        workers = Workers(path, chunks, fmt, need_assistant, spill.name)
         try:
             yield workers
         finally:
@@ -336,8 +368,8 @@ def early_workers(
 ) -> Iterator[Workers | None]:
     """Workers started on a big JSONL file before the rest of the checker (the rules, the report's models) is
     loaded, as soon as its first line shows the format: they scan while this process imports. None where the
-    file is small or not JSONL, or the first line does not pass a fast path (the checker then starts them after
-    the rules have read the head)."""
+    file is small or not JSONL, cannot be read, or its first line does not pass a fast path (the checker then
+    starts them after the rules have read the head, or says what is wrong)."""
     if isinstance(source, (bytes, bytearray)):
         yield None
         return
@@ -357,9 +389,21 @@ def early_workers(
         yield None
         return
     with stream:
-        _, head = next(iter_lines(stream, MAX_LINE_BYTES), (0, b""))
-        if not isinstance(head, bytes) or (fmt := fast_format(head, need_assistant)) is None:
+        fmt, length = _head_format(stream, need_assistant)
+        if fmt is None:
             yield None
             return
-        with start_workers(path, stream, len(head), size, parts, fmt, need_assistant) as workers:
+        with start_workers(path, stream, length, size, parts, fmt, need_assistant) as workers:
             yield workers
+
+
+def _head_format(stream: IO[bytes], need_assistant: bool) -> tuple[DatasetFormat | None, int]:
+    """The format whose fast path line 1 passes, and its length; (None, 0) where it passes none or cannot be
+    read. (A function of its own: a long first line is not held through the check.)"""
+    try:
+        _, head = next(iter_lines(stream, MAX_LINE_BYTES), (0, b""))
+    except OSError:
+        return None, 0
+    if not isinstance(head, bytes):
+        return None, 0
+    return fast_format(head, need_assistant), len(head)

@@ -25,7 +25,7 @@ from byom.contained import vetted_copy
 from byom.data._plain import PlainTokenizer, plain_tokenizer
 from byom.data._template import Render, prefix_renderer
 from byom.errors import ChatTemplateError, HubError, TrainingError, UnsafeModelFile
-from byom.untrusted import clip
+from byom.untrusted import quote
 
 __all__ = [
     "IGNORE",
@@ -219,10 +219,12 @@ def _guarded(render: Render, messages: list[dict[str, Any]]) -> Render:
         try:
             return render(k, gen_prompt)
         except Exception as exc:
-            why = f"{type(exc).__name__}: {clip(str(exc), 160)}"
+            why = f"{type(exc).__name__}: {quote(str(exc), 160)}"  # the template's words: untrusted
             bare = next((i for i, m in enumerate(messages) if not isinstance(m.get("content"), str)), None)
             if bare is not None and "content" in str(exc):
-                why += f"; message {bare} ({clip(str(messages[bare].get('role')), 20)}) has no text content"
+                why += (
+                    f"; messages[{bare}] ({quote(str(messages[bare].get('role')), 20)}) has no text content"
+                )
             raise ChatTemplateError(
                 f"The model's chat template cannot render this row ({why}): training renders every row with it "
                 "and would stop there."
@@ -482,6 +484,17 @@ def _batches(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
+def _has_tool_calls_only(row: dict[str, Any]) -> bool:
+    """Does the row hold an assistant turn with tool_calls and no text content (a turn a template that never
+    renders tool calls can only render empty)?"""
+    inp = row.get("input")
+    messages = row.get("messages") or (inp.get("messages") if isinstance(inp, dict) else None) or []
+    return any(
+        isinstance(m, dict) and m.get("tool_calls") and not isinstance(m.get("content"), str)
+        for m in messages
+    )
+
+
 @dataclass
 class Unrenderable:
     """The rows ``token_stats`` left out because the chat template cannot render them: how many, and the first
@@ -489,6 +502,7 @@ class Unrenderable:
 
     count: int = 0
     first: list[tuple[int, str]] = field(default_factory=list)
+    tool_calls_only: int = 0  # of them, rows with an assistant turn that has tool_calls and no text content
 
 
 def token_stats(
@@ -522,6 +536,7 @@ def token_stats(
                 if unrenderable is None:
                     raise
                 unrenderable.count += 1
+                unrenderable.tool_calls_only += _has_tool_calls_only(row)
                 if len(unrenderable.first) < 3:
                     unrenderable.first.append((sample, str(exc)))
                 continue
@@ -695,13 +710,21 @@ def preview(
 ) -> list[RowPreview]:
     """Preview the first ``top_k`` SFT rows (Together's ``top_k``: rows from the start of the file)."""
     out: list[RowPreview] = []
+    skipped: list[ChatTemplateError] = []
     for row in rows:
         if len(out) >= top_k:
             break
         try:
-            out.append(
-                preview_row(tokenizer, row, max_seq_length=max_seq_length, train_on_inputs=train_on_inputs)
+            shown = preview_row(
+                tokenizer, row, max_seq_length=max_seq_length, train_on_inputs=train_on_inputs
             )
-        except ChatTemplateError:  # the check reports it (token_stats' unrenderable); the next row is shown
+        except ChatTemplateError as exc:  # the next row is shown, and says why this one is not
+            skipped.append(exc)
             continue
+        if skipped:
+            shown.notes.insert(0, f"{len(skipped)} row(s) before this one are not shown: {skipped[0]}")
+            skipped = []
+        out.append(shown)
+    if not out and skipped:
+        raise skipped[0]  # no row renders: say why, rather than preview nothing
     return out
