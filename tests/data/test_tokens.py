@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from byom.data import IGNORE, PreviewRow, iter_rows, preview, preview_row, token_stats
+from byom.data import (
+    IGNORE,
+    PreviewRow,
+    Unrenderable,
+    file_token_stats,
+    iter_rows,
+    preview,
+    preview_row,
+    token_stats,
+)
+from byom.data import _tokens as tokens
 from byom.data._tokens import SPAN_CLOSE, SPAN_OPEN
+from byom.errors import ChatTemplateError
 
 CONV = {
     "messages": [
@@ -139,9 +151,6 @@ def test_processed_tokens_are_what_the_trainer_reads(tok: Any, tmp_path: Path) -
 def test_a_row_the_template_cannot_render_stops_the_count_as_training_would(tok: Any) -> None:
     """Without ``unrenderable`` (the plan's count, the engine's): a ChatTemplateError naming the row; with it
     (the data check): the row is counted there and the statistics are of the others."""
-    from byom.data import Unrenderable
-    from byom.errors import ChatTemplateError
-
     good = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
     call = {"type": "function", "function": {"name": "w", "arguments": "{}"}}
     bare = {"messages": [{"role": "user", "content": "w?"}, {"role": "assistant", "tool_calls": [call]}]}
@@ -158,3 +167,43 @@ def test_a_row_the_template_cannot_render_stops_the_count_as_training_would(tok:
     )
     with pytest.raises(ChatTemplateError):  # nothing renders: the reason, not an empty preview
         preview([bare, bare], tok, max_seq_length=64)
+
+
+def test_a_bigger_files_statistics_come_from_every_kth_row_scaled_to_the_file(
+    tok: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over STATS_ROWS rows: 1 row in every k is tokenized and the counts scaled (the 90k-pair file: 36 s → 3 s);
+    at or under it, every row, exactly as token_stats counts them."""
+
+    def row(i: int) -> dict[str, Any]:
+        return {
+            "messages": [
+                {"role": "user", "content": "q" * (i % 7 + 1)},
+                {"role": "assistant", "content": "a"},
+            ]
+        }
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(row(i)) + "\n" + ("\n" if i == 3 else "") for i in range(100)))
+    exact = token_stats(tok, iter_rows(path), max_seq_length=64)
+    assert file_token_stats(tok, path, max_seq_length=64) == exact  # 100 rows, under STATS_ROWS
+
+    monkeypatch.setattr(tokens, "STATS_ROWS", 10)
+    sampled = file_token_stats(tok, path, max_seq_length=64)
+    assert sampled.sampled_every == 10 and sampled.samples == 100
+    assert sampled == file_token_stats(tok, path, max_seq_length=64)  # the same figures every time
+    of_rows = token_stats(tok, [row(i) for i in range(0, 100, 10)], max_seq_length=64)
+    assert sampled.total_tokens == of_rows.total_tokens * 10 and sampled.max == of_rows.max
+    assert abs(sampled.total_tokens - exact.total_tokens) / exact.total_tokens < 0.1
+
+    call = {"type": "function", "function": {"name": "w", "arguments": "{}"}}
+    bare = {"messages": [{"role": "user", "content": "w?"}, {"role": "assistant", "tool_calls": [call]}]}
+    lines = [json.dumps(bare if i in (20, 55) else row(i)) for i in range(100)]  # 20 is tried, 55 is not
+    path.write_text("\n".join(lines) + "\n")
+    skipped = Unrenderable()
+    stats = file_token_stats(tok, path, max_seq_length=64, unrenderable=skipped)
+    assert (skipped.count, skipped.checked, [i for i, _ in skipped.first]) == (1, 10, [20])
+    assert stats.samples == 90  # 9 of the 10 rows tried rendered: scaled by 100 / 10
+    with pytest.raises(ChatTemplateError) as caught:
+        file_token_stats(tok, path, max_seq_length=64)
+    assert caught.value.sample == 20

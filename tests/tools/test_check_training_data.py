@@ -371,3 +371,28 @@ async def test_a_template_failure_that_is_not_about_tool_calls_gets_the_general_
     assert "tool_calls" not in problem["message"] and problem["fix"].startswith(
         "Give those rows what the template"
     )
+
+
+async def test_a_bigger_file_is_counted_from_a_sample_and_says_so(
+    server: MCPServer[AppState], tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("byom.data._tokens.STATS_ROWS", 10)  # 30 rows: 1 in every 3 is tokenized
+    call = {"type": "function", "function": {"name": "w", "arguments": "{}"}}
+    bare = {"messages": [{"role": "user", "content": "w?"}, {"role": "assistant", "tool_calls": [call]}]}
+    rows = [
+        bare
+        if i == 3
+        else {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]}
+        for i in range(30)
+    ]
+    data = _write(tmp_path / "big.jsonl", rows)
+    async with Client(server) as client:
+        result = await client.call_tool("check_training_data", {"path": str(data), "model": str(tiny_model)})
+    assert not result.is_error, text_of(result)
+    check = result.structured_content or {}
+    assert check["token_stats"]["sampled_every"] == 3 and check["token_stats"]["samples"] == 27
+    problem = check["report"]["problems"][0]
+    assert problem["line"] == 4 and problem["message"].startswith(
+        "1 of 10 rows checked (1 in every 3 of the file) cannot be rendered"
+    )
+    assert "Estimated from 1 row in every 3 (a bigger file" in text_of(result)

@@ -296,3 +296,25 @@ async def test_a_continued_job_on_together_is_priced_at_its_parents_base(
     assert "2 more epoch(s)" in plan["summary"] and f"base {first['job_id']}" not in plan["summary"]
     # The file is on the backend now (the parent uploaded it): Together's estimate prices it.
     assert plan["price"]["usd"] == 4.0 and "$4.00 confirmed by this server" in plan["spending"][0]
+
+
+async def test_a_bigger_files_plan_is_counted_from_the_same_sample_as_the_check(
+    byom_settings: Settings,
+    faults: FaultTransport,
+    tool_args: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plan no longer gives up on a file over 16 MiB ("Steps: not known"): it counts 1 row in every k, as
+    check_training_data does, and says so."""
+    monkeypatch.setattr("byom.data._tokens.STATS_ROWS", 5)  # the 16-row file: 1 in every 4
+    async with client(byom_settings, faults, Asked()) as c:
+        check = await call_ok(
+            c,
+            "check_training_data",
+            {"path": tool_args["training_file"], "model": tool_args["from_hf_model"]},
+        )
+        plan = (await call_ok(c, "create_finetune", {**tool_args, "dry_run": True}))["plan"]
+    tokens = plan["price"]["tokens"]
+    assert tokens["sampled_every"] == check["token_stats"]["sampled_every"] == 4
+    assert tokens["per_epoch"] == check["tokens_per_epoch"]
+    assert "(estimated from 1 row in every 4)" in plan["summary"]

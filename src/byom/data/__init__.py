@@ -48,6 +48,7 @@ _HOMES = {
         "Unrenderable",
         "encode_preference",
         "encode_row",
+        "file_token_stats",
         "iter_rows",
         "load_counting_tokenizer",
         "load_model_config",

@@ -71,7 +71,13 @@ def render_data_report(report: DataReport, name: str = "") -> str:
 
 
 def render_token_stats(stats: TokenStats) -> str:
-    lines = [
+    lines = []
+    if stats.sampled_every > 1:
+        lines.append(
+            f"Estimated from 1 row in every {stats.sampled_every} (a bigger file: a few seconds, not minutes), the "
+            "counts scaled to the whole file:"
+        )
+    lines += [
         f"Tokens per sample: min {stats.min}, mean {stats.mean}, p95 {stats.p95}, max {stats.max}; "
         + f"{stats.total_tokens} in all, {stats.trained_tokens} with loss (after truncation)."
     ]

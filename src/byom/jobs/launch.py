@@ -556,7 +556,9 @@ def _summary(plan: LaunchPlan) -> str:
         lines.append(
             f"Tokens: {t.per_epoch:,} per epoch ({t.trained_per_epoch:,} of them trained) × {req.n_epochs} "
             f"epoch(s) = {t.total:,}, counted with your model's tokenizer at max_seq_length {t.max_seq_length:,} as "
-            "check_training_data counts them; the job's token_count will be this total"
+            "check_training_data counts them"
+            + (f" (estimated from 1 row in every {t.sampled_every})" if t.sampled_every > 1 else "")
+            + "; the job's token_count will be this total"
             + (
                 f". The backend's estimate says {plan.price.train_tokens:,.0f} (its own count"
                 + ("; Together bills by its count of tokens processed)" if plan.costs_money else ")")

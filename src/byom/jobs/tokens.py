@@ -15,13 +15,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from byom.data import TokenStats, iter_rows, load_counting_tokenizer, token_stats
+from byom.data import TokenStats, file_token_stats, load_counting_tokenizer
 
-__all__ = ["MAX_COUNTED_BYTES", "PlanTokens", "count_plan_tokens", "count_tokens"]
-
-# A plan must answer well inside a host's ~60 s tool timeout: a bigger file is counted by check_training_data
-# (and priced by Together's estimate after the upload, held to the limits), not here.
-MAX_COUNTED_BYTES = 16 * 2**20
+__all__ = ["PlanTokens", "count_plan_tokens", "count_tokens"]
 
 
 class PlanTokens(BaseModel):
@@ -33,6 +29,10 @@ class PlanTokens(BaseModel):
     max_seq_length: int
     examples: int = Field(0, description="Rows training keeps (a row with nothing to learn is dropped).")
     packed_sequences: int = Field(0, description="The sequences the kept rows pack into at max_seq_length.")
+    sampled_every: int = Field(
+        1,
+        description="1: every row counted; k: a bigger file, every k-th row counted and the figures scaled.",
+    )
 
     @classmethod
     def of(cls, stats: TokenStats, *, n_epochs: int, max_seq_length: int) -> PlanTokens:
@@ -43,6 +43,7 @@ class PlanTokens(BaseModel):
             max_seq_length=max_seq_length,
             examples=stats.samples - stats.no_trained_tokens,
             packed_sequences=stats.packed_sequences,
+            sampled_every=stats.sampled_every,
         )
 
 
@@ -55,17 +56,13 @@ def count_tokens(
     token: str | None = None,
     download: bool = False,
 ) -> TokenStats:
-    """``data``'s tokens with ``model``'s tokenizer at ``max_seq_length``; the tokenizer is taken from disk (a
-    folder, or the Hub cache) unless ``download``.
+    """``data``'s tokens with ``model``'s tokenizer at ``max_seq_length``, as check_training_data counts them (a
+    bigger file from every k-th row, so a plan answers well inside a host's ~60 s tool call); the tokenizer is
+    taken from disk (a folder, or the Hub cache) unless ``download``.
 
     Raises:
-        ValueError: ``data`` is larger than ``MAX_COUNTED_BYTES``.
         Exception: whatever loading the tokenizer or rendering a row raises.
     """
-    if data.stat().st_size > MAX_COUNTED_BYTES:
-        raise ValueError(
-            f"{data.name} is over {MAX_COUNTED_BYTES // 2**20} MiB, too large to count during a plan"
-        )
     return _stats(model, data, sha256 or str(data.stat().st_mtime_ns), max_seq_length, token, download)
 
 
@@ -76,13 +73,13 @@ def _stats(
     """Cached by content (``version``): a confirmation's later rounds plan again and must not count again."""
     del version  # only part of the cache key
     tokenizer = load_counting_tokenizer(model, token=token, local_files_only=not download)
-    return token_stats(tokenizer, iter_rows(data), max_seq_length=max_seq_length)
+    return file_token_stats(tokenizer, data, max_seq_length=max_seq_length)
 
 
 def count_plan_tokens(
     model: str, data: Path, *, max_seq_length: int, n_epochs: int, sha256: str = ""
 ) -> PlanTokens | None:
-    """The count when ``model``'s tokenizer is on disk and ``data`` is small enough; else None."""
+    """The count when ``model``'s tokenizer is on disk; else None."""
     try:
         stats = count_tokens(model, data, max_seq_length=max_seq_length, sha256=sha256)
     except Exception:  # noqa: BLE001 - no tokenizer here (or it cannot render the rows): the plan goes without
