@@ -198,12 +198,13 @@ def test_a_bigger_files_statistics_come_from_every_kth_row_scaled_to_the_file(
 
     call = {"type": "function", "function": {"name": "w", "arguments": "{}"}}
     bare = {"messages": [{"role": "user", "content": "w?"}, {"role": "assistant", "tool_calls": [call]}]}
-    lines = [json.dumps(bare if i in (20, 55) else row(i)) for i in range(100)]  # 20 is tried, 55 is not
+    lines = [json.dumps(bare if i in (20, 55) else row(i)) for i in range(100)]
     path.write_text("\n".join(lines) + "\n")
     skipped = Unrenderable()
     stats = file_token_stats(tok, path, max_seq_length=64, unrenderable=skipped)
-    assert (skipped.count, skipped.checked, [i for i, _ in skipped.first]) == (1, 10, [20])
-    assert stats.samples == 90  # 9 of the 10 rows tried rendered: scaled by 100 / 10
+    # Row 20 is among those tokenized; row 55 is not, but every row is rendered whole once: both are found.
+    assert (skipped.count, skipped.checked, [i for i, _ in skipped.first]) == (2, 100, [20, 55])
+    assert stats.samples == 98  # the rows that render, estimated from the 9 tokenized
     with pytest.raises(ChatTemplateError) as caught:
         file_token_stats(tok, path, max_seq_length=64)
     assert caught.value.sample == 20

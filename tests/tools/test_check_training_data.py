@@ -381,7 +381,7 @@ async def test_a_bigger_file_is_counted_from_a_sample_and_says_so(
     bare = {"messages": [{"role": "user", "content": "w?"}, {"role": "assistant", "tool_calls": [call]}]}
     rows = [
         bare
-        if i == 3
+        if i in (3, 7)
         else {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]}
         for i in range(30)
     ]
@@ -390,9 +390,9 @@ async def test_a_bigger_file_is_counted_from_a_sample_and_says_so(
         result = await client.call_tool("check_training_data", {"path": str(data), "model": str(tiny_model)})
     assert not result.is_error, text_of(result)
     check = result.structured_content or {}
-    assert check["token_stats"]["sampled_every"] == 3 and check["token_stats"]["samples"] == 27
-    problem = check["report"]["problems"][0]
+    assert check["token_stats"]["sampled_every"] == 3 and check["token_stats"]["samples"] == 28
+    problem = check["report"]["problems"][0]  # row 3 is tokenized, row 7 only rendered: both are found
     assert problem["line"] == 4 and problem["message"].startswith(
-        "1 of 10 rows checked (1 in every 3 of the file) cannot be rendered"
+        "2 of 30 rows cannot be rendered by the model's chat template (line 4, line 8)"
     )
     assert "Estimated from 1 row in every 3 (a bigger file" in text_of(result)

@@ -157,7 +157,7 @@ def check_training_file(
         drops_calls = bool(unrenderable.tool_calls_only) and "tool_calls" not in str(
             getattr(tokenizer, "chat_template", None) or ""
         )
-        check.report = _with_unrenderable(report, path, unrenderable, stats.sampled_every, drops_calls)
+        check.report = _with_unrenderable(report, path, unrenderable, drops_calls)
     check.token_stats = stats
     check.tokens_per_epoch = stats.processed_tokens
     if preview_rows > 0:
@@ -189,16 +189,14 @@ def check_training_file(
 
 
 def _with_unrenderable(
-    report: DataReport, path: Path, unrenderable: Unrenderable, every: int, drops_calls: bool
+    report: DataReport, path: Path, unrenderable: Unrenderable, drops_calls: bool
 ) -> DataReport:
     """``report`` with the rows the chat template cannot render as one error at the first of them (training
     would stop there): how many, where, why, and what to do (``drops_calls``: some of them are tool-calling turns
     and the template's source never names tool_calls, so even a row it could render would lose the call)."""
     lines = _sample_lines(path, [sample for sample, _ in unrenderable.first])
     where = ", ".join(f"line {n}" for n in lines) + (", …" if unrenderable.count > len(lines) else "")
-    rows = f"{unrenderable.count:,} of {unrenderable.checked:,} rows" + (
-        f" checked (1 in every {every} of the file)" if every > 1 else ""
-    )
+    rows = f"{unrenderable.count:,} of {unrenderable.checked:,} rows"
     problem = Problem(
         line=lines[0] if lines else None,
         kind="template",
