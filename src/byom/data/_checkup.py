@@ -24,6 +24,7 @@ from byom.data._tokens import (
     iter_rows,
     preview,
     preview_pair,
+    sample_lines,
 )
 from byom.errors import ChatTemplateError
 from byom.untrusted import PREVIEW_ROW_CHARS, PREVIEW_TOTAL_CHARS, clip, fence
@@ -225,16 +226,14 @@ def _with_unrenderable(
 
 
 def _sample_lines(path: Path, samples: list[int]) -> list[int]:
-    """The 1-based lines of the given samples (``iter_rows`` skips blank lines, so a sample's index is not its line)."""
-    wanted, out, sample = set(samples), [], -1
-    with path.open("rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            if raw.strip():
-                sample += 1
-                if sample in wanted:
-                    out.append(lineno)
-                    if len(out) == len(wanted):
-                        break
+    """The 1-based lines of the given samples, in order."""
+    wanted = set(samples)
+    out: list[int] = []
+    for index, (lineno, _) in enumerate(sample_lines(path)):
+        if index in wanted:
+            out.append(lineno)
+            if len(out) == len(wanted):
+                break
     return out
 
 

@@ -16,6 +16,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +48,7 @@ __all__ = [
     "preview_pair",
     "preview_row",
     "require_template",
+    "sample_lines",
     "token_stats",
 ]
 
@@ -449,21 +451,19 @@ def encode_preference(tokenizer: Any, row: dict[str, Any]) -> tuple[Encoded, Enc
     return chosen, rejected
 
 
-def iter_rows(path: Path, every: int = 1) -> Iterator[dict[str, Any]]:
-    """The parsed samples of a JSONL file (blank lines skipped), or every ``every``-th of them from the first; run
-    ``check_file`` first."""
+def sample_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Each sample of a JSONL file as its 1-based line and its bytes: the lines that are not blank (the checker
+    skips blank lines, so a sample's index is not its line)."""
     with path.open("rb") as f:
-        n = 0
-        for raw in f:
+        for lineno, raw in enumerate(f, 1):
             if raw.strip():
-                if n % every == 0:
-                    yield json.loads(raw)
-                n += 1
+                yield lineno, raw
 
 
-def _count_rows(path: Path) -> int:
-    with path.open("rb") as f:
-        return sum(1 for raw in f if raw.strip())
+def iter_rows(path: Path, every: int = 1) -> Iterator[dict[str, Any]]:
+    """The parsed samples of a JSONL file, or every ``every``-th of them from the first; run ``check_file`` first."""
+    for _, raw in islice(sample_lines(path), 0, None, every):
+        yield json.loads(raw)
 
 
 # -- token statistics ---------------------------------------------------------------------------
@@ -560,7 +560,7 @@ def file_token_stats(
     counts scaled to the file's rows (``TokenStats.sampled_every``); the others are still rendered whole once, so
     ``unrenderable`` (indexed by the file's rows) counts every row the template cannot render. The same file and
     settings give the same figures every time."""
-    rows = _count_rows(path)
+    rows = sum(1 for _ in sample_lines(path))
     every = max(1, -(-rows // STATS_ROWS))
     try:
         stats = token_stats(
@@ -575,11 +575,11 @@ def file_token_stats(
         raise
     if unrenderable is not None:
         unrenderable.first = [(sample * every, why) for sample, why in unrenderable.first]
-    if (
-        every > 1
-    ):  # the rows not tokenized are rendered whole, so a row training would stop on is found anywhere
-        for index, row in enumerate(iter_rows(path)):
+    # The rows not tokenized are rendered whole, so a row training would stop on is found anywhere.
+    if every > 1:
+        for index, (_, raw) in enumerate(sample_lines(path)):
             if index % every:
+                row = json.loads(raw)
                 try:
                     _render_whole(tokenizer, row)
                 except ChatTemplateError as exc:
